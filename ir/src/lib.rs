@@ -1,1 +1,302 @@
-//! placeholder
+//! cranemu's intermediate representation.
+//!
+//! A [`Block`] is the IR of one translation block (TB): a straight-line list
+//! of [`Inst`]s in SSA form over 64-bit [`Value`]s, ended by one
+//! [`Terminator`]. There is no control flow inside a block; the edges of
+//! guest semantics (division by zero, shift amounts, float conversions) are
+//! defined by the ops themselves, so the translator needs no branches.
+//!
+//! The IR says nothing about the guest architecture or about how guest
+//! addresses become host pointers. Guest state lives in a CPU-state struct
+//! reached by byte offset ([`Inst::GetState`], [`Inst::SetState`]); guest
+//! memory is reached only by the memory ops ([`Inst::Load`],
+//! [`Inst::Store`], [`Inst::AtomicRmw`], [`Inst::AtomicCas`]).
+//!
+//! - [`Builder`] appends instructions and numbers values;
+//! - [`mod@print`] renders the text form (`v3 = iadd v1, v2`);
+//! - [`verify`] checks SSA well-formedness;
+//! - [`interp`] is the reference interpreter that the JIT is tested against.
+
+#![deny(missing_docs)]
+
+pub mod fp;
+mod inst;
+pub mod interp;
+pub mod print;
+pub mod verify;
+
+pub use inst::*;
+
+/// The IR of one translation block.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Block {
+    /// Guest virtual address of the block's first instruction.
+    pub pc: u64,
+    /// The instructions, in order.
+    pub insts: Vec<Inst>,
+    /// How the block ends. `None` only while under construction.
+    pub term: Option<Terminator>,
+    /// Number of values defined (`v0` .. `v{n-1}`).
+    pub num_values: u32,
+    /// Guest instructions covered by the block.
+    pub guest_insns: u32,
+}
+
+impl Block {
+    /// An empty block starting at guest virtual address `pc`.
+    pub fn new(pc: u64) -> Block {
+        Block { pc, insts: Vec::new(), term: None, num_values: 0, guest_insns: 0 }
+    }
+}
+
+/// Appends instructions to a [`Block`], allocating result values.
+///
+/// Each method emits one instruction and returns its result.
+pub struct Builder<'a> {
+    block: &'a mut Block,
+}
+
+impl<'a> Builder<'a> {
+    /// A builder appending to `block`.
+    pub fn new(block: &'a mut Block) -> Builder<'a> {
+        Builder { block }
+    }
+
+    /// The block being built.
+    pub fn block(&self) -> &Block {
+        self.block
+    }
+
+    fn value(&mut self) -> Value {
+        let v = Value(self.block.num_values);
+        self.block.num_values += 1;
+        v
+    }
+
+    fn push(&mut self, inst: Inst) {
+        self.block.insts.push(inst);
+    }
+
+    /// Marks the start of a guest instruction of `len` bytes at `pc`.
+    pub fn insn_start(&mut self, pc: u64, len: u8) {
+        self.block.guest_insns += 1;
+        self.push(Inst::InsnStart { pc, len });
+    }
+
+    /// `iconst imm`.
+    pub fn iconst(&mut self, imm: u64) -> Value {
+        let dst = self.value();
+        self.push(Inst::Iconst { dst, imm });
+        dst
+    }
+
+    /// Reads 8 bytes of CPU state at byte `offset`.
+    pub fn get_state(&mut self, offset: i32) -> Value {
+        let dst = self.value();
+        self.push(Inst::GetState { dst, offset });
+        dst
+    }
+
+    /// Writes 8 bytes of CPU state at byte `offset`.
+    pub fn set_state(&mut self, offset: i32, src: Value) {
+        self.push(Inst::SetState { offset, src });
+    }
+
+    /// `a op b`.
+    pub fn binary(&mut self, op: BinOp, a: Value, b: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Binary { op, dst, a, b });
+        dst
+    }
+
+    /// `a op imm`, emitting the constant first.
+    pub fn binary_imm(&mut self, op: BinOp, a: Value, imm: u64) -> Value {
+        let b = self.iconst(imm);
+        self.binary(op, a, b)
+    }
+
+    /// `icmp cc a, b` giving 0 or 1.
+    pub fn icmp(&mut self, cc: IntCC, a: Value, b: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Icmp { cc, dst, a, b });
+        dst
+    }
+
+    /// `c != 0 ? a : b`.
+    pub fn select(&mut self, c: Value, a: Value, b: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Select { dst, c, a, b });
+        dst
+    }
+
+    /// Sign-extends the low `bits` bits.
+    pub fn sextend(&mut self, src: Value, bits: u8) -> Value {
+        let dst = self.value();
+        self.push(Inst::Sextend { dst, src, bits });
+        dst
+    }
+
+    /// Zero-extends the low `bits` bits.
+    pub fn uextend(&mut self, src: Value, bits: u8) -> Value {
+        let dst = self.value();
+        self.push(Inst::Uextend { dst, src, bits });
+        dst
+    }
+
+    /// Loads from guest memory.
+    pub fn load(&mut self, addr: Value, mem: MemOp) -> Value {
+        let dst = self.value();
+        self.push(Inst::Load { dst, addr, mem });
+        dst
+    }
+
+    /// Stores to guest memory.
+    pub fn store(&mut self, addr: Value, src: Value, mem: MemOp) {
+        self.push(Inst::Store { addr, src, mem });
+    }
+
+    /// Atomic read-modify-write; returns the old value.
+    pub fn atomic_rmw(&mut self, op: AtomicOp, addr: Value, src: Value, size: MemSize) -> Value {
+        let dst = self.value();
+        self.push(Inst::AtomicRmw { op, dst, addr, src, size });
+        dst
+    }
+
+    /// Atomic compare-and-swap; returns the old value.
+    pub fn atomic_cas(&mut self, addr: Value, expected: Value, new: Value, size: MemSize) -> Value {
+        let dst = self.value();
+        self.push(Inst::AtomicCas { dst, addr, expected, new, size });
+        dst
+    }
+
+    /// A memory fence.
+    pub fn fence(&mut self, kind: FenceKind) {
+        self.push(Inst::Fence { kind });
+    }
+
+    /// Floating-point `a op b`.
+    pub fn fbin(&mut self, op: FBinOp, w: FpWidth, a: Value, b: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Fbin { op, w, dst, a, b });
+        dst
+    }
+
+    /// Floating-point square root.
+    pub fn fsqrt(&mut self, w: FpWidth, a: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Fsqrt { w, dst, a });
+        dst
+    }
+
+    /// Fused multiply-add `±(a*b) ± c`.
+    pub fn fma(&mut self, w: FpWidth, neg_product: bool, neg_addend: bool, a: Value, b: Value, c: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Fma { w, neg_product, neg_addend, dst, a, b, c });
+        dst
+    }
+
+    /// Floating-point comparison giving 0 or 1.
+    pub fn fcmp(&mut self, cc: FloatCC, w: FpWidth, a: Value, b: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Fcmp { cc, w, dst, a, b });
+        dst
+    }
+
+    /// Float to integer (saturating, toward zero).
+    pub fn fcvt_to_int(&mut self, w: FpWidth, rm: Rounding, to: IntKind, src: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::FcvtToInt { w, rm, to, dst, src });
+        dst
+    }
+
+    /// Integer to float.
+    pub fn fcvt_from_int(&mut self, w: FpWidth, from: IntKind, src: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::FcvtFromInt { w, from, dst, src });
+        dst
+    }
+
+    /// Float to float of the other width.
+    pub fn fcvt_float(&mut self, from: FpWidth, src: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::FcvtFloat { from, dst, src });
+        dst
+    }
+
+    /// RISC-V `fclass`.
+    pub fn fclass(&mut self, w: FpWidth, a: Value) -> Value {
+        let dst = self.value();
+        self.push(Inst::Fclass { w, dst, a });
+        dst
+    }
+
+    /// Calls a runtime helper.
+    pub fn call(&mut self, helper: Helper, args: [Value; 3]) -> Value {
+        let dst = self.value();
+        self.push(Inst::Call { helper, dst, args });
+        dst
+    }
+
+    /// Ends the block.
+    ///
+    /// # Panics
+    /// If the block already has a terminator (a translator bug).
+    pub fn terminate(&mut self, term: Terminator) {
+        assert!(self.block.term.is_none(), "block terminated twice");
+        self.block.term = Some(term);
+    }
+}
+
+impl Inst {
+    /// The value this instruction defines, if any.
+    pub fn dst(&self) -> Option<Value> {
+        use Inst::*;
+        match *self {
+            InsnStart { .. } | SetState { .. } | Store { .. } | Fence { .. } => None,
+            Iconst { dst, .. }
+            | GetState { dst, .. }
+            | Binary { dst, .. }
+            | Icmp { dst, .. }
+            | Select { dst, .. }
+            | Sextend { dst, .. }
+            | Uextend { dst, .. }
+            | Load { dst, .. }
+            | AtomicRmw { dst, .. }
+            | AtomicCas { dst, .. }
+            | Fbin { dst, .. }
+            | Fsqrt { dst, .. }
+            | Fma { dst, .. }
+            | Fcmp { dst, .. }
+            | FcvtToInt { dst, .. }
+            | FcvtFromInt { dst, .. }
+            | FcvtFloat { dst, .. }
+            | Fclass { dst, .. }
+            | Call { dst, .. } => Some(dst),
+        }
+    }
+
+    /// The values this instruction reads, in operand order.
+    pub fn args(&self) -> Vec<Value> {
+        use Inst::*;
+        match *self {
+            InsnStart { .. } | Iconst { .. } | GetState { .. } | Fence { .. } => vec![],
+            SetState { src, .. } => vec![src],
+            Binary { a, b, .. } | Icmp { a, b, .. } | Fbin { a, b, .. } | Fcmp { a, b, .. } => {
+                vec![a, b]
+            }
+            Select { c, a, b, .. } => vec![c, a, b],
+            Sextend { src, .. }
+            | Uextend { src, .. }
+            | FcvtToInt { src, .. }
+            | FcvtFromInt { src, .. }
+            | FcvtFloat { src, .. } => vec![src],
+            Fsqrt { a, .. } | Fclass { a, .. } => vec![a],
+            Load { addr, .. } => vec![addr],
+            Store { addr, src, .. } => vec![addr, src],
+            AtomicRmw { addr, src, .. } => vec![addr, src],
+            AtomicCas { addr, expected, new, .. } => vec![addr, expected, new],
+            Fma { a, b, c, .. } => vec![a, b, c],
+            Call { args, .. } => args.to_vec(),
+        }
+    }
+}

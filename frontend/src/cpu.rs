@@ -1,0 +1,93 @@
+//! The architectural state of one RISC-V hart, as JIT code sees it.
+//!
+//! [`CpuState`] is `#[repr(C)]`: translated code addresses its fields by byte
+//! offset (see [`CpuState::offset_of_x`] and friends), so the layout is part of
+//! the contract between the translator and the backend. Offsets come from
+//! `core::mem::offset_of!` on this one definition; nothing else spells them.
+
+use core::mem::offset_of;
+
+/// The state of one hart (RISC-V Unprivileged ISA, chapter 2 and chapter 13
+/// for `f0`-`f31` and `fcsr`).
+///
+/// Fields that JIT code reads or writes are public and `#[repr(C)]`; the
+/// struct is owned by exactly one vCPU thread while it runs.
+#[repr(C)]
+#[derive(Clone, Debug)]
+pub struct CpuState {
+    /// Integer registers `x0`-`x31`. `x[0]` always reads as zero: translated
+    /// code never writes it.
+    pub x: [u64; 32],
+    /// Floating-point registers `f0`-`f31`, as raw 64-bit patterns. Single
+    /// precision values are NaN-boxed (upper 32 bits all ones), as the F
+    /// extension requires when D is present (Unprivileged ISA 14.2).
+    pub f: [u64; 32],
+    /// The guest virtual address of the next instruction to execute. Valid
+    /// whenever control is outside translated code, and at every exit.
+    pub pc: u64,
+    /// `fcsr`: `frm` in bits 7:5, `fflags` in bits 4:0.
+    pub fcsr: u64,
+    /// The LR/SC reservation: guest virtual address, or `u64::MAX` when none.
+    pub reservation_addr: u64,
+    /// The value loaded by the LR that set the reservation; SC succeeds with a
+    /// compare-and-swap against it.
+    pub reservation_value: u64,
+    /// Guest instructions retired by translated code (when the translator was
+    /// asked to count them). Read by `rdinstret` and the benchmarks.
+    pub icount: u64,
+    /// Non-zero asks translated code to return to the execution loop at the
+    /// next block boundary (another thread may set it).
+    pub exit_request: u32,
+    /// Padding; keeps the following fields 8-byte aligned.
+    pub _pad: u32,
+    /// Scratch for the backend: the host stack pointer at entry to translated
+    /// code, used to leave it on a host fault. Not guest state.
+    pub host_sp: u64,
+    /// The faulting guest address recorded by the host fault handler.
+    pub fault_addr: u64,
+}
+
+impl Default for CpuState {
+    fn default() -> Self {
+        CpuState {
+            x: [0; 32],
+            f: [0; 32],
+            pc: 0,
+            fcsr: 0,
+            reservation_addr: u64::MAX,
+            reservation_value: 0,
+            icount: 0,
+            exit_request: 0,
+            _pad: 0,
+            host_sp: 0,
+            fault_addr: 0,
+        }
+    }
+}
+
+impl CpuState {
+    /// Byte offset of integer register `x[i]`. `i` must be below 32.
+    pub const fn offset_of_x(i: usize) -> i32 {
+        (offset_of!(CpuState, x) + 8 * i) as i32
+    }
+    /// Byte offset of floating-point register `f[i]`. `i` must be below 32.
+    pub const fn offset_of_f(i: usize) -> i32 {
+        (offset_of!(CpuState, f) + 8 * i) as i32
+    }
+    /// Byte offset of `pc`.
+    pub const OFFSET_PC: i32 = offset_of!(CpuState, pc) as i32;
+    /// Byte offset of `fcsr`.
+    pub const OFFSET_FCSR: i32 = offset_of!(CpuState, fcsr) as i32;
+    /// Byte offset of `reservation_addr`.
+    pub const OFFSET_RESERVATION_ADDR: i32 = offset_of!(CpuState, reservation_addr) as i32;
+    /// Byte offset of `reservation_value`.
+    pub const OFFSET_RESERVATION_VALUE: i32 = offset_of!(CpuState, reservation_value) as i32;
+    /// Byte offset of `icount`.
+    pub const OFFSET_ICOUNT: i32 = offset_of!(CpuState, icount) as i32;
+    /// Byte offset of `exit_request` (a `u32`).
+    pub const OFFSET_EXIT_REQUEST: i32 = offset_of!(CpuState, exit_request) as i32;
+    /// Byte offset of `host_sp`.
+    pub const OFFSET_HOST_SP: i32 = offset_of!(CpuState, host_sp) as i32;
+    /// Byte offset of `fault_addr`.
+    pub const OFFSET_FAULT_ADDR: i32 = offset_of!(CpuState, fault_addr) as i32;
+}

@@ -1,0 +1,298 @@
+//! Floating-point semantics of the IR's float ops, on raw bit patterns.
+//!
+//! One definition serves both the reference interpreter and the JIT (whose
+//! helpers call these functions), so the two cannot disagree.
+//!
+//! Follows the RISC-V F and D extensions (Unprivileged ISA, chapters 13 and
+//! 14): NaN results are the canonical NaN, single-precision values are
+//! NaN-boxed in 64-bit registers, conversions to integers saturate.
+//! Approximate for now: every arithmetic op rounds to nearest-even whatever
+//! the instruction's `rm`, and `fflags` are not raised. Integer conversions
+//! do honour a static rounding mode.
+
+use crate::{FBinOp, FloatCC, FpWidth, IntKind, Rounding};
+
+/// The canonical single-precision NaN, `0x7fc00000`.
+pub const CANONICAL_NAN_S: u32 = 0x7fc0_0000;
+/// The canonical double-precision NaN, `0x7ff8000000000000`.
+pub const CANONICAL_NAN_D: u64 = 0x7ff8_0000_0000_0000;
+
+/// Reads a binary32 operand from a 64-bit register value: the low 32 bits
+/// if the upper 32 are all ones (properly NaN-boxed), else the canonical NaN.
+pub fn unbox_s(x: u64) -> f32 {
+    if x >> 32 == 0xffff_ffff {
+        f32::from_bits(x as u32)
+    } else {
+        f32::from_bits(CANONICAL_NAN_S)
+    }
+}
+
+/// NaN-boxes a binary32 bit pattern.
+pub fn box_s(bits: u32) -> u64 {
+    0xffff_ffff_0000_0000 | bits as u64
+}
+
+fn res_s(x: f32) -> u64 {
+    box_s(if x.is_nan() { CANONICAL_NAN_S } else { x.to_bits() })
+}
+
+fn res_d(x: f64) -> u64 {
+    if x.is_nan() {
+        CANONICAL_NAN_D
+    } else {
+        x.to_bits()
+    }
+}
+
+fn min_max<F: Copy + PartialOrd>(is_max: bool, a: F, b: F, nan: fn(F) -> bool, neg: fn(F) -> bool) -> Option<F> {
+    match (nan(a), nan(b)) {
+        (true, true) => None,
+        (true, false) => Some(b),
+        (false, true) => Some(a),
+        _ => {
+            // -0.0 < +0.0 for fmin/fmax (Unprivileged ISA, 14.6).
+            if a == b {
+                Some(if neg(a) != is_max { a } else { b })
+            } else if (a < b) != is_max {
+                Some(a)
+            } else {
+                Some(b)
+            }
+        }
+    }
+}
+
+/// `a op b` for [`crate::Inst::Fbin`].
+pub fn fbin(op: FBinOp, w: FpWidth, a: u64, b: u64) -> u64 {
+    match w {
+        FpWidth::S => {
+            let (x, y) = (unbox_s(a), unbox_s(b));
+            let r = match op {
+                FBinOp::Fadd => x + y,
+                FBinOp::Fsub => x - y,
+                FBinOp::Fmul => x * y,
+                FBinOp::Fdiv => x / y,
+                FBinOp::Fmin | FBinOp::Fmax => {
+                    min_max(op == FBinOp::Fmax, x, y, f32::is_nan, f32::is_sign_negative)
+                        .unwrap_or(f32::NAN)
+                }
+            };
+            res_s(r)
+        }
+        FpWidth::D => {
+            let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+            let r = match op {
+                FBinOp::Fadd => x + y,
+                FBinOp::Fsub => x - y,
+                FBinOp::Fmul => x * y,
+                FBinOp::Fdiv => x / y,
+                FBinOp::Fmin | FBinOp::Fmax => {
+                    min_max(op == FBinOp::Fmax, x, y, f64::is_nan, f64::is_sign_negative)
+                        .unwrap_or(f64::NAN)
+                }
+            };
+            res_d(r)
+        }
+    }
+}
+
+/// `sqrt(a)` for [`crate::Inst::Fsqrt`].
+pub fn fsqrt(w: FpWidth, a: u64) -> u64 {
+    match w {
+        FpWidth::S => res_s(unbox_s(a).sqrt()),
+        FpWidth::D => res_d(f64::from_bits(a).sqrt()),
+    }
+}
+
+/// `±(a*b) ± c` with a single rounding, for [`crate::Inst::Fma`].
+pub fn fma(w: FpWidth, neg_product: bool, neg_addend: bool, a: u64, b: u64, c: u64) -> u64 {
+    match w {
+        FpWidth::S => {
+            let mut x = unbox_s(a);
+            let mut z = unbox_s(c);
+            if neg_product {
+                x = -x;
+            }
+            if neg_addend {
+                z = -z;
+            }
+            res_s(x.mul_add(unbox_s(b), z))
+        }
+        FpWidth::D => {
+            let mut x = f64::from_bits(a);
+            let mut z = f64::from_bits(c);
+            if neg_product {
+                x = -x;
+            }
+            if neg_addend {
+                z = -z;
+            }
+            res_d(x.mul_add(f64::from_bits(b), z))
+        }
+    }
+}
+
+/// `a cc b` giving 0 or 1, for [`crate::Inst::Fcmp`].
+pub fn fcmp(cc: FloatCC, w: FpWidth, a: u64, b: u64) -> u64 {
+    let (x, y) = match w {
+        FpWidth::S => (unbox_s(a) as f64, unbox_s(b) as f64),
+        FpWidth::D => (f64::from_bits(a), f64::from_bits(b)),
+    };
+    (match cc {
+        FloatCC::Eq => x == y,
+        FloatCC::Lt => x < y,
+        FloatCC::Le => x <= y,
+    }) as u64
+}
+
+fn round(x: f64, rm: Rounding) -> f64 {
+    match rm {
+        Rounding::Rne => x.round_ties_even(),
+        Rounding::Rtz => x.trunc(),
+        Rounding::Rdn => x.floor(),
+        Rounding::Rup => x.ceil(),
+        Rounding::Rmm => x.round(),
+    }
+}
+
+/// Float to integer for [`crate::Inst::FcvtToInt`]: rounds as `rm` says and
+/// saturates (NaN gives the maximum), per the Unprivileged ISA, table 14.4.
+/// 32-bit results are sign-extended to 64 bits.
+pub fn fcvt_to_int(w: FpWidth, rm: Rounding, to: IntKind, a: u64) -> u64 {
+    let x = match w {
+        FpWidth::S => unbox_s(a) as f64,
+        FpWidth::D => f64::from_bits(a),
+    };
+    let r = round(x, rm);
+    match to {
+        IntKind::I32 => {
+            let v = if x.is_nan() { i32::MAX } else { r as i32 };
+            v as i64 as u64
+        }
+        IntKind::U32 => {
+            let v = if x.is_nan() { u32::MAX } else { r as u32 };
+            v as i32 as i64 as u64
+        }
+        IntKind::I64 => (if x.is_nan() { i64::MAX } else { r as i64 }) as u64,
+        IntKind::U64 => {
+            if x.is_nan() {
+                u64::MAX
+            } else {
+                r as u64
+            }
+        }
+    }
+}
+
+/// Integer to float for [`crate::Inst::FcvtFromInt`], round-to-nearest-even.
+pub fn fcvt_from_int(w: FpWidth, from: IntKind, a: u64) -> u64 {
+    match w {
+        FpWidth::S => box_s(
+            match from {
+                IntKind::I32 => a as i32 as f32,
+                IntKind::U32 => a as u32 as f32,
+                IntKind::I64 => a as i64 as f32,
+                IntKind::U64 => a as f32,
+            }
+            .to_bits(),
+        ),
+        FpWidth::D => match from {
+            IntKind::I32 => a as i32 as f64,
+            IntKind::U32 => a as u32 as f64,
+            IntKind::I64 => a as i64 as f64,
+            IntKind::U64 => a as f64,
+        }
+        .to_bits(),
+    }
+}
+
+/// Float to float of the other width, for [`crate::Inst::FcvtFloat`].
+pub fn fcvt_float(from: FpWidth, a: u64) -> u64 {
+    match from {
+        FpWidth::S => res_d(unbox_s(a) as f64),
+        FpWidth::D => res_s(f64::from_bits(a) as f32),
+    }
+}
+
+/// RISC-V `fclass` (Unprivileged ISA, table 14.5): bit 0 -inf, 1 negative
+/// normal, 2 negative subnormal, 3 -0, 4 +0, 5 positive subnormal,
+/// 6 positive normal, 7 +inf, 8 signaling NaN, 9 quiet NaN.
+pub fn fclass(w: FpWidth, a: u64) -> u64 {
+    use core::num::FpCategory::*;
+    let (cat, neg, quiet) = match w {
+        FpWidth::S => {
+            let x = unbox_s(a);
+            (x.classify(), x.is_sign_negative(), x.to_bits() & 0x0040_0000 != 0)
+        }
+        FpWidth::D => {
+            let x = f64::from_bits(a);
+            (x.classify(), x.is_sign_negative(), x.to_bits() & 0x0008_0000_0000_0000 != 0)
+        }
+    };
+    let bit = match (cat, neg) {
+        (Infinite, true) => 0,
+        (Normal, true) => 1,
+        (Subnormal, true) => 2,
+        (Zero, true) => 3,
+        (Zero, false) => 4,
+        (Subnormal, false) => 5,
+        (Normal, false) => 6,
+        (Infinite, false) => 7,
+        (Nan, _) => {
+            if quiet {
+                9
+            } else {
+                8
+            }
+        }
+    };
+    1 << bit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_saturate_like_risc_v() {
+        let nan = CANONICAL_NAN_D;
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I32, nan), i32::MAX as u64);
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U64, nan), u64::MAX);
+        let big = 1e300f64.to_bits();
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I64, big), i64::MAX as u64);
+        let neg = (-5.5f64).to_bits();
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U32, neg), 0);
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rdn, IntKind::I64, neg), (-6i64) as u64);
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rne, IntKind::I64, 2.5f64.to_bits()), 2);
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rmm, IntKind::I64, 2.5f64.to_bits()), 3);
+        // fcvt.wu.d of 2^32-1 sign-extends the 32-bit result.
+        let v = 4294967295.0f64.to_bits();
+        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U32, v), u64::MAX);
+    }
+
+    #[test]
+    fn nan_boxing_and_min_max() {
+        let one = box_s(1.0f32.to_bits());
+        assert_eq!(fbin(FBinOp::Fadd, FpWidth::S, one, one), box_s(2.0f32.to_bits()));
+        // An improperly boxed operand reads as the canonical NaN.
+        let bad = 1.0f32.to_bits() as u64;
+        assert_eq!(fbin(FBinOp::Fadd, FpWidth::S, bad, one), box_s(CANONICAL_NAN_S));
+        assert_eq!(fbin(FBinOp::Fmin, FpWidth::S, bad, one), one);
+        let (pz, nz) = (0.0f64.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(fbin(FBinOp::Fmin, FpWidth::D, pz, nz), nz);
+        assert_eq!(fbin(FBinOp::Fmax, FpWidth::D, nz, pz), pz);
+        assert_eq!(fbin(FBinOp::Fmax, FpWidth::D, CANONICAL_NAN_D, CANONICAL_NAN_D), CANONICAL_NAN_D);
+        // 0/0 is the canonical NaN, not x86's negative default NaN.
+        assert_eq!(fbin(FBinOp::Fdiv, FpWidth::D, pz, pz), CANONICAL_NAN_D);
+    }
+
+    #[test]
+    fn classifies() {
+        assert_eq!(fclass(FpWidth::D, f64::NEG_INFINITY.to_bits()), 1 << 0);
+        assert_eq!(fclass(FpWidth::D, (-0.0f64).to_bits()), 1 << 3);
+        assert_eq!(fclass(FpWidth::D, 1.0f64.to_bits()), 1 << 6);
+        assert_eq!(fclass(FpWidth::D, CANONICAL_NAN_D), 1 << 9);
+        assert_eq!(fclass(FpWidth::D, 0x7ff0_0000_0000_0001), 1 << 8);
+        assert_eq!(fclass(FpWidth::S, box_s(1)), 1 << 5);
+    }
+}

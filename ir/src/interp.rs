@@ -1,0 +1,308 @@
+//! The reference interpreter: the IR's semantics, executed directly.
+//!
+//! It is the oracle the JIT backend is tested against (differential tests
+//! run the same block both ways and compare CPU state, memory and the
+//! outcome), so it favours obviousness over speed.
+
+use crate::*;
+
+/// Guest memory as the interpreter sees it: guest virtual addresses, raw
+/// little-endian values zero-extended to 64 bits.
+pub trait Memory {
+    /// Reads `size` bytes at guest virtual address `addr`.
+    ///
+    /// # Errors
+    /// `Err(())` if the address is not readable.
+    #[allow(clippy::result_unit_err)]
+    fn load(&mut self, addr: u64, size: MemSize) -> Result<u64, ()>;
+    /// Writes the low `size` bytes of `value` at `addr`.
+    ///
+    /// # Errors
+    /// `Err(())` if the address is not writable.
+    #[allow(clippy::result_unit_err)]
+    fn store(&mut self, addr: u64, size: MemSize, value: u64) -> Result<(), ()>;
+}
+
+/// A runtime helper: `fn(cpu, a, b, c) -> u64`, where `cpu` points at the
+/// CPU-state bytes the block runs on.
+pub type HelperFn = unsafe extern "C" fn(cpu: *mut u8, a: u64, b: u64, c: u64) -> u64;
+
+/// How a run of a block ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The block chose its successor: continue at this guest pc
+    /// ([`Terminator::Jump`], [`Terminator::Branch`],
+    /// [`Terminator::JumpIndirect`]).
+    Next(u64),
+    /// [`Terminator::Exit`]: back to the execution loop at this pc.
+    Exit(u64),
+    /// [`Terminator::Trap`].
+    Trap {
+        /// Exception code.
+        cause: u64,
+        /// Trap value.
+        tval: u64,
+        /// Trapping instruction.
+        pc: u64,
+    },
+    /// A memory op faulted.
+    MemFault {
+        /// The faulting guest virtual address.
+        addr: u64,
+        /// True for stores and atomics.
+        store: bool,
+        /// True if the fault is a misaligned atomic, not a missing page.
+        misaligned: bool,
+        /// The guest pc of the instruction (its [`Inst::InsnStart`]).
+        pc: u64,
+    },
+}
+
+fn sext(x: u64, bits: u32) -> u64 {
+    let s = 64 - bits;
+    (((x << s) as i64) >> s) as u64
+}
+
+fn zext(x: u64, bits: u32) -> u64 {
+    if bits >= 64 {
+        x
+    } else {
+        x & ((1u64 << bits) - 1)
+    }
+}
+
+/// Computes `a op b` exactly as [`BinOp`] documents it.
+pub fn binop(op: BinOp, a: u64, b: u64) -> u64 {
+    use BinOp::*;
+    let (sa, sb) = (a as i64, b as i64);
+    match op {
+        Iadd => a.wrapping_add(b),
+        Isub => a.wrapping_sub(b),
+        Imul => a.wrapping_mul(b),
+        Smulhi => ((sa as i128 * sb as i128) >> 64) as u64,
+        Umulhi => ((a as u128 * b as u128) >> 64) as u64,
+        SUmulhi => ((sa as i128).wrapping_mul(b as i128) >> 64) as u64,
+        Sdiv => {
+            if b == 0 {
+                u64::MAX
+            } else {
+                sa.wrapping_div(sb) as u64
+            }
+        }
+        Udiv => a.checked_div(b).unwrap_or(u64::MAX),
+        Srem => {
+            if b == 0 {
+                a
+            } else {
+                sa.wrapping_rem(sb) as u64
+            }
+        }
+        Urem => a.checked_rem(b).unwrap_or(a),
+        Band => a & b,
+        Bor => a | b,
+        Bxor => a ^ b,
+        Ishl => a << (b & 63),
+        Ushr => a >> (b & 63),
+        Sshr => (sa >> (b & 63)) as u64,
+    }
+}
+
+/// Computes `a cc b` as 0 or 1.
+pub fn icmp(cc: IntCC, a: u64, b: u64) -> u64 {
+    (match cc {
+        IntCC::Eq => a == b,
+        IntCC::Ne => a != b,
+        IntCC::Slt => (a as i64) < (b as i64),
+        IntCC::Sge => (a as i64) >= (b as i64),
+        IntCC::Ult => a < b,
+        IntCC::Uge => a >= b,
+    }) as u64
+}
+
+/// The new memory value of an atomic read-modify-write, at `bits` width
+/// (operands compared at that width).
+pub fn atomic_op(op: AtomicOp, old: u64, src: u64, bits: u32) -> u64 {
+    let (o, s) = (sext(old, bits), sext(src, bits));
+    match op {
+        AtomicOp::Xchg => src,
+        AtomicOp::Add => old.wrapping_add(src),
+        AtomicOp::Xor => old ^ src,
+        AtomicOp::And => old & src,
+        AtomicOp::Or => old | src,
+        AtomicOp::Smin => {
+            if (o as i64) < (s as i64) {
+                old
+            } else {
+                src
+            }
+        }
+        AtomicOp::Smax => {
+            if (o as i64) > (s as i64) {
+                old
+            } else {
+                src
+            }
+        }
+        AtomicOp::Umin => {
+            if zext(old, bits) < zext(src, bits) {
+                old
+            } else {
+                src
+            }
+        }
+        AtomicOp::Umax => {
+            if zext(old, bits) > zext(src, bits) {
+                old
+            } else {
+                src
+            }
+        }
+    }
+}
+
+fn state_get(state: &[u8], offset: i32) -> u64 {
+    let o = offset as usize;
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&state[o..o + 8]);
+    u64::from_le_bytes(b)
+}
+
+fn state_set(state: &mut [u8], offset: i32, v: u64) {
+    let o = offset as usize;
+    state[o..o + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+/// Runs `block` on the CPU-state bytes `state`, guest memory `mem` and the
+/// helper table `helpers`.
+///
+/// # Panics
+/// If the block does not verify (see [`crate::verify::verify`]), a state
+/// offset lies outside `state`, or a helper index is outside `helpers`.
+///
+/// # Safety
+/// Helpers receive `state.as_mut_ptr()`; the caller guarantees that the
+/// helpers in the table are sound to call on that state.
+pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers: &[HelperFn]) -> Outcome {
+    let mut vals = vec![0u64; block.num_values as usize];
+    let mut pc = block.pc;
+    for inst in &block.insts {
+        use Inst::*;
+        let v = |x: Value| vals[x.index()];
+        let result = match *inst {
+            InsnStart { pc: p, .. } => {
+                pc = p;
+                None
+            }
+            Iconst { imm, .. } => Some(imm),
+            GetState { offset, .. } => Some(state_get(state, offset)),
+            SetState { offset, src } => {
+                state_set(state, offset, v(src));
+                None
+            }
+            Binary { op, a, b, .. } => Some(binop(op, v(a), v(b))),
+            Icmp { cc, a, b, .. } => Some(icmp(cc, v(a), v(b))),
+            Select { c, a, b, .. } => Some(if v(c) != 0 { v(a) } else { v(b) }),
+            Sextend { src, bits, .. } => Some(sext(v(src), bits as u32)),
+            Uextend { src, bits, .. } => Some(zext(v(src), bits as u32)),
+            Load { addr, mem: m, .. } => {
+                let a = v(addr);
+                if m.aligned && a % m.size.bytes() != 0 {
+                    return Outcome::MemFault { addr: a, store: false, misaligned: true, pc };
+                }
+                match mem.load(a, m.size) {
+                    Ok(x) if m.signed => Some(sext(x, m.size.bits())),
+                    Ok(x) => Some(zext(x, m.size.bits())),
+                    Err(()) => return Outcome::MemFault { addr: a, store: false, misaligned: false, pc },
+                }
+            }
+            Store { addr, src, mem: m } => {
+                let a = v(addr);
+                if m.aligned && a % m.size.bytes() != 0 {
+                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                }
+                if mem.store(a, m.size, v(src)).is_err() {
+                    return Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
+                }
+                None
+            }
+            AtomicRmw { op, addr, src, size, .. } => {
+                let a = v(addr);
+                if a % size.bytes() != 0 {
+                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                }
+                let fault = Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
+                let Ok(old) = mem.load(a, size) else { return fault };
+                let new = atomic_op(op, old, v(src), size.bits());
+                if mem.store(a, size, new).is_err() {
+                    return fault;
+                }
+                Some(sext(old, size.bits()))
+            }
+            AtomicCas { addr, expected, new, size, .. } => {
+                let a = v(addr);
+                if a % size.bytes() != 0 {
+                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                }
+                let fault = Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
+                let Ok(old) = mem.load(a, size) else { return fault };
+                if old == zext(v(expected), size.bits()) && mem.store(a, size, v(new)).is_err() {
+                    return fault;
+                }
+                Some(sext(old, size.bits()))
+            }
+            Fence { .. } => None,
+            Fbin { op, w, a, b, .. } => Some(fp::fbin(op, w, v(a), v(b))),
+            Fsqrt { w, a, .. } => Some(fp::fsqrt(w, v(a))),
+            Fma { w, neg_product, neg_addend, a, b, c, .. } => {
+                Some(fp::fma(w, neg_product, neg_addend, v(a), v(b), v(c)))
+            }
+            Fcmp { cc, w, a, b, .. } => Some(fp::fcmp(cc, w, v(a), v(b))),
+            FcvtToInt { w, rm, to, src, .. } => Some(fp::fcvt_to_int(w, rm, to, v(src))),
+            FcvtFromInt { w, from, src, .. } => Some(fp::fcvt_from_int(w, from, v(src))),
+            FcvtFloat { from, src, .. } => Some(fp::fcvt_float(from, v(src))),
+            Fclass { w, a, .. } => Some(fp::fclass(w, v(a))),
+            Call { helper, args, .. } => {
+                let f = helpers[helper.0 as usize];
+                // SAFETY: the caller vouches for the helper table (see # Safety).
+                Some(unsafe { f(state.as_mut_ptr(), v(args[0]), v(args[1]), v(args[2])) })
+            }
+        };
+        if let (Some(d), Some(r)) = (inst.dst(), result) {
+            vals[d.index()] = r;
+        }
+    }
+    match block.term.expect("interpreting an unterminated block") {
+        Terminator::Jump { pc } => Outcome::Next(pc),
+        Terminator::Branch { cond, taken, not_taken } => {
+            Outcome::Next(if vals[cond.index()] != 0 { taken } else { not_taken })
+        }
+        Terminator::JumpIndirect { target } => Outcome::Next(vals[target.index()]),
+        Terminator::Trap { cause, tval, pc } => Outcome::Trap { cause, tval, pc },
+        Terminator::Exit { pc } => Outcome::Exit(pc),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn division_edges_follow_risc_v() {
+        assert_eq!(binop(BinOp::Sdiv, 7, 0), u64::MAX);
+        assert_eq!(binop(BinOp::Udiv, 7, 0), u64::MAX);
+        assert_eq!(binop(BinOp::Srem, 7, 0), 7);
+        assert_eq!(binop(BinOp::Urem, 7, 0), 7);
+        let min = i64::MIN as u64;
+        assert_eq!(binop(BinOp::Sdiv, min, u64::MAX), min);
+        assert_eq!(binop(BinOp::Srem, min, u64::MAX), 0);
+        assert_eq!(binop(BinOp::SUmulhi, u64::MAX, u64::MAX), u64::MAX);
+        assert_eq!(binop(BinOp::Ishl, 1, 64 + 3), 8);
+    }
+
+    #[test]
+    fn atomics_compare_at_their_width() {
+        // amomin.w: 0xffffffff is -1 at 32 bits, smaller than 1.
+        assert_eq!(atomic_op(AtomicOp::Smin, 1, 0xffff_ffff, 32), 0xffff_ffff);
+        assert_eq!(atomic_op(AtomicOp::Umin, 1, 0xffff_ffff, 32), 1);
+    }
+}
