@@ -43,8 +43,12 @@ pub struct CpuState {
     /// Scratch for the backend: the host stack pointer at entry to translated
     /// code, used to leave it on a host fault. Not guest state.
     pub host_sp: u64,
-    /// The faulting guest address recorded by the host fault handler.
+    /// The faulting guest address recorded by the host fault handler, or
+    /// the `tval` of a trap raised by translated code.
     pub fault_addr: u64,
+    /// The exception code of a trap raised by translated code. Not guest
+    /// state: scratch for passing an exit to the runtime.
+    pub trap_cause: u64,
 }
 
 impl Default for CpuState {
@@ -61,6 +65,7 @@ impl Default for CpuState {
             _pad: 0,
             host_sp: 0,
             fault_addr: 0,
+            trap_cause: 0,
         }
     }
 }
@@ -90,4 +95,6 @@ impl CpuState {
     pub const OFFSET_HOST_SP: i32 = offset_of!(CpuState, host_sp) as i32;
     /// Byte offset of `fault_addr`.
     pub const OFFSET_FAULT_ADDR: i32 = offset_of!(CpuState, fault_addr) as i32;
+    /// Byte offset of `trap_cause`.
+    pub const OFFSET_TRAP_CAUSE: i32 = offset_of!(CpuState, trap_cause) as i32;
 }
