@@ -534,10 +534,13 @@ pub enum Terminator {
         /// The trapping instruction's guest address.
         pc: u64,
     },
-    /// Return to the execution loop and continue at `pc` (after `fence.i`
-    /// and other changes of translation state).
+    /// Return to the execution loop and continue at `pc` (after changes of
+    /// translation state, such as a write to a CSR that translation reads).
     Exit {
         /// Next pc.
         pc: u64,
+        /// Translated code may be stale: the runtime must drop the
+        /// translation cache before continuing (RISC-V `fence.i`).
+        flush: bool,
     },
 }

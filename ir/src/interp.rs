@@ -34,8 +34,13 @@ pub enum Outcome {
     /// ([`Terminator::Jump`], [`Terminator::Branch`],
     /// [`Terminator::JumpIndirect`]).
     Next(u64),
-    /// [`Terminator::Exit`]: back to the execution loop at this pc.
-    Exit(u64),
+    /// [`Terminator::Exit`]: back to the execution loop at `pc`.
+    Exit {
+        /// Next pc.
+        pc: u64,
+        /// The translation cache must be flushed first.
+        flush: bool,
+    },
     /// [`Terminator::Trap`].
     Trap {
         /// Exception code.
@@ -278,7 +283,7 @@ pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers
         }
         Terminator::JumpIndirect { target } => Outcome::Next(vals[target.index()]),
         Terminator::Trap { cause, tval, pc } => Outcome::Trap { cause, tval, pc },
-        Terminator::Exit { pc } => Outcome::Exit(pc),
+        Terminator::Exit { pc, flush } => Outcome::Exit { pc, flush },
     }
 }
 

@@ -163,7 +163,9 @@ pub fn write_term(out: &mut impl Write, term: &Terminator) -> fmt::Result {
         Terminator::Trap { cause, tval, pc } => {
             write!(out, "trap cause={cause}, tval={tval:#x}, pc={pc:#x}")
         }
-        Terminator::Exit { pc } => write!(out, "exit {pc:#x}"),
+        Terminator::Exit { pc, flush } => {
+            write!(out, "exit {pc:#x}{}", if flush { ", flush" } else { "" })
+        }
     }
 }
 
