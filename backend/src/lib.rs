@@ -1,1 +1,823 @@
-//! placeholder
+//! IR -> host code with Cranelift.
+//!
+//! Every translation block (TB) becomes one Cranelift function with the
+//! `tail` calling convention and the signature `fn(cpu: i64) -> i64`, where
+//! `cpu` points at the guest CPU state. Lowering is a single pass over the
+//! block (a `match` on each IR op emitting Cranelift instructions), like
+//! Wasmtime's `code_translator.rs`.
+//!
+//! # Leaving a block: the exit protocol
+//! A TB returns an `i64` to the execution loop:
+//! - one of the small [`ExitCode`] values (a trap, a memory fault, an
+//!   interrupt request, an indirect-jump miss), with `pc` and the trap
+//!   fields of the CPU state written; or
+//! - the host address of one of the TB's *exit slots*, after writing `pc`:
+//!   a direct jump whose successor was not yet known.
+//!
+//! # Chaining
+//! Each direct exit ([`ir::Terminator::Jump`] and both arms of
+//! [`ir::Terminator::Branch`]) loads its exit slot, a pointer-sized cell
+//! owned by the runtime. When it holds a successor's code address, the TB
+//! tail-calls it (`return_call_indirect`), so a hot loop never returns to
+//! the dispatcher. The runtime chains by writing the slot and unchains by
+//! clearing it; code is never patched. Indirect jumps call a runtime lookup
+//! helper (the jump cache) and tail-call its answer.
+//!
+//! # Guest memory
+//! User mode only so far: a guest virtual address `a` is valid if
+//! `a < guest_size` and then lives at host address `guest_base + a`. The
+//! check is a compare and a cold branch to a fault exit. Host faults inside
+//! the region (unmapped or protected guest pages) are turned into fault
+//! exits by the runtime's signal handler, which needs `pc` of the faulting
+//! instruction: so a TB writes `pc` before the first memory access of each
+//! guest instruction. Guest registers are written to the CPU state as the
+//! IR says (eagerly), so state is exact at any fault.
+
+#![deny(missing_docs)]
+
+use cranelift_codegen::ir::condcodes::{FloatCC as CFloatCC, IntCC as CIntCC};
+use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
+use cranelift_codegen::ir::{
+    self as cir, AbiParam, AtomicRmwOp, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature,
+    UserFuncName,
+};
+use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, control::ControlPlane};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranemu_ir::interp::HelperFn;
+use cranemu_ir::{
+    AtomicOp, BinOp, Block, FBinOp, FenceKind, FloatCC, FpWidth, Inst, IntCC, MemSize,
+    Terminator, Value,
+};
+
+mod fphelpers;
+
+/// Errors of the backend.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Cranelift could not be configured for this host.
+    #[error("host ISA: {0}")]
+    Isa(String),
+    /// Cranelift rejected or failed to compile a function (a bug).
+    #[error("cranelift: {0}")]
+    Compile(String),
+    /// The compiled code needs relocations, which the code cache does not
+    /// apply (every call is made through an address constant).
+    #[error("unexpected relocation in compiled code")]
+    Relocation,
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// Small exit codes returned by translated code. Any other return value is
+/// the host address of an exit slot (always at least 8-byte aligned and far
+/// above these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(i64)]
+pub enum ExitCode {
+    /// `exit_request` was set at block entry; `pc` is the block's pc.
+    Interrupt = 1,
+    /// [`Terminator::Trap`]: `trap_cause` and `fault_addr` (the `tval`) and
+    /// `pc` are written.
+    Trap = 2,
+    /// A load faulted at guest address `fault_addr`; `pc` is the
+    /// instruction's.
+    LoadFault = 3,
+    /// A store or atomic faulted at guest address `fault_addr`.
+    StoreFault = 4,
+    /// A load required natural alignment and the address at `fault_addr`
+    /// was misaligned.
+    LoadMisaligned = 5,
+    /// A store or atomic required natural alignment; `fault_addr` is the
+    /// address.
+    StoreMisaligned = 6,
+    /// [`Terminator::Exit`] without flush; `pc` is written.
+    Exit = 7,
+    /// [`Terminator::Exit`] with flush; `pc` is written.
+    ExitFlush = 8,
+    /// An indirect jump whose target the lookup helper did not know; `pc`
+    /// is written.
+    NoChain = 9,
+}
+
+impl ExitCode {
+    /// The exit code `v` names, if it is one (else it is a slot address).
+    pub fn from_raw(v: i64) -> Option<ExitCode> {
+        use ExitCode::*;
+        Some(match v {
+            1 => Interrupt,
+            2 => Trap,
+            3 => LoadFault,
+            4 => StoreFault,
+            5 => LoadMisaligned,
+            6 => StoreMisaligned,
+            7 => Exit,
+            8 => ExitFlush,
+            9 => NoChain,
+            _ => return None,
+        })
+    }
+}
+
+/// Byte offsets of the CPU-state fields that translated code itself reads
+/// or writes (beyond what the IR names).
+#[derive(Clone, Copy, Debug)]
+pub struct StateLayout {
+    /// `pc`: u64.
+    pub pc: i32,
+    /// `exit_request`: u32, non-zero asks the block to return.
+    pub exit_request: i32,
+    /// `fault_addr`: u64, the faulting address or trap value.
+    pub fault_addr: i32,
+    /// `trap_cause`: u64.
+    pub trap_cause: i32,
+}
+
+/// The indirect-jump lookup helper: given the CPU state and a guest pc,
+/// the host code address of that pc's TB, or null.
+pub type LookupFn = unsafe extern "C" fn(cpu: *mut u8, pc: u64) -> *const u8;
+
+/// Everything fixed for the lifetime of a [`Backend`].
+#[derive(Clone)]
+pub struct BackendConfig {
+    /// Host address of guest virtual address 0 (user mode).
+    pub guest_base: u64,
+    /// Bytes of guest virtual address space; addresses at or above it fault.
+    pub guest_size: u64,
+    /// CPU-state layout.
+    pub layout: StateLayout,
+    /// The helper table for [`Inst::Call`].
+    pub helpers: Vec<HelperFn>,
+    /// The jump-cache lookup used by indirect jumps.
+    pub lookup: LookupFn,
+    /// Cranelift optimization level: "none", "speed" or "speed_and_size".
+    pub opt_level: &'static str,
+}
+
+/// Host code for one block, ready to be copied into executable memory.
+pub struct CompiledBlock {
+    /// Position-independent machine code (no relocations).
+    pub code: Vec<u8>,
+    /// The Cranelift IR, when asked for (for `-d out_asm` style logs).
+    pub clif: Option<String>,
+}
+
+/// The direct-exit slots of one TB: `slots[0]` for [`Terminator::Jump`] and
+/// the taken arm of [`Terminator::Branch`], `slots[1]` for the not-taken arm.
+/// Each holds a successor's host code address or null.
+pub type ExitSlots = [*const std::sync::atomic::AtomicPtr<u8>; 2];
+
+/// Compiles IR blocks to host code. `Send + Sync`: any thread may compile;
+/// each call uses its own Cranelift context.
+pub struct Backend {
+    isa: OwnedTargetIsa,
+    cfg: BackendConfig,
+}
+
+// SAFETY: `BackendConfig` holds plain function pointers and integers; the
+// ISA is `Send + Sync`.
+unsafe impl Send for Backend {}
+// SAFETY: as above; nothing is mutated after construction.
+unsafe impl Sync for Backend {}
+
+fn mem_ty(size: MemSize) -> cir::Type {
+    match size {
+        MemSize::B1 => I8,
+        MemSize::B2 => cir::types::I16,
+        MemSize::B4 => I32,
+        MemSize::B8 => I64,
+    }
+}
+
+fn intcc(cc: IntCC) -> CIntCC {
+    match cc {
+        IntCC::Eq => CIntCC::Equal,
+        IntCC::Ne => CIntCC::NotEqual,
+        IntCC::Slt => CIntCC::SignedLessThan,
+        IntCC::Sge => CIntCC::SignedGreaterThanOrEqual,
+        IntCC::Ult => CIntCC::UnsignedLessThan,
+        IntCC::Uge => CIntCC::UnsignedGreaterThanOrEqual,
+    }
+}
+
+impl Backend {
+    /// A backend for the host CPU.
+    ///
+    /// # Errors
+    /// [`Error::Isa`] if Cranelift does not support the host.
+    pub fn new(cfg: BackendConfig) -> Result<Backend> {
+        let mut flags = settings::builder();
+        let set = |f: &mut settings::Builder, k: &str, v: &str| {
+            f.set(k, v).map_err(|e| Error::Isa(format!("{k}={v}: {e}")))
+        };
+        set(&mut flags, "opt_level", cfg.opt_level)?;
+        // Required by x86-64 tail calls.
+        set(&mut flags, "preserve_frame_pointers", "true")?;
+        // RISC-V wants the canonical NaN (0x7ff8..., 0x7fc0...) from every
+        // NaN-producing op; x86 would give its negative default NaN.
+        set(&mut flags, "enable_nan_canonicalization", "true")?;
+        set(&mut flags, "unwind_info", "false")?;
+        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        set(&mut flags, "regalloc_algorithm", "single_pass")?;
+        let isa_builder = cranelift_native::builder().map_err(|e| Error::Isa(e.to_string()))?;
+        let isa = isa_builder
+            .finish(settings::Flags::new(flags))
+            .map_err(|e| Error::Isa(e.to_string()))?;
+        Ok(Backend { isa, cfg })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BackendConfig {
+        &self.cfg
+    }
+
+    fn tb_signature(&self) -> Signature {
+        let mut sig = Signature::new(CallConv::Tail);
+        sig.params.push(AbiParam::new(I64));
+        sig.returns.push(AbiParam::new(I64));
+        sig
+    }
+
+    fn sysv_signature(&self, params: usize) -> Signature {
+        let mut sig = Signature::new(CallConv::SystemV);
+        for _ in 0..params {
+            sig.params.push(AbiParam::new(I64));
+        }
+        sig.returns.push(AbiParam::new(I64));
+        sig
+    }
+
+    fn finish(&self, func: cir::Function, want_clif: bool) -> Result<CompiledBlock> {
+        let clif = want_clif.then(|| func.display().to_string());
+        let mut ctx = Context::for_function(func);
+        let compiled = ctx
+            .compile(&*self.isa, &mut ControlPlane::default())
+            .map_err(|e| Error::Compile(format!("{:?}", e.inner)))?;
+        if !compiled.buffer.relocs().is_empty() {
+            return Err(Error::Relocation);
+        }
+        Ok(CompiledBlock { code: compiled.code_buffer().to_vec(), clif })
+    }
+
+    /// Compiles the entry trampoline: a System V function
+    /// `fn(cpu: i64, code: i64) -> i64` that calls the TB at `code` (tail
+    /// convention) and returns its exit value.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] on a Cranelift failure.
+    pub fn compile_trampoline(&self) -> Result<CompiledBlock> {
+        let mut func = cir::Function::with_name_signature(UserFuncName::user(1, 0), {
+            let mut s = self.sysv_signature(2);
+            s.call_conv = CallConv::SystemV;
+            s
+        });
+        let mut fctx = FunctionBuilderContext::new();
+        let mut b = FunctionBuilder::new(&mut func, &mut fctx);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let (cpu, code) = (b.block_params(entry)[0], b.block_params(entry)[1]);
+        let sig = b.import_signature(self.tb_signature());
+        let call = b.ins().call_indirect(sig, code, &[cpu]);
+        let ret = b.inst_results(call)[0];
+        b.ins().return_(&[ret]);
+        b.seal_all_blocks();
+        b.finalize(self.isa.frontend_config());
+        self.finish(func, false)
+    }
+
+    /// Compiles one verified IR block. `slots` are the block's exit slots
+    /// (see [`ExitSlots`]); they must stay valid as long as the code lives.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] if Cranelift fails (a bug: the IR is verified
+    /// first), [`Error::Relocation`] if the code needs relocation.
+    pub fn compile(&self, block: &Block, slots: ExitSlots, want_clif: bool) -> Result<CompiledBlock> {
+        let mut func = cir::Function::with_name_signature(UserFuncName::user(0, 0), self.tb_signature());
+        let mut fctx = FunctionBuilderContext::new();
+        let b = FunctionBuilder::new(&mut func, &mut fctx);
+        let mut l = Lowering::new(self, b, block);
+        l.lower(slots);
+        l.b.seal_all_blocks();
+        l.b.finalize(self.isa.frontend_config());
+        self.finish(func, want_clif)
+    }
+}
+
+/// The state of lowering one block.
+struct Lowering<'a, 'f> {
+    be: &'a Backend,
+    b: FunctionBuilder<'f>,
+    block: &'a Block,
+    cpu: cir::Value,
+    vals: Vec<Option<cir::Value>>,
+    /// Guest pc of the current instruction, and whether it was written to
+    /// the CPU state yet.
+    pc: u64,
+    pc_written: bool,
+    /// Cold blocks taking (addr, pc) that return a fault exit, by code.
+    fault_blocks: Vec<(ExitCode, cir::Block)>,
+    tb_sig: Option<SigRef>,
+    helper_sigs: [Option<SigRef>; 5],
+}
+
+impl<'a, 'f> Lowering<'a, 'f> {
+    fn new(be: &'a Backend, mut b: FunctionBuilder<'f>, block: &'a Block) -> Self {
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let cpu = b.block_params(entry)[0];
+        Lowering {
+            be,
+            b,
+            block,
+            cpu,
+            vals: vec![None; block.num_values as usize],
+            pc: block.pc,
+            pc_written: false,
+            fault_blocks: Vec::new(),
+            tb_sig: None,
+            helper_sigs: [None; 5],
+        }
+    }
+
+    fn v(&self, v: Value) -> cir::Value {
+        self.vals[v.index()].expect("IR verified: value defined before use")
+    }
+
+    fn def(&mut self, v: Value, x: cir::Value) {
+        self.vals[v.index()] = Some(x);
+    }
+
+    fn iconst(&mut self, x: u64) -> cir::Value {
+        self.b.ins().iconst(I64, x as i64)
+    }
+
+    fn state_flags() -> MemFlagsData {
+        MemFlagsData::trusted()
+    }
+
+    fn store_state(&mut self, offset: i32, x: cir::Value) {
+        let cpu = self.cpu;
+        self.b.ins().store(Self::state_flags(), x, cpu, offset);
+    }
+
+    fn ret(&mut self, code: i64) {
+        let c = self.b.ins().iconst(I64, code);
+        self.b.ins().return_(&[c]);
+    }
+
+    fn tb_sig(&mut self) -> SigRef {
+        if let Some(s) = self.tb_sig {
+            return s;
+        }
+        let s = self.b.import_signature(self.be.tb_signature());
+        self.tb_sig = Some(s);
+        s
+    }
+
+    /// Calls a System V function at host address `f` with `args`.
+    fn call_host(&mut self, f: usize, args: &[cir::Value]) -> cir::Value {
+        let n = args.len();
+        let sig = match self.helper_sigs[n] {
+            Some(s) => s,
+            None => {
+                let s = self.b.import_signature(self.be.sysv_signature(n));
+                self.helper_sigs[n] = Some(s);
+                s
+            }
+        };
+        let callee = self.b.ins().iconst(I64, f as i64);
+        let call = self.b.ins().call_indirect(sig, callee, args);
+        self.b.inst_results(call)[0]
+    }
+
+    /// Writes the current instruction's pc before its first memory access,
+    /// so that a host fault can name it.
+    fn sync_pc(&mut self) {
+        if !self.pc_written {
+            let pc = self.iconst(self.pc);
+            self.store_state(self.be.cfg.layout.pc, pc);
+            self.pc_written = true;
+        }
+    }
+
+    fn fault_block(&mut self, code: ExitCode) -> cir::Block {
+        if let Some(&(_, blk)) = self.fault_blocks.iter().find(|(c, _)| *c == code) {
+            return blk;
+        }
+        let blk = self.b.create_block();
+        self.b.append_block_param(blk, I64);
+        self.b.append_block_param(blk, I64);
+        self.b.set_cold_block(blk);
+        self.fault_blocks.push((code, blk));
+        blk
+    }
+
+    /// Branches to the fault exit `code` if `cond` is non-zero, passing the
+    /// faulting address; continues in a fresh block otherwise.
+    fn fault_if(&mut self, cond: cir::Value, code: ExitCode, addr: cir::Value) {
+        let fb = self.fault_block(code);
+        let pc = self.iconst(self.pc);
+        let cont = self.b.create_block();
+        self.b.ins().brif(cond, fb, &[BlockArg::Value(addr), BlockArg::Value(pc)], cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// The host address of guest address `addr` for a `size`-byte access,
+    /// after the bounds check (and the alignment check if `aligned`).
+    fn host_addr(&mut self, addr: cir::Value, size: MemSize, aligned: bool, store: bool) -> cir::Value {
+        self.sync_pc();
+        if aligned && size != MemSize::B1 {
+            let low = self.b.ins().band_imm_s(addr, size.bytes() as i64 - 1);
+            let code = if store { ExitCode::StoreMisaligned } else { ExitCode::LoadMisaligned };
+            self.fault_if(low, code, addr);
+        }
+        let limit = self.be.cfg.guest_size;
+        let out = self.b.ins().icmp_imm_s(CIntCC::UnsignedGreaterThanOrEqual, addr, limit as i64);
+        let code = if store { ExitCode::StoreFault } else { ExitCode::LoadFault };
+        self.fault_if(out, code, addr);
+        if self.be.cfg.guest_base == 0 {
+            addr
+        } else {
+            self.b.ins().iadd_imm_s(addr, self.be.cfg.guest_base as i64)
+        }
+    }
+
+    fn guest_flags() -> MemFlagsData {
+        // May trap (host fault on an unmapped guest page); little-endian.
+        MemFlagsData::new().with_endianness(cir::Endianness::Little)
+    }
+
+    /// Reads a float operand of width `w` as a Cranelift float.
+    fn float_in(&mut self, w: FpWidth, x: cir::Value) -> cir::Value {
+        match w {
+            FpWidth::D => self.b.ins().bitcast(F64, MemFlagsData::new(), x),
+            FpWidth::S => {
+                // NaN-boxing check (Unprivileged ISA 14.2).
+                let hi = self.b.ins().ushr_imm_s(x, 32);
+                let ok = self.b.ins().icmp_imm_s(CIntCC::Equal, hi, 0xffff_ffff);
+                let lo = self.b.ins().ireduce(I32, x);
+                let nan = self.b.ins().iconst(I32, cranemu_ir::fp::CANONICAL_NAN_S as i64);
+                let bits = self.b.ins().select(ok, lo, nan);
+                self.b.ins().bitcast(F32, MemFlagsData::new(), bits)
+            }
+        }
+    }
+
+    /// Turns a Cranelift float result back into register bits.
+    fn float_out(&mut self, w: FpWidth, x: cir::Value) -> cir::Value {
+        match w {
+            FpWidth::D => self.b.ins().bitcast(I64, MemFlagsData::new(), x),
+            FpWidth::S => {
+                let bits = self.b.ins().bitcast(I32, MemFlagsData::new(), x);
+                let wide = self.b.ins().uextend(I64, bits);
+                self.b.ins().bor_imm_s(wide, 0xffff_ffff_0000_0000u64 as i64)
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, a: cir::Value, b: cir::Value) -> cir::Value {
+        match op {
+            BinOp::Iadd => self.b.ins().iadd(a, b),
+            BinOp::Isub => self.b.ins().isub(a, b),
+            BinOp::Imul => self.b.ins().imul(a, b),
+            BinOp::Smulhi => self.b.ins().smulhi(a, b),
+            BinOp::Umulhi => self.b.ins().umulhi(a, b),
+            BinOp::SUmulhi => {
+                // mulhsu(a, b) = mulhu(a, b) - (a < 0 ? b : 0)
+                let hu = self.b.ins().umulhi(a, b);
+                let sign = self.b.ins().sshr_imm_s(a, 63);
+                let corr = self.b.ins().band(sign, b);
+                self.b.ins().isub(hu, corr)
+            }
+            BinOp::Band => self.b.ins().band(a, b),
+            BinOp::Bor => self.b.ins().bor(a, b),
+            BinOp::Bxor => self.b.ins().bxor(a, b),
+            BinOp::Ishl => self.b.ins().ishl(a, b),
+            BinOp::Ushr => self.b.ins().ushr(a, b),
+            BinOp::Sshr => self.b.ins().sshr(a, b),
+            BinOp::Udiv | BinOp::Urem | BinOp::Sdiv | BinOp::Srem => self.division(op, a, b),
+        }
+    }
+
+    /// RISC-V division (M extension, table 13.1): Cranelift's division
+    /// traps on a zero divisor and on signed overflow, so both are steered
+    /// to a safe divisor and the result fixed up with selects.
+    fn division(&mut self, op: BinOp, a: cir::Value, b: cir::Value) -> cir::Value {
+        let zero = self.b.ins().icmp_imm_s(CIntCC::Equal, b, 0);
+        let one = self.b.ins().iconst(I64, 1);
+        let mut divisor = self.b.ins().select(zero, one, b);
+        if matches!(op, BinOp::Sdiv | BinOp::Srem) {
+            // i64::MIN / -1: divide by 1 instead; the quotient i64::MIN and
+            // remainder 0 are then already right.
+            let min = self.b.ins().icmp_imm_s(CIntCC::Equal, a, i64::MIN);
+            let m1 = self.b.ins().icmp_imm_s(CIntCC::Equal, divisor, -1);
+            let ovf = self.b.ins().band(min, m1);
+            divisor = self.b.ins().select(ovf, one, divisor);
+        }
+        match op {
+            BinOp::Udiv => {
+                let q = self.b.ins().udiv(a, divisor);
+                let all = self.b.ins().iconst(I64, -1);
+                self.b.ins().select(zero, all, q)
+            }
+            BinOp::Sdiv => {
+                let q = self.b.ins().sdiv(a, divisor);
+                let all = self.b.ins().iconst(I64, -1);
+                self.b.ins().select(zero, all, q)
+            }
+            BinOp::Urem => {
+                let r = self.b.ins().urem(a, divisor);
+                self.b.ins().select(zero, a, r)
+            }
+            _ => {
+                let r = self.b.ins().srem(a, divisor);
+                self.b.ins().select(zero, a, r)
+            }
+        }
+    }
+
+    fn lower_inst(&mut self, inst: &Inst) {
+        use Inst::*;
+        match *inst {
+            InsnStart { pc, .. } => {
+                self.pc = pc;
+                self.pc_written = false;
+            }
+            Iconst { dst, imm } => {
+                let x = self.iconst(imm);
+                self.def(dst, x);
+            }
+            GetState { dst, offset } => {
+                let cpu = self.cpu;
+                let x = self.b.ins().load(I64, Self::state_flags(), cpu, offset);
+                self.def(dst, x);
+            }
+            SetState { offset, src } => {
+                let x = self.v(src);
+                self.store_state(offset, x);
+            }
+            Binary { op, dst, a, b } => {
+                let (a, b) = (self.v(a), self.v(b));
+                let x = self.binary(op, a, b);
+                self.def(dst, x);
+            }
+            Icmp { cc, dst, a, b } => {
+                let (a, b) = (self.v(a), self.v(b));
+                let c = self.b.ins().icmp(intcc(cc), a, b);
+                let x = self.b.ins().uextend(I64, c);
+                self.def(dst, x);
+            }
+            Select { dst, c, a, b } => {
+                let (c, a, b) = (self.v(c), self.v(a), self.v(b));
+                let x = self.b.ins().select(c, a, b);
+                self.def(dst, x);
+            }
+            Sextend { dst, src, bits } | Uextend { dst, src, bits } => {
+                let ty = match bits {
+                    8 => I8,
+                    16 => cir::types::I16,
+                    _ => I32,
+                };
+                let s = self.v(src);
+                let n = self.b.ins().ireduce(ty, s);
+                let x = if matches!(inst, Sextend { .. }) {
+                    self.b.ins().sextend(I64, n)
+                } else {
+                    self.b.ins().uextend(I64, n)
+                };
+                self.def(dst, x);
+            }
+            Load { dst, addr, mem } => {
+                let a = self.v(addr);
+                let h = self.host_addr(a, mem.size, mem.aligned, false);
+                let f = Self::guest_flags();
+                let x = match (mem.size, mem.signed) {
+                    (MemSize::B8, _) => self.b.ins().load(I64, f, h, 0),
+                    (MemSize::B4, true) => self.b.ins().sload32(f, h, 0),
+                    (MemSize::B4, false) => self.b.ins().uload32(f, h, 0),
+                    (MemSize::B2, true) => self.b.ins().sload16(I64, f, h, 0),
+                    (MemSize::B2, false) => self.b.ins().uload16(I64, f, h, 0),
+                    (MemSize::B1, true) => self.b.ins().sload8(I64, f, h, 0),
+                    (MemSize::B1, false) => self.b.ins().uload8(I64, f, h, 0),
+                };
+                self.def(dst, x);
+            }
+            Store { addr, src, mem } => {
+                let (a, s) = (self.v(addr), self.v(src));
+                let h = self.host_addr(a, mem.size, mem.aligned, true);
+                let f = Self::guest_flags();
+                match mem.size {
+                    MemSize::B8 => self.b.ins().store(f, s, h, 0),
+                    MemSize::B4 => self.b.ins().istore32(f, s, h, 0),
+                    MemSize::B2 => self.b.ins().istore16(f, s, h, 0),
+                    MemSize::B1 => self.b.ins().istore8(f, s, h, 0),
+                };
+            }
+            AtomicRmw { op, dst, addr, src, size } => {
+                let (a, s) = (self.v(addr), self.v(src));
+                let h = self.host_addr(a, size, true, true);
+                let ty = mem_ty(size);
+                let s = if ty == I64 { s } else { self.b.ins().ireduce(ty, s) };
+                let rop = match op {
+                    AtomicOp::Xchg => AtomicRmwOp::Xchg,
+                    AtomicOp::Add => AtomicRmwOp::Add,
+                    AtomicOp::Xor => AtomicRmwOp::Xor,
+                    AtomicOp::And => AtomicRmwOp::And,
+                    AtomicOp::Or => AtomicRmwOp::Or,
+                    AtomicOp::Smin => AtomicRmwOp::Smin,
+                    AtomicOp::Smax => AtomicRmwOp::Smax,
+                    AtomicOp::Umin => AtomicRmwOp::Umin,
+                    AtomicOp::Umax => AtomicRmwOp::Umax,
+                };
+                let old = self.b.ins().atomic_rmw(ty, Self::guest_flags(), rop, h, s);
+                let x = if ty == I64 { old } else { self.b.ins().sextend(I64, old) };
+                self.def(dst, x);
+            }
+            AtomicCas { dst, addr, expected, new, size } => {
+                let (a, e, n) = (self.v(addr), self.v(expected), self.v(new));
+                let h = self.host_addr(a, size, true, true);
+                let ty = mem_ty(size);
+                let (e, n) = if ty == I64 {
+                    (e, n)
+                } else {
+                    (self.b.ins().ireduce(ty, e), self.b.ins().ireduce(ty, n))
+                };
+                let old = self.b.ins().atomic_cas(Self::guest_flags(), h, e, n);
+                let x = if ty == I64 { old } else { self.b.ins().sextend(I64, old) };
+                self.def(dst, x);
+            }
+            Fence { kind } => {
+                if kind == FenceKind::StoreLoad {
+                    self.b.ins().fence();
+                }
+            }
+            Fbin { op, w, dst, a, b } => {
+                let x = match op {
+                    FBinOp::Fmin | FBinOp::Fmax => {
+                        let (a, b) = (self.v(a), self.v(b));
+                        let opc = self.iconst(fphelpers::encode_fbin(op, w));
+                        self.call_host(fphelpers::fbin as *const () as usize, &[opc, a, b])
+                    }
+                    _ => {
+                        let (a, b) = (self.v(a), self.v(b));
+                        let (fa, fb) = (self.float_in(w, a), self.float_in(w, b));
+                        let r = match op {
+                            FBinOp::Fadd => self.b.ins().fadd(fa, fb),
+                            FBinOp::Fsub => self.b.ins().fsub(fa, fb),
+                            FBinOp::Fmul => self.b.ins().fmul(fa, fb),
+                            _ => self.b.ins().fdiv(fa, fb),
+                        };
+                        self.float_out(w, r)
+                    }
+                };
+                self.def(dst, x);
+            }
+            Fsqrt { w, dst, a } => {
+                let a = self.v(a);
+                let fa = self.float_in(w, a);
+                let r = self.b.ins().sqrt(fa);
+                let x = self.float_out(w, r);
+                self.def(dst, x);
+            }
+            Fcmp { cc, w, dst, a, b } => {
+                let (a, b) = (self.v(a), self.v(b));
+                let (fa, fb) = (self.float_in(w, a), self.float_in(w, b));
+                let c = match cc {
+                    FloatCC::Eq => CFloatCC::Equal,
+                    FloatCC::Lt => CFloatCC::LessThan,
+                    FloatCC::Le => CFloatCC::LessThanOrEqual,
+                };
+                let r = self.b.ins().fcmp(c, fa, fb);
+                let x = self.b.ins().uextend(I64, r);
+                self.def(dst, x);
+            }
+            Fma { w, neg_product, neg_addend, dst, a, b, c } => {
+                let (a, b, c) = (self.v(a), self.v(b), self.v(c));
+                let opc = self.iconst(fphelpers::encode_fma(w, neg_product, neg_addend));
+                let x = self.call_host(fphelpers::fma as *const () as usize, &[opc, a, b, c]);
+                self.def(dst, x);
+            }
+            FcvtToInt { w, rm, to, dst, src } => {
+                let s = self.v(src);
+                let opc = self.iconst(fphelpers::encode_to_int(w, rm, to));
+                let x = self.call_host(fphelpers::to_int as *const () as usize, &[opc, s]);
+                self.def(dst, x);
+            }
+            FcvtFromInt { w, from, dst, src } => {
+                let s = self.v(src);
+                let opc = self.iconst(fphelpers::encode_from_int(w, from));
+                let x = self.call_host(fphelpers::from_int as *const () as usize, &[opc, s]);
+                self.def(dst, x);
+            }
+            FcvtFloat { from, dst, src } => {
+                let s = self.v(src);
+                let opc = self.iconst(from as u64);
+                let x = self.call_host(fphelpers::cvt_float as *const () as usize, &[opc, s]);
+                self.def(dst, x);
+            }
+            Fclass { w, dst, a } => {
+                let s = self.v(a);
+                let opc = self.iconst(w as u64);
+                let x = self.call_host(fphelpers::class as *const () as usize, &[opc, s]);
+                self.def(dst, x);
+            }
+            Call { helper, dst, args } => {
+                let f = self.be.cfg.helpers[helper.0 as usize] as usize;
+                self.sync_pc();
+                let cpu = self.cpu;
+                let (a, b, c) = (self.v(args[0]), self.v(args[1]), self.v(args[2]));
+                let x = self.call_host(f, &[cpu, a, b, c]);
+                self.def(dst, x);
+            }
+        }
+    }
+
+    /// A direct exit to guest `pc` through exit slot `slot`: tail-call the
+    /// chained successor, or return the slot's address.
+    fn direct_exit(&mut self, pc: u64, slot: *const std::sync::atomic::AtomicPtr<u8>) {
+        let slot_addr = self.iconst(slot as u64);
+        let target = self.b.ins().load(I64, MemFlagsData::trusted(), slot_addr, 0);
+        let chain = self.b.create_block();
+        let miss = self.b.create_block();
+        self.b.ins().brif(target, chain, &[], miss, &[]);
+        self.b.switch_to_block(chain);
+        let sig = self.tb_sig();
+        let cpu = self.cpu;
+        self.b.ins().return_call_indirect(sig, target, &[cpu]);
+        self.b.switch_to_block(miss);
+        let pcv = self.iconst(pc);
+        self.store_state(self.be.cfg.layout.pc, pcv);
+        self.b.ins().return_(&[slot_addr]);
+    }
+
+    fn lower(&mut self, slots: ExitSlots) {
+        let layout = self.be.cfg.layout;
+        // Interrupt check at entry.
+        let cpu = self.cpu;
+        let req = self.b.ins().load(I32, MemFlagsData::trusted(), cpu, layout.exit_request);
+        let body = self.b.create_block();
+        let irq = self.b.create_block();
+        self.b.set_cold_block(irq);
+        self.b.ins().brif(req, irq, &[], body, &[]);
+        self.b.switch_to_block(irq);
+        let pc = self.iconst(self.block.pc);
+        self.store_state(layout.pc, pc);
+        self.ret(ExitCode::Interrupt as i64);
+        self.b.switch_to_block(body);
+
+        for inst in &self.block.insts {
+            self.lower_inst(inst);
+        }
+        match self.block.term.expect("IR verified: block terminated") {
+            Terminator::Jump { pc } => self.direct_exit(pc, slots[0]),
+            Terminator::Branch { cond, taken, not_taken } => {
+                let c = self.v(cond);
+                let t = self.b.create_block();
+                let n = self.b.create_block();
+                self.b.ins().brif(c, t, &[], n, &[]);
+                self.b.switch_to_block(t);
+                self.direct_exit(taken, slots[0]);
+                self.b.switch_to_block(n);
+                self.direct_exit(not_taken, slots[1]);
+            }
+            Terminator::JumpIndirect { target } => {
+                let t = self.v(target);
+                self.store_state(layout.pc, t);
+                let cpu = self.cpu;
+                let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);
+                let chain = self.b.create_block();
+                let miss = self.b.create_block();
+                self.b.ins().brif(code, chain, &[], miss, &[]);
+                self.b.switch_to_block(chain);
+                let sig = self.tb_sig();
+                self.b.ins().return_call_indirect(sig, code, &[cpu]);
+                self.b.switch_to_block(miss);
+                self.ret(ExitCode::NoChain as i64);
+            }
+            Terminator::Trap { cause, tval, pc } => {
+                let (c, t, p) = (self.iconst(cause), self.iconst(tval), self.iconst(pc));
+                self.store_state(layout.trap_cause, c);
+                self.store_state(layout.fault_addr, t);
+                self.store_state(layout.pc, p);
+                self.ret(ExitCode::Trap as i64);
+            }
+            Terminator::Exit { pc, flush } => {
+                let p = self.iconst(pc);
+                self.store_state(layout.pc, p);
+                self.ret(if flush { ExitCode::ExitFlush } else { ExitCode::Exit } as i64);
+            }
+        }
+        // The cold fault exits.
+        for (code, blk) in std::mem::take(&mut self.fault_blocks) {
+            self.b.switch_to_block(blk);
+            let (addr, pc) = (self.b.block_params(blk)[0], self.b.block_params(blk)[1]);
+            self.store_state(layout.fault_addr, addr);
+            self.store_state(layout.pc, pc);
+            self.ret(code as i64);
+        }
+    }
+}

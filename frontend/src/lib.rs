@@ -10,7 +10,9 @@ pub mod cpu;
 pub mod decode;
 pub mod disasm;
 pub mod exception;
+pub mod helpers;
 pub mod insn;
+pub mod translate;
 
 pub use cpu::CpuState;
 pub use exception::{Exception, Trap};

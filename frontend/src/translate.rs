@@ -1,0 +1,520 @@
+//! The translator: lowers one guest translation block (TB) of RV64GC code to
+//! a [`cranemu_ir::Block`].
+//!
+//! # Design
+//!
+//! A QEMU-style translator loop ([`translate_block`]): fetch the 16-bit
+//! parcels of one instruction through a [`CodeSource`], [`decode`] it, mark
+//! it with `insn_start`, and hand it to `trans_insn`, whose single `match`
+//! maps every base [`Op`] to a small `gen_*` function of its extension's
+//! module (`rvi` for RV64I and M, `rva`, `rvf` for F and D, `zicsr`) with the
+//! op's IR operation as an argument. Compressed instructions arrive already
+//! expanded by the decoder, so they need nothing of their own.
+//!
+//! Guest registers live in the CPU state ([`CpuState`]). Within a block the
+//! translator caches the IR value last read from or written to each `x` and
+//! `f` register, so a second read costs nothing; every write is still
+//! emitted as `set_state` at once, which keeps the CPU state exact at every
+//! memory fault (the backend relies on that: a faulting memory op leaves the
+//! block without any write-back). Helper calls only touch `fcsr` and read
+//! `icount`, neither of which is cached.
+//!
+//! # How a block ends (see [`EndReason`])
+//!
+//! - after a control transfer: a conditional branch (`brif`), `jal`
+//!   (`jump`), `jalr` (`jump_indirect`);
+//! - at a trap raised by the instruction itself: `ecall`, `ebreak`, and any
+//!   illegal instruction (the instruction bits are the `tval`; reserved
+//!   rounding modes, CSRs not accessible in user mode, and the privileged
+//!   instructions count as illegal);
+//! - after `fence.i` (`exit` with `flush`), and after a CSR write to `frm`
+//!   or `fcsr` (`exit`), so that rounding-mode–dependent translation can
+//!   slot in later;
+//! - before an instruction that starts on another 4 KiB page than the
+//!   block's first one (a 4-byte instruction straddling the boundary may be
+//!   the block's last), and after [`TranslateOptions::max_insns`];
+//! - when fetching an instruction faults: on the first instruction the block
+//!   is just an instruction page-fault trap; later, the block ends before
+//!   that instruction with a `jump` to it, so the fault is raised when
+//!   execution actually reaches it.
+//!
+//! # Instruction counting
+//!
+//! With [`TranslateOptions::count_insns`], the block adds the number of its
+//! instructions that retire to `icount` just before its terminator (an
+//! `ecall` counts, an illegal instruction or `ebreak` does not). A block left
+//! early through a memory fault therefore counts none of its instructions:
+//! an accepted approximation, as faults end the thread or are rare.
+//! `rdinstret`/`rdcycle` inside a block add the instructions of the block
+//! before them, so they read exact counts.
+
+use cranemu_ir::{Block, Builder, Terminator, Value};
+
+use crate::cpu::CpuState;
+use crate::decode::decode;
+use crate::exception::Exception;
+use crate::insn::{Insn, Op};
+
+mod rva;
+mod rvf;
+mod rvi;
+#[cfg(test)]
+mod tests;
+mod zicsr;
+
+/// Bytes in a guest page: a block never starts an instruction on a page
+/// other than its first one's.
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Where the translator reads guest code.
+pub trait CodeSource {
+    /// Reads the 16-bit instruction parcel at guest virtual address `pc`
+    /// (2-byte aligned).
+    ///
+    /// # Errors
+    /// The faulting guest virtual address if `pc` is not executable.
+    fn fetch_u16(&self, pc: u64) -> Result<u16, u64>;
+}
+
+/// Knobs of [`translate_block`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TranslateOptions {
+    /// Most guest instructions in one block (at least one is always
+    /// translated).
+    pub max_insns: usize,
+    /// Add the number of retired guest instructions to `icount` (see the
+    /// module doc for the approximation).
+    pub count_insns: bool,
+}
+
+impl Default for TranslateOptions {
+    fn default() -> Self {
+        TranslateOptions {
+            max_insns: 512,
+            count_insns: false,
+        }
+    }
+}
+
+/// Why a block ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// A jump or branch (`jal`, `jalr`, `b*`).
+    ControlTransfer,
+    /// The last instruction raises this exception unconditionally (`ecall`,
+    /// `ebreak`, an illegal instruction), or the first instruction could not
+    /// be fetched ([`Exception::InstructionPageFault`]).
+    Trap(Exception),
+    /// `fence.i`: the runtime must flush its translation cache (the
+    /// terminator is an `exit` with `flush` set).
+    FenceI,
+    /// A CSR write that may change how later code is translated (`frm`,
+    /// `fcsr`); the terminator is an `exit`.
+    CsrWrite,
+    /// The next instruction starts on another page.
+    PageEnd,
+    /// [`TranslateOptions::max_insns`] reached.
+    MaxInsns,
+    /// The next instruction could not be fetched; the block jumps to it so
+    /// that the fault is raised when it is reached.
+    FetchFault,
+}
+
+/// The result of [`translate_block`].
+#[derive(Clone, Debug)]
+pub struct TranslatedBlock {
+    /// The IR, terminated and verifiable.
+    pub ir: Block,
+    /// The guest instructions translated, with their guest virtual
+    /// addresses (for `-d in_asm` logs).
+    pub insns: Vec<(u64, Insn)>,
+    /// Why the block ended.
+    pub end: EndReason,
+}
+
+/// What translating one instruction did to the block.
+pub(crate) enum Flow {
+    /// Go on with the next instruction.
+    Next,
+    /// The instruction ends the block.
+    End(Terminator, EndReason),
+}
+
+/// Translation state of the block being built (QEMU's `DisasContext`).
+pub(crate) struct DisasContext<'a> {
+    /// The IR builder.
+    pub b: Builder<'a>,
+    /// The value last read from or written to each `x` register in this
+    /// block (`x0` caches its `iconst 0`).
+    xregs: [Option<Value>; 32],
+    /// Likewise for the `f` registers.
+    fregs: [Option<Value>; 32],
+    /// Guest virtual address of the instruction being translated.
+    pub pc: u64,
+    /// Guest virtual address of the instruction after it.
+    pub next_pc: u64,
+    /// Instructions of this block before the current one.
+    pub insns_before: u64,
+}
+
+impl<'a> DisasContext<'a> {
+    fn new(block: &'a mut Block) -> Self {
+        DisasContext {
+            b: Builder::new(block),
+            xregs: [None; 32],
+            fregs: [None; 32],
+            pc: 0,
+            next_pc: 0,
+            insns_before: 0,
+        }
+    }
+
+    /// The value of `x[r]`; `x0` reads as zero.
+    pub fn x(&mut self, r: u8) -> Value {
+        let r = usize::from(r);
+        if let Some(v) = self.xregs[r] {
+            return v;
+        }
+        let v = if r == 0 {
+            self.b.iconst(0)
+        } else {
+            self.b.get_state(CpuState::offset_of_x(r))
+        };
+        self.xregs[r] = Some(v);
+        v
+    }
+
+    /// Writes `x[r] = v`; writes to `x0` are dropped.
+    pub fn set_x(&mut self, r: u8, v: Value) {
+        let r = usize::from(r);
+        if r != 0 {
+            self.b.set_state(CpuState::offset_of_x(r), v);
+            self.xregs[r] = Some(v);
+        }
+    }
+
+    /// The raw 64-bit pattern of `f[r]`.
+    pub fn f(&mut self, r: u8) -> Value {
+        let r = usize::from(r);
+        if let Some(v) = self.fregs[r] {
+            return v;
+        }
+        let v = self.b.get_state(CpuState::offset_of_f(r));
+        self.fregs[r] = Some(v);
+        v
+    }
+
+    /// Writes the raw pattern `f[r] = v`.
+    pub fn set_f(&mut self, r: u8, v: Value) {
+        let r = usize::from(r);
+        self.b.set_state(CpuState::offset_of_f(r), v);
+        self.fregs[r] = Some(v);
+    }
+
+    /// `iconst imm`.
+    pub fn iconst(&mut self, imm: u64) -> Value {
+        self.b.iconst(imm)
+    }
+
+    /// `x[rs1] + imm`, the effective address of a load or store.
+    pub fn address(&mut self, insn: &Insn) -> Value {
+        let base = self.x(insn.rs1);
+        if insn.imm == 0 {
+            base
+        } else {
+            let off = self.iconst(insn.imm as u64);
+            self.b.binary(cranemu_ir::BinOp::Iadd, base, off)
+        }
+    }
+
+    /// Ends the block with a trap of `cause` at the current instruction.
+    pub fn trap(&self, cause: Exception, tval: u64) -> Flow {
+        Flow::End(
+            Terminator::Trap {
+                cause: cause.code(),
+                tval,
+                pc: self.pc,
+            },
+            EndReason::Trap(cause),
+        )
+    }
+
+    /// Ends the block with an illegal-instruction trap (`tval` = the
+    /// instruction bits). Call before emitting anything with side effects.
+    pub fn illegal(&self, insn: &Insn) -> Flow {
+        self.trap(Exception::IllegalInstruction, u64::from(insn.raw))
+    }
+}
+
+/// Reads and decodes the instruction at `pc`.
+///
+/// # Errors
+/// The faulting guest virtual address (`pc`, or `pc + 2` when only the
+/// second half of a 4-byte instruction is not executable).
+fn fetch(src: &dyn CodeSource, pc: u64) -> Result<Insn, u64> {
+    let lo = src.fetch_u16(pc)?;
+    if lo & 3 != 3 {
+        return Ok(decode(u32::from(lo)));
+    }
+    let hi = src.fetch_u16(pc.wrapping_add(2))?;
+    Ok(decode(u32::from(lo) | u32::from(hi) << 16))
+}
+
+/// Translates the block at guest virtual address `pc`.
+///
+/// `flags` is reserved for the privilege level and MMU mode that the block
+/// was translated under; user mode passes 0 (nothing else is implemented
+/// yet: every block is translated for user mode).
+///
+/// Never fails: a guest fault becomes a terminator (see the module doc).
+pub fn translate_block(
+    src: &dyn CodeSource,
+    pc: u64,
+    flags: u64,
+    opts: &TranslateOptions,
+) -> TranslatedBlock {
+    let _ = flags;
+    let mut ir = Block::new(pc);
+    let mut insns = Vec::new();
+    let page = pc & !(PAGE_SIZE - 1);
+    let max_insns = opts.max_insns.max(1);
+    let mut ctx = DisasContext::new(&mut ir);
+    let mut cur = pc;
+    // Instructions that retire when the block runs to its terminator.
+    let mut retired = 0u64;
+    let (term, end) = loop {
+        let insn = match fetch(src, cur) {
+            Ok(insn) => insn,
+            Err(addr) if insns.is_empty() => {
+                let cause = Exception::InstructionPageFault;
+                break (
+                    Terminator::Trap {
+                        cause: cause.code(),
+                        tval: addr,
+                        pc: cur,
+                    },
+                    EndReason::Trap(cause),
+                );
+            }
+            Err(_) => break (Terminator::Jump { pc: cur }, EndReason::FetchFault),
+        };
+        insns.push((cur, insn));
+        ctx.pc = cur;
+        ctx.next_pc = cur.wrapping_add(u64::from(insn.len));
+        ctx.insns_before = retired;
+        ctx.b.insn_start(cur, insn.len);
+        let flow = trans_insn(&mut ctx, &insn);
+        let next = ctx.next_pc;
+        match flow {
+            Flow::Next => retired += 1,
+            Flow::End(term, reason) => {
+                if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU) {
+                    retired += 1;
+                }
+                break (term, reason);
+            }
+        }
+        if next & !(PAGE_SIZE - 1) != page {
+            break (Terminator::Jump { pc: next }, EndReason::PageEnd);
+        }
+        if insns.len() >= max_insns {
+            break (Terminator::Jump { pc: next }, EndReason::MaxInsns);
+        }
+        cur = next;
+    };
+    if opts.count_insns && retired > 0 {
+        let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
+        let count = ctx.b.binary_imm(cranemu_ir::BinOp::Iadd, count, retired);
+        ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+    }
+    ctx.b.terminate(term);
+    TranslatedBlock { ir, insns, end }
+}
+
+/// Translates one instruction: the op → `gen_*` table.
+fn trans_insn(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
+    use cranemu_ir::AtomicOp as A;
+    use cranemu_ir::BinOp::*;
+    use cranemu_ir::FBinOp as Fb;
+    use cranemu_ir::FloatCC as Fc;
+    use cranemu_ir::FpWidth::{D, S};
+    use cranemu_ir::IntCC;
+    use cranemu_ir::IntKind::*;
+    use cranemu_ir::MemSize::*;
+    use rvf::Sgnj;
+    use rvi::Alu::{Bin, Cmp};
+    use zicsr::CsrOp;
+    use Op::*;
+    match insn.op {
+        // ---- RV64I ----
+        Lui => rvi::trans_lui(ctx, insn),
+        Auipc => rvi::trans_auipc(ctx, insn),
+        Jal => rvi::trans_jal(ctx, insn),
+        Jalr => rvi::trans_jalr(ctx, insn),
+        Beq => rvi::gen_branch(ctx, insn, IntCC::Eq),
+        Bne => rvi::gen_branch(ctx, insn, IntCC::Ne),
+        Blt => rvi::gen_branch(ctx, insn, IntCC::Slt),
+        Bge => rvi::gen_branch(ctx, insn, IntCC::Sge),
+        Bltu => rvi::gen_branch(ctx, insn, IntCC::Ult),
+        Bgeu => rvi::gen_branch(ctx, insn, IntCC::Uge),
+        Lb => rvi::gen_load(ctx, insn, B1, true),
+        Lh => rvi::gen_load(ctx, insn, B2, true),
+        Lw => rvi::gen_load(ctx, insn, B4, true),
+        Ld => rvi::gen_load(ctx, insn, B8, true),
+        Lbu => rvi::gen_load(ctx, insn, B1, false),
+        Lhu => rvi::gen_load(ctx, insn, B2, false),
+        Lwu => rvi::gen_load(ctx, insn, B4, false),
+        Sb => rvi::gen_store(ctx, insn, B1),
+        Sh => rvi::gen_store(ctx, insn, B2),
+        Sw => rvi::gen_store(ctx, insn, B4),
+        Sd => rvi::gen_store(ctx, insn, B8),
+        Addi => rvi::gen_alu(ctx, insn, Bin(Iadd), true),
+        Slti => rvi::gen_alu(ctx, insn, Cmp(IntCC::Slt), true),
+        Sltiu => rvi::gen_alu(ctx, insn, Cmp(IntCC::Ult), true),
+        Xori => rvi::gen_alu(ctx, insn, Bin(Bxor), true),
+        Ori => rvi::gen_alu(ctx, insn, Bin(Bor), true),
+        Andi => rvi::gen_alu(ctx, insn, Bin(Band), true),
+        Slli => rvi::gen_alu(ctx, insn, Bin(Ishl), true),
+        Srli => rvi::gen_alu(ctx, insn, Bin(Ushr), true),
+        Srai => rvi::gen_alu(ctx, insn, Bin(Sshr), true),
+        Add => rvi::gen_alu(ctx, insn, Bin(Iadd), false),
+        Sub => rvi::gen_alu(ctx, insn, Bin(Isub), false),
+        Sll => rvi::gen_alu(ctx, insn, Bin(Ishl), false),
+        Slt => rvi::gen_alu(ctx, insn, Cmp(IntCC::Slt), false),
+        Sltu => rvi::gen_alu(ctx, insn, Cmp(IntCC::Ult), false),
+        Xor => rvi::gen_alu(ctx, insn, Bin(Bxor), false),
+        Srl => rvi::gen_alu(ctx, insn, Bin(Ushr), false),
+        Sra => rvi::gen_alu(ctx, insn, Bin(Sshr), false),
+        Or => rvi::gen_alu(ctx, insn, Bin(Bor), false),
+        And => rvi::gen_alu(ctx, insn, Bin(Band), false),
+        Fence => rvi::trans_fence(ctx, insn),
+        FenceI => Flow::End(
+            Terminator::Exit {
+                pc: ctx.next_pc,
+                flush: true,
+            },
+            EndReason::FenceI,
+        ),
+        Ecall => ctx.trap(Exception::EcallFromU, 0),
+        Ebreak => ctx.trap(Exception::Breakpoint, ctx.pc),
+        Addiw => rvi::gen_alu_w(ctx, insn, Iadd, true),
+        Slliw => rvi::gen_alu_w(ctx, insn, Ishl, true),
+        Srliw => rvi::gen_alu_w(ctx, insn, Ushr, true),
+        Sraiw => rvi::gen_alu_w(ctx, insn, Sshr, true),
+        Addw => rvi::gen_alu_w(ctx, insn, Iadd, false),
+        Subw => rvi::gen_alu_w(ctx, insn, Isub, false),
+        Sllw => rvi::gen_alu_w(ctx, insn, Ishl, false),
+        Srlw => rvi::gen_alu_w(ctx, insn, Ushr, false),
+        Sraw => rvi::gen_alu_w(ctx, insn, Sshr, false),
+        // ---- Zicsr ----
+        Csrrw => zicsr::gen_csr(ctx, insn, CsrOp::Write, false),
+        Csrrs => zicsr::gen_csr(ctx, insn, CsrOp::Set, false),
+        Csrrc => zicsr::gen_csr(ctx, insn, CsrOp::Clear, false),
+        Csrrwi => zicsr::gen_csr(ctx, insn, CsrOp::Write, true),
+        Csrrsi => zicsr::gen_csr(ctx, insn, CsrOp::Set, true),
+        Csrrci => zicsr::gen_csr(ctx, insn, CsrOp::Clear, true),
+        // ---- M ----
+        Mul => rvi::gen_alu(ctx, insn, Bin(Imul), false),
+        Mulh => rvi::gen_alu(ctx, insn, Bin(Smulhi), false),
+        Mulhsu => rvi::gen_alu(ctx, insn, Bin(SUmulhi), false),
+        Mulhu => rvi::gen_alu(ctx, insn, Bin(Umulhi), false),
+        Div => rvi::gen_alu(ctx, insn, Bin(Sdiv), false),
+        Divu => rvi::gen_alu(ctx, insn, Bin(Udiv), false),
+        Rem => rvi::gen_alu(ctx, insn, Bin(Srem), false),
+        Remu => rvi::gen_alu(ctx, insn, Bin(Urem), false),
+        Mulw => rvi::gen_alu_w(ctx, insn, Imul, false),
+        Divw => rvi::gen_alu_w(ctx, insn, Sdiv, false),
+        Divuw => rvi::gen_alu_w(ctx, insn, Udiv, false),
+        Remw => rvi::gen_alu_w(ctx, insn, Srem, false),
+        Remuw => rvi::gen_alu_w(ctx, insn, Urem, false),
+        // ---- A ----
+        LrW => rva::gen_lr(ctx, insn, B4),
+        ScW => rva::gen_sc(ctx, insn, B4),
+        AmoswapW => rva::gen_amo(ctx, insn, A::Xchg, B4),
+        AmoaddW => rva::gen_amo(ctx, insn, A::Add, B4),
+        AmoxorW => rva::gen_amo(ctx, insn, A::Xor, B4),
+        AmoandW => rva::gen_amo(ctx, insn, A::And, B4),
+        AmoorW => rva::gen_amo(ctx, insn, A::Or, B4),
+        AmominW => rva::gen_amo(ctx, insn, A::Smin, B4),
+        AmomaxW => rva::gen_amo(ctx, insn, A::Smax, B4),
+        AmominuW => rva::gen_amo(ctx, insn, A::Umin, B4),
+        AmomaxuW => rva::gen_amo(ctx, insn, A::Umax, B4),
+        LrD => rva::gen_lr(ctx, insn, B8),
+        ScD => rva::gen_sc(ctx, insn, B8),
+        AmoswapD => rva::gen_amo(ctx, insn, A::Xchg, B8),
+        AmoaddD => rva::gen_amo(ctx, insn, A::Add, B8),
+        AmoxorD => rva::gen_amo(ctx, insn, A::Xor, B8),
+        AmoandD => rva::gen_amo(ctx, insn, A::And, B8),
+        AmoorD => rva::gen_amo(ctx, insn, A::Or, B8),
+        AmominD => rva::gen_amo(ctx, insn, A::Smin, B8),
+        AmomaxD => rva::gen_amo(ctx, insn, A::Smax, B8),
+        AmominuD => rva::gen_amo(ctx, insn, A::Umin, B8),
+        AmomaxuD => rva::gen_amo(ctx, insn, A::Umax, B8),
+        // ---- F ----
+        Flw => rvf::gen_fload(ctx, insn, S),
+        Fsw => rvf::gen_fstore(ctx, insn, S),
+        FmaddS => rvf::gen_fma(ctx, insn, S, false, false),
+        FmsubS => rvf::gen_fma(ctx, insn, S, false, true),
+        FnmsubS => rvf::gen_fma(ctx, insn, S, true, false),
+        FnmaddS => rvf::gen_fma(ctx, insn, S, true, true),
+        FaddS => rvf::gen_fbin(ctx, insn, Fb::Fadd, S),
+        FsubS => rvf::gen_fbin(ctx, insn, Fb::Fsub, S),
+        FmulS => rvf::gen_fbin(ctx, insn, Fb::Fmul, S),
+        FdivS => rvf::gen_fbin(ctx, insn, Fb::Fdiv, S),
+        FsqrtS => rvf::gen_fsqrt(ctx, insn, S),
+        FsgnjS => rvf::gen_fsgnj(ctx, insn, Sgnj::Copy, S),
+        FsgnjnS => rvf::gen_fsgnj(ctx, insn, Sgnj::Negate, S),
+        FsgnjxS => rvf::gen_fsgnj(ctx, insn, Sgnj::Xor, S),
+        FminS => rvf::gen_fbin(ctx, insn, Fb::Fmin, S),
+        FmaxS => rvf::gen_fbin(ctx, insn, Fb::Fmax, S),
+        FcvtWS => rvf::gen_fcvt_to_int(ctx, insn, S, I32),
+        FcvtWuS => rvf::gen_fcvt_to_int(ctx, insn, S, U32),
+        FcvtLS => rvf::gen_fcvt_to_int(ctx, insn, S, I64),
+        FcvtLuS => rvf::gen_fcvt_to_int(ctx, insn, S, U64),
+        FmvXW => rvf::gen_fmv_to_x(ctx, insn, S),
+        FeqS => rvf::gen_fcmp(ctx, insn, Fc::Eq, S),
+        FltS => rvf::gen_fcmp(ctx, insn, Fc::Lt, S),
+        FleS => rvf::gen_fcmp(ctx, insn, Fc::Le, S),
+        FclassS => rvf::gen_fclass(ctx, insn, S),
+        FcvtSW => rvf::gen_fcvt_from_int(ctx, insn, S, I32),
+        FcvtSWu => rvf::gen_fcvt_from_int(ctx, insn, S, U32),
+        FcvtSL => rvf::gen_fcvt_from_int(ctx, insn, S, I64),
+        FcvtSLu => rvf::gen_fcvt_from_int(ctx, insn, S, U64),
+        FmvWX => rvf::gen_fmv_from_x(ctx, insn, S),
+        // ---- D ----
+        Fld => rvf::gen_fload(ctx, insn, D),
+        Fsd => rvf::gen_fstore(ctx, insn, D),
+        FmaddD => rvf::gen_fma(ctx, insn, D, false, false),
+        FmsubD => rvf::gen_fma(ctx, insn, D, false, true),
+        FnmsubD => rvf::gen_fma(ctx, insn, D, true, false),
+        FnmaddD => rvf::gen_fma(ctx, insn, D, true, true),
+        FaddD => rvf::gen_fbin(ctx, insn, Fb::Fadd, D),
+        FsubD => rvf::gen_fbin(ctx, insn, Fb::Fsub, D),
+        FmulD => rvf::gen_fbin(ctx, insn, Fb::Fmul, D),
+        FdivD => rvf::gen_fbin(ctx, insn, Fb::Fdiv, D),
+        FsqrtD => rvf::gen_fsqrt(ctx, insn, D),
+        FsgnjD => rvf::gen_fsgnj(ctx, insn, Sgnj::Copy, D),
+        FsgnjnD => rvf::gen_fsgnj(ctx, insn, Sgnj::Negate, D),
+        FsgnjxD => rvf::gen_fsgnj(ctx, insn, Sgnj::Xor, D),
+        FminD => rvf::gen_fbin(ctx, insn, Fb::Fmin, D),
+        FmaxD => rvf::gen_fbin(ctx, insn, Fb::Fmax, D),
+        FcvtSD => rvf::gen_fcvt_float(ctx, insn, D),
+        FcvtDS => rvf::gen_fcvt_float(ctx, insn, S),
+        FeqD => rvf::gen_fcmp(ctx, insn, Fc::Eq, D),
+        FltD => rvf::gen_fcmp(ctx, insn, Fc::Lt, D),
+        FleD => rvf::gen_fcmp(ctx, insn, Fc::Le, D),
+        FclassD => rvf::gen_fclass(ctx, insn, D),
+        FcvtWD => rvf::gen_fcvt_to_int(ctx, insn, D, I32),
+        FcvtWuD => rvf::gen_fcvt_to_int(ctx, insn, D, U32),
+        FcvtDW => rvf::gen_fcvt_from_int(ctx, insn, D, I32),
+        FcvtDWu => rvf::gen_fcvt_from_int(ctx, insn, D, U32),
+        FcvtLD => rvf::gen_fcvt_to_int(ctx, insn, D, I64),
+        FcvtLuD => rvf::gen_fcvt_to_int(ctx, insn, D, U64),
+        FmvXD => rvf::gen_fmv_to_x(ctx, insn, D),
+        FcvtDL => rvf::gen_fcvt_from_int(ctx, insn, D, I64),
+        FcvtDLu => rvf::gen_fcvt_from_int(ctx, insn, D, U64),
+        FmvDX => rvf::gen_fmv_from_x(ctx, insn, D),
+        // ---- Privileged: not available in user mode ----
+        Sret | Mret | Wfi | SfenceVma | Illegal => ctx.illegal(insn),
+    }
+}
