@@ -2,18 +2,42 @@
 //! execution loop, and exits returned as data.
 //!
 //! A vCPU thread calls [`Engine::run`] with its [`CpuState`]; the engine
-//! looks blocks up (per-vCPU jump cache, then the shared cache keyed by
+//! looks blocks up (per-thread jump cache, then the shared cache keyed by
 //! pc and flags), translates on a miss, and runs translated code until the
 //! guest traps. The runtime knows nothing about Linux: an `ecall` is a
 //! [`Trap`] with cause [`Exception::EcallFromU`], handed back to the caller.
+//!
+//! # Cache generations and locking
+//! Translated blocks (TBs) live in a [`Generation`]: a map from
+//! `(pc, flags)` to TB plus the executable memory holding their code.
+//! Chained TBs point only at TBs of their own generation. A flush
+//! (`fence.i`, unmapping code) installs a fresh generation and asks every
+//! vCPU to leave translated code; a vCPU holds an `Arc` of the generation
+//! it is running, so old code is freed only when the last vCPU has left it.
+//!
+//! Lock order: `Engine::current` (read, briefly) before `Generation::tbs`
+//! before `Generation::arena`. Translation (decode, IR, Cranelift) runs
+//! with no lock held; only the insertion takes `tbs` for writing, and a
+//! racing translation of the same pc loses and reuses the winner's TB.
 
 #![deny(missing_docs)]
 
+mod codecache;
+mod exec;
+
+use std::cell::UnsafeCell;
+use std::collections::HashMap;
 use std::io::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::time::Instant;
 
+use parking_lot::{Mutex, RwLock};
+
+use cranemu_backend::{Backend, BackendConfig, ExitCode, StateLayout};
+use cranemu_frontend::translate::{CodeSource, TranslateOptions, translate_block};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
-use cranemu_softmmu::user::GuestSpace;
+use cranemu_softmmu::user::{GUARD_SIZE, GuestSpace};
 
 /// Why [`Engine::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,16 +60,48 @@ pub struct LogConfig {
     /// Log the host code of each translated block (`-d out_asm`).
     pub out_asm: bool,
     /// The log sink; `None` means standard error.
-    pub sink: Option<Arc<parking_lot::Mutex<Box<dyn Write + Send>>>>,
+    pub sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+}
+
+impl LogConfig {
+    fn any(&self) -> bool {
+        self.in_asm || self.op || self.out_asm
+    }
+
+    fn write(&self, text: &str) {
+        match &self.sink {
+            Some(s) => {
+                let _ = s.lock().write_all(text.as_bytes());
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(text.as_bytes());
+            }
+        }
+    }
 }
 
 /// Options fixed for the lifetime of an [`Engine`].
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct EngineConfig {
     /// Count retired guest instructions in `CpuState::icount`.
     pub count_insns: bool,
     /// Translation logging.
     pub log: LogConfig,
+    /// Most guest instructions per TB.
+    pub max_block_insns: usize,
+    /// Cranelift's optimization level ("none", "speed").
+    pub opt_level: &'static str,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            count_insns: false,
+            log: LogConfig::default(),
+            max_block_insns: 512,
+            opt_level: "speed",
+        }
+    }
 }
 
 /// Errors of the engine itself (never guest faults).
@@ -71,12 +127,102 @@ pub struct Stats {
     pub guest_insns: u64,
     /// Time spent translating (decode, IR, Cranelift), in ns.
     pub translate_ns: u64,
+    /// Of which in Cranelift (compile and placement), in ns.
+    pub codegen_ns: u64,
+    /// Bytes of host code produced.
+    pub code_bytes: u64,
+    /// Cache flushes.
+    pub flushes: u64,
+}
+
+/// One translation block.
+struct Tb {
+    /// Host address of its code.
+    code: *const u8,
+    /// Direct-exit slots (see [`cranemu_backend::ExitSlots`]). Only the
+    /// code reads them (by address), so they just need to stay alive.
+    _slots: Box<[AtomicPtr<u8>; 2]>,
+}
+
+// SAFETY: `code` points into the generation's arena, immutable once placed.
+unsafe impl Send for Tb {}
+// SAFETY: as above; the slots are atomics.
+unsafe impl Sync for Tb {}
+
+/// One generation of the translation cache.
+struct Generation {
+    id: u64,
+    tbs: RwLock<HashMap<(u64, u64), Arc<Tb>>>,
+    arena: Mutex<codecache::CodeArena>,
+    /// The entry trampoline, placed in this generation's arena.
+    trampoline: *const u8,
+}
+
+// SAFETY: `trampoline` points into `arena`, immutable once placed.
+unsafe impl Send for Generation {}
+// SAFETY: as above; everything else is behind locks.
+unsafe impl Sync for Generation {}
+
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+/// Entries in the per-thread jump cache (a power of two).
+const JUMP_CACHE_SIZE: usize = 4096;
+
+/// The per-thread jump cache: guest pc -> host code of the current
+/// generation, direct-mapped.
+struct JumpCache {
+    generation: u64,
+    entries: Box<[(u64, usize); JUMP_CACHE_SIZE]>,
+}
+
+impl JumpCache {
+    fn slot(pc: u64) -> usize {
+        ((pc >> 1) ^ (pc >> 13)) as usize & (JUMP_CACHE_SIZE - 1)
+    }
+}
+
+thread_local! {
+    static JUMP_CACHE: UnsafeCell<JumpCache> = UnsafeCell::new(JumpCache {
+        generation: 0,
+        entries: Box::new([(u64::MAX, 0); JUMP_CACHE_SIZE]),
+    });
+    /// The engine and generation this thread is running translated code of.
+    static RUNNING: std::cell::Cell<(*const Engine, *const Generation)> =
+        const { std::cell::Cell::new((std::ptr::null(), std::ptr::null())) };
+}
+
+/// Reads guest code through the guest space's execute permission.
+struct Fetch<'a>(&'a GuestSpace);
+
+impl CodeSource for Fetch<'_> {
+    fn fetch_u16(&self, pc: u64) -> std::result::Result<u16, u64> {
+        let mut b = [0u8; 2];
+        self.0.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
+        Ok(u16::from_le_bytes(b))
+    }
 }
 
 /// The shared translation engine for one guest address space.
 pub struct Engine {
-    _space: Arc<GuestSpace>,
-    _config: EngineConfig,
+    space: Arc<GuestSpace>,
+    config: EngineConfig,
+    backend: Backend,
+    current: RwLock<Arc<Generation>>,
+    stats: Mutex<Stats>,
+}
+
+/// The indirect-jump lookup called by translated code: the jump cache,
+/// then the shared map, then translation.
+unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
+    let (engine, generation) = RUNNING.with(|r| r.get());
+    if engine.is_null() {
+        return std::ptr::null();
+    }
+    // SAFETY: `run` set these for the duration of its call into translated
+    // code, which is where this helper is called from.
+    let (engine, generation) = unsafe { (&*engine, &*generation) };
+    let _ = cpu;
+    engine.jump_cache_lookup(generation, pc).unwrap_or(std::ptr::null())
 }
 
 impl Engine {
@@ -84,22 +230,269 @@ impl Engine {
     ///
     /// # Errors
     /// [`Error::Host`] if executable memory or the host fault handler cannot
-    /// be set up.
+    /// be set up; [`Error::Codegen`] if Cranelift cannot target this host.
     pub fn new(space: Arc<GuestSpace>, config: EngineConfig) -> Result<Engine> {
-        Ok(Engine { _space: space, _config: config })
+        let base = space.base() as u64;
+        exec::install_fault_handler(base, base + space.size() + GUARD_SIZE).map_err(Error::Host)?;
+        let backend = Backend::new(BackendConfig {
+            guest_base: base,
+            guest_size: space.size(),
+            layout: StateLayout {
+                pc: CpuState::OFFSET_PC,
+                exit_request: CpuState::OFFSET_EXIT_REQUEST,
+                fault_addr: CpuState::OFFSET_FAULT_ADDR,
+                trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+            },
+            helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
+            lookup: lookup_helper,
+            opt_level: config.opt_level,
+        })
+        .map_err(|e| Error::Codegen(e.to_string()))?;
+        let generation = Self::new_generation(&backend)?;
+        Ok(Engine {
+            space,
+            config,
+            backend,
+            current: RwLock::new(Arc::new(generation)),
+            stats: Mutex::new(Stats::default()),
+        })
+    }
+
+    fn new_generation(backend: &Backend) -> Result<Generation> {
+        let mut arena = codecache::CodeArena::new();
+        let t = backend.compile_trampoline().map_err(|e| Error::Codegen(e.to_string()))?;
+        let trampoline = arena.place(&t.code).map_err(Error::Host)?;
+        Ok(Generation {
+            id: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            tbs: RwLock::new(HashMap::new()),
+            arena: Mutex::new(arena),
+            trampoline,
+        })
+    }
+
+    /// The guest address space.
+    pub fn space(&self) -> &Arc<GuestSpace> {
+        &self.space
+    }
+
+    /// Finds the TB for `pc` in `generation`, translating it on a miss.
+    fn find_or_translate(&self, generation: &Generation, pc: u64) -> Result<Arc<Tb>> {
+        if let Some(tb) = generation.tbs.read().get(&(pc, 0)) {
+            return Ok(tb.clone());
+        }
+        let tb = self.translate(generation, pc)?;
+        let mut tbs = generation.tbs.write();
+        Ok(tbs.entry((pc, 0)).or_insert(tb).clone())
+    }
+
+    fn translate(&self, generation: &Generation, pc: u64) -> Result<Arc<Tb>> {
+        let t0 = Instant::now();
+        let opts = TranslateOptions {
+            max_insns: self.config.max_block_insns,
+            count_insns: self.config.count_insns,
+        };
+        let tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
+        if cfg!(debug_assertions) {
+            if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
+                return Err(Error::Codegen(format!("IR of block {pc:#x} does not verify: {e}")));
+            }
+        }
+        let t1 = Instant::now();
+        let slots: Box<[AtomicPtr<u8>; 2]> = Box::new([
+            AtomicPtr::new(std::ptr::null_mut()),
+            AtomicPtr::new(std::ptr::null_mut()),
+        ]);
+        let slot_ptrs = [&slots[0] as *const _, &slots[1] as *const _];
+        let compiled = self
+            .backend
+            .compile(&tb.ir, slot_ptrs, self.config.log.out_asm)
+            .map_err(|e| Error::Codegen(e.to_string()))?;
+        let code = generation.arena.lock().place(&compiled.code).map_err(Error::Host)?;
+        let t2 = Instant::now();
+        if self.config.log.any() {
+            self.log_block(&tb, &compiled, code);
+        }
+        let mut s = self.stats.lock();
+        s.blocks += 1;
+        s.guest_insns += tb.ir.guest_insns as u64;
+        s.translate_ns += (t2 - t0).as_nanos() as u64;
+        s.codegen_ns += (t2 - t1).as_nanos() as u64;
+        s.code_bytes += compiled.code.len() as u64;
+        Ok(Arc::new(Tb { code, _slots: slots }))
+    }
+
+    fn log_block(
+        &self,
+        tb: &cranemu_frontend::translate::TranslatedBlock,
+        compiled: &cranemu_backend::CompiledBlock,
+        code: *const u8,
+    ) {
+        use std::fmt::Write as _;
+        let log = &self.config.log;
+        let mut out = String::new();
+        if log.in_asm {
+            let _ = writeln!(out, "IN: {:#x}", tb.ir.pc);
+            for (pc, insn) in &tb.insns {
+                let _ = writeln!(
+                    out,
+                    "{pc:#010x}:  {:0w$x}  {}",
+                    insn.raw,
+                    cranemu_frontend::disasm::disassemble(insn),
+                    w = insn.len as usize * 2
+                );
+            }
+            out.push('\n');
+        }
+        if log.op {
+            let _ = writeln!(out, "OP:\n{}", tb.ir);
+        }
+        if log.out_asm {
+            let _ = writeln!(out, "OUT: [size={}] host {:p}", compiled.code.len(), code);
+            out.push_str(&disassemble_host(&compiled.code, code as u64));
+            out.push('\n');
+        }
+        log.write(&out);
     }
 
     /// Runs the guest from `cpu.pc` until it traps or is interrupted.
-    pub fn run(&self, _cpu: &mut CpuState) -> Exit {
-        todo!("execution loop")
+    ///
+    /// # Errors
+    /// [`Error`] only for failures of the emulator itself (code generation,
+    /// host memory); guest faults are [`Exit::Trap`].
+    pub fn run(&self, cpu: &mut CpuState) -> Result<Exit> {
+        loop {
+            let generation = self.current.read().clone();
+            let saved = RUNNING.with(|r| r.replace((self as *const Engine, Arc::as_ptr(&generation))));
+            let r = self.run_generation(&generation, cpu);
+            RUNNING.with(|r| r.set(saved));
+            match r? {
+                Some(exit) => return Ok(exit),
+                None => continue,
+            }
+        }
+    }
+
+    /// Runs TBs of one generation. `Ok(None)` means the cache was flushed
+    /// and the caller should continue with the new generation.
+    fn run_generation(&self, generation: &Arc<Generation>, cpu: &mut CpuState) -> Result<Option<Exit>> {
+        let mut code = self.jump_cache_lookup(generation, cpu.pc)?;
+        loop {
+            // SAFETY: `code` and the trampoline belong to `generation`,
+            // which we hold; `cpu` is this vCPU's state.
+            let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+            let trap = |cause: Exception, tval: u64, pc: u64| Ok(Some(Exit::Trap(Trap { cause, tval, pc })));
+            match ExitCode::from_raw(r) {
+                Some(ExitCode::Interrupt) => {
+                    cpu.exit_request = 0;
+                    return Ok(Some(Exit::Interrupted));
+                }
+                Some(ExitCode::Trap) => {
+                    let cause = Exception::from_code(cpu.trap_cause).unwrap_or(Exception::IllegalInstruction);
+                    return trap(cause, cpu.fault_addr, cpu.pc);
+                }
+                Some(ExitCode::LoadFault) => return trap(Exception::LoadPageFault, cpu.fault_addr, cpu.pc),
+                Some(ExitCode::StoreFault) => return trap(Exception::StorePageFault, cpu.fault_addr, cpu.pc),
+                Some(ExitCode::LoadMisaligned) => {
+                    return trap(Exception::LoadAddressMisaligned, cpu.fault_addr, cpu.pc);
+                }
+                Some(ExitCode::StoreMisaligned) => {
+                    return trap(Exception::StoreAddressMisaligned, cpu.fault_addr, cpu.pc);
+                }
+                Some(ExitCode::ExitFlush) => {
+                    self.flush();
+                    return Ok(None);
+                }
+                Some(ExitCode::Exit) | Some(ExitCode::NoChain) => {
+                    if !Arc::ptr_eq(generation, &self.current.read()) {
+                        return Ok(None);
+                    }
+                    code = self.jump_cache_lookup(generation, cpu.pc)?;
+                }
+                None => {
+                    // A direct exit that was not chained yet: chain it.
+                    let next = self.jump_cache_lookup(generation, cpu.pc)?;
+                    let slot = r as usize as *const AtomicPtr<u8>;
+                    // SAFETY: the value is the address of an exit slot of a
+                    // TB of `generation` (the backend's exit protocol), alive
+                    // as long as the generation.
+                    unsafe { (*slot).store(next as *mut u8, Ordering::Release) };
+                    code = next;
+                }
+            }
+        }
+    }
+
+    /// The host code for `pc` in `generation`: the per-thread jump cache
+    /// first, then the shared map, then translation. TBs are never freed
+    /// one by one, so a cached code address stays valid as long as its
+    /// generation.
+    fn jump_cache_lookup(&self, generation: &Generation, pc: u64) -> Result<*const u8> {
+        let cached = JUMP_CACHE.with(|jc| {
+            // SAFETY: thread-local, and no reference escapes this closure.
+            let jc = unsafe { &mut *jc.get() };
+            if jc.generation != generation.id {
+                jc.generation = generation.id;
+                jc.entries.fill((u64::MAX, 0));
+            }
+            let e = jc.entries[JumpCache::slot(pc)];
+            (e.0 == pc).then_some(e.1 as *const u8)
+        });
+        if let Some(code) = cached {
+            return Ok(code);
+        }
+        let code = self.find_or_translate(generation, pc)?.code;
+        JUMP_CACHE.with(|jc| {
+            // SAFETY: as above.
+            let jc = unsafe { &mut *jc.get() };
+            jc.entries[JumpCache::slot(pc)] = (pc, code as usize);
+        });
+        Ok(code)
     }
 
     /// Drops every translated block (after `fence.i`, or when code pages
-    /// are unmapped or remapped). Safe to call from any thread.
-    pub fn flush(&self) {}
+    /// are unmapped or remapped). Safe to call from any thread; vCPUs
+    /// running old code finish their current TB chain first (callers that
+    /// need them out at once set their `exit_request`).
+    ///
+    /// # Panics
+    /// Never in practice: only if the host cannot place the entry
+    /// trampoline of the new generation, which it just did for the old one.
+    pub fn flush(&self) {
+        let generation = Self::new_generation(&self.backend).expect("placing the entry trampoline");
+        *self.current.write() = Arc::new(generation);
+        self.stats.lock().flushes += 1;
+    }
 
     /// Translation statistics so far.
     pub fn stats(&self) -> Stats {
-        Stats::default()
+        *self.stats.lock()
     }
+}
+
+/// Disassembles x86-64 host code for `-d out_asm`.
+fn disassemble_host(code: &[u8], addr: u64) -> String {
+    use capstone::prelude::*;
+    use std::fmt::Write as _;
+    let cs = match Capstone::new().x86().mode(arch::x86::ArchMode::Mode64).build() {
+        Ok(cs) => cs,
+        Err(e) => return format!("  (capstone: {e})\n"),
+    };
+    let mut out = String::new();
+    match cs.disasm_all(code, addr) {
+        Ok(insns) => {
+            for i in insns.iter() {
+                let _ = writeln!(
+                    out,
+                    "  {:#x}:  {} {}",
+                    i.address(),
+                    i.mnemonic().unwrap_or(""),
+                    i.op_str().unwrap_or("")
+                );
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(out, "  (capstone: {e})");
+        }
+    }
+    out
 }

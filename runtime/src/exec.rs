@@ -1,0 +1,141 @@
+//! Entering and leaving translated code, and turning host faults inside it
+//! into guest faults.
+//!
+//! [`enter`] is a small assembly shim: it saves the host's callee-saved
+//! registers, records the host stack pointer in `CpuState::host_sp`, and
+//! calls the Cranelift entry trampoline, which calls the TB. Translated code
+//! leaves normally by returning an exit value. When a guest access hits an
+//! unmapped or protected page, the host raises SIGSEGV inside translated
+//! code; [`fault_handler`] then rewrites the signal context so that the
+//! thread resumes in `cranemu_fault_landing` with the stack pointer from
+//! `host_sp` and the fault's exit code in `rax`, which unwinds the JIT
+//! frames exactly as a return from [`enter`] would.
+//!
+//! Pitfall: the handler must tell faults of the guest from bugs of the
+//! emulator. It acts only while the faulting thread is inside [`enter`]
+//! (a thread-local pointer is set) and only for addresses in the guest
+//! region; anything else gets the default action, so a host bug still
+//! crashes loudly.
+
+use std::cell::Cell;
+use std::sync::Once;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cranemu_backend::ExitCode;
+use cranemu_frontend::CpuState;
+
+core::arch::global_asm!(
+    ".globl cranemu_enter_jit",
+    ".p2align 4",
+    "cranemu_enter_jit:",
+    "push rbp",
+    "mov rbp, rsp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 8",
+    "mov [rdi + {host_sp}], rsp",
+    "call rdx",
+    ".globl cranemu_fault_landing",
+    "cranemu_fault_landing:",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    host_sp = const CpuState::OFFSET_HOST_SP,
+);
+
+unsafe extern "C" {
+    fn cranemu_enter_jit(cpu: *mut CpuState, code: *const u8, trampoline: *const u8) -> i64;
+    fn cranemu_fault_landing();
+}
+
+thread_local! {
+    /// The CPU state of the translated code this thread is running, or null.
+    static JIT_CPU: Cell<*mut CpuState> = const { Cell::new(std::ptr::null_mut()) };
+}
+
+/// Host address range of the guest region: faults inside it while in
+/// translated code are guest faults.
+static GUEST_LO: AtomicU64 = AtomicU64::new(0);
+static GUEST_HI: AtomicU64 = AtomicU64::new(0);
+
+/// Runs the TB at `code` through the entry `trampoline` and returns its
+/// exit value (an [`ExitCode`] or an exit-slot address).
+///
+/// # Safety
+/// `code` and `trampoline` must be live code produced by the backend for
+/// a guest region registered with [`install_fault_handler`], and `cpu` must
+/// be the state that code was translated for.
+pub(crate) unsafe fn enter(cpu: &mut CpuState, code: *const u8, trampoline: *const u8) -> i64 {
+    let p: *mut CpuState = cpu;
+    JIT_CPU.with(|c| c.set(p));
+    // SAFETY: the caller guarantees the code pointers; the shim preserves
+    // the System V callee-saved registers on both exits.
+    let r = unsafe { cranemu_enter_jit(p, code, trampoline) };
+    JIT_CPU.with(|c| c.set(std::ptr::null_mut()));
+    r
+}
+
+/// Installs the SIGSEGV/SIGBUS handler (once per process) and records
+/// the host range `[lo, hi)` of the guest region.
+///
+/// # Errors
+/// A message if `sigaction` fails.
+pub(crate) fn install_fault_handler(lo: u64, hi: u64) -> Result<(), String> {
+    GUEST_LO.store(lo, Ordering::Relaxed);
+    GUEST_HI.store(hi, Ordering::Relaxed);
+    static ONCE: Once = Once::new();
+    let mut result = Ok(());
+    ONCE.call_once(|| {
+        for sig in [libc::SIGSEGV, libc::SIGBUS] {
+            // SAFETY: a zeroed sigaction is a valid starting point; the
+            // handler is async-signal-safe (it touches only atomics, a
+            // const-initialized thread-local and the signal context).
+            unsafe {
+                let mut sa: libc::sigaction = std::mem::zeroed();
+                sa.sa_sigaction = fault_handler as *const () as usize;
+                sa.sa_flags = libc::SA_SIGINFO;
+                libc::sigemptyset(&mut sa.sa_mask);
+                if libc::sigaction(sig, &sa, std::ptr::null_mut()) != 0 {
+                    result = Err(format!("sigaction: {}", std::io::Error::last_os_error()));
+                }
+            }
+        }
+    });
+    result
+}
+
+/// The x86-64 page-fault error code bit for a write access.
+const PF_WRITE: i64 = 1 << 1;
+
+extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    let cpu = JIT_CPU.with(|c| c.get());
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let addr = unsafe { (*info).si_addr() } as u64;
+    let (lo, hi) = (GUEST_LO.load(Ordering::Relaxed), GUEST_HI.load(Ordering::Relaxed));
+    if cpu.is_null() || addr < lo || addr >= hi {
+        // Not a guest fault: take the default action on return.
+        // SAFETY: resetting a disposition is async-signal-safe.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+        return;
+    }
+    // SAFETY: `ctx` is the ucontext_t of the interrupted thread; `cpu` is
+    // the live state registered by `enter` on this thread.
+    unsafe {
+        let uc = &mut *(ctx as *mut libc::ucontext_t);
+        let gregs = &mut uc.uc_mcontext.gregs;
+        let write = gregs[libc::REG_ERR as usize] & PF_WRITE != 0;
+        (*cpu).fault_addr = addr - lo;
+        let code = if write { ExitCode::StoreFault } else { ExitCode::LoadFault };
+        gregs[libc::REG_RAX as usize] = code as i64;
+        gregs[libc::REG_RSP as usize] = (*cpu).host_sp as i64;
+        gregs[libc::REG_RIP as usize] = cranemu_fault_landing as *const () as i64;
+    }
+}

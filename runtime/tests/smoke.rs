@@ -1,0 +1,115 @@
+//! End-to-end runs of hand-encoded guest code through the whole engine:
+//! translation, Cranelift, chaining, traps and host-fault recovery.
+
+use std::sync::Arc;
+
+use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit};
+use cranemu_softmmu::user::{GuestSpace, Prot};
+
+const CODE: u64 = 0x10000;
+const DATA: u64 = 0x20000;
+
+fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
+}
+fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
+    let o = off as u32;
+    ((o >> 12) & 1) << 31 | ((o >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | 1 << 12
+        | ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63
+}
+fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
+}
+fn sd(rs2: u32, rs1: u32, imm: i32) -> u32 {
+    let i = imm as u32 & 0xfff;
+    (i >> 5) << 25 | rs2 << 20 | rs1 << 15 | 3 << 12 | (i & 0x1f) << 7 | 0x23
+}
+fn lui(rd: u32, imm20: u32) -> u32 {
+    imm20 << 12 | rd << 7 | 0x37
+}
+const ECALL: u32 = 0x73;
+
+fn setup(code: &[u32]) -> (Engine, CpuState) {
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    space.write_force(CODE, &bytes).expect("write code");
+    let engine = Engine::new(space, EngineConfig::default()).expect("engine");
+    let cpu = CpuState { pc: CODE, ..CpuState::default() };
+    (engine, cpu)
+}
+
+#[test]
+fn runs_to_ecall() {
+    let (engine, mut cpu) = setup(&[addi(10, 0, 42), addi(11, 10, -2), ECALL]);
+    let exit = engine.run(&mut cpu).expect("run");
+    match exit {
+        Exit::Trap(t) => {
+            assert_eq!(t.cause, Exception::EcallFromU);
+            assert_eq!(t.pc, CODE + 8);
+        }
+        e => panic!("unexpected {e:?}"),
+    }
+    assert_eq!(cpu.x[10], 42);
+    assert_eq!(cpu.x[11], 40);
+}
+
+#[test]
+fn chained_loop_and_memory() {
+    // x5 = 100000; x6 = 0; loop: x6 += 3; sd x6, 0(x7); x5 -= 1; bne x5, x0, loop; ld x8, 0(x7); ecall
+    let code = [
+        lui(5, 24),              // 24 << 12 = 98304
+        addi(5, 5, 1696),        // 100000
+        lui(7, (DATA >> 12) as u32),
+        addi(6, 6, 3),           // loop (offset 12)
+        sd(6, 7, 0),
+        addi(5, 5, -1),
+        bne(5, 0, -12),
+        ld(8, 7, 0),
+        ECALL,
+    ];
+    let (engine, mut cpu) = setup(&code);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU), "{exit:?}");
+    assert_eq!(cpu.x[6], 300000);
+    assert_eq!(cpu.x[8], 300000);
+    assert!(engine.stats().blocks <= 4, "loop should be chained, not retranslated");
+}
+
+#[test]
+fn host_fault_becomes_guest_page_fault() {
+    // Load from an unmapped page inside the guest space: the host faults in
+    // JIT code and the handler turns it into a load page fault at the ld.
+    let code = [lui(7, 0x30), addi(9, 0, 7), ld(8, 7, 8), ECALL];
+    let (engine, mut cpu) = setup(&code);
+    let exit = engine.run(&mut cpu).expect("run");
+    match exit {
+        Exit::Trap(t) => {
+            assert_eq!(t.cause, Exception::LoadPageFault);
+            assert_eq!(t.tval, 0x30008);
+            assert_eq!(t.pc, CODE + 8);
+        }
+        e => panic!("unexpected {e:?}"),
+    }
+    assert_eq!(cpu.x[9], 7, "state before the faulting instruction is exact");
+    // A store to the read-only code page is a store page fault.
+    let (engine, mut cpu) = setup(&[lui(7, (CODE >> 12) as u32), sd(0, 7, 0), ECALL]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::StorePageFault && t.tval == CODE), "{exit:?}");
+    // And execution can continue after a fault: jump to garbage (address 0).
+    cpu.pc = 0;
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::InstructionPageFault), "{exit:?}");
+}
+
+#[test]
+fn illegal_instruction_traps_with_bits() {
+    let (engine, mut cpu) = setup(&[addi(10, 0, 1), 0xffff_ffff]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::IllegalInstruction && t.pc == CODE + 4),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.x[10], 1);
+}
