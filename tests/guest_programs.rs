@@ -1,0 +1,171 @@
+//! Runs the project's own guest programs (tests/guest/bin, built from
+//! tests/guest/src by tests/guest/Makefile) and compares their output with
+//! tests/guest/expected/NAME.out, and with qemu-riscv64's when it is installed.
+//!
+//! `cargo test --release --test guest_programs`; see tests/common/mod.rs for
+//! `CRANEMU_TEST_RUNNER` (validating these tests against a reference emulator).
+
+mod common;
+
+use common::*;
+use std::path::PathBuf;
+
+fn guest_bin(name: &str) -> PathBuf {
+    repo().join("tests/guest/bin").join(name)
+}
+
+fn expected(name: &str) -> String {
+    let p = repo()
+        .join("tests/guest/expected")
+        .join(format!("{name}.out"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+/// Runs a guest program; checks exit 0, stdout against the expected file and,
+/// if qemu-riscv64 is installed (and is not already the runner), against qemu.
+fn check_program(name: &str, program: PathBuf, args: &[&str]) {
+    let out = guest(&program).args(args).run();
+    out.assert_success();
+    assert_same_text(
+        &format!("{name} vs tests/guest/expected/{name}.out"),
+        &out.stdout_str(),
+        &expected(name),
+    );
+    if runner().is_none() {
+        if let Some(qemu) = on_path("qemu-riscv64") {
+            let q = host(qemu).arg(&program).args(args).run();
+            q.assert_success();
+            assert_same_text(
+                &format!("{name} vs qemu-riscv64"),
+                &out.stdout_str(),
+                &q.stdout_str(),
+            );
+        }
+    }
+}
+
+macro_rules! program_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            check_program(stringify!($name), guest_bin(stringify!($name)), &[]);
+        }
+    )*};
+}
+
+program_tests!(alu, muldiv, atomics, compressed, fp, csr, control, hello);
+
+/// A guest killed by signal N: status 128 + N, the signal's name on stderr,
+/// and what it printed before dying.
+fn check_signal_death(name: &str, signo: i32, message: &str, printed: &str) {
+    let out = guest(guest_bin(name)).run();
+    assert_eq!(
+        out.status,
+        128 + signo,
+        "`{}`: expected status {} (killed by signal {signo}), got {}; stderr:\n{}",
+        out.cmdline,
+        128 + signo,
+        out.status,
+        out.stderr
+    );
+    // The message is cranemu's (qemu-riscv64 prints none; shells print it).
+    if runner().is_none() {
+        assert!(
+            out.stderr.contains(message),
+            "`{}`: stderr lacks {message:?}:\n{}",
+            out.cmdline,
+            out.stderr
+        );
+    }
+    assert!(
+        !out.stderr.contains("panicked"),
+        "`{}` panicked:\n{}",
+        out.cmdline,
+        out.stderr
+    );
+    assert_eq!(out.stdout_str(), printed, "`{}`: stdout", out.cmdline);
+}
+
+// cranemu reports a guest killed by signal N as exit status 128 + N; either an
+// exit code of 128 + N or cranemu dying of the same signal satisfies this.
+#[test]
+fn sigill() {
+    check_signal_death(
+        "sigill",
+        4,
+        "Illegal instruction",
+        "about to execute an illegal instruction\n",
+    );
+}
+
+#[test]
+fn sigsegv() {
+    check_signal_death(
+        "sigsegv",
+        11,
+        "Segmentation fault",
+        "about to load from address 0x8\n",
+    );
+}
+
+/// Arguments reach the guest's argv.
+#[test]
+fn hello_with_arguments() {
+    let out = guest(guest_bin("hello"))
+        .args(["one", "two words", ""])
+        .run();
+    out.assert_success();
+    let want = format!(
+        "{}argv[1] = one\nargv[2] = two words\nargv[3] = \n",
+        expected("hello")
+    );
+    assert_same_text("hello with arguments", &out.stdout_str(), &want);
+}
+
+/// `cranemu run` with no program runs the embedded default guest.
+#[test]
+fn default_guest() {
+    if runner().is_some() {
+        eprintln!("skipped under CRANEMU_TEST_RUNNER: checks cranemu's own command line");
+        return;
+    }
+    let out = cranemu_cmd().arg("run").run();
+    out.assert_success();
+    assert_same_text(
+        "cranemu run (default guest)",
+        &out.stdout_str(),
+        &expected("hello"),
+    );
+    // The embedded copy must be the committed build of tests/guest/src/hello.c.
+    let embedded =
+        std::fs::read(repo().join("src/default_guest.elf")).expect("src/default_guest.elf");
+    let built = std::fs::read(guest_bin("hello")).expect("tests/guest/bin/hello");
+    assert!(
+        embedded == built,
+        "src/default_guest.elf differs from tests/guest/bin/hello: run `make -C tests/guest`"
+    );
+}
+
+/// glibc programs, linked statically at test time (not committed): skipped,
+/// with the reason, when the riscv64 cross compiler is not installed.
+#[test]
+fn libc_printf() {
+    let Some(cc) = on_path("riscv64-linux-gnu-gcc") else {
+        eprintln!("skipped: riscv64-linux-gnu-gcc not on PATH (apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)");
+        return;
+    };
+    let dir = scratch_dir("libc");
+    let exe = dir.join("printf");
+    let src = repo().join("tests/guest/libc/printf.c");
+    let cc_out = host(cc)
+        .args(["-static", "-O2", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .run();
+    if cc_out.status != 0 && cc_out.stderr.contains("cannot find -lc") {
+        eprintln!("skipped: no riscv64 glibc to link against (apt-get install libc6-dev-riscv64-cross)\n{}", cc_out.stderr);
+        return;
+    }
+    cc_out.assert_success();
+    check_program("printf", exe, &[]);
+}
