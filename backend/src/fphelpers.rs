@@ -21,7 +21,13 @@ fn w_bit(w: FpWidth) -> u64 {
 }
 
 const KINDS: [IntKind; 4] = [IntKind::I32, IntKind::U32, IntKind::I64, IntKind::U64];
-const ROUNDINGS: [Rounding; 5] = [Rounding::Rne, Rounding::Rtz, Rounding::Rdn, Rounding::Rup, Rounding::Rmm];
+const ROUNDINGS: [Rounding; 5] = [
+    Rounding::Rne,
+    Rounding::Rtz,
+    Rounding::Rdn,
+    Rounding::Rup,
+    Rounding::Rmm,
+];
 
 fn kind_index(k: IntKind) -> u64 {
     KINDS.iter().position(|&x| x == k).unwrap_or(0) as u64
@@ -32,7 +38,11 @@ pub(crate) fn encode_fbin(op: FBinOp, w: FpWidth) -> u64 {
 }
 
 pub(crate) extern "C" fn fbin(opc: u64, a: u64, b: u64) -> u64 {
-    let op = if opc & 2 != 0 { FBinOp::Fmax } else { FBinOp::Fmin };
+    let op = if opc & 2 != 0 {
+        FBinOp::Fmax
+    } else {
+        FBinOp::Fmin
+    };
     fp::fbin(op, width(opc), a, b)
 }
 
@@ -51,7 +61,10 @@ pub(crate) fn encode_to_int(w: FpWidth, rm: Rounding, to: IntKind) -> u64 {
 
 pub(crate) extern "C" fn to_int(opc: u64, a: u64) -> u64 {
     let kind = KINDS[((opc >> 1) & 3) as usize];
-    let rm = ROUNDINGS.get((opc >> 3) as usize).copied().unwrap_or(Rounding::Rne);
+    let rm = ROUNDINGS
+        .get((opc >> 3) as usize)
+        .copied()
+        .unwrap_or(Rounding::Rne);
     fp::fcvt_to_int(width(opc), rm, kind, a)
 }
 
@@ -64,11 +77,19 @@ pub(crate) extern "C" fn from_int(opc: u64, a: u64) -> u64 {
 }
 
 pub(crate) extern "C" fn cvt_float(from: u64, a: u64) -> u64 {
-    let from = if from == FpWidth::D as u64 { FpWidth::D } else { FpWidth::S };
+    let from = if from == FpWidth::D as u64 {
+        FpWidth::D
+    } else {
+        FpWidth::S
+    };
     fp::fcvt_float(from, a)
 }
 
 pub(crate) extern "C" fn class(w: u64, a: u64) -> u64 {
-    let w = if w == FpWidth::D as u64 { FpWidth::D } else { FpWidth::S };
+    let w = if w == FpWidth::D as u64 {
+        FpWidth::D
+    } else {
+        FpWidth::S
+    };
     fp::fclass(w, a)
 }

@@ -43,12 +43,12 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::{CallConv, OwnedTargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
-use cranelift_codegen::{Context, control::ControlPlane};
+use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranemu_ir::interp::HelperFn;
 use cranemu_ir::{
-    AtomicOp, BinOp, Block, FBinOp, FenceKind, FloatCC, FpWidth, Inst, IntCC, MemSize,
-    Terminator, Value,
+    AtomicOp, BinOp, Block, FBinOp, FenceKind, FloatCC, FpWidth, Inst, IntCC, MemSize, Terminator,
+    Value,
 };
 
 mod fphelpers;
@@ -219,7 +219,15 @@ impl Backend {
         // NaN-producing op; x86 would give its negative default NaN.
         set(&mut flags, "enable_nan_canonicalization", "true")?;
         set(&mut flags, "unwind_info", "false")?;
-        set(&mut flags, "enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" })?;
+        set(
+            &mut flags,
+            "enable_verifier",
+            if cfg!(debug_assertions) {
+                "true"
+            } else {
+                "false"
+            },
+        )?;
         set(&mut flags, "regalloc_algorithm", "single_pass")?;
         let isa_builder = cranelift_native::builder().map_err(|e| Error::Isa(e.to_string()))?;
         let isa = isa_builder
@@ -258,7 +266,10 @@ impl Backend {
         if !compiled.buffer.relocs().is_empty() {
             return Err(Error::Relocation);
         }
-        Ok(CompiledBlock { code: compiled.code_buffer().to_vec(), clif })
+        Ok(CompiledBlock {
+            code: compiled.code_buffer().to_vec(),
+            clif,
+        })
     }
 
     /// Compiles the entry trampoline: a System V function
@@ -294,8 +305,14 @@ impl Backend {
     /// # Errors
     /// [`Error::Compile`] if Cranelift fails (a bug: the IR is verified
     /// first), [`Error::Relocation`] if the code needs relocation.
-    pub fn compile(&self, block: &Block, slots: ExitSlots, want_clif: bool) -> Result<CompiledBlock> {
-        let mut func = cir::Function::with_name_signature(UserFuncName::user(0, 0), self.tb_signature());
+    pub fn compile(
+        &self,
+        block: &Block,
+        slots: ExitSlots,
+        want_clif: bool,
+    ) -> Result<CompiledBlock> {
+        let mut func =
+            cir::Function::with_name_signature(UserFuncName::user(0, 0), self.tb_signature());
         let mut fctx = FunctionBuilderContext::new();
         let b = FunctionBuilder::new(&mut func, &mut fctx);
         let mut l = Lowering::new(self, b, block);
@@ -422,22 +439,45 @@ impl<'a, 'f> Lowering<'a, 'f> {
         let fb = self.fault_block(code);
         let pc = self.iconst(self.pc);
         let cont = self.b.create_block();
-        self.b.ins().brif(cond, fb, &[BlockArg::Value(addr), BlockArg::Value(pc)], cont, &[]);
+        self.b.ins().brif(
+            cond,
+            fb,
+            &[BlockArg::Value(addr), BlockArg::Value(pc)],
+            cont,
+            &[],
+        );
         self.b.switch_to_block(cont);
     }
 
     /// The host address of guest address `addr` for a `size`-byte access,
     /// after the bounds check (and the alignment check if `aligned`).
-    fn host_addr(&mut self, addr: cir::Value, size: MemSize, aligned: bool, store: bool) -> cir::Value {
+    fn host_addr(
+        &mut self,
+        addr: cir::Value,
+        size: MemSize,
+        aligned: bool,
+        store: bool,
+    ) -> cir::Value {
         self.sync_pc();
         if aligned && size != MemSize::B1 {
             let low = self.b.ins().band_imm_s(addr, size.bytes() as i64 - 1);
-            let code = if store { ExitCode::StoreMisaligned } else { ExitCode::LoadMisaligned };
+            let code = if store {
+                ExitCode::StoreMisaligned
+            } else {
+                ExitCode::LoadMisaligned
+            };
             self.fault_if(low, code, addr);
         }
         let limit = self.be.cfg.guest_size;
-        let out = self.b.ins().icmp_imm_s(CIntCC::UnsignedGreaterThanOrEqual, addr, limit as i64);
-        let code = if store { ExitCode::StoreFault } else { ExitCode::LoadFault };
+        let out = self
+            .b
+            .ins()
+            .icmp_imm_s(CIntCC::UnsignedGreaterThanOrEqual, addr, limit as i64);
+        let code = if store {
+            ExitCode::StoreFault
+        } else {
+            ExitCode::LoadFault
+        };
         self.fault_if(out, code, addr);
         if self.be.cfg.guest_base == 0 {
             addr
@@ -460,7 +500,10 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let hi = self.b.ins().ushr_imm_s(x, 32);
                 let ok = self.b.ins().icmp_imm_s(CIntCC::Equal, hi, 0xffff_ffff);
                 let lo = self.b.ins().ireduce(I32, x);
-                let nan = self.b.ins().iconst(I32, cranemu_ir::fp::CANONICAL_NAN_S as i64);
+                let nan = self
+                    .b
+                    .ins()
+                    .iconst(I32, cranemu_ir::fp::CANONICAL_NAN_S as i64);
                 let bits = self.b.ins().select(ok, lo, nan);
                 self.b.ins().bitcast(F32, MemFlagsData::new(), bits)
             }
@@ -474,7 +517,9 @@ impl<'a, 'f> Lowering<'a, 'f> {
             FpWidth::S => {
                 let bits = self.b.ins().bitcast(I32, MemFlagsData::new(), x);
                 let wide = self.b.ins().uextend(I64, bits);
-                self.b.ins().bor_imm_s(wide, 0xffff_ffff_0000_0000u64 as i64)
+                self.b
+                    .ins()
+                    .bor_imm_s(wide, 0xffff_ffff_0000_0000u64 as i64)
             }
         }
     }
@@ -617,11 +662,21 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     MemSize::B1 => self.b.ins().istore8(f, s, h, 0),
                 };
             }
-            AtomicRmw { op, dst, addr, src, size } => {
+            AtomicRmw {
+                op,
+                dst,
+                addr,
+                src,
+                size,
+            } => {
                 let (a, s) = (self.v(addr), self.v(src));
                 let h = self.host_addr(a, size, true, true);
                 let ty = mem_ty(size);
-                let s = if ty == I64 { s } else { self.b.ins().ireduce(ty, s) };
+                let s = if ty == I64 {
+                    s
+                } else {
+                    self.b.ins().ireduce(ty, s)
+                };
                 let rop = match op {
                     AtomicOp::Xchg => AtomicRmwOp::Xchg,
                     AtomicOp::Add => AtomicRmwOp::Add,
@@ -634,10 +689,20 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     AtomicOp::Umax => AtomicRmwOp::Umax,
                 };
                 let old = self.b.ins().atomic_rmw(ty, Self::guest_flags(), rop, h, s);
-                let x = if ty == I64 { old } else { self.b.ins().sextend(I64, old) };
+                let x = if ty == I64 {
+                    old
+                } else {
+                    self.b.ins().sextend(I64, old)
+                };
                 self.def(dst, x);
             }
-            AtomicCas { dst, addr, expected, new, size } => {
+            AtomicCas {
+                dst,
+                addr,
+                expected,
+                new,
+                size,
+            } => {
                 let (a, e, n) = (self.v(addr), self.v(expected), self.v(new));
                 let h = self.host_addr(a, size, true, true);
                 let ty = mem_ty(size);
@@ -647,7 +712,11 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     (self.b.ins().ireduce(ty, e), self.b.ins().ireduce(ty, n))
                 };
                 let old = self.b.ins().atomic_cas(Self::guest_flags(), h, e, n);
-                let x = if ty == I64 { old } else { self.b.ins().sextend(I64, old) };
+                let x = if ty == I64 {
+                    old
+                } else {
+                    self.b.ins().sextend(I64, old)
+                };
                 self.def(dst, x);
             }
             Fence { kind } => {
@@ -695,13 +764,27 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let x = self.b.ins().uextend(I64, r);
                 self.def(dst, x);
             }
-            Fma { w, neg_product, neg_addend, dst, a, b, c } => {
+            Fma {
+                w,
+                neg_product,
+                neg_addend,
+                dst,
+                a,
+                b,
+                c,
+            } => {
                 let (a, b, c) = (self.v(a), self.v(b), self.v(c));
                 let opc = self.iconst(fphelpers::encode_fma(w, neg_product, neg_addend));
                 let x = self.call_host(fphelpers::fma as *const () as usize, &[opc, a, b, c]);
                 self.def(dst, x);
             }
-            FcvtToInt { w, rm, to, dst, src } => {
+            FcvtToInt {
+                w,
+                rm,
+                to,
+                dst,
+                src,
+            } => {
                 let s = self.v(src);
                 let opc = self.iconst(fphelpers::encode_to_int(w, rm, to));
                 let x = self.call_host(fphelpers::to_int as *const () as usize, &[opc, s]);
@@ -740,7 +823,10 @@ impl<'a, 'f> Lowering<'a, 'f> {
     /// chained successor, or return the slot's address.
     fn direct_exit(&mut self, pc: u64, slot: *const std::sync::atomic::AtomicPtr<u8>) {
         let slot_addr = self.iconst(slot as u64);
-        let target = self.b.ins().load(I64, MemFlagsData::trusted(), slot_addr, 0);
+        let target = self
+            .b
+            .ins()
+            .load(I64, MemFlagsData::trusted(), slot_addr, 0);
         let chain = self.b.create_block();
         let miss = self.b.create_block();
         self.b.ins().brif(target, chain, &[], miss, &[]);
@@ -758,7 +844,10 @@ impl<'a, 'f> Lowering<'a, 'f> {
         let layout = self.be.cfg.layout;
         // Interrupt check at entry.
         let cpu = self.cpu;
-        let req = self.b.ins().load(I32, MemFlagsData::trusted(), cpu, layout.exit_request);
+        let req = self
+            .b
+            .ins()
+            .load(I32, MemFlagsData::trusted(), cpu, layout.exit_request);
         let body = self.b.create_block();
         let irq = self.b.create_block();
         self.b.set_cold_block(irq);
@@ -774,7 +863,11 @@ impl<'a, 'f> Lowering<'a, 'f> {
         }
         match self.block.term.expect("IR verified: block terminated") {
             Terminator::Jump { pc } => self.direct_exit(pc, slots[0]),
-            Terminator::Branch { cond, taken, not_taken } => {
+            Terminator::Branch {
+                cond,
+                taken,
+                not_taken,
+            } => {
                 let c = self.v(cond);
                 let t = self.b.create_block();
                 let n = self.b.create_block();
@@ -808,7 +901,11 @@ impl<'a, 'f> Lowering<'a, 'f> {
             Terminator::Exit { pc, flush } => {
                 let p = self.iconst(pc);
                 self.store_state(layout.pc, p);
-                self.ret(if flush { ExitCode::ExitFlush } else { ExitCode::Exit } as i64);
+                self.ret(if flush {
+                    ExitCode::ExitFlush
+                } else {
+                    ExitCode::Exit
+                } as i64);
             }
         }
         // The cold fault exits.

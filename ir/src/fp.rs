@@ -33,7 +33,11 @@ pub fn box_s(bits: u32) -> u64 {
 }
 
 fn res_s(x: f32) -> u64 {
-    box_s(if x.is_nan() { CANONICAL_NAN_S } else { x.to_bits() })
+    box_s(if x.is_nan() {
+        CANONICAL_NAN_S
+    } else {
+        x.to_bits()
+    })
 }
 
 fn res_d(x: f64) -> u64 {
@@ -44,7 +48,13 @@ fn res_d(x: f64) -> u64 {
     }
 }
 
-fn min_max<F: Copy + PartialOrd>(is_max: bool, a: F, b: F, nan: fn(F) -> bool, neg: fn(F) -> bool) -> Option<F> {
+fn min_max<F: Copy + PartialOrd>(
+    is_max: bool,
+    a: F,
+    b: F,
+    nan: fn(F) -> bool,
+    neg: fn(F) -> bool,
+) -> Option<F> {
     match (nan(a), nan(b)) {
         (true, true) => None,
         (true, false) => Some(b),
@@ -222,11 +232,19 @@ pub fn fclass(w: FpWidth, a: u64) -> u64 {
     let (cat, neg, quiet) = match w {
         FpWidth::S => {
             let x = unbox_s(a);
-            (x.classify(), x.is_sign_negative(), x.to_bits() & 0x0040_0000 != 0)
+            (
+                x.classify(),
+                x.is_sign_negative(),
+                x.to_bits() & 0x0040_0000 != 0,
+            )
         }
         FpWidth::D => {
             let x = f64::from_bits(a);
-            (x.classify(), x.is_sign_negative(), x.to_bits() & 0x0008_0000_0000_0000 != 0)
+            (
+                x.classify(),
+                x.is_sign_negative(),
+                x.to_bits() & 0x0008_0000_0000_0000 != 0,
+            )
         }
     };
     let bit = match (cat, neg) {
@@ -256,32 +274,62 @@ mod tests {
     #[test]
     fn conversions_saturate_like_risc_v() {
         let nan = CANONICAL_NAN_D;
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I32, nan), i32::MAX as u64);
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U64, nan), u64::MAX);
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I32, nan),
+            i32::MAX as u64
+        );
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U64, nan),
+            u64::MAX
+        );
         let big = 1e300f64.to_bits();
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I64, big), i64::MAX as u64);
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::I64, big),
+            i64::MAX as u64
+        );
         let neg = (-5.5f64).to_bits();
         assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U32, neg), 0);
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rdn, IntKind::I64, neg), (-6i64) as u64);
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rne, IntKind::I64, 2.5f64.to_bits()), 2);
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rmm, IntKind::I64, 2.5f64.to_bits()), 3);
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rdn, IntKind::I64, neg),
+            (-6i64) as u64
+        );
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rne, IntKind::I64, 2.5f64.to_bits()),
+            2
+        );
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rmm, IntKind::I64, 2.5f64.to_bits()),
+            3
+        );
         // fcvt.wu.d of 2^32-1 sign-extends the 32-bit result.
         let v = 4294967295.0f64.to_bits();
-        assert_eq!(fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U32, v), u64::MAX);
+        assert_eq!(
+            fcvt_to_int(FpWidth::D, Rounding::Rtz, IntKind::U32, v),
+            u64::MAX
+        );
     }
 
     #[test]
     fn nan_boxing_and_min_max() {
         let one = box_s(1.0f32.to_bits());
-        assert_eq!(fbin(FBinOp::Fadd, FpWidth::S, one, one), box_s(2.0f32.to_bits()));
+        assert_eq!(
+            fbin(FBinOp::Fadd, FpWidth::S, one, one),
+            box_s(2.0f32.to_bits())
+        );
         // An improperly boxed operand reads as the canonical NaN.
         let bad = 1.0f32.to_bits() as u64;
-        assert_eq!(fbin(FBinOp::Fadd, FpWidth::S, bad, one), box_s(CANONICAL_NAN_S));
+        assert_eq!(
+            fbin(FBinOp::Fadd, FpWidth::S, bad, one),
+            box_s(CANONICAL_NAN_S)
+        );
         assert_eq!(fbin(FBinOp::Fmin, FpWidth::S, bad, one), one);
         let (pz, nz) = (0.0f64.to_bits(), (-0.0f64).to_bits());
         assert_eq!(fbin(FBinOp::Fmin, FpWidth::D, pz, nz), nz);
         assert_eq!(fbin(FBinOp::Fmax, FpWidth::D, nz, pz), pz);
-        assert_eq!(fbin(FBinOp::Fmax, FpWidth::D, CANONICAL_NAN_D, CANONICAL_NAN_D), CANONICAL_NAN_D);
+        assert_eq!(
+            fbin(FBinOp::Fmax, FpWidth::D, CANONICAL_NAN_D, CANONICAL_NAN_D),
+            CANONICAL_NAN_D
+        );
         // 0/0 is the canonical NaN, not x86's negative default NaN.
         assert_eq!(fbin(FBinOp::Fdiv, FpWidth::D, pz, pz), CANONICAL_NAN_D);
     }

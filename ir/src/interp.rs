@@ -187,7 +187,12 @@ fn state_set(state: &mut [u8], offset: i32, v: u64) {
 /// # Safety
 /// Helpers receive `state.as_mut_ptr()`; the caller guarantees that the
 /// helpers in the table are sound to call on that state.
-pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers: &[HelperFn]) -> Outcome {
+pub unsafe fn run(
+    block: &Block,
+    state: &mut [u8],
+    mem: &mut dyn Memory,
+    helpers: &[HelperFn],
+) -> Outcome {
     let mut vals = vec![0u64; block.num_values as usize];
     let mut pc = block.pc;
     for inst in &block.insts {
@@ -212,44 +217,102 @@ pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers
             Load { addr, mem: m, .. } => {
                 let a = v(addr);
                 if m.aligned && a % m.size.bytes() != 0 {
-                    return Outcome::MemFault { addr: a, store: false, misaligned: true, pc };
+                    return Outcome::MemFault {
+                        addr: a,
+                        store: false,
+                        misaligned: true,
+                        pc,
+                    };
                 }
                 match mem.load(a, m.size) {
                     Ok(x) if m.signed => Some(sext(x, m.size.bits())),
                     Ok(x) => Some(zext(x, m.size.bits())),
-                    Err(()) => return Outcome::MemFault { addr: a, store: false, misaligned: false, pc },
+                    Err(()) => {
+                        return Outcome::MemFault {
+                            addr: a,
+                            store: false,
+                            misaligned: false,
+                            pc,
+                        }
+                    }
                 }
             }
             Store { addr, src, mem: m } => {
                 let a = v(addr);
                 if m.aligned && a % m.size.bytes() != 0 {
-                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                    return Outcome::MemFault {
+                        addr: a,
+                        store: true,
+                        misaligned: true,
+                        pc,
+                    };
                 }
                 if mem.store(a, m.size, v(src)).is_err() {
-                    return Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
+                    return Outcome::MemFault {
+                        addr: a,
+                        store: true,
+                        misaligned: false,
+                        pc,
+                    };
                 }
                 None
             }
-            AtomicRmw { op, addr, src, size, .. } => {
+            AtomicRmw {
+                op,
+                addr,
+                src,
+                size,
+                ..
+            } => {
                 let a = v(addr);
                 if a % size.bytes() != 0 {
-                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                    return Outcome::MemFault {
+                        addr: a,
+                        store: true,
+                        misaligned: true,
+                        pc,
+                    };
                 }
-                let fault = Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
-                let Ok(old) = mem.load(a, size) else { return fault };
+                let fault = Outcome::MemFault {
+                    addr: a,
+                    store: true,
+                    misaligned: false,
+                    pc,
+                };
+                let Ok(old) = mem.load(a, size) else {
+                    return fault;
+                };
                 let new = atomic_op(op, old, v(src), size.bits());
                 if mem.store(a, size, new).is_err() {
                     return fault;
                 }
                 Some(sext(old, size.bits()))
             }
-            AtomicCas { addr, expected, new, size, .. } => {
+            AtomicCas {
+                addr,
+                expected,
+                new,
+                size,
+                ..
+            } => {
                 let a = v(addr);
                 if a % size.bytes() != 0 {
-                    return Outcome::MemFault { addr: a, store: true, misaligned: true, pc };
+                    return Outcome::MemFault {
+                        addr: a,
+                        store: true,
+                        misaligned: true,
+                        pc,
+                    };
                 }
-                let fault = Outcome::MemFault { addr: a, store: true, misaligned: false, pc };
-                let Ok(old) = mem.load(a, size) else { return fault };
+                let fault = Outcome::MemFault {
+                    addr: a,
+                    store: true,
+                    misaligned: false,
+                    pc,
+                };
+                let Ok(old) = mem.load(a, size) else {
+                    return fault;
+                };
                 if old == zext(v(expected), size.bits()) && mem.store(a, size, v(new)).is_err() {
                     return fault;
                 }
@@ -258,9 +321,15 @@ pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers
             Fence { .. } => None,
             Fbin { op, w, a, b, .. } => Some(fp::fbin(op, w, v(a), v(b))),
             Fsqrt { w, a, .. } => Some(fp::fsqrt(w, v(a))),
-            Fma { w, neg_product, neg_addend, a, b, c, .. } => {
-                Some(fp::fma(w, neg_product, neg_addend, v(a), v(b), v(c)))
-            }
+            Fma {
+                w,
+                neg_product,
+                neg_addend,
+                a,
+                b,
+                c,
+                ..
+            } => Some(fp::fma(w, neg_product, neg_addend, v(a), v(b), v(c))),
             Fcmp { cc, w, a, b, .. } => Some(fp::fcmp(cc, w, v(a), v(b))),
             FcvtToInt { w, rm, to, src, .. } => Some(fp::fcvt_to_int(w, rm, to, v(src))),
             FcvtFromInt { w, from, src, .. } => Some(fp::fcvt_from_int(w, from, v(src))),
@@ -278,9 +347,15 @@ pub unsafe fn run(block: &Block, state: &mut [u8], mem: &mut dyn Memory, helpers
     }
     match block.term.expect("interpreting an unterminated block") {
         Terminator::Jump { pc } => Outcome::Next(pc),
-        Terminator::Branch { cond, taken, not_taken } => {
-            Outcome::Next(if vals[cond.index()] != 0 { taken } else { not_taken })
-        }
+        Terminator::Branch {
+            cond,
+            taken,
+            not_taken,
+        } => Outcome::Next(if vals[cond.index()] != 0 {
+            taken
+        } else {
+            not_taken
+        }),
         Terminator::JumpIndirect { target } => Outcome::Next(vals[target.index()]),
         Terminator::Trap { cause, tval, pc } => Outcome::Trap { cause, tval, pc },
         Terminator::Exit { pc, flush } => Outcome::Exit { pc, flush },

@@ -45,7 +45,13 @@ pub struct Block {
 impl Block {
     /// An empty block starting at guest virtual address `pc`.
     pub fn new(pc: u64) -> Block {
-        Block { pc, insts: Vec::new(), term: None, num_values: 0, guest_insns: 0 }
+        Block {
+            pc,
+            insts: Vec::new(),
+            term: None,
+            num_values: 0,
+            guest_insns: 0,
+        }
     }
 }
 
@@ -158,14 +164,26 @@ impl<'a> Builder<'a> {
     /// Atomic read-modify-write; returns the old value.
     pub fn atomic_rmw(&mut self, op: AtomicOp, addr: Value, src: Value, size: MemSize) -> Value {
         let dst = self.value();
-        self.push(Inst::AtomicRmw { op, dst, addr, src, size });
+        self.push(Inst::AtomicRmw {
+            op,
+            dst,
+            addr,
+            src,
+            size,
+        });
         dst
     }
 
     /// Atomic compare-and-swap; returns the old value.
     pub fn atomic_cas(&mut self, addr: Value, expected: Value, new: Value, size: MemSize) -> Value {
         let dst = self.value();
-        self.push(Inst::AtomicCas { dst, addr, expected, new, size });
+        self.push(Inst::AtomicCas {
+            dst,
+            addr,
+            expected,
+            new,
+            size,
+        });
         dst
     }
 
@@ -189,9 +207,25 @@ impl<'a> Builder<'a> {
     }
 
     /// Fused multiply-add `±(a*b) ± c`.
-    pub fn fma(&mut self, w: FpWidth, neg_product: bool, neg_addend: bool, a: Value, b: Value, c: Value) -> Value {
+    pub fn fma(
+        &mut self,
+        w: FpWidth,
+        neg_product: bool,
+        neg_addend: bool,
+        a: Value,
+        b: Value,
+        c: Value,
+    ) -> Value {
         let dst = self.value();
-        self.push(Inst::Fma { w, neg_product, neg_addend, dst, a, b, c });
+        self.push(Inst::Fma {
+            w,
+            neg_product,
+            neg_addend,
+            dst,
+            a,
+            b,
+            c,
+        });
         dst
     }
 
@@ -205,7 +239,13 @@ impl<'a> Builder<'a> {
     /// Float to integer (saturating, toward zero).
     pub fn fcvt_to_int(&mut self, w: FpWidth, rm: Rounding, to: IntKind, src: Value) -> Value {
         let dst = self.value();
-        self.push(Inst::FcvtToInt { w, rm, to, dst, src });
+        self.push(Inst::FcvtToInt {
+            w,
+            rm,
+            to,
+            dst,
+            src,
+        });
         dst
     }
 
@@ -294,7 +334,12 @@ impl Inst {
             Load { addr, .. } => vec![addr],
             Store { addr, src, .. } => vec![addr, src],
             AtomicRmw { addr, src, .. } => vec![addr, src],
-            AtomicCas { addr, expected, new, .. } => vec![addr, expected, new],
+            AtomicCas {
+                addr,
+                expected,
+                new,
+                ..
+            } => vec![addr, expected, new],
             Fma { a, b, c, .. } => vec![a, b, c],
             Call { args, .. } => args.to_vec(),
         }

@@ -86,14 +86,30 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
         Uextend { dst, src, bits } => write!(out, "{dst} = uextend.i{bits} {src}"),
         Load { dst, addr, mem: m } => write!(out, "{dst} = load.{} {addr}", mem(m)),
         Store { addr, src, mem: m } => write!(out, "store.{} {addr}, {src}", mem(m)),
-        AtomicRmw { op, dst, addr, src, size } => write!(
+        AtomicRmw {
+            op,
+            dst,
+            addr,
+            src,
+            size,
+        } => write!(
             out,
             "{dst} = atomic_rmw.i{} {} {addr}, {src}",
             size.bits(),
             format!("{op:?}").to_lowercase()
         ),
-        AtomicCas { dst, addr, expected, new, size } => {
-            write!(out, "{dst} = atomic_cas.i{} {addr}, {expected}, {new}", size.bits())
+        AtomicCas {
+            dst,
+            addr,
+            expected,
+            new,
+            size,
+        } => {
+            write!(
+                out,
+                "{dst} = atomic_cas.i{} {addr}, {expected}, {new}",
+                size.bits()
+            )
         }
         Fence { kind } => write!(
             out,
@@ -110,7 +126,15 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
             width(w)
         ),
         Fsqrt { w, dst, a } => write!(out, "{dst} = sqrt.{} {a}", width(w)),
-        Fma { w, neg_product, neg_addend, dst, a, b, c } => write!(
+        Fma {
+            w,
+            neg_product,
+            neg_addend,
+            dst,
+            a,
+            b,
+            c,
+        } => write!(
             out,
             "{dst} = fma.{}{}{} {a}, {b}, {c}",
             width(w),
@@ -123,7 +147,13 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
             width(w),
             format!("{cc:?}").to_lowercase()
         ),
-        FcvtToInt { w, rm, to, dst, src } => {
+        FcvtToInt {
+            w,
+            rm,
+            to,
+            dst,
+            src,
+        } => {
             write!(
                 out,
                 "{dst} = fcvt_to_{}_sat.{} {} {src}",
@@ -133,7 +163,12 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
             )
         }
         FcvtFromInt { w, from, dst, src } => {
-            write!(out, "{dst} = fcvt_from_{}.{} {src}", int_kind(from), width(w))
+            write!(
+                out,
+                "{dst} = fcvt_from_{}.{} {src}",
+                int_kind(from),
+                width(w)
+            )
         }
         FcvtFloat { from, dst, src } => write!(
             out,
@@ -156,7 +191,11 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
 pub fn write_term(out: &mut impl Write, term: &Terminator) -> fmt::Result {
     match *term {
         Terminator::Jump { pc } => write!(out, "jump {pc:#x}"),
-        Terminator::Branch { cond, taken, not_taken } => {
+        Terminator::Branch {
+            cond,
+            taken,
+            not_taken,
+        } => {
             write!(out, "brif {cond}, {taken:#x}, {not_taken:#x}")
         }
         Terminator::JumpIndirect { target } => write!(out, "jump_indirect {target}"),

@@ -118,10 +118,18 @@ mod tests {
         let x = bld.get_state(8);
         let one = bld.iconst(1);
         let y = bld.binary(BinOp::Iadd, x, one);
-        let m = MemOp { size: MemSize::B4, signed: true, aligned: false };
+        let m = MemOp {
+            size: MemSize::B4,
+            signed: true,
+            aligned: false,
+        };
         let z = bld.load(y, m);
         bld.set_state(8, z);
-        bld.terminate(Terminator::Branch { cond: z, taken: 0x2000, not_taken: 0x1004 });
+        bld.terminate(Terminator::Branch {
+            cond: z,
+            taken: 0x2000,
+            not_taken: 0x1004,
+        });
         let text = b.to_string();
         assert_eq!(
             text,

@@ -19,7 +19,10 @@ unsafe impl Send for CodeArena {}
 
 impl CodeArena {
     pub(crate) fn new() -> CodeArena {
-        CodeArena { chunks: Vec::new(), used: 0 }
+        CodeArena {
+            chunks: Vec::new(),
+            used: 0,
+        }
     }
 
     /// Copies `code` into executable memory and returns its host address.
@@ -43,7 +46,10 @@ impl CodeArena {
                 )
             };
             if p == libc::MAP_FAILED {
-                return Err(format!("mmap of code cache: {}", std::io::Error::last_os_error()));
+                return Err(format!(
+                    "mmap of code cache: {}",
+                    std::io::Error::last_os_error()
+                ));
             }
             self.chunks.push((p as *mut u8, size));
             self.used = 0;

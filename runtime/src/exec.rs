@@ -18,8 +18,8 @@
 //! crashes loudly.
 
 use std::cell::Cell;
-use std::sync::Once;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Once;
 
 use cranemu_backend::ExitCode;
 use cranemu_frontend::CpuState;
@@ -119,7 +119,10 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
     let cpu = JIT_CPU.with(|c| c.get());
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as u64;
-    let (lo, hi) = (GUEST_LO.load(Ordering::Relaxed), GUEST_HI.load(Ordering::Relaxed));
+    let (lo, hi) = (
+        GUEST_LO.load(Ordering::Relaxed),
+        GUEST_HI.load(Ordering::Relaxed),
+    );
     if cpu.is_null() || addr < lo || addr >= hi {
         // Not a guest fault: take the default action on return.
         // SAFETY: resetting a disposition is async-signal-safe.
@@ -133,7 +136,11 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         let gregs = &mut uc.uc_mcontext.gregs;
         let write = gregs[libc::REG_ERR as usize] & PF_WRITE != 0;
         (*cpu).fault_addr = addr - lo;
-        let code = if write { ExitCode::StoreFault } else { ExitCode::LoadFault };
+        let code = if write {
+            ExitCode::StoreFault
+        } else {
+            ExitCode::LoadFault
+        };
         gregs[libc::REG_RAX as usize] = code as i64;
         gregs[libc::REG_RSP as usize] = (*cpu).host_sp as i64;
         gregs[libc::REG_RIP as usize] = cranemu_fault_landing as *const () as i64;

@@ -28,16 +28,16 @@ mod exec;
 use std::cell::UnsafeCell;
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
 use cranemu_backend::{Backend, BackendConfig, ExitCode, StateLayout};
-use cranemu_frontend::translate::{CodeSource, TranslateOptions, translate_block};
+use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
-use cranemu_softmmu::user::{GUARD_SIZE, GuestSpace};
+use cranemu_softmmu::user::{GuestSpace, GUARD_SIZE};
 
 /// Why [`Engine::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,20 @@ pub enum Exit {
     Trap(Trap),
     /// `exit_request` was set; the guest can be resumed at `cpu.pc`.
     Interrupted,
+}
+
+/// How one block run by [`Engine::run_ir_block`] ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BlockOutcome {
+    /// The block chose its successor (`cpu.pc` is written).
+    Next {
+        /// The next guest pc.
+        pc: u64,
+        /// The block asked for a cache flush.
+        flush: bool,
+    },
+    /// The block trapped or was interrupted.
+    Exit(Exit),
 }
 
 /// Where translation logs go and what they contain (QEMU's `-d` and `-D`).
@@ -222,7 +236,9 @@ unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
     // code, which is where this helper is called from.
     let (engine, generation) = unsafe { (&*engine, &*generation) };
     let _ = cpu;
-    engine.jump_cache_lookup(generation, pc).unwrap_or(std::ptr::null())
+    engine
+        .jump_cache_lookup(generation, pc)
+        .unwrap_or(std::ptr::null())
 }
 
 impl Engine {
@@ -260,7 +276,9 @@ impl Engine {
 
     fn new_generation(backend: &Backend) -> Result<Generation> {
         let mut arena = codecache::CodeArena::new();
-        let t = backend.compile_trampoline().map_err(|e| Error::Codegen(e.to_string()))?;
+        let t = backend
+            .compile_trampoline()
+            .map_err(|e| Error::Codegen(e.to_string()))?;
         let trampoline = arena.place(&t.code).map_err(Error::Host)?;
         Ok(Generation {
             id: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
@@ -294,7 +312,9 @@ impl Engine {
         let tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
-                return Err(Error::Codegen(format!("IR of block {pc:#x} does not verify: {e}")));
+                return Err(Error::Codegen(format!(
+                    "IR of block {pc:#x} does not verify: {e}"
+                )));
             }
         }
         let t1 = Instant::now();
@@ -307,7 +327,11 @@ impl Engine {
             .backend
             .compile(&tb.ir, slot_ptrs, self.config.log.out_asm)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation.arena.lock().place(&compiled.code).map_err(Error::Host)?;
+        let code = generation
+            .arena
+            .lock()
+            .place(&compiled.code)
+            .map_err(Error::Host)?;
         let t2 = Instant::now();
         if self.config.log.any() {
             self.log_block(&tb, &compiled, code);
@@ -318,7 +342,10 @@ impl Engine {
         s.translate_ns += (t2 - t0).as_nanos() as u64;
         s.codegen_ns += (t2 - t1).as_nanos() as u64;
         s.code_bytes += compiled.code.len() as u64;
-        Ok(Arc::new(Tb { code, _slots: slots }))
+        Ok(Arc::new(Tb {
+            code,
+            _slots: slots,
+        }))
     }
 
     fn log_block(
@@ -362,7 +389,8 @@ impl Engine {
     pub fn run(&self, cpu: &mut CpuState) -> Result<Exit> {
         loop {
             let generation = self.current.read().clone();
-            let saved = RUNNING.with(|r| r.replace((self as *const Engine, Arc::as_ptr(&generation))));
+            let saved =
+                RUNNING.with(|r| r.replace((self as *const Engine, Arc::as_ptr(&generation))));
             let r = self.run_generation(&generation, cpu);
             RUNNING.with(|r| r.set(saved));
             match r? {
@@ -374,24 +402,35 @@ impl Engine {
 
     /// Runs TBs of one generation. `Ok(None)` means the cache was flushed
     /// and the caller should continue with the new generation.
-    fn run_generation(&self, generation: &Arc<Generation>, cpu: &mut CpuState) -> Result<Option<Exit>> {
+    fn run_generation(
+        &self,
+        generation: &Arc<Generation>,
+        cpu: &mut CpuState,
+    ) -> Result<Option<Exit>> {
         let mut code = self.jump_cache_lookup(generation, cpu.pc)?;
         loop {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
-            let trap = |cause: Exception, tval: u64, pc: u64| Ok(Some(Exit::Trap(Trap { cause, tval, pc })));
+            let trap = |cause: Exception, tval: u64, pc: u64| {
+                Ok(Some(Exit::Trap(Trap { cause, tval, pc })))
+            };
             match ExitCode::from_raw(r) {
                 Some(ExitCode::Interrupt) => {
                     cpu.exit_request = 0;
                     return Ok(Some(Exit::Interrupted));
                 }
                 Some(ExitCode::Trap) => {
-                    let cause = Exception::from_code(cpu.trap_cause).unwrap_or(Exception::IllegalInstruction);
+                    let cause = Exception::from_code(cpu.trap_cause)
+                        .unwrap_or(Exception::IllegalInstruction);
                     return trap(cause, cpu.fault_addr, cpu.pc);
                 }
-                Some(ExitCode::LoadFault) => return trap(Exception::LoadPageFault, cpu.fault_addr, cpu.pc),
-                Some(ExitCode::StoreFault) => return trap(Exception::StorePageFault, cpu.fault_addr, cpu.pc),
+                Some(ExitCode::LoadFault) => {
+                    return trap(Exception::LoadPageFault, cpu.fault_addr, cpu.pc)
+                }
+                Some(ExitCode::StoreFault) => {
+                    return trap(Exception::StorePageFault, cpu.fault_addr, cpu.pc)
+                }
                 Some(ExitCode::LoadMisaligned) => {
                     return trap(Exception::LoadAddressMisaligned, cpu.fault_addr, cpu.pc);
                 }
@@ -420,6 +459,71 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Compiles `block` on its own and runs it once on `cpu`, without
+    /// chaining: a direct or indirect jump returns
+    /// [`BlockOutcome::Next`] instead of continuing. For differential
+    /// tests against the reference interpreter, and tools.
+    ///
+    /// # Errors
+    /// [`Error::Codegen`] if the block does not verify or compile.
+    pub fn run_ir_block(
+        &self,
+        cpu: &mut CpuState,
+        block: &cranemu_ir::Block,
+    ) -> Result<BlockOutcome> {
+        cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
+        let generation = self.current.read().clone();
+        let slots: [AtomicPtr<u8>; 2] = [
+            AtomicPtr::new(std::ptr::null_mut()),
+            AtomicPtr::new(std::ptr::null_mut()),
+        ];
+        let compiled = self
+            .backend
+            .compile(block, [&slots[0] as *const _, &slots[1] as *const _], false)
+            .map_err(|e| Error::Codegen(e.to_string()))?;
+        let code = generation
+            .arena
+            .lock()
+            .place(&compiled.code)
+            .map_err(Error::Host)?;
+        // With no engine registered as running, the indirect-jump lookup
+        // answers null, so the block cannot continue into other code.
+        let saved = RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null())));
+        // SAFETY: freshly compiled code for this engine's guest space.
+        let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+        RUNNING.with(|r| r.set(saved));
+        let trap = |cause, tval| {
+            BlockOutcome::Exit(Exit::Trap(Trap {
+                cause,
+                tval,
+                pc: cpu.pc,
+            }))
+        };
+        Ok(match ExitCode::from_raw(r) {
+            None | Some(ExitCode::NoChain) | Some(ExitCode::Exit) => BlockOutcome::Next {
+                pc: cpu.pc,
+                flush: false,
+            },
+            Some(ExitCode::ExitFlush) => BlockOutcome::Next {
+                pc: cpu.pc,
+                flush: true,
+            },
+            Some(ExitCode::Interrupt) => BlockOutcome::Exit(Exit::Interrupted),
+            Some(ExitCode::Trap) => trap(
+                Exception::from_code(cpu.trap_cause).unwrap_or(Exception::IllegalInstruction),
+                cpu.fault_addr,
+            ),
+            Some(ExitCode::LoadFault) => trap(Exception::LoadPageFault, cpu.fault_addr),
+            Some(ExitCode::StoreFault) => trap(Exception::StorePageFault, cpu.fault_addr),
+            Some(ExitCode::LoadMisaligned) => {
+                trap(Exception::LoadAddressMisaligned, cpu.fault_addr)
+            }
+            Some(ExitCode::StoreMisaligned) => {
+                trap(Exception::StoreAddressMisaligned, cpu.fault_addr)
+            }
+        })
     }
 
     /// The host code for `pc` in `generation`: the per-thread jump cache
@@ -473,7 +577,11 @@ impl Engine {
 fn disassemble_host(code: &[u8], addr: u64) -> String {
     use capstone::prelude::*;
     use std::fmt::Write as _;
-    let cs = match Capstone::new().x86().mode(arch::x86::ArchMode::Mode64).build() {
+    let cs = match Capstone::new()
+        .x86()
+        .mode(arch::x86::ArchMode::Mode64)
+        .build()
+    {
         Ok(cs) => cs,
         Err(e) => return format!("  (capstone: {e})\n"),
     };

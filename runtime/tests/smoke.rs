@@ -14,8 +14,14 @@ fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
 }
 fn bne(rs1: u32, rs2: u32, off: i32) -> u32 {
     let o = off as u32;
-    ((o >> 12) & 1) << 31 | ((o >> 5) & 0x3f) << 25 | rs2 << 20 | rs1 << 15 | 1 << 12
-        | ((o >> 1) & 0xf) << 8 | ((o >> 11) & 1) << 7 | 0x63
+    ((o >> 12) & 1) << 31
+        | ((o >> 5) & 0x3f) << 25
+        | rs2 << 20
+        | rs1 << 15
+        | 1 << 12
+        | ((o >> 1) & 0xf) << 8
+        | ((o >> 11) & 1) << 7
+        | 0x63
 }
 fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
     ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
@@ -36,7 +42,10 @@ fn setup(code: &[u32]) -> (Engine, CpuState) {
     let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
     space.write_force(CODE, &bytes).expect("write code");
     let engine = Engine::new(space, EngineConfig::default()).expect("engine");
-    let cpu = CpuState { pc: CODE, ..CpuState::default() };
+    let cpu = CpuState {
+        pc: CODE,
+        ..CpuState::default()
+    };
     (engine, cpu)
 }
 
@@ -59,10 +68,10 @@ fn runs_to_ecall() {
 fn chained_loop_and_memory() {
     // x5 = 100000; x6 = 0; loop: x6 += 3; sd x6, 0(x7); x5 -= 1; bne x5, x0, loop; ld x8, 0(x7); ecall
     let code = [
-        lui(5, 24),              // 24 << 12 = 98304
-        addi(5, 5, 1696),        // 100000
+        lui(5, 24),       // 24 << 12 = 98304
+        addi(5, 5, 1696), // 100000
         lui(7, (DATA >> 12) as u32),
-        addi(6, 6, 3),           // loop (offset 12)
+        addi(6, 6, 3), // loop (offset 12)
         sd(6, 7, 0),
         addi(5, 5, -1),
         bne(5, 0, -12),
@@ -71,10 +80,16 @@ fn chained_loop_and_memory() {
     ];
     let (engine, mut cpu) = setup(&code);
     let exit = engine.run(&mut cpu).expect("run");
-    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU), "{exit:?}");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+        "{exit:?}"
+    );
     assert_eq!(cpu.x[6], 300000);
     assert_eq!(cpu.x[8], 300000);
-    assert!(engine.stats().blocks <= 4, "loop should be chained, not retranslated");
+    assert!(
+        engine.stats().blocks <= 4,
+        "loop should be chained, not retranslated"
+    );
 }
 
 #[test]
@@ -92,15 +107,24 @@ fn host_fault_becomes_guest_page_fault() {
         }
         e => panic!("unexpected {e:?}"),
     }
-    assert_eq!(cpu.x[9], 7, "state before the faulting instruction is exact");
+    assert_eq!(
+        cpu.x[9], 7,
+        "state before the faulting instruction is exact"
+    );
     // A store to the read-only code page is a store page fault.
     let (engine, mut cpu) = setup(&[lui(7, (CODE >> 12) as u32), sd(0, 7, 0), ECALL]);
     let exit = engine.run(&mut cpu).expect("run");
-    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::StorePageFault && t.tval == CODE), "{exit:?}");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::StorePageFault && t.tval == CODE),
+        "{exit:?}"
+    );
     // And execution can continue after a fault: jump to garbage (address 0).
     cpu.pc = 0;
     let exit = engine.run(&mut cpu).expect("run");
-    assert!(matches!(exit, Exit::Trap(t) if t.cause == Exception::InstructionPageFault), "{exit:?}");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::InstructionPageFault),
+        "{exit:?}"
+    );
 }
 
 #[test]
