@@ -1,1 +1,202 @@
-fn main() {}
+//! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
+//!
+//! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
+//! [-strace] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
+//! options). Without PROGRAM it runs the embedded default guest.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use cranemu_linux_user::{run_program, Options, Program};
+use cranemu_runtime::LogConfig;
+
+/// The freestanding riscv64 program run when no PROGRAM is given.
+static DEFAULT_GUEST: &[u8] = include_bytes!("default_guest.elf");
+
+#[derive(Parser)]
+#[command(name = "cranemu", version, about = "RISC-V RV64GC on x86-64, translated with Cranelift")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a riscv64 Linux program (user-mode emulation, like qemu-riscv64).
+    Run(RunArgs),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Look up absolute guest paths (and the ELF interpreter) under SYSROOT first.
+    #[arg(short = 'L', value_name = "SYSROOT")]
+    sysroot: Option<PathBuf>,
+    /// Set VAR=VALUE in the guest environment (repeatable).
+    #[arg(short = 'E', value_name = "VAR=VALUE")]
+    env_set: Vec<OsString>,
+    /// Remove VAR from the guest environment (repeatable).
+    #[arg(short = 'U', value_name = "VAR")]
+    env_unset: Vec<OsString>,
+    /// The guest's argv[0] (default: PROGRAM as given).
+    #[arg(short = '0', value_name = "ARGV0")]
+    argv0: Option<OsString>,
+    /// Log every system call to stderr (also spelled -strace).
+    #[arg(long = "strace")]
+    strace: bool,
+    /// Translation logs, comma separated: in_asm, op, out_asm.
+    #[arg(short = 'd', value_name = "ITEMS")]
+    log_items: Option<String>,
+    /// Write the -d logs to LOGFILE instead of stderr.
+    #[arg(short = 'D', value_name = "LOGFILE")]
+    log_file: Option<PathBuf>,
+    /// The riscv64 ELF program (default: the embedded guest).
+    #[arg(value_name = "PROGRAM")]
+    program: Option<PathBuf>,
+    /// Arguments passed to the program verbatim.
+    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<OsString>,
+}
+
+/// Rewrites QEMU's single-dash long options (`-strace`) into clap's
+/// spelling, only before PROGRAM: arguments of the guest stay verbatim.
+fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut it = args.into_iter();
+    // The binary name and the subcommand.
+    out.extend(it.by_ref().take(2));
+    let mut verbatim = false;
+    while let Some(a) = it.next() {
+        if verbatim {
+            out.push(a);
+            continue;
+        }
+        match a.to_str() {
+            Some("-strace") => out.push("--strace".into()),
+            Some("-L" | "-E" | "-U" | "-0" | "-d" | "-D") => {
+                out.push(a);
+                out.extend(it.next());
+            }
+            Some("--") => {
+                out.push(a);
+                verbatim = true;
+            }
+            Some(s) if s.starts_with('-') => out.push(a),
+            _ => {
+                // PROGRAM: everything after it belongs to the guest.
+                out.push("--".into());
+                out.push(a);
+                verbatim = true;
+            }
+        }
+    }
+    out
+}
+
+fn options(r: &RunArgs) -> Result<Options, String> {
+    let mut env_set = Vec::new();
+    for e in &r.env_set {
+        let b = e.as_bytes();
+        let Some(i) = b.iter().position(|&c| c == b'=') else {
+            return Err(format!("-E {}: expected VAR=VALUE", e.to_string_lossy()));
+        };
+        let k = OsString::from_vec(b[..i].to_vec());
+        let v = OsString::from_vec(b[i + 1..].to_vec());
+        env_set.push((k, v));
+    }
+    let mut log = LogConfig::default();
+    if let Some(items) = &r.log_items {
+        for item in items.split(',').filter(|s| !s.is_empty()) {
+            match item {
+                "in_asm" => log.in_asm = true,
+                "op" => log.op = true,
+                "out_asm" => log.out_asm = true,
+                other => return Err(format!("-d {other}: unknown log item (known: in_asm, op, out_asm)")),
+            }
+        }
+    }
+    if let Some(f) = &r.log_file {
+        let file = std::fs::File::create(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let sink: Box<dyn std::io::Write + Send> = Box::new(std::io::LineWriter::new(file));
+        log.sink = Some(Arc::new(parking_lot::Mutex::new(sink)));
+    }
+    Ok(Options {
+        sysroot: r.sysroot.clone(),
+        env_set,
+        env_unset: r.env_unset.clone(),
+        argv0: r.argv0.clone(),
+        strace: r.strace,
+        log_items: r.log_items.clone(),
+        log_file: r.log_file.clone(),
+        log,
+        count_insns: false,
+    })
+}
+
+fn main() {
+    let cli = Cli::parse_from(preprocess(std::env::args_os().collect()));
+    let code = match cli.command {
+        Command::Run(r) => {
+            let opts = match options(&r) {
+                Ok(o) => o,
+                Err(e) => {
+                    eprintln!("cranemu: {e}");
+                    std::process::exit(2);
+                }
+            };
+            let (program, shown) = match &r.program {
+                Some(p) => (Program::Path(p), p.display().to_string()),
+                None => (Program::Image { name: "default_guest", bytes: DEFAULT_GUEST }, "default_guest".into()),
+            };
+            match run_program(&opts, program, &r.args) {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("cranemu: {shown}: {e}");
+                    e.exit_code()
+                }
+            }
+        }
+    };
+    std::process::exit(code);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> RunArgs {
+        let v: Vec<OsString> = args.iter().map(OsString::from).collect();
+        match Cli::try_parse_from(preprocess(v)).unwrap().command {
+            Command::Run(r) => r,
+        }
+    }
+
+    #[test]
+    fn qemu_style_options_and_verbatim_args() {
+        let r = parse(&["cranemu", "run", "-L", "/sys", "-strace", "-E", "A=1", "prog", "-strace", "-x", "--", "y"]);
+        assert_eq!(r.sysroot, Some(PathBuf::from("/sys")));
+        assert!(r.strace);
+        assert_eq!(r.program, Some(PathBuf::from("prog")));
+        let args: Vec<&str> = r.args.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(args, ["-strace", "-x", "--", "y"]);
+        let r = parse(&["cranemu", "run"]);
+        assert!(r.program.is_none());
+        let r = parse(&["cranemu", "run", "-0", "ls", "--", "/bin/busybox", "-l"]);
+        assert_eq!(r.argv0, Some(OsString::from("ls")));
+        assert_eq!(r.program, Some(PathBuf::from("/bin/busybox")));
+        assert_eq!(r.args, [OsString::from("-l")]);
+    }
+
+    #[test]
+    fn env_option_needs_equals() {
+        let r = parse(&["cranemu", "run", "-E", "NOEQ", "p"]);
+        assert!(options(&r).is_err());
+        let r = parse(&["cranemu", "run", "-E", "K=V=W", "-d", "in_asm,op", "p"]);
+        let o = options(&r).unwrap();
+        assert_eq!(o.env_set, [(OsString::from("K"), OsString::from("V=W"))]);
+        assert!(o.log.in_asm && o.log.op && !o.log.out_asm);
+    }
+}

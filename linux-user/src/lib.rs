@@ -1,1 +1,410 @@
-//! placeholder
+//! Linux user-mode emulation: run riscv64 Linux programs on an x86-64 host,
+//! the way `qemu-riscv64` does.
+//!
+//! [`run_program`] loads a riscv64 ELF ([`loader`]) into a fresh
+//! [`GuestSpace`], builds the initial stack, and loops on
+//! [`Engine::run`]: an `ecall` trap becomes a system call
+//! ([`syscall::Process::do_syscall`]), any other trap becomes the signal
+//! the kernel would raise. Signal handlers are not delivered yet: a fatal
+//! signal prints what a shell prints ("Segmentation fault") and the exit
+//! code is 128 + the signal number.
+//!
+//! # Fork safety
+//! `clone` is a host `fork()` of the whole emulator: the child continues in
+//! the same execution loop. The engine must therefore tolerate `fork` (no
+//! other thread may hold a lock the child needs).
+
+#![deny(missing_docs)]
+
+pub mod abi;
+pub mod loader;
+pub mod syscall;
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cranemu_frontend::{CpuState, Exception};
+use cranemu_runtime::{Engine, EngineConfig, Exit, LogConfig};
+use cranemu_softmmu::user::GuestSpace;
+
+pub use loader::LoadError;
+pub use syscall::{Process, SyscallAction};
+
+/// Options of one emulated program (the `cranemu run` command line).
+#[derive(Clone, Default)]
+pub struct Options {
+    /// `-L`: absolute guest paths are looked up under this host directory
+    /// first (the ELF interpreter too).
+    pub sysroot: Option<PathBuf>,
+    /// `-E VAR=VALUE`: variables set in the guest environment.
+    pub env_set: Vec<(OsString, OsString)>,
+    /// `-U VAR`: variables removed from the guest environment.
+    pub env_unset: Vec<OsString>,
+    /// `-0 ARGV0`: the guest's `argv[0]` (default: the program path as
+    /// given).
+    pub argv0: Option<OsString>,
+    /// `-strace`: log each syscall to stderr, QEMU style.
+    pub strace: bool,
+    /// `-d`: the log items as given (kept to pass on through `execve`).
+    pub log_items: Option<String>,
+    /// `-D`: the log file as given (kept to pass on through `execve`).
+    pub log_file: Option<PathBuf>,
+    /// Translation logging, built from `-d`/`-D`.
+    pub log: LogConfig,
+    /// Count retired guest instructions.
+    pub count_insns: bool,
+}
+
+impl Options {
+    /// The options a re-executed cranemu needs to behave the same (for the
+    /// guest's `execve`): `-L`, `-strace`, `-d`, `-D`. Not `-E`/`-U`/`-0`:
+    /// the guest's new environment and argv replace them.
+    pub fn to_args(&self) -> Vec<OsString> {
+        let mut v = Vec::new();
+        if let Some(s) = &self.sysroot {
+            v.push("-L".into());
+            v.push(s.clone().into_os_string());
+        }
+        if self.strace {
+            v.push("-strace".into());
+        }
+        if let Some(d) = &self.log_items {
+            v.push("-d".into());
+            v.push(d.into());
+        }
+        if let Some(f) = &self.log_file {
+            v.push("-D".into());
+            v.push(f.clone().into_os_string());
+        }
+        v
+    }
+}
+
+/// The guest program to run.
+#[derive(Clone, Copy, Debug)]
+pub enum Program<'a> {
+    /// A riscv64 ELF file (or a `#!` script) on the host.
+    Path(&'a Path),
+    /// An ELF image in memory (the embedded default guest), with the name
+    /// used as `argv[0]` and `AT_EXECFN`.
+    Image {
+        /// `argv[0]`.
+        name: &'a str,
+        /// The ELF file's bytes.
+        bytes: &'a [u8],
+    },
+}
+
+/// Why a program could not be started. `Display` is the one-line reason the
+/// CLI prints after `cranemu: PATH: `.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The program file could not be read.
+    #[error("{}", io_reason(.0))]
+    Open(std::io::Error),
+    /// The program path is a directory.
+    #[error("Is a directory")]
+    IsDirectory,
+    /// The ELF image is unusable.
+    #[error("{0}")]
+    Load(#[from] LoadError),
+    /// The ELF interpreter (`PT_INTERP`) or `#!` interpreter failed.
+    #[error("interpreter {path}: {reason}")]
+    Interp {
+        /// The interpreter path as written in the program.
+        path: String,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The guest address space could not be reserved.
+    #[error("{0}")]
+    Space(#[from] cranemu_softmmu::user::Error),
+    /// The translation engine could not start.
+    #[error("{0}")]
+    Engine(#[from] cranemu_runtime::Error),
+}
+
+impl Error {
+    /// The exit status a shell uses for this failure: 127 for a missing
+    /// file, 126 for anything that exists but cannot run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Open(e) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            _ => 126,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// An io error's message without Rust's " (os error N)" suffix.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => strerror(n),
+        None => e.to_string(),
+    }
+}
+
+/// The C library's message for errno `n` ("No such file or directory").
+pub fn strerror(n: i32) -> String {
+    let s = std::io::Error::from_raw_os_error(n).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// The message a shell prints for a process killed by `sig` (bash's
+/// wording, as `strsignal` gives it).
+pub fn signal_message(sig: i32) -> String {
+    let s = match sig {
+        libc::SIGHUP => "Hangup",
+        libc::SIGINT => "Interrupt",
+        libc::SIGQUIT => "Quit",
+        libc::SIGILL => "Illegal instruction",
+        libc::SIGTRAP => "Trace/breakpoint trap",
+        libc::SIGABRT => "Aborted",
+        libc::SIGBUS => "Bus error",
+        libc::SIGFPE => "Floating point exception",
+        libc::SIGKILL => "Killed",
+        libc::SIGUSR1 => "User defined signal 1",
+        libc::SIGSEGV => "Segmentation fault",
+        libc::SIGUSR2 => "User defined signal 2",
+        libc::SIGPIPE => "Broken pipe",
+        libc::SIGALRM => "Alarm clock",
+        libc::SIGTERM => "Terminated",
+        libc::SIGXCPU => "CPU time limit exceeded",
+        libc::SIGXFSZ => "File size limit exceeded",
+        libc::SIGSYS => "Bad system call",
+        _ => return format!("Signal {sig}"),
+    };
+    s.to_string()
+}
+
+/// The signal Linux raises for a synchronous trap (arch/riscv/kernel/traps.c).
+pub fn signal_for_trap(cause: Exception) -> i32 {
+    use Exception::*;
+    match cause {
+        IllegalInstruction | EcallFromS | EcallFromM => libc::SIGILL,
+        Breakpoint => libc::SIGTRAP,
+        InstructionAddressMisaligned | LoadAddressMisaligned | StoreAddressMisaligned => libc::SIGBUS,
+        InstructionAccessFault | LoadAccessFault | StoreAccessFault | InstructionPageFault
+        | LoadPageFault | StorePageFault => libc::SIGSEGV,
+        EcallFromU => libc::SIGSYS,
+    }
+}
+
+/// Terminates this process by `sig` with its default action (so the parent
+/// sees a death by signal), after flushing stdout and stderr. Used for a
+/// guest signalling itself. Returns only if the signal does not terminate.
+pub fn terminate_by_signal(sig: i32) {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: restoring the default action and unblocking `sig` before
+    // raising it; nothing else in this process depends on its disposition
+    // any more.
+    unsafe {
+        libc::signal(sig, libc::SIG_DFL);
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, sig);
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+        libc::raise(sig);
+    }
+}
+
+/// Parses a `#!` line: the interpreter and its optional single argument
+/// (Linux's binfmt_script rules: whitespace separates, the rest of the line
+/// is one argument). `None` if there is no interpreter.
+pub fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    let line = head.strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    let trim = |s: &[u8]| -> Vec<u8> {
+        let s: &[u8] = match s.iter().position(|b| !b" \t".contains(b)) {
+            Some(i) => &s[i..],
+            None => &[],
+        };
+        let end = s.iter().rposition(|b| !b" \t\r".contains(b)).map_or(0, |i| i + 1);
+        s[..end].to_vec()
+    };
+    let line = trim(line);
+    if line.is_empty() {
+        return None;
+    }
+    match line.iter().position(|b| b" \t".contains(b)) {
+        Some(i) => {
+            let arg = trim(&line[i..]);
+            Some((line[..i].to_vec(), (!arg.is_empty()).then_some(arg)))
+        }
+        None => Some((line, None)),
+    }
+}
+
+/// The guest environment: the host's, with `-U` and then `-E` applied.
+fn guest_env(opts: &Options) -> Vec<Vec<u8>> {
+    let mut env: Vec<(OsString, OsString)> = std::env::vars_os().collect();
+    env.retain(|(k, _)| !opts.env_unset.contains(k));
+    for (k, v) in &opts.env_set {
+        env.retain(|(ek, _)| ek != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env.into_iter()
+        .map(|(k, v)| {
+            let mut b = k.into_vec();
+            b.push(b'=');
+            b.extend_from_slice(v.as_bytes());
+            b
+        })
+        .collect()
+}
+
+/// Looks `p` up in the sysroot first if it is absolute.
+fn sysroot_path(opts: &Options, p: &Path) -> PathBuf {
+    if let (Some(root), true) = (&opts.sysroot, p.is_absolute()) {
+        let mut cand = root.as_os_str().as_bytes().to_vec();
+        cand.extend_from_slice(p.as_os_str().as_bytes());
+        let cand = PathBuf::from(OsString::from_vec(cand));
+        if cand.exists() {
+            return cand;
+        }
+    }
+    p.to_path_buf()
+}
+
+/// Loads and runs a guest program to completion.
+///
+/// `args` are the guest's `argv[1..]`; `argv[0]` is `opts.argv0` or the
+/// program path as given. Returns the guest's exit status (0-255), or
+/// 128 + N if it died of signal N.
+///
+/// # Errors
+/// An [`Error`] if the program cannot be started (missing file, bad ELF,
+/// no address space). Once the guest runs, its failures are exit statuses.
+pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> Result<i32> {
+    let (image, exe, name): (std::borrow::Cow<'_, [u8]>, Option<PathBuf>, Vec<u8>) = match program {
+        Program::Path(p) => {
+            if p.is_dir() {
+                return Err(Error::IsDirectory);
+            }
+            let bytes = std::fs::read(p).map_err(Error::Open)?;
+            if bytes.starts_with(b"#!") {
+                let (interp, arg) = parse_shebang(&bytes[..bytes.len().min(256)])
+                    .ok_or(Error::Load(LoadError::NotElf))?;
+                let interp_path = PathBuf::from(OsString::from_vec(interp.clone()));
+                let host_interp = sysroot_path(opts, &interp_path);
+                let mut new_args: Vec<OsString> = arg.into_iter().map(OsString::from_vec).collect();
+                new_args.push(p.as_os_str().to_owned());
+                new_args.extend(args.iter().cloned());
+                let mut o = opts.clone();
+                o.argv0 = Some(interp_path.clone().into_os_string());
+                return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| Error::Interp {
+                    path: String::from_utf8_lossy(&interp).into_owned(),
+                    reason: e.to_string(),
+                });
+            }
+            let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+            (bytes.into(), Some(abs), p.as_os_str().as_bytes().to_vec())
+        }
+        Program::Image { name, bytes } => (bytes.into(), None, name.as_bytes().to_vec()),
+    };
+
+    let space = Arc::new(GuestSpace::new()?);
+    let main = loader::load_elf(&space, &image, loader::ET_DYN_BIAS)?;
+    let mut interp = None;
+    if let Some(ipath) = &main.interp {
+        let host = sysroot_path(opts, Path::new(ipath));
+        let ierr = |reason: String| Error::Interp { path: ipath.clone(), reason };
+        let ibytes = std::fs::read(&host).map_err(|e| ierr(io_reason(&e)))?;
+        let l = loader::load_elf(&space, &ibytes, loader::INTERP_BIAS).map_err(|e| ierr(e.to_string()))?;
+        interp = Some(l);
+    }
+    let argv0 = opts.argv0.as_ref().map_or(name.clone(), |a| a.as_bytes().to_vec());
+    let mut argv = vec![argv0];
+    argv.extend(args.iter().map(|a| a.as_bytes().to_vec()));
+    let env = guest_env(opts);
+    let sp = loader::setup_stack(&space, &main, interp.as_ref(), &argv, &env, &name)?;
+
+    let mut cpu = CpuState { pc: interp.as_ref().map_or(main.entry, |i| i.entry), ..CpuState::default() };
+    cpu.x[2] = sp;
+    let engine = Engine::new(space.clone(), EngineConfig { count_insns: opts.count_insns, log: opts.log.clone(), ..EngineConfig::default() })?;
+    let mut process = Process::new(space, opts.clone(), exe, main.brk);
+    loop {
+        match engine.run(&mut cpu)? {
+            Exit::Interrupted => {}
+            Exit::Trap(t) if t.cause == Exception::EcallFromU => {
+                match process.do_syscall(&mut cpu) {
+                    SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
+                    SyscallAction::Exit(code) => {
+                        let _ = std::io::stdout().flush();
+                        return Ok(code);
+                    }
+                }
+                if process.take_code_changed() {
+                    engine.flush();
+                }
+            }
+            Exit::Trap(t) => {
+                let sig = signal_for_trap(t.cause);
+                let _ = std::io::stdout().flush();
+                if opts.strace {
+                    eprintln!("--- {} at pc {:#x}, tval {:#x} ---", signal_message(sig), t.pc, t.tval);
+                }
+                eprintln!("{}", signal_message(sig));
+                return Ok(128 + sig);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_parsing() {
+        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Some((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            parse_shebang(b"#! /usr/bin/env  python3 -u \n"),
+            Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
+        );
+        assert_eq!(parse_shebang(b"#!\n"), None);
+        assert_eq!(parse_shebang(b"ELF"), None);
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(signal_message(11), "Segmentation fault");
+        assert_eq!(strerror(libc::ENOENT), "No such file or directory");
+        assert_eq!(signal_for_trap(Exception::LoadPageFault), libc::SIGSEGV);
+        assert_eq!(signal_for_trap(Exception::StoreAddressMisaligned), libc::SIGBUS);
+    }
+
+    #[test]
+    fn start_errors() {
+        let o = Options::default();
+        let e = run_program(&o, Program::Path(Path::new("/nonexistent/prog")), &[]).unwrap_err();
+        assert_eq!(e.to_string(), "No such file or directory");
+        assert_eq!(e.exit_code(), 127);
+        let e = run_program(&o, Program::Path(Path::new("/")), &[]).unwrap_err();
+        assert_eq!(e.to_string(), "Is a directory");
+        assert_eq!(e.exit_code(), 126);
+        let e = run_program(&o, Program::Image { name: "x", bytes: b"junk" }, &[]).unwrap_err();
+        assert_eq!(e.to_string(), "not an ELF file");
+    }
+
+    #[test]
+    fn env_edits() {
+        let o = Options {
+            env_set: vec![("CRANEMU_T".into(), "1".into())],
+            env_unset: vec!["PATH".into()],
+            ..Options::default()
+        };
+        let env = guest_env(&o);
+        assert!(env.iter().any(|e| e == b"CRANEMU_T=1"));
+        assert!(!env.iter().any(|e| e.starts_with(b"PATH=")));
+    }
+}

@@ -1,0 +1,840 @@
+//! The user-mode guest address space.
+//!
+//! # Design
+//!
+//! [`GuestSpace::new`] reserves [`GUEST_SPACE_SIZE`] bytes of host address
+//! space (256 GiB, the Sv39 user half) with `PROT_NONE` and `MAP_NORESERVE`,
+//! followed by a guard of [`GUARD_SIZE`] bytes that is never mapped. Guest
+//! virtual address `a` lives at host address `base + a`. Translated code
+//! checks `a < size` and then accesses `base + a` directly, so **the host
+//! protection of a page is the guest's protection for data accesses**: a
+//! guest store to a read-only page faults on the host, and the runtime's
+//! fault handler turns that into the guest's `SIGSEGV`.
+//!
+//! Beside the host mapping, a page map (guest page range -> [`Prot`]) records
+//! what the guest asked for. System calls validate guest pointers against it
+//! (an invalid pointer is `EFAULT`, never a host fault), and the translator
+//! fetches instructions through [`GuestSpace::fetch_code`], which requires
+//! [`Prot::EXEC`].
+//!
+//! # Host protection versus guest protection
+//!
+//! Guest code is never executed on the host, so the host mapping never has
+//! `PROT_EXEC`. A guest page with `EXEC` gets host `PROT_READ`, so that
+//! instruction fetch can read it; consequently a guest *load* from an
+//! execute-only page succeeds here where riscv64 Linux would fault. Every
+//! other combination is mirrored exactly.
+//!
+//! # Locking
+//!
+//! The page map is behind one `RwLock`. Mapping calls ([`GuestSpace::map`],
+//! [`GuestSpace::unmap`], [`GuestSpace::protect`]) take it for writing and
+//! hold it while they call the host `mmap`/`mprotect`, so a reader never sees
+//! the page map and the host mapping disagree. Copies in and out of guest
+//! memory ([`GuestSpace::read`], [`GuestSpace::write`], ...) hold it for
+//! reading while they copy. [`GuestSpace::host_range`] hands out a host
+//! pointer after validation without holding the lock: pass it only to host
+//! system calls, which report `EFAULT` instead of faulting if another thread
+//! unmaps the range in between.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::{BitOr, BitOrAssign};
+
+use parking_lot::RwLock;
+
+/// Bytes of guest virtual address space: 2^38 (256 GiB), the user half of
+/// Sv39. Guest addresses are `0..GUEST_SPACE_SIZE`.
+pub const GUEST_SPACE_SIZE: u64 = 1 << 38;
+
+/// Guest page size in bytes (the granule of the page map, `mmap` and
+/// `mprotect`).
+pub const PAGE_SIZE: u64 = 4096;
+
+/// Bytes of unmapped guard reserved after the guest space, so that an access
+/// of up to 64 KiB starting just below `size` still faults on the host.
+pub const GUARD_SIZE: u64 = 64 << 10;
+
+/// The lowest guest address a non-fixed mapping is placed at (Linux's
+/// default `vm.mmap_min_addr`), in bytes.
+pub const MMAP_MIN_ADDR: u64 = 0x1_0000;
+
+/// Guest page permissions, with the bit values of Linux's `PROT_READ`,
+/// `PROT_WRITE` and `PROT_EXEC` (asm-generic/mman-common.h).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Prot(u32);
+
+impl Prot {
+    /// No access (a mapped `PROT_NONE` page).
+    pub const NONE: Prot = Prot(0);
+    /// Readable (`PROT_READ`, 1).
+    pub const READ: Prot = Prot(1);
+    /// Writable (`PROT_WRITE`, 2).
+    pub const WRITE: Prot = Prot(2);
+    /// Executable (`PROT_EXEC`, 4).
+    pub const EXEC: Prot = Prot(4);
+    /// Readable and writable.
+    pub const RW: Prot = Prot(3);
+    /// Readable and executable.
+    pub const RX: Prot = Prot(5);
+    /// Everything.
+    pub const RWX: Prot = Prot(7);
+
+    /// The permissions in the low three bits of `bits` (Linux `PROT_*`
+    /// values); other bits are ignored.
+    pub const fn from_bits_truncate(bits: u32) -> Prot {
+        Prot(bits & 7)
+    }
+
+    /// The Linux `PROT_*` bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// True if every permission in `other` is in `self`.
+    pub const fn contains(self, other: Prot) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The host protection for a guest page with these permissions (see the
+    /// module doc: `EXEC` becomes `PROT_READ`, never `PROT_EXEC`).
+    fn host(self) -> libc::c_int {
+        let mut p = 0;
+        if self.contains(Prot::READ) || self.contains(Prot::EXEC) {
+            p |= libc::PROT_READ;
+        }
+        if self.contains(Prot::WRITE) {
+            p |= libc::PROT_WRITE;
+        }
+        p
+    }
+}
+
+impl BitOr for Prot {
+    type Output = Prot;
+    fn bitor(self, rhs: Prot) -> Prot {
+        Prot(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Prot {
+    fn bitor_assign(&mut self, rhs: Prot) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for Prot {
+    /// Prints like `/proc/PID/maps`: `r-x`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = |p, ch| if self.contains(p) { ch } else { '-' };
+        write!(f, "{}{}{}", c(Prot::READ, 'r'), c(Prot::WRITE, 'w'), c(Prot::EXEC, 'x'))
+    }
+}
+
+/// The kind of guest access that faulted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum AccessKind {
+    /// A data load (needs [`Prot::READ`]).
+    Read,
+    /// A data store (needs [`Prot::WRITE`]).
+    Write,
+    /// An instruction fetch (needs [`Prot::EXEC`]).
+    Execute,
+}
+
+impl AccessKind {
+    fn needs(self) -> Prot {
+        match self {
+            AccessKind::Read => Prot::READ,
+            AccessKind::Write => Prot::WRITE,
+            AccessKind::Execute => Prot::EXEC,
+        }
+    }
+}
+
+/// A guest memory access that the page map does not allow: the first
+/// faulting guest virtual address and the kind of access. System calls turn
+/// it into `EFAULT`; the translator into an instruction page fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("guest {kind:?} fault at {addr:#x}")]
+pub struct MemFault {
+    /// The first guest virtual address of the access that is not allowed.
+    pub addr: u64,
+    /// What the access was.
+    pub kind: AccessKind,
+}
+
+/// Errors of the address-space calls. [`Error::errno`] gives the Linux error
+/// number that `mmap`/`munmap`/`mprotect` would return.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The host refused to reserve the guest address space.
+    #[error("cannot reserve {GUEST_SPACE_SIZE:#x} bytes of host address space for the guest: {0}")]
+    Reserve(std::io::Error),
+    /// A zero length or an unaligned address (`EINVAL`).
+    #[error("invalid address or length")]
+    InvalidArgument,
+    /// The range does not fit in the guest address space (`ENOMEM`).
+    #[error("range outside the guest address space")]
+    OutOfRange,
+    /// No free range of the requested size exists (`ENOMEM`).
+    #[error("no free guest address range of that size")]
+    NoSpace,
+    /// Part of the range is not mapped (`ENOMEM`, as `mprotect` reports).
+    #[error("range not mapped")]
+    NotMapped,
+    /// A host `mmap`/`mprotect` call failed.
+    #[error("host mapping call failed: {0}")]
+    Host(std::io::Error),
+}
+
+impl Error {
+    /// The Linux errno (positive) this error stands for.
+    pub fn errno(&self) -> i32 {
+        match self {
+            Error::InvalidArgument => libc::EINVAL,
+            Error::Reserve(_)
+            | Error::OutOfRange
+            | Error::NoSpace
+            | Error::NotMapped => libc::ENOMEM,
+            Error::Host(e) => e.raw_os_error().unwrap_or(libc::ENOMEM),
+        }
+    }
+}
+
+/// One mapped range of the page map: `[start, end)` in guest bytes, both
+/// page aligned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    /// First guest address.
+    pub start: u64,
+    /// One past the last guest address.
+    pub end: u64,
+    /// Guest permissions.
+    pub prot: Prot,
+}
+
+/// The page map, keyed by range start; ranges never overlap.
+#[derive(Default)]
+struct PageMap {
+    ranges: BTreeMap<u64, (u64, Prot)>,
+    /// Non-fixed mappings are placed top-down below this guest address.
+    mmap_top: u64,
+}
+
+impl PageMap {
+    /// Splits the range containing `at` (if any) so that `at` is a boundary.
+    fn split(&mut self, at: u64) {
+        let found = self.ranges.range(..at).next_back().map(|(&s, &(e, p))| (s, e, p));
+        if let Some((s, e, p)) = found {
+            if e > at {
+                self.ranges.insert(s, (at, p));
+                self.ranges.insert(at, (e, p));
+            }
+        }
+    }
+
+    /// Removes `[start, end)` from the map.
+    fn clear(&mut self, start: u64, end: u64) {
+        self.split(start);
+        self.split(end);
+        let keys: Vec<u64> = self.ranges.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            self.ranges.remove(&k);
+        }
+    }
+
+    /// Sets `[start, end)` to `prot`, mapped.
+    fn set(&mut self, start: u64, end: u64, prot: Prot) {
+        self.clear(start, end);
+        self.ranges.insert(start, (end, prot));
+    }
+
+    /// The range containing `addr`.
+    fn lookup(&self, addr: u64) -> Option<Mapping> {
+        let (&start, &(end, prot)) = self.ranges.range(..=addr).next_back()?;
+        (addr < end).then_some(Mapping { start, end, prot })
+    }
+
+    /// Checks that every byte of `[start, end)` is mapped with at least
+    /// `need`; returns the first address that is not.
+    fn check(&self, start: u64, end: u64, need: Prot) -> Result<(), u64> {
+        let mut pos = start;
+        while pos < end {
+            match self.lookup(pos) {
+                Some(m) if m.prot.contains(need) => pos = m.end,
+                _ => return Err(pos),
+            }
+        }
+        Ok(())
+    }
+
+    /// True if no byte of `[start, end)` is mapped.
+    fn is_free(&self, start: u64, end: u64) -> bool {
+        if self.lookup(start).is_some() {
+            return false;
+        }
+        self.ranges.range(start..end).next().is_none()
+    }
+
+    /// The highest free `len`-byte range below `mmap_top` and at or above
+    /// [`MMAP_MIN_ADDR`].
+    fn find_free(&self, len: u64) -> Option<u64> {
+        let mut end = self.mmap_top;
+        for (&s, &(e, _)) in self.ranges.range(..self.mmap_top).rev() {
+            if e <= end && end - e >= len {
+                break;
+            }
+            end = end.min(s);
+        }
+        let start = end.checked_sub(len)?;
+        (start >= MMAP_MIN_ADDR).then_some(start)
+    }
+}
+
+/// The guest's virtual address space in user mode (see the module doc).
+///
+/// `Send + Sync`: vCPU threads share one through an `Arc`.
+pub struct GuestSpace {
+    /// Host address of guest address 0 (kept as an integer so the struct is
+    /// `Send + Sync`; the reservation lives as long as `self`).
+    base: usize,
+    map: RwLock<PageMap>,
+}
+
+/// Rounds `x` up to a multiple of [`PAGE_SIZE`], or `None` on overflow.
+pub fn page_align_up(x: u64) -> Option<u64> {
+    Some(x.checked_add(PAGE_SIZE - 1)? & !(PAGE_SIZE - 1))
+}
+
+/// Rounds `x` down to a multiple of [`PAGE_SIZE`].
+pub const fn page_align_down(x: u64) -> u64 {
+    x & !(PAGE_SIZE - 1)
+}
+
+impl GuestSpace {
+    /// Reserves a fresh, empty guest address space.
+    ///
+    /// # Errors
+    /// [`Error::Reserve`] if the host cannot reserve 256 GiB + 64 KiB of
+    /// address space (e.g. under a small `ulimit -v`).
+    pub fn new() -> Result<GuestSpace, Error> {
+        let total = (GUEST_SPACE_SIZE + GUARD_SIZE) as usize;
+        // SAFETY: a fresh anonymous PROT_NONE reservation at a host-chosen
+        // address; it aliases nothing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Reserve(std::io::Error::last_os_error()));
+        }
+        Ok(GuestSpace {
+            base: p as usize,
+            map: RwLock::new(PageMap { ranges: BTreeMap::new(), mmap_top: GUEST_SPACE_SIZE }),
+        })
+    }
+
+    /// Host address of guest virtual address 0.
+    pub fn base(&self) -> *mut u8 {
+        self.base as *mut u8
+    }
+
+    /// Bytes of guest virtual address space ([`GUEST_SPACE_SIZE`]).
+    pub fn size(&self) -> u64 {
+        GUEST_SPACE_SIZE
+    }
+
+    /// Host address of guest address `addr` (no check: `addr` must be below
+    /// [`GuestSpace::size`] for the result to be inside the reservation).
+    fn host(&self, addr: u64) -> *mut u8 {
+        self.base.wrapping_add(addr as usize) as *mut u8
+    }
+
+    /// Non-fixed mappings are placed top-down below guest address `top`
+    /// (bytes; rounded down to a page). The loader sets it just below the
+    /// stack, like Linux's `mmap_base`.
+    pub fn set_mmap_top(&self, top: u64) {
+        self.map.write().mmap_top = page_align_down(top.min(GUEST_SPACE_SIZE));
+    }
+
+    /// Validates `[addr, addr + len)` and returns it page aligned:
+    /// `(start, end)` in guest bytes.
+    fn range(&self, addr: u64, len: u64) -> Result<(u64, u64), Error> {
+        if len == 0 || !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Error::InvalidArgument);
+        }
+        let len = page_align_up(len).ok_or(Error::OutOfRange)?;
+        let end = addr.checked_add(len).ok_or(Error::OutOfRange)?;
+        if end > GUEST_SPACE_SIZE {
+            return Err(Error::OutOfRange);
+        }
+        Ok((addr, end))
+    }
+
+    /// Host `mmap` of fresh zeroed anonymous memory (or `PROT_NONE`
+    /// reservation) over guest `[start, end)`. Caller holds the write lock.
+    fn host_map(&self, start: u64, end: u64, host_prot: libc::c_int) -> Result<(), Error> {
+        // SAFETY: [start, end) lies inside our reservation (checked by
+        // `range`); MAP_FIXED replaces only pages we own, and the write lock
+        // keeps other users of the page map out while it does.
+        let p = unsafe {
+            libc::mmap(
+                self.host(start).cast(),
+                (end - start) as usize,
+                host_prot,
+                libc::MAP_FIXED | libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(Error::Host(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Host `mprotect` of guest `[start, end)`. Caller holds the write lock.
+    fn host_protect(&self, start: u64, end: u64, host_prot: libc::c_int) -> Result<(), Error> {
+        // SAFETY: the range lies inside our reservation; changing its
+        // protection cannot invalidate Rust references (we hold none into
+        // guest memory).
+        let r = unsafe { libc::mprotect(self.host(start).cast(), (end - start) as usize, host_prot) };
+        if r != 0 {
+            return Err(Error::Host(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Maps `len` bytes (rounded up to pages) of zeroed anonymous memory with
+    /// guest permissions `prot`, like `mmap(MAP_ANONYMOUS|MAP_PRIVATE)`.
+    ///
+    /// With `fixed`, the mapping is at guest address `addr` (page aligned)
+    /// and replaces whatever was there (`MAP_FIXED`). Without it, `addr` is a
+    /// hint used if the range is free; otherwise the highest free range
+    /// below the mmap top (see [`GuestSpace::set_mmap_top`]) is taken.
+    /// Returns the guest address of the mapping.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero length or an unaligned fixed
+    /// address; [`Error::OutOfRange`] if the range leaves the guest space;
+    /// [`Error::NoSpace`] if no free range is big enough; [`Error::Host`]
+    /// if the host `mmap` fails.
+    pub fn map(&self, addr: u64, len: u64, prot: Prot, fixed: bool) -> Result<u64, Error> {
+        if len == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let plen = page_align_up(len).ok_or(Error::OutOfRange)?;
+        let mut map = self.map.write();
+        let start = if fixed {
+            self.range(addr, plen)?.0
+        } else {
+            let hint = page_align_down(addr);
+            match self.range(hint, plen) {
+                Ok((s, e)) if s >= MMAP_MIN_ADDR && map.is_free(s, e) => s,
+                _ => map.find_free(plen).ok_or(Error::NoSpace)?,
+            }
+        };
+        let end = start + plen;
+        self.host_map(start, end, prot.host())?;
+        map.set(start, end, prot);
+        Ok(start)
+    }
+
+    /// True if no page of `[addr, addr + len)` is mapped (for
+    /// `MAP_FIXED_NOREPLACE`). False for an invalid range.
+    pub fn is_free(&self, addr: u64, len: u64) -> bool {
+        match self.range(page_align_down(addr), len) {
+            Ok((s, e)) => self.map.read().is_free(s, e),
+            Err(_) => false,
+        }
+    }
+
+    /// Unmaps `[addr, addr + len)` (rounded up to pages), like `munmap`:
+    /// unmapped pages in the range are fine. The host pages are released and
+    /// the range reverts to the `PROT_NONE` reservation.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero length or an unaligned `addr`;
+    /// [`Error::OutOfRange`] if the range leaves the guest space.
+    pub fn unmap(&self, addr: u64, len: u64) -> Result<(), Error> {
+        let (start, end) = self.range(addr, len)?;
+        let mut map = self.map.write();
+        self.host_map(start, end, libc::PROT_NONE)?;
+        map.clear(start, end);
+        Ok(())
+    }
+
+    /// Changes the guest permissions of `[addr, addr + len)` (rounded up to
+    /// pages), like `mprotect`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a zero length or an unaligned `addr`;
+    /// [`Error::OutOfRange`] if the range leaves the guest space;
+    /// [`Error::NotMapped`] if any page in it is unmapped (nothing changes).
+    pub fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Error> {
+        let (start, end) = self.range(addr, len)?;
+        let mut map = self.map.write();
+        map.check(start, end, Prot::NONE).map_err(|_| Error::NotMapped)?;
+        self.host_protect(start, end, prot.host())?;
+        map.set(start, end, prot);
+        Ok(())
+    }
+
+    /// The guest permissions of the page holding guest address `addr`, or
+    /// `None` if it is unmapped.
+    pub fn prot_of(&self, addr: u64) -> Option<Prot> {
+        self.map.read().lookup(addr).map(|m| m.prot)
+    }
+
+    /// A snapshot of every mapped range, in address order (for
+    /// `/proc/self/maps` and debugging). Adjacent ranges are not merged.
+    pub fn mappings(&self) -> Vec<Mapping> {
+        self.map
+            .read()
+            .ranges
+            .iter()
+            .map(|(&start, &(end, prot))| Mapping { start, end, prot })
+            .collect()
+    }
+
+    /// Checks `[addr, addr + len)` against `kind`; returns the end address.
+    fn check(&self, map: &PageMap, addr: u64, len: u64, kind: AccessKind) -> Result<u64, MemFault> {
+        let fault = |a| MemFault { addr: a, kind };
+        let end = addr.checked_add(len).ok_or(fault(addr))?;
+        if end > GUEST_SPACE_SIZE {
+            return Err(fault(addr.max(GUEST_SPACE_SIZE.min(addr))));
+        }
+        map.check(addr, end, kind.needs()).map_err(fault)?;
+        Ok(end)
+    }
+
+    /// Validates guest `[addr, addr + len)` for `kind` and returns the host
+    /// address of `addr`, like QEMU's `lock_user`. A zero length is always
+    /// valid (for an address inside the space).
+    ///
+    /// The pointer is meant for host system calls (`read` into a guest
+    /// buffer, `write` from one): if another thread unmaps the range
+    /// meanwhile, the host kernel reports `EFAULT` rather than faulting.
+    /// Dereferencing it from Rust is up to the caller's `unsafe`.
+    ///
+    /// # Errors
+    /// The first guest address not allowed for `kind`.
+    pub fn host_range(&self, addr: u64, len: u64, kind: AccessKind) -> Result<*mut u8, MemFault> {
+        if len == 0 {
+            if addr > GUEST_SPACE_SIZE {
+                return Err(MemFault { addr, kind });
+            }
+            return Ok(self.host(addr));
+        }
+        let map = self.map.read();
+        self.check(&map, addr, len, kind)?;
+        Ok(self.host(addr))
+    }
+
+    /// Copies `buf.len()` bytes from guest address `addr`; every byte must be
+    /// readable by the guest. Never faults the host.
+    ///
+    /// # Errors
+    /// The first unreadable guest address (nothing is copied then).
+    pub fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.copy_out(addr, buf, AccessKind::Read)
+    }
+
+    /// Copies instruction bytes from guest address `addr`; every byte must be
+    /// executable by the guest. The translator reads code through this.
+    ///
+    /// # Errors
+    /// The first non-executable guest address (nothing is copied then).
+    pub fn fetch_code(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemFault> {
+        self.copy_out(addr, buf, AccessKind::Execute)
+    }
+
+    fn copy_out(&self, addr: u64, buf: &mut [u8], kind: AccessKind) -> Result<(), MemFault> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        let map = self.map.read();
+        self.check(&map, addr, buf.len() as u64, kind)?;
+        // SAFETY: the page map says every byte is mapped with READ or EXEC,
+        // both of which are host-readable (see `Prot::host`); the read lock
+        // keeps mapping calls out while we copy. Guest threads may write
+        // concurrently; bytes are plain data.
+        unsafe { std::ptr::copy_nonoverlapping(self.host(addr), buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    /// Copies `data` to guest address `addr`, which must be writable by the
+    /// guest (as the kernel requires of syscall output buffers).
+    ///
+    /// # Errors
+    /// The first unwritable guest address (nothing is copied then).
+    pub fn write(&self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let map = self.map.read();
+        self.check(&map, addr, data.len() as u64, AccessKind::Write)?;
+        // SAFETY: every byte is mapped guest-writable, hence host-writable;
+        // the read lock keeps mapping calls out while we copy.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.host(addr), data.len()) };
+        Ok(())
+    }
+
+    /// Copies `data` to guest address `addr` whatever the guest permissions,
+    /// as long as every byte is mapped (for the loader writing read-only
+    /// segments, and for the translator's own needs). Pages that are not
+    /// host-writable are made writable for the copy and restored after.
+    ///
+    /// # Errors
+    /// The first unmapped guest address (nothing is copied then).
+    pub fn write_force(&self, addr: u64, data: &[u8]) -> Result<(), MemFault> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let fault = |a| MemFault { addr: a, kind: AccessKind::Write };
+        let map = self.map.write();
+        let end = addr.checked_add(data.len() as u64).ok_or(fault(addr))?;
+        if end > GUEST_SPACE_SIZE {
+            return Err(fault(addr));
+        }
+        map.check(addr, end, Prot::NONE).map_err(fault)?;
+        let mut pos = addr;
+        while pos < end {
+            let Some(m) = map.lookup(pos) else { return Err(fault(pos)) };
+            let chunk_end = m.end.min(end);
+            let off = (pos - addr) as usize;
+            let len = (chunk_end - pos) as usize;
+            let writable = m.prot.contains(Prot::WRITE);
+            let (ps, pe) = (page_align_down(pos), page_align_up(chunk_end).unwrap_or(m.end));
+            if !writable {
+                self.host_protect(ps, pe, m.prot.host() | libc::PROT_WRITE)
+                    .map_err(|_| fault(pos))?;
+            }
+            // SAFETY: [pos, chunk_end) is mapped and now host-writable; we
+            // hold the write lock, so nobody changes the mapping meanwhile.
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.as_ptr().add(off), self.host(pos), len)
+            };
+            if !writable {
+                self.host_protect(ps, pe, m.prot.host()).map_err(|_| fault(pos))?;
+            }
+            pos = chunk_end;
+        }
+        Ok(())
+    }
+
+    /// Reads a little-endian `u64` at guest address `addr`.
+    ///
+    /// # Errors
+    /// As [`GuestSpace::read`].
+    pub fn read_u64(&self, addr: u64) -> Result<u64, MemFault> {
+        let mut b = [0; 8];
+        self.read(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    /// Reads a little-endian `u32` at guest address `addr`.
+    ///
+    /// # Errors
+    /// As [`GuestSpace::read`].
+    pub fn read_u32(&self, addr: u64) -> Result<u32, MemFault> {
+        let mut b = [0; 4];
+        self.read(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    /// Writes a little-endian `u64` at guest address `addr`.
+    ///
+    /// # Errors
+    /// As [`GuestSpace::write`].
+    pub fn write_u64(&self, addr: u64, v: u64) -> Result<(), MemFault> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Writes a little-endian `u32` at guest address `addr`.
+    ///
+    /// # Errors
+    /// As [`GuestSpace::write`].
+    pub fn write_u32(&self, addr: u64, v: u32) -> Result<(), MemFault> {
+        self.write(addr, &v.to_le_bytes())
+    }
+
+    /// Reads a NUL-terminated string at guest address `addr`, without the
+    /// NUL, reading at most `max` bytes (the NUL included).
+    ///
+    /// # Errors
+    /// The first unreadable address before the NUL; a string with no NUL in
+    /// `max` bytes is reported as a fault at `addr + max` (callers map it to
+    /// `ENAMETOOLONG` or `EFAULT`).
+    pub fn read_cstr(&self, addr: u64, max: usize) -> Result<Vec<u8>, MemFault> {
+        let mut out = Vec::new();
+        let mut pos = addr;
+        let map = self.map.read();
+        while out.len() < max {
+            // Read up to the end of the current page.
+            let page_end = page_align_down(pos).saturating_add(PAGE_SIZE);
+            let n = ((page_end - pos) as usize).min(max - out.len());
+            self.check(&map, pos, n as u64, AccessKind::Read)?;
+            // SAFETY: [pos, pos + n) is guest-readable, hence host-readable;
+            // the read lock is held.
+            let bytes = unsafe { std::slice::from_raw_parts(self.host(pos), n) };
+            if let Some(i) = bytes.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&bytes[..i]);
+                return Ok(out);
+            }
+            out.extend_from_slice(bytes);
+            pos += n as u64;
+        }
+        Err(MemFault { addr: addr.saturating_add(max as u64), kind: AccessKind::Read })
+    }
+}
+
+impl Drop for GuestSpace {
+    fn drop(&mut self) {
+        // SAFETY: we own the whole reservation; after drop nothing can reach
+        // it through `self`. (The runtime must not run guest code of this
+        // space after dropping it.)
+        unsafe {
+            libc::munmap(self.base as *mut libc::c_void, (GUEST_SPACE_SIZE + GUARD_SIZE) as usize);
+        }
+    }
+}
+
+impl fmt::Debug for GuestSpace {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuestSpace").field("base", &(self.base as *const u8)).finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn is_send_sync() {
+        assert_send_sync::<GuestSpace>();
+    }
+
+    #[test]
+    fn map_read_write_unmap() {
+        let g = GuestSpace::new().unwrap();
+        let a = g.map(0x10000, 0x2000, Prot::RW, true).unwrap();
+        assert_eq!(a, 0x10000);
+        g.write(0x10ffc, b"abcdefgh").unwrap();
+        let mut b = [0; 8];
+        g.read(0x10ffc, &mut b).unwrap();
+        assert_eq!(&b, b"abcdefgh");
+        assert_eq!(g.read_u32(0x10ffc).unwrap(), u32::from_le_bytes(*b"abcd"));
+        // Zeroed.
+        assert_eq!(g.read_u64(0x11000 + 8).unwrap(), 0);
+        g.unmap(0x11000, 0x1000).unwrap();
+        assert_eq!(g.prot_of(0x11000), None);
+        assert_eq!(g.prot_of(0x10000), Some(Prot::RW));
+        let e = g.read(0x10ffc, &mut b).unwrap_err();
+        assert_eq!(e, MemFault { addr: 0x11000, kind: AccessKind::Read });
+        // Remapping gives zeroes again.
+        g.map(0x11000, 1, Prot::RW, true).unwrap();
+        assert_eq!(g.read_u32(0x11000).unwrap(), 0);
+    }
+
+    #[test]
+    fn faults_on_unmapped_and_readonly() {
+        let g = GuestSpace::new().unwrap();
+        let mut b = [0; 4];
+        assert_eq!(g.read(0x5000_0000, &mut b).unwrap_err().addr, 0x5000_0000);
+        g.map(0x20000, 0x1000, Prot::READ, true).unwrap();
+        let e = g.write(0x20000, b"x").unwrap_err();
+        assert_eq!(e, MemFault { addr: 0x20000, kind: AccessKind::Write });
+        assert!(g.fetch_code(0x20000, &mut b).is_err());
+        g.write_force(0x20000, b"code").unwrap();
+        g.read(0x20000, &mut b).unwrap();
+        assert_eq!(&b, b"code");
+        // Still read-only for the guest afterwards.
+        assert!(g.write(0x20000, b"x").is_err());
+        g.protect(0x20000, 0x1000, Prot::RX).unwrap();
+        g.fetch_code(0x20000, &mut b).unwrap();
+        assert_eq!(g.host_range(0x20000, 4, AccessKind::Write).unwrap_err().addr, 0x20000);
+        assert!(g.host_range(0x20000, 4, AccessKind::Read).is_ok());
+    }
+
+    #[test]
+    fn protect_unmapped_is_error() {
+        let g = GuestSpace::new().unwrap();
+        g.map(0x30000, 0x1000, Prot::RW, true).unwrap();
+        assert!(matches!(g.protect(0x30000, 0x2000, Prot::READ), Err(Error::NotMapped)));
+        assert_eq!(g.prot_of(0x30000), Some(Prot::RW));
+        g.protect(0x30000, 0x1000, Prot::NONE).unwrap();
+        assert_eq!(g.prot_of(0x30000), Some(Prot::NONE));
+    }
+
+    #[test]
+    fn non_fixed_placement_does_not_overlap() {
+        let g = GuestSpace::new().unwrap();
+        g.set_mmap_top(0x10_0000_0000);
+        let mut got: Vec<(u64, u64)> = Vec::new();
+        for i in 1..20u64 {
+            let len = i * 0x1800;
+            let a = g.map(0, len, Prot::RW, false).unwrap();
+            assert_eq!(a % PAGE_SIZE, 0);
+            let end = a + page_align_up(len).unwrap();
+            assert!(end <= 0x10_0000_0000);
+            for &(s, e) in &got {
+                assert!(end <= s || a >= e, "overlap");
+            }
+            got.push((a, end));
+        }
+        // A hole gets reused.
+        let (s, e) = got[5];
+        g.unmap(s, e - s).unwrap();
+        let a = g.map(0, e - s, Prot::RW, false).unwrap();
+        assert_eq!(a, s);
+        // A free hint is honoured.
+        assert_eq!(g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(), 0x4000_0000);
+        // An occupied hint is not.
+        assert_ne!(g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(), 0x4000_0000);
+    }
+
+    #[test]
+    fn absurd_arguments() {
+        let g = GuestSpace::new().unwrap();
+        assert!(matches!(g.map(0x10000, 0, Prot::RW, true), Err(Error::InvalidArgument)));
+        assert!(matches!(g.map(0x10001, 10, Prot::RW, true), Err(Error::InvalidArgument)));
+        assert!(matches!(g.map(u64::MAX & !0xfff, 0x1000, Prot::RW, true), Err(Error::OutOfRange)));
+        assert!(matches!(g.map(0x1000, u64::MAX, Prot::RW, true), Err(Error::OutOfRange)));
+        assert!(matches!(g.map(GUEST_SPACE_SIZE, 0x1000, Prot::RW, true), Err(Error::OutOfRange)));
+        assert!(matches!(g.map(0, GUEST_SPACE_SIZE * 2, Prot::RW, false), Err(Error::NoSpace)));
+        assert!(g.unmap(0x10000, 0).is_err());
+        assert!(g.unmap(u64::MAX - 0xfff, 0x1000).is_err());
+        assert!(g.protect(0x10000, u64::MAX, Prot::RW).is_err());
+        let mut b = [0; 8];
+        assert!(g.read(u64::MAX - 3, &mut b).is_err());
+        assert!(g.read(GUEST_SPACE_SIZE - 4, &mut b).is_err());
+        assert!(g.write(u64::MAX, b"x").is_err());
+        assert!(g.write_force(u64::MAX - 1, b"xyz").is_err());
+        assert!(g.read_cstr(u64::MAX - 1, 100).is_err());
+        assert!(g.host_range(u64::MAX, 0, AccessKind::Read).is_err());
+        assert!(g.host_range(u64::MAX - 1, 4, AccessKind::Read).is_err());
+        assert!(!g.is_free(u64::MAX, 5));
+        assert_eq!(g.prot_of(u64::MAX), None);
+    }
+
+    #[test]
+    fn cstr_across_pages() {
+        let g = GuestSpace::new().unwrap();
+        g.map(0x10000, 0x2000, Prot::RW, true).unwrap();
+        g.write(0x10ffe, b"hello\0").unwrap();
+        assert_eq!(g.read_cstr(0x10ffe, 100).unwrap(), b"hello");
+        assert!(g.read_cstr(0x10ffe, 3).is_err());
+        g.write(0x11ffe, b"ab").unwrap();
+        assert_eq!(g.read_cstr(0x11ffe, 100).unwrap_err().addr, 0x12000);
+    }
+}
