@@ -63,8 +63,31 @@ pub const HELPER_CSRRW: Helper = Helper(0);
 /// Index of [`helper_read_counter`] in [`HELPERS`].
 pub const HELPER_READ_COUNTER: Helper = Helper(1);
 
+/// Index of [`helper_accrue_fflags`] in [`HELPERS`].
+pub const HELPER_ACCRUE_FFLAGS: Helper = Helper(2);
+
 /// The helper table, indexed by the `HELPER_*` constants.
-pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter];
+pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter, helper_accrue_fflags];
+
+/// Moves the host FPU's sticky exception flags into `fflags` (ORed in, as
+/// RISC-V accrues them) and clears the host's. Called after each guest
+/// float instruction that can raise exceptions; see
+/// [`cranemu_ir::fp::host_flags`] for how exact this is.
+///
+/// # Safety
+/// `cpu` points at a `CpuState` image (any alignment) that nothing else
+/// accesses during the call.
+pub unsafe extern "C" fn helper_accrue_fflags(cpu: *mut u8, _: u64, _: u64, _: u64) -> u64 {
+    let flags = u64::from(cranemu_ir::fp::host_flags::take());
+    if flags != 0 {
+        // SAFETY: the caller guarantees `cpu`; OFFSET_FCSR is a field.
+        unsafe {
+            let p = cpu.add(CpuState::OFFSET_FCSR as usize).cast::<u64>();
+            p.write_unaligned(p.read_unaligned() | flags);
+        }
+    }
+    0
+}
 
 /// Applies a read-modify-write of the floating-point CSR `csr` (`fflags`,
 /// `frm` or `fcsr`) to the `fcsr` value `fcsr`: returns (the CSR's old

@@ -174,6 +174,25 @@ pub fn fcvt_to_int(w: FpWidth, rm: Rounding, to: IntKind, a: u64) -> u64 {
         FpWidth::D => f64::from_bits(a),
     };
     let r = round(x, rm);
+    // Saturation and inexactness are computed here, not left to the host
+    // conversion: NV for NaN or a rounded value out of range, else NX if
+    // rounding changed the value (Unprivileged ISA, 14.7).
+    let (lo, hi) = match to {
+        IntKind::I32 => (i32::MIN as f64, i32::MAX as f64),
+        IntKind::U32 => (0.0, u32::MAX as f64),
+        IntKind::I64 => (i64::MIN as f64, 9223372036854775807.0),
+        IntKind::U64 => (0.0, 18446744073709551615.0),
+    };
+    let in_range = match to {
+        // 2^63 and 2^64 are not representable: compare strictly.
+        IntKind::I64 | IntKind::U64 => r >= lo && r < hi,
+        _ => r >= lo && r <= hi,
+    };
+    if x.is_nan() || !in_range {
+        host_flags::raise(host_flags::NV);
+    } else if r != x {
+        host_flags::raise(host_flags::NX);
+    }
     match to {
         IntKind::I32 => {
             let v = if x.is_nan() { i32::MAX } else { r as i32 };
@@ -342,5 +361,99 @@ mod tests {
         assert_eq!(fclass(FpWidth::D, CANONICAL_NAN_D), 1 << 9);
         assert_eq!(fclass(FpWidth::D, 0x7ff0_0000_0000_0001), 1 << 8);
         assert_eq!(fclass(FpWidth::S, box_s(1)), 1 << 5);
+    }
+}
+
+/// The host's floating-point exception flags (x86-64 `MXCSR`), which both
+/// translated code and the reference interpreter use to compute RISC-V
+/// `fflags`: float ops run on the host FPU, and after each guest float
+/// instruction a helper moves the host's sticky flags into `fflags`.
+///
+/// Approximate where x86 and RISC-V disagree: `flt`/`fle` on a quiet NaN
+/// do not raise NV here, and `fcvt.*.lu` may miss NX. Exact flags are a
+/// later issue's (a soft-float implementation).
+pub mod host_flags {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)]
+    use core::arch::x86_64::{_mm_getcsr, _mm_setcsr};
+
+    /// `MXCSR` exception flag bits: IE, DE, ZE, OE, UE, PE.
+    const MXCSR_FLAGS: u32 = 0x3f;
+
+    /// RISC-V `fflags` bits (Unprivileged ISA, table 13.2).
+    pub const NV: u32 = 0x10;
+    /// Divide by zero.
+    pub const DZ: u32 = 0x08;
+    /// Overflow.
+    pub const OF: u32 = 0x04;
+    /// Underflow.
+    pub const UF: u32 = 0x02;
+    /// Inexact.
+    pub const NX: u32 = 0x01;
+
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)]
+    fn get() -> u32 {
+        // SAFETY: reading MXCSR has no preconditions on x86-64 (SSE2 is
+        // baseline).
+        unsafe { _mm_getcsr() }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[allow(deprecated)]
+    fn set(v: u32) {
+        // SAFETY: only the sticky exception flags change; masks and the
+        // rounding mode are written back as they were.
+        unsafe { _mm_setcsr(v) }
+    }
+
+    /// Clears the host's sticky exception flags.
+    pub fn clear() {
+        let v = get();
+        if v & MXCSR_FLAGS != 0 {
+            set(v & !MXCSR_FLAGS);
+        }
+    }
+
+    /// Returns the host's sticky exception flags as RISC-V `fflags` bits
+    /// and clears them.
+    pub fn take() -> u32 {
+        let v = get();
+        if v & MXCSR_FLAGS == 0 {
+            return 0;
+        }
+        set(v & !MXCSR_FLAGS);
+        let mut f = 0;
+        if v & 0x01 != 0 {
+            f |= NV;
+        }
+        if v & 0x04 != 0 {
+            f |= DZ;
+        }
+        if v & 0x08 != 0 {
+            f |= OF;
+        }
+        if v & 0x10 != 0 {
+            f |= UF;
+        }
+        if v & 0x20 != 0 {
+            f |= NX;
+        }
+        f
+    }
+
+    /// Raises RISC-V `fflags` bits in the host's sticky flags, for results
+    /// computed without the host FPU raising them.
+    pub fn raise(fflags: u32) {
+        let mut m = 0;
+        if fflags & NV != 0 {
+            m |= 0x01;
+        }
+        if fflags & NX != 0 {
+            m |= 0x20;
+        }
+        if m != 0 {
+            set(get() | m);
+        }
     }
 }

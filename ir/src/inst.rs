@@ -364,7 +364,9 @@ pub enum Inst {
     },
     /// Atomically: `old = mem[addr]; if old == expected { mem[addr] = new };
     /// dst = old`, compared and returned at `size` (the old value
-    /// sign-extended). Sequentially consistent; faults as a store.
+    /// sign-extended). Sequentially consistent; faults as a store, whether
+    /// or not the comparison succeeds (a non-writable address always
+    /// faults).
     AtomicCas {
         /// The old memory value, sign-extended.
         dst: Value,

@@ -165,6 +165,25 @@ pub fn atomic_op(op: AtomicOp, old: u64, src: u64, bits: u32) -> u64 {
     }
 }
 
+/// The guest address a failed `size`-byte access at `addr` reports: its
+/// first inaccessible byte, "the portion of the access that caused the
+/// fault" (Privileged ISA, section 3.1.16, `mtval`). Only a misaligned
+/// access that spans two pages can fault past its first byte. Probes byte
+/// by byte; a store probe writes each accessible byte back unchanged.
+fn fault_addr(mem: &mut dyn Memory, addr: u64, size: MemSize, store: bool) -> u64 {
+    for i in 0..size.bytes() {
+        let a = addr.wrapping_add(i);
+        let ok = match mem.load(a, MemSize::B1) {
+            Ok(byte) => !store || mem.store(a, MemSize::B1, byte).is_ok(),
+            Err(()) => false,
+        };
+        if !ok {
+            return a;
+        }
+    }
+    addr
+}
+
 fn state_get(state: &[u8], offset: i32) -> u64 {
     let o = offset as usize;
     let mut b = [0u8; 8];
@@ -193,6 +212,9 @@ pub unsafe fn run(
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
 ) -> Outcome {
+    // Float ops run on the host FPU and their exceptions are read back
+    // from its sticky flags, as in translated code: start clean.
+    fp::host_flags::clear();
     let mut vals = vec![0u64; block.num_values as usize];
     let mut pc = block.pc;
     for inst in &block.insts {
@@ -229,7 +251,7 @@ pub unsafe fn run(
                     Ok(x) => Some(zext(x, m.size.bits())),
                     Err(()) => {
                         return Outcome::MemFault {
-                            addr: a,
+                            addr: fault_addr(mem, a, m.size, false),
                             store: false,
                             misaligned: false,
                             pc,
@@ -249,7 +271,7 @@ pub unsafe fn run(
                 }
                 if mem.store(a, m.size, v(src)).is_err() {
                     return Outcome::MemFault {
-                        addr: a,
+                        addr: fault_addr(mem, a, m.size, true),
                         store: true,
                         misaligned: false,
                         pc,
@@ -313,7 +335,16 @@ pub unsafe fn run(
                 let Ok(old) = mem.load(a, size) else {
                     return fault;
                 };
-                if old == zext(v(expected), size.bits()) && mem.store(a, size, v(new)).is_err() {
+                // The access is a store whether or not the comparison
+                // succeeds: on failure the old value is written back (as
+                // x86's `lock cmpxchg` does), so a non-writable address
+                // faults either way.
+                let stored = if old == zext(v(expected), size.bits()) {
+                    v(new)
+                } else {
+                    old
+                };
+                if mem.store(a, size, stored).is_err() {
                     return fault;
                 }
                 Some(sext(old, size.bits()))

@@ -330,7 +330,12 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
 
     let mut cpu = CpuState { pc: interp.as_ref().map_or(main.entry, |i| i.entry), ..CpuState::default() };
     cpu.x[2] = sp;
-    let engine = Engine::new(space.clone(), EngineConfig { count_insns: opts.count_insns, log: opts.log.clone(), ..EngineConfig::default() })?;
+    let engine = Engine::new(space.clone(), EngineConfig {
+            // rdinstret and rdcycle read the count: one add per block.
+            count_insns: true,
+            log: opts.log.clone(),
+            ..EngineConfig::default()
+        })?;
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     loop {
         match engine.run(&mut cpu)? {

@@ -333,6 +333,9 @@ impl Engine {
             .place(&compiled.code)
             .map_err(Error::Host)?;
         let t2 = Instant::now();
+        // Translation may run inside translated code (the indirect-jump
+        // lookup): leave no host float flags behind for the guest to see.
+        cranemu_ir::fp::host_flags::clear();
         if self.config.log.any() {
             self.log_block(&tb, &compiled, code);
         }

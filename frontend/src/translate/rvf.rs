@@ -22,6 +22,7 @@ use cranemu_ir::{
 
 use super::{DisasContext, Flow};
 use crate::insn::Insn;
+use crate::helpers::HELPER_ACCRUE_FFLAGS;
 
 /// The upper 32 bits of a NaN-boxed single.
 const BOX: u64 = 0xffff_ffff_0000_0000;
@@ -96,6 +97,14 @@ pub(crate) fn gen_fstore(ctx: &mut DisasContext<'_>, insn: &Insn, w: FpWidth) ->
     Flow::Next
 }
 
+/// Accrues the exception flags of the float instruction just translated
+/// into `fflags`. Emitted after the instruction's result is stored, so the
+/// (pure) float op cannot be scheduled after the helper call.
+fn accrue_fflags(ctx: &mut DisasContext<'_>) {
+    let zero = ctx.iconst(0);
+    ctx.b.call(HELPER_ACCRUE_FFLAGS, [zero, zero, zero]);
+}
+
 /// `fadd`, `fsub`, `fmul`, `fdiv`, `fmin`, `fmax`. Only the first four
 /// have an `rm` field (min/max use it as a function code).
 pub(crate) fn gen_fbin(ctx: &mut DisasContext<'_>, insn: &Insn, op: FBinOp, w: FpWidth) -> Flow {
@@ -106,6 +115,7 @@ pub(crate) fn gen_fbin(ctx: &mut DisasContext<'_>, insn: &Insn, op: FBinOp, w: F
     let b = ctx.f(insn.rs2);
     let v = ctx.b.fbin(op, w, a, b);
     ctx.set_f(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -117,6 +127,7 @@ pub(crate) fn gen_fsqrt(ctx: &mut DisasContext<'_>, insn: &Insn, w: FpWidth) -> 
     let a = ctx.f(insn.rs1);
     let v = ctx.b.fsqrt(w, a);
     ctx.set_f(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -137,6 +148,7 @@ pub(crate) fn gen_fma(
     let c = ctx.f(insn.rs3);
     let v = ctx.b.fma(w, neg_product, neg_addend, a, b, c);
     ctx.set_f(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -188,6 +200,7 @@ pub(crate) fn gen_fcmp(ctx: &mut DisasContext<'_>, insn: &Insn, cc: FloatCC, w: 
     let b = ctx.f(insn.rs2);
     let v = ctx.b.fcmp(cc, w, a, b);
     ctx.set_x(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -212,6 +225,7 @@ pub(crate) fn gen_fcvt_to_int(
     let a = ctx.f(insn.rs1);
     let v = ctx.b.fcvt_to_int(w, rm, to, a);
     ctx.set_x(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -228,6 +242,7 @@ pub(crate) fn gen_fcvt_from_int(
     let a = ctx.x(insn.rs1);
     let v = ctx.b.fcvt_from_int(w, from, a);
     ctx.set_f(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -239,6 +254,7 @@ pub(crate) fn gen_fcvt_float(ctx: &mut DisasContext<'_>, insn: &Insn, from: FpWi
     let a = ctx.f(insn.rs1);
     let v = ctx.b.fcvt_float(from, a);
     ctx.set_f(insn.rd, v);
+    accrue_fflags(ctx);
     Flow::Next
 }
 
