@@ -688,6 +688,19 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     AtomicOp::Umin => AtomicRmwOp::Umin,
                     AtomicOp::Umax => AtomicRmwOp::Umax,
                 };
+                if !matches!(op, AtomicOp::Xchg | AtomicOp::Add) {
+                    // x86-64 has no single instruction for these: Cranelift
+                    // emits a plain load, then a `lock cmpxchg` loop. On an
+                    // unmapped page that load would fault as a read, and the
+                    // fault handler would report a load page fault, where an
+                    // AMO must raise a store/AMO page fault. A locked
+                    // `xadd` of 0 first is a write access that changes
+                    // nothing, so any fault is taken as a store.
+                    let zero = self.b.ins().iconst(ty, 0);
+                    self.b
+                        .ins()
+                        .atomic_rmw(ty, Self::guest_flags(), AtomicRmwOp::Add, h, zero);
+                }
                 let old = self.b.ins().atomic_rmw(ty, Self::guest_flags(), rop, h, s);
                 let x = if ty == I64 {
                     old
