@@ -1,7 +1,7 @@
 //! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
 //!
 //! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
-//! [-strace] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! [-strace] [-stats] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
 
@@ -47,6 +47,11 @@ struct RunArgs {
     /// Log every system call to stderr (also spelled -strace).
     #[arg(long = "strace")]
     strace: bool,
+    /// Print translation and execution statistics to stderr at exit (also
+    /// spelled -stats): blocks translated, guest instructions translated,
+    /// translation time in ns, guest instructions executed.
+    #[arg(long = "stats")]
+    stats: bool,
     /// Translation logs, comma separated: in_asm, op, out_asm.
     #[arg(short = 'd', value_name = "ITEMS")]
     log_items: Option<String>,
@@ -76,6 +81,7 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
         }
         match a.to_str() {
             Some("-strace") => out.push("--strace".into()),
+            Some("-stats") => out.push("--stats".into()),
             Some("-L" | "-E" | "-U" | "-0" | "-d" | "-D") => {
                 out.push(a);
                 out.extend(it.next());
@@ -132,7 +138,7 @@ fn options(r: &RunArgs) -> Result<Options, String> {
         log_items: r.log_items.clone(),
         log_file: r.log_file.clone(),
         log,
-        count_insns: false,
+        stats: r.stats,
     })
 }
 

@@ -54,8 +54,9 @@ pub struct Options {
     pub log_file: Option<PathBuf>,
     /// Translation logging, built from `-d`/`-D`.
     pub log: LogConfig,
-    /// Count retired guest instructions.
-    pub count_insns: bool,
+    /// Print translation and execution statistics to stderr when the
+    /// program ends (`-stats`), one line starting `cranemu-stats:`.
+    pub stats: bool,
 }
 
 impl Options {
@@ -337,11 +338,34 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             ..EngineConfig::default()
         })?;
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
+    let started = std::time::Instant::now();
+    let code = run_loop(&engine, &mut process, &mut cpu, opts);
+    if opts.stats {
+        let s = engine.stats();
+        eprintln!(
+            "cranemu-stats: blocks={} translated_insns={} translate_ns={} codegen_ns={} code_bytes={} \
+             flushes={} executed_insns={} wall_ns={}",
+            s.blocks,
+            s.guest_insns,
+            s.translate_ns,
+            s.codegen_ns,
+            s.code_bytes,
+            s.flushes,
+            cpu.icount,
+            started.elapsed().as_nanos()
+        );
+    }
+    code
+}
+
+/// Runs the guest until it exits or dies of a signal; returns the exit
+/// status as a shell reports it.
+fn run_loop(engine: &Engine, process: &mut Process, cpu: &mut CpuState, opts: &Options) -> Result<i32, Error> {
     loop {
-        match engine.run(&mut cpu)? {
+        match engine.run(cpu)? {
             Exit::Interrupted => {}
             Exit::Trap(t) if t.cause == Exception::EcallFromU => {
-                match process.do_syscall(&mut cpu) {
+                match process.do_syscall(cpu) {
                     SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
                     SyscallAction::Exit(code) => {
                         let _ = std::io::stdout().flush();

@@ -283,12 +283,13 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
     };
 
     // JIT.
-    fix.space.write_force(CODE, &{
-        let mut p = vec![0u8; 0x1000];
-        p[..code.len()].copy_from_slice(code);
-        p
-    })
-    .expect("write code");
+    fix.space
+        .write_force(CODE, &{
+            let mut p = vec![0u8; 0x1000];
+            p[..code.len()].copy_from_slice(code);
+            p
+        })
+        .expect("write code");
     fix.space.write_force(DATA, data).expect("write data");
     let mut jcpu = cpu0.clone();
     let out = fix.engine.run_ir_block(&mut jcpu, block).expect("compile");
@@ -304,7 +305,12 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
 
 /// Asserts that both runs agree; `what` describes the case.
 fn check_same(i: &Run, j: &Run, what: &dyn Fn() -> String) -> Result<(), TestCaseError> {
-    prop_assert_eq!(i.ending, j.ending, "outcome differs (interp, jit)\n{}", what());
+    prop_assert_eq!(
+        i.ending,
+        j.ending,
+        "outcome differs (interp, jit)\n{}",
+        what()
+    );
     for r in 0..32 {
         prop_assert_eq!(
             i.state.x[r],
@@ -397,9 +403,9 @@ fn f64_edges() -> Vec<u64> {
         f(f64::MAX),
         f(f64::MIN),
         f(f64::MIN_POSITIVE),
-        f(9.223372036854775807e18),  // 2^63
-        f(-9.223372036854775808e18), // -2^63
-        f(1.8446744073709552e19),    // 2^64
+        f(2f64.powi(63)),
+        f(-(2f64.powi(63))),
+        f(2f64.powi(64)),
         f(2147483647.0),
         f(2147483648.0),
         f(-2147483648.0),
@@ -694,8 +700,8 @@ impl OpKind {
 /// boundary, or outside the guest space.
 fn address() -> impl Strategy<Value = u64> {
     prop_oneof![
-        10 => (DATA..DATA + DATA_LEN - 8),
-        2 => (RO..RO + 0x1000 - 8),
+        10 => DATA..DATA + DATA_LEN - 8,
+        2 => RO..RO + 0x1000 - 8,
         1 => prop::sample::select(vec![
             DATA - 8,
             DATA - 1,
@@ -829,7 +835,11 @@ fn every_op_runs() {
         for (k, &(a, b, c)) in [
             (1u64, 2u64, 3u64),
             (u64::MAX, 0, i64::MIN as u64),
-            (box_s(0x7f80_0001), 0x7ff0_0000_0000_0001, box_s(0xbf80_0000)),
+            (
+                box_s(0x7f80_0001),
+                0x7ff0_0000_0000_0001,
+                box_s(0xbf80_0000),
+            ),
         ]
         .iter()
         .enumerate()
@@ -922,10 +932,12 @@ fn edge_sweep_agrees() {
             b.terminate(Terminator::Jump { pc: CODE + 4 });
             let (i, j) = run_both(&fix, &block, &cpu, &[], &zero_mem);
             blocks += 1;
-            let diff = (0..chunk.len()).find(|&n| i.mem[8 * n..8 * n + 8] != j.mem[8 * n..8 * n + 8]);
+            let diff =
+                (0..chunk.len()).find(|&n| i.mem[8 * n..8 * n + 8] != j.mem[8 * n..8 * n + 8]);
             if let Some(n) = diff {
                 let (a, x, c) = chunk[n];
-                let word = |m: &[u8]| u64::from_le_bytes(m[8 * n..8 * n + 8].try_into().expect("8"));
+                let word =
+                    |m: &[u8]| u64::from_le_bytes(m[8 * n..8 * n + 8].try_into().expect("8"));
                 panic!(
                     "{op:?}({:#x}, {:#x}, {:#x}): interp {:#x}, jit {:#x}",
                     edges[a],
@@ -1019,10 +1031,12 @@ fn writes_x(op: Op) -> bool {
 
 /// 32-bit major opcodes worth sampling (no branches or jumps).
 const OPCODES: [u32; 18] = [
-    0x03, 0x07, 0x0f, 0x13, 0x17, 0x1b, 0x23, 0x27, 0x2f, 0x33, 0x37, 0x3b, 0x43, 0x47, 0x4b,
-    0x4f, 0x53, 0x73,
+    0x03, 0x07, 0x0f, 0x13, 0x17, 0x1b, 0x23, 0x27, 0x2f, 0x33, 0x37, 0x3b, 0x43, 0x47, 0x4b, 0x4f,
+    0x53, 0x73,
 ];
-const AMO_FUNCT5: [u32; 11] = [0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c];
+const AMO_FUNCT5: [u32; 11] = [
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x08, 0x0c, 0x10, 0x14, 0x18, 0x1c,
+];
 
 /// One candidate encoding from `rng`, steered toward valid ones.
 fn candidate(rng: &mut Rng) -> u32 {
@@ -1225,7 +1239,11 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
                 cranemu_frontend::disasm::disassemble(insn)
             ));
         }
-        s.push_str(&format!("bases: {:x?}\nIR:\n{}", BASES.map(|r| cpu.x[r as usize]), tb.ir));
+        s.push_str(&format!(
+            "bases: {:x?}\nIR:\n{}",
+            BASES.map(|r| cpu.x[r as usize]),
+            tb.ir
+        ));
         s
     })
 }
@@ -1282,6 +1300,9 @@ fn sequence_generator_covers_the_isa() {
     ] {
         assert!(ops.contains(&op), "generator never produced {op:?}");
     }
-    assert!(compressed > 400, "only {compressed} compressed instructions");
+    assert!(
+        compressed > 400,
+        "only {compressed} compressed instructions"
+    );
     assert!(ops.len() > 100, "only {} distinct ops", ops.len());
 }
