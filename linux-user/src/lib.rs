@@ -360,7 +360,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
 
 /// Runs the guest until it exits or dies of a signal; returns the exit
 /// status as a shell reports it.
-fn run_loop(engine: &Engine, process: &mut Process, cpu: &mut CpuState, opts: &Options) -> Result<i32, Error> {
+fn run_loop(engine: &Engine, process: &mut Process, cpu: &mut CpuState, opts: &Options) -> Result<i32> {
     loop {
         match engine.run(cpu)? {
             Exit::Interrupted => {}
