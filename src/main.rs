@@ -18,7 +18,11 @@ use cranemu_runtime::LogConfig;
 static DEFAULT_GUEST: &[u8] = include_bytes!("default_guest.elf");
 
 #[derive(Parser)]
-#[command(name = "cranemu", version, about = "RISC-V RV64GC on x86-64, translated with Cranelift")]
+#[command(
+    name = "cranemu",
+    version,
+    about = "RISC-V RV64GC on x86-64, translated with Cranelift"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -62,7 +66,11 @@ struct RunArgs {
     #[arg(value_name = "PROGRAM")]
     program: Option<PathBuf>,
     /// Arguments passed to the program verbatim.
-    #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     args: Vec<OsString>,
 }
 
@@ -120,7 +128,11 @@ fn options(r: &RunArgs) -> Result<Options, String> {
                 "in_asm" => log.in_asm = true,
                 "op" => log.op = true,
                 "out_asm" => log.out_asm = true,
-                other => return Err(format!("-d {other}: unknown log item (known: in_asm, op, out_asm)")),
+                other => {
+                    return Err(format!(
+                        "-d {other}: unknown log item (known: in_asm, op, out_asm)"
+                    ))
+                }
             }
         }
     }
@@ -155,7 +167,13 @@ fn main() {
             };
             let (program, shown) = match &r.program {
                 Some(p) => (Program::Path(p), p.display().to_string()),
-                None => (Program::Image { name: "default_guest", bytes: DEFAULT_GUEST }, "default_guest".into()),
+                None => (
+                    Program::Image {
+                        name: "default_guest",
+                        bytes: DEFAULT_GUEST,
+                    },
+                    "default_guest".into(),
+                ),
             };
             match run_program(&opts, program, &r.args) {
                 Ok(code) => code,
@@ -182,7 +200,10 @@ mod tests {
 
     #[test]
     fn qemu_style_options_and_verbatim_args() {
-        let r = parse(&["cranemu", "run", "-L", "/sys", "-strace", "-E", "A=1", "prog", "-strace", "-x", "--", "y"]);
+        let r = parse(&[
+            "cranemu", "run", "-L", "/sys", "-strace", "-E", "A=1", "prog", "-strace", "-x", "--",
+            "y",
+        ]);
         assert_eq!(r.sysroot, Some(PathBuf::from("/sys")));
         assert!(r.strace);
         assert_eq!(r.program, Some(PathBuf::from("prog")));

@@ -228,7 +228,7 @@ impl Backend {
                 "false"
             },
         )?;
-        set(&mut flags, "regalloc_algorithm", "single_pass")?;
+        set(&mut flags, "regalloc_algorithm", "backtracking")?;
         let isa_builder = cranelift_native::builder().map_err(|e| Error::Isa(e.to_string()))?;
         let isa = isa_builder
             .finish(settings::Flags::new(flags))

@@ -86,6 +86,10 @@ pub struct Trap {
 
 impl fmt::Display for Trap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} at pc {:#x} (tval {:#x})", self.cause, self.pc, self.tval)
+        write!(
+            f,
+            "{:?} at pc {:#x} (tval {:#x})",
+            self.cause, self.pc, self.tval
+        )
     }
 }

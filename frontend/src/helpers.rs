@@ -33,7 +33,7 @@ pub mod csr {
     pub const FRM: u16 = 0x002;
     /// `frm` and `fflags` together.
     pub const FCSR: u16 = 0x003;
-    /// Cycle counter (read-only); reads the retired-instruction count.
+    /// Cycle counter (read-only): `instret` when instructions are counted, else host time in ns.
     pub const CYCLE: u16 = 0xc00;
     /// Real-time clock (read-only), ticking at [`super::TIMEBASE_HZ`].
     pub const TIME: u16 = 0xc01;
@@ -159,7 +159,11 @@ pub unsafe extern "C" fn helper_csrrw(cpu: *mut u8, csr: u64, value: u64, mode: 
 /// Reads a counter CSR (`cycle`, `time`, `instret`). `insns_before` is the
 /// number of instructions of the current block before the reading one,
 /// which `icount` does not include yet (blocks count at their end).
-/// `cycle` reads the same as `instret`.
+///
+/// With `counted` non-zero (the engine counts retired instructions),
+/// `cycle` and `instret` read `icount`. Without, they read host time in
+/// nanoseconds since the first read, as QEMU's user mode reads host ticks:
+/// monotonic, but not an instruction count.
 ///
 /// # Safety
 /// `cpu` points at a `CpuState` image (any alignment).
@@ -167,13 +171,20 @@ pub unsafe extern "C" fn helper_read_counter(
     cpu: *mut u8,
     csr: u64,
     insns_before: u64,
-    _: u64,
+    counted: u64,
 ) -> u64 {
     match csr as u16 {
         csr::TIME => time_ticks(),
+        _ if counted == 0 => host_ns(),
         // SAFETY: the caller guarantees `cpu` (see # Safety).
         _ => unsafe { get(cpu, CpuState::OFFSET_ICOUNT) }.wrapping_add(insns_before),
     }
+}
+
+/// Host monotonic time in ns since the first call (at least 1).
+fn host_ns() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64 + 1
 }
 
 #[cfg(test)]

@@ -155,6 +155,9 @@ pub(crate) struct DisasContext<'a> {
     pub next_pc: u64,
     /// Instructions of this block before the current one.
     pub insns_before: u64,
+    /// Whether blocks count retired instructions in `icount`
+    /// ([`TranslateOptions::count_insns`]).
+    pub count_insns: bool,
 }
 
 impl<'a> DisasContext<'a> {
@@ -166,6 +169,7 @@ impl<'a> DisasContext<'a> {
             pc: 0,
             next_pc: 0,
             insns_before: 0,
+            count_insns: false,
         }
     }
 
@@ -279,6 +283,7 @@ pub fn translate_block(
     let page = pc & !(PAGE_SIZE - 1);
     let max_insns = opts.max_insns.max(1);
     let mut ctx = DisasContext::new(&mut ir);
+    ctx.count_insns = opts.count_insns;
     let mut cur = pc;
     // Instructions that retire when the block runs to its terminator.
     let mut retired = 0u64;

@@ -116,7 +116,10 @@ impl TargetStat {
     /// The 128 bytes the guest sees, little-endian.
     pub fn to_bytes(&self) -> [u8; 128] {
         let mut out = [0u8; 128];
-        let mut w = Writer { buf: &mut out, pos: 0 };
+        let mut w = Writer {
+            buf: &mut out,
+            pos: 0,
+        };
         w.u64(self.st_dev);
         w.u64(self.st_ino);
         w.u32(self.st_mode);
@@ -190,12 +193,19 @@ impl TargetSigaction {
             x.copy_from_slice(&b[i * 8..i * 8 + 8]);
             u64::from_le_bytes(x)
         };
-        TargetSigaction { handler: w(0), flags: w(1), mask: w(2) }
+        TargetSigaction {
+            handler: w(0),
+            flags: w(1),
+            mask: w(2),
+        }
     }
     /// Encodes as the 24 guest bytes.
     pub fn to_bytes(&self) -> [u8; 24] {
         let mut out = [0u8; 24];
-        let mut w = Writer { buf: &mut out, pos: 0 };
+        let mut w = Writer {
+            buf: &mut out,
+            pos: 0,
+        };
         w.u64(self.handler);
         w.u64(self.flags);
         w.u64(self.mask);
@@ -475,7 +485,13 @@ mod tests {
 
     #[test]
     fn stat_layout() {
-        let s = TargetStat { st_dev: 1, st_size: 0x1234, st_ctime_nsec: 7, __unused5: 9, ..Default::default() };
+        let s = TargetStat {
+            st_dev: 1,
+            st_size: 0x1234,
+            st_ctime_nsec: 7,
+            __unused5: 9,
+            ..Default::default()
+        };
         let b = s.to_bytes();
         assert_eq!(b[0], 1);
         assert_eq!(&b[48..56], &0x1234u64.to_le_bytes());
@@ -485,7 +501,11 @@ mod tests {
 
     #[test]
     fn sigaction_roundtrip() {
-        let a = TargetSigaction { handler: 0x1000, flags: 4, mask: 1 << 9 };
+        let a = TargetSigaction {
+            handler: 0x1000,
+            flags: 4,
+            mask: 1 << 9,
+        };
         assert_eq!(TargetSigaction::from_bytes(&a.to_bytes()), a);
     }
 }

@@ -192,9 +192,15 @@ pub fn signal_for_trap(cause: Exception) -> i32 {
     match cause {
         IllegalInstruction | EcallFromS | EcallFromM => libc::SIGILL,
         Breakpoint => libc::SIGTRAP,
-        InstructionAddressMisaligned | LoadAddressMisaligned | StoreAddressMisaligned => libc::SIGBUS,
-        InstructionAccessFault | LoadAccessFault | StoreAccessFault | InstructionPageFault
-        | LoadPageFault | StorePageFault => libc::SIGSEGV,
+        InstructionAddressMisaligned | LoadAddressMisaligned | StoreAddressMisaligned => {
+            libc::SIGBUS
+        }
+        InstructionAccessFault
+        | LoadAccessFault
+        | StoreAccessFault
+        | InstructionPageFault
+        | LoadPageFault
+        | StorePageFault => libc::SIGSEGV,
         EcallFromU => libc::SIGSYS,
     }
 }
@@ -229,7 +235,10 @@ pub fn parse_shebang(head: &[u8]) -> Option<(Vec<u8>, Option<Vec<u8>>)> {
             Some(i) => &s[i..],
             None => &[],
         };
-        let end = s.iter().rposition(|b| !b" \t\r".contains(b)).map_or(0, |i| i + 1);
+        let end = s
+            .iter()
+            .rposition(|b| !b" \t\r".contains(b))
+            .map_or(0, |i| i + 1);
         s[..end].to_vec()
     };
     let line = trim(line);
@@ -302,9 +311,11 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
                 new_args.extend(args.iter().cloned());
                 let mut o = opts.clone();
                 o.argv0 = Some(interp_path.clone().into_os_string());
-                return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| Error::Interp {
-                    path: String::from_utf8_lossy(&interp).into_owned(),
-                    reason: e.to_string(),
+                return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| {
+                    Error::Interp {
+                        path: String::from_utf8_lossy(&interp).into_owned(),
+                        reason: e.to_string(),
+                    }
                 });
             }
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
@@ -318,25 +329,39 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let mut interp = None;
     if let Some(ipath) = &main.interp {
         let host = sysroot_path(opts, Path::new(ipath));
-        let ierr = |reason: String| Error::Interp { path: ipath.clone(), reason };
+        let ierr = |reason: String| Error::Interp {
+            path: ipath.clone(),
+            reason,
+        };
         let ibytes = std::fs::read(&host).map_err(|e| ierr(io_reason(&e)))?;
-        let l = loader::load_elf(&space, &ibytes, loader::INTERP_BIAS).map_err(|e| ierr(e.to_string()))?;
+        let l = loader::load_elf(&space, &ibytes, loader::INTERP_BIAS)
+            .map_err(|e| ierr(e.to_string()))?;
         interp = Some(l);
     }
-    let argv0 = opts.argv0.as_ref().map_or(name.clone(), |a| a.as_bytes().to_vec());
+    let argv0 = opts
+        .argv0
+        .as_ref()
+        .map_or(name.clone(), |a| a.as_bytes().to_vec());
     let mut argv = vec![argv0];
     argv.extend(args.iter().map(|a| a.as_bytes().to_vec()));
     let env = guest_env(opts);
     let sp = loader::setup_stack(&space, &main, interp.as_ref(), &argv, &env, &name)?;
 
-    let mut cpu = CpuState { pc: interp.as_ref().map_or(main.entry, |i| i.entry), ..CpuState::default() };
+    let mut cpu = CpuState {
+        pc: interp.as_ref().map_or(main.entry, |i| i.entry),
+        ..CpuState::default()
+    };
     cpu.x[2] = sp;
-    let engine = Engine::new(space.clone(), EngineConfig {
-            // rdinstret and rdcycle read the count: one add per block.
-            count_insns: true,
+    let engine = Engine::new(
+        space.clone(),
+        EngineConfig {
+            // Counting costs an add per block; rdinstret and rdcycle read
+            // host time without it (as QEMU's user mode does).
+            count_insns: opts.stats,
             log: opts.log.clone(),
             ..EngineConfig::default()
-        })?;
+        },
+    )?;
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     let started = std::time::Instant::now();
     let code = run_loop(&engine, &mut process, &mut cpu, opts);
@@ -360,7 +385,12 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
 
 /// Runs the guest until it exits or dies of a signal; returns the exit
 /// status as a shell reports it.
-fn run_loop(engine: &Engine, process: &mut Process, cpu: &mut CpuState, opts: &Options) -> Result<i32> {
+fn run_loop(
+    engine: &Engine,
+    process: &mut Process,
+    cpu: &mut CpuState,
+    opts: &Options,
+) -> Result<i32> {
     loop {
         match engine.run(cpu)? {
             Exit::Interrupted => {}
@@ -380,7 +410,12 @@ fn run_loop(engine: &Engine, process: &mut Process, cpu: &mut CpuState, opts: &O
                 let sig = signal_for_trap(t.cause);
                 let _ = std::io::stdout().flush();
                 if opts.strace {
-                    eprintln!("--- {} at pc {:#x}, tval {:#x} ---", signal_message(sig), t.pc, t.tval);
+                    eprintln!(
+                        "--- {} at pc {:#x}, tval {:#x} ---",
+                        signal_message(sig),
+                        t.pc,
+                        t.tval
+                    );
                 }
                 eprintln!("{}", signal_message(sig));
                 return Ok(128 + sig);
@@ -395,7 +430,10 @@ mod tests {
 
     #[test]
     fn shebang_parsing() {
-        assert_eq!(parse_shebang(b"#!/bin/sh\necho"), Some((b"/bin/sh".to_vec(), None)));
+        assert_eq!(
+            parse_shebang(b"#!/bin/sh\necho"),
+            Some((b"/bin/sh".to_vec(), None))
+        );
         assert_eq!(
             parse_shebang(b"#! /usr/bin/env  python3 -u \n"),
             Some((b"/usr/bin/env".to_vec(), Some(b"python3 -u".to_vec())))
@@ -409,7 +447,10 @@ mod tests {
         assert_eq!(signal_message(11), "Segmentation fault");
         assert_eq!(strerror(libc::ENOENT), "No such file or directory");
         assert_eq!(signal_for_trap(Exception::LoadPageFault), libc::SIGSEGV);
-        assert_eq!(signal_for_trap(Exception::StoreAddressMisaligned), libc::SIGBUS);
+        assert_eq!(
+            signal_for_trap(Exception::StoreAddressMisaligned),
+            libc::SIGBUS
+        );
     }
 
     #[test]
@@ -421,7 +462,15 @@ mod tests {
         let e = run_program(&o, Program::Path(Path::new("/")), &[]).unwrap_err();
         assert_eq!(e.to_string(), "Is a directory");
         assert_eq!(e.exit_code(), 126);
-        let e = run_program(&o, Program::Image { name: "x", bytes: b"junk" }, &[]).unwrap_err();
+        let e = run_program(
+            &o,
+            Program::Image {
+                name: "x",
+                bytes: b"junk",
+            },
+            &[],
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "not an ELF file");
     }
 

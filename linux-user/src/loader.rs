@@ -12,7 +12,9 @@
 //! Every ELF field is untrusted: arithmetic on them is checked and a bad
 //! file is a [`LoadError`], never a panic.
 
-use cranemu_softmmu::user::{page_align_down, page_align_up, GuestSpace, Prot, GUEST_SPACE_SIZE, PAGE_SIZE};
+use cranemu_softmmu::user::{
+    page_align_down, page_align_up, GuestSpace, Prot, GUEST_SPACE_SIZE, PAGE_SIZE,
+};
 use goblin::elf::{header, program_header as ph, Elf};
 
 /// Load address of an `ET_DYN` (PIE) main program, in guest bytes.
@@ -119,7 +121,10 @@ pub fn check_header(image: &[u8]) -> Result<(), LoadError> {
         return Err(LoadError::NotElf);
     }
     if image.len() < 64 {
-        return Err(LoadError::Truncated(format!("{} bytes, shorter than the ELF header", image.len())));
+        return Err(LoadError::Truncated(format!(
+            "{} bytes, shorter than the ELF header",
+            image.len()
+        )));
     }
     match image[header::EI_CLASS] {
         header::ELFCLASS64 => {}
@@ -129,7 +134,11 @@ pub fn check_header(image: &[u8]) -> Result<(), LoadError> {
     match image[header::EI_DATA] {
         header::ELFDATA2LSB => {}
         header::ELFDATA2MSB => return Err(LoadError::BigEndian),
-        d => return Err(LoadError::Malformed(format!("unknown ELF data encoding {d}"))),
+        d => {
+            return Err(LoadError::Malformed(format!(
+                "unknown ELF data encoding {d}"
+            )))
+        }
     }
     let machine = u16::from_le_bytes([image[18], image[19]]);
     if machine != EM_RISCV {
@@ -158,7 +167,11 @@ pub fn check_header(image: &[u8]) -> Result<(), LoadError> {
 pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<LoadedElf, LoadError> {
     check_header(image)?;
     let elf = Elf::parse(image).map_err(|e| LoadError::Truncated(e.to_string()))?;
-    let bias = if elf.header.e_type == header::ET_DYN { dyn_bias } else { 0 };
+    let bias = if elf.header.e_type == header::ET_DYN {
+        dyn_bias
+    } else {
+        0
+    };
     let flen = image.len() as u64;
 
     // Validate and collect the loadable segments, sorted by address.
@@ -167,7 +180,11 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
     for p in &elf.program_headers {
         if p.p_type == ph::PT_INTERP {
             let end = p.p_offset.checked_add(p.p_filesz).filter(|&e| e <= flen);
-            let Some(end) = end else { return Err(LoadError::Truncated("PT_INTERP beyond the end of the file".into())) };
+            let Some(end) = end else {
+                return Err(LoadError::Truncated(
+                    "PT_INTERP beyond the end of the file".into(),
+                ));
+            };
             let raw = &image[p.p_offset as usize..end as usize];
             let s = raw.split(|&b| b == 0).next().unwrap_or(&[]);
             interp = Some(String::from_utf8_lossy(s).into_owned());
@@ -176,21 +193,34 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
             continue;
         }
         if p.p_filesz > p.p_memsz {
-            return Err(LoadError::Malformed("PT_LOAD with p_filesz > p_memsz".into()));
+            return Err(LoadError::Malformed(
+                "PT_LOAD with p_filesz > p_memsz".into(),
+            ));
         }
         let fend = p.p_offset.checked_add(p.p_filesz);
         if fend.is_none_or(|e| e > flen) {
-            return Err(LoadError::Truncated("PT_LOAD segment beyond the end of the file".into()));
+            return Err(LoadError::Truncated(
+                "PT_LOAD segment beyond the end of the file".into(),
+            ));
         }
         let start = p.p_vaddr.checked_add(bias).ok_or(LoadError::OutsideSpace)?;
-        let end = start.checked_add(p.p_memsz).ok_or(LoadError::OutsideSpace)?;
+        let end = start
+            .checked_add(p.p_memsz)
+            .ok_or(LoadError::OutsideSpace)?;
         if end > GUEST_SPACE_SIZE || page_align_up(end).is_none_or(|e| e > GUEST_SPACE_SIZE) {
             return Err(LoadError::OutsideSpace);
         }
         if start < PAGE_SIZE {
             return Err(LoadError::OutsideSpace);
         }
-        segs.push((start, end, p.p_offset, p.p_filesz, prot_of(p.p_flags), p.p_vaddr));
+        segs.push((
+            start,
+            end,
+            p.p_offset,
+            p.p_filesz,
+            prot_of(p.p_flags),
+            p.p_vaddr,
+        ));
     }
     if segs.is_empty() {
         return Err(LoadError::NoSegments);
@@ -215,7 +245,9 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
     for &(start, _, off, filesz, ..) in &segs {
         if filesz > 0 {
             let bytes = &image[off as usize..(off + filesz) as usize];
-            space.write_force(start, bytes).map_err(|f| LoadError::Malformed(f.to_string()))?;
+            space
+                .write_force(start, bytes)
+                .map_err(|f| LoadError::Malformed(f.to_string()))?;
         }
     }
     for (i, &(start, end, _, _, prot, _)) in segs.iter().enumerate() {
@@ -232,7 +264,12 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
     }
 
     let lo = page_align_down(segs[0].0);
-    let brk = segs.iter().map(|s| s.1).max().and_then(page_align_up).ok_or(LoadError::OutsideSpace)?;
+    let brk = segs
+        .iter()
+        .map(|s| s.1)
+        .max()
+        .and_then(page_align_up)
+        .ok_or(LoadError::OutsideSpace)?;
     // AT_PHDR: PT_PHDR if present, else the segment containing e_phoff.
     let phoff = elf.header.e_phoff;
     let phdr = elf
@@ -316,10 +353,15 @@ pub fn setup_stack(
     let mut sp = STACK_TOP;
     let push_bytes = |sp: &mut u64, data: &[u8], nul: bool| -> Result<u64, LoadError> {
         let len = data.len() as u64 + u64::from(nul);
-        *sp = sp.checked_sub(len).filter(|&s| s >= limit).ok_or(LoadError::TooBig)?;
+        *sp = sp
+            .checked_sub(len)
+            .filter(|&s| s >= limit)
+            .ok_or(LoadError::TooBig)?;
         space.write(*sp, data).map_err(|_| LoadError::TooBig)?;
         if nul {
-            space.write(*sp + data.len() as u64, &[0]).map_err(|_| LoadError::TooBig)?;
+            space
+                .write(*sp + data.len() as u64, &[0])
+                .map_err(|_| LoadError::TooBig)?;
         }
         Ok(*sp)
     };
@@ -371,7 +413,11 @@ pub fn setup_stack(
         words.push(v);
     }
     let table_len = words.len() as u64 * 8;
-    sp = sp.checked_sub(table_len).filter(|&s| s >= limit).ok_or(LoadError::TooBig)? & !15;
+    sp = sp
+        .checked_sub(table_len)
+        .filter(|&s| s >= limit)
+        .ok_or(LoadError::TooBig)?
+        & !15;
     let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
     space.write(sp, &bytes).map_err(|_| LoadError::TooBig)?;
     Ok(sp)
@@ -462,7 +508,10 @@ pub(crate) mod tests {
     #[test]
     fn et_dyn_gets_bias() {
         let g = GuestSpace::new().unwrap();
-        let elf = make_elf(header::ET_DYN, &[(0x1000, vec![0x13, 0, 0, 0], 4, ph::PF_R | ph::PF_X)]);
+        let elf = make_elf(
+            header::ET_DYN,
+            &[(0x1000, vec![0x13, 0, 0, 0], 4, ph::PF_R | ph::PF_X)],
+        );
         let l = load_elf(&g, &elf, ET_DYN_BIAS).unwrap();
         assert_eq!(l.entry, ET_DYN_BIAS + 0x1000);
         assert_eq!(g.prot_of(ET_DYN_BIAS + 0x1000), Some(Prot::RX));
@@ -478,13 +527,19 @@ pub(crate) mod tests {
         assert_eq!(err(b"#!/bin/sh\n"), "not an ELF file");
         assert_eq!(err(b""), "not an ELF file");
         assert!(err(b"\x7fELF\x02\x01").starts_with("truncated ELF"));
-        let good = make_elf(header::ET_EXEC, &[(0x10000, vec![0; 4], 4, ph::PF_R | ph::PF_X)]);
+        let good = make_elf(
+            header::ET_EXEC,
+            &[(0x10000, vec![0; 4], 4, ph::PF_R | ph::PF_X)],
+        );
         let mut e32 = good.clone();
         e32[4] = 1;
         assert_eq!(err(&e32), "32-bit ELF (riscv32?) not supported");
         let mut x86 = good.clone();
         x86[18..20].copy_from_slice(&header::EM_X86_64.to_le_bytes());
-        assert_eq!(err(&x86), "wrong architecture: x86-64 (EM_X86_64) ELF, expected RISC-V");
+        assert_eq!(
+            err(&x86),
+            "wrong architecture: x86-64 (EM_X86_64) ELF, expected RISC-V"
+        );
         let mut be = good.clone();
         be[5] = 2;
         assert_eq!(err(&be), "big-endian ELF not supported");
@@ -501,13 +556,22 @@ pub(crate) mod tests {
         // Overlap.
         let ov = make_elf(
             header::ET_EXEC,
-            &[(0x10000, vec![0; 4], 0x2000, ph::PF_R), (0x11000, vec![0; 4], 4, ph::PF_R)],
+            &[
+                (0x10000, vec![0; 4], 0x2000, ph::PF_R),
+                (0x11000, vec![0; 4], 4, ph::PF_R),
+            ],
         );
         assert_eq!(err(&ov), "overlapping PT_LOAD segments");
         // Outside the space, and absurd sizes.
-        let out = make_elf(header::ET_EXEC, &[(GUEST_SPACE_SIZE, vec![0; 4], 4, ph::PF_R)]);
+        let out = make_elf(
+            header::ET_EXEC,
+            &[(GUEST_SPACE_SIZE, vec![0; 4], 4, ph::PF_R)],
+        );
         assert_eq!(err(&out), "segment outside the guest address space");
-        let huge = make_elf(header::ET_EXEC, &[(0x10000, vec![0; 4], u64::MAX - 5, ph::PF_R)]);
+        let huge = make_elf(
+            header::ET_EXEC,
+            &[(0x10000, vec![0; 4], u64::MAX - 5, ph::PF_R)],
+        );
         assert_eq!(err(&huge), "segment outside the guest address space");
         let wrap = make_elf(header::ET_EXEC, &[(u64::MAX - 2, vec![0; 4], 4, ph::PF_R)]);
         assert_eq!(err(&wrap), "segment outside the guest address space");
@@ -518,7 +582,10 @@ pub(crate) mod tests {
     #[test]
     fn stack_layout() {
         let g = GuestSpace::new().unwrap();
-        let elf = make_elf(header::ET_EXEC, &[(0x10000, vec![0; 4], 4, ph::PF_R | ph::PF_X)]);
+        let elf = make_elf(
+            header::ET_EXEC,
+            &[(0x10000, vec![0; 4], 4, ph::PF_R | ph::PF_X)],
+        );
         let l = load_elf(&g, &elf, ET_DYN_BIAS).unwrap();
         let argv = vec![b"prog".to_vec(), b"-x".to_vec()];
         let envp = vec![b"A=1".to_vec()];
@@ -557,7 +624,8 @@ pub(crate) mod tests {
     /// `scripts/fetch-guests.sh` has fetched it (skipped otherwise).
     #[test]
     fn loads_busybox_if_present() {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/guests/sysroot/usr/bin/busybox");
+        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../.cache/guests/sysroot/usr/bin/busybox");
         let Ok(bytes) = std::fs::read(&p) else { return };
         let g = GuestSpace::new().unwrap();
         let l = load_elf(&g, &bytes, ET_DYN_BIAS).unwrap();

@@ -61,11 +61,19 @@ const NSIG: usize = 64;
 
 /// Signals the runtime owns on the host (synchronous faults of translated
 /// code); the guest's dispositions for them are never mirrored.
-const HOST_OWNED_SIGNALS: [i32; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGTRAP];
+const HOST_OWNED_SIGNALS: [i32; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+];
 
 /// `errno` of the last failed host call.
 fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
 }
 
 /// Invokes host syscall `nr` with six raw arguments and returns the result
@@ -140,14 +148,18 @@ impl Process {
 
     /// The guest's current disposition for `sig` (1..=64).
     pub fn sigaction(&self, sig: i32) -> Option<TargetSigaction> {
-        self.sigactions.get(usize::try_from(sig).ok()?.checked_sub(1)?).copied()
+        self.sigactions
+            .get(usize::try_from(sig).ok()?.checked_sub(1)?)
+            .copied()
     }
 
     /// Executes the syscall the guest asked for with `ecall`: number in
     /// `a7`, arguments in `a0`-`a5`, result to `a0`. Does not advance `pc`.
     pub fn do_syscall(&mut self, cpu: &mut CpuState) -> SyscallAction {
         let n = cpu.x[17];
-        let a = [cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15]];
+        let a = [
+            cpu.x[10], cpu.x[11], cpu.x[12], cpu.x[13], cpu.x[14], cpu.x[15],
+        ];
         if self.opts.strace {
             self.strace_enter(n, &a);
         }
@@ -173,7 +185,10 @@ impl Process {
 
     /// Validates a guest buffer and returns its host address.
     fn buf(&self, addr: u64, len: u64, kind: AccessKind) -> Result<u64, i32> {
-        self.space.host_range(addr, len, kind).map(|p| p as u64).map_err(|_| libc::EFAULT)
+        self.space
+            .host_range(addr, len, kind)
+            .map(|p| p as u64)
+            .map_err(|_| libc::EFAULT)
     }
 
     /// As [`Process::buf`], but a null guest pointer stays null.
@@ -259,13 +274,29 @@ impl Process {
         // host call uses, or point to live local buffers/CStrings.
         unsafe {
             match n {
-                nr::READ => host_syscall(libc::SYS_read, [fd, self.buf(a[1], a[2], W)?, a[2], 0, 0, 0]),
-                nr::WRITE => host_syscall(libc::SYS_write, [fd, self.buf(a[1], a[2], R)?, a[2], 0, 0, 0]),
-                nr::PREAD64 => host_syscall(libc::SYS_pread64, [fd, self.buf(a[1], a[2], W)?, a[2], a[3], 0, 0]),
-                nr::PWRITE64 => host_syscall(libc::SYS_pwrite64, [fd, self.buf(a[1], a[2], R)?, a[2], a[3], 0, 0]),
+                nr::READ => host_syscall(
+                    libc::SYS_read,
+                    [fd, self.buf(a[1], a[2], W)?, a[2], 0, 0, 0],
+                ),
+                nr::WRITE => host_syscall(
+                    libc::SYS_write,
+                    [fd, self.buf(a[1], a[2], R)?, a[2], 0, 0, 0],
+                ),
+                nr::PREAD64 => host_syscall(
+                    libc::SYS_pread64,
+                    [fd, self.buf(a[1], a[2], W)?, a[2], a[3], 0, 0],
+                ),
+                nr::PWRITE64 => host_syscall(
+                    libc::SYS_pwrite64,
+                    [fd, self.buf(a[1], a[2], R)?, a[2], a[3], 0, 0],
+                ),
                 nr::READV | nr::WRITEV => {
                     let iov = self.iovecs(a[1], a[2], if n == nr::READV { W } else { R })?;
-                    let sys = if n == nr::READV { libc::SYS_readv } else { libc::SYS_writev };
+                    let sys = if n == nr::READV {
+                        libc::SYS_readv
+                    } else {
+                        libc::SYS_writev
+                    };
                     host_syscall(sys, [fd, iov.as_ptr() as u64, iov.len() as u64, 0, 0, 0])
                 }
                 nr::OPENAT => {
@@ -283,7 +314,10 @@ impl Process {
                 nr::NEWFSTATAT => {
                     let p = self.path(a[1])?;
                     let mut st: libc::stat = std::mem::zeroed();
-                    host_syscall(libc::SYS_newfstatat, [fd, p.as_ptr() as u64, &mut st as *mut _ as u64, a[3], 0, 0])?;
+                    host_syscall(
+                        libc::SYS_newfstatat,
+                        [fd, p.as_ptr() as u64, &mut st as *mut _ as u64, a[3], 0, 0],
+                    )?;
                     self.put_stat(a[2], &st)
                 }
                 nr::STATX => {
@@ -291,7 +325,10 @@ impl Process {
                     let buf = self.buf(a[4], 256, W)?;
                     host_syscall(libc::SYS_statx, [fd, p.as_ptr() as u64, a[2], a[3], buf, 0])
                 }
-                nr::GETDENTS64 => host_syscall(libc::SYS_getdents64, [fd, self.buf(a[1], a[2], W)?, a[2], 0, 0, 0]),
+                nr::GETDENTS64 => host_syscall(
+                    libc::SYS_getdents64,
+                    [fd, self.buf(a[1], a[2], W)?, a[2], 0, 0, 0],
+                ),
                 nr::READLINKAT => {
                     let raw = self.guest_str(a[1], PATH_MAX)?;
                     let buf = self.buf(a[2], a[3], W)?;
@@ -299,12 +336,17 @@ impl Process {
                         if let Some(exe) = &self.exe {
                             let b = exe.as_os_str().as_bytes();
                             let len = b.len().min(a[3] as usize);
-                            self.space.write(a[2], &b[..len]).map_err(|_| libc::EFAULT)?;
+                            self.space
+                                .write(a[2], &b[..len])
+                                .map_err(|_| libc::EFAULT)?;
                             return Ok(len as u64);
                         }
                     }
                     let p = CString::new(self.host_path(&raw)).map_err(|_| libc::EINVAL)?;
-                    host_syscall(libc::SYS_readlinkat, [fd, p.as_ptr() as u64, buf, a[3], 0, 0])
+                    host_syscall(
+                        libc::SYS_readlinkat,
+                        [fd, p.as_ptr() as u64, buf, a[3], 0, 0],
+                    )
                 }
                 nr::FACCESSAT => {
                     let p = self.path(a[1])?;
@@ -312,12 +354,17 @@ impl Process {
                 }
                 nr::FACCESSAT2 => {
                     let p = self.path(a[1])?;
-                    host_syscall(libc::SYS_faccessat2, [fd, p.as_ptr() as u64, a[2], a[3], 0, 0])
+                    host_syscall(
+                        libc::SYS_faccessat2,
+                        [fd, p.as_ptr() as u64, a[2], a[3], 0, 0],
+                    )
                 }
                 nr::FCNTL => self.fcntl(fd, a[1], a[2]),
                 nr::DUP => host_syscall(libc::SYS_dup, [fd, 0, 0, 0, 0, 0]),
                 nr::DUP3 => host_syscall(libc::SYS_dup3, [fd, a[1], a[2], 0, 0, 0]),
-                nr::PIPE2 => host_syscall(libc::SYS_pipe2, [self.buf(a[0], 8, W)?, a[1], 0, 0, 0, 0]),
+                nr::PIPE2 => {
+                    host_syscall(libc::SYS_pipe2, [self.buf(a[0], 8, W)?, a[1], 0, 0, 0, 0])
+                }
                 nr::IOCTL => self.ioctl(fd, a[1], a[2]),
                 nr::MKDIRAT => {
                     let p = self.path(a[1])?;
@@ -335,19 +382,29 @@ impl Process {
                     let (p, q) = (self.path(a[1])?, self.path(a[3])?);
                     let flags = if n == nr::RENAMEAT2 { a[4] } else { 0 };
                     let nd = a[2] as i32 as i64 as u64;
-                    host_syscall(libc::SYS_renameat2, [fd, p.as_ptr() as u64, nd, q.as_ptr() as u64, flags, 0])
+                    host_syscall(
+                        libc::SYS_renameat2,
+                        [fd, p.as_ptr() as u64, nd, q.as_ptr() as u64, flags, 0],
+                    )
                 }
                 nr::LINKAT => {
                     let (p, q) = (self.path(a[1])?, self.path(a[3])?);
                     let nd = a[2] as i32 as i64 as u64;
-                    host_syscall(libc::SYS_linkat, [fd, p.as_ptr() as u64, nd, q.as_ptr() as u64, a[4], 0])
+                    host_syscall(
+                        libc::SYS_linkat,
+                        [fd, p.as_ptr() as u64, nd, q.as_ptr() as u64, a[4], 0],
+                    )
                 }
                 nr::SYMLINKAT => {
                     // The link target is stored verbatim, not translated.
-                    let target = CString::new(self.guest_str(a[0], PATH_MAX)?).map_err(|_| libc::EINVAL)?;
+                    let target =
+                        CString::new(self.guest_str(a[0], PATH_MAX)?).map_err(|_| libc::EINVAL)?;
                     let p = self.path(a[2])?;
                     let nd = a[1] as i32 as i64 as u64;
-                    host_syscall(libc::SYS_symlinkat, [target.as_ptr() as u64, nd, p.as_ptr() as u64, 0, 0, 0])
+                    host_syscall(
+                        libc::SYS_symlinkat,
+                        [target.as_ptr() as u64, nd, p.as_ptr() as u64, 0, 0, 0],
+                    )
                 }
                 nr::FCHMOD => host_syscall(libc::SYS_fchmod, [fd, a[1], 0, 0, 0, 0]),
                 nr::FCHMODAT => {
@@ -357,12 +414,18 @@ impl Process {
                 nr::FCHOWN => host_syscall(libc::SYS_fchown, [fd, a[1], a[2], 0, 0, 0]),
                 nr::FCHOWNAT => {
                     let p = self.path(a[1])?;
-                    host_syscall(libc::SYS_fchownat, [fd, p.as_ptr() as u64, a[2], a[3], a[4], 0])
+                    host_syscall(
+                        libc::SYS_fchownat,
+                        [fd, p.as_ptr() as u64, a[2], a[3], a[4], 0],
+                    )
                 }
                 nr::UTIMENSAT => {
                     let p = self.opt_path(a[1])?;
                     let pp = p.as_ref().map_or(0, |c| c.as_ptr() as u64);
-                    host_syscall(libc::SYS_utimensat, [fd, pp, self.opt_buf(a[2], 32, R)?, a[3], 0, 0])
+                    host_syscall(
+                        libc::SYS_utimensat,
+                        [fd, pp, self.opt_buf(a[2], 32, R)?, a[3], 0, 0],
+                    )
                 }
                 nr::TRUNCATE => {
                     let p = self.path(a[0])?;
@@ -377,10 +440,18 @@ impl Process {
                 nr::FADVISE64 => Ok(0),
                 nr::STATFS => {
                     let p = self.path(a[0])?;
-                    host_syscall(libc::SYS_statfs, [p.as_ptr() as u64, self.buf(a[1], 120, W)?, 0, 0, 0, 0])
+                    host_syscall(
+                        libc::SYS_statfs,
+                        [p.as_ptr() as u64, self.buf(a[1], 120, W)?, 0, 0, 0, 0],
+                    )
                 }
-                nr::FSTATFS => host_syscall(libc::SYS_fstatfs, [fd, self.buf(a[1], 120, W)?, 0, 0, 0, 0]),
-                nr::GETCWD => host_syscall(libc::SYS_getcwd, [self.buf(a[0], a[1], W)?, a[1], 0, 0, 0, 0]),
+                nr::FSTATFS => {
+                    host_syscall(libc::SYS_fstatfs, [fd, self.buf(a[1], 120, W)?, 0, 0, 0, 0])
+                }
+                nr::GETCWD => host_syscall(
+                    libc::SYS_getcwd,
+                    [self.buf(a[0], a[1], W)?, a[1], 0, 0, 0, 0],
+                ),
                 nr::CHDIR => {
                     let p = self.path(a[0])?;
                     host_syscall(libc::SYS_chdir, [p.as_ptr() as u64, 0, 0, 0, 0, 0])
@@ -411,7 +482,10 @@ impl Process {
                         return Err(libc::EINVAL);
                     }
                     self.code_changed |= self.touches_code(a[0], a[1]);
-                    self.space.unmap(a[0], a[1]).map(|()| 0).map_err(|e| e.errno())
+                    self.space
+                        .unmap(a[0], a[1])
+                        .map(|()| 0)
+                        .map_err(|e| e.errno())
                 }
                 nr::MPROTECT => {
                     if !a[0].is_multiple_of(PAGE_SIZE) {
@@ -422,7 +496,10 @@ impl Process {
                     }
                     self.code_changed |= self.touches_code(a[0], a[1]);
                     let prot = Prot::from_bits_truncate(a[2] as u32);
-                    self.space.protect(a[0], a[1], prot).map(|()| 0).map_err(|e| e.errno())
+                    self.space
+                        .protect(a[0], a[1], prot)
+                        .map(|()| 0)
+                        .map_err(|e| e.errno())
                 }
                 nr::MREMAP => self.mremap(a),
                 nr::MADVISE | nr::MSYNC => Ok(0),
@@ -438,14 +515,31 @@ impl Process {
                 nr::GETGID => Ok(u64::from(libc::getgid())),
                 nr::GETEGID => Ok(u64::from(libc::getegid())),
                 nr::GETRESUID | nr::GETRESGID => {
-                    let sys = if n == nr::GETRESUID { libc::SYS_getresuid } else { libc::SYS_getresgid };
-                    host_syscall(sys, [self.buf(a[0], 4, W)?, self.buf(a[1], 4, W)?, self.buf(a[2], 4, W)?, 0, 0, 0])
+                    let sys = if n == nr::GETRESUID {
+                        libc::SYS_getresuid
+                    } else {
+                        libc::SYS_getresgid
+                    };
+                    host_syscall(
+                        sys,
+                        [
+                            self.buf(a[0], 4, W)?,
+                            self.buf(a[1], 4, W)?,
+                            self.buf(a[2], 4, W)?,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
                 }
                 nr::SETUID => host_syscall(libc::SYS_setuid, [a[0], 0, 0, 0, 0, 0]),
                 nr::SETGID => host_syscall(libc::SYS_setgid, [a[0], 0, 0, 0, 0, 0]),
                 nr::GETGROUPS => {
                     let len = a[0].checked_mul(4).ok_or(libc::EINVAL)?;
-                    host_syscall(libc::SYS_getgroups, [a[0], self.opt_buf(a[1], len, W)?, 0, 0, 0, 0])
+                    host_syscall(
+                        libc::SYS_getgroups,
+                        [a[0], self.opt_buf(a[1], len, W)?, 0, 0, 0, 0],
+                    )
                 }
                 nr::SETPGID => host_syscall(libc::SYS_setpgid, [a[0], a[1], 0, 0, 0, 0]),
                 nr::GETPGID => host_syscall(libc::SYS_getpgid, [a[0], 0, 0, 0, 0, 0]),
@@ -453,28 +547,66 @@ impl Process {
                 nr::GETSID => host_syscall(libc::SYS_getsid, [a[0], 0, 0, 0, 0, 0]),
                 nr::GETPRIORITY => host_syscall(libc::SYS_getpriority, [a[0], a[1], 0, 0, 0, 0]),
                 nr::SETPRIORITY => host_syscall(libc::SYS_setpriority, [a[0], a[1], a[2], 0, 0, 0]),
-                nr::GETRLIMIT => host_syscall(libc::SYS_prlimit64, [0, a[0], 0, self.buf(a[1], 16, W)?, 0, 0]),
-                nr::SETRLIMIT => host_syscall(libc::SYS_prlimit64, [0, a[0], self.buf(a[1], 16, R)?, 0, 0, 0]),
+                nr::GETRLIMIT => host_syscall(
+                    libc::SYS_prlimit64,
+                    [0, a[0], 0, self.buf(a[1], 16, W)?, 0, 0],
+                ),
+                nr::SETRLIMIT => host_syscall(
+                    libc::SYS_prlimit64,
+                    [0, a[0], self.buf(a[1], 16, R)?, 0, 0, 0],
+                ),
                 nr::PRLIMIT64 => {
                     let (new, old) = (self.opt_buf(a[2], 16, R)?, self.opt_buf(a[3], 16, W)?);
                     host_syscall(libc::SYS_prlimit64, [a[0], a[1], new, old, 0, 0])
                 }
-                nr::GETRUSAGE => host_syscall(libc::SYS_getrusage, [a[0], self.buf(a[1], 144, W)?, 0, 0, 0, 0]),
-                nr::SYSINFO => host_syscall(libc::SYS_sysinfo, [self.buf(a[0], 112, W)?, 0, 0, 0, 0, 0]),
-                nr::TIMES => host_syscall(libc::SYS_times, [self.opt_buf(a[0], 32, W)?, 0, 0, 0, 0, 0]),
-                nr::CLOCK_GETTIME => host_syscall(libc::SYS_clock_gettime, [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0]),
-                nr::CLOCK_GETRES => host_syscall(libc::SYS_clock_getres, [a[0], self.opt_buf(a[1], 16, W)?, 0, 0, 0, 0]),
-                nr::GETTIMEOFDAY => {
-                    host_syscall(libc::SYS_gettimeofday, [self.opt_buf(a[0], 16, W)?, self.opt_buf(a[1], 8, W)?, 0, 0, 0, 0])
+                nr::GETRUSAGE => host_syscall(
+                    libc::SYS_getrusage,
+                    [a[0], self.buf(a[1], 144, W)?, 0, 0, 0, 0],
+                ),
+                nr::SYSINFO => {
+                    host_syscall(libc::SYS_sysinfo, [self.buf(a[0], 112, W)?, 0, 0, 0, 0, 0])
                 }
-                nr::NANOSLEEP => {
-                    host_syscall(libc::SYS_nanosleep, [self.buf(a[0], 16, R)?, self.opt_buf(a[1], 16, W)?, 0, 0, 0, 0])
+                nr::TIMES => {
+                    host_syscall(libc::SYS_times, [self.opt_buf(a[0], 32, W)?, 0, 0, 0, 0, 0])
                 }
+                nr::CLOCK_GETTIME => host_syscall(
+                    libc::SYS_clock_gettime,
+                    [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0],
+                ),
+                nr::CLOCK_GETRES => host_syscall(
+                    libc::SYS_clock_getres,
+                    [a[0], self.opt_buf(a[1], 16, W)?, 0, 0, 0, 0],
+                ),
+                nr::GETTIMEOFDAY => host_syscall(
+                    libc::SYS_gettimeofday,
+                    [
+                        self.opt_buf(a[0], 16, W)?,
+                        self.opt_buf(a[1], 8, W)?,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
+                nr::NANOSLEEP => host_syscall(
+                    libc::SYS_nanosleep,
+                    [
+                        self.buf(a[0], 16, R)?,
+                        self.opt_buf(a[1], 16, W)?,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
                 nr::CLOCK_NANOSLEEP => {
                     let (req, rem) = (self.buf(a[2], 16, R)?, self.opt_buf(a[3], 16, W)?);
                     host_syscall(libc::SYS_clock_nanosleep, [a[0], a[1], req, rem, 0, 0])
                 }
-                nr::GETITIMER => host_syscall(libc::SYS_getitimer, [a[0], self.buf(a[1], 32, W)?, 0, 0, 0, 0]),
+                nr::GETITIMER => host_syscall(
+                    libc::SYS_getitimer,
+                    [a[0], self.buf(a[1], 32, W)?, 0, 0, 0, 0],
+                ),
                 nr::SETITIMER => {
                     let (new, old) = (self.buf(a[1], 32, R)?, self.opt_buf(a[2], 32, W)?);
                     host_syscall(libc::SYS_setitimer, [a[0], new, old, 0, 0, 0])
@@ -482,12 +614,22 @@ impl Process {
                 nr::SET_TID_ADDRESS => host_syscall(libc::SYS_gettid, [0; 6]),
                 nr::SET_ROBUST_LIST => Ok(0),
                 nr::FUTEX => self.futex(a),
-                nr::SCHED_GETAFFINITY => host_syscall(libc::SYS_sched_getaffinity, [a[0], a[1], self.buf(a[2], a[1], W)?, 0, 0, 0]),
+                nr::SCHED_GETAFFINITY => host_syscall(
+                    libc::SYS_sched_getaffinity,
+                    [a[0], a[1], self.buf(a[2], a[1], W)?, 0, 0, 0],
+                ),
                 nr::SCHED_YIELD => host_syscall(libc::SYS_sched_yield, [0; 6]),
-                nr::GETRANDOM => host_syscall(libc::SYS_getrandom, [self.buf(a[0], a[1], W)?, a[1], a[2], 0, 0, 0]),
+                nr::GETRANDOM => host_syscall(
+                    libc::SYS_getrandom,
+                    [self.buf(a[0], a[1], W)?, a[1], a[2], 0, 0, 0],
+                ),
                 nr::PRCTL => match a[0] as i32 {
-                    libc::PR_SET_NAME => host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 16, R)?, 0, 0, 0, 0]),
-                    libc::PR_GET_NAME => host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0]),
+                    libc::PR_SET_NAME => {
+                        host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 16, R)?, 0, 0, 0, 0])
+                    }
+                    libc::PR_GET_NAME => {
+                        host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0])
+                    }
                     _ => Err(libc::EINVAL),
                 },
                 nr::RT_SIGACTION => self.rt_sigaction(a),
@@ -501,7 +643,11 @@ impl Process {
                     }
                 }
                 nr::TKILL | nr::TGKILL => {
-                    let (tid, sig) = if n == nr::TKILL { (a[0], a[1]) } else { (a[1], a[2]) };
+                    let (tid, sig) = if n == nr::TKILL {
+                        (a[0], a[1])
+                    } else {
+                        (a[1], a[2])
+                    };
                     if tid as i32 == libc::gettid() {
                         self.signal_self(sig as i32)
                     } else if n == nr::TKILL {
@@ -520,8 +666,13 @@ impl Process {
                 }
                 nr::CLONE => self.clone(a, cpu),
                 nr::EXECVE => self.execve(a),
-                nr::CLONE3 | nr::RT_SIGRETURN | nr::RT_SIGSUSPEND | nr::RSEQ | nr::MEMBARRIER
-                | nr::RISCV_HWPROBE | nr::SOCKET => Err(libc::ENOSYS),
+                nr::CLONE3
+                | nr::RT_SIGRETURN
+                | nr::RT_SIGSUSPEND
+                | nr::RSEQ
+                | nr::MEMBARRIER
+                | nr::RISCV_HWPROBE
+                | nr::SOCKET => Err(libc::ENOSYS),
                 _ => {
                     if self.opts.strace {
                         eprint!("Unknown syscall {n}");
@@ -534,7 +685,10 @@ impl Process {
 
     fn put_stat(&self, addr: u64, st: &libc::stat) -> SysResult {
         let b = TargetStat::from_host(st).to_bytes();
-        self.space.write(addr, &b).map(|()| 0).map_err(|_| libc::EFAULT)
+        self.space
+            .write(addr, &b)
+            .map(|()| 0)
+            .map_err(|_| libc::EFAULT)
     }
 
     /// Translates a guest `iovec` array (asm-generic `struct iovec`: base,
@@ -553,7 +707,10 @@ impl Process {
                 b.copy_from_slice(&c[8..]);
                 let len = u64::from_le_bytes(b);
                 let p = self.buf(base, len, kind)?;
-                Ok(libc::iovec { iov_base: p as *mut libc::c_void, iov_len: len as usize })
+                Ok(libc::iovec {
+                    iov_base: p as *mut libc::c_void,
+                    iov_len: len as usize,
+                })
             })
             .collect()
     }
@@ -564,15 +721,39 @@ impl Process {
         // take integers.
         unsafe {
             match cmd {
-                libc::F_DUPFD | libc::F_DUPFD_CLOEXEC | libc::F_GETFD | libc::F_SETFD | libc::F_GETFL
-                | libc::F_SETFL | libc::F_GETPIPE_SZ | libc::F_SETPIPE_SZ => {
+                libc::F_DUPFD
+                | libc::F_DUPFD_CLOEXEC
+                | libc::F_GETFD
+                | libc::F_SETFD
+                | libc::F_GETFL
+                | libc::F_SETFL
+                | libc::F_GETPIPE_SZ
+                | libc::F_SETPIPE_SZ => {
                     host_syscall(libc::SYS_fcntl, [fd, cmd as u64, arg, 0, 0, 0])
                 }
-                libc::F_GETLK | libc::F_OFD_GETLK => {
-                    host_syscall(libc::SYS_fcntl, [fd, cmd as u64, self.buf(arg, 32, AccessKind::Write)?, 0, 0, 0])
-                }
+                libc::F_GETLK | libc::F_OFD_GETLK => host_syscall(
+                    libc::SYS_fcntl,
+                    [
+                        fd,
+                        cmd as u64,
+                        self.buf(arg, 32, AccessKind::Write)?,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
                 libc::F_SETLK | libc::F_SETLKW | libc::F_OFD_SETLK | libc::F_OFD_SETLKW => {
-                    host_syscall(libc::SYS_fcntl, [fd, cmd as u64, self.buf(arg, 32, AccessKind::Read)?, 0, 0, 0])
+                    host_syscall(
+                        libc::SYS_fcntl,
+                        [
+                            fd,
+                            cmd as u64,
+                            self.buf(arg, 32, AccessKind::Read)?,
+                            0,
+                            0,
+                            0,
+                        ],
+                    )
                 }
                 _ => Err(libc::EINVAL),
             }
@@ -591,7 +772,11 @@ impl Process {
             libc::TIOCSCTTY | libc::TIOCNOTTY | libc::FIOCLEX | libc::FIONCLEX => (0, R),
             _ => return Err(libc::ENOTTY),
         };
-        let p = if size == 0 { arg } else { self.buf(arg, size, kind)? };
+        let p = if size == 0 {
+            arg
+        } else {
+            self.buf(arg, size, kind)?
+        };
         // SAFETY: `p` is a validated guest buffer of the size this request
         // uses (layouts identical on both sides, see `abi`), or an integer.
         unsafe { host_syscall(libc::SYS_ioctl, [fd, req, p, 0, 0, 0]) }
@@ -604,7 +789,11 @@ impl Process {
             return Err(libc::EINVAL);
         }
         let set_len = (nfds as u64).div_ceil(64) * 8;
-        let (rd, wr, ex) = (self.opt_buf(a[1], set_len, W)?, self.opt_buf(a[2], set_len, W)?, self.opt_buf(a[3], set_len, W)?);
+        let (rd, wr, ex) = (
+            self.opt_buf(a[1], set_len, W)?,
+            self.opt_buf(a[2], set_len, W)?,
+            self.opt_buf(a[3], set_len, W)?,
+        );
         let ts = self.opt_buf(a[4], 16, W)?;
         // The sixth argument points to { const sigset_t *ss; size_t ss_len }.
         let mut sig = [0u64; 2];
@@ -626,14 +815,22 @@ impl Process {
         let op = (a[1] & 0x7f) as i32;
         let uaddr = self.buf(a[0], 4, W)?;
         let (timeout, uaddr2) = match op {
-            libc::FUTEX_WAIT | libc::FUTEX_WAIT_BITSET | libc::FUTEX_LOCK_PI | libc::FUTEX_WAIT_REQUEUE_PI => {
+            libc::FUTEX_WAIT
+            | libc::FUTEX_WAIT_BITSET
+            | libc::FUTEX_LOCK_PI
+            | libc::FUTEX_WAIT_REQUEUE_PI => {
                 let t = self.opt_buf(a[3], 16, R)?;
-                let u2 = if op == libc::FUTEX_WAIT_REQUEUE_PI { self.buf(a[4], 4, W)? } else { a[4] };
+                let u2 = if op == libc::FUTEX_WAIT_REQUEUE_PI {
+                    self.buf(a[4], 4, W)?
+                } else {
+                    a[4]
+                };
                 (t, u2)
             }
-            libc::FUTEX_REQUEUE | libc::FUTEX_CMP_REQUEUE | libc::FUTEX_WAKE_OP | libc::FUTEX_CMP_REQUEUE_PI => {
-                (a[3], self.buf(a[4], 4, W)?)
-            }
+            libc::FUTEX_REQUEUE
+            | libc::FUTEX_CMP_REQUEUE
+            | libc::FUTEX_WAKE_OP
+            | libc::FUTEX_CMP_REQUEUE_PI => (a[3], self.buf(a[4], 4, W)?),
             _ => (a[3], a[4]),
         };
         // SAFETY: futex words and the timeout are validated guest buffers.
@@ -648,7 +845,14 @@ impl Process {
             return Err(errno());
         }
         let mut out = [0u8; 390];
-        let fields = [&u.sysname, &u.nodename, &u.release, &u.version, &u.machine, &u.domainname];
+        let fields = [
+            &u.sysname,
+            &u.nodename,
+            &u.release,
+            &u.version,
+            &u.machine,
+            &u.domainname,
+        ];
         for (i, f) in fields.iter().enumerate() {
             let dst = &mut out[i * 65..i * 65 + 65];
             for (d, s) in dst.iter_mut().zip(f.iter()) {
@@ -658,7 +862,10 @@ impl Process {
         let machine = &mut out[4 * 65..5 * 65];
         machine.fill(0);
         machine[..7].copy_from_slice(b"riscv64");
-        self.space.write(addr, &out).map(|()| 0).map_err(|_| libc::EFAULT)
+        self.space
+            .write(addr, &out)
+            .map(|()| 0)
+            .map_err(|_| libc::EFAULT)
     }
 
     /// `brk`: returns the new break, or the old one on failure (Linux's
@@ -672,7 +879,9 @@ impl Process {
         };
         if new_top > old_top {
             let len = new_top - old_top;
-            if !self.space.is_free(old_top, len) || self.space.map(old_top, len, Prot::RW, true).is_err() {
+            if !self.space.is_free(old_top, len)
+                || self.space.map(old_top, len, Prot::RW, true).is_err()
+            {
                 return self.brk;
             }
         } else if new_top < old_top && self.space.unmap(new_top, old_top - new_top).is_err() {
@@ -710,7 +919,10 @@ impl Process {
             self.code_changed |= self.touches_code(addr, plen);
         }
         if flags & MAP_ANONYMOUS != 0 {
-            return self.space.map(addr, plen, prot, fixed).map_err(|e| e.errno());
+            return self
+                .space
+                .map(addr, plen, prot, fixed)
+                .map_err(|e| e.errno());
         }
         // File mapping: a private copy of the file's bytes.
         let fd = fd as i32;
@@ -722,14 +934,22 @@ impl Process {
         if fl & libc::O_ACCMODE == libc::O_WRONLY {
             return Err(libc::EACCES);
         }
-        let start = self.space.map(addr, plen, Prot::RW, fixed).map_err(|e| e.errno())?;
+        let start = self
+            .space
+            .map(addr, plen, Prot::RW, fixed)
+            .map_err(|e| e.errno())?;
         let host = self.buf(start, plen, AccessKind::Write)?;
         let mut done = 0u64;
         while done < len {
             // SAFETY: [host + done, host + len) is inside the RW mapping we
             // just made.
             let r = unsafe {
-                libc::pread(fd, (host + done) as *mut libc::c_void, (len - done) as usize, (off + done) as i64)
+                libc::pread(
+                    fd,
+                    (host + done) as *mut libc::c_void,
+                    (len - done) as usize,
+                    (off + done) as i64,
+                )
             };
             if r < 0 {
                 let e = errno();
@@ -745,7 +965,9 @@ impl Process {
             done += r as u64;
         }
         if prot != Prot::RW {
-            self.space.protect(start, plen, prot).map_err(|e| e.errno())?;
+            self.space
+                .protect(start, plen, prot)
+                .map_err(|e| e.errno())?;
         }
         Ok(start)
     }
@@ -765,13 +987,17 @@ impl Process {
         }
         if nlen <= olen {
             if nlen < olen {
-                self.space.unmap(old + nlen, olen - nlen).map_err(|e| e.errno())?;
+                self.space
+                    .unmap(old + nlen, olen - nlen)
+                    .map_err(|e| e.errno())?;
             }
             return Ok(old);
         }
         let tail = old.checked_add(olen).ok_or(libc::ENOMEM)?;
         if self.space.is_free(tail, nlen - olen) {
-            self.space.map(tail, nlen - olen, prot, true).map_err(|e| e.errno())?;
+            self.space
+                .map(tail, nlen - olen, prot, true)
+                .map_err(|e| e.errno())?;
             return Ok(old);
         }
         if flags & MREMAP_MAYMOVE == 0 {
@@ -781,7 +1007,9 @@ impl Process {
         if olen > (1 << 32) {
             return Err(libc::ENOMEM);
         }
-        let src = self.buf(old, olen, AccessKind::Read).or_else(|_| self.buf(old, olen, AccessKind::Execute));
+        let src = self
+            .buf(old, olen, AccessKind::Read)
+            .or_else(|_| self.buf(old, olen, AccessKind::Execute));
         let src = match src {
             Ok(p) => p,
             Err(_) => return Err(libc::EFAULT),
@@ -789,8 +1017,13 @@ impl Process {
         // SAFETY: [src, src + olen) is mapped readable guest memory; `data`
         // has olen bytes.
         unsafe { std::ptr::copy_nonoverlapping(src as *const u8, data.as_mut_ptr(), data.len()) };
-        let new = self.space.map(0, nlen, prot, false).map_err(|e| e.errno())?;
-        self.space.write_force(new, &data).map_err(|_| libc::EFAULT)?;
+        let new = self
+            .space
+            .map(0, nlen, prot, false)
+            .map_err(|e| e.errno())?;
+        self.space
+            .write_force(new, &data)
+            .map_err(|_| libc::EFAULT)?;
         self.space.unmap(old, olen).map_err(|e| e.errno())?;
         Ok(new)
     }
@@ -800,7 +1033,11 @@ impl Process {
         if a[3] != abi::SIGSET_SIZE {
             return Err(libc::EINVAL);
         }
-        let idx = usize::try_from(sig).ok().and_then(|s| s.checked_sub(1)).filter(|&i| i < NSIG).ok_or(libc::EINVAL)?;
+        let idx = usize::try_from(sig)
+            .ok()
+            .and_then(|s| s.checked_sub(1))
+            .filter(|&i| i < NSIG)
+            .ok_or(libc::EINVAL)?;
         let old = self.sigactions[idx];
         if a[1] != 0 {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
@@ -810,7 +1047,11 @@ impl Process {
             self.space.read(a[1], &mut b).map_err(|_| libc::EFAULT)?;
             let new = TargetSigaction::from_bytes(&b);
             if !HOST_OWNED_SIGNALS.contains(&sig) && sig < 32 {
-                let host = if new.handler == abi::SIG_IGN { libc::SIG_IGN } else { libc::SIG_DFL };
+                let host = if new.handler == abi::SIG_IGN {
+                    libc::SIG_IGN
+                } else {
+                    libc::SIG_DFL
+                };
                 // SAFETY: installing SIG_IGN/SIG_DFL for a non-fault signal
                 // does not interfere with the runtime's handlers.
                 unsafe { libc::signal(sig, host) };
@@ -818,7 +1059,9 @@ impl Process {
             self.sigactions[idx] = new;
         }
         if a[2] != 0 {
-            self.space.write(a[2], &old.to_bytes()).map_err(|_| libc::EFAULT)?;
+            self.space
+                .write(a[2], &old.to_bytes())
+                .map_err(|_| libc::EFAULT)?;
         }
         Ok(0)
     }
@@ -896,7 +1139,11 @@ impl Process {
             }
             return Ok(0);
         }
-        if matches!(sig, libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT) || sig > 31 {
+        if matches!(
+            sig,
+            libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
+        ) || sig > 31
+        {
             return Ok(0);
         }
         crate::terminate_by_signal(sig);
@@ -915,7 +1162,13 @@ impl Process {
         if flags & CLONE_THREAD != 0 {
             return Err(libc::ENOSYS);
         }
-        let allowed = 0xff | CLONE_VM | CLONE_VFORK | CLONE_SETTLS | CLONE_PARENT_SETTID | CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID;
+        let allowed = 0xff
+            | CLONE_VM
+            | CLONE_VFORK
+            | CLONE_SETTLS
+            | CLONE_PARENT_SETTID
+            | CLONE_CHILD_CLEARTID
+            | CLONE_CHILD_SETTID;
         if flags & !allowed != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
             return Err(libc::EINVAL);
         }
@@ -923,7 +1176,8 @@ impl Process {
         // SAFETY: fork in a process whose other threads (if any) hold no
         // locks this thread needs afterwards; see the crate docs (the engine
         // must be fork-safe).
-        let pid = unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) };
+        let pid =
+            unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) };
         if pid < 0 {
             return Err(errno());
         }
@@ -967,7 +1221,11 @@ impl Process {
                 return Err(libc::E2BIG);
             }
             let s = self.space.read_cstr(p, MAX_ARG_STRLEN).map_err(|f| {
-                if f.addr == p.saturating_add(MAX_ARG_STRLEN as u64) { libc::E2BIG } else { libc::EFAULT }
+                if f.addr == p.saturating_add(MAX_ARG_STRLEN as u64) {
+                    libc::E2BIG
+                } else {
+                    libc::EFAULT
+                }
             })?;
             out.push(s);
             addr = addr.checked_add(8).ok_or(libc::EFAULT)?;
@@ -988,15 +1246,18 @@ impl Process {
         if unsafe { libc::access(hp.as_ptr(), libc::X_OK) } != 0 {
             return Err(errno());
         }
-        let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&host_path)).map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
+        let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&host_path))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
         if meta.is_dir() {
             return Err(libc::EACCES);
         }
         let mut head = [0u8; 256];
         let n = {
             use std::io::Read;
-            let mut f = std::fs::File::open(std::ffi::OsStr::from_bytes(&host_path)).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-            f.read(&mut head).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+            let mut f = std::fs::File::open(std::ffi::OsStr::from_bytes(&host_path))
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+            f.read(&mut head)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
         };
         let head = &head[..n];
         let mut argv0 = argv.first().cloned().unwrap_or_else(|| guest_path.clone());
@@ -1013,7 +1274,9 @@ impl Process {
             rest = new_rest;
             argv0 = interp.clone();
             program = self.host_path(&interp);
-        } else if crate::loader::check_header(head).is_ok() || (head.starts_with(b"\x7fELF") && n < 64) {
+        } else if crate::loader::check_header(head).is_ok()
+            || (head.starts_with(b"\x7fELF") && n < 64)
+        {
             program = host_path;
         } else {
             return Err(libc::ENOEXEC);
@@ -1026,8 +1289,16 @@ impl Process {
         args.push("--".into());
         args.push(OsString::from_vec(program));
         args.extend(rest.into_iter().map(OsString::from_vec));
-        let cargs: Vec<CString> = args.into_iter().map(|s| CString::new(s.into_vec())).collect::<Result<_, _>>().map_err(|_| libc::EINVAL)?;
-        let cenv: Vec<CString> = envp.into_iter().map(CString::new).collect::<Result<_, _>>().map_err(|_| libc::EINVAL)?;
+        let cargs: Vec<CString> = args
+            .into_iter()
+            .map(|s| CString::new(s.into_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| libc::EINVAL)?;
+        let cenv: Vec<CString> = envp
+            .into_iter()
+            .map(CString::new)
+            .collect::<Result<_, _>>()
+            .map_err(|_| libc::EINVAL)?;
         let mut pa: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
         pa.push(std::ptr::null());
         let mut pe: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
@@ -1062,7 +1333,10 @@ impl Process {
                 ArgFmt::DirFd if v as i32 == libc::AT_FDCWD => s.push_str("AT_FDCWD"),
                 ArgFmt::DirFd => s.push_str(&(v as i32).to_string()),
                 ArgFmt::Str => match self.space.read_cstr(v, 256) {
-                    Ok(b) => s.push_str(&format!("\"{}\"", String::from_utf8_lossy(&b).escape_debug())),
+                    Ok(b) => s.push_str(&format!(
+                        "\"{}\"",
+                        String::from_utf8_lossy(&b).escape_debug()
+                    )),
                     Err(_) => s.push_str(&format!("{v:#x}")),
                 },
             }
@@ -1090,7 +1364,12 @@ mod tests {
         space.map(0x10000, 0x10000, Prot::RW, true).unwrap();
         space.map(0x20000, 0x1000, Prot::READ, true).unwrap();
         space.set_mmap_top(0x10_0000_0000);
-        let p = Process::new(space, Options::default(), Some(PathBuf::from("/guest/prog")), 0x100000);
+        let p = Process::new(
+            space,
+            Options::default(),
+            Some(PathBuf::from("/guest/prog")),
+            0x100000,
+        );
         (p, CpuState::default())
     }
 
@@ -1112,13 +1391,19 @@ mod tests {
         p.space.write(0x11000, b"hello").unwrap();
         assert_eq!(call(&mut p, &mut cpu, nr::WRITE, &[wfd, 0x11000, 5]), 5);
         // Reading into a read-only page is EFAULT, not a host fault.
-        assert_eq!(call(&mut p, &mut cpu, nr::READ, &[rfd, 0x20000, 5]), -(libc::EFAULT as i64));
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::READ, &[rfd, 0x20000, 5]),
+            -(libc::EFAULT as i64)
+        );
         assert_eq!(call(&mut p, &mut cpu, nr::READ, &[rfd, 0x12000, 5]), 5);
         let mut b = [0; 5];
         p.space.read(0x12000, &mut b).unwrap();
         assert_eq!(&b, b"hello");
         // Unmapped source buffer.
-        assert_eq!(call(&mut p, &mut cpu, nr::WRITE, &[wfd, 0x9000_0000, 5]), -(libc::EFAULT as i64));
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::WRITE, &[wfd, 0x9000_0000, 5]),
+            -(libc::EFAULT as i64)
+        );
         call(&mut p, &mut cpu, nr::CLOSE, &[rfd]);
         call(&mut p, &mut cpu, nr::CLOSE, &[wfd]);
     }
@@ -1133,21 +1418,50 @@ mod tests {
         let mut path = file.as_os_str().as_bytes().to_vec();
         path.push(0);
         p.space.write(0x13000, &path).unwrap();
-        let fd = call(&mut p, &mut cpu, nr::OPENAT, &[libc::AT_FDCWD as u64, 0x13000, 0, 0]);
+        let fd = call(
+            &mut p,
+            &mut cpu,
+            nr::OPENAT,
+            &[libc::AT_FDCWD as u64, 0x13000, 0, 0],
+        );
         assert!(fd >= 0, "{fd}");
         assert_eq!(call(&mut p, &mut cpu, nr::FSTAT, &[fd as u64, 0x14000]), 0);
         let size = p.space.read_u64(0x14000 + 48).unwrap();
         assert_eq!(size, 10);
         let mode = p.space.read_u32(0x14000 + 16).unwrap();
         assert_eq!(mode & libc::S_IFMT, libc::S_IFREG);
-        assert_eq!(call(&mut p, &mut cpu, nr::NEWFSTATAT, &[libc::AT_FDCWD as u64, 0x13000, 0x14100, 0]), 0);
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::NEWFSTATAT,
+                &[libc::AT_FDCWD as u64, 0x13000, 0x14100, 0]
+            ),
+            0
+        );
         assert_eq!(p.space.read_u64(0x14100 + 48).unwrap(), 10);
         assert_eq!(call(&mut p, &mut cpu, nr::CLOSE, &[fd as u64]), 0);
         // Missing file.
         p.space.write(0x13000, b"/nonexistent/x\0").unwrap();
-        assert_eq!(call(&mut p, &mut cpu, nr::OPENAT, &[libc::AT_FDCWD as u64, 0x13000, 0, 0]), -(libc::ENOENT as i64));
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::OPENAT,
+                &[libc::AT_FDCWD as u64, 0x13000, 0, 0]
+            ),
+            -(libc::ENOENT as i64)
+        );
         // Bad path pointer.
-        assert_eq!(call(&mut p, &mut cpu, nr::OPENAT, &[libc::AT_FDCWD as u64, 0x7777_0000, 0, 0]), -(libc::EFAULT as i64));
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::OPENAT,
+                &[libc::AT_FDCWD as u64, 0x7777_0000, 0, 0]
+            ),
+            -(libc::EFAULT as i64)
+        );
         let n = call(&mut p, &mut cpu, nr::GETCWD, &[0x15000, 4096]);
         assert!(n > 0);
         let cwd = p.space.read_cstr(0x15000, 4096).unwrap();
@@ -1157,7 +1471,12 @@ mod tests {
         assert_eq!(p.space.read_cstr(0x16000, 65).unwrap(), b"Linux");
         // readlinkat /proc/self/exe is the guest program.
         p.space.write(0x13000, b"/proc/self/exe\0").unwrap();
-        let n = call(&mut p, &mut cpu, nr::READLINKAT, &[libc::AT_FDCWD as u64, 0x13000, 0x17000, 100]);
+        let n = call(
+            &mut p,
+            &mut cpu,
+            nr::READLINKAT,
+            &[libc::AT_FDCWD as u64, 0x13000, 0x17000, 100],
+        );
         assert_eq!(n, 11);
         let mut b = [0; 11];
         p.space.read(0x17000, &mut b).unwrap();
@@ -1182,29 +1501,71 @@ mod tests {
     #[test]
     fn mmap_anonymous_file_and_errors() {
         let (mut p, mut cpu) = setup();
-        let a = call(&mut p, &mut cpu, nr::MMAP, &[0, 0x3000, 3, 0x22, u64::MAX, 0]);
+        let a = call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0, 0x3000, 3, 0x22, u64::MAX, 0],
+        );
         assert!(a > 0 && a as u64 % PAGE_SIZE == 0);
         assert_eq!(p.space.prot_of(a as u64), Some(Prot::RW));
         assert_eq!(call(&mut p, &mut cpu, nr::MUNMAP, &[a as u64, 0x3000]), 0);
-        assert_eq!(call(&mut p, &mut cpu, nr::MMAP, &[0, 0, 3, 0x22, u64::MAX, 0]), -(libc::EINVAL as i64));
-        assert_eq!(call(&mut p, &mut cpu, nr::MMAP, &[0x1001, 0x1000, 3, 0x32, u64::MAX, 0]), -(libc::EINVAL as i64));
-        assert!(call(&mut p, &mut cpu, nr::MMAP, &[0, u64::MAX, 3, 0x22, u64::MAX, 0]) < 0);
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::MMAP, &[0, 0, 3, 0x22, u64::MAX, 0]),
+            -(libc::EINVAL as i64)
+        );
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::MMAP,
+                &[0x1001, 0x1000, 3, 0x32, u64::MAX, 0]
+            ),
+            -(libc::EINVAL as i64)
+        );
+        assert!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::MMAP,
+                &[0, u64::MAX, 3, 0x22, u64::MAX, 0]
+            ) < 0
+        );
         // Fixed noreplace over an existing mapping.
-        assert_eq!(call(&mut p, &mut cpu, nr::MMAP, &[0x10000, 0x1000, 3, 0x100022, u64::MAX, 0]), -(libc::EEXIST as i64));
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::MMAP,
+                &[0x10000, 0x1000, 3, 0x100022, u64::MAX, 0]
+            ),
+            -(libc::EEXIST as i64)
+        );
         // A file mapping holds the file's bytes, read-only.
         let file = std::env::temp_dir().join(format!("cranemu-mmap-{}", std::process::id()));
         std::fs::write(&file, b"file bytes").unwrap();
         let f = std::fs::File::open(&file).unwrap();
         use std::os::fd::AsRawFd;
-        let a = call(&mut p, &mut cpu, nr::MMAP, &[0, 10, 1, 2, f.as_raw_fd() as u64, 0]);
+        let a = call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0, 10, 1, 2, f.as_raw_fd() as u64, 0],
+        );
         assert!(a > 0);
         let mut b = [0; 12];
         p.space.read(a as u64, &mut b).unwrap();
         assert_eq!(&b, b"file bytes\0\0");
         assert_eq!(p.space.prot_of(a as u64), Some(Prot::READ));
-        assert_eq!(call(&mut p, &mut cpu, nr::MPROTECT, &[a as u64, 0x1000, 3]), 0);
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::MPROTECT, &[a as u64, 0x1000, 3]),
+            0
+        );
         assert_eq!(p.space.prot_of(a as u64), Some(Prot::RW));
-        assert_eq!(call(&mut p, &mut cpu, nr::MPROTECT, &[0x5000_0000, 0x1000, 3]), -(libc::ENOMEM as i64));
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::MPROTECT, &[0x5000_0000, 0x1000, 3]),
+            -(libc::ENOMEM as i64)
+        );
         std::fs::remove_file(&file).unwrap();
     }
 
@@ -1212,7 +1573,10 @@ mod tests {
     fn unknown_syscall_is_enosys_and_exit_reports_status() {
         let (mut p, mut cpu) = setup();
         assert_eq!(call(&mut p, &mut cpu, 9999, &[]), -(libc::ENOSYS as i64));
-        assert_eq!(call(&mut p, &mut cpu, nr::CLONE3, &[0, 0]), -(libc::ENOSYS as i64));
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::CLONE3, &[0, 0]),
+            -(libc::ENOSYS as i64)
+        );
         cpu.x[17] = nr::EXIT_GROUP;
         cpu.x[10] = 0x1_0203;
         assert_eq!(p.do_syscall(&mut cpu), SyscallAction::Exit(3));
@@ -1221,19 +1585,53 @@ mod tests {
     #[test]
     fn sigaction_is_stored() {
         let (mut p, mut cpu) = setup();
-        let act = TargetSigaction { handler: 0x12345, flags: 0, mask: 0 };
+        let act = TargetSigaction {
+            handler: 0x12345,
+            flags: 0,
+            mask: 0,
+        };
         p.space.write(0x18000, &act.to_bytes()).unwrap();
-        assert_eq!(call(&mut p, &mut cpu, nr::RT_SIGACTION, &[libc::SIGUSR1 as u64, 0x18000, 0, 8]), 0);
-        assert_eq!(call(&mut p, &mut cpu, nr::RT_SIGACTION, &[libc::SIGUSR1 as u64, 0, 0x18100, 8]), 0);
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::RT_SIGACTION,
+                &[libc::SIGUSR1 as u64, 0x18000, 0, 8]
+            ),
+            0
+        );
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::RT_SIGACTION,
+                &[libc::SIGUSR1 as u64, 0, 0x18100, 8]
+            ),
+            0
+        );
         let mut b = [0; 24];
         p.space.read(0x18100, &mut b).unwrap();
         assert_eq!(TargetSigaction::from_bytes(&b), act);
-        assert_eq!(call(&mut p, &mut cpu, nr::RT_SIGACTION, &[libc::SIGKILL as u64, 0x18000, 0, 8]), -(libc::EINVAL as i64));
-        assert_eq!(call(&mut p, &mut cpu, nr::RT_SIGACTION, &[99, 0, 0, 8]), -(libc::EINVAL as i64));
+        assert_eq!(
+            call(
+                &mut p,
+                &mut cpu,
+                nr::RT_SIGACTION,
+                &[libc::SIGKILL as u64, 0x18000, 0, 8]
+            ),
+            -(libc::EINVAL as i64)
+        );
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::RT_SIGACTION, &[99, 0, 0, 8]),
+            -(libc::EINVAL as i64)
+        );
         // Self-signal with a guest handler is dropped, not fatal.
         // SAFETY: getpid cannot fail.
         let me = unsafe { libc::getpid() } as u64;
-        assert_eq!(call(&mut p, &mut cpu, nr::KILL, &[me, libc::SIGUSR1 as u64]), 0);
+        assert_eq!(
+            call(&mut p, &mut cpu, nr::KILL, &[me, libc::SIGUSR1 as u64]),
+            0
+        );
     }
 
     #[test]

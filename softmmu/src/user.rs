@@ -127,7 +127,13 @@ impl fmt::Debug for Prot {
     /// Prints like `/proc/PID/maps`: `r-x`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = |p, ch| if self.contains(p) { ch } else { '-' };
-        write!(f, "{}{}{}", c(Prot::READ, 'r'), c(Prot::WRITE, 'w'), c(Prot::EXEC, 'x'))
+        write!(
+            f,
+            "{}{}{}",
+            c(Prot::READ, 'r'),
+            c(Prot::WRITE, 'w'),
+            c(Prot::EXEC, 'x')
+        )
     }
 }
 
@@ -193,10 +199,9 @@ impl Error {
     pub fn errno(&self) -> i32 {
         match self {
             Error::InvalidArgument => libc::EINVAL,
-            Error::Reserve(_)
-            | Error::OutOfRange
-            | Error::NoSpace
-            | Error::NotMapped => libc::ENOMEM,
+            Error::Reserve(_) | Error::OutOfRange | Error::NoSpace | Error::NotMapped => {
+                libc::ENOMEM
+            }
             Error::Host(e) => e.raw_os_error().unwrap_or(libc::ENOMEM),
         }
     }
@@ -225,7 +230,11 @@ struct PageMap {
 impl PageMap {
     /// Splits the range containing `at` (if any) so that `at` is a boundary.
     fn split(&mut self, at: u64) {
-        let found = self.ranges.range(..at).next_back().map(|(&s, &(e, p))| (s, e, p));
+        let found = self
+            .ranges
+            .range(..at)
+            .next_back()
+            .map(|(&s, &(e, p))| (s, e, p));
         if let Some((s, e, p)) = found {
             if e > at {
                 self.ranges.insert(s, (at, p));
@@ -337,7 +346,10 @@ impl GuestSpace {
         }
         Ok(GuestSpace {
             base: p as usize,
-            map: RwLock::new(PageMap { ranges: BTreeMap::new(), mmap_top: GUEST_SPACE_SIZE }),
+            map: RwLock::new(PageMap {
+                ranges: BTreeMap::new(),
+                mmap_top: GUEST_SPACE_SIZE,
+            }),
         })
     }
 
@@ -405,7 +417,8 @@ impl GuestSpace {
         // SAFETY: the range lies inside our reservation; changing its
         // protection cannot invalidate Rust references (we hold none into
         // guest memory).
-        let r = unsafe { libc::mprotect(self.host(start).cast(), (end - start) as usize, host_prot) };
+        let r =
+            unsafe { libc::mprotect(self.host(start).cast(), (end - start) as usize, host_prot) };
         if r != 0 {
             return Err(Error::Host(std::io::Error::last_os_error()));
         }
@@ -481,7 +494,8 @@ impl GuestSpace {
     pub fn protect(&self, addr: u64, len: u64, prot: Prot) -> Result<(), Error> {
         let (start, end) = self.range(addr, len)?;
         let mut map = self.map.write();
-        map.check(start, end, Prot::NONE).map_err(|_| Error::NotMapped)?;
+        map.check(start, end, Prot::NONE)
+            .map_err(|_| Error::NotMapped)?;
         self.host_protect(start, end, prot.host())?;
         map.set(start, end, prot);
         Ok(())
@@ -598,7 +612,10 @@ impl GuestSpace {
         if data.is_empty() {
             return Ok(());
         }
-        let fault = |a| MemFault { addr: a, kind: AccessKind::Write };
+        let fault = |a| MemFault {
+            addr: a,
+            kind: AccessKind::Write,
+        };
         let map = self.map.write();
         let end = addr.checked_add(data.len() as u64).ok_or(fault(addr))?;
         if end > GUEST_SPACE_SIZE {
@@ -607,23 +624,27 @@ impl GuestSpace {
         map.check(addr, end, Prot::NONE).map_err(fault)?;
         let mut pos = addr;
         while pos < end {
-            let Some(m) = map.lookup(pos) else { return Err(fault(pos)) };
+            let Some(m) = map.lookup(pos) else {
+                return Err(fault(pos));
+            };
             let chunk_end = m.end.min(end);
             let off = (pos - addr) as usize;
             let len = (chunk_end - pos) as usize;
             let writable = m.prot.contains(Prot::WRITE);
-            let (ps, pe) = (page_align_down(pos), page_align_up(chunk_end).unwrap_or(m.end));
+            let (ps, pe) = (
+                page_align_down(pos),
+                page_align_up(chunk_end).unwrap_or(m.end),
+            );
             if !writable {
                 self.host_protect(ps, pe, m.prot.host() | libc::PROT_WRITE)
                     .map_err(|_| fault(pos))?;
             }
             // SAFETY: [pos, chunk_end) is mapped and now host-writable; we
             // hold the write lock, so nobody changes the mapping meanwhile.
-            unsafe {
-                std::ptr::copy_nonoverlapping(data.as_ptr().add(off), self.host(pos), len)
-            };
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr().add(off), self.host(pos), len) };
             if !writable {
-                self.host_protect(ps, pe, m.prot.host()).map_err(|_| fault(pos))?;
+                self.host_protect(ps, pe, m.prot.host())
+                    .map_err(|_| fault(pos))?;
             }
             pos = chunk_end;
         }
@@ -692,7 +713,10 @@ impl GuestSpace {
             out.extend_from_slice(bytes);
             pos += n as u64;
         }
-        Err(MemFault { addr: addr.saturating_add(max as u64), kind: AccessKind::Read })
+        Err(MemFault {
+            addr: addr.saturating_add(max as u64),
+            kind: AccessKind::Read,
+        })
     }
 }
 
@@ -702,14 +726,19 @@ impl Drop for GuestSpace {
         // it through `self`. (The runtime must not run guest code of this
         // space after dropping it.)
         unsafe {
-            libc::munmap(self.base as *mut libc::c_void, (GUEST_SPACE_SIZE + GUARD_SIZE) as usize);
+            libc::munmap(
+                self.base as *mut libc::c_void,
+                (GUEST_SPACE_SIZE + GUARD_SIZE) as usize,
+            );
         }
     }
 }
 
 impl fmt::Debug for GuestSpace {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("GuestSpace").field("base", &(self.base as *const u8)).finish_non_exhaustive()
+        f.debug_struct("GuestSpace")
+            .field("base", &(self.base as *const u8))
+            .finish_non_exhaustive()
     }
 }
 
@@ -740,7 +769,13 @@ mod tests {
         assert_eq!(g.prot_of(0x11000), None);
         assert_eq!(g.prot_of(0x10000), Some(Prot::RW));
         let e = g.read(0x10ffc, &mut b).unwrap_err();
-        assert_eq!(e, MemFault { addr: 0x11000, kind: AccessKind::Read });
+        assert_eq!(
+            e,
+            MemFault {
+                addr: 0x11000,
+                kind: AccessKind::Read
+            }
+        );
         // Remapping gives zeroes again.
         g.map(0x11000, 1, Prot::RW, true).unwrap();
         assert_eq!(g.read_u32(0x11000).unwrap(), 0);
@@ -753,7 +788,13 @@ mod tests {
         assert_eq!(g.read(0x5000_0000, &mut b).unwrap_err().addr, 0x5000_0000);
         g.map(0x20000, 0x1000, Prot::READ, true).unwrap();
         let e = g.write(0x20000, b"x").unwrap_err();
-        assert_eq!(e, MemFault { addr: 0x20000, kind: AccessKind::Write });
+        assert_eq!(
+            e,
+            MemFault {
+                addr: 0x20000,
+                kind: AccessKind::Write
+            }
+        );
         assert!(g.fetch_code(0x20000, &mut b).is_err());
         g.write_force(0x20000, b"code").unwrap();
         g.read(0x20000, &mut b).unwrap();
@@ -762,7 +803,12 @@ mod tests {
         assert!(g.write(0x20000, b"x").is_err());
         g.protect(0x20000, 0x1000, Prot::RX).unwrap();
         g.fetch_code(0x20000, &mut b).unwrap();
-        assert_eq!(g.host_range(0x20000, 4, AccessKind::Write).unwrap_err().addr, 0x20000);
+        assert_eq!(
+            g.host_range(0x20000, 4, AccessKind::Write)
+                .unwrap_err()
+                .addr,
+            0x20000
+        );
         assert!(g.host_range(0x20000, 4, AccessKind::Read).is_ok());
     }
 
@@ -770,7 +816,10 @@ mod tests {
     fn protect_unmapped_is_error() {
         let g = GuestSpace::new().unwrap();
         g.map(0x30000, 0x1000, Prot::RW, true).unwrap();
-        assert!(matches!(g.protect(0x30000, 0x2000, Prot::READ), Err(Error::NotMapped)));
+        assert!(matches!(
+            g.protect(0x30000, 0x2000, Prot::READ),
+            Err(Error::NotMapped)
+        ));
         assert_eq!(g.prot_of(0x30000), Some(Prot::RW));
         g.protect(0x30000, 0x1000, Prot::NONE).unwrap();
         assert_eq!(g.prot_of(0x30000), Some(Prot::NONE));
@@ -798,20 +847,44 @@ mod tests {
         let a = g.map(0, e - s, Prot::RW, false).unwrap();
         assert_eq!(a, s);
         // A free hint is honoured.
-        assert_eq!(g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(), 0x4000_0000);
+        assert_eq!(
+            g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(),
+            0x4000_0000
+        );
         // An occupied hint is not.
-        assert_ne!(g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(), 0x4000_0000);
+        assert_ne!(
+            g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(),
+            0x4000_0000
+        );
     }
 
     #[test]
     fn absurd_arguments() {
         let g = GuestSpace::new().unwrap();
-        assert!(matches!(g.map(0x10000, 0, Prot::RW, true), Err(Error::InvalidArgument)));
-        assert!(matches!(g.map(0x10001, 10, Prot::RW, true), Err(Error::InvalidArgument)));
-        assert!(matches!(g.map(u64::MAX & !0xfff, 0x1000, Prot::RW, true), Err(Error::OutOfRange)));
-        assert!(matches!(g.map(0x1000, u64::MAX, Prot::RW, true), Err(Error::OutOfRange)));
-        assert!(matches!(g.map(GUEST_SPACE_SIZE, 0x1000, Prot::RW, true), Err(Error::OutOfRange)));
-        assert!(matches!(g.map(0, GUEST_SPACE_SIZE * 2, Prot::RW, false), Err(Error::NoSpace)));
+        assert!(matches!(
+            g.map(0x10000, 0, Prot::RW, true),
+            Err(Error::InvalidArgument)
+        ));
+        assert!(matches!(
+            g.map(0x10001, 10, Prot::RW, true),
+            Err(Error::InvalidArgument)
+        ));
+        assert!(matches!(
+            g.map(u64::MAX & !0xfff, 0x1000, Prot::RW, true),
+            Err(Error::OutOfRange)
+        ));
+        assert!(matches!(
+            g.map(0x1000, u64::MAX, Prot::RW, true),
+            Err(Error::OutOfRange)
+        ));
+        assert!(matches!(
+            g.map(GUEST_SPACE_SIZE, 0x1000, Prot::RW, true),
+            Err(Error::OutOfRange)
+        ));
+        assert!(matches!(
+            g.map(0, GUEST_SPACE_SIZE * 2, Prot::RW, false),
+            Err(Error::NoSpace)
+        ));
         assert!(g.unmap(0x10000, 0).is_err());
         assert!(g.unmap(u64::MAX - 0xfff, 0x1000).is_err());
         assert!(g.protect(0x10000, u64::MAX, Prot::RW).is_err());

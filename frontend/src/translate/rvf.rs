@@ -21,8 +21,8 @@ use cranemu_ir::{
 };
 
 use super::{DisasContext, Flow};
-use crate::insn::Insn;
 use crate::helpers::HELPER_ACCRUE_FFLAGS;
+use crate::insn::Insn;
 
 /// The upper 32 bits of a NaN-boxed single.
 const BOX: u64 = 0xffff_ffff_0000_0000;

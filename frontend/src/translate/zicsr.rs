@@ -64,8 +64,8 @@ pub(crate) fn gen_csr(ctx: &mut DisasContext<'_>, insn: &Insn, op: CsrOp, imm: b
         csr::CYCLE | csr::TIME | csr::INSTRET if mode == CsrMode::Read => {
             let number = ctx.iconst(u64::from(insn.csr));
             let before = ctx.iconst(ctx.insns_before);
-            let zero = ctx.x(0);
-            let v = ctx.b.call(HELPER_READ_COUNTER, [number, before, zero]);
+            let counted = ctx.iconst(u64::from(ctx.count_insns));
+            let v = ctx.b.call(HELPER_READ_COUNTER, [number, before, counted]);
             ctx.set_x(insn.rd, v);
             Flow::Next
         }
