@@ -368,13 +368,17 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     if opts.stats {
         let s = engine.stats();
         eprintln!(
-            "cranemu-stats: blocks={} translated_insns={} translate_ns={} codegen_ns={} code_bytes={} \
-             flushes={} executed_insns={} wall_ns={}",
+            "cranemu-stats: blocks={} translated_insns={} translate_ns={} compiled_blocks={} \
+             compiled_insns={} codegen_ns={} code_bytes={} interpreted_blocks={} flushes={} \
+             executed_insns={} wall_ns={}",
             s.blocks,
             s.guest_insns,
             s.translate_ns,
+            s.compiled_blocks,
+            s.compiled_insns,
             s.codegen_ns,
             s.code_bytes,
+            s.interpreted_blocks,
             s.flushes,
             cpu.icount,
             started.elapsed().as_nanos()

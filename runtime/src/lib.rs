@@ -37,6 +37,7 @@ use parking_lot::{Mutex, RwLock};
 use cranemu_backend::{Backend, BackendConfig, ExitCode, StateLayout};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
+use cranemu_ir::{interp, MemSize};
 use cranemu_softmmu::user::{GuestSpace, GUARD_SIZE};
 
 /// Why [`Engine::run`] returned.
@@ -78,10 +79,6 @@ pub struct LogConfig {
 }
 
 impl LogConfig {
-    fn any(&self) -> bool {
-        self.in_asm || self.op || self.out_asm
-    }
-
     fn write(&self, text: &str) {
         match &self.sink {
             Some(s) => {
@@ -105,6 +102,9 @@ pub struct EngineConfig {
     pub max_block_insns: usize,
     /// Cranelift's optimization level ("none", "speed").
     pub opt_level: &'static str,
+    /// Interpreted executions of a TB before it is compiled; 0 compiles
+    /// every TB before its first execution.
+    pub jit_threshold: u32,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +114,7 @@ impl Default for EngineConfig {
             log: LogConfig::default(),
             max_block_insns: 512,
             opt_level: "speed",
+            jit_threshold: 32,
         }
     }
 }
@@ -135,33 +136,50 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Translation statistics, for the benchmarks.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Stats {
-    /// Blocks translated.
+    /// Blocks translated to IR.
     pub blocks: u64,
-    /// Guest instructions translated.
+    /// Guest instructions translated to IR.
     pub guest_insns: u64,
-    /// Time spent translating (decode, IR, Cranelift), in ns.
+    /// Time spent translating guest code to IR (decode, IR), in ns.
     pub translate_ns: u64,
-    /// Of which in Cranelift (compile and placement), in ns.
+    /// Blocks compiled to host code by Cranelift (the hot ones).
+    pub compiled_blocks: u64,
+    /// Guest instructions in the compiled blocks.
+    pub compiled_insns: u64,
+    /// Time spent in Cranelift (compile and placement), in ns.
     pub codegen_ns: u64,
+    /// Block executions by the IR interpreter (the cold tier).
+    pub interpreted_blocks: u64,
     /// Bytes of host code produced.
     pub code_bytes: u64,
     /// Cache flushes.
     pub flushes: u64,
 }
 
-/// One translation block.
+/// One translation block: its IR, and its host code once it is hot.
+///
+/// Tiering: a TB starts in the IR interpreter (no compile cost, which
+/// dominates code that runs a few times: start-up, shell scripts) and is
+/// compiled by Cranelift when it has run [`EngineConfig::jit_threshold`]
+/// times.
 struct Tb {
-    /// Host address of its code.
-    code: *const u8,
+    /// The IR, interpreted until the TB is compiled.
+    ir: cranemu_ir::Block,
+    /// Host address of its code, or null while it is interpreted.
+    code: AtomicPtr<u8>,
+    /// Executions so far in the interpreter.
+    execs: std::sync::atomic::AtomicU32,
     /// Direct-exit slots (see [`cranemu_backend::ExitSlots`]). Only the
     /// code reads them (by address), so they just need to stay alive.
-    _slots: Box<[AtomicPtr<u8>; 2]>,
+    slots: Box<[AtomicPtr<u8>; 2]>,
 }
 
-// SAFETY: `code` points into the generation's arena, immutable once placed.
-unsafe impl Send for Tb {}
-// SAFETY: as above; the slots are atomics.
-unsafe impl Sync for Tb {}
+impl Tb {
+    fn code(&self) -> Option<*const u8> {
+        let c = self.code.load(Ordering::Acquire);
+        (!c.is_null()).then_some(c as *const u8)
+    }
+}
 
 /// One generation of the translation cache.
 struct Generation {
@@ -205,6 +223,40 @@ thread_local! {
         const { std::cell::Cell::new((std::ptr::null(), std::ptr::null())) };
 }
 
+/// What the dispatcher does after an interpreted block.
+enum Step {
+    /// Go on at `cpu.pc`.
+    Continue,
+    /// Flush the translation cache, then go on at `cpu.pc`.
+    Flush,
+    /// Return to the caller of [`Engine::run`].
+    Exit(Exit),
+}
+
+/// Guest memory for the IR interpreter: checked against the guest's page
+/// permissions (never a host fault), little-endian.
+///
+/// Not atomic with respect to other vCPU threads: the interpreter runs cold
+/// code of a single-threaded guest. (Multi-threaded guests, a later issue,
+/// must compile blocks with atomics before running them.)
+struct InterpMemory<'a>(&'a GuestSpace);
+
+impl interp::Memory for InterpMemory<'_> {
+    fn load(&mut self, addr: u64, size: MemSize) -> std::result::Result<u64, ()> {
+        let mut b = [0u8; 8];
+        let n = size.bytes() as usize;
+        self.0.read(addr, &mut b[..n]).map_err(|_| ())?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    fn store(&mut self, addr: u64, size: MemSize, value: u64) -> std::result::Result<(), ()> {
+        let n = size.bytes() as usize;
+        self.0
+            .write(addr, &value.to_le_bytes()[..n])
+            .map_err(|_| ())
+    }
+}
+
 /// Reads guest code through the guest space's execute permission.
 struct Fetch<'a>(&'a GuestSpace);
 
@@ -226,7 +278,8 @@ pub struct Engine {
 }
 
 /// The indirect-jump lookup called by translated code: the jump cache,
-/// then the shared map, then translation.
+/// then the shared map. Null (leave translated code) if the target is not
+/// compiled yet.
 unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
     let (engine, generation) = RUNNING.with(|r| r.get());
     if engine.is_null() {
@@ -236,9 +289,10 @@ unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
     // code, which is where this helper is called from.
     let (engine, generation) = unsafe { (&*engine, &*generation) };
     let _ = cpu;
-    engine
-        .jump_cache_lookup(generation, pc)
-        .unwrap_or(std::ptr::null())
+    match engine.lookup_compiled(generation, pc) {
+        Ok(Some(code)) => code,
+        _ => std::ptr::null(),
+    }
 }
 
 impl Engine {
@@ -293,17 +347,19 @@ impl Engine {
         &self.space
     }
 
-    /// Finds the TB for `pc` in `generation`, translating it on a miss.
+    /// Finds the TB for `pc` in `generation`, translating it to IR on a
+    /// miss.
     fn find_or_translate(&self, generation: &Generation, pc: u64) -> Result<Arc<Tb>> {
         if let Some(tb) = generation.tbs.read().get(&(pc, 0)) {
             return Ok(tb.clone());
         }
-        let tb = self.translate(generation, pc)?;
+        let tb = self.translate(pc)?;
         let mut tbs = generation.tbs.write();
         Ok(tbs.entry((pc, 0)).or_insert(tb).clone())
     }
 
-    fn translate(&self, generation: &Generation, pc: u64) -> Result<Arc<Tb>> {
+    /// Translates the block at `pc` to IR (no lock held).
+    fn translate(&self, pc: u64) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
         let opts = TranslateOptions {
             max_insns: self.config.max_block_insns,
@@ -317,12 +373,31 @@ impl Engine {
                 )));
             }
         }
-        let t1 = Instant::now();
-        let slots: Box<[AtomicPtr<u8>; 2]> = Box::new([
-            AtomicPtr::new(std::ptr::null_mut()),
-            AtomicPtr::new(std::ptr::null_mut()),
-        ]);
-        let slot_ptrs = [&slots[0] as *const _, &slots[1] as *const _];
+        if self.config.log.in_asm || self.config.log.op {
+            self.log_block(&tb);
+        }
+        let mut s = self.stats.lock();
+        s.blocks += 1;
+        s.guest_insns += tb.ir.guest_insns as u64;
+        s.translate_ns += t0.elapsed().as_nanos() as u64;
+        drop(s);
+        Ok(Arc::new(Tb {
+            ir: tb.ir,
+            code: AtomicPtr::new(std::ptr::null_mut()),
+            execs: std::sync::atomic::AtomicU32::new(0),
+            slots: Box::new([
+                AtomicPtr::new(std::ptr::null_mut()),
+                AtomicPtr::new(std::ptr::null_mut()),
+            ]),
+        }))
+    }
+
+    /// Compiles `tb` with Cranelift into `generation`'s code cache and
+    /// publishes its code. Two threads may race to compile the same TB; the
+    /// loser's code is left unused in the arena.
+    fn compile(&self, generation: &Generation, tb: &Tb) -> Result<*const u8> {
+        let t0 = Instant::now();
+        let slot_ptrs = [&tb.slots[0] as *const _, &tb.slots[1] as *const _];
         let compiled = self
             .backend
             .compile(&tb.ir, slot_ptrs, self.config.log.out_asm)
@@ -332,31 +407,42 @@ impl Engine {
             .lock()
             .place(&compiled.code)
             .map_err(Error::Host)?;
-        let t2 = Instant::now();
-        // Translation may run inside translated code (the indirect-jump
-        // lookup): leave no host float flags behind for the guest to see.
+        // Compilation may run inside translated code (through the
+        // dispatcher only, but stay safe): leave no host float flags behind
+        // for the guest to see.
         cranemu_ir::fp::host_flags::clear();
-        if self.config.log.any() {
-            self.log_block(&tb, &compiled, code);
+        let code = match tb.code.compare_exchange(
+            std::ptr::null_mut(),
+            code as *mut u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => code,
+            Err(winner) => winner,
+        };
+        if self.config.log.out_asm {
+            use std::fmt::Write as _;
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "OUT: {:#x} [size={}] host {:p}",
+                tb.ir.pc,
+                compiled.code.len(),
+                code
+            );
+            out.push_str(&disassemble_host(&compiled.code, code as u64));
+            out.push('\n');
+            self.config.log.write(&out);
         }
         let mut s = self.stats.lock();
-        s.blocks += 1;
-        s.guest_insns += tb.ir.guest_insns as u64;
-        s.translate_ns += (t2 - t0).as_nanos() as u64;
-        s.codegen_ns += (t2 - t1).as_nanos() as u64;
+        s.compiled_blocks += 1;
+        s.compiled_insns += tb.ir.guest_insns as u64;
+        s.codegen_ns += t0.elapsed().as_nanos() as u64;
         s.code_bytes += compiled.code.len() as u64;
-        Ok(Arc::new(Tb {
-            code,
-            _slots: slots,
-        }))
+        Ok(code)
     }
 
-    fn log_block(
-        &self,
-        tb: &cranemu_frontend::translate::TranslatedBlock,
-        compiled: &cranemu_backend::CompiledBlock,
-        code: *const u8,
-    ) {
+    fn log_block(&self, tb: &cranemu_frontend::translate::TranslatedBlock) {
         use std::fmt::Write as _;
         let log = &self.config.log;
         let mut out = String::new();
@@ -375,11 +461,6 @@ impl Engine {
         }
         if log.op {
             let _ = writeln!(out, "OP:\n{}", tb.ir);
-        }
-        if log.out_asm {
-            let _ = writeln!(out, "OUT: [size={}] host {:p}", compiled.code.len(), code);
-            out.push_str(&disassemble_host(&compiled.code, code as u64));
-            out.push('\n');
         }
         log.write(&out);
     }
@@ -410,8 +491,35 @@ impl Engine {
         generation: &Arc<Generation>,
         cpu: &mut CpuState,
     ) -> Result<Option<Exit>> {
-        let mut code = self.jump_cache_lookup(generation, cpu.pc)?;
+        // The exit slot whose TB jumped to `cpu.pc`, to chain once the
+        // target is compiled.
+        let mut from_slot: Option<*const AtomicPtr<u8>> = None;
         loop {
+            let code = match self.lookup_compiled(generation, cpu.pc)? {
+                Some(code) => code,
+                None => {
+                    let tb = self.find_or_translate(generation, cpu.pc)?;
+                    let n = tb.execs.fetch_add(1, Ordering::Relaxed);
+                    if n >= self.config.jit_threshold {
+                        self.compile(generation, &tb)?
+                    } else {
+                        from_slot = None;
+                        match self.interpret(&tb, cpu) {
+                            Step::Continue => continue,
+                            Step::Flush => {
+                                self.flush();
+                                return Ok(None);
+                            }
+                            Step::Exit(e) => return Ok(Some(e)),
+                        }
+                    }
+                }
+            };
+            if let Some(slot) = from_slot.take() {
+                // SAFETY: an exit slot of a TB of `generation` (the
+                // backend's exit protocol), alive as long as the generation.
+                unsafe { (*slot).store(code as *mut u8, Ordering::Release) };
+            }
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
@@ -448,18 +556,70 @@ impl Engine {
                     if !Arc::ptr_eq(generation, &self.current.read()) {
                         return Ok(None);
                     }
-                    code = self.jump_cache_lookup(generation, cpu.pc)?;
                 }
-                None => {
-                    // A direct exit that was not chained yet: chain it.
-                    let next = self.jump_cache_lookup(generation, cpu.pc)?;
-                    let slot = r as usize as *const AtomicPtr<u8>;
-                    // SAFETY: the value is the address of an exit slot of a
-                    // TB of `generation` (the backend's exit protocol), alive
-                    // as long as the generation.
-                    unsafe { (*slot).store(next as *mut u8, Ordering::Release) };
-                    code = next;
+                // A direct exit that was not chained yet: chain it when its
+                // target has code.
+                None => from_slot = Some(r as usize as *const AtomicPtr<u8>),
+            }
+        }
+    }
+
+    /// Runs `tb` once in the IR interpreter (the cold tier).
+    fn interpret(&self, tb: &Tb, cpu: &mut CpuState) -> Step {
+        if cpu.exit_request != 0 {
+            cpu.exit_request = 0;
+            return Step::Exit(Exit::Interrupted);
+        }
+        self.stats.lock().interpreted_blocks += 1;
+        let mut mem = InterpMemory(&self.space);
+        let helpers = cranemu_frontend::helpers::HELPERS;
+        // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
+        // exactly and is the only access to it during the call. The helper
+        // table is the one the translator emits calls for, and its helpers
+        // take a pointer to exactly this state.
+        let outcome = unsafe {
+            let bytes = std::slice::from_raw_parts_mut(
+                (cpu as *mut CpuState).cast::<u8>(),
+                std::mem::size_of::<CpuState>(),
+            );
+            interp::run(&tb.ir, bytes, &mut mem, helpers)
+        };
+        let trap = |cpu: &mut CpuState, cause, tval, pc| {
+            cpu.pc = pc;
+            Step::Exit(Exit::Trap(Trap { cause, tval, pc }))
+        };
+        match outcome {
+            interp::Outcome::Next(pc) => {
+                cpu.pc = pc;
+                Step::Continue
+            }
+            interp::Outcome::Exit { pc, flush } => {
+                cpu.pc = pc;
+                if flush {
+                    Step::Flush
+                } else {
+                    Step::Continue
                 }
+            }
+            interp::Outcome::Trap { cause, tval, pc } => trap(
+                cpu,
+                Exception::from_code(cause).unwrap_or(Exception::IllegalInstruction),
+                tval,
+                pc,
+            ),
+            interp::Outcome::MemFault {
+                addr,
+                store,
+                misaligned,
+                pc,
+            } => {
+                let cause = match (store, misaligned) {
+                    (false, false) => Exception::LoadPageFault,
+                    (true, false) => Exception::StorePageFault,
+                    (false, true) => Exception::LoadAddressMisaligned,
+                    (true, true) => Exception::StoreAddressMisaligned,
+                };
+                trap(cpu, cause, addr, pc)
             }
         }
     }
@@ -529,11 +689,11 @@ impl Engine {
         })
     }
 
-    /// The host code for `pc` in `generation`: the per-thread jump cache
-    /// first, then the shared map, then translation. TBs are never freed
-    /// one by one, so a cached code address stays valid as long as its
-    /// generation.
-    fn jump_cache_lookup(&self, generation: &Generation, pc: u64) -> Result<*const u8> {
+    /// The host code for `pc` in `generation`, if that TB is compiled:
+    /// the per-thread jump cache first, then the shared map. TBs are never
+    /// freed one by one, so a cached code address stays valid as long as
+    /// its generation.
+    fn lookup_compiled(&self, generation: &Generation, pc: u64) -> Result<Option<*const u8>> {
         let cached = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local, and no reference escapes this closure.
             let jc = unsafe { &mut *jc.get() };
@@ -544,16 +704,18 @@ impl Engine {
             let e = jc.entries[JumpCache::slot(pc)];
             (e.0 == pc).then_some(e.1 as *const u8)
         });
-        if let Some(code) = cached {
-            return Ok(code);
+        if cached.is_some() {
+            return Ok(cached);
         }
-        let code = self.find_or_translate(generation, pc)?.code;
+        let Some(code) = generation.tbs.read().get(&(pc, 0)).and_then(|tb| tb.code()) else {
+            return Ok(None);
+        };
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };
             jc.entries[JumpCache::slot(pc)] = (pc, code as usize);
         });
-        Ok(code)
+        Ok(Some(code))
     }
 
     /// Drops every translated block (after `fence.i`, or when code pages
