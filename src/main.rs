@@ -1,7 +1,7 @@
 //! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
 //!
 //! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
-//! [-strace] [-stats] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
 
@@ -56,6 +56,11 @@ struct RunArgs {
     /// translation time in ns, guest instructions executed.
     #[arg(long = "stats")]
     stats: bool,
+    /// Interpreted executions of a block before Cranelift compiles it
+    /// (also spelled -jit-threshold); 0 compiles every block before it
+    /// first runs. Default 32.
+    #[arg(long = "jit-threshold", value_name = "N")]
+    jit_threshold: Option<u32>,
     /// Translation logs, comma separated: in_asm, op, out_asm.
     #[arg(short = 'd', value_name = "ITEMS")]
     log_items: Option<String>,
@@ -90,6 +95,10 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
         match a.to_str() {
             Some("-strace") => out.push("--strace".into()),
             Some("-stats") => out.push("--stats".into()),
+            Some("-jit-threshold") => {
+                out.push("--jit-threshold".into());
+                out.extend(it.next());
+            }
             Some("-L" | "-E" | "-U" | "-0" | "-d" | "-D") => {
                 out.push(a);
                 out.extend(it.next());
@@ -151,6 +160,7 @@ fn options(r: &RunArgs) -> Result<Options, String> {
         log_file: r.log_file.clone(),
         log,
         stats: r.stats,
+        jit_threshold: r.jit_threshold,
     })
 }
 

@@ -32,6 +32,17 @@ fn check_program(name: &str, program: PathBuf, args: &[&str]) {
         &expected(name),
     );
     if runner().is_none() {
+        // The same program with every block compiled before it first runs,
+        // so that the JIT (not only the interpreter tier) runs all of it.
+        let jit = guest_with(&["-jit-threshold", "0"], &program)
+            .args(args)
+            .run();
+        jit.assert_success();
+        assert_same_text(
+            &format!("{name} (-jit-threshold 0) vs tests/guest/expected/{name}.out"),
+            &jit.stdout_str(),
+            &expected(name),
+        );
         if let Some(qemu) = on_path("qemu-riscv64") {
             let q = host(qemu).arg(&program).args(args).run();
             q.assert_success();

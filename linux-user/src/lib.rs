@@ -57,11 +57,15 @@ pub struct Options {
     /// Print translation and execution statistics to stderr when the
     /// program ends (`-stats`), one line starting `cranemu-stats:`.
     pub stats: bool,
+    /// `-jit-threshold N`: interpreted executions of a block before it is
+    /// compiled (0: compile every block at once); `None` for the engine's
+    /// default.
+    pub jit_threshold: Option<u32>,
 }
 
 impl Options {
     /// The options a re-executed cranemu needs to behave the same (for the
-    /// guest's `execve`): `-L`, `-strace`, `-d`, `-D`. Not `-E`/`-U`/`-0`:
+    /// guest's `execve`): `-L`, `-strace`, `-d`, `-D`, `-jit-threshold`. Not `-E`/`-U`/`-0`:
     /// the guest's new environment and argv replace them.
     pub fn to_args(&self) -> Vec<OsString> {
         let mut v = Vec::new();
@@ -79,6 +83,10 @@ impl Options {
         if let Some(f) = &self.log_file {
             v.push("-D".into());
             v.push(f.clone().into_os_string());
+        }
+        if let Some(n) = self.jit_threshold {
+            v.push("-jit-threshold".into());
+            v.push(n.to_string().into());
         }
         v
     }
@@ -359,6 +367,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             // host time without it (as QEMU's user mode does).
             count_insns: opts.stats,
             log: opts.log.clone(),
+            jit_threshold: opts
+                .jit_threshold
+                .unwrap_or(EngineConfig::default().jit_threshold),
             ..EngineConfig::default()
         },
     )?;

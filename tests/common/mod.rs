@@ -124,6 +124,24 @@ pub fn guest(program: impl AsRef<OsStr>) -> Cmd {
     }
 }
 
+/// Like [`guest`], with cranemu options before PROGRAM (ignored under
+/// `CRANEMU_TEST_RUNNER`, whose options differ).
+pub fn guest_with(options: &[&str], program: impl AsRef<OsStr>) -> Cmd {
+    let mut cmd = match runner() {
+        Some(r) => Command::new(r),
+        None => {
+            let mut c = Command::new(cranemu());
+            c.arg("run").args(options);
+            c
+        }
+    };
+    cmd.arg(program);
+    Cmd {
+        cmd,
+        stdin: Vec::new(),
+    }
+}
+
 /// A command to run on the host (reference tools), with the same harness.
 pub fn host(program: impl AsRef<OsStr>) -> Cmd {
     Cmd {
