@@ -7,8 +7,10 @@
 # instructions per second (the guest instruction count comes from one extra
 # cranemu run with -stats, which counts retired instructions; both emulators
 # execute the same program on the same input, so the count applies to both).
-# It also reports cranemu's translation cost from that run: microseconds per
-# translated block and guest instructions translated per second.
+# It also reports cranemu's translation cost from that run, for both tiers:
+# guest code -> IR (every block executed) and IR -> host code with Cranelift
+# (blocks that got hot): blocks, microseconds per block, guest instructions
+# translated per second.
 #
 # Usage: benches/compare.sh [RUNS] [SIZE_MIB]      (defaults: 5, 64)
 # Needs: a release build (cargo build --release), qemu-riscv64 on PATH.
@@ -58,23 +60,30 @@ bench() {
     # One counting run for instructions and translation cost.
     local stats
     stats=$("$CRANEMU" run -stats "$BUSYBOX" "$@" 2>&1 >/dev/null | grep '^cranemu-stats:' || true)
-    local insns blocks tinsns tns
-    insns=$(sed -n 's/.*executed_insns=\([0-9]*\).*/\1/p' <<<"$stats")
-    blocks=$(sed -n 's/.*blocks=\([0-9]*\).*/\1/p' <<<"$stats")
-    tinsns=$(sed -n 's/.*translated_insns=\([0-9]*\).*/\1/p' <<<"$stats")
-    tns=$(sed -n 's/.*translate_ns=\([0-9]*\).*/\1/p' <<<"$stats")
+    local insns blocks tinsns tns cblocks cinsns cns
+    field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<" $stats"; }
+    insns=$(field executed_insns)
+    blocks=$(field blocks)
+    tinsns=$(field translated_insns)
+    tns=$(field translate_ns)
+    cblocks=$(field compiled_blocks)
+    cinsns=$(field compiled_insns)
+    cns=$(field codegen_ns)
     awk -v n="$name" -v o="$m_ours" -v t="$m_theirs" -v i="${insns:-0}" \
-        -v b="${blocks:-0}" -v ti="${tinsns:-0}" -v tn="${tns:-0}" 'BEGIN {
-        printf "| %s | %d | %d | %.2f | %.0f | %.0f | %.1f | %.2f |\n",
+        -v b="${blocks:-0}" -v ti="${tinsns:-0}" -v tn="${tns:-0}" \
+        -v cb="${cblocks:-0}" -v ci="${cinsns:-0}" -v cn="${cns:-0}" 'BEGIN {
+        printf "| %s | %d | %d | %.2f | %.0f | %.0f | %d / %.1f µs / %.0f M/s | %d / %.0f µs / %.2f M/s |\n",
             n, o, t, o / t, i / (o / 1000) / 1e6, i / (t / 1000) / 1e6,
-            (b ? tn / b / 1000 : 0), (tn ? ti / (tn / 1e9) / 1e6 : 0)
+            b, (b ? tn / b / 1000 : 0), (tn ? ti / (tn / 1e9) / 1e6 : 0),
+            cb, (cb ? cn / cb / 1000 : 0), (cn ? ci / (cn / 1e9) / 1e6 : 0)
     }'
 }
 
 echo "cranemu vs $("$QEMU" --version | head -1), $RUNS alternating runs each, medians; input $SIZE_MIB MiB"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
 echo
-echo "| workload | cranemu ms | qemu ms | ratio (lower is better for cranemu) | cranemu guest MIPS | qemu guest MIPS | µs per translated block | guest insns translated per µs... M/s |"
+echo "| workload | cranemu ms | qemu ms | time ratio cranemu/qemu | cranemu guest MIPS | qemu guest MIPS | to IR: blocks / µs per block / guest insns per s | Cranelift: blocks / µs per block / guest insns per s |"
 echo "|---|---|---|---|---|---|---|---|"
 bench "busybox sha256sum ${SIZE_MIB}MiB" sha256sum "$INPUT"
 bench "busybox gzip -9 ${SIZE_MIB}MiB" gzip -9 -c "$INPUT"
+bench "busybox sh -c 'echo hi' (start-up)" sh -c "echo hi"

@@ -418,7 +418,7 @@ fn run_loop(
                     }
                 }
                 if process.take_code_changed() {
-                    engine.flush();
+                    engine.flush()?;
                 }
             }
             Exit::Trap(t) => {

@@ -507,7 +507,7 @@ impl Engine {
                         match self.interpret(&tb, cpu) {
                             Step::Continue => continue,
                             Step::Flush => {
-                                self.flush();
+                                self.flush()?;
                                 return Ok(None);
                             }
                             Step::Exit(e) => return Ok(Some(e)),
@@ -549,7 +549,7 @@ impl Engine {
                     return trap(Exception::StoreAddressMisaligned, cpu.fault_addr, cpu.pc);
                 }
                 Some(ExitCode::ExitFlush) => {
-                    self.flush();
+                    self.flush()?;
                     return Ok(None);
                 }
                 Some(ExitCode::Exit) | Some(ExitCode::NoChain) => {
@@ -723,13 +723,14 @@ impl Engine {
     /// running old code finish their current TB chain first (callers that
     /// need them out at once set their `exit_request`).
     ///
-    /// # Panics
-    /// Never in practice: only if the host cannot place the entry
-    /// trampoline of the new generation, which it just did for the old one.
-    pub fn flush(&self) {
-        let generation = Self::new_generation(&self.backend).expect("placing the entry trampoline");
+    /// # Errors
+    /// [`Error::Host`] or [`Error::Codegen`] if the new generation's entry
+    /// trampoline cannot be compiled or placed (host memory exhausted).
+    pub fn flush(&self) -> Result<()> {
+        let generation = Self::new_generation(&self.backend)?;
         *self.current.write() = Arc::new(generation);
         self.stats.lock().flushes += 1;
+        Ok(())
     }
 
     /// Translation statistics so far.
