@@ -15,6 +15,7 @@
 //! - [`Builder`] appends instructions and numbers values;
 //! - [`mod@print`] renders the text form (`v3 = iadd v1, v2`);
 //! - [`verify`] checks SSA well-formedness;
+//! - [`passes`] optimizes a block (dead CPU-state stores);
 //! - [`interp`] is the reference interpreter that the JIT is tested against.
 
 #![deny(missing_docs)]
@@ -22,6 +23,7 @@
 pub mod fp;
 mod inst;
 pub mod interp;
+pub mod passes;
 pub mod print;
 pub mod verify;
 

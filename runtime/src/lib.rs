@@ -365,7 +365,8 @@ impl Engine {
             max_insns: self.config.max_block_insns,
             count_insns: self.config.count_insns,
         };
-        let tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
+        let mut tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
+        cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
                 return Err(Error::Codegen(format!(

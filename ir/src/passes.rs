@@ -1,0 +1,78 @@
+//! Optimization passes over a [`Block`].
+//!
+//! The translator writes every guest register to the CPU state as soon as
+//! the guest instruction does, so that the state is exact wherever the
+//! block can stop early. Most of those writes are overwritten before any
+//! such point; [`dead_state_stores`] removes them.
+
+use crate::{Block, Inst};
+
+/// Removes `set_state` writes that a later `set_state` to the same offset
+/// overwrites before anything can observe the state: a `get_state` of that
+/// offset, or any instruction that can leave the block early or hand the
+/// state to other code (guest memory ops may fault, helper calls read the
+/// state). Returns the number of writes removed.
+///
+/// The block's observable behaviour is unchanged: at every point where
+/// translated code can exit, the CPU state is what it was before the pass.
+pub fn dead_state_stores(block: &mut Block) -> usize {
+    // Offsets written later with no observation point in between.
+    let mut overwritten: Vec<i32> = Vec::new();
+    let mut dead = vec![false; block.insts.len()];
+    for (i, inst) in block.insts.iter().enumerate().rev() {
+        match *inst {
+            Inst::SetState { offset, .. } => {
+                if overwritten.contains(&offset) {
+                    dead[i] = true;
+                } else {
+                    overwritten.push(offset);
+                }
+            }
+            Inst::GetState { offset, .. } => overwritten.retain(|&o| o != offset),
+            Inst::Load { .. }
+            | Inst::Store { .. }
+            | Inst::AtomicRmw { .. }
+            | Inst::AtomicCas { .. }
+            | Inst::Call { .. } => overwritten.clear(),
+            _ => {}
+        }
+    }
+    let removed = dead.iter().filter(|&&d| d).count();
+    if removed > 0 {
+        let mut i = 0;
+        block.insts.retain(|_| {
+            let keep = !dead[i];
+            i += 1;
+            keep
+        });
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, MemOp, MemSize, Terminator};
+
+    #[test]
+    fn removes_only_unobservable_overwritten_stores() {
+        let mut b = Block::new(0);
+        let mut bld = Builder::new(&mut b);
+        let one = bld.iconst(1);
+        bld.set_state(8, one); // dead: overwritten below, nothing observes it
+        bld.set_state(8, one); // live: the load may fault and expose it
+        let m = MemOp { size: MemSize::B8, signed: false, aligned: false };
+        let x = bld.load(one, m);
+        bld.set_state(16, x); // dead
+        bld.set_state(16, one); // live: read back below
+        let y = bld.get_state(16);
+        bld.set_state(16, y); // live: last write
+        bld.set_state(8, y); // live: last write
+        bld.terminate(Terminator::Jump { pc: 4 });
+        assert_eq!(dead_state_stores(&mut b), 2);
+        let text = b.to_string();
+        assert_eq!(text.matches("set_state 0x8").count(), 2, "{text}");
+        assert_eq!(text.matches("set_state 0x10").count(), 2, "{text}");
+        assert_eq!(crate::verify::verify(&b), Ok(()));
+    }
+}
