@@ -133,6 +133,34 @@ pub struct StateLayout {
     pub fault_addr: i32,
     /// `trap_cause`: u64.
     pub trap_cause: i32,
+    /// A u64 holding the host address of the running thread's jump cache:
+    /// [`JUMP_CACHE_ENTRIES`] [`JumpCacheEntry`]s indexed by
+    /// [`jump_cache_index`]. Must point at a valid cache whenever
+    /// translated code runs.
+    pub jump_cache: i32,
+}
+
+/// Entries in a jump cache (a power of two).
+pub const JUMP_CACHE_ENTRIES: usize = 4096;
+
+/// One jump-cache entry, as translated code reads it: a guest pc and the
+/// host code of its TB. An entry whose `pc` is `u64::MAX` is empty (guest
+/// pcs are even).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct JumpCacheEntry {
+    /// Guest virtual address.
+    pub pc: u64,
+    /// Host code address of the TB for `pc`.
+    pub code: usize,
+}
+
+const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 16);
+
+/// The jump-cache slot of guest pc `pc`; translated code computes the
+/// same hash inline.
+pub const fn jump_cache_index(pc: u64) -> usize {
+    ((pc >> 1) ^ (pc >> 13)) as usize & (JUMP_CACHE_ENTRIES - 1)
 }
 
 /// The indirect-jump lookup helper: given the CPU state and a guest pc,
@@ -894,11 +922,36 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let t = self.v(target);
                 self.store_state(layout.pc, t);
                 let cpu = self.cpu;
-                let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);
+                // Probe the jump cache inline; call the lookup helper on a
+                // miss.
+                let base = self
+                    .b
+                    .ins()
+                    .load(I64, MemFlagsData::trusted(), cpu, layout.jump_cache);
+                let a = self.b.ins().ushr_imm_s(t, 1);
+                let b13 = self.b.ins().ushr_imm_s(t, 13);
+                let h = self.b.ins().bxor(a, b13);
+                let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
+                let off = self.b.ins().ishl_imm_s(idx, 4);
+                let entry = self.b.ins().iadd(base, off);
+                let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
+                let hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
+                let hit_blk = self.b.create_block();
+                let miss_blk = self.b.create_block();
                 let chain = self.b.create_block();
+                self.b.append_block_param(chain, I64);
                 let miss = self.b.create_block();
-                self.b.ins().brif(code, chain, &[], miss, &[]);
+                self.b.ins().brif(hit, hit_blk, &[], miss_blk, &[]);
+                self.b.switch_to_block(hit_blk);
+                let code = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
+                self.b.ins().jump(chain, &[BlockArg::Value(code)]);
+                self.b.switch_to_block(miss_blk);
+                let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);
+                self.b
+                    .ins()
+                    .brif(code, chain, &[BlockArg::Value(code)], miss, &[]);
                 self.b.switch_to_block(chain);
+                let code = self.b.block_params(chain)[0];
                 let sig = self.tb_sig();
                 self.b.ins().return_call_indirect(sig, code, &[cpu]);
                 self.b.switch_to_block(miss);

@@ -49,6 +49,10 @@ pub struct CpuState {
     /// The exception code of a trap raised by translated code. Not guest
     /// state: scratch for passing an exit to the runtime.
     pub trap_cause: u64,
+    /// Host address of the running vCPU thread's jump cache, which
+    /// translated code probes on indirect jumps. Set by the runtime before
+    /// it enters translated code. Not guest state.
+    pub jump_cache: u64,
 }
 
 impl Default for CpuState {
@@ -66,6 +70,7 @@ impl Default for CpuState {
             host_sp: 0,
             fault_addr: 0,
             trap_cause: 0,
+            jump_cache: 0,
         }
     }
 }
@@ -97,4 +102,6 @@ impl CpuState {
     pub const OFFSET_FAULT_ADDR: i32 = offset_of!(CpuState, fault_addr) as i32;
     /// Byte offset of `trap_cause`.
     pub const OFFSET_TRAP_CAUSE: i32 = offset_of!(CpuState, trap_cause) as i32;
+    /// Byte offset of `jump_cache`.
+    pub const OFFSET_JUMP_CACHE: i32 = offset_of!(CpuState, jump_cache) as i32;
 }

@@ -61,7 +61,11 @@ mod tests {
         let one = bld.iconst(1);
         bld.set_state(8, one); // dead: overwritten below, nothing observes it
         bld.set_state(8, one); // live: the load may fault and expose it
-        let m = MemOp { size: MemSize::B8, signed: false, aligned: false };
+        let m = MemOp {
+            size: MemSize::B8,
+            signed: false,
+            aligned: false,
+        };
         let x = bld.load(one, m);
         bld.set_state(16, x); // dead
         bld.set_state(16, one); // live: read back below

@@ -34,7 +34,10 @@ use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
-use cranemu_backend::{Backend, BackendConfig, ExitCode, StateLayout};
+use cranemu_backend::{
+    jump_cache_index, Backend, BackendConfig, ExitCode, JumpCacheEntry, StateLayout,
+    JUMP_CACHE_ENTRIES,
+};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
@@ -197,26 +200,27 @@ unsafe impl Sync for Generation {}
 
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
-/// Entries in the per-thread jump cache (a power of two).
-const JUMP_CACHE_SIZE: usize = 4096;
-
 /// The per-thread jump cache: guest pc -> host code of the current
-/// generation, direct-mapped.
+/// generation, direct-mapped. Translated code probes it inline on indirect
+/// jumps (through `CpuState::jump_cache`); the runtime fills it.
 struct JumpCache {
     generation: u64,
-    entries: Box<[(u64, usize); JUMP_CACHE_SIZE]>,
+    entries: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
 }
 
-impl JumpCache {
-    fn slot(pc: u64) -> usize {
-        ((pc >> 1) ^ (pc >> 13)) as usize & (JUMP_CACHE_SIZE - 1)
-    }
-}
+const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
+    pc: u64::MAX,
+    code: 0,
+};
+
+/// An always-empty jump cache, for blocks run by [`Engine::run_ir_block`]
+/// (which must not continue into other code).
+static EMPTY_JUMP_CACHE: [JumpCacheEntry; JUMP_CACHE_ENTRIES] = [EMPTY_ENTRY; JUMP_CACHE_ENTRIES];
 
 thread_local! {
     static JUMP_CACHE: UnsafeCell<JumpCache> = UnsafeCell::new(JumpCache {
         generation: 0,
-        entries: Box::new([(u64::MAX, 0); JUMP_CACHE_SIZE]),
+        entries: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
     });
     /// The engine and generation this thread is running translated code of.
     static RUNNING: std::cell::Cell<(*const Engine, *const Generation)> =
@@ -312,6 +316,7 @@ impl Engine {
                 exit_request: CpuState::OFFSET_EXIT_REQUEST,
                 fault_addr: CpuState::OFFSET_FAULT_ADDR,
                 trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+                jump_cache: CpuState::OFFSET_JUMP_CACHE,
             },
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: lookup_helper,
@@ -495,6 +500,11 @@ impl Engine {
         // The exit slot whose TB jumped to `cpu.pc`, to chain once the
         // target is compiled.
         let mut from_slot: Option<*const AtomicPtr<u8>> = None;
+        cpu.jump_cache = JUMP_CACHE.with(|jc| {
+            // SAFETY: thread-local; only its address escapes, and only to
+            // translated code running on this thread.
+            unsafe { (*jc.get()).entries.as_ptr() as u64 }
+        });
         loop {
             let code = match self.lookup_compiled(generation, cpu.pc)? {
                 Some(code) => code,
@@ -655,6 +665,7 @@ impl Engine {
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
         let saved = RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null())));
+        cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
         // SAFETY: freshly compiled code for this engine's guest space.
         let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
         RUNNING.with(|r| r.set(saved));
@@ -700,10 +711,10 @@ impl Engine {
             let jc = unsafe { &mut *jc.get() };
             if jc.generation != generation.id {
                 jc.generation = generation.id;
-                jc.entries.fill((u64::MAX, 0));
+                jc.entries.fill(EMPTY_ENTRY);
             }
-            let e = jc.entries[JumpCache::slot(pc)];
-            (e.0 == pc).then_some(e.1 as *const u8)
+            let e = jc.entries[jump_cache_index(pc)];
+            (e.pc == pc).then_some(e.code as *const u8)
         });
         if cached.is_some() {
             return Ok(cached);
@@ -714,7 +725,10 @@ impl Engine {
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };
-            jc.entries[JumpCache::slot(pc)] = (pc, code as usize);
+            jc.entries[jump_cache_index(pc)] = JumpCacheEntry {
+                pc,
+                code: code as usize,
+            };
         });
         Ok(Some(code))
     }
