@@ -165,6 +165,11 @@ fn options(r: &RunArgs) -> Result<Options, String> {
 }
 
 fn main() {
+    // Rust's runtime ignores SIGPIPE; a guest expects the default (die of
+    // it when writing to a closed pipe) unless it ignores it itself, which
+    // linux-user mirrors to the host.
+    // SAFETY: restoring a default disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = Cli::parse_from(preprocess(std::env::args_os().collect()));
     let code = match cli.command {
         Command::Run(r) => {

@@ -251,3 +251,53 @@ fn segment_past_end_of_file() {
     let p = write_file(&dir, "segment-past-eof.elf", &elf, 0o755);
     check_rejected(&p, 126, &[]);
 }
+
+#[test]
+fn not_a_regular_file() {
+    // A device that never ends and a FIFO nobody writes: refused at once
+    // (the kernel's execve says EACCES), never read.
+    check_rejected(Path::new("/dev/zero"), 126, &["regular file"]);
+    let dir = scratch_dir("bad-fifo");
+    let fifo = dir.join("fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if made.is_ok_and(|s| s.success()) {
+        check_rejected(&fifo, 126, &["regular file"]);
+    }
+}
+
+#[test]
+fn bad_program_header_entry_size() {
+    let dir = scratch_dir("bad-phentsize");
+    let mut elf = hello_elf();
+    elf[54..56].copy_from_slice(&7u16.to_le_bytes()); // e_phentsize
+    let p = write_file(&dir, "phentsize.elf", &elf, 0o755);
+    check_rejected(&p, 126, &["e_phentsize"]);
+}
+
+#[test]
+fn segment_at_wrong_page_offset() {
+    let dir = scratch_dir("bad-page-offset");
+    let mut elf = hello_elf();
+    let loads = load_phdrs(&elf);
+    let v = u64_at(&elf, loads[0] + P_VADDR);
+    put_u64(&mut elf, loads[0] + P_VADDR, v + 8);
+    put_u64(&mut elf, loads[0] + P_PADDR, v + 8);
+    let p = write_file(&dir, "page-offset.elf", &elf, 0o755);
+    check_rejected(&p, 126, &["page offset"]);
+}
+
+#[test]
+fn section_headers_cut_off_still_runs() {
+    // The kernel never reads section headers; neither does the loader.
+    if runner().is_some() {
+        return;
+    }
+    let dir = scratch_dir("cut-shdrs");
+    let elf = hello_elf();
+    let shoff = u64_at(&elf, 40) as usize;
+    assert!(shoff > 0 && shoff <= elf.len(), "hello has a section table");
+    let p = write_file(&dir, "no-shdrs.elf", &elf[..shoff], 0o755);
+    let out = guest(&p).run();
+    assert!(out.stdout_str().contains("hello from cranemu"), "{}", out.stderr);
+}

@@ -117,6 +117,11 @@ pub enum Error {
     /// The program path is a directory.
     #[error("Is a directory")]
     IsDirectory,
+    /// The program is not a regular file (a FIFO, a device): the kernel's
+    /// `execve` refuses it with `EACCES`, and reading one could block or
+    /// never end (`/dev/zero`).
+    #[error("Permission denied (not a regular file)")]
+    NotRegularFile,
     /// The ELF image is unusable.
     #[error("{0}")]
     Load(#[from] LoadError),
@@ -142,6 +147,8 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Open(e) if e.kind() == std::io::ErrorKind::NotFound => 127,
+            // A `#!` interpreter that does not exist: shells say 127.
+            Error::Interp { reason, .. } if reason == &strerror(libc::ENOENT) => 127,
             _ => 126,
         }
     }
@@ -305,8 +312,12 @@ fn sysroot_path(opts: &Options, p: &Path) -> PathBuf {
 pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> Result<i32> {
     let (image, exe, name): (std::borrow::Cow<'_, [u8]>, Option<PathBuf>, Vec<u8>) = match program {
         Program::Path(p) => {
-            if p.is_dir() {
+            let meta = std::fs::metadata(p).map_err(Error::Open)?;
+            if meta.is_dir() {
                 return Err(Error::IsDirectory);
+            }
+            if !meta.is_file() {
+                return Err(Error::NotRegularFile);
             }
             let bytes = std::fs::read(p).map_err(Error::Open)?;
             if bytes.starts_with(b"#!") {

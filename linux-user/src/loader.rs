@@ -158,6 +158,49 @@ pub fn check_header(image: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The parts of an ELF file the loader uses: the file header and the
+/// program headers. Section headers are not read, as the kernel does not
+/// read them either (a stripped or cut-off section table still runs).
+struct ElfImage {
+    header: header::Header,
+    program_headers: Vec<ph::ProgramHeader>,
+}
+
+/// Size of an `Elf64_Phdr` in bytes (ELF-64 Object File Format, "Program
+/// header").
+const ELF64_PHDR_SIZE: u16 = 56;
+
+fn parse_program_headers(image: &[u8]) -> Result<ElfImage, LoadError> {
+    let header = Elf::parse_header(image).map_err(|e| LoadError::Truncated(e.to_string()))?;
+    if header.e_phentsize != ELF64_PHDR_SIZE {
+        return Err(LoadError::Malformed(format!(
+            "e_phentsize {} (expected {ELF64_PHDR_SIZE})",
+            header.e_phentsize
+        )));
+    }
+    let table = u64::from(header.e_phnum) * u64::from(ELF64_PHDR_SIZE);
+    if header
+        .e_phoff
+        .checked_add(table)
+        .is_none_or(|end| end > image.len() as u64)
+    {
+        return Err(LoadError::Truncated(
+            "program headers beyond the end of the file".into(),
+        ));
+    }
+    let ctx = goblin::container::Ctx::new(
+        goblin::container::Container::Big,
+        goblin::container::Endian::Little,
+    );
+    let program_headers =
+        ph::ProgramHeader::parse(image, header.e_phoff as usize, header.e_phnum as usize, ctx)
+            .map_err(|e| LoadError::Truncated(e.to_string()))?;
+    Ok(ElfImage {
+        header,
+        program_headers,
+    })
+}
+
 /// Maps the `PT_LOAD` segments of `image` into `space`. `dyn_bias` is the
 /// bias used if the image is `ET_DYN`.
 ///
@@ -166,7 +209,7 @@ pub fn check_header(image: &[u8]) -> Result<(), LoadError> {
 /// partial mappings then (the caller discards it).
 pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<LoadedElf, LoadError> {
     check_header(image)?;
-    let elf = Elf::parse(image).map_err(|e| LoadError::Truncated(e.to_string()))?;
+    let elf = parse_program_headers(image)?;
     let bias = if elf.header.e_type == header::ET_DYN {
         dyn_bias
     } else {
@@ -191,6 +234,13 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
         }
         if p.p_type != ph::PT_LOAD || p.p_memsz == 0 {
             continue;
+        }
+        if p.p_vaddr.wrapping_sub(p.p_offset) % PAGE_SIZE != 0 {
+            // The kernel maps the file page by page: both must sit at the
+            // same offset within a page (binfmt_elf's elf_map fails).
+            return Err(LoadError::Malformed(
+                "PT_LOAD with p_vaddr and p_offset at different page offsets".into(),
+            ));
         }
         if p.p_filesz > p.p_memsz {
             return Err(LoadError::Malformed(
@@ -463,6 +513,11 @@ pub(crate) mod tests {
         let mut off = data_off;
         let mut data = Vec::new();
         for (vaddr, bytes, memsz, flags) in segs {
+            // File offset and address must agree modulo the page size, as
+            // the kernel requires: pad the data up to that offset.
+            let pad = (vaddr.wrapping_sub(off)) % 0x1000;
+            data.resize(data.len() + pad as usize, 0);
+            off += pad;
             let mut p = Vec::new();
             p.extend_from_slice(&ph::PT_LOAD.to_le_bytes());
             p.extend_from_slice(&flags.to_le_bytes());

@@ -1248,7 +1248,7 @@ impl Process {
         }
         let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&host_path))
             .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
-        if meta.is_dir() {
+        if !meta.is_file() {
             return Err(libc::EACCES);
         }
         let mut head = [0u8; 256];
