@@ -534,30 +534,14 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
-            let trap = |cause: Exception, tval: u64, pc: u64| {
-                Ok(Some(Exit::Trap(Trap { cause, tval, pc })))
-            };
-            match ExitCode::from_raw(r) {
+            let exit = ExitCode::from_raw(r);
+            if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
+                return Ok(Some(Exit::Trap(trap)));
+            }
+            match exit {
                 Some(ExitCode::Interrupt) => {
                     cpu.exit_request = 0;
                     return Ok(Some(Exit::Interrupted));
-                }
-                Some(ExitCode::Trap) => {
-                    let cause = Exception::from_code(cpu.trap_cause)
-                        .unwrap_or(Exception::IllegalInstruction);
-                    return trap(cause, cpu.fault_addr, cpu.pc);
-                }
-                Some(ExitCode::LoadFault) => {
-                    return trap(Exception::LoadPageFault, cpu.fault_addr, cpu.pc)
-                }
-                Some(ExitCode::StoreFault) => {
-                    return trap(Exception::StorePageFault, cpu.fault_addr, cpu.pc)
-                }
-                Some(ExitCode::LoadMisaligned) => {
-                    return trap(Exception::LoadAddressMisaligned, cpu.fault_addr, cpu.pc);
-                }
-                Some(ExitCode::StoreMisaligned) => {
-                    return trap(Exception::StoreAddressMisaligned, cpu.fault_addr, cpu.pc);
                 }
                 Some(ExitCode::ExitFlush) => {
                     self.flush()?;
@@ -571,6 +555,8 @@ impl Engine {
                 // A direct exit that was not chained yet: chain it when its
                 // target has code.
                 None => from_slot = Some(r as usize as *const AtomicPtr<u8>),
+                // Traps were handled above.
+                Some(_) => {}
             }
         }
     }
@@ -669,35 +655,20 @@ impl Engine {
         // SAFETY: freshly compiled code for this engine's guest space.
         let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
         RUNNING.with(|r| r.set(saved));
-        let trap = |cause, tval| {
-            BlockOutcome::Exit(Exit::Trap(Trap {
-                cause,
-                tval,
-                pc: cpu.pc,
-            }))
-        };
-        Ok(match ExitCode::from_raw(r) {
-            None | Some(ExitCode::NoChain) | Some(ExitCode::Exit) => BlockOutcome::Next {
-                pc: cpu.pc,
-                flush: false,
-            },
+        let exit = ExitCode::from_raw(r);
+        if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
+            return Ok(BlockOutcome::Exit(Exit::Trap(trap)));
+        }
+        Ok(match exit {
             Some(ExitCode::ExitFlush) => BlockOutcome::Next {
                 pc: cpu.pc,
                 flush: true,
             },
             Some(ExitCode::Interrupt) => BlockOutcome::Exit(Exit::Interrupted),
-            Some(ExitCode::Trap) => trap(
-                Exception::from_code(cpu.trap_cause).unwrap_or(Exception::IllegalInstruction),
-                cpu.fault_addr,
-            ),
-            Some(ExitCode::LoadFault) => trap(Exception::LoadPageFault, cpu.fault_addr),
-            Some(ExitCode::StoreFault) => trap(Exception::StorePageFault, cpu.fault_addr),
-            Some(ExitCode::LoadMisaligned) => {
-                trap(Exception::LoadAddressMisaligned, cpu.fault_addr)
-            }
-            Some(ExitCode::StoreMisaligned) => {
-                trap(Exception::StoreAddressMisaligned, cpu.fault_addr)
-            }
+            _ => BlockOutcome::Next {
+                pc: cpu.pc,
+                flush: false,
+            },
         })
     }
 
@@ -752,6 +723,27 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         *self.stats.lock()
     }
+}
+
+/// The trap an exit of translated code reports, if it is one (the backend's
+/// exit protocol: the cause comes from the code, `tval` from `fault_addr`,
+/// the pc from `cpu.pc`).
+fn trap_of_exit(exit: ExitCode, cpu: &CpuState) -> Option<Trap> {
+    let cause = match exit {
+        ExitCode::Trap => {
+            Exception::from_code(cpu.trap_cause).unwrap_or(Exception::IllegalInstruction)
+        }
+        ExitCode::LoadFault => Exception::LoadPageFault,
+        ExitCode::StoreFault => Exception::StorePageFault,
+        ExitCode::LoadMisaligned => Exception::LoadAddressMisaligned,
+        ExitCode::StoreMisaligned => Exception::StoreAddressMisaligned,
+        _ => return None,
+    };
+    Some(Trap {
+        cause,
+        tval: cpu.fault_addr,
+        pc: cpu.pc,
+    })
 }
 
 /// Disassembles x86-64 host code for `-d out_asm`.
