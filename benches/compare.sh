@@ -21,7 +21,7 @@ SIZE_MIB=${2:-64}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 BUSYBOX="$SYSROOT/usr/bin/busybox"
-CRANEMU="$REPO/target/release/cranemu"
+CRANEMU="${CRANEMU:-$REPO/target/release/cranemu}"
 QEMU=$(command -v qemu-riscv64 || true)
 [[ -x "$CRANEMU" ]] || { echo "build first: cargo build --release" >&2; exit 1; }
 [[ -n "$QEMU" ]] || { echo "qemu-riscv64 not found (apt-get install qemu-user)" >&2; exit 1; }

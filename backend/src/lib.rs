@@ -192,10 +192,12 @@ pub struct CompiledBlock {
     pub clif: Option<String>,
 }
 
-/// The direct-exit slots of one TB: `slots[0]` for [`Terminator::Jump`] and
-/// the taken arm of [`Terminator::Branch`], `slots[1]` for the not-taken arm.
+/// One direct-exit slot of a TB: a pointer-sized cell holding the host code
+/// address of the exit's successor, or null. A block has
+/// [`Block::direct_exits`] of them, in that method's order (side exits
+/// first, then the terminator's taken and not-taken targets).
 /// Each holds a successor's host code address or null.
-pub type ExitSlots = [*const std::sync::atomic::AtomicPtr<u8>; 2];
+pub type ExitSlot = *const std::sync::atomic::AtomicPtr<u8>;
 
 /// Compiles IR blocks to host code. `Send + Sync`: any thread may compile;
 /// each call uses its own Cranelift context.
@@ -328,17 +330,25 @@ impl Backend {
     }
 
     /// Compiles one verified IR block. `slots` are the block's exit slots
-    /// (see [`ExitSlots`]); they must stay valid as long as the code lives.
+    /// (see [`ExitSlot`]); they must stay valid as long as the code lives.
     ///
     /// # Errors
     /// [`Error::Compile`] if Cranelift fails (a bug: the IR is verified
-    /// first), [`Error::Relocation`] if the code needs relocation.
+    /// first) or `slots` is shorter than [`Block::direct_exits`],
+    /// [`Error::Relocation`] if the code needs relocation.
     pub fn compile(
         &self,
         block: &Block,
-        slots: ExitSlots,
+        slots: &[ExitSlot],
         want_clif: bool,
     ) -> Result<CompiledBlock> {
+        if slots.len() < block.direct_exits() {
+            return Err(Error::Compile(format!(
+                "{} exit slots for {} direct exits",
+                slots.len(),
+                block.direct_exits()
+            )));
+        }
         let mut func =
             cir::Function::with_name_signature(UserFuncName::user(0, 0), self.tb_signature());
         let mut fctx = FunctionBuilderContext::new();
@@ -849,6 +859,8 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let x = self.call_host(fphelpers::class as *const () as usize, &[opc, s]);
                 self.def(dst, x);
             }
+            // Lowered by `lower`, which owns the exit slots.
+            ExitIf { .. } => {}
             Call { helper, dst, args } => {
                 let f = self.be.cfg.helpers[helper.0 as usize] as usize;
                 self.sync_pc();
@@ -862,7 +874,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
 
     /// A direct exit to guest `pc` through exit slot `slot`: tail-call the
     /// chained successor, or return the slot's address.
-    fn direct_exit(&mut self, pc: u64, slot: *const std::sync::atomic::AtomicPtr<u8>) {
+    fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
         let slot_addr = self.iconst(slot as u64);
         let target = self
             .b
@@ -881,7 +893,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.b.ins().return_(&[slot_addr]);
     }
 
-    fn lower(&mut self, slots: ExitSlots) {
+    fn lower(&mut self, slots: &[ExitSlot]) {
         let layout = self.be.cfg.layout;
         // Interrupt check at entry.
         let cpu = self.cpu;
@@ -899,11 +911,23 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.ret(ExitCode::Interrupt as i64);
         self.b.switch_to_block(body);
 
+        let mut slots = slots.iter().copied();
+        let mut next_slot = || slots.next().expect("slot count checked in compile");
         for inst in &self.block.insts {
+            if let Inst::ExitIf { cond, pc } = *inst {
+                let c = self.v(cond);
+                let exit = self.b.create_block();
+                let cont = self.b.create_block();
+                self.b.ins().brif(c, exit, &[], cont, &[]);
+                self.b.switch_to_block(exit);
+                self.direct_exit(pc, next_slot());
+                self.b.switch_to_block(cont);
+                continue;
+            }
             self.lower_inst(inst);
         }
         match self.block.term.expect("IR verified: block terminated") {
-            Terminator::Jump { pc } => self.direct_exit(pc, slots[0]),
+            Terminator::Jump { pc } => self.direct_exit(pc, next_slot()),
             Terminator::Branch {
                 cond,
                 taken,
@@ -914,9 +938,9 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let n = self.b.create_block();
                 self.b.ins().brif(c, t, &[], n, &[]);
                 self.b.switch_to_block(t);
-                self.direct_exit(taken, slots[0]);
+                self.direct_exit(taken, next_slot());
                 self.b.switch_to_block(n);
-                self.direct_exit(not_taken, slots[1]);
+                self.direct_exit(not_taken, next_slot());
             }
             Terminator::JumpIndirect { target } => {
                 let t = self.v(target);

@@ -85,6 +85,12 @@ pub struct TranslateOptions {
     /// Add the number of retired guest instructions to `icount` (see the
     /// module doc for the approximation).
     pub count_insns: bool,
+    /// Continue through the not-taken side of forward conditional branches
+    /// (within the page and `max_insns`): the taken side becomes a side
+    /// exit ([`cranemu_ir::Inst::ExitIf`]), so code with early exits runs
+    /// as one block instead of a chain of small ones. Backward branches
+    /// (loops) still end the block, so a loop body stays its own block.
+    pub superblocks: bool,
 }
 
 impl Default for TranslateOptions {
@@ -92,6 +98,7 @@ impl Default for TranslateOptions {
         TranslateOptions {
             max_insns: 512,
             count_insns: false,
+            superblocks: false,
         }
     }
 }
@@ -285,8 +292,10 @@ pub fn translate_block(
     let mut ctx = DisasContext::new(&mut ir);
     ctx.count_insns = opts.count_insns;
     let mut cur = pc;
-    // Instructions that retire when the block runs to its terminator.
+    // Instructions that retire when the block runs to its terminator, and
+    // how many of them were already added to `icount` before side exits.
     let mut retired = 0u64;
+    let mut counted = 0u64;
     let (term, end) = loop {
         let insn = match fetch(src, cur) {
             Ok(insn) => insn,
@@ -312,6 +321,23 @@ pub fn translate_block(
         let next = ctx.next_pc;
         match flow {
             Flow::Next => retired += 1,
+            Flow::End(
+                Terminator::Branch {
+                    cond,
+                    taken,
+                    not_taken,
+                },
+                _,
+            ) if opts.superblocks && not_taken == next && taken > ctx.pc => {
+                retired += 1;
+                if opts.count_insns {
+                    // Count what retires up to the side exit now; the rest
+                    // at the end.
+                    add_icount(&mut ctx, retired - counted);
+                    counted = retired;
+                }
+                ctx.b.exit_if(cond, taken);
+            }
             Flow::End(term, reason) => {
                 if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU) {
                     retired += 1;
@@ -327,13 +353,20 @@ pub fn translate_block(
         }
         cur = next;
     };
-    if opts.count_insns && retired > 0 {
-        let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
-        let count = ctx.b.binary_imm(cranemu_ir::BinOp::Iadd, count, retired);
-        ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+    if opts.count_insns {
+        add_icount(&mut ctx, retired - counted);
     }
     ctx.b.terminate(term);
     TranslatedBlock { ir, insns, end }
+}
+
+/// Adds `n` retired instructions to `icount`.
+fn add_icount(ctx: &mut DisasContext<'_>, n: u64) {
+    if n > 0 {
+        let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
+        let count = ctx.b.binary_imm(cranemu_ir::BinOp::Iadd, count, n);
+        ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+    }
 }
 
 /// Translates one instruction: the op → `gen_*` table.

@@ -482,6 +482,16 @@ pub enum Inst {
         /// Operand.
         a: Value,
     },
+    /// Side exit: if `cond != 0`, leave the block and continue at guest
+    /// virtual address `pc` (chainable, like [`Terminator::Jump`]);
+    /// otherwise go on with the next instruction. Lets a block run on
+    /// through the not-taken side of a conditional branch (a superblock).
+    ExitIf {
+        /// Condition.
+        cond: Value,
+        /// Next pc if the exit is taken.
+        pc: u64,
+    },
     /// `dst = helper(cpu, args[0], args[1], args[2])`: calls a runtime
     /// helper that may read and write CPU state (CSR accesses and the like).
     Call {

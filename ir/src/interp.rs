@@ -350,6 +350,12 @@ pub unsafe fn run(
                 Some(sext(old, size.bits()))
             }
             Fence { .. } => None,
+            ExitIf { cond, pc } => {
+                if v(cond) != 0 {
+                    return Outcome::Next(pc);
+                }
+                None
+            }
             Fbin { op, w, a, b, .. } => Some(fp::fbin(op, w, v(a), v(b))),
             Fsqrt { w, a, .. } => Some(fp::fsqrt(w, v(a))),
             Fma {

@@ -272,6 +272,11 @@ impl<'a> Builder<'a> {
         dst
     }
 
+    /// A side exit to `pc` taken when `cond != 0`.
+    pub fn exit_if(&mut self, cond: Value, pc: u64) {
+        self.push(Inst::ExitIf { cond, pc });
+    }
+
     /// Calls a runtime helper.
     pub fn call(&mut self, helper: Helper, args: [Value; 3]) -> Value {
         let dst = self.value();
@@ -289,12 +294,34 @@ impl<'a> Builder<'a> {
     }
 }
 
+impl Block {
+    /// Number of direct exits: one per [`Inst::ExitIf`], then the
+    /// terminator's (one for [`Terminator::Jump`], two for
+    /// [`Terminator::Branch`]). The backend gives each an exit slot, in
+    /// this order: side exits first, then the terminator's taken and
+    /// not-taken targets.
+    pub fn direct_exits(&self) -> usize {
+        let side = self
+            .insts
+            .iter()
+            .filter(|i| matches!(i, Inst::ExitIf { .. }))
+            .count();
+        side + match self.term {
+            Some(Terminator::Jump { .. }) => 1,
+            Some(Terminator::Branch { .. }) => 2,
+            _ => 0,
+        }
+    }
+}
+
 impl Inst {
     /// The value this instruction defines, if any.
     pub fn dst(&self) -> Option<Value> {
         use Inst::*;
         match *self {
-            InsnStart { .. } | SetState { .. } | Store { .. } | Fence { .. } => None,
+            InsnStart { .. } | SetState { .. } | Store { .. } | Fence { .. } | ExitIf { .. } => {
+                None
+            }
             Iconst { dst, .. }
             | GetState { dst, .. }
             | Binary { dst, .. }
@@ -323,6 +350,7 @@ impl Inst {
         match *self {
             InsnStart { .. } | Iconst { .. } | GetState { .. } | Fence { .. } => vec![],
             SetState { src, .. } => vec![src],
+            ExitIf { cond, .. } => vec![cond],
             Binary { a, b, .. } | Icmp { a, b, .. } | Fbin { a, b, .. } | Fcmp { a, b, .. } => {
                 vec![a, b]
             }

@@ -10,8 +10,8 @@ use crate::{Block, Inst};
 /// Removes `set_state` writes that a later `set_state` to the same offset
 /// overwrites before anything can observe the state: a `get_state` of that
 /// offset, or any instruction that can leave the block early or hand the
-/// state to other code (guest memory ops may fault, helper calls read the
-/// state). Returns the number of writes removed.
+/// state to other code (guest memory ops may fault, side exits leave,
+/// helper calls read the state). Returns the number of writes removed.
 ///
 /// The block's observable behaviour is unchanged: at every point where
 /// translated code can exit, the CPU state is what it was before the pass.
@@ -33,7 +33,8 @@ pub fn dead_state_stores(block: &mut Block) -> usize {
             | Inst::Store { .. }
             | Inst::AtomicRmw { .. }
             | Inst::AtomicCas { .. }
-            | Inst::Call { .. } => overwritten.clear(),
+            | Inst::Call { .. }
+            | Inst::ExitIf { .. } => overwritten.clear(),
             _ => {}
         }
     }

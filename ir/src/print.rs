@@ -179,6 +179,7 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
             }
         ),
         Fclass { w, dst, a } => write!(out, "{dst} = fclass.{} {a}", width(w)),
+        ExitIf { cond, pc } => write!(out, "exit_if {cond}, {pc:#x}"),
         Call { helper, dst, args } => write!(
             out,
             "{dst} = call helper{}({}, {}, {})",

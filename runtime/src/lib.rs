@@ -35,7 +35,7 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 
 use cranemu_backend::{
-    jump_cache_index, Backend, BackendConfig, ExitCode, JumpCacheEntry, StateLayout,
+    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, StateLayout,
     JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
@@ -108,6 +108,9 @@ pub struct EngineConfig {
     /// Interpreted executions of a TB before it is compiled; 0 compiles
     /// every TB before its first execution.
     pub jit_threshold: u32,
+    /// Translate through the not-taken side of conditional branches
+    /// (superblocks with side exits).
+    pub superblocks: bool,
 }
 
 impl Default for EngineConfig {
@@ -118,6 +121,7 @@ impl Default for EngineConfig {
             max_block_insns: 512,
             opt_level: "speed",
             jit_threshold: 32,
+            superblocks: true,
         }
     }
 }
@@ -172,9 +176,9 @@ struct Tb {
     code: AtomicPtr<u8>,
     /// Executions so far in the interpreter.
     execs: std::sync::atomic::AtomicU32,
-    /// Direct-exit slots (see [`cranemu_backend::ExitSlots`]). Only the
+    /// Direct-exit slots (see [`cranemu_backend::ExitSlot`]). Only the
     /// code reads them (by address), so they just need to stay alive.
-    slots: Box<[AtomicPtr<u8>; 2]>,
+    slots: Box<[AtomicPtr<u8>]>,
 }
 
 impl Tb {
@@ -369,6 +373,7 @@ impl Engine {
         let opts = TranslateOptions {
             max_insns: self.config.max_block_insns,
             count_insns: self.config.count_insns,
+            superblocks: self.config.superblocks,
         };
         let mut tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
         cranemu_ir::passes::dead_state_stores(&mut tb.ir);
@@ -388,13 +393,10 @@ impl Engine {
         s.translate_ns += t0.elapsed().as_nanos() as u64;
         drop(s);
         Ok(Arc::new(Tb {
+            slots: empty_slots(tb.ir.direct_exits()),
             ir: tb.ir,
             code: AtomicPtr::new(std::ptr::null_mut()),
             execs: std::sync::atomic::AtomicU32::new(0),
-            slots: Box::new([
-                AtomicPtr::new(std::ptr::null_mut()),
-                AtomicPtr::new(std::ptr::null_mut()),
-            ]),
         }))
     }
 
@@ -403,10 +405,10 @@ impl Engine {
     /// loser's code is left unused in the arena.
     fn compile(&self, generation: &Generation, tb: &Tb) -> Result<*const u8> {
         let t0 = Instant::now();
-        let slot_ptrs = [&tb.slots[0] as *const _, &tb.slots[1] as *const _];
+        let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| s as ExitSlot).collect();
         let compiled = self
             .backend
-            .compile(&tb.ir, slot_ptrs, self.config.log.out_asm)
+            .compile(&tb.ir, &slot_ptrs, self.config.log.out_asm)
             .map_err(|e| Error::Codegen(e.to_string()))?;
         let code = generation
             .arena
@@ -635,13 +637,11 @@ impl Engine {
     ) -> Result<BlockOutcome> {
         cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
         let generation = self.current.read().clone();
-        let slots: [AtomicPtr<u8>; 2] = [
-            AtomicPtr::new(std::ptr::null_mut()),
-            AtomicPtr::new(std::ptr::null_mut()),
-        ];
+        let slots = empty_slots(block.direct_exits());
+        let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
         let compiled = self
             .backend
-            .compile(block, [&slots[0] as *const _, &slots[1] as *const _], false)
+            .compile(block, &slot_ptrs, false)
             .map_err(|e| Error::Codegen(e.to_string()))?;
         let code = generation
             .arena
@@ -723,6 +723,13 @@ impl Engine {
     pub fn stats(&self) -> Stats {
         *self.stats.lock()
     }
+}
+
+/// `n` unchained exit slots.
+fn empty_slots(n: usize) -> Box<[AtomicPtr<u8>]> {
+    (0..n)
+        .map(|_| AtomicPtr::new(std::ptr::null_mut()))
+        .collect()
 }
 
 /// The trap an exit of translated code reports, if it is one (the backend's

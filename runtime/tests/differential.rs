@@ -1125,6 +1125,7 @@ fn accept(mut cand: u32, rng: &mut Rng) -> Option<u32> {
         &TranslateOptions {
             max_insns: 1,
             count_insns: false,
+            ..TranslateOptions::default()
         },
     );
     matches!(t.end, EndReason::MaxInsns | EndReason::CsrWrite).then_some(cand)
@@ -1188,11 +1189,35 @@ fn seq_case() -> impl Strategy<Value = SeqCase> {
 const ECALL: u32 = 0x73;
 
 fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
+    // After every fourth instruction, a conditional branch to the final
+    // ecall: translated as superblock side exits (`exit_if`), taken or not
+    // depending on the random registers.
     let mut code = Vec::new();
-    for &s in &case.insns {
+    let mut branches = Vec::new();
+    for (k, &s) in case.insns.iter().enumerate() {
         code.extend(insn_from_seed(s));
+        if k % 4 == 3 {
+            branches.push((code.len(), s));
+            code.extend([0u8; 4]);
+        }
     }
+    let ecall_at = code.len();
     code.extend(ECALL.to_le_bytes());
+    for (at, s) in branches {
+        let off = (ecall_at - at) as u32;
+        let funct3 = [0u32, 1, 4, 5, 6, 7][(s >> 7) as usize % 6];
+        let rs1 = 10 + (s >> 11) as u32 % 6;
+        let rs2 = 10 + (s >> 17) as u32 % 6;
+        let word = ((off >> 12) & 1) << 31
+            | ((off >> 5) & 0x3f) << 25
+            | rs2 << 20
+            | rs1 << 15
+            | funct3 << 12
+            | ((off >> 1) & 0xf) << 8
+            | ((off >> 11) & 1) << 7
+            | 0x63;
+        code[at..at + 4].copy_from_slice(&word.to_le_bytes());
+    }
     let mem = memory_image(case.mem_seed);
 
     let mut cpu = CpuState {
@@ -1227,7 +1252,11 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
         };
     }
 
-    let tb = translate_block(&Slice(&code), CODE, 0, &TranslateOptions::default());
+    let opts = TranslateOptions {
+        superblocks: true,
+        ..TranslateOptions::default()
+    };
+    let tb = translate_block(&Slice(&code), CODE, 0, &opts);
     let fix = fixture();
     let (i, j) = run_both(&fix, &tb.ir, &cpu, &code, &mem);
     check_same(&i, &j, &|| {
@@ -1255,7 +1284,7 @@ proptest! {
         ..Config::default()
     })]
 
-    /// Random straight-line RV64GC code: interpreter and JIT agree.
+    /// Random RV64GC code with side exits: interpreter and JIT agree.
     #[test]
     fn guest_sequences_agree(case in seq_case()) {
         run_seq_case(&case)?;

@@ -1166,6 +1166,7 @@ fn every_decodable_op_translates_to_a_verified_block() {
                 &TranslateOptions {
                     max_insns: 8,
                     count_insns: true,
+                    ..TranslateOptions::default()
                 },
             );
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
@@ -1207,6 +1208,7 @@ fn golden_basic_block() {
     let opts = TranslateOptions {
         max_insns: 512,
         count_insns: true,
+        ..TranslateOptions::default()
     };
     let tb = translate_block(&Code::words(CODE, &words), CODE, 0, &opts);
     cranemu_ir::verify::verify(&tb.ir).expect("golden block verifies");
