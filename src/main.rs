@@ -67,6 +67,9 @@ struct RunArgs {
     /// Write the -d logs to LOGFILE instead of stderr.
     #[arg(short = 'D', value_name = "LOGFILE")]
     log_file: Option<PathBuf>,
+    /// Internal: set by a guest's execve in a forked guest child.
+    #[arg(long = "guest-child", hide = true)]
+    guest_child: bool,
     /// The riscv64 ELF program (default: the embedded guest).
     #[arg(value_name = "PROGRAM")]
     program: Option<PathBuf>,
@@ -161,6 +164,7 @@ fn options(r: &RunArgs) -> Result<Options, String> {
         log,
         stats: r.stats,
         jit_threshold: r.jit_threshold,
+        guest_child: r.guest_child,
     })
 }
 

@@ -299,5 +299,9 @@ fn section_headers_cut_off_still_runs() {
     assert!(shoff > 0 && shoff <= elf.len(), "hello has a section table");
     let p = write_file(&dir, "no-shdrs.elf", &elf[..shoff], 0o755);
     let out = guest(&p).run();
-    assert!(out.stdout_str().contains("hello from cranemu"), "{}", out.stderr);
+    assert!(
+        out.stdout_str().contains("hello from cranemu"),
+        "{}",
+        out.stderr
+    );
 }

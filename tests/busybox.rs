@@ -461,3 +461,18 @@ fn expr() {
           expr 3 \< 10; expr 9223372036854775807 - 1; expr substr hello 2 3 || true; expr 0 \| 5",
     );
 }
+
+/// Guest signal handlers: `wait` sleeps in `rt_sigsuspend` until SIGCHLD,
+/// and a `trap` handler runs for a signal the shell sends itself.
+#[test]
+fn signals_wait_and_trap() {
+    let d = scratch_dir("bb-signals");
+    let g = bb_sh(&d, "sleep 0.1 & wait; echo done");
+    g.assert_success();
+    assert_eq!(g.stdout_str(), "done\n");
+    same_as_host(&d, "trap 'echo got' USR1; kill -USR1 $$; echo after");
+    same_as_host(
+        &d,
+        "sh -c 'kill -SEGV $$'; echo \"rc=$?\"; sh -c 'kill -USR2 $$'; echo \"rc=$?\"",
+    );
+}

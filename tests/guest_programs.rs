@@ -159,15 +159,15 @@ fn default_guest() {
 
 /// glibc programs, linked statically at test time (not committed): skipped,
 /// with the reason, when the riscv64 cross compiler is not installed.
-#[test]
-fn libc_printf() {
+/// Returns the built program.
+fn build_libc_program(name: &str) -> Option<PathBuf> {
     let Some(cc) = on_path("riscv64-linux-gnu-gcc") else {
         eprintln!("skipped: riscv64-linux-gnu-gcc not on PATH (apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)");
-        return;
+        return None;
     };
-    let dir = scratch_dir("libc");
-    let exe = dir.join("printf");
-    let src = repo().join("tests/guest/libc/printf.c");
+    let dir = scratch_dir(&format!("libc-{name}"));
+    let exe = dir.join(name);
+    let src = repo().join(format!("tests/guest/libc/{name}.c"));
     let cc_out = host(cc)
         .args(["-static", "-O2", "-o"])
         .arg(&exe)
@@ -175,8 +175,25 @@ fn libc_printf() {
         .run();
     if cc_out.status != 0 && cc_out.stderr.contains("cannot find -lc") {
         eprintln!("skipped: no riscv64 glibc to link against (apt-get install libc6-dev-riscv64-cross)\n{}", cc_out.stderr);
-        return;
+        return None;
     }
     cc_out.assert_success();
-    check_program("printf", exe, &[]);
+    Some(exe)
+}
+
+#[test]
+fn libc_printf() {
+    if let Some(exe) = build_libc_program("printf") {
+        check_program("printf", exe, &[]);
+    }
+}
+
+/// Signal handlers: SA_SIGINFO, blocking, sigsuspend, alarm + pause,
+/// SIGSEGV/SIGILL with siglongjmp, SA_RESETHAND, SIGCHLD, a child killed
+/// by SIGSEGV.
+#[test]
+fn libc_signals() {
+    if let Some(exe) = build_libc_program("signals") {
+        check_program("signals", exe, &[]);
+    }
 }

@@ -283,6 +283,8 @@ pub mod nr {
     pub const RT_SIGSUSPEND: u64 = 133;
     pub const RT_SIGACTION: u64 = 134;
     pub const RT_SIGPROCMASK: u64 = 135;
+    pub const RT_SIGPENDING: u64 = 136;
+    pub const RT_SIGTIMEDWAIT: u64 = 137;
     pub const RT_SIGRETURN: u64 = 139;
     pub const SETPRIORITY: u64 = 140;
     pub const GETPRIORITY: u64 = 141;
@@ -423,6 +425,8 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::RT_SIGSUSPEND => ("rt_sigsuspend", &[Hex, Dec]),
         nr::RT_SIGACTION => ("rt_sigaction", &[Dec, Hex, Hex, Dec]),
         nr::RT_SIGPROCMASK => ("rt_sigprocmask", &[Dec, Hex, Hex, Dec]),
+        nr::RT_SIGPENDING => ("rt_sigpending", &[Hex, Dec]),
+        nr::RT_SIGTIMEDWAIT => ("rt_sigtimedwait", &[Hex, Hex, Hex, Dec]),
         nr::RT_SIGRETURN => ("rt_sigreturn", &[]),
         nr::SETPRIORITY => ("setpriority", &[Dec, Dec, Dec]),
         nr::GETPRIORITY => ("getpriority", &[Dec, Dec]),

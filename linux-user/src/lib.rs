@@ -5,9 +5,10 @@
 //! [`GuestSpace`], builds the initial stack, and loops on
 //! [`Engine::run`]: an `ecall` trap becomes a system call
 //! ([`syscall::Process::do_syscall`]), any other trap becomes the signal
-//! the kernel would raise. Signal handlers are not delivered yet: a fatal
-//! signal prints what a shell prints ("Segmentation fault") and the exit
-//! code is 128 + the signal number.
+//! the kernel would raise, delivered to the guest's handler by [`signal`].
+//! A fatal signal prints what a shell prints ("Segmentation fault") and the
+//! exit code is 128 + the signal number (a guest's child dies of the signal
+//! instead).
 //!
 //! # Fork safety
 //! `clone` is a host `fork()` of the whole emulator: the child continues in
@@ -18,6 +19,7 @@
 
 pub mod abi;
 pub mod loader;
+pub mod signal;
 pub mod syscall;
 
 use std::ffi::OsString;
@@ -61,6 +63,11 @@ pub struct Options {
     /// compiled (0: compile every block at once); `None` for the engine's
     /// default.
     pub jit_threshold: Option<u32>,
+    /// `--guest-child` (hidden): this cranemu runs a process the guest
+    /// created (passed on by `execve` in a forked guest child). Its fatal
+    /// signals kill it for real, so the guest parent's `wait4` sees
+    /// `WIFSIGNALED`, instead of printing the shell's message.
+    pub guest_child: bool,
 }
 
 impl Options {
@@ -87,6 +94,9 @@ impl Options {
         if let Some(n) = self.jit_threshold {
             v.push("-jit-threshold".into());
             v.push(n.to_string().into());
+        }
+        if self.guest_child {
+            v.push("--guest-child".into());
         }
         v
     }
@@ -417,12 +427,26 @@ fn run_loop(
     cpu: &mut CpuState,
     opts: &Options,
 ) -> Result<i32> {
+    signal::set_running_cpu(cpu);
+    let r = run_guest(engine, process, cpu, opts);
+    signal::set_running_cpu(std::ptr::null_mut());
+    r
+}
+
+/// [`run_loop`]'s body: runs blocks, system calls and signal delivery.
+fn run_guest(
+    engine: &Engine,
+    process: &mut Process,
+    cpu: &mut CpuState,
+    opts: &Options,
+) -> Result<i32> {
     loop {
         match engine.run(cpu)? {
             Exit::Interrupted => {}
             Exit::Trap(t) if t.cause == Exception::EcallFromU => {
                 match process.do_syscall(cpu) {
                     SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
+                    SyscallAction::Jump => {}
                     SyscallAction::Exit(code) => {
                         let _ = std::io::stdout().flush();
                         return Ok(code);
@@ -434,7 +458,6 @@ fn run_loop(
             }
             Exit::Trap(t) => {
                 let sig = signal_for_trap(t.cause);
-                let _ = std::io::stdout().flush();
                 if opts.strace {
                     eprintln!(
                         "--- {} at pc {:#x}, tval {:#x} ---",
@@ -443,9 +466,17 @@ fn run_loop(
                         t.tval
                     );
                 }
-                eprintln!("{}", signal_message(sig));
-                return Ok(128 + sig);
+                cpu.pc = t.pc;
+                if let Some(code) = process.deliver_trap(cpu, sig, t.tval) {
+                    let _ = std::io::stdout().flush();
+                    return Ok(code);
+                }
+                continue;
             }
+        }
+        if let Some(code) = process.deliver_pending(cpu) {
+            let _ = std::io::stdout().flush();
+            return Ok(code);
         }
     }
 }

@@ -18,14 +18,13 @@
 //! `/proc/self/exe` means the guest program, not cranemu.
 //!
 //! # Limitations (later issues)
-//! - Guest signal handlers are recorded but never delivered; `SIG_IGN` and
-//!   `SIG_DFL` are mirrored to the host so that ignoring `SIGPIPE` works.
-//!   A signal sent to self whose guest disposition is a handler is dropped.
+//! - Guest signal handlers run through [`crate::signal`]; one guest
+//!   thread only.
 //! - `clone` is a host `fork`; `CLONE_THREAD` is `ENOSYS`, `clone3` is
 //!   `ENOSYS` (libc falls back to `clone`).
 //! - `MAP_SHARED` file mappings are private copies; writes do not reach the
 //!   file. Shared anonymous mappings are not shared across `fork`.
-//! - `rt_sigreturn`, `rt_sigsuspend`, sockets: `ENOSYS`.
+//! - Sockets: `ENOSYS`.
 
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -45,6 +44,8 @@ pub enum SyscallAction {
     Continue,
     /// The guest exited (`exit`/`exit_group`) with this status (0-255).
     Exit(i32),
+    /// Resume the guest at `cpu.pc`, which the syscall set (`rt_sigreturn`).
+    Jump,
 }
 
 /// A syscall result: the value for `a0`, or a positive errno.
@@ -61,13 +62,45 @@ const NSIG: usize = 64;
 
 /// Signals the runtime owns on the host (synchronous faults of translated
 /// code); the guest's dispositions for them are never mirrored.
-const HOST_OWNED_SIGNALS: [i32; 5] = [
+pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
     libc::SIGSEGV,
     libc::SIGBUS,
     libc::SIGILL,
     libc::SIGFPE,
     libc::SIGTRAP,
 ];
+
+/// Guest dispositions from the host's: `SIG_IGN` where the host ignores
+/// the signal (inherited through `execve`), else `SIG_DFL`.
+fn host_ignored_signals() -> [TargetSigaction; NSIG] {
+    let mut acts = [TargetSigaction::default(); NSIG];
+    for (i, act) in acts.iter_mut().enumerate() {
+        // SAFETY: sigaction is plain data; a null new action only reads.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: old is a live local.
+        let r = unsafe { libc::sigaction(i as i32 + 1, std::ptr::null(), &mut old) };
+        if r == 0 && old.sa_sigaction == libc::SIG_IGN {
+            act.handler = abi::SIG_IGN;
+        }
+    }
+    acts
+}
+
+/// The host thread's blocked mask as a guest mask.
+fn host_sigmask() -> u64 {
+    // SAFETY: sigset_t is plain data; pthread_sigmask fills it.
+    let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the mask into hs.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut hs) };
+    let mut m = 0u64;
+    for s in 1..=64 {
+        // SAFETY: hs is a valid set.
+        if unsafe { libc::sigismember(&hs, s) } == 1 {
+            m |= 1 << (s - 1);
+        }
+    }
+    m
+}
 
 /// `errno` of the last failed host call.
 fn errno() -> i32 {
@@ -98,8 +131,8 @@ unsafe fn host_syscall(nr: libc::c_long, a: [u64; 6]) -> SysResult {
 /// state the host does not keep for us (brk, signal dispositions, the
 /// guest's view of its own executable).
 pub struct Process {
-    space: Arc<GuestSpace>,
-    opts: Options,
+    pub(crate) space: Arc<GuestSpace>,
+    pub(crate) opts: Options,
     /// Absolute host path of the guest program (what `/proc/self/exe`
     /// means to the guest), if it came from a file.
     exe: Option<PathBuf>,
@@ -108,11 +141,18 @@ pub struct Process {
     /// Current program break (guest address).
     brk: u64,
     /// Guest signal dispositions, index `signal - 1`.
-    sigactions: [TargetSigaction; NSIG],
+    pub(crate) sigactions: [TargetSigaction; NSIG],
     /// Guest blocked-signal mask (bit `n - 1` for signal `n`).
-    sigmask: u64,
+    pub(crate) sigmask: u64,
+    /// The mask to restore after `rt_sigsuspend`'s signal is delivered.
+    pub(crate) saved_mask: Option<u64>,
     /// The guest's `sigaltstack` (`ss_sp`, `ss_flags`, `ss_size`).
-    altstack: (u64, u32, u64),
+    pub(crate) altstack: (u64, u32, u64),
+    /// Guest address of the sigreturn trampoline page (0: not mapped yet).
+    pub(crate) trampoline: u64,
+    /// The last syscall, if it failed with `EINTR`: its number and original
+    /// `a0` (to restart it under `SA_RESTART`).
+    pub(crate) interrupted: Option<(u64, u64)>,
     /// Set when a syscall may have changed code pages (`munmap`,
     /// `mprotect`, `mmap` over executable pages, `riscv_flush_icache`).
     code_changed: bool,
@@ -128,9 +168,13 @@ impl Process {
             exe,
             brk_start: brk,
             brk,
-            sigactions: [TargetSigaction::default(); NSIG],
-            sigmask: 0,
+            // Ignored signals and the blocked mask survive execve.
+            sigactions: host_ignored_signals(),
+            sigmask: host_sigmask(),
+            saved_mask: None,
             altstack: (0, 2, 0),
+            trampoline: 0,
+            interrupted: None,
             code_changed: false,
         }
     }
@@ -164,11 +208,25 @@ impl Process {
             self.strace_enter(n, &a);
         }
         let r = match n {
+            nr::RT_SIGRETURN => {
+                if self.opts.strace {
+                    eprintln!(" = ?");
+                }
+                return self.rt_sigreturn(cpu);
+            }
             nr::EXIT | nr::EXIT_GROUP => {
                 if self.opts.strace {
                     eprintln!();
                 }
                 return SyscallAction::Exit((a[0] & 0xff) as i32);
+            }
+            // A signal that arrived between the `ecall` and the host call
+            // would not wake the host call: interrupt it now, as Linux does
+            // when a signal is pending at entry.
+            _ if crate::signal::would_block(n, &a)
+                && crate::signal::has_deliverable(self.sigmask) =>
+            {
+                Err(libc::EINTR)
             }
             _ => self.dispatch(n, a, cpu),
         };
@@ -179,6 +237,7 @@ impl Process {
         if self.opts.strace {
             strace_exit(n, r);
         }
+        self.interrupted = (r == Err(libc::EINTR)).then_some((n, a[0]));
         cpu.x[10] = v;
         SyscallAction::Continue
     }
@@ -634,10 +693,13 @@ impl Process {
                 },
                 nr::RT_SIGACTION => self.rt_sigaction(a),
                 nr::RT_SIGPROCMASK => self.rt_sigprocmask(a),
-                nr::SIGALTSTACK => self.sigaltstack(a),
+                nr::SIGALTSTACK => self.sigaltstack(a, cpu.x[2]),
+                nr::RT_SIGSUSPEND => self.rt_sigsuspend(a),
+                nr::RT_SIGPENDING => self.rt_sigpending(a),
+                nr::RT_SIGTIMEDWAIT => self.rt_sigtimedwait(a),
                 nr::KILL => {
                     if a[0] as i32 == libc::getpid() {
-                        self.signal_self(a[1] as i32)
+                        self.signal_self(a[1] as i32, false)
                     } else {
                         host_syscall(libc::SYS_kill, [a[0], a[1], 0, 0, 0, 0])
                     }
@@ -649,7 +711,7 @@ impl Process {
                         (a[1], a[2])
                     };
                     if tid as i32 == libc::gettid() {
-                        self.signal_self(sig as i32)
+                        self.signal_self(sig as i32, true)
                     } else if n == nr::TKILL {
                         host_syscall(libc::SYS_tkill, [a[0], a[1], 0, 0, 0, 0])
                     } else {
@@ -666,13 +728,9 @@ impl Process {
                 }
                 nr::CLONE => self.clone(a, cpu),
                 nr::EXECVE => self.execve(a),
-                nr::CLONE3
-                | nr::RT_SIGRETURN
-                | nr::RT_SIGSUSPEND
-                | nr::RSEQ
-                | nr::MEMBARRIER
-                | nr::RISCV_HWPROBE
-                | nr::SOCKET => Err(libc::ENOSYS),
+                nr::CLONE3 | nr::RSEQ | nr::MEMBARRIER | nr::RISCV_HWPROBE | nr::SOCKET => {
+                    Err(libc::ENOSYS)
+                }
                 _ => {
                     if self.opts.strace {
                         eprint!("Unknown syscall {n}");
@@ -1046,17 +1104,11 @@ impl Process {
             let mut b = [0u8; 24];
             self.space.read(a[1], &mut b).map_err(|_| libc::EFAULT)?;
             let new = TargetSigaction::from_bytes(&b);
-            if !HOST_OWNED_SIGNALS.contains(&sig) && sig < 32 {
-                let host = if new.handler == abi::SIG_IGN {
-                    libc::SIG_IGN
-                } else {
-                    libc::SIG_DFL
-                };
-                // SAFETY: installing SIG_IGN/SIG_DFL for a non-fault signal
-                // does not interfere with the runtime's handlers.
-                unsafe { libc::signal(sig, host) };
+            if new.handler != abi::SIG_DFL && new.handler != abi::SIG_IGN {
+                self.ensure_trampoline()?;
             }
             self.sigactions[idx] = new;
+            crate::signal::mirror_disposition(sig, new.handler);
         }
         if a[2] != 0 {
             self.space
@@ -1073,29 +1125,14 @@ impl Process {
         let old = self.sigmask;
         if a[1] != 0 {
             let set = self.space.read_u64(a[1]).map_err(|_| libc::EFAULT)?;
-            self.sigmask = match a[0] as i32 {
+            let new = match a[0] as i32 {
                 libc::SIG_BLOCK => old | set,
                 libc::SIG_UNBLOCK => old & !set,
                 libc::SIG_SETMASK => set,
                 _ => return Err(libc::EINVAL),
             };
-            // SIGKILL and SIGSTOP cannot be blocked.
-            self.sigmask &= !((1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1)));
-            // Mirror to the host, except the signals the runtime owns.
-            let mut host_mask = self.sigmask;
-            for s in HOST_OWNED_SIGNALS {
-                host_mask &= !(1 << (s - 1));
-            }
-            // SAFETY: sigset_t is plain data; zeroed is a valid empty set.
-            let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
-            for s in 1..=64i32 {
-                if host_mask & (1 << (s - 1)) != 0 {
-                    // SAFETY: hs is a live local sigset.
-                    unsafe { libc::sigaddset(&mut hs, s) };
-                }
-            }
-            // SAFETY: hs is a valid set; the old mask is not needed.
-            unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &hs, std::ptr::null_mut()) };
+            // Mirrored to the host, except the signals the runtime owns.
+            self.set_sigmask(new);
         }
         if a[2] != 0 {
             self.space.write_u64(a[2], old).map_err(|_| libc::EFAULT)?;
@@ -1103,9 +1140,19 @@ impl Process {
         Ok(0)
     }
 
-    fn sigaltstack(&mut self, a: [u64; 6]) -> SysResult {
-        let old = self.altstack;
+    /// `sigaltstack`; `sp` is the guest stack pointer (`SS_ONSTACK` in the
+    /// old flags while it is on the alternate stack, which then cannot
+    /// change).
+    fn sigaltstack(&mut self, a: [u64; 6], sp: u64) -> SysResult {
+        let mut old = self.altstack;
+        let on_alt = old.1 != 2 && sp > old.0 && sp <= old.0.wrapping_add(old.2);
+        if on_alt {
+            old.1 = 1;
+        }
         if a[0] != 0 {
+            if on_alt {
+                return Err(libc::EPERM);
+            }
             let mut b = [0u8; 24];
             self.space.read(a[0], &mut b).map_err(|_| libc::EFAULT)?;
             let w = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
@@ -1121,11 +1168,12 @@ impl Process {
         Ok(0)
     }
 
-    /// A signal the guest sends to itself. Handlers cannot be delivered
-    /// yet (dropped); ignored signals and those whose default is to ignore
-    /// do nothing; otherwise the host process takes the signal with its
-    /// default action, so the parent sees the right wait status.
-    fn signal_self(&mut self, sig: i32) -> SysResult {
+    /// A signal the guest sends to itself (`thread`: by `tkill`/`tgkill`).
+    /// With a handler it becomes pending (delivered at the next delivery
+    /// point, once unblocked); ignored signals and those whose default is
+    /// to ignore do nothing; otherwise the host process takes the signal
+    /// with its default action, so the parent sees the right wait status.
+    fn signal_self(&mut self, sig: i32, thread: bool) -> SysResult {
         if sig == 0 {
             return Ok(0);
         }
@@ -1133,17 +1181,14 @@ impl Process {
         if act.handler == abi::SIG_IGN {
             return Ok(0);
         }
-        if act.handler != abi::SIG_DFL {
-            if self.opts.strace {
-                eprint!(" [signal {sig} to a guest handler: not delivered yet]");
-            }
+        if act.handler != abi::SIG_DFL || self.sigmask & (1 << (sig - 1)) != 0 {
+            crate::signal::raise_self(sig, thread);
             return Ok(0);
         }
         if matches!(
             sig,
             libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
-        ) || sig > 31
-        {
+        ) {
             return Ok(0);
         }
         crate::terminate_by_signal(sig);
@@ -1182,7 +1227,11 @@ impl Process {
             return Err(errno());
         }
         if pid == 0 {
-            // The child.
+            // The child: it dies of its fatal signals for real, so that the
+            // guest parent's wait sees them.
+            self.opts.guest_child = true;
+            // A child starts with no pending signals.
+            crate::signal::clear_pending();
             if newsp != 0 {
                 cpu.x[2] = newsp;
             }
@@ -1625,7 +1674,8 @@ mod tests {
             call(&mut p, &mut cpu, nr::RT_SIGACTION, &[99, 0, 0, 8]),
             -(libc::EINVAL as i64)
         );
-        // Self-signal with a guest handler is dropped, not fatal.
+        // Self-signal with a guest handler is pending (for the execution
+        // loop to deliver), not fatal.
         // SAFETY: getpid cannot fail.
         let me = unsafe { libc::getpid() } as u64;
         assert_eq!(

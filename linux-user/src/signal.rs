@@ -1,0 +1,682 @@
+//! Delivery of guest signals to guest handlers (Linux riscv64 semantics,
+//! arch/riscv/kernel/signal.c).
+//!
+//! # Design
+//!
+//! - **Asynchronous signals.** For every signal with a guest handler (other
+//!   than the ones the runtime owns, [`HOST_OWNED_SIGNALS`]) a host handler
+//!   ([`host_handler`], `SA_SIGINFO`, no `SA_RESTART`) records the signal in
+//!   [`PENDING`] with its `siginfo` and sets `exit_request` of the running
+//!   [`CpuState`] ([`set_running_cpu`]), so translated code returns at the
+//!   next block boundary, and a blocking host syscall returns `EINTR`.
+//! - **Blocking.** The guest's blocked mask is mirrored to the host's
+//!   ([`Process::set_sigmask`]): a blocked signal stays pending in the host
+//!   kernel until the guest unblocks it. Signals the guest sends itself go
+//!   straight to [`PENDING`] and wait there while blocked.
+//! - **Delivery points.** The execution loop calls
+//!   [`Process::deliver_pending`] after every syscall and on
+//!   `Exit::Interrupted`, and [`Process::deliver_trap`] for a trap other
+//!   than `ecall`. Delivery builds the kernel's `rt_sigframe` on the guest
+//!   stack (or the alternate stack) and enters the handler with `ra` at a
+//!   one-page sigreturn trampoline (`li a7, 139; ecall`), which plays the
+//!   role of the vDSO's `__vdso_rt_sigreturn`.
+//! - **Fatal signals.** The top-level process prints the shell's message and
+//!   exits with 128 + N; a process that is a guest's child dies of the real
+//!   signal, so that the guest parent's `wait4` sees `WIFSIGNALED`.
+//!
+//! # Pitfalls
+//! - One guest thread only: [`set_running_cpu`] keeps a single pointer.
+//! - The `fcsr` in the frame follows the D layout the kernel writes
+//!   (`f[32]` then `fcsr` at byte 256 of the FP area), inside a union sized
+//!   for the Q layout (528 bytes).
+
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+
+use cranemu_frontend::CpuState;
+use cranemu_softmmu::user::{Prot, PAGE_SIZE};
+
+use crate::abi::{self, TargetSigaction};
+use crate::syscall::{Process, SyscallAction, HOST_OWNED_SIGNALS};
+
+/// Pending signals recorded by the host handler or by a signal sent to
+/// self (bit `n - 1` for signal `n`).
+static PENDING: AtomicU64 = AtomicU64::new(0);
+
+/// Words of `siginfo` kept per signal (48 bytes: signo, errno, code, and
+/// the union's pid, uid, status, utime, stime).
+const INFO_WORDS: usize = 6;
+
+/// The `siginfo` of the last occurrence of each pending signal (index
+/// `signal - 1`); x86-64 and riscv64 share the layout of these fields.
+static INFO: [[AtomicU64; INFO_WORDS]; 64] =
+    [const { [const { AtomicU64::new(0) }; INFO_WORDS] }; 64];
+
+/// The running guest CPU, whose `exit_request` the host handler sets.
+static RUNNING_CPU: AtomicPtr<CpuState> = AtomicPtr::new(std::ptr::null_mut());
+
+/// `SA_RESTART`.
+const SA_RESTART: u64 = 0x1000_0000;
+/// `SA_ONSTACK`.
+const SA_ONSTACK: u64 = 0x0800_0000;
+/// `SA_RESETHAND`.
+const SA_RESETHAND: u64 = 0x8000_0000;
+/// `SA_NODEFER`.
+const SA_NODEFER: u64 = 0x4000_0000;
+/// `SS_ONSTACK` (`ss_flags`: running on the alternate stack).
+const SS_ONSTACK: u32 = 1;
+/// `SS_DISABLE` (`ss_flags`: no alternate stack).
+const SS_DISABLE: u32 = 2;
+/// `SI_USER`: sent by `kill`.
+const SI_USER: i32 = 0;
+/// `SI_TKILL`: sent by `tkill`/`tgkill`.
+const SI_TKILL: i32 = -6;
+
+/// Size of `struct siginfo`, in bytes.
+const SIGINFO_SIZE: usize = 128;
+/// Offset of `uc_sigmask` in the riscv64 `struct ucontext`.
+const UC_SIGMASK: usize = 40;
+/// Offset of `uc_stack` in the riscv64 `struct ucontext`.
+const UC_STACK: usize = 16;
+/// Offset of `uc_mcontext` (`struct sigcontext`, 16-byte aligned).
+const UC_MCONTEXT: usize = 176;
+/// Offset of the FP state in `struct sigcontext` (after `sc_regs[32]`).
+const SC_FP: usize = 256;
+/// Size of `struct sigcontext`: 32 registers and the Q-sized FP union.
+const SIGCONTEXT_SIZE: usize = SC_FP + 64 * 8 + 16;
+/// Offset of `uc` in `struct rt_sigframe`.
+const FRAME_UC: usize = SIGINFO_SIZE;
+/// Size of `struct rt_sigframe` (a multiple of 16).
+const FRAME_SIZE: usize = FRAME_UC + UC_MCONTEXT + SIGCONTEXT_SIZE;
+const _: () = assert!(FRAME_SIZE.is_multiple_of(16) && FRAME_SIZE == 1088);
+
+/// The sigreturn trampoline: `addi a7, x0, 139` then `ecall`.
+const TRAMPOLINE: [u32; 2] = [0x08b0_0893, 0x0000_0073];
+
+/// Bit of signal `sig` in a mask.
+fn bit(sig: i32) -> u64 {
+    1u64 << (sig - 1)
+}
+
+/// Signals that cannot be blocked.
+const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
+
+/// True for the syscalls Linux restarts after a handler with `SA_RESTART`
+/// (those that return `-ERESTARTSYS` when interrupted; not the sleeps,
+/// polls and `rt_sigsuspend`, which return `EINTR` regardless).
+fn restartable(n: u64) -> bool {
+    use crate::abi::nr::*;
+    matches!(
+        n,
+        READ | WRITE
+            | READV
+            | WRITEV
+            | PREAD64
+            | PWRITE64
+            | OPENAT
+            | IOCTL
+            | FCNTL
+            | FLOCK
+            | WAIT4
+            | WAITID
+            | FUTEX
+            | SENDFILE
+            | COPY_FILE_RANGE
+    )
+}
+
+/// True for a syscall that sleeps until an event or a signal (and that
+/// Linux interrupts at once when a signal is pending at entry).
+pub(crate) fn would_block(n: u64, a: &[u64; 6]) -> bool {
+    use crate::abi::nr::*;
+    match n {
+        PPOLL | PSELECT6 | NANOSLEEP | CLOCK_NANOSLEEP => true,
+        WAIT4 => a[2] & libc::WNOHANG as u64 == 0,
+        WAITID => a[3] & libc::WNOHANG as u64 == 0,
+        _ => false,
+    }
+}
+
+/// True if a recorded signal is not in `blocked`.
+pub(crate) fn has_deliverable(blocked: u64) -> bool {
+    PENDING.load(Ordering::SeqCst) & !blocked != 0
+}
+
+/// Signals whose default action is to do nothing.
+fn default_ignores(sig: i32) -> bool {
+    matches!(
+        sig,
+        libc::SIGCHLD | libc::SIGURG | libc::SIGWINCH | libc::SIGCONT
+    )
+}
+
+/// Records `cpu` as the CPU whose `exit_request` a host signal sets (null:
+/// none). The pointer must stay valid until it is replaced.
+pub fn set_running_cpu(cpu: *mut CpuState) {
+    RUNNING_CPU.store(cpu, Ordering::SeqCst);
+}
+
+/// The host handler of a signal with a guest handler: records it and asks
+/// the running guest to stop at the next block boundary.
+extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+    if !(1..=64).contains(&sig) {
+        return;
+    }
+    let slot = &INFO[(sig - 1) as usize];
+    if !info.is_null() {
+        // SAFETY: the kernel passes a valid siginfo of at least 128 bytes.
+        let words = info.cast::<u64>();
+        for (i, w) in slot.iter().enumerate() {
+            // SAFETY: i < 6 words, within the 128-byte siginfo.
+            w.store(unsafe { words.add(i).read() }, Ordering::Relaxed);
+        }
+    }
+    PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    request_exit();
+}
+
+/// Sets `exit_request` of the running CPU, if any.
+fn request_exit() {
+    let cpu = RUNNING_CPU.load(Ordering::SeqCst);
+    if !cpu.is_null() {
+        // SAFETY: `set_running_cpu`'s contract keeps the pointer valid; the
+        // field is a u32 that translated code re-reads at each block entry.
+        unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!((*cpu).exit_request), 1) };
+    }
+}
+
+/// Installs [`host_handler`] for `sig` (not a runtime-owned signal).
+fn install_host_handler(sig: i32) {
+    // SAFETY: sigaction is plain data; the handler only touches atomics and
+    // the exit_request word.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = host_handler as *const () as usize;
+        sa.sa_flags = libc::SA_SIGINFO;
+        libc::sigemptyset(&mut sa.sa_mask);
+        // glibc refuses the signals it reserves (32, 33): they stay default.
+        libc::sigaction(sig, &sa, std::ptr::null_mut());
+    }
+}
+
+/// Mirrors a guest disposition to the host: `SIG_IGN`/`SIG_DFL` as they
+/// are, a handler as [`host_handler`]. Runtime-owned signals are left
+/// alone (their guest handlers only run for synchronous traps).
+pub(crate) fn mirror_disposition(sig: i32, handler: u64) {
+    if HOST_OWNED_SIGNALS.contains(&sig) || sig == libc::SIGKILL || sig == libc::SIGSTOP {
+        return;
+    }
+    match handler {
+        abi::SIG_IGN | abi::SIG_DFL => {
+            let h = if handler == abi::SIG_IGN {
+                libc::SIG_IGN
+            } else {
+                libc::SIG_DFL
+            };
+            // SAFETY: plain dispositions for a signal the runtime does not own.
+            unsafe { libc::signal(sig, h) };
+        }
+        _ => install_host_handler(sig),
+    }
+}
+
+/// Sets the host's blocked mask to `guest` without the runtime-owned
+/// signals. `how` is `SIG_SETMASK` or `SIG_BLOCK`.
+fn set_host_mask(how: i32, guest: u64) {
+    let mut host_mask = guest;
+    for s in HOST_OWNED_SIGNALS {
+        host_mask &= !bit(s);
+    }
+    let hs = host_sigset(host_mask);
+    // SAFETY: hs is a valid set; the old mask is not needed.
+    unsafe { libc::pthread_sigmask(how, &hs, std::ptr::null_mut()) };
+}
+
+/// A host `sigset_t` holding the signals of `mask`.
+fn host_sigset(mask: u64) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigemptyset initializes it.
+    let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: hs is a live local sigset.
+    unsafe { libc::sigemptyset(&mut hs) };
+    for s in 1..=64i32 {
+        if mask & bit(s) != 0 {
+            // SAFETY: hs is a live local sigset.
+            unsafe { libc::sigaddset(&mut hs, s) };
+        }
+    }
+    hs
+}
+
+/// Marks `sig` pending as sent by this process (`kill` to self; `tkill`
+/// when `thread`).
+pub(crate) fn raise_self(sig: i32, thread: bool) {
+    // SAFETY: getpid/getuid cannot fail.
+    let (pid, uid) = unsafe { (libc::getpid() as u32, libc::getuid()) };
+    let code = if thread { SI_TKILL } else { SI_USER };
+    let slot = &INFO[(sig - 1) as usize];
+    slot[0].store(sig as u32 as u64, Ordering::Relaxed);
+    slot[1].store(code as u32 as u64, Ordering::Relaxed);
+    slot[2].store(pid as u64 | (uid as u64) << 32, Ordering::Relaxed);
+    for w in &slot[3..] {
+        w.store(0, Ordering::Relaxed);
+    }
+    PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    request_exit();
+}
+
+/// Forgets the recorded pending signals (a `fork`ed child has none).
+pub(crate) fn clear_pending() {
+    PENDING.store(0, Ordering::SeqCst);
+}
+
+/// Takes the lowest pending signal not in `blocked`.
+fn take_pending(blocked: u64) -> Option<i32> {
+    loop {
+        let p = PENDING.load(Ordering::SeqCst);
+        let ready = p & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        if PENDING
+            .compare_exchange(p, p & !bit(sig), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            return Some(sig);
+        }
+    }
+}
+
+/// The recorded `siginfo` of `sig` as 128 guest bytes.
+fn pending_info(sig: i32) -> [u8; SIGINFO_SIZE] {
+    let mut b = [0u8; SIGINFO_SIZE];
+    for (i, w) in INFO[(sig - 1) as usize].iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
+    }
+    b[0..4].copy_from_slice(&sig.to_le_bytes());
+    b
+}
+
+/// A fault's `siginfo`: signo, code, and `si_addr` at offset 16.
+fn fault_info(sig: i32, code: i32, addr: u64) -> [u8; SIGINFO_SIZE] {
+    let mut b = [0u8; SIGINFO_SIZE];
+    b[0..4].copy_from_slice(&sig.to_le_bytes());
+    b[8..12].copy_from_slice(&code.to_le_bytes());
+    b[16..24].copy_from_slice(&addr.to_le_bytes());
+    b
+}
+
+/// Builds an `rt_sigframe` image: `info`, then a `ucontext` with the
+/// saved registers of `cpu`, `mask` and the alternate stack `altstack`.
+fn build_frame(
+    cpu: &CpuState,
+    info: &[u8; SIGINFO_SIZE],
+    mask: u64,
+    altstack: (u64, u32, u64),
+) -> Vec<u8> {
+    let mut f = vec![0u8; FRAME_SIZE];
+    f[..SIGINFO_SIZE].copy_from_slice(info);
+    let uc = FRAME_UC;
+    let put = |f: &mut Vec<u8>, off: usize, v: &[u8]| f[off..off + v.len()].copy_from_slice(v);
+    put(&mut f, uc + UC_STACK, &altstack.0.to_le_bytes());
+    put(&mut f, uc + UC_STACK + 8, &altstack.1.to_le_bytes());
+    put(&mut f, uc + UC_STACK + 16, &altstack.2.to_le_bytes());
+    put(&mut f, uc + UC_SIGMASK, &mask.to_le_bytes());
+    let mc = uc + UC_MCONTEXT;
+    put(&mut f, mc, &cpu.pc.to_le_bytes());
+    for i in 1..32 {
+        put(&mut f, mc + 8 * i, &cpu.x[i].to_le_bytes());
+    }
+    for i in 0..32 {
+        put(&mut f, mc + SC_FP + 8 * i, &cpu.f[i].to_le_bytes());
+    }
+    put(&mut f, mc + SC_FP + 256, &(cpu.fcsr as u32).to_le_bytes());
+    f
+}
+
+/// Restores registers and returns the saved mask from a frame image.
+fn restore_frame(cpu: &mut CpuState, f: &[u8]) -> u64 {
+    let word = |off: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&f[off..off + 8]);
+        u64::from_le_bytes(b)
+    };
+    let mc = FRAME_UC + UC_MCONTEXT;
+    cpu.pc = word(mc);
+    for i in 1..32 {
+        cpu.x[i] = word(mc + 8 * i);
+    }
+    for i in 0..32 {
+        cpu.f[i] = word(mc + SC_FP + 8 * i);
+    }
+    cpu.fcsr = word(mc + SC_FP + 256) & 0xff;
+    cpu.reservation_addr = u64::MAX;
+    word(FRAME_UC + UC_SIGMASK)
+}
+
+impl Process {
+    /// Sets the guest's blocked mask (`SIGKILL`/`SIGSTOP` cannot be
+    /// blocked) and mirrors it to the host.
+    pub(crate) fn set_sigmask(&mut self, mask: u64) {
+        self.sigmask = mask & !UNBLOCKABLE;
+        set_host_mask(libc::SIG_SETMASK, self.sigmask);
+    }
+
+    /// Maps the sigreturn trampoline page if it is not mapped yet.
+    pub(crate) fn ensure_trampoline(&mut self) -> Result<u64, i32> {
+        if self.trampoline != 0 {
+            return Ok(self.trampoline);
+        }
+        let a = self
+            .space
+            .map(0, PAGE_SIZE, Prot::RX, false)
+            .map_err(|e| e.errno())?;
+        let mut code = [0u8; 8];
+        code[..4].copy_from_slice(&TRAMPOLINE[0].to_le_bytes());
+        code[4..].copy_from_slice(&TRAMPOLINE[1].to_le_bytes());
+        self.space.write_force(a, &code).map_err(|_| libc::EFAULT)?;
+        self.trampoline = a;
+        Ok(a)
+    }
+
+    /// True if this process was created by the guest (a `fork`ed child, or
+    /// started by a guest's `execve` in one).
+    pub fn is_guest_child(&self) -> bool {
+        self.opts.guest_child
+    }
+
+    /// A signal that kills the guest: a guest's child dies of it for real;
+    /// the top-level process prints the shell's message and returns the
+    /// exit status 128 + `sig`.
+    pub fn fatal_signal(&self, sig: i32) -> i32 {
+        if self.opts.guest_child {
+            let lim = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            // SAFETY: lim is a live local; no core dump of the emulator.
+            unsafe { libc::setrlimit(libc::RLIMIT_CORE, &lim) };
+            crate::terminate_by_signal(sig);
+        }
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        eprintln!("{}", crate::signal_message(sig));
+        128 + sig
+    }
+
+    /// The default action of `sig` when it is taken: nothing, or death.
+    fn default_action(&self, sig: i32) -> Option<i32> {
+        if default_ignores(sig) || sig == libc::SIGSTOP || sig == libc::SIGTSTP {
+            return None;
+        }
+        crate::terminate_by_signal(sig);
+        Some(self.fatal_signal(sig))
+    }
+
+    /// Delivers one pending, unblocked signal, if any: enters its handler,
+    /// or applies its disposition. Afterwards, restores a mask saved by
+    /// `rt_sigsuspend`. Returns `Some(status)` if the guest died.
+    pub fn deliver_pending(&mut self, cpu: &mut CpuState) -> Option<i32> {
+        let mut r = None;
+        if let Some(sig) = take_pending(self.sigmask) {
+            cpu.exit_request = 0;
+            let info = pending_info(sig);
+            r = self.deliver(cpu, sig, &info);
+        }
+        if let Some(m) = self.saved_mask.take() {
+            self.set_sigmask(m);
+        }
+        self.interrupted = None;
+        r
+    }
+
+    /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`:
+    /// enters the guest handler if there is one and the signal is not
+    /// blocked, else the guest dies. Returns `Some(status)` if it died.
+    pub fn deliver_trap(&mut self, cpu: &mut CpuState, sig: i32, tval: u64) -> Option<i32> {
+        let act = self.sigaction(sig).unwrap_or_default();
+        if act.handler == abi::SIG_DFL
+            || act.handler == abi::SIG_IGN
+            || self.sigmask & bit(sig) != 0
+        {
+            return Some(self.fatal_signal(sig));
+        }
+        let (code, addr) = match sig {
+            libc::SIGSEGV => {
+                // SEGV_ACCERR if mapped, else SEGV_MAPERR.
+                (
+                    if self.space.prot_of(tval).is_some() {
+                        2
+                    } else {
+                        1
+                    },
+                    tval,
+                )
+            }
+            libc::SIGBUS => (1, tval),    // BUS_ADRALN
+            libc::SIGILL => (1, cpu.pc),  // ILL_ILLOPC
+            libc::SIGTRAP => (1, cpu.pc), // TRAP_BRKPT
+            _ => (0x80, 0),               // SI_KERNEL
+        };
+        self.deliver(cpu, sig, &fault_info(sig, code, addr))
+    }
+
+    /// Takes `sig` with its current disposition.
+    fn deliver(&mut self, cpu: &mut CpuState, sig: i32, info: &[u8; SIGINFO_SIZE]) -> Option<i32> {
+        let act = self.sigaction(sig).unwrap_or_default();
+        match act.handler {
+            abi::SIG_IGN => None,
+            abi::SIG_DFL => self.default_action(sig),
+            _ => {
+                if self.setup_frame(cpu, sig, &act, info).is_err() {
+                    return Some(self.fatal_signal(libc::SIGSEGV));
+                }
+                None
+            }
+        }
+    }
+
+    /// Builds the `rt_sigframe` and enters the handler of `sig`.
+    fn setup_frame(
+        &mut self,
+        cpu: &mut CpuState,
+        sig: i32,
+        act: &TargetSigaction,
+        info: &[u8; SIGINFO_SIZE],
+    ) -> Result<(), i32> {
+        let tramp = self.ensure_trampoline()?;
+        // A syscall interrupted by this signal: with SA_RESTART the handler
+        // returns to the `ecall` again, with the original `a0`.
+        if let Some((n, a0)) = self.interrupted.take() {
+            if act.flags & SA_RESTART != 0 && restartable(n) {
+                cpu.pc = cpu.pc.wrapping_sub(4);
+                cpu.x[10] = a0;
+            }
+        }
+        let (ss_sp, ss_flags, ss_size) = self.altstack;
+        let sp = cpu.x[2];
+        let on_alt = ss_flags != SS_DISABLE && sp > ss_sp && sp <= ss_sp.wrapping_add(ss_size);
+        let top = if act.flags & SA_ONSTACK != 0 && ss_flags != SS_DISABLE && !on_alt {
+            ss_sp.wrapping_add(ss_size)
+        } else {
+            sp
+        };
+        let frame = top.wrapping_sub(FRAME_SIZE as u64) & !0xf;
+        let saved_mask = self.saved_mask.take().unwrap_or(self.sigmask);
+        let alt_flags = if ss_flags == SS_DISABLE {
+            SS_DISABLE
+        } else if on_alt || top != sp {
+            SS_ONSTACK
+        } else {
+            0
+        };
+        let image = build_frame(cpu, info, saved_mask, (ss_sp, alt_flags, ss_size));
+        self.space.write(frame, &image).map_err(|_| libc::EFAULT)?;
+        cpu.x[10] = sig as u64;
+        cpu.x[11] = frame;
+        cpu.x[12] = frame + FRAME_UC as u64;
+        cpu.x[2] = frame;
+        cpu.x[1] = tramp;
+        cpu.pc = act.handler;
+        let mut mask = self.sigmask | act.mask;
+        if act.flags & SA_NODEFER == 0 {
+            mask |= bit(sig);
+        }
+        self.set_sigmask(mask);
+        if act.flags & SA_RESETHAND != 0 {
+            self.sigactions[(sig - 1) as usize] = TargetSigaction::default();
+            mirror_disposition(sig, abi::SIG_DFL);
+        }
+        if self.opts.strace {
+            // SAFETY: getpid cannot fail.
+            let pid = unsafe { libc::getpid() };
+            eprintln!("{pid} --- signal {sig} to handler {:#x} ---", act.handler);
+        }
+        Ok(())
+    }
+
+    /// `rt_sigreturn`: restores the registers and mask saved in the frame at
+    /// the guest `sp`. `pc` is set from the frame.
+    pub(crate) fn rt_sigreturn(&mut self, cpu: &mut CpuState) -> SyscallAction {
+        let mut f = vec![0u8; FRAME_SIZE];
+        if self.space.read(cpu.x[2], &mut f).is_err() {
+            return SyscallAction::Exit(self.fatal_signal(libc::SIGSEGV));
+        }
+        let mask = restore_frame(cpu, &f);
+        self.set_sigmask(mask);
+        SyscallAction::Jump
+    }
+
+    /// `rt_sigsuspend`: waits with the guest mask replaced by the one at
+    /// `a[0]` until a signal with a handler is pending and allowed by it;
+    /// always `EINTR`. The original mask is restored after delivery (and
+    /// saved in the handler's frame).
+    pub(crate) fn rt_sigsuspend(&mut self, a: [u64; 6]) -> Result<u64, i32> {
+        if a[1] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let temp = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !UNBLOCKABLE;
+        let orig = self.sigmask;
+        // Block everything the host handler could record, so that a signal
+        // arriving between the check and the wait is not lost.
+        set_host_mask(libc::SIG_BLOCK, !0);
+        while PENDING.load(Ordering::SeqCst) & !temp == 0 {
+            let mut hm = temp;
+            for s in HOST_OWNED_SIGNALS {
+                hm &= !bit(s);
+            }
+            let hs = host_sigset(hm);
+            // SAFETY: hs is a valid set; returns after a handler ran.
+            unsafe { libc::sigsuspend(&hs) };
+        }
+        set_host_mask(libc::SIG_SETMASK, orig);
+        self.sigmask = temp;
+        self.saved_mask = Some(orig);
+        Err(libc::EINTR)
+    }
+
+    /// `rt_sigpending`: the pending signals, host and recorded.
+    pub(crate) fn rt_sigpending(&mut self, a: [u64; 6]) -> Result<u64, i32> {
+        if a[1] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        // SAFETY: sigset_t is plain data.
+        let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: hs is a live local.
+        unsafe { libc::sigpending(&mut hs) };
+        let mut m = PENDING.load(Ordering::SeqCst);
+        for s in 1..=64 {
+            // SAFETY: hs is a valid set.
+            if unsafe { libc::sigismember(&hs, s) } == 1 {
+                m |= bit(s);
+            }
+        }
+        self.space.write_u64(a[0], m).map_err(|_| libc::EFAULT)?;
+        Ok(0)
+    }
+
+    /// `rt_sigtimedwait(set, info, timeout, sigsetsize)`: takes a signal of
+    /// `set` recorded here, else waits for one on the host.
+    pub(crate) fn rt_sigtimedwait(&mut self, a: [u64; 6]) -> Result<u64, i32> {
+        if a[3] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let set = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !UNBLOCKABLE;
+        let sig = match take_pending(!set) {
+            Some(sig) => {
+                let info = pending_info(sig);
+                if a[1] != 0 {
+                    self.space.write(a[1], &info).map_err(|_| libc::EFAULT)?;
+                }
+                sig
+            }
+            None => {
+                let hs = host_sigset(set);
+                let mut ts = [0i64; 2];
+                let tsp = if a[2] == 0 {
+                    std::ptr::null()
+                } else {
+                    ts[0] = self.space.read_u64(a[2]).map_err(|_| libc::EFAULT)? as i64;
+                    ts[1] = self.space.read_u64(a[2] + 8).map_err(|_| libc::EFAULT)? as i64;
+                    ts.as_ptr().cast::<libc::timespec>()
+                };
+                // SAFETY: sigset_t is plain data.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                // SAFETY: hs, info and ts are live locals.
+                let r = unsafe { libc::sigtimedwait(&hs, &mut info, tsp) };
+                if r < 0 {
+                    return Err(std::io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EINTR));
+                }
+                if a[1] != 0 {
+                    // SAFETY: siginfo_t is 128 bytes of plain data.
+                    let bytes: [u8; SIGINFO_SIZE] = unsafe { std::mem::transmute(info) };
+                    self.space.write(a[1], &bytes).map_err(|_| libc::EFAULT)?;
+                }
+                r
+            }
+        };
+        Ok(sig as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_layout_round_trips() {
+        let mut cpu = CpuState::default();
+        for i in 1..32 {
+            cpu.x[i] = 0x1000 + i as u64;
+            cpu.f[i] = 0x2000 + i as u64;
+        }
+        cpu.pc = 0x1_0000;
+        cpu.fcsr = 0x61;
+        let info = fault_info(libc::SIGSEGV, 1, 0xdead);
+        let f = build_frame(&cpu, &info, 0x400, (0, SS_DISABLE, 0));
+        assert_eq!(f.len(), FRAME_SIZE);
+        // si_addr at 16; uc_sigmask at uc + 40; sc_regs[0] = pc at uc + 176;
+        // fcsr right after f0-f31.
+        assert_eq!(&f[16..24], &0xdeadu64.to_le_bytes());
+        assert_eq!(&f[128 + 40..128 + 48], &0x400u64.to_le_bytes());
+        assert_eq!(&f[128 + 176..128 + 184], &0x1_0000u64.to_le_bytes());
+        assert_eq!(&f[128 + 176 + 512..128 + 176 + 516], &0x61u32.to_le_bytes());
+        let mut back = CpuState::default();
+        assert_eq!(restore_frame(&mut back, &f), 0x400);
+        assert_eq!(back.x, cpu.x);
+        assert_eq!(back.f, cpu.f);
+        assert_eq!((back.pc, back.fcsr), (cpu.pc, cpu.fcsr));
+    }
+
+    #[test]
+    fn pending_order_and_blocking() {
+        // Signals 40 and 41 only (other tests may raise SIGUSR1 meanwhile).
+        let others = !(bit(40) | bit(41));
+        PENDING.fetch_or(bit(41) | bit(40), Ordering::SeqCst);
+        assert_eq!(take_pending(others | bit(40)), Some(41));
+        assert_eq!(take_pending(others | bit(40)), None);
+        assert_eq!(take_pending(others), Some(40));
+        assert_eq!(PENDING.load(Ordering::SeqCst) & !others, 0);
+    }
+}
