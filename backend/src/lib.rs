@@ -28,10 +28,11 @@
 //! `a < guest_size` and then lives at host address `guest_base + a`. The
 //! check is a compare and a cold branch to a fault exit. Host faults inside
 //! the region (unmapped or protected guest pages) are turned into fault
-//! exits by the runtime's signal handler, which needs `pc` of the faulting
-//! instruction: so a TB writes `pc` before the first memory access of each
-//! guest instruction. Guest registers are written to the CPU state as the
-//! IR says (eagerly), so state is exact at any fault.
+//! exits by the runtime's signal handler; the runtime finds the guest pc of
+//! the faulting host instruction in the block's [`CompiledBlock::pc_map`]
+//! (built from Cranelift source locations, one per guest instruction), so no
+//! pc is stored on the hot path. Guest registers are written to the CPU
+//! state as the IR says, so state is exact at any fault.
 
 #![deny(missing_docs)]
 
@@ -190,6 +191,29 @@ pub struct CompiledBlock {
     pub code: Vec<u8>,
     /// The Cranelift IR, when asked for (for `-d out_asm` style logs).
     pub clif: Option<String>,
+    /// Which guest instruction each stretch of host code belongs to, sorted
+    /// by code offset: the host-pc -> guest-pc map that turns a host fault
+    /// inside the block into a guest fault at the right pc.
+    pub pc_map: Vec<PcRange>,
+}
+
+/// Host code bytes `start..end` (offsets from the start of the block's
+/// code) implement the guest instruction at guest virtual address `pc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PcRange {
+    /// First byte, from the start of the block's code.
+    pub start: u32,
+    /// One past the last byte.
+    pub end: u32,
+    /// The guest instruction's guest virtual address.
+    pub pc: u64,
+}
+
+/// The guest pc of host code offset `offset` in a block's `pc_map`: the
+/// range containing it, else the nearest range before it.
+pub fn guest_pc_at(pc_map: &[PcRange], offset: u32) -> Option<u64> {
+    let i = pc_map.partition_point(|r| r.start <= offset);
+    pc_map[..i].last().map(|r| r.pc)
 }
 
 /// One direct-exit slot of a TB: a pointer-sized cell holding the host code
@@ -287,7 +311,12 @@ impl Backend {
         sig
     }
 
-    fn finish(&self, func: cir::Function, want_clif: bool) -> Result<CompiledBlock> {
+    fn finish(
+        &self,
+        func: cir::Function,
+        want_clif: bool,
+        insn_pcs: &[u64],
+    ) -> Result<CompiledBlock> {
         let clif = want_clif.then(|| func.display().to_string());
         let mut ctx = Context::for_function(func);
         let compiled = ctx
@@ -296,9 +325,23 @@ impl Backend {
         if !compiled.buffer.relocs().is_empty() {
             return Err(Error::Relocation);
         }
+        let pc_map = compiled
+            .buffer
+            .get_srclocs_sorted()
+            .iter()
+            .filter_map(|s| {
+                let pc = *insn_pcs.get(s.loc.bits() as usize)?;
+                Some(PcRange {
+                    start: s.start,
+                    end: s.end,
+                    pc,
+                })
+            })
+            .collect();
         Ok(CompiledBlock {
             code: compiled.code_buffer().to_vec(),
             clif,
+            pc_map,
         })
     }
 
@@ -326,7 +369,7 @@ impl Backend {
         b.ins().return_(&[ret]);
         b.seal_all_blocks();
         b.finalize(self.isa.frontend_config());
-        self.finish(func, false)
+        self.finish(func, false, &[])
     }
 
     /// Compiles one verified IR block. `slots` are the block's exit slots
@@ -356,8 +399,9 @@ impl Backend {
         let mut l = Lowering::new(self, b, block);
         l.lower(slots);
         l.b.seal_all_blocks();
+        let insn_pcs = std::mem::take(&mut l.insn_pcs);
         l.b.finalize(self.isa.frontend_config());
-        self.finish(func, want_clif)
+        self.finish(func, want_clif, &insn_pcs)
     }
 }
 
@@ -368,10 +412,11 @@ struct Lowering<'a, 'f> {
     block: &'a Block,
     cpu: cir::Value,
     vals: Vec<Option<cir::Value>>,
-    /// Guest pc of the current instruction, and whether it was written to
-    /// the CPU state yet.
+    /// Guest pc of the current instruction.
     pc: u64,
-    pc_written: bool,
+    /// Guest pcs of the instructions so far; an instruction's index is the
+    /// Cranelift source location of the code lowered for it.
+    insn_pcs: Vec<u64>,
     /// Cold blocks taking (addr, pc) that return a fault exit, by code.
     fault_blocks: Vec<(ExitCode, cir::Block)>,
     tb_sig: Option<SigRef>,
@@ -391,7 +436,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             cpu,
             vals: vec![None; block.num_values as usize],
             pc: block.pc,
-            pc_written: false,
+            insn_pcs: Vec::new(),
             fault_blocks: Vec::new(),
             tb_sig: None,
             helper_sigs: [None; 5],
@@ -449,16 +494,6 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.b.inst_results(call)[0]
     }
 
-    /// Writes the current instruction's pc before its first memory access,
-    /// so that a host fault can name it.
-    fn sync_pc(&mut self) {
-        if !self.pc_written {
-            let pc = self.iconst(self.pc);
-            self.store_state(self.be.cfg.layout.pc, pc);
-            self.pc_written = true;
-        }
-    }
-
     fn fault_block(&mut self, code: ExitCode) -> cir::Block {
         if let Some(&(_, blk)) = self.fault_blocks.iter().find(|(c, _)| *c == code) {
             return blk;
@@ -496,7 +531,6 @@ impl<'a, 'f> Lowering<'a, 'f> {
         aligned: bool,
         store: bool,
     ) -> cir::Value {
-        self.sync_pc();
         if aligned && size != MemSize::B1 {
             let low = self.b.ins().band_imm_s(addr, size.bytes() as i64 - 1);
             let code = if store {
@@ -628,7 +662,9 @@ impl<'a, 'f> Lowering<'a, 'f> {
         match *inst {
             InsnStart { pc, .. } => {
                 self.pc = pc;
-                self.pc_written = false;
+                self.b
+                    .set_srcloc(cir::SourceLoc::new(self.insn_pcs.len() as u32));
+                self.insn_pcs.push(pc);
             }
             Iconst { dst, imm } => {
                 let x = self.iconst(imm);
@@ -863,7 +899,6 @@ impl<'a, 'f> Lowering<'a, 'f> {
             ExitIf { .. } => {}
             Call { helper, dst, args } => {
                 let f = self.be.cfg.helpers[helper.0 as usize] as usize;
-                self.sync_pc();
                 let cpu = self.cpu;
                 let (a, b, c) = (self.v(args[0]), self.v(args[1]), self.v(args[2]));
                 let x = self.call_host(f, &[cpu, a, b, c]);
@@ -1006,5 +1041,36 @@ impl<'a, 'f> Lowering<'a, 'f> {
             self.store_state(layout.pc, pc);
             self.ret(code as i64);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_pc_at_finds_the_covering_or_preceding_range() {
+        let map = [
+            PcRange {
+                start: 4,
+                end: 10,
+                pc: 0x100,
+            },
+            PcRange {
+                start: 10,
+                end: 20,
+                pc: 0x104,
+            },
+            PcRange {
+                start: 30,
+                end: 40,
+                pc: 0x108,
+            },
+        ];
+        assert_eq!(guest_pc_at(&map, 0), None);
+        assert_eq!(guest_pc_at(&map, 4), Some(0x100));
+        assert_eq!(guest_pc_at(&map, 19), Some(0x104));
+        assert_eq!(guest_pc_at(&map, 25), Some(0x104));
+        assert_eq!(guest_pc_at(&map, 39), Some(0x108));
     }
 }

@@ -53,6 +53,11 @@ pub struct CpuState {
     /// translated code probes on indirect jumps. Set by the runtime before
     /// it enters translated code. Not guest state.
     pub jump_cache: u64,
+    /// The host instruction address of a host fault inside translated code,
+    /// recorded by the fault handler; the runtime maps it to the guest pc.
+    /// 0 when the fault exit came from translated code's own checks (which
+    /// write `pc` themselves). Not guest state.
+    pub fault_host_pc: u64,
 }
 
 impl Default for CpuState {
@@ -71,6 +76,7 @@ impl Default for CpuState {
             fault_addr: 0,
             trap_cause: 0,
             jump_cache: 0,
+            fault_host_pc: 0,
         }
     }
 }

@@ -139,6 +139,7 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         let gregs = &mut uc.uc_mcontext.gregs;
         let write = gregs[libc::REG_ERR as usize] & PF_WRITE != 0;
         (*cpu).fault_addr = addr - lo;
+        (*cpu).fault_host_pc = gregs[libc::REG_RIP as usize] as u64;
         let code = if write {
             ExitCode::StoreFault
         } else {

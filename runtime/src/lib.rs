@@ -26,7 +26,7 @@ mod codecache;
 mod exec;
 
 use std::cell::UnsafeCell;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -35,8 +35,8 @@ use std::time::Instant;
 use parking_lot::{Mutex, RwLock};
 
 use cranemu_backend::{
-    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, StateLayout,
-    JUMP_CACHE_ENTRIES,
+    guest_pc_at, jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry,
+    PcRange, StateLayout, JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
@@ -193,8 +193,49 @@ struct Generation {
     id: u64,
     tbs: RwLock<HashMap<(u64, u64), Arc<Tb>>>,
     arena: Mutex<codecache::CodeArena>,
+    /// Host code start -> (code length, host-pc -> guest-pc map) of every
+    /// block placed in `arena`, to name the guest pc of a host fault.
+    code_index: RwLock<BTreeMap<usize, (usize, Box<[PcRange]>)>>,
     /// The entry trampoline, placed in this generation's arena.
     trampoline: *const u8,
+}
+
+impl Generation {
+    /// Copies a compiled block into this generation's code memory and
+    /// records its host-pc -> guest-pc map.
+    fn place(&self, compiled: &cranemu_backend::CompiledBlock) -> Result<*const u8> {
+        let code = self
+            .arena
+            .lock()
+            .place(&compiled.code)
+            .map_err(Error::Host)?;
+        self.code_index.write().insert(
+            code as usize,
+            (
+                compiled.code.len(),
+                compiled.pc_map.clone().into_boxed_slice(),
+            ),
+        );
+        Ok(code)
+    }
+
+    /// After a host fault in translated code (`cpu.fault_host_pc` set by
+    /// the fault handler), sets `cpu.pc` to the guest instruction that the
+    /// faulting host instruction belongs to.
+    fn resolve_fault_pc(&self, cpu: &mut CpuState) {
+        let host_pc = std::mem::take(&mut cpu.fault_host_pc) as usize;
+        if host_pc == 0 {
+            return;
+        }
+        let index = self.code_index.read();
+        if let Some((&start, (len, map))) = index.range(..=host_pc).next_back() {
+            if host_pc < start + len {
+                if let Some(pc) = guest_pc_at(map, (host_pc - start) as u32) {
+                    cpu.pc = pc;
+                }
+            }
+        }
+    }
 }
 
 // SAFETY: `trampoline` points into `arena`, immutable once placed.
@@ -347,6 +388,7 @@ impl Engine {
             id: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
             tbs: RwLock::new(HashMap::new()),
             arena: Mutex::new(arena),
+            code_index: RwLock::new(BTreeMap::new()),
             trampoline,
         })
     }
@@ -410,11 +452,7 @@ impl Engine {
             .backend
             .compile(&tb.ir, &slot_ptrs, self.config.log.out_asm)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation
-            .arena
-            .lock()
-            .place(&compiled.code)
-            .map_err(Error::Host)?;
+        let code = generation.place(&compiled)?;
         // Compilation may run inside translated code (through the
         // dispatcher only, but stay safe): leave no host float flags behind
         // for the guest to see.
@@ -536,6 +574,7 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+            generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
             if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
                 return Ok(Some(Exit::Trap(trap)));
@@ -643,11 +682,7 @@ impl Engine {
             .backend
             .compile(block, &slot_ptrs, false)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation
-            .arena
-            .lock()
-            .place(&compiled.code)
-            .map_err(Error::Host)?;
+        let code = generation.place(&compiled)?;
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
         let saved = RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null())));
@@ -655,6 +690,7 @@ impl Engine {
         // SAFETY: freshly compiled code for this engine's guest space.
         let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
         RUNNING.with(|r| r.set(saved));
+        generation.resolve_fault_pc(cpu);
         let exit = ExitCode::from_raw(r);
         if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
             return Ok(BlockOutcome::Exit(Exit::Trap(trap)));
