@@ -72,7 +72,7 @@ bench() {
     awk -v n="$name" -v o="$m_ours" -v t="$m_theirs" -v i="${insns:-0}" \
         -v b="${blocks:-0}" -v ti="${tinsns:-0}" -v tn="${tns:-0}" \
         -v cb="${cblocks:-0}" -v ci="${cinsns:-0}" -v cn="${cns:-0}" 'BEGIN {
-        printf "| %s | %d | %d | %.2f | %.0f | %.0f | %d / %.1f µs / %.0f M/s | %d / %.0f µs / %.2f M/s |\n",
+        printf "| %s | %d | %d | %.2f | %.0f | %.0f | %d / %.1f µs / %.2f M/s | %d / %.0f µs / %.3f M/s |\n",
             n, o, t, o / t, i / (o / 1000) / 1e6, i / (t / 1000) / 1e6,
             b, (b ? tn / b / 1000 : 0), (tn ? ti / (tn / 1e9) / 1e6 : 0),
             cb, (cb ? cn / cb / 1000 : 0), (cn ? ci / (cn / 1e9) / 1e6 : 0)

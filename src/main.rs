@@ -58,7 +58,7 @@ struct RunArgs {
     stats: bool,
     /// Interpreted executions of a block before Cranelift compiles it
     /// (also spelled -jit-threshold); 0 compiles every block before it
-    /// first runs. Default 32.
+    /// first runs. Default 100.
     #[arg(long = "jit-threshold", value_name = "N")]
     jit_threshold: Option<u32>,
     /// Translation logs, comma separated: in_asm, op, out_asm.
