@@ -476,3 +476,14 @@ fn signals_wait_and_trap() {
         "sh -c 'kill -SEGV $$'; echo \"rc=$?\"; sh -c 'kill -USR2 $$'; echo \"rc=$?\"",
     );
 }
+
+/// A guest's address-space and data limits are the guest's: `ulimit -v`
+/// must not starve the emulator's own allocations.
+#[test]
+fn ulimit_stays_in_the_guest() {
+    let d = scratch_dir("bb-ulimit");
+    same_as_host(
+        &d,
+        "ulimit -v 100000; ulimit -v; ulimit -d 50000; ulimit -d; echo hi",
+    );
+}

@@ -156,7 +156,16 @@ pub struct Process {
     /// Set when a syscall may have changed code pages (`munmap`,
     /// `mprotect`, `mmap` over executable pages, `riscv_flush_icache`).
     code_changed: bool,
+    /// Limits the guest set on [`GUEST_ONLY_RLIMITS`] (`rlim_cur`,
+    /// `rlim_max`), by resource number; reported back, never applied.
+    guest_rlimits: Vec<(u64, [u64; 2])>,
 }
+
+/// Resources whose limits a guest may set without the host process obeying
+/// them: `RLIMIT_DATA` (2), `RLIMIT_STACK` (3) and `RLIMIT_AS` (9) would
+/// constrain the emulator's own memory (a guest `ulimit -v` would make the
+/// host allocator fail). QEMU's user mode keeps them from the host too.
+const GUEST_ONLY_RLIMITS: [u64; 3] = [2, 3, 9];
 
 impl Process {
     /// A process over `space` whose program break starts at `brk` (guest
@@ -176,6 +185,7 @@ impl Process {
             trampoline: 0,
             interrupted: None,
             code_changed: false,
+            guest_rlimits: Vec::new(),
         }
     }
 
@@ -243,6 +253,63 @@ impl Process {
     }
 
     /// Validates a guest buffer and returns its host address.
+    /// `prlimit64(pid, resource, new, old)` with guest pointers `new` and
+    /// `old` (0 for none): [`GUEST_ONLY_RLIMITS`] of this process are kept
+    /// here, everything else goes to the host.
+    fn prlimit(&mut self, pid: u64, resource: u64, new: u64, old: u64) -> SysResult {
+        // SAFETY: getpid has no preconditions.
+        let own = pid == 0 || pid == unsafe { libc::getpid() } as u64;
+        if !own || !GUEST_ONLY_RLIMITS.contains(&resource) {
+            let (new, old) = (
+                self.opt_buf(new, 16, AccessKind::Read)?,
+                self.opt_buf(old, 16, AccessKind::Write)?,
+            );
+            // SAFETY: `new` and `old` are null or host addresses of checked
+            // 16-byte guest buffers (readable and writable respectively).
+            return unsafe { host_syscall(libc::SYS_prlimit64, [pid, resource, new, old, 0, 0]) };
+        }
+        let current = match self.guest_rlimits.iter().find(|(r, _)| *r == resource) {
+            Some(&(_, l)) => l,
+            None => {
+                let mut l = libc::rlimit64 {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                // SAFETY: `l` is a valid rlimit64 for the kernel to fill.
+                if unsafe { libc::prlimit64(0, resource as _, std::ptr::null(), &mut l) } != 0 {
+                    return Err(errno());
+                }
+                [l.rlim_cur, l.rlim_max]
+            }
+        };
+        let wanted = if new != 0 {
+            let cur = self.space.read_u64(new).map_err(|_| libc::EFAULT)?;
+            let max = self
+                .space
+                .read_u64(new.wrapping_add(8))
+                .map_err(|_| libc::EFAULT)?;
+            if cur > max {
+                return Err(libc::EINVAL);
+            }
+            Some([cur, max])
+        } else {
+            None
+        };
+        if old != 0 {
+            self.space
+                .write_u64(old, current[0])
+                .map_err(|_| libc::EFAULT)?;
+            self.space
+                .write_u64(old.wrapping_add(8), current[1])
+                .map_err(|_| libc::EFAULT)?;
+        }
+        if let Some(l) = wanted {
+            self.guest_rlimits.retain(|(r, _)| *r != resource);
+            self.guest_rlimits.push((resource, l));
+        }
+        Ok(0)
+    }
+
     fn buf(&self, addr: u64, len: u64, kind: AccessKind) -> Result<u64, i32> {
         self.space
             .host_range(addr, len, kind)
@@ -606,18 +673,9 @@ impl Process {
                 nr::GETSID => host_syscall(libc::SYS_getsid, [a[0], 0, 0, 0, 0, 0]),
                 nr::GETPRIORITY => host_syscall(libc::SYS_getpriority, [a[0], a[1], 0, 0, 0, 0]),
                 nr::SETPRIORITY => host_syscall(libc::SYS_setpriority, [a[0], a[1], a[2], 0, 0, 0]),
-                nr::GETRLIMIT => host_syscall(
-                    libc::SYS_prlimit64,
-                    [0, a[0], 0, self.buf(a[1], 16, W)?, 0, 0],
-                ),
-                nr::SETRLIMIT => host_syscall(
-                    libc::SYS_prlimit64,
-                    [0, a[0], self.buf(a[1], 16, R)?, 0, 0, 0],
-                ),
-                nr::PRLIMIT64 => {
-                    let (new, old) = (self.opt_buf(a[2], 16, R)?, self.opt_buf(a[3], 16, W)?);
-                    host_syscall(libc::SYS_prlimit64, [a[0], a[1], new, old, 0, 0])
-                }
+                nr::GETRLIMIT => self.prlimit(0, a[0], 0, a[1]),
+                nr::SETRLIMIT => self.prlimit(0, a[0], a[1], 0),
+                nr::PRLIMIT64 => self.prlimit(a[0], a[1], a[2], a[3]),
                 nr::GETRUSAGE => host_syscall(
                     libc::SYS_getrusage,
                     [a[0], self.buf(a[1], 144, W)?, 0, 0, 0, 0],
