@@ -184,6 +184,31 @@ fn fault_addr(mem: &mut dyn Memory, addr: u64, size: MemSize, store: bool) -> u6
     addr
 }
 
+/// An atomic read-modify-write of `size` bytes at guest address `a`:
+/// stores `update(old)` and returns `old` sign-extended, or the fault (a
+/// store fault, or a misaligned-store fault if `a` is not naturally
+/// aligned) for the instruction at `pc`.
+fn atomic_access(
+    mem: &mut dyn Memory,
+    a: u64,
+    size: MemSize,
+    pc: u64,
+    update: impl FnOnce(u64) -> u64,
+) -> Result<u64, Outcome> {
+    let fault = |misaligned| Outcome::MemFault {
+        addr: a,
+        store: true,
+        misaligned,
+        pc,
+    };
+    if a % size.bytes() != 0 {
+        return Err(fault(true));
+    }
+    let old = mem.load(a, size).map_err(|()| fault(false))?;
+    mem.store(a, size, update(old)).map_err(|()| fault(false))?;
+    Ok(sext(old, size.bits()))
+}
+
 fn state_get(state: &[u8], offset: i32) -> u64 {
     let o = offset as usize;
     let mut b = [0u8; 8];
@@ -286,29 +311,13 @@ pub unsafe fn run(
                 size,
                 ..
             } => {
-                let a = v(addr);
-                if a % size.bytes() != 0 {
-                    return Outcome::MemFault {
-                        addr: a,
-                        store: true,
-                        misaligned: true,
-                        pc,
-                    };
+                let src = v(src);
+                match atomic_access(mem, v(addr), size, pc, |old| {
+                    atomic_op(op, old, src, size.bits())
+                }) {
+                    Ok(old) => Some(old),
+                    Err(fault) => return fault,
                 }
-                let fault = Outcome::MemFault {
-                    addr: a,
-                    store: true,
-                    misaligned: false,
-                    pc,
-                };
-                let Ok(old) = mem.load(a, size) else {
-                    return fault;
-                };
-                let new = atomic_op(op, old, v(src), size.bits());
-                if mem.store(a, size, new).is_err() {
-                    return fault;
-                }
-                Some(sext(old, size.bits()))
             }
             AtomicCas {
                 addr,
@@ -317,37 +326,21 @@ pub unsafe fn run(
                 size,
                 ..
             } => {
-                let a = v(addr);
-                if a % size.bytes() != 0 {
-                    return Outcome::MemFault {
-                        addr: a,
-                        store: true,
-                        misaligned: true,
-                        pc,
-                    };
-                }
-                let fault = Outcome::MemFault {
-                    addr: a,
-                    store: true,
-                    misaligned: false,
-                    pc,
-                };
-                let Ok(old) = mem.load(a, size) else {
-                    return fault;
-                };
+                let (expected, new) = (zext(v(expected), size.bits()), v(new));
                 // The access is a store whether or not the comparison
                 // succeeds: on failure the old value is written back (as
                 // x86's `lock cmpxchg` does), so a non-writable address
                 // faults either way.
-                let stored = if old == zext(v(expected), size.bits()) {
-                    v(new)
-                } else {
-                    old
-                };
-                if mem.store(a, size, stored).is_err() {
-                    return fault;
+                match atomic_access(mem, v(addr), size, pc, |old| {
+                    if old == expected {
+                        new
+                    } else {
+                        old
+                    }
+                }) {
+                    Ok(old) => Some(old),
+                    Err(fault) => return fault,
                 }
-                Some(sext(old, size.bits()))
             }
             Fence { .. } => None,
             ExitIf { cond, pc } => {
