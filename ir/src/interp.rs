@@ -201,7 +201,7 @@ fn atomic_access(
         misaligned,
         pc,
     };
-    if a % size.bytes() != 0 {
+    if !a.is_multiple_of(size.bytes()) {
         return Err(fault(true));
     }
     let old = mem.load(a, size).map_err(|()| fault(false))?;

@@ -197,10 +197,14 @@ struct Generation {
     arena: Mutex<codecache::CodeArena>,
     /// Host code start -> (code length, host-pc -> guest-pc map) of every
     /// block placed in `arena`, to name the guest pc of a host fault.
-    code_index: RwLock<BTreeMap<usize, (usize, Box<[PcRange]>)>>,
+    code_index: RwLock<BTreeMap<usize, PlacedCode>>,
     /// The entry trampoline, placed in this generation's arena.
     trampoline: *const u8,
 }
+
+/// A block's code in a generation's arena: its length in bytes and its
+/// host-pc -> guest-pc map.
+type PlacedCode = (usize, Box<[PcRange]>);
 
 impl Generation {
     /// Copies a compiled block into this generation's code memory and
