@@ -1,0 +1,80 @@
+//! cranemu's own command line: translation logs (`-d`, `-D`), `-strace`,
+//! `-stats`, and option errors.
+
+mod common;
+
+use common::*;
+
+fn hello() -> std::path::PathBuf {
+    repo().join("tests/guest/bin/hello")
+}
+
+#[test]
+fn translation_logs_go_to_the_log_file() {
+    if runner().is_some() {
+        return;
+    }
+    let log = scratch_dir("cli-log").join("d.log");
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(["-jit-threshold", "0", "-d", "in_asm,op,out_asm", "-D"])
+        .arg(&log)
+        .arg(hello())
+        .run();
+    out.assert_success();
+    assert!(out.stdout_str().contains("hello from cranemu"));
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    // The entry point's first instruction, as the disassembler prints it.
+    assert!(text.contains("IN: 0x1114c"), "{}", truncate(&text, 2000));
+    assert!(text.contains("auipc gp, 2"), "{}", truncate(&text, 2000));
+    // IR and host code of the same blocks.
+    assert!(text.contains("OP:") && text.contains("block 0x1114c:"));
+    assert!(text.contains("insn_start 0x1114c, 4"));
+    assert!(text.contains("OUT: 0x1114c") && text.contains("push rbp"));
+}
+
+#[test]
+fn strace_and_stats_report_on_stderr() {
+    if runner().is_some() {
+        return;
+    }
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(["-strace", "-stats"])
+        .arg(hello())
+        .run();
+    out.assert_success();
+    assert!(out.stderr.contains(" write(1,"), "{}", out.stderr);
+    assert!(out.stderr.contains(" exit_group(0)"), "{}", out.stderr);
+    let stats = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("cranemu-stats:"))
+        .expect("a stats line");
+    assert!(
+        stats.contains(" executed_insns=") && !stats.contains(" executed_insns=0 "),
+        "{stats}"
+    );
+}
+
+#[test]
+fn bad_options_are_one_line_errors() {
+    if runner().is_some() {
+        return;
+    }
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(["-d", "bogus"])
+        .arg(hello())
+        .run();
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.contains("bogus"));
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(["-E", "NOEQUALS"])
+        .arg(hello())
+        .run();
+    assert_eq!(out.status, 2, "{}", out.stderr);
+    assert!(!out.stderr.contains("panicked"));
+}
