@@ -487,3 +487,14 @@ fn ulimit_stays_in_the_guest() {
         "ulimit -v 100000; ulimit -v; ulimit -d 50000; ulimit -d; echo hi",
     );
 }
+
+/// A guest that executes a program of the host's architecture runs it
+/// natively (qemu-user without binfmt_misc does the same): popen() of the
+/// host's /bin/sh, or a host tool named by absolute path.
+#[test]
+fn exec_of_a_host_program_runs_natively() {
+    let d = scratch_dir("bb-host-exec");
+    let g = bb_sh(&d, "/bin/true; echo \"rc=$?\"");
+    g.assert_success();
+    assert_eq!(g.stdout_str(), "rc=0\n");
+}

@@ -167,6 +167,16 @@ pub struct Process {
 /// host allocator fail). QEMU's user mode keeps them from the host too.
 const GUEST_ONLY_RLIMITS: [u64; 3] = [2, 3, 9];
 
+/// Whether `head` (the first bytes of a file) starts a 64-bit
+/// little-endian x86-64 ELF: a program for the host itself.
+fn is_host_elf(head: &[u8]) -> bool {
+    head.len() >= 20
+        && head.starts_with(b"\x7fELF")
+        && head[4] == 2
+        && head[5] == 1
+        && u16::from_le_bytes([head[18], head[19]]) == 62
+}
+
 impl Process {
     /// A process over `space` whose program break starts at `brk` (guest
     /// address, from the loader) and whose `/proc/self/exe` is `exe`.
@@ -1385,6 +1395,12 @@ impl Process {
             || (head.starts_with(b"\x7fELF") && n < 64)
         {
             program = host_path;
+        } else if is_host_elf(head) {
+            // A program of the host's own architecture (the host's /bin/sh
+            // behind popen, say) runs natively, as under qemu-user without
+            // binfmt_misc.
+            let args = argv.into_iter().map(OsString::from_vec).collect();
+            return self.host_execve(OsString::from_vec(host_path), args, envp);
         } else {
             return Err(libc::ENOEXEC);
         }
@@ -1396,6 +1412,18 @@ impl Process {
         args.push("--".into());
         args.push(OsString::from_vec(program));
         args.extend(rest.into_iter().map(OsString::from_vec));
+        self.host_execve(me.into_os_string(), args, envp)
+    }
+
+    /// Replaces this process with host program `path`, arguments `args`
+    /// (argv[0] included) and environment `envp` (`NAME=value` strings).
+    /// Returns only on failure, with the host's errno.
+    fn host_execve(
+        &self,
+        path: OsString,
+        args: Vec<OsString>,
+        envp: Vec<Vec<u8>>,
+    ) -> Result<u64, i32> {
         let cargs: Vec<CString> = args
             .into_iter()
             .map(|s| CString::new(s.into_vec()))
@@ -1410,7 +1438,7 @@ impl Process {
         pa.push(std::ptr::null());
         let mut pe: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
         pe.push(std::ptr::null());
-        let cme = CString::new(me.into_os_string().into_vec()).map_err(|_| libc::EINVAL)?;
+        let cme = CString::new(path.into_vec()).map_err(|_| libc::EINVAL)?;
         if self.opts.strace {
             eprintln!(" = 0");
         }
