@@ -815,20 +815,10 @@ impl Format {
     /// instruction of operation `op`. Returns `None` when the encoding is
     /// reserved (see the module doc); `len` and `raw` are filled in too.
     pub fn extract(self, op: Op, raw: u32) -> Option<Insn> {
-        let compressed = raw & 3 != 3;
+        // No operands yet; `len` and `raw` follow from the low bits.
         let mut i = Insn {
             op,
-            rd: 0,
-            rs1: 0,
-            rs2: 0,
-            rs3: 0,
-            imm: 0,
-            csr: 0,
-            rm: 0,
-            aq: false,
-            rl: false,
-            len: if compressed { 2 } else { 4 },
-            raw: if compressed { raw & 0xffff } else { raw },
+            ..Insn::illegal(raw)
         };
         let rd = reg(raw, 7);
         let rs1 = reg(raw, 15);
