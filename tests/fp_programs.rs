@@ -20,7 +20,12 @@
 //!   default run with `-jit-threshold 0` and with `-jit-threshold 1000000000`
 //!   (all interpreted; in two halves, which run in parallel). On a mismatch
 //!   the test reruns the first differing (instruction, mode) with every
-//!   vector printed and reports the first differing vectors.
+//!   vector printed and reports the first differing vectors. The same file
+//!   built for the host computes what x86-64's SSE and FMA3 can compute
+//!   exactly (arithmetic, sqrt, fused ops, compares, conversions; rne rtz
+//!   rdn rup and dyn0..dyn3), with RISC-V's NaN, boxing and saturation rules
+//!   applied on top: those lines must equal the checked-in file, a check of
+//!   the reference that does not depend on qemu.
 //! - `fp_signal.c`: f registers and fcsr across signal delivery and
 //!   sigreturn (the frame's `__fpregs.__d`, read and rewritten by a
 //!   handler), against tests/guest/expected/fp_signal.out and qemu-riscv64,
@@ -372,6 +377,64 @@ fn fp_vectors_vs_qemu() {
             &none,
         );
     }
+}
+
+/// The checked-in reference (qemu-riscv64's output) against the host's FPU,
+/// for the lines the host build computes.
+#[test]
+fn fp_vectors_expected_vs_host_fpu() {
+    if !cfg!(target_arch = "x86_64") {
+        eprintln!("skipped: the host reference in fp_vectors.c is x86-64 SSE");
+        return;
+    }
+    let Some(exe) = build("fp_vectors", Target::Host) else {
+        return;
+    };
+    let out = host(&exe).run();
+    out.assert_success();
+    let want = expected("fp_vectors");
+    let key = |l: &str| l.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+    let by_key: HashMap<String, &str> = want.lines().map(|l| (key(l), l)).collect();
+    let (mut got_lines, mut want_lines) = (String::new(), String::new());
+    for line in out.stdout_str().lines() {
+        if line.starts_with('(') {
+            eprintln!("{line}");
+            continue;
+        }
+        got_lines += &format!("{line}\n");
+        want_lines += &format!(
+            "{}\n",
+            by_key
+                .get(&key(line))
+                .copied()
+                .unwrap_or("<not in the expected file>")
+        );
+    }
+    let rerun_host = |name: &str, rm: &str| {
+        let o = host(&exe).args([name, rm]).run();
+        o.assert_success();
+        o.stdout_str()
+    };
+    let rerun_qemu = |name: &str, rm: &str| match (
+        on_path("qemu-riscv64"),
+        build("fp_vectors", Target::Riscv64),
+    ) {
+        (Some(q), Some(rv)) => {
+            let o = host(q).arg(rv).args([name, rm]).run();
+            o.assert_success();
+            o.stdout_str()
+        }
+        _ => String::from("(no qemu-riscv64 to print the expected vectors)\n"),
+    };
+    check_vectors(
+        "fp_vectors: the host FPU vs tests/guest/expected/fp_vectors.out",
+        &got_lines,
+        &want_lines,
+        &rerun_host,
+        &rerun_qemu,
+    );
+    let n = got_lines.lines().count();
+    assert!(n >= 200, "the host build computed only {n} lines");
 }
 
 /// Everything compiled before it first runs: the same output as the default.

@@ -27,6 +27,10 @@
  *
  * `fp_vectors NAME RM` prints every vector of one instruction and mode
  * instead (operands, result, fflags), to find where two runs differ.
+ *
+ * Built for x86-64 instead, it computes the same lines with the host's FPU
+ * for the instructions and modes the host can do (see the x86-64 section):
+ * a check of the expected output that does not depend on qemu.
  * `fp_vectors -p PART NPARTS` runs every NPARTS-th instruction from PART. */
 #include <setjmp.h>
 #include <signal.h>
@@ -45,6 +49,10 @@ typedef uint64_t u64;
 static u64 *va, *vb, *vc, *vr, *vf;
 static long nvec;
 
+/* Operand kinds, for generating vectors. */
+enum kind { S, D, X };
+
+#if defined(__riscv)
 static void set_frm(u64 m)
 {
 	__asm__ volatile("fsrm %0" : : "r"(m));
@@ -158,9 +166,6 @@ typedef void (*opfn)(int cycle);
 	K(id##_rdn, f7, rs2, 2) K(id##_rup, f7, rs2, 3)                     \
 	K(id##_rmm, f7, rs2, 4) K(id##_dyn, f7, rs2, 7)
 
-/* Operand kinds, for generating vectors. */
-enum kind { S, D, X };
-
 /* The instruction list: X-macro of (id, name, shape, rm?, operand kind,
  * operand count). */
 #define INSNS(R, N)                                                          \
@@ -219,6 +224,313 @@ static const struct insn insns[] = {
 };
 #define NINSNS (sizeof insns / sizeof insns[0])
 
+static int supported(const struct insn *in, int m)
+{
+	return in->has_rm || m == 0;
+}
+
+static void exec(const struct insn *in, int m)
+{
+	if (m >= 5 && m < 10)
+		set_frm(m - 5);
+	in->rm[in->has_rm ? (m < 5 ? m : 5) : 0](m == 10);
+	set_frm(0);
+}
+#elif defined(__x86_64__)
+/* ------------------------------------------- the host's FPU as a reference
+ *
+ * Built for x86-64, this program computes the same vectors with SSE (and
+ * FMA3 where the CPU has it) for the instructions and modes the host can do
+ * exactly: arithmetic, square root, fused multiply-add, compares, and the
+ * conversions, in rne rtz rdn rup (MXCSR's rounding control) and dyn0..dyn3.
+ * tests/fp_programs.rs compares those lines with the checked-in expected
+ * output (qemu-riscv64's), an independent check of the reference. RISC-V's
+ * own rules are applied on top, and only these: NaN results are the
+ * canonical NaN; single-precision operands that are not NaN-boxed read as
+ * the canonical NaN; fused ops raise NV for inf*0 even with a quiet NaN
+ * addend; conversions to integers saturate (NaN to the maximum) and then
+ * raise NV alone. Everything else (rounding, every other flag, tininess
+ * after rounding) is the hardware's. */
+#include <math.h>
+
+enum hop {
+	H_ADD, H_SUB, H_MUL, H_DIV, H_SQRT, H_MADD, H_MSUB, H_NMSUB, H_NMADD,
+	H_EQ, H_LT, H_LE, H_CVT_S_D, H_CVT_D_S,
+	H_CVT_W, H_CVT_WU, H_CVT_L, H_CVT_LU,     /* float -> integer */
+	H_FROM_W, H_FROM_WU, H_FROM_L, H_FROM_LU, /* integer -> float */
+};
+
+struct insn {
+	const char *name;
+	enum kind kind;
+	int nops;
+	enum hop op;
+	int dbl; /* the float format: the result's, or the source's for
+		  * compares and conversions to integers */
+	int has_rm;
+};
+
+static const struct insn insns[] = {
+	{"fadd.s", S, 2, H_ADD, 0, 1}, {"fadd.d", D, 2, H_ADD, 1, 1},
+	{"fsub.s", S, 2, H_SUB, 0, 1}, {"fsub.d", D, 2, H_SUB, 1, 1},
+	{"fmul.s", S, 2, H_MUL, 0, 1}, {"fmul.d", D, 2, H_MUL, 1, 1},
+	{"fdiv.s", S, 2, H_DIV, 0, 1}, {"fdiv.d", D, 2, H_DIV, 1, 1},
+	{"fsqrt.s", S, 1, H_SQRT, 0, 1}, {"fsqrt.d", D, 1, H_SQRT, 1, 1},
+	{"fmadd.s", S, 3, H_MADD, 0, 1}, {"fmadd.d", D, 3, H_MADD, 1, 1},
+	{"fmsub.s", S, 3, H_MSUB, 0, 1}, {"fmsub.d", D, 3, H_MSUB, 1, 1},
+	{"fnmsub.s", S, 3, H_NMSUB, 0, 1}, {"fnmsub.d", D, 3, H_NMSUB, 1, 1},
+	{"fnmadd.s", S, 3, H_NMADD, 0, 1}, {"fnmadd.d", D, 3, H_NMADD, 1, 1},
+	{"fcvt.w.s", S, 1, H_CVT_W, 0, 1}, {"fcvt.w.d", D, 1, H_CVT_W, 1, 1},
+	{"fcvt.wu.s", S, 1, H_CVT_WU, 0, 1}, {"fcvt.wu.d", D, 1, H_CVT_WU, 1, 1},
+	{"fcvt.l.s", S, 1, H_CVT_L, 0, 1}, {"fcvt.l.d", D, 1, H_CVT_L, 1, 1},
+	{"fcvt.lu.s", S, 1, H_CVT_LU, 0, 1}, {"fcvt.lu.d", D, 1, H_CVT_LU, 1, 1},
+	{"fcvt.s.w", X, 1, H_FROM_W, 0, 1}, {"fcvt.s.wu", X, 1, H_FROM_WU, 0, 1},
+	{"fcvt.s.l", X, 1, H_FROM_L, 0, 1}, {"fcvt.s.lu", X, 1, H_FROM_LU, 0, 1},
+	{"fcvt.d.l", X, 1, H_FROM_L, 1, 1}, {"fcvt.d.lu", X, 1, H_FROM_LU, 1, 1},
+	{"fcvt.s.d", D, 1, H_CVT_S_D, 0, 1},
+	{"feq.s", S, 2, H_EQ, 0, 0}, {"feq.d", D, 2, H_EQ, 1, 0},
+	{"flt.s", S, 2, H_LT, 0, 0}, {"flt.d", D, 2, H_LT, 1, 0},
+	{"fle.s", S, 2, H_LE, 0, 0}, {"fle.d", D, 2, H_LE, 1, 0},
+	{"fcvt.d.w", X, 1, H_FROM_W, 1, 1}, {"fcvt.d.wu", X, 1, H_FROM_WU, 1, 1},
+	{"fcvt.d.s", S, 1, H_CVT_D_S, 1, 1},
+};
+#define NINSNS (sizeof insns / sizeof insns[0])
+
+static int has_fma;
+
+/* rne rtz rdn rup rmm dyn0..dyn4 dyn*: rmm has no MXCSR equivalent. */
+static int supported(const struct insn *in, int m)
+{
+	if (!in->has_rm)
+		return m == 0;
+	if (in->nops == 3 && !has_fma)
+		return 0;
+	return m != 4 && m != 9 && m != 10;
+}
+
+static unsigned mxcsr_for(int m)
+{
+	static const unsigned rc[4] = {0, 3, 1, 2}; /* rne rtz rdn rup */
+	return 0x1f80 | rc[m < 5 ? m : m - 5] << 13;
+}
+
+static u64 fflags_of(unsigned mxcsr)
+{
+	return (mxcsr & 0x01 ? 0x10 : 0) | (mxcsr & 0x04 ? 0x08 : 0) |
+	       (mxcsr & 0x08 ? 0x04 : 0) | (mxcsr & 0x10 ? 0x02 : 0) |
+	       (mxcsr & 0x20 ? 0x01 : 0);
+}
+
+static double as_d(u64 x)
+{
+	double d;
+	memcpy(&d, &x, 8);
+	return d;
+}
+
+static float as_s(u64 x)
+{
+	uint32_t u = x >> 32 == 0xffffffff ? (uint32_t)x : 0x7fc00000;
+	float f;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+static u64 bits_d(double d)
+{
+	u64 x;
+	memcpy(&x, &d, 8);
+	return isnan(d) ? 0x7ff8000000000000 : x;
+}
+
+static u64 bits_s(float f)
+{
+	uint32_t u;
+	memcpy(&u, &f, 4);
+	return 0xffffffff00000000 | (isnan(f) ? 0x7fc00000 : u);
+}
+
+/* One SSE instruction between ldmxcsr and stmxcsr: dst = dst OP src. */
+#define SSE(ins, dst, src)                                                  \
+	__asm__ volatile("ldmxcsr %[c]\n\t" ins " %[s], %[d]\n\tstmxcsr %[o]" \
+			 : [d] "+x"(dst), [o] "=m"(o)                       \
+			 : [s] "x"(src), [c] "m"(c))
+/* acc = a * b OP acc */
+#define FMA3(ins, acc, a, b)                                                \
+	__asm__ volatile("ldmxcsr %[c]\n\t" ins " %[y], %[x], %[z]\n\tstmxcsr %[o]" \
+			 : [z] "+x"(acc), [o] "=m"(o)                       \
+			 : [x] "x"(a), [y] "x"(b), [c] "m"(c))
+/* integer result = convert(src) */
+#define CVT(ins, dst, src)                                                  \
+	__asm__ volatile("ldmxcsr %[c]\n\t" ins " %[s], %[d]\n\tstmxcsr %[o]" \
+			 : [d] "=r"(dst), [o] "=m"(o)                       \
+			 : [s] "x"(src), [c] "m"(c))
+/* float result = convert(integer src) */
+#define ICVT(ins, dst, src)                                                 \
+	__asm__ volatile("ldmxcsr %[c]\n\t" ins " %[s], %[d]\n\tstmxcsr %[o]" \
+			 : [d] "=x"(dst), [o] "=m"(o)                       \
+			 : [s] "r"(src), [c] "m"(c))
+
+/* A float (either format, widened: exact) to a 64-bit integer with
+ * RISC-V's saturation; the range checks come from the exact value. */
+static u64 to_int(const struct insn *in, u64 a, unsigned c, u64 *fl)
+{
+	unsigned o = 0;
+	long long r = 0;
+	double x = in->dbl ? as_d(a) : (double)as_s(a);
+	int nan = isnan(x), lu_hi = 0, in64, out;
+
+	if (!nan && in->op == H_CVT_LU && x >= 0x1p63 && x < 0x1p64) {
+		x -= 0x1p63; /* exact: x is an integer here */
+		lu_hi = 1;
+	}
+	in64 = !nan && x >= -0x1p63 && x < 0x1p63;
+	if (in64) {
+		if (in->dbl) {
+			double d = x;
+			CVT("cvtsd2si", r, d);
+		} else {
+			float f = (float)x;
+			CVT("cvtss2si", r, f);
+		}
+	}
+	*fl = fflags_of(o);
+	if (lu_hi)
+		return (u64)r + (1ULL << 63);
+	/* Out of range after rounding, or NaN: saturate, NV alone. */
+	switch (in->op) {
+	case H_CVT_W: out = r < INT32_MIN || r > INT32_MAX; break;
+	case H_CVT_WU: out = r < 0 || r > (long long)UINT32_MAX; break;
+	case H_CVT_L: out = 0; break;
+	default: out = r < 0; break;
+	}
+	if (!in64 || out) {
+		*fl = 0x10;
+		if (x < 0 && !nan)
+			r = in->op == H_CVT_W ? INT32_MIN : in->op == H_CVT_L ? INT64_MIN : 0;
+		else
+			r = in->op == H_CVT_W ? INT32_MAX : in->op == H_CVT_L ? INT64_MAX :
+			    in->op == H_CVT_WU ? (long long)UINT32_MAX : -1LL;
+	}
+	if (in->op == H_CVT_W || in->op == H_CVT_WU)
+		return (u64)(long long)(int32_t)(uint32_t)r;
+	return (u64)r;
+}
+
+static u64 from_int(const struct insn *in, u64 a, unsigned c, u64 *fl)
+{
+	unsigned o = 0;
+	long long v;
+	int half = 0;
+
+	switch (in->op) {
+	case H_FROM_W: v = (int32_t)a; break;
+	case H_FROM_WU: v = (uint32_t)a; break;
+	case H_FROM_L: v = (long long)a; break;
+	default:
+		/* Unsigned 64-bit: halve keeping a sticky bit, convert, double. */
+		if (a >> 63) {
+			v = (long long)(a >> 1 | (a & 1));
+			half = 1;
+		} else {
+			v = (long long)a;
+		}
+		break;
+	}
+	*fl = 0;
+	if (in->dbl) {
+		double d;
+		ICVT("cvtsi2sdq", d, v);
+		*fl = fflags_of(o);
+		return bits_d(half ? d * 2 : d);
+	} else {
+		float f;
+		ICVT("cvtsi2ssq", f, v);
+		*fl = fflags_of(o);
+		return bits_s(half ? f * 2 : f);
+	}
+}
+
+static u64 host_op(const struct insn *in, u64 a, u64 b, u64 cc, unsigned c, u64 *fl)
+{
+	unsigned o = 0;
+	u64 r;
+	int nv_fma = 0;
+
+	if (in->op >= H_CVT_W && in->op <= H_CVT_LU)
+		return to_int(in, a, c, fl);
+	if (in->op >= H_FROM_W)
+		return from_int(in, a, c, fl);
+	if (in->dbl && in->op != H_CVT_S_D) {
+		double x = in->op == H_CVT_D_S ? 0 : as_d(a), y = as_d(b), z = as_d(cc);
+		if (in->nops == 3)
+			nv_fma = (isinf(x) && y == 0) || (x == 0 && isinf(y));
+		switch (in->op) {
+		case H_ADD: SSE("addsd", x, y); break;
+		case H_SUB: SSE("subsd", x, y); break;
+		case H_MUL: SSE("mulsd", x, y); break;
+		case H_DIV: SSE("divsd", x, y); break;
+		case H_SQRT: y = x; SSE("sqrtsd", x, y); break;
+		case H_MADD: FMA3("vfmadd231sd", z, x, y); x = z; break;
+		case H_MSUB: FMA3("vfmsub231sd", z, x, y); x = z; break;
+		case H_NMSUB: FMA3("vfnmadd231sd", z, x, y); x = z; break;
+		case H_NMADD: FMA3("vfnmsub231sd", z, x, y); x = z; break;
+		case H_EQ: SSE("ucomisd", y, x); r = x == y; goto cmp;
+		case H_LT: SSE("comisd", y, x); r = x < y; goto cmp;
+		case H_LE: SSE("comisd", y, x); r = x <= y; goto cmp;
+		case H_CVT_D_S: {
+			float f = as_s(a);
+			SSE("cvtss2sd", x, f);
+			break;
+		}
+		default: break;
+		}
+		r = bits_d(x);
+	} else {
+		float x = as_s(a), y = as_s(b), z = as_s(cc);
+		if (in->nops == 3)
+			nv_fma = (isinf(x) && y == 0) || (x == 0 && isinf(y));
+		switch (in->op) {
+		case H_ADD: SSE("addss", x, y); break;
+		case H_SUB: SSE("subss", x, y); break;
+		case H_MUL: SSE("mulss", x, y); break;
+		case H_DIV: SSE("divss", x, y); break;
+		case H_SQRT: y = x; SSE("sqrtss", x, y); break;
+		case H_MADD: FMA3("vfmadd231ss", z, x, y); x = z; break;
+		case H_MSUB: FMA3("vfmsub231ss", z, x, y); x = z; break;
+		case H_NMSUB: FMA3("vfnmadd231ss", z, x, y); x = z; break;
+		case H_NMADD: FMA3("vfnmsub231ss", z, x, y); x = z; break;
+		case H_EQ: SSE("ucomiss", y, x); r = x == y; goto cmp;
+		case H_LT: SSE("comiss", y, x); r = x < y; goto cmp;
+		case H_LE: SSE("comiss", y, x); r = x <= y; goto cmp;
+		case H_CVT_S_D: {
+			double d = as_d(a);
+			SSE("cvtsd2ss", x, d);
+			break;
+		}
+		default: break;
+		}
+		r = bits_s(x);
+	}
+	*fl = fflags_of(o) | (nv_fma ? 0x10 : 0);
+	return r;
+cmp:
+	*fl = fflags_of(o);
+	return r;
+}
+
+static void exec(const struct insn *in, int m)
+{
+	unsigned c = mxcsr_for(in->has_rm ? m : 0);
+	long i;
+
+	for (i = 0; i < nvec; i++)
+		vr[i] = host_op(in, va[i], vb[i], vc[i], c, &vf[i]);
+}
+#else
+#error "fp_vectors.c is for riscv64 (the suite) or x86-64 (the host reference)"
+#endif
+
 /* Modes: static 0..4, then dyn with frm 0..4, then dyn with frm cycling. */
 static const char *const mode_names[] = {
 	"rne", "rtz", "rdn", "rup", "rmm",
@@ -250,6 +562,8 @@ static const u64 edge_d[] = {
 	0x3690000000000000, 0x47efffffe0000000, 0x47effffff0000000,
 	0x3810000000000000, 0x380fffffffffffff, 0x7e37e43c8800759c,
 	0x0197d4df19d60576, 0xbcb0000000000000,
+	/* Their product is DBL_MIN*(1-2^-54): tiny before rounding only. */
+	0x0010000002000000, 0x3feffffffc000000,
 };
 
 static const u64 edge_s[] = {
@@ -421,14 +735,10 @@ static u64 fnv(u64 h, u64 w)
  * `dump`, prints each. Returns the hash. */
 static u64 run(const struct insn *in, int m, int dump)
 {
-	opfn op = in->rm[in->has_rm ? (m < 5 ? m : 5) : 0];
 	u64 h = FNV_OFFSET;
 	long i;
 
-	if (m >= 5 && m < 10)
-		set_frm(m - 5);
-	op(m == 10);
-	set_frm(0);
+	exec(in, m);
 	for (i = 0; i < nvec; i++) {
 		h = fnv(fnv(h, vr[i]), vf[i]);
 		if (dump)
@@ -447,7 +757,10 @@ static void run_insn(const struct insn *in)
 
 	build_vectors(in);
 	for (m = 0; m < (in->has_rm ? NMODES : 1); m++) {
-		u64 h = run(in, m, 0);
+		u64 h;
+		if (!supported(in, m))
+			continue;
+		h = run(in, m, 0);
 		if (m == 0)
 			for (i = 0; i < 3; i++)
 				first[i][0] = vr[i], first[i][1] = vf[i];
@@ -455,6 +768,8 @@ static void run_insn(const struct insn *in)
 		       in->has_rm ? mode_names[m] : "-", nvec,
 		       (unsigned long long)h);
 	}
+	if (!supported(in, 0))
+		return;
 	for (i = 0; i < 3; i++)
 		printf("  %s #%d %016llx %016llx %016llx -> %016llx fflags %02llx\n",
 		       in->name, i, (unsigned long long)va[i],
@@ -464,6 +779,7 @@ static void run_insn(const struct insn *in)
 }
 
 /* ------------------------------------------------- illegal rounding modes */
+#if defined(__riscv)
 
 static sigjmp_buf ill_env;
 
@@ -527,12 +843,16 @@ static void illegal_modes(void)
 	set_frm(0);
 	printf("fsgnjn.d with frm=7: %016llx\n", (unsigned long long)r);
 }
+#endif
 
 int main(int argc, char **argv)
 {
 	unsigned i, part = 0, nparts = 1;
 	int m;
 
+#if defined(__x86_64__)
+	has_fma = __builtin_cpu_supports("fma");
+#endif
 	if (argc == 3) {
 		for (i = 0; i < NINSNS; i++) {
 			if (strcmp(insns[i].name, argv[1]))
@@ -559,7 +879,13 @@ int main(int argc, char **argv)
 	}
 	for (i = part; i < NINSNS; i += nparts)
 		run_insn(&insns[i]);
+#if defined(__riscv)
 	if (part == 0)
 		illegal_modes();
+#else
+	has_fma = __builtin_cpu_supports("fma");
+	if (!has_fma)
+		printf("(no FMA3 on this CPU: fused ops not computed)\n");
+#endif
 	return 0;
 }
