@@ -537,7 +537,8 @@ static void flags_mode(int m)
 {
 	volatile double zero = 0.0, one = 1.0, three = 3.0, minus1 = -1.0,
 			inf = INFINITY, nan = NAN, max = DBL_MAX, min = DBL_MIN,
-			big = 1e300, tiny = 0x1p-1074, below = 1.0 - 0x1p-53;
+			big = 1e300, tiny = 0x1p-1074, below = 1.0 - 0x1p-53,
+			up27 = 0x1p-1022 * (1 + 0x1p-27), down27 = 1 - 0x1p-27;
 	volatile float onef = 1.0f, zerof = 0.0f, maxf = FLT_MAX, minf = FLT_MIN;
 	volatile long l;
 
@@ -562,6 +563,10 @@ static void flags_mode(int m)
 	CHECK("DBL_MIN/2 (exact)", min / 2.0);
 	CHECK("DBL_MIN*(1-2^-53)", min * below);
 	CHECK("-DBL_MIN*(1-2^-53)", -min * below);
+	/* DBL_MIN*(1-2^-54) exactly: tiny before rounding; rounds to DBL_MIN
+	 * (not tiny after rounding: no UF) in rne and rup. */
+	CHECK("DBL_MIN(1+2^-27)*(1-2^-27)", up27 * down27);
+	CHECK("-DBL_MIN(1+2^-27)*(1-2^-27)", -up27 * down27);
 	CHECK("tiny/2", tiny / 2.0);
 	CHECK("tiny*2 (exact)", tiny * 2.0);
 	CHECK("inf+1 (exact)", inf + one);
