@@ -731,6 +731,32 @@ static u64 fnv(u64 h, u64 w)
 	return (h ^ w) * FNV_PRIME;
 }
 
+/* Appends x as `digits` hex digits. */
+static char *hex(char *p, u64 x, int digits)
+{
+	while (digits--)
+		*p++ = "0123456789abcdef"[x >> (4 * digits) & 15];
+	return p;
+}
+
+/* "index a b c -> result fflags", formatted by hand: printf would cost more
+ * than the rest of a dump, and dumps run under the interpreter tier too. */
+static void dump_line(long i)
+{
+	char buf[128], *p = buf + sprintf(buf, "%ld ", i);
+	p = hex(p, va[i], 16);
+	*p++ = ' ';
+	p = hex(p, vb[i], 16);
+	*p++ = ' ';
+	p = hex(p, vc[i], 16);
+	memcpy(p, " -> ", 4);
+	p = hex(p + 4, vr[i], 16);
+	*p++ = ' ';
+	p = hex(p, vf[i], 2);
+	*p++ = '\n';
+	fwrite(buf, 1, (size_t)(p - buf), stdout);
+}
+
 /* Runs every vector of `in` in mode `m` (an index into mode_names); with
  * `dump`, prints each. Returns the hash. */
 static u64 run(const struct insn *in, int m, int dump)
@@ -742,10 +768,7 @@ static u64 run(const struct insn *in, int m, int dump)
 	for (i = 0; i < nvec; i++) {
 		h = fnv(fnv(h, vr[i]), vf[i]);
 		if (dump)
-			printf("%ld %016llx %016llx %016llx -> %016llx %02llx\n", i,
-			       (unsigned long long)va[i], (unsigned long long)vb[i],
-			       (unsigned long long)vc[i], (unsigned long long)vr[i],
-			       (unsigned long long)vf[i]);
+			dump_line(i);
 	}
 	return h;
 }
