@@ -64,7 +64,7 @@ enum Target {
 /// parallel: the lock serializes the builds). None, with the reason printed,
 /// when the compiler or the C library is missing.
 fn build(name: &'static str, target: Target) -> Option<PathBuf> {
-    static BUILT: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+    static BUILT: OnceLock<Mutex<HashMap<String, Result<PathBuf, String>>>> = OnceLock::new();
     let (cc, tag, extra): (&str, &str, &[&str]) = match target {
         Target::Riscv64 => ("riscv64-linux-gnu-gcc", "riscv64", &["-static"]),
         Target::Host => ("gcc", "host", &[]),
@@ -74,34 +74,45 @@ fn build(name: &'static str, target: Target) -> Option<PathBuf> {
         .get_or_init(Default::default)
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    if let Some(done) = built.get(&key) {
-        return done.clone();
-    }
-    let result = (|| {
-        let Some(cc_path) = on_path(cc) else {
-            eprintln!("skipped: {cc} not on PATH (apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc)");
-            return None;
-        };
-        let dir = scratch_dir(&format!("fp-{key}"));
-        let exe = dir.join(name);
-        let src = repo().join(format!("tests/guest/libc/{name}.c"));
-        let out = host(cc_path)
-            .args(extra)
-            .args(CFLAGS)
-            .arg("-o")
-            .arg(&exe)
-            .arg(&src)
-            .arg("-lm")
-            .run();
-        if out.status != 0 && out.stderr.contains("cannot find -lc") {
-            eprintln!("skipped: no {tag} glibc to link against (apt-get install libc6-dev-riscv64-cross)\n{}", out.stderr);
-            return None;
+    let result = match built.get(&key) {
+        Some(done) => done.clone(),
+        None => {
+            let result = compile(name, &key, cc, tag, extra);
+            built.insert(key, result.clone());
+            result
         }
-        out.assert_success();
-        Some(exe)
-    })();
-    built.insert(key, result.clone());
-    result
+    };
+    // Every test that needs a missing compiler says why it did nothing.
+    result.map_err(|why| eprintln!("skipped: {why}")).ok()
+}
+
+/// Compiles one program; Err(reason) when the compiler or its C library is
+/// missing, a panic when it fails otherwise.
+fn compile(name: &str, key: &str, cc: &str, tag: &str, extra: &[&str]) -> Result<PathBuf, String> {
+    let Some(cc_path) = on_path(cc) else {
+        return Err(format!(
+            "{cc} not on PATH (apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross gcc)"
+        ));
+    };
+    let dir = scratch_dir(&format!("fp-{key}"));
+    let exe = dir.join(name);
+    let src = repo().join(format!("tests/guest/libc/{name}.c"));
+    let out = host(cc_path)
+        .args(extra)
+        .args(CFLAGS)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .arg("-lm")
+        .run();
+    if out.status != 0 && out.stderr.contains("cannot find -lc") {
+        return Err(format!(
+            "no {tag} glibc to link against (apt-get install libc6-dev-riscv64-cross)\n{}",
+            out.stderr
+        ));
+    }
+    out.assert_success();
+    Ok(exe)
 }
 
 fn expected(name: &str) -> String {
