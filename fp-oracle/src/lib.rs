@@ -804,7 +804,7 @@ impl Report {
             return;
         }
         let mut s = format!(
-            "{title}: {} of {} vectors disagree with SoftFloat (RISC-V); first ones:\n",
+            "{title}: {} of {} checks disagree with the reference (SoftFloat, RISC-V; the ISA text); first ones:\n",
             self.failed, self.checked
         );
         for m in self.first.iter().take(60) {
