@@ -98,6 +98,12 @@ impl Fmt {
     fn quiet(self) -> u64 {
         1 << (self.mant - 1)
     }
+    /// Keeps the top half of the fraction: two such significands (at most
+    /// 13 or 27 bits) multiply to at most p + 1 bits (and p + 2 for S),
+    /// so products are often exact ties.
+    fn short(self) -> u64 {
+        !(self.mask() >> self.mant.div_ceil(2))
+    }
     fn sign(self) -> u64 {
         1 << (self.mant + self.exp_bits)
     }
@@ -371,7 +377,7 @@ fn rand_raw(r: &mut SplitMix64, f: Fmt, edges: &[u64]) -> u64 {
         4 => f.pack(
             sign,
             f.bias() + r.range(-20, 20),
-            r.next_u64() & !(f.mask() >> (f.mant / 2 + 1)),
+            r.next_u64() & f.short(),
         ),
         // Significands next to 1.0 and to 2.0.
         5 => {
@@ -407,7 +413,7 @@ fn rand_reg(r: &mut SplitMix64, f: Fmt, edges: &[u64]) -> u64 {
 fn with_exp(r: &mut SplitMix64, f: Fmt, e: i64, base: u64) -> u64 {
     let m = match r.below(4) {
         0 => r.next_u64(),
-        1 => r.next_u64() & !(f.mask() >> (f.mant / 2 + 1)),
+        1 => r.next_u64() & f.short(),
         2 => base.wrapping_add(r.range(-2, 2) as u64),
         _ => {
             let k = r.below(4);
@@ -457,6 +463,16 @@ fn second(r: &mut SplitMix64, insn: Insn, f: Fmt, a: u64, edges: &[u64]) -> u64 
             f.reg(f.nudge(x, r.range(-2, 2)))
         }
     }
+}
+
+/// One time in six, both factors cut to short significands (see
+/// [`Fmt::short`]) when both are NaN-boxed: exact and tie products.
+fn maybe_short_pair(r: &mut SplitMix64, f: Fmt, a: u64, b: u64) -> (u64, u64) {
+    if !r.one_in(6) || f.reg(f.raw(a)) != a || f.reg(f.raw(b)) != b {
+        return (a, b);
+    }
+    let cut = |x: u64| f.reg(f.raw(x) & (f.short() | !f.mask()));
+    (cut(a), cut(b))
 }
 
 /// A random vector for `insn`.
@@ -549,7 +565,7 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
                 // An exact square.
                 let e = f.bias() + r.range(-30, 30);
                 let x = with_exp(r, f, e, 0);
-                let short = f.reg(f.raw(x) & !(f.mask() >> (f.mant / 2 + 1)) & !f.sign());
+                let short = f.reg(f.raw(x) & (f.short() | !f.mask()) & !f.sign());
                 a = eval(Insn { op: Op::Mul, w }, Rm::Rne, short, short, 0).0;
             }
             [a, 0, 0]
@@ -557,6 +573,7 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
         Op::Madd | Op::Msub | Op::Nmsub | Op::Nmadd => {
             let a = rand_reg(r, f, edges);
             let b = second(r, Insn { op: Op::Mul, w }, f, a, edges);
+            let (a, b) = maybe_short_pair(r, f, a, b);
             let p = eval(Insn { op: Op::Mul, w }, Rm::Rne, a, b, 0).0;
             let rp = f.raw(p);
             let c = match r.below(4) {
@@ -581,6 +598,10 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
             } else {
                 0
             };
+            if insn.op == Op::Mul {
+                let (a, b) = maybe_short_pair(r, f, a, b);
+                return [a, b, 0];
+            }
             [a, b, 0]
         }
     }
