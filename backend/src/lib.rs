@@ -36,7 +36,7 @@
 
 #![deny(missing_docs)]
 
-use cranelift_codegen::ir::condcodes::{FloatCC as CFloatCC, IntCC as CIntCC};
+use cranelift_codegen::ir::condcodes::IntCC as CIntCC;
 use cranelift_codegen::ir::types::{F32, F64, I32, I64, I8};
 use cranelift_codegen::ir::{
     self as cir, AbiParam, AtomicRmwOp, BlockArg, InstBuilder, MemFlagsData, SigRef, Signature,
@@ -48,10 +48,11 @@ use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranemu_ir::interp::HelperFn;
 use cranemu_ir::{
-    AtomicOp, BinOp, Block, FBinOp, FenceKind, FloatCC, FpWidth, Inst, IntCC, MemSize, Terminator,
+    AtomicOp, BinOp, Block, FenceKind, FpWidth, Inst, IntCC, MemSize, Terminator,
     Value,
 };
 
+mod float;
 mod fphelpers;
 
 /// Errors of the backend.
@@ -134,6 +135,10 @@ pub struct StateLayout {
     pub fault_addr: i32,
     /// `trap_cause`: u64.
     pub trap_cause: i32,
+    /// A u64 that translated code stores float results to when nothing else
+    /// uses them, so that the op (and its exception flags) stays where the
+    /// IR has it (see the `float` module). Not guest state.
+    pub fp_sink: i32,
     /// A u64 holding the host address of the running thread's jump cache:
     /// [`JUMP_CACHE_ENTRIES`] [`JumpCacheEntry`]s indexed by
     /// [`jump_cache_index`]. Must point at a valid cache whenever
@@ -144,19 +149,21 @@ pub struct StateLayout {
 /// Entries in a jump cache (a power of two).
 pub const JUMP_CACHE_ENTRIES: usize = 4096;
 
-/// One jump-cache entry, as translated code reads it: a guest pc and the
-/// host code of its TB. An entry whose `pc` is `u64::MAX` is empty (guest
-/// pcs are even).
+/// One jump-cache entry, as translated code reads it: a guest pc, the TB
+/// flags, and the host code of the TB translated for that (pc, flags). An
+/// entry whose `pc` is `u64::MAX` is empty (guest pcs are even).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct JumpCacheEntry {
     /// Guest virtual address.
     pub pc: u64,
-    /// Host code address of the TB for `pc`.
+    /// The TB flags ([`Block::flags`]) the code was translated under.
+    pub flags: u64,
+    /// Host code address of the TB for (`pc`, `flags`).
     pub code: usize,
 }
 
-const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 16);
+const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 24);
 
 /// The jump-cache slot of guest pc `pc`; translated code computes the
 /// same hash inline.
@@ -228,6 +235,8 @@ pub type ExitSlot = *const std::sync::atomic::AtomicPtr<u8>;
 pub struct Backend {
     isa: OwnedTargetIsa,
     cfg: BackendConfig,
+    /// The host has FMA3 (Cranelift's `fma` is then one instruction).
+    has_fma: bool,
 }
 
 // SAFETY: `BackendConfig` holds plain function pointers and integers; the
@@ -287,7 +296,11 @@ impl Backend {
         let isa = isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Isa(e.to_string()))?;
-        Ok(Backend { isa, cfg })
+        Ok(Backend {
+            isa,
+            cfg,
+            has_fma: float::host_has_fma(),
+        })
     }
 
     /// The configuration.
@@ -421,6 +434,10 @@ struct Lowering<'a, 'f> {
     fault_blocks: Vec<(ExitCode, cir::Block)>,
     tb_sig: Option<SigRef>,
     helper_sigs: [Option<SigRef>; 5],
+    /// Per IR instruction: an inline float op to pin (see `float`).
+    pin: Vec<bool>,
+    /// Index of the IR instruction being lowered.
+    index: usize,
 }
 
 impl<'a, 'f> Lowering<'a, 'f> {
@@ -440,6 +457,8 @@ impl<'a, 'f> Lowering<'a, 'f> {
             fault_blocks: Vec::new(),
             tb_sig: None,
             helper_sigs: [None; 5],
+            pin: float::needs_pin(block, be.has_fma),
+            index: 0,
         }
     }
 
@@ -811,89 +830,16 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     self.b.ins().fence();
                 }
             }
-            Fbin { op, w, dst, a, b } => {
-                let x = match op {
-                    FBinOp::Fmin | FBinOp::Fmax => {
-                        let (a, b) = (self.v(a), self.v(b));
-                        let opc = self.iconst(fphelpers::encode_fbin(op, w));
-                        self.call_host(fphelpers::fbin as *const () as usize, &[opc, a, b])
-                    }
-                    _ => {
-                        let (a, b) = (self.v(a), self.v(b));
-                        let (fa, fb) = (self.float_in(w, a), self.float_in(w, b));
-                        let r = match op {
-                            FBinOp::Fadd => self.b.ins().fadd(fa, fb),
-                            FBinOp::Fsub => self.b.ins().fsub(fa, fb),
-                            FBinOp::Fmul => self.b.ins().fmul(fa, fb),
-                            _ => self.b.ins().fdiv(fa, fb),
-                        };
-                        self.float_out(w, r)
-                    }
-                };
-                self.def(dst, x);
-            }
-            Fsqrt { w, dst, a } => {
-                let a = self.v(a);
-                let fa = self.float_in(w, a);
-                let r = self.b.ins().sqrt(fa);
-                let x = self.float_out(w, r);
-                self.def(dst, x);
-            }
-            Fcmp { cc, w, dst, a, b } => {
-                let (a, b) = (self.v(a), self.v(b));
-                let (fa, fb) = (self.float_in(w, a), self.float_in(w, b));
-                let c = match cc {
-                    FloatCC::Eq => CFloatCC::Equal,
-                    FloatCC::Lt => CFloatCC::LessThan,
-                    FloatCC::Le => CFloatCC::LessThanOrEqual,
-                };
-                let r = self.b.ins().fcmp(c, fa, fb);
-                let x = self.b.ins().uextend(I64, r);
-                self.def(dst, x);
-            }
-            Fma {
-                w,
-                neg_product,
-                neg_addend,
-                dst,
-                a,
-                b,
-                c,
-            } => {
-                let (a, b, c) = (self.v(a), self.v(b), self.v(c));
-                let opc = self.iconst(fphelpers::encode_fma(w, neg_product, neg_addend));
-                let x = self.call_host(fphelpers::fma as *const () as usize, &[opc, a, b, c]);
-                self.def(dst, x);
-            }
-            FcvtToInt {
-                w,
-                rm,
-                to,
-                dst,
-                src,
-            } => {
-                let s = self.v(src);
-                let opc = self.iconst(fphelpers::encode_to_int(w, rm, to));
-                let x = self.call_host(fphelpers::to_int as *const () as usize, &[opc, s]);
-                self.def(dst, x);
-            }
-            FcvtFromInt { w, from, dst, src } => {
-                let s = self.v(src);
-                let opc = self.iconst(fphelpers::encode_from_int(w, from));
-                let x = self.call_host(fphelpers::from_int as *const () as usize, &[opc, s]);
-                self.def(dst, x);
-            }
-            FcvtFloat { from, dst, src } => {
-                let s = self.v(src);
-                let opc = self.iconst(from as u64);
-                let x = self.call_host(fphelpers::cvt_float as *const () as usize, &[opc, s]);
-                self.def(dst, x);
-            }
-            Fclass { w, dst, a } => {
-                let s = self.v(a);
-                let opc = self.iconst(w as u64);
-                let x = self.call_host(fphelpers::class as *const () as usize, &[opc, s]);
-                self.def(dst, x);
+            Fbin { .. }
+            | Fsqrt { .. }
+            | Fma { .. }
+            | Fcmp { .. }
+            | FcvtToInt { .. }
+            | FcvtFromInt { .. }
+            | FcvtFloat { .. }
+            | Fclass { .. } => {
+                let pin = self.pin.get(self.index).copied().unwrap_or(false);
+                self.lower_float(inst, pin);
             }
             // Lowered by `lower`, which owns the exit slots.
             ExitIf { .. } => {}
@@ -948,7 +894,8 @@ impl<'a, 'f> Lowering<'a, 'f> {
 
         let mut slots = slots.iter().copied();
         let mut next_slot = || slots.next().expect("slot count checked in compile");
-        for inst in &self.block.insts {
+        for (index, inst) in self.block.insts.iter().enumerate() {
+            self.index = index;
             if let Inst::ExitIf { cond, pc } = *inst {
                 let c = self.v(cond);
                 let exit = self.b.create_block();
@@ -991,10 +938,17 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let b13 = self.b.ins().ushr_imm_s(t, 13);
                 let h = self.b.ins().bxor(a, b13);
                 let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
-                let off = self.b.ins().ishl_imm_s(idx, 4);
+                let off = self.b.ins().imul_imm_s(idx, 24);
                 let entry = self.b.ins().iadd(base, off);
                 let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
-                let hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
+                let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
+                let pc_hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
+                // Blocks of one chain share their TB flags (see Block::flags).
+                let flags_hit = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64);
+                let hit = self.b.ins().band(pc_hit, flags_hit);
                 let hit_blk = self.b.create_block();
                 let miss_blk = self.b.create_block();
                 let chain = self.b.create_block();
@@ -1002,7 +956,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let miss = self.b.create_block();
                 self.b.ins().brif(hit, hit_blk, &[], miss_blk, &[]);
                 self.b.switch_to_block(hit_blk);
-                let code = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
+                let code = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 16);
                 self.b.ins().jump(chain, &[BlockArg::Value(code)]);
                 self.b.switch_to_block(miss_blk);
                 let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);

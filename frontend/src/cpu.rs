@@ -53,6 +53,10 @@ pub struct CpuState {
     /// translated code probes on indirect jumps. Set by the runtime before
     /// it enters translated code. Not guest state.
     pub jump_cache: u64,
+    /// Scratch that translated code stores float results to when nothing
+    /// else uses them, to keep the op (an exception-flag effect) where the
+    /// guest has it. Not guest state.
+    pub fp_sink: u64,
     /// The host instruction address of a host fault inside translated code,
     /// recorded by the fault handler; the runtime maps it to the guest pc.
     /// 0 when the fault exit came from translated code's own checks (which
@@ -76,12 +80,39 @@ impl Default for CpuState {
             fault_addr: 0,
             trap_cause: 0,
             jump_cache: 0,
+            fp_sink: 0,
             fault_host_pc: 0,
         }
     }
 }
 
+/// The TB flags: the part of a hart's state that the translation of a
+/// block depends on, so a translated block (TB) is only valid under the
+/// flags it was translated with. The translation cache and the jump cache
+/// are keyed by (pc, flags).
+///
+/// Bits 2:0: `frm`, the dynamic rounding mode (`fcsr[7:5]`), which fixes
+/// the rounding of every float instruction with `rm` = dyn at translation
+/// time (and makes such instructions illegal when `frm` holds a reserved
+/// value). A write to `frm` ends its block, so every block of a chain runs
+/// under the flags it was looked up with. Later: privilege level, MMU mode
+/// and `mstatus.FS` for system mode.
+pub mod tb_flags {
+    /// Mask of the `frm` field.
+    pub const FRM_MASK: u64 = 0x7;
+
+    /// The `frm` value encoded in `flags`.
+    pub const fn frm(flags: u64) -> u8 {
+        (flags & FRM_MASK) as u8
+    }
+}
+
 impl CpuState {
+    /// The TB flags of this state (see [`tb_flags`]).
+    pub const fn tb_flags(&self) -> u64 {
+        (self.fcsr >> 5) & tb_flags::FRM_MASK
+    }
+
     /// Byte offset of integer register `x[i]`. `i` must be below 32.
     pub const fn offset_of_x(i: usize) -> i32 {
         (offset_of!(CpuState, x) + 8 * i) as i32
@@ -108,6 +139,8 @@ impl CpuState {
     pub const OFFSET_FAULT_ADDR: i32 = offset_of!(CpuState, fault_addr) as i32;
     /// Byte offset of `trap_cause`.
     pub const OFFSET_TRAP_CAUSE: i32 = offset_of!(CpuState, trap_cause) as i32;
+    /// Byte offset of `fp_sink`.
+    pub const OFFSET_FP_SINK: i32 = offset_of!(CpuState, fp_sink) as i32;
     /// Byte offset of `jump_cache`.
     pub const OFFSET_JUMP_CACHE: i32 = offset_of!(CpuState, jump_cache) as i32;
 }

@@ -63,30 +63,16 @@ pub const HELPER_CSRRW: Helper = Helper(0);
 /// Index of [`helper_read_counter`] in [`HELPERS`].
 pub const HELPER_READ_COUNTER: Helper = Helper(1);
 
-/// Index of [`helper_accrue_fflags`] in [`HELPERS`].
-pub const HELPER_ACCRUE_FFLAGS: Helper = Helper(2);
-
 /// The helper table, indexed by the `HELPER_*` constants.
-pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter, helper_accrue_fflags];
+pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter];
 
-/// Moves the host FPU's sticky exception flags into `fflags` (ORed in, as
-/// RISC-V accrues them) and clears the host's. Called after each guest
-/// float instruction that can raise exceptions; see
-/// [`cranemu_ir::fp::host_flags`] for how exact this is.
-///
-/// # Safety
-/// `cpu` points at a `CpuState` image (any alignment) that nothing else
-/// accesses during the call.
-pub unsafe extern "C" fn helper_accrue_fflags(cpu: *mut u8, _: u64, _: u64, _: u64) -> u64 {
-    let flags = u64::from(cranemu_ir::fp::host_flags::take());
-    if flags != 0 {
-        // SAFETY: the caller guarantees `cpu`; OFFSET_FCSR is a field.
-        unsafe {
-            let p = cpu.add(CpuState::OFFSET_FCSR as usize).cast::<u64>();
-            p.write_unaligned(p.read_unaligned() | flags);
-        }
-    }
-    0
+/// Moves the float-flag accumulator of this thread
+/// ([`cranemu_ir::fp::host_flags`], where guest float instructions raise
+/// their exception flags) into `cpu.fcsr`'s `fflags` (ORed in, as RISC-V
+/// accrues them) and clears it. The runtime calls this whenever guest code
+/// returns to it; `fflags` is exact only after it.
+pub fn fold_fflags(cpu: &mut CpuState) {
+    cpu.fcsr |= u64::from(cranemu_ir::fp::host_flags::take());
 }
 
 /// Applies a read-modify-write of the floating-point CSR `csr` (`fflags`,
@@ -128,7 +114,8 @@ unsafe fn get(cpu: *mut u8, offset: i32) -> u64 {
     unsafe { cpu.add(offset as usize).cast::<u64>().read_unaligned() }
 }
 
-/// `csrrw`/`csrrs`/`csrrc` on a floating-point CSR: returns the CSR's old
+/// `csrrw`/`csrrs`/`csrrc` on a floating-point CSR: folds the float-flag
+/// accumulator into `fcsr` (see [`fold_fflags`]), returns the CSR's old
 /// value and updates `fcsr` as `mode` ([`CsrMode`] as `u64`) says. `csr` is
 /// `fflags`, `frm` or `fcsr`; the translator never passes another.
 ///
@@ -143,9 +130,13 @@ pub unsafe extern "C" fn helper_csrrw(cpu: *mut u8, csr: u64, value: u64, mode: 
         _ => CsrMode::Read,
     };
     // SAFETY: the caller guarantees `cpu` (see # Safety).
-    let fcsr = unsafe { get(cpu, CpuState::OFFSET_FCSR) };
+    let mut fcsr = unsafe { get(cpu, CpuState::OFFSET_FCSR) };
+    // The flags accrued since translated code was entered are still in the
+    // accumulator: fold them in first.
+    let accrued = u64::from(cranemu_ir::fp::host_flags::take());
+    fcsr |= accrued;
     let (old, new) = fp_csr_rw(fcsr, csr as u16, value, mode);
-    if mode != CsrMode::Read {
+    if mode != CsrMode::Read || accrued != 0 {
         // SAFETY: as above; OFFSET_FCSR is a field of CpuState.
         unsafe {
             cpu.add(CpuState::OFFSET_FCSR as usize)

@@ -25,11 +25,12 @@
 //!   (`jump`), `jalr` (`jump_indirect`);
 //! - at a trap raised by the instruction itself: `ecall`, `ebreak`, and any
 //!   illegal instruction (the instruction bits are the `tval`; reserved
-//!   rounding modes, CSRs not accessible in user mode, and the privileged
-//!   instructions count as illegal);
-//! - after `fence.i` (`exit` with `flush`), and after a CSR write to `frm`
-//!   or `fcsr` (`exit`), so that rounding-mode–dependent translation can
-//!   slot in later;
+//!   rounding modes, `rm` = dyn while `frm` holds a reserved value, CSRs not
+//!   accessible in user mode, and the privileged instructions count as
+//!   illegal);
+//! - after `fence.i` (`exit` with `flush`), and after a CSR write to
+//!   `fflags`, `frm` or `fcsr` (`exit`): the dynamic rounding mode is a TB
+//!   flag, so code after a write to `frm` must be looked up anew;
 //! - before an instruction that starts on another 4 KiB page than the
 //!   block's first one (a 4-byte instruction straddling the boundary may be
 //!   the block's last), and after [`TranslateOptions::max_insns`];
@@ -115,8 +116,11 @@ pub enum EndReason {
     /// `fence.i`: the runtime must flush its translation cache (the
     /// terminator is an `exit` with `flush` set).
     FenceI,
-    /// A CSR write that may change how later code is translated (`frm`,
-    /// `fcsr`); the terminator is an `exit`.
+    /// A write to a floating-point CSR (`fflags`, `frm`, `fcsr`); the
+    /// terminator is an `exit`. A new `frm` changes how later code is
+    /// translated; a write to `fflags` ends the block so that no float op
+    /// after it can be merged with an identical one before it (whose flags
+    /// the write may have cleared).
     CsrWrite,
     /// The next instruction starts on another page.
     PageEnd,
@@ -165,6 +169,8 @@ pub(crate) struct DisasContext<'a> {
     /// Whether blocks count retired instructions in `icount`
     /// ([`TranslateOptions::count_insns`]).
     pub count_insns: bool,
+    /// The dynamic rounding mode the block runs under (from its TB flags).
+    pub frm: u8,
 }
 
 impl<'a> DisasContext<'a> {
@@ -177,6 +183,7 @@ impl<'a> DisasContext<'a> {
             next_pc: 0,
             insns_before: 0,
             count_insns: false,
+            frm: 0,
         }
     }
 
@@ -273,9 +280,9 @@ fn fetch(src: &dyn CodeSource, pc: u64) -> Result<Insn, u64> {
 
 /// Translates the block at guest virtual address `pc`.
 ///
-/// `flags` is reserved for the privilege level and MMU mode that the block
-/// was translated under; user mode passes 0 (nothing else is implemented
-/// yet: every block is translated for user mode).
+/// `flags` are the TB flags ([`crate::cpu::tb_flags`]) of the state the
+/// block will run under (today the dynamic rounding mode; every block is
+/// translated for user mode).
 ///
 /// Never fails: a guest fault becomes a terminator (see the module doc).
 pub fn translate_block(
@@ -284,13 +291,14 @@ pub fn translate_block(
     flags: u64,
     opts: &TranslateOptions,
 ) -> TranslatedBlock {
-    let _ = flags;
     let mut ir = Block::new(pc);
+    ir.flags = flags;
     let mut insns = Vec::new();
     let page = pc & !(PAGE_SIZE - 1);
     let max_insns = opts.max_insns.max(1);
     let mut ctx = DisasContext::new(&mut ir);
     ctx.count_insns = opts.count_insns;
+    ctx.frm = crate::cpu::tb_flags::frm(flags);
     let mut cur = pc;
     // Instructions that retire when the block runs to its terminator, and
     // how many of them were already added to `icount` before side exits.

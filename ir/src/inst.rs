@@ -168,10 +168,9 @@ pub enum FpWidth {
     D,
 }
 
-/// A floating-point binary operation under round-to-nearest-even.
-///
-/// Approximate for now: other rounding modes and `fflags` are not modelled
-/// (a later issue makes F/D exact).
+/// A floating-point binary operation. The arithmetic ones round as their
+/// instruction's rounding mode says; all of them raise IEEE exception flags
+/// (see [`Inst::Fbin`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FBinOp {
     /// `a + b`.
@@ -190,7 +189,8 @@ pub enum FBinOp {
 }
 
 /// A floating-point comparison giving 0 or 1 (RISC-V `feq`, `flt`, `fle`);
-/// any NaN operand gives 0.
+/// any NaN operand gives 0. `Eq` is quiet (invalid only for a signalling
+/// NaN), `Lt` and `Le` signal invalid for any NaN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FloatCC {
     /// `a == b`.
@@ -384,12 +384,20 @@ pub enum Inst {
         /// What it orders.
         kind: FenceKind,
     },
-    /// `dst = a op b` in floating point.
+    /// `dst = a op b` in floating point, rounded as `rm` says (ignored by
+    /// `fmin`/`fmax`).
+    ///
+    /// Every float op accrues the IEEE exception flags it raises into the
+    /// running thread's float-flag accumulator (`fp::host_flags`), never
+    /// clears it, and is executed even if its result is unused: the flags
+    /// are an effect. Semantics, bit for bit: [`crate::fp`].
     Fbin {
         /// The operation.
         op: FBinOp,
         /// Format of operands and result.
         w: FpWidth,
+        /// Rounding mode.
+        rm: Rounding,
         /// Result.
         dst: Value,
         /// Left operand.
@@ -397,20 +405,25 @@ pub enum Inst {
         /// Right operand.
         b: Value,
     },
-    /// `dst = sqrt(a)`.
+    /// `dst = sqrt(a)`, rounded as `rm` says; flags as for [`Inst::Fbin`].
     Fsqrt {
         /// Format.
         w: FpWidth,
+        /// Rounding mode.
+        rm: Rounding,
         /// Result.
         dst: Value,
         /// Operand.
         a: Value,
     },
-    /// Fused multiply-add with one rounding: `dst = ±(a * b) ± c`
-    /// (RISC-V `fmadd`, `fmsub`, `fnmsub`, `fnmadd`).
+    /// Fused multiply-add with one rounding, as `rm` says: `dst = ±(a *
+    /// b) ± c` (RISC-V `fmadd`, `fmsub`, `fnmsub`, `fnmadd`); flags as for
+    /// [`Inst::Fbin`], and `0 * inf` is invalid whatever `c` is.
     Fma {
         /// Format.
         w: FpWidth,
+        /// Rounding mode.
+        rm: Rounding,
         /// Negate the product.
         neg_product: bool,
         /// Negate the addend.
@@ -424,7 +437,8 @@ pub enum Inst {
         /// Addend.
         c: Value,
     },
-    /// `dst = (a cc b) ? 1 : 0` on floats; NaN operands give 0.
+    /// `dst = (a cc b) ? 1 : 0` on floats; NaN operands give 0. Flags as
+    /// for [`Inst::Fbin`] (see [`FloatCC`]).
     Fcmp {
         /// The comparison.
         cc: FloatCC,
@@ -437,8 +451,10 @@ pub enum Inst {
         /// Right operand.
         b: Value,
     },
-    /// Float to integer, rounded as `rm` says, saturating: NaN and too-large values give the maximum, too-small the
-    /// minimum (Unprivileged ISA, table 14.4).
+    /// Float to integer, rounded as `rm` says, saturating: NaN and
+    /// too-large values give the maximum, too-small the minimum
+    /// (Unprivileged ISA, table "Domains of float-to-integer conversions");
+    /// flags as for [`Inst::Fbin`].
     FcvtToInt {
         /// Format of the operand.
         w: FpWidth,
@@ -451,10 +467,12 @@ pub enum Inst {
         /// Operand.
         src: Value,
     },
-    /// Integer to float, round-to-nearest-even.
+    /// Integer to float, rounded as `rm` says; flags as for [`Inst::Fbin`].
     FcvtFromInt {
         /// Format of the result.
         w: FpWidth,
+        /// Rounding mode.
+        rm: Rounding,
         /// The integer type of `src` (its low 32 bits for 32-bit kinds).
         from: IntKind,
         /// Result.
@@ -462,11 +480,14 @@ pub enum Inst {
         /// Operand.
         src: Value,
     },
-    /// Float to float of the other width (`fcvt.s.d`, `fcvt.d.s`); NaN
-    /// results are the canonical NaN.
+    /// Float to float of the other width (`fcvt.s.d`, rounded as `rm`
+    /// says, and the exact `fcvt.d.s`); NaN results are the canonical NaN;
+    /// flags as for [`Inst::Fbin`].
     FcvtFloat {
         /// Format of the operand; the result has the other one.
         from: FpWidth,
+        /// Rounding mode.
+        rm: Rounding,
         /// Result.
         dst: Value,
         /// Operand.

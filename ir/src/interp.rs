@@ -237,9 +237,14 @@ pub unsafe fn run(
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
 ) -> Outcome {
-    // Float ops run on the host FPU and their exceptions are read back
-    // from its sticky flags, as in translated code: start clean.
-    fp::host_flags::clear();
+    // Float ops accrue their exception flags into the thread's float-flag
+    // accumulator (fp::host_flags), as translated code does.
+    let accrue = |(r, f): (u64, u32)| {
+        if f != 0 {
+            fp::host_flags::raise(f);
+        }
+        Some(r)
+    };
     let mut vals = vec![0u64; block.num_values as usize];
     let mut pc = block.pc;
     for inst in &block.insts {
@@ -349,21 +354,24 @@ pub unsafe fn run(
                 }
                 None
             }
-            Fbin { op, w, a, b, .. } => Some(fp::fbin(op, w, v(a), v(b))),
-            Fsqrt { w, a, .. } => Some(fp::fsqrt(w, v(a))),
+            Fbin { op, w, rm, a, b, .. } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
+            Fsqrt { w, rm, a, .. } => accrue(fp::fsqrt(w, rm, v(a))),
             Fma {
                 w,
+                rm,
                 neg_product,
                 neg_addend,
                 a,
                 b,
                 c,
                 ..
-            } => Some(fp::fma(w, neg_product, neg_addend, v(a), v(b), v(c))),
-            Fcmp { cc, w, a, b, .. } => Some(fp::fcmp(cc, w, v(a), v(b))),
-            FcvtToInt { w, rm, to, src, .. } => Some(fp::fcvt_to_int(w, rm, to, v(src))),
-            FcvtFromInt { w, from, src, .. } => Some(fp::fcvt_from_int(w, from, v(src))),
-            FcvtFloat { from, src, .. } => Some(fp::fcvt_float(from, v(src))),
+            } => accrue(fp::fma(w, rm, neg_product, neg_addend, v(a), v(b), v(c))),
+            Fcmp { cc, w, a, b, .. } => accrue(fp::fcmp(cc, w, v(a), v(b))),
+            FcvtToInt { w, rm, to, src, .. } => accrue(fp::fcvt_to_int(w, rm, to, v(src))),
+            FcvtFromInt { w, rm, from, src, .. } => {
+                accrue(fp::fcvt_from_int(w, rm, from, v(src)))
+            }
+            FcvtFloat { from, rm, src, .. } => accrue(fp::fcvt_float(from, rm, v(src))),
             Fclass { w, a, .. } => Some(fp::fclass(w, v(a))),
             Call { helper, args, .. } => {
                 let f = helpers[helper.0 as usize];

@@ -34,6 +34,11 @@ pub use inst::*;
 pub struct Block {
     /// Guest virtual address of the block's first instruction.
     pub pc: u64,
+    /// The TB flags the block was translated under: the part of the CPU
+    /// state that translation depends on (the frontend defines the bits).
+    /// Part of the block's identity; translated code that looks up another
+    /// block (the jump cache) matches these too.
+    pub flags: u64,
     /// The instructions, in order.
     pub insts: Vec<Inst>,
     /// How the block ends. `None` only while under construction.
@@ -45,10 +50,12 @@ pub struct Block {
 }
 
 impl Block {
-    /// An empty block starting at guest virtual address `pc`.
+    /// An empty block starting at guest virtual address `pc`, translated
+    /// under TB flags 0.
     pub fn new(pc: u64) -> Block {
         Block {
             pc,
+            flags: 0,
             insts: Vec::new(),
             term: None,
             num_values: 0,
@@ -195,23 +202,32 @@ impl<'a> Builder<'a> {
     }
 
     /// Floating-point `a op b`.
-    pub fn fbin(&mut self, op: FBinOp, w: FpWidth, a: Value, b: Value) -> Value {
+    pub fn fbin(&mut self, op: FBinOp, w: FpWidth, rm: Rounding, a: Value, b: Value) -> Value {
         let dst = self.value();
-        self.push(Inst::Fbin { op, w, dst, a, b });
+        self.push(Inst::Fbin {
+            op,
+            w,
+            rm,
+            dst,
+            a,
+            b,
+        });
         dst
     }
 
     /// Floating-point square root.
-    pub fn fsqrt(&mut self, w: FpWidth, a: Value) -> Value {
+    pub fn fsqrt(&mut self, w: FpWidth, rm: Rounding, a: Value) -> Value {
         let dst = self.value();
-        self.push(Inst::Fsqrt { w, dst, a });
+        self.push(Inst::Fsqrt { w, rm, dst, a });
         dst
     }
 
     /// Fused multiply-add `±(a*b) ± c`.
+    #[allow(clippy::too_many_arguments)]
     pub fn fma(
         &mut self,
         w: FpWidth,
+        rm: Rounding,
         neg_product: bool,
         neg_addend: bool,
         a: Value,
@@ -221,6 +237,7 @@ impl<'a> Builder<'a> {
         let dst = self.value();
         self.push(Inst::Fma {
             w,
+            rm,
             neg_product,
             neg_addend,
             dst,
@@ -238,7 +255,7 @@ impl<'a> Builder<'a> {
         dst
     }
 
-    /// Float to integer (saturating, toward zero).
+    /// Float to integer (saturating), rounded as `rm` says.
     pub fn fcvt_to_int(&mut self, w: FpWidth, rm: Rounding, to: IntKind, src: Value) -> Value {
         let dst = self.value();
         self.push(Inst::FcvtToInt {
@@ -252,16 +269,22 @@ impl<'a> Builder<'a> {
     }
 
     /// Integer to float.
-    pub fn fcvt_from_int(&mut self, w: FpWidth, from: IntKind, src: Value) -> Value {
+    pub fn fcvt_from_int(&mut self, w: FpWidth, rm: Rounding, from: IntKind, src: Value) -> Value {
         let dst = self.value();
-        self.push(Inst::FcvtFromInt { w, from, dst, src });
+        self.push(Inst::FcvtFromInt {
+            w,
+            rm,
+            from,
+            dst,
+            src,
+        });
         dst
     }
 
     /// Float to float of the other width.
-    pub fn fcvt_float(&mut self, from: FpWidth, src: Value) -> Value {
+    pub fn fcvt_float(&mut self, from: FpWidth, rm: Rounding, src: Value) -> Value {
         let dst = self.value();
-        self.push(Inst::FcvtFloat { from, dst, src });
+        self.push(Inst::FcvtFloat { from, rm, dst, src });
         dst
     }
 

@@ -53,6 +53,16 @@ fn width(w: FpWidth) -> &'static str {
     }
 }
 
+/// A rounding-mode suffix, ` rtz` and the like, for ops that round;
+/// nothing for the default `rne`.
+fn rounding(rounds: bool, rm: Rounding) -> String {
+    if rounds && rm != Rounding::Rne {
+        format!(" {}", format!("{rm:?}").to_lowercase())
+    } else {
+        String::new()
+    }
+}
+
 fn int_kind(k: IntKind) -> &'static str {
     match k {
         IntKind::I32 => "i32",
@@ -119,15 +129,26 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
                 FenceKind::Other => "other",
             }
         ),
-        Fbin { op, w, dst, a, b } => write!(
+        Fbin {
+            op,
+            w,
+            rm,
+            dst,
+            a,
+            b,
+        } => write!(
             out,
-            "{dst} = {}.{} {a}, {b}",
+            "{dst} = {}.{}{} {a}, {b}",
             format!("{op:?}").to_lowercase(),
-            width(w)
+            width(w),
+            rounding(op != FBinOp::Fmin && op != FBinOp::Fmax, rm)
         ),
-        Fsqrt { w, dst, a } => write!(out, "{dst} = sqrt.{} {a}", width(w)),
+        Fsqrt { w, rm, dst, a } => {
+            write!(out, "{dst} = sqrt.{}{} {a}", width(w), rounding(true, rm))
+        }
         Fma {
             w,
+            rm,
             neg_product,
             neg_addend,
             dst,
@@ -136,8 +157,9 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
             c,
         } => write!(
             out,
-            "{dst} = fma.{}{}{} {a}, {b}, {c}",
+            "{dst} = fma.{}{}{}{} {a}, {b}, {c}",
             width(w),
+            rounding(true, rm),
             if neg_product { " neg_product" } else { "" },
             if neg_addend { " neg_addend" } else { "" }
         ),
@@ -162,21 +184,29 @@ pub fn write_inst(out: &mut impl Write, inst: &Inst) -> fmt::Result {
                 format!("{rm:?}").to_lowercase()
             )
         }
-        FcvtFromInt { w, from, dst, src } => {
+        FcvtFromInt {
+            w,
+            rm,
+            from,
+            dst,
+            src,
+        } => {
             write!(
                 out,
-                "{dst} = fcvt_from_{}.{} {src}",
+                "{dst} = fcvt_from_{}.{}{} {src}",
                 int_kind(from),
-                width(w)
+                width(w),
+                rounding(true, rm)
             )
         }
-        FcvtFloat { from, dst, src } => write!(
+        FcvtFloat { from, rm, dst, src } => write!(
             out,
-            "{dst} = {} {src}",
+            "{dst} = {}{} {src}",
             match from {
                 FpWidth::S => "fpromote",
                 FpWidth::D => "fdemote",
-            }
+            },
+            rounding(from == FpWidth::D, rm)
         ),
         Fclass { w, dst, a } => write!(out, "{dst} = fclass.{} {a}", width(w)),
         ExitIf { cond, pc } => write!(out, "exit_if {cond}, {pc:#x}"),

@@ -75,8 +75,9 @@ static GUEST_HI: AtomicU64 = AtomicU64::new(0);
 /// be the state that code was translated for.
 pub(crate) unsafe fn enter(cpu: &mut CpuState, code: *const u8, trampoline: *const u8) -> i64 {
     let p: *mut CpuState = cpu;
-    // Guest float instructions read the host's sticky exception flags back
-    // into fflags (cranemu_ir::fp::host_flags): start them clean.
+    // Guest float instructions accrue their exception flags in the host's
+    // sticky flags (cranemu_ir::fp::host_flags), which the caller folds into
+    // fcsr afterwards: start them clean, whatever host code raised.
     cranemu_ir::fp::host_flags::clear();
     JIT_CPU.with(|c| c.set(p));
     // SAFETY: the caller guarantees the code pointers; the shim preserves

@@ -7,6 +7,22 @@
 //! guest traps. The runtime knows nothing about Linux: an `ecall` is a
 //! [`Trap`] with cause [`Exception::EcallFromU`], handed back to the caller.
 //!
+//! # TB flags
+//! A TB is translated for one value of the TB flags
+//! ([`cranemu_frontend::cpu::tb_flags`]: today the dynamic rounding mode
+//! `frm`), so the translation cache and the jump cache are keyed by (pc,
+//! flags), and a program that switches `frm` keeps a TB per mode instead
+//! of retranslating. Writes to `frm` end their block, so a chain of TBs
+//! runs under the flags it was looked up with.
+//!
+//! # Float exception flags
+//! Guest float instructions accrue `fflags` in the host's `MXCSR` sticky
+//! bits ([`cranemu_ir::fp::host_flags`]): the inline SSE code raises them
+//! there for free. The engine clears them before it enters guest code (JIT
+//! or interpreter) and folds them into `cpu.fcsr` each time guest code
+//! returns to it, so `fcsr` is exact at every exit (system calls, signal
+//! frames, traps); the `fflags`/`fcsr` CSR helper folds them itself.
+//!
 //! # Cache generations and locking
 //! Translated blocks (TBs) live in a [`Generation`]: a map from
 //! `(pc, flags)` to TB plus the executable memory holding their code.
@@ -38,6 +54,7 @@ use cranemu_backend::{
     guest_pc_at, jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry,
     PcRange, StateLayout, JUMP_CACHE_ENTRIES,
 };
+use cranemu_frontend::helpers::fold_fflags;
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
@@ -261,6 +278,7 @@ struct JumpCache {
 
 const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
     pc: u64::MAX,
+    flags: 0,
     code: 0,
 };
 
@@ -344,10 +362,11 @@ unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
         return std::ptr::null();
     }
     // SAFETY: `run` set these for the duration of its call into translated
-    // code, which is where this helper is called from.
-    let (engine, generation) = unsafe { (&*engine, &*generation) };
-    let _ = cpu;
-    match engine.lookup_compiled(generation, pc) {
+    // code, which is where this helper is called from, with `cpu` the state
+    // of this vCPU.
+    let (engine, generation, flags) =
+        unsafe { (&*engine, &*generation, (*cpu.cast::<CpuState>()).tb_flags()) };
+    match engine.lookup_compiled(generation, pc, flags) {
         Ok(Some(code)) => code,
         _ => std::ptr::null(),
     }
@@ -370,6 +389,7 @@ impl Engine {
                 exit_request: CpuState::OFFSET_EXIT_REQUEST,
                 fault_addr: CpuState::OFFSET_FAULT_ADDR,
                 trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+                fp_sink: CpuState::OFFSET_FP_SINK,
                 jump_cache: CpuState::OFFSET_JUMP_CACHE,
             },
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
@@ -408,26 +428,27 @@ impl Engine {
         &self.space
     }
 
-    /// Finds the TB for `pc` in `generation`, translating it to IR on a
-    /// miss.
-    fn find_or_translate(&self, generation: &Generation, pc: u64) -> Result<Arc<Tb>> {
-        if let Some(tb) = generation.tbs.read().get(&(pc, 0)) {
+    /// Finds the TB for (`pc`, `flags`) in `generation`, translating it to
+    /// IR on a miss.
+    fn find_or_translate(&self, generation: &Generation, pc: u64, flags: u64) -> Result<Arc<Tb>> {
+        if let Some(tb) = generation.tbs.read().get(&(pc, flags)) {
             return Ok(tb.clone());
         }
-        let tb = self.translate(pc)?;
+        let tb = self.translate(pc, flags)?;
         let mut tbs = generation.tbs.write();
-        Ok(tbs.entry((pc, 0)).or_insert(tb).clone())
+        Ok(tbs.entry((pc, flags)).or_insert(tb).clone())
     }
 
-    /// Translates the block at `pc` to IR (no lock held).
-    fn translate(&self, pc: u64) -> Result<Arc<Tb>> {
+    /// Translates the block at `pc` under TB flags `flags` to IR (no lock
+    /// held).
+    fn translate(&self, pc: u64, flags: u64) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
         let opts = TranslateOptions {
             max_insns: self.config.max_block_insns,
             count_insns: self.config.count_insns,
             superblocks: self.config.superblocks,
         };
-        let mut tb = translate_block(&Fetch(&self.space), pc, 0, &opts);
+        let mut tb = translate_block(&Fetch(&self.space), pc, flags, &opts);
         cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
@@ -463,10 +484,6 @@ impl Engine {
             .compile(&tb.ir, &slot_ptrs, self.config.log.out_asm)
             .map_err(|e| Error::Codegen(e.to_string()))?;
         let code = generation.place(&compiled)?;
-        // Compilation may run inside translated code (through the
-        // dispatcher only, but stay safe): leave no host float flags behind
-        // for the guest to see.
-        cranemu_ir::fp::host_flags::clear();
         let code = match tb.code.compare_exchange(
             std::ptr::null_mut(),
             code as *mut u8,
@@ -556,10 +573,11 @@ impl Engine {
             unsafe { (*jc.get()).entries.as_ptr() as u64 }
         });
         loop {
-            let code = match self.lookup_compiled(generation, cpu.pc)? {
+            let flags = cpu.tb_flags();
+            let code = match self.lookup_compiled(generation, cpu.pc, flags)? {
                 Some(code) => code,
                 None => {
-                    let tb = self.find_or_translate(generation, cpu.pc)?;
+                    let tb = self.find_or_translate(generation, cpu.pc, flags)?;
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
                     if n >= self.config.jit_threshold {
                         self.compile(generation, &tb)?
@@ -584,6 +602,7 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+            fold_fflags(cpu);
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
             if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
@@ -620,6 +639,7 @@ impl Engine {
         }
         self.interpreted_blocks.fetch_add(1, Ordering::Relaxed);
         let mut mem = InterpMemory(&self.space);
+        cranemu_ir::fp::host_flags::clear();
         let helpers = cranemu_frontend::helpers::HELPERS;
         // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
         // exactly and is the only access to it during the call. The helper
@@ -632,6 +652,7 @@ impl Engine {
             );
             interp::run(&tb.ir, bytes, &mut mem, helpers)
         };
+        fold_fflags(cpu);
         let trap = |cpu: &mut CpuState, cause, tval, pc| {
             cpu.pc = pc;
             Step::Exit(Exit::Trap(Trap { cause, tval, pc }))
@@ -699,6 +720,7 @@ impl Engine {
         cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
         // SAFETY: freshly compiled code for this engine's guest space.
         let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+        fold_fflags(cpu);
         RUNNING.with(|r| r.set(saved));
         generation.resolve_fault_pc(cpu);
         let exit = ExitCode::from_raw(r);
@@ -718,11 +740,16 @@ impl Engine {
         })
     }
 
-    /// The host code for `pc` in `generation`, if that TB is compiled:
-    /// the per-thread jump cache first, then the shared map. TBs are never
-    /// freed one by one, so a cached code address stays valid as long as
-    /// its generation.
-    fn lookup_compiled(&self, generation: &Generation, pc: u64) -> Result<Option<*const u8>> {
+    /// The host code for (`pc`, `flags`) in `generation`, if that TB is
+    /// compiled: the per-thread jump cache first, then the shared map. TBs
+    /// are never freed one by one, so a cached code address stays valid as
+    /// long as its generation.
+    fn lookup_compiled(
+        &self,
+        generation: &Generation,
+        pc: u64,
+        flags: u64,
+    ) -> Result<Option<*const u8>> {
         let cached = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local, and no reference escapes this closure.
             let jc = unsafe { &mut *jc.get() };
@@ -731,12 +758,17 @@ impl Engine {
                 jc.entries.fill(EMPTY_ENTRY);
             }
             let e = jc.entries[jump_cache_index(pc)];
-            (e.pc == pc).then_some(e.code as *const u8)
+            (e.pc == pc && e.flags == flags).then_some(e.code as *const u8)
         });
         if cached.is_some() {
             return Ok(cached);
         }
-        let Some(code) = generation.tbs.read().get(&(pc, 0)).and_then(|tb| tb.code()) else {
+        let Some(code) = generation
+            .tbs
+            .read()
+            .get(&(pc, flags))
+            .and_then(|tb| tb.code())
+        else {
             return Ok(None);
         };
         JUMP_CACHE.with(|jc| {
@@ -744,6 +776,7 @@ impl Engine {
             let jc = unsafe { &mut *jc.get() };
             jc.entries[jump_cache_index(pc)] = JumpCacheEntry {
                 pc,
+                flags,
                 code: code as usize,
             };
         });

@@ -266,9 +266,13 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
             std::mem::size_of::<CpuState>(),
         )
     };
+    // As the runtime does: float flags accrue in the thread's accumulator
+    // while guest code runs and are folded into fcsr afterwards.
+    cranemu_ir::fp::host_flags::clear();
     // SAFETY: the helpers of the table work on a `CpuState` image, which
     // `bytes` is.
     let out = unsafe { interp::run(block, bytes, &mut mem, cranemu_frontend::helpers::HELPERS) };
+    cranemu_frontend::helpers::fold_fflags(&mut icpu);
     let iend = ending_of_interp(out);
     // The runtime writes the next (or trapping) pc; the interpreter
     // reports it.
@@ -528,13 +532,13 @@ enum OpKind {
     Store(MemSize, bool),
     Rmw(AtomicOp, MemSize),
     Cas(MemSize),
-    Fbin(FBinOp, FpWidth),
-    Fsqrt(FpWidth),
-    Fma(FpWidth, bool, bool),
+    Fbin(FBinOp, FpWidth, Rounding),
+    Fsqrt(FpWidth, Rounding),
+    Fma(FpWidth, Rounding, bool, bool),
     Fcmp(FloatCC, FpWidth),
     ToInt(FpWidth, Rounding, IntKind),
-    FromInt(FpWidth, IntKind),
-    FcvtFloat(FpWidth),
+    FromInt(FpWidth, Rounding, IntKind),
+    FcvtFloat(FpWidth, Rounding),
     Fclass(FpWidth),
 }
 
@@ -620,19 +624,19 @@ fn all_ops() -> Vec<OpKind> {
         v.push(OpKind::Cas(s));
     }
     for w in WIDTHS {
-        v.extend(FBINOPS.iter().map(|&o| OpKind::Fbin(o, w)));
-        v.push(OpKind::Fsqrt(w));
-        for np in [false, true] {
-            for na in [false, true] {
-                v.push(OpKind::Fma(w, np, na));
+        for rm in ROUNDINGS {
+            v.extend(FBINOPS.iter().map(|&o| OpKind::Fbin(o, w, rm)));
+            v.push(OpKind::Fsqrt(w, rm));
+            for np in [false, true] {
+                for na in [false, true] {
+                    v.push(OpKind::Fma(w, rm, np, na));
+                }
             }
+            v.extend(KINDS.iter().map(|&k| OpKind::ToInt(w, rm, k)));
+            v.extend(KINDS.iter().map(|&k| OpKind::FromInt(w, rm, k)));
+            v.push(OpKind::FcvtFloat(w, rm));
         }
         v.extend(FLOATCCS.iter().map(|&c| OpKind::Fcmp(c, w)));
-        for rm in ROUNDINGS {
-            v.extend(KINDS.iter().map(|&k| OpKind::ToInt(w, rm, k)));
-        }
-        v.extend(KINDS.iter().map(|&k| OpKind::FromInt(w, k)));
-        v.push(OpKind::FcvtFloat(w));
         v.push(OpKind::Fclass(w));
     }
     v
@@ -683,13 +687,13 @@ impl OpKind {
             }
             OpKind::Rmw(op, size) => b.atomic_rmw(op, addr, a, size),
             OpKind::Cas(size) => b.atomic_cas(addr, x, a, size),
-            OpKind::Fbin(op, w) => b.fbin(op, w, a, x),
-            OpKind::Fsqrt(w) => b.fsqrt(w, a),
-            OpKind::Fma(w, np, na) => b.fma(w, np, na, a, x, c),
+            OpKind::Fbin(op, w, rm) => b.fbin(op, w, rm, a, x),
+            OpKind::Fsqrt(w, rm) => b.fsqrt(w, rm, a),
+            OpKind::Fma(w, rm, np, na) => b.fma(w, rm, np, na, a, x, c),
             OpKind::Fcmp(cc, w) => b.fcmp(cc, w, a, x),
             OpKind::ToInt(w, rm, k) => b.fcvt_to_int(w, rm, k, a),
-            OpKind::FromInt(w, k) => b.fcvt_from_int(w, k, a),
-            OpKind::FcvtFloat(w) => b.fcvt_float(w, a),
+            OpKind::FromInt(w, rm, k) => b.fcvt_from_int(w, rm, k, a),
+            OpKind::FcvtFloat(w, rm) => b.fcvt_float(w, rm, a),
             OpKind::Fclass(w) => b.fclass(w, a),
         })
     }
@@ -895,10 +899,10 @@ fn edge_sweep_agrees() {
             op,
             OpKind::Sext(_)
                 | OpKind::Uext(_)
-                | OpKind::Fsqrt(_)
+                | OpKind::Fsqrt(..)
                 | OpKind::ToInt(..)
                 | OpKind::FromInt(..)
-                | OpKind::FcvtFloat(_)
+                | OpKind::FcvtFloat(..)
                 | OpKind::Fclass(_)
         );
         let triples: Vec<(usize, usize, usize)> = if unary {
@@ -1256,7 +1260,7 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
         superblocks: true,
         ..TranslateOptions::default()
     };
-    let tb = translate_block(&Slice(&code), CODE, 0, &opts);
+    let tb = translate_block(&Slice(&code), CODE, cpu.tb_flags(), &opts);
     let fix = fixture();
     let (i, j) = run_both(&fix, &tb.ir, &cpu, &code, &mem);
     check_same(&i, &j, &|| {

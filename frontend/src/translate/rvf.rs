@@ -6,14 +6,18 @@
 //! results themselves, so only the bit-level instructions here (`flw`,
 //! `fsgnj*.s`, `fmv.w.x`) deal with boxing.
 //!
-//! # Rounding modes
+//! # Rounding modes and flags
 //!
-//! A static `rm` of 0..=4 is honoured by float-to-integer conversions; the
-//! other ops round to nearest-even whatever `rm` says (the IR's current
-//! approximation). The reserved values 5 and 6 are illegal instructions.
-//! The dynamic mode (7, read `frm`) is approximated by round-to-nearest-even
-//! for now; blocks already end after every write to `frm` so that a later
-//! change can translate it exactly.
+//! A static `rm` of 0..=4 is the instruction's rounding mode; the reserved
+//! values 5 and 6 make it an illegal instruction. The dynamic mode (7)
+//! reads `frm`, which is part of the block's TB flags
+//! ([`crate::cpu::tb_flags`]): it is known here, so every IR float op
+//! carries a static rounding mode, and `rm` = dyn while `frm` is 5, 6 or
+//! 7 is an illegal instruction too (Unprivileged ISA, F chapter,
+//! "Floating-Point Control and Status Register").
+//!
+//! The IR float ops accrue their own exception flags (see
+//! [`cranemu_ir::fp`]), so nothing is emitted here for `fflags`.
 
 use cranemu_ir::fp::CANONICAL_NAN_S;
 use cranemu_ir::{
@@ -21,7 +25,6 @@ use cranemu_ir::{
 };
 
 use super::{DisasContext, Flow};
-use crate::helpers::HELPER_ACCRUE_FFLAGS;
 use crate::insn::Insn;
 
 /// The upper 32 bits of a NaN-boxed single.
@@ -38,18 +41,16 @@ pub(crate) enum Sgnj {
     Xor,
 }
 
-/// The rounding mode of an instruction's `rm` field; `None` for the
-/// reserved values 5 and 6. Dynamic (7) is approximated (see the module
-/// doc).
-fn rounding(rm: u8) -> Option<Rounding> {
+/// The rounding mode of an instruction's `rm` field under dynamic rounding
+/// mode `frm`; `None` if it is reserved (5, 6, or 7 with a reserved `frm`).
+fn rounding(rm: u8, frm: u8) -> Option<Rounding> {
     match rm {
         0 => Some(Rounding::Rne),
         1 => Some(Rounding::Rtz),
         2 => Some(Rounding::Rdn),
         3 => Some(Rounding::Rup),
         4 => Some(Rounding::Rmm),
-        // Dynamic: frm is not read yet; round-to-nearest-even.
-        7 => Some(Rounding::Rne),
+        7 if frm < 5 => rounding(frm, 0),
         _ => None,
     }
 }
@@ -97,37 +98,32 @@ pub(crate) fn gen_fstore(ctx: &mut DisasContext<'_>, insn: &Insn, w: FpWidth) ->
     Flow::Next
 }
 
-/// Accrues the exception flags of the float instruction just translated
-/// into `fflags`. Emitted after the instruction's result is stored, so the
-/// (pure) float op cannot be scheduled after the helper call.
-fn accrue_fflags(ctx: &mut DisasContext<'_>) {
-    let zero = ctx.iconst(0);
-    ctx.b.call(HELPER_ACCRUE_FFLAGS, [zero, zero, zero]);
-}
-
 /// `fadd`, `fsub`, `fmul`, `fdiv`, `fmin`, `fmax`. Only the first four
 /// have an `rm` field (min/max use it as a function code).
 pub(crate) fn gen_fbin(ctx: &mut DisasContext<'_>, insn: &Insn, op: FBinOp, w: FpWidth) -> Flow {
-    if !matches!(op, FBinOp::Fmin | FBinOp::Fmax) && rounding(insn.rm).is_none() {
-        return ctx.illegal(insn);
-    }
+    let rm = if matches!(op, FBinOp::Fmin | FBinOp::Fmax) {
+        Rounding::Rne
+    } else {
+        match rounding(insn.rm, ctx.frm) {
+            Some(rm) => rm,
+            None => return ctx.illegal(insn),
+        }
+    };
     let a = ctx.f(insn.rs1);
     let b = ctx.f(insn.rs2);
-    let v = ctx.b.fbin(op, w, a, b);
+    let v = ctx.b.fbin(op, w, rm, a, b);
     ctx.set_f(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
 /// `fsqrt`.
 pub(crate) fn gen_fsqrt(ctx: &mut DisasContext<'_>, insn: &Insn, w: FpWidth) -> Flow {
-    if rounding(insn.rm).is_none() {
+    let Some(rm) = rounding(insn.rm, ctx.frm) else {
         return ctx.illegal(insn);
-    }
+    };
     let a = ctx.f(insn.rs1);
-    let v = ctx.b.fsqrt(w, a);
+    let v = ctx.b.fsqrt(w, rm, a);
     ctx.set_f(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -140,15 +136,14 @@ pub(crate) fn gen_fma(
     neg_product: bool,
     neg_addend: bool,
 ) -> Flow {
-    if rounding(insn.rm).is_none() {
+    let Some(rm) = rounding(insn.rm, ctx.frm) else {
         return ctx.illegal(insn);
-    }
+    };
     let a = ctx.f(insn.rs1);
     let b = ctx.f(insn.rs2);
     let c = ctx.f(insn.rs3);
-    let v = ctx.b.fma(w, neg_product, neg_addend, a, b, c);
+    let v = ctx.b.fma(w, rm, neg_product, neg_addend, a, b, c);
     ctx.set_f(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -200,7 +195,6 @@ pub(crate) fn gen_fcmp(ctx: &mut DisasContext<'_>, insn: &Insn, cc: FloatCC, w: 
     let b = ctx.f(insn.rs2);
     let v = ctx.b.fcmp(cc, w, a, b);
     ctx.set_x(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -212,20 +206,19 @@ pub(crate) fn gen_fclass(ctx: &mut DisasContext<'_>, insn: &Insn, w: FpWidth) ->
     Flow::Next
 }
 
-/// `fcvt.{w,wu,l,lu}.{s,d}`: saturating, with the static rounding mode.
+/// `fcvt.{w,wu,l,lu}.{s,d}`: saturating.
 pub(crate) fn gen_fcvt_to_int(
     ctx: &mut DisasContext<'_>,
     insn: &Insn,
     w: FpWidth,
     to: IntKind,
 ) -> Flow {
-    let Some(rm) = rounding(insn.rm) else {
+    let Some(rm) = rounding(insn.rm, ctx.frm) else {
         return ctx.illegal(insn);
     };
     let a = ctx.f(insn.rs1);
     let v = ctx.b.fcvt_to_int(w, rm, to, a);
     ctx.set_x(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
@@ -236,25 +229,23 @@ pub(crate) fn gen_fcvt_from_int(
     w: FpWidth,
     from: IntKind,
 ) -> Flow {
-    if rounding(insn.rm).is_none() {
+    let Some(rm) = rounding(insn.rm, ctx.frm) else {
         return ctx.illegal(insn);
-    }
+    };
     let a = ctx.x(insn.rs1);
-    let v = ctx.b.fcvt_from_int(w, from, a);
+    let v = ctx.b.fcvt_from_int(w, rm, from, a);
     ctx.set_f(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 
 /// `fcvt.s.d` (`from` = D) and `fcvt.d.s` (`from` = S).
 pub(crate) fn gen_fcvt_float(ctx: &mut DisasContext<'_>, insn: &Insn, from: FpWidth) -> Flow {
-    if rounding(insn.rm).is_none() {
+    let Some(rm) = rounding(insn.rm, ctx.frm) else {
         return ctx.illegal(insn);
-    }
+    };
     let a = ctx.f(insn.rs1);
-    let v = ctx.b.fcvt_float(from, a);
+    let v = ctx.b.fcvt_float(from, rm, a);
     ctx.set_f(insn.rd, v);
-    accrue_fflags(ctx);
     Flow::Next
 }
 

@@ -236,7 +236,7 @@ impl Machine {
 
     /// Translates, verifies and runs the block at `pc`.
     fn step(&mut self, pc: u64) -> Outcome {
-        let tb = translate_block(&self.code, pc, 0, &self.opts);
+        let tb = translate_block(&self.code, pc, self.cpu.tb_flags(), &self.opts);
         if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
             panic!("block at {pc:#x} does not verify: {e}\n{}", tb.ir);
         }
@@ -249,8 +249,12 @@ impl Machine {
                 size_of::<CpuState>(),
             )
         };
+        // As the runtime does: float flags accrue in the thread's
+        // accumulator while guest code runs, and are folded into fcsr after.
+        cranemu_ir::fp::host_flags::clear();
         // SAFETY: HELPERS expect a CpuState image, which `state` is.
         let out = unsafe { interp::run(&tb.ir, state, &mut self.mem, HELPERS) };
+        crate::helpers::fold_fflags(&mut self.cpu);
         self.blocks.push(tb);
         out
     }
@@ -861,19 +865,56 @@ fn fp_csrs_read_and_write() {
     assert_eq!(m.cpu.x[5], 1 << 5 | 0x10);
     assert_eq!(m.cpu.x[6], 1);
     assert_eq!(m.cpu.fcsr, 3 << 5 | 0x10);
-    assert_eq!(
-        m.step(CODE + 8),
-        Outcome::Exit {
-            pc: CODE + 28,
-            flush: false
-        }
-    );
+    // Writes to fflags end their block too.
+    let exit = |pc| Outcome::Exit { pc, flush: false };
+    assert_eq!(m.step(CODE + 8), exit(CODE + 16));
     assert_eq!(m.cpu.x[7], 3);
     assert_eq!(m.cpu.x[8], 0x10);
+    assert_eq!(m.step(CODE + 16), exit(CODE + 20));
     assert_eq!(m.cpu.x[9], 0x13);
+    assert_eq!(m.step(CODE + 20), exit(CODE + 28));
     assert_eq!(m.cpu.x[11], 3 << 5 | 0x12);
     assert_eq!(m.cpu.fcsr, 0x1f);
-    assert_eq!(m.blocks[1].insns.len(), 5);
+    assert_eq!(m.blocks[3].insns.len(), 2);
+}
+
+/// `rm` = dyn takes the rounding mode from `frm`, through the TB flags;
+/// flags accrue into `fflags`; a reserved `frm` makes dyn instructions
+/// illegal (and static ones still run).
+#[test]
+fn dynamic_rounding_mode_and_accrued_flags() {
+    let third = |frm: u64, rm: u32| {
+        let m = exec(&[opfp(3, 1, rm, 1, 2, 3)], |m| {
+            m.cpu.f[2] = 1f64.to_bits();
+            m.cpu.f[3] = 3f64.to_bits();
+            m.cpu.fcsr = frm << 5;
+        });
+        (m.cpu.f[1], m.cpu.fcsr)
+    };
+    let down = 0x3fd5_5555_5555_5555u64;
+    assert_eq!(third(0, 7), (down, 0x01));
+    assert_eq!(third(3, 7), (down + 1, 3 << 5 | 0x01));
+    assert_eq!(third(2, 7), (down, 2 << 5 | 0x01));
+    assert_eq!(third(2, 3), (down + 1, 2 << 5 | 0x01));
+    // fdiv.d by zero: DZ, accrued with what was there.
+    let m = exec(&[opfp(3, 1, 7, 1, 2, 0)], |m| {
+        m.cpu.f[2] = 1f64.to_bits();
+        m.cpu.fcsr = 0x01;
+    });
+    assert_eq!((m.cpu.f[1], m.cpu.fcsr), (f64::INFINITY.to_bits(), 0x09));
+    for frm in 5..8 {
+        let mut m = Machine::new(&[opfp(0, 1, 0, 1, 2, 3), opfp(0, 1, 7, 1, 2, 3)]);
+        m.cpu.fcsr = frm << 5;
+        assert_eq!(
+            m.step(CODE),
+            Outcome::Trap {
+                cause: 2,
+                tval: u64::from(opfp(0, 1, 7, 1, 2, 3)),
+                pc: CODE + 4
+            },
+            "frm = {frm}"
+        );
+    }
 }
 
 #[test]

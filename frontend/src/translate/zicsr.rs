@@ -9,7 +9,8 @@
 //! `csrrc[i]` write only if their source is not `x0` / zimm 0.
 //!
 //! The accesses themselves are helper calls ([`crate::helpers`]). A write to
-//! `frm` or `fcsr` ends the block with `exit` (see [`super::EndReason::CsrWrite`]).
+//! `fflags`, `frm` or `fcsr` ends the block with `exit` (see
+//! [`super::EndReason::CsrWrite`]).
 
 use cranemu_ir::Terminator;
 
@@ -49,7 +50,7 @@ pub(crate) fn gen_csr(ctx: &mut DisasContext<'_>, insn: &Insn, op: CsrOp, imm: b
             let mode_v = ctx.iconst(mode as u64);
             let old = ctx.b.call(HELPER_CSRRW, [number, value, mode_v]);
             ctx.set_x(insn.rd, old);
-            if mode != CsrMode::Read && insn.csr != csr::FFLAGS {
+            if mode != CsrMode::Read {
                 Flow::End(
                     Terminator::Exit {
                         pc: ctx.next_pc,
