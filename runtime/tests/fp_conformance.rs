@@ -166,13 +166,31 @@ const X_INT_DST: u32 = 7;
 const X_FLAGS: u32 = 28;
 const F_DST: u32 = 4;
 
-/// The vector loop for `insn` with `rm` field `rm`; if `frm` is given, a
-/// prologue sets it with `csrrwi` first.
-fn vector_loop(insn: Insn, rm: u32, frm: Option<u32>) -> Vec<u32> {
+/// How a vector loop sets the rounding mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    /// Static `rm`; `frm` (left at another valid mode) must not matter.
+    Static(Rm),
+    /// `rm` = 7, `frm` set once by `csrrwi` before the loop.
+    Dyn(Rm),
+    /// `rm` = 7, `frm` written per vector: the row's fourth word is a
+    /// whole `fcsr` value (`frm << 5 | prior fflags`) written with `csrrw`,
+    /// which ends the block, so the block holding the instruction is
+    /// entered, and chained to, under a changing `frm`.
+    DynPerVector,
+}
+
+/// The vector loop for `insn` under `mode`.
+fn vector_loop(insn: Insn, mode: Mode) -> Vec<u32> {
     let mut c = Vec::new();
-    if let Some(f) = frm {
-        c.push(csrrwi(0, CSR_FRM, f));
-    }
+    let (rm, csr) = match mode {
+        Mode::Static(rm) => (rm.bits(), CSR_FFLAGS),
+        Mode::Dyn(rm) => {
+            c.push(csrrwi(0, CSR_FRM, rm.bits()));
+            (DYN, CSR_FFLAGS)
+        }
+        Mode::DynPerVector => (DYN, CSR_FCSR),
+    };
     let top = c.len();
     let (rd, rs1) = (
         if insn.int_dest() { X_INT_DST } else { F_DST },
@@ -184,7 +202,7 @@ fn vector_loop(insn: Insn, rm: u32, frm: Option<u32>) -> Vec<u32> {
         fld(3, A0, 16),
         ld(X_INT_SRC, A0, 0),
         ld(X_PRIOR, A0, 24),
-        csrrw(0, CSR_FFLAGS, X_PRIOR),
+        csrrw(0, csr, X_PRIOR),
         encode(insn, rm, rd, rs1, 2, 3),
         csrrs(X_FLAGS, CSR_FFLAGS, 0),
         if insn.int_dest() {
@@ -283,8 +301,8 @@ fn is_ecall(exit: Exit) -> bool {
 // ---- Vector runs ----------------------------------------------------------
 
 /// Runs every vector of `insn` (all for the JIT, a subset for the
-/// interpreter) under every rounding mode, static and dynamic, and
-/// compares with the oracle.
+/// interpreter) under every rounding mode, static and dynamic (and with
+/// `frm` changing from vector to vector), and compares with the oracle.
 fn check_insn(insn: Insn, tier: Tier) {
     let mut vs = edge_vectors(insn);
     let n_random = match tier {
@@ -298,76 +316,99 @@ fn check_insn(insn: Insn, tier: Tier) {
     let priors: Vec<u32> = (0..vs.len())
         .map(|i| if i % 4 == 3 { (rng.next_u64() & 0x1f) as u32 } else { 0 })
         .collect();
+    let frms: Vec<Rm> = (0..vs.len()).map(|_| rng.pick(&Rm::ALL)).collect();
 
     let rms: &[Rm] = if insn.has_rm() { &Rm::ALL } else { &[Rm::Rne] };
+    // expected[rm][vector]
+    let expected: Vec<Vec<(u64, u32)>> = rms
+        .iter()
+        .map(|&rm| vs.iter().map(|v| eval(insn, rm, v[0], v[1], v[2])).collect())
+        .collect();
+    let mut modes: Vec<Mode> = rms.iter().map(|&rm| Mode::Static(rm)).collect();
+    if insn.has_rm() {
+        modes.extend(Rm::ALL.map(Mode::Dyn));
+        modes.push(Mode::DynPerVector);
+    }
+
     let name = insn.name();
     let mut h = Harness::new(tier);
     let mut report = Report::default();
-    for &rm in rms {
-        let expected: Vec<(u64, u32)> = vs.iter().map(|v| eval(insn, rm, v[0], v[1], v[2])).collect();
-        // (rm field, frm set by the prologue, frm left in fcsr beforehand)
-        let mut variants = vec![(rm.bits(), None, (rm.bits() + 2) % 5)];
-        if insn.has_rm() {
-            variants.push((DYN, Some(rm.bits()), (rm.bits() + 1) % 5));
-        }
-        for (rm_field, set_frm, stale_frm) in variants {
-            let label = match (insn.has_rm(), set_frm) {
-                (false, _) => name.clone(),
-                (true, None) => format!("{name} rm={}", rm.name()),
-                (true, Some(_)) => format!("{name} rm=dyn frm={}", rm.name()),
-            };
-            let pc = h.place(&vector_loop(insn, rm_field, set_frm));
-            let frm_after = u64::from(set_frm.unwrap_or(stale_frm));
-            let mut cpu = CpuState::default();
-            cpu.fcsr = u64::from(stale_frm) << 5;
-            for (start, chunk) in (0..vs.len()).step_by(CHUNK).zip(vs.chunks(CHUNK)) {
-                let mut input = Vec::with_capacity(chunk.len() * IN_ROW as usize);
-                for (i, v) in chunk.iter().enumerate() {
-                    for x in [v[0], v[1], v[2], u64::from(priors[start + i])] {
-                        input.extend_from_slice(&x.to_le_bytes());
-                    }
+    for mode in modes {
+        let (label, stale_frm) = match mode {
+            _ if !insn.has_rm() => (name.clone(), 2),
+            Mode::Static(rm) => (format!("{name} rm={}", rm.name()), (rm.bits() + 2) % 5),
+            Mode::Dyn(rm) => (format!("{name} rm=dyn frm={}", rm.name()), (rm.bits() + 1) % 5),
+            Mode::DynPerVector => (format!("{name} rm=dyn, frm per vector"), 0),
+        };
+        // The rounding mode and fcsr-word of vector i.
+        let rm_of = |i: usize| match mode {
+            Mode::Static(rm) | Mode::Dyn(rm) => rm,
+            Mode::DynPerVector => frms[i],
+        };
+        let row_word = |i: usize| match mode {
+            Mode::DynPerVector => frms[i].bits() << 5 | priors[i],
+            _ => priors[i],
+        };
+        let pc = h.place(&vector_loop(insn, mode));
+        let mut cpu = CpuState::default();
+        cpu.fcsr = u64::from(stale_frm) << 5;
+        for (start, chunk) in (0..vs.len()).step_by(CHUNK).zip(vs.chunks(CHUNK)) {
+            let mut input = Vec::with_capacity(chunk.len() * IN_ROW as usize);
+            for (i, v) in chunk.iter().enumerate() {
+                for x in [v[0], v[1], v[2], u64::from(row_word(start + i))] {
+                    input.extend_from_slice(&x.to_le_bytes());
                 }
-                h.space.write(IN, &input).expect("write operands");
-                cpu.x[A0 as usize] = IN;
-                cpu.x[A1 as usize] = OUT;
-                cpu.x[A2 as usize] = chunk.len() as u64;
-                let exit = h.run(&mut cpu, pc);
-                if !is_ecall(exit) {
-                    report.fail(format!("{label}: the vector loop ended with {exit:?}"));
-                    break;
-                }
-                let mut out = vec![0u8; chunk.len() * OUT_ROW as usize];
-                h.space.read(OUT, &mut out).expect("read results");
-                let mut last_flags = 0;
-                for (i, v) in chunk.iter().enumerate() {
-                    let word = |k: usize| {
-                        let o = i * OUT_ROW as usize + k * 8;
-                        u64::from_le_bytes(out[o..o + 8].try_into().unwrap())
-                    };
-                    let (e, prior) = (expected[start + i], priors[start + i]);
-                    let got_flags = word(1);
-                    last_flags = got_flags;
-                    report.check(
-                        || {
-                            if prior == 0 {
-                                label.clone()
-                            } else {
-                                format!("{label} prior fflags {}", flags_str(prior))
-                            }
-                        },
-                        *v,
-                        insn.arity(),
-                        (e.0, e.1 | prior),
-                        (word(0), got_flags as u32),
-                    );
-                }
-                let want_fcsr = frm_after << 5 | last_flags;
-                if cpu.fcsr != want_fcsr {
-                    report.fail(format!(
-                        "{label}: fcsr after the loop is {:#x}, want {want_fcsr:#x}",
-                        cpu.fcsr
-                    ));
-                }
+            }
+            h.space.write(IN, &input).expect("write operands");
+            cpu.x[A0 as usize] = IN;
+            cpu.x[A1 as usize] = OUT;
+            cpu.x[A2 as usize] = chunk.len() as u64;
+            let exit = h.run(&mut cpu, pc);
+            if !is_ecall(exit) {
+                report.fail(format!("{label}: the vector loop ended with {exit:?}"));
+                break;
+            }
+            let mut out = vec![0u8; chunk.len() * OUT_ROW as usize];
+            h.space.read(OUT, &mut out).expect("read results");
+            let mut want_fcsr = 0;
+            for (i, v) in chunk.iter().enumerate() {
+                let word = |k: usize| {
+                    let o = i * OUT_ROW as usize + k * 8;
+                    u64::from_le_bytes(out[o..o + 8].try_into().unwrap())
+                };
+                let j = start + i;
+                let rm = rm_of(j);
+                let rm_index = if insn.has_rm() { rm as usize } else { 0 };
+                let (e, prior) = (expected[rm_index][j], priors[j]);
+                let got_flags = word(1);
+                let frm = match mode {
+                    Mode::Static(_) => stale_frm,
+                    _ if !insn.has_rm() => stale_frm,
+                    _ => rm.bits(),
+                };
+                want_fcsr = u64::from(frm << 5 | e.1 | prior);
+                report.check(
+                    || {
+                        let mut l = label.clone();
+                        if mode == Mode::DynPerVector {
+                            l += &format!(" (this one {})", rm.name());
+                        }
+                        if prior != 0 {
+                            l += &format!(" prior fflags {}", flags_str(prior));
+                        }
+                        l
+                    },
+                    *v,
+                    insn.arity(),
+                    (e.0, e.1 | prior),
+                    (word(0), got_flags as u32),
+                );
+            }
+            if cpu.fcsr != want_fcsr {
+                report.fail(format!(
+                    "{label}: fcsr after the loop is {:#x}, want {want_fcsr:#x}",
+                    cpu.fcsr
+                ));
             }
         }
     }
