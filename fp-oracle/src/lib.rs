@@ -541,7 +541,11 @@ pub fn fclass(w: Width, a: u64) -> u64 {
 /// the canonical NaN, sign +) and the result is boxed. Never raises flags.
 pub fn fsgnj(op: Op, w: Width, a: u64, b: u64) -> u64 {
     let (x, y, sign) = match w {
-        Width::S => (u64::from(unbox_s(a)), u64::from(unbox_s(b)), u64::from(SIGN_S)),
+        Width::S => (
+            u64::from(unbox_s(a)),
+            u64::from(unbox_s(b)),
+            u64::from(SIGN_S),
+        ),
         Width::D => (a, b, SIGN_D),
     };
     let s = match op {
@@ -610,11 +614,8 @@ pub fn eval(insn: Insn, rm: Rm, a: u64, b: u64, c: u64) -> (u64, u32) {
                     S => {
                         let x = unbox_s(a) ^ if neg_prod { SIGN_S } else { 0 };
                         let z = unbox_s(c) ^ if neg_add { SIGN_S } else { 0 };
-                        let r = sf::f32_mulAdd(
-                            sf::float32_t { v: x },
-                            f32_(b),
-                            sf::float32_t { v: z },
-                        );
+                        let r =
+                            sf::f32_mulAdd(sf::float32_t { v: x }, f32_(b), sf::float32_t { v: z });
                         box_s(r.v)
                     }
                     D => {

@@ -209,7 +209,20 @@ pub fn float_edges(w: Width) -> Vec<u64> {
         }
         let s = if sign { -1.0 } else { 1.0 };
         for x in [
-            0.5, 1.5, 2.5, 3.5, 2.0, 3.0, 0.25, 0.75, 0.1, 7.25, 100.5, 101.5, 1e10, 1e-10,
+            0.5,
+            1.5,
+            2.5,
+            3.5,
+            2.0,
+            3.0,
+            0.25,
+            0.75,
+            0.1,
+            7.25,
+            100.5,
+            101.5,
+            1e10,
+            1e-10,
             std::f64::consts::PI,
         ] {
             push_unique(&mut v, f.from_f64(s * x));
@@ -368,17 +381,17 @@ pub fn edge_vectors(insn: Insn) -> Vec<[u64; 3]> {
 /// A random float (raw bits, not boxed) from a mix of strategies.
 fn rand_raw(r: &mut SplitMix64, f: Fmt, edges: &[u64]) -> u64 {
     let sign = r.one_in(2);
-    let all = if f.w == Width::S { 0xffff_ffff } else { u64::MAX };
+    let all = if f.w == Width::S {
+        0xffff_ffff
+    } else {
+        u64::MAX
+    };
     match r.below(8) {
         0 | 1 => r.next_u64() & all,
         2 => f.pack(sign, r.range(0, f.emax()), r.next_u64()),
         3 => f.pack(sign, f.bias() + r.range(-8, 8), r.next_u64()),
         // Short significands: products of two are exact or exact ties.
-        4 => f.pack(
-            sign,
-            f.bias() + r.range(-20, 20),
-            r.next_u64() & f.short(),
-        ),
+        4 => f.pack(sign, f.bias() + r.range(-20, 20), r.next_u64() & f.short()),
         // Significands next to 1.0 and to 2.0.
         5 => {
             let k = r.below(4);
@@ -497,7 +510,11 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
                     let k = r.range(20, 63) as u32;
                     let prec = if w == Width::S { 24 } else { 53 };
                     let top = 1u64 << k;
-                    let keep = if k >= prec { !((top >> (prec - 1)) - 1) } else { !0 };
+                    let keep = if k >= prec {
+                        !((top >> (prec - 1)) - 1)
+                    } else {
+                        !0
+                    };
                     let mut x = top | (r.next_u64() & (top - 1) & keep);
                     if k >= prec {
                         x |= top >> prec; // the tie bit
@@ -609,9 +626,9 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
 
 /// A stable seed per instruction (FNV-1a of its name).
 pub fn seed_of(insn: Insn) -> u64 {
-    insn.name()
-        .bytes()
-        .fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+    insn.name().bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// `n` random vectors for `insn`, from `seed`.

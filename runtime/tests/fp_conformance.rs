@@ -30,8 +30,8 @@
 
 use std::sync::Arc;
 
-use cranemu_fp_oracle::vectors::{edge_vectors, random_vectors, seed_of, SplitMix64};
 use cranemu_fp_oracle::vectors::RANDOM_PER_INSN;
+use cranemu_fp_oracle::vectors::{edge_vectors, random_vectors, seed_of, SplitMix64};
 use cranemu_fp_oracle::{eval, flags_str, Insn, IntTy, Op, Report, Rm, Width};
 use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit};
 use cranemu_softmmu::user::{GuestSpace, Prot};
@@ -113,9 +113,21 @@ fn csrrw(rd: u32, csr: u32, rs1: u32) -> u32 {
 fn csrrs(rd: u32, csr: u32, rs1: u32) -> u32 {
     i_type(csr as i32, rs1, 2, rd, SYSTEM)
 }
+/// `csrrc rd, csr, rs1`.
+fn csrrc(rd: u32, csr: u32, rs1: u32) -> u32 {
+    i_type(csr as i32, rs1, 3, rd, SYSTEM)
+}
 /// `csrrwi rd, csr, uimm`.
 fn csrrwi(rd: u32, csr: u32, uimm: u32) -> u32 {
     i_type(csr as i32, uimm, 5, rd, SYSTEM)
+}
+/// `csrrsi rd, csr, uimm`.
+fn csrrsi(rd: u32, csr: u32, uimm: u32) -> u32 {
+    i_type(csr as i32, uimm, 6, rd, SYSTEM)
+}
+/// `csrrci rd, csr, uimm`.
+fn csrrci(rd: u32, csr: u32, uimm: u32) -> u32 {
+    i_type(csr as i32, uimm, 7, rd, SYSTEM)
 }
 
 /// Encodes `insn` with rounding-mode field `rm` (ignored by encodings
@@ -123,7 +135,8 @@ fn csrrwi(rd: u32, csr: u32, uimm: u32) -> u32 {
 /// numbers as the instruction reads and writes them).
 fn encode(insn: Insn, rm: u32, rd: u32, rs1: u32, rs2: u32, rs3: u32) -> u32 {
     let fmt = insn.w.fmt();
-    let fp = |funct5: u32, rs2: u32, funct3: u32| r_type(funct5 << 2 | fmt, rs2, rs1, funct3, rd, OP_FP);
+    let fp =
+        |funct5: u32, rs2: u32, funct3: u32| r_type(funct5 << 2 | fmt, rs2, rs1, funct3, rd, OP_FP);
     let r4 = |opcode: u32| r4_type(rs3, fmt, rs2, rs1, rm, rd, opcode);
     match insn.op {
         Op::Add => fp(0b00000, rs2, rm),
@@ -314,7 +327,13 @@ fn check_insn(insn: Insn, tier: Tier) {
     vs.extend(random_vectors(insn, n_random, seed_of(insn)));
     let mut rng = SplitMix64::new(seed_of(insn) ^ 0x5eed);
     let priors: Vec<u32> = (0..vs.len())
-        .map(|i| if i % 4 == 3 { (rng.next_u64() & 0x1f) as u32 } else { 0 })
+        .map(|i| {
+            if i % 4 == 3 {
+                (rng.next_u64() & 0x1f) as u32
+            } else {
+                0
+            }
+        })
         .collect();
     let frms: Vec<Rm> = (0..vs.len()).map(|_| rng.pick(&Rm::ALL)).collect();
 
@@ -322,7 +341,11 @@ fn check_insn(insn: Insn, tier: Tier) {
     // expected[rm][vector]
     let expected: Vec<Vec<(u64, u32)>> = rms
         .iter()
-        .map(|&rm| vs.iter().map(|v| eval(insn, rm, v[0], v[1], v[2])).collect())
+        .map(|&rm| {
+            vs.iter()
+                .map(|v| eval(insn, rm, v[0], v[1], v[2]))
+                .collect()
+        })
         .collect();
     let mut modes: Vec<Mode> = rms.iter().map(|&rm| Mode::Static(rm)).collect();
     if insn.has_rm() {
@@ -337,7 +360,10 @@ fn check_insn(insn: Insn, tier: Tier) {
         let (label, stale_frm) = match mode {
             _ if !insn.has_rm() => (name.clone(), 2),
             Mode::Static(rm) => (format!("{name} rm={}", rm.name()), (rm.bits() + 2) % 5),
-            Mode::Dyn(rm) => (format!("{name} rm=dyn frm={}", rm.name()), (rm.bits() + 1) % 5),
+            Mode::Dyn(rm) => (
+                format!("{name} rm=dyn frm={}", rm.name()),
+                (rm.bits() + 1) % 5,
+            ),
             Mode::DynPerVector => (format!("{name} rm=dyn, frm per vector"), 0),
         };
         // The rounding mode and fcsr-word of vector i.
@@ -594,23 +620,23 @@ fn check_fcsr_in_block(tier: Tier) {
     const THREE_QUARTER_ULP: u64 = 0x3ca8_0000_0000_0000; // 0.75 * 2^-52
     let d = |op| Insn { op, w: Width::D };
     let code = [
-        csrrs(20, CSR_FFLAGS, 0),                           // x20 = OF (entry)
-        encode(d(Op::Div), DYN, 10, 1, 0, 0),               // 1/0: DZ
-        csrrs(21, CSR_FFLAGS, 0),                           // OF|DZ
-        encode(d(Op::Add), DYN, 11, 1, 2, 0),               // 1+tiny: NX
-        csrrs(22, CSR_FFLAGS, 0),                           // OF|DZ|NX
-        encode(d(Op::Add), DYN, 12, 1, 1, 0),               // exact: no flag
-        encode(d(Op::Min), 0, 13, 1, 2, 0),                 // no flag
-        csrrs(23, CSR_FFLAGS, 0),                           // OF|DZ|NX
-        csrrs(24, CSR_FCSR, 0),                             // frm=rup | OF|DZ|NX
-        csrrs(25, CSR_FRM, 0),                              // rup
-        csrrw(26, CSR_FFLAGS, 0),                           // old flags; clear
-        encode(d(Op::Lt), 0, 27, 1, 3, 0),                  // flt with qNaN: NV
-        csrrs(28, CSR_FCSR, 0),                             // rup | NV
-        encode(d(Op::Add), DYN, 14, 1, 4, 0),               // 1 + 0.75ulp, rup: 1+ulp
-        csrrwi(29, CSR_FRM, Rm::Rtz.bits()),                // old frm; now rtz
-        encode(d(Op::Add), DYN, 15, 1, 4, 0),               // rtz: 1
-        csrrs(30, CSR_FCSR, 0),                             // rtz | NV|NX
+        csrrs(20, CSR_FFLAGS, 0),             // x20 = OF (entry)
+        encode(d(Op::Div), DYN, 10, 1, 0, 0), // 1/0: DZ
+        csrrs(21, CSR_FFLAGS, 0),             // OF|DZ
+        encode(d(Op::Add), DYN, 11, 1, 2, 0), // 1+tiny: NX
+        csrrs(22, CSR_FFLAGS, 0),             // OF|DZ|NX
+        encode(d(Op::Add), DYN, 12, 1, 1, 0), // exact: no flag
+        encode(d(Op::Min), 0, 13, 1, 2, 0),   // no flag
+        csrrs(23, CSR_FFLAGS, 0),             // OF|DZ|NX
+        csrrs(24, CSR_FCSR, 0),               // frm=rup | OF|DZ|NX
+        csrrs(25, CSR_FRM, 0),                // rup
+        csrrw(26, CSR_FFLAGS, 0),             // old flags; clear
+        encode(d(Op::Lt), 0, 27, 1, 3, 0),    // flt with qNaN: NV
+        csrrs(28, CSR_FCSR, 0),               // rup | NV
+        encode(d(Op::Add), DYN, 14, 1, 4, 0), // 1 + 0.75ulp, rup: 1+ulp
+        csrrwi(29, CSR_FRM, Rm::Rtz.bits()),  // old frm; now rtz
+        encode(d(Op::Add), DYN, 15, 1, 4, 0), // rtz: 1
+        csrrs(30, CSR_FCSR, 0),               // rtz | NV|NX
         ECALL,
     ];
     let mut h = Harness::new(tier);
@@ -656,10 +682,18 @@ fn check_fcsr_in_block(tier: Tier) {
         }
     }
     if cpu.fcsr != rtz << 5 | 0x11 {
-        bad.push(format!("fcsr at exit = {:#x}, want {:#x}", cpu.fcsr, rtz << 5 | 0x11));
+        bad.push(format!(
+            "fcsr at exit = {:#x}, want {:#x}",
+            cpu.fcsr,
+            rtz << 5 | 0x11
+        ));
     }
     h.assert_tier();
-    assert!(bad.is_empty(), "fcsr in a block, {tier:?} tier:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "fcsr in a block, {tier:?} tier:\n  {}",
+        bad.join("\n  ")
+    );
 }
 
 #[test]
@@ -670,4 +704,117 @@ fn fcsr_in_block_jit() {
 #[test]
 fn fcsr_in_block_interp() {
     check_fcsr_in_block(Tier::Interp);
+}
+
+// ---- Every kind of frm write ----------------------------------------------------
+
+/// `frm` changed by every CSR instruction form (`csrrsi`/`csrrci` on
+/// `frm`, `csrrs`/`csrrc`/`csrrw` with a register on `frm` and `fcsr`,
+/// `csrrwi` on `fcsr`) applies to the next dynamically rounded
+/// instruction; and the same code, rerun with a different `frm` in
+/// `CpuState::fcsr`, rounds by the new one (the translation cache must
+/// not hand back a block made for another `frm`).
+fn check_frm_writes(tier: Tier) {
+    const ONE: u64 = 0x3ff0_0000_0000_0000;
+    const HALF_ULP: u64 = 0x3ca0_0000_0000_0000; // 2^-53
+    const THREE_QUARTER_ULP: u64 = 0x3ca8_0000_0000_0000; // 0.75 * 2^-52
+    const NEG: u64 = 1 << 63;
+    let fadd = Insn {
+        op: Op::Add,
+        w: Width::D,
+    };
+    // Operands f1..f5 and, per rounding state, three dynamically rounded
+    // additions whose results tell all five modes apart: -1 - 2^-53 and
+    // 1 + 2^-53 (ties) and 1 + 0.75 ulp.
+    let pairs = [(2u32, 4u32), (1, 3), (1, 5)];
+    let mut code = Vec::new();
+    let mut dst = 6;
+    let mut probe = |code: &mut Vec<u32>| {
+        for (a, b) in pairs {
+            code.push(encode(fadd, DYN, dst, a, b, 0));
+            dst += 1;
+        }
+    };
+    probe(&mut code);
+    let steps = [
+        csrrci(0, CSR_FRM, 4),
+        csrrsi(0, CSR_FRM, 1),
+        csrrci(0, CSR_FRM, 2),
+        csrrc(0, CSR_FCSR, 5), // x5 = 1 << 5
+        csrrs(0, CSR_FRM, 6),  // x6 = 2
+        csrrw(0, CSR_FRM, 7),  // x7 = 4
+        csrrwi(0, CSR_FCSR, 1),
+    ];
+    for s in steps {
+        code.push(s);
+        probe(&mut code);
+    }
+    code.push(csrrs(8, CSR_FCSR, 0));
+    code.push(ECALL);
+
+    let mut h = Harness::new(tier);
+    let pc = h.place(&code);
+    let mut bad = Vec::new();
+    for entry in 0..5u32 {
+        let frm_seq = {
+            let f1 = entry & !4;
+            let f2 = f1 | 1;
+            let f3 = f2 & !2;
+            let f4 = f3 & !1;
+            let f5 = f4 | 2;
+            [entry, f1, f2, f3, f4, f5, 4, 0]
+        };
+        let mut cpu = CpuState::default();
+        cpu.fcsr = u64::from(entry) << 5;
+        cpu.f[1] = ONE;
+        cpu.f[2] = ONE | NEG;
+        cpu.f[3] = HALF_ULP;
+        cpu.f[4] = HALF_ULP | NEG;
+        cpu.f[5] = THREE_QUARTER_ULP;
+        cpu.x[5] = 1 << 5;
+        cpu.x[6] = 2;
+        cpu.x[7] = 4;
+        let exit = h.run(&mut cpu, pc);
+        if !is_ecall(exit) {
+            bad.push(format!("entry frm {entry}: {exit:?}"));
+            continue;
+        }
+        let mut r = 6;
+        for (k, &frm) in frm_seq.iter().enumerate() {
+            let rm = Rm::ALL[frm as usize];
+            for (a, b) in pairs {
+                let want = eval(fadd, rm, cpu.f[a as usize], cpu.f[b as usize], 0).0;
+                if cpu.f[r] != want {
+                    bad.push(format!(
+                        "entry frm {entry}, after write #{k} frm should be {}: f{r} = {:#x}, want {want:#x}",
+                        rm.name(),
+                        cpu.f[r]
+                    ));
+                }
+                r += 1;
+            }
+        }
+        if cpu.x[8] != 0x01 || cpu.fcsr != 0x01 {
+            bad.push(format!(
+                "entry frm {entry}: final fcsr read {:#x}, at exit {:#x}, want 0x1",
+                cpu.x[8], cpu.fcsr
+            ));
+        }
+    }
+    h.assert_tier();
+    assert!(
+        bad.is_empty(),
+        "frm writes, {tier:?} tier:\n  {}",
+        bad.join("\n  ")
+    );
+}
+
+#[test]
+fn frm_writes_jit() {
+    check_frm_writes(Tier::Jit);
+}
+
+#[test]
+fn frm_writes_interp() {
+    check_frm_writes(Tier::Interp);
 }
