@@ -116,7 +116,7 @@ impl Fmt {
         ((raw >> self.mant) & self.emax() as u64) as i64
     }
     /// Raw bits of an f64 value, rounded to nearest for S.
-    fn from_f64(self, x: f64) -> u64 {
+    fn bits_of(self, x: f64) -> u64 {
         match self.w {
             Width::S => u64::from((x as f32).to_bits()),
             Width::D => x.to_bits(),
@@ -225,20 +225,20 @@ pub fn float_edges(w: Width) -> Vec<u64> {
             1e-10,
             std::f64::consts::PI,
         ] {
-            push_unique(&mut v, f.from_f64(s * x));
+            push_unique(&mut v, f.bits_of(s * x));
         }
         // Integer limits and the values around them.
         for l in [2f64.powi(31), 2f64.powi(32), 2f64.powi(63), 2f64.powi(64)] {
             for d in [0.0, -0.5, 0.5, -1.0, 1.0, -1.5] {
-                push_unique(&mut v, f.from_f64(s * (l + d)));
+                push_unique(&mut v, f.bits_of(s * (l + d)));
             }
-            let at = f.from_f64(s * l);
+            let at = f.bits_of(s * l);
             push_unique(&mut v, f.nudge(at, 1));
             push_unique(&mut v, f.nudge(at, -1));
         }
         // Ties when converting from integers: 2^p + 1 does not fit.
-        push_unique(&mut v, f.from_f64(s * 2f64.powi(m as i32 + 1)));
-        push_unique(&mut v, f.from_f64(s * (2f64.powi(m as i32) + 0.5)));
+        push_unique(&mut v, f.bits_of(s * 2f64.powi(m as i32 + 1)));
+        push_unique(&mut v, f.bits_of(s * (2f64.powi(m as i32) + 0.5)));
         if w == Width::D {
             // binary32's thresholds, for fcvt.s.d.
             let t = 2f64.powi(-126);
@@ -466,7 +466,7 @@ fn second(r: &mut SplitMix64, insn: Insn, f: Fmt, a: u64, edges: &[u64]) -> u64 
             let d = if r.one_in(2) {
                 r.range(-3, 3)
             } else {
-                r.pick(&[-p - 1, -p, -p + 1, -p + 2, p - 1, p, p + 1]) as i64
+                r.pick(&[-p - 1, -p, -p + 1, -p + 2, p - 1, p, p + 1])
             };
             with_exp(r, f, (ea + d).clamp(0, f.emax()), ra)
         }
@@ -542,7 +542,7 @@ fn random_vector(r: &mut SplitMix64, insn: Insn, edges: &[u64], iedges: &[u64]) 
                     let lim = if w == Width::S { 22 } else { 51 };
                     let k = (r.next_u64() >> (64 - r.range(1, lim))) as f64;
                     let sgn = if r.one_in(2) { -1.0 } else { 1.0 };
-                    let x = f.from_f64(sgn * (k + 0.5));
+                    let x = f.bits_of(sgn * (k + 0.5));
                     f.reg(f.nudge(x, r.range(-1, 1)))
                 }
                 _ => {

@@ -376,8 +376,10 @@ fn check_insn(insn: Insn, tier: Tier) {
             _ => priors[i],
         };
         let pc = h.place(&vector_loop(insn, mode));
-        let mut cpu = CpuState::default();
-        cpu.fcsr = u64::from(stale_frm) << 5;
+        let mut cpu = CpuState {
+            fcsr: u64::from(stale_frm) << 5,
+            ..CpuState::default()
+        };
         for (start, chunk) in (0..vs.len()).step_by(CHUNK).zip(vs.chunks(CHUNK)) {
             let mut input = Vec::with_capacity(chunk.len() * IN_ROW as usize);
             for (i, v) in chunk.iter().enumerate() {
@@ -560,8 +562,10 @@ fn check_reserved_rm(tier: Tier) {
             code.push(encode(insn, rm, rd, rs1, 2, 3));
             code.push(ECALL);
             let pc = h.place(&code);
-            let mut cpu = CpuState::default();
-            cpu.fcsr = u64::from(entry_frm) << 5;
+            let mut cpu = CpuState {
+                fcsr: u64::from(entry_frm) << 5,
+                ..CpuState::default()
+            };
             cpu.f[1] = 0x3ff0_0000_0000_0000;
             cpu.f[2] = 0x4000_0000_0000_0000;
             cpu.f[3] = 0x4008_0000_0000_0000;
@@ -641,8 +645,10 @@ fn check_fcsr_in_block(tier: Tier) {
     ];
     let mut h = Harness::new(tier);
     let pc = h.place(&code);
-    let mut cpu = CpuState::default();
-    cpu.fcsr = u64::from(Rm::Rup.bits()) << 5 | 0x04;
+    let mut cpu = CpuState {
+        fcsr: u64::from(Rm::Rup.bits()) << 5 | 0x04,
+        ..CpuState::default()
+    };
     cpu.f[1] = ONE;
     cpu.f[2] = TINY;
     cpu.f[3] = QNAN;
@@ -764,8 +770,10 @@ fn check_frm_writes(tier: Tier) {
             let f5 = f4 | 2;
             [entry, f1, f2, f3, f4, f5, 4, 0]
         };
-        let mut cpu = CpuState::default();
-        cpu.fcsr = u64::from(entry) << 5;
+        let mut cpu = CpuState {
+            fcsr: u64::from(entry) << 5,
+            ..CpuState::default()
+        };
         cpu.f[1] = ONE;
         cpu.f[2] = ONE | NEG;
         cpu.f[3] = HALF_ULP;
