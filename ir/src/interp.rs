@@ -388,7 +388,9 @@ pub unsafe fn run(
                 }
                 None
             }
-            Fbin { op, w, rm, a, b, .. } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
+            Fbin {
+                op, w, rm, a, b, ..
+            } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
             Fsqrt { w, rm, a, .. } => accrue(fp::fsqrt(w, rm, v(a))),
             Fma {
                 w,
@@ -402,9 +404,9 @@ pub unsafe fn run(
             } => accrue(fp::fma(w, rm, neg_product, neg_addend, v(a), v(b), v(c))),
             Fcmp { cc, w, a, b, .. } => accrue(fp::fcmp(cc, w, v(a), v(b))),
             FcvtToInt { w, rm, to, src, .. } => accrue(fp::fcvt_to_int(w, rm, to, v(src))),
-            FcvtFromInt { w, rm, from, src, .. } => {
-                accrue(fp::fcvt_from_int(w, rm, from, v(src)))
-            }
+            FcvtFromInt {
+                w, rm, from, src, ..
+            } => accrue(fp::fcvt_from_int(w, rm, from, v(src))),
             FcvtFloat { from, rm, src, .. } => accrue(fp::fcvt_float(from, rm, v(src))),
             Fclass { w, a, .. } => Some(fp::fclass(w, v(a))),
             Call { helper, args, .. } => {
