@@ -8,12 +8,20 @@
 //! its flags there by itself, with no code for them; a helper adds the
 //! flags its exact computation returns.
 //!
-//! Inline (round-to-nearest-even, `MXCSR`'s default, is the only mode used
-//! inline; any other static or dynamic `rm` is a helper call):
-//! - `fadd`, `fsub`, `fmul`, `fdiv`, `fsqrt` (also in `rmm`: a square root
-//!   is never a tie): `addsd` and friends give IEEE results and RISC-V's
-//!   flags (after-rounding tininess on both); Cranelift's NaN
-//!   canonicalization replaces x86's NaN payloads with the canonical NaN.
+//! # Rounding
+//! While a block runs, `MXCSR`'s rounding control holds the block's
+//! ambient rounding mode ([`Block::ambient_rounding`]: the guest's dynamic
+//! mode where x86 has it). An op whose `rm` is that mode runs inline as it
+//! is, so code under `fesetround(FE_UPWARD)` runs as fast as code under the
+//! default; any other `rm` (a static mode that differs, or `rmm`, which x86
+//! lacks) is a helper call that switches `MXCSR` around the one op.
+//!
+//! Inline:
+//! - `fadd`, `fsub`, `fmul`, `fdiv`, `fsqrt` (`fsqrt` also in `rmm` when
+//!   the ambient mode is `rne`: a square root is never a tie): `addsd` and
+//!   friends give IEEE results and RISC-V's flags (after-rounding tininess
+//!   on both); Cranelift's NaN canonicalization replaces x86's NaN payloads
+//!   with the canonical NaN.
 //! - fused multiply-add, when the host has FMA3: x86 does not raise
 //!   invalid for `0 * inf + qNaN`, so a NaN result (rare) takes a cold call
 //!   to the exact helper, which computes the result and all its flags.
@@ -40,16 +48,17 @@ use cranemu_ir::{Block, FBinOp, FloatCC, FpWidth, Inst, Rounding};
 
 use crate::{fphelpers, Lowering};
 
-/// Whether `inst` is a float op lowered inline (see the module doc).
-fn is_inline(inst: &Inst, has_fma: bool) -> bool {
+/// Whether `inst` is a float op lowered inline in a block whose ambient
+/// rounding mode is `ambient` (see the module doc).
+fn is_inline(inst: &Inst, has_fma: bool, ambient: Rounding) -> bool {
     match *inst {
-        Inst::Fbin { op, rm, .. } => {
-            rm == Rounding::Rne && !matches!(op, FBinOp::Fmin | FBinOp::Fmax)
+        Inst::Fbin { op, rm, .. } => rm == ambient && !matches!(op, FBinOp::Fmin | FBinOp::Fmax),
+        Inst::Fsqrt { rm, .. } => {
+            rm == ambient || (rm == Rounding::Rmm && ambient == Rounding::Rne)
         }
-        Inst::Fsqrt { rm, .. } => matches!(rm, Rounding::Rne | Rounding::Rmm),
-        Inst::Fma { rm, .. } => rm == Rounding::Rne && has_fma,
+        Inst::Fma { rm, .. } => rm == ambient && has_fma,
         Inst::Fcmp { .. } => true,
-        Inst::FcvtFloat { from, rm, .. } => from == FpWidth::S || rm == Rounding::Rne,
+        Inst::FcvtFloat { from, rm, .. } => from == FpWidth::S || rm == ambient,
         _ => false,
     }
 }
@@ -94,7 +103,7 @@ pub(crate) fn needs_pin(block: &Block, has_fma: bool) -> Vec<bool> {
     let mut pin = vec![false; n];
     let mut next_barrier = n;
     for (i, inst) in block.insts.iter().enumerate().rev() {
-        if is_inline(inst, has_fma) {
+        if is_inline(inst, has_fma, block.ambient_rounding) {
             let d = inst.dst().expect("float ops define a value");
             pin[i] = first_effect[d.index()] > next_barrier;
         }
@@ -109,7 +118,14 @@ fn term_uses(t: &cranemu_ir::Terminator) -> Vec<cranemu_ir::Value> {
     use cranemu_ir::Terminator::*;
     match *t {
         Branch { cond, .. } => vec![cond],
-        JumpIndirect { target } => vec![target],
+        JumpIndirect {
+            target,
+            flags: None,
+        } => vec![target],
+        JumpIndirect {
+            target,
+            flags: Some(f),
+        } => vec![target, f],
         Jump { .. } | Trap { .. } | Exit { .. } => vec![],
     }
 }
@@ -157,7 +173,7 @@ impl Lowering<'_, '_> {
     pub(crate) fn lower_float(&mut self, inst: &Inst, pin: bool) {
         use Inst::*;
         let has_fma = self.be.has_fma;
-        let inline = is_inline(inst, has_fma);
+        let inline = is_inline(inst, has_fma, self.block.ambient_rounding);
         let (dst, x) = match *inst {
             Fbin {
                 op,

@@ -164,10 +164,17 @@ pub struct JumpCacheEntry {
 
 const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 24);
 
-/// The jump-cache slot of guest pc `pc`; translated code computes the
-/// same hash inline.
-pub const fn jump_cache_index(pc: u64) -> usize {
-    ((pc >> 1) ^ (pc >> 13)) as usize & (JUMP_CACHE_ENTRIES - 1)
+/// The jump-cache slot of guest pc `pc` under TB flags `flags`;
+/// translated code computes the same hash inline. The flags are mixed in
+/// so that the TBs of one pc under several flags (a loop that switches
+/// `frm`) do not evict each other.
+pub const fn jump_cache_index(pc: u64, flags: u64) -> usize {
+    ((pc >> 1) ^ (pc >> 13) ^ flags_hash(flags)) as usize & (JUMP_CACHE_ENTRIES - 1)
+}
+
+/// The flags' part of [`jump_cache_index`] (0 for flags 0).
+const fn flags_hash(flags: u64) -> u64 {
+    flags.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 52
 }
 
 /// The indirect-jump lookup helper: given the CPU state and a guest pc,
@@ -923,8 +930,9 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 self.b.switch_to_block(n);
                 self.direct_exit(not_taken, next_slot());
             }
-            Terminator::JumpIndirect { target } => {
+            Terminator::JumpIndirect { target, flags } => {
                 let t = self.v(target);
+                let flags = flags.map(|f| self.v(f));
                 self.store_state(layout.pc, t);
                 let cpu = self.cpu;
                 // Probe the jump cache inline; call the lookup helper on a
@@ -935,18 +943,36 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     .load(I64, MemFlagsData::trusted(), cpu, layout.jump_cache);
                 let a = self.b.ins().ushr_imm_s(t, 1);
                 let b13 = self.b.ins().ushr_imm_s(t, 13);
-                let h = self.b.ins().bxor(a, b13);
+                let mut h = self.b.ins().bxor(a, b13);
+                // The flags' part of jump_cache_index.
+                let fh = match flags {
+                    Some(f) => {
+                        let m = self.b.ins().imul_imm_s(f, 0x9e37_79b9_7f4a_7c15u64 as i64);
+                        Some(self.b.ins().ushr_imm_s(m, 52))
+                    }
+                    None => match flags_hash(self.block.flags) {
+                        0 => None,
+                        k => Some(self.iconst(k)),
+                    },
+                };
+                if let Some(fh) = fh {
+                    h = self.b.ins().bxor(h, fh);
+                }
                 let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
                 let off = self.b.ins().imul_imm_s(idx, 24);
                 let entry = self.b.ins().iadd(base, off);
                 let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
                 let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
                 let pc_hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
-                // Blocks of one chain share their TB flags (see Block::flags).
-                let flags_hit =
-                    self.b
+                // A block's successors run under its TB flags unless it
+                // changed them (see Block::flags).
+                let flags_hit = match flags {
+                    Some(f) => self.b.ins().icmp(CIntCC::Equal, eflags, f),
+                    None => self
+                        .b
                         .ins()
-                        .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64);
+                        .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64),
+                };
                 let hit = self.b.ins().band(pc_hit, flags_hit);
                 let hit_blk = self.b.create_block();
                 let miss_blk = self.b.create_block();

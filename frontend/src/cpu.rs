@@ -98,6 +98,8 @@ impl Default for CpuState {
 /// under the flags it was looked up with. Later: privilege level, MMU mode
 /// and `mstatus.FS` for system mode.
 pub mod tb_flags {
+    use cranemu_ir::Rounding;
+
     /// Mask of the `frm` field.
     pub const FRM_MASK: u64 = 0x7;
 
@@ -105,12 +107,32 @@ pub mod tb_flags {
     pub const fn frm(flags: u64) -> u8 {
         (flags & FRM_MASK) as u8
     }
+
+    /// The ambient rounding mode of guest code under `frm`: the mode the
+    /// host's float unit is kept in while it runs (see
+    /// [`cranemu_ir::Block::ambient_rounding`]): `frm` itself where the
+    /// host has it (`rne`, `rtz`, `rdn`, `rup`), round-to-nearest-even for
+    /// `rmm` and the reserved values.
+    pub const fn ambient_rounding(frm: u8) -> Rounding {
+        match frm {
+            1 => Rounding::Rtz,
+            2 => Rounding::Rdn,
+            3 => Rounding::Rup,
+            _ => Rounding::Rne,
+        }
+    }
 }
 
 impl CpuState {
     /// The TB flags of this state (see [`tb_flags`]).
     pub const fn tb_flags(&self) -> u64 {
         (self.fcsr >> 5) & tb_flags::FRM_MASK
+    }
+
+    /// The ambient rounding mode guest code runs under in this state (see
+    /// [`tb_flags::ambient_rounding`]).
+    pub const fn ambient_rounding(&self) -> cranemu_ir::Rounding {
+        tb_flags::ambient_rounding(tb_flags::frm(self.tb_flags()))
     }
 
     /// Byte offset of integer register `x[i]`. `i` must be below 32.

@@ -75,6 +75,20 @@ pub fn fold_fflags(cpu: &mut CpuState) {
     cpu.fcsr |= u64::from(cranemu_ir::fp::host_flags::take());
 }
 
+/// Sets up the host's float environment for running `cpu`'s guest code:
+/// no accumulated flags, and `cpu`'s ambient rounding mode (see
+/// [`cranemu_ir::fp::host_flags::enter`]).
+pub fn enter_guest_fp(cpu: &CpuState) {
+    cranemu_ir::fp::host_flags::enter(cpu.ambient_rounding());
+}
+
+/// Takes the host's float environment down after guest code of `cpu`
+/// returned: the accumulated flags move into `fcsr` (see
+/// [`fold_fflags`]) and the host rounds to nearest again.
+pub fn leave_guest_fp(cpu: &mut CpuState) {
+    cpu.fcsr |= u64::from(cranemu_ir::fp::host_flags::leave());
+}
+
 /// Applies a read-modify-write of the floating-point CSR `csr` (`fflags`,
 /// `frm` or `fcsr`) to the `fcsr` value `fcsr`: returns (the CSR's old
 /// value, the new `fcsr`). Other CSR numbers read 0 and change nothing.
@@ -132,8 +146,14 @@ pub unsafe extern "C" fn helper_csrrw(cpu: *mut u8, csr: u64, value: u64, mode: 
     // SAFETY: the caller guarantees `cpu` (see # Safety).
     let mut fcsr = unsafe { get(cpu, CpuState::OFFSET_FCSR) };
     // The flags accrued since translated code was entered are still in the
-    // accumulator: fold them in first.
-    let accrued = u64::from(cranemu_ir::fp::host_flags::take());
+    // accumulator: fold them in first, unless the access is to frm alone,
+    // which does not see them (and `fesetround` is faster without the
+    // extra MXCSR write).
+    let accrued = if csr as u16 == csr::FRM {
+        0
+    } else {
+        u64::from(cranemu_ir::fp::host_flags::take())
+    };
     fcsr |= accrued;
     let (old, new) = fp_csr_rw(fcsr, csr as u16, value, mode);
     if mode != CsrMode::Read || accrued != 0 {
@@ -143,6 +163,12 @@ pub unsafe extern "C" fn helper_csrrw(cpu: *mut u8, csr: u64, value: u64, mode: 
                 .cast::<u64>()
                 .write_unaligned(new)
         };
+    }
+    if (new ^ fcsr) >> 5 != 0 {
+        // A new frm: the ambient rounding mode follows it (the block ends
+        // here and its successor is looked up under the new TB flags).
+        let frm = crate::cpu::tb_flags::frm(new >> 5);
+        cranemu_ir::fp::host_flags::set_ambient(crate::cpu::tb_flags::ambient_rounding(frm));
     }
     old
 }

@@ -116,11 +116,12 @@ pub enum EndReason {
     /// `fence.i`: the runtime must flush its translation cache (the
     /// terminator is an `exit` with `flush` set).
     FenceI,
-    /// A write to a floating-point CSR (`fflags`, `frm`, `fcsr`); the
-    /// terminator is an `exit`. A new `frm` changes how later code is
-    /// translated; a write to `fflags` ends the block so that no float op
-    /// after it can be merged with an identical one before it (whose flags
-    /// the write may have cleared).
+    /// A write to a floating-point CSR. After `frm` and `fcsr` the block
+    /// ends with a `jump_indirect` to the next instruction under the TB
+    /// flags the write made (a new `frm` changes how later code is
+    /// translated); after `fflags` with a `jump` (same flags), so that no
+    /// float op after the write can be merged with an identical one before
+    /// it (whose flags the write may have cleared).
     CsrWrite,
     /// The next instruction starts on another page.
     PageEnd,
@@ -293,6 +294,7 @@ pub fn translate_block(
 ) -> TranslatedBlock {
     let mut ir = Block::new(pc);
     ir.flags = flags;
+    ir.ambient_rounding = crate::cpu::tb_flags::ambient_rounding(crate::cpu::tb_flags::frm(flags));
     let mut insns = Vec::new();
     let page = pc & !(PAGE_SIZE - 1);
     let max_insns = opts.max_insns.max(1);

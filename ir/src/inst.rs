@@ -555,6 +555,10 @@ pub enum Terminator {
     JumpIndirect {
         /// Next pc.
         target: Value,
+        /// The TB flags to look the successor up under, when the block
+        /// changed them (a write to a CSR that is part of the flags); `None`
+        /// for the block's own [`crate::Block::flags`].
+        flags: Option<Value>,
     },
     /// Leave translated code with a synchronous exception: `cause` is an
     /// exception code (the runtime interprets it), `pc` the guest address of

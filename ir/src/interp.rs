@@ -430,7 +430,7 @@ pub unsafe fn run(
         } else {
             not_taken
         }),
-        Terminator::JumpIndirect { target } => Outcome::Next(vals[target.index()]),
+        Terminator::JumpIndirect { target, .. } => Outcome::Next(vals[target.index()]),
         Terminator::Trap { cause, tval, pc } => Outcome::Trap { cause, tval, pc },
         Terminator::Exit { pc, flush } => Outcome::Exit { pc, flush },
     }

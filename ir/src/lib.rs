@@ -39,6 +39,11 @@ pub struct Block {
     /// Part of the block's identity; translated code that looks up another
     /// block (the jump cache) matches these too.
     pub flags: u64,
+    /// The rounding mode the host's float unit is set to while the block
+    /// runs (the frontend keeps the guest's dynamic rounding mode there
+    /// where the host has it): float ops with this `rm` may run on the host
+    /// as they are; others need their mode set up (the backend's choice).
+    pub ambient_rounding: Rounding,
     /// The instructions, in order.
     pub insts: Vec<Inst>,
     /// How the block ends. `None` only while under construction.
@@ -56,6 +61,7 @@ impl Block {
         Block {
             pc,
             flags: 0,
+            ambient_rounding: Rounding::Rne,
             insts: Vec::new(),
             term: None,
             num_values: 0,

@@ -229,7 +229,14 @@ pub fn write_term(out: &mut impl Write, term: &Terminator) -> fmt::Result {
         } => {
             write!(out, "brif {cond}, {taken:#x}, {not_taken:#x}")
         }
-        Terminator::JumpIndirect { target } => write!(out, "jump_indirect {target}"),
+        Terminator::JumpIndirect {
+            target,
+            flags: None,
+        } => write!(out, "jump_indirect {target}"),
+        Terminator::JumpIndirect {
+            target,
+            flags: Some(f),
+        } => write!(out, "jump_indirect {target}, flags {f}"),
         Terminator::Trap { cause, tval, pc } => {
             write!(out, "trap cause={cause}, tval={tval:#x}, pc={pc:#x}")
         }

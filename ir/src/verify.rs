@@ -72,7 +72,14 @@ pub fn verify(block: &Block) -> Result<(), VerifyError> {
     let used = match block.term {
         None => return err(None, "block has no terminator".into()),
         Some(Terminator::Branch { cond, .. }) => Some(cond),
-        Some(Terminator::JumpIndirect { target }) => Some(target),
+        Some(Terminator::JumpIndirect { target, flags }) => {
+            if let Some(f) = flags {
+                if f.index() >= n || !defined[f.index()] {
+                    return err(None, format!("terminator uses undefined {f}"));
+                }
+            }
+            Some(target)
+        }
         Some(_) => None,
     };
     if let Some(v) = used {

@@ -67,7 +67,9 @@ static GUEST_LO: AtomicU64 = AtomicU64::new(0);
 static GUEST_HI: AtomicU64 = AtomicU64::new(0);
 
 /// Runs the TB at `code` through the entry `trampoline` and returns its
-/// exit value (an [`ExitCode`] or an exit-slot address).
+/// exit value (an [`ExitCode`] or an exit-slot address). The caller sets
+/// up the guest's float environment first and takes it down after
+/// (`enter_guest_fp`, `leave_guest_fp`).
 ///
 /// # Safety
 /// `code` and `trampoline` must be live code produced by the backend for
@@ -75,10 +77,6 @@ static GUEST_HI: AtomicU64 = AtomicU64::new(0);
 /// be the state that code was translated for.
 pub(crate) unsafe fn enter(cpu: &mut CpuState, code: *const u8, trampoline: *const u8) -> i64 {
     let p: *mut CpuState = cpu;
-    // Guest float instructions accrue their exception flags in the host's
-    // sticky flags (cranemu_ir::fp::host_flags), which the caller folds into
-    // fcsr afterwards: start them clean, whatever host code raised.
-    cranemu_ir::fp::host_flags::clear();
     JIT_CPU.with(|c| c.set(p));
     // SAFETY: the caller guarantees the code pointers; the shim preserves
     // the System V callee-saved registers on both exits.

@@ -15,13 +15,18 @@
 //! of retranslating. Writes to `frm` end their block, so a chain of TBs
 //! runs under the flags it was looked up with.
 //!
-//! # Float exception flags
+//! # The float environment
 //! Guest float instructions accrue `fflags` in the host's `MXCSR` sticky
-//! bits ([`cranemu_ir::fp::host_flags`]): the inline SSE code raises them
-//! there for free. The engine clears them before it enters guest code (JIT
-//! or interpreter) and folds them into `cpu.fcsr` each time guest code
-//! returns to it, so `fcsr` is exact at every exit (system calls, signal
-//! frames, traps); the `fflags`/`fcsr` CSR helper folds them itself.
+//! bits, and `MXCSR`'s rounding control holds the guest's dynamic rounding
+//! mode where x86 has it ([`cranemu_ir::fp::host_flags`]), so inline SSE
+//! code gets both for free. The engine sets that up before it enters guest
+//! code (JIT or interpreter) and takes it down each time guest code returns
+//! to it, folding the flags into `cpu.fcsr`, so `fcsr` is exact at every
+//! exit (system calls, signal frames, traps) and the runtime's own code
+//! runs with round-to-nearest. The `fflags`/`fcsr` CSR helper folds the
+//! flags itself, and a write to `frm` changes the rounding control in
+//! place, so a block that writes `frm` chains straight to its successor
+//! under the new TB flags.
 //!
 //! # Cache generations and locking
 //! Translated blocks (TBs) live in a [`Generation`]: a map from
@@ -54,7 +59,7 @@ use cranemu_backend::{
     guest_pc_at, jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry,
     PcRange, StateLayout, JUMP_CACHE_ENTRIES,
 };
-use cranemu_frontend::helpers::fold_fflags;
+use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
@@ -675,8 +680,9 @@ impl Engine {
             }
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
+            enter_guest_fp(cpu);
             let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
-            fold_fflags(cpu);
+            leave_guest_fp(cpu);
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
             if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
@@ -713,7 +719,7 @@ impl Engine {
         }
         self.interpreted_blocks.fetch_add(1, Ordering::Relaxed);
         let mut mem = InterpMemory(&self.space);
-        cranemu_ir::fp::host_flags::clear();
+        enter_guest_fp(cpu);
         let helpers = cranemu_frontend::helpers::HELPERS;
         // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
         // exactly and is the only access to it during the call. The helper
@@ -726,7 +732,7 @@ impl Engine {
             );
             interp::run(&tb.ir, bytes, &mut mem, helpers)
         };
-        fold_fflags(cpu);
+        leave_guest_fp(cpu);
         let trap = |cpu: &mut CpuState, cause, tval, pc| {
             cpu.pc = pc;
             Step::Exit(Exit::Trap(Trap { cause, tval, pc }))
@@ -792,9 +798,10 @@ impl Engine {
         // answers null, so the block cannot continue into other code.
         let saved = RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null())));
         cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
+        enter_guest_fp(cpu);
         // SAFETY: freshly compiled code for this engine's guest space.
         let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
-        fold_fflags(cpu);
+        leave_guest_fp(cpu);
         RUNNING.with(|r| r.set(saved));
         generation.resolve_fault_pc(cpu);
         let exit = ExitCode::from_raw(r);
@@ -831,7 +838,7 @@ impl Engine {
                 jc.generation = generation.id;
                 jc.entries.fill(EMPTY_ENTRY);
             }
-            let e = jc.entries[jump_cache_index(pc)];
+            let e = jc.entries[jump_cache_index(pc, flags)];
             (e.pc == pc && e.flags == flags).then_some(e.code as *const u8)
         });
         if cached.is_some() {
@@ -848,7 +855,7 @@ impl Engine {
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };
-            jc.entries[jump_cache_index(pc)] = JumpCacheEntry {
+            jc.entries[jump_cache_index(pc, flags)] = JumpCacheEntry {
                 pc,
                 flags,
                 code: code as usize,

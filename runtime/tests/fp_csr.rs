@@ -550,3 +550,68 @@ fn precise_flags_jit() {
 fn precise_flags_interp() {
     check_precise_flags(Tier::Interp);
 }
+
+// ---- frm set outside guest code ------------------------------------------------
+
+/// A dynamic rounding mode that guest code did not set itself (the state
+/// the engine is entered with, as after `sigreturn` or at a thread's
+/// start) applies to every dynamically rounded instruction, inline ones
+/// included, and the engine leaves the host rounding to nearest after.
+fn check_frm_from_outside(tier: Tier) {
+    const THIRD_OPS: [(u64, u64); 2] = [
+        (0x3ff0_0000_0000_0000, 0x4008_0000_0000_0000), // 1 / 3
+        (0xbff0_0000_0000_0000, 0x4008_0000_0000_0000), // -1 / 3
+    ];
+    let code = [
+        encode(d(Op::Div), DYN, 10, 1, 2, 0),
+        encode(d(Op::Mul), DYN, 11, 10, 2, 0),
+        encode(d(Op::Add), DYN, 12, 10, 1, 0),
+        encode(d(Op::Madd), DYN, 13, 10, 2, 1),
+        ECALL,
+    ];
+    let mut h = Harness::new(tier);
+    let pc = h.place(&code);
+    for rm in [Rm::Rne, Rm::Rtz, Rm::Rdn, Rm::Rup, Rm::Rmm] {
+        for (a, b) in THIRD_OPS {
+            // Twice: the second run reuses the blocks translated for rm.
+            for _ in 0..2 {
+                let mut cpu = CpuState {
+                    fcsr: u64::from(rm.bits()) << 5,
+                    ..CpuState::default()
+                };
+                cpu.f[1] = a;
+                cpu.f[2] = b;
+                let exit = h.run(&mut cpu, pc);
+                assert!(is_ecall(exit), "{tier:?}: {exit:?}");
+                let (q, f1) = eval(d(Op::Div), rm, a, b, 0);
+                let (m, f2) = eval(d(Op::Mul), rm, q, b, 0);
+                let (s, f3) = eval(d(Op::Add), rm, q, a, 0);
+                let (f, f4) = eval(d(Op::Madd), rm, q, b, a);
+                assert_eq!(
+                    [cpu.f[10], cpu.f[11], cpu.f[12], cpu.f[13]],
+                    [q, m, s, f],
+                    "{tier:?} {rm:?} a={a:#x}"
+                );
+                assert_eq!(
+                    cpu.fcsr,
+                    u64::from(rm.bits()) << 5 | u64::from(f1 | f2 | f3 | f4),
+                    "{tier:?} {rm:?}"
+                );
+                // The host's own arithmetic is back to round-to-nearest.
+                let third = std::hint::black_box(1.0f64) / std::hint::black_box(3.0f64);
+                assert_eq!(third.to_bits(), 0x3fd5_5555_5555_5555, "{tier:?} {rm:?}");
+            }
+        }
+    }
+    h.assert_tier();
+}
+
+#[test]
+fn frm_from_outside_jit() {
+    check_frm_from_outside(Tier::Jit);
+}
+
+#[test]
+fn frm_from_outside_interp() {
+    check_frm_from_outside(Tier::Interp);
+}

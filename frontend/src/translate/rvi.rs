@@ -46,7 +46,10 @@ pub(crate) fn trans_jalr(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
     let link = ctx.iconst(ctx.next_pc);
     ctx.set_x(insn.rd, link);
     Flow::End(
-        Terminator::JumpIndirect { target },
+        Terminator::JumpIndirect {
+            target,
+            flags: None,
+        },
         EndReason::ControlTransfer,
     )
 }

@@ -854,25 +854,28 @@ fn fp_csrs_read_and_write() {
     ]);
     m.cpu.fcsr = 1 << 5 | 0x10;
     m.cpu.x[10] = 3;
-    assert_eq!(
-        m.step(CODE),
-        Outcome::Exit {
-            pc: CODE + 8,
-            flush: false
-        }
-    );
+    // A write to frm ends the block with a lookup under the new TB flags.
+    assert_eq!(m.step(CODE), Outcome::Next(CODE + 8));
     assert_eq!(m.blocks[0].end, EndReason::CsrWrite);
+    assert!(matches!(
+        m.blocks[0].ir.term,
+        Some(Terminator::JumpIndirect { flags: Some(_), .. })
+    ));
     assert_eq!(m.cpu.x[5], 1 << 5 | 0x10);
     assert_eq!(m.cpu.x[6], 1);
     assert_eq!(m.cpu.fcsr, 3 << 5 | 0x10);
-    // Writes to fflags end their block too.
-    let exit = |pc| Outcome::Exit { pc, flush: false };
-    assert_eq!(m.step(CODE + 8), exit(CODE + 16));
+    assert_eq!(m.cpu.tb_flags(), 3);
+    // Writes to fflags end their block too, with a plain (chainable) jump.
+    assert_eq!(m.step(CODE + 8), Outcome::Next(CODE + 16));
+    assert_eq!(
+        m.blocks[1].ir.term,
+        Some(Terminator::Jump { pc: CODE + 16 })
+    );
     assert_eq!(m.cpu.x[7], 3);
     assert_eq!(m.cpu.x[8], 0x10);
-    assert_eq!(m.step(CODE + 16), exit(CODE + 20));
+    assert_eq!(m.step(CODE + 16), Outcome::Next(CODE + 20));
     assert_eq!(m.cpu.x[9], 0x13);
-    assert_eq!(m.step(CODE + 20), exit(CODE + 28));
+    assert_eq!(m.step(CODE + 20), Outcome::Next(CODE + 28));
     assert_eq!(m.cpu.x[11], 3 << 5 | 0x12);
     assert_eq!(m.cpu.fcsr, 0x1f);
     assert_eq!(m.blocks[3].insns.len(), 2);

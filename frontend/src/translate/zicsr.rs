@@ -9,12 +9,13 @@
 //! `csrrc[i]` write only if their source is not `x0` / zimm 0.
 //!
 //! The accesses themselves are helper calls ([`crate::helpers`]). A write to
-//! `fflags`, `frm` or `fcsr` ends the block with `exit` (see
+//! `fflags`, `frm` or `fcsr` ends the block, chaining on (see
 //! [`super::EndReason::CsrWrite`]).
 
-use cranemu_ir::Terminator;
+use cranemu_ir::{BinOp, Terminator};
 
 use super::{DisasContext, EndReason, Flow};
+use crate::cpu::{tb_flags, CpuState};
 use crate::helpers::{csr, CsrMode, HELPER_CSRRW, HELPER_READ_COUNTER};
 use crate::insn::Insn;
 
@@ -50,16 +51,25 @@ pub(crate) fn gen_csr(ctx: &mut DisasContext<'_>, insn: &Insn, op: CsrOp, imm: b
             let mode_v = ctx.iconst(mode as u64);
             let old = ctx.b.call(HELPER_CSRRW, [number, value, mode_v]);
             ctx.set_x(insn.rd, old);
-            if mode != CsrMode::Read {
+            if mode == CsrMode::Read {
+                Flow::Next
+            } else if insn.csr == csr::FFLAGS {
+                // The TB flags stay: chain on.
+                Flow::End(Terminator::Jump { pc: ctx.next_pc }, EndReason::CsrWrite)
+            } else {
+                // frm may have changed: look the successor up under the new
+                // TB flags (CpuState::tb_flags of the written fcsr).
+                let fcsr = ctx.b.get_state(CpuState::OFFSET_FCSR);
+                let frm = ctx.b.binary_imm(BinOp::Ushr, fcsr, 5);
+                let flags = ctx.b.binary_imm(BinOp::Band, frm, tb_flags::FRM_MASK);
+                let target = ctx.iconst(ctx.next_pc);
                 Flow::End(
-                    Terminator::Exit {
-                        pc: ctx.next_pc,
-                        flush: false,
+                    Terminator::JumpIndirect {
+                        target,
+                        flags: Some(flags),
                     },
                     EndReason::CsrWrite,
                 )
-            } else {
-                Flow::Next
             }
         }
         csr::CYCLE | csr::TIME | csr::INSTRET if mode == CsrMode::Read => {

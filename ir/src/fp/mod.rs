@@ -461,20 +461,66 @@ pub fn fclass(w: FpWidth, a: u64) -> u64 {
     1 << bit
 }
 
-/// The flag accumulator of the running thread: the host's `MXCSR` sticky
-/// exception bits, read and written as RISC-V `fflags`.
+/// The float environment of the running thread while it runs guest code:
+/// the host's `MXCSR`, whose sticky exception bits accumulate the guest's
+/// `fflags` and whose rounding control holds the guest's dynamic rounding
+/// mode (the *ambient* rounding mode, see [`crate::Block::ambient_rounding`]).
 ///
 /// Translated code raises flags here (its inline SSE instructions do so by
-/// themselves, its helpers and the interpreter through [`raise`]); the
-/// runtime moves them into the guest's `fcsr` ([`take`]) whenever
-/// translated code returns to it or reads `fflags`/`fcsr`, and clears them
-/// ([`clear`]) before entering guest code, so host code run in between
-/// (the compiler, the runtime) cannot leak flags into the guest's.
+/// themselves, its helpers and the interpreter through [`raise`]). The
+/// runtime sets the environment up with [`enter`] before it runs guest code
+/// (no flags, the guest's rounding mode), takes it down with [`leave`]
+/// when guest code returns to it (the flags move into `fcsr`; round to
+/// nearest again for the host's own code), and a guest write to `frm`
+/// changes the ambient mode in place ([`set_ambient`]). Host code run in
+/// between (the compiler, the runtime) thus neither leaks flags into the
+/// guest's nor runs in the guest's rounding mode.
 pub mod host_flags {
     use super::host;
+    use crate::Rounding;
 
     /// `MXCSR` exception flag bits: IE, DE, ZE, OE, UE, PE.
     const MXCSR_FLAGS: u32 = 0x3f;
+    /// `MXCSR` rounding control.
+    const MXCSR_RC: u32 = 0x6000;
+
+    /// The `MXCSR` rounding-control bits for ambient mode `rm` (`rmm`,
+    /// which x86 lacks, runs with round-to-nearest-even ambient).
+    fn rc_bits(rm: Rounding) -> u32 {
+        host::control_word(rm).unwrap_or(0x1f80) & MXCSR_RC
+    }
+
+    /// Sets up the environment for guest code: no flags, ambient rounding
+    /// mode `rm`, every exception masked.
+    pub fn enter(rm: Rounding) {
+        let v = host::get_mxcsr();
+        let want = (v & !(MXCSR_FLAGS | MXCSR_RC)) | rc_bits(rm);
+        if v != want {
+            host::set_mxcsr(want);
+        }
+    }
+
+    /// Takes the environment down after guest code: returns the
+    /// accumulated flags as RISC-V `fflags` bits, clears them and restores
+    /// round-to-nearest-even.
+    pub fn leave() -> u32 {
+        let v = host::get_mxcsr();
+        let want = v & !(MXCSR_FLAGS | MXCSR_RC);
+        if v != want {
+            host::set_mxcsr(want);
+        }
+        host::fflags_of_mxcsr(v)
+    }
+
+    /// Changes the ambient rounding mode, keeping the accumulated flags
+    /// (a guest write to `frm` inside translated code).
+    pub fn set_ambient(rm: Rounding) {
+        let v = host::get_mxcsr();
+        let want = (v & !MXCSR_RC) | rc_bits(rm);
+        if v != want {
+            host::set_mxcsr(want);
+        }
+    }
 
     /// Clears the accumulator.
     pub fn clear() {
@@ -845,5 +891,22 @@ mod tests {
         host_flags::raise(NV | DZ | OF | UF | NX);
         assert_eq!(host_flags::take(), NV | DZ | OF | UF | NX);
         assert_eq!(host_flags::take(), 0);
+    }
+
+    /// The exact functions do not depend on the ambient rounding mode,
+    /// and leave it as it was.
+    #[test]
+    fn ambient_rounding_mode_is_kept_and_ignored() {
+        host_flags::enter(Rounding::Rup);
+        let r = fbin(FBinOp::Fdiv, D, Rounding::Rne, d(1.0), d(3.0));
+        let s = fbin(FBinOp::Fdiv, D, Rounding::Rdn, d(1.0), d(3.0));
+        let ambient = std::hint::black_box(1.0f64) / std::hint::black_box(3.0f64);
+        assert_eq!(host_flags::leave(), NX);
+        assert_eq!(r, (0x3fd5_5555_5555_5555, NX));
+        assert_eq!(s, (0x3fd5_5555_5555_5555, NX));
+        assert_eq!(ambient.to_bits(), 0x3fd5_5555_5555_5556, "rup ambient");
+        let back = std::hint::black_box(1.0f64) / std::hint::black_box(3.0f64);
+        assert_eq!(back.to_bits(), 0x3fd5_5555_5555_5555, "rne after leave");
+        host_flags::clear();
     }
 }
