@@ -1168,6 +1168,15 @@ pub fn base_mnemonic(op: Op) -> &'static str {
     base_row(op).map_or("illegal", |r| r.mnemonic)
 }
 
+// Defined here rather than in `insn`, next to the tables it reads, so that
+// `insn` does not depend on `decode`.
+impl Op {
+    /// The mnemonic of the base (uncompressed) instruction, e.g. `"fcvt.w.s"`.
+    pub fn mnemonic(self) -> &'static str {
+        base_mnemonic(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
