@@ -35,6 +35,7 @@ use cranemu_frontend::CpuState;
 use cranemu_softmmu::user::{page_align_up, AccessKind, GuestSpace, Prot, PAGE_SIZE};
 
 use crate::abi::{self, nr, ArgFmt, TargetSigaction, TargetStat};
+use crate::signal::{self, SignalState};
 use crate::Options;
 
 /// What the execution loop should do after a syscall.
@@ -57,51 +58,6 @@ const PATH_MAX: usize = 4096;
 const MAX_ARG_STRINGS: u64 = 0x7fff_ffff;
 /// Most bytes of one `argv`/`envp` string (Linux's `MAX_ARG_STRLEN`).
 const MAX_ARG_STRLEN: usize = 32 * 4096;
-/// Number of signals (`_NSIG`).
-const NSIG: usize = 64;
-
-/// Signals the runtime owns on the host (synchronous faults of translated
-/// code); the guest's dispositions for them are never mirrored.
-pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
-    libc::SIGSEGV,
-    libc::SIGBUS,
-    libc::SIGILL,
-    libc::SIGFPE,
-    libc::SIGTRAP,
-];
-
-/// Guest dispositions from the host's: `SIG_IGN` where the host ignores
-/// the signal (inherited through `execve`), else `SIG_DFL`.
-fn host_ignored_signals() -> [TargetSigaction; NSIG] {
-    let mut acts = [TargetSigaction::default(); NSIG];
-    for (i, act) in acts.iter_mut().enumerate() {
-        // SAFETY: sigaction is plain data; a null new action only reads.
-        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-        // SAFETY: old is a live local.
-        let r = unsafe { libc::sigaction(i as i32 + 1, std::ptr::null(), &mut old) };
-        if r == 0 && old.sa_sigaction == libc::SIG_IGN {
-            act.handler = abi::SIG_IGN;
-        }
-    }
-    acts
-}
-
-/// The host thread's blocked mask as a guest mask.
-fn host_sigmask() -> u64 {
-    // SAFETY: sigset_t is plain data; pthread_sigmask fills it.
-    let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
-    // SAFETY: a null new set only reads the mask into hs.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut hs) };
-    let mut m = 0u64;
-    for s in 1..=64 {
-        // SAFETY: hs is a valid set.
-        if unsafe { libc::sigismember(&hs, s) } == 1 {
-            m |= 1 << (s - 1);
-        }
-    }
-    m
-}
-
 /// `errno` of the last failed host call.
 fn errno() -> i32 {
     std::io::Error::last_os_error()
@@ -140,19 +96,9 @@ pub struct Process {
     brk_start: u64,
     /// Current program break (guest address).
     brk: u64,
-    /// Guest signal dispositions, index `signal - 1`.
-    pub(crate) sigactions: [TargetSigaction; NSIG],
-    /// Guest blocked-signal mask (bit `n - 1` for signal `n`).
-    pub(crate) sigmask: u64,
-    /// The mask to restore after `rt_sigsuspend`'s signal is delivered.
-    pub(crate) saved_mask: Option<u64>,
-    /// The guest's `sigaltstack` (`ss_sp`, `ss_flags`, `ss_size`).
-    pub(crate) altstack: (u64, u32, u64),
-    /// Guest address of the sigreturn trampoline page (0: not mapped yet).
-    pub(crate) trampoline: u64,
-    /// The last syscall, if it failed with `EINTR`: its number and original
-    /// `a0` (to restart it under `SA_RESTART`).
-    pub(crate) interrupted: Option<(u64, u64)>,
+    /// Signal dispositions, mask, alternate stack and the rest of the
+    /// guest's signal state.
+    pub(crate) signals: SignalState,
     /// Set when a syscall may have changed code pages (`munmap`,
     /// `mprotect`, `mmap` over executable pages, `riscv_flush_icache`).
     code_changed: bool,
@@ -188,12 +134,7 @@ impl Process {
             brk_start: brk,
             brk,
             // Ignored signals and the blocked mask survive execve.
-            sigactions: host_ignored_signals(),
-            sigmask: host_sigmask(),
-            saved_mask: None,
-            altstack: (0, 2, 0),
-            trampoline: 0,
-            interrupted: None,
+            signals: SignalState::from_host(),
             code_changed: false,
             guest_rlimits: Vec::new(),
         }
@@ -212,9 +153,35 @@ impl Process {
 
     /// The guest's current disposition for `sig` (1..=64).
     pub fn sigaction(&self, sig: i32) -> Option<TargetSigaction> {
-        self.sigactions
-            .get(usize::try_from(sig).ok()?.checked_sub(1)?)
-            .copied()
+        self.signals.sigaction(sig)
+    }
+
+    /// True if this process was created by the guest (a `fork`ed child, or
+    /// started by a guest's `execve` in one).
+    pub fn is_guest_child(&self) -> bool {
+        self.opts.guest_child
+    }
+
+    /// A signal that kills the guest: a guest's child dies of it for real;
+    /// the top-level process prints the shell's message and returns the
+    /// exit status 128 + `sig`.
+    pub fn fatal_signal(&self, sig: i32) -> i32 {
+        signal::fatal_signal(&self.opts, sig)
+    }
+
+    /// Delivers one pending, unblocked signal, if any: enters its handler,
+    /// or applies its disposition. Afterwards, restores a mask saved by
+    /// `rt_sigsuspend`. Returns `Some(status)` if the guest died.
+    pub fn deliver_pending(&mut self, cpu: &mut CpuState) -> Option<i32> {
+        self.signals.deliver_pending(&self.space, &self.opts, cpu)
+    }
+
+    /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`:
+    /// enters the guest handler if there is one and the signal is not
+    /// blocked, else the guest dies. Returns `Some(status)` if it died.
+    pub fn deliver_trap(&mut self, cpu: &mut CpuState, sig: i32, tval: u64) -> Option<i32> {
+        self.signals
+            .deliver_trap(&self.space, &self.opts, cpu, sig, tval)
     }
 
     /// Executes the syscall the guest asked for with `ecall`: number in
@@ -243,9 +210,7 @@ impl Process {
             // A signal that arrived between the `ecall` and the host call
             // would not wake the host call: interrupt it now, as Linux does
             // when a signal is pending at entry.
-            _ if crate::signal::would_block(n, &a)
-                && crate::signal::has_deliverable(self.sigmask) =>
-            {
+            _ if signal::would_block(n, &a) && signal::has_deliverable(self.signals.sigmask) => {
                 Err(libc::EINTR)
             }
             _ => self.dispatch(n, a, cpu),
@@ -257,12 +222,11 @@ impl Process {
         if self.opts.strace {
             strace_exit(n, r);
         }
-        self.interrupted = (r == Err(libc::EINTR)).then_some((n, a[0]));
+        self.signals.interrupted = (r == Err(libc::EINTR)).then_some((n, a[0]));
         cpu.x[10] = v;
         SyscallAction::Continue
     }
 
-    /// Validates a guest buffer and returns its host address.
     /// `prlimit64(pid, resource, new, old)` with guest pointers `new` and
     /// `old` (0 for none): [`GUEST_ONLY_RLIMITS`] of this process are kept
     /// here, everything else goes to the host.
@@ -320,6 +284,7 @@ impl Process {
         Ok(0)
     }
 
+    /// Validates a guest buffer and returns its host address.
     fn buf(&self, addr: u64, len: u64, kind: AccessKind) -> Result<u64, i32> {
         self.space
             .host_range(addr, len, kind)
@@ -1162,9 +1127,9 @@ impl Process {
         let idx = usize::try_from(sig)
             .ok()
             .and_then(|s| s.checked_sub(1))
-            .filter(|&i| i < NSIG)
+            .filter(|&i| i < signal::NSIG)
             .ok_or(libc::EINVAL)?;
-        let old = self.sigactions[idx];
+        let old = self.signals.sigactions[idx];
         if a[1] != 0 {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 return Err(libc::EINVAL);
@@ -1173,10 +1138,10 @@ impl Process {
             self.space.read(a[1], &mut b).map_err(|_| libc::EFAULT)?;
             let new = TargetSigaction::from_bytes(&b);
             if new.handler != abi::SIG_DFL && new.handler != abi::SIG_IGN {
-                self.ensure_trampoline()?;
+                self.signals.ensure_trampoline(&self.space)?;
             }
-            self.sigactions[idx] = new;
-            crate::signal::mirror_disposition(sig, new.handler);
+            self.signals.sigactions[idx] = new;
+            signal::mirror_disposition(sig, new.handler);
         }
         if a[2] != 0 {
             self.space
@@ -1190,7 +1155,7 @@ impl Process {
         if a[3] != abi::SIGSET_SIZE {
             return Err(libc::EINVAL);
         }
-        let old = self.sigmask;
+        let old = self.signals.sigmask;
         if a[1] != 0 {
             let set = self.space.read_u64(a[1]).map_err(|_| libc::EFAULT)?;
             let new = match a[0] as i32 {
@@ -1200,7 +1165,7 @@ impl Process {
                 _ => return Err(libc::EINVAL),
             };
             // Mirrored to the host, except the signals the runtime owns.
-            self.set_sigmask(new);
+            self.signals.set_sigmask(new);
         }
         if a[2] != 0 {
             self.space.write_u64(a[2], old).map_err(|_| libc::EFAULT)?;
@@ -1212,7 +1177,7 @@ impl Process {
     /// old flags while it is on the alternate stack, which then cannot
     /// change).
     fn sigaltstack(&mut self, a: [u64; 6], sp: u64) -> SysResult {
-        let mut old = self.altstack;
+        let mut old = self.signals.altstack;
         let on_alt = old.1 != 2 && sp > old.0 && sp <= old.0.wrapping_add(old.2);
         if on_alt {
             old.1 = 1;
@@ -1224,7 +1189,7 @@ impl Process {
             let mut b = [0u8; 24];
             self.space.read(a[0], &mut b).map_err(|_| libc::EFAULT)?;
             let w = |i: usize| u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
-            self.altstack = (w(0), w(8) as u32, w(16));
+            self.signals.altstack = (w(0), w(8) as u32, w(16));
         }
         if a[1] != 0 {
             let mut b = [0u8; 24];
@@ -1249,8 +1214,8 @@ impl Process {
         if act.handler == abi::SIG_IGN {
             return Ok(0);
         }
-        if act.handler != abi::SIG_DFL || self.sigmask & (1 << (sig - 1)) != 0 {
-            crate::signal::raise_self(sig, thread);
+        if act.handler != abi::SIG_DFL || self.signals.sigmask & (1 << (sig - 1)) != 0 {
+            signal::raise_self(sig, thread);
             return Ok(0);
         }
         if matches!(
@@ -1261,6 +1226,72 @@ impl Process {
         }
         crate::terminate_by_signal(sig);
         Ok(0)
+    }
+
+    /// `rt_sigreturn`: restores the registers and mask saved in the frame at
+    /// the guest `sp`. `pc` is set from the frame.
+    fn rt_sigreturn(&mut self, cpu: &mut CpuState) -> SyscallAction {
+        if self.signals.sigreturn(&self.space, cpu).is_err() {
+            return SyscallAction::Exit(self.fatal_signal(libc::SIGSEGV));
+        }
+        SyscallAction::Jump
+    }
+
+    /// `rt_sigsuspend`: waits with the guest mask replaced by the one at
+    /// `a[0]` until a signal with a handler is pending and allowed by it;
+    /// always `EINTR`. The original mask is restored after delivery (and
+    /// saved in the handler's frame).
+    fn rt_sigsuspend(&mut self, a: [u64; 6]) -> SysResult {
+        if a[1] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let set = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)?;
+        self.signals.suspend(set);
+        Err(libc::EINTR)
+    }
+
+    /// `rt_sigpending`: the pending signals, host and recorded.
+    fn rt_sigpending(&mut self, a: [u64; 6]) -> SysResult {
+        if a[1] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let m = signal::pending_set();
+        self.space.write_u64(a[0], m).map_err(|_| libc::EFAULT)?;
+        Ok(0)
+    }
+
+    /// `rt_sigtimedwait(set, info, timeout, sigsetsize)`: takes a signal of
+    /// `set` recorded here, else waits for one on the host.
+    fn rt_sigtimedwait(&mut self, a: [u64; 6]) -> SysResult {
+        if a[3] != abi::SIGSET_SIZE {
+            return Err(libc::EINVAL);
+        }
+        let set = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !signal::UNBLOCKABLE;
+        let sig = match signal::take_pending(!set) {
+            Some(sig) => {
+                let info = signal::pending_info(sig);
+                if a[1] != 0 {
+                    self.space.write(a[1], &info).map_err(|_| libc::EFAULT)?;
+                }
+                sig
+            }
+            None => {
+                let timeout = if a[2] == 0 {
+                    None
+                } else {
+                    Some([
+                        self.space.read_u64(a[2]).map_err(|_| libc::EFAULT)? as i64,
+                        self.space.read_u64(a[2] + 8).map_err(|_| libc::EFAULT)? as i64,
+                    ])
+                };
+                let (r, info) = signal::wait_host(set, timeout)?;
+                if a[1] != 0 {
+                    self.space.write(a[1], &info).map_err(|_| libc::EFAULT)?;
+                }
+                r
+            }
+        };
+        Ok(sig as u64)
     }
 
     fn clone(&mut self, a: [u64; 6], cpu: &mut CpuState) -> SysResult {
@@ -1299,7 +1330,7 @@ impl Process {
             // guest parent's wait sees them.
             self.opts.guest_child = true;
             // A child starts with no pending signals.
-            crate::signal::clear_pending();
+            signal::clear_pending();
             if newsp != 0 {
                 cpu.x[2] = newsp;
             }
