@@ -44,9 +44,9 @@
 //! - `thread.rs`: `futex`, `set_tid_address`, `set_robust_list`;
 //! - `signals.rs`: the signal syscalls, over [`crate::signal`].
 //!
-//! A handler's `match` runs in a closure, so that its arms can use `?` on
-//! `SysResult`s; its last arm clears `known` for the numbers the family
-//! does not implement. A new family (sockets, say) is a new file whose
+//! Where a handler's arms use `?` on `SysResult`s, its `match` runs in a
+//! closure whose last arm clears `known` for the numbers the family does
+//! not implement. A new family (sockets, say) is a new file whose
 //! handler is added to `Process::dispatch`'s list. Family files depend on
 //! this file and on lower modules ([`crate::abi`], [`crate::signal`]),
 //! never on each other.

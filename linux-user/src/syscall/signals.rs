@@ -22,11 +22,10 @@ impl Process {
         a: [u64; 6],
         cpu: &mut CpuState,
     ) -> Option<SysResult> {
-        let mut known = true;
         // SAFETY (applies to every `host_syscall` below): pointer arguments
         // are null or come from `self.buf`/`self.opt_buf` for the size the
         // host call uses, or point to live local buffers/CStrings.
-        let r = (|| unsafe {
+        Some(unsafe {
             match n {
                 nr::RT_SIGACTION => self.rt_sigaction(a),
                 nr::RT_SIGPROCMASK => self.rt_sigprocmask(a),
@@ -55,13 +54,9 @@ impl Process {
                         host_syscall(libc::SYS_tgkill, [a[0], a[1], a[2], 0, 0, 0])
                     }
                 }
-                _ => {
-                    known = false;
-                    Ok(0)
-                }
+                _ => return None,
             }
-        })();
-        known.then_some(r)
+        })
     }
 
     fn rt_sigaction(&mut self, a: [u64; 6]) -> SysResult {

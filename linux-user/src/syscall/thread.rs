@@ -12,22 +12,17 @@ use crate::abi::nr;
 impl Process {
     /// Runs `n` if it is one of this file's syscalls (`None` otherwise).
     pub(super) fn thread_syscall(&mut self, n: u64, a: [u64; 6]) -> Option<SysResult> {
-        let mut known = true;
         // SAFETY (applies to every `host_syscall` below): pointer arguments
         // are null or come from `self.buf`/`self.opt_buf` for the size the
         // host call uses, or point to live local buffers/CStrings.
-        let r = (|| unsafe {
+        Some(unsafe {
             match n {
                 nr::SET_TID_ADDRESS => host_syscall(libc::SYS_gettid, [0; 6]),
                 nr::SET_ROBUST_LIST => Ok(0),
                 nr::FUTEX => self.futex(a),
-                _ => {
-                    known = false;
-                    Ok(0)
-                }
+                _ => return None,
             }
-        })();
-        known.then_some(r)
+        })
     }
 
     fn futex(&mut self, a: [u64; 6]) -> SysResult {
