@@ -138,7 +138,9 @@ impl Lowering<'_, '_> {
         let join = self.b.create_block();
         self.b.append_block_param(join, I64);
         self.b.set_cold_block(cold);
-        self.b.ins().brif(cond, cold, &[], join, &[BlockArg::Value(x)]);
+        self.b
+            .ins()
+            .brif(cond, cold, &[], join, &[BlockArg::Value(x)]);
         self.b.switch_to_block(cold);
         let r = self.fp_call(f, opc, args);
         self.b.ins().jump(join, &[BlockArg::Value(r)]);
@@ -207,8 +209,11 @@ impl Lowering<'_, '_> {
                 let opc = fphelpers::encode_fma(w, rm, neg_product, neg_addend);
                 let f = fphelpers::fma as *const () as usize;
                 let x = if inline {
-                    let (mut fa, fb, mut fc) =
-                        (self.float_in(w, a), self.float_in(w, b), self.float_in(w, c));
+                    let (mut fa, fb, mut fc) = (
+                        self.float_in(w, a),
+                        self.float_in(w, b),
+                        self.float_in(w, c),
+                    );
                     if neg_product {
                         fa = self.b.ins().fneg(fa);
                     }
@@ -239,7 +244,13 @@ impl Lowering<'_, '_> {
                 } else {
                     let uno = self.is_unordered(fa, fb);
                     let opc = fphelpers::encode_fcmp(cc, w);
-                    self.fp_cold_call_if(uno, x, fphelpers::fcmp as *const () as usize, opc, &[a, b])
+                    self.fp_cold_call_if(
+                        uno,
+                        x,
+                        fphelpers::fcmp as *const () as usize,
+                        opc,
+                        &[a, b],
+                    )
                 };
                 (dst, x)
             }
@@ -307,4 +318,3 @@ impl Lowering<'_, '_> {
 pub(crate) fn host_has_fma() -> bool {
     std::arch::is_x86_feature_detected!("fma")
 }
-

@@ -48,8 +48,7 @@ use cranelift_codegen::{control::ControlPlane, Context};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranemu_ir::interp::HelperFn;
 use cranemu_ir::{
-    AtomicOp, BinOp, Block, FenceKind, FpWidth, Inst, IntCC, MemSize, Terminator,
-    Value,
+    AtomicOp, BinOp, Block, FenceKind, FpWidth, Inst, IntCC, MemSize, Terminator, Value,
 };
 
 mod float;
@@ -944,10 +943,10 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
                 let pc_hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
                 // Blocks of one chain share their TB flags (see Block::flags).
-                let flags_hit = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64);
+                let flags_hit =
+                    self.b
+                        .ins()
+                        .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64);
                 let hit = self.b.ins().band(pc_hit, flags_hit);
                 let hit_blk = self.b.create_block();
                 let miss_blk = self.b.create_block();

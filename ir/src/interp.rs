@@ -21,6 +21,33 @@ pub trait Memory {
     /// `Err(())` if the address is not writable.
     #[allow(clippy::result_unit_err)]
     fn store(&mut self, addr: u64, size: MemSize, value: u64) -> Result<(), ()>;
+    /// Atomically replaces the `size` bytes at `addr` (naturally aligned,
+    /// 4 or 8 bytes) with `update(old)` and returns `old`, zero-extended.
+    /// The access is a store whatever `update` returns. Other threads'
+    /// accesses to the same bytes are ordered before or after it, never in
+    /// between (the guest's AMOs and SC, RVWMO).
+    ///
+    /// The default does a load then a store, which is atomic only where no
+    /// other thread shares the memory (tests).
+    ///
+    /// # Errors
+    /// `Err(())` if the address is not writable.
+    #[allow(clippy::result_unit_err)]
+    fn atomic_update(
+        &mut self,
+        addr: u64,
+        size: MemSize,
+        update: &mut dyn FnMut(u64) -> u64,
+    ) -> Result<u64, ()> {
+        let old = self.load(addr, size)?;
+        self.store(addr, size, update(old))?;
+        Ok(old)
+    }
+    /// A full memory fence between this thread's earlier and later
+    /// accesses (what [`crate::FenceKind::StoreLoad`] needs on a TSO host).
+    fn fence(&mut self) {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// A runtime helper: `fn(cpu, a, b, c) -> u64`, where `cpu` points at the
@@ -193,7 +220,7 @@ fn atomic_access(
     a: u64,
     size: MemSize,
     pc: u64,
-    update: impl FnOnce(u64) -> u64,
+    update: impl FnMut(u64) -> u64,
 ) -> Result<u64, Outcome> {
     let fault = |misaligned| Outcome::MemFault {
         addr: a,
@@ -204,8 +231,10 @@ fn atomic_access(
     if !a.is_multiple_of(size.bytes()) {
         return Err(fault(true));
     }
-    let old = mem.load(a, size).map_err(|()| fault(false))?;
-    mem.store(a, size, update(old)).map_err(|()| fault(false))?;
+    let mut update = update;
+    let old = mem
+        .atomic_update(a, size, &mut update)
+        .map_err(|()| fault(false))?;
     Ok(sext(old, size.bits()))
 }
 
@@ -347,14 +376,21 @@ pub unsafe fn run(
                     Err(fault) => return fault,
                 }
             }
-            Fence { .. } => None,
+            Fence { kind } => {
+                if kind == crate::FenceKind::StoreLoad {
+                    mem.fence();
+                }
+                None
+            }
             ExitIf { cond, pc } => {
                 if v(cond) != 0 {
                     return Outcome::Next(pc);
                 }
                 None
             }
-            Fbin { op, w, rm, a, b, .. } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
+            Fbin {
+                op, w, rm, a, b, ..
+            } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
             Fsqrt { w, rm, a, .. } => accrue(fp::fsqrt(w, rm, v(a))),
             Fma {
                 w,
@@ -368,9 +404,9 @@ pub unsafe fn run(
             } => accrue(fp::fma(w, rm, neg_product, neg_addend, v(a), v(b), v(c))),
             Fcmp { cc, w, a, b, .. } => accrue(fp::fcmp(cc, w, v(a), v(b))),
             FcvtToInt { w, rm, to, src, .. } => accrue(fp::fcvt_to_int(w, rm, to, v(src))),
-            FcvtFromInt { w, rm, from, src, .. } => {
-                accrue(fp::fcvt_from_int(w, rm, from, v(src)))
-            }
+            FcvtFromInt {
+                w, rm, from, src, ..
+            } => accrue(fp::fcvt_from_int(w, rm, from, v(src))),
             FcvtFloat { from, rm, src, .. } => accrue(fp::fcvt_float(from, rm, v(src))),
             Fclass { w, a, .. } => Some(fp::fclass(w, v(a))),
             Call { helper, args, .. } => {

@@ -58,7 +58,7 @@ use cranemu_frontend::helpers::fold_fflags;
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
-use cranemu_softmmu::user::{GuestSpace, GUARD_SIZE};
+use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_SIZE};
 
 /// Why [`Engine::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,23 +309,97 @@ enum Step {
 /// Guest memory for the IR interpreter: checked against the guest's page
 /// permissions (never a host fault), little-endian.
 ///
-/// Not atomic with respect to other vCPU threads: the interpreter runs cold
-/// code of a single-threaded guest. (Multi-threaded guests, a later issue,
-/// must compile blocks with atomics before running them.)
+/// Accesses are what translated code does, so the tiers agree under
+/// concurrency too: an access is one host load or store of its size (a
+/// naturally aligned one is single-copy atomic on x86-64, as RVWMO wants
+/// of aligned accesses), and AMOs and SC are host compare-and-swap loops,
+/// atomic with respect to every other vCPU thread and to translated code's
+/// `lock` instructions.
 struct InterpMemory<'a>(&'a GuestSpace);
 
 impl interp::Memory for InterpMemory<'_> {
     fn load(&mut self, addr: u64, size: MemSize) -> std::result::Result<u64, ()> {
-        let mut b = [0u8; 8];
-        let n = size.bytes() as usize;
-        self.0.read(addr, &mut b[..n]).map_err(|_| ())?;
-        Ok(u64::from_le_bytes(b))
+        self.0
+            .access(addr, size.bytes(), AccessKind::Read, |p| {
+                // SAFETY: `access` checked that the range is guest-readable
+                // (so host-readable) and keeps it mapped during the call.
+                unsafe {
+                    match size {
+                        MemSize::B1 => u64::from(p.read()),
+                        MemSize::B2 => u64::from(p.cast::<u16>().read_unaligned()),
+                        MemSize::B4 => u64::from(p.cast::<u32>().read_unaligned()),
+                        MemSize::B8 => p.cast::<u64>().read_unaligned(),
+                    }
+                }
+            })
+            .map_err(|_| ())
     }
 
     fn store(&mut self, addr: u64, size: MemSize, value: u64) -> std::result::Result<(), ()> {
-        let n = size.bytes() as usize;
         self.0
-            .write(addr, &value.to_le_bytes()[..n])
+            .access(addr, size.bytes(), AccessKind::Write, |p| {
+                // SAFETY: as in `load`, for a guest-writable range.
+                unsafe {
+                    match size {
+                        MemSize::B1 => p.write(value as u8),
+                        MemSize::B2 => p.cast::<u16>().write_unaligned(value as u16),
+                        MemSize::B4 => p.cast::<u32>().write_unaligned(value as u32),
+                        MemSize::B8 => p.cast::<u64>().write_unaligned(value),
+                    }
+                }
+            })
+            .map_err(|_| ())
+    }
+
+    fn atomic_update(
+        &mut self,
+        addr: u64,
+        size: MemSize,
+        update: &mut dyn FnMut(u64) -> u64,
+    ) -> std::result::Result<u64, ()> {
+        use std::sync::atomic::{AtomicU32, AtomicU64};
+        self.0
+            .access(addr, size.bytes(), AccessKind::Write, |p| {
+                // SAFETY: a guest-writable range, kept mapped during the
+                // call; the interpreter checked natural alignment (AMOs
+                // and SC are 4 or 8 bytes).
+                unsafe {
+                    match size {
+                        MemSize::B4 => {
+                            let a = AtomicU32::from_ptr(p.cast());
+                            let mut old = a.load(Ordering::Relaxed);
+                            loop {
+                                let new = update(u64::from(old)) as u32;
+                                match a.compare_exchange_weak(
+                                    old,
+                                    new,
+                                    Ordering::SeqCst,
+                                    Ordering::Relaxed,
+                                ) {
+                                    Ok(_) => break u64::from(old),
+                                    Err(x) => old = x,
+                                }
+                            }
+                        }
+                        _ => {
+                            let a = AtomicU64::from_ptr(p.cast());
+                            let mut old = a.load(Ordering::Relaxed);
+                            loop {
+                                let new = update(old);
+                                match a.compare_exchange_weak(
+                                    old,
+                                    new,
+                                    Ordering::SeqCst,
+                                    Ordering::Relaxed,
+                                ) {
+                                    Ok(_) => break old,
+                                    Err(x) => old = x,
+                                }
+                            }
+                        }
+                    }
+                }
+            })
             .map_err(|_| ())
     }
 }

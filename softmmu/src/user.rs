@@ -552,6 +552,27 @@ impl GuestSpace {
         Ok(self.host(addr))
     }
 
+    /// Runs `f` on the host address of guest range `[addr, addr + len)`,
+    /// which must allow `kind` for the guest, with the page map locked
+    /// against concurrent mapping changes: the pointer stays valid for
+    /// exactly the duration of `f`. For accesses that must be single
+    /// instructions (naturally aligned loads and stores that other vCPU
+    /// threads may race with, atomics).
+    ///
+    /// # Errors
+    /// The first guest address not allowed for `kind` (`f` is not called).
+    pub fn access<R>(
+        &self,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+        f: impl FnOnce(*mut u8) -> R,
+    ) -> Result<R, MemFault> {
+        let map = self.map.read();
+        self.check(&map, addr, len.max(1), kind)?;
+        Ok(f(self.host(addr)))
+    }
+
     /// Copies `buf.len()` bytes from guest address `addr`; every byte must be
     /// readable by the guest. Never faults the host.
     ///

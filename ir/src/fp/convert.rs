@@ -63,7 +63,11 @@ pub(super) fn to_int(p: Parts, rm: Rounding, to: IntKind) -> (u64, u32) {
             (0, sig as u128, 1u128 << 99)
         } else {
             let mask = (1u128 << shift) - 1;
-            ((sig as u128) >> shift, sig as u128 & mask, 1u128 << (shift - 1))
+            (
+                (sig as u128) >> shift,
+                sig as u128 & mask,
+                1u128 << (shift - 1),
+            )
         };
         let up = round_up(rm, p.negative, int & 1 == 1, rest, half);
         (int + up as u128, rest != 0)
@@ -105,7 +109,11 @@ pub(super) fn from_int(precision: u32, rm: Rounding, from: IntKind, a: u64) -> (
         }
         IntKind::U64 => (false, a),
     };
-    let (exp_bits, bias) = if precision == 24 { (8, 127) } else { (11, 1023) };
+    let (exp_bits, bias) = if precision == 24 {
+        (8, 127)
+    } else {
+        (11, 1023)
+    };
     let sign = u64::from(negative) << (precision + exp_bits - 1);
     if magnitude == 0 {
         // An integer zero converts to +0 in every rounding mode.

@@ -96,9 +96,14 @@ pub fn box_s(bits: u32) -> u64 {
 enum Class {
     Zero,
     /// `sig * 2^exp`, `sig` non-zero and below 2^53.
-    Finite { sig: u64, exp: i32 },
+    Finite {
+        sig: u64,
+        exp: i32,
+    },
     Inf,
-    Nan { signalling: bool },
+    Nan {
+        signalling: bool,
+    },
 }
 
 /// A decoded float: its sign and [`Class`].
@@ -293,7 +298,10 @@ pub fn fma(
     // 0 * inf is invalid even when the addend is a quiet NaN (RISC-V; IEEE
     // 754 leaves that case to the implementation).
     let (cx, cy) = (parts(w, x).class, parts(w, y).class);
-    if matches!((cx, cy), (Class::Zero, Class::Inf) | (Class::Inf, Class::Zero)) {
+    if matches!(
+        (cx, cy),
+        (Class::Zero, Class::Inf) | (Class::Inf, Class::Zero)
+    ) {
         f |= NV;
     }
     (result(w, r), f | snan_flags(w, &[x, y, z]))
@@ -514,9 +522,15 @@ mod tests {
     fn conversions_saturate_like_risc_v() {
         let nan = CANONICAL_NAN_D;
         let rtz = Rounding::Rtz;
-        assert_eq!(fcvt_to_int(D, rtz, IntKind::I32, nan), (i32::MAX as u64, NV));
+        assert_eq!(
+            fcvt_to_int(D, rtz, IntKind::I32, nan),
+            (i32::MAX as u64, NV)
+        );
         assert_eq!(fcvt_to_int(D, rtz, IntKind::U64, nan), (u64::MAX, NV));
-        assert_eq!(fcvt_to_int(D, rtz, IntKind::I64, d(1e300)), (i64::MAX as u64, NV));
+        assert_eq!(
+            fcvt_to_int(D, rtz, IntKind::I64, d(1e300)),
+            (i64::MAX as u64, NV)
+        );
         assert_eq!(fcvt_to_int(D, rtz, IntKind::U32, d(-5.5)), (0, NV));
         assert_eq!(fcvt_to_int(D, rtz, IntKind::U32, d(-0.5)), (0, NX));
         assert_eq!(
@@ -525,13 +539,25 @@ mod tests {
         );
         assert_eq!(fcvt_to_int(D, Rounding::Rne, IntKind::I64, d(2.5)), (2, NX));
         assert_eq!(fcvt_to_int(D, Rounding::Rmm, IntKind::I64, d(2.5)), (3, NX));
-        assert_eq!(fcvt_to_int(D, Rounding::Rmm, IntKind::I64, d(-2.5)), (-3i64 as u64, NX));
+        assert_eq!(
+            fcvt_to_int(D, Rounding::Rmm, IntKind::I64, d(-2.5)),
+            (-3i64 as u64, NX)
+        );
         // Exact conversions raise nothing.
-        assert_eq!(fcvt_to_int(D, Rounding::Rne, IntKind::I64, d(-7.0)), (-7i64 as u64, 0));
+        assert_eq!(
+            fcvt_to_int(D, Rounding::Rne, IntKind::I64, d(-7.0)),
+            (-7i64 as u64, 0)
+        );
         // fcvt.wu.d of 2^32-1 sign-extends the 32-bit result.
-        assert_eq!(fcvt_to_int(D, rtz, IntKind::U32, d(4294967295.0)), (u64::MAX, 0));
+        assert_eq!(
+            fcvt_to_int(D, rtz, IntKind::U32, d(4294967295.0)),
+            (u64::MAX, 0)
+        );
         // -2^63 fits; 2^63 does not.
-        assert_eq!(fcvt_to_int(D, rtz, IntKind::I64, d(-9223372036854775808.0)), (1 << 63, 0));
+        assert_eq!(
+            fcvt_to_int(D, rtz, IntKind::I64, d(-9223372036854775808.0)),
+            (1 << 63, 0)
+        );
         assert_eq!(
             fcvt_to_int(D, rtz, IntKind::I64, d(9223372036854775808.0)),
             (i64::MAX as u64, NV)
@@ -541,26 +567,47 @@ mod tests {
     #[test]
     fn integer_to_float_rounds_as_asked() {
         let big = (1u64 << 53) + 1; // not representable in binary64
-        assert_eq!(fcvt_from_int(D, Rounding::Rne, IntKind::U64, big), (d(9007199254740992.0), NX));
-        assert_eq!(fcvt_from_int(D, Rounding::Rup, IntKind::U64, big), (d(9007199254740994.0), NX));
+        assert_eq!(
+            fcvt_from_int(D, Rounding::Rne, IntKind::U64, big),
+            (d(9007199254740992.0), NX)
+        );
+        assert_eq!(
+            fcvt_from_int(D, Rounding::Rup, IntKind::U64, big),
+            (d(9007199254740994.0), NX)
+        );
         assert_eq!(
             fcvt_from_int(D, Rounding::Rdn, IntKind::I64, big.wrapping_neg()),
             (d(-9007199254740994.0), NX)
         );
-        assert_eq!(fcvt_from_int(D, Rounding::Rne, IntKind::I32, (-3i64) as u64), (d(-3.0), 0));
+        assert_eq!(
+            fcvt_from_int(D, Rounding::Rne, IntKind::I32, (-3i64) as u64),
+            (d(-3.0), 0)
+        );
         assert_eq!(fcvt_from_int(D, Rounding::Rdn, IntKind::I64, 0), (0, 0));
-        assert_eq!(fcvt_from_int(S, Rounding::Rne, IntKind::U64, u64::MAX), (box_s(2f32.powi(64).to_bits()), NX));
-        assert_eq!(fcvt_from_int(S, Rounding::Rtz, IntKind::U32, 0xffff_ffff), (box_s(0x4f7f_ffff), NX));
+        assert_eq!(
+            fcvt_from_int(S, Rounding::Rne, IntKind::U64, u64::MAX),
+            (box_s(2f32.powi(64).to_bits()), NX)
+        );
+        assert_eq!(
+            fcvt_from_int(S, Rounding::Rtz, IntKind::U32, 0xffff_ffff),
+            (box_s(0x4f7f_ffff), NX)
+        );
     }
 
     #[test]
     fn nan_boxing_and_min_max() {
         let rne = Rounding::Rne;
         let one = box_s(1.0f32.to_bits());
-        assert_eq!(fbin(FBinOp::Fadd, S, rne, one, one), (box_s(2.0f32.to_bits()), 0));
+        assert_eq!(
+            fbin(FBinOp::Fadd, S, rne, one, one),
+            (box_s(2.0f32.to_bits()), 0)
+        );
         // An improperly boxed operand reads as the canonical NaN.
         let bad = 1.0f32.to_bits() as u64;
-        assert_eq!(fbin(FBinOp::Fadd, S, rne, bad, one), (box_s(CANONICAL_NAN_S), 0));
+        assert_eq!(
+            fbin(FBinOp::Fadd, S, rne, bad, one),
+            (box_s(CANONICAL_NAN_S), 0)
+        );
         assert_eq!(fbin(FBinOp::Fmin, S, rne, bad, one), (one, 0));
         let (pz, nz) = (d(0.0), d(-0.0));
         assert_eq!(fbin(FBinOp::Fmin, D, rne, pz, nz), (nz, 0));
@@ -574,7 +621,10 @@ mod tests {
         // 0/0 is the canonical NaN, not x86's negative default NaN.
         assert_eq!(fbin(FBinOp::Fdiv, D, rne, pz, pz), (CANONICAL_NAN_D, NV));
         // A NaN operand's payload does not propagate.
-        assert_eq!(fbin(FBinOp::Fadd, D, rne, 0xfff8_0000_0000_1234, pz), (CANONICAL_NAN_D, 0));
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, rne, 0xfff8_0000_0000_1234, pz),
+            (CANONICAL_NAN_D, 0)
+        );
     }
 
     #[test]
@@ -584,23 +634,50 @@ mod tests {
         assert_eq!(third(Rounding::Rup), (0x3fd5_5555_5555_5556, NX));
         assert_eq!(third(Rounding::Rdn), (0x3fd5_5555_5555_5555, NX));
         assert_eq!(third(Rounding::Rmm), (0x3fd5_5555_5555_5555, NX));
-        assert_eq!(fbin(FBinOp::Fdiv, D, Rounding::Rne, d(1.0), d(0.0)), (d(f64::INFINITY), DZ));
+        assert_eq!(
+            fbin(FBinOp::Fdiv, D, Rounding::Rne, d(1.0), d(0.0)),
+            (d(f64::INFINITY), DZ)
+        );
         // A tie: 1 + 2^-53 rounds to even (1) in rne, away (1 + 2^-52) in rmm.
         let tie = d(2f64.powi(-53));
-        assert_eq!(fbin(FBinOp::Fadd, D, Rounding::Rne, d(1.0), tie), (d(1.0), NX));
-        assert_eq!(fbin(FBinOp::Fadd, D, Rounding::Rmm, d(1.0), tie), (d(1.0) + 1, NX));
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, Rounding::Rne, d(1.0), tie),
+            (d(1.0), NX)
+        );
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, Rounding::Rmm, d(1.0), tie),
+            (d(1.0) + 1, NX)
+        );
         // Overflow: to inf in rne, to the largest finite in rtz.
         let max = d(f64::MAX);
-        assert_eq!(fbin(FBinOp::Fadd, D, Rounding::Rne, max, max), (d(f64::INFINITY), OF | NX));
-        assert_eq!(fbin(FBinOp::Fadd, D, Rounding::Rtz, max, max), (max, OF | NX));
-        assert_eq!(fbin(FBinOp::Fadd, D, Rounding::Rmm, max, max), (d(f64::INFINITY), OF | NX));
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, Rounding::Rne, max, max),
+            (d(f64::INFINITY), OF | NX)
+        );
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, Rounding::Rtz, max, max),
+            (max, OF | NX)
+        );
+        assert_eq!(
+            fbin(FBinOp::Fadd, D, Rounding::Rmm, max, max),
+            (d(f64::INFINITY), OF | NX)
+        );
         // A subnormal, inexact result underflows; an exact one does not.
         let min = d(f64::MIN_POSITIVE);
         assert_eq!(fbin(FBinOp::Fmul, D, Rounding::Rne, min, d(0.5)).1, 0);
-        assert_eq!(fbin(FBinOp::Fmul, D, Rounding::Rne, min, d(1.0 / 3.0)).1, UF | NX);
-        assert_eq!(fbin(FBinOp::Fmul, D, Rounding::Rmm, min, d(1.0 / 3.0)).1, UF | NX);
+        assert_eq!(
+            fbin(FBinOp::Fmul, D, Rounding::Rne, min, d(1.0 / 3.0)).1,
+            UF | NX
+        );
+        assert_eq!(
+            fbin(FBinOp::Fmul, D, Rounding::Rmm, min, d(1.0 / 3.0)).1,
+            UF | NX
+        );
         assert_eq!(fsqrt(D, Rounding::Rne, d(-1.0)), (CANONICAL_NAN_D, NV));
-        assert_eq!(fsqrt(D, Rounding::Rmm, d(2.0)), fsqrt(D, Rounding::Rne, d(2.0)));
+        assert_eq!(
+            fsqrt(D, Rounding::Rmm, d(2.0)),
+            fsqrt(D, Rounding::Rne, d(2.0))
+        );
     }
 
     /// After-rounding tininess: results that round to the smallest normal
@@ -621,29 +698,65 @@ mod tests {
         let a = d(f64::MIN_POSITIVE * (1.0 - 2f64.powi(-27)));
         let b = d(1.0 + 2f64.powi(-27));
         for rm in [Rounding::Rne, Rounding::Rmm, Rounding::Rup] {
-            assert_eq!(fbin(FBinOp::Fmul, D, rm, a, b), (min, NX), "not tiny: {rm:?}");
-            assert_eq!(fma(D, rm, false, false, a, b, d(0.0)), (min, NX), "fma: {rm:?}");
+            assert_eq!(
+                fbin(FBinOp::Fmul, D, rm, a, b),
+                (min, NX),
+                "not tiny: {rm:?}"
+            );
+            assert_eq!(
+                fma(D, rm, false, false, a, b, d(0.0)),
+                (min, NX),
+                "fma: {rm:?}"
+            );
         }
         for rm in [Rounding::Rtz, Rounding::Rdn] {
-            assert_eq!(fbin(FBinOp::Fmul, D, rm, a, b), (min - 1, UF | NX), "{rm:?}");
+            assert_eq!(
+                fbin(FBinOp::Fmul, D, rm, a, b),
+                (min - 1, UF | NX),
+                "{rm:?}"
+            );
         }
         // The same for fcvt.s.d, whose rmm path is in software.
         let min_s = f32::MIN_POSITIVE as f64;
         let tiny = d(min_s - min_s * 2f64.powi(-24));
-        assert_eq!(fcvt_float(D, Rounding::Rmm, tiny), (box_s(0x0080_0000), UF | NX));
-        assert_eq!(fcvt_float(D, Rounding::Rne, tiny), (box_s(0x0080_0000), UF | NX));
+        assert_eq!(
+            fcvt_float(D, Rounding::Rmm, tiny),
+            (box_s(0x0080_0000), UF | NX)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rne, tiny),
+            (box_s(0x0080_0000), UF | NX)
+        );
         let not_tiny = d(min_s - min_s * 2f64.powi(-25));
-        assert_eq!(fcvt_float(D, Rounding::Rmm, not_tiny), (box_s(0x0080_0000), NX));
-        assert_eq!(fcvt_float(D, Rounding::Rne, not_tiny), (box_s(0x0080_0000), NX));
+        assert_eq!(
+            fcvt_float(D, Rounding::Rmm, not_tiny),
+            (box_s(0x0080_0000), NX)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rne, not_tiny),
+            (box_s(0x0080_0000), NX)
+        );
     }
 
     #[test]
     fn fused_multiply_add() {
         let inf = d(f64::INFINITY);
-        assert_eq!(fma(D, Rounding::Rne, false, false, d(0.0), inf, CANONICAL_NAN_D), (CANONICAL_NAN_D, NV));
-        assert_eq!(fma(D, Rounding::Rmm, false, false, inf, d(0.0), CANONICAL_NAN_D), (CANONICAL_NAN_D, NV));
-        assert_eq!(fma(D, Rounding::Rne, false, false, d(2.0), d(3.0), d(1.0)), (d(7.0), 0));
-        assert_eq!(fma(D, Rounding::Rne, true, true, d(2.0), d(3.0), d(1.0)), (d(-7.0), 0));
+        assert_eq!(
+            fma(D, Rounding::Rne, false, false, d(0.0), inf, CANONICAL_NAN_D),
+            (CANONICAL_NAN_D, NV)
+        );
+        assert_eq!(
+            fma(D, Rounding::Rmm, false, false, inf, d(0.0), CANONICAL_NAN_D),
+            (CANONICAL_NAN_D, NV)
+        );
+        assert_eq!(
+            fma(D, Rounding::Rne, false, false, d(2.0), d(3.0), d(1.0)),
+            (d(7.0), 0)
+        );
+        assert_eq!(
+            fma(D, Rounding::Rne, true, true, d(2.0), d(3.0), d(1.0)),
+            (d(-7.0), 0)
+        );
         // One rounding: (1 + 2^-30)^2 - 1 keeps the 2^-60 term.
         let x = d(1.0 + 2f64.powi(-30));
         let r = fma(D, Rounding::Rne, false, true, x, x, d(1.0));
@@ -661,22 +774,52 @@ mod tests {
         assert_eq!(fcmp(FloatCC::Eq, D, d(0.0), d(-0.0)), (1, 0));
         assert_eq!(fcmp(FloatCC::Lt, D, d(-0.0), d(0.0)), (0, 0));
         assert_eq!(fcmp(FloatCC::Le, D, d(-1.0), d(-0.5)), (1, 0));
-        assert_eq!(fcmp(FloatCC::Lt, D, d(f64::NEG_INFINITY), d(-1e308)), (1, 0));
+        assert_eq!(
+            fcmp(FloatCC::Lt, D, d(f64::NEG_INFINITY), d(-1e308)),
+            (1, 0)
+        );
     }
 
     #[test]
     fn float_to_float() {
-        assert_eq!(fcvt_float(S, Rounding::Rne, box_s(1.5f32.to_bits())), (d(1.5), 0));
-        assert_eq!(fcvt_float(S, Rounding::Rne, box_s(1)), (d(f32::from_bits(1) as f64), 0));
-        assert_eq!(fcvt_float(S, Rounding::Rne, box_s(0x7f80_0001)), (CANONICAL_NAN_D, NV));
-        assert_eq!(fcvt_float(D, Rounding::Rne, d(1e300)), (box_s(0x7f80_0000), OF | NX));
-        assert_eq!(fcvt_float(D, Rounding::Rtz, d(1e300)), (box_s(0x7f7f_ffff), OF | NX));
-        assert_eq!(fcvt_float(D, Rounding::Rmm, d(1e300)), (box_s(0x7f80_0000), OF | NX));
+        assert_eq!(
+            fcvt_float(S, Rounding::Rne, box_s(1.5f32.to_bits())),
+            (d(1.5), 0)
+        );
+        assert_eq!(
+            fcvt_float(S, Rounding::Rne, box_s(1)),
+            (d(f32::from_bits(1) as f64), 0)
+        );
+        assert_eq!(
+            fcvt_float(S, Rounding::Rne, box_s(0x7f80_0001)),
+            (CANONICAL_NAN_D, NV)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rne, d(1e300)),
+            (box_s(0x7f80_0000), OF | NX)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rtz, d(1e300)),
+            (box_s(0x7f7f_ffff), OF | NX)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rmm, d(1e300)),
+            (box_s(0x7f80_0000), OF | NX)
+        );
         let third = d(1.0 / 3.0);
         // 1/3 rounded to binary32 is rounded up in rne.
-        assert_eq!(fcvt_float(D, Rounding::Rup, third).0, box_s((1.0f32 / 3.0).to_bits()));
-        assert_eq!(fcvt_float(D, Rounding::Rdn, third).0, box_s((1.0f32 / 3.0).to_bits() - 1));
-        assert_eq!(fcvt_float(D, Rounding::Rmm, third).0, box_s((1.0f32 / 3.0).to_bits()));
+        assert_eq!(
+            fcvt_float(D, Rounding::Rup, third).0,
+            box_s((1.0f32 / 3.0).to_bits())
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rdn, third).0,
+            box_s((1.0f32 / 3.0).to_bits() - 1)
+        );
+        assert_eq!(
+            fcvt_float(D, Rounding::Rmm, third).0,
+            box_s((1.0f32 / 3.0).to_bits())
+        );
     }
 
     #[test]
