@@ -491,3 +491,6 @@ pub fn disassemble(insn: &Insn) -> String {
 pub fn disassemble_bits(bits: u32) -> String {
     disassemble(&crate::decode::decode(bits))
 }
+
+#[cfg(test)]
+mod tests;

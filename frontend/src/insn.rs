@@ -30,6 +30,10 @@
 ///
 /// Formulas use `X[r]` for integer registers (XLEN = 64), `F[r]` for float
 /// registers, `sext`/`zext` for extension, and `M[a]` for guest memory.
+///
+/// The mnemonic of each op, [`Op::mnemonic`], comes from the decode tables
+/// (the method is implemented next to them, so that this module depends on
+/// nothing else in the crate).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     // ---- RV32I / RV64I (Unprivileged ISA, chapters 2 and 4) ----
@@ -532,11 +536,6 @@ impl Op {
         Op::SfenceVma,
         Op::Illegal,
     ];
-
-    /// The mnemonic of the base (uncompressed) instruction, e.g. `"fcvt.w.s"`.
-    pub fn mnemonic(self) -> &'static str {
-        crate::decode::base_mnemonic(self)
-    }
 }
 
 /// One decoded instruction. See the module doc for the operand conventions.

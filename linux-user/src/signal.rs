@@ -1,8 +1,13 @@
-//! Delivery of guest signals to guest handlers (Linux riscv64 semantics,
-//! arch/riscv/kernel/signal.c).
+//! The guest's signal state, and delivery of guest signals to guest
+//! handlers (Linux riscv64 semantics, arch/riscv/kernel/signal.c).
 //!
 //! # Design
 //!
+//! - **Layering.** `SignalState` is the guest's signal state
+//!   (dispositions, blocked mask, alternate stack, sigreturn trampoline).
+//!   The syscall layer's `Process` owns one; its signal syscalls and its
+//!   delivery entry points call in here. Nothing here calls back into the
+//!   syscall layer.
 //! - **Asynchronous signals.** For every signal with a guest handler (other
 //!   than the ones the runtime owns, [`HOST_OWNED_SIGNALS`]) a host handler
 //!   ([`host_handler`], `SA_SIGINFO`, no `SA_RESTART`) records the signal in
@@ -10,14 +15,15 @@
 //!   [`CpuState`] ([`set_running_cpu`]), so translated code returns at the
 //!   next block boundary, and a blocking host syscall returns `EINTR`.
 //! - **Blocking.** The guest's blocked mask is mirrored to the host's
-//!   ([`Process::set_sigmask`]): a blocked signal stays pending in the host
-//!   kernel until the guest unblocks it. Signals the guest sends itself go
+//!   ([`SignalState::set_sigmask`]): a blocked signal stays pending in the
+//!   host kernel until the guest unblocks it. Signals the guest sends itself go
 //!   straight to [`PENDING`] and wait there while blocked.
-//! - **Delivery points.** The execution loop calls
-//!   [`Process::deliver_pending`] after every syscall and on
-//!   `Exit::Interrupted`, and [`Process::deliver_trap`] for a trap other
-//!   than `ecall`. Delivery builds the kernel's `rt_sigframe` on the guest
-//!   stack (or the alternate stack) and enters the handler with `ra` at a
+//! - **Delivery points.** The execution loop calls `Process::deliver_pending`
+//!   (`SignalState::deliver_pending`) after every syscall and on
+//!   `Exit::Interrupted`, and `Process::deliver_trap`
+//!   (`SignalState::deliver_trap`) for a trap other than `ecall`. Delivery
+//!   builds the kernel's `rt_sigframe` on the guest stack (or the alternate
+//!   stack) and enters the handler with `ra` at a
 //!   one-page sigreturn trampoline (`li a7, 139; ecall`), which plays the
 //!   role of the vDSO's `__vdso_rt_sigreturn`.
 //! - **Fatal signals.** The top-level process prints the shell's message and
@@ -33,10 +39,23 @@
 use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use cranemu_frontend::CpuState;
-use cranemu_softmmu::user::{Prot, PAGE_SIZE};
+use cranemu_softmmu::user::{GuestSpace, Prot, PAGE_SIZE};
 
 use crate::abi::{self, TargetSigaction};
-use crate::syscall::{Process, SyscallAction, HOST_OWNED_SIGNALS};
+use crate::Options;
+
+/// Number of signals (`_NSIG`).
+pub(crate) const NSIG: usize = 64;
+
+/// Signals the runtime owns on the host (synchronous faults of translated
+/// code); the guest's dispositions for them are never mirrored.
+pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+];
 
 /// Pending signals recorded by the host handler or by a signal sent to
 /// self (bit `n - 1` for signal `n`).
@@ -72,7 +91,7 @@ const SI_USER: i32 = 0;
 const SI_TKILL: i32 = -6;
 
 /// Size of `struct siginfo`, in bytes.
-const SIGINFO_SIZE: usize = 128;
+pub(crate) const SIGINFO_SIZE: usize = 128;
 /// Offset of `uc_sigmask` in the riscv64 `struct ucontext`.
 const UC_SIGMASK: usize = 40;
 /// Offset of `uc_stack` in the riscv64 `struct ucontext`.
@@ -98,7 +117,7 @@ fn bit(sig: i32) -> u64 {
 }
 
 /// Signals that cannot be blocked.
-const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
+pub(crate) const UNBLOCKABLE: u64 = (1 << (libc::SIGKILL - 1)) | (1 << (libc::SIGSTOP - 1));
 
 /// True for the syscalls Linux restarts after a handler with `SA_RESTART`
 /// (those that return `-ERESTARTSYS` when interrupted; not the sleeps,
@@ -269,7 +288,7 @@ pub(crate) fn clear_pending() {
 }
 
 /// Takes the lowest pending signal not in `blocked`.
-fn take_pending(blocked: u64) -> Option<i32> {
+pub(crate) fn take_pending(blocked: u64) -> Option<i32> {
     loop {
         let p = PENDING.load(Ordering::SeqCst);
         let ready = p & !blocked;
@@ -287,7 +306,7 @@ fn take_pending(blocked: u64) -> Option<i32> {
 }
 
 /// The recorded `siginfo` of `sig` as 128 guest bytes.
-fn pending_info(sig: i32) -> [u8; SIGINFO_SIZE] {
+pub(crate) fn pending_info(sig: i32) -> [u8; SIGINFO_SIZE] {
     let mut b = [0u8; SIGINFO_SIZE];
     for (i, w) in INFO[(sig - 1) as usize].iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
@@ -353,7 +372,152 @@ fn restore_frame(cpu: &mut CpuState, f: &[u8]) -> u64 {
     word(FRAME_UC + UC_SIGMASK)
 }
 
-impl Process {
+/// Guest dispositions from the host's: `SIG_IGN` where the host ignores
+/// the signal (inherited through `execve`), else `SIG_DFL`.
+fn host_ignored_signals() -> [TargetSigaction; NSIG] {
+    let mut acts = [TargetSigaction::default(); NSIG];
+    for (i, act) in acts.iter_mut().enumerate() {
+        // SAFETY: sigaction is plain data; a null new action only reads.
+        let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+        // SAFETY: old is a live local.
+        let r = unsafe { libc::sigaction(i as i32 + 1, std::ptr::null(), &mut old) };
+        if r == 0 && old.sa_sigaction == libc::SIG_IGN {
+            act.handler = abi::SIG_IGN;
+        }
+    }
+    acts
+}
+
+/// The host thread's blocked mask as a guest mask.
+fn host_sigmask() -> u64 {
+    // SAFETY: sigset_t is plain data; pthread_sigmask fills it.
+    let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a null new set only reads the mask into hs.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, std::ptr::null(), &mut hs) };
+    let mut m = 0u64;
+    for s in 1..=64 {
+        // SAFETY: hs is a valid set.
+        if unsafe { libc::sigismember(&hs, s) } == 1 {
+            m |= 1 << (s - 1);
+        }
+    }
+    m
+}
+
+/// The pending signals, host and recorded (`rt_sigpending`).
+pub(crate) fn pending_set() -> u64 {
+    // SAFETY: sigset_t is plain data.
+    let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: hs is a live local.
+    unsafe { libc::sigpending(&mut hs) };
+    let mut m = PENDING.load(Ordering::SeqCst);
+    for s in 1..=64 {
+        // SAFETY: hs is a valid set.
+        if unsafe { libc::sigismember(&hs, s) } == 1 {
+            m |= bit(s);
+        }
+    }
+    m
+}
+
+/// Waits on the host for a signal of `set` (`rt_sigtimedwait` when none is
+/// recorded here), at most `timeout` (`tv_sec`, `tv_nsec`; `None`: no
+/// limit). Returns the signal and its `siginfo` as 128 guest bytes.
+pub(crate) fn wait_host(
+    set: u64,
+    timeout: Option<[i64; 2]>,
+) -> Result<(i32, [u8; SIGINFO_SIZE]), i32> {
+    let hs = host_sigset(set);
+    let ts = timeout.unwrap_or_default();
+    let tsp = if timeout.is_none() {
+        std::ptr::null()
+    } else {
+        ts.as_ptr().cast::<libc::timespec>()
+    };
+    // SAFETY: sigset_t is plain data.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: hs, info and ts are live locals.
+    let r = unsafe { libc::sigtimedwait(&hs, &mut info, tsp) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EINTR));
+    }
+    // SAFETY: siginfo_t is 128 bytes of plain data.
+    let bytes: [u8; SIGINFO_SIZE] = unsafe { std::mem::transmute(info) };
+    Ok((r, bytes))
+}
+
+/// A signal that kills the guest: a guest's child (`opts.guest_child`)
+/// dies of it for real; the top-level process prints the shell's message
+/// and returns the exit status 128 + `sig`.
+pub(crate) fn fatal_signal(opts: &Options, sig: i32) -> i32 {
+    if opts.guest_child {
+        let lim = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: lim is a live local; no core dump of the emulator.
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &lim) };
+        crate::terminate_by_signal(sig);
+    }
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    eprintln!("{}", crate::signal_message(sig));
+    128 + sig
+}
+
+/// The default action of `sig` when it is taken: nothing, or death.
+fn default_action(opts: &Options, sig: i32) -> Option<i32> {
+    if default_ignores(sig) || sig == libc::SIGSTOP || sig == libc::SIGTSTP {
+        return None;
+    }
+    crate::terminate_by_signal(sig);
+    Some(fatal_signal(opts, sig))
+}
+
+/// The guest's signal state, which the host does not keep for us: what
+/// Linux keeps in the task's `sighand`, `blocked`, `saved_sigmask` and
+/// `sas_ss_*`, plus the sigreturn trampoline and the last interrupted
+/// syscall.
+pub(crate) struct SignalState {
+    /// Guest signal dispositions, index `signal - 1`.
+    pub(crate) sigactions: [TargetSigaction; NSIG],
+    /// Guest blocked-signal mask (bit `n - 1` for signal `n`).
+    pub(crate) sigmask: u64,
+    /// The mask to restore after `rt_sigsuspend`'s signal is delivered.
+    pub(crate) saved_mask: Option<u64>,
+    /// The guest's `sigaltstack` (`ss_sp`, `ss_flags`, `ss_size`).
+    pub(crate) altstack: (u64, u32, u64),
+    /// Guest address of the sigreturn trampoline page (0: not mapped yet).
+    pub(crate) trampoline: u64,
+    /// The last syscall, if it failed with `EINTR`: its number and original
+    /// `a0` (to restart it under `SA_RESTART`).
+    pub(crate) interrupted: Option<(u64, u64)>,
+}
+
+impl SignalState {
+    /// The state a new process starts with: no handlers, no alternate
+    /// stack, and the host's ignored signals and blocked mask (both survive
+    /// `execve`).
+    pub(crate) fn from_host() -> SignalState {
+        SignalState {
+            sigactions: host_ignored_signals(),
+            sigmask: host_sigmask(),
+            saved_mask: None,
+            altstack: (0, 2, 0),
+            trampoline: 0,
+            interrupted: None,
+        }
+    }
+
+    /// The guest's current disposition for `sig` (1..=64).
+    pub(crate) fn sigaction(&self, sig: i32) -> Option<TargetSigaction> {
+        self.sigactions
+            .get(usize::try_from(sig).ok()?.checked_sub(1)?)
+            .copied()
+    }
+
     /// Sets the guest's blocked mask (`SIGKILL`/`SIGSTOP` cannot be
     /// blocked) and mirrors it to the host.
     pub(crate) fn set_sigmask(&mut self, mask: u64) {
@@ -361,66 +525,37 @@ impl Process {
         set_host_mask(libc::SIG_SETMASK, self.sigmask);
     }
 
-    /// Maps the sigreturn trampoline page if it is not mapped yet.
-    pub(crate) fn ensure_trampoline(&mut self) -> Result<u64, i32> {
+    /// Maps the sigreturn trampoline page into `space` if it is not mapped
+    /// yet.
+    pub(crate) fn ensure_trampoline(&mut self, space: &GuestSpace) -> Result<u64, i32> {
         if self.trampoline != 0 {
             return Ok(self.trampoline);
         }
-        let a = self
-            .space
+        let a = space
             .map(0, PAGE_SIZE, Prot::RX, false)
             .map_err(|e| e.errno())?;
         let mut code = [0u8; 8];
         code[..4].copy_from_slice(&TRAMPOLINE[0].to_le_bytes());
         code[4..].copy_from_slice(&TRAMPOLINE[1].to_le_bytes());
-        self.space.write_force(a, &code).map_err(|_| libc::EFAULT)?;
+        space.write_force(a, &code).map_err(|_| libc::EFAULT)?;
         self.trampoline = a;
         Ok(a)
-    }
-
-    /// True if this process was created by the guest (a `fork`ed child, or
-    /// started by a guest's `execve` in one).
-    pub fn is_guest_child(&self) -> bool {
-        self.opts.guest_child
-    }
-
-    /// A signal that kills the guest: a guest's child dies of it for real;
-    /// the top-level process prints the shell's message and returns the
-    /// exit status 128 + `sig`.
-    pub fn fatal_signal(&self, sig: i32) -> i32 {
-        if self.opts.guest_child {
-            let lim = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            // SAFETY: lim is a live local; no core dump of the emulator.
-            unsafe { libc::setrlimit(libc::RLIMIT_CORE, &lim) };
-            crate::terminate_by_signal(sig);
-        }
-        use std::io::Write;
-        let _ = std::io::stdout().flush();
-        eprintln!("{}", crate::signal_message(sig));
-        128 + sig
-    }
-
-    /// The default action of `sig` when it is taken: nothing, or death.
-    fn default_action(&self, sig: i32) -> Option<i32> {
-        if default_ignores(sig) || sig == libc::SIGSTOP || sig == libc::SIGTSTP {
-            return None;
-        }
-        crate::terminate_by_signal(sig);
-        Some(self.fatal_signal(sig))
     }
 
     /// Delivers one pending, unblocked signal, if any: enters its handler,
     /// or applies its disposition. Afterwards, restores a mask saved by
     /// `rt_sigsuspend`. Returns `Some(status)` if the guest died.
-    pub fn deliver_pending(&mut self, cpu: &mut CpuState) -> Option<i32> {
+    pub(crate) fn deliver_pending(
+        &mut self,
+        space: &GuestSpace,
+        opts: &Options,
+        cpu: &mut CpuState,
+    ) -> Option<i32> {
         let mut r = None;
         if let Some(sig) = take_pending(self.sigmask) {
             cpu.exit_request = 0;
             let info = pending_info(sig);
-            r = self.deliver(cpu, sig, &info);
+            r = self.deliver(space, opts, cpu, sig, &info);
         }
         if let Some(m) = self.saved_mask.take() {
             self.set_sigmask(m);
@@ -432,43 +567,50 @@ impl Process {
     /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`:
     /// enters the guest handler if there is one and the signal is not
     /// blocked, else the guest dies. Returns `Some(status)` if it died.
-    pub fn deliver_trap(&mut self, cpu: &mut CpuState, sig: i32, tval: u64) -> Option<i32> {
+    pub(crate) fn deliver_trap(
+        &mut self,
+        space: &GuestSpace,
+        opts: &Options,
+        cpu: &mut CpuState,
+        sig: i32,
+        tval: u64,
+    ) -> Option<i32> {
         let act = self.sigaction(sig).unwrap_or_default();
         if act.handler == abi::SIG_DFL
             || act.handler == abi::SIG_IGN
             || self.sigmask & bit(sig) != 0
         {
-            return Some(self.fatal_signal(sig));
+            return Some(fatal_signal(opts, sig));
         }
         let (code, addr) = match sig {
             libc::SIGSEGV => {
                 // SEGV_ACCERR if mapped, else SEGV_MAPERR.
-                (
-                    if self.space.prot_of(tval).is_some() {
-                        2
-                    } else {
-                        1
-                    },
-                    tval,
-                )
+                (if space.prot_of(tval).is_some() { 2 } else { 1 }, tval)
             }
             libc::SIGBUS => (1, tval),    // BUS_ADRALN
             libc::SIGILL => (1, cpu.pc),  // ILL_ILLOPC
             libc::SIGTRAP => (1, cpu.pc), // TRAP_BRKPT
             _ => (0x80, 0),               // SI_KERNEL
         };
-        self.deliver(cpu, sig, &fault_info(sig, code, addr))
+        self.deliver(space, opts, cpu, sig, &fault_info(sig, code, addr))
     }
 
     /// Takes `sig` with its current disposition.
-    fn deliver(&mut self, cpu: &mut CpuState, sig: i32, info: &[u8; SIGINFO_SIZE]) -> Option<i32> {
+    fn deliver(
+        &mut self,
+        space: &GuestSpace,
+        opts: &Options,
+        cpu: &mut CpuState,
+        sig: i32,
+        info: &[u8; SIGINFO_SIZE],
+    ) -> Option<i32> {
         let act = self.sigaction(sig).unwrap_or_default();
         match act.handler {
             abi::SIG_IGN => None,
-            abi::SIG_DFL => self.default_action(sig),
+            abi::SIG_DFL => default_action(opts, sig),
             _ => {
-                if self.setup_frame(cpu, sig, &act, info).is_err() {
-                    return Some(self.fatal_signal(libc::SIGSEGV));
+                if self.setup_frame(space, opts, cpu, sig, &act, info).is_err() {
+                    return Some(fatal_signal(opts, libc::SIGSEGV));
                 }
                 None
             }
@@ -478,12 +620,14 @@ impl Process {
     /// Builds the `rt_sigframe` and enters the handler of `sig`.
     fn setup_frame(
         &mut self,
+        space: &GuestSpace,
+        opts: &Options,
         cpu: &mut CpuState,
         sig: i32,
         act: &TargetSigaction,
         info: &[u8; SIGINFO_SIZE],
     ) -> Result<(), i32> {
-        let tramp = self.ensure_trampoline()?;
+        let tramp = self.ensure_trampoline(space)?;
         // A syscall interrupted by this signal: with SA_RESTART the handler
         // returns to the `ecall` again, with the original `a0`.
         if let Some((n, a0)) = self.interrupted.take() {
@@ -510,7 +654,7 @@ impl Process {
             0
         };
         let image = build_frame(cpu, info, saved_mask, (ss_sp, alt_flags, ss_size));
-        self.space.write(frame, &image).map_err(|_| libc::EFAULT)?;
+        space.write(frame, &image).map_err(|_| libc::EFAULT)?;
         cpu.x[10] = sig as u64;
         cpu.x[11] = frame;
         cpu.x[12] = frame + FRAME_UC as u64;
@@ -526,7 +670,7 @@ impl Process {
             self.sigactions[(sig - 1) as usize] = TargetSigaction::default();
             mirror_disposition(sig, abi::SIG_DFL);
         }
-        if self.opts.strace {
+        if opts.strace {
             // SAFETY: getpid cannot fail.
             let pid = unsafe { libc::getpid() };
             eprintln!("{pid} --- signal {sig} to handler {:#x} ---", act.handler);
@@ -534,27 +678,22 @@ impl Process {
         Ok(())
     }
 
-    /// `rt_sigreturn`: restores the registers and mask saved in the frame at
-    /// the guest `sp`. `pc` is set from the frame.
-    pub(crate) fn rt_sigreturn(&mut self, cpu: &mut CpuState) -> SyscallAction {
+    /// `rt_sigreturn`'s work: restores the registers and mask saved in the
+    /// frame at the guest `sp`; `pc` is set from the frame. `EFAULT` (and
+    /// nothing changed) if the frame cannot be read.
+    pub(crate) fn sigreturn(&mut self, space: &GuestSpace, cpu: &mut CpuState) -> Result<(), i32> {
         let mut f = vec![0u8; FRAME_SIZE];
-        if self.space.read(cpu.x[2], &mut f).is_err() {
-            return SyscallAction::Exit(self.fatal_signal(libc::SIGSEGV));
-        }
+        space.read(cpu.x[2], &mut f).map_err(|_| libc::EFAULT)?;
         let mask = restore_frame(cpu, &f);
         self.set_sigmask(mask);
-        SyscallAction::Jump
+        Ok(())
     }
 
-    /// `rt_sigsuspend`: waits with the guest mask replaced by the one at
-    /// `a[0]` until a signal with a handler is pending and allowed by it;
-    /// always `EINTR`. The original mask is restored after delivery (and
-    /// saved in the handler's frame).
-    pub(crate) fn rt_sigsuspend(&mut self, a: [u64; 6]) -> Result<u64, i32> {
-        if a[1] != abi::SIGSET_SIZE {
-            return Err(libc::EINVAL);
-        }
-        let temp = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !UNBLOCKABLE;
+    /// `rt_sigsuspend`'s wait: replaces the guest mask by `set` until a
+    /// signal with a handler is pending and allowed by it. The original
+    /// mask is restored after delivery (and saved in the handler's frame).
+    pub(crate) fn suspend(&mut self, set: u64) {
+        let temp = set & !UNBLOCKABLE;
         let orig = self.sigmask;
         // Block everything the host handler could record, so that a signal
         // arriving between the check and the wait is not lost.
@@ -571,72 +710,6 @@ impl Process {
         set_host_mask(libc::SIG_SETMASK, orig);
         self.sigmask = temp;
         self.saved_mask = Some(orig);
-        Err(libc::EINTR)
-    }
-
-    /// `rt_sigpending`: the pending signals, host and recorded.
-    pub(crate) fn rt_sigpending(&mut self, a: [u64; 6]) -> Result<u64, i32> {
-        if a[1] != abi::SIGSET_SIZE {
-            return Err(libc::EINVAL);
-        }
-        // SAFETY: sigset_t is plain data.
-        let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
-        // SAFETY: hs is a live local.
-        unsafe { libc::sigpending(&mut hs) };
-        let mut m = PENDING.load(Ordering::SeqCst);
-        for s in 1..=64 {
-            // SAFETY: hs is a valid set.
-            if unsafe { libc::sigismember(&hs, s) } == 1 {
-                m |= bit(s);
-            }
-        }
-        self.space.write_u64(a[0], m).map_err(|_| libc::EFAULT)?;
-        Ok(0)
-    }
-
-    /// `rt_sigtimedwait(set, info, timeout, sigsetsize)`: takes a signal of
-    /// `set` recorded here, else waits for one on the host.
-    pub(crate) fn rt_sigtimedwait(&mut self, a: [u64; 6]) -> Result<u64, i32> {
-        if a[3] != abi::SIGSET_SIZE {
-            return Err(libc::EINVAL);
-        }
-        let set = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !UNBLOCKABLE;
-        let sig = match take_pending(!set) {
-            Some(sig) => {
-                let info = pending_info(sig);
-                if a[1] != 0 {
-                    self.space.write(a[1], &info).map_err(|_| libc::EFAULT)?;
-                }
-                sig
-            }
-            None => {
-                let hs = host_sigset(set);
-                let mut ts = [0i64; 2];
-                let tsp = if a[2] == 0 {
-                    std::ptr::null()
-                } else {
-                    ts[0] = self.space.read_u64(a[2]).map_err(|_| libc::EFAULT)? as i64;
-                    ts[1] = self.space.read_u64(a[2] + 8).map_err(|_| libc::EFAULT)? as i64;
-                    ts.as_ptr().cast::<libc::timespec>()
-                };
-                // SAFETY: sigset_t is plain data.
-                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-                // SAFETY: hs, info and ts are live locals.
-                let r = unsafe { libc::sigtimedwait(&hs, &mut info, tsp) };
-                if r < 0 {
-                    return Err(std::io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EINTR));
-                }
-                if a[1] != 0 {
-                    // SAFETY: siginfo_t is 128 bytes of plain data.
-                    let bytes: [u8; SIGINFO_SIZE] = unsafe { std::mem::transmute(info) };
-                    self.space.write(a[1], &bytes).map_err(|_| libc::EFAULT)?;
-                }
-                r
-            }
-        };
-        Ok(sig as u64)
     }
 }
 

@@ -1,0 +1,231 @@
+//! Memory-management syscalls: `brk`, `mmap`, `munmap`, `mprotect`,
+//! `mremap`, `madvise`, `msync` and `riscv_flush_icache`.
+//!
+//! They act on the guest address space ([`GuestSpace`]), not on the host's
+//! (Linux mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c,
+//! mm/msync.c, arch/riscv/kernel/sys_riscv.c; flags from
+//! include/uapi/asm-generic/mman-common.h). Calls that may change code
+//! pages set `code_changed`, so that the caller flushes translated code.
+//!
+//! [`GuestSpace`]: cranemu_softmmu::user::GuestSpace
+
+use cranemu_softmmu::user::{page_align_up, AccessKind, Prot, PAGE_SIZE};
+
+use super::{errno, Process, SysResult};
+use crate::abi::nr;
+
+impl Process {
+    /// Runs `n` if it is one of this file's syscalls (`None` otherwise).
+    pub(super) fn mm_syscall(&mut self, n: u64, a: [u64; 6]) -> Option<SysResult> {
+        let mut known = true;
+        let r = (|| match n {
+            nr::BRK => Ok(self.do_brk(a[0])),
+            nr::MMAP => self.mmap(a),
+            nr::MUNMAP => {
+                if !a[0].is_multiple_of(PAGE_SIZE) {
+                    return Err(libc::EINVAL);
+                }
+                self.code_changed |= self.touches_code(a[0], a[1]);
+                self.space
+                    .unmap(a[0], a[1])
+                    .map(|()| 0)
+                    .map_err(|e| e.errno())
+            }
+            nr::MPROTECT => {
+                if !a[0].is_multiple_of(PAGE_SIZE) {
+                    return Err(libc::EINVAL);
+                }
+                if a[1] == 0 {
+                    return Ok(0);
+                }
+                self.code_changed |= self.touches_code(a[0], a[1]);
+                let prot = Prot::from_bits_truncate(a[2] as u32);
+                self.space
+                    .protect(a[0], a[1], prot)
+                    .map(|()| 0)
+                    .map_err(|e| e.errno())
+            }
+            nr::MREMAP => self.mremap(a),
+            nr::MADVISE | nr::MSYNC => Ok(0),
+            nr::RISCV_FLUSH_ICACHE => {
+                self.code_changed = true;
+                Ok(0)
+            }
+            _ => {
+                known = false;
+                Ok(0)
+            }
+        })();
+        known.then_some(r)
+    }
+
+    /// True if any page of `[start, start + len)` is executable for the
+    /// guest.
+    fn touches_code(&self, start: u64, len: u64) -> bool {
+        let end = start.saturating_add(len);
+        self.space
+            .mappings()
+            .iter()
+            .any(|m| m.prot.contains(Prot::EXEC) && m.start < end && m.end > start)
+    }
+
+    /// `brk`: returns the new break, or the old one on failure (Linux's
+    /// convention).
+    fn do_brk(&mut self, want: u64) -> u64 {
+        if want < self.brk_start || want > self.space.size() {
+            return self.brk;
+        }
+        let (Some(old_top), Some(new_top)) = (page_align_up(self.brk), page_align_up(want)) else {
+            return self.brk;
+        };
+        if new_top > old_top {
+            let len = new_top - old_top;
+            if !self.space.is_free(old_top, len)
+                || self.space.map(old_top, len, Prot::RW, true).is_err()
+            {
+                return self.brk;
+            }
+        } else if new_top < old_top && self.space.unmap(new_top, old_top - new_top).is_err() {
+            return self.brk;
+        }
+        self.brk = want;
+        want
+    }
+
+    fn mmap(&mut self, a: [u64; 6]) -> SysResult {
+        const MAP_SHARED: u64 = 0x01;
+        const MAP_PRIVATE: u64 = 0x02;
+        const MAP_SHARED_VALIDATE: u64 = 0x03;
+        const MAP_FIXED: u64 = 0x10;
+        const MAP_ANONYMOUS: u64 = 0x20;
+        const MAP_FIXED_NOREPLACE: u64 = 0x10_0000;
+        let [addr, len, prot, flags, fd, off] = a;
+        let prot = Prot::from_bits_truncate(prot as u32);
+        if len == 0 || off % PAGE_SIZE != 0 {
+            return Err(libc::EINVAL);
+        }
+        if !matches!(flags & 0xf, MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE) {
+            return Err(libc::EINVAL);
+        }
+        let plen = page_align_up(len).ok_or(libc::ENOMEM)?;
+        let noreplace = flags & MAP_FIXED_NOREPLACE != 0;
+        let fixed = flags & MAP_FIXED != 0 || noreplace;
+        if fixed && addr % PAGE_SIZE != 0 {
+            return Err(libc::EINVAL);
+        }
+        if noreplace && !self.space.is_free(addr, plen) {
+            return Err(libc::EEXIST);
+        }
+        if fixed {
+            self.code_changed |= self.touches_code(addr, plen);
+        }
+        if flags & MAP_ANONYMOUS != 0 {
+            return self
+                .space
+                .map(addr, plen, prot, fixed)
+                .map_err(|e| e.errno());
+        }
+        // File mapping: a private copy of the file's bytes.
+        let fd = fd as i32;
+        // SAFETY: F_GETFL takes no pointer.
+        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if fl < 0 {
+            return Err(libc::EBADF);
+        }
+        if fl & libc::O_ACCMODE == libc::O_WRONLY {
+            return Err(libc::EACCES);
+        }
+        let start = self
+            .space
+            .map(addr, plen, Prot::RW, fixed)
+            .map_err(|e| e.errno())?;
+        let host = self.buf(start, plen, AccessKind::Write)?;
+        let mut done = 0u64;
+        while done < len {
+            // SAFETY: [host + done, host + len) is inside the RW mapping we
+            // just made.
+            let r = unsafe {
+                libc::pread(
+                    fd,
+                    (host + done) as *mut libc::c_void,
+                    (len - done) as usize,
+                    (off + done) as i64,
+                )
+            };
+            if r < 0 {
+                let e = errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                let _ = self.space.unmap(start, plen);
+                return Err(if e == libc::EISDIR { libc::ENODEV } else { e });
+            }
+            if r == 0 {
+                break;
+            }
+            done += r as u64;
+        }
+        if prot != Prot::RW {
+            self.space
+                .protect(start, plen, prot)
+                .map_err(|e| e.errno())?;
+        }
+        Ok(start)
+    }
+
+    fn mremap(&mut self, a: [u64; 6]) -> SysResult {
+        const MREMAP_MAYMOVE: u64 = 1;
+        let [old, old_len, new_len, flags, _, _] = a;
+        if old % PAGE_SIZE != 0 || new_len == 0 || flags & !MREMAP_MAYMOVE != 0 {
+            return Err(libc::EINVAL);
+        }
+        let (Some(olen), Some(nlen)) = (page_align_up(old_len), page_align_up(new_len)) else {
+            return Err(libc::ENOMEM);
+        };
+        let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
+        if self.touches_code(old, olen) {
+            self.code_changed = true;
+        }
+        if nlen <= olen {
+            if nlen < olen {
+                self.space
+                    .unmap(old + nlen, olen - nlen)
+                    .map_err(|e| e.errno())?;
+            }
+            return Ok(old);
+        }
+        let tail = old.checked_add(olen).ok_or(libc::ENOMEM)?;
+        if self.space.is_free(tail, nlen - olen) {
+            self.space
+                .map(tail, nlen - olen, prot, true)
+                .map_err(|e| e.errno())?;
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(libc::ENOMEM);
+        }
+        let mut data = vec![0u8; usize::try_from(olen).map_err(|_| libc::ENOMEM)?];
+        if olen > (1 << 32) {
+            return Err(libc::ENOMEM);
+        }
+        let src = self
+            .buf(old, olen, AccessKind::Read)
+            .or_else(|_| self.buf(old, olen, AccessKind::Execute));
+        let src = match src {
+            Ok(p) => p,
+            Err(_) => return Err(libc::EFAULT),
+        };
+        // SAFETY: [src, src + olen) is mapped readable guest memory; `data`
+        // has olen bytes.
+        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, data.as_mut_ptr(), data.len()) };
+        let new = self
+            .space
+            .map(0, nlen, prot, false)
+            .map_err(|e| e.errno())?;
+        self.space
+            .write_force(new, &data)
+            .map_err(|_| libc::EFAULT)?;
+        self.space.unmap(old, olen).map_err(|e| e.errno())?;
+        Ok(new)
+    }
+}

@@ -1,0 +1,253 @@
+//! Process lifecycle syscalls: `clone` (a host `fork`), `execve` (a fresh
+//! cranemu for a riscv64 program or `#!` script, the host program itself
+//! for a host ELF), `wait4` and `waitid`. `exit` and `exit_group` end the
+//! execution loop, in [`Process::do_syscall`].
+//!
+//! Linux kernel/fork.c, fs/exec.c (`MAX_ARG_STRLEN`, `#!` handling as in
+//! fs/binfmt_script.c) and kernel/exit.c; clone flags from
+//! include/uapi/linux/sched.h.
+
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use cranemu_frontend::CpuState;
+use cranemu_softmmu::user::AccessKind;
+
+use super::{errno, host_syscall, Process, SysResult, PATH_MAX};
+use crate::abi::nr;
+use crate::signal;
+
+/// Most `argv`/`envp` entries `execve` accepts.
+const MAX_ARG_STRINGS: u64 = 0x7fff_ffff;
+/// Most bytes of one `argv`/`envp` string (Linux's `MAX_ARG_STRLEN`).
+const MAX_ARG_STRLEN: usize = 32 * 4096;
+
+/// Whether `head` (the first bytes of a file) starts a 64-bit
+/// little-endian x86-64 ELF: a program for the host itself.
+fn is_host_elf(head: &[u8]) -> bool {
+    head.len() >= 20
+        && head.starts_with(b"\x7fELF")
+        && head[4] == 2
+        && head[5] == 1
+        && u16::from_le_bytes([head[18], head[19]]) == 62
+}
+
+impl Process {
+    /// Runs `n` if it is one of this file's syscalls (`None` otherwise).
+    pub(super) fn process_syscall(
+        &mut self,
+        n: u64,
+        a: [u64; 6],
+        cpu: &mut CpuState,
+    ) -> Option<SysResult> {
+        use AccessKind::Write as W;
+        let mut known = true;
+        // SAFETY (applies to every `host_syscall` below): pointer arguments
+        // are null or come from `self.buf`/`self.opt_buf` for the size the
+        // host call uses, or point to live local buffers/CStrings.
+        let r = (|| unsafe {
+            match n {
+                nr::WAIT4 => {
+                    let (st, ru) = (self.opt_buf(a[1], 4, W)?, self.opt_buf(a[3], 144, W)?);
+                    host_syscall(libc::SYS_wait4, [a[0], st, a[2], ru, 0, 0])
+                }
+                nr::WAITID => {
+                    let (info, ru) = (self.opt_buf(a[2], 128, W)?, self.opt_buf(a[4], 144, W)?);
+                    host_syscall(libc::SYS_waitid, [a[0], a[1], info, a[3], ru, 0])
+                }
+                nr::CLONE => self.clone(a, cpu),
+                nr::EXECVE => self.execve(a),
+                _ => {
+                    known = false;
+                    Ok(0)
+                }
+            }
+        })();
+        known.then_some(r)
+    }
+
+    fn clone(&mut self, a: [u64; 6], cpu: &mut CpuState) -> SysResult {
+        const CLONE_VM: u64 = 0x100;
+        const CLONE_VFORK: u64 = 0x4000;
+        const CLONE_THREAD: u64 = 0x10000;
+        const CLONE_SETTLS: u64 = 0x80000;
+        const CLONE_PARENT_SETTID: u64 = 0x10_0000;
+        const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
+        const CLONE_CHILD_SETTID: u64 = 0x100_0000;
+        let [flags, newsp, parent_tid, child_tid, tls, _] = a;
+        if flags & CLONE_THREAD != 0 {
+            return Err(libc::ENOSYS);
+        }
+        let allowed = 0xff
+            | CLONE_VM
+            | CLONE_VFORK
+            | CLONE_SETTLS
+            | CLONE_PARENT_SETTID
+            | CLONE_CHILD_CLEARTID
+            | CLONE_CHILD_SETTID;
+        if flags & !allowed != 0 || (flags & CLONE_VM != 0 && flags & CLONE_VFORK == 0) {
+            return Err(libc::EINVAL);
+        }
+        let exit_signal = (flags & 0xff) as i32;
+        // SAFETY: fork in a process whose other threads (if any) hold no
+        // locks this thread needs afterwards; see the crate docs (the engine
+        // must be fork-safe).
+        let pid =
+            unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) };
+        if pid < 0 {
+            return Err(errno());
+        }
+        if pid == 0 {
+            // The child: it dies of its fatal signals for real, so that the
+            // guest parent's wait sees them.
+            self.opts.guest_child = true;
+            // A child starts with no pending signals.
+            signal::clear_pending();
+            if newsp != 0 {
+                cpu.x[2] = newsp;
+            }
+            if flags & CLONE_SETTLS != 0 {
+                cpu.x[4] = tls;
+            }
+            if flags & CLONE_CHILD_SETTID != 0 {
+                // SAFETY: gettid cannot fail.
+                let tid = unsafe { libc::gettid() } as u32;
+                let _ = self.space.write_u32(child_tid, tid);
+            }
+            return Ok(0);
+        }
+        if flags & CLONE_PARENT_SETTID != 0 {
+            let _ = self.space.write_u32(parent_tid, pid as u32);
+        }
+        if flags & CLONE_VFORK != 0 {
+            // vfork: the parent waits until the child execs or exits. With a
+            // copied address space nothing is shared, so not waiting is safe.
+        }
+        Ok(pid as u64)
+    }
+
+    /// Reads a NULL-terminated guest array of string pointers.
+    fn string_array(&self, mut addr: u64) -> Result<Vec<Vec<u8>>, i32> {
+        let mut out = Vec::new();
+        if addr == 0 {
+            return Ok(out);
+        }
+        loop {
+            let p = self.space.read_u64(addr).map_err(|_| libc::EFAULT)?;
+            if p == 0 {
+                return Ok(out);
+            }
+            if out.len() as u64 >= MAX_ARG_STRINGS {
+                return Err(libc::E2BIG);
+            }
+            let s = self.space.read_cstr(p, MAX_ARG_STRLEN).map_err(|f| {
+                if f.addr == p.saturating_add(MAX_ARG_STRLEN as u64) {
+                    libc::E2BIG
+                } else {
+                    libc::EFAULT
+                }
+            })?;
+            out.push(s);
+            addr = addr.checked_add(8).ok_or(libc::EFAULT)?;
+        }
+    }
+
+    /// `execve`: a riscv64 ELF or a `#!` script runs in a fresh cranemu
+    /// (re-exec of the host emulator with the same `-L`, `-strace`, `-d`,
+    /// `-D` options and the guest's environment); anything else is
+    /// `ENOEXEC`. Returns only on failure.
+    fn execve(&mut self, a: [u64; 6]) -> SysResult {
+        let guest_path = self.guest_str(a[0], PATH_MAX)?;
+        let argv = self.string_array(a[1])?;
+        let envp = self.string_array(a[2])?;
+        let host_path = self.host_path(&guest_path);
+        let hp = CString::new(host_path.clone()).map_err(|_| libc::EINVAL)?;
+        // SAFETY: hp is a valid C string.
+        if unsafe { libc::access(hp.as_ptr(), libc::X_OK) } != 0 {
+            return Err(errno());
+        }
+        let meta = std::fs::metadata(std::ffi::OsStr::from_bytes(&host_path))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
+        if !meta.is_file() {
+            return Err(libc::EACCES);
+        }
+        let mut head = [0u8; 256];
+        let n = {
+            use std::io::Read;
+            let mut f = std::fs::File::open(std::ffi::OsStr::from_bytes(&host_path))
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+            f.read(&mut head)
+                .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+        };
+        let head = &head[..n];
+        let mut argv0 = argv.first().cloned().unwrap_or_else(|| guest_path.clone());
+        let mut rest: Vec<Vec<u8>> = argv.iter().skip(1).cloned().collect();
+        let program: Vec<u8>;
+        if head.starts_with(b"#!") {
+            let (interp, arg) = crate::parse_shebang(head).ok_or(libc::ENOEXEC)?;
+            let mut new_rest = Vec::new();
+            if let Some(arg) = arg {
+                new_rest.push(arg);
+            }
+            new_rest.push(guest_path.clone());
+            new_rest.extend(rest);
+            rest = new_rest;
+            argv0 = interp.clone();
+            program = self.host_path(&interp);
+        } else if crate::loader::check_header(head).is_ok()
+            || (head.starts_with(b"\x7fELF") && n < 64)
+        {
+            program = host_path;
+        } else if is_host_elf(head) {
+            // A program of the host's own architecture (the host's /bin/sh
+            // behind popen, say) runs natively, as under qemu-user without
+            // binfmt_misc.
+            let args = argv.into_iter().map(OsString::from_vec).collect();
+            return self.host_execve(OsString::from_vec(host_path), args, envp);
+        } else {
+            return Err(libc::ENOEXEC);
+        }
+        let me = std::env::current_exe().map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
+        let mut args: Vec<OsString> = vec![me.clone().into_os_string(), "run".into()];
+        args.extend(self.opts.to_args());
+        args.push("-0".into());
+        args.push(OsString::from_vec(argv0));
+        args.push("--".into());
+        args.push(OsString::from_vec(program));
+        args.extend(rest.into_iter().map(OsString::from_vec));
+        self.host_execve(me.into_os_string(), args, envp)
+    }
+
+    /// Replaces this process with host program `path`, arguments `args`
+    /// (argv[0] included) and environment `envp` (`NAME=value` strings).
+    /// Returns only on failure, with the host's errno.
+    fn host_execve(
+        &self,
+        path: OsString,
+        args: Vec<OsString>,
+        envp: Vec<Vec<u8>>,
+    ) -> Result<u64, i32> {
+        let cargs: Vec<CString> = args
+            .into_iter()
+            .map(|s| CString::new(s.into_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| libc::EINVAL)?;
+        let cenv: Vec<CString> = envp
+            .into_iter()
+            .map(CString::new)
+            .collect::<Result<_, _>>()
+            .map_err(|_| libc::EINVAL)?;
+        let mut pa: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+        pa.push(std::ptr::null());
+        let mut pe: Vec<*const libc::c_char> = cenv.iter().map(|c| c.as_ptr()).collect();
+        pe.push(std::ptr::null());
+        let cme = CString::new(path.into_vec()).map_err(|_| libc::EINVAL)?;
+        if self.opts.strace {
+            eprintln!(" = 0");
+        }
+        // SAFETY: every pointer is a live NUL-terminated C string and both
+        // arrays end with NULL.
+        unsafe { libc::execve(cme.as_ptr(), pa.as_ptr(), pe.as_ptr()) };
+        Err(errno())
+    }
+}

@@ -1,0 +1,305 @@
+//! Syscall-layer tests: each runs syscalls through [`Process::do_syscall`],
+//! as the guest does, over a small guest address space.
+
+use cranemu_softmmu::user::{Prot, PAGE_SIZE};
+
+use super::*;
+
+fn setup() -> (Process, CpuState) {
+    let space = Arc::new(GuestSpace::new().unwrap());
+    space.map(0x10000, 0x10000, Prot::RW, true).unwrap();
+    space.map(0x20000, 0x1000, Prot::READ, true).unwrap();
+    space.set_mmap_top(0x10_0000_0000);
+    let p = Process::new(
+        space,
+        Options::default(),
+        Some(PathBuf::from("/guest/prog")),
+        0x100000,
+    );
+    (p, CpuState::default())
+}
+
+fn call(p: &mut Process, cpu: &mut CpuState, n: u64, args: &[u64]) -> i64 {
+    cpu.x[17] = n;
+    for (i, &v) in args.iter().enumerate() {
+        cpu.x[10 + i] = v;
+    }
+    assert_eq!(p.do_syscall(cpu), SyscallAction::Continue);
+    cpu.x[10] as i64
+}
+
+#[test]
+fn write_and_read_through_a_pipe() {
+    let (mut p, mut cpu) = setup();
+    assert_eq!(call(&mut p, &mut cpu, nr::PIPE2, &[0x10000, 0]), 0);
+    let rfd = u64::from(p.space.read_u32(0x10000).unwrap());
+    let wfd = u64::from(p.space.read_u32(0x10004).unwrap());
+    p.space.write(0x11000, b"hello").unwrap();
+    assert_eq!(call(&mut p, &mut cpu, nr::WRITE, &[wfd, 0x11000, 5]), 5);
+    // Reading into a read-only page is EFAULT, not a host fault.
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::READ, &[rfd, 0x20000, 5]),
+        -(libc::EFAULT as i64)
+    );
+    assert_eq!(call(&mut p, &mut cpu, nr::READ, &[rfd, 0x12000, 5]), 5);
+    let mut b = [0; 5];
+    p.space.read(0x12000, &mut b).unwrap();
+    assert_eq!(&b, b"hello");
+    // Unmapped source buffer.
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::WRITE, &[wfd, 0x9000_0000, 5]),
+        -(libc::EFAULT as i64)
+    );
+    call(&mut p, &mut cpu, nr::CLOSE, &[rfd]);
+    call(&mut p, &mut cpu, nr::CLOSE, &[wfd]);
+}
+
+#[test]
+fn openat_fstat_getcwd_uname() {
+    let (mut p, mut cpu) = setup();
+    let dir = std::env::temp_dir().join(format!("cranemu-lu-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("f.txt");
+    std::fs::write(&file, b"0123456789").unwrap();
+    let mut path = file.as_os_str().as_bytes().to_vec();
+    path.push(0);
+    p.space.write(0x13000, &path).unwrap();
+    let fd = call(
+        &mut p,
+        &mut cpu,
+        nr::OPENAT,
+        &[libc::AT_FDCWD as u64, 0x13000, 0, 0],
+    );
+    assert!(fd >= 0, "{fd}");
+    assert_eq!(call(&mut p, &mut cpu, nr::FSTAT, &[fd as u64, 0x14000]), 0);
+    let size = p.space.read_u64(0x14000 + 48).unwrap();
+    assert_eq!(size, 10);
+    let mode = p.space.read_u32(0x14000 + 16).unwrap();
+    assert_eq!(mode & libc::S_IFMT, libc::S_IFREG);
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::NEWFSTATAT,
+            &[libc::AT_FDCWD as u64, 0x13000, 0x14100, 0]
+        ),
+        0
+    );
+    assert_eq!(p.space.read_u64(0x14100 + 48).unwrap(), 10);
+    assert_eq!(call(&mut p, &mut cpu, nr::CLOSE, &[fd as u64]), 0);
+    // Missing file.
+    p.space.write(0x13000, b"/nonexistent/x\0").unwrap();
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::OPENAT,
+            &[libc::AT_FDCWD as u64, 0x13000, 0, 0]
+        ),
+        -(libc::ENOENT as i64)
+    );
+    // Bad path pointer.
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::OPENAT,
+            &[libc::AT_FDCWD as u64, 0x7777_0000, 0, 0]
+        ),
+        -(libc::EFAULT as i64)
+    );
+    let n = call(&mut p, &mut cpu, nr::GETCWD, &[0x15000, 4096]);
+    assert!(n > 0);
+    let cwd = p.space.read_cstr(0x15000, 4096).unwrap();
+    assert_eq!(cwd, std::env::current_dir().unwrap().as_os_str().as_bytes());
+    assert_eq!(call(&mut p, &mut cpu, nr::UNAME, &[0x16000]), 0);
+    assert_eq!(p.space.read_cstr(0x16000 + 4 * 65, 65).unwrap(), b"riscv64");
+    assert_eq!(p.space.read_cstr(0x16000, 65).unwrap(), b"Linux");
+    // readlinkat /proc/self/exe is the guest program.
+    p.space.write(0x13000, b"/proc/self/exe\0").unwrap();
+    let n = call(
+        &mut p,
+        &mut cpu,
+        nr::READLINKAT,
+        &[libc::AT_FDCWD as u64, 0x13000, 0x17000, 100],
+    );
+    assert_eq!(n, 11);
+    let mut b = [0; 11];
+    p.space.read(0x17000, &mut b).unwrap();
+    assert_eq!(&b, b"/guest/prog");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn brk_grows_and_shrinks() {
+    let (mut p, mut cpu) = setup();
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[0]), 0x100000);
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[0x123456]), 0x123456);
+    assert_eq!(p.space.prot_of(0x123000), Some(Prot::RW));
+    p.space.write_u64(0x123400, 7).unwrap();
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[0x101000]), 0x101000);
+    assert_eq!(p.space.prot_of(0x123000), None);
+    // Absurd values leave it unchanged.
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[u64::MAX]), 0x101000);
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[0x1000]), 0x101000);
+}
+
+#[test]
+fn mmap_anonymous_file_and_errors() {
+    let (mut p, mut cpu) = setup();
+    let a = call(
+        &mut p,
+        &mut cpu,
+        nr::MMAP,
+        &[0, 0x3000, 3, 0x22, u64::MAX, 0],
+    );
+    assert!(a > 0 && a as u64 % PAGE_SIZE == 0);
+    assert_eq!(p.space.prot_of(a as u64), Some(Prot::RW));
+    assert_eq!(call(&mut p, &mut cpu, nr::MUNMAP, &[a as u64, 0x3000]), 0);
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::MMAP, &[0, 0, 3, 0x22, u64::MAX, 0]),
+        -(libc::EINVAL as i64)
+    );
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0x1001, 0x1000, 3, 0x32, u64::MAX, 0]
+        ),
+        -(libc::EINVAL as i64)
+    );
+    assert!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0, u64::MAX, 3, 0x22, u64::MAX, 0]
+        ) < 0
+    );
+    // Fixed noreplace over an existing mapping.
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0x10000, 0x1000, 3, 0x100022, u64::MAX, 0]
+        ),
+        -(libc::EEXIST as i64)
+    );
+    // A file mapping holds the file's bytes, read-only.
+    let file = std::env::temp_dir().join(format!("cranemu-mmap-{}", std::process::id()));
+    std::fs::write(&file, b"file bytes").unwrap();
+    let f = std::fs::File::open(&file).unwrap();
+    use std::os::fd::AsRawFd;
+    let a = call(
+        &mut p,
+        &mut cpu,
+        nr::MMAP,
+        &[0, 10, 1, 2, f.as_raw_fd() as u64, 0],
+    );
+    assert!(a > 0);
+    let mut b = [0; 12];
+    p.space.read(a as u64, &mut b).unwrap();
+    assert_eq!(&b, b"file bytes\0\0");
+    assert_eq!(p.space.prot_of(a as u64), Some(Prot::READ));
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::MPROTECT, &[a as u64, 0x1000, 3]),
+        0
+    );
+    assert_eq!(p.space.prot_of(a as u64), Some(Prot::RW));
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::MPROTECT, &[0x5000_0000, 0x1000, 3]),
+        -(libc::ENOMEM as i64)
+    );
+    std::fs::remove_file(&file).unwrap();
+}
+
+#[test]
+fn unknown_syscall_is_enosys_and_exit_reports_status() {
+    let (mut p, mut cpu) = setup();
+    assert_eq!(call(&mut p, &mut cpu, 9999, &[]), -(libc::ENOSYS as i64));
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::CLONE3, &[0, 0]),
+        -(libc::ENOSYS as i64)
+    );
+    cpu.x[17] = nr::EXIT_GROUP;
+    cpu.x[10] = 0x1_0203;
+    assert_eq!(p.do_syscall(&mut cpu), SyscallAction::Exit(3));
+}
+
+#[test]
+fn sigaction_is_stored() {
+    let (mut p, mut cpu) = setup();
+    let act = TargetSigaction {
+        handler: 0x12345,
+        flags: 0,
+        mask: 0,
+    };
+    p.space.write(0x18000, &act.to_bytes()).unwrap();
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::RT_SIGACTION,
+            &[libc::SIGUSR1 as u64, 0x18000, 0, 8]
+        ),
+        0
+    );
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::RT_SIGACTION,
+            &[libc::SIGUSR1 as u64, 0, 0x18100, 8]
+        ),
+        0
+    );
+    let mut b = [0; 24];
+    p.space.read(0x18100, &mut b).unwrap();
+    assert_eq!(TargetSigaction::from_bytes(&b), act);
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::RT_SIGACTION,
+            &[libc::SIGKILL as u64, 0x18000, 0, 8]
+        ),
+        -(libc::EINVAL as i64)
+    );
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::RT_SIGACTION, &[99, 0, 0, 8]),
+        -(libc::EINVAL as i64)
+    );
+    // Self-signal with a guest handler is pending (for the execution
+    // loop to deliver), not fatal.
+    // SAFETY: getpid cannot fail.
+    let me = unsafe { libc::getpid() } as u64;
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::KILL, &[me, libc::SIGUSR1 as u64]),
+        0
+    );
+}
+
+#[test]
+fn writev_gathers() {
+    let (mut p, mut cpu) = setup();
+    assert_eq!(call(&mut p, &mut cpu, nr::PIPE2, &[0x10000, 0]), 0);
+    let rfd = u64::from(p.space.read_u32(0x10000).unwrap());
+    let wfd = u64::from(p.space.read_u32(0x10004).unwrap());
+    p.space.write(0x11000, b"ab").unwrap();
+    p.space.write(0x11100, b"cde").unwrap();
+    let mut iov = Vec::new();
+    for (b, l) in [(0x11000u64, 2u64), (0x11100, 3)] {
+        iov.extend_from_slice(&b.to_le_bytes());
+        iov.extend_from_slice(&l.to_le_bytes());
+    }
+    p.space.write(0x11200, &iov).unwrap();
+    assert_eq!(call(&mut p, &mut cpu, nr::WRITEV, &[wfd, 0x11200, 2]), 5);
+    assert_eq!(call(&mut p, &mut cpu, nr::READ, &[rfd, 0x12000, 16]), 5);
+    let mut b = [0; 5];
+    p.space.read(0x12000, &mut b).unwrap();
+    assert_eq!(&b, b"abcde");
+    call(&mut p, &mut cpu, nr::CLOSE, &[rfd]);
+    call(&mut p, &mut cpu, nr::CLOSE, &[wfd]);
+}
