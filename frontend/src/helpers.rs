@@ -128,9 +128,11 @@ unsafe fn get(cpu: *mut u8, offset: i32) -> u64 {
     unsafe { cpu.add(offset as usize).cast::<u64>().read_unaligned() }
 }
 
-/// `csrrw`/`csrrs`/`csrrc` on a floating-point CSR: folds the float-flag
-/// accumulator into `fcsr` (see [`fold_fflags`]), returns the CSR's old
-/// value and updates `fcsr` as `mode` ([`CsrMode`] as `u64`) says. `csr` is
+/// `csrrw`/`csrrs`/`csrrc` on a floating-point CSR: returns the CSR's old
+/// value (`fflags` being `fcsr`'s plus the flags still in the float-flag
+/// accumulator, see [`fold_fflags`]) and updates `fcsr` as `mode`
+/// ([`CsrMode`] as `u64`) says, and the accumulator and the ambient
+/// rounding mode with it. `csr` is
 /// `fflags`, `frm` or `fcsr`; the translator never passes another.
 ///
 /// # Safety
@@ -144,27 +146,31 @@ pub unsafe extern "C" fn helper_csrrw(cpu: *mut u8, csr: u64, value: u64, mode: 
         _ => CsrMode::Read,
     };
     // SAFETY: the caller guarantees `cpu` (see # Safety).
-    let mut fcsr = unsafe { get(cpu, CpuState::OFFSET_FCSR) };
-    // The flags accrued since translated code was entered are still in the
-    // accumulator: fold them in first, unless the access is to frm alone,
-    // which does not see them (and `fesetround` is faster without the
-    // extra MXCSR write).
-    let accrued = if csr as u16 == csr::FRM {
+    let fcsr = unsafe { get(cpu, CpuState::OFFSET_FCSR) };
+    // fflags is what fcsr holds plus the flags accrued since translated
+    // code was entered, still in the accumulator (not needed for frm).
+    // They are only read here: MXCSR writes are slow, and glibc brackets
+    // quiet comparisons with `frflags`/`fsflags`.
+    let pending = if csr as u16 == csr::FRM {
         0
     } else {
-        u64::from(cranemu_ir::fp::host_flags::take())
+        u64::from(cranemu_ir::fp::host_flags::peek())
     };
-    fcsr |= accrued;
-    let (old, new) = fp_csr_rw(fcsr, csr as u16, value, mode);
-    if mode != CsrMode::Read || accrued != 0 {
+    let (old, new) = fp_csr_rw(fcsr | pending, csr as u16, value, mode);
+    if mode != CsrMode::Read {
         // SAFETY: as above; OFFSET_FCSR is a field of CpuState.
         unsafe {
             cpu.add(CpuState::OFFSET_FCSR as usize)
                 .cast::<u64>()
                 .write_unaligned(new)
         };
+        // Accrued flags the write cleared must leave the accumulator
+        // (those it kept are in fcsr now, so clearing all is exact).
+        if pending & !new & 0x1f != 0 {
+            cranemu_ir::fp::host_flags::clear();
+        }
     }
-    if (new ^ fcsr) >> 5 != 0 {
+    if (new ^ fcsr) >> 5 != 0 && mode != CsrMode::Read {
         // A new frm: the ambient rounding mode follows it (the block ends
         // here and its successor is looked up under the new TB flags).
         let frm = crate::cpu::tb_flags::frm(new >> 5);

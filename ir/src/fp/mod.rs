@@ -530,6 +530,12 @@ pub mod host_flags {
         }
     }
 
+    /// Returns the accumulated flags as RISC-V `fflags` bits, leaving
+    /// them accumulated (reading `MXCSR` is cheap; writing it is not).
+    pub fn peek() -> u32 {
+        host::fflags_of_mxcsr(host::get_mxcsr())
+    }
+
     /// Returns the accumulated flags as RISC-V `fflags` bits and clears
     /// them.
     pub fn take() -> u32 {
