@@ -160,9 +160,12 @@ pub struct JumpCacheEntry {
     pub flags: u64,
     /// Host code address of the TB for (`pc`, `flags`).
     pub code: usize,
+    /// Padding to a power-of-two size, so that translated code indexes
+    /// the cache with a shift.
+    pub _pad: u64,
 }
 
-const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 24);
+const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 32);
 
 /// The jump-cache slot of guest pc `pc` under TB flags `flags`;
 /// translated code computes the same hash inline. The flags are mixed in
@@ -959,7 +962,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     h = self.b.ins().bxor(h, fh);
                 }
                 let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
-                let off = self.b.ins().imul_imm_s(idx, 24);
+                let off = self.b.ins().ishl_imm_s(idx, 5);
                 let entry = self.b.ins().iadd(base, off);
                 let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
                 let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);

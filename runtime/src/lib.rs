@@ -285,6 +285,7 @@ const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
     pc: u64::MAX,
     flags: 0,
     code: 0,
+    _pad: 0,
 };
 
 /// An always-empty jump cache, for blocks run by [`Engine::run_ir_block`]
@@ -859,6 +860,7 @@ impl Engine {
                 pc,
                 flags,
                 code: code as usize,
+                _pad: 0,
             };
         });
         Ok(Some(code))
