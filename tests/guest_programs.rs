@@ -197,3 +197,36 @@ fn libc_signals() {
         check_program("signals", exe, &[]);
     }
 }
+
+/// Guest threads (`clone` with `CLONE_THREAD`, futexes, `set_tid_address`
+/// and the `clear_child_tid` wake-up behind `pthread_join`): glibc pthreads
+/// with AMO and LR/SC counters, a mutex, a condition variable, a barrier,
+/// thread-local storage, `pthread_exit` and a thread-directed signal; also
+/// with every block interpreted (the interpreter tier's atomics are host
+/// atomics too).
+#[test]
+fn libc_threads() {
+    if let Some(exe) = build_libc_program("threads") {
+        check_program("threads", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe).run();
+            interp.assert_success();
+            assert_same_text(
+                "threads (interpreter tier) vs tests/guest/expected/threads.out",
+                &interp.stdout_str(),
+                &expected("threads"),
+            );
+        }
+    }
+}
+
+/// `exit()` in a thread other than the first ends the whole process with
+/// its status (`exit_group`), while the first thread waits in `pause`.
+#[test]
+fn libc_thread_exit_ends_the_process() {
+    if let Some(exe) = build_libc_program("threads") {
+        let out = guest(&exe).arg("exit").run();
+        assert_eq!(out.status, 7, "{}: {}", out.cmdline, out.stderr);
+        assert_eq!(out.stdout_str(), "exit: worker calls exit(7)\n");
+    }
+}

@@ -33,7 +33,7 @@ use cranemu_runtime::{Engine, EngineConfig, Exit, LogConfig};
 use cranemu_softmmu::user::GuestSpace;
 
 pub use loader::LoadError;
-pub use syscall::{Process, SyscallAction};
+pub use syscall::{NewThread, Process, SyscallAction};
 
 /// Options of one emulated program (the `cranemu run` command line).
 #[derive(Clone, Default)]
@@ -396,7 +396,20 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     )?;
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     let started = std::time::Instant::now();
-    let code = run_loop(&engine, &mut process, &mut cpu, opts);
+    let engine = Arc::new(engine);
+    let code = match run_loop(&engine, &mut process, &mut cpu, opts)? {
+        Ended::Process(code) => code,
+        Ended::Thread(code) => {
+            if !process.end_thread() {
+                // The first thread left with `exit` while others run: the
+                // last of them ends the process (`exit_process`).
+                loop {
+                    std::thread::park();
+                }
+            }
+            code
+        }
+    };
     if opts.stats {
         let s = engine.stats();
         eprintln!(
@@ -416,17 +429,27 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             started.elapsed().as_nanos()
         );
     }
-    code
+    Ok(code)
 }
 
-/// Runs the guest until it exits or dies of a signal; returns the exit
-/// status as a shell reports it.
+/// How a guest thread's run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ended {
+    /// The process ends with this exit status as a shell reports it
+    /// (`exit_group`, a fatal signal).
+    Process(i32),
+    /// This thread called `exit` with this status; the process goes on if
+    /// it has other threads.
+    Thread(i32),
+}
+
+/// Runs one guest thread until it or its process ends.
 fn run_loop(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     process: &mut Process,
     cpu: &mut CpuState,
     opts: &Options,
-) -> Result<i32> {
+) -> Result<Ended> {
     signal::set_running_cpu(cpu);
     let r = run_guest(engine, process, cpu, opts);
     signal::set_running_cpu(std::ptr::null_mut());
@@ -435,11 +458,11 @@ fn run_loop(
 
 /// [`run_loop`]'s body: runs blocks, system calls and signal delivery.
 fn run_guest(
-    engine: &Engine,
+    engine: &Arc<Engine>,
     process: &mut Process,
     cpu: &mut CpuState,
     opts: &Options,
-) -> Result<i32> {
+) -> Result<Ended> {
     loop {
         match engine.run(cpu)? {
             Exit::Interrupted => {}
@@ -449,7 +472,15 @@ fn run_guest(
                     SyscallAction::Jump => {}
                     SyscallAction::Exit(code) => {
                         let _ = std::io::stdout().flush();
-                        return Ok(code);
+                        return Ok(Ended::Process(code));
+                    }
+                    SyscallAction::ThreadExit(code) => return Ok(Ended::Thread(code)),
+                    SyscallAction::NewThread(thread) => {
+                        cpu.x[10] = match start_thread(engine, process, *thread, opts) {
+                            Ok(tid) => u64::from(tid),
+                            Err(e) => (-i64::from(e)) as u64,
+                        };
+                        cpu.pc = t.pc.wrapping_add(4);
                     }
                 }
                 if process.take_code_changed() {
@@ -469,14 +500,78 @@ fn run_guest(
                 cpu.pc = t.pc;
                 if let Some(code) = process.deliver_trap(cpu, sig, t.tval) {
                     let _ = std::io::stdout().flush();
-                    return Ok(code);
+                    return Ok(Ended::Process(code));
                 }
                 continue;
             }
         }
         if let Some(code) = process.deliver_pending(cpu) {
             let _ = std::io::stdout().flush();
-            return Ok(code);
+            return Ok(Ended::Process(code));
+        }
+    }
+}
+
+/// Ends the whole process from a guest thread other than the first (whose
+/// return from [`run_program`] ends it otherwise): the other threads die
+/// with it, as with Linux's `exit_group`.
+fn exit_process(code: i32) -> ! {
+    let _ = std::io::stdout().flush();
+    std::process::exit(code)
+}
+
+/// Starts the guest thread `thread` (from `clone` with `CLONE_THREAD`) on a
+/// new host thread, its vCPU, sharing `engine`. Returns its thread id
+/// (the host's: guest thread ids are host thread ids), once the thread has
+/// stored it where `CLONE_PARENT_SETTID`/`CLONE_CHILD_SETTID` asked, before
+/// it runs guest code.
+///
+/// # Errors
+/// `EAGAIN` if the host cannot create a thread.
+fn start_thread(
+    engine: &Arc<Engine>,
+    parent: &mut Process,
+    thread: NewThread,
+    opts: &Options,
+) -> std::result::Result<u32, i32> {
+    let NewThread {
+        mut cpu,
+        mut process,
+        parent_tid,
+        child_tid,
+    } = thread;
+    let (engine, opts) = (engine.clone(), opts.clone());
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("cranemu-vcpu".into())
+        // Translation and Cranelift run on the vCPU thread.
+        .stack_size(16 << 20)
+        .spawn(move || {
+            // SAFETY: gettid cannot fail.
+            let tid = unsafe { libc::gettid() } as u32;
+            for a in [parent_tid, child_tid].into_iter().flatten() {
+                let _ = process.space().write_u32(a, tid);
+            }
+            let _ = tx.send(tid);
+            let ended = run_loop(&engine, &mut process, &mut cpu, &opts);
+            match ended {
+                Ok(Ended::Thread(code)) => {
+                    if process.end_thread() {
+                        exit_process(code);
+                    }
+                }
+                Ok(Ended::Process(code)) => exit_process(code),
+                Err(e) => {
+                    eprintln!("cranemu: {e}");
+                    exit_process(e.exit_code());
+                }
+            }
+        });
+    match spawned {
+        Ok(_) => rx.recv().map_err(|_| libc::EAGAIN),
+        Err(_) => {
+            parent.thread_not_started();
+            Err(libc::EAGAIN)
         }
     }
 }

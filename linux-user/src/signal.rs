@@ -36,7 +36,11 @@
 //!   (`f[32]` then `fcsr` at byte 256 of the FP area), inside a union sized
 //!   for the Q layout (528 bytes).
 
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::user::{GuestSpace, Prot, PAGE_SIZE};
@@ -70,8 +74,12 @@ const INFO_WORDS: usize = 6;
 static INFO: [[AtomicU64; INFO_WORDS]; 64] =
     [const { [const { AtomicU64::new(0) }; INFO_WORDS] }; 64];
 
-/// The running guest CPU, whose `exit_request` the host handler sets.
-static RUNNING_CPU: AtomicPtr<CpuState> = AtomicPtr::new(std::ptr::null_mut());
+thread_local! {
+    /// The guest CPU this host thread runs, whose `exit_request` the host
+    /// handler sets when the signal lands on this thread. (A `const`
+    /// thread-local without a destructor: safe to read in a handler.)
+    static RUNNING_CPU: Cell<*mut CpuState> = const { Cell::new(std::ptr::null_mut()) };
+}
 
 /// `SA_RESTART`.
 const SA_RESTART: u64 = 0x1000_0000;
@@ -168,10 +176,11 @@ fn default_ignores(sig: i32) -> bool {
     )
 }
 
-/// Records `cpu` as the CPU whose `exit_request` a host signal sets (null:
-/// none). The pointer must stay valid until it is replaced.
+/// Records `cpu` as the CPU whose `exit_request` a host signal landing on
+/// this thread sets (null: none). The pointer must stay valid until it is
+/// replaced.
 pub fn set_running_cpu(cpu: *mut CpuState) {
-    RUNNING_CPU.store(cpu, Ordering::SeqCst);
+    RUNNING_CPU.with(|c| c.set(cpu));
 }
 
 /// The host handler of a signal with a guest handler: records it and asks
@@ -195,7 +204,7 @@ extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *m
 
 /// Sets `exit_request` of the running CPU, if any.
 fn request_exit() {
-    let cpu = RUNNING_CPU.load(Ordering::SeqCst);
+    let cpu = RUNNING_CPU.with(|c| c.get());
     if !cpu.is_null() {
         // SAFETY: `set_running_cpu`'s contract keeps the pointer valid; the
         // field is a u32 that translated code re-reads at each block entry.
@@ -481,19 +490,27 @@ fn default_action(opts: &Options, sig: i32) -> Option<i32> {
 /// `sas_ss_*`, plus the sigreturn trampoline and the last interrupted
 /// syscall.
 pub(crate) struct SignalState {
-    /// Guest signal dispositions, index `signal - 1`.
-    pub(crate) sigactions: [TargetSigaction; NSIG],
+    /// What the threads of the process share: the dispositions and the
+    /// sigreturn trampoline.
+    pub(crate) shared: Arc<SharedSignals>,
     /// Guest blocked-signal mask (bit `n - 1` for signal `n`).
     pub(crate) sigmask: u64,
     /// The mask to restore after `rt_sigsuspend`'s signal is delivered.
     pub(crate) saved_mask: Option<u64>,
     /// The guest's `sigaltstack` (`ss_sp`, `ss_flags`, `ss_size`).
     pub(crate) altstack: (u64, u32, u64),
-    /// Guest address of the sigreturn trampoline page (0: not mapped yet).
-    pub(crate) trampoline: u64,
     /// The last syscall, if it failed with `EINTR`: its number and original
     /// `a0` (to restart it under `SA_RESTART`).
     pub(crate) interrupted: Option<(u64, u64)>,
+}
+
+/// The signal state all threads of a process share (Linux's `sighand`):
+/// the dispositions, and the sigreturn trampoline page.
+pub(crate) struct SharedSignals {
+    /// Guest signal dispositions, index `signal - 1`.
+    pub(crate) sigactions: Mutex<[TargetSigaction; NSIG]>,
+    /// Guest address of the sigreturn trampoline page (0: not mapped yet).
+    trampoline: Mutex<u64>,
 }
 
 impl SignalState {
@@ -502,18 +519,35 @@ impl SignalState {
     /// `execve`).
     pub(crate) fn from_host() -> SignalState {
         SignalState {
-            sigactions: host_ignored_signals(),
+            shared: Arc::new(SharedSignals {
+                sigactions: Mutex::new(host_ignored_signals()),
+                trampoline: Mutex::new(0),
+            }),
             sigmask: host_sigmask(),
             saved_mask: None,
             altstack: (0, 2, 0),
-            trampoline: 0,
+            interrupted: None,
+        }
+    }
+
+    /// The state of a new thread created by this one (`clone` with
+    /// `CLONE_THREAD`): the same dispositions, the creator's blocked mask,
+    /// no alternate stack (Linux clears it for `CLONE_VM` children).
+    pub(crate) fn for_new_thread(&self) -> SignalState {
+        SignalState {
+            shared: self.shared.clone(),
+            sigmask: self.sigmask,
+            saved_mask: None,
+            altstack: (0, 2, 0),
             interrupted: None,
         }
     }
 
     /// The guest's current disposition for `sig` (1..=64).
     pub(crate) fn sigaction(&self, sig: i32) -> Option<TargetSigaction> {
-        self.sigactions
+        self.shared
+            .sigactions
+            .lock()
             .get(usize::try_from(sig).ok()?.checked_sub(1)?)
             .copied()
     }
@@ -528,8 +562,9 @@ impl SignalState {
     /// Maps the sigreturn trampoline page into `space` if it is not mapped
     /// yet.
     pub(crate) fn ensure_trampoline(&mut self, space: &GuestSpace) -> Result<u64, i32> {
-        if self.trampoline != 0 {
-            return Ok(self.trampoline);
+        let mut trampoline = self.shared.trampoline.lock();
+        if *trampoline != 0 {
+            return Ok(*trampoline);
         }
         let a = space
             .map(0, PAGE_SIZE, Prot::RX, false)
@@ -538,7 +573,7 @@ impl SignalState {
         code[..4].copy_from_slice(&TRAMPOLINE[0].to_le_bytes());
         code[4..].copy_from_slice(&TRAMPOLINE[1].to_le_bytes());
         space.write_force(a, &code).map_err(|_| libc::EFAULT)?;
-        self.trampoline = a;
+        *trampoline = a;
         Ok(a)
     }
 
@@ -667,7 +702,7 @@ impl SignalState {
         }
         self.set_sigmask(mask);
         if act.flags & SA_RESETHAND != 0 {
-            self.sigactions[(sig - 1) as usize] = TargetSigaction::default();
+            self.shared.sigactions.lock()[(sig - 1) as usize] = TargetSigaction::default();
             mirror_disposition(sig, abi::SIG_DFL);
         }
         if opts.strace {

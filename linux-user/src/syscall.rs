@@ -20,8 +20,14 @@
 //! # Limitations (later issues)
 //! - Guest signal handlers run through [`crate::signal`]; one guest
 //!   thread only.
-//! - `clone` is a host `fork`; `CLONE_THREAD` is `ENOSYS`, `clone3` is
-//!   `ENOSYS` (libc falls back to `clone`).
+//! - `clone` without `CLONE_THREAD` is a host `fork`; with it, a host
+//!   thread (see `thread.rs`); `clone3` is `ENOSYS` (libc falls back to
+//!   `clone`). A thread's exit-time `clear_child_tid` wake-up is done by
+//!   the execution loop ([`Process::end_thread`]).
+//! - Signals sent to the process or to a thread are recorded process-wide
+//!   and delivered by whichever guest thread reaches a delivery point first
+//!   with the signal unblocked (Linux delivers a thread-directed signal to
+//!   that thread only).
 //! - `MAP_SHARED` file mappings are private copies; writes do not reach the
 //!   file. Shared anonymous mappings are not shared across `fork`.
 //! - Sockets: `ENOSYS`.
@@ -54,7 +60,10 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::user::{AccessKind, GuestSpace};
@@ -75,15 +84,25 @@ mod thread;
 mod time;
 
 /// What the execution loop should do after a syscall.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum SyscallAction {
     /// Resume the guest after the `ecall` (the result is in `a0`).
     Continue,
-    /// The guest exited (`exit`/`exit_group`) with this status (0-255).
+    /// The process exited (`exit_group`, or `exit` of its last thread)
+    /// with this status (0-255).
     Exit(i32),
+    /// This thread exited (`exit`) with this status; other threads of the
+    /// process go on.
+    ThreadExit(i32),
+    /// `clone` created a thread (`CLONE_THREAD`): start it, then resume this
+    /// thread after the `ecall` with the new thread's id in `a0`.
+    NewThread(Box<NewThread>),
     /// Resume the guest at `cpu.pc`, which the syscall set (`rt_sigreturn`).
     Jump,
 }
+
+/// `CLONE_THREAD`: `clone` makes a thread of this process.
+const CLONE_THREAD: u64 = 0x10000;
 
 /// A syscall result: the value for `a0`, or a positive errno.
 type SysResult = Result<u64, i32>;
@@ -116,9 +135,12 @@ unsafe fn host_syscall(nr: libc::c_long, a: [u64; 6]) -> SysResult {
     }
 }
 
-/// The emulated Linux process: the guest address space and the kernel-side
-/// state the host does not keep for us (brk, signal dispositions, the
-/// guest's view of its own executable).
+/// One thread of the emulated Linux process, and through it the process:
+/// the guest address space and the kernel-side state the host does not keep
+/// for us (brk, signal dispositions, the guest's view of its own
+/// executable). Each guest thread has its own `Process` value; what Linux
+/// keeps per process ([`SharedState`], the signal dispositions) the values
+/// of one process share.
 pub struct Process {
     /// The guest address space.
     space: Arc<GuestSpace>,
@@ -127,19 +149,58 @@ pub struct Process {
     /// Absolute host path of the guest program (what `/proc/self/exe`
     /// means to the guest), if it came from a file.
     exe: Option<PathBuf>,
-    /// Initial program break (guest address, page aligned).
-    brk_start: u64,
-    /// Current program break (guest address).
-    brk: u64,
-    /// Signal dispositions, mask, alternate stack and the rest of the
-    /// guest's signal state.
+    /// What the threads of the process share.
+    shared: Arc<SharedState>,
+    /// This thread's signal state (mask, alternate stack), with the
+    /// process's dispositions.
     signals: SignalState,
+    /// This thread's `clear_child_tid` (`set_tid_address`,
+    /// `CLONE_CHILD_CLEARTID`): a guest address that gets 0 and a futex
+    /// wake when the thread exits; 0 for none.
+    clear_child_tid: u64,
+}
+
+/// The per-process state the threads of a guest process share (what Linux
+/// keeps in `mm_struct` and `signal_struct` beyond what the host keeps).
+pub(crate) struct SharedState {
+    /// Initial and current program break (guest addresses; the first page
+    /// aligned).
+    brk: Mutex<(u64, u64)>,
     /// Set when a syscall may have changed code pages (`munmap`,
     /// `mprotect`, `mmap` over executable pages, `riscv_flush_icache`).
-    code_changed: bool,
+    code_changed: AtomicBool,
     /// Limits the guest set on `sys::GUEST_ONLY_RLIMITS` (`rlim_cur`,
     /// `rlim_max`), by resource number; reported back, never applied.
-    guest_rlimits: Vec<(u64, [u64; 2])>,
+    guest_rlimits: Mutex<Vec<(u64, [u64; 2])>>,
+    /// Guest threads alive (the process ends with the last one).
+    threads: AtomicUsize,
+}
+
+/// A guest thread that `clone` created and the execution loop must start:
+/// its CPU state (already at the instruction after the `ecall`, `a0` = 0,
+/// its stack and TLS) and its `Process` handle. The loop reports its host
+/// thread id back to the parent's `a0`.
+pub struct NewThread {
+    /// The thread's CPU state.
+    pub cpu: CpuState,
+    /// The thread's view of the process.
+    pub process: Process,
+    /// `CLONE_PARENT_SETTID`: where to store the new thread's id (guest
+    /// address).
+    pub parent_tid: Option<u64>,
+    /// `CLONE_CHILD_SETTID`: where to store the new thread's id.
+    pub child_tid: Option<u64>,
+}
+
+impl std::fmt::Debug for NewThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewThread")
+            .field("pc", &format_args!("{:#x}", self.cpu.pc))
+            .field("sp", &format_args!("{:#x}", self.cpu.x[2]))
+            .field("parent_tid", &self.parent_tid)
+            .field("child_tid", &self.child_tid)
+            .finish()
+    }
 }
 
 impl Process {
@@ -150,13 +211,58 @@ impl Process {
             space,
             opts,
             exe,
-            brk_start: brk,
-            brk,
+            shared: Arc::new(SharedState {
+                brk: Mutex::new((brk, brk)),
+                code_changed: AtomicBool::new(false),
+                guest_rlimits: Mutex::new(Vec::new()),
+                threads: AtomicUsize::new(1),
+            }),
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
-            code_changed: false,
-            guest_rlimits: Vec::new(),
+            clear_child_tid: 0,
         }
+    }
+
+    /// The handle of a new thread of this process (`clone` with
+    /// `CLONE_THREAD`), counted among its live threads.
+    fn new_thread(&self) -> Process {
+        self.shared.threads.fetch_add(1, Ordering::SeqCst);
+        Process {
+            space: self.space.clone(),
+            opts: self.opts.clone(),
+            exe: self.exe.clone(),
+            shared: self.shared.clone(),
+            signals: self.signals.for_new_thread(),
+            clear_child_tid: 0,
+        }
+    }
+
+    /// A thread counted by `clone` could not be started after all.
+    pub(crate) fn thread_not_started(&mut self) {
+        self.shared.threads.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// In a `fork`ed child: this thread is the process's only one.
+    fn only_thread(&mut self) {
+        self.shared.threads.store(1, Ordering::SeqCst);
+    }
+
+    /// This thread ends (`exit`, or its host thread is done): the guest's
+    /// `clear_child_tid` word gets 0 and one futex waiter is woken (how
+    /// `pthread_join` learns of it). Returns true if it was the process's
+    /// last thread.
+    pub fn end_thread(&mut self) -> bool {
+        let a = std::mem::take(&mut self.clear_child_tid);
+        if a != 0 && self.space.write_u32(a, 0).is_ok() {
+            if let Ok(h) = self.space.host_range(a, 4, AccessKind::Write) {
+                // SAFETY: a checked, writable guest word; FUTEX_WAKE only
+                // reads its address.
+                unsafe {
+                    libc::syscall(libc::SYS_futex, h, libc::FUTEX_WAKE, 1, 0, 0, 0);
+                }
+            }
+        }
+        self.shared.threads.fetch_sub(1, Ordering::SeqCst) == 1
     }
 
     /// The guest address space.
@@ -167,7 +273,7 @@ impl Process {
     /// True (once) if a syscall may have changed or removed translated code
     /// pages: the caller should flush the translation cache.
     pub fn take_code_changed(&mut self) -> bool {
-        std::mem::take(&mut self.code_changed)
+        self.shared.code_changed.swap(false, Ordering::SeqCst)
     }
 
     /// The guest's current disposition for `sig` (1..=64).
@@ -224,8 +330,22 @@ impl Process {
                 if self.opts.strace {
                     eprintln!();
                 }
-                return SyscallAction::Exit((a[0] & 0xff) as i32);
+                let code = (a[0] & 0xff) as i32;
+                return if n == nr::EXIT {
+                    SyscallAction::ThreadExit(code)
+                } else {
+                    SyscallAction::Exit(code)
+                };
             }
+            nr::CLONE if a[0] & CLONE_THREAD != 0 => match self.clone_thread(a, cpu) {
+                Ok(action) => {
+                    if self.opts.strace {
+                        eprintln!(" = <new thread>");
+                    }
+                    return action;
+                }
+                Err(e) => Err(e),
+            },
             // A signal that arrived between the `ecall` and the host call
             // would not wake the host call: interrupt it now, as Linux does
             // when a signal is pending at entry.

@@ -9,6 +9,8 @@
 //!
 //! [`GuestSpace`]: cranemu_softmmu::user::GuestSpace
 
+use std::sync::atomic::Ordering;
+
 use cranemu_softmmu::user::{page_align_up, AccessKind, Prot, PAGE_SIZE};
 
 use super::{errno, Process, SysResult};
@@ -25,7 +27,9 @@ impl Process {
                 if !a[0].is_multiple_of(PAGE_SIZE) {
                     return Err(libc::EINVAL);
                 }
-                self.code_changed |= self.touches_code(a[0], a[1]);
+                if self.touches_code(a[0], a[1]) {
+                    self.shared.code_changed.store(true, Ordering::SeqCst);
+                }
                 self.space
                     .unmap(a[0], a[1])
                     .map(|()| 0)
@@ -38,7 +42,9 @@ impl Process {
                 if a[1] == 0 {
                     return Ok(0);
                 }
-                self.code_changed |= self.touches_code(a[0], a[1]);
+                if self.touches_code(a[0], a[1]) {
+                    self.shared.code_changed.store(true, Ordering::SeqCst);
+                }
                 let prot = Prot::from_bits_truncate(a[2] as u32);
                 self.space
                     .protect(a[0], a[1], prot)
@@ -48,7 +54,7 @@ impl Process {
             nr::MREMAP => self.mremap(a),
             nr::MADVISE | nr::MSYNC => Ok(0),
             nr::RISCV_FLUSH_ICACHE => {
-                self.code_changed = true;
+                self.shared.code_changed.store(true, Ordering::SeqCst);
                 Ok(0)
             }
             _ => {
@@ -72,23 +78,25 @@ impl Process {
     /// `brk`: returns the new break, or the old one on failure (Linux's
     /// convention).
     fn do_brk(&mut self, want: u64) -> u64 {
-        if want < self.brk_start || want > self.space.size() {
-            return self.brk;
+        let mut brk = self.shared.brk.lock();
+        let (start, cur) = *brk;
+        if want < start || want > self.space.size() {
+            return cur;
         }
-        let (Some(old_top), Some(new_top)) = (page_align_up(self.brk), page_align_up(want)) else {
-            return self.brk;
+        let (Some(old_top), Some(new_top)) = (page_align_up(cur), page_align_up(want)) else {
+            return cur;
         };
         if new_top > old_top {
             let len = new_top - old_top;
             if !self.space.is_free(old_top, len)
                 || self.space.map(old_top, len, Prot::RW, true).is_err()
             {
-                return self.brk;
+                return cur;
             }
         } else if new_top < old_top && self.space.unmap(new_top, old_top - new_top).is_err() {
-            return self.brk;
+            return cur;
         }
-        self.brk = want;
+        brk.1 = want;
         want
     }
 
@@ -116,8 +124,8 @@ impl Process {
         if noreplace && !self.space.is_free(addr, plen) {
             return Err(libc::EEXIST);
         }
-        if fixed {
-            self.code_changed |= self.touches_code(addr, plen);
+        if fixed && self.touches_code(addr, plen) {
+            self.shared.code_changed.store(true, Ordering::SeqCst);
         }
         if flags & MAP_ANONYMOUS != 0 {
             return self
@@ -184,7 +192,7 @@ impl Process {
         };
         let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
         if self.touches_code(old, olen) {
-            self.code_changed = true;
+            self.shared.code_changed.store(true, Ordering::SeqCst);
         }
         if nlen <= olen {
             if nlen < olen {

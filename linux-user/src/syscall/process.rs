@@ -74,9 +74,12 @@ impl Process {
         const CLONE_PARENT_SETTID: u64 = 0x10_0000;
         const CLONE_CHILD_CLEARTID: u64 = 0x20_0000;
         const CLONE_CHILD_SETTID: u64 = 0x100_0000;
-        let [flags, newsp, parent_tid, child_tid, tls, _] = a;
+        // riscv64's argument order (CONFIG_CLONE_BACKWARDS): tls before
+        // child_tid.
+        let [flags, newsp, parent_tid, tls, child_tid, _] = a;
         if flags & CLONE_THREAD != 0 {
-            return Err(libc::ENOSYS);
+            // Threads are `clone_thread`'s (thread.rs).
+            return Err(libc::EINVAL);
         }
         let allowed = 0xff
             | CLONE_VM
@@ -101,8 +104,9 @@ impl Process {
             // The child: it dies of its fatal signals for real, so that the
             // guest parent's wait sees them.
             self.opts.guest_child = true;
-            // A child starts with no pending signals.
+            // A child starts with no pending signals, and with one thread.
             signal::clear_pending();
+            self.only_thread();
             if newsp != 0 {
                 cpu.x[2] = newsp;
             }

@@ -69,7 +69,7 @@ impl Process {
             .and_then(|s| s.checked_sub(1))
             .filter(|&i| i < signal::NSIG)
             .ok_or(libc::EINVAL)?;
-        let old = self.signals.sigactions[idx];
+        let old = self.signals.shared.sigactions.lock()[idx];
         if a[1] != 0 {
             if sig == libc::SIGKILL || sig == libc::SIGSTOP {
                 return Err(libc::EINVAL);
@@ -80,7 +80,7 @@ impl Process {
             if new.handler != abi::SIG_DFL && new.handler != abi::SIG_IGN {
                 self.signals.ensure_trampoline(&self.space)?;
             }
-            self.signals.sigactions[idx] = new;
+            self.signals.shared.sigactions.lock()[idx] = new;
             signal::mirror_disposition(sig, new.handler);
         }
         if a[2] != 0 {

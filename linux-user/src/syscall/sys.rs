@@ -125,8 +125,15 @@ impl Process {
             // 16-byte guest buffers (readable and writable respectively).
             return unsafe { host_syscall(libc::SYS_prlimit64, [pid, resource, new, old, 0, 0]) };
         }
-        let current = match self.guest_rlimits.iter().find(|(r, _)| *r == resource) {
-            Some(&(_, l)) => l,
+        let known = self
+            .shared
+            .guest_rlimits
+            .lock()
+            .iter()
+            .find(|(r, _)| *r == resource)
+            .copied();
+        let current = match known {
+            Some((_, l)) => l,
             None => {
                 let mut l = libc::rlimit64 {
                     rlim_cur: 0,
@@ -161,8 +168,9 @@ impl Process {
                 .map_err(|_| libc::EFAULT)?;
         }
         if let Some(l) = wanted {
-            self.guest_rlimits.retain(|(r, _)| *r != resource);
-            self.guest_rlimits.push((resource, l));
+            let mut limits = self.shared.guest_rlimits.lock();
+            limits.retain(|(r, _)| *r != resource);
+            limits.push((resource, l));
         }
         Ok(0)
     }

@@ -24,7 +24,8 @@ fn call(p: &mut Process, cpu: &mut CpuState, n: u64, args: &[u64]) -> i64 {
     for (i, &v) in args.iter().enumerate() {
         cpu.x[10 + i] = v;
     }
-    assert_eq!(p.do_syscall(cpu), SyscallAction::Continue);
+    let action = p.do_syscall(cpu);
+    assert!(matches!(action, SyscallAction::Continue), "{action:?}");
     cpu.x[10] as i64
 }
 
@@ -153,7 +154,7 @@ fn mmap_anonymous_file_and_errors() {
         nr::MMAP,
         &[0, 0x3000, 3, 0x22, u64::MAX, 0],
     );
-    assert!(a > 0 && a as u64 % PAGE_SIZE == 0);
+    assert!(a > 0 && (a as u64).is_multiple_of(PAGE_SIZE));
     assert_eq!(p.space.prot_of(a as u64), Some(Prot::RW));
     assert_eq!(call(&mut p, &mut cpu, nr::MUNMAP, &[a as u64, 0x3000]), 0);
     assert_eq!(
@@ -225,7 +226,46 @@ fn unknown_syscall_is_enosys_and_exit_reports_status() {
     );
     cpu.x[17] = nr::EXIT_GROUP;
     cpu.x[10] = 0x1_0203;
-    assert_eq!(p.do_syscall(&mut cpu), SyscallAction::Exit(3));
+    let action = p.do_syscall(&mut cpu);
+    assert!(matches!(action, SyscallAction::Exit(3)), "{action:?}");
+    cpu.x[17] = nr::EXIT;
+    let action = p.do_syscall(&mut cpu);
+    assert!(matches!(action, SyscallAction::ThreadExit(3)), "{action:?}");
+}
+
+/// `clone` with `CLONE_THREAD` (glibc's pthread_create flags) describes a
+/// new thread for the execution loop: a0 = 0, its stack and TLS, the pc
+/// after the `ecall`; the thread counts among the process's. Unsupported
+/// thread flag sets are EINVAL.
+#[test]
+fn clone_thread_describes_the_new_thread() {
+    let (mut p, mut cpu) = setup();
+    const PTHREAD_FLAGS: u64 = 0x3d0f00; // VM FS FILES SIGHAND THREAD SYSVSEM SETTLS PARENT_SETTID CHILD_CLEARTID
+    cpu.pc = 0x1000;
+    cpu.x[10] = PTHREAD_FLAGS;
+    cpu.x[11] = 0x7000_0000; // stack
+    cpu.x[12] = 0x6000_0010; // parent_tid
+    cpu.x[13] = 0x5000_0000; // tls
+    cpu.x[14] = 0x6000_0010; // child_tid
+    cpu.x[17] = nr::CLONE;
+    match p.do_syscall(&mut cpu) {
+        SyscallAction::NewThread(mut t) => {
+            assert_eq!(t.cpu.x[10], 0);
+            assert_eq!(t.cpu.x[2], 0x7000_0000);
+            assert_eq!(t.cpu.x[4], 0x5000_0000);
+            assert_eq!(t.cpu.pc, 0x1004);
+            assert_eq!(t.parent_tid, Some(0x6000_0010));
+            assert_eq!(t.child_tid, None);
+            // The first thread is still alive: not the last one.
+            assert!(!t.process.end_thread());
+        }
+        other => panic!("{other:?}"),
+    }
+    // CLONE_THREAD without CLONE_VM | CLONE_SIGHAND.
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::CLONE, &[0x10000, 0, 0, 0, 0]),
+        -(libc::EINVAL as i64)
+    );
 }
 
 #[test]

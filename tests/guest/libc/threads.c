@@ -1,0 +1,228 @@
+/* Guest threads (clone with CLONE_THREAD): glibc pthreads on cranemu.
+ *
+ * Each part prints a line whose values do not depend on scheduling, so
+ * the output can be compared with a checked-in file and with qemu-riscv64:
+ * counters incremented with AMOs and with LR/SC loops from several threads
+ * (exact totals), a mutex-protected counter, a condition variable
+ * ping-pong, a barrier, thread-local storage, distinct thread ids, return
+ * values through pthread_join, pthread_exit, a signal sent to one thread
+ * with pthread_kill, and a thread that calls exit() for the whole process.
+ *
+ * Usage: threads [PART]   (no argument: every part but "exit") */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define NT 4
+#define ITERS 200000
+
+static long amo_counter;
+static long lrsc_counter;
+static long mutex_counter;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void lrsc_add(long *p, long v)
+{
+	long old, tmp;
+	__asm__ volatile("1: lr.d %0, (%2)\n"
+			 "   add %1, %0, %3\n"
+			 "   sc.d %1, %1, (%2)\n"
+			 "   bnez %1, 1b\n"
+			 : "=&r"(old), "=&r"(tmp)
+			 : "r"(p), "r"(v)
+			 : "memory");
+}
+
+static void *counters(void *arg)
+{
+	long id = (long)arg;
+	for (int i = 0; i < ITERS; i++) {
+		__atomic_fetch_add(&amo_counter, 1, __ATOMIC_RELAXED);
+		lrsc_add(&lrsc_counter, 1);
+		if ((i & 15) == 0) {
+			pthread_mutex_lock(&lock);
+			mutex_counter += 2;
+			pthread_mutex_unlock(&lock);
+		}
+	}
+	return (void *)(id * 10);
+}
+
+static void part_counters(void)
+{
+	pthread_t t[NT];
+	long sum = 0;
+	for (long i = 0; i < NT; i++)
+		pthread_create(&t[i], NULL, counters, (void *)i);
+	for (int i = 0; i < NT; i++) {
+		void *r;
+		pthread_join(t[i], &r);
+		sum += (long)r;
+	}
+	printf("counters: amo %ld lrsc %ld mutex %ld joined %ld\n", amo_counter,
+	       lrsc_counter, mutex_counter, sum);
+}
+
+static pthread_mutex_t pp_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pp_cond = PTHREAD_COND_INITIALIZER;
+static int turn, rounds_done;
+
+static void *pong(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&pp_lock);
+		while (turn != 1)
+			pthread_cond_wait(&pp_cond, &pp_lock);
+		turn = 0;
+		rounds_done++;
+		pthread_cond_signal(&pp_cond);
+		pthread_mutex_unlock(&pp_lock);
+	}
+	return NULL;
+}
+
+static void part_condvar(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, pong, NULL);
+	for (int i = 0; i < 2000; i++) {
+		pthread_mutex_lock(&pp_lock);
+		turn = 1;
+		pthread_cond_signal(&pp_cond);
+		while (turn != 0)
+			pthread_cond_wait(&pp_cond, &pp_lock);
+		pthread_mutex_unlock(&pp_lock);
+	}
+	pthread_join(t, NULL);
+	printf("condvar: %d round trips\n", rounds_done);
+}
+
+static pthread_barrier_t barrier;
+static __thread long tls_value;
+static long seen[NT];
+static pid_t tids[NT];
+
+static void *phases(void *arg)
+{
+	long id = (long)arg;
+	tls_value = 100 + id;
+	tids[id] = (pid_t)syscall(SYS_gettid);
+	for (int phase = 0; phase < 50; phase++) {
+		__atomic_fetch_add(&seen[phase % NT], 1, __ATOMIC_SEQ_CST);
+		pthread_barrier_wait(&barrier);
+	}
+	if (id == NT - 1)
+		pthread_exit((void *)(tls_value * 2));
+	return (void *)tls_value;
+}
+
+static void part_barrier(void)
+{
+	pthread_t t[NT];
+	long r[NT];
+	pthread_barrier_init(&barrier, NULL, NT);
+	for (long i = 0; i < NT; i++)
+		pthread_create(&t[i], NULL, phases, (void *)i);
+	for (int i = 0; i < NT; i++) {
+		void *v;
+		pthread_join(t[i], &v);
+		r[i] = (long)v;
+	}
+	int distinct = 1;
+	pid_t me = (pid_t)syscall(SYS_gettid);
+	for (int i = 0; i < NT; i++) {
+		if (tids[i] == me || tids[i] <= 0 || syscall(SYS_gettid) != me)
+			distinct = 0;
+		for (int j = 0; j < i; j++)
+			if (tids[i] == tids[j])
+				distinct = 0;
+	}
+	printf("barrier: seen %ld %ld %ld %ld; tls %ld %ld %ld %ld; distinct tids %s; getpid same %s\n",
+	       seen[0], seen[1], seen[2], seen[3], r[0], r[1], r[2], r[3],
+	       distinct ? "yes" : "no", getpid() == me ? "yes" : "no");
+}
+
+static volatile sig_atomic_t got_signal;
+static volatile pid_t handler_tid;
+static pid_t target_tid;
+static volatile int stop_spin;
+
+static void on_usr1(int sig)
+{
+	got_signal = sig;
+	handler_tid = (pid_t)syscall(SYS_gettid);
+}
+
+static void *spinner(void *arg)
+{
+	(void)arg;
+	target_tid = (pid_t)syscall(SYS_gettid);
+	while (!stop_spin && !got_signal)
+		;
+	return NULL;
+}
+
+static void part_signal(void)
+{
+	pthread_t t;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_create(&t, NULL, spinner, NULL);
+	/* Then the main thread blocks SIGUSR1 (the spinner, created before,
+	 * does not): only the spinner can take it. */
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	while (!__atomic_load_n(&target_tid, __ATOMIC_SEQ_CST))
+		;
+	pthread_kill(t, SIGUSR1);
+	pthread_join(t, NULL);
+	printf("signal: %d taken by the target thread: %s\n", got_signal,
+	       handler_tid == target_tid ? "yes" : "no");
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+static void *exiter(void *arg)
+{
+	(void)arg;
+	printf("exit: worker calls exit(7)\n");
+	fflush(stdout);
+	exit(7);
+}
+
+static void part_exit(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, exiter, NULL);
+	for (;;)
+		pause();
+}
+
+int main(int argc, char **argv)
+{
+	const char *part = argc > 1 ? argv[1] : "";
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!strcmp(part, "exit")) {
+		part_exit();
+		return 1;
+	}
+	if (!*part || !strcmp(part, "counters"))
+		part_counters();
+	if (!*part || !strcmp(part, "condvar"))
+		part_condvar();
+	if (!*part || !strcmp(part, "barrier"))
+		part_barrier();
+	if (!*part || !strcmp(part, "signal"))
+		part_signal();
+	return 0;
+}
