@@ -18,7 +18,9 @@ ARCH=riscv64
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # busybox-static: the static multi-call binary the busybox tests run.
 # libc6 libgcc-s1: the sysroot for dynamically linked guests.
-PACKAGES=(busybox-static libc6 libgcc-s1)
+# xz-utils liblzma5, python3.13-minimal libpython3.13-minimal libexpat1
+# zlib1g: dynamically linked programs that use threads (xz -T, threading).
+PACKAGES=(busybox-static libc6 libgcc-s1 xz-utils liblzma5 python3.13-minimal libpython3.13-minimal libexpat1 zlib1g)
 
 die() { echo "fetch-guests.sh: error: $*" >&2; exit 1; }
 log() { echo "fetch-guests.sh: $*" >&2; }
