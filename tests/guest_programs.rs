@@ -230,3 +230,23 @@ fn libc_thread_exit_ends_the_process() {
         assert_eq!(out.stdout_str(), "exit: worker calls exit(7)\n");
     }
 }
+
+/// Cross-thread self-modifying code: a thread rewrites a function another
+/// keeps calling, with `__builtin___clear_cache` (the `riscv_flush_icache`
+/// syscall) in between; the caller never runs a stale or torn version after
+/// the new one is published. Also with every block interpreted.
+#[test]
+fn libc_smc_threads() {
+    if let Some(exe) = build_libc_program("smc_threads") {
+        check_program("smc_threads", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe).run();
+            interp.assert_success();
+            assert_same_text(
+                "smc_threads (interpreter tier) vs tests/guest/expected/smc_threads.out",
+                &interp.stdout_str(),
+                &expected("smc_threads"),
+            );
+        }
+    }
+}

@@ -6,14 +6,17 @@
 //! `core::mem::offset_of!` on this one definition; nothing else spells them.
 
 use core::mem::offset_of;
+use core::sync::atomic::{AtomicU32, Ordering};
 
 /// The state of one hart (RISC-V Unprivileged ISA, chapter 2 and chapter 13
 /// for `f0`-`f31` and `fcsr`).
 ///
 /// Fields that JIT code reads or writes are public and `#[repr(C)]`; the
-/// struct is owned by exactly one vCPU thread while it runs.
+/// struct is owned by exactly one vCPU thread while it runs, except
+/// [`CpuState::exit_request`], which any thread (and a signal handler) may
+/// set through a shared reference.
 #[repr(C)]
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct CpuState {
     /// Integer registers `x0`-`x31`. `x[0]` always reads as zero: translated
     /// code never writes it.
@@ -36,8 +39,10 @@ pub struct CpuState {
     /// asked to count them). Read by `rdinstret` and the benchmarks.
     pub icount: u64,
     /// Non-zero asks translated code to return to the execution loop at the
-    /// next block boundary (another thread may set it).
-    pub exit_request: u32,
+    /// next block boundary: an atomic that another thread (flushing the
+    /// translation cache, kicking this vCPU) or a host signal handler may
+    /// set at any time; translated code reads it at every block entry.
+    pub exit_request: AtomicU32,
     /// Padding; keeps the following fields 8-byte aligned.
     pub _pad: u32,
     /// Scratch for the backend: the host stack pointer at entry to translated
@@ -74,7 +79,7 @@ impl Default for CpuState {
             reservation_addr: u64::MAX,
             reservation_value: 0,
             icount: 0,
-            exit_request: 0,
+            exit_request: AtomicU32::new(0),
             _pad: 0,
             host_sp: 0,
             fault_addr: 0,
@@ -123,7 +128,40 @@ pub mod tb_flags {
     }
 }
 
+impl Clone for CpuState {
+    fn clone(&self) -> CpuState {
+        CpuState {
+            x: self.x,
+            f: self.f,
+            pc: self.pc,
+            fcsr: self.fcsr,
+            reservation_addr: self.reservation_addr,
+            reservation_value: self.reservation_value,
+            icount: self.icount,
+            exit_request: AtomicU32::new(self.exit_request.load(Ordering::Relaxed)),
+            _pad: self._pad,
+            host_sp: self.host_sp,
+            fault_addr: self.fault_addr,
+            trap_cause: self.trap_cause,
+            jump_cache: self.jump_cache,
+            fp_sink: self.fp_sink,
+            fault_host_pc: self.fault_host_pc,
+        }
+    }
+}
+
 impl CpuState {
+    /// Asks this vCPU to leave translated code at the next block boundary
+    /// (from any thread, or a signal handler: one atomic store).
+    pub fn request_exit(&self) {
+        self.exit_request.store(1, Ordering::SeqCst);
+    }
+
+    /// Takes an exit request: true if one was pending (and clears it).
+    pub fn take_exit_request(&self) -> bool {
+        self.exit_request.swap(0, Ordering::SeqCst) != 0
+    }
+
     /// The TB flags of this state (see [`tb_flags`]).
     pub const fn tb_flags(&self) -> u64 {
         (self.fcsr >> 5) & tb_flags::FRM_MASK

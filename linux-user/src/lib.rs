@@ -451,7 +451,10 @@ fn run_loop(
     opts: &Options,
 ) -> Result<Ended> {
     signal::set_running_cpu(cpu);
+    // SAFETY: `cpu` outlives the registration, which ends with this call.
+    let registration = unsafe { engine.register_vcpu(cpu) };
     let r = run_guest(engine, process, cpu, opts);
+    drop(registration);
     signal::set_running_cpu(std::ptr::null_mut());
     r
 }

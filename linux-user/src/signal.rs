@@ -208,7 +208,7 @@ fn request_exit() {
     if !cpu.is_null() {
         // SAFETY: `set_running_cpu`'s contract keeps the pointer valid; the
         // field is a u32 that translated code re-reads at each block entry.
-        unsafe { std::ptr::write_volatile(std::ptr::addr_of_mut!((*cpu).exit_request), 1) };
+        unsafe { (*cpu).request_exit() };
     }
 }
 
@@ -588,7 +588,7 @@ impl SignalState {
     ) -> Option<i32> {
         let mut r = None;
         if let Some(sig) = take_pending(self.sigmask) {
-            cpu.exit_request = 0;
+            cpu.take_exit_request();
             let info = pending_info(sig);
             r = self.deliver(space, opts, cpu, sig, &info);
         }

@@ -431,6 +431,26 @@ pub struct Engine {
     /// [`Stats::interpreted_blocks`], counted apart: the interpreter tier
     /// runs often enough that a lock per block would show.
     interpreted_blocks: AtomicU64,
+    /// The vCPUs running this engine's code ([`Engine::register_vcpu`]):
+    /// addresses of their `CpuState`s, kicked out of translated code by a
+    /// flush.
+    vcpus: Mutex<Vec<usize>>,
+}
+
+/// A vCPU's registration with an [`Engine`] (see
+/// [`Engine::register_vcpu`]); dropping it unregisters the vCPU.
+pub struct VcpuRegistration<'a> {
+    engine: &'a Engine,
+    cpu: usize,
+}
+
+impl Drop for VcpuRegistration<'_> {
+    fn drop(&mut self) {
+        let mut v = self.engine.vcpus.lock();
+        if let Some(i) = v.iter().position(|&c| c == self.cpu) {
+            v.swap_remove(i);
+        }
+    }
 }
 
 /// The indirect-jump lookup called by translated code: the jump cache,
@@ -485,6 +505,7 @@ impl Engine {
             current: RwLock::new(Arc::new(generation)),
             stats: Mutex::new(Stats::default()),
             interpreted_blocks: AtomicU64::new(0),
+            vcpus: Mutex::new(Vec::new()),
         })
     }
 
@@ -691,7 +712,7 @@ impl Engine {
             }
             match exit {
                 Some(ExitCode::Interrupt) => {
-                    cpu.exit_request = 0;
+                    cpu.take_exit_request();
                     return Ok(Some(Exit::Interrupted));
                 }
                 Some(ExitCode::ExitFlush) => {
@@ -714,8 +735,7 @@ impl Engine {
 
     /// Runs `tb` once in the IR interpreter (the cold tier).
     fn interpret(&self, tb: &Tb, cpu: &mut CpuState) -> Step {
-        if cpu.exit_request != 0 {
-            cpu.exit_request = 0;
+        if cpu.take_exit_request() {
             return Step::Exit(Exit::Interrupted);
         }
         self.interpreted_blocks.fetch_add(1, Ordering::Relaxed);
@@ -867,9 +887,10 @@ impl Engine {
     }
 
     /// Drops every translated block (after `fence.i`, or when code pages
-    /// are unmapped or remapped). Safe to call from any thread; vCPUs
-    /// running old code finish their current TB chain first (callers that
-    /// need them out at once set their `exit_request`).
+    /// are unmapped or remapped). Safe to call from any thread; every
+    /// registered vCPU ([`Engine::register_vcpu`]) is kicked out of the old
+    /// code at its next block boundary, so a thread spinning in chained
+    /// code sees code another thread rewrote.
     ///
     /// # Errors
     /// [`Error::Host`] or [`Error::Codegen`] if the new generation's entry
@@ -878,7 +899,34 @@ impl Engine {
         let generation = Self::new_generation(&self.backend)?;
         *self.current.write() = Arc::new(generation);
         self.stats.lock().flushes += 1;
+        self.kick_all();
         Ok(())
+    }
+
+    /// Registers the vCPU whose state is `cpu`, so that
+    /// [`Engine::flush`] (and [`Engine::kick_all`]) make it leave
+    /// translated code of the old cache at once, instead of at its next
+    /// return to the execution loop.
+    ///
+    /// # Safety
+    /// `cpu` must stay alive, at this address, until the registration is
+    /// dropped.
+    pub unsafe fn register_vcpu(&self, cpu: *const CpuState) -> VcpuRegistration<'_> {
+        self.vcpus.lock().push(cpu as usize);
+        VcpuRegistration {
+            engine: self,
+            cpu: cpu as usize,
+        }
+    }
+
+    /// Asks every registered vCPU to leave translated code at its next
+    /// block boundary: its [`Engine::run`] returns [`Exit::Interrupted`].
+    pub fn kick_all(&self) {
+        for &c in self.vcpus.lock().iter() {
+            // SAFETY: `register_vcpu`'s contract keeps registered states
+            // alive; `exit_request` is an atomic any thread may set.
+            unsafe { (*(c as *const CpuState)).request_exit() };
+        }
     }
 
     /// Translation statistics so far.

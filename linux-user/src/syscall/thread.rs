@@ -89,7 +89,7 @@ impl Process {
             child.x[4] = tls;
         }
         child.pc = cpu.pc.wrapping_add(4);
-        child.exit_request = 0;
+        child.take_exit_request();
         child.reservation_addr = u64::MAX;
         let mut process = self.new_thread();
         if flags & CLONE_CHILD_CLEARTID != 0 {
