@@ -3,21 +3,27 @@
 //!
 //! # Design
 //!
-//! - **Layering.** `SignalState` is the guest's signal state
-//!   (dispositions, blocked mask, alternate stack, sigreturn trampoline).
-//!   The syscall layer's `Process` owns one; its signal syscalls and its
-//!   delivery entry points call in here. Nothing here calls back into the
-//!   syscall layer.
+//! - **Layering.** `SignalState` is one guest thread's signal state
+//!   (blocked mask, alternate stack), with the dispositions and the
+//!   sigreturn trampoline that the threads of a process share
+//!   (`SharedSignals`). The syscall layer's `Process` (one per guest
+//!   thread) owns one; its signal syscalls and its delivery entry points
+//!   call in here. Nothing here calls back into the syscall layer.
 //! - **Asynchronous signals.** For every signal with a guest handler (other
 //!   than the ones the runtime owns, [`HOST_OWNED_SIGNALS`]) a host handler
-//!   ([`host_handler`], `SA_SIGINFO`, no `SA_RESTART`) records the signal in
-//!   [`PENDING`] with its `siginfo` and sets `exit_request` of the running
-//!   [`CpuState`] ([`set_running_cpu`]), so translated code returns at the
-//!   next block boundary, and a blocking host syscall returns `EINTR`.
+//!   ([`host_handler`], `SA_SIGINFO`, no `SA_RESTART`) records the signal
+//!   with its `siginfo` and sets `exit_request` of the [`CpuState`] that the
+//!   host thread it landed on runs ([`set_running_cpu`], per thread), so
+//!   translated code returns at the next block boundary, and a blocking
+//!   host syscall returns `EINTR`. A signal sent to one thread (`tgkill`:
+//!   `si_code` `SI_TKILL`; guest threads are host threads, so the host
+//!   delivers it on the right one) is recorded in that thread's pending set,
+//!   only it takes it; any other in the process-wide [`PENDING`], which any
+//!   thread not blocking it takes, as Linux does.
 //! - **Blocking.** The guest's blocked mask is mirrored to the host's
 //!   ([`SignalState::set_sigmask`]): a blocked signal stays pending in the
 //!   host kernel until the guest unblocks it. Signals the guest sends itself go
-//!   straight to [`PENDING`] and wait there while blocked.
+//!   straight to the pending sets and wait there while blocked.
 //! - **Delivery points.** The execution loop calls `Process::deliver_pending`
 //!   (`SignalState::deliver_pending`) after every syscall and on
 //!   `Exit::Interrupted`, and `Process::deliver_trap`
@@ -31,7 +37,6 @@
 //!   signal, so that the guest parent's `wait4` sees `WIFSIGNALED`.
 //!
 //! # Pitfalls
-//! - One guest thread only: [`set_running_cpu`] keeps a single pointer.
 //! - The `fcsr` in the frame follows the D layout the kernel writes
 //!   (`f[32]` then `fcsr` at byte 256 of the FP area), inside a union sized
 //!   for the Q layout (528 bytes).
@@ -61,9 +66,22 @@ pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
     libc::SIGTRAP,
 ];
 
-/// Pending signals recorded by the host handler or by a signal sent to
-/// self (bit `n - 1` for signal `n`).
+/// Pending process-directed signals recorded by the host handler or by a
+/// signal the process sent itself (bit `n - 1` for signal `n`): any guest
+/// thread that does not block them may take them.
 static PENDING: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    /// Pending signals directed at this thread (`tkill`/`tgkill`, whose
+    /// host signals land on this host thread): only this thread takes them.
+    /// An atomic, because the host handler runs on this same thread.
+    static THREAD_PENDING: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+/// Both pending sets, this thread's first.
+fn pending_bits() -> u64 {
+    THREAD_PENDING.with(|t| t.load(Ordering::SeqCst)) | PENDING.load(Ordering::SeqCst)
+}
 
 /// Words of `siginfo` kept per signal (48 bytes: signo, errno, code, and
 /// the union's pid, uid, status, utime, stime).
@@ -165,7 +183,7 @@ pub(crate) fn would_block(n: u64, a: &[u64; 6]) -> bool {
 
 /// True if a recorded signal is not in `blocked`.
 pub(crate) fn has_deliverable(blocked: u64) -> bool {
-    PENDING.load(Ordering::SeqCst) & !blocked != 0
+    pending_bits() & !blocked != 0
 }
 
 /// Signals whose default action is to do nothing.
@@ -190,6 +208,7 @@ extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *m
         return;
     }
     let slot = &INFO[(sig - 1) as usize];
+    let mut code = SI_USER;
     if !info.is_null() {
         // SAFETY: the kernel passes a valid siginfo of at least 128 bytes.
         let words = info.cast::<u64>();
@@ -197,8 +216,14 @@ extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *m
             // SAFETY: i < 6 words, within the 128-byte siginfo.
             w.store(unsafe { words.add(i).read() }, Ordering::Relaxed);
         }
+        // SAFETY: si_code is the third int of the siginfo.
+        code = unsafe { info.cast::<i32>().add(2).read() };
     }
-    PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    if code == SI_TKILL {
+        THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+    } else {
+        PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    }
     request_exit();
 }
 
@@ -287,25 +312,38 @@ pub(crate) fn raise_self(sig: i32, thread: bool) {
     for w in &slot[3..] {
         w.store(0, Ordering::Relaxed);
     }
-    PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    if thread {
+        THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+    } else {
+        PENDING.fetch_or(bit(sig), Ordering::SeqCst);
+    }
     request_exit();
 }
 
 /// Forgets the recorded pending signals (a `fork`ed child has none).
 pub(crate) fn clear_pending() {
     PENDING.store(0, Ordering::SeqCst);
+    THREAD_PENDING.with(|t| t.store(0, Ordering::SeqCst));
 }
 
-/// Takes the lowest pending signal not in `blocked`.
+/// Takes the lowest pending signal not in `blocked`: one directed at this
+/// thread first, else one directed at the process.
 pub(crate) fn take_pending(blocked: u64) -> Option<i32> {
+    THREAD_PENDING
+        .with(|t| take_lowest(t, blocked))
+        .or_else(|| take_lowest(&PENDING, blocked))
+}
+
+/// Takes the lowest signal of `set` not in `blocked`.
+fn take_lowest(set: &AtomicU64, blocked: u64) -> Option<i32> {
     loop {
-        let p = PENDING.load(Ordering::SeqCst);
+        let p = set.load(Ordering::SeqCst);
         let ready = p & !blocked;
         if ready == 0 {
             return None;
         }
         let sig = ready.trailing_zeros() as i32 + 1;
-        if PENDING
+        if set
             .compare_exchange(p, p & !bit(sig), Ordering::SeqCst, Ordering::SeqCst)
             .is_ok()
         {
@@ -419,7 +457,7 @@ pub(crate) fn pending_set() -> u64 {
     let mut hs: libc::sigset_t = unsafe { std::mem::zeroed() };
     // SAFETY: hs is a live local.
     unsafe { libc::sigpending(&mut hs) };
-    let mut m = PENDING.load(Ordering::SeqCst);
+    let mut m = pending_bits();
     for s in 1..=64 {
         // SAFETY: hs is a valid set.
         if unsafe { libc::sigismember(&hs, s) } == 1 {
@@ -733,7 +771,7 @@ impl SignalState {
         // Block everything the host handler could record, so that a signal
         // arriving between the check and the wait is not lost.
         set_host_mask(libc::SIG_BLOCK, !0);
-        while PENDING.load(Ordering::SeqCst) & !temp == 0 {
+        while pending_bits() & !temp == 0 {
             let mut hm = temp;
             for s in HOST_OWNED_SIGNALS {
                 hm &= !bit(s);

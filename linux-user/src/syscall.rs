@@ -24,10 +24,8 @@
 //!   thread (see `thread.rs`); `clone3` is `ENOSYS` (libc falls back to
 //!   `clone`). A thread's exit-time `clear_child_tid` wake-up is done by
 //!   the execution loop ([`Process::end_thread`]).
-//! - Signals sent to the process or to a thread are recorded process-wide
-//!   and delivered by whichever guest thread reaches a delivery point first
-//!   with the signal unblocked (Linux delivers a thread-directed signal to
-//!   that thread only).
+//! - `fork` from a threaded guest does not stop the other vCPUs first: a
+//!   lock that one of them held at that moment stays held in the child.
 //! - `MAP_SHARED` file mappings are private copies; writes do not reach the
 //!   file. Shared anonymous mappings are not shared across `fork`.
 //! - Sockets: `ENOSYS`.

@@ -11,6 +11,7 @@
  * Usage: threads [PART]   (no argument: every part but "exit") */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,19 +178,18 @@ static void part_signal(void)
 	sa.sa_handler = on_usr1;
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_create(&t, NULL, spinner, NULL);
-	/* Then the main thread blocks SIGUSR1 (the spinner, created before,
-	 * does not): only the spinner can take it. */
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	while (!__atomic_load_n(&target_tid, __ATOMIC_SEQ_CST))
 		;
+	/* Directed at the spinner: only it may take the signal, although the
+	 * main thread does not block it and keeps entering the kernel (where
+	 * a process-directed signal could be delivered to it). */
 	pthread_kill(t, SIGUSR1);
+	while (!got_signal)
+		sched_yield();
+	stop_spin = 1;
 	pthread_join(t, NULL);
 	printf("signal: %d taken by the target thread: %s\n", got_signal,
 	       handler_tid == target_tid ? "yes" : "no");
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
 
 static void *exiter(void *arg)
