@@ -250,3 +250,15 @@ fn libc_smc_threads() {
         }
     }
 }
+
+/// `fork` from a multi-threaded guest while the other threads run (and keep
+/// the engine translating): every child runs new code and exits with the
+/// status its parent expects. (The engine holds its locks across the host
+/// `fork()`; this checks forking from threads works, not that race, whose
+/// window is too small to hit on purpose.)
+#[test]
+fn libc_fork_threads() {
+    if let Some(exe) = build_libc_program("fork_threads") {
+        check_program("fork_threads", exe, &[]);
+    }
+}

@@ -397,6 +397,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
+    process.attach_engine(engine.clone());
     let code = match run_loop(&engine, &mut process, &mut cpu, opts)? {
         Ended::Process(code) => code,
         Ended::Thread(code) => {

@@ -24,8 +24,8 @@
 //!   thread (see `thread.rs`); `clone3` is `ENOSYS` (libc falls back to
 //!   `clone`). A thread's exit-time `clear_child_tid` wake-up is done by
 //!   the execution loop ([`Process::end_thread`]).
-//! - `fork` from a threaded guest does not stop the other vCPUs first: a
-//!   lock that one of them held at that moment stays held in the child.
+//! - `fork` from a threaded guest holds every engine lock across the host
+//!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
 //! - `MAP_SHARED` file mappings are private copies; writes do not reach the
 //!   file. Shared anonymous mappings are not shared across `fork`.
 //! - Sockets: `ENOSYS`.
@@ -59,8 +59,9 @@ use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use cranemu_runtime::Engine;
 use parking_lot::Mutex;
 
 use cranemu_frontend::CpuState;
@@ -172,6 +173,8 @@ pub(crate) struct SharedState {
     guest_rlimits: Mutex<Vec<(u64, [u64; 2])>>,
     /// Guest threads alive (the process ends with the last one).
     threads: AtomicUsize,
+    /// The engine running the process's threads (to quiesce it for `fork`).
+    engine: OnceLock<Arc<Engine>>,
 }
 
 /// A guest thread that `clone` created and the execution loop must start:
@@ -214,6 +217,7 @@ impl Process {
                 code_changed: AtomicBool::new(false),
                 guest_rlimits: Mutex::new(Vec::new()),
                 threads: AtomicUsize::new(1),
+                engine: OnceLock::new(),
             }),
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
@@ -261,6 +265,12 @@ impl Process {
             }
         }
         self.shared.threads.fetch_sub(1, Ordering::SeqCst) == 1
+    }
+
+    /// Attaches the engine that runs this process's threads, which `fork`
+    /// quiesces (see [`Engine::quiesced`]).
+    pub fn attach_engine(&self, engine: Arc<Engine>) {
+        let _ = self.shared.engine.set(engine);
     }
 
     /// The guest address space.

@@ -903,6 +903,29 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs `f` (a host `fork()`) with every lock of the engine held, so
+    /// that the child, which has only the calling thread, does not inherit
+    /// a lock that another vCPU thread held at that moment (it would wait on
+    /// it forever). Other vCPUs keep running their translated code
+    /// meanwhile; they block only if they need the engine.
+    ///
+    /// Lock order: `current`, then the current generation's `tbs`,
+    /// `code_index` and `arena`, then `stats`, `vcpus`, then the guest
+    /// space's page map.
+    pub fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
+        let current = self.current.write();
+        let tbs = current.tbs.write();
+        let index = current.code_index.write();
+        let arena = current.arena.lock();
+        let stats = self.stats.lock();
+        let vcpus = self.vcpus.lock();
+        let map = self.space.lock_for_fork();
+        let r = f();
+        drop((map, vcpus, stats, arena, index, tbs));
+        drop(current);
+        r
+    }
+
     /// Registers the vCPU whose state is `cpu`, so that
     /// [`Engine::flush`] (and [`Engine::kick_all`]) make it leave
     /// translated code of the old cache at once, instead of at its next

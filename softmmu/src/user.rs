@@ -552,6 +552,14 @@ impl GuestSpace {
         Ok(self.host(addr))
     }
 
+    /// Holds the page map against every other thread until the returned
+    /// guard is dropped: taken around a host `fork()` of a multi-threaded
+    /// guest, so that the child does not inherit the lock held by a thread
+    /// that does not exist in it.
+    pub fn lock_for_fork(&self) -> impl Drop + '_ {
+        self.map.write()
+    }
+
     /// Runs `f` on the host address of guest range `[addr, addr + len)`,
     /// which must allow `kind` for the guest, with the page map locked
     /// against concurrent mapping changes: the pointer stays valid for

@@ -92,11 +92,18 @@ impl Process {
             return Err(libc::EINVAL);
         }
         let exit_signal = (flags & 0xff) as i32;
-        // SAFETY: fork in a process whose other threads (if any) hold no
-        // locks this thread needs afterwards; see the crate docs (the engine
-        // must be fork-safe).
-        let pid =
-            unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) };
+        let fork = || {
+            // SAFETY: a fork; the child has only this thread, and the
+            // engine's locks are held by it (see below).
+            unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) }
+        };
+        // Other guest threads may hold engine locks: fork with all of them
+        // held by this thread, so the child inherits none held by a thread
+        // it does not have.
+        let pid = match self.shared.engine.get() {
+            Some(engine) => engine.quiesced(fork),
+            None => fork(),
+        };
         if pid < 0 {
             return Err(errno());
         }

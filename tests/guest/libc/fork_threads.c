@@ -1,0 +1,62 @@
+/* fork() from a multi-threaded guest: while worker threads keep running
+ * (and keep the emulator translating and compiling new code), the main
+ * thread forks repeatedly; each child runs code of its own (so it needs
+ * the translator) and exits with a status the parent checks. A child that
+ * inherited a lock held by a worker at the moment of the fork would hang.
+ * Prints one summary line. */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define FORKS 40
+
+static volatile int stop;
+
+/* Many small distinct functions, so that workers keep translating. */
+#define F(n) static long f##n(long x) { return x * (n + 3) + (x >> (n % 7)); }
+F(0) F(1) F(2) F(3) F(4) F(5) F(6) F(7) F(8) F(9) F(10) F(11) F(12) F(13)
+F(14) F(15)
+static long (*const fs[16])(long) = {f0, f1, f2, f3, f4, f5, f6, f7, f8, f9,
+				     f10, f11, f12, f13, f14, f15};
+
+static void *worker(void *arg)
+{
+	long x = (long)arg;
+	while (!stop)
+		for (int i = 0; i < 16; i++)
+			x = fs[i](x) & 0xffffff;
+	return (void *)x;
+}
+
+static int child_work(int k)
+{
+	long x = k;
+	for (int i = 0; i < 1000; i++)
+		x = fs[(i + k) % 16](x) & 0xffff;
+	return (int)(x % 100) >= 0 ? k % 50 : 99;
+}
+
+int main(void)
+{
+	pthread_t t[3];
+	for (long i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+	int ok = 0;
+	for (int k = 0; k < FORKS; k++) {
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(child_work(k));
+		int status;
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == k % 50)
+			ok++;
+	}
+	stop = 1;
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	printf("fork from threads: %d of %d children ok\n", ok, FORKS);
+	return 0;
+}
