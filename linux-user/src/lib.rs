@@ -403,7 +403,15 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         Ended::Thread(code) => {
             if !process.end_thread() {
                 // The first thread left with `exit` while others run: the
-                // last of them ends the process (`exit_process`).
+                // last of them ends the process (`exit_process`). This host
+                // thread runs no vCPU any more: block every signal, so the
+                // host delivers process signals to a thread that does.
+                // SAFETY: a full set, applied to this thread only.
+                unsafe {
+                    let mut all: libc::sigset_t = std::mem::zeroed();
+                    libc::sigfillset(&mut all);
+                    libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+                }
                 loop {
                     std::thread::park();
                 }
@@ -551,6 +559,7 @@ fn start_thread(
         // Translation and Cranelift run on the vCPU thread.
         .stack_size(16 << 20)
         .spawn(move || {
+            process.thread_started();
             // SAFETY: gettid cannot fail.
             let tid = unsafe { libc::gettid() } as u32;
             for a in [parent_tid, child_tid].into_iter().flatten() {

@@ -239,6 +239,10 @@ fn request_exit() {
 
 /// Installs [`host_handler`] for `sig` (not a runtime-owned signal).
 fn install_host_handler(sig: i32) {
+    if GLIBC_RESERVED.contains(&sig) {
+        set_reserved_disposition(sig, host_handler as *const () as usize);
+        return;
+    }
     // SAFETY: sigaction is plain data; the handler only touches atomics and
     // the exit_request word.
     unsafe {
@@ -246,9 +250,78 @@ fn install_host_handler(sig: i32) {
         sa.sa_sigaction = host_handler as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO;
         libc::sigemptyset(&mut sa.sa_mask);
-        // glibc refuses the signals it reserves (32, 33): they stay default.
         libc::sigaction(sig, &sa, std::ptr::null_mut());
     }
+}
+
+/// Signals the host's glibc reserves for itself (`SIGCANCEL` 32,
+/// `SIGSETXID` 33) and refuses in `sigaction`. The guest's glibc uses them
+/// the same way, between guest threads (thread cancellation, and
+/// broadcasting `setuid`/`setgid` to every thread); cranemu itself never
+/// cancels a host thread or calls glibc's `setuid` (its syscalls are raw),
+/// so their host dispositions are the guest's.
+const GLIBC_RESERVED: [i32; 2] = [32, 33];
+
+/// The kernel's `struct sigaction` on x86-64 (`rt_sigaction`'s layout).
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: u64,
+    restorer: usize,
+    mask: u64,
+}
+
+/// `SA_RESTORER`: `restorer` is the code `rt_sigreturn` returns through.
+const SA_RESTORER_FLAG: u64 = 0x0400_0000;
+
+/// Sets the host disposition of a glibc-reserved signal with the raw
+/// `rt_sigaction` (glibc's wrapper refuses them): `SIG_DFL`, `SIG_IGN` or
+/// `handler` (with `SA_SIGINFO`). The x86-64 kernel returns from a handler
+/// through `sa_restorer`; glibc's is borrowed from the disposition it set
+/// for `SIGSEGV` (the runtime's fault handler).
+fn set_reserved_disposition(sig: i32, handler: usize) {
+    let mut segv = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: reads the current SIGSEGV action into a local of the kernel's
+    // layout (sigsetsize 8).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGSEGV,
+            std::ptr::null::<KernelSigaction>(),
+            &mut segv as *mut KernelSigaction,
+            8usize,
+        )
+    };
+    let is_handler = handler != libc::SIG_DFL && handler != libc::SIG_IGN;
+    if is_handler && segv.flags & SA_RESTORER_FLAG == 0 {
+        return; // No restorer to borrow: leave the default.
+    }
+    let act = KernelSigaction {
+        handler,
+        flags: if is_handler {
+            libc::SA_SIGINFO as u64 | SA_RESTORER_FLAG
+        } else {
+            0
+        },
+        restorer: if is_handler { segv.restorer } else { 0 },
+        mask: 0,
+    };
+    // SAFETY: a valid kernel sigaction for a signal nothing else in the
+    // process uses (see GLIBC_RESERVED).
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &act as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        )
+    };
 }
 
 /// Mirrors a guest disposition to the host: `SIG_IGN`/`SIG_DFL` as they
@@ -265,8 +338,13 @@ pub(crate) fn mirror_disposition(sig: i32, handler: u64) {
             } else {
                 libc::SIG_DFL
             };
-            // SAFETY: plain dispositions for a signal the runtime does not own.
-            unsafe { libc::signal(sig, h) };
+            if GLIBC_RESERVED.contains(&sig) {
+                set_reserved_disposition(sig, h);
+            } else {
+                // SAFETY: plain dispositions for a signal the runtime does
+                // not own.
+                unsafe { libc::signal(sig, h) };
+            }
         }
         _ => install_host_handler(sig),
     }
@@ -578,6 +656,16 @@ impl SignalState {
             saved_mask: None,
             altstack: (0, 2, 0),
             interrupted: None,
+        }
+    }
+
+    /// Sets the host dispositions of the glibc-reserved signals (32, 33)
+    /// to the guest's again: the host's glibc installs its own handlers
+    /// for them when it creates its first thread.
+    pub(crate) fn reassert_reserved(&self) {
+        let acts = *self.shared.sigactions.lock();
+        for sig in GLIBC_RESERVED {
+            mirror_disposition(sig, acts[(sig - 1) as usize].handler);
         }
     }
 

@@ -239,6 +239,13 @@ impl Process {
         }
     }
 
+    /// Called on a new guest thread's host thread before it runs guest
+    /// code: puts back the host dispositions that creating a host thread
+    /// may have changed (see `SignalState::reassert_reserved`).
+    pub fn thread_started(&self) {
+        self.signals.reassert_reserved();
+    }
+
     /// A thread counted by `clone` could not be started after all.
     pub(crate) fn thread_not_started(&mut self) {
         self.shared.threads.fetch_sub(1, Ordering::SeqCst);

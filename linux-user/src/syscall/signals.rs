@@ -154,7 +154,20 @@ impl Process {
         if act.handler == abi::SIG_IGN {
             return Ok(0);
         }
-        if act.handler != abi::SIG_DFL || self.signals.sigmask & (1 << (sig - 1)) != 0 {
+        let blocked_here = self.signals.sigmask & (1 << (sig - 1)) != 0;
+        if !thread && blocked_here && !signal::HOST_OWNED_SIGNALS.contains(&sig) {
+            // Blocked in this thread: another thread that does not block it
+            // should take it (guest masks are mirrored to the host's, so the
+            // host kernel picks it, and wakes it from a blocking call).
+            // SAFETY: kill to our own pid cannot fault.
+            return unsafe {
+                host_syscall(
+                    libc::SYS_kill,
+                    [libc::getpid() as u64, sig as u64, 0, 0, 0, 0],
+                )
+            };
+        }
+        if act.handler != abi::SIG_DFL || blocked_here {
             signal::raise_self(sig, thread);
             return Ok(0);
         }

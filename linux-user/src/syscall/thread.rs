@@ -28,7 +28,10 @@ impl Process {
                     self.clear_child_tid = a[0];
                     host_syscall(libc::SYS_gettid, [0; 6])
                 }
-                nr::SET_ROBUST_LIST => Ok(0),
+                // Robust futex lists are not walked at thread exit; saying
+                // so makes glibc handle robust mutexes itself (as under
+                // qemu-user), instead of trusting a kernel that would not.
+                nr::SET_ROBUST_LIST => Err(libc::ENOSYS),
                 nr::FUTEX => self.futex(a),
                 _ => return None,
             }

@@ -6,10 +6,14 @@
  * (exact totals), a mutex-protected counter, a condition variable
  * ping-pong, a barrier, thread-local storage, distinct thread ids, return
  * values through pthread_join, pthread_exit, a signal sent to one thread
- * with pthread_kill, and a thread that calls exit() for the whole process.
+ * with pthread_kill, pthread_cancel, setuid/setgid with threads alive (the
+ * two use the signals glibc reserves, 32 and 33), a signal sent to the
+ * process reaching a sigwait thread, a robust mutex whose owner exited,
+ * and a thread that calls exit() for the whole process.
  *
  * Usage: threads [PART]   (no argument: every part but "exit") */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -192,6 +196,88 @@ static void part_signal(void)
 	       handler_tid == target_tid ? "yes" : "no");
 }
 
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		sleep(10);
+	return NULL;
+}
+
+/* pthread_cancel: glibc signals the target with SIGCANCEL (32), which the
+ * host's glibc reserves for itself. */
+static void part_cancel(void)
+{
+	pthread_t t;
+	void *r;
+	pthread_create(&t, NULL, sleeper, NULL);
+	usleep(20000);
+	pthread_cancel(t);
+	pthread_join(t, &r);
+	printf("cancel: %s\n", r == PTHREAD_CANCELED ? "canceled" : "not canceled");
+}
+
+/* setuid/setgid with other threads alive: glibc runs the syscall on every
+ * thread through SIGSETXID (33). */
+static void part_setxid(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, sleeper, NULL);
+	usleep(20000);
+	int g = setgid(getgid());
+	int u = setuid(getuid());
+	printf("setxid: setgid %d setuid %d\n", g, u);
+}
+
+/* A signal sent to the process (kill) while the sending thread blocks it
+ * reaches the thread waiting for it in sigwait. */
+static void *waiter(void *arg)
+{
+	sigset_t *set = arg;
+	int sig = 0;
+	sigwait(set, &sig);
+	return (void *)(long)sig;
+}
+
+/* main() blocks SIGUSR2 before creating any thread, so every thread
+ * inherits the block and only sigwait takes it. */
+static sigset_t usr2_set;
+
+static void part_sigwait(void)
+{
+	pthread_t t;
+	void *r;
+	pthread_create(&t, NULL, waiter, &usr2_set);
+	usleep(20000);
+	kill(getpid(), SIGUSR2);
+	pthread_join(t, &r);
+	printf("sigwait: got %ld\n", (long)r);
+}
+
+/* A robust mutex whose owner thread exits: the next locker gets
+ * EOWNERDEAD. */
+static pthread_mutex_t robust;
+
+static void *lock_and_leave(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&robust);
+	return NULL;
+}
+
+static void part_robust(void)
+{
+	pthread_mutexattr_t a;
+	pthread_t t;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&robust, &a);
+	pthread_create(&t, NULL, lock_and_leave, NULL);
+	pthread_join(t, NULL);
+	int r = pthread_mutex_lock(&robust);
+	printf("robust: %s\n", r == EOWNERDEAD ? "EOWNERDEAD" : strerror(r));
+}
+
 static void *exiter(void *arg)
 {
 	(void)arg;
@@ -212,6 +298,9 @@ int main(int argc, char **argv)
 {
 	const char *part = argc > 1 ? argv[1] : "";
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigemptyset(&usr2_set);
+	sigaddset(&usr2_set, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &usr2_set, NULL);
 	if (!strcmp(part, "exit")) {
 		part_exit();
 		return 1;
@@ -224,5 +313,13 @@ int main(int argc, char **argv)
 		part_barrier();
 	if (!*part || !strcmp(part, "signal"))
 		part_signal();
+	if (!*part || !strcmp(part, "cancel"))
+		part_cancel();
+	if (!*part || !strcmp(part, "setxid"))
+		part_setxid();
+	if (!*part || !strcmp(part, "sigwait"))
+		part_sigwait();
+	if (!*part || !strcmp(part, "robust"))
+		part_robust();
 	return 0;
 }
