@@ -151,7 +151,7 @@ fn options(r: &RunArgs) -> Result<Options, String> {
     if let Some(f) = &r.log_file {
         let file = std::fs::File::create(f).map_err(|e| format!("{}: {e}", f.display()))?;
         let sink: Box<dyn std::io::Write + Send> = Box::new(std::io::LineWriter::new(file));
-        log.sink = Some(Arc::new(parking_lot::Mutex::new(sink)));
+        log.sink = Some(Arc::new(cranemu_softmmu::sync::Mutex::new(sink)));
     }
     Ok(Options {
         sysroot: r.sysroot.clone(),

@@ -45,7 +45,7 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
+use cranemu_softmmu::sync::Mutex;
 
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::user::{GuestSpace, Prot, PAGE_SIZE};
@@ -667,6 +667,12 @@ impl SignalState {
         for sig in GLIBC_RESERVED {
             mirror_disposition(sig, acts[(sig - 1) as usize].handler);
         }
+    }
+
+    /// Holds the shared signal state's locks (dispositions, then the
+    /// trampoline), for `fork`.
+    pub(crate) fn lock_for_fork(&self) -> impl Sized + '_ {
+        (self.shared.sigactions.lock(), self.shared.trampoline.lock())
     }
 
     /// The guest's current disposition for `sig` (1..=64).

@@ -62,7 +62,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cranemu_runtime::Engine;
-use parking_lot::Mutex;
+use cranemu_softmmu::sync::Mutex;
 
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::user::{AccessKind, GuestSpace};
@@ -244,6 +244,16 @@ impl Process {
     /// may have changed (see `SignalState::reassert_reserved`).
     pub fn thread_started(&self) {
         self.signals.reassert_reserved();
+    }
+
+    /// Holds every lock of the process's shared state (for `fork`; see
+    /// `clone`): `brk`, the rlimits, then the signal state's.
+    fn lock_for_fork(&self) -> impl Sized + '_ {
+        (
+            self.shared.brk.lock(),
+            self.shared.guest_rlimits.lock(),
+            self.signals.lock_for_fork(),
+        )
     }
 
     /// A thread counted by `clone` could not be started after all.

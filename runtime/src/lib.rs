@@ -53,7 +53,7 @@ use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use parking_lot::{Mutex, RwLock};
+use cranemu_softmmu::sync::{Mutex, RwLock};
 
 use cranemu_backend::{
     guest_pc_at, jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry,

@@ -5,8 +5,10 @@
 //! page map of guest permissions that system calls and the translator consult
 //! without touching the host mapping. Full-system emulation (guest physical
 //! memory, the softmmu TLB, the Sv39/Sv48 walker, the MMIO bus) will live
-//! beside it.
+//! beside it. [`sync`] has the fork-safe locks the emulator's shared
+//! state uses.
 
 #![deny(missing_docs)]
 
+pub mod sync;
 pub mod user;

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign};
 
-use parking_lot::RwLock;
+use crate::sync::RwLock;
 
 /// Bytes of guest virtual address space: 2^38 (256 GiB), the user half of
 /// Sv39. Guest addresses are `0..GUEST_SPACE_SIZE`.

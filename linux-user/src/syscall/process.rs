@@ -93,17 +93,31 @@ impl Process {
         }
         let exit_signal = (flags & 0xff) as i32;
         let fork = || {
-            // SAFETY: a fork; the child has only this thread, and the
-            // engine's locks are held by it (see below).
-            unsafe { libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64) }
+            if exit_signal == libc::SIGCHLD {
+                // glibc's fork, not the raw syscall: its handlers reset the
+                // host allocator's locks in the child, which another thread
+                // may hold at this moment.
+                // SAFETY: a fork; the child has only this thread, and the
+                // emulator's own locks are held by it (see below).
+                i64::from(unsafe { libc::fork() })
+            } else {
+                // SAFETY: as above, with another exit signal (which glibc's
+                // fork cannot ask for).
+                unsafe {
+                    libc::syscall(libc::SYS_clone, exit_signal as u64, 0u64, 0u64, 0u64, 0u64)
+                }
+            }
         };
-        // Other guest threads may hold engine locks: fork with all of them
-        // held by this thread, so the child inherits none held by a thread
-        // it does not have.
+        // Other guest threads may hold this process's locks: fork with all
+        // of them held by this thread (this crate's first, then the
+        // engine's: the order every path takes them in), so the child
+        // inherits none held by a thread it does not have.
+        let held = self.lock_for_fork();
         let pid = match self.shared.engine.get() {
             Some(engine) => engine.quiesced(fork),
             None => fork(),
         };
+        drop(held);
         if pid < 0 {
             return Err(errno());
         }

@@ -1,11 +1,15 @@
 /* fork() from a multi-threaded guest: while worker threads keep running
  * (and keep the emulator translating and compiling new code), the main
  * thread forks repeatedly; each child runs code of its own (so it needs
- * the translator) and exits with a status the parent checks. A child that
- * inherited a lock held by a worker at the moment of the fork would hang.
+ * the translator) and exits with a status the parent checks. One worker
+ * keeps rewriting code and flushing the instruction cache. A child that
+ * inherited a lock held by a worker at the moment of the fork (the
+ * emulator's, or the host allocator's) would hang.
  * Prints one summary line. */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -31,6 +35,26 @@ static void *worker(void *arg)
 	return (void *)x;
 }
 
+/* Rewrites code and flushes the instruction cache in a loop: every flush
+ * makes the emulator drop and retranslate code (allocating as it goes), so
+ * a fork often lands while another thread holds an allocator lock. */
+static void *churn(void *arg)
+{
+	uint32_t *code = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE | PROT_EXEC,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	long s = (long)arg;
+	for (int k = 0; !stop; k++) {
+		for (int j = 0; j < 64; j++) {
+			code[j * 4] = ((uint32_t)((k + j) & 0x7ff) << 20) | (10 << 7) | 0x13;
+			code[j * 4 + 1] = 0x00008067; /* ret */
+		}
+		__builtin___clear_cache((char *)code, (char *)code + 1024);
+		for (int j = 0; j < 64; j++)
+			s += ((long (*)(void))(code + j * 4))();
+	}
+	return (void *)s;
+}
+
 static int child_work(int k)
 {
 	long x = k;
@@ -42,8 +66,10 @@ static int child_work(int k)
 int main(void)
 {
 	pthread_t t[3];
-	for (long i = 0; i < 3; i++)
+	for (long i = 0; i < 2; i++)
 		pthread_create(&t[i], NULL, worker, (void *)(i + 1));
+	pthread_create(&t[2], NULL, churn, NULL);
+	usleep(20000);
 	int ok = 0;
 	for (int k = 0; k < FORKS; k++) {
 		pid_t pid = fork();
