@@ -92,8 +92,8 @@ pub(super) fn mxcsr_of_fflags(f: u32) -> u32 {
     m
 }
 
-/// Runs `insn x, y` with `MXCSR` = `csr[0]`, leaving the resulting
-/// `MXCSR` in `csr[0]` and the caller's restored.
+/// Runs `insn x, y` (or `insn x, y, z`) with `MXCSR` = `csr[0]`, leaving
+/// the resulting `MXCSR` in `csr[0]` and the caller's restored.
 macro_rules! sse_op {
     ($insn:literal, $x:ident, $y:ident, $csr:ident) => {
         // SAFETY: saves and restores MXCSR around one SSE instruction on
@@ -108,6 +108,24 @@ macro_rules! sse_op {
                 p = in(reg) $csr.as_mut_ptr(),
                 x = inout(xmm_reg) $x,
                 y = in(xmm_reg) $y,
+                options(nostack, preserves_flags),
+            )
+        }
+    };
+    ($insn:literal, $x:ident, $y:ident, $z:ident, $csr:ident) => {
+        // SAFETY: as above; the caller checked the host has the
+        // instruction (FMA3).
+        unsafe {
+            asm!(
+                "stmxcsr [{p} + 4]",
+                "ldmxcsr [{p}]",
+                concat!($insn, " {x}, {y}, {z}"),
+                "stmxcsr [{p}]",
+                "ldmxcsr [{p} + 4]",
+                p = in(reg) $csr.as_mut_ptr(),
+                x = inout(xmm_reg) $x,
+                y = in(xmm_reg) $y,
+                z = in(xmm_reg) $z,
                 options(nostack, preserves_flags),
             )
         }
@@ -156,20 +174,7 @@ pub(super) fn demote(cw: u32, a: u64) -> (u32, u32) {
     let y = f64::from_bits(a);
     let mut x = 0f32;
     let mut csr = [cw, 0u32];
-    // SAFETY: as in `sse_op!`.
-    unsafe {
-        asm!(
-            "stmxcsr [{p} + 4]",
-            "ldmxcsr [{p}]",
-            "cvtsd2ss {x}, {y}",
-            "stmxcsr [{p}]",
-            "ldmxcsr [{p} + 4]",
-            p = in(reg) csr.as_mut_ptr(),
-            x = inout(xmm_reg) x,
-            y = in(xmm_reg) y,
-            options(nostack, preserves_flags),
-        )
-    }
+    sse_op!("cvtsd2ss", x, y, csr);
     (x.to_bits(), fflags_of_mxcsr(csr[0]))
 }
 
@@ -184,21 +189,7 @@ pub(super) fn fma_d(cw: u32, a: u64, b: u64, c: u64) -> (u64, u32) {
     let (y, z) = (f64::from_bits(a), f64::from_bits(b));
     let mut x = f64::from_bits(c);
     let mut csr = [cw, 0u32];
-    // SAFETY: as in `sse_op!`; the caller checked that the host has FMA3.
-    unsafe {
-        asm!(
-            "stmxcsr [{p} + 4]",
-            "ldmxcsr [{p}]",
-            "vfmadd231sd {x}, {y}, {z}",
-            "stmxcsr [{p}]",
-            "ldmxcsr [{p} + 4]",
-            p = in(reg) csr.as_mut_ptr(),
-            x = inout(xmm_reg) x,
-            y = in(xmm_reg) y,
-            z = in(xmm_reg) z,
-            options(nostack, preserves_flags),
-        )
-    }
+    sse_op!("vfmadd231sd", x, y, z, csr);
     (x.to_bits(), fflags_of_mxcsr(csr[0]))
 }
 
@@ -207,21 +198,7 @@ pub(super) fn fma_s(cw: u32, a: u32, b: u32, c: u32) -> (u32, u32) {
     let (y, z) = (f32::from_bits(a), f32::from_bits(b));
     let mut x = f32::from_bits(c);
     let mut csr = [cw, 0u32];
-    // SAFETY: as in `fma_d`.
-    unsafe {
-        asm!(
-            "stmxcsr [{p} + 4]",
-            "ldmxcsr [{p}]",
-            "vfmadd231ss {x}, {y}, {z}",
-            "stmxcsr [{p}]",
-            "ldmxcsr [{p} + 4]",
-            p = in(reg) csr.as_mut_ptr(),
-            x = inout(xmm_reg) x,
-            y = in(xmm_reg) y,
-            z = in(xmm_reg) z,
-            options(nostack, preserves_flags),
-        )
-    }
+    sse_op!("vfmadd231ss", x, y, z, csr);
     (x.to_bits(), fflags_of_mxcsr(csr[0]))
 }
 
