@@ -16,6 +16,7 @@
 
 static volatile int version;
 static volatile int done;
+static volatile long caller_calls;
 static uint32_t *code;
 typedef long (*fn_t)(void);
 
@@ -28,6 +29,9 @@ static uint32_t li_a0(int v)
 static void *writer(void *arg)
 {
 	(void)arg;
+	/* Start once the caller is calling, so that it sees the rewrites. */
+	while (__atomic_load_n(&caller_calls, __ATOMIC_SEQ_CST) < 100)
+		;
 	for (int v = 1; v <= VERSIONS; v++) {
 		__atomic_store_n(&code[0], li_a0(v), __ATOMIC_SEQ_CST);
 		__builtin___clear_cache((char *)code, (char *)(code + 2));
@@ -59,6 +63,7 @@ int main(void)
 		int v = __atomic_load_n(&version, __ATOMIC_SEQ_CST);
 		long r = f();
 		calls++;
+		__atomic_store_n(&caller_calls, calls, __ATOMIC_SEQ_CST);
 		if (r < v)
 			stale++;
 		if (r < 0 || r > VERSIONS || r < last)
