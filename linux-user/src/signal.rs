@@ -194,11 +194,64 @@ fn default_ignores(sig: i32) -> bool {
     )
 }
 
+/// The guest threads running now: (host tid, address of the thread's
+/// pending set, address of its `CpuState`), for signals one guest thread
+/// sends another that cannot travel as host signals (see
+/// [`raise_in_thread`]).
+static THREADS: Mutex<Vec<(i32, usize, usize)>> = Mutex::new(Vec::new());
+
 /// Records `cpu` as the CPU whose `exit_request` a host signal landing on
-/// this thread sets (null: none). The pointer must stay valid until it is
+/// this thread sets, and this thread among the running guest threads (null:
+/// none, and no longer running). The pointer must stay valid until it is
 /// replaced.
 pub fn set_running_cpu(cpu: *mut CpuState) {
     RUNNING_CPU.with(|c| c.set(cpu));
+    // SAFETY: gettid cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let mut threads = THREADS.lock();
+    threads.retain(|&(t, _, _)| t != tid);
+    if !cpu.is_null() {
+        let pending = THREAD_PENDING.with(|p| p as *const AtomicU64 as usize);
+        threads.push((tid, pending, cpu as usize));
+    }
+}
+
+/// Whether `tid` is a running guest thread of this process.
+pub(crate) fn is_guest_thread(tid: i32) -> bool {
+    THREADS.lock().iter().any(|&(t, _, _)| t == tid)
+}
+
+/// Makes `sig` pending for the guest thread `tid` of this process and asks
+/// it to leave translated code: for the signals the runtime owns on the
+/// host ([`HOST_OWNED_SIGNALS`], its fault signals), which one guest thread
+/// may still send another with a handler for them. The target takes it at
+/// its next block boundary or system call.
+///
+/// # Errors
+/// `ESRCH` if no running guest thread has that id.
+pub(crate) fn raise_in_thread(tid: i32, sig: i32) -> Result<(), i32> {
+    let threads = THREADS.lock();
+    let &(_, pending, cpu) = threads
+        .iter()
+        .find(|&&(t, _, _)| t == tid)
+        .ok_or(libc::ESRCH)?;
+    // SAFETY: getpid/getuid cannot fail.
+    let (pid, uid) = unsafe { (libc::getpid() as u32, libc::getuid()) };
+    let slot = &INFO[(sig - 1) as usize];
+    slot[0].store(sig as u32 as u64, Ordering::Relaxed);
+    slot[1].store(SI_TKILL as u32 as u64, Ordering::Relaxed);
+    slot[2].store(pid as u64 | (uid as u64) << 32, Ordering::Relaxed);
+    for w in &slot[3..] {
+        w.store(0, Ordering::Relaxed);
+    }
+    // SAFETY: registered addresses stay valid while their thread is in
+    // THREADS (it leaves before its thread-locals and state go away), and
+    // we hold the lock.
+    unsafe {
+        (*(pending as *const AtomicU64)).fetch_or(bit(sig), Ordering::SeqCst);
+        (*(cpu as *const CpuState)).request_exit();
+    }
+    Ok(())
 }
 
 /// The host handler of a signal with a guest handler: records it and asks

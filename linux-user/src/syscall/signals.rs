@@ -48,6 +48,10 @@ impl Process {
                     };
                     if tid as i32 == libc::gettid() {
                         self.signal_self(sig as i32, true)
+                    } else if signal::HOST_OWNED_SIGNALS.contains(&(sig as i32))
+                        && signal::is_guest_thread(tid as i32)
+                    {
+                        self.signal_other_thread(tid as i32, sig as i32)
                     } else if n == nr::TKILL {
                         host_syscall(libc::SYS_tkill, [a[0], a[1], 0, 0, 0, 0])
                     } else {
@@ -139,6 +143,21 @@ impl Process {
             self.space.write(a[1], &b).map_err(|_| libc::EFAULT)?;
         }
         Ok(0)
+    }
+
+    /// A signal the runtime owns on the host (a fault signal) sent to
+    /// another guest thread: pending for it if it has a handler, the whole
+    /// process killed if the action is the default (as Linux does for a
+    /// fatal signal to any thread), nothing if ignored.
+    fn signal_other_thread(&mut self, tid: i32, sig: i32) -> SysResult {
+        let act = self.sigaction(sig).ok_or(libc::EINVAL)?;
+        if act.handler == abi::SIG_IGN {
+            return Ok(0);
+        }
+        if act.handler == abi::SIG_DFL {
+            std::process::exit(signal::fatal_signal(&self.opts, sig));
+        }
+        signal::raise_in_thread(tid, sig).map(|()| 0)
     }
 
     /// A signal the guest sends to itself (`thread`: by `tkill`/`tgkill`).

@@ -196,6 +196,30 @@ static void part_signal(void)
 	       handler_tid == target_tid ? "yes" : "no");
 }
 
+/* The same with SIGFPE, one of the signals the emulator owns on the host
+ * for its fault handling: it must still reach the target's handler. */
+static void part_fault_signal(void)
+{
+	pthread_t t;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGFPE, &sa, NULL);
+	got_signal = 0;
+	stop_spin = 0;
+	target_tid = 0;
+	pthread_create(&t, NULL, spinner, NULL);
+	while (!__atomic_load_n(&target_tid, __ATOMIC_SEQ_CST))
+		;
+	pthread_kill(t, SIGFPE);
+	while (!got_signal)
+		sched_yield();
+	stop_spin = 1;
+	pthread_join(t, NULL);
+	printf("fault signal: %d taken by the target thread: %s\n", got_signal,
+	       handler_tid == target_tid ? "yes" : "no");
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -313,6 +337,8 @@ int main(int argc, char **argv)
 		part_barrier();
 	if (!*part || !strcmp(part, "signal"))
 		part_signal();
+	if (!*part || !strcmp(part, "faultsig"))
+		part_fault_signal();
 	if (!*part || !strcmp(part, "cancel"))
 		part_cancel();
 	if (!*part || !strcmp(part, "setxid"))
