@@ -66,15 +66,6 @@ pub const HELPER_READ_COUNTER: Helper = Helper(1);
 /// The helper table, indexed by the `HELPER_*` constants.
 pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter];
 
-/// Moves the float-flag accumulator of this thread
-/// ([`cranemu_ir::fp::host_flags`], where guest float instructions raise
-/// their exception flags) into `cpu.fcsr`'s `fflags` (ORed in, as RISC-V
-/// accrues them) and clears it. The runtime calls this whenever guest code
-/// returns to it; `fflags` is exact only after it.
-pub fn fold_fflags(cpu: &mut CpuState) {
-    cpu.fcsr |= u64::from(cranemu_ir::fp::host_flags::take());
-}
-
 /// Sets up the host's float environment for running `cpu`'s guest code:
 /// no accumulated flags, and `cpu`'s ambient rounding mode (see
 /// [`cranemu_ir::fp::host_flags::enter`]).
@@ -83,8 +74,11 @@ pub fn enter_guest_fp(cpu: &CpuState) {
 }
 
 /// Takes the host's float environment down after guest code of `cpu`
-/// returned: the accumulated flags move into `fcsr` (see
-/// [`fold_fflags`]) and the host rounds to nearest again.
+/// returned: the flags accumulated in this thread's float-flag accumulator
+/// ([`cranemu_ir::fp::host_flags`], where guest float instructions raise
+/// them) are ORed into `fcsr`'s `fflags`, as RISC-V accrues them, and the
+/// host rounds to nearest again. The runtime calls this whenever guest
+/// code returns to it; `fcsr` is exact only after it.
 pub fn leave_guest_fp(cpu: &mut CpuState) {
     cpu.fcsr |= u64::from(cranemu_ir::fp::host_flags::leave());
 }
@@ -130,7 +124,7 @@ unsafe fn get(cpu: *mut u8, offset: i32) -> u64 {
 
 /// `csrrw`/`csrrs`/`csrrc` on a floating-point CSR: returns the CSR's old
 /// value (`fflags` being `fcsr`'s plus the flags still in the float-flag
-/// accumulator, see [`fold_fflags`]) and updates `fcsr` as `mode`
+/// accumulator, see [`leave_guest_fp`]) and updates `fcsr` as `mode`
 /// ([`CsrMode`] as `u64`) says, and the accumulator and the ambient
 /// rounding mode with it. `csr` is
 /// `fflags`, `frm` or `fcsr`; the translator never passes another.

@@ -266,13 +266,13 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
             std::mem::size_of::<CpuState>(),
         )
     };
-    // As the runtime does: float flags accrue in the thread's accumulator
-    // while guest code runs and are folded into fcsr afterwards.
-    cranemu_ir::fp::host_flags::clear();
+    // As the runtime does: the guest's float environment is set up around
+    // guest code, and its flags are folded into fcsr afterwards.
+    cranemu_frontend::helpers::enter_guest_fp(&icpu);
     // SAFETY: the helpers of the table work on a `CpuState` image, which
     // `bytes` is.
     let out = unsafe { interp::run(block, bytes, &mut mem, cranemu_frontend::helpers::HELPERS) };
-    cranemu_frontend::helpers::fold_fflags(&mut icpu);
+    cranemu_frontend::helpers::leave_guest_fp(&mut icpu);
     let iend = ending_of_interp(out);
     // The runtime writes the next (or trapping) pc; the interpreter
     // reports it.

@@ -249,12 +249,12 @@ impl Machine {
                 size_of::<CpuState>(),
             )
         };
-        // As the runtime does: float flags accrue in the thread's
-        // accumulator while guest code runs, and are folded into fcsr after.
-        cranemu_ir::fp::host_flags::clear();
+        // As the runtime does: the guest's float environment is set up
+        // around guest code, and its flags are folded into fcsr after.
+        crate::helpers::enter_guest_fp(&self.cpu);
         // SAFETY: HELPERS expect a CpuState image, which `state` is.
         let out = unsafe { interp::run(&tb.ir, state, &mut self.mem, HELPERS) };
-        crate::helpers::fold_fflags(&mut self.cpu);
+        crate::helpers::leave_guest_fp(&mut self.cpu);
         self.blocks.push(tb);
         out
     }
