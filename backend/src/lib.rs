@@ -160,9 +160,10 @@ pub struct JumpCacheEntry {
     pub flags: u64,
     /// Host code address of the TB for (`pc`, `flags`).
     pub code: usize,
-    /// Padding to a power-of-two size, so that translated code indexes
-    /// the cache with a shift.
-    pub _pad: u64,
+    /// The runtime's own word for the entry (its TB); translated code
+    /// neither reads nor writes it. It also pads the entry to a power-of-two
+    /// size, so that translated code indexes the cache with a shift.
+    pub tb: usize,
 }
 
 const _: () = assert!(std::mem::size_of::<JumpCacheEntry>() == 32);

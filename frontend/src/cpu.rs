@@ -151,15 +151,33 @@ impl Clone for CpuState {
 }
 
 impl CpuState {
+    /// [`CpuState::exit_request`] bit: the caller of the execution loop
+    /// wants control back (a signal to deliver, a kick).
+    pub const EXIT_EXTERNAL: u32 = 1;
+    /// [`CpuState::exit_request`] bit: the translation cache changed, and
+    /// this vCPU must resynchronize with it (drop its jump cache) before it
+    /// runs on; the execution loop handles it without returning.
+    pub const EXIT_SYNC: u32 = 2;
+
     /// Asks this vCPU to leave translated code at the next block boundary
-    /// (from any thread, or a signal handler: one atomic store).
+    /// and return from the execution loop (from any thread, or a signal
+    /// handler: one atomic operation).
     pub fn request_exit(&self) {
-        self.exit_request.store(1, Ordering::SeqCst);
+        self.exit_request
+            .fetch_or(Self::EXIT_EXTERNAL, Ordering::SeqCst);
     }
 
-    /// Takes an exit request: true if one was pending (and clears it).
+    /// Asks this vCPU to leave translated code at the next block boundary
+    /// and resynchronize with the translation cache (from any thread).
+    pub fn request_sync(&self) {
+        self.exit_request
+            .fetch_or(Self::EXIT_SYNC, Ordering::SeqCst);
+    }
+
+    /// Takes every exit request: true if one asked to return from the
+    /// execution loop ([`CpuState::EXIT_EXTERNAL`]). All bits are cleared.
     pub fn take_exit_request(&self) -> bool {
-        self.exit_request.swap(0, Ordering::SeqCst) != 0
+        self.exit_request.swap(0, Ordering::SeqCst) & Self::EXIT_EXTERNAL != 0
     }
 
     /// The TB flags of this state (see [`tb_flags`]).

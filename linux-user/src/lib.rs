@@ -57,7 +57,8 @@ pub struct Options {
     /// Translation logging, built from `-d`/`-D`.
     pub log: LogConfig,
     /// Print translation and execution statistics to stderr when the
-    /// program ends (`-stats`), one line starting `cranemu-stats:`.
+    /// program ends (`-stats`): one line starting `cranemu-stats:`, and one
+    /// per vCPU starting `cranemu-stats-vcpu:` if there were several.
     pub stats: bool,
     /// `-jit-threshold N`: interpreted executions of a block before it is
     /// compiled (0: compile every block at once); `None` for the engine's
@@ -397,6 +398,10 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
+    if opts.stats {
+        let engine = engine.clone();
+        let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
+    }
     process.attach_engine(engine.clone());
     let code = match run_loop(&engine, &mut process, &mut cpu, opts)? {
         Ended::Process(code) => code,
@@ -420,23 +425,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         }
     };
     if opts.stats {
-        let s = engine.stats();
-        eprintln!(
-            "cranemu-stats: blocks={} translated_insns={} translate_ns={} compiled_blocks={} \
-             compiled_insns={} codegen_ns={} code_bytes={} interpreted_blocks={} flushes={} \
-             executed_insns={} wall_ns={}",
-            s.blocks,
-            s.guest_insns,
-            s.translate_ns,
-            s.compiled_blocks,
-            s.compiled_insns,
-            s.codegen_ns,
-            s.code_bytes,
-            s.interpreted_blocks,
-            s.flushes,
-            cpu.icount,
-            started.elapsed().as_nanos()
-        );
+        print_stats(&engine, cpu.icount, started);
     }
     Ok(code)
 }
@@ -478,27 +467,22 @@ fn run_guest(
     loop {
         match engine.run(cpu)? {
             Exit::Interrupted => {}
-            Exit::Trap(t) if t.cause == Exception::EcallFromU => {
-                match process.do_syscall(cpu) {
-                    SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
-                    SyscallAction::Jump => {}
-                    SyscallAction::Exit(code) => {
-                        let _ = std::io::stdout().flush();
-                        return Ok(Ended::Process(code));
-                    }
-                    SyscallAction::ThreadExit(code) => return Ok(Ended::Thread(code)),
-                    SyscallAction::NewThread(thread) => {
-                        cpu.x[10] = match start_thread(engine, process, *thread, opts) {
-                            Ok(tid) => u64::from(tid),
-                            Err(e) => (-i64::from(e)) as u64,
-                        };
-                        cpu.pc = t.pc.wrapping_add(4);
-                    }
+            Exit::Trap(t) if t.cause == Exception::EcallFromU => match process.do_syscall(cpu) {
+                SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
+                SyscallAction::Jump => {}
+                SyscallAction::Exit(code) => {
+                    let _ = std::io::stdout().flush();
+                    return Ok(Ended::Process(code));
                 }
-                if process.take_code_changed() {
-                    engine.flush()?;
+                SyscallAction::ThreadExit(code) => return Ok(Ended::Thread(code)),
+                SyscallAction::NewThread(thread) => {
+                    cpu.x[10] = match start_thread(engine, process, *thread, opts) {
+                        Ok(tid) => u64::from(tid),
+                        Err(e) => (-i64::from(e)) as u64,
+                    };
+                    cpu.pc = t.pc.wrapping_add(4);
                 }
-            }
+            },
             Exit::Trap(t) => {
                 let sig = signal_for_trap(t.cause);
                 if opts.strace {
@@ -529,7 +513,50 @@ fn run_guest(
 /// with it, as with Linux's `exit_group`.
 fn exit_process(code: i32) -> ! {
     let _ = std::io::stdout().flush();
+    if let Some(print) = STATS_AT_EXIT.get() {
+        print();
+    }
     std::process::exit(code)
+}
+
+/// With `-stats`, prints the statistics when a thread other than the first
+/// ends the process.
+static STATS_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
+
+/// Prints `-stats`: one line of totals starting `cranemu-stats:`, then,
+/// with several vCPUs, one line per vCPU starting `cranemu-stats-vcpu:`.
+/// `executed_insns` is the first vCPU's count (0 if unknown).
+fn print_stats(engine: &Engine, executed_insns: u64, started: std::time::Instant) {
+    let line = |s: &cranemu_runtime::Stats| {
+        s.fields()
+            .iter()
+            .map(|&(name, v)| {
+                let name = if name == "guest_insns" {
+                    "translated_insns"
+                } else {
+                    name
+                };
+                format!("{name}={v}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut out = format!(
+        "cranemu-stats: {} executed_insns={executed_insns} wall_ns={}\n",
+        line(&engine.stats()),
+        started.elapsed().as_nanos()
+    );
+    let vcpus = engine.vcpu_stats();
+    if vcpus.len() > 1 {
+        for v in &vcpus {
+            out.push_str(&format!(
+                "cranemu-stats-vcpu: tid={} {}\n",
+                v.tid,
+                line(&v.stats)
+            ));
+        }
+    }
+    let _ = std::io::stderr().write_all(out.as_bytes());
 }
 
 /// Starts the guest thread `thread` (from `clone` with `CLONE_THREAD`) on a

@@ -58,7 +58,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cranemu_runtime::Engine;
@@ -165,9 +165,6 @@ pub(crate) struct SharedState {
     /// Initial and current program break (guest addresses; the first page
     /// aligned).
     brk: Mutex<(u64, u64)>,
-    /// Set when a syscall may have changed code pages (`munmap`,
-    /// `mprotect`, `mmap` over executable pages, `riscv_flush_icache`).
-    code_changed: AtomicBool,
     /// Limits the guest set on `sys::GUEST_ONLY_RLIMITS` (`rlim_cur`,
     /// `rlim_max`), by resource number; reported back, never applied.
     guest_rlimits: Mutex<Vec<(u64, [u64; 2])>>,
@@ -214,7 +211,6 @@ impl Process {
             exe,
             shared: Arc::new(SharedState {
                 brk: Mutex::new((brk, brk)),
-                code_changed: AtomicBool::new(false),
                 guest_rlimits: Mutex::new(Vec::new()),
                 threads: AtomicUsize::new(1),
                 engine: OnceLock::new(),
@@ -293,12 +289,6 @@ impl Process {
     /// The guest address space.
     pub fn space(&self) -> &Arc<GuestSpace> {
         &self.space
-    }
-
-    /// True (once) if a syscall may have changed or removed translated code
-    /// pages: the caller should flush the translation cache.
-    pub fn take_code_changed(&mut self) -> bool {
-        self.shared.code_changed.swap(false, Ordering::SeqCst)
     }
 
     /// The guest's current disposition for `sig` (1..=64).

@@ -28,42 +28,50 @@
 //! place, so a block that writes `frm` chains straight to its successor
 //! under the new TB flags.
 //!
-//! # Cache generations and locking
-//! Translated blocks (TBs) live in a [`Generation`]: a map from
-//! `(pc, flags)` to TB plus the executable memory holding their code.
-//! Chained TBs point only at TBs of their own generation. A flush
-//! (`fence.i`, unmapping code) installs a fresh generation and asks every
-//! vCPU to leave translated code; a vCPU holds an `Arc` of the generation
-//! it is running, so old code is freed only when the last vCPU has left it.
+//! # The translation cache
+//! One cache serves every vCPU thread ([`tbcache`] has the structures and
+//! their invariants): lookups go through the vCPU's jump cache, then a
+//! lock-free map; a miss translates with no lock held and inserts under
+//! the cache's index lock. Pages that code was read from are watched for
+//! writes ([`cranemu_softmmu::user::GuestSpace::watch_code_page`]): a
+//! write to one, from any thread, a remapping or an `mprotect` that takes
+//! `EXEC` away invalidates exactly the TBs read from those pages, in every
+//! vCPU, unchaining the exits that jump to them. So `fence.i` (and the
+//! `riscv_flush_icache` system call) only end their block: by then every
+//! write to code has already invalidated what it changed.
 //!
-//! Lock order: `Engine::current` (read, briefly) before `Generation::tbs`
-//! before `Generation::arena`. Translation (decode, IR, Cranelift) runs
-//! with no lock held; only the insertion takes `tbs` for writing, and a
-//! racing translation of the same pc loses and reuses the winner's TB.
+//! Lock order: the cache's index lock, then its current generation, then
+//! a generation's internals, then the vCPU registry, then the guest
+//! space's page map (see [`Engine::quiesced`]).
 
 #![deny(missing_docs)]
 
 mod codecache;
 mod exec;
+mod stats;
+mod tbcache;
 
-use std::cell::UnsafeCell;
-use std::collections::{BTreeMap, HashMap};
+use std::cell::{RefCell, UnsafeCell};
 use std::io::Write;
-use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use cranemu_softmmu::sync::{Mutex, RwLock};
+use cranemu_softmmu::sync::Mutex;
 
 use cranemu_backend::{
-    guest_pc_at, jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry,
-    PcRange, StateLayout, JUMP_CACHE_ENTRIES,
+    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, StateLayout,
+    JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
-use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_SIZE};
+use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_SIZE, PAGE_SIZE};
+
+use stats::Counters;
+pub use stats::{Stats, VcpuStats};
+use tbcache::{Generation, Slot, Stale, Tb, TbCache};
 
 /// Why [`Engine::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -164,120 +172,13 @@ pub enum Error {
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;
 
-/// Translation statistics, for the benchmarks.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Stats {
-    /// Blocks translated to IR.
-    pub blocks: u64,
-    /// Guest instructions translated to IR.
-    pub guest_insns: u64,
-    /// Time spent translating guest code to IR (decode, IR), in ns.
-    pub translate_ns: u64,
-    /// Blocks compiled to host code by Cranelift (the hot ones).
-    pub compiled_blocks: u64,
-    /// Guest instructions in the compiled blocks.
-    pub compiled_insns: u64,
-    /// Time spent in Cranelift (compile and placement), in ns.
-    pub codegen_ns: u64,
-    /// Block executions by the IR interpreter (the cold tier).
-    pub interpreted_blocks: u64,
-    /// Bytes of host code produced.
-    pub code_bytes: u64,
-    /// Cache flushes.
-    pub flushes: u64,
-}
-
-/// One translation block: its IR, and its host code once it is hot.
-///
-/// Tiering: a TB starts in the IR interpreter (no compile cost, which
-/// dominates code that runs a few times: start-up, shell scripts) and is
-/// compiled by Cranelift when it has run [`EngineConfig::jit_threshold`]
-/// times.
-struct Tb {
-    /// The IR, interpreted until the TB is compiled.
-    ir: cranemu_ir::Block,
-    /// Host address of its code, or null while it is interpreted.
-    code: AtomicPtr<u8>,
-    /// Executions so far in the interpreter.
-    execs: std::sync::atomic::AtomicU32,
-    /// Direct-exit slots (see [`cranemu_backend::ExitSlot`]). Only the
-    /// code reads them (by address), so they just need to stay alive.
-    slots: Box<[AtomicPtr<u8>]>,
-}
-
-impl Tb {
-    fn code(&self) -> Option<*const u8> {
-        let c = self.code.load(Ordering::Acquire);
-        (!c.is_null()).then_some(c as *const u8)
-    }
-}
-
-/// One generation of the translation cache.
-struct Generation {
-    id: u64,
-    tbs: RwLock<HashMap<(u64, u64), Arc<Tb>>>,
-    arena: Mutex<codecache::CodeArena>,
-    /// Host code start -> (code length, host-pc -> guest-pc map) of every
-    /// block placed in `arena`, to name the guest pc of a host fault.
-    code_index: RwLock<BTreeMap<usize, PlacedCode>>,
-    /// The entry trampoline, placed in this generation's arena.
-    trampoline: *const u8,
-}
-
-/// A block's code in a generation's arena: its length in bytes and its
-/// host-pc -> guest-pc map.
-type PlacedCode = (usize, Box<[PcRange]>);
-
-impl Generation {
-    /// Copies a compiled block into this generation's code memory and
-    /// records its host-pc -> guest-pc map.
-    fn place(&self, compiled: &cranemu_backend::CompiledBlock) -> Result<*const u8> {
-        let code = self
-            .arena
-            .lock()
-            .place(&compiled.code)
-            .map_err(Error::Host)?;
-        self.code_index.write().insert(
-            code as usize,
-            (
-                compiled.code.len(),
-                compiled.pc_map.clone().into_boxed_slice(),
-            ),
-        );
-        Ok(code)
-    }
-
-    /// After a host fault in translated code (`cpu.fault_host_pc` set by
-    /// the fault handler), sets `cpu.pc` to the guest instruction that the
-    /// faulting host instruction belongs to.
-    fn resolve_fault_pc(&self, cpu: &mut CpuState) {
-        let host_pc = std::mem::take(&mut cpu.fault_host_pc) as usize;
-        if host_pc == 0 {
-            return;
-        }
-        let index = self.code_index.read();
-        if let Some((&start, (len, map))) = index.range(..=host_pc).next_back() {
-            if host_pc < start + len {
-                if let Some(pc) = guest_pc_at(map, (host_pc - start) as u32) {
-                    cpu.pc = pc;
-                }
-            }
-        }
-    }
-}
-
-// SAFETY: `trampoline` points into `arena`, immutable once placed.
-unsafe impl Send for Generation {}
-// SAFETY: as above; everything else is behind locks.
-unsafe impl Sync for Generation {}
-
-static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
-
-/// The per-thread jump cache: guest pc -> host code of the current
-/// generation, direct-mapped. Translated code probes it inline on indirect
-/// jumps (through `CpuState::jump_cache`); the runtime fills it.
+/// The per-thread jump cache: (guest pc, flags) -> host code and TB,
+/// direct-mapped. Translated code probes it inline on indirect jumps
+/// (through `CpuState::jump_cache`); the runtime fills it, and clears it
+/// when the cache's epoch changes (see [`tbcache`], invariant 4).
 struct JumpCache {
-    generation: u64,
+    /// The cache epoch and the generation the entries were filled under.
+    epoch: (u64, u64),
     entries: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
 }
 
@@ -285,7 +186,7 @@ const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
     pc: u64::MAX,
     flags: 0,
     code: 0,
-    _pad: 0,
+    tb: 0,
 };
 
 /// An always-empty jump cache, for blocks run by [`Engine::run_ir_block`]
@@ -294,20 +195,23 @@ static EMPTY_JUMP_CACHE: [JumpCacheEntry; JUMP_CACHE_ENTRIES] = [EMPTY_ENTRY; JU
 
 thread_local! {
     static JUMP_CACHE: UnsafeCell<JumpCache> = UnsafeCell::new(JumpCache {
-        generation: 0,
+        epoch: (0, 0),
         entries: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
     });
-    /// The engine and generation this thread is running translated code of.
-    static RUNNING: std::cell::Cell<(*const Engine, *const Generation)> =
-        const { std::cell::Cell::new((std::ptr::null(), std::ptr::null())) };
+    /// The engine and generation this thread is running translated code
+    /// of, and the thread's counters.
+    static RUNNING: std::cell::Cell<Running> = const {
+        std::cell::Cell::new((std::ptr::null(), std::ptr::null(), std::ptr::null()))
+    };
 }
+
+/// What [`RUNNING`] holds.
+type Running = (*const Engine, *const Generation, *const Counters);
 
 /// What the dispatcher does after an interpreted block.
 enum Step {
     /// Go on at `cpu.pc`.
     Continue,
-    /// Flush the translation cache, then go on at `cpu.pc`.
-    Flush,
     /// Return to the caller of [`Engine::run`].
     Exit(Exit),
 }
@@ -410,13 +314,26 @@ impl interp::Memory for InterpMemory<'_> {
     }
 }
 
-/// Reads guest code through the guest space's execute permission.
-struct Fetch<'a>(&'a GuestSpace);
+/// Reads guest code through the guest space's execute permission,
+/// watching each page for writes before it reads from it and recording
+/// the pages (see [`tbcache`], invariant 5).
+struct Fetch<'a> {
+    space: &'a GuestSpace,
+    pages: RefCell<Vec<u64>>,
+}
 
 impl CodeSource for Fetch<'_> {
     fn fetch_u16(&self, pc: u64) -> std::result::Result<u16, u64> {
+        let page = pc / PAGE_SIZE;
+        {
+            let mut pages = self.pages.borrow_mut();
+            if !pages.contains(&page) {
+                self.space.watch_code_page(pc);
+                pages.push(page);
+            }
+        }
         let mut b = [0u8; 2];
-        self.0.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
+        self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
         Ok(u16::from_le_bytes(b))
     }
 }
@@ -426,15 +343,7 @@ pub struct Engine {
     space: Arc<GuestSpace>,
     config: EngineConfig,
     backend: Backend,
-    current: RwLock<Arc<Generation>>,
-    stats: Mutex<Stats>,
-    /// [`Stats::interpreted_blocks`], counted apart: the interpreter tier
-    /// runs often enough that a lock per block would show.
-    interpreted_blocks: AtomicU64,
-    /// The vCPUs running this engine's code ([`Engine::register_vcpu`]):
-    /// addresses of their `CpuState`s, kicked out of translated code by a
-    /// flush.
-    vcpus: Mutex<Vec<usize>>,
+    cache: Arc<TbCache>,
 }
 
 /// A vCPU's registration with an [`Engine`] (see
@@ -446,10 +355,7 @@ pub struct VcpuRegistration<'a> {
 
 impl Drop for VcpuRegistration<'_> {
     fn drop(&mut self) {
-        let mut v = self.engine.vcpus.lock();
-        if let Some(i) = v.iter().position(|&c| c == self.cpu) {
-            v.swap_remove(i);
-        }
+        self.engine.cache.unregister(self.cpu);
     }
 }
 
@@ -457,23 +363,31 @@ impl Drop for VcpuRegistration<'_> {
 /// then the shared map. Null (leave translated code) if the target is not
 /// compiled yet.
 unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
-    let (engine, generation) = RUNNING.with(|r| r.get());
+    let (engine, generation, counters) = RUNNING.with(|r| r.get());
     if engine.is_null() {
         return std::ptr::null();
     }
     // SAFETY: `run` set these for the duration of its call into translated
     // code, which is where this helper is called from, with `cpu` the state
     // of this vCPU.
-    let (engine, generation, flags) =
-        unsafe { (&*engine, &*generation, (*cpu.cast::<CpuState>()).tb_flags()) };
-    match engine.lookup_compiled(generation, pc, flags) {
-        Ok(Some(code)) => code,
-        _ => std::ptr::null(),
+    let (engine, generation, counters, flags) = unsafe {
+        (
+            &*engine,
+            &*generation,
+            &*counters,
+            (*cpu.cast::<CpuState>()).tb_flags(),
+        )
+    };
+    match engine.lookup_compiled(generation, pc, flags, counters) {
+        Some((code, _)) => code,
+        None => std::ptr::null(),
     }
 }
 
 impl Engine {
-    /// Creates an engine that runs code from `space`.
+    /// Creates an engine that runs code from `space`, and makes it the
+    /// space's code observer (writes to pages that code was translated
+    /// from invalidate that code).
     ///
     /// # Errors
     /// [`Error::Host`] if executable memory or the host fault handler cannot
@@ -497,30 +411,22 @@ impl Engine {
             opt_level: config.opt_level,
         })
         .map_err(|e| Error::Codegen(e.to_string()))?;
-        let generation = Self::new_generation(&backend)?;
+        let trampoline = backend
+            .compile_trampoline()
+            .map_err(|e| Error::Codegen(e.to_string()))?;
+        let cache = Arc::new(TbCache::new(trampoline.code).map_err(Error::Host)?);
+        let observer = Arc::downgrade(&cache);
+        space.set_code_observer(Box::new(move |pages| {
+            if let Some(cache) = observer.upgrade() {
+                let counters = cache.thread_counters();
+                cache.invalidate_pages(pages, &counters);
+            }
+        }));
         Ok(Engine {
             space,
             config,
             backend,
-            current: RwLock::new(Arc::new(generation)),
-            stats: Mutex::new(Stats::default()),
-            interpreted_blocks: AtomicU64::new(0),
-            vcpus: Mutex::new(Vec::new()),
-        })
-    }
-
-    fn new_generation(backend: &Backend) -> Result<Generation> {
-        let mut arena = codecache::CodeArena::new();
-        let t = backend
-            .compile_trampoline()
-            .map_err(|e| Error::Codegen(e.to_string()))?;
-        let trampoline = arena.place(&t.code).map_err(Error::Host)?;
-        Ok(Generation {
-            id: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
-            tbs: RwLock::new(HashMap::new()),
-            arena: Mutex::new(arena),
-            code_index: RwLock::new(BTreeMap::new()),
-            trampoline,
+            cache,
         })
     }
 
@@ -530,26 +436,46 @@ impl Engine {
     }
 
     /// Finds the TB for (`pc`, `flags`) in `generation`, translating it to
-    /// IR on a miss.
-    fn find_or_translate(&self, generation: &Generation, pc: u64, flags: u64) -> Result<Arc<Tb>> {
-        if let Some(tb) = generation.tbs.read().get(&(pc, flags)) {
-            return Ok(tb.clone());
+    /// IR on a miss. `None` if the cache moved to a new generation
+    /// meanwhile (the caller goes on with that one).
+    fn find_or_translate(
+        &self,
+        generation: &Arc<Generation>,
+        pc: u64,
+        flags: u64,
+        counters: &Counters,
+    ) -> Result<Option<Arc<Tb>>> {
+        if let Some(tb) = generation.get(pc, flags) {
+            Counters::bump(&counters.map_hits);
+            return Ok(Some(tb));
         }
-        let tb = self.translate(pc, flags)?;
-        let mut tbs = generation.tbs.write();
-        Ok(tbs.entry((pc, flags)).or_insert(tb).clone())
+        Counters::bump(&counters.misses);
+        loop {
+            let seq = self.cache.seq();
+            let tb = self.translate(pc, flags, counters)?;
+            match self.cache.insert(generation, tb, seq, counters) {
+                Ok(tb) => return Ok(Some(tb)),
+                // A page it was read from changed meanwhile: read it again.
+                Err(Stale::Page) => Counters::bump(&counters.races),
+                Err(Stale::Generation) => return Ok(None),
+            }
+        }
     }
 
     /// Translates the block at `pc` under TB flags `flags` to IR (no lock
-    /// held).
-    fn translate(&self, pc: u64, flags: u64) -> Result<Arc<Tb>> {
+    /// held), watching the pages it reads.
+    fn translate(&self, pc: u64, flags: u64, counters: &Counters) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
         let opts = TranslateOptions {
             max_insns: self.config.max_block_insns,
             count_insns: self.config.count_insns,
             superblocks: self.config.superblocks,
         };
-        let mut tb = translate_block(&Fetch(&self.space), pc, flags, &opts);
+        let fetch = Fetch {
+            space: &self.space,
+            pages: RefCell::new(Vec::new()),
+        };
+        let mut tb = translate_block(&fetch, pc, flags, &opts);
         cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
@@ -561,39 +487,27 @@ impl Engine {
         if self.config.log.in_asm || self.config.log.op {
             self.log_block(&tb);
         }
-        let mut s = self.stats.lock();
-        s.blocks += 1;
-        s.guest_insns += tb.ir.guest_insns as u64;
-        s.translate_ns += t0.elapsed().as_nanos() as u64;
-        drop(s);
-        Ok(Arc::new(Tb {
-            slots: empty_slots(tb.ir.direct_exits()),
-            ir: tb.ir,
-            code: AtomicPtr::new(std::ptr::null_mut()),
-            execs: std::sync::atomic::AtomicU32::new(0),
-        }))
+        Counters::bump(&counters.blocks);
+        Counters::add(&counters.guest_insns, tb.ir.guest_insns as u64);
+        Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
+        Ok(Tb::new(tb.ir, fetch.pages.into_inner()))
     }
 
     /// Compiles `tb` with Cranelift into `generation`'s code cache and
     /// publishes its code. Two threads may race to compile the same TB; the
     /// loser's code is left unused in the arena.
-    fn compile(&self, generation: &Generation, tb: &Tb) -> Result<*const u8> {
+    fn compile(&self, generation: &Generation, tb: &Tb, counters: &Counters) -> Result<*const u8> {
         let t0 = Instant::now();
-        let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| s as ExitSlot).collect();
+        let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| &s.target as ExitSlot).collect();
         let compiled = self
             .backend
             .compile(&tb.ir, &slot_ptrs, self.config.log.out_asm)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation.place(&compiled)?;
-        let code = match tb.code.compare_exchange(
-            std::ptr::null_mut(),
-            code as *mut u8,
-            Ordering::AcqRel,
-            Ordering::Acquire,
-        ) {
-            Ok(_) => code,
-            Err(winner) => winner,
-        };
+        let placed = generation.place(&compiled).map_err(Error::Host)?;
+        let code = tb.publish(placed, compiled.code.len());
+        if code != placed {
+            Counters::bump(&counters.races);
+        }
         if self.config.log.out_asm {
             use std::fmt::Write as _;
             let mut out = String::new();
@@ -602,17 +516,16 @@ impl Engine {
                 "OUT: {:#x} [size={}] host {:p}",
                 tb.ir.pc,
                 compiled.code.len(),
-                code
+                placed
             );
-            out.push_str(&disassemble_host(&compiled.code, code as u64));
+            out.push_str(&disassemble_host(&compiled.code, placed as u64));
             out.push('\n');
             self.config.log.write(&out);
         }
-        let mut s = self.stats.lock();
-        s.compiled_blocks += 1;
-        s.compiled_insns += tb.ir.guest_insns as u64;
-        s.codegen_ns += t0.elapsed().as_nanos() as u64;
-        s.code_bytes += compiled.code.len() as u64;
+        Counters::bump(&counters.compiled_blocks);
+        Counters::add(&counters.compiled_insns, tb.ir.guest_insns as u64);
+        Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);
+        Counters::add(&counters.code_bytes, compiled.code.len() as u64);
         Ok(code)
     }
 
@@ -645,11 +558,17 @@ impl Engine {
     /// [`Error`] only for failures of the emulator itself (code generation,
     /// host memory); guest faults are [`Exit::Trap`].
     pub fn run(&self, cpu: &mut CpuState) -> Result<Exit> {
+        let counters = self.cache.thread_counters();
         loop {
-            let generation = self.current.read().clone();
-            let saved =
-                RUNNING.with(|r| r.replace((self as *const Engine, Arc::as_ptr(&generation))));
-            let r = self.run_generation(&generation, cpu);
+            let generation = self.cache.current();
+            let saved = RUNNING.with(|r| {
+                r.replace((
+                    self as *const Engine,
+                    Arc::as_ptr(&generation),
+                    Arc::as_ptr(&counters),
+                ))
+            });
+            let r = self.run_generation(&generation, cpu, &counters);
             RUNNING.with(|r| r.set(saved));
             match r? {
                 Some(exit) => return Ok(exit),
@@ -658,16 +577,17 @@ impl Engine {
         }
     }
 
-    /// Runs TBs of one generation. `Ok(None)` means the cache was flushed
-    /// and the caller should continue with the new generation.
+    /// Runs TBs of one generation. `Ok(None)` means the cache moved to a
+    /// new generation and the caller should continue with it.
     fn run_generation(
         &self,
         generation: &Arc<Generation>,
         cpu: &mut CpuState,
+        counters: &Counters,
     ) -> Result<Option<Exit>> {
         // The exit slot whose TB jumped to `cpu.pc`, to chain once the
         // target is compiled.
-        let mut from_slot: Option<*const AtomicPtr<u8>> = None;
+        let mut from_slot: Option<*const Slot> = None;
         cpu.jump_cache = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local; only its address escapes, and only to
             // translated code running on this thread.
@@ -675,30 +595,30 @@ impl Engine {
         });
         loop {
             let flags = cpu.tb_flags();
-            let code = match self.lookup_compiled(generation, cpu.pc, flags)? {
-                Some(code) => code,
+            let (code, tb) = match self.lookup_compiled(generation, cpu.pc, flags, counters) {
+                Some(found) => found,
                 None => {
-                    let tb = self.find_or_translate(generation, cpu.pc, flags)?;
+                    let Some(tb) = self.find_or_translate(generation, cpu.pc, flags, counters)?
+                    else {
+                        return Ok(None);
+                    };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
                     if n >= self.config.jit_threshold {
-                        self.compile(generation, &tb)?
+                        (self.compile(generation, &tb, counters)?, Arc::as_ptr(&tb))
                     } else {
                         from_slot = None;
-                        match self.interpret(&tb, cpu) {
+                        match self.interpret(&tb, cpu, counters) {
                             Step::Continue => continue,
-                            Step::Flush => {
-                                self.flush()?;
-                                return Ok(None);
-                            }
                             Step::Exit(e) => return Ok(Some(e)),
                         }
                     }
                 }
             };
             if let Some(slot) = from_slot.take() {
-                // SAFETY: an exit slot of a TB of `generation` (the
-                // backend's exit protocol), alive as long as the generation.
-                unsafe { (*slot).store(code as *mut u8, Ordering::Release) };
+                // SAFETY: `slot` is an exit slot of a TB of `generation`
+                // (the backend's exit protocol), and `tb` a TB of it; we
+                // hold `generation`.
+                unsafe { self.cache.chain(slot, tb, counters) };
             }
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
@@ -708,25 +628,36 @@ impl Engine {
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
             if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
+                if trap.cause == Exception::StorePageFault && self.space.is_watched_write(trap.tval)
+                {
+                    // A store to a page holding translated code: invalidate
+                    // that code and run the store again (it has not
+                    // happened: `cpu` is as before the instruction).
+                    Counters::bump(&counters.smc_faults);
+                    self.space.release_code(trap.tval, 1);
+                    continue;
+                }
                 return Ok(Some(Exit::Trap(trap)));
             }
             match exit {
                 Some(ExitCode::Interrupt) => {
-                    cpu.take_exit_request();
-                    return Ok(Some(Exit::Interrupted));
+                    if cpu.take_exit_request() {
+                        return Ok(Some(Exit::Interrupted));
+                    }
+                    // Only a resynchronization with the cache: the lookup
+                    // checks the epoch; the generation may have changed.
+                    if !self.cache.is_current(generation) {
+                        return Ok(None);
+                    }
                 }
-                Some(ExitCode::ExitFlush) => {
-                    self.flush()?;
-                    return Ok(None);
-                }
-                Some(ExitCode::Exit) | Some(ExitCode::NoChain) => {
-                    if !Arc::ptr_eq(generation, &self.current.read()) {
+                Some(ExitCode::Exit) | Some(ExitCode::NoChain) | Some(ExitCode::ExitFlush) => {
+                    if !self.cache.is_current(generation) {
                         return Ok(None);
                     }
                 }
                 // A direct exit that was not chained yet: chain it when its
                 // target has code.
-                None => from_slot = Some(r as usize as *const AtomicPtr<u8>),
+                None => from_slot = Some(r as usize as *const Slot),
                 // Traps were handled above.
                 Some(_) => {}
             }
@@ -734,11 +665,11 @@ impl Engine {
     }
 
     /// Runs `tb` once in the IR interpreter (the cold tier).
-    fn interpret(&self, tb: &Tb, cpu: &mut CpuState) -> Step {
+    fn interpret(&self, tb: &Tb, cpu: &mut CpuState, counters: &Counters) -> Step {
         if cpu.take_exit_request() {
             return Step::Exit(Exit::Interrupted);
         }
-        self.interpreted_blocks.fetch_add(1, Ordering::Relaxed);
+        Counters::bump(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);
         enter_guest_fp(cpu);
         let helpers = cranemu_frontend::helpers::HELPERS;
@@ -763,13 +694,11 @@ impl Engine {
                 cpu.pc = pc;
                 Step::Continue
             }
-            interp::Outcome::Exit { pc, flush } => {
+            // `fence.i` (`flush`) needs nothing more: writes to code
+            // invalidated it already (see the module doc).
+            interp::Outcome::Exit { pc, flush: _ } => {
                 cpu.pc = pc;
-                if flush {
-                    Step::Flush
-                } else {
-                    Step::Continue
-                }
+                Step::Continue
             }
             interp::Outcome::Trap { cause, tval, pc } => trap(
                 cpu,
@@ -807,17 +736,18 @@ impl Engine {
         block: &cranemu_ir::Block,
     ) -> Result<BlockOutcome> {
         cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
-        let generation = self.current.read().clone();
+        let generation = self.cache.current();
         let slots = empty_slots(block.direct_exits());
         let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
         let compiled = self
             .backend
             .compile(block, &slot_ptrs, false)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation.place(&compiled)?;
+        let code = generation.place(&compiled).map_err(Error::Host)?;
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
-        let saved = RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null())));
+        let saved =
+            RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null(), std::ptr::null())));
         cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
         enter_guest_fp(cpu);
         // SAFETY: freshly compiled code for this engine's guest space.
@@ -842,37 +772,36 @@ impl Engine {
         })
     }
 
-    /// The host code for (`pc`, `flags`) in `generation`, if that TB is
-    /// compiled: the per-thread jump cache first, then the shared map. TBs
-    /// are never freed one by one, so a cached code address stays valid as
-    /// long as its generation.
+    /// The host code and TB for (`pc`, `flags`) in `generation`, if that
+    /// TB is compiled: the per-thread jump cache first (cleared first if
+    /// the cache's epoch changed), then the shared map.
     fn lookup_compiled(
         &self,
         generation: &Generation,
         pc: u64,
         flags: u64,
-    ) -> Result<Option<*const u8>> {
+        counters: &Counters,
+    ) -> Option<(*const u8, *const Tb)> {
+        let epoch = (self.cache.epoch(), generation.id);
         let cached = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local, and no reference escapes this closure.
             let jc = unsafe { &mut *jc.get() };
-            if jc.generation != generation.id {
-                jc.generation = generation.id;
+            if jc.epoch != epoch {
+                jc.epoch = epoch;
                 jc.entries.fill(EMPTY_ENTRY);
             }
             let e = jc.entries[jump_cache_index(pc, flags)];
-            (e.pc == pc && e.flags == flags).then_some(e.code as *const u8)
+            (e.pc == pc && e.flags == flags).then_some((e.code as *const u8, e.tb as *const Tb))
         });
         if cached.is_some() {
-            return Ok(cached);
+            Counters::bump(&counters.jc_hits);
+            return cached;
         }
-        let Some(code) = generation
-            .tbs
-            .read()
-            .get(&(pc, flags))
-            .and_then(|tb| tb.code())
-        else {
-            return Ok(None);
-        };
+        let (code, tb) = generation.lookup(pc, flags)?;
+        if code.is_null() {
+            return None;
+        }
+        Counters::bump(&counters.map_hits);
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };
@@ -880,27 +809,24 @@ impl Engine {
                 pc,
                 flags,
                 code: code as usize,
-                _pad: 0,
+                tb: tb as usize,
             };
         });
-        Ok(Some(code))
+        Some((code, tb))
     }
 
-    /// Drops every translated block (after `fence.i`, or when code pages
-    /// are unmapped or remapped). Safe to call from any thread; every
-    /// registered vCPU ([`Engine::register_vcpu`]) is kicked out of the old
-    /// code at its next block boundary, so a thread spinning in chained
-    /// code sees code another thread rewrote.
+    /// Drops every translated block, in every vCPU. Not needed for guest
+    /// writes to code, which invalidate just what they change; for tools
+    /// and tests. Safe to call from any thread; every registered vCPU
+    /// ([`Engine::register_vcpu`]) leaves the old code at its next block
+    /// boundary.
     ///
     /// # Errors
-    /// [`Error::Host`] or [`Error::Codegen`] if the new generation's entry
-    /// trampoline cannot be compiled or placed (host memory exhausted).
+    /// [`Error::Host`] if executable memory for the new cache generation
+    /// cannot be mapped.
     pub fn flush(&self) -> Result<()> {
-        let generation = Self::new_generation(&self.backend)?;
-        *self.current.write() = Arc::new(generation);
-        self.stats.lock().flushes += 1;
-        self.kick_all();
-        Ok(())
+        let counters = self.cache.thread_counters();
+        self.cache.flush(&counters).map_err(Error::Host)
     }
 
     /// Runs `f` (a host `fork()`) with every lock of the engine held, so
@@ -909,33 +835,29 @@ impl Engine {
     /// it forever). Other vCPUs keep running their translated code
     /// meanwhile; they block only if they need the engine.
     ///
-    /// Lock order: `current`, then the current generation's `tbs`,
-    /// `code_index` and `arena`, then `stats`, `vcpus`, then the guest
-    /// space's page map.
+    /// Lock order: the cache's index lock, its current generation and that
+    /// generation's internals, the registries, then the guest space's page
+    /// map.
     pub fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
-        let current = self.current.write();
-        let tbs = current.tbs.write();
-        let index = current.code_index.write();
-        let arena = current.arena.lock();
-        let stats = self.stats.lock();
-        let vcpus = self.vcpus.lock();
-        let map = self.space.lock_for_fork();
-        let r = f();
-        drop((map, vcpus, stats, arena, index, tbs));
-        drop(current);
-        r
+        let _counters = self.cache.thread_counters();
+        self.cache.quiesced(|| {
+            let map = self.space.lock_for_fork();
+            let r = f();
+            drop(map);
+            r
+        })
     }
 
-    /// Registers the vCPU whose state is `cpu`, so that
-    /// [`Engine::flush`] (and [`Engine::kick_all`]) make it leave
-    /// translated code of the old cache at once, instead of at its next
-    /// return to the execution loop.
+    /// Registers the vCPU whose state is `cpu`, so that changes to the
+    /// translation cache (and [`Engine::kick_all`]) make it leave
+    /// translated code at once, instead of at its next return to the
+    /// execution loop.
     ///
     /// # Safety
     /// `cpu` must stay alive, at this address, until the registration is
     /// dropped.
     pub unsafe fn register_vcpu(&self, cpu: *const CpuState) -> VcpuRegistration<'_> {
-        self.vcpus.lock().push(cpu as usize);
+        self.cache.register(cpu as usize);
         VcpuRegistration {
             engine: self,
             cpu: cpu as usize,
@@ -945,19 +867,23 @@ impl Engine {
     /// Asks every registered vCPU to leave translated code at its next
     /// block boundary: its [`Engine::run`] returns [`Exit::Interrupted`].
     pub fn kick_all(&self) {
-        for &c in self.vcpus.lock().iter() {
-            // SAFETY: `register_vcpu`'s contract keeps registered states
-            // alive; `exit_request` is an atomic any thread may set.
-            unsafe { (*(c as *const CpuState)).request_exit() };
-        }
+        self.cache.kick_all(true);
     }
 
-    /// Translation statistics so far.
+    /// Translation and cache statistics so far, summed over every thread
+    /// that ran this engine's code.
     pub fn stats(&self) -> Stats {
-        Stats {
-            interpreted_blocks: self.interpreted_blocks.load(Ordering::Relaxed),
-            ..*self.stats.lock()
+        let mut total = Stats::default();
+        for v in self.cache.thread_stats() {
+            total.accumulate(&v.stats);
         }
+        total
+    }
+
+    /// The statistics of each thread that ran this engine's code (each
+    /// vCPU), in the order they started.
+    pub fn vcpu_stats(&self) -> Vec<VcpuStats> {
+        self.cache.thread_stats()
     }
 }
 

@@ -36,12 +36,21 @@
 //! pointer after validation without holding the lock: pass it only to host
 //! system calls, which report `EFAULT` instead of faulting if another thread
 //! unmaps the range in between.
+//!
+//! # Code pages
+//!
+//! Pages that translated code was read from are watched for writes
+//! ([`code`]): write-protected on the host where the guest may write them,
+//! so that a write invalidates the code translated from them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::{BitOr, BitOrAssign};
 
 use crate::sync::RwLock;
+
+mod code;
+pub use code::CodeObserver;
 
 /// Bytes of guest virtual address space: 2^38 (256 GiB), the user half of
 /// Sv39. Guest addresses are `0..GUEST_SPACE_SIZE`.
@@ -225,6 +234,8 @@ struct PageMap {
     ranges: BTreeMap<u64, (u64, Prot)>,
     /// Non-fixed mappings are placed top-down below this guest address.
     mmap_top: u64,
+    /// Watched code pages, by guest page number (see [`code`]).
+    code: BTreeSet<u64>,
 }
 
 impl PageMap {
@@ -309,6 +320,8 @@ pub struct GuestSpace {
     /// `Send + Sync`; the reservation lives as long as `self`).
     base: usize,
     map: RwLock<PageMap>,
+    /// Told about code pages that stop being watched (see [`code`]).
+    observer: RwLock<Option<CodeObserver>>,
 }
 
 /// Rounds `x` up to a multiple of [`PAGE_SIZE`], or `None` on overflow.
@@ -349,7 +362,9 @@ impl GuestSpace {
             map: RwLock::new(PageMap {
                 ranges: BTreeMap::new(),
                 mmap_top: GUEST_SPACE_SIZE,
+                code: BTreeSet::new(),
             }),
+            observer: RwLock::new(None),
         })
     }
 
@@ -457,6 +472,9 @@ impl GuestSpace {
         let end = start + plen;
         self.host_map(start, end, prot.host())?;
         map.set(start, end, prot);
+        let released = map.unwatch(start, end);
+        drop(map);
+        self.notify(&released);
         Ok(start)
     }
 
@@ -481,6 +499,9 @@ impl GuestSpace {
         let mut map = self.map.write();
         self.host_map(start, end, libc::PROT_NONE)?;
         map.clear(start, end);
+        let released = map.unwatch(start, end);
+        drop(map);
+        self.notify(&released);
         Ok(())
     }
 
@@ -498,6 +519,9 @@ impl GuestSpace {
             .map_err(|_| Error::NotMapped)?;
         self.host_protect(start, end, prot.host())?;
         map.set(start, end, prot);
+        let released = self.rewatch(&mut map, start, end, prot);
+        drop(map);
+        self.notify(&released);
         Ok(())
     }
 
@@ -547,9 +571,16 @@ impl GuestSpace {
             }
             return Ok(self.host(addr));
         }
-        let map = self.map.read();
-        self.check(&map, addr, len, kind)?;
-        Ok(self.host(addr))
+        loop {
+            let map = self.map.read();
+            self.check(&map, addr, len, kind)?;
+            if kind == AccessKind::Write && map.watches(addr, addr + len) {
+                drop(map);
+                self.release_code(addr, len);
+                continue;
+            }
+            return Ok(self.host(addr));
+        }
     }
 
     /// Holds the page map against every other thread until the returned
@@ -576,9 +607,16 @@ impl GuestSpace {
         kind: AccessKind,
         f: impl FnOnce(*mut u8) -> R,
     ) -> Result<R, MemFault> {
-        let map = self.map.read();
-        self.check(&map, addr, len.max(1), kind)?;
-        Ok(f(self.host(addr)))
+        loop {
+            let map = self.map.read();
+            let end = self.check(&map, addr, len.max(1), kind)?;
+            if kind == AccessKind::Write && map.watches(addr, end) {
+                drop(map);
+                self.release_code(addr, len);
+                continue;
+            }
+            return Ok(f(self.host(addr)));
+        }
     }
 
     /// Copies `buf.len()` bytes from guest address `addr`; every byte must be
@@ -622,12 +660,20 @@ impl GuestSpace {
         if data.is_empty() {
             return Ok(());
         }
-        let map = self.map.read();
-        self.check(&map, addr, data.len() as u64, AccessKind::Write)?;
-        // SAFETY: every byte is mapped guest-writable, hence host-writable;
-        // the read lock keeps mapping calls out while we copy.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.host(addr), data.len()) };
-        Ok(())
+        loop {
+            let map = self.map.read();
+            let end = self.check(&map, addr, data.len() as u64, AccessKind::Write)?;
+            if map.watches(addr, end) {
+                drop(map);
+                self.release_code(addr, data.len() as u64);
+                continue;
+            }
+            // SAFETY: every byte is mapped guest-writable and not watched,
+            // hence host-writable; the read lock keeps mapping calls (and
+            // new watches) out while we copy.
+            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.host(addr), data.len()) };
+            return Ok(());
+        }
     }
 
     /// Copies `data` to guest address `addr` whatever the guest permissions,
@@ -645,12 +691,19 @@ impl GuestSpace {
             addr: a,
             kind: AccessKind::Write,
         };
-        let map = self.map.write();
         let end = addr.checked_add(data.len() as u64).ok_or(fault(addr))?;
         if end > GUEST_SPACE_SIZE {
             return Err(fault(addr));
         }
-        map.check(addr, end, Prot::NONE).map_err(fault)?;
+        let map = loop {
+            let map = self.map.write();
+            map.check(addr, end, Prot::NONE).map_err(fault)?;
+            if !map.watches(addr, end) {
+                break map;
+            }
+            drop(map);
+            self.release_code(addr, data.len() as u64);
+        };
         let mut pos = addr;
         while pos < end {
             let Some(m) = map.lookup(pos) else {

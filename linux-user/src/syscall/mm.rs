@@ -4,12 +4,13 @@
 //! They act on the guest address space ([`GuestSpace`]), not on the host's
 //! (Linux mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c,
 //! mm/msync.c, arch/riscv/kernel/sys_riscv.c; flags from
-//! include/uapi/asm-generic/mman-common.h). Calls that may change code
-//! pages set `code_changed`, so that the caller flushes translated code.
+//! include/uapi/asm-generic/mman-common.h). Translated code needs no help
+//! from here: the guest space tells the translation cache about every
+//! change to a page that code was read from (a write, an unmapping, a
+//! remapping, `mprotect` without `PROT_EXEC`), so `riscv_flush_icache` has
+//! nothing left to do.
 //!
 //! [`GuestSpace`]: cranemu_softmmu::user::GuestSpace
-
-use std::sync::atomic::Ordering;
 
 use cranemu_softmmu::user::{page_align_up, AccessKind, Prot, PAGE_SIZE};
 
@@ -27,9 +28,6 @@ impl Process {
                 if !a[0].is_multiple_of(PAGE_SIZE) {
                     return Err(libc::EINVAL);
                 }
-                if self.touches_code(a[0], a[1]) {
-                    self.shared.code_changed.store(true, Ordering::SeqCst);
-                }
                 self.space
                     .unmap(a[0], a[1])
                     .map(|()| 0)
@@ -42,9 +40,6 @@ impl Process {
                 if a[1] == 0 {
                     return Ok(0);
                 }
-                if self.touches_code(a[0], a[1]) {
-                    self.shared.code_changed.store(true, Ordering::SeqCst);
-                }
                 let prot = Prot::from_bits_truncate(a[2] as u32);
                 self.space
                     .protect(a[0], a[1], prot)
@@ -53,26 +48,13 @@ impl Process {
             }
             nr::MREMAP => self.mremap(a),
             nr::MADVISE | nr::MSYNC => Ok(0),
-            nr::RISCV_FLUSH_ICACHE => {
-                self.shared.code_changed.store(true, Ordering::SeqCst);
-                Ok(0)
-            }
+            nr::RISCV_FLUSH_ICACHE => Ok(0),
             _ => {
                 known = false;
                 Ok(0)
             }
         })();
         known.then_some(r)
-    }
-
-    /// True if any page of `[start, start + len)` is executable for the
-    /// guest.
-    fn touches_code(&self, start: u64, len: u64) -> bool {
-        let end = start.saturating_add(len);
-        self.space
-            .mappings()
-            .iter()
-            .any(|m| m.prot.contains(Prot::EXEC) && m.start < end && m.end > start)
     }
 
     /// `brk`: returns the new break, or the old one on failure (Linux's
@@ -123,9 +105,6 @@ impl Process {
         }
         if noreplace && !self.space.is_free(addr, plen) {
             return Err(libc::EEXIST);
-        }
-        if fixed && self.touches_code(addr, plen) {
-            self.shared.code_changed.store(true, Ordering::SeqCst);
         }
         if flags & MAP_ANONYMOUS != 0 {
             return self
@@ -191,9 +170,6 @@ impl Process {
             return Err(libc::ENOMEM);
         };
         let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
-        if self.touches_code(old, olen) {
-            self.shared.code_changed.store(true, Ordering::SeqCst);
-        }
         if nlen <= olen {
             if nlen < olen {
                 self.space

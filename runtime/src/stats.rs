@@ -1,0 +1,110 @@
+//! Translation and cache statistics (`-stats`), per vCPU and in total.
+//!
+//! Each vCPU thread counts into its own [`Counters`] (relaxed atomics on
+//! its own cache lines: no sharing on the hot path); [`Stats`] is a
+//! snapshot, and the engine's total is the sum over its vCPUs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($( $(#[$doc:meta])* $name:ident, )*) => {
+        /// Live counters of one vCPU (see the module doc).
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $( pub(crate) $name: AtomicU64, )*
+        }
+
+        /// A snapshot of translation and cache statistics, for one vCPU or
+        /// for all of them. Counts are events; `_ns` fields are
+        /// nanoseconds of wall time; `code_bytes` is bytes of host code.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Stats {
+            $( $(#[$doc])* pub $name: u64, )*
+        }
+
+        impl Counters {
+            /// A snapshot of these counters.
+            pub(crate) fn snapshot(&self) -> Stats {
+                Stats { $( $name: self.$name.load(Ordering::Relaxed), )* }
+            }
+        }
+
+        impl Stats {
+            /// Adds `other` field by field.
+            pub fn accumulate(&mut self, other: &Stats) {
+                $( self.$name += other.$name; )*
+            }
+
+            /// Every field as (name, value), in declaration order, for
+            /// printing `name=value` lists.
+            pub fn fields(&self) -> Vec<(&'static str, u64)> {
+                vec![ $( (stringify!($name), self.$name), )* ]
+            }
+        }
+    };
+}
+
+counters! {
+    /// Blocks translated to IR.
+    blocks,
+    /// Guest instructions translated to IR.
+    guest_insns,
+    /// Time spent translating guest code to IR (decode, IR passes), in ns.
+    translate_ns,
+    /// Blocks compiled to host code by Cranelift (the hot ones).
+    compiled_blocks,
+    /// Guest instructions in the compiled blocks.
+    compiled_insns,
+    /// Time spent in Cranelift (compile and placement), in ns.
+    codegen_ns,
+    /// Bytes of host code produced.
+    code_bytes,
+    /// Block executions by the IR interpreter (the cold tier).
+    interpreted_blocks,
+    /// Translations or compilations thrown away because another vCPU
+    /// finished the same block first, or because a page they were read
+    /// from was invalidated meanwhile.
+    races,
+    /// Runtime lookups answered by the vCPU's jump cache (translated
+    /// code's own inline jump-cache probes are not counted).
+    jc_hits,
+    /// Runtime lookups answered by the shared map.
+    map_hits,
+    /// Runtime lookups that found no TB (a translation follows).
+    misses,
+    /// Direct exits chained to their target.
+    chains,
+    /// Chained exits unchained because their target was invalidated.
+    unlinks,
+    /// Invalidations of code pages (a write to a watched page, `munmap`,
+    /// `mprotect`, a remapping).
+    invalidations,
+    /// TBs invalidated by them.
+    invalidated_tbs,
+    /// Guest stores that hit a watched code page (self-modifying code).
+    smc_faults,
+    /// Whole-cache flushes (new generations).
+    flushes,
+}
+
+impl Counters {
+    /// Adds one to `c`.
+    pub(crate) fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Adds `n` to `c`.
+    pub(crate) fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The statistics of one vCPU thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VcpuStats {
+    /// The host thread id (`gettid`) of the vCPU's thread; the guest's tid
+    /// in user mode.
+    pub tid: i32,
+    /// Its counters.
+    pub stats: Stats,
+}

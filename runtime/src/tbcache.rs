@@ -1,0 +1,650 @@
+//! The translation cache that every vCPU thread shares: translated blocks
+//! (TBs) by (pc, TB flags), the per-page index of TBs, chaining and
+//! unchaining, targeted invalidation, and when memory is freed.
+//!
+//! # Structures
+//!
+//! - A [`Generation`] owns TBs and the executable memory of their code: a
+//!   lock-free map (`papaya`) from (pc, flags) to TB, which vCPUs read
+//!   without a lock, and the TBs invalidated since the generation began
+//!   (kept, not freed; see below).
+//! - The [`TbCache`] holds the current generation and, under one mutex (the
+//!   *index lock*), the per-page index: for each guest page, the TBs of the
+//!   current generation whose instructions came from it, and the
+//!   invalidation sequence number of its last invalidation.
+//! - Each TB records its chaining: the exit slots of other TBs that jump
+//!   straight to it (incoming) and the TB each of its own slots jumps to
+//!   (outgoing). Translated code reads a slot (an atomic pointer) and
+//!   tail-calls its target, or leaves to the runtime if it is null.
+//!
+//! # Invariants
+//!
+//! 1. Only threads holding the index lock change the page index, insert
+//!    into or remove from a generation's map, change a TB's links, or store
+//!    a non-null target into a slot. Readers of the map and of slots take no
+//!    lock.
+//! 2. A slot points only at code of a TB that is valid and of the same
+//!    generation: chaining checks both TBs under the index lock, and
+//!    invalidating a TB nulls every slot in its incoming list under the
+//!    same lock before anything else can link to it (it is marked invalid
+//!    first).
+//! 3. No TB or code is freed while a vCPU may run it or enter it. TB
+//!    metadata (its exit slots, which code reads by address) and code live
+//!    as long as their generation: an invalidated TB moves to its
+//!    generation's retired list. A vCPU holds an `Arc` of the generation it
+//!    runs for as long as it can be inside that generation's code or hold
+//!    one of its code addresses (in its jump cache, in a local), and drops
+//!    it only in the execution loop, outside translated code. This is a
+//!    quiescent-state scheme: the grace period of a retired TB ends when
+//!    the last vCPU leaves its generation. A generation ends when
+//!    [`TbCache::flush`] replaces it: explicitly, or once the retired TBs
+//!    hold more than [`RETIRED_LIMIT`] bytes, which bounds the memory a
+//!    guest that keeps rewriting its code can pin.
+//! 4. Jump caches are per thread and never locked. Whenever a TB is
+//!    invalidated or the generation changes, the cache's *epoch* changes
+//!    (after the map and slots no longer lead to the TB), and every
+//!    registered vCPU is asked to leave translated code (the sync bit of its
+//!    exit request). A vCPU clears its jump cache when it sees a new epoch,
+//!    which it checks each time before entering translated code; an entry
+//!    it filled from a lookup that raced with the invalidation is cleared
+//!    on its next return to the loop, which the request forces at the next
+//!    block entry. A jump cache is also tagged with the generation it was
+//!    filled from: a vCPU may still run (and fill its jump cache from) an
+//!    old generation after the epoch changed, and no entry may outlive the
+//!    generation its code is in.
+//! 5. A translation that read a page which was invalidated while it ran is
+//!    not inserted: the translator watches each page before reading it
+//!    ([`cranemu_softmmu::user::GuestSpace::watch_code_page`]) and records
+//!    the invalidation sequence number before it starts; insertion, under
+//!    the index lock, refuses the TB if any of its pages was invalidated
+//!    after that number.
+//!
+//! Lock order: the index lock, then `current`, then a TB's `links` (only
+//! with the index lock held, one at a time), then a generation's `retired`,
+//! then the vCPU registry. The guest space's page-map lock is never taken
+//! with the index lock held.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Weak};
+
+use cranemu_backend::{guest_pc_at, PcRange};
+use cranemu_frontend::CpuState;
+use cranemu_softmmu::sync::{Mutex, RwLock};
+
+use crate::codecache::CodeArena;
+use crate::stats::{Counters, VcpuStats};
+
+/// Bytes of retired TBs (code plus an estimate of their IR) in one
+/// generation beyond which the cache starts a new generation.
+pub(crate) const RETIRED_LIMIT: usize = 64 << 20;
+
+/// One direct exit of a TB: the atomic jump target that its code reads
+/// (null: leave to the runtime with this slot's address), and, for the
+/// runtime, which TB and exit it is.
+#[repr(C)]
+pub(crate) struct Slot {
+    /// The host code this exit jumps to, or null. First field: the code
+    /// reads the slot's address as this pointer.
+    pub(crate) target: AtomicPtr<u8>,
+    /// Address of the TB that owns the slot (alive as long as the slot).
+    owner: usize,
+    /// Index of the slot in its TB.
+    index: usize,
+}
+
+/// One translation block: its IR, and its host code once it is hot.
+///
+/// Tiering: a TB starts in the IR interpreter and is compiled by Cranelift
+/// when it has run [`crate::EngineConfig::jit_threshold`] times.
+pub(crate) struct Tb {
+    /// The IR, interpreted until the TB is compiled.
+    pub(crate) ir: cranemu_ir::Block,
+    /// Host address of its code, or null while it is interpreted.
+    pub(crate) code: AtomicPtr<u8>,
+    /// Bytes of host code (0 while interpreted).
+    code_len: AtomicUsize,
+    /// Executions so far in the interpreter.
+    pub(crate) execs: AtomicU32,
+    /// Direct-exit slots, read by the code by address.
+    pub(crate) slots: Box<[Slot]>,
+    /// Guest page numbers its instructions were read from.
+    pages: Box<[u64]>,
+    /// Set (under the index lock) when the TB is invalidated.
+    invalid: AtomicBool,
+    /// Its chaining, changed only with the index lock held.
+    links: Mutex<Links>,
+    /// This TB, weakly (for other TBs' link lists).
+    me: Weak<Tb>,
+}
+
+/// A TB's chaining (see the module doc).
+struct Links {
+    /// Exits of TBs chained to this TB: (that TB, its slot index).
+    incoming: Vec<(Weak<Tb>, usize)>,
+    /// For each of this TB's slots, the TB it is chained to.
+    outgoing: Box<[Option<Weak<Tb>>]>,
+}
+
+impl Tb {
+    /// A TB for `ir` whose instructions came from guest pages `pages`.
+    pub(crate) fn new(ir: cranemu_ir::Block, pages: Vec<u64>) -> Arc<Tb> {
+        let n = ir.direct_exits();
+        Arc::new_cyclic(|me: &Weak<Tb>| Tb {
+            slots: (0..n)
+                .map(|index| Slot {
+                    target: AtomicPtr::new(std::ptr::null_mut()),
+                    owner: me.as_ptr() as usize,
+                    index,
+                })
+                .collect(),
+            ir,
+            code: AtomicPtr::new(std::ptr::null_mut()),
+            code_len: AtomicUsize::new(0),
+            execs: AtomicU32::new(0),
+            pages: pages.into_boxed_slice(),
+            invalid: AtomicBool::new(false),
+            links: Mutex::new(Links {
+                incoming: Vec::new(),
+                outgoing: vec![None; n].into_boxed_slice(),
+            }),
+            me: me.clone(),
+        })
+    }
+
+    /// Its host code, if compiled.
+    pub(crate) fn code(&self) -> Option<*const u8> {
+        let c = self.code.load(Ordering::Acquire);
+        (!c.is_null()).then_some(c as *const u8)
+    }
+
+    /// Publishes `code` (`len` bytes) as this TB's code unless another
+    /// thread did first; returns the code that won.
+    pub(crate) fn publish(&self, code: *const u8, len: usize) -> *const u8 {
+        match self.code.compare_exchange(
+            std::ptr::null_mut(),
+            code as *mut u8,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        ) {
+            Ok(_) => {
+                self.code_len.store(len, Ordering::Relaxed);
+                code
+            }
+            Err(winner) => winner,
+        }
+    }
+
+    /// Bytes this TB holds on to (code, and a rough size of its IR).
+    fn footprint(&self) -> usize {
+        self.code_len.load(Ordering::Relaxed) + self.ir.insts.len() * 32 + 256
+    }
+}
+
+/// One generation of the translation cache (see the module doc).
+pub(crate) struct Generation {
+    /// Unique among all generations of all caches: jump caches are tagged
+    /// with it (with the epoch), since their entries point into it.
+    pub(crate) id: u64,
+    /// Valid TBs by (pc, flags); readers take no lock.
+    tbs: papaya::HashMap<(u64, u64), Arc<Tb>>,
+    /// TBs invalidated in this generation, kept until it ends.
+    retired: Mutex<Vec<Arc<Tb>>>,
+    arena: Mutex<CodeArena>,
+    /// Host code start -> (code length, host-pc -> guest-pc map) of every
+    /// block placed in `arena`, to name the guest pc of a host fault.
+    code_index: RwLock<BTreeMap<usize, PlacedCode>>,
+    /// The entry trampoline, placed in this generation's arena.
+    pub(crate) trampoline: *const u8,
+}
+
+/// A block's code in a generation's arena: its length in bytes and its
+/// host-pc -> guest-pc map.
+type PlacedCode = (usize, Box<[PcRange]>);
+
+// SAFETY: `trampoline` points into `arena`, immutable once placed; all
+// else is behind locks or atomic.
+unsafe impl Send for Generation {}
+// SAFETY: as above.
+unsafe impl Sync for Generation {}
+
+impl Generation {
+    /// A generation with an empty map and `arena`, whose entry trampoline is
+    /// at `trampoline` (placed in `arena`).
+    pub(crate) fn new(arena: CodeArena, trampoline: *const u8) -> Generation {
+        Generation {
+            id: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
+            tbs: papaya::HashMap::new(),
+            retired: Mutex::new(Vec::new()),
+            arena: Mutex::new(arena),
+            code_index: RwLock::new(BTreeMap::new()),
+            trampoline,
+        }
+    }
+
+    /// The TB for (`pc`, `flags`), if any: its code (null if interpreted)
+    /// and its address. Lock-free.
+    pub(crate) fn lookup(&self, pc: u64, flags: u64) -> Option<(*const u8, *const Tb)> {
+        let tbs = self.tbs.pin();
+        let tb = tbs.get(&(pc, flags))?;
+        Some((
+            tb.code.load(Ordering::Acquire) as *const u8,
+            Arc::as_ptr(tb),
+        ))
+    }
+
+    /// The TB for (`pc`, `flags`), if any. Lock-free.
+    pub(crate) fn get(&self, pc: u64, flags: u64) -> Option<Arc<Tb>> {
+        self.tbs.pin().get(&(pc, flags)).cloned()
+    }
+
+    /// Copies compiled code into this generation's code memory and records
+    /// its host-pc -> guest-pc map.
+    pub(crate) fn place(
+        &self,
+        compiled: &cranemu_backend::CompiledBlock,
+    ) -> Result<*const u8, String> {
+        let code = self.arena.lock().place(&compiled.code)?;
+        self.code_index.write().insert(
+            code as usize,
+            (
+                compiled.code.len(),
+                compiled.pc_map.clone().into_boxed_slice(),
+            ),
+        );
+        Ok(code)
+    }
+
+    /// After a host fault in translated code (`cpu.fault_host_pc` set by
+    /// the fault handler), sets `cpu.pc` to the guest instruction that the
+    /// faulting host instruction belongs to.
+    pub(crate) fn resolve_fault_pc(&self, cpu: &mut CpuState) {
+        let host_pc = std::mem::take(&mut cpu.fault_host_pc) as usize;
+        if host_pc == 0 {
+            return;
+        }
+        let index = self.code_index.read();
+        if let Some((&start, (len, map))) = index.range(..=host_pc).next_back() {
+            if host_pc < start + len {
+                if let Some(pc) = guest_pc_at(map, (host_pc - start) as u32) {
+                    cpu.pc = pc;
+                }
+            }
+        }
+    }
+}
+
+/// Per-page index state (see the module doc).
+#[derive(Default)]
+struct Page {
+    /// TBs of the current generation read from this page.
+    tbs: Vec<Arc<Tb>>,
+    /// Invalidation sequence number of the page's last invalidation.
+    last_invalidation: u64,
+}
+
+/// What the index lock protects.
+#[derive(Default)]
+struct Index {
+    pages: HashMap<u64, Page>,
+    /// Footprint of the current generation's retired TBs, in bytes.
+    retired_bytes: usize,
+}
+
+/// Why [`TbCache::insert`] refused a TB.
+#[derive(Debug)]
+pub(crate) enum Stale {
+    /// A page it was read from was invalidated during its translation.
+    Page,
+    /// The cache moved to a new generation during its translation.
+    Generation,
+}
+
+/// Globally unique jump-cache epochs (see invariant 4) and generation ids,
+/// so that a thread that runs several engines one after another never
+/// keeps entries of another engine.
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+/// Unique ids of caches, for the per-thread counters.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// This thread's counters and the id of the cache they belong to.
+    static THREAD_COUNTERS: std::cell::RefCell<Option<(u64, Arc<Counters>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// The cache shared by the vCPUs of one engine (see the module doc).
+pub(crate) struct TbCache {
+    id: u64,
+    current: RwLock<Arc<Generation>>,
+    index: Mutex<Index>,
+    /// Page invalidations so far (the invalidation sequence number).
+    seq: AtomicU64,
+    /// The current jump-cache epoch.
+    epoch: AtomicU64,
+    /// The entry trampoline's code, placed at the start of each
+    /// generation's arena.
+    trampoline: Vec<u8>,
+    /// The vCPUs that must be kicked when the cache changes: addresses of
+    /// their `CpuState`s.
+    vcpus: Mutex<Vec<usize>>,
+    /// The counters of every thread that ran or changed this cache, with
+    /// its host thread id.
+    threads: Mutex<Vec<(i32, Arc<Counters>)>>,
+}
+
+impl TbCache {
+    /// A cache with an empty first generation; `trampoline` is the code of
+    /// the entry trampoline (position-independent).
+    ///
+    /// # Errors
+    /// A message if executable memory cannot be mapped.
+    pub(crate) fn new(trampoline: Vec<u8>) -> Result<TbCache, String> {
+        let generation = Self::new_generation(&trampoline)?;
+        Ok(TbCache {
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            current: RwLock::new(Arc::new(generation)),
+            index: Mutex::new(Index::default()),
+            seq: AtomicU64::new(0),
+            epoch: AtomicU64::new(NEXT_EPOCH.fetch_add(1, Ordering::Relaxed)),
+            trampoline,
+            vcpus: Mutex::new(Vec::new()),
+            threads: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn new_generation(trampoline: &[u8]) -> Result<Generation, String> {
+        let mut arena = CodeArena::new();
+        let t = arena.place(trampoline)?;
+        Ok(Generation::new(arena, t))
+    }
+
+    /// The calling thread's counters for this cache (created and
+    /// registered on its first call).
+    pub(crate) fn thread_counters(&self) -> Arc<Counters> {
+        THREAD_COUNTERS.with(|t| {
+            let mut t = t.borrow_mut();
+            match &*t {
+                Some((id, c)) if *id == self.id => c.clone(),
+                _ => {
+                    let c = Arc::new(Counters::default());
+                    // SAFETY: gettid takes no arguments and cannot fail.
+                    let tid = unsafe { libc::gettid() };
+                    self.threads.lock().push((tid, c.clone()));
+                    *t = Some((self.id, c.clone()));
+                    c
+                }
+            }
+        })
+    }
+
+    /// Snapshots of every thread's counters, in the order the threads
+    /// first used the cache.
+    pub(crate) fn thread_stats(&self) -> Vec<VcpuStats> {
+        self.threads
+            .lock()
+            .iter()
+            .map(|(tid, c)| VcpuStats {
+                tid: *tid,
+                stats: c.snapshot(),
+            })
+            .collect()
+    }
+
+    /// Replaces the current generation with an empty one: every TB is
+    /// dropped once no vCPU runs the old generation any more.
+    ///
+    /// # Errors
+    /// A message if executable memory cannot be mapped (nothing changes).
+    pub(crate) fn flush(&self, counters: &Counters) -> Result<(), String> {
+        let generation = Arc::new(Self::new_generation(&self.trampoline)?);
+        let mut index = self.index.lock();
+        for page in index.pages.values_mut() {
+            page.tbs.clear();
+        }
+        index.retired_bytes = 0;
+        *self.current.write() = generation;
+        self.new_epoch();
+        drop(index);
+        Counters::bump(&counters.flushes);
+        self.kick_all(false);
+        Ok(())
+    }
+
+    /// Starts a new jump-cache epoch (invariant 4).
+    fn new_epoch(&self) {
+        self.epoch.store(
+            NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
+            Ordering::Release,
+        );
+    }
+
+    /// Registers the vCPU whose state is at `cpu` for kicks.
+    pub(crate) fn register(&self, cpu: usize) {
+        self.vcpus.lock().push(cpu);
+    }
+
+    /// Undoes [`TbCache::register`].
+    pub(crate) fn unregister(&self, cpu: usize) {
+        let mut v = self.vcpus.lock();
+        if let Some(i) = v.iter().position(|&c| c == cpu) {
+            v.swap_remove(i);
+        }
+    }
+
+    /// Asks every registered vCPU to leave translated code at its next
+    /// block entry: with `external`, its run returns to its caller;
+    /// otherwise it only resynchronizes with the cache (invariant 4).
+    pub(crate) fn kick_all(&self, external: bool) {
+        for &c in self.vcpus.lock().iter() {
+            // SAFETY: registered states stay alive until unregistered (the
+            // engine's `register_vcpu` contract); `exit_request` is an
+            // atomic any thread may set.
+            let cpu = unsafe { &*(c as *const CpuState) };
+            if external {
+                cpu.request_exit();
+            } else {
+                cpu.request_sync();
+            }
+        }
+    }
+
+    /// Runs `f` with the index lock, the current generation's locks and
+    /// the registries held (for a host `fork()`; see
+    /// [`crate::Engine::quiesced`]).
+    pub(crate) fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
+        let index = self.index.lock();
+        let current = self.current.write();
+        let retired = current.retired.lock();
+        let code_index = current.code_index.write();
+        let arena = current.arena.lock();
+        let vcpus = self.vcpus.lock();
+        let threads = self.threads.lock();
+        let r = f();
+        drop((threads, vcpus, arena, code_index, retired));
+        drop(current);
+        drop(index);
+        r
+    }
+
+    /// The current generation.
+    pub(crate) fn current(&self) -> Arc<Generation> {
+        self.current.read().clone()
+    }
+
+    /// True if `generation` is still the current one.
+    pub(crate) fn is_current(&self, generation: &Arc<Generation>) -> bool {
+        Arc::ptr_eq(generation, &self.current.read())
+    }
+
+    /// The current jump-cache epoch (see invariant 4).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The invalidation sequence number, read before a translation starts
+    /// (see invariant 5).
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq.load(Ordering::Acquire)
+    }
+
+    /// Inserts `tb`, translated in `generation` after invalidation sequence
+    /// number `seq`, into the map and the page index. If another thread
+    /// inserted a TB for the same (pc, flags) first, returns that one (and
+    /// counts a race in `counters`).
+    ///
+    /// # Errors
+    /// [`Stale`] if `tb` must not be used (invariant 5), or the generation
+    /// is no longer current.
+    pub(crate) fn insert(
+        &self,
+        generation: &Arc<Generation>,
+        tb: Arc<Tb>,
+        seq: u64,
+        counters: &Counters,
+    ) -> Result<Arc<Tb>, Stale> {
+        let mut index = self.index.lock();
+        if !self.is_current(generation) {
+            return Err(Stale::Generation);
+        }
+        if tb.pages.iter().any(|p| {
+            index
+                .pages
+                .get(p)
+                .is_some_and(|page| page.last_invalidation > seq)
+        }) {
+            return Err(Stale::Page);
+        }
+        let key = (tb.ir.pc, tb.ir.flags);
+        let tbs = generation.tbs.pin();
+        if let Some(winner) = tbs.get(&key) {
+            Counters::bump(&counters.races);
+            return Ok(winner.clone());
+        }
+        tbs.insert(key, tb.clone());
+        for &p in tb.pages.iter() {
+            index.pages.entry(p).or_default().tbs.push(tb.clone());
+        }
+        Ok(tb)
+    }
+
+    /// Chains `slot` (an exit slot of a TB of `generation`, as the code
+    /// returned it) to `target`'s code, if both TBs are still valid and the
+    /// slot is not chained yet.
+    ///
+    /// # Safety
+    /// `slot` must be an exit slot of a TB of `generation`, and `target` a
+    /// TB of `generation`; the caller holds `generation`.
+    pub(crate) unsafe fn chain(&self, slot: *const Slot, target: *const Tb, counters: &Counters) {
+        let _index = self.index.lock();
+        // SAFETY: (the contract) both TBs belong to a generation the caller
+        // holds, which keeps them allocated (invariant 3).
+        let (slot, target) = unsafe { (&*slot, &*target) };
+        // SAFETY: as above; `owner` is the address of the slot's TB.
+        let owner = unsafe { &*(slot.owner as *const Tb) };
+        if owner.invalid.load(Ordering::Relaxed) || target.invalid.load(Ordering::Relaxed) {
+            return;
+        }
+        let Some(code) = target.code() else {
+            return;
+        };
+        {
+            let mut out = owner.links.lock();
+            if out.outgoing[slot.index].is_some() {
+                return;
+            }
+            out.outgoing[slot.index] = Some(target.me.clone());
+        }
+        target
+            .links
+            .lock()
+            .incoming
+            .push((owner.me.clone(), slot.index));
+        slot.target.store(code as *mut u8, Ordering::Release);
+        Counters::bump(&counters.chains);
+    }
+
+    /// Invalidates every TB read from guest pages `pages` (page numbers), in
+    /// every vCPU: the observer of the guest space's code watch. Safe from
+    /// any thread with no engine lock held.
+    pub(crate) fn invalidate_pages(&self, pages: &[u64], counters: &Counters) {
+        let mut index = self.index.lock();
+        let seq = self.seq.fetch_add(1, Ordering::AcqRel) + 1;
+        let generation = self.current.read().clone();
+        let mut victims: Vec<Arc<Tb>> = Vec::new();
+        for &p in pages {
+            let page = index.pages.entry(p).or_default();
+            page.last_invalidation = seq;
+            victims.append(&mut page.tbs);
+        }
+        Counters::bump(&counters.invalidations);
+        let mut dropped = 0u64;
+        for tb in victims {
+            if tb.invalid.swap(true, Ordering::Relaxed) {
+                continue;
+            }
+            for p in tb.pages.iter() {
+                if let Some(page) = index.pages.get_mut(p) {
+                    page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
+                }
+            }
+            let tbs = generation.tbs.pin();
+            let key = (tb.ir.pc, tb.ir.flags);
+            if tbs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tb)) {
+                tbs.remove(&key);
+            }
+            Self::unlink(&tb, counters);
+            index.retired_bytes += tb.footprint();
+            generation.retired.lock().push(tb);
+            dropped += 1;
+        }
+        Counters::add(&counters.invalidated_tbs, dropped);
+        let full = index.retired_bytes > RETIRED_LIMIT;
+        if dropped > 0 {
+            self.new_epoch();
+        }
+        drop(index);
+        if dropped > 0 {
+            self.kick_all(false);
+        }
+        if full {
+            // Invalidated TBs pin too much memory: start over. If no
+            // executable memory is left for that, the old generation
+            // simply goes on (it is still correct).
+            let _ = self.flush(counters);
+        }
+    }
+
+    /// Takes `tb` out of every chain: nulls the slots that jump to it and
+    /// removes it from the incoming lists of the TBs it jumps to. Called
+    /// with the index lock held, after `tb` was marked invalid.
+    fn unlink(tb: &Arc<Tb>, counters: &Counters) {
+        let (incoming, outgoing) = {
+            let mut links = tb.links.lock();
+            let outgoing = std::mem::replace(
+                &mut links.outgoing,
+                vec![None; tb.slots.len()].into_boxed_slice(),
+            );
+            (std::mem::take(&mut links.incoming), outgoing)
+        };
+        for (from, i) in incoming {
+            if let Some(from) = from.upgrade() {
+                from.slots[i]
+                    .target
+                    .store(std::ptr::null_mut(), Ordering::Release);
+                from.links.lock().outgoing[i] = None;
+                Counters::bump(&counters.unlinks);
+            }
+        }
+        let me = Arc::as_ptr(tb);
+        for (i, to) in outgoing.iter().enumerate() {
+            if let Some(to) = to.as_ref().and_then(Weak::upgrade) {
+                to.links
+                    .lock()
+                    .incoming
+                    .retain(|(w, j)| !(w.as_ptr() == me && *j == i));
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Watched code pages: detecting guest writes to guest pages that hold
+//! translated code (self-modifying code, a JIT in the guest, a loader
+//! reusing memory), at no cost to stores to other pages.
+//!
+//! # Protocol
+//!
+//! The translator calls [`GuestSpace::watch_code_page`] for each guest page
+//! *before* it reads instructions from it. A watched page that the guest may
+//! write is write-protected on the host (its host protection is the guest's
+//! minus `PROT_WRITE`), so the next write to it by anyone faults or is
+//! caught here:
+//!
+//! - a store by translated code faults on the host; the runtime sees the
+//!   fault address, [`GuestSpace::is_watched_write`] says it is ours, and
+//!   the runtime calls [`GuestSpace::release_code`] and re-executes the
+//!   store;
+//! - the emulator's own writes ([`GuestSpace::write`],
+//!   [`GuestSpace::access`] for stores and atomics, [`GuestSpace::host_range`]
+//!   for system-call output buffers, [`GuestSpace::write_force`]) release
+//!   the pages they touch first;
+//! - `munmap`, a fixed `mmap` over the page, and an `mprotect` that takes
+//!   `EXEC` away release it as part of the change.
+//!
+//! Releasing a page unwatches it, gives it back its guest protection, and
+//! then, with no lock of the space held, calls the code observer (the
+//! translation cache, [`GuestSpace::set_code_observer`]) with the released
+//! page numbers, which invalidates the blocks translated from them. A write
+//! that caused the release happens only after the observer returns, so a
+//! block translated from the old bytes is either invalidated by the
+//! observer or, if its translation was still under way, refused when it is
+//! inserted (the observer's bookkeeping, which the translator checks).
+//!
+//! A page whose guest protection lacks `WRITE` (ordinary text) needs no
+//! host change to be watched; the set still records it, so that an
+//! `mprotect` adding `WRITE` keeps it write-protected on the host.
+
+use super::*;
+
+/// The callback [`GuestSpace::set_code_observer`] installs: called with
+/// guest page numbers (guest address / [`PAGE_SIZE`]) that stopped being
+/// watched; it must invalidate every translated block read from them. It
+/// runs on the thread that released the pages, with no lock of the space
+/// held, and may call back into the space.
+pub type CodeObserver = Box<dyn Fn(&[u64]) + Send + Sync>;
+
+/// Guest page number of guest address `addr`.
+const fn page_of(addr: u64) -> u64 {
+    addr / PAGE_SIZE
+}
+
+impl PageMap {
+    /// True if a page of guest range `[start, end)` is watched.
+    pub(super) fn watches(&self, start: u64, end: u64) -> bool {
+        end > start
+            && self
+                .code
+                .range(page_of(start)..=page_of(end - 1))
+                .next()
+                .is_some()
+    }
+
+    /// Unwatches the pages of `[start, end)` and returns them. The caller
+    /// restores their host protection (or replaces the mapping).
+    pub(super) fn unwatch(&mut self, start: u64, end: u64) -> Vec<u64> {
+        if end <= start {
+            return Vec::new();
+        }
+        let pages: Vec<u64> = self
+            .code
+            .range(page_of(start)..=page_of(end - 1))
+            .copied()
+            .collect();
+        for p in &pages {
+            self.code.remove(p);
+        }
+        pages
+    }
+}
+
+impl GuestSpace {
+    /// Installs the code observer (see the module doc), replacing any
+    /// earlier one. The translation cache of the engine running this space
+    /// installs itself here.
+    pub fn set_code_observer(&self, observer: CodeObserver) {
+        *self.observer.write() = Some(observer);
+    }
+
+    /// Tells the observer that `pages` are no longer watched. Called with
+    /// no lock of the space held.
+    pub(super) fn notify(&self, pages: &[u64]) {
+        if pages.is_empty() {
+            return;
+        }
+        if let Some(observer) = &*self.observer.read() {
+            observer(pages);
+        }
+    }
+
+    /// Starts watching the page that holds guest address `addr` for writes
+    /// (see the module doc). Call it before reading the page's
+    /// instructions. An unmapped page is left alone (the read that follows
+    /// faults).
+    pub fn watch_code_page(&self, addr: u64) {
+        let page = page_of(addr);
+        if self.map.read().code.contains(&page) {
+            return;
+        }
+        let mut map = self.map.write();
+        let Some(m) = map.lookup(addr) else {
+            return;
+        };
+        if !map.code.insert(page) {
+            return;
+        }
+        if m.prot.contains(Prot::WRITE) {
+            let start = page * PAGE_SIZE;
+            // The page is mapped (checked above); a failure would leave it
+            // host-writable, so writes to it would not be seen: unwatch it.
+            if self
+                .host_protect(start, start + PAGE_SIZE, m.prot.host() & !libc::PROT_WRITE)
+                .is_err()
+            {
+                map.code.remove(&page);
+            }
+        }
+    }
+
+    /// True if guest address `addr` is in a watched page that the guest
+    /// may write: a host write fault there was caused by the watch, not by
+    /// the guest's permissions.
+    pub fn is_watched_write(&self, addr: u64) -> bool {
+        let map = self.map.read();
+        map.code.contains(&page_of(addr))
+            && map
+                .lookup(addr)
+                .is_some_and(|m| m.prot.contains(Prot::WRITE))
+    }
+
+    /// Stops watching the pages of guest range `[addr, addr + len)`,
+    /// restores their guest protection on the host, and has the observer
+    /// invalidate the code translated from them. Returns true if any page
+    /// was watched.
+    pub fn release_code(&self, addr: u64, len: u64) -> bool {
+        let start = page_align_down(addr);
+        let end = addr.saturating_add(len.max(1)).min(GUEST_SPACE_SIZE);
+        let pages = {
+            let mut map = self.map.write();
+            let pages = map.unwatch(start, end);
+            for &p in &pages {
+                let a = p * PAGE_SIZE;
+                if let Some(m) = map.lookup(a) {
+                    if m.prot.contains(Prot::WRITE) {
+                        // Mapped and host-writable before the watch; the
+                        // call cannot fail for a range of ours.
+                        let _ = self.host_protect(a, a + PAGE_SIZE, m.prot.host());
+                    }
+                }
+            }
+            pages
+        };
+        self.notify(&pages);
+        !pages.is_empty()
+    }
+
+    /// After guest `[start, end)` was given protection `prot` (the caller
+    /// holds the write lock): write-protects on the host the watched pages
+    /// in it that `prot` lets the guest write, and unwatches (returning
+    /// them) those that are no longer executable.
+    pub(super) fn rewatch(&self, map: &mut PageMap, start: u64, end: u64, prot: Prot) -> Vec<u64> {
+        if !prot.contains(Prot::EXEC) {
+            return map.unwatch(start, end);
+        }
+        if prot.contains(Prot::WRITE) {
+            let pages: Vec<u64> = map
+                .code
+                .range(page_of(start)..=page_of(end - 1))
+                .copied()
+                .collect();
+            for p in pages {
+                let a = p * PAGE_SIZE;
+                if self
+                    .host_protect(a, a + PAGE_SIZE, prot.host() & !libc::PROT_WRITE)
+                    .is_err()
+                {
+                    map.code.remove(&p);
+                }
+            }
+        }
+        Vec::new()
+    }
+}
