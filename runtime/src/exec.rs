@@ -18,7 +18,6 @@
 //! crashes loudly.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Once;
 
 use cranemu_backend::ExitCode;
@@ -59,24 +58,33 @@ unsafe extern "C" {
 thread_local! {
     /// The CPU state of the translated code this thread is running, or null.
     static JIT_CPU: Cell<*mut CpuState> = const { Cell::new(std::ptr::null_mut()) };
+    /// Host address range `[lo, hi)` of the guest region of that code:
+    /// faults inside it while in translated code are guest faults. Per
+    /// thread, since engines over different guest spaces may run in one
+    /// process (tests do).
+    static JIT_RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
-
-/// Host address range of the guest region: faults inside it while in
-/// translated code are guest faults.
-static GUEST_LO: AtomicU64 = AtomicU64::new(0);
-static GUEST_HI: AtomicU64 = AtomicU64::new(0);
 
 /// Runs the TB at `code` through the entry `trampoline` and returns its
 /// exit value (an [`ExitCode`] or an exit-slot address). The caller sets
 /// up the guest's float environment first and takes it down after
 /// (`enter_guest_fp`, `leave_guest_fp`).
 ///
+/// `guest` is the host address range `[lo, hi)` of the guest region that
+/// the code accesses (its guard included).
+///
 /// # Safety
 /// `code` and `trampoline` must be live code produced by the backend for
-/// a guest region registered with [`install_fault_handler`], and `cpu` must
-/// be the state that code was translated for.
-pub(crate) unsafe fn enter(cpu: &mut CpuState, code: *const u8, trampoline: *const u8) -> i64 {
+/// the guest region `guest`, [`install_fault_handler`] must have run, and
+/// `cpu` must be the state that code was translated for.
+pub(crate) unsafe fn enter(
+    cpu: &mut CpuState,
+    code: *const u8,
+    trampoline: *const u8,
+    guest: (u64, u64),
+) -> i64 {
     let p: *mut CpuState = cpu;
+    JIT_RANGE.with(|r| r.set(guest));
     JIT_CPU.with(|c| c.set(p));
     // SAFETY: the caller guarantees the code pointers; the shim preserves
     // the System V callee-saved registers on both exits.
@@ -85,14 +93,11 @@ pub(crate) unsafe fn enter(cpu: &mut CpuState, code: *const u8, trampoline: *con
     r
 }
 
-/// Installs the SIGSEGV/SIGBUS handler (once per process) and records
-/// the host range `[lo, hi)` of the guest region.
+/// Installs the SIGSEGV/SIGBUS handler (once per process).
 ///
 /// # Errors
 /// A message if `sigaction` fails.
-pub(crate) fn install_fault_handler(lo: u64, hi: u64) -> Result<(), String> {
-    GUEST_LO.store(lo, Ordering::Relaxed);
-    GUEST_HI.store(hi, Ordering::Relaxed);
+pub(crate) fn install_fault_handler() -> Result<(), String> {
     static ONCE: Once = Once::new();
     let mut result = Ok(());
     ONCE.call_once(|| {
@@ -121,10 +126,7 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
     let cpu = JIT_CPU.with(|c| c.get());
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as u64;
-    let (lo, hi) = (
-        GUEST_LO.load(Ordering::Relaxed),
-        GUEST_HI.load(Ordering::Relaxed),
-    );
+    let (lo, hi) = JIT_RANGE.with(|r| r.get());
     if cpu.is_null() || addr < lo || addr >= hi {
         // Not a guest fault: take the default action on return.
         // SAFETY: resetting a disposition is async-signal-safe.

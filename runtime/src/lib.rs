@@ -394,7 +394,7 @@ impl Engine {
     /// be set up; [`Error::Codegen`] if Cranelift cannot target this host.
     pub fn new(space: Arc<GuestSpace>, config: EngineConfig) -> Result<Engine> {
         let base = space.base() as u64;
-        exec::install_fault_handler(base, base + space.size() + GUARD_SIZE).map_err(Error::Host)?;
+        exec::install_fault_handler().map_err(Error::Host)?;
         let backend = Backend::new(BackendConfig {
             guest_base: base,
             guest_size: space.size(),
@@ -428,6 +428,12 @@ impl Engine {
             backend,
             cache,
         })
+    }
+
+    /// The host address range `[lo, hi)` of the guest space and its guard.
+    fn guest_range(&self) -> (u64, u64) {
+        let base = self.space.base() as u64;
+        (base, base + self.space.size() + GUARD_SIZE)
     }
 
     /// The guest address space.
@@ -623,7 +629,7 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             enter_guest_fp(cpu);
-            let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+            let r = unsafe { exec::enter(cpu, code, generation.trampoline, self.guest_range()) };
             leave_guest_fp(cpu);
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
@@ -751,7 +757,7 @@ impl Engine {
         cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
         enter_guest_fp(cpu);
         // SAFETY: freshly compiled code for this engine's guest space.
-        let r = unsafe { exec::enter(cpu, code, generation.trampoline) };
+        let r = unsafe { exec::enter(cpu, code, generation.trampoline, self.guest_range()) };
         leave_guest_fp(cpu);
         RUNNING.with(|r| r.set(saved));
         generation.resolve_fault_pc(cpu);

@@ -12,43 +12,12 @@ use std::time::Duration;
 use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit};
 use cranemu_softmmu::user::{GuestSpace, Prot};
 
+mod rv;
+use rv::*;
+
 const CODE: u64 = 0x10000;
 const THREADS: usize = 6;
 const RUNS: usize = 300;
-
-fn r_type(funct7: u32, rs2: u32, rs1: u32, funct3: u32, rd: u32, opcode: u32) -> u32 {
-    funct7 << 25 | rs2 << 20 | rs1 << 15 | funct3 << 12 | rd << 7 | opcode
-}
-fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x13
-}
-fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    r_type(0, rs2, rs1, 0, rd, 0x33)
-}
-fn b_type(funct3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    ((o >> 12) & 1) << 31
-        | ((o >> 5) & 0x3f) << 25
-        | rs2 << 20
-        | rs1 << 15
-        | funct3 << 12
-        | ((o >> 1) & 0xf) << 8
-        | ((o >> 11) & 1) << 7
-        | 0x63
-}
-fn jal(rd: u32, off: i32) -> u32 {
-    let o = off as u32;
-    ((o >> 20) & 1) << 31
-        | ((o >> 1) & 0x3ff) << 21
-        | ((o >> 11) & 1) << 20
-        | ((o >> 12) & 0xff) << 12
-        | rd << 7
-        | 0x6f
-}
-fn jalr(rd: u32, rs1: u32, imm: i32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (rd << 7) | 0x67
-}
-const ECALL: u32 = 0x73;
 
 /// a0 = sum over i in 1..=a1 of (i + i), through a call (`jal`/`jalr`, an
 /// indirect jump and so the jump cache) and a backward branch per step.

@@ -517,9 +517,10 @@ impl GuestSpace {
         let mut map = self.map.write();
         map.check(start, end, Prot::NONE)
             .map_err(|_| Error::NotMapped)?;
+        let released = self.unwatch_for_protect(&mut map, start, end, prot);
         self.host_protect(start, end, prot.host())?;
         map.set(start, end, prot);
-        let released = self.rewatch(&mut map, start, end, prot);
+        self.rewatch(&mut map, start, end, prot);
         drop(map);
         self.notify(&released);
         Ok(())

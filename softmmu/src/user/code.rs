@@ -98,20 +98,21 @@ impl GuestSpace {
 
     /// Starts watching the page that holds guest address `addr` for writes
     /// (see the module doc). Call it before reading the page's
-    /// instructions. An unmapped page is left alone (the read that follows
-    /// faults).
+    /// instructions. A page that is unmapped or not executable is watched
+    /// too: the translator caches the fault that fetching from it gives, and
+    /// mapping it or making it executable must invalidate that.
     pub fn watch_code_page(&self, addr: u64) {
         let page = page_of(addr);
-        if self.map.read().code.contains(&page) {
+        if addr >= GUEST_SPACE_SIZE || self.map.read().code.contains(&page) {
             return;
         }
         let mut map = self.map.write();
-        let Some(m) = map.lookup(addr) else {
-            return;
-        };
         if !map.code.insert(page) {
             return;
         }
+        let Some(m) = map.lookup(addr) else {
+            return;
+        };
         if m.prot.contains(Prot::WRITE) {
             let start = page * PAGE_SIZE;
             // The page is mapped (checked above); a failure would leave it
@@ -162,30 +163,56 @@ impl GuestSpace {
         !pages.is_empty()
     }
 
-    /// After guest `[start, end)` was given protection `prot` (the caller
-    /// holds the write lock): write-protects on the host the watched pages
-    /// in it that `prot` lets the guest write, and unwatches (returning
-    /// them) those that are no longer executable.
-    pub(super) fn rewatch(&self, map: &mut PageMap, start: u64, end: u64, prot: Prot) -> Vec<u64> {
-        if !prot.contains(Prot::EXEC) {
-            return map.unwatch(start, end);
-        }
-        if prot.contains(Prot::WRITE) {
-            let pages: Vec<u64> = map
-                .code
-                .range(page_of(start)..=page_of(end - 1))
-                .copied()
-                .collect();
-            for p in pages {
-                let a = p * PAGE_SIZE;
-                if self
-                    .host_protect(a, a + PAGE_SIZE, prot.host() & !libc::PROT_WRITE)
-                    .is_err()
-                {
-                    map.code.remove(&p);
-                }
+    /// Before guest `[start, end)` gets protection `prot` (the caller
+    /// holds the write lock, and the page map still has the old
+    /// protections): unwatches and returns the watched pages in it whose
+    /// translation no longer holds, those that stop or start being
+    /// executable.
+    pub(super) fn unwatch_for_protect(
+        &self,
+        map: &mut PageMap,
+        start: u64,
+        end: u64,
+        prot: Prot,
+    ) -> Vec<u64> {
+        let watched: Vec<u64> = map
+            .code
+            .range(page_of(start)..=page_of(end - 1))
+            .copied()
+            .collect();
+        let mut released = Vec::new();
+        for p in watched {
+            let was_exec = map
+                .lookup(p * PAGE_SIZE)
+                .is_some_and(|m| m.prot.contains(Prot::EXEC));
+            if !was_exec || !prot.contains(Prot::EXEC) {
+                map.code.remove(&p);
+                released.push(p);
             }
         }
-        Vec::new()
+        released
+    }
+
+    /// After guest `[start, end)` was given protection `prot` (the caller
+    /// holds the write lock): write-protects on the host the pages in it
+    /// that are still watched, if `prot` lets the guest write them.
+    pub(super) fn rewatch(&self, map: &mut PageMap, start: u64, end: u64, prot: Prot) {
+        if !prot.contains(Prot::WRITE) {
+            return;
+        }
+        let pages: Vec<u64> = map
+            .code
+            .range(page_of(start)..=page_of(end - 1))
+            .copied()
+            .collect();
+        for p in pages {
+            let a = p * PAGE_SIZE;
+            if self
+                .host_protect(a, a + PAGE_SIZE, prot.host() & !libc::PROT_WRITE)
+                .is_err()
+            {
+                map.code.remove(&p);
+            }
+        }
     }
 }
