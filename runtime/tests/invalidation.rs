@@ -217,7 +217,7 @@ fn hammer(jit_threshold: u32) {
                 space.map(OTHER, 0x2000, Prot::RX, true).expect("map");
                 space.unmap(OTHER, 0x2000).expect("unmap");
                 n += 1;
-                if n % 64 == 0 {
+                if n.is_multiple_of(64) {
                     engine.flush().expect("flush");
                 }
                 std::thread::yield_now();
