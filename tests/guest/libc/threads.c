@@ -6,7 +6,8 @@
  * (exact totals), a mutex-protected counter, a condition variable
  * ping-pong, a barrier, thread-local storage, distinct thread ids, return
  * values through pthread_join, pthread_exit, a signal sent to one thread
- * with pthread_kill, pthread_cancel, setuid/setgid with threads alive (the
+ * with pthread_kill, a futex wait interrupted by a signal (EINTR, or
+ * restarted with SA_RESTART), pthread_cancel, setuid/setgid with threads alive (the
  * two use the signals glibc reserves, 32 and 33), a signal sent to the
  * process reaching a sigwait thread, a robust mutex whose owner exited,
  * and a thread that calls exit() for the whole process.
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -220,6 +222,74 @@ static void part_fault_signal(void)
 	       handler_tid == target_tid ? "yes" : "no");
 }
 
+/* A thread blocked in FUTEX_WAIT and a signal with a handler: without
+ * SA_RESTART the wait fails with EINTR; with SA_RESTART it is restarted and
+ * goes on waiting until the word changes (Linux: futex_wait returns
+ * -ERESTARTSYS). The signal is sent until the waiter reports, since it may
+ * land just before the waiter enters the kernel. */
+static int futex_word;
+static volatile int waiter_eintr, waiter_done;
+static volatile int handler_runs;
+
+static long futex_wait(int *word, int val)
+{
+	return syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+
+static void on_usr1_count(int sig)
+{
+	(void)sig;
+	handler_runs++;
+}
+
+static void *futex_waiter(void *arg)
+{
+	int restart = arg != NULL;
+	target_tid = (pid_t)syscall(SYS_gettid);
+	while (!__atomic_load_n(&futex_word, __ATOMIC_SEQ_CST)) {
+		long r = futex_wait(&futex_word, 0);
+		if (r == -1 && errno == EINTR) {
+			waiter_eintr = 1;
+			if (!restart)
+				break;
+		}
+	}
+	waiter_done = 1;
+	return NULL;
+}
+
+static void part_futex_signal(void)
+{
+	for (int restart = 0; restart <= 1; restart++) {
+		pthread_t t;
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_usr1_count;
+		sa.sa_flags = restart ? SA_RESTART : 0;
+		sigaction(SIGUSR1, &sa, NULL);
+		futex_word = 0;
+		waiter_eintr = waiter_done = handler_runs = 0;
+		target_tid = 0;
+		pthread_create(&t, NULL, futex_waiter, restart ? (void *)1 : NULL);
+		while (!__atomic_load_n(&target_tid, __ATOMIC_SEQ_CST))
+			;
+		/* Without SA_RESTART: until the wait fails. With it: three
+		 * handler runs, then the word changes and a wake ends the wait. */
+		while (restart ? handler_runs < 3 : !waiter_done) {
+			pthread_kill(t, SIGUSR1);
+			usleep(20000);
+		}
+		if (restart) {
+			__atomic_store_n(&futex_word, 1, __ATOMIC_SEQ_CST);
+			syscall(SYS_futex, &futex_word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+		}
+		pthread_join(t, NULL);
+		printf("futex wait and a signal, %s: EINTR %s\n",
+		       restart ? "SA_RESTART" : "no SA_RESTART",
+		       waiter_eintr ? "yes" : "no");
+	}
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -339,6 +409,8 @@ int main(int argc, char **argv)
 		part_signal();
 	if (!*part || !strcmp(part, "faultsig"))
 		part_fault_signal();
+	if (!*part || !strcmp(part, "futexsig"))
+		part_futex_signal();
 	if (!*part || !strcmp(part, "cancel"))
 		part_cancel();
 	if (!*part || !strcmp(part, "setxid"))
