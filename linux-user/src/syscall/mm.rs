@@ -127,13 +127,23 @@ impl Process {
         if fixed && self.touches_code(addr, plen) {
             self.shared.code_changed.store(true, Ordering::SeqCst);
         }
+        if flags & 0xf != MAP_PRIVATE {
+            // Host MAP_SHARED memory: a fork()ed child and its parent (a
+            // guest fork is a host fork) see each other's writes, and
+            // writes to a file mapping reach the file.
+            let file = (flags & MAP_ANONYMOUS == 0).then_some((fd as i32, off));
+            return self
+                .space
+                .map_shared(addr, plen, prot, fixed, file)
+                .map_err(|e| e.errno());
+        }
         if flags & MAP_ANONYMOUS != 0 {
             return self
                 .space
                 .map(addr, plen, prot, fixed)
                 .map_err(|e| e.errno());
         }
-        // File mapping: a private copy of the file's bytes.
+        // Private file mapping: a private copy of the file's bytes.
         let fd = fd as i32;
         // SAFETY: F_GETFL takes no pointer.
         let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -193,6 +203,13 @@ impl Process {
         let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
         if self.touches_code(old, olen) {
             self.shared.code_changed.store(true, Ordering::SeqCst);
+        }
+        if self.space.is_shared(old, olen) {
+            // Copying would unshare it: the host moves the pages instead.
+            return self
+                .space
+                .remap_shared(old, olen, nlen, flags & MREMAP_MAYMOVE != 0)
+                .map_err(|e| e.errno());
         }
         if nlen <= olen {
             if nlen < olen {
