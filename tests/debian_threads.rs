@@ -180,7 +180,9 @@ fn sysbench_cpu_four_threads() {
             .lines()
             .find(|l| l.trim_start().starts_with(name))
             .unwrap_or_else(|| panic!("sysbench: no '{name}' line:\n{text}"));
-        line[line.find(':').expect("colon") + 1..].trim().to_string()
+        line[line.find(':').expect("colon") + 1..]
+            .trim()
+            .to_string()
     };
     assert_eq!(field("Number of threads"), "4", "{text}");
     assert_eq!(field("total number of events"), "1000", "{text}");
@@ -200,7 +202,14 @@ fn sysbench_cpu_four_threads() {
 fn stress_ng_cpu_two_workers() {
     let dir = scratch_dir("stress-ng");
     let out = sysroot_guest("usr/bin/stress-ng")
-        .args(["--cpu", "2", "--timeout", "3s", "--metrics-brief", "--verify"])
+        .args([
+            "--cpu",
+            "2",
+            "--timeout",
+            "3s",
+            "--metrics-brief",
+            "--verify",
+        ])
         .arg("--temp-path")
         .arg(&dir)
         .run();
