@@ -20,7 +20,20 @@ KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 # libc6 libgcc-s1: the sysroot for dynamically linked guests.
 # xz-utils liblzma5, python3.13-minimal libpython3.13-minimal libexpat1
 # zlib1g: dynamically linked programs that use threads (xz -T, threading).
-PACKAGES=(busybox-static libc6 libgcc-s1 xz-utils liblzma5 python3.13-minimal libpython3.13-minimal libexpat1 zlib1g)
+# 7zip libstdc++6: 7zr (/usr/lib/7zip/7zr; /usr/bin/7zr is a shell wrapper).
+# sysbench and stress-ng: the packages that hold the libraries in the
+# DT_NEEDED closure of /usr/bin/sysbench and /usr/bin/stress-ng (not their
+# whole Depends closure, which pulls in LLVM, Mesa and X11; those are only
+# loaded with dlopen, by stressors the tests do not run).
+PACKAGES=(busybox-static libc6 libgcc-s1 xz-utils liblzma5 python3.13-minimal libpython3.13-minimal libexpat1 zlib1g
+    7zip libstdc++6
+    sysbench libaio1t64 libluajit-5.1-2 libmariadb3 libpq5 libssl3t64 libzstd1
+    libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0 libcom-err2 libkeyutils1 libldap2 libsasl2-2
+    stress-ng libacl1 libapparmor1 libbsd0 libmd0 libcrypt1 libegl1 libgles2 libglvnd0 libgbm1 libdrm2
+    libgmp10 libmpfr6 libjpeg62-turbo libjudydebian1 libkmod2 libsctp1 libxxhash0)
+# The dynamically linked programs whose DT_NEEDED closure must resolve inside
+# the sysroot (checked after extraction when readelf is available).
+PROGRAMS=(usr/bin/xz usr/bin/python3.13 usr/lib/7zip/7zr usr/bin/sysbench usr/bin/stress-ng)
 
 die() { echo "fetch-guests.sh: error: $*" >&2; exit 1; }
 log() { echo "fetch-guests.sh: $*" >&2; }
@@ -113,6 +126,37 @@ for d in lib bin sbin; do
     ln -sfn "usr/$d" "$SYSROOT.new/$d"
 done
 [[ -x "$SYSROOT.new/usr/bin/busybox" ]] || die "busybox not found at $SYSROOT.new/usr/bin/busybox after extraction"
+
+# Every shared library that the programs need (DT_NEEDED, transitively) must
+# be in the sysroot: a package dropped from PACKAGES, or a new soname in a
+# newer Debian build, fails here rather than in a test.
+READELF=$(command -v readelf || command -v riscv64-linux-gnu-readelf || true)
+if [[ -n "$READELF" ]]; then
+    libdirs=(usr/lib/riscv64-linux-gnu usr/lib)
+    declare -A seen=()
+    todo=()
+    for prog in "${PROGRAMS[@]}"; do
+        [[ -f "$SYSROOT.new/$prog" ]] || die "$prog not found in the sysroot after extraction"
+        todo+=("$SYSROOT.new/$prog")
+    done
+    while ((${#todo[@]})); do
+        f=${todo[-1]}
+        unset 'todo[-1]'
+        for so in $("$READELF" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [[ -n "${seen[$so]:-}" ]] && continue
+            seen[$so]=1
+            found=
+            for d in "${libdirs[@]}"; do
+                if [[ -e "$SYSROOT.new/$d/$so" ]]; then found="$SYSROOT.new/$d/$so"; break; fi
+            done
+            [[ -n "$found" ]] || die "$so (needed by $(basename "$f")) is not in the sysroot: add its package to PACKAGES"
+            todo+=("$found")
+        done
+    done
+    log "DT_NEEDED closure of ${PROGRAMS[*]}: ${#seen[@]} libraries, all present"
+else
+    log "no readelf: DT_NEEDED closure not checked"
+fi
 
 rm -rf "$SYSROOT"
 mv "$SYSROOT.new" "$SYSROOT"

@@ -262,3 +262,14 @@ fn libc_fork_threads() {
         check_program("fork_threads", exe, &[]);
     }
 }
+
+/// `mmap(MAP_SHARED)` across `fork`: children's stores to anonymous shared
+/// memory reach their parent (stress-ng's bogo-op counters live there), a
+/// shared mapping moved by `mremap` stays shared, stores through a shared
+/// file mapping reach the file, and a private mapping stays private.
+#[test]
+fn libc_shared_mmap() {
+    if let Some(exe) = build_libc_program("shared_mmap") {
+        check_program("shared_mmap", exe, &[]);
+    }
+}

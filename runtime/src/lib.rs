@@ -37,8 +37,12 @@
 //! write to one, from any thread, a remapping or an `mprotect` that takes
 //! `EXEC` away invalidates exactly the TBs read from those pages, in every
 //! vCPU, unchaining the exits that jump to them. So `fence.i` (and the
-//! `riscv_flush_icache` system call) only end their block: by then every
-//! write to code has already invalidated what it changed.
+//! `riscv_flush_icache` system call) have little left to do: every write to
+//! code through this process's mappings has already invalidated what it
+//! changed. Only memory that another mapping can write (a `MAP_SHARED`
+//! mapping, which another process or a second mapping of the same file may
+//! write unseen) is left to them: they invalidate the code translated from
+//! shared pages.
 //!
 //! Lock order: the cache's index lock, then its current generation, then
 //! a generation's internals, then the vCPU registry, then the guest
@@ -656,7 +660,15 @@ impl Engine {
                         return Ok(None);
                     }
                 }
-                Some(ExitCode::Exit) | Some(ExitCode::NoChain) | Some(ExitCode::ExitFlush) => {
+                Some(ExitCode::ExitFlush) => {
+                    // `fence.i`: only code in shared memory can have been
+                    // written unseen (see the module doc).
+                    self.space.release_shared_code();
+                    if !self.cache.is_current(generation) {
+                        return Ok(None);
+                    }
+                }
+                Some(ExitCode::Exit) | Some(ExitCode::NoChain) => {
                     if !self.cache.is_current(generation) {
                         return Ok(None);
                     }
@@ -700,9 +712,13 @@ impl Engine {
                 cpu.pc = pc;
                 Step::Continue
             }
-            // `fence.i` (`flush`) needs nothing more: writes to code
-            // invalidated it already (see the module doc).
-            interp::Outcome::Exit { pc, flush: _ } => {
+            // `fence.i` (`flush`): writes to code invalidated it already,
+            // except writes to shared memory through another mapping (see
+            // the module doc).
+            interp::Outcome::Exit { pc, flush } => {
+                if flush {
+                    self.space.release_shared_code();
+                }
                 cpu.pc = pc;
                 Step::Continue
             }

@@ -17,6 +17,17 @@
 //! fetches instructions through [`GuestSpace::fetch_code`], which requires
 //! [`Prot::EXEC`].
 //!
+//! # Shared mappings
+//!
+//! [`GuestSpace::map`] gives private anonymous memory, which a host `fork`
+//! (the guest's `fork`) copies. [`GuestSpace::map_shared`] maps host
+//! `MAP_SHARED` memory, anonymous or of a file, so that what one process
+//! writes is seen by the other after a `fork` (a parent and the children it
+//! hands work to, talking through `mmap(MAP_SHARED|MAP_ANONYMOUS)`), and
+//! writes to a shared file mapping reach the file. The page map remembers
+//! which ranges are shared ([`Mapping::shared`]); [`GuestSpace::remap_shared`]
+//! grows or moves them with the host's `mremap`, which keeps them shared.
+//!
 //! # Host protection versus guest protection
 //!
 //! Guest code is never executed on the host, so the host mapping never has
@@ -226,12 +237,22 @@ pub struct Mapping {
     pub end: u64,
     /// Guest permissions.
     pub prot: Prot,
+    /// Host `MAP_SHARED` memory (see [`GuestSpace::map_shared`]).
+    pub shared: bool,
+}
+
+/// A page map entry: the end of the range that starts at its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Entry {
+    end: u64,
+    prot: Prot,
+    shared: bool,
 }
 
 /// The page map, keyed by range start; ranges never overlap.
 #[derive(Default)]
 struct PageMap {
-    ranges: BTreeMap<u64, (u64, Prot)>,
+    ranges: BTreeMap<u64, Entry>,
     /// Non-fixed mappings are placed top-down below this guest address.
     mmap_top: u64,
     /// Watched code pages, by guest page number (see [`code`]).
@@ -241,15 +262,11 @@ struct PageMap {
 impl PageMap {
     /// Splits the range containing `at` (if any) so that `at` is a boundary.
     fn split(&mut self, at: u64) {
-        let found = self
-            .ranges
-            .range(..at)
-            .next_back()
-            .map(|(&s, &(e, p))| (s, e, p));
-        if let Some((s, e, p)) = found {
-            if e > at {
-                self.ranges.insert(s, (at, p));
-                self.ranges.insert(at, (e, p));
+        let found = self.ranges.range(..at).next_back().map(|(&s, &e)| (s, e));
+        if let Some((s, e)) = found {
+            if e.end > at {
+                self.ranges.insert(s, Entry { end: at, ..e });
+                self.ranges.insert(at, e);
             }
         }
     }
@@ -264,16 +281,31 @@ impl PageMap {
         }
     }
 
-    /// Sets `[start, end)` to `prot`, mapped.
-    fn set(&mut self, start: u64, end: u64, prot: Prot) {
+    /// Sets `[start, end)` to `prot`, mapped (shared or private).
+    fn set(&mut self, start: u64, end: u64, prot: Prot, shared: bool) {
         self.clear(start, end);
-        self.ranges.insert(start, (end, prot));
+        self.ranges.insert(start, Entry { end, prot, shared });
+    }
+
+    /// Changes the permissions of the mapped `[start, end)` to `prot`,
+    /// keeping each part shared or private.
+    fn set_prot(&mut self, start: u64, end: u64, prot: Prot) {
+        self.split(start);
+        self.split(end);
+        for (_, e) in self.ranges.range_mut(start..end) {
+            e.prot = prot;
+        }
     }
 
     /// The range containing `addr`.
     fn lookup(&self, addr: u64) -> Option<Mapping> {
-        let (&start, &(end, prot)) = self.ranges.range(..=addr).next_back()?;
-        (addr < end).then_some(Mapping { start, end, prot })
+        let (&start, e) = self.ranges.range(..=addr).next_back()?;
+        (addr < e.end).then_some(Mapping {
+            start,
+            end: e.end,
+            prot: e.prot,
+            shared: e.shared,
+        })
     }
 
     /// Checks that every byte of `[start, end)` is mapped with at least
@@ -301,7 +333,8 @@ impl PageMap {
     /// [`MMAP_MIN_ADDR`].
     fn find_free(&self, len: u64) -> Option<u64> {
         let mut end = self.mmap_top;
-        for (&s, &(e, _)) in self.ranges.range(..self.mmap_top).rev() {
+        for (&s, e) in self.ranges.range(..self.mmap_top).rev() {
+            let e = e.end;
             if e <= end && end - e >= len {
                 break;
             }
@@ -471,11 +504,182 @@ impl GuestSpace {
         };
         let end = start + plen;
         self.host_map(start, end, prot.host())?;
-        map.set(start, end, prot);
+        map.set(start, end, prot, false);
         let released = map.unwatch(start, end);
         drop(map);
         self.notify(&released);
         Ok(start)
+    }
+
+    /// Like [`GuestSpace::map`], but with host `MAP_SHARED` memory (see the
+    /// module doc): anonymous with `file` `None`, else `len` bytes of the
+    /// host file descriptor `file.0` from offset `file.1` (page aligned), as
+    /// `mmap(MAP_SHARED)` of that file. Host refusals come back as
+    /// [`Error::Host`] with the host's errno (`EACCES` for a writable mapping
+    /// of a read-only descriptor, `ENODEV` for a file that cannot be mapped).
+    ///
+    /// # Errors
+    /// As [`GuestSpace::map`].
+    pub fn map_shared(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        file: Option<(i32, u64)>,
+    ) -> Result<u64, Error> {
+        if len == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let plen = page_align_up(len).ok_or(Error::OutOfRange)?;
+        let mut map = self.map.write();
+        let start = if fixed {
+            self.range(addr, plen)?.0
+        } else {
+            let hint = page_align_down(addr);
+            match self.range(hint, plen) {
+                Ok((s, e)) if s >= MMAP_MIN_ADDR && map.is_free(s, e) => s,
+                _ => map.find_free(plen).ok_or(Error::NoSpace)?,
+            }
+        };
+        let (flags, fd, off) = match file {
+            None => (libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0),
+            Some((fd, off)) => {
+                let off = libc::off_t::try_from(off).map_err(|_| Error::InvalidArgument)?;
+                (libc::MAP_SHARED, fd, off)
+            }
+        };
+        // SAFETY: [start, start + plen) lies inside our reservation (checked
+        // by `range` or found free in it); MAP_FIXED replaces only pages we
+        // own, under the write lock.
+        let p = unsafe {
+            libc::mmap(
+                self.host(start).cast(),
+                plen as usize,
+                prot.host(),
+                libc::MAP_FIXED | flags,
+                fd,
+                off,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            // The host checks the descriptor and protections (EBADF,
+            // EACCES, ENODEV) before it replaces anything, so the range is
+            // as it was.
+            return Err(Error::Host(std::io::Error::last_os_error()));
+        }
+        map.set(start, start + plen, prot, true);
+        let released = map.unwatch(start, start + plen);
+        drop(map);
+        self.notify(&released);
+        Ok(start)
+    }
+
+    /// True if any page of `[addr, addr + len)` is a shared mapping (see
+    /// [`GuestSpace::map_shared`]).
+    pub fn is_shared(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        let map = self.map.read();
+        map.lookup(addr).is_some_and(|m| m.shared)
+            || map.ranges.range(addr..end).any(|(_, e)| e.shared)
+    }
+
+    /// `mremap` of the mapping at `old` (`old_len` bytes, page aligned) to
+    /// `new_len` bytes with the host's `mremap`, which keeps shared memory
+    /// shared: in place if the pages after it are free, else (with
+    /// `may_move`) at a free range found like [`GuestSpace::map`]'s.
+    /// Returns the new guest address.
+    ///
+    /// # Errors
+    /// [`Error::NotMapped`] unless `[old, old + old_len)` is all shared
+    /// memory with one set of permissions; [`Error::NoSpace`] if it cannot
+    /// grow in place and may not move, or no free range is big enough; the
+    /// others as [`GuestSpace::map`].
+    pub fn remap_shared(
+        &self,
+        old: u64,
+        old_len: u64,
+        new_len: u64,
+        may_move: bool,
+    ) -> Result<u64, Error> {
+        let (ostart, oend) = self.range(old, old_len)?;
+        let nlen = page_align_up(new_len).ok_or(Error::OutOfRange)?;
+        let olen = oend - ostart;
+        let mut map = self.map.write();
+        // One mapping as Linux would see it: all of it mapped, shared and
+        // with the same permissions (the page map does not merge ranges).
+        let m = map.lookup(ostart).ok_or(Error::NotMapped)?;
+        let mut pos = ostart;
+        while pos < oend {
+            match map.lookup(pos) {
+                Some(p) if p.shared && p.prot == m.prot => pos = p.end,
+                _ => return Err(Error::NotMapped),
+            }
+        }
+        if nlen <= olen {
+            if nlen < olen {
+                self.host_map(ostart + nlen, oend, libc::PROT_NONE)?;
+                map.clear(ostart + nlen, oend);
+                let released = map.unwatch(ostart + nlen, oend);
+                drop(map);
+                self.notify(&released);
+            }
+            return Ok(ostart);
+        }
+        let in_place = match self.range(oend, nlen - olen) {
+            Ok((s, e)) => map.is_free(s, e),
+            Err(_) => false,
+        };
+        let target = if in_place {
+            ostart
+        } else if may_move {
+            map.find_free(nlen).ok_or(Error::NoSpace)?
+        } else {
+            return Err(Error::NoSpace);
+        };
+        // Free the host pages the mapping moves or grows into (they hold our
+        // PROT_NONE reservation), then let the host move or grow it there;
+        // the pages it leaves are reserved again.
+        let (hole, hole_end) = if in_place {
+            (oend, ostart + nlen)
+        } else {
+            (target, target + nlen)
+        };
+        // SAFETY: [hole, hole_end) is inside our reservation and free in
+        // the page map; we hold the write lock.
+        unsafe { libc::munmap(self.host(hole).cast(), (hole_end - hole) as usize) };
+        // SAFETY: the old range is our mapping; the target is the hole just
+        // made (or the mapping itself, growing in place into the hole).
+        let p = unsafe {
+            if in_place {
+                libc::mremap(self.host(ostart).cast(), olen as usize, nlen as usize, 0)
+            } else {
+                libc::mremap(
+                    self.host(ostart).cast(),
+                    olen as usize,
+                    nlen as usize,
+                    libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+                    self.host(target),
+                )
+            }
+        };
+        if p == libc::MAP_FAILED {
+            let err = std::io::Error::last_os_error();
+            self.host_map(hole, hole_end, libc::PROT_NONE)?;
+            return Err(Error::Host(err));
+        }
+        if !in_place {
+            self.host_map(ostart, oend, libc::PROT_NONE)?;
+            map.clear(ostart, oend);
+        }
+        map.set(target, target + nlen, m.prot, true);
+        let mut released = map.unwatch(ostart, oend);
+        released.extend(map.unwatch(target, target + nlen));
+        drop(map);
+        self.notify(&released);
+        Ok(target)
     }
 
     /// True if no page of `[addr, addr + len)` is mapped (for
@@ -519,7 +723,7 @@ impl GuestSpace {
             .map_err(|_| Error::NotMapped)?;
         let released = self.unwatch_for_protect(&mut map, start, end, prot);
         self.host_protect(start, end, prot.host())?;
-        map.set(start, end, prot);
+        map.set_prot(start, end, prot);
         self.rewatch(&mut map, start, end, prot);
         drop(map);
         self.notify(&released);
@@ -539,7 +743,12 @@ impl GuestSpace {
             .read()
             .ranges
             .iter()
-            .map(|(&start, &(end, prot))| Mapping { start, end, prot })
+            .map(|(&start, e)| Mapping {
+                start,
+                end: e.end,
+                prot: e.prot,
+                shared: e.shared,
+            })
             .collect()
     }
 
@@ -981,6 +1190,92 @@ mod tests {
         assert!(g.host_range(u64::MAX - 1, 4, AccessKind::Read).is_err());
         assert!(!g.is_free(u64::MAX, 5));
         assert_eq!(g.prot_of(u64::MAX), None);
+    }
+
+    /// Shared memory stays shared with a forked child; private does not.
+    #[test]
+    fn shared_mapping_survives_fork_and_remap() {
+        let g = GuestSpace::new().unwrap();
+        g.set_mmap_top(0x10_0000_0000);
+        let sh = g.map_shared(0, 0x2000, Prot::RW, false, None).unwrap();
+        let pr = g.map(0, 0x1000, Prot::RW, false).unwrap();
+        assert!(g.is_shared(sh + 0x1000, 8) && !g.is_shared(pr, 0x1000));
+        let child_writes = |g: &GuestSpace, addrs: &[u64]| {
+            // SAFETY: the child only stores to mapped writable guest pages
+            // and leaves with _exit.
+            let pid = unsafe { libc::fork() };
+            if pid == 0 {
+                for &a in addrs {
+                    unsafe { *(g.base().add(a as usize) as *mut u32) = 0xfeed };
+                }
+                unsafe { libc::_exit(0) };
+            }
+            let mut st = 0;
+            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
+            assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
+        };
+        child_writes(&g, &[sh + 0x1004, pr]);
+        assert_eq!(g.read_u32(sh + 0x1004).unwrap(), 0xfeed);
+        assert_eq!(g.read_u32(pr).unwrap(), 0);
+        // mprotect keeps it shared.
+        g.protect(sh, 0x1000, Prot::READ).unwrap();
+        assert!(g.is_shared(sh, 0x1000));
+        assert_eq!(g.prot_of(sh), Some(Prot::READ));
+        g.protect(sh, 0x1000, Prot::RW).unwrap();
+        // Moved (the pages after it are taken by `pr` or unmapped space
+        // above the top): contents and sharing go along, the old range is
+        // unmapped.
+        g.map(sh + 0x2000, 0x1000, Prot::RW, true).unwrap();
+        let moved = g.remap_shared(sh, 0x2000, 0x3000, true).unwrap();
+        assert_ne!(moved, sh);
+        assert_eq!(g.prot_of(sh), None);
+        assert_eq!(g.read_u32(moved + 0x1004).unwrap(), 0xfeed);
+        assert!(g.is_shared(moved, 0x3000));
+        child_writes(&g, &[moved]);
+        assert_eq!(g.read_u32(moved).unwrap(), 0xfeed);
+        // Without MREMAP_MAYMOVE and no room: refused.
+        g.map(moved + 0x3000, 0x1000, Prot::RW, true).unwrap();
+        assert!(g.remap_shared(moved, 0x3000, 0x4000, false).is_err());
+        // Grown in place into free pages, and shrunk.
+        g.unmap(moved + 0x3000, 0x1000).unwrap();
+        assert_eq!(g.remap_shared(moved, 0x3000, 0x4000, false).unwrap(), moved);
+        assert_eq!(g.prot_of(moved + 0x3000), Some(Prot::RW));
+        assert_eq!(g.remap_shared(moved, 0x4000, 0x1000, false).unwrap(), moved);
+        assert_eq!(g.prot_of(moved + 0x1000), None);
+        assert_eq!(g.read_u32(moved).unwrap(), 0xfeed);
+    }
+
+    /// A shared file mapping writes through to the file; a writable one of
+    /// a read-only descriptor is refused with the host's EACCES.
+    #[test]
+    fn shared_file_mapping() {
+        use std::io::{Read, Seek};
+        use std::os::fd::AsRawFd;
+        let g = GuestSpace::new().unwrap();
+        g.set_mmap_top(0x10_0000_0000);
+        let path = std::env::temp_dir().join(format!("cranemu-shared-{}", std::process::id()));
+        let mut f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        f.set_len(0x2000).unwrap();
+        let a = g
+            .map_shared(0, 0x1000, Prot::RW, false, Some((f.as_raw_fd(), 0x1000)))
+            .unwrap();
+        g.write(a + 3, b"through").unwrap();
+        let mut buf = vec![0; 0x2000];
+        f.rewind().unwrap();
+        f.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf[0x1003..0x100a], b"through");
+        let ro = std::fs::File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let e = g
+            .map_shared(0, 0x1000, Prot::RW, false, Some((ro.as_raw_fd(), 0)))
+            .unwrap_err();
+        assert_eq!(e.errno(), libc::EACCES);
     }
 
     #[test]

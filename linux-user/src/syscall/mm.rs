@@ -8,7 +8,8 @@
 //! from here: the guest space tells the translation cache about every
 //! change to a page that code was read from (a write, an unmapping, a
 //! remapping, `mprotect` without `PROT_EXEC`), so `riscv_flush_icache` has
-//! nothing left to do.
+//! only code in shared mappings left to invalidate (which another process
+//! or another mapping may have written).
 //!
 //! [`GuestSpace`]: cranemu_softmmu::user::GuestSpace
 
@@ -48,7 +49,10 @@ impl Process {
             }
             nr::MREMAP => self.mremap(a),
             nr::MADVISE | nr::MSYNC => Ok(0),
-            nr::RISCV_FLUSH_ICACHE => Ok(0),
+            nr::RISCV_FLUSH_ICACHE => {
+                self.space.release_shared_code();
+                Ok(0)
+            }
             _ => {
                 known = false;
                 Ok(0)
@@ -106,13 +110,23 @@ impl Process {
         if noreplace && !self.space.is_free(addr, plen) {
             return Err(libc::EEXIST);
         }
+        if flags & 0xf != MAP_PRIVATE {
+            // Host MAP_SHARED memory: a fork()ed child and its parent (a
+            // guest fork is a host fork) see each other's writes, and
+            // writes to a file mapping reach the file.
+            let file = (flags & MAP_ANONYMOUS == 0).then_some((fd as i32, off));
+            return self
+                .space
+                .map_shared(addr, plen, prot, fixed, file)
+                .map_err(|e| e.errno());
+        }
         if flags & MAP_ANONYMOUS != 0 {
             return self
                 .space
                 .map(addr, plen, prot, fixed)
                 .map_err(|e| e.errno());
         }
-        // File mapping: a private copy of the file's bytes.
+        // Private file mapping: a private copy of the file's bytes.
         let fd = fd as i32;
         // SAFETY: F_GETFL takes no pointer.
         let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
@@ -170,6 +184,13 @@ impl Process {
             return Err(libc::ENOMEM);
         };
         let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
+        if self.space.is_shared(old, olen) {
+            // Copying would unshare it: the host moves the pages instead.
+            return self
+                .space
+                .remap_shared(old, olen, nlen, flags & MREMAP_MAYMOVE != 0)
+                .map_err(|e| e.errno());
+        }
         if nlen <= olen {
             if nlen < olen {
                 self.space

@@ -33,6 +33,12 @@
 //! A page whose guest protection lacks `WRITE` (ordinary text) needs no
 //! host change to be watched; the set still records it, so that an
 //! `mprotect` adding `WRITE` keeps it write-protected on the host.
+//!
+//! Shared mappings (`MAP_SHARED`) are the exception: another process (a
+//! forked child) or a second mapping of the same file or memfd can write
+//! their memory without touching this process's protection. For them the
+//! guest's own synchronization counts, as on hardware: `fence.i` and
+//! `riscv_flush_icache` call [`GuestSpace::release_shared_code`].
 
 use super::*;
 
@@ -191,6 +197,27 @@ impl GuestSpace {
             }
         }
         released
+    }
+
+    /// Stops watching every watched page of a shared mapping and has the
+    /// observer invalidate their code (see the module doc): for `fence.i`
+    /// and `riscv_flush_icache`, after which code written through another
+    /// mapping of the same memory must be seen. Returns true if any page
+    /// was released.
+    pub fn release_shared_code(&self) -> bool {
+        let shared: Vec<u64> = {
+            let map = self.map.read();
+            map.code
+                .iter()
+                .copied()
+                .filter(|&p| map.lookup(p * PAGE_SIZE).is_some_and(|m| m.shared))
+                .collect()
+        };
+        let mut any = false;
+        for p in shared {
+            any |= self.release_code(p * PAGE_SIZE, PAGE_SIZE);
+        }
+        any
     }
 
     /// After guest `[start, end)` was given protection `prot` (the caller
