@@ -35,6 +35,13 @@
  * relaxed outcome was observed goes to stderr only (it depends on timing
  * and on the host), showing that the test can see reordering at all.
  *
+ * A forbidden outcome is always a bug; seeing none is evidence, not proof.
+ * On cranemu on an x86-64 host with two idle cores the relaxed SB outcome
+ * shows up in about 1% of runs, and a fence lowered without mfence (tried
+ * by hand) fails its SB test in most runs of this program; on a busy host,
+ * where the two threads are time-sliced rather than run at once, a whole
+ * run may see no reordering at all.
+ *
  * Usage: litmus [ITERS]   (default 100000) */
 #define _GNU_SOURCE
 #include <pthread.h>
