@@ -273,3 +273,55 @@ fn libc_shared_mmap() {
         check_program("shared_mmap", exe, &[]);
     }
 }
+
+/// Atomics under real concurrency with 2, 4, 8 and 16 threads (issue 7):
+/// amoadd.w/.d and lr/sc counters with exact totals (and distinct returned
+/// values), a ticket lock on amoadd.aq/.rl, a lock-free MPMC ring on lr/sc
+/// and amoswap.rl, and pthread mutex, condition variables, rwlock and
+/// barrier with 8 threads. The source is tests/guest/libc/atomics.c; its
+/// expected output is libc_atomics.out, as atomics.out belongs to the
+/// freestanding tests/guest/src/atomics.S. The interpreter tier runs every
+/// part with a twentieth of the operations (`atomics all 20`), against
+/// libc_atomics_div20.out.
+#[test]
+fn libc_atomics() {
+    if let Some(exe) = build_libc_program("atomics") {
+        check_program("libc_atomics", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe)
+                .args(["all", "20"])
+                .run();
+            interp.assert_success();
+            assert_same_text(
+                "atomics all 20 (interpreter tier) vs tests/guest/expected/libc_atomics_div20.out",
+                &interp.stdout_str(),
+                &expected("libc_atomics_div20"),
+            );
+        }
+    }
+}
+
+/// RVWMO litmus tests on two threads, 10^5 runs each (issue 7): message
+/// passing, store buffering and load buffering with the fences and aq/rl
+/// annotations that forbid their relaxed outcomes; no forbidden outcome
+/// may appear. Store buffering is the one x86-64 itself produces, where a
+/// fence that orders a store before a later load (`fence rw,rw`, `fence
+/// w,r`, an `.aq` AMO, `lr.aqrl`) is not lowered to a full host fence. The
+/// interpreter tier, much slower, runs 2000 of each.
+#[test]
+fn libc_litmus() {
+    if let Some(exe) = build_libc_program("litmus") {
+        check_program("litmus", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe)
+                .arg("2000")
+                .run();
+            interp.assert_success();
+            assert_same_text(
+                "litmus 2000 (interpreter tier) vs tests/guest/expected/litmus.out",
+                &interp.stdout_str(),
+                &expected("litmus").replacen("100000 runs", "2000 runs", 1),
+            );
+        }
+    }
+}

@@ -835,11 +835,24 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 };
                 self.def(dst, x);
             }
-            Fence { kind } => {
-                if kind == FenceKind::StoreLoad {
+            // RVWMO on an x86-64 (TSO) host: the hardware keeps loads in
+            // order, stores in order, and loads before later stores, so only
+            // an earlier store before a later load (a fence whose
+            // predecessor set has W and successor set R, see
+            // `FenceKind::StoreLoad`) needs a host fence: `mfence`. Every
+            // other fence needs no instruction, only a compiler barrier:
+            // `sequence_point` emits nothing, and Cranelift neither moves
+            // memory accesses across it nor forwards or merges loads across
+            // it (its alias analysis treats it as a fence), so a load after
+            // `fence r,r` is really performed after the load before it.
+            Fence { kind } => match kind {
+                FenceKind::StoreLoad => {
                     self.b.ins().fence();
                 }
-            }
+                FenceKind::Other => {
+                    self.b.ins().sequence_point();
+                }
+            },
             Fbin { .. }
             | Fsqrt { .. }
             | Fma { .. }

@@ -232,12 +232,21 @@ pub enum Rounding {
 }
 
 /// A memory-ordering fence, by what it must order on an x86-64 host.
+///
+/// RVWMO (preserved program order rule 4 for `fence`, rules 5 and 6 for
+/// `aq`/`rl`) can ask for any of the four orders between earlier and later
+/// loads and stores; x86-64's TSO gives three of them (load-load,
+/// load-store, store-store) in hardware and lets a load pass an earlier
+/// store only. Hence the two kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FenceKind {
-    /// Orders earlier stores before later loads: needs a full host fence.
+    /// Orders earlier stores before later loads: needs a full host fence
+    /// (`mfence`; the JIT and the interpreter both emit one).
     StoreLoad,
-    /// Any other ordering, which a TSO host gives for free; the backend must
-    /// still not move guest memory accesses across it.
+    /// Any other ordering, which a TSO host gives for free; no host
+    /// instruction, but a compiler barrier: neither the backend nor the
+    /// interpreter's compiler may move, merge or forward guest memory
+    /// accesses across it.
     Other,
 }
 

@@ -376,9 +376,16 @@ pub unsafe fn run(
                     Err(fault) => return fault,
                 }
             }
+            // As the JIT lowers it (RVWMO on a TSO host): a full host fence
+            // only where an earlier store must precede a later load;
+            // otherwise the host keeps the order, and a compiler fence
+            // stops rustc from moving this thread's guest accesses across.
             Fence { kind } => {
-                if kind == crate::FenceKind::StoreLoad {
-                    mem.fence();
+                match kind {
+                    crate::FenceKind::StoreLoad => mem.fence(),
+                    crate::FenceKind::Other => {
+                        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst)
+                    }
                 }
                 None
             }

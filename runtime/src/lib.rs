@@ -57,7 +57,7 @@ mod tbcache;
 
 use std::cell::{RefCell, UnsafeCell};
 use std::io::Write;
-use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -237,9 +237,23 @@ impl interp::Memory for InterpMemory<'_> {
             .access(addr, size.bytes(), AccessKind::Read, |p| {
                 // SAFETY: `access` checked that the range is guest-readable
                 // (so host-readable) and keeps it mapped during the call.
+                // Other vCPUs may store to it at the same time: aligned
+                // accesses are (relaxed) atomics, as RVWMO's single-copy
+                // atomicity wants; misaligned ones have no such guarantee
+                // on RISC-V either.
                 unsafe {
+                    let aligned = (p as usize).is_multiple_of(size.bytes() as usize);
                     match size {
-                        MemSize::B1 => u64::from(p.read()),
+                        MemSize::B1 => u64::from(AtomicU8::from_ptr(p).load(Ordering::Relaxed)),
+                        MemSize::B2 if aligned => {
+                            u64::from(AtomicU16::from_ptr(p.cast()).load(Ordering::Relaxed))
+                        }
+                        MemSize::B4 if aligned => {
+                            u64::from(AtomicU32::from_ptr(p.cast()).load(Ordering::Relaxed))
+                        }
+                        MemSize::B8 if aligned => {
+                            AtomicU64::from_ptr(p.cast()).load(Ordering::Relaxed)
+                        }
                         MemSize::B2 => u64::from(p.cast::<u16>().read_unaligned()),
                         MemSize::B4 => u64::from(p.cast::<u32>().read_unaligned()),
                         MemSize::B8 => p.cast::<u64>().read_unaligned(),
@@ -254,8 +268,18 @@ impl interp::Memory for InterpMemory<'_> {
             .access(addr, size.bytes(), AccessKind::Write, |p| {
                 // SAFETY: as in `load`, for a guest-writable range.
                 unsafe {
+                    let aligned = (p as usize).is_multiple_of(size.bytes() as usize);
                     match size {
-                        MemSize::B1 => p.write(value as u8),
+                        MemSize::B1 => AtomicU8::from_ptr(p).store(value as u8, Ordering::Relaxed),
+                        MemSize::B2 if aligned => {
+                            AtomicU16::from_ptr(p.cast()).store(value as u16, Ordering::Relaxed)
+                        }
+                        MemSize::B4 if aligned => {
+                            AtomicU32::from_ptr(p.cast()).store(value as u32, Ordering::Relaxed)
+                        }
+                        MemSize::B8 if aligned => {
+                            AtomicU64::from_ptr(p.cast()).store(value, Ordering::Relaxed)
+                        }
                         MemSize::B2 => p.cast::<u16>().write_unaligned(value as u16),
                         MemSize::B4 => p.cast::<u32>().write_unaligned(value as u32),
                         MemSize::B8 => p.cast::<u64>().write_unaligned(value),
@@ -271,7 +295,6 @@ impl interp::Memory for InterpMemory<'_> {
         size: MemSize,
         update: &mut dyn FnMut(u64) -> u64,
     ) -> std::result::Result<u64, ()> {
-        use std::sync::atomic::{AtomicU32, AtomicU64};
         self.0
             .access(addr, size.bytes(), AccessKind::Write, |p| {
                 // SAFETY: a guest-writable range, kept mapped during the

@@ -1,8 +1,28 @@
 //! A: load-reserved/store-conditional and AMOs (Unprivileged ISA, "A"
 //! Standard Extension).
 //!
-//! The IR's atomics are sequentially consistent, which covers every
-//! `aq`/`rl` combination, so those bits are ignored.
+//! # Ordering (RVWMO, Unprivileged ISA chapter "RVWMO Memory Consistency
+//! Model", preserved program order rules 5-7)
+//!
+//! The IR's read-modify-write atomics ([`AtomicRmw`](cranemu_ir::Inst),
+//! `AtomicCas`) are sequentially consistent: on x86-64 they are `lock`ed
+//! instructions (or `xchg`), which order every earlier access before them
+//! and every later access after them. That covers every `aq`/`rl`
+//! combination of an AMO or an SC (rules 5, 6, and 7 for RCsc pairs such
+//! as `sc.rl` then `lr.aq`), so their bits are ignored.
+//!
+//! LR is a plain load, so its bits matter:
+//! - `.rl` (rule 6: every earlier access is ordered before it): an earlier
+//!   store must not be passed by this load, which x86-64 (TSO) allows
+//!   (store buffer), so a
+//!   [`FenceKind::StoreLoad`] (a host `mfence`) goes before the load. The
+//!   C/C++ mapping's sequentially consistent compare-and-swap starts with
+//!   `lr.aqrl`, so a seq_cst store followed by a seq_cst CAS depends on it.
+//!   (The A extension says `lr.rl` without `.aq` need not order anything,
+//!   but honouring it, as QEMU does, is allowed and cheap.)
+//! - `.aq` (rule 5: every later access is ordered after it): TSO already
+//!   keeps a load before later loads and stores, so only the compiler must
+//!   not move later guest accesses above it: a [`FenceKind::Other`].
 //!
 //! # LR/SC
 //!
@@ -19,7 +39,7 @@
 //! LR and SC (ABA) does not make the SC fail. Every SC clears the
 //! reservation.
 
-use cranemu_ir::{AtomicOp, BinOp, IntCC, MemOp, MemSize};
+use cranemu_ir::{AtomicOp, BinOp, FenceKind, IntCC, MemOp, MemSize};
 
 use super::{DisasContext, Flow};
 use crate::cpu::CpuState;
@@ -35,9 +55,12 @@ fn sext_size(ctx: &mut DisasContext<'_>, v: cranemu_ir::Value, size: MemSize) ->
 }
 
 /// `lr.w`/`lr.d`: an aligned, sign-extending load that sets the
-/// reservation.
+/// reservation, with the fences its `aq`/`rl` bits need (module doc).
 pub(crate) fn gen_lr(ctx: &mut DisasContext<'_>, insn: &Insn, size: MemSize) -> Flow {
     let addr = ctx.x(insn.rs1);
+    if insn.rl {
+        ctx.b.fence(FenceKind::StoreLoad);
+    }
     let v = ctx.b.load(
         addr,
         MemOp {
@@ -46,6 +69,9 @@ pub(crate) fn gen_lr(ctx: &mut DisasContext<'_>, insn: &Insn, size: MemSize) -> 
             aligned: true,
         },
     );
+    if insn.aq {
+        ctx.b.fence(FenceKind::Other);
+    }
     ctx.b.set_state(CpuState::OFFSET_RESERVATION_ADDR, addr);
     ctx.b.set_state(CpuState::OFFSET_RESERVATION_VALUE, v);
     ctx.set_x(insn.rd, v);

@@ -178,9 +178,12 @@ pub(crate) fn gen_alu_w(ctx: &mut DisasContext<'_>, insn: &Insn, op: BinOp, imm:
     Flow::Next
 }
 
-/// `fence`: only an earlier store before a later load needs a host fence on
-/// x86-64 (TSO). Device I/O (`o`/`i`) is treated like memory writes/reads.
-/// `fence.tso` (`fm = 1000`) never orders stores before loads.
+/// `fence` (RVWMO preserved program order rule 4): only an earlier store
+/// before a later load (W or O in the predecessor set, R or I in the
+/// successor set) needs a host fence on x86-64 (TSO): [`FenceKind::StoreLoad`].
+/// Every other fence is [`FenceKind::Other`], a compiler barrier only.
+/// Device I/O (`o`/`i`) is treated like memory writes/reads. `fence.tso`
+/// (`fm = 1000`) never orders stores before loads.
 pub(crate) fn trans_fence(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
     const W: i64 = 1 << 0;
     const R: i64 = 1 << 1;

@@ -584,6 +584,50 @@ fn fences_order_only_what_tso_does_not() {
     assert_eq!(kinds(fence(0b1000, 0b0011, 0b0011)), Some(FenceKind::Other)); // fence.tso
 }
 
+/// LR's `.rl` needs a full fence before the load (an earlier store must not
+/// pass it, RVWMO rule 6), `.aq` a compiler barrier after it (rule 5);
+/// AMOs and SC are host `lock`ed instructions and get no fence at all.
+#[test]
+fn lr_fences_follow_aq_rl() {
+    const AQ: u32 = 1 << 26;
+    const RL: u32 = 1 << 25;
+    #[derive(Debug, PartialEq)]
+    enum Ev {
+        Fence(FenceKind),
+        Load,
+    }
+    let events = |w: u32| {
+        let tb = translate_block(
+            &Code::words(CODE, &[w, EBREAK]),
+            CODE,
+            0,
+            &TranslateOptions::default(),
+        );
+        tb.ir
+            .insts
+            .iter()
+            .filter_map(|i| match i {
+                Inst::Fence { kind } => Some(Ev::Fence(*kind)),
+                Inst::Load { .. } => Some(Ev::Load),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let lr = amo(2, 2, 5, 10, 0); // lr.w x5, (x10)
+    use Ev::*;
+    assert_eq!(events(lr), [Load]);
+    assert_eq!(events(lr | AQ), [Load, Fence(FenceKind::Other)]);
+    assert_eq!(events(lr | RL), [Fence(FenceKind::StoreLoad), Load]);
+    assert_eq!(
+        events(lr | AQ | RL),
+        [Fence(FenceKind::StoreLoad), Load, Fence(FenceKind::Other)]
+    );
+    for f5 in [3, 1, 0] {
+        // sc.w.aqrl, amoswap.w.aqrl, amoadd.w.aqrl
+        assert_eq!(events(amo(f5, 2, 5, 10, 11) | AQ | RL), []);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // A.
 
