@@ -266,11 +266,29 @@ fn libc_fork_threads() {
 /// `mmap(MAP_SHARED)` across `fork`: children's stores to anonymous shared
 /// memory reach their parent (stress-ng's bogo-op counters live there), a
 /// shared mapping moved by `mremap` stays shared, stores through a shared
-/// file mapping reach the file, and a private mapping stays private.
+/// file mapping reach the file, a private mapping stays private, and a
+/// robust mutex in shared memory survives its owner process.
 #[test]
 fn libc_shared_mmap() {
     if let Some(exe) = build_libc_program("shared_mmap") {
-        check_program("shared_mmap", exe, &[]);
+        check_program("shared_mmap", exe.clone(), &[]);
+        // A robust process-shared mutex whose owning process exits holding
+        // it: the next locker gets EOWNERDEAD. Not compared with
+        // qemu-riscv64, which does not walk robust lists (its parent would
+        // wait forever).
+        if runner().is_none() {
+            for threshold in ["100", "0"] {
+                let out = guest_with(&["-jit-threshold", threshold], &exe)
+                    .arg("robust")
+                    .run();
+                out.assert_success();
+                assert_same_text(
+                    "shared_mmap robust vs tests/guest/expected/shared_mmap_robust.out",
+                    &out.stdout_str(),
+                    &expected("shared_mmap_robust"),
+                );
+            }
+        }
     }
 }
 

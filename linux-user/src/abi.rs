@@ -268,6 +268,7 @@ pub mod nr {
     pub const SET_TID_ADDRESS: u64 = 96;
     pub const FUTEX: u64 = 98;
     pub const SET_ROBUST_LIST: u64 = 99;
+    pub const GET_ROBUST_LIST: u64 = 100;
     pub const NANOSLEEP: u64 = 101;
     pub const GETITIMER: u64 = 102;
     pub const SETITIMER: u64 = 103;
@@ -410,6 +411,7 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::SET_TID_ADDRESS => ("set_tid_address", &[Hex]),
         nr::FUTEX => ("futex", &[Hex, Dec, Dec, Hex, Hex, Dec]),
         nr::SET_ROBUST_LIST => ("set_robust_list", &[Hex, Dec]),
+        nr::GET_ROBUST_LIST => ("get_robust_list", &[Dec, Hex, Hex]),
         nr::NANOSLEEP => ("nanosleep", &[Hex, Hex]),
         nr::GETITIMER => ("getitimer", &[Dec, Hex]),
         nr::SETITIMER => ("setitimer", &[Dec, Hex, Hex]),

@@ -471,6 +471,9 @@ fn run_guest(
                 SyscallAction::Continue => cpu.pc = t.pc.wrapping_add(4),
                 SyscallAction::Jump => {}
                 SyscallAction::Exit(code) => {
+                    // Linux walks the robust list of every exiting thread;
+                    // this one's matters to other processes sharing memory.
+                    process.exit_robust_list();
                     let _ = std::io::stdout().flush();
                     return Ok(Ended::Process(code));
                 }

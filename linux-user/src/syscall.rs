@@ -157,6 +157,10 @@ pub struct Process {
     /// `CLONE_CHILD_CLEARTID`): a guest address that gets 0 and a futex
     /// wake when the thread exits; 0 for none.
     clear_child_tid: u64,
+    /// This thread's robust futex list (`set_robust_list`): the guest
+    /// address of its `struct robust_list_head`, walked when the thread
+    /// exits; 0 for none.
+    robust_list: u64,
 }
 
 /// The per-process state the threads of a guest process share (what Linux
@@ -218,6 +222,7 @@ impl Process {
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
             clear_child_tid: 0,
+            robust_list: 0,
         }
     }
 
@@ -232,6 +237,7 @@ impl Process {
             shared: self.shared.clone(),
             signals: self.signals.for_new_thread(),
             clear_child_tid: 0,
+            robust_list: 0,
         }
     }
 
@@ -260,13 +266,18 @@ impl Process {
     /// In a `fork`ed child: this thread is the process's only one.
     fn only_thread(&mut self) {
         self.shared.threads.store(1, Ordering::SeqCst);
+        // Linux does not copy the robust list to a child (glibc's fork
+        // registers it again).
+        self.robust_list = 0;
     }
 
-    /// This thread ends (`exit`, or its host thread is done): the guest's
+    /// This thread ends (`exit`, or its host thread is done): the robust
+    /// futexes it holds are marked `FUTEX_OWNER_DIED`, then the guest's
     /// `clear_child_tid` word gets 0 and one futex waiter is woken (how
-    /// `pthread_join` learns of it). Returns true if it was the process's
-    /// last thread.
+    /// `pthread_join` learns of it), in Linux's order (`mm_release`).
+    /// Returns true if it was the process's last thread.
     pub fn end_thread(&mut self) -> bool {
+        self.exit_robust_list();
         let a = std::mem::take(&mut self.clear_child_tid);
         if a != 0 && self.space.write_u32(a, 0).is_ok() {
             if let Ok(h) = self.space.host_range(a, 4, AccessKind::Write) {

@@ -1,6 +1,11 @@
 //! Thread-support syscalls: `clone` with `CLONE_THREAD`, `set_tid_address`,
-//! `set_robust_list` and `futex` (Linux kernel/fork.c,
-//! kernel/futex/syscalls.c; operations from include/uapi/linux/futex.h).
+//! `set_robust_list`/`get_robust_list` and `futex` (Linux kernel/fork.c,
+//! kernel/futex/syscalls.c and core.c; operations and the robust list from
+//! include/uapi/linux/futex.h).
+//!
+//! The robust list is the guest's (guest pointers in guest memory), so the
+//! host kernel cannot walk it: [`Process::exit_robust_list`] does what
+//! Linux's `exit_robust_list` does when the thread ends.
 //!
 //! Each guest thread is a host thread running its own vCPU (its own
 //! `CpuState`) over the shared engine and address space, so guest thread
@@ -14,6 +19,17 @@ use cranemu_softmmu::user::AccessKind;
 use cranemu_frontend::CpuState;
 
 use super::{host_syscall, NewThread, Process, SysResult, SyscallAction};
+
+/// `sizeof(struct robust_list_head)` on riscv64: `list.next`,
+/// `futex_offset`, `list_op_pending`, 8 bytes each.
+const ROBUST_LIST_HEAD_SIZE: u64 = 24;
+/// Most list entries walked (Linux's `ROBUST_LIST_LIMIT`), so that a
+/// circular list cannot hang the exit.
+const ROBUST_LIST_LIMIT: usize = 2048;
+/// Futex word bits (include/uapi/linux/futex.h).
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 use crate::abi::nr;
 
 impl Process {
@@ -28,10 +44,14 @@ impl Process {
                     self.clear_child_tid = a[0];
                     host_syscall(libc::SYS_gettid, [0; 6])
                 }
-                // Robust futex lists are not walked at thread exit; saying
-                // so makes glibc handle robust mutexes itself (as under
-                // qemu-user), instead of trusting a kernel that would not.
-                nr::SET_ROBUST_LIST => Err(libc::ENOSYS),
+                nr::SET_ROBUST_LIST => {
+                    if a[1] != ROBUST_LIST_HEAD_SIZE {
+                        return Some(Err(libc::EINVAL));
+                    }
+                    self.robust_list = a[0];
+                    Ok(0)
+                }
+                nr::GET_ROBUST_LIST => self.get_robust_list(a),
                 nr::FUTEX => self.futex(a),
                 _ => return None,
             }
@@ -131,5 +151,93 @@ impl Process {
         };
         // SAFETY: futex words and the timeout are validated guest buffers.
         unsafe { host_syscall(libc::SYS_futex, [uaddr, a[1], a[2], timeout, uaddr2, a[5]]) }
+    }
+
+    /// `get_robust_list(pid, head_ptr, len_ptr)` for the calling thread
+    /// (pid 0 or its own tid); other threads' lists are not kept where
+    /// this thread can read them (`ESRCH`).
+    fn get_robust_list(&mut self, a: [u64; 6]) -> SysResult {
+        // SAFETY: gettid cannot fail.
+        let tid = unsafe { libc::gettid() } as u64;
+        if a[0] != 0 && a[0] != tid {
+            return Err(libc::ESRCH);
+        }
+        self.space
+            .write_u64(a[1], self.robust_list)
+            .map_err(|_| libc::EFAULT)?;
+        self.space
+            .write_u64(a[2], ROBUST_LIST_HEAD_SIZE)
+            .map_err(|_| libc::EFAULT)?;
+        Ok(0)
+    }
+
+    /// Linux's `exit_robust_list`: for each futex on this thread's robust
+    /// list (and the one in `list_op_pending`) still owned by this thread,
+    /// sets `FUTEX_OWNER_DIED` (keeping `FUTEX_WAITERS`) and wakes one
+    /// waiter, so the next locker gets `EOWNERDEAD`. An entry pointer's bit
+    /// 0 marks a PI futex, whose waiters the host kernel wakes itself. A
+    /// list in unreadable memory ends the walk, as in Linux.
+    pub fn exit_robust_list(&mut self) {
+        let head = std::mem::take(&mut self.robust_list);
+        if head == 0 {
+            return;
+        }
+        let read = |a: u64| self.space.read_u64(a).ok();
+        let (Some(mut entry), Some(offset), Some(pending)) =
+            (read(head), read(head + 8), read(head + 16))
+        else {
+            return;
+        };
+        // SAFETY: gettid cannot fail.
+        let tid = unsafe { libc::gettid() } as u32;
+        let pending_pi = pending & 1 != 0;
+        let pending = pending & !1;
+        for _ in 0..ROBUST_LIST_LIMIT {
+            if entry & !1 == head {
+                break;
+            }
+            let Some(next) = read(entry & !1) else {
+                return;
+            };
+            if entry & !1 != pending {
+                self.futex_owner_died((entry & !1).wrapping_add(offset), tid, entry & 1 != 0);
+            }
+            entry = next;
+        }
+        if pending != 0 {
+            self.futex_owner_died(pending.wrapping_add(offset), tid, pending_pi);
+        }
+    }
+
+    /// Linux's `handle_futex_death` for the futex word at guest `addr`.
+    fn futex_owner_died(&self, addr: u64, tid: u32, pi: bool) {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        if !addr.is_multiple_of(4) {
+            return;
+        }
+        let _ = self.space.access(addr, 4, AccessKind::Write, |p| {
+            // SAFETY: an aligned, guest-writable word, mapped for the
+            // duration of the call; other threads update it atomically.
+            let word = unsafe { AtomicU32::from_ptr(p.cast()) };
+            let mut old = word.load(Ordering::SeqCst);
+            loop {
+                if old & FUTEX_TID_MASK != tid {
+                    return;
+                }
+                let new = (old & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+                match word.compare_exchange(old, new, Ordering::SeqCst, Ordering::SeqCst) {
+                    Ok(_) => {
+                        if !pi && new & FUTEX_WAITERS != 0 {
+                            // SAFETY: FUTEX_WAKE only uses the address.
+                            unsafe {
+                                libc::syscall(libc::SYS_futex, p, libc::FUTEX_WAKE, 1, 0, 0, 0);
+                            }
+                        }
+                        return;
+                    }
+                    Err(x) => old = x,
+                }
+            }
+        });
     }
 }
