@@ -275,6 +275,7 @@ pub mod nr {
     pub const CLOCK_GETTIME: u64 = 113;
     pub const CLOCK_GETRES: u64 = 114;
     pub const CLOCK_NANOSLEEP: u64 = 115;
+    pub const SCHED_SETAFFINITY: u64 = 122;
     pub const SCHED_GETAFFINITY: u64 = 123;
     pub const SCHED_YIELD: u64 = 124;
     pub const KILL: u64 = 129;
@@ -418,6 +419,7 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::CLOCK_GETTIME => ("clock_gettime", &[Dec, Hex]),
         nr::CLOCK_GETRES => ("clock_getres", &[Dec, Hex]),
         nr::CLOCK_NANOSLEEP => ("clock_nanosleep", &[Dec, Hex, Hex, Hex]),
+        nr::SCHED_SETAFFINITY => ("sched_setaffinity", &[Dec, Dec, Hex]),
         nr::SCHED_GETAFFINITY => ("sched_getaffinity", &[Dec, Dec, Hex]),
         nr::SCHED_YIELD => ("sched_yield", &[]),
         nr::KILL => ("kill", &[Dec, Dec]),

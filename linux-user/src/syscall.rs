@@ -409,9 +409,7 @@ impl Process {
             return r;
         }
         match n {
-            nr::CLONE3 | nr::RSEQ | nr::MEMBARRIER | nr::RISCV_HWPROBE | nr::SOCKET => {
-                Err(libc::ENOSYS)
-            }
+            nr::CLONE3 | nr::RSEQ | nr::RISCV_HWPROBE | nr::SOCKET => Err(libc::ENOSYS),
             _ => {
                 if self.opts.strace {
                     eprint!("Unknown syscall {n}");

@@ -96,7 +96,18 @@ impl Process {
                     libc::SYS_sched_getaffinity,
                     [a[0], a[1], self.buf(a[2], a[1], W)?, 0, 0, 0],
                 ),
+                // Guest threads are host threads: their affinity is the
+                // host thread's (pid 0 or a guest tid, which is a host tid).
+                nr::SCHED_SETAFFINITY => host_syscall(
+                    libc::SYS_sched_setaffinity,
+                    [a[0], a[1], self.buf(a[2], a[1], R)?, 0, 0, 0],
+                ),
                 nr::SCHED_YIELD => host_syscall(libc::SYS_sched_yield, [0; 6]),
+                // The guest's threads run as host threads on host CPUs, so
+                // the host's barrier on every CPU running this process is
+                // the guest's (include/uapi/linux/membarrier.h commands;
+                // no pointer arguments).
+                nr::MEMBARRIER => host_syscall(libc::SYS_membarrier, [a[0], a[1], a[2], 0, 0, 0]),
                 nr::GETRANDOM => host_syscall(
                     libc::SYS_getrandom,
                     [self.buf(a[0], a[1], W)?, a[1], a[2], 0, 0, 0],

@@ -6,9 +6,10 @@
  * (exact totals), a mutex-protected counter, a condition variable
  * ping-pong, a barrier, thread-local storage, distinct thread ids, return
  * values through pthread_join, pthread_exit, a signal sent to one thread
- * with pthread_kill, a futex wait interrupted by a signal (EINTR, or
- * restarted with SA_RESTART), pthread_cancel, setuid/setgid with threads alive (the
- * two use the signals glibc reserves, 32 and 33), a signal sent to the
+ * with pthread_kill, thread affinity and membarrier, a futex wait
+ * interrupted by a signal (EINTR, or restarted with SA_RESTART),
+ * pthread_cancel, setuid/setgid with threads alive (the two use the
+ * signals glibc reserves, 32 and 33), a signal sent to the
  * process reaching a sigwait thread, a robust mutex whose owner exited,
  * and a thread that calls exit() for the whole process.
  *
@@ -290,6 +291,27 @@ static void part_futex_signal(void)
 	}
 }
 
+/* sched_getaffinity/sched_setaffinity of a thread by tid, and
+ * membarrier's global and private expedited barriers. */
+static void part_sched(void)
+{
+	cpu_set_t set, again;
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	CPU_ZERO(&set);
+	CPU_ZERO(&again);
+	int g = sched_getaffinity(tid, sizeof set, &set);
+	int s = sched_setaffinity(tid, sizeof set, &set);
+	int g2 = sched_getaffinity(0, sizeof again, &again);
+	long q = syscall(SYS_membarrier, 0 /* QUERY */, 0, 0);
+	long global = syscall(SYS_membarrier, 1 /* GLOBAL */, 0, 0);
+	long reg = syscall(SYS_membarrier, 16 /* REGISTER_PRIVATE_EXPEDITED */, 0, 0);
+	long priv = syscall(SYS_membarrier, 8 /* PRIVATE_EXPEDITED */, 0, 0);
+	printf("sched: affinity get %d set %d same %s; membarrier query has global %s, "
+	       "global %ld, private expedited %ld %ld\n",
+	       g, s, g == 0 && g2 == 0 && CPU_EQUAL(&set, &again) ? "yes" : "no",
+	       q > 0 && (q & 1) ? "yes" : "no", global, reg, priv);
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -409,6 +431,8 @@ int main(int argc, char **argv)
 		part_signal();
 	if (!*part || !strcmp(part, "faultsig"))
 		part_fault_signal();
+	if (!*part || !strcmp(part, "sched"))
+		part_sched();
 	if (!*part || !strcmp(part, "futexsig"))
 		part_futex_signal();
 	if (!*part || !strcmp(part, "cancel"))
