@@ -636,7 +636,10 @@ impl Engine {
                         return Ok(None);
                     };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
-                    if n >= self.config.jit_threshold {
+                    // One vCPU compiles a hot TB; the others go on
+                    // interpreting it meanwhile rather than compile it too
+                    // or wait.
+                    if n >= self.config.jit_threshold && tb.claim_compile() {
                         (self.compile(generation, &tb, counters)?, Arc::as_ptr(&tb))
                     } else {
                         from_slot = None;

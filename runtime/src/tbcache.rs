@@ -106,6 +106,8 @@ pub(crate) struct Tb {
     code_len: AtomicUsize,
     /// Executions so far in the interpreter.
     pub(crate) execs: AtomicU32,
+    /// Set by the vCPU that compiles the TB ([`Tb::claim_compile`]).
+    compiling: AtomicBool,
     /// Direct-exit slots, read by the code by address.
     pub(crate) slots: Box<[Slot]>,
     /// Guest page numbers its instructions were read from.
@@ -142,6 +144,7 @@ impl Tb {
             code: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
+            compiling: AtomicBool::new(false),
             pages: pages.into_boxed_slice(),
             invalid: AtomicBool::new(false),
             links: Mutex::new(Links {
@@ -150,6 +153,13 @@ impl Tb {
             }),
             me: me.clone(),
         })
+    }
+
+    /// True for the first caller only: that vCPU compiles the TB, and
+    /// every other one keeps interpreting it until the code is published
+    /// (so no two compile it, and none waits for another's compile).
+    pub(crate) fn claim_compile(&self) -> bool {
+        !self.compiling.swap(true, Ordering::AcqRel)
     }
 
     /// Its host code, if compiled.
