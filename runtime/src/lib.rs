@@ -216,6 +216,10 @@ type Running = (*const Engine, *const Generation, *const Counters);
 enum Step {
     /// Go on at `cpu.pc`.
     Continue,
+    /// The translation cache asked this vCPU to resynchronize (the sync
+    /// bit of its exit request): go on at `cpu.pc`, in a new generation if
+    /// there is one.
+    Resync,
     /// Return to the caller of [`Engine::run`].
     Exit(Exit),
 }
@@ -645,6 +649,14 @@ impl Engine {
                         from_slot = None;
                         match self.interpret(&tb, cpu, counters) {
                             Step::Continue => continue,
+                            // A flush may have replaced the generation; the
+                            // jump cache is checked at the next lookup.
+                            Step::Resync => {
+                                if !self.cache.is_current(generation) {
+                                    return Ok(None);
+                                }
+                                continue;
+                            }
                             Step::Exit(e) => return Ok(Some(e)),
                         }
                     }
@@ -710,8 +722,12 @@ impl Engine {
 
     /// Runs `tb` once in the IR interpreter (the cold tier).
     fn interpret(&self, tb: &Tb, cpu: &mut CpuState, counters: &Counters) -> Step {
-        if cpu.take_exit_request() {
+        let request = cpu.exit_request.swap(0, Ordering::SeqCst);
+        if request & CpuState::EXIT_EXTERNAL != 0 {
             return Step::Exit(Exit::Interrupted);
+        }
+        if request & CpuState::EXIT_SYNC != 0 {
+            return Step::Resync;
         }
         Counters::bump(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);

@@ -257,3 +257,44 @@ fn rewriting_called_code_across_threads_jit() {
 fn rewriting_called_code_across_threads_tiered() {
     hammer(3);
 }
+
+/// A vCPU that only interprets (never leaves to its caller) while the
+/// cache is flushed and the code it runs is then rewritten: the flush's
+/// request moves it to the new generation, where the rewrite is seen. (It
+/// used to keep interpreting the old generation's copy for ever.)
+#[test]
+fn a_flush_moves_an_interpreting_vcpu_to_the_new_generation() {
+    const LOOP: u64 = 0x40000;
+    // Never compiled within the test (the interpreter runs ~10^7 blocks/s).
+    let engine = engine(u32::MAX);
+    let space = engine.space();
+    space.map(LOOP, 0x1000, Prot::RX, true).expect("map");
+    let code = bytes(&[
+        jal(1, FUNC as i32 - LOOP as i32), // a0 = FUNC()
+        b_type(1, 10, 11, -4),             // until a0 == a1
+        ECALL,
+    ]);
+    space.write_force(LOOP, &code).expect("write loop");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let runner = {
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            let mut cpu = Box::new(CpuState::default());
+            // SAFETY: the boxed state outlives the registration.
+            let _reg = unsafe { engine.register_vcpu(&*cpu) };
+            cpu.x[11] = 7;
+            let r = call(&engine, &mut cpu, LOOP);
+            done_tx.send(r).expect("send");
+        })
+    };
+    // Let it run the loop in the interpreter tier for a while.
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    engine.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    engine.space().write(FUNC, &func(7)).expect("rewrite");
+    let r = done_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("the vCPU never saw the rewritten function");
+    assert_eq!(r, Ok(7));
+    runner.join().expect("runner");
+}
