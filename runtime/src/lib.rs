@@ -29,8 +29,9 @@
 //! under the new TB flags.
 //!
 //! # The translation cache
-//! One cache serves every vCPU thread ([`tbcache`] has the structures and
-//! their invariants): lookups go through the vCPU's jump cache, then a
+//! One cache serves every vCPU thread (`runtime/src/tbcache.rs` has the
+//! structures and their invariants): lookups go through the vCPU's jump
+//! cache, then a
 //! lock-free map; a miss translates with no lock held and inserts under
 //! the cache's index lock. Pages that code was read from are watched for
 //! writes ([`cranemu_softmmu::user::GuestSpace::watch_code_page`]): a

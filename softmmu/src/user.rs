@@ -51,7 +51,7 @@
 //! # Code pages
 //!
 //! Pages that translated code was read from are watched for writes
-//! ([`code`]): write-protected on the host where the guest may write them,
+//! (`softmmu/src/user/code.rs`): write-protected on the host where the guest may write them,
 //! so that a write invalidates the code translated from them.
 
 use std::collections::{BTreeMap, BTreeSet};
