@@ -31,9 +31,8 @@
 //! # The translation cache
 //! One cache serves every vCPU thread (`runtime/src/tbcache.rs` has the
 //! structures and their invariants): lookups go through the vCPU's jump
-//! cache, then a
-//! lock-free map; a miss translates with no lock held and inserts under
-//! the cache's index lock. Pages that code was read from are watched for
+//! cache, then a lock-free map; a miss translates with no lock held and
+//! inserts under the cache's index lock. Pages that code was read from are watched for
 //! writes ([`cranemu_softmmu::user::GuestSpace::watch_code_page`]): a
 //! write to one, from any thread, a remapping or an `mprotect` that takes
 //! `EXEC` away invalidates exactly the TBs read from those pages, in every
