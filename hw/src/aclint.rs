@@ -207,8 +207,7 @@ impl Aclint {
             msip: s.msip[hart],
             mtip: now >= cmp,
             ssip: s.ssip[hart],
-            next_deadline: (cmp != u64::MAX)
-                .then(|| ticks_to_duration(cmp.saturating_sub(now))),
+            next_deadline: (cmp != u64::MAX).then(|| ticks_to_duration(cmp.saturating_sub(now))),
         }
     }
 
@@ -238,12 +237,12 @@ impl MmioDevice for Aclint {
         match offset {
             o if o < MTIMECMP_BASE => {
                 let h = (o - MSIP_BASE) / 4;
-                if size != 4 || o % 4 != 0 || h >= harts {
+                if size != 4 || !o.is_multiple_of(4) || h >= harts {
                     return 0;
                 }
                 u64::from(s.msip[h as usize])
             }
-            o if (size == 4 && o % 4 == 0) || (size == 8 && o % 8 == 0) => {
+            o if (size == 4 && o.is_multiple_of(4)) || (size == 8 && o.is_multiple_of(8)) => {
                 let (reg, shift) = (o & !7, (o & 7) as u32 * 8);
                 let v = if reg == MTIME {
                     self.mtime_locked(&s)
@@ -266,13 +265,13 @@ impl MmioDevice for Aclint {
         match offset {
             o if o < MTIMECMP_BASE => {
                 let h = ((o - MSIP_BASE) / 4) as usize;
-                if size != 4 || o % 4 != 0 || h >= harts {
+                if size != 4 || !o.is_multiple_of(4) || h >= harts {
                     return;
                 }
                 s.msip[h] = value & 1 != 0;
                 self.notify(Some(h), harts);
             }
-            o if (size == 4 && o % 4 == 0) || (size == 8 && o % 8 == 0) => {
+            o if (size == 4 && o.is_multiple_of(4)) || (size == 8 && o.is_multiple_of(8)) => {
                 let (reg, shift) = (o & !7, (o & 7) as u32);
                 if reg == MTIME {
                     let now = ticks((self.clock)());
@@ -308,7 +307,7 @@ impl MmioDevice for Sswi {
         let mut s = lock(&a.state);
         let h = (offset / 4) as usize;
         let harts = s.ssip.len();
-        if size != 4 || offset % 4 != 0 || h >= harts || value & 1 == 0 {
+        if size != 4 || !offset.is_multiple_of(4) || h >= harts || value & 1 == 0 {
             return;
         }
         s.ssip[h] = true;

@@ -74,7 +74,8 @@ impl IrqLine for RecordingIrq {
     fn set_level(&self, level: bool) {
         let old = self.level.swap(level, std::sync::atomic::Ordering::SeqCst);
         if level && !old {
-            self.raises.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.raises
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
     }
 }
@@ -189,7 +190,8 @@ mod tests {
         let mut bus = MmioBus::new();
         let a = Arc::new(Probe::default());
         bus.insert(0x1000, 0x100, a.clone()).unwrap();
-        bus.insert(0x2000, 0x10, Arc::new(Probe::default())).unwrap();
+        bus.insert(0x2000, 0x10, Arc::new(Probe::default()))
+            .unwrap();
         assert_eq!(bus.read(0x1000, 4), Some(4));
         assert_eq!(bus.read(0x10ff, 1), Some(0xff * 100 + 1));
         assert_eq!(bus.read(0x200f, 8), Some(15 * 100 + 8));
@@ -200,7 +202,8 @@ mod tests {
     #[test]
     fn unmapped_addresses_find_nothing() {
         let mut bus = MmioBus::new();
-        bus.insert(0x1000, 0x100, Arc::new(Probe::default())).unwrap();
+        bus.insert(0x1000, 0x100, Arc::new(Probe::default()))
+            .unwrap();
         assert!(bus.find(0xfff).is_none());
         assert!(bus.find(0x1100).is_none()); // one past the end
         assert!(bus.find(0).is_none());
@@ -212,7 +215,8 @@ mod tests {
     #[test]
     fn overlapping_ranges_are_refused() {
         let mut bus = MmioBus::new();
-        bus.insert(0x1000, 0x100, Arc::new(Probe::default())).unwrap();
+        bus.insert(0x1000, 0x100, Arc::new(Probe::default()))
+            .unwrap();
         for (base, size) in [(0x1000, 1), (0xf00, 0x101), (0x10ff, 0x10), (0x800, 0x1000)] {
             match bus.insert(base, size, Arc::new(Probe::default())) {
                 Err(Error::Overlap {
@@ -224,8 +228,10 @@ mod tests {
             }
         }
         // Touching ranges are fine.
-        bus.insert(0xf00, 0x100, Arc::new(Probe::default())).unwrap();
-        bus.insert(0x1100, 0x100, Arc::new(Probe::default())).unwrap();
+        bus.insert(0xf00, 0x100, Arc::new(Probe::default()))
+            .unwrap();
+        bus.insert(0x1100, 0x100, Arc::new(Probe::default()))
+            .unwrap();
         assert!(bus.find(0x10ff).is_some() && bus.find(0x1100).is_some());
     }
 

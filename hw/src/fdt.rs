@@ -101,7 +101,15 @@ impl VirtFdt {
         let intc = |h: u32| h + 1;
         let plic_ph = harts + 1;
         let test_ph = harts + 2;
-        let reg = |base: u64, size: u64| [base >> 32, base & 0xffff_ffff, size >> 32, size & 0xffff_ffff].map(|c| c as u32);
+        let reg = |base: u64, size: u64| {
+            [
+                base >> 32,
+                base & 0xffff_ffff,
+                size >> 32,
+                size & 0xffff_ffff,
+            ]
+            .map(|c| c as u32)
+        };
 
         let mut f = vm_fdt::FdtWriter::new()?;
         let root = f.begin_node("")?;
@@ -161,7 +169,10 @@ impl VirtFdt {
         f.property_null("ranges")?;
 
         let clint = f.begin_node(&format!("clint@{CLINT_BASE:x}"))?;
-        f.property_string_list("compatible", vec!["sifive,clint0".into(), "riscv,clint0".into()])?;
+        f.property_string_list(
+            "compatible",
+            vec!["sifive,clint0".into(), "riscv,clint0".into()],
+        )?;
         f.property_array_u32("reg", &reg(CLINT_BASE, CLINT_SIZE))?;
         let ext: Vec<u32> = (0..harts)
             .flat_map(|h| [intc(h), IRQ_M_SOFT, intc(h), IRQ_M_TIMER])
@@ -197,7 +208,11 @@ impl VirtFdt {
         let test = f.begin_node(&format!("test@{TEST_BASE:x}"))?;
         f.property_string_list(
             "compatible",
-            vec!["sifive,test1".into(), "sifive,test0".into(), "syscon".into()],
+            vec![
+                "sifive,test1".into(),
+                "sifive,test0".into(),
+                "syscon".into(),
+            ],
         )?;
         f.property_array_u32("reg", &reg(TEST_BASE, TEST_SIZE))?;
         f.property_phandle(test_ph)?;
@@ -224,8 +239,16 @@ impl VirtFdt {
         f.end_node(soc)?;
 
         for (name, compat, value) in [
-            ("poweroff", "syscon-poweroff", crate::sifive_test::FINISHER_PASS),
-            ("reboot", "syscon-reboot", crate::sifive_test::FINISHER_RESET),
+            (
+                "poweroff",
+                "syscon-poweroff",
+                crate::sifive_test::FINISHER_PASS,
+            ),
+            (
+                "reboot",
+                "syscon-reboot",
+                crate::sifive_test::FINISHER_RESET,
+            ),
         ] {
             let n = f.begin_node(name)?;
             f.property_string("compatible", compat)?;
@@ -245,11 +268,16 @@ mod tests {
     use super::*;
 
     fn cells(v: &[u8]) -> Vec<u32> {
-        v.chunks(4).map(|c| u32::from_be_bytes(c.try_into().unwrap())).collect()
+        v.chunks(4)
+            .map(|c| u32::from_be_bytes(c.try_into().unwrap()))
+            .collect()
     }
 
     fn strings(v: &[u8]) -> Vec<&str> {
-        v.split(|&b| b == 0).filter(|s| !s.is_empty()).map(|s| std::str::from_utf8(s).unwrap()).collect()
+        v.split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| std::str::from_utf8(s).unwrap())
+            .collect()
     }
 
     fn sample() -> Vec<u8> {
@@ -266,29 +294,62 @@ mod tests {
         let blob = sample();
         let fdt = fdt::Fdt::new(&blob).unwrap();
         let chosen = fdt.find_node("/chosen").unwrap();
-        assert_eq!(chosen.property("bootargs").unwrap().as_str(), Some("console=ttyS0 rdinit=/init"));
-        assert_eq!(chosen.property("stdout-path").unwrap().as_str(), Some("/soc/serial@10000000"));
-        assert_eq!(chosen.property("linux,initrd-start").unwrap().as_usize(), Some(0x8800_0000));
-        assert_eq!(chosen.property("linux,initrd-end").unwrap().as_usize(), Some(0x8810_0000));
+        assert_eq!(
+            chosen.property("bootargs").unwrap().as_str(),
+            Some("console=ttyS0 rdinit=/init")
+        );
+        assert_eq!(
+            chosen.property("stdout-path").unwrap().as_str(),
+            Some("/soc/serial@10000000")
+        );
+        assert_eq!(
+            chosen.property("linux,initrd-start").unwrap().as_usize(),
+            Some(0x8800_0000)
+        );
+        assert_eq!(
+            chosen.property("linux,initrd-end").unwrap().as_usize(),
+            Some(0x8810_0000)
+        );
         let mem = fdt.find_node("/memory@80000000").unwrap();
-        assert_eq!(cells(mem.property("reg").unwrap().value), [0, 0x8000_0000, 0, 512 << 20]);
+        assert_eq!(
+            cells(mem.property("reg").unwrap().value),
+            [0, 0x8000_0000, 0, 512 << 20]
+        );
 
         let cpus = fdt.find_node("/cpus").unwrap();
-        assert_eq!(cpus.property("timebase-frequency").unwrap().as_usize(), Some(10_000_000));
-        let harts: Vec<_> = cpus.children().filter(|n| n.name.starts_with("cpu@")).collect();
+        assert_eq!(
+            cpus.property("timebase-frequency").unwrap().as_usize(),
+            Some(10_000_000)
+        );
+        let harts: Vec<_> = cpus
+            .children()
+            .filter(|n| n.name.starts_with("cpu@"))
+            .collect();
         assert_eq!(harts.len(), 2);
         for (h, cpu) in harts.iter().enumerate() {
             assert_eq!(cpu.name, format!("cpu@{h}"));
             assert_eq!(cpu.property("reg").unwrap().as_usize(), Some(h));
             assert_eq!(cpu.property("riscv,isa").unwrap().as_str(), Some(ISA));
-            assert_eq!(cpu.property("riscv,isa-base").unwrap().as_str(), Some("rv64i"));
+            assert_eq!(
+                cpu.property("riscv,isa-base").unwrap().as_str(),
+                Some("rv64i")
+            );
             let ext = strings(cpu.property("riscv,isa-extensions").unwrap().value);
             for e in ["zicsr", "zifencei", "zicntr", "sstc", "c"] {
                 assert!(ext.contains(&e), "{e}");
             }
-            assert_eq!(cpu.property("mmu-type").unwrap().as_str(), Some("riscv,sv48"));
-            let ic = cpu.children().find(|n| n.name == "interrupt-controller").unwrap();
-            assert_eq!(ic.property("compatible").unwrap().as_str(), Some("riscv,cpu-intc"));
+            assert_eq!(
+                cpu.property("mmu-type").unwrap().as_str(),
+                Some("riscv,sv48")
+            );
+            let ic = cpu
+                .children()
+                .find(|n| n.name == "interrupt-controller")
+                .unwrap();
+            assert_eq!(
+                ic.property("compatible").unwrap().as_str(),
+                Some("riscv,cpu-intc")
+            );
             assert!(ic.property("interrupt-controller").is_some());
             assert_eq!(ic.property("phandle").unwrap().as_usize(), Some(h + 1));
         }
@@ -300,14 +361,29 @@ mod tests {
         let fdt = fdt::Fdt::new(&blob).unwrap();
         let clint = fdt.find_node("/soc/clint@2000000").unwrap();
         assert!(strings(clint.property("compatible").unwrap().value).contains(&"riscv,clint0"));
-        assert_eq!(cells(clint.property("reg").unwrap().value), [0, 0x200_0000, 0, 0x1_0000]);
-        assert_eq!(cells(clint.property("interrupts-extended").unwrap().value), [1, 3, 1, 7, 2, 3, 2, 7]);
+        assert_eq!(
+            cells(clint.property("reg").unwrap().value),
+            [0, 0x200_0000, 0, 0x1_0000]
+        );
+        assert_eq!(
+            cells(clint.property("interrupts-extended").unwrap().value),
+            [1, 3, 1, 7, 2, 3, 2, 7]
+        );
         let plic = fdt.find_node("/soc/plic@c000000").unwrap();
-        assert_eq!(strings(plic.property("compatible").unwrap().value)[0], "sifive,plic-1.0.0");
+        assert_eq!(
+            strings(plic.property("compatible").unwrap().value)[0],
+            "sifive,plic-1.0.0"
+        );
         assert_eq!(plic.property("riscv,ndev").unwrap().as_usize(), Some(95));
-        assert_eq!(cells(plic.property("reg").unwrap().value), [0, 0xc00_0000, 0, 0x20_4000]);
+        assert_eq!(
+            cells(plic.property("reg").unwrap().value),
+            [0, 0xc00_0000, 0, 0x20_4000]
+        );
         // Context 2h = M mode (MEIP 11), 2h+1 = S mode (SEIP 9).
-        assert_eq!(cells(plic.property("interrupts-extended").unwrap().value), [1, 11, 1, 9, 2, 11, 2, 9]);
+        assert_eq!(
+            cells(plic.property("interrupts-extended").unwrap().value),
+            [1, 11, 1, 9, 2, 11, 2, 9]
+        );
         assert_eq!(plic.property("phandle").unwrap().as_usize(), Some(3));
     }
 
@@ -316,34 +392,67 @@ mod tests {
         let blob = sample();
         let fdt = fdt::Fdt::new(&blob).unwrap();
         let uart = fdt.find_node("/soc/serial@10000000").unwrap();
-        assert_eq!(uart.property("compatible").unwrap().as_str(), Some("ns16550a"));
-        assert_eq!(uart.property("clock-frequency").unwrap().as_usize(), Some(3_686_400));
+        assert_eq!(
+            uart.property("compatible").unwrap().as_str(),
+            Some("ns16550a")
+        );
+        assert_eq!(
+            uart.property("clock-frequency").unwrap().as_usize(),
+            Some(3_686_400)
+        );
         assert_eq!(uart.property("interrupts").unwrap().as_usize(), Some(10));
-        assert_eq!(uart.property("interrupt-parent").unwrap().as_usize(), Some(3));
+        assert_eq!(
+            uart.property("interrupt-parent").unwrap().as_usize(),
+            Some(3)
+        );
         let test = fdt.find_node("/soc/test@100000").unwrap();
-        assert_eq!(strings(test.property("compatible").unwrap().value), ["sifive,test1", "sifive,test0", "syscon"]);
+        assert_eq!(
+            strings(test.property("compatible").unwrap().value),
+            ["sifive,test1", "sifive,test0", "syscon"]
+        );
         assert_eq!(test.property("phandle").unwrap().as_usize(), Some(4));
-        for (node, compat, value) in [("/poweroff", "syscon-poweroff", 0x5555), ("/reboot", "syscon-reboot", 0x7777)] {
+        for (node, compat, value) in [
+            ("/poweroff", "syscon-poweroff", 0x5555),
+            ("/reboot", "syscon-reboot", 0x7777),
+        ] {
             let n = fdt.find_node(node).unwrap();
             assert_eq!(n.property("compatible").unwrap().as_str(), Some(compat));
             assert_eq!(n.property("regmap").unwrap().as_usize(), Some(4));
             assert_eq!(n.property("value").unwrap().as_usize(), Some(value));
         }
         let rtc = fdt.find_node("/soc/rtc@101000").unwrap();
-        assert_eq!(rtc.property("compatible").unwrap().as_str(), Some("google,goldfish-rtc"));
+        assert_eq!(
+            rtc.property("compatible").unwrap().as_str(),
+            Some("google,goldfish-rtc")
+        );
         assert_eq!(rtc.property("interrupts").unwrap().as_usize(), Some(11));
-        for (slot, name) in [(0, "/soc/virtio_mmio@10001000"), (1, "/soc/virtio_mmio@10002000")] {
+        for (slot, name) in [
+            (0, "/soc/virtio_mmio@10001000"),
+            (1, "/soc/virtio_mmio@10002000"),
+        ] {
             let v = fdt.find_node(name).unwrap();
-            assert_eq!(v.property("compatible").unwrap().as_str(), Some("virtio,mmio"));
-            assert_eq!(cells(v.property("reg").unwrap().value)[1], 0x1000_1000 + 0x1000 * slot);
-            assert_eq!(v.property("interrupts").unwrap().as_usize(), Some(1 + slot as usize));
+            assert_eq!(
+                v.property("compatible").unwrap().as_str(),
+                Some("virtio,mmio")
+            );
+            assert_eq!(
+                cells(v.property("reg").unwrap().value)[1],
+                0x1000_1000 + 0x1000 * slot
+            );
+            assert_eq!(
+                v.property("interrupts").unwrap().as_usize(),
+                Some(1 + slot as usize)
+            );
         }
         assert!(fdt.find_node("/soc/virtio_mmio@10003000").is_none());
     }
 
     #[test]
     fn bad_arguments_are_errors() {
-        assert!(matches!(VirtFdt::new(0, 1 << 20).build(), Err(Error::FdtArg(_))));
+        assert!(matches!(
+            VirtFdt::new(0, 1 << 20).build(),
+            Err(Error::FdtArg(_))
+        ));
         let mut m = VirtFdt::new(1, 1 << 20);
         assert!(m.add_virtio_mmio(8).is_err());
         m.add_virtio_mmio(3).unwrap();
@@ -353,7 +462,11 @@ mod tests {
         // No initrd: no initrd properties.
         let blob = VirtFdt::new(1, 1 << 20).build().unwrap();
         let fdt = fdt::Fdt::new(&blob).unwrap();
-        assert!(fdt.find_node("/chosen").unwrap().property("linux,initrd-start").is_none());
+        assert!(fdt
+            .find_node("/chosen")
+            .unwrap()
+            .property("linux,initrd-start")
+            .is_none());
     }
 
     /// Decompiles the blob with `dtc` when the host has it (not required).
@@ -361,10 +474,17 @@ mod tests {
     fn dtc_accepts_the_blob_if_present() {
         let path = std::env::temp_dir().join(format!("cranemu-hw-{}.dtb", std::process::id()));
         std::fs::write(&path, sample()).unwrap();
-        let out = std::process::Command::new("dtc").args(["-I", "dtb", "-O", "dts"]).arg(&path).output();
+        let out = std::process::Command::new("dtc")
+            .args(["-I", "dtb", "-O", "dts"])
+            .arg(&path)
+            .output();
         let _ = std::fs::remove_file(&path);
         let Ok(out) = out else { return }; // no dtc
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(String::from_utf8_lossy(&out.stdout).contains("sifive,plic-1.0.0"));
     }
 }

@@ -85,7 +85,9 @@ pub mod layout {
 pub enum Error {
     /// A device range given to [`bus::MmioBus::insert`] overlaps one already
     /// mapped.
-    #[error("MMIO range {base:#x}+{size:#x} overlaps the device at {other_base:#x}+{other_size:#x}")]
+    #[error(
+        "MMIO range {base:#x}+{size:#x} overlaps the device at {other_base:#x}+{other_size:#x}"
+    )]
     Overlap {
         /// Base of the rejected range (guest physical).
         base: u64,

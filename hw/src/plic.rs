@@ -230,8 +230,7 @@ impl Plic {
     pub fn complete(&self, ctx: usize, src: u32) {
         let mut s = lock(&self.state);
         let src = src as usize;
-        if ctx >= s.threshold.len() || src == 0 || src >= NUM_SOURCES || !bit(&s.enable[ctx], src)
-        {
+        if ctx >= s.threshold.len() || src == 0 || src >= NUM_SOURCES || !bit(&s.enable[ctx], src) {
             return;
         }
         set_bit(&mut s.claimed, src, false);
@@ -259,7 +258,7 @@ impl Plic {
 
 impl MmioDevice for Plic {
     fn read(&self, offset: u64, size: u8) -> u64 {
-        if size != 4 || offset % 4 != 0 {
+        if size != 4 || !offset.is_multiple_of(4) {
             return 0;
         }
         let claim_ctx = {
@@ -267,10 +266,20 @@ impl MmioDevice for Plic {
             let ctxs = s.threshold.len() as u64;
             match offset {
                 o if o < PENDING_BASE => {
-                    return s.priority.get((o / 4) as usize).copied().unwrap_or(0).into()
+                    return s
+                        .priority
+                        .get((o / 4) as usize)
+                        .copied()
+                        .unwrap_or(0)
+                        .into()
                 }
                 o if o < ENABLE_BASE => {
-                    return s.pending.get(((o - PENDING_BASE) / 4) as usize).copied().unwrap_or(0).into()
+                    return s
+                        .pending
+                        .get(((o - PENDING_BASE) / 4) as usize)
+                        .copied()
+                        .unwrap_or(0)
+                        .into()
                 }
                 o if o < CONTEXT_BASE => {
                     let ctx = (o - ENABLE_BASE) / ENABLE_STRIDE;
@@ -297,7 +306,7 @@ impl MmioDevice for Plic {
     }
 
     fn write(&self, offset: u64, size: u8, value: u64) {
-        if size != 4 || offset % 4 != 0 {
+        if size != 4 || !offset.is_multiple_of(4) {
             return;
         }
         let value = value as u32;

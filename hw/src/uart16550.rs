@@ -99,8 +99,8 @@ impl<W: Write + Send> Uart16550<W> {
     fn update_irq(&self, s: &Serial<UartTrigger, vm_superio::serial::NoEvents, W>) {
         let st = s.state();
         let (iir, ier) = (st.interrupt_identification, st.interrupt_enable);
-        let level = (iir & IIR_RDA != 0 && ier & RDA != 0)
-            || (iir & IIR_THRE != 0 && ier & IER_THRE != 0);
+        let level =
+            (iir & IIR_RDA != 0 && ier & RDA != 0) || (iir & IIR_THRE != 0 && ier & IER_THRE != 0);
         self.irq.set_level(level);
     }
 
