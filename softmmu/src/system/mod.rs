@@ -32,6 +32,9 @@
 pub mod ram;
 pub mod walk;
 
+#[cfg(test)]
+mod tests;
+
 
 use std::fmt;
 
