@@ -30,6 +30,7 @@
 //! physical address), the MMIO bus, and the wiring into the translator.
 
 pub mod ram;
+pub mod tlb;
 pub mod walk;
 
 #[cfg(test)]
