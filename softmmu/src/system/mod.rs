@@ -36,7 +36,6 @@ pub mod walk;
 #[cfg(test)]
 mod tests;
 
-
 use std::fmt;
 
 /// log2 of the base page size: 12 (4 KiB pages, Privileged ISA Sv39

@@ -93,7 +93,10 @@ impl Tables {
             next: Cell::new(BASE),
             root: 0,
         };
-        Tables { root: t.alloc(), ..t }
+        Tables {
+            root: t.alloc(),
+            ..t
+        }
     }
 
     fn alloc(&self) -> u64 {
@@ -173,7 +176,11 @@ fn leaves_at_every_level_of_every_mode() {
             t.map(va, pa_page, level, RWXU_AD);
             for access in [Fetch, Load, Store] {
                 let tr = t.walk(User, access, va).unwrap();
-                assert_eq!(tr.pa.0, pa_page | (va & (size.bytes() - 1)), "{mode:?} {level}");
+                assert_eq!(
+                    tr.pa.0,
+                    pa_page | (va & (size.bytes() - 1)),
+                    "{mode:?} {level}"
+                );
                 assert_eq!(tr.page_size, size);
                 assert_eq!(tr.perms, Perms::ALL);
                 assert!(!tr.global);
@@ -208,7 +215,10 @@ fn non_canonical_addresses_page_fault() {
         // Even with a mapping at the truncated address, the walk refuses.
         t.map(va & ((1 << mode.va_bits()) - 1), BASE, 0, RWXU_AD);
         assert_eq!(t.walk(User, Load, va), fault(Cause::LoadPageFault, va));
-        assert_eq!(t.walk(User, Fetch, va), fault(Cause::InstructionPageFault, va));
+        assert_eq!(
+            t.walk(User, Fetch, va),
+            fault(Cause::InstructionPageFault, va)
+        );
         assert_eq!(t.walk(User, Store, va), fault(Cause::StorePageFault, va));
     }
 }
@@ -217,18 +227,38 @@ fn non_canonical_addresses_page_fault() {
 fn invalid_ptes_page_fault() {
     let t = Tables::new(SatpMode::Sv39);
     // Nothing mapped: V = 0 in the root.
-    assert_eq!(t.walk(Supervisor, Load, 0x1000), fault(Cause::LoadPageFault, 0x1000));
+    assert_eq!(
+        t.walk(Supervisor, Load, 0x1000),
+        fault(Cause::LoadPageFault, 0x1000)
+    );
     // V = 0 in a leaf whose other bits are set.
     t.map(0x1000, 0x8010_0000, 0, RWXU_AD & !PTE_V);
-    assert_eq!(t.walk(User, Store, 0x1000), fault(Cause::StorePageFault, 0x1000));
+    assert_eq!(
+        t.walk(User, Store, 0x1000),
+        fault(Cause::StorePageFault, 0x1000)
+    );
     // W without R, with and without X.
     t.map(0x2000, 0x8010_0000, 0, PTE_V | PTE_W | PTE_A | PTE_D);
-    assert_eq!(t.walk(Supervisor, Load, 0x2000), fault(Cause::LoadPageFault, 0x2000));
-    t.map(0x3000, 0x8010_0000, 0, PTE_V | PTE_W | PTE_X | PTE_A | PTE_D);
-    assert_eq!(t.walk(Supervisor, Fetch, 0x3000), fault(Cause::InstructionPageFault, 0x3000));
+    assert_eq!(
+        t.walk(Supervisor, Load, 0x2000),
+        fault(Cause::LoadPageFault, 0x2000)
+    );
+    t.map(
+        0x3000,
+        0x8010_0000,
+        0,
+        PTE_V | PTE_W | PTE_X | PTE_A | PTE_D,
+    );
+    assert_eq!(
+        t.walk(Supervisor, Fetch, 0x3000),
+        fault(Cause::InstructionPageFault, 0x3000)
+    );
     // A pointer PTE at level 0: no leaf found.
     t.map(0x4000, 0x8010_0000, 0, PTE_V);
-    assert_eq!(t.walk(Supervisor, Load, 0x4000), fault(Cause::LoadPageFault, 0x4000));
+    assert_eq!(
+        t.walk(Supervisor, Load, 0x4000),
+        fault(Cause::LoadPageFault, 0x4000)
+    );
 }
 
 #[test]
@@ -237,7 +267,11 @@ fn reserved_bits_page_fault() {
     for bit in [54, 60, 61, 62, 63] {
         let t = Tables::new(SatpMode::Sv39);
         t.map(0x5000, 0x8010_0000, 0, RWXU_AD | 1 << bit);
-        assert_eq!(t.walk(User, Load, 0x5000), fault(Cause::LoadPageFault, 0x5000), "bit {bit}");
+        assert_eq!(
+            t.walk(User, Load, 0x5000),
+            fault(Cause::LoadPageFault, 0x5000),
+            "bit {bit}"
+        );
     }
     // D, A and U are reserved in a pointer PTE.
     for bits in [PTE_D, PTE_A, PTE_U] {
@@ -245,7 +279,10 @@ fn reserved_bits_page_fault() {
         t.map(0x5000, 0x8010_0000, 0, RWXU_AD);
         let root_slot = t.root; // VPN[2] of 0x5000 is 0
         t.mem.set(root_slot, t.mem.get(root_slot) | bits);
-        assert_eq!(t.walk(User, Load, 0x5000), fault(Cause::LoadPageFault, 0x5000));
+        assert_eq!(
+            t.walk(User, Load, 0x5000),
+            fault(Cause::LoadPageFault, 0x5000)
+        );
     }
     // RSW (bits 9:8) is free for software: no fault.
     let t = Tables::new(SatpMode::Sv39);
@@ -258,13 +295,22 @@ fn misaligned_superpages_page_fault() {
     let t = Tables::new(SatpMode::Sv39);
     // A 2 MiB leaf whose PPN[0] is not zero.
     t.map(0x20_0000, 0x8000_1000, 1, RWXU_AD);
-    assert_eq!(t.walk(User, Load, 0x20_0000), fault(Cause::LoadPageFault, 0x20_0000));
+    assert_eq!(
+        t.walk(User, Load, 0x20_0000),
+        fault(Cause::LoadPageFault, 0x20_0000)
+    );
     // A 1 GiB leaf whose PPN[1] is not zero.
     t.map(0x4000_0000, 0x8020_0000, 2, RWXU_AD);
-    assert_eq!(t.walk(User, Fetch, 0x4000_0123), fault(Cause::InstructionPageFault, 0x4000_0123));
+    assert_eq!(
+        t.walk(User, Fetch, 0x4000_0123),
+        fault(Cause::InstructionPageFault, 0x4000_0123)
+    );
     // A misaligned superpage that would otherwise need A: A stays clear.
     let slot = t.map(0x20_0000, 0x8000_1000, 1, RWXU_AD & !(PTE_A | PTE_D));
-    assert_eq!(t.walk(User, Store, 0x20_0000), fault(Cause::StorePageFault, 0x20_0000));
+    assert_eq!(
+        t.walk(User, Store, 0x20_0000),
+        fault(Cause::StorePageFault, 0x20_0000)
+    );
     assert_eq!(t.mem.get(slot) & (PTE_A | PTE_D), 0);
 }
 
@@ -279,11 +325,21 @@ fn user_pages_from_supervisor() {
         (Store, Cause::StorePageFault),
         (Fetch, Cause::InstructionPageFault),
     ] {
-        assert_eq!(t.walk_with(Supervisor, false, false, access, va), fault(cause, va));
+        assert_eq!(
+            t.walk_with(Supervisor, false, false, access, va),
+            fault(cause, va)
+        );
     }
     // With SUM: loads and stores, but never a fetch.
     let tr = t.walk_with(Supervisor, true, false, Load, va).unwrap();
-    assert_eq!(tr.perms, Perms { read: true, write: true, exec: false });
+    assert_eq!(
+        tr.perms,
+        Perms {
+            read: true,
+            write: true,
+            exec: false
+        }
+    );
     assert!(t.walk_with(Supervisor, true, false, Store, va).is_ok());
     assert_eq!(
         t.walk_with(Supervisor, true, false, Fetch, va),
@@ -303,7 +359,10 @@ fn supervisor_pages_from_user() {
         (Fetch, Cause::InstructionPageFault),
     ] {
         // SUM does not matter to U-mode.
-        assert_eq!(t.walk_with(User, true, true, access, 0x7000), fault(cause, 0x7000));
+        assert_eq!(
+            t.walk_with(User, true, true, access, 0x7000),
+            fault(cause, 0x7000)
+        );
     }
     assert_eq!(t.walk(Supervisor, Fetch, 0x7000).unwrap().perms, Perms::ALL);
 }
@@ -312,9 +371,19 @@ fn supervisor_pages_from_user() {
 fn mxr_makes_execute_only_pages_readable() {
     let t = Tables::new(SatpMode::Sv39);
     t.map(0x1000, 0x8010_0000, 0, PTE_V | PTE_X | PTE_A);
-    assert_eq!(t.walk(Supervisor, Load, 0x1000), fault(Cause::LoadPageFault, 0x1000));
+    assert_eq!(
+        t.walk(Supervisor, Load, 0x1000),
+        fault(Cause::LoadPageFault, 0x1000)
+    );
     let tr = t.walk_with(Supervisor, false, true, Load, 0x1000).unwrap();
-    assert_eq!(tr.perms, Perms { read: true, write: false, exec: true });
+    assert_eq!(
+        tr.perms,
+        Perms {
+            read: true,
+            write: false,
+            exec: true
+        }
+    );
     assert_eq!(tr.pa.0, 0x8010_0000);
     // MXR does not make an execute-only page writable.
     assert_eq!(
@@ -324,7 +393,10 @@ fn mxr_makes_execute_only_pages_readable() {
     // Nor does it lift the U/S check: a U execute-only page from S
     // needs SUM as well.
     t.map(0x2000, 0x8010_0000, 0, PTE_V | PTE_X | PTE_U | PTE_A);
-    assert_eq!(t.walk_with(Supervisor, false, true, Load, 0x2000), fault(Cause::LoadPageFault, 0x2000));
+    assert_eq!(
+        t.walk_with(Supervisor, false, true, Load, 0x2000),
+        fault(Cause::LoadPageFault, 0x2000)
+    );
     assert!(t.walk_with(Supervisor, true, true, Load, 0x2000).is_ok());
     assert!(t.walk_with(User, false, true, Load, 0x2000).is_ok());
 }
@@ -333,12 +405,22 @@ fn mxr_makes_execute_only_pages_readable() {
 fn store_to_read_only_page_faults_and_sets_nothing() {
     let t = Tables::new(SatpMode::Sv39);
     let slot = t.map(0x1000, 0x8010_0000, 0, PTE_V | PTE_R | PTE_X);
-    assert_eq!(t.walk(Supervisor, Store, 0x1000), fault(Cause::StorePageFault, 0x1000));
+    assert_eq!(
+        t.walk(Supervisor, Store, 0x1000),
+        fault(Cause::StorePageFault, 0x1000)
+    );
     assert_eq!(t.mem.get(slot) & (PTE_A | PTE_D), 0);
     assert_eq!(t.mem.cas_calls.get(), 0);
     // A load succeeds, sets A, and grants no write.
     let tr = t.walk(Supervisor, Load, 0x1000).unwrap();
-    assert_eq!(tr.perms, Perms { read: true, write: false, exec: true });
+    assert_eq!(
+        tr.perms,
+        Perms {
+            read: true,
+            write: false,
+            exec: true
+        }
+    );
     assert_eq!(t.mem.get(slot) & (PTE_A | PTE_D), PTE_A);
 }
 
@@ -349,11 +431,24 @@ fn accessed_and_dirty_are_set_by_the_walk() {
     // A load sets A only, and the translation does not grant writes (a
     // later store must come back to set D).
     let tr = t.walk(Supervisor, Load, 0x1000).unwrap();
-    assert_eq!(t.mem.get(slot), pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_A));
-    assert_eq!(tr.perms, Perms { read: true, write: false, exec: false });
+    assert_eq!(
+        t.mem.get(slot),
+        pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_A)
+    );
+    assert_eq!(
+        tr.perms,
+        Perms {
+            read: true,
+            write: false,
+            exec: false
+        }
+    );
     // A store sets D.
     let tr = t.walk(Supervisor, Store, 0x1000).unwrap();
-    assert_eq!(t.mem.get(slot), pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D));
+    assert_eq!(
+        t.mem.get(slot),
+        pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_A | PTE_D)
+    );
     assert!(tr.perms.write);
     // With both set, no more CAS.
     let calls = t.mem.cas_calls.get();
@@ -394,9 +489,15 @@ fn svade_faults_instead_of_updating() {
     // A set: a load is fine but grants no write (D clear).
     let tr = walk(&t.mem, &req(Load)).unwrap();
     assert!(!tr.perms.write);
-    assert_eq!(walk(&t.mem, &req(Store)), fault(Cause::StorePageFault, 0x1000));
+    assert_eq!(
+        walk(&t.mem, &req(Store)),
+        fault(Cause::StorePageFault, 0x1000)
+    );
     t.mem.set(slot, pte(0x8010_0000, PTE_V | PTE_R));
-    assert_eq!(walk(&t.mem, &req(Load)), fault(Cause::LoadPageFault, 0x1000));
+    assert_eq!(
+        walk(&t.mem, &req(Load)),
+        fault(Cause::LoadPageFault, 0x1000)
+    );
     assert_eq!(t.mem.cas_calls.get(), 0);
 }
 
@@ -410,13 +511,22 @@ fn a_changed_pte_restarts_the_walk() {
     let tr = t.walk(Supervisor, Store, 0x1000).unwrap();
     assert!(tr.global);
     assert_eq!(t.mem.cas_calls.get(), 2);
-    assert_eq!(t.mem.get(slot), pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_G | PTE_A | PTE_D));
+    assert_eq!(
+        t.mem.get(slot),
+        pte(0x8010_0000, PTE_V | PTE_R | PTE_W | PTE_G | PTE_A | PTE_D)
+    );
     // Another hart makes it reserved (bit 60): the retried walk faults
     // and writes nothing.
     let slot = t.map(0x2000, 0x8010_0000, 0, PTE_V | PTE_R | PTE_W);
     t.mem.interfere.set(Some(1 << 60));
-    assert_eq!(t.walk(Supervisor, Store, 0x2000), fault(Cause::StorePageFault, 0x2000));
-    assert_eq!(t.mem.get(slot), pte(0x8010_0000, PTE_V | PTE_R | PTE_W | 1 << 60));
+    assert_eq!(
+        t.walk(Supervisor, Store, 0x2000),
+        fault(Cause::StorePageFault, 0x2000)
+    );
+    assert_eq!(
+        t.mem.get(slot),
+        pte(0x8010_0000, PTE_V | PTE_R | PTE_W | 1 << 60)
+    );
 }
 
 #[test]
@@ -451,7 +561,10 @@ fn pte_outside_ram_is_an_access_fault() {
     }
     // A pointer PTE into a table outside RAM (here: past its end).
     t.mem.set(t.root, pte(BASE + (1 << 20), PTE_V));
-    assert_eq!(t.walk(Supervisor, Store, 0x1000), fault(Cause::StoreAccessFault, 0x1000));
+    assert_eq!(
+        t.walk(Supervisor, Store, 0x1000),
+        fault(Cause::StoreAccessFault, 0x1000)
+    );
 }
 
 #[test]
@@ -473,7 +586,10 @@ fn bare_and_machine_mode_are_the_identity() {
                 ad: AdUpdate::Hardware,
             };
             let tr = walk(&mem, &req).unwrap();
-            assert_eq!((tr.pa.0, tr.perms, tr.page_size), (va, Perms::ALL, PageSize::Size4K));
+            assert_eq!(
+                (tr.pa.0, tr.perms, tr.page_size),
+                (va, Perms::ALL, PageSize::Size4K)
+            );
         }
     }
 }
@@ -482,7 +598,10 @@ fn bare_and_machine_mode_are_the_identity() {
 fn satp_fields() {
     let s = Satp::new(SatpMode::Sv48, 0xabcd, 0x8_0001);
     assert_eq!(s.bits(), 9 << 60 | 0xabcd << 44 | 0x8_0001);
-    assert_eq!((s.mode(), s.asid(), s.ppn()), (SatpMode::Sv48, 0xabcd, 0x8_0001));
+    assert_eq!(
+        (s.mode(), s.asid(), s.ppn()),
+        (SatpMode::Sv48, 0xabcd, 0x8_0001)
+    );
     assert_eq!(s.root(), GuestPhysAddr(0x8000_1000));
     assert_eq!(Satp::from_bits(s.bits()), Some(s));
     for reserved in [1u64, 7, 11, 15] {
@@ -499,9 +618,11 @@ fn walk_in_guest_ram() {
     let l0 = root + 0x2000;
     let va = 0x1234_5678u64; // VPN[2] = 0, VPN[1] = 0x91, VPN[0] = 0x145
     ram.write_u64(GuestPhysAddr(root), pte(l1, PTE_V)).unwrap();
-    ram.write_u64(GuestPhysAddr(l1 + 0x91 * 8), pte(l0, PTE_V)).unwrap();
+    ram.write_u64(GuestPhysAddr(l1 + 0x91 * 8), pte(l0, PTE_V))
+        .unwrap();
     let leaf = GuestPhysAddr(l0 + 0x145 * 8);
-    ram.write_u64(leaf, pte(0x8010_0000, PTE_V | PTE_R | PTE_W)).unwrap();
+    ram.write_u64(leaf, pte(0x8010_0000, PTE_V | PTE_R | PTE_W))
+        .unwrap();
     let req = WalkRequest {
         satp: Satp::new(SatpMode::Sv39, 0, root >> PAGE_SHIFT),
         privilege: Supervisor,
@@ -514,4 +635,76 @@ fn walk_in_guest_ram() {
     let tr = walk(&ram, &req).unwrap();
     assert_eq!(tr.pa, GuestPhysAddr(0x8010_0678));
     assert_eq!(ram.read_u64(leaf).unwrap() & (PTE_A | PTE_D), PTE_A | PTE_D);
+}
+
+#[test]
+fn walk_fill_probe_end_to_end() {
+    use super::tlb::{MmuIdx, PageTarget, Tlb};
+    let ram = Ram::new(VIRT_DRAM_BASE, 1 << 22).unwrap();
+    let root = VIRT_DRAM_BASE.0;
+    // A 2 MiB leaf in Sv39: va 0x4000_0000.. -> pa 0x8020_0000..
+    let l1 = root + 0x1000;
+    ram.write_u64(GuestPhysAddr(root + 8), pte(l1, PTE_V))
+        .unwrap();
+    ram.write_u64(
+        GuestPhysAddr(l1),
+        pte(0x8020_0000, PTE_V | PTE_R | PTE_W | PTE_U),
+    )
+    .unwrap();
+    let va = 0x4000_3010u64;
+    let req = WalkRequest {
+        satp: Satp::new(SatpMode::Sv39, 0, root >> PAGE_SHIFT),
+        privilege: Supervisor,
+        sum: true,
+        mxr: false,
+        access: Load,
+        vaddr: GuestVirtAddr(va),
+        ad: AdUpdate::Hardware,
+    };
+    let tr = walk(&ram, &req).unwrap();
+    assert_eq!((tr.pa.0, tr.page_size), (0x8020_3010, PageSize::Size2M));
+    let idx = MmuIdx::new(Supervisor, true);
+    let mut tlb = Tlb::new();
+    let host_page = ram
+        .host_ptr(GuestPhysAddr(tr.pa.0 & PAGE_MASK), PAGE_SIZE)
+        .unwrap();
+    tlb.fill(
+        idx,
+        GuestVirtAddr(va),
+        &tr,
+        PageTarget {
+            host_page: std::ptr::NonNull::new(host_page),
+            ..PageTarget::default()
+        },
+    );
+    ram.write_u32(GuestPhysAddr(0x8020_3010), 0xdead_beef)
+        .unwrap();
+    let h = tlb.probe(idx, GuestVirtAddr(va), Load, 4).unwrap();
+    // SAFETY: a hit points into guest RAM, 4 bytes inside the page.
+    assert_eq!(
+        u32::from_le(unsafe { h.cast::<u32>().read_unaligned() }),
+        0xdead_beef
+    );
+    // The load left D clear, so a store misses and must walk again.
+    assert_eq!(tlb.probe(idx, GuestVirtAddr(va), Store, 4), None);
+    let tr = walk(
+        &ram,
+        &WalkRequest {
+            access: Store,
+            ..req
+        },
+    )
+    .unwrap();
+    tlb.fill(
+        idx,
+        GuestVirtAddr(va),
+        &tr,
+        PageTarget {
+            host_page: std::ptr::NonNull::new(host_page),
+            ..PageTarget::default()
+        },
+    );
+    assert_eq!(tlb.probe(idx, GuestVirtAddr(va), Store, 4), Some(h));
+    // The neighbouring 4 KiB piece of the superpage is a separate entry.
+    assert_eq!(tlb.probe(idx, GuestVirtAddr(va + 0x1000), Load, 4), None);
 }

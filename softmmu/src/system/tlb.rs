@@ -337,7 +337,12 @@ impl Tlb {
             large_page_addr: TLB_INVALID_TAG,
             large_page_mask: TLB_INVALID_TAG,
         });
-        Ok(Tlb { fast, desc, entries, stats: TlbStats::default() })
+        Ok(Tlb {
+            fast,
+            desc,
+            entries,
+            stats: TlbStats::default(),
+        })
     }
 
     /// Entries per index.
@@ -378,7 +383,13 @@ impl Tlb {
     /// for an access of `size` bytes (a power of two) at guest virtual
     /// `va`, or `None` where generated code would take the slow path (a
     /// miss, a flag, or a misaligned access).
-    pub fn probe(&self, idx: MmuIdx, va: GuestVirtAddr, access: AccessType, size: u64) -> Option<*mut u8> {
+    pub fn probe(
+        &self,
+        idx: MmuIdx,
+        va: GuestVirtAddr,
+        access: AccessType,
+        size: u64,
+    ) -> Option<*mut u8> {
         let (e, _) = self.entry(idx, va);
         let key = va.0 & (PAGE_MASK | (size - 1));
         (key == e.tag(access)).then(|| va.0.wrapping_add(e.addend) as *mut u8)
@@ -481,7 +492,8 @@ impl Tlb {
         let page = va.0 & PAGE_MASK;
         for idx in MmuIdx::ALL {
             let d = &self.desc[idx as usize];
-            if d.large_page_addr != TLB_INVALID_TAG && page & d.large_page_mask == d.large_page_addr {
+            if d.large_page_addr != TLB_INVALID_TAG && page & d.large_page_mask == d.large_page_addr
+            {
                 self.reset_index(idx);
                 self.stats.flush_large_page += 1;
                 continue;
@@ -521,7 +533,9 @@ impl Drop for Tlb {
         for f in &self.fast {
             // SAFETY: made by `Box::into_raw` of a boxed slice of exactly
             // `entries` entries in `with_entries`, freed once here.
-            drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(f.table, self.entries)) });
+            drop(unsafe {
+                Box::from_raw(std::ptr::slice_from_raw_parts_mut(f.table, self.entries))
+            });
         }
     }
 }
@@ -533,11 +547,19 @@ mod tests {
     const RAM_PAGE: u64 = 0x8040_0000;
 
     fn translation(pa: u64, page_size: PageSize, perms: Perms, global: bool) -> Translation {
-        Translation { pa: GuestPhysAddr(pa), page_size, perms, global }
+        Translation {
+            pa: GuestPhysAddr(pa),
+            page_size,
+            perms,
+            global,
+        }
     }
 
     fn host(buf: &mut [u8]) -> PageTarget {
-        PageTarget { host_page: NonNull::new(buf.as_mut_ptr()), ..PageTarget::default() }
+        PageTarget {
+            host_page: NonNull::new(buf.as_mut_ptr()),
+            ..PageTarget::default()
+        }
     }
 
     #[test]
@@ -564,7 +586,10 @@ mod tests {
             let f = &tlb.fast()[1];
             let byte_off = (va >> (PAGE_SHIFT - TLB_ENTRY_BITS)) & f.mask;
             let e = f.table.wrapping_byte_add(byte_off as usize);
-            assert_eq!(e as *const TlbEntry, tlb.entry(MmuIdx::Supervisor, GuestVirtAddr(va)).0 as *const _);
+            assert_eq!(
+                e as *const TlbEntry,
+                tlb.entry(MmuIdx::Supervisor, GuestVirtAddr(va)).0 as *const _
+            );
         }
         assert!(matches!(Tlb::with_entries(100), Err(Error::TlbSize(100))));
         assert!(Tlb::with_entries(1 << 17).is_err());
@@ -578,21 +603,42 @@ mod tests {
         let va = GuestVirtAddr(0x4000_1000);
         let s = MmuIdx::Supervisor;
         assert_eq!(tlb.probe(s, va, AccessType::Load, 8), None);
-        let rw = Perms { read: true, write: true, exec: false };
-        tlb.fill(s, GuestVirtAddr(va.0 + 0x10), &translation(RAM_PAGE + 0x10, PageSize::Size4K, rw, false), host(&mut page));
+        let rw = Perms {
+            read: true,
+            write: true,
+            exec: false,
+        };
+        tlb.fill(
+            s,
+            GuestVirtAddr(va.0 + 0x10),
+            &translation(RAM_PAGE + 0x10, PageSize::Size4K, rw, false),
+            host(&mut page),
+        );
         let base = page.as_mut_ptr();
         let (e, full) = tlb.entry(s, va);
         assert_eq!(e.addr_read, va.0);
         assert_eq!(e.addr_write, va.0);
         assert_eq!(e.addr_code, TLB_INVALID_TAG);
         assert_eq!(full.phys_page, GuestPhysAddr(RAM_PAGE));
-        assert_eq!(tlb.probe(s, GuestVirtAddr(va.0 + 0x18), AccessType::Load, 8), Some(base.wrapping_add(0x18)));
-        assert_eq!(tlb.probe(s, GuestVirtAddr(va.0 + 0xfff), AccessType::Store, 1), Some(base.wrapping_add(0xfff)));
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(va.0 + 0x18), AccessType::Load, 8),
+            Some(base.wrapping_add(0x18))
+        );
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(va.0 + 0xfff), AccessType::Store, 1),
+            Some(base.wrapping_add(0xfff))
+        );
         // Not executable; misaligned; another page with the same index;
         // another MMU index.
         assert_eq!(tlb.probe(s, va, AccessType::Fetch, 2), None);
-        assert_eq!(tlb.probe(s, GuestVirtAddr(va.0 + 0xffc), AccessType::Load, 8), None);
-        assert_eq!(tlb.probe(s, GuestVirtAddr(va.0 + (256 << 12)), AccessType::Load, 1), None);
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(va.0 + 0xffc), AccessType::Load, 8),
+            None
+        );
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(va.0 + (256 << 12)), AccessType::Load, 1),
+            None
+        );
         assert_eq!(tlb.probe(MmuIdx::User, va, AccessType::Load, 1), None);
         assert_eq!(tlb.stats().fills, 1);
     }
@@ -606,7 +652,15 @@ mod tests {
         let t = translation(RAM_PAGE, PageSize::Size4K, Perms::ALL, false);
 
         // Code page: loads and fetches hit, stores go slow with NOTDIRTY.
-        tlb.fill(u, va, &t, PageTarget { code: true, ..host(&mut page) });
+        tlb.fill(
+            u,
+            va,
+            &t,
+            PageTarget {
+                code: true,
+                ..host(&mut page)
+            },
+        );
         assert!(tlb.probe(u, va, AccessType::Load, 4).is_some());
         assert!(tlb.probe(u, va, AccessType::Fetch, 4).is_some());
         assert_eq!(tlb.probe(u, va, AccessType::Store, 4), None);
@@ -625,16 +679,30 @@ mod tests {
         assert_eq!(tlb.entry(u, va).1.phys_page, GuestPhysAddr(RAM_PAGE));
 
         // Watchpoint: loads and stores go slow, fetches hit.
-        tlb.fill(u, va, &t, PageTarget { watchpoint: true, ..host(&mut page) });
+        tlb.fill(
+            u,
+            va,
+            &t,
+            PageTarget {
+                watchpoint: true,
+                ..host(&mut page)
+            },
+        );
         assert_eq!(tlb.probe(u, va, AccessType::Load, 1), None);
         assert_eq!(tlb.probe(u, va, AccessType::Store, 1), None);
         assert!(tlb.probe(u, va, AccessType::Fetch, 1).is_some());
 
         // Invalid tags never hit, not even the all-ones page.
         assert!(!tlb_hit_page(TLB_INVALID_TAG, GuestVirtAddr(u64::MAX)));
-        assert!(!tlb_hit_page(TLB_INVALID_TAG, GuestVirtAddr(0xffff_ffff_ffff_f000)));
+        assert!(!tlb_hit_page(
+            TLB_INVALID_TAG,
+            GuestVirtAddr(0xffff_ffff_ffff_f000)
+        ));
         let empty = Tlb::new();
-        assert_eq!(empty.probe(u, GuestVirtAddr(u64::MAX), AccessType::Load, 1), None);
+        assert_eq!(
+            empty.probe(u, GuestVirtAddr(u64::MAX), AccessType::Load, 1),
+            None
+        );
     }
 
     #[test]
@@ -678,15 +746,25 @@ mod tests {
         tlb.fill(MmuIdx::User, GuestVirtAddr(0x1000), &small, host(&mut page));
         // sfence.vma of a third address in the superpage.
         tlb.flush_page(GuestVirtAddr(0x2f_f000));
-        assert_eq!(tlb.probe(s, GuestVirtAddr(0x20_0000), AccessType::Load, 1), None);
-        assert_eq!(tlb.probe(s, GuestVirtAddr(0x20_5000), AccessType::Load, 1), None);
-        assert!(tlb.probe(MmuIdx::User, GuestVirtAddr(0x1000), AccessType::Load, 1).is_some());
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(0x20_0000), AccessType::Load, 1),
+            None
+        );
+        assert_eq!(
+            tlb.probe(s, GuestVirtAddr(0x20_5000), AccessType::Load, 1),
+            None
+        );
+        assert!(tlb
+            .probe(MmuIdx::User, GuestVirtAddr(0x1000), AccessType::Load, 1)
+            .is_some());
         assert_eq!(tlb.stats().flush_large_page, 1);
         // The region was reset: a page outside it is a plain page flush.
         tlb.fill(s, GuestVirtAddr(0x1000), &small, host(&mut page));
         tlb.fill(s, GuestVirtAddr(0x3000), &small, host(&mut page));
         tlb.flush_page(GuestVirtAddr(0x3000));
-        assert!(tlb.probe(s, GuestVirtAddr(0x1000), AccessType::Load, 1).is_some());
+        assert!(tlb
+            .probe(s, GuestVirtAddr(0x1000), AccessType::Load, 1)
+            .is_some());
     }
 
     #[test]
@@ -708,14 +786,39 @@ mod tests {
         let local = translation(RAM_PAGE, PageSize::Size4K, Perms::ALL, false);
         let global = translation(RAM_PAGE, PageSize::Size4K, Perms::ALL, true);
         tlb.fill(MmuIdx::User, GuestVirtAddr(0x1000), &local, host(&mut page));
-        tlb.fill(MmuIdx::SupervisorSum, GuestVirtAddr(0x2000), &global, host(&mut page));
-        tlb.fill(MmuIdx::Machine, GuestVirtAddr(0x3000), &local, host(&mut page));
+        tlb.fill(
+            MmuIdx::SupervisorSum,
+            GuestVirtAddr(0x2000),
+            &global,
+            host(&mut page),
+        );
+        tlb.fill(
+            MmuIdx::Machine,
+            GuestVirtAddr(0x3000),
+            &local,
+            host(&mut page),
+        );
         tlb.flush_asid(5);
-        assert_eq!(tlb.probe(MmuIdx::User, GuestVirtAddr(0x1000), AccessType::Load, 1), None);
-        assert!(tlb.probe(MmuIdx::SupervisorSum, GuestVirtAddr(0x2000), AccessType::Load, 1).is_some());
-        assert!(tlb.probe(MmuIdx::Machine, GuestVirtAddr(0x3000), AccessType::Load, 1).is_some());
+        assert_eq!(
+            tlb.probe(MmuIdx::User, GuestVirtAddr(0x1000), AccessType::Load, 1),
+            None
+        );
+        assert!(tlb
+            .probe(
+                MmuIdx::SupervisorSum,
+                GuestVirtAddr(0x2000),
+                AccessType::Load,
+                1
+            )
+            .is_some());
+        assert!(tlb
+            .probe(MmuIdx::Machine, GuestVirtAddr(0x3000), AccessType::Load, 1)
+            .is_some());
         tlb.flush_mmu_idx(MmuIdx::SupervisorSum.bit() | MmuIdx::Machine.bit());
-        assert_eq!(tlb.probe(MmuIdx::Machine, GuestVirtAddr(0x3000), AccessType::Load, 1), None);
+        assert_eq!(
+            tlb.probe(MmuIdx::Machine, GuestVirtAddr(0x3000), AccessType::Load, 1),
+            None
+        );
         assert_eq!(tlb.stats().flush_asid, 1);
     }
 

@@ -151,7 +151,13 @@ pub struct Satp(u64);
 
 impl std::fmt::Debug for Satp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Satp({:?} asid={:#x} ppn={:#x})", self.mode(), self.asid(), self.ppn())
+        write!(
+            f,
+            "Satp({:?} asid={:#x} ppn={:#x})",
+            self.mode(),
+            self.asid(),
+            self.ppn()
+        )
     }
 }
 
@@ -268,7 +274,11 @@ pub struct Perms {
 
 impl Perms {
     /// Everything allowed (M-mode and `Bare`: no translation, PMP aside).
-    pub const ALL: Perms = Perms { read: true, write: true, exec: true };
+    pub const ALL: Perms = Perms {
+        read: true,
+        write: true,
+        exec: true,
+    };
 
     /// True if an access of type `access` is allowed.
     pub const fn allows(self, access: AccessType) -> bool {
@@ -367,8 +377,14 @@ pub fn walk<M: PteMemory + ?Sized>(mem: &M, req: &WalkRequest) -> Result<Transla
             global: false,
         });
     }
-    let page_fault = Trap { cause: req.access.page_fault(), tval: va };
-    let access_fault = Trap { cause: req.access.access_fault(), tval: va };
+    let page_fault = Trap {
+        cause: req.access.page_fault(),
+        tval: va,
+    };
+    let access_fault = Trap {
+        cause: req.access.access_fault(),
+        tval: va,
+    };
 
     // Step 0: bits 63..va_bits must copy bit va_bits - 1.
     let unused = 64 - mode.va_bits();
