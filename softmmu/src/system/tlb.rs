@@ -383,6 +383,9 @@ impl Tlb {
     /// for an access of `size` bytes (a power of two) at guest virtual
     /// `va`, or `None` where generated code would take the slow path (a
     /// miss, a flag, or a misaligned access).
+    ///
+    /// # Panics
+    /// If `size` is zero (in debug builds; `size - 1` overflows).
     pub fn probe(
         &self,
         idx: MmuIdx,

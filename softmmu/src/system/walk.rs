@@ -53,7 +53,9 @@
 //!
 //! M-mode (without `MPRV`) and `Bare` mode are the identity, returned as
 //! such. `MPRV` is the caller's: it passes the effective privilege
-//! (`mstatus.MPP`) for loads and stores. PMP is not checked yet. Hypervisor
+//! (`mstatus.MPP`) for loads and stores. PMP is not checked yet. The
+//! resulting physical address is not checked either: the caller looks it
+//! up in RAM and the MMIO bus and raises the access fault (1, 5, 7) there. Hypervisor
 //! (two-stage) translation is not implemented.
 
 use super::{AccessType, GuestPhysAddr, GuestVirtAddr, Priv, Trap, PAGE_SHIFT};
