@@ -772,6 +772,13 @@ impl GuestSpace {
     /// meanwhile, the host kernel reports `EFAULT` rather than faulting.
     /// Dereferencing it from Rust is up to the caller's `unsafe`.
     ///
+    /// For [`AccessKind::Write`], watched code pages in the range are
+    /// released first (their translated code is invalidated), so the host
+    /// can write them. If another thread translates code from one of them
+    /// again before the host call writes it, the call fails with `EFAULT`:
+    /// a guest that reads input over code that another thread is running
+    /// at the same time gets what it would from a racing `munmap`.
+    ///
     /// # Errors
     /// The first guest address not allowed for `kind`.
     pub fn host_range(&self, addr: u64, len: u64, kind: AccessKind) -> Result<*mut u8, MemFault> {
