@@ -14,7 +14,7 @@
 //!   the TB, look for a pending interrupt).
 //! * [`PrivState::take_trap`] when an instruction faults or an interrupt is
 //!   taken, [`PrivState::mret`] / [`PrivState::sret`] for `xRET`, and the
-//!   legality checks for `wfi` and `sfence.vma` (see [`trap`](self::trap)).
+//!   legality checks for `wfi` and `sfence.vma` (see [`trap`]).
 //! * [`PrivState::pending_interrupt`] at block boundaries.
 //!
 //! # What the caller keeps current
@@ -705,7 +705,7 @@ impl PrivState {
             MIP => self.mip(),
             PMPCFG0..=PMPCFG15 => {
                 let n = csr - PMPCFG0;
-                if n % 2 != 0 {
+                if !n.is_multiple_of(2) {
                     return Err(CsrError::Unimplemented(csr));
                 }
                 self.pmpcfg[usize::from(n / 2)]

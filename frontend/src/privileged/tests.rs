@@ -79,21 +79,42 @@ fn unknown_csrs_are_illegal() {
         assert!(h.csr_read(c, Priv::M).is_err(), "{c:#x}");
         assert!(h.csr_write(c, 0, Priv::M).is_err(), "{c:#x}");
     }
-    assert_eq!(CsrError::Unimplemented(0x310).exception(), Exception::IllegalInstruction);
+    assert_eq!(
+        CsrError::Unimplemented(0x310).exception(),
+        Exception::IllegalInstruction
+    );
 }
 
 #[test]
 fn csr_rmw_follows_zicsr() {
     let mut h = hart();
     w(&mut h, csr::MSCRATCH, 0xf0);
-    assert_eq!(h.csr_rmw(csr::MSCRATCH, CsrMode::Set, 0x0f, Priv::M).unwrap().0, 0xf0);
+    assert_eq!(
+        h.csr_rmw(csr::MSCRATCH, CsrMode::Set, 0x0f, Priv::M)
+            .unwrap()
+            .0,
+        0xf0
+    );
     assert_eq!(r(&h, csr::MSCRATCH), 0xff);
-    assert_eq!(h.csr_rmw(csr::MSCRATCH, CsrMode::Clear, 0x3, Priv::M).unwrap().0, 0xff);
+    assert_eq!(
+        h.csr_rmw(csr::MSCRATCH, CsrMode::Clear, 0x3, Priv::M)
+            .unwrap()
+            .0,
+        0xff
+    );
     assert_eq!(r(&h, csr::MSCRATCH), 0xfc);
-    assert_eq!(h.csr_rmw(csr::MSCRATCH, CsrMode::Write, 7, Priv::M).unwrap().0, 0xfc);
+    assert_eq!(
+        h.csr_rmw(csr::MSCRATCH, CsrMode::Write, 7, Priv::M)
+            .unwrap()
+            .0,
+        0xfc
+    );
     assert_eq!(r(&h, csr::MSCRATCH), 7);
     // Reading a read-only CSR without writing is legal; writing is not.
-    assert_eq!(h.csr_rmw(csr::MHARTID, CsrMode::Read, 0, Priv::M), Ok((0, CsrEffect::NONE)));
+    assert_eq!(
+        h.csr_rmw(csr::MHARTID, CsrMode::Read, 0, Priv::M),
+        Ok((0, CsrEffect::NONE))
+    );
     assert!(h.csr_rmw(csr::MHARTID, CsrMode::Set, 1, Priv::M).is_err());
 }
 
@@ -125,12 +146,18 @@ fn mstatus_reset_and_read_only_fields() {
     // UXL and SXL stay 2; VS, XS, UBE, SBE, MBE stay 0.
     assert_eq!((m >> 32) & 3, 2);
     assert_eq!((m >> 34) & 3, 2);
-    assert_eq!(m & (mstatus::VS | mstatus::XS | mstatus::UBE | mstatus::SBE | mstatus::MBE), 0);
+    assert_eq!(
+        m & (mstatus::VS | mstatus::XS | mstatus::UBE | mstatus::SBE | mstatus::MBE),
+        0
+    );
     // Every writable field took the value, and SD summarises FS = Dirty.
     assert_eq!(m & mstatus::WRITABLE, mstatus::WRITABLE);
     assert_ne!(m & mstatus::SD, 0);
     // Bits with no field at all stay zero.
-    assert_eq!(m & !(mstatus::WRITABLE | mstatus::UXL | mstatus::SXL | mstatus::SD), 0);
+    assert_eq!(
+        m & !(mstatus::WRITABLE | mstatus::UXL | mstatus::SXL | mstatus::SD),
+        0
+    );
 }
 
 #[test]
@@ -140,7 +167,10 @@ fn mstatus_sd_follows_fs() {
         w(&mut h, csr::MSTATUS, fs << mstatus::FS_SHIFT);
         assert_eq!(h.fs(), fs);
         assert_eq!(r(&h, csr::MSTATUS) & mstatus::SD != 0, fs == 3);
-        assert_eq!(h.csr_read(csr::SSTATUS, Priv::S).unwrap() & mstatus::SD != 0, fs == 3);
+        assert_eq!(
+            h.csr_read(csr::SSTATUS, Priv::S).unwrap() & mstatus::SD != 0,
+            fs == 3
+        );
         assert_eq!(h.fp_enabled(), fs != 0);
     }
     // Writing SD directly has no effect.
@@ -156,7 +186,10 @@ fn mstatus_mpp_is_warl() {
     let mut h = hart();
     for p in [Priv::U, Priv::S, Priv::M] {
         w(&mut h, csr::MSTATUS, p.bits() << mstatus::MPP_SHIFT);
-        assert_eq!((r(&h, csr::MSTATUS) & mstatus::MPP) >> mstatus::MPP_SHIFT, p.bits());
+        assert_eq!(
+            (r(&h, csr::MSTATUS) & mstatus::MPP) >> mstatus::MPP_SHIFT,
+            p.bits()
+        );
     }
     // The reserved encoding 2 keeps the previous MPP (M here).
     w(&mut h, csr::MSTATUS, 2 << mstatus::MPP_SHIFT | mstatus::SUM);
@@ -170,7 +203,10 @@ fn sstatus_is_a_view_of_mstatus() {
     let mut h = hart_in(Priv::S);
     h.mstatus |= mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP;
     let s = h.csr_read(csr::SSTATUS, Priv::S).unwrap();
-    assert_eq!(s & (mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP), 0);
+    assert_eq!(
+        s & (mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP),
+        0
+    );
     assert_eq!(s & mstatus::UXL, 2 << 32, "UXL is visible in sstatus");
     assert_eq!(s & mstatus::SXL, 0, "SXL is not");
     // Writes through sstatus change only its writable bits.
@@ -182,8 +218,10 @@ fn sstatus_is_a_view_of_mstatus() {
     h.csr_write(csr::SSTATUS, 0, Priv::S).unwrap();
     let m = h.mstatus();
     assert_eq!(m & mstatus::SSTATUS_WRITABLE, 0);
-    assert_eq!(m & (mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP),
-        mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP);
+    assert_eq!(
+        m & (mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP),
+        mstatus::MIE | mstatus::MPIE | mstatus::TVM | mstatus::MPP
+    );
 }
 
 #[test]
@@ -195,10 +233,18 @@ fn mstatus_effects() {
     assert_eq!(w(&mut h, csr::MSTATUS, mstatus::SUM), CsrEffect::NONE);
     let e = w(&mut h, csr::MSTATUS, mstatus::SUM | mstatus::FS);
     assert!(!e.flush_tlb && e.end_tb);
-    let e = w(&mut h, csr::MSTATUS, mstatus::SUM | mstatus::FS | mstatus::MIE);
+    let e = w(
+        &mut h,
+        csr::MSTATUS,
+        mstatus::SUM | mstatus::FS | mstatus::MIE,
+    );
     assert_eq!(e, CsrEffect::INTERRUPTS);
     // MPP matters for translation only while MPRV is set.
-    let e = w(&mut h, csr::MSTATUS, mstatus::SUM | mstatus::FS | mstatus::MIE | (1 << 11));
+    let e = w(
+        &mut h,
+        csr::MSTATUS,
+        mstatus::SUM | mstatus::FS | mstatus::MIE | (1 << 11),
+    );
     assert!(!e.flush_tlb);
     w(&mut h, csr::MSTATUS, mstatus::MPRV | (1 << 11));
     let e = w(&mut h, csr::MSTATUS, mstatus::MPRV);
@@ -210,7 +256,11 @@ fn mstatus_effects() {
 #[test]
 fn mprv_selects_data_privilege() {
     let mut h = hart();
-    w(&mut h, csr::MSTATUS, mstatus::MPRV | (1 << mstatus::MPP_SHIFT));
+    w(
+        &mut h,
+        csr::MSTATUS,
+        mstatus::MPRV | (1 << mstatus::MPP_SHIFT),
+    );
     assert_eq!(h.data_priv(), Priv::S);
     w(&mut h, csr::MSTATUS, 1 << mstatus::MPP_SHIFT);
     assert_eq!(h.data_priv(), Priv::M);
@@ -234,7 +284,8 @@ fn tvec_modes() {
     assert_eq!(r(&h, csr::MTVEC), 0x8000_0200);
     w(&mut h, csr::MTVEC, 0x9000_0003);
     assert_eq!(r(&h, csr::MTVEC), 0x8000_0200);
-    h.csr_write(csr::STVEC, 0xffff_ffff_8000_0001, Priv::S).unwrap();
+    h.csr_write(csr::STVEC, 0xffff_ffff_8000_0001, Priv::S)
+        .unwrap();
     assert_eq!(h.csr_read(csr::STVEC, Priv::S), Ok(0xffff_ffff_8000_0001));
     h.csr_write(csr::STVEC, 2, Priv::S).unwrap();
     assert_eq!(h.stvec, 0xffff_ffff_8000_0001);
@@ -278,7 +329,10 @@ fn mip_writable_bits_without_sstc() {
 #[test]
 fn mip_seip_is_or_of_software_and_line() {
     let mut h = hart();
-    assert_eq!(h.set_interrupt_line(Interrupt::SupervisorExternal, true), CsrEffect::INTERRUPTS);
+    assert_eq!(
+        h.set_interrupt_line(Interrupt::SupervisorExternal, true),
+        CsrEffect::INTERRUPTS
+    );
     assert_eq!(r(&h, csr::MIP), irq::SEIP);
     // Clearing the software bit does not lower the external line.
     w(&mut h, csr::MIP, 0);
@@ -300,7 +354,10 @@ fn mip_device_lines() {
     w(&mut h, csr::MIP, 0);
     assert_eq!(r(&h, csr::MIP), irq::M_LEVEL);
     // Raising a line that is already up has no effect to report.
-    assert_eq!(h.set_interrupt_line(Interrupt::MachineTimer, true), CsrEffect::NONE);
+    assert_eq!(
+        h.set_interrupt_line(Interrupt::MachineTimer, true),
+        CsrEffect::NONE
+    );
     h.set_interrupt_line(Interrupt::MachineTimer, false);
     assert_eq!(r(&h, csr::MIP), irq::MSIP | irq::MEIP);
 }
@@ -353,9 +410,15 @@ fn sstc_drives_stip() {
 fn stimecmp_access_rules() {
     let mut h = hart_in(Priv::S);
     assert_eq!(h.csr_read(csr::STIMECMP, Priv::M), Ok(0), "M always may");
-    assert_eq!(h.csr_read(csr::STIMECMP, Priv::S), Err(CsrError::Disabled(csr::STIMECMP)));
+    assert_eq!(
+        h.csr_read(csr::STIMECMP, Priv::S),
+        Err(CsrError::Disabled(csr::STIMECMP))
+    );
     h.menvcfg = envcfg::STCE;
-    assert!(h.csr_read(csr::STIMECMP, Priv::S).is_err(), "needs mcounteren.TM too");
+    assert!(
+        h.csr_read(csr::STIMECMP, Priv::S).is_err(),
+        "needs mcounteren.TM too"
+    );
     h.mcounteren = 2;
     h.csr_write(csr::STIMECMP, 5, Priv::S).unwrap();
     assert_eq!(h.csr_read(csr::STIMECMP, Priv::S), Ok(5));
@@ -399,7 +462,10 @@ fn tvm_traps_satp_in_s_only() {
     let mut h = hart_in(Priv::S);
     assert!(h.csr_write(csr::SATP, 8 << 60, Priv::S).is_ok());
     h.mstatus |= mstatus::TVM;
-    assert_eq!(h.csr_read(csr::SATP, Priv::S), Err(CsrError::Disabled(csr::SATP)));
+    assert_eq!(
+        h.csr_read(csr::SATP, Priv::S),
+        Err(CsrError::Disabled(csr::SATP))
+    );
     assert!(h.csr_write(csr::SATP, 0, Priv::S).is_err());
     assert_eq!(h.satp, 8 << 60);
     assert_eq!(h.sfence_vma_legal(), Err(Exception::IllegalInstruction));
@@ -424,7 +490,12 @@ fn counter_enables() {
     h.mcycle = 11;
     h.time = 22;
     h.minstret = 33;
-    let counters = [(csr::CYCLE, 11), (csr::TIME, 22), (csr::INSTRET, 33), (csr::HPMCOUNTER3, 0)];
+    let counters = [
+        (csr::CYCLE, 11),
+        (csr::TIME, 22),
+        (csr::INSTRET, 33),
+        (csr::HPMCOUNTER3, 0),
+    ];
     for (c, v) in counters {
         assert_eq!(h.csr_read(c, Priv::M), Ok(v));
         assert_eq!(h.csr_read(c, Priv::S), Err(CsrError::Disabled(c)));
@@ -438,7 +509,10 @@ fn counter_enables() {
     assert!(h.csr_read(csr::CYCLE, Priv::U).is_err());
     h.csr_write(csr::SCOUNTEREN, 0b111, Priv::S).unwrap();
     assert_eq!(h.csr_read(csr::CYCLE, Priv::U), Ok(11));
-    assert!(h.csr_read(csr::TIME, Priv::U).is_err(), "mcounteren.TM clear");
+    assert!(
+        h.csr_read(csr::TIME, Priv::U).is_err(),
+        "mcounteren.TM clear"
+    );
     assert_eq!(h.csr_read(csr::INSTRET, Priv::U), Ok(33));
     assert!(h.csr_read(0xc04, Priv::U).is_err(), "scounteren.HPM4 clear");
     assert_eq!(h.csr_read(0xc04, Priv::S), Ok(0));
@@ -458,7 +532,11 @@ fn machine_counters_and_inhibit() {
     w(&mut h, csr::MHPMEVENT31, 5);
     assert_eq!(r(&h, csr::MHPMEVENT31), 0);
     w(&mut h, csr::MCOUNTINHIBIT, !0);
-    assert_eq!(r(&h, csr::MCOUNTINHIBIT), 0xffff_fffd, "TM bit is read-only zero");
+    assert_eq!(
+        r(&h, csr::MCOUNTINHIBIT),
+        0xffff_fffd,
+        "TM bit is read-only zero"
+    );
     assert!(h.csr_read(csr::MCYCLE, Priv::S).is_err());
 }
 
@@ -471,7 +549,14 @@ fn epc_bit0_is_zero() {
     assert_eq!(r(&h, csr::MEPC), 0x8000_0002);
     h.csr_write(csr::SEPC, 0x1001, Priv::S).unwrap();
     assert_eq!(h.csr_read(csr::SEPC, Priv::S), Ok(0x1000));
-    for c in [csr::MSCRATCH, csr::MCAUSE, csr::MTVAL, csr::SSCRATCH, csr::SCAUSE, csr::STVAL] {
+    for c in [
+        csr::MSCRATCH,
+        csr::MCAUSE,
+        csr::MTVAL,
+        csr::SSCRATCH,
+        csr::SCAUSE,
+        csr::STVAL,
+    ] {
         w(&mut h, c, 0xdead_beef_0000_0001);
         assert_eq!(r(&h, c), 0xdead_beef_0000_0001, "{c:#x}");
     }
@@ -591,7 +676,10 @@ fn interrupt_delegation_and_cause_bit() {
     assert_eq!(h.mcause, CAUSE_INTERRUPT | 7);
     assert_eq!(h.mepc, 0x6000);
     assert_eq!((h.mstatus & mstatus::MPP) >> mstatus::MPP_SHIFT, 1);
-    assert_eq!(Cause::Interrupt(Interrupt::MachineExternal).xcause(), (1 << 63) | 11);
+    assert_eq!(
+        Cause::Interrupt(Interrupt::MachineExternal).xcause(),
+        (1 << 63) | 11
+    );
     assert_eq!(Cause::Exception(Exception::StorePageFault).xcause(), 15);
 }
 
@@ -599,14 +687,26 @@ fn interrupt_delegation_and_cause_bit() {
 fn vectored_tvec_only_for_interrupts() {
     let mut h = hart();
     h.mtvec = 0x8000_0001;
-    assert_eq!(h.take_trap(Interrupt::MachineTimer.into(), 0, 0), 0x8000_001c);
+    assert_eq!(
+        h.take_trap(Interrupt::MachineTimer.into(), 0, 0),
+        0x8000_001c
+    );
     h.priv_level = Priv::M;
-    assert_eq!(h.take_trap(Interrupt::MachineExternal.into(), 0, 0), 0x8000_002c);
-    assert_eq!(h.take_trap(Exception::IllegalInstruction.into(), 0, 0), 0x8000_0000);
+    assert_eq!(
+        h.take_trap(Interrupt::MachineExternal.into(), 0, 0),
+        0x8000_002c
+    );
+    assert_eq!(
+        h.take_trap(Exception::IllegalInstruction.into(), 0, 0),
+        0x8000_0000
+    );
     let mut h = hart_in(Priv::U);
     h.mideleg = irq::SSIP;
     h.stvec = 0x1001;
-    assert_eq!(h.take_trap(Interrupt::SupervisorSoftware.into(), 0, 0), 0x1004);
+    assert_eq!(
+        h.take_trap(Interrupt::SupervisorSoftware.into(), 0, 0),
+        0x1004
+    );
 }
 
 // ---- 3.3.2 xRET ----
@@ -766,7 +866,11 @@ fn delegated_interrupts_follow_sie() {
     assert_eq!(h.pending_interrupt(0), Some(Interrupt::SupervisorExternal));
     h.mstatus &= !mstatus::SIE;
     h.priv_level = Priv::U;
-    assert_eq!(h.pending_interrupt(0), Some(Interrupt::SupervisorExternal), "U: always");
+    assert_eq!(
+        h.pending_interrupt(0),
+        Some(Interrupt::SupervisorExternal),
+        "U: always"
+    );
     h.priv_level = Priv::M;
     h.mstatus |= mstatus::SIE | mstatus::MIE;
     assert_eq!(h.pending_interrupt(0), None, "never in M");
