@@ -3,7 +3,11 @@
 //!
 //! Translated code and the execution loop never unwind on a guest fault: they
 //! return a [`Trap`], and whoever owns the hart decides what it means. Linux
-//! user mode turns it into a signal; a later privileged layer will vector it.
+//! user mode turns it into a signal; the privileged layer
+//! ([`crate::privileged`]) vectors it to M or S mode.
+//!
+//! [`Interrupt`] lists the asynchronous causes (interrupt bit set) of the
+//! same table, with their `mip`/`mie` bit numbers.
 
 use core::fmt;
 
@@ -67,6 +71,54 @@ impl Exception {
             15 => StorePageFault,
             _ => return None,
         })
+    }
+}
+
+/// Interrupt codes (interrupt bit set) from the Privileged ISA, section
+/// 3.1.15, table 14. The code is also the bit number of the interrupt in
+/// `mip` and `mie` (section 3.1.9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u64)]
+pub enum Interrupt {
+    /// Supervisor software interrupt (1), `mip.SSIP`.
+    SupervisorSoftware = 1,
+    /// Machine software interrupt (3), `mip.MSIP`.
+    MachineSoftware = 3,
+    /// Supervisor timer interrupt (5), `mip.STIP`.
+    SupervisorTimer = 5,
+    /// Machine timer interrupt (7), `mip.MTIP`.
+    MachineTimer = 7,
+    /// Supervisor external interrupt (9), `mip.SEIP`.
+    SupervisorExternal = 9,
+    /// Machine external interrupt (11), `mip.MEIP`.
+    MachineExternal = 11,
+}
+
+impl Interrupt {
+    /// The standard interrupts in decreasing priority, as section 3.1.9
+    /// orders them: MEI, MSI, MTI, SEI, SSI, STI.
+    pub const PRIORITY: [Interrupt; 6] = [
+        Interrupt::MachineExternal,
+        Interrupt::MachineSoftware,
+        Interrupt::MachineTimer,
+        Interrupt::SupervisorExternal,
+        Interrupt::SupervisorSoftware,
+        Interrupt::SupervisorTimer,
+    ];
+
+    /// The `mcause` exception code (without the interrupt bit).
+    pub const fn code(self) -> u64 {
+        self as u64
+    }
+
+    /// The interrupt's bit in `mip`, `mie` and `mideleg`.
+    pub const fn mask(self) -> u64 {
+        1 << (self as u64)
+    }
+
+    /// The interrupt with code `code`, if it is a standard one.
+    pub fn from_code(code: u64) -> Option<Interrupt> {
+        Interrupt::PRIORITY.into_iter().find(|i| i.code() == code)
     }
 }
 

@@ -12,8 +12,9 @@ pub mod disasm;
 pub mod exception;
 pub mod helpers;
 pub mod insn;
+pub mod privileged;
 pub mod translate;
 
 pub use cpu::CpuState;
-pub use exception::{Exception, Trap};
+pub use exception::{Exception, Interrupt, Trap};
 pub use insn::{Insn, Op};
