@@ -1,0 +1,570 @@
+//! Loading boot images into guest RAM and the state the harts start in,
+//! as QEMU's `hw/riscv/boot.c` does for `-bios`, `-kernel`, `-initrd`.
+//!
+//! # Layout (RAM at `0x8000_0000`, guest physical)
+//!
+//! - **Firmware** (`-bios`, e.g. OpenSBI `fw_dynamic.bin`): a raw binary
+//!   loaded at the RAM base, or an ELF whose `PT_LOAD` segments go to their
+//!   physical addresses (`p_paddr`); its entry is the RAM base or `e_entry`.
+//! - **Kernel** (`-kernel`): the first [`KERNEL_ALIGN`]-aligned address
+//!   after the firmware (QEMU's `riscv_calc_kernel_start_addr`), so
+//!   `0x8020_0000` behind OpenSBI; a riscv64 `Image` is loaded no lower
+//!   than RAM base + its header's `text_offset` and occupies
+//!   `max(file size, image_size)` bytes (`image_size` counts the BSS). An
+//!   ELF (`vmlinux`) is loaded by `p_paddr` when every segment lies in RAM;
+//!   otherwise (Linux links its physical addresses from 0) the segments
+//!   keep their relative placement with the lowest at the kernel slot, and
+//!   the entry moves with them.
+//! - **Initrd** (`-initrd`): where QEMU's `riscv_load_initrd` puts it, at
+//!   kernel entry + min(RAM / 2, 128 MiB), so a decompressing kernel does
+//!   not clobber it. When it does not fit there below the FDT, it goes as
+//!   high as it fits below the FDT instead (page aligned, above the
+//!   kernel); QEMU would refuse. Its `[start, end)` goes into `/chosen`.
+//! - **FDT**: at the top of RAM, `align_down(ram_end - size, 2 MiB)`
+//!   (`riscv_compute_fdt_addr` for a 64-bit hart: QEMU ≥ 9.2 no longer
+//!   caps it at 3 GiB for RV64).
+//! - **Mask ROM** at `0x1000` ([`crate::rom`]): QEMU's reset vector,
+//!   followed by `fw_dynamic_info` (OpenSBI `include/sbi/fw_dynamic.h`,
+//!   version 2) that names the kernel as the next stage in S mode.
+//!
+//! Every hart starts in M mode with `a0` = its hart id, `a1` = the FDT's
+//! address and `a2` = the `fw_dynamic_info` address, at the firmware entry
+//! ([`HartBoot`]); a CPU that can fetch from the ROM may instead start at
+//! [`RESET_VECTOR`], whose code loads the same registers.
+//!
+//! Pitfall: the riscv64 `Image` header is little-endian and its `magic`
+//! sits at offset 48 (`"RISCV\0\0\0"`, deprecated) and `magic2` at 56
+//! (`"RSC\x05"`, Linux `Documentation/arch/riscv/boot-image-header.rst`);
+//! `linux-loader` cannot load these on an x86 host, hence this module.
+
+use std::path::Path;
+
+use cranemu_softmmu::system::{ram::Ram, GuestPhysAddr, PAGE_SIZE};
+use goblin::elf::{header::EM_RISCV, program_header::PT_LOAD, Elf};
+
+use crate::layout::MROM_BASE;
+use crate::{Error, Result};
+
+/// 2 MiB: the kernel's alignment on RV64 (`riscv_calc_kernel_start_addr`)
+/// and the FDT's (`riscv_compute_fdt_addr`).
+pub const KERNEL_ALIGN: u64 = 2 << 20;
+/// The FDT's alignment in RAM (bytes).
+pub const FDT_ALIGN: u64 = 2 << 20;
+/// The reset vector: the first instruction in the mask ROM.
+pub const RESET_VECTOR: u64 = MROM_BASE;
+
+/// `FW_DYNAMIC_INFO_MAGIC_VALUE`: "OSBI" little-endian.
+pub const FW_DYNAMIC_INFO_MAGIC: u64 = 0x4942_534f;
+/// `FW_DYNAMIC_INFO_VERSION_2`: the version that has `boot_hart`.
+pub const FW_DYNAMIC_INFO_VERSION: u64 = 2;
+/// `FW_DYNAMIC_INFO_NEXT_MODE_S`: the next stage runs in S mode.
+pub const FW_DYNAMIC_INFO_NEXT_MODE_S: u64 = 1;
+/// Size of `struct fw_dynamic_info` on RV64: six `unsigned long`s (bytes).
+pub const FW_DYNAMIC_INFO_SIZE: usize = 48;
+
+/// Size of the riscv64 `Image` header (bytes).
+pub const IMAGE_HEADER_SIZE: usize = 64;
+/// `magic` at offset 48: "RISCV\0\0\0".
+pub const IMAGE_MAGIC: u64 = 0x5643_5349_52;
+/// `magic2` at offset 56: "RSC\x05".
+pub const IMAGE_MAGIC2: u32 = 0x0543_5352;
+
+/// A boot file's contents and the name errors give it (its path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BootFile {
+    /// The name errors use: the path as given, or a description.
+    pub name: String,
+    /// The file's bytes.
+    pub data: Vec<u8>,
+}
+
+impl BootFile {
+    /// Reads `path`.
+    ///
+    /// # Errors
+    /// [`Error::BootFile`] (naming `path`) if it is missing or unreadable.
+    pub fn read(path: impl AsRef<Path>) -> Result<BootFile> {
+        let path = path.as_ref();
+        let data = std::fs::read(path).map_err(|source| Error::BootFile {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(BootFile {
+            name: path.display().to_string(),
+            data,
+        })
+    }
+
+    /// A file made of `data`, called `name` in errors.
+    pub fn from_bytes(name: impl Into<String>, data: Vec<u8>) -> BootFile {
+        BootFile {
+            name: name.into(),
+            data,
+        }
+    }
+
+    fn bad(&self, reason: impl Into<String>) -> Error {
+        Error::BadImage {
+            name: self.name.clone(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The fields of a riscv64 `Image` header (all little-endian in the file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageHeader {
+    /// First instruction word (a jump past the header, or the PE "MZ").
+    pub code0: u32,
+    /// Second instruction word.
+    pub code1: u32,
+    /// Offset of the load address from the start of RAM (bytes).
+    pub text_offset: u64,
+    /// Bytes the kernel occupies once loaded, BSS included (0 in headers
+    /// older than version 0.2: use the file size).
+    pub image_size: u64,
+    /// Kernel flags; bit 0 is the endianness (0 = little).
+    pub flags: u64,
+    /// Header version: major in bits 31..16, minor in 15..0.
+    pub version: u32,
+}
+
+impl ImageHeader {
+    /// Parses the header at the start of `data`; `None` when neither magic
+    /// is there (not an `Image`).
+    ///
+    /// A file shorter than the header is `None` too.
+    ///
+    /// # Errors
+    /// [`Error::BadImage`] for a big-endian image (flags bit 0) or an
+    /// `image_size` smaller than the file.
+    pub fn parse(file: &BootFile) -> Result<Option<ImageHeader>> {
+        let d = &file.data;
+        if d.len() < IMAGE_HEADER_SIZE {
+            return Ok(None);
+        }
+        let u32_at = |o: usize| u32::from_le_bytes(d[o..o + 4].try_into().unwrap_or([0; 4]));
+        let u64_at = |o: usize| u64::from_le_bytes(d[o..o + 8].try_into().unwrap_or([0; 8]));
+        if u64_at(48) != IMAGE_MAGIC && u32_at(56) != IMAGE_MAGIC2 {
+            return Ok(None);
+        }
+        let h = ImageHeader {
+            code0: u32_at(0),
+            code1: u32_at(4),
+            text_offset: u64_at(8),
+            image_size: u64_at(16),
+            flags: u64_at(24),
+            version: u32_at(32),
+        };
+        if h.flags & 1 != 0 {
+            return Err(file.bad("big-endian riscv64 Image"));
+        }
+        if h.image_size != 0 && h.image_size < d.len() as u64 {
+            // image_size counts the whole loaded kernel; a file longer than
+            // it is not a kernel this header describes.
+            return Err(file.bad(format!(
+                "Image header says {:#x} bytes but the file has {:#x}",
+                h.image_size,
+                d.len()
+            )));
+        }
+        Ok(Some(h))
+    }
+}
+
+/// Where an image landed in guest physical memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Loaded {
+    /// Where execution starts (guest physical).
+    pub entry: u64,
+    /// First byte occupied.
+    pub start: u64,
+    /// One past the last byte occupied (BSS included).
+    pub end: u64,
+}
+
+/// A named guest-physical range, for the overlap checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Region {
+    /// `firmware`, `kernel`, `initrd`, `device tree`, or `firmware segment`.
+    pub what: String,
+    /// First byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+}
+
+/// The images placed so far in RAM; refuses overlaps and ranges outside
+/// RAM. Ranges are half open, `[start, end)`.
+#[derive(Debug, Clone)]
+pub struct Placement {
+    ram_start: u64,
+    ram_end: u64,
+    regions: Vec<Region>,
+}
+
+impl Placement {
+    /// An empty placement for `ram`.
+    pub fn new(ram: &Ram) -> Placement {
+        Placement {
+            ram_start: ram.base().0,
+            ram_end: ram.base().0 + ram.size(),
+            regions: Vec::new(),
+        }
+    }
+
+    /// The regions placed, in order.
+    pub fn regions(&self) -> &[Region] {
+        &self.regions
+    }
+
+    /// Checks `[start, start + len)` lies in RAM.
+    ///
+    /// # Errors
+    /// [`Error::DoesNotFit`].
+    pub fn check_in_ram(&self, what: &str, start: u64, len: u64) -> Result<()> {
+        let end = start.checked_add(len);
+        match end {
+            Some(end) if start >= self.ram_start && end <= self.ram_end => Ok(()),
+            _ => Err(Error::DoesNotFit {
+                what: what.to_string(),
+                start,
+                end: start.saturating_add(len),
+                ram_start: self.ram_start,
+                ram_end: self.ram_end,
+            }),
+        }
+    }
+
+    /// Records `[start, start + len)` as `what`.
+    ///
+    /// # Errors
+    /// [`Error::DoesNotFit`] outside RAM; [`Error::ImageOverlap`] if it
+    /// meets a region already placed. An empty range is accepted (and
+    /// overlaps nothing).
+    pub fn claim(&mut self, what: &str, start: u64, len: u64) -> Result<()> {
+        self.check_in_ram(what, start, len)?;
+        let end = start + len;
+        if len == 0 {
+            return Ok(());
+        }
+        if let Some(o) = self
+            .regions
+            .iter()
+            .find(|r| r.start < end && start < r.end)
+        {
+            return Err(Error::ImageOverlap {
+                what: what.to_string(),
+                start,
+                end,
+                other: o.what.clone(),
+                other_start: o.start,
+                other_end: o.end,
+            });
+        }
+        self.regions.push(Region {
+            what: what.to_string(),
+            start,
+            end,
+        });
+        Ok(())
+    }
+}
+
+fn align_up(x: u64, a: u64) -> Option<u64> {
+    Some(x.checked_add(a - 1)? & !(a - 1))
+}
+
+fn align_down(x: u64, a: u64) -> u64 {
+    x & !(a - 1)
+}
+
+fn write(ram: &Ram, at: u64, bytes: &[u8]) -> Result<()> {
+    Ok(ram.write(GuestPhysAddr(at), bytes)?)
+}
+
+/// One `PT_LOAD` segment: where it goes and what it holds.
+struct Segment<'a> {
+    paddr: u64,
+    vaddr: u64,
+    data: &'a [u8],
+    memsz: u64,
+}
+
+/// Parses `file` as a little-endian 64-bit RISC-V ELF and returns its
+/// entry (virtual) and `PT_LOAD` segments.
+fn elf_segments(file: &BootFile) -> Result<(u64, Vec<Segment<'_>>)> {
+    let elf = Elf::parse(&file.data).map_err(|e| file.bad(format!("malformed ELF: {e}")))?;
+    if !elf.is_64 || !elf.little_endian || elf.header.e_machine != EM_RISCV {
+        return Err(file.bad("not a little-endian 64-bit RISC-V ELF"));
+    }
+    let mut segs = Vec::new();
+    for ph in elf.program_headers.iter().filter(|p| p.p_type == PT_LOAD) {
+        let data = usize::try_from(ph.p_offset)
+            .ok()
+            .zip(usize::try_from(ph.p_filesz).ok())
+            .and_then(|(o, n)| file.data.get(o..o.checked_add(n)?))
+            .ok_or_else(|| {
+                file.bad(format!(
+                    "ELF segment at file offset {:#x}+{:#x} runs past the end of the file ({:#x} bytes)",
+                    ph.p_offset,
+                    ph.p_filesz,
+                    file.data.len()
+                ))
+            })?;
+        if ph.p_memsz < ph.p_filesz {
+            return Err(file.bad("ELF segment with p_memsz < p_filesz"));
+        }
+        segs.push(Segment {
+            paddr: ph.p_paddr,
+            vaddr: ph.p_vaddr,
+            data,
+            memsz: ph.p_memsz,
+        });
+    }
+    if segs.is_empty() {
+        return Err(file.bad("ELF has no PT_LOAD segment"));
+    }
+    Ok((elf.entry, segs))
+}
+
+/// Loads ELF segments at `paddr + delta` (wrapping), zeroing their BSS,
+/// after claiming each in `place` as `what`. Returns the occupied span.
+fn load_segments(
+    ram: &Ram,
+    place: &mut Placement,
+    what: &str,
+    segs: &[Segment<'_>],
+    delta: u64,
+) -> Result<(u64, u64)> {
+    let (mut lo, mut hi) = (u64::MAX, 0);
+    // Claim all first, so that a bad segment leaves RAM untouched.
+    for s in segs {
+        let at = s.paddr.wrapping_add(delta);
+        place.claim(what, at, s.memsz)?;
+        lo = lo.min(at);
+        hi = hi.max(at + s.memsz);
+    }
+    for s in segs {
+        let at = s.paddr.wrapping_add(delta);
+        write(ram, at, s.data)?;
+        let bss = s.memsz - s.data.len() as u64;
+        if bss > 0 {
+            // Guest RAM may have been used before (a reboot): zero the BSS.
+            let zeros = vec![0u8; usize::try_from(bss).unwrap_or(usize::MAX)];
+            write(ram, at + s.data.len() as u64, &zeros)?;
+        }
+    }
+    Ok((lo, hi))
+}
+
+fn is_elf(data: &[u8]) -> bool {
+    data.starts_with(b"\x7fELF")
+}
+
+/// Loads the firmware: an ELF by its segments' physical addresses (entry
+/// `e_entry`), anything else as a raw binary at the RAM base (entry = the
+/// RAM base).
+///
+/// # Errors
+/// [`Error::BadImage`] for a malformed ELF or an empty file;
+/// [`Error::DoesNotFit`] / [`Error::ImageOverlap`] from `place`.
+pub fn load_firmware(ram: &Ram, place: &mut Placement, fw: &BootFile) -> Result<Loaded> {
+    if is_elf(&fw.data) {
+        let (entry, segs) = elf_segments(fw)?;
+        let (start, end) = load_segments(ram, place, "firmware", &segs, 0)?;
+        return Ok(Loaded { entry, start, end });
+    }
+    if fw.data.is_empty() {
+        return Err(fw.bad("empty firmware file"));
+    }
+    let base = ram.base().0;
+    place.claim("firmware", base, fw.data.len() as u64)?;
+    write(ram, base, &fw.data)?;
+    Ok(Loaded {
+        entry: base,
+        start: base,
+        end: base + fw.data.len() as u64,
+    })
+}
+
+/// The kernel slot: the first [`KERNEL_ALIGN`]-aligned address at or
+/// after `firmware_end` (the RAM base without firmware).
+pub fn kernel_start(ram: &Ram, firmware_end: Option<u64>) -> u64 {
+    let from = firmware_end.unwrap_or(ram.base().0);
+    align_up(from, KERNEL_ALIGN).unwrap_or(u64::MAX)
+}
+
+/// Loads the kernel (a riscv64 `Image` or an ELF) at or above `start`
+/// (see the module doc for where exactly).
+///
+/// # Errors
+/// [`Error::BadImage`] if it is neither an `Image` nor a RISC-V ELF, or
+/// malformed; [`Error::DoesNotFit`] / [`Error::ImageOverlap`].
+pub fn load_kernel(ram: &Ram, place: &mut Placement, k: &BootFile, start: u64) -> Result<Loaded> {
+    if is_elf(&k.data) {
+        let (entry, segs) = elf_segments(k)?;
+        let in_ram = segs
+            .iter()
+            .all(|s| place.check_in_ram("kernel", s.paddr, s.memsz).is_ok());
+        if in_ram {
+            let (lo, hi) = load_segments(ram, place, "kernel", &segs, 0)?;
+            // e_entry is virtual; find the segment holding it.
+            let entry = segs
+                .iter()
+                .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1))
+                .map_or(entry, |s| s.paddr + (entry - s.vaddr));
+            return Ok(Loaded {
+                entry,
+                start: lo,
+                end: hi,
+            });
+        }
+        let low = segs.iter().min_by_key(|s| s.paddr).map_or(0, |s| s.paddr);
+        let delta = start.wrapping_sub(low);
+        let entry_seg = segs
+            .iter()
+            .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1))
+            .ok_or_else(|| k.bad(format!("ELF entry {entry:#x} is in no PT_LOAD segment")))?;
+        let (lo, hi) = load_segments(ram, place, "kernel", &segs, delta)?;
+        return Ok(Loaded {
+            entry: entry_seg.paddr.wrapping_add(delta) + (entry - entry_seg.vaddr),
+            start: lo,
+            end: hi,
+        });
+    }
+    let h = ImageHeader::parse(k)?.ok_or_else(|| {
+        k.bad(format!(
+            "not a riscv64 Image (no \"RISCV\"/\"RSC\\x05\" magic in a {IMAGE_HEADER_SIZE}-byte header) nor an ELF"
+        ))
+    })?;
+    let at = start.max(ram.base().0.saturating_add(h.text_offset));
+    let len = (k.data.len() as u64).max(h.image_size);
+    place.claim("kernel", at, len)?;
+    write(ram, at, &k.data)?;
+    let bss = len - k.data.len() as u64;
+    if bss > 0 {
+        let zeros = vec![0u8; usize::try_from(bss).unwrap_or(usize::MAX)];
+        write(ram, at + k.data.len() as u64, &zeros)?;
+    }
+    Ok(Loaded {
+        entry: at,
+        start: at,
+        end: at + len,
+    })
+}
+
+/// The FDT's address for a blob of `fdt_len` bytes: the highest
+/// [`FDT_ALIGN`]-aligned address with the whole blob below the end of RAM.
+///
+/// # Errors
+/// [`Error::DoesNotFit`] when RAM is smaller than the blob.
+pub fn fdt_addr(ram: &Ram, fdt_len: u64) -> Result<u64> {
+    let (base, end) = (ram.base().0, ram.base().0 + ram.size());
+    match end.checked_sub(fdt_len).map(|t| align_down(t, FDT_ALIGN)) {
+        Some(a) if a >= base => Ok(a),
+        _ => Err(Error::DoesNotFit {
+            what: "device tree".into(),
+            start: base,
+            end: base + fdt_len,
+            ram_start: base,
+            ram_end: end,
+        }),
+    }
+}
+
+/// Where the initrd of `len` bytes goes: QEMU's spot (`kernel_entry` +
+/// min(RAM size / 2, 128 MiB)) when it ends at or below `limit` (the FDT),
+/// else the highest page-aligned spot below `limit` above `kernel_end`.
+///
+/// # Errors
+/// [`Error::DoesNotFit`] if neither exists.
+pub fn initrd_addr(ram: &Ram, kernel_entry: u64, kernel_end: u64, limit: u64, len: u64) -> Result<u64> {
+    let qemu = kernel_entry.saturating_add((ram.size() / 2).min(128 << 20));
+    let qemu = align_up(qemu, PAGE_SIZE).unwrap_or(u64::MAX);
+    if qemu.checked_add(len).is_some_and(|e| e <= limit) {
+        return Ok(qemu);
+    }
+    match limit.checked_sub(len).map(|a| align_down(a, PAGE_SIZE)) {
+        Some(a) if a >= kernel_end && a >= ram.base().0 => Ok(a),
+        _ => Err(Error::DoesNotFit {
+            what: "initrd".into(),
+            start: qemu,
+            end: qemu.saturating_add(len),
+            ram_start: ram.base().0,
+            ram_end: limit,
+        }),
+    }
+}
+
+/// OpenSBI's `struct fw_dynamic_info` (version 2): what fw_dynamic jumps
+/// to after it has set up M mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FwDynamicInfo {
+    /// The next stage's entry (guest physical): the kernel.
+    pub next_addr: u64,
+    /// The next stage's privilege: [`FW_DYNAMIC_INFO_NEXT_MODE_S`].
+    pub next_mode: u64,
+    /// OpenSBI options (0: none).
+    pub options: u64,
+    /// The hart that boots (the others wait); QEMU passes 0.
+    pub boot_hart: u64,
+}
+
+impl FwDynamicInfo {
+    /// The struct as RV64 lays it out: magic, version, next_addr,
+    /// next_mode, options, boot_hart, each a little-endian u64.
+    pub fn to_bytes(&self) -> [u8; FW_DYNAMIC_INFO_SIZE] {
+        let mut out = [0u8; FW_DYNAMIC_INFO_SIZE];
+        let words = [
+            FW_DYNAMIC_INFO_MAGIC,
+            FW_DYNAMIC_INFO_VERSION,
+            self.next_addr,
+            self.next_mode,
+            self.options,
+            self.boot_hart,
+        ];
+        for (c, w) in out.chunks_exact_mut(8).zip(words) {
+            c.copy_from_slice(&w.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// The mask ROM's contents: QEMU's RV64 reset vector (`auipc t0, 0; addi
+/// a2, t0, 40; csrr a0, mhartid; ld a1, 32(t0); ld t0, 24(t0); jr t0`),
+/// the firmware entry and FDT address it loads, then `fw_dynamic_info` at
+/// offset [`ROM_FW_DYNAMIC_INFO_OFFSET`].
+pub fn reset_rom(firmware_entry: u64, fdt: u64, info: &FwDynamicInfo) -> Vec<u8> {
+    let code: [u32; 6] = [
+        0x0000_0297, // 1: auipc t0, %pcrel_hi(fw_dyn)
+        0x0282_8613, //    addi a2, t0, %pcrel_lo(1b)
+        0xf140_2573, //    csrr a0, mhartid
+        0x0202_b583, //    ld a1, 32(t0)
+        0x0182_b283, //    ld t0, 24(t0)
+        0x0002_8067, //    jr t0
+    ];
+    let mut rom: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    rom.extend_from_slice(&firmware_entry.to_le_bytes());
+    rom.extend_from_slice(&fdt.to_le_bytes());
+    rom.extend_from_slice(&info.to_bytes());
+    rom
+}
+
+/// Offset of `fw_dynamic_info` in the mask ROM (after 10 words of reset
+/// vector and data).
+pub const ROM_FW_DYNAMIC_INFO_OFFSET: u64 = 40;
+
+/// The register state a hart starts in (M mode; other registers zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HartBoot {
+    /// The first instruction: the firmware entry (or the kernel's without
+    /// firmware).
+    pub pc: u64,
+    /// `a0`: the hart id.
+    pub a0: u64,
+    /// `a1`: the FDT's guest-physical address.
+    pub a1: u64,
+    /// `a2`: the `fw_dynamic_info` address (in the mask ROM).
+    pub a2: u64,
+}
