@@ -568,3 +568,382 @@ pub struct HartBoot {
     /// `a2`: the `fw_dynamic_info` address (in the mask ROM).
     pub a2: u64,
 }
+
+/// Synthetic boot images shared by this module's tests and [`crate::virt`]'s.
+#[cfg(test)]
+pub(crate) mod testimg {
+    /// A riscv64 `Image`: header, then `body` bytes of 0xaa.
+    pub fn image(text_offset: u64, image_size: u64, body: usize) -> Vec<u8> {
+        let mut d = vec![0u8; 64];
+        d[0..4].copy_from_slice(&0x0400_006fu32.to_le_bytes()); // j +64
+        d[8..16].copy_from_slice(&text_offset.to_le_bytes());
+        d[16..24].copy_from_slice(&image_size.to_le_bytes());
+        d[32..36].copy_from_slice(&2u32.to_le_bytes()); // version 0.2
+        d[48..56].copy_from_slice(&super::IMAGE_MAGIC.to_le_bytes());
+        d[56..60].copy_from_slice(&super::IMAGE_MAGIC2.to_le_bytes());
+        d.extend(std::iter::repeat_n(0xaa, body));
+        d
+    }
+
+    /// One `PT_LOAD`: (paddr, vaddr, data, memsz).
+    pub type Seg<'a> = (u64, u64, &'a [u8], u64);
+
+    /// A little-endian ELF64 for `machine` with `segs` and `entry`.
+    pub fn elf(machine: u16, entry: u64, segs: &[Seg<'_>]) -> Vec<u8> {
+        let mut d = vec![0u8; 64];
+        d[0..4].copy_from_slice(b"\x7fELF");
+        d[4] = 2; // ELFCLASS64
+        d[5] = 1; // ELFDATA2LSB
+        d[6] = 1; // EV_CURRENT
+        d[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        d[18..20].copy_from_slice(&machine.to_le_bytes());
+        d[20..24].copy_from_slice(&1u32.to_le_bytes());
+        d[24..32].copy_from_slice(&entry.to_le_bytes());
+        d[32..40].copy_from_slice(&64u64.to_le_bytes()); // e_phoff
+        d[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        d[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        d[56..58].copy_from_slice(&(segs.len() as u16).to_le_bytes());
+        d[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+        let mut off = 64 + 56 * segs.len() as u64;
+        let mut data = Vec::new();
+        for &(paddr, vaddr, bytes, memsz) in segs {
+            let mut ph = Vec::with_capacity(56);
+            ph.extend_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+            ph.extend_from_slice(&7u32.to_le_bytes()); // RWX
+            for v in [off, vaddr, paddr, bytes.len() as u64, memsz, 0x1000] {
+                ph.extend_from_slice(&v.to_le_bytes());
+            }
+            d.extend_from_slice(&ph);
+            data.extend_from_slice(bytes);
+            off += bytes.len() as u64;
+        }
+        d.extend_from_slice(&data);
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testimg::{elf, image};
+    use super::*;
+
+    const MIB: u64 = 1 << 20;
+
+    fn ram(size: u64) -> Ram {
+        Ram::new(GuestPhysAddr(crate::layout::DRAM_BASE), size).unwrap()
+    }
+
+    fn file(data: Vec<u8>) -> BootFile {
+        BootFile::from_bytes("test.img", data)
+    }
+
+    fn peek(ram: &Ram, at: u64, len: usize) -> Vec<u8> {
+        let mut b = vec![0; len];
+        ram.read(GuestPhysAddr(at), &mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn image_header_fields() {
+        let h = ImageHeader::parse(&file(image(0x20_0000, 0x40_0000, 100)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            h,
+            ImageHeader {
+                code0: 0x0400_006f,
+                code1: 0,
+                text_offset: 0x20_0000,
+                image_size: 0x40_0000,
+                flags: 0,
+                version: 2,
+            }
+        );
+        // Only magic2 (the current one) is enough, and so is the old magic.
+        let mut d = image(0x20_0000, 0, 0);
+        d[48..56].fill(0);
+        assert!(ImageHeader::parse(&file(d)).unwrap().is_some());
+        let mut d = image(0x20_0000, 0, 0);
+        d[56..60].fill(0);
+        assert!(ImageHeader::parse(&file(d)).unwrap().is_some());
+    }
+
+    #[test]
+    fn image_header_rejects() {
+        assert_eq!(ImageHeader::parse(&file(vec![0; 63])).unwrap(), None);
+        assert_eq!(ImageHeader::parse(&file(vec![0; 4096])).unwrap(), None);
+        let mut be = image(0, 0, 0);
+        be[24] = 1;
+        assert!(matches!(
+            ImageHeader::parse(&file(be)),
+            Err(Error::BadImage { .. })
+        ));
+        assert!(matches!(
+            ImageHeader::parse(&file(image(0, 64, 100))),
+            Err(Error::BadImage { .. })
+        ));
+    }
+
+    #[test]
+    fn image_kernel_after_firmware_with_bss_zeroed() {
+        let ram = ram(64 * MIB);
+        // Garbage where the BSS will be (a previous boot).
+        ram.write(GuestPhysAddr(0x8020_1000), &[0x55; 64]).unwrap();
+        let mut p = Placement::new(&ram);
+        let fw = load_firmware(&ram, &mut p, &file(vec![0x13; 0x1_2345])).unwrap();
+        assert_eq!(
+            fw,
+            Loaded {
+                entry: 0x8000_0000,
+                start: 0x8000_0000,
+                end: 0x8001_2345
+            }
+        );
+        let slot = kernel_start(&ram, Some(fw.end));
+        assert_eq!(slot, 0x8020_0000);
+        let k = load_kernel(&ram, &mut p, &file(image(0x20_0000, 0x2000, 0x100)), slot).unwrap();
+        assert_eq!(
+            k,
+            Loaded {
+                entry: 0x8020_0000,
+                start: 0x8020_0000,
+                end: 0x8020_2000
+            }
+        );
+        assert_eq!(peek(&ram, 0x8020_0000, 4), 0x0400_006fu32.to_le_bytes());
+        assert_eq!(peek(&ram, 0x8020_0040, 2), [0xaa, 0xaa]);
+        assert_eq!(peek(&ram, 0x8020_1000, 64), [0; 64]);
+        assert_eq!(peek(&ram, 0x8000_0000, 1), [0x13]);
+    }
+
+    #[test]
+    fn image_text_offset_is_honoured() {
+        let ram = ram(64 * MIB);
+        let mut p = Placement::new(&ram);
+        let k = load_kernel(&ram, &mut p, &file(image(0x40_0000, 0, 16)), 0x8020_0000).unwrap();
+        assert_eq!((k.entry, k.end), (0x8040_0000, 0x8040_0000 + 64 + 16));
+        // A firmware end above base + text_offset wins.
+        let mut p = Placement::new(&ram);
+        let k = load_kernel(&ram, &mut p, &file(image(0x20_0000, 0, 16)), 0x8060_0000).unwrap();
+        assert_eq!(k.entry, 0x8060_0000);
+    }
+
+    #[test]
+    fn kernel_neither_image_nor_elf() {
+        let ram = ram(16 * MIB);
+        for d in [vec![], vec![1, 2, 3], vec![0x13; 4096], b"\x7fELF".to_vec()] {
+            let e = load_kernel(&ram, &mut Placement::new(&ram), &file(d), 0x8020_0000)
+                .unwrap_err();
+            assert!(matches!(e, Error::BadImage { .. }), "{e}");
+            assert!(e.to_string().starts_with("test.img: "), "{e}");
+        }
+    }
+
+    #[test]
+    fn kernel_that_does_not_fit() {
+        let ram = ram(16 * MIB);
+        let e = load_kernel(
+            &ram,
+            &mut Placement::new(&ram),
+            &file(image(0x20_0000, 15 * MIB, 0)),
+            0x8020_0000,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::DoesNotFit { ref what, start: 0x8020_0000, end: 0x8110_0000, .. } if what == "kernel"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn elf_firmware_by_physical_address() {
+        let ram = ram(16 * MIB);
+        ram.write(GuestPhysAddr(0x8000_1010), &[0xff; 16]).unwrap();
+        let d = elf(
+            243,
+            0x8000_0000,
+            &[
+                (0x8000_0000, 0x8000_0000, &[1, 2, 3, 4], 4),
+                (0x8000_1000, 0x8000_1000, &[5; 16], 32),
+            ],
+        );
+        let mut p = Placement::new(&ram);
+        let fw = load_firmware(&ram, &mut p, &file(d)).unwrap();
+        assert_eq!(
+            fw,
+            Loaded {
+                entry: 0x8000_0000,
+                start: 0x8000_0000,
+                end: 0x8000_1020
+            }
+        );
+        assert_eq!(peek(&ram, 0x8000_0000, 4), [1, 2, 3, 4]);
+        assert_eq!(peek(&ram, 0x8000_1000, 32)[..16], [5; 16]);
+        assert_eq!(peek(&ram, 0x8000_1010, 16), [0; 16]);
+        assert_eq!(p.regions().len(), 2);
+    }
+
+    #[test]
+    fn elf_kernel_linked_at_zero_is_moved_to_the_kernel_slot() {
+        // Like Linux's vmlinux: virtual 0xffffffff80000000, physical 0.
+        let ram = ram(64 * MIB);
+        let d = elf(
+            243,
+            0xffff_ffff_8000_0000,
+            &[
+                (0, 0xffff_ffff_8000_0000, &[7; 8], 8),
+                (0x1000, 0xffff_ffff_8000_1000, &[9; 8], 0x100),
+            ],
+        );
+        let k = load_kernel(&ram, &mut Placement::new(&ram), &file(d), 0x8020_0000).unwrap();
+        assert_eq!(
+            k,
+            Loaded {
+                entry: 0x8020_0000,
+                start: 0x8020_0000,
+                end: 0x8020_1100
+            }
+        );
+        assert_eq!(peek(&ram, 0x8020_1000, 8), [9; 8]);
+        // Physical addresses inside RAM are used as they are, and the
+        // virtual entry is translated through its segment.
+        let d = elf(
+            243,
+            0xffff_ffff_8000_0010,
+            &[(0x8040_0000, 0xffff_ffff_8000_0000, &[1; 32], 32)],
+        );
+        let k = load_kernel(&ram, &mut Placement::new(&ram), &file(d), 0x8020_0000).unwrap();
+        assert_eq!((k.entry, k.start), (0x8040_0010, 0x8040_0000));
+    }
+
+    #[test]
+    fn malformed_elves() {
+        let ram = ram(16 * MIB);
+        let mut truncated = elf(243, 0x8000_0000, &[(0x8000_0000, 0x8000_0000, &[1; 64], 64)]);
+        truncated.truncate(truncated.len() - 10);
+        let x86 = elf(62, 0x8000_0000, &[(0x8000_0000, 0x8000_0000, &[1; 4], 4)]);
+        let none = elf(243, 0x8000_0000, &[]);
+        let header_only = elf(243, 0, &[])[..40].to_vec();
+        for d in [truncated, x86, none, header_only] {
+            let e = load_firmware(&ram, &mut Placement::new(&ram), &file(d)).unwrap_err();
+            assert!(matches!(e, Error::BadImage { .. }), "{e}");
+        }
+        let outside = elf(243, 0x1000, &[(0x1000, 0x1000, &[1; 4], 4)]);
+        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(outside)).unwrap_err();
+        assert!(matches!(e, Error::DoesNotFit { .. }), "{e}");
+        let past_end = elf(243, 0, &[(0x80ff_fff0, 0, &[1; 4], 0x20)]);
+        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(past_end)).unwrap_err();
+        assert!(matches!(e, Error::DoesNotFit { end: 0x8100_0010, .. }), "{e}");
+        assert!(matches!(
+            load_firmware(&ram, &mut Placement::new(&ram), &file(vec![])),
+            Err(Error::BadImage { .. })
+        ));
+    }
+
+    #[test]
+    fn overlapping_images_are_refused() {
+        let ram = ram(16 * MIB);
+        let mut p = Placement::new(&ram);
+        load_firmware(&ram, &mut p, &file(vec![0; 0x3000])).unwrap();
+        let k = elf(243, 0x8000_2000, &[(0x8000_2000, 0x8000_2000, &[1; 0x100], 0x100)]);
+        let e = load_kernel(&ram, &mut p, &file(k), 0x8020_0000).unwrap_err();
+        assert!(
+            matches!(e, Error::ImageOverlap { ref what, ref other, other_end: 0x8000_3000, .. }
+                if what == "kernel" && other == "firmware"),
+            "{e}"
+        );
+        // Touching is fine, empty ranges overlap nothing.
+        p.claim("x", 0x8000_3000, 0x10).unwrap();
+        p.claim("y", 0x8000_0000, 0).unwrap();
+    }
+
+    #[test]
+    fn fdt_goes_to_the_top_2mib_slot() {
+        let r = ram(128 * MIB);
+        assert_eq!(fdt_addr(&r, 0x1000).unwrap(), 0x8000_0000 + 126 * MIB);
+        assert_eq!(fdt_addr(&r, 2 * MIB).unwrap(), 0x8000_0000 + 126 * MIB);
+        assert_eq!(fdt_addr(&r, 2 * MIB + 1).unwrap(), 0x8000_0000 + 124 * MIB);
+        assert!(matches!(
+            fdt_addr(&r, 129 * MIB),
+            Err(Error::DoesNotFit { .. })
+        ));
+    }
+
+    #[test]
+    fn initrd_placement() {
+        let big = ram(512 * MIB);
+        let fdt = fdt_addr(&big, 0x2000).unwrap();
+        // QEMU: entry + 128 MiB for RAM over 256 MiB.
+        assert_eq!(
+            initrd_addr(&big, 0x8020_0000, 0x8120_0000, fdt, 10 * MIB).unwrap(),
+            0x8820_0000
+        );
+        let small = ram(64 * MIB);
+        let fdt = fdt_addr(&small, 0x2000).unwrap();
+        assert_eq!(fdt, 0x83e0_0000);
+        // entry + RAM / 2.
+        assert_eq!(
+            initrd_addr(&small, 0x8020_0000, 0x8040_0000, fdt, 0x1234).unwrap(),
+            0x8220_0000
+        );
+        // Too big for QEMU's spot: as high as fits below the FDT, page aligned.
+        let a = initrd_addr(&small, 0x8020_0000, 0x8040_0000, fdt, 40 * MIB + 5).unwrap();
+        assert_eq!(a % PAGE_SIZE, 0);
+        assert!(a + 40 * MIB + 5 <= fdt && a >= 0x8040_0000);
+        assert_eq!(a, (fdt - 40 * MIB - 5) & !0xfff);
+        // Too big for the space between kernel and FDT.
+        assert!(matches!(
+            initrd_addr(&small, 0x8020_0000, 0x8040_0000, fdt, 60 * MIB),
+            Err(Error::DoesNotFit { ref what, .. }) if what == "initrd"
+        ));
+    }
+
+    #[test]
+    fn fw_dynamic_info_bytes() {
+        let info = FwDynamicInfo {
+            next_addr: 0x8020_0000,
+            next_mode: FW_DYNAMIC_INFO_NEXT_MODE_S,
+            options: 0,
+            boot_hart: 0,
+        };
+        let b = info.to_bytes();
+        assert_eq!(&b[0..8], b"OSBI\0\0\0\0");
+        assert_eq!(b[8..16], 2u64.to_le_bytes());
+        assert_eq!(b[16..24], 0x8020_0000u64.to_le_bytes());
+        assert_eq!(b[24..32], 1u64.to_le_bytes());
+        assert_eq!(b[32..48], [0; 16]);
+    }
+
+    #[test]
+    fn reset_rom_layout() {
+        let info = FwDynamicInfo {
+            next_addr: 0x8020_0000,
+            next_mode: 1,
+            options: 0,
+            boot_hart: 0,
+        };
+        let rom = reset_rom(0x8000_0000, 0x87e0_0000, &info);
+        let word = |o: usize| u32::from_le_bytes(rom[o..o + 4].try_into().unwrap());
+        // addi a2, t0, 40 points a2 at fw_dynamic_info.
+        assert_eq!(word(4) >> 20, ROM_FW_DYNAMIC_INFO_OFFSET as u32);
+        // ld a1, 32(t0) and ld t0, 24(t0) load the FDT and the entry.
+        assert_eq!(word(12) >> 20, 32);
+        assert_eq!(word(16) >> 20, 24);
+        assert_eq!(rom[24..32], 0x8000_0000u64.to_le_bytes());
+        assert_eq!(rom[32..40], 0x87e0_0000u64.to_le_bytes());
+        assert_eq!(rom[40..], info.to_bytes());
+    }
+
+    #[test]
+    fn missing_file_names_its_path() {
+        let e = BootFile::read("/nonexistent/cranemu/fw_dynamic.bin").unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("cannot read /nonexistent/cranemu/fw_dynamic.bin: "),
+            "{msg}"
+        );
+        assert!(!msg.contains('\n'));
+        let dir = BootFile::read("/").unwrap_err();
+        assert!(matches!(dir, Error::BootFile { .. }));
+    }
+}
