@@ -358,3 +358,295 @@ fn place_images(ram: &Ram, cfg: &VirtConfig) -> Result<(BootLayout, Vec<u8>, Rom
     };
     Ok((layout, fdt, rom))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boot::testimg::{elf, image};
+    use std::sync::Mutex;
+
+    const MIB: u64 = 1 << 20;
+
+    /// A serial sink the test can read back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn sink() -> SerialOut {
+        Box::new(std::io::sink())
+    }
+
+    /// 2 harts, 256 MiB, a 100 KiB firmware, an Image, an initrd.
+    fn linux_like() -> VirtConfig {
+        let mut c = VirtConfig::new(2, 256 * MIB);
+        c.firmware = Some(BootFile::from_bytes("fw_dynamic.bin", vec![0x73; 100 << 10]));
+        c.kernel = Some(BootFile::from_bytes(
+            "Image",
+            image(0x20_0000, 0x100_0000, 0x1000),
+        ));
+        c.initrd = Some(BootFile::from_bytes("initrd", vec![0x1f; 0x2_1234]));
+        c.bootargs = "console=ttyS0 rdinit=/init quiet".into();
+        c.virtio_slots = vec![0];
+        c
+    }
+
+    fn peek(m: &VirtMachine, at: u64, len: u64) -> Vec<u8> {
+        let mut b = vec![0; len as usize];
+        m.ram().read(GuestPhysAddr(at), &mut b).unwrap();
+        b
+    }
+
+    #[test]
+    fn images_are_placed_like_qemu() {
+        let m = VirtMachine::new(&linux_like(), sink()).unwrap();
+        let l = m.layout();
+        let fw = l.firmware.unwrap();
+        let k = l.kernel.unwrap();
+        let (is, ie) = l.initrd.unwrap();
+        let (fdt, fdt_len) = l.fdt;
+        assert_eq!((fw.entry, fw.start, fw.end), (0x8000_0000, 0x8000_0000, 0x8001_9000));
+        assert_eq!((k.entry, k.end), (0x8020_0000, 0x8120_0000));
+        assert_eq!(is, 0x8020_0000 + 128 * MIB);
+        assert_eq!(ie - is, 0x2_1234);
+        assert_eq!(fdt, 0x8000_0000 + 254 * MIB);
+        assert_eq!(fdt % boot::FDT_ALIGN, 0);
+        assert_eq!(is % PAGE_SIZE, 0);
+        // In RAM, ordered, disjoint.
+        let ram_end = DRAM_BASE + 256 * MIB;
+        assert!(fw.end <= k.start && k.end <= is && ie <= fdt && fdt + fdt_len <= ram_end);
+        // The bytes are there.
+        assert_eq!(peek(&m, 0x8000_0000, 4), [0x73; 4]);
+        assert_eq!(peek(&m, 0x8020_0000, 64), image(0x20_0000, 0x100_0000, 0));
+        assert_eq!(peek(&m, is, 4), [0x1f; 4]);
+        assert_eq!(peek(&m, ie - 1, 2), [0x1f, 0]);
+        assert_eq!(peek(&m, fdt, fdt_len), m.fdt());
+        assert_eq!(
+            l.info,
+            FwDynamicInfo {
+                next_addr: 0x8020_0000,
+                next_mode: 1,
+                options: 0,
+                boot_hart: 0
+            }
+        );
+    }
+
+    #[test]
+    fn the_fdt_in_ram_parses_back() {
+        let m = VirtMachine::new(&linux_like(), sink()).unwrap();
+        let (at, len) = m.layout().fdt;
+        let blob = peek(&m, at, len);
+        let fdt = fdt::Fdt::new(&blob).unwrap();
+        let chosen = fdt.find_node("/chosen").unwrap();
+        assert_eq!(
+            chosen.property("bootargs").unwrap().as_str(),
+            Some("console=ttyS0 rdinit=/init quiet")
+        );
+        let (is, ie) = m.layout().initrd.unwrap();
+        assert_eq!(
+            chosen.property("linux,initrd-start").unwrap().as_usize(),
+            Some(is as usize)
+        );
+        assert_eq!(
+            chosen.property("linux,initrd-end").unwrap().as_usize(),
+            Some(ie as usize)
+        );
+        let mem = fdt.find_node("/memory@80000000").unwrap();
+        let reg: Vec<u8> = mem.property("reg").unwrap().value.to_vec();
+        assert_eq!(reg[12..16], ((256 * MIB) as u32).to_be_bytes());
+        assert_eq!(fdt.cpus().count(), 2);
+        assert!(fdt.find_node("/soc/virtio_mmio@10001000").is_some());
+    }
+
+    #[test]
+    fn harts_start_with_fw_dynamic_registers() {
+        let m = VirtMachine::new(&linux_like(), sink()).unwrap();
+        for h in 0..2 {
+            assert_eq!(
+                m.hart_boot(h),
+                HartBoot {
+                    pc: 0x8000_0000,
+                    a0: u64::from(h),
+                    a1: m.layout().fdt.0,
+                    a2: 0x1028,
+                }
+            );
+        }
+        // The ROM, read over the bus, holds the reset vector, the entry,
+        // the FDT address and fw_dynamic_info at a2.
+        let bus = m.bus();
+        assert_eq!(bus.read(boot::RESET_VECTOR, 4), Some(0x0000_0297));
+        assert_eq!(bus.read(0x1018, 8), Some(0x8000_0000));
+        assert_eq!(bus.read(0x1020, 8), Some(m.layout().fdt.0));
+        let info: Vec<u8> = (0..6)
+            .flat_map(|i| bus.read(0x1028 + 8 * i, 8).unwrap().to_le_bytes())
+            .collect();
+        assert_eq!(info, m.layout().info.to_bytes());
+        assert_eq!(bus.read(0x1028, 4), Some(boot::FW_DYNAMIC_INFO_MAGIC));
+    }
+
+    #[test]
+    fn without_firmware_the_kernel_is_entered_directly() {
+        let mut c = linux_like();
+        c.firmware = None;
+        c.initrd = None;
+        let m = VirtMachine::new(&c, sink()).unwrap();
+        assert_eq!(m.layout().kernel.unwrap().entry, 0x8020_0000);
+        assert_eq!(m.hart_boot(0).pc, 0x8020_0000);
+        assert_eq!(m.layout().initrd, None);
+        // An ELF kernel linked at physical 0 lands in the kernel slot.
+        c.kernel = Some(BootFile::from_bytes(
+            "vmlinux",
+            elf(243, 0xffff_ffff_8000_0000, &[(0, 0xffff_ffff_8000_0000, &[3; 16], 0x1000)]),
+        ));
+        c.firmware = Some(BootFile::from_bytes("fw", vec![0; 4]));
+        let m = VirtMachine::new(&c, sink()).unwrap();
+        assert_eq!(m.layout().kernel.unwrap().entry, 0x8020_0000);
+        assert_eq!(m.layout().info.next_addr, 0x8020_0000);
+        assert_eq!(peek(&m, 0x8020_0000, 2), [3, 3]);
+    }
+
+    #[test]
+    fn every_device_answers_at_its_address() {
+        let out = Captured::default();
+        let mut m = VirtMachine::new(&VirtConfig::new(1, 16 * MIB), Box::new(out.clone())).unwrap();
+        let bus = m.bus().clone();
+        // Mask ROM.
+        assert_eq!(bus.read(MROM_BASE, 4), Some(0x297));
+        // UART0: LSR says THR empty; a byte to THR reaches the host.
+        assert_eq!(bus.read(UART0_BASE + 5, 1).map(|v| v & 0x60), Some(0x60));
+        assert!(bus.write(UART0_BASE, 1, u64::from(b'A')));
+        assert_eq!(*out.0.lock().unwrap(), b"A");
+        // CLINT: mtimecmp reads back.
+        assert!(bus.write(CLINT_BASE + 0x4000, 8, 1234));
+        assert_eq!(bus.read(CLINT_BASE + 0x4000, 8), Some(1234));
+        assert!(bus.read(CLINT_BASE + 0xbff8, 8).is_some());
+        // PLIC: priority of source 10 reads back.
+        assert!(bus.write(PLIC_BASE + 40, 4, 3));
+        assert_eq!(bus.read(PLIC_BASE + 40, 4), Some(3));
+        assert!(bus.read(PLIC_BASE + plic::mmio_size(1) - 4, 4).is_some());
+        assert!(bus.read(PLIC_BASE + plic::mmio_size(1), 4).is_none());
+        // RTC: the time is the host's wall clock (after 2020).
+        let lo = bus.read(RTC_BASE, 4).unwrap();
+        let hi = bus.read(RTC_BASE + 4, 4).unwrap();
+        assert!((hi << 32 | lo) > 1_577_836_800_000_000_000);
+        // Test finisher: poweroff reaches the event channel.
+        let ev = m.take_finisher_events().unwrap();
+        assert!(m.take_finisher_events().is_none());
+        assert!(bus.write(TEST_BASE, 4, 0x5555));
+        assert_eq!(ev.try_recv(), Ok(FinisherEvent::Pass));
+        assert!(bus.write(TEST_BASE, 4, 0x0002_3333));
+        assert_eq!(ev.try_recv(), Ok(FinisherEvent::Fail(2)));
+        // Holes: virtio slots (not yet devices), below the ROM, RAM.
+        for a in [0, VIRTIO_BASE, VIRTIO_BASE + 7 * VIRTIO_SIZE, DRAM_BASE, 0x10_2000] {
+            assert_eq!(bus.read(a, 4), None, "{a:#x}");
+        }
+    }
+
+    #[test]
+    fn uart_and_rtc_interrupts_reach_the_plic() {
+        let m = VirtMachine::new(&VirtConfig::new(1, 16 * MIB), sink()).unwrap();
+        let bus = m.bus();
+        let ctx = 1u64; // hart 0, S mode
+        for src in [UART0_IRQ, RTC_IRQ] {
+            assert!(bus.write(PLIC_BASE + 4 * u64::from(src), 4, 1));
+        }
+        let en = (1u64 << UART0_IRQ) | (1 << RTC_IRQ);
+        assert!(bus.write(PLIC_BASE + plic::ENABLE_BASE + ctx * plic::ENABLE_STRIDE, 4, en));
+        let claim = PLIC_BASE + plic::CONTEXT_BASE + ctx * plic::CONTEXT_STRIDE + 4;
+
+        // UART: received-data interrupt.
+        assert!(bus.write(UART0_BASE + 1, 1, 1)); // IER.ERBFI
+        m.uart().enqueue_input(b"x").unwrap();
+        assert!(m.plic().context_pending(1));
+        assert_eq!(bus.read(claim, 4), Some(u64::from(UART0_IRQ)));
+        assert_eq!(bus.read(UART0_BASE, 1), Some(u64::from(b'x')));
+        assert!(bus.write(claim, 4, u64::from(UART0_IRQ)));
+        assert!(!m.plic().context_pending(1));
+
+        // RTC: an alarm in the past fires at once.
+        assert!(bus.write(RTC_BASE + 0x10, 4, 1)); // IRQ_ENABLED
+        assert!(bus.write(RTC_BASE + 0x0c, 4, 0)); // ALARM_HIGH
+        assert!(bus.write(RTC_BASE + 0x08, 4, 1)); // ALARM_LOW arms it
+        m.rtc().poll();
+        assert!(m.plic().context_pending(1));
+        assert_eq!(bus.read(claim, 4), Some(u64::from(RTC_IRQ)));
+
+        // virtio lines exist for slots 0..8 only.
+        let v = m.virtio_irq(2).unwrap();
+        crate::bus::IrqLine::raise(&v);
+        assert_eq!(m.plic().state().pending[0] >> 3 & 1, 1);
+        assert!(m.virtio_irq(8).is_none());
+    }
+
+    #[test]
+    fn ram_size_limits() {
+        for (size, what) in [
+            (MIB, "minimum"),
+            (16 * MIB + 1, "4 KiB"),
+            (MAX_RAM_SIZE + 4096, "maximum"),
+        ] {
+            let e = VirtMachine::new(&VirtConfig::new(1, size), sink()).unwrap_err();
+            assert!(matches!(e, Error::RamSize { .. }), "{e}");
+            assert!(e.to_string().contains(what), "{e}");
+        }
+        if let Some(host) = host_memory() {
+            let too_big = (host + 4096) & !0xfff;
+            if too_big <= MAX_RAM_SIZE {
+                let e = check_ram_size(too_big).unwrap_err();
+                assert!(e.to_string().contains("host"), "{e}");
+            }
+        }
+        check_ram_size(MIN_RAM_SIZE).unwrap();
+    }
+
+    #[test]
+    fn hart_counts() {
+        for harts in [0, MAX_HARTS + 1] {
+            let e = VirtMachine::new(&VirtConfig::new(harts, 16 * MIB), sink()).unwrap_err();
+            assert!(matches!(e, Error::FdtArg(_)), "{e}");
+        }
+        let m = VirtMachine::new(&VirtConfig::new(8, 16 * MIB), sink()).unwrap();
+        assert_eq!(m.plic().contexts(), 16);
+        assert_eq!(m.hart_boot(7).a0, 7);
+    }
+
+    #[test]
+    fn images_that_do_not_fit() {
+        // An initrd as large as RAM.
+        let mut c = linux_like();
+        c.ram_size = 32 * MIB;
+        c.initrd = Some(BootFile::from_bytes("big.cpio.gz", vec![0; 32 << 20]));
+        let e = VirtMachine::new(&c, sink()).unwrap_err();
+        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "initrd"), "{e}");
+        // A kernel whose image_size passes the end of RAM.
+        let mut c = linux_like();
+        c.ram_size = 16 * MIB;
+        c.initrd = None;
+        c.kernel = Some(BootFile::from_bytes("Image", image(0x20_0000, 15 * MIB, 16)));
+        let e = VirtMachine::new(&c, sink()).unwrap_err();
+        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "kernel"), "{e}");
+        // A kernel that runs into the FDT's slot.
+        c.kernel = Some(BootFile::from_bytes("Image", image(0x20_0000, 13 * MIB, 16)));
+        let e = VirtMachine::new(&c, sink()).unwrap_err();
+        assert!(
+            matches!(e, Error::ImageOverlap { ref other, .. } if other == "kernel"),
+            "{e}"
+        );
+        // Firmware larger than RAM.
+        let mut c = VirtConfig::new(1, 16 * MIB);
+        c.firmware = Some(BootFile::from_bytes("fw", vec![0; 17 << 20]));
+        let e = VirtMachine::new(&c, sink()).unwrap_err();
+        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "firmware"), "{e}");
+        // Error messages are one line.
+        assert!(!e.to_string().contains('\n'));
+    }
+}
