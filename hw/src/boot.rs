@@ -12,9 +12,10 @@
 //!   than RAM base + its header's `text_offset` and occupies
 //!   `max(file size, image_size)` bytes (`image_size` counts the BSS). An
 //!   ELF (`vmlinux`) is loaded by `p_paddr` when every segment lies in RAM;
-//!   otherwise (Linux links its physical addresses from 0) the segments
-//!   keep their relative placement with the lowest at the kernel slot, and
-//!   the entry moves with them.
+//!   otherwise (Linux's `vmlinux.lds.S` has `LOAD_OFFSET =
+//!   KERNEL_LINK_ADDR`, so its physical addresses start at 0) the segments
+//!   keep their relative placement, the 2 MiB block of the lowest one at
+//!   the kernel slot, and the entry moves with them.
 //! - **Initrd** (`-initrd`): where QEMU's `riscv_load_initrd` puts it, at
 //!   kernel entry + min(RAM / 2, 128 MiB), so a decompressing kernel does
 //!   not clobber it. When it does not fit there below the FDT, it goes as
@@ -65,7 +66,7 @@ pub const FW_DYNAMIC_INFO_SIZE: usize = 48;
 /// Size of the riscv64 `Image` header (bytes).
 pub const IMAGE_HEADER_SIZE: usize = 64;
 /// `magic` at offset 48: "RISCV\0\0\0".
-pub const IMAGE_MAGIC: u64 = 0x5643_5349_52;
+pub const IMAGE_MAGIC: u64 = 0x56_4353_4952;
 /// `magic2` at offset 56: "RSC\x05".
 pub const IMAGE_MAGIC2: u32 = 0x0543_5352;
 
@@ -248,11 +249,7 @@ impl Placement {
         if len == 0 {
             return Ok(());
         }
-        if let Some(o) = self
-            .regions
-            .iter()
-            .find(|r| r.start < end && start < r.end)
-        {
+        if let Some(o) = self.regions.iter().find(|r| r.start < end && start < r.end) {
             return Err(Error::ImageOverlap {
                 what: what.to_string(),
                 start,
@@ -420,8 +417,10 @@ pub fn load_kernel(ram: &Ram, place: &mut Placement, k: &BootFile, start: u64) -
                 end: hi,
             });
         }
-        let low = segs.iter().min_by_key(|s| s.paddr).map_or(0, |s| s.paddr);
-        let delta = start.wrapping_sub(low);
+        // Keep the kernel's 2 MiB alignment: move the 2 MiB block holding
+        // the lowest segment to the slot.
+        let low = segs.iter().map(|s| s.paddr).min().unwrap_or(0);
+        let delta = start.wrapping_sub(align_down(low, KERNEL_ALIGN));
         let entry_seg = segs
             .iter()
             .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1))
@@ -479,7 +478,13 @@ pub fn fdt_addr(ram: &Ram, fdt_len: u64) -> Result<u64> {
 ///
 /// # Errors
 /// [`Error::DoesNotFit`] if neither exists.
-pub fn initrd_addr(ram: &Ram, kernel_entry: u64, kernel_end: u64, limit: u64, len: u64) -> Result<u64> {
+pub fn initrd_addr(
+    ram: &Ram,
+    kernel_entry: u64,
+    kernel_end: u64,
+    limit: u64,
+    len: u64,
+) -> Result<u64> {
     let qemu = kernel_entry.saturating_add((ram.size() / 2).min(128 << 20));
     let qemu = align_up(qemu, PAGE_SIZE).unwrap_or(u64::MAX);
     if qemu.checked_add(len).is_some_and(|e| e <= limit) {
@@ -732,8 +737,8 @@ mod tests {
     fn kernel_neither_image_nor_elf() {
         let ram = ram(16 * MIB);
         for d in [vec![], vec![1, 2, 3], vec![0x13; 4096], b"\x7fELF".to_vec()] {
-            let e = load_kernel(&ram, &mut Placement::new(&ram), &file(d), 0x8020_0000)
-                .unwrap_err();
+            let e =
+                load_kernel(&ram, &mut Placement::new(&ram), &file(d), 0x8020_0000).unwrap_err();
             assert!(matches!(e, Error::BadImage { .. }), "{e}");
             assert!(e.to_string().starts_with("test.img: "), "{e}");
         }
@@ -819,7 +824,11 @@ mod tests {
     #[test]
     fn malformed_elves() {
         let ram = ram(16 * MIB);
-        let mut truncated = elf(243, 0x8000_0000, &[(0x8000_0000, 0x8000_0000, &[1; 64], 64)]);
+        let mut truncated = elf(
+            243,
+            0x8000_0000,
+            &[(0x8000_0000, 0x8000_0000, &[1; 64], 64)],
+        );
         truncated.truncate(truncated.len() - 10);
         let x86 = elf(62, 0x8000_0000, &[(0x8000_0000, 0x8000_0000, &[1; 4], 4)]);
         let none = elf(243, 0x8000_0000, &[]);
@@ -833,7 +842,16 @@ mod tests {
         assert!(matches!(e, Error::DoesNotFit { .. }), "{e}");
         let past_end = elf(243, 0, &[(0x80ff_fff0, 0, &[1; 4], 0x20)]);
         let e = load_firmware(&ram, &mut Placement::new(&ram), &file(past_end)).unwrap_err();
-        assert!(matches!(e, Error::DoesNotFit { end: 0x8100_0010, .. }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::DoesNotFit {
+                    end: 0x8100_0010,
+                    ..
+                }
+            ),
+            "{e}"
+        );
         assert!(matches!(
             load_firmware(&ram, &mut Placement::new(&ram), &file(vec![])),
             Err(Error::BadImage { .. })
@@ -845,7 +863,11 @@ mod tests {
         let ram = ram(16 * MIB);
         let mut p = Placement::new(&ram);
         load_firmware(&ram, &mut p, &file(vec![0; 0x3000])).unwrap();
-        let k = elf(243, 0x8000_2000, &[(0x8000_2000, 0x8000_2000, &[1; 0x100], 0x100)]);
+        let k = elf(
+            243,
+            0x8000_2000,
+            &[(0x8000_2000, 0x8000_2000, &[1; 0x100], 0x100)],
+        );
         let e = load_kernel(&ram, &mut p, &file(k), 0x8020_0000).unwrap_err();
         assert!(
             matches!(e, Error::ImageOverlap { ref what, ref other, other_end: 0x8000_3000, .. }

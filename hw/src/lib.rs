@@ -155,7 +155,8 @@ pub enum Error {
         end: u64,
         /// RAM's first byte.
         ram_start: u64,
-        /// One past RAM's last byte.
+        /// One past the last byte it may reach: RAM's end (for the
+        /// initrd, the device tree's address).
         ram_end: u64,
     },
     /// Two boot images would overlap in RAM.

@@ -149,10 +149,7 @@ pub fn check_ram_size(size: u64) -> Result<()> {
     }
     if let Some(host) = host_memory() {
         if size > host {
-            return refuse(format!(
-                "more than the host's {} MiB of memory",
-                host >> 20
-            ));
+            return refuse(format!("more than the host's {} MiB of memory", host >> 20));
         }
     }
     Ok(())
@@ -180,10 +177,7 @@ impl VirtMachine {
         let harts = cfg.harts as usize;
         let plic = Arc::new(Plic::new(harts));
         let aclint = Arc::new(Aclint::new(harts));
-        let uart = Arc::new(Uart16550::new(
-            Arc::new(plic.irq_line(UART0_IRQ)),
-            serial,
-        ));
+        let uart = Arc::new(Uart16550::new(Arc::new(plic.irq_line(UART0_IRQ)), serial));
         let rtc = Arc::new(GoldfishRtc::new(Arc::new(plic.irq_line(RTC_IRQ))));
         let (test, finisher) = SifiveTest::with_channel();
         let rom = Arc::new(rom);
@@ -387,7 +381,10 @@ mod tests {
     /// 2 harts, 256 MiB, a 100 KiB firmware, an Image, an initrd.
     fn linux_like() -> VirtConfig {
         let mut c = VirtConfig::new(2, 256 * MIB);
-        c.firmware = Some(BootFile::from_bytes("fw_dynamic.bin", vec![0x73; 100 << 10]));
+        c.firmware = Some(BootFile::from_bytes(
+            "fw_dynamic.bin",
+            vec![0x73; 100 << 10],
+        ));
         c.kernel = Some(BootFile::from_bytes(
             "Image",
             image(0x20_0000, 0x100_0000, 0x1000),
@@ -412,7 +409,10 @@ mod tests {
         let k = l.kernel.unwrap();
         let (is, ie) = l.initrd.unwrap();
         let (fdt, fdt_len) = l.fdt;
-        assert_eq!((fw.entry, fw.start, fw.end), (0x8000_0000, 0x8000_0000, 0x8001_9000));
+        assert_eq!(
+            (fw.entry, fw.start, fw.end),
+            (0x8000_0000, 0x8000_0000, 0x8001_9000)
+        );
         assert_eq!((k.entry, k.end), (0x8020_0000, 0x8120_0000));
         assert_eq!(is, 0x8020_0000 + 128 * MIB);
         assert_eq!(ie - is, 0x2_1234);
@@ -505,7 +505,11 @@ mod tests {
         // An ELF kernel linked at physical 0 lands in the kernel slot.
         c.kernel = Some(BootFile::from_bytes(
             "vmlinux",
-            elf(243, 0xffff_ffff_8000_0000, &[(0, 0xffff_ffff_8000_0000, &[3; 16], 0x1000)]),
+            elf(
+                243,
+                0xffff_ffff_8000_0000,
+                &[(0, 0xffff_ffff_8000_0000, &[3; 16], 0x1000)],
+            ),
         ));
         c.firmware = Some(BootFile::from_bytes("fw", vec![0; 4]));
         let m = VirtMachine::new(&c, sink()).unwrap();
@@ -546,7 +550,13 @@ mod tests {
         assert!(bus.write(TEST_BASE, 4, 0x0002_3333));
         assert_eq!(ev.try_recv(), Ok(FinisherEvent::Fail(2)));
         // Holes: virtio slots (not yet devices), below the ROM, RAM.
-        for a in [0, VIRTIO_BASE, VIRTIO_BASE + 7 * VIRTIO_SIZE, DRAM_BASE, 0x10_2000] {
+        for a in [
+            0,
+            VIRTIO_BASE,
+            VIRTIO_BASE + 7 * VIRTIO_SIZE,
+            DRAM_BASE,
+            0x10_2000,
+        ] {
             assert_eq!(bus.read(a, 4), None, "{a:#x}");
         }
     }
@@ -560,7 +570,11 @@ mod tests {
             assert!(bus.write(PLIC_BASE + 4 * u64::from(src), 4, 1));
         }
         let en = (1u64 << UART0_IRQ) | (1 << RTC_IRQ);
-        assert!(bus.write(PLIC_BASE + plic::ENABLE_BASE + ctx * plic::ENABLE_STRIDE, 4, en));
+        assert!(bus.write(
+            PLIC_BASE + plic::ENABLE_BASE + ctx * plic::ENABLE_STRIDE,
+            4,
+            en
+        ));
         let claim = PLIC_BASE + plic::CONTEXT_BASE + ctx * plic::CONTEXT_STRIDE + 4;
 
         // UART: received-data interrupt.
@@ -626,16 +640,28 @@ mod tests {
         c.ram_size = 32 * MIB;
         c.initrd = Some(BootFile::from_bytes("big.cpio.gz", vec![0; 32 << 20]));
         let e = VirtMachine::new(&c, sink()).unwrap_err();
-        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "initrd"), "{e}");
+        assert!(
+            matches!(e, Error::DoesNotFit { ref what, .. } if what == "initrd"),
+            "{e}"
+        );
         // A kernel whose image_size passes the end of RAM.
         let mut c = linux_like();
         c.ram_size = 16 * MIB;
         c.initrd = None;
-        c.kernel = Some(BootFile::from_bytes("Image", image(0x20_0000, 15 * MIB, 16)));
+        c.kernel = Some(BootFile::from_bytes(
+            "Image",
+            image(0x20_0000, 15 * MIB, 16),
+        ));
         let e = VirtMachine::new(&c, sink()).unwrap_err();
-        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "kernel"), "{e}");
+        assert!(
+            matches!(e, Error::DoesNotFit { ref what, .. } if what == "kernel"),
+            "{e}"
+        );
         // A kernel that runs into the FDT's slot.
-        c.kernel = Some(BootFile::from_bytes("Image", image(0x20_0000, 13 * MIB, 16)));
+        c.kernel = Some(BootFile::from_bytes(
+            "Image",
+            image(0x20_0000, 13 * MIB, 16),
+        ));
         let e = VirtMachine::new(&c, sink()).unwrap_err();
         assert!(
             matches!(e, Error::ImageOverlap { ref other, .. } if other == "kernel"),
@@ -645,7 +671,10 @@ mod tests {
         let mut c = VirtConfig::new(1, 16 * MIB);
         c.firmware = Some(BootFile::from_bytes("fw", vec![0; 17 << 20]));
         let e = VirtMachine::new(&c, sink()).unwrap_err();
-        assert!(matches!(e, Error::DoesNotFit { ref what, .. } if what == "firmware"), "{e}");
+        assert!(
+            matches!(e, Error::DoesNotFit { ref what, .. } if what == "firmware"),
+            "{e}"
+        );
         // Error messages are one line.
         assert!(!e.to_string().contains('\n'));
     }
