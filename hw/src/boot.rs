@@ -5,7 +5,9 @@
 //!
 //! - **Firmware** (`-bios`, e.g. OpenSBI `fw_dynamic.bin`): a raw binary
 //!   loaded at the RAM base, or an ELF whose `PT_LOAD` segments go to their
-//!   physical addresses (`p_paddr`); its entry is the RAM base or `e_entry`.
+//!   physical addresses (`p_paddr`), or, when those are not in RAM (Debian's
+//!   `fw_dynamic.elf` is linked at 0 and relocates itself), moved as a
+//!   whole to the RAM base; its entry is the RAM base or `e_entry`.
 //! - **Kernel** (`-kernel`): the first [`KERNEL_ALIGN`]-aligned address
 //!   after the firmware (QEMU's `riscv_calc_kernel_start_addr`), so
 //!   `0x8020_0000` behind OpenSBI; a riscv64 `Image` is loaded no lower
@@ -355,6 +357,40 @@ fn load_segments(
     Ok((lo, hi))
 }
 
+/// Loads an ELF by `p_paddr` when every segment lies in RAM; otherwise
+/// (a position-independent image linked at 0, like OpenSBI's
+/// `fw_dynamic.elf` or Linux's `vmlinux`) moves all segments by one
+/// offset that puts the 2 MiB block of the lowest at `slot`. The entry
+/// (`e_entry`, virtual) is translated through the segment that holds it.
+fn load_elf(
+    ram: &Ram,
+    place: &mut Placement,
+    file: &BootFile,
+    what: &str,
+    slot: u64,
+) -> Result<Loaded> {
+    let (entry, segs) = elf_segments(file)?;
+    let in_ram = segs
+        .iter()
+        .all(|s| place.check_in_ram(what, s.paddr, s.memsz).is_ok());
+    let delta = if in_ram {
+        0
+    } else {
+        let low = segs.iter().map(|s| s.paddr).min().unwrap_or(0);
+        slot.wrapping_sub(align_down(low, KERNEL_ALIGN))
+    };
+    let entry_seg = segs
+        .iter()
+        .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1));
+    let entry = match entry_seg {
+        Some(s) => s.paddr.wrapping_add(delta) + (entry - s.vaddr),
+        None if in_ram => entry,
+        None => return Err(file.bad(format!("ELF entry {entry:#x} is in no PT_LOAD segment"))),
+    };
+    let (start, end) = load_segments(ram, place, what, &segs, delta)?;
+    Ok(Loaded { entry, start, end })
+}
+
 fn is_elf(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF")
 }
@@ -368,9 +404,7 @@ fn is_elf(data: &[u8]) -> bool {
 /// [`Error::DoesNotFit`] / [`Error::ImageOverlap`] from `place`.
 pub fn load_firmware(ram: &Ram, place: &mut Placement, fw: &BootFile) -> Result<Loaded> {
     if is_elf(&fw.data) {
-        let (entry, segs) = elf_segments(fw)?;
-        let (start, end) = load_segments(ram, place, "firmware", &segs, 0)?;
-        return Ok(Loaded { entry, start, end });
+        return load_elf(ram, place, fw, "firmware", ram.base().0);
     }
     if fw.data.is_empty() {
         return Err(fw.bad("empty firmware file"));
@@ -400,37 +434,7 @@ pub fn kernel_start(ram: &Ram, firmware_end: Option<u64>) -> u64 {
 /// malformed; [`Error::DoesNotFit`] / [`Error::ImageOverlap`].
 pub fn load_kernel(ram: &Ram, place: &mut Placement, k: &BootFile, start: u64) -> Result<Loaded> {
     if is_elf(&k.data) {
-        let (entry, segs) = elf_segments(k)?;
-        let in_ram = segs
-            .iter()
-            .all(|s| place.check_in_ram("kernel", s.paddr, s.memsz).is_ok());
-        if in_ram {
-            let (lo, hi) = load_segments(ram, place, "kernel", &segs, 0)?;
-            // e_entry is virtual; find the segment holding it.
-            let entry = segs
-                .iter()
-                .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1))
-                .map_or(entry, |s| s.paddr + (entry - s.vaddr));
-            return Ok(Loaded {
-                entry,
-                start: lo,
-                end: hi,
-            });
-        }
-        // Keep the kernel's 2 MiB alignment: move the 2 MiB block holding
-        // the lowest segment to the slot.
-        let low = segs.iter().map(|s| s.paddr).min().unwrap_or(0);
-        let delta = start.wrapping_sub(align_down(low, KERNEL_ALIGN));
-        let entry_seg = segs
-            .iter()
-            .find(|s| entry.wrapping_sub(s.vaddr) < s.memsz.max(1))
-            .ok_or_else(|| k.bad(format!("ELF entry {entry:#x} is in no PT_LOAD segment")))?;
-        let (lo, hi) = load_segments(ram, place, "kernel", &segs, delta)?;
-        return Ok(Loaded {
-            entry: entry_seg.paddr.wrapping_add(delta) + (entry - entry_seg.vaddr),
-            start: lo,
-            end: hi,
-        });
+        return load_elf(ram, place, k, "kernel", start);
     }
     let h = ImageHeader::parse(k)?.ok_or_else(|| {
         k.bad(format!(
@@ -837,21 +841,39 @@ mod tests {
             let e = load_firmware(&ram, &mut Placement::new(&ram), &file(d)).unwrap_err();
             assert!(matches!(e, Error::BadImage { .. }), "{e}");
         }
-        let outside = elf(243, 0x1000, &[(0x1000, 0x1000, &[1; 4], 4)]);
-        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(outside)).unwrap_err();
-        assert!(matches!(e, Error::DoesNotFit { .. }), "{e}");
-        let past_end = elf(243, 0, &[(0x80ff_fff0, 0, &[1; 4], 0x20)]);
-        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(past_end)).unwrap_err();
+        // Linked at 0 (position independent): moved to the RAM base.
+        let pic = elf(
+            243,
+            0x10,
+            &[(0x0, 0x0, &[1; 4], 0x20), (0x4_0000, 0x4_0000, &[2; 4], 4)],
+        );
+        let fw = load_firmware(&ram, &mut Placement::new(&ram), &file(pic)).unwrap();
+        assert_eq!(
+            (fw.entry, fw.start, fw.end),
+            (0x8000_0010, 0x8000_0000, 0x8004_0004)
+        );
+        // Entry outside every segment of a moved image.
+        let lost = elf(243, 0x9999_0000, &[(0, 0, &[1; 4], 4)]);
+        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(lost)).unwrap_err();
+        assert!(matches!(e, Error::BadImage { .. }), "{e}");
+        // Larger than RAM however it is moved.
+        let huge = elf(243, 0, &[(0, 0, &[1; 4], 17 << 20)]);
+        let e = load_firmware(&ram, &mut Placement::new(&ram), &file(huge)).unwrap_err();
         assert!(
             matches!(
                 e,
                 Error::DoesNotFit {
-                    end: 0x8100_0010,
+                    start: 0x8000_0000,
+                    end: 0x8110_0000,
                     ..
                 }
             ),
             "{e}"
         );
+        // Partly past the end of RAM: moved to the RAM base, then fits.
+        let past_end = elf(243, 0, &[(0x80ff_fff0, 0, &[1; 4], 0x20)]);
+        let fw = load_firmware(&ram, &mut Placement::new(&ram), &file(past_end)).unwrap();
+        assert_eq!(fw.start, 0x801f_fff0);
         assert!(matches!(
             load_firmware(&ram, &mut Placement::new(&ram), &file(vec![])),
             Err(Error::BadImage { .. })

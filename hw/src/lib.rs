@@ -19,6 +19,7 @@
 //!
 //! | device | base | size | IRQ | module |
 //! |---|---|---|---|---|
+//! | mask ROM (reset vector, `fw_dynamic_info`) | 0x0000_1000 | 0xf000 | — | [`rom`] |
 //! | SiFive test/finisher | 0x0010_0000 | 0x1000 | — | [`sifive_test`] |
 //! | goldfish RTC | 0x0010_1000 | 0x1000 | 11 | [`goldfish_rtc`] |
 //! | CLINT (ACLINT MSWI+MTIMER) | 0x0200_0000 | 0x1_0000 | — | [`aclint`] |
@@ -28,7 +29,9 @@
 //! | RAM | 0x8000_0000 | -m | — | — |
 //!
 //! [`fdt`] builds the device tree that describes this machine to OpenSBI
-//! and Linux.
+//! and Linux; [`boot`] loads firmware, kernel and initrd into RAM and
+//! computes the harts' reset state; [`virt`] assembles all of it into a
+//! [`virt::VirtMachine`] for the CPU side.
 
 #![deny(missing_docs)]
 

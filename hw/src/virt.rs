@@ -678,4 +678,41 @@ mod tests {
         // Error messages are one line.
         assert!(!e.to_string().contains('\n'));
     }
+
+    /// Debian's OpenSBI and kernel, when `CRANEMU_FW_DYNAMIC` (a
+    /// `fw_dynamic.bin` or `.elf`) and `CRANEMU_KERNEL` (e.g.
+    /// `/boot/vmlinux-6.12.*-riscv64`, an Image with an EFI stub) name
+    /// them; skipped otherwise.
+    #[test]
+    fn debian_images_if_given() {
+        let (Ok(fw), Ok(k)) = (
+            std::env::var("CRANEMU_FW_DYNAMIC"),
+            std::env::var("CRANEMU_KERNEL"),
+        ) else {
+            return;
+        };
+        let mut c = VirtConfig::new(1, 512 * MIB);
+        c.firmware = Some(BootFile::read(&fw).unwrap());
+        c.kernel = Some(BootFile::read(&k).unwrap());
+        c.initrd = Some(BootFile::from_bytes("initrd", vec![0; 4 << 20]));
+        c.bootargs = "console=ttyS0 rdinit=/init quiet".into();
+        let m = VirtMachine::new(&c, sink()).unwrap();
+        let l = m.layout();
+        let (fw, k) = (l.firmware.unwrap(), l.kernel.unwrap());
+        eprintln!("{l:#x?}");
+        assert_eq!(fw.entry, DRAM_BASE);
+        assert!(fw.end <= 0x8020_0000);
+        assert_eq!(k.entry, 0x8020_0000);
+        assert_eq!(l.info.next_addr, 0x8020_0000);
+        assert_eq!(m.hart_boot(0).pc, DRAM_BASE);
+        let h = boot::ImageHeader::parse(c.kernel.as_ref().unwrap()).unwrap();
+        if let Some(h) = h {
+            assert_eq!(h.text_offset, 0x20_0000);
+            assert_eq!(
+                k.end - k.start,
+                h.image_size
+                    .max(c.kernel.as_ref().unwrap().data.len() as u64)
+            );
+        }
+    }
 }
