@@ -24,8 +24,9 @@
 //!   high as it fits below the FDT instead (page aligned, above the
 //!   kernel); QEMU would refuse. Its `[start, end)` goes into `/chosen`.
 //! - **FDT**: at the top of RAM, `align_down(ram_end - size, 2 MiB)`
-//!   (`riscv_compute_fdt_addr` for a 64-bit hart: QEMU ≥ 9.2 no longer
-//!   caps it at 3 GiB for RV64).
+//!   (`riscv_compute_fdt_addr` for a 64-bit hart; QEMU releases before
+//!   the late-2024 change capped it at 3 GiB, which only matters above
+//!   2 GiB of RAM).
 //! - **Mask ROM** at `0x1000` ([`crate::rom`]): QEMU's reset vector,
 //!   followed by `fw_dynamic_info` (OpenSBI `include/sbi/fw_dynamic.h`,
 //!   version 2) that names the kernel as the next stage in S mode.
