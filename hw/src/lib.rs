@@ -19,6 +19,7 @@
 //!
 //! | device | base | size | IRQ | module |
 //! |---|---|---|---|---|
+//! | mask ROM (reset vector, `fw_dynamic_info`) | 0x0000_1000 | 0xf000 | — | [`rom`] |
 //! | SiFive test/finisher | 0x0010_0000 | 0x1000 | — | [`sifive_test`] |
 //! | goldfish RTC | 0x0010_1000 | 0x1000 | 11 | [`goldfish_rtc`] |
 //! | CLINT (ACLINT MSWI+MTIMER) | 0x0200_0000 | 0x1_0000 | — | [`aclint`] |
@@ -28,17 +29,22 @@
 //! | RAM | 0x8000_0000 | -m | — | — |
 //!
 //! [`fdt`] builds the device tree that describes this machine to OpenSBI
-//! and Linux.
+//! and Linux; [`boot`] loads firmware, kernel and initrd into RAM and
+//! computes the harts' reset state; [`virt`] assembles all of it into a
+//! [`virt::VirtMachine`] for the CPU side.
 
 #![deny(missing_docs)]
 
 pub mod aclint;
+pub mod boot;
 pub mod bus;
 pub mod fdt;
 pub mod goldfish_rtc;
 pub mod plic;
+pub mod rom;
 pub mod sifive_test;
 pub mod uart16550;
+pub mod virt;
 
 /// Guest-physical addresses and IRQ numbers of the `virt` board, from QEMU's
 /// `hw/riscv/virt.c` (`virt_memmap`, `enum { UART0_IRQ = 10, RTC_IRQ = 11,
@@ -74,6 +80,11 @@ pub mod layout {
     pub const VIRTIO_IRQ: u32 = 1;
     /// Number of virtio-mmio slots QEMU's virt board has.
     pub const VIRTIO_COUNT: u32 = 8;
+    /// Mask ROM base: holds the reset vector and `fw_dynamic_info`
+    /// (`VIRT_MROM`).
+    pub const MROM_BASE: u64 = 0x0000_1000;
+    /// Mask ROM size (bytes).
+    pub const MROM_SIZE: u64 = 0xf000;
     /// RAM base.
     pub const DRAM_BASE: u64 = 0x8000_0000;
     /// The timebase: mtime counts at 10 MHz (`RISCV_ACLINT_DEFAULT_TIMEBASE_FREQ`).
@@ -119,6 +130,65 @@ pub enum Error {
     /// Writing a byte of UART output to the host failed.
     #[error("UART output: {0}")]
     UartIo(#[from] std::io::Error),
+    /// A boot file (firmware, kernel, initrd) is missing or unreadable.
+    #[error("cannot read {path}: {source}")]
+    BootFile {
+        /// The file's path as given.
+        path: std::path::PathBuf,
+        /// The host's error.
+        source: std::io::Error,
+    },
+    /// A boot image is truncated or malformed (a bad Image header, an ELF
+    /// that is not RISC-V 64-bit, a segment past the end of the file).
+    #[error("{name}: {reason}")]
+    BadImage {
+        /// The image's name (its path, or what it is).
+        name: String,
+        /// What is wrong, in a few words.
+        reason: String,
+    },
+    /// An image (or one of its segments) does not lie entirely in RAM.
+    #[error("{what} at {start:#x}..{end:#x} does not fit in RAM {ram_start:#x}..{ram_end:#x}")]
+    DoesNotFit {
+        /// What was being placed: `firmware`, `kernel`, `initrd`, ...
+        what: String,
+        /// First guest-physical byte wanted.
+        start: u64,
+        /// One past the last guest-physical byte wanted (saturating).
+        end: u64,
+        /// RAM's first byte.
+        ram_start: u64,
+        /// One past the last byte it may reach: RAM's end (for the
+        /// initrd, the device tree's address).
+        ram_end: u64,
+    },
+    /// Two boot images would overlap in RAM.
+    #[error("{what} at {start:#x}..{end:#x} overlaps {other} at {other_start:#x}..{other_end:#x}")]
+    ImageOverlap {
+        /// The image being placed.
+        what: String,
+        /// Its first byte (guest physical).
+        start: u64,
+        /// One past its last byte.
+        end: u64,
+        /// The image already placed.
+        other: String,
+        /// Its first byte.
+        other_start: u64,
+        /// One past its last byte.
+        other_end: u64,
+    },
+    /// A RAM size (`-m`) outside what the machine accepts.
+    #[error("RAM size {size:#x} bytes: {reason}")]
+    RamSize {
+        /// The requested size in bytes.
+        size: u64,
+        /// Why it is refused.
+        reason: String,
+    },
+    /// Guest RAM could not be created or written.
+    #[error("guest RAM: {0}")]
+    Ram(#[from] cranemu_softmmu::system::Error),
 }
 
 /// The crate's result type.
