@@ -45,7 +45,7 @@ struct RunArgs {
     /// Remove VAR from the guest environment (repeatable).
     #[arg(short = 'U', value_name = "VAR")]
     env_unset: Vec<OsString>,
-    /// The guest's argv[0] (default: PROGRAM as given).
+    /// The guest's `argv[0]` (default: PROGRAM as given).
     #[arg(short = '0', value_name = "ARGV0")]
     argv0: Option<OsString>,
     /// Log every system call to stderr (also spelled -strace).

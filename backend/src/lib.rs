@@ -15,8 +15,8 @@
 //!   a direct jump whose successor was not yet known.
 //!
 //! # Chaining
-//! Each direct exit ([`ir::Terminator::Jump`] and both arms of
-//! [`ir::Terminator::Branch`]) loads its exit slot, a pointer-sized cell
+//! Each direct exit ([`cranemu_ir::Terminator::Jump`] and both arms of
+//! [`cranemu_ir::Terminator::Branch`]) loads its exit slot, a pointer-sized cell
 //! owned by the runtime. When it holds a successor's code address, the TB
 //! tail-calls it (`return_call_indirect`), so a hot loop never returns to
 //! the dispatcher. The runtime chains by writing the slot and unchains by

@@ -24,7 +24,7 @@
 //!   and Status Registers", tables 2.2-2.6) names them, else as a number.
 //! * Rounding modes (`rne, rtz, rdn, rup, rmm`) only when not `dyn` (7), the
 //!   reserved values 5 and 6 as numbers; for the always-exact conversions
-//!   (FCVT.D.S, FCVT.D.W[U]) only when non-zero.
+//!   (FCVT.D.S, FCVT.D.W(U)) only when non-zero.
 //! * FENCE as `fence pred, succ` with `iorw` letters (`0` for an empty set).
 //! * Compressed instructions in their own `c.` syntax, with the operands the
 //!   assembler takes (`c.addi a0, 1`, `c.lwsp a0, 0xfc(sp)`, `c.jr ra`).

@@ -10,18 +10,18 @@
 //!   thread) owns one; its signal syscalls and its delivery entry points
 //!   call in here. Nothing here calls back into the syscall layer.
 //! - **Asynchronous signals.** For every signal with a guest handler (other
-//!   than the ones the runtime owns, [`HOST_OWNED_SIGNALS`]) a host handler
-//!   ([`host_handler`], `SA_SIGINFO`, no `SA_RESTART`) records the signal
+//!   than the ones the runtime owns, `HOST_OWNED_SIGNALS`) a host handler
+//!   (`host_handler`, `SA_SIGINFO`, no `SA_RESTART`) records the signal
 //!   with its `siginfo` and sets `exit_request` of the [`CpuState`] that the
 //!   host thread it landed on runs ([`set_running_cpu`], per thread), so
 //!   translated code returns at the next block boundary, and a blocking
 //!   host syscall returns `EINTR`. A signal sent to one thread (`tgkill`:
 //!   `si_code` `SI_TKILL`; guest threads are host threads, so the host
 //!   delivers it on the right one) is recorded in that thread's pending set,
-//!   only it takes it; any other in the process-wide [`PENDING`], which any
+//!   only it takes it; any other in the process-wide `PENDING`, which any
 //!   thread not blocking it takes, as Linux does.
 //! - **Blocking.** The guest's blocked mask is mirrored to the host's
-//!   ([`SignalState::set_sigmask`]): a blocked signal stays pending in the
+//!   (`SignalState::set_sigmask`): a blocked signal stays pending in the
 //!   host kernel until the guest unblocks it. Signals the guest sends itself go
 //!   straight to the pending sets and wait there while blocked.
 //! - **Delivery points.** The execution loop calls `Process::deliver_pending`

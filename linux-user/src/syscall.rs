@@ -138,7 +138,7 @@ unsafe fn host_syscall(nr: libc::c_long, a: [u64; 6]) -> SysResult {
 /// the guest address space and the kernel-side state the host does not keep
 /// for us (brk, signal dispositions, the guest's view of its own
 /// executable). Each guest thread has its own `Process` value; what Linux
-/// keeps per process ([`SharedState`], the signal dispositions) the values
+/// keeps per process (`SharedState`, the signal dispositions) the values
 /// of one process share.
 pub struct Process {
     /// The guest address space.

@@ -72,7 +72,7 @@ pub enum Format {
     FToX,
     /// Integer to FP with rounding mode: `frd, rs1[, rm]`.
     XToFRm,
-    /// Integer to FP, always exact (FCVT.D.W[U]): `frd, rs1` (rm printed only if non-zero).
+    /// Integer to FP, always exact (FCVT.D.W(U)): `frd, rs1` (rm printed only if non-zero).
     XToFExact,
     /// Integer to FP bit move: `frd, rs1`.
     XToF,

@@ -467,12 +467,12 @@ pub fn fclass(w: FpWidth, a: u64) -> u64 {
 /// mode (the *ambient* rounding mode, see [`crate::Block::ambient_rounding`]).
 ///
 /// Translated code raises flags here (its inline SSE instructions do so by
-/// themselves, its helpers and the interpreter through [`raise`]). The
-/// runtime sets the environment up with [`enter`] before it runs guest code
-/// (no flags, the guest's rounding mode), takes it down with [`leave`]
+/// themselves, its helpers and the interpreter through [`host_flags::raise`]). The
+/// runtime sets the environment up with [`host_flags::enter`] before it runs guest code
+/// (no flags, the guest's rounding mode), takes it down with [`host_flags::leave`]
 /// when guest code returns to it (the flags move into `fcsr`; round to
 /// nearest again for the host's own code), and a guest write to `frm`
-/// changes the ambient mode in place ([`set_ambient`]). Host code run in
+/// changes the ambient mode in place ([`host_flags::set_ambient`]). Host code run in
 /// between (the compiler, the runtime) thus neither leaks flags into the
 /// guest's nor runs in the guest's rounding mode.
 pub mod host_flags {
