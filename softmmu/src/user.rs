@@ -473,6 +473,25 @@ impl GuestSpace {
         Ok(())
     }
 
+    /// Where a new mapping of `len` bytes goes (see [`GuestSpace::map`]):
+    /// `(start, page-rounded length)`. The caller holds the write lock.
+    fn place(&self, map: &PageMap, addr: u64, len: u64, fixed: bool) -> Result<(u64, u64), Error> {
+        if len == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        let plen = page_align_up(len).ok_or(Error::OutOfRange)?;
+        let start = if fixed {
+            self.range(addr, plen)?.0
+        } else {
+            let hint = page_align_down(addr);
+            match self.range(hint, plen) {
+                Ok((s, e)) if s >= MMAP_MIN_ADDR && map.is_free(s, e) => s,
+                _ => map.find_free(plen).ok_or(Error::NoSpace)?,
+            }
+        };
+        Ok((start, plen))
+    }
+
     /// Maps `len` bytes (rounded up to pages) of zeroed anonymous memory with
     /// guest permissions `prot`, like `mmap(MAP_ANONYMOUS|MAP_PRIVATE)`.
     ///
@@ -488,20 +507,8 @@ impl GuestSpace {
     /// [`Error::NoSpace`] if no free range is big enough; [`Error::Host`]
     /// if the host `mmap` fails.
     pub fn map(&self, addr: u64, len: u64, prot: Prot, fixed: bool) -> Result<u64, Error> {
-        if len == 0 {
-            return Err(Error::InvalidArgument);
-        }
-        let plen = page_align_up(len).ok_or(Error::OutOfRange)?;
         let mut map = self.map.write();
-        let start = if fixed {
-            self.range(addr, plen)?.0
-        } else {
-            let hint = page_align_down(addr);
-            match self.range(hint, plen) {
-                Ok((s, e)) if s >= MMAP_MIN_ADDR && map.is_free(s, e) => s,
-                _ => map.find_free(plen).ok_or(Error::NoSpace)?,
-            }
-        };
+        let (start, plen) = self.place(&map, addr, len, fixed)?;
         let end = start + plen;
         self.host_map(start, end, prot.host())?;
         map.set(start, end, prot, false);
@@ -528,20 +535,8 @@ impl GuestSpace {
         fixed: bool,
         file: Option<(i32, u64)>,
     ) -> Result<u64, Error> {
-        if len == 0 {
-            return Err(Error::InvalidArgument);
-        }
-        let plen = page_align_up(len).ok_or(Error::OutOfRange)?;
         let mut map = self.map.write();
-        let start = if fixed {
-            self.range(addr, plen)?.0
-        } else {
-            let hint = page_align_down(addr);
-            match self.range(hint, plen) {
-                Ok((s, e)) if s >= MMAP_MIN_ADDR && map.is_free(s, e) => s,
-                _ => map.find_free(plen).ok_or(Error::NoSpace)?,
-            }
-        };
+        let (start, plen) = self.place(&map, addr, len, fixed)?;
         let (flags, fd, off) = match file {
             None => (libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0),
             Some((fd, off)) => {
