@@ -251,6 +251,16 @@ pub(crate) fn raise_in_thread(tid: i32, sig: i32) -> Result<(), i32> {
         (*(pending as *const AtomicU64)).fetch_or(bit(sig), Ordering::SeqCst);
         (*(cpu as *const CpuState)).request_exit();
     }
+    // The target may be blocked in a host system call, which the request
+    // alone does not end: a SIGSEGV of our own (`SI_TKILL` from this
+    // process, which the runtime's fault handler ignores) interrupts it
+    // with EINTR, and the target then delivers the pending signal (or
+    // restarts the call, as the guest's SA_RESTART says).
+    // SAFETY: tgkill takes no pointers; the target is a live thread of ours
+    // (we hold the registry lock, which it leaves only before it ends).
+    unsafe {
+        libc::syscall(libc::SYS_tgkill, libc::getpid(), tid, libc::SIGSEGV);
+    }
     Ok(())
 }
 

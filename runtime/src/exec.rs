@@ -15,7 +15,10 @@
 //! emulator. It acts only while the faulting thread is inside [`enter`]
 //! (a thread-local pointer is set) and only for addresses in the guest
 //! region; anything else gets the default action, so a host bug still
-//! crashes loudly.
+//! crashes loudly. One exception: a SIGSEGV sent by this process itself
+//! with `tgkill` (`SI_TKILL`) is not a fault but a wake-up (Linux user mode
+//! interrupts a thread's blocking host system call that way to deliver it
+//! a guest signal), and the handler just returns.
 
 use std::cell::Cell;
 use std::sync::Once;
@@ -122,7 +125,19 @@ pub(crate) fn install_fault_handler() -> Result<(), String> {
 /// The x86-64 page-fault error code bit for a write access.
 const PF_WRITE: i64 = 1 << 1;
 
+/// `si_code` of a signal sent with `tkill`/`tgkill` (include/uapi/asm-generic/siginfo.h).
+const SI_TKILL: libc::c_int = -6;
+
 extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    // SAFETY: getpid cannot fail and is async-signal-safe.
+    if code == SI_TKILL && pid == unsafe { libc::getpid() } {
+        // Not a fault: another thread of ours interrupting this one's host
+        // system call (to deliver it a guest signal). Returning is all
+        // that is needed: the call fails with EINTR.
+        return;
+    }
     let cpu = JIT_CPU.with(|c| c.get());
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as u64;

@@ -6,11 +6,12 @@
  * (exact totals), a mutex-protected counter, a condition variable
  * ping-pong, a barrier, thread-local storage, distinct thread ids, return
  * values through pthread_join, pthread_exit, a signal sent to one thread
- * with pthread_kill, thread affinity and membarrier, a futex wait
- * interrupted by a signal (EINTR, or restarted with SA_RESTART),
+ * with pthread_kill, a fault signal (SIGFPE, SIGSEGV) sent to a thread
+ * spinning or blocked in pause(), thread affinity and membarrier, a futex
+ * wait interrupted by a signal (EINTR, or restarted with SA_RESTART),
  * pthread_cancel, setuid/setgid with threads alive (the two use the
- * signals glibc reserves, 32 and 33), a signal sent to the
- * process reaching a sigwait thread, a robust mutex whose owner exited,
+ * signals glibc reserves, 32 and 33), a signal sent to the process
+ * reaching a sigwait thread, a robust mutex whose owner exited,
  * and a thread that calls exit() for the whole process.
  *
  * Usage: threads [PART]   (no argument: every part but "exit") */
@@ -312,6 +313,45 @@ static void part_sched(void)
 	       q > 0 && (q & 1) ? "yes" : "no", global, reg, priv);
 }
 
+/* The same with the target blocked in a system call (pause): a fault
+ * signal from another thread must interrupt the call and run the handler
+ * (it is sent again until it lands inside the call). */
+static volatile int blocked_done;
+
+static void *pauser(void *arg)
+{
+	(void)arg;
+	target_tid = (pid_t)syscall(SYS_gettid);
+	while (!got_signal)
+		pause();
+	blocked_done = 1;
+	return NULL;
+}
+
+static void part_fault_signal_blocked(void)
+{
+	pthread_t t;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_usr1;
+	sigaction(SIGSEGV, &sa, NULL);
+	got_signal = 0;
+	target_tid = 0;
+	blocked_done = 0;
+	pthread_create(&t, NULL, pauser, NULL);
+	while (!__atomic_load_n(&target_tid, __ATOMIC_SEQ_CST))
+		;
+	usleep(20000);
+	while (!blocked_done) {
+		pthread_kill(t, SIGSEGV);
+		usleep(20000);
+	}
+	pthread_join(t, NULL);
+	printf("fault signal to a thread in pause(): %d taken by it: %s\n", got_signal,
+	       handler_tid == target_tid ? "yes" : "no");
+	signal(SIGSEGV, SIG_DFL);
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -431,6 +471,8 @@ int main(int argc, char **argv)
 		part_signal();
 	if (!*part || !strcmp(part, "faultsig"))
 		part_fault_signal();
+	if (!*part || !strcmp(part, "faultsigblocked"))
+		part_fault_signal_blocked();
 	if (!*part || !strcmp(part, "sched"))
 		part_sched();
 	if (!*part || !strcmp(part, "futexsig"))
