@@ -220,6 +220,27 @@ fn libc_threads() {
     }
 }
 
+/// Sockets (the `net.rs` syscall family): TCP over 127.0.0.1 with a
+/// client thread, UDP `sendto`/`recvfrom` and `sendmmsg`/`recvmmsg`, an
+/// AF_UNIX socketpair passing a descriptor (`SCM_RIGHTS`) and credentials
+/// through `sendmsg`/`recvmsg`, socket options, a receive timeout, and
+/// `EFAULT` for bad addresses, iovecs and msghdrs; in both tiers.
+#[test]
+fn libc_sockets() {
+    if let Some(exe) = build_libc_program("sockets") {
+        check_program("sockets", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe).run();
+            interp.assert_success();
+            assert_same_text(
+                "sockets (interpreter tier) vs tests/guest/expected/sockets.out",
+                &interp.stdout_str(),
+                &expected("sockets"),
+            );
+        }
+    }
+}
+
 /// `exit()` in a thread other than the first ends the whole process with
 /// its status (`exit_group`), while the first thread waits in `pause`.
 #[test]

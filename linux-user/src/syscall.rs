@@ -28,7 +28,6 @@
 //!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
 //! - `MAP_SHARED` file mappings are private copies; writes do not reach the
 //!   file. Shared anonymous mappings are not shared across `fork`.
-//! - Sockets: `ENOSYS`.
 //!
 //! # Layout
 //!
@@ -46,11 +45,12 @@
 //! - `sys.rs`: ids, sessions, limits, `uname`, `prctl`, `getrandom`, ...;
 //! - `time.rs`: clocks, sleeps and interval timers;
 //! - `thread.rs`: `futex`, `set_tid_address`, `set_robust_list`;
-//! - `signals.rs`: the signal syscalls, over [`crate::signal`].
+//! - `signals.rs`: the signal syscalls, over [`crate::signal`];
+//! - `net.rs`: sockets (`socket`, `bind`, `sendmsg`, ...).
 //!
 //! Where a handler's arms use `?` on `SysResult`s, its `match` runs in a
 //! closure whose last arm clears `known` for the numbers the family does
-//! not implement. A new family (sockets, say) is a new file whose
+//! not implement. A new family is a new file whose
 //! handler is added to `Process::dispatch`'s list. Family files depend on
 //! this file and on lower modules ([`crate::abi`], [`crate::signal`]),
 //! never on each other.
@@ -74,6 +74,7 @@ use crate::Options;
 mod fs;
 mod io;
 mod mm;
+mod net;
 mod process;
 mod signals;
 mod sys;
@@ -404,12 +405,13 @@ impl Process {
             .or_else(|| self.sys_syscall(n, a))
             .or_else(|| self.time_syscall(n, a))
             .or_else(|| self.thread_syscall(n, a))
-            .or_else(|| self.signal_syscall(n, a, cpu));
+            .or_else(|| self.signal_syscall(n, a, cpu))
+            .or_else(|| self.net_syscall(n, a));
         if let Some(r) = r {
             return r;
         }
         match n {
-            nr::CLONE3 | nr::RSEQ | nr::RISCV_HWPROBE | nr::SOCKET => Err(libc::ENOSYS),
+            nr::CLONE3 | nr::RSEQ | nr::RISCV_HWPROBE => Err(libc::ENOSYS),
             _ => {
                 if self.opts.strace {
                     eprint!("Unknown syscall {n}");
@@ -434,6 +436,30 @@ impl Process {
         } else {
             self.buf(addr, len, kind)
         }
+    }
+
+    /// Translates a guest `iovec` array (asm-generic `struct iovec`: base,
+    /// len; 16 bytes each) to host iovecs over guest memory.
+    fn iovecs(&self, addr: u64, count: u64, kind: AccessKind) -> Result<Vec<libc::iovec>, i32> {
+        if count > 1024 {
+            return Err(libc::EINVAL);
+        }
+        let mut raw = vec![0u8; count as usize * 16];
+        self.space.read(addr, &mut raw).map_err(|_| libc::EFAULT)?;
+        raw.chunks_exact(16)
+            .map(|c| {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&c[..8]);
+                let base = u64::from_le_bytes(b);
+                b.copy_from_slice(&c[8..]);
+                let len = u64::from_le_bytes(b);
+                let p = self.buf(base, len, kind)?;
+                Ok(libc::iovec {
+                    iov_base: p as *mut libc::c_void,
+                    iov_len: len as usize,
+                })
+            })
+            .collect()
     }
 
     /// Reads a guest path string (`EFAULT`, `ENAMETOOLONG`).

@@ -89,30 +89,6 @@ impl Process {
         known.then_some(r)
     }
 
-    /// Translates a guest `iovec` array (asm-generic `struct iovec`: base,
-    /// len; 16 bytes each) to host iovecs over guest memory.
-    fn iovecs(&self, addr: u64, count: u64, kind: AccessKind) -> Result<Vec<libc::iovec>, i32> {
-        if count > 1024 {
-            return Err(libc::EINVAL);
-        }
-        let mut raw = vec![0u8; count as usize * 16];
-        self.space.read(addr, &mut raw).map_err(|_| libc::EFAULT)?;
-        raw.chunks_exact(16)
-            .map(|c| {
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&c[..8]);
-                let base = u64::from_le_bytes(b);
-                b.copy_from_slice(&c[8..]);
-                let len = u64::from_le_bytes(b);
-                let p = self.buf(base, len, kind)?;
-                Ok(libc::iovec {
-                    iov_base: p as *mut libc::c_void,
-                    iov_len: len as usize,
-                })
-            })
-            .collect()
-    }
-
     fn fcntl(&mut self, fd: u64, cmd: u64, arg: u64) -> SysResult {
         let cmd = cmd as i32;
         // SAFETY: flock structs are validated guest buffers; other commands

@@ -343,3 +343,106 @@ fn writev_gathers() {
     call(&mut p, &mut cpu, nr::CLOSE, &[rfd]);
     call(&mut p, &mut cpu, nr::CLOSE, &[wfd]);
 }
+
+/// Writes a guest `struct msghdr` at `at` (no name) with `iovlen` iovecs
+/// at `iov` and the control buffer `control`/`controllen`.
+fn put_msghdr(p: &Process, at: u64, iov: u64, iovlen: u64, control: u64, controllen: u64) {
+    let mut m = [0u8; 56];
+    m[16..24].copy_from_slice(&iov.to_le_bytes());
+    m[24..32].copy_from_slice(&iovlen.to_le_bytes());
+    m[32..40].copy_from_slice(&control.to_le_bytes());
+    m[40..48].copy_from_slice(&controllen.to_le_bytes());
+    p.space.write(at, &m).unwrap();
+}
+
+#[test]
+fn socketpair_sendmsg_recvmsg_and_bad_pointers() {
+    let (mut p, mut cpu) = setup();
+    let efault = -(libc::EFAULT as i64);
+    let sv = 0x10000;
+    let r = call(
+        &mut p,
+        &mut cpu,
+        nr::SOCKETPAIR,
+        &[libc::AF_UNIX as u64, libc::SOCK_DGRAM as u64, 0, sv],
+    );
+    assert_eq!(r, 0);
+    let s0 = u64::from(p.space.read_u32(sv).unwrap());
+    let s1 = u64::from(p.space.read_u32(sv + 4).unwrap());
+
+    // One iovec over "hello"; no control data.
+    p.space.write(0x11000, b"hello").unwrap();
+    p.space.write_u64(0x11100, 0x11000).unwrap();
+    p.space.write_u64(0x11108, 5).unwrap();
+    put_msghdr(&p, 0x11200, 0x11100, 1, 0, 0);
+    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11200, 0]), 5);
+
+    // An iovec over unmapped memory, an unmapped iovec array, an unmapped
+    // msghdr: EFAULT, not a host fault.
+    p.space.write_u64(0x11300, 0x9000_0000).unwrap();
+    p.space.write_u64(0x11308, 5).unwrap();
+    put_msghdr(&p, 0x11400, 0x11300, 1, 0, 0);
+    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]), efault);
+    put_msghdr(&p, 0x11400, 0x9000_0000, 1, 0, 0);
+    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]), efault);
+    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x9000_0000, 0]), efault);
+    // recvmsg writes its msghdr back: a read-only one is EFAULT (and the
+    // datagram stays queued).
+    assert_eq!(call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x20000, 0]), efault);
+    // A receive iovec on a read-only page.
+    p.space.write_u64(0x11500, 0x20000).unwrap();
+    p.space.write_u64(0x11508, 16).unwrap();
+    put_msghdr(&p, 0x11600, 0x11500, 1, 0, 0);
+    assert_eq!(call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x11600, 0]), efault);
+
+    // The datagram arrives; msg_controllen and msg_flags are written back.
+    p.space.write_u64(0x11500, 0x12000).unwrap();
+    put_msghdr(&p, 0x11600, 0x11500, 1, 0x13000, 64);
+    p.space.write_u32(0x11600 + 48, 0xffff).unwrap();
+    assert_eq!(call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x11600, 0]), 5);
+    let mut b = [0; 5];
+    p.space.read(0x12000, &mut b).unwrap();
+    assert_eq!(&b, b"hello");
+    assert_eq!(p.space.read_u64(0x11600 + 40).unwrap(), 0);
+    assert_eq!(p.space.read_u32(0x11600 + 48).unwrap(), 0);
+
+    // getsockopt writes the value and its length; an unmapped optlen is
+    // EFAULT.
+    p.space.write_u32(0x14000, 64).unwrap();
+    let r = call(
+        &mut p,
+        &mut cpu,
+        nr::GETSOCKOPT,
+        &[
+            s0,
+            libc::SOL_SOCKET as u64,
+            libc::SO_TYPE as u64,
+            0x14100,
+            0x14000,
+        ],
+    );
+    assert_eq!(r, 0);
+    assert_eq!(p.space.read_u32(0x14000).unwrap(), 4);
+    assert_eq!(
+        p.space.read_u32(0x14100).unwrap(),
+        libc::SOCK_DGRAM as u32
+    );
+    let r = call(
+        &mut p,
+        &mut cpu,
+        nr::GETSOCKOPT,
+        &[
+            s0,
+            libc::SOL_SOCKET as u64,
+            libc::SO_TYPE as u64,
+            0x14100,
+            0x9000_0000,
+        ],
+    );
+    assert_eq!(r, efault);
+    // An address longer than sockaddr_storage is EINVAL, as on Linux.
+    let r = call(&mut p, &mut cpu, nr::BIND, &[s0, 0x14200, 1 << 20]);
+    assert_eq!(r, -(libc::EINVAL as i64));
+    call(&mut p, &mut cpu, nr::CLOSE, &[s0]);
+    call(&mut p, &mut cpu, nr::CLOSE, &[s1]);
+}
