@@ -382,18 +382,33 @@ fn socketpair_sendmsg_recvmsg_and_bad_pointers() {
     p.space.write_u64(0x11300, 0x9000_0000).unwrap();
     p.space.write_u64(0x11308, 5).unwrap();
     put_msghdr(&p, 0x11400, 0x11300, 1, 0, 0);
-    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]), efault);
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]),
+        efault
+    );
     put_msghdr(&p, 0x11400, 0x9000_0000, 1, 0, 0);
-    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]), efault);
-    assert_eq!(call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x9000_0000, 0]), efault);
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x11400, 0]),
+        efault
+    );
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::SENDMSG, &[s0, 0x9000_0000, 0]),
+        efault
+    );
     // recvmsg writes its msghdr back: a read-only one is EFAULT (and the
     // datagram stays queued).
-    assert_eq!(call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x20000, 0]), efault);
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x20000, 0]),
+        efault
+    );
     // A receive iovec on a read-only page.
     p.space.write_u64(0x11500, 0x20000).unwrap();
     p.space.write_u64(0x11508, 16).unwrap();
     put_msghdr(&p, 0x11600, 0x11500, 1, 0, 0);
-    assert_eq!(call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x11600, 0]), efault);
+    assert_eq!(
+        call(&mut p, &mut cpu, nr::RECVMSG, &[s1, 0x11600, 0]),
+        efault
+    );
 
     // The datagram arrives; msg_controllen and msg_flags are written back.
     p.space.write_u64(0x11500, 0x12000).unwrap();
@@ -423,10 +438,7 @@ fn socketpair_sendmsg_recvmsg_and_bad_pointers() {
     );
     assert_eq!(r, 0);
     assert_eq!(p.space.read_u32(0x14000).unwrap(), 4);
-    assert_eq!(
-        p.space.read_u32(0x14100).unwrap(),
-        libc::SOCK_DGRAM as u32
-    );
+    assert_eq!(p.space.read_u32(0x14100).unwrap(), libc::SOCK_DGRAM as u32);
     let r = call(
         &mut p,
         &mut cpu,
