@@ -6,7 +6,7 @@
 //! Guest descriptors are host descriptors, and riscv64 and x86-64 share
 //! the layouts of every structure these calls take (`sockaddr_*`,
 //! `msghdr`, `mmsghdr`, `cmsghdr`, `iovec`, `linger`, `timeval`, `ucred`),
-//! so they forward to the host kernel with validated guest buffers. Two
+//! so they forward to the host kernel with validated guest buffers. Three
 //! things are not passed through as they are:
 //!
 //! - A `socklen_t` in/out word (`accept`'s `addrlen`, `getsockopt`'s
@@ -18,6 +18,10 @@
 //!   `msg_namelen`, `msg_controllen` and `msg_flags` are written back.
 //!   Control messages need no translation: `SCM_RIGHTS` descriptors are
 //!   the same on both sides, and `SCM_CREDENTIALS` pids are host pids.
+//! - Socket options whose value holds a pointer (`SO_ATTACH_FILTER`,
+//!   `SO_ATTACH_REUSEPORT_CBPF`: a `struct sock_fprog`) are refused with
+//!   `ENOPROTOOPT`, since the host would follow the guest pointer as a host
+//!   address.
 
 use cranemu_softmmu::user::AccessKind;
 
@@ -106,6 +110,18 @@ impl Process {
                 nr::SETSOCKOPT => {
                     if (a[4] as i32) < 0 {
                         return Err(libc::EINVAL);
+                    }
+                    // `struct sock_fprog` holds a pointer that the host
+                    // kernel would follow as a host address: classic BPF
+                    // filters are not translated (yet), so refuse them
+                    // rather than let the host read emulator memory.
+                    if a[1] as i32 == libc::SOL_SOCKET
+                        && matches!(
+                            a[2] as i32,
+                            libc::SO_ATTACH_FILTER | libc::SO_ATTACH_REUSEPORT_CBPF
+                        )
+                    {
+                        return Err(libc::ENOPROTOOPT);
                     }
                     let v = self.opt_buf(a[3], u64::from(a[4] as u32), R)?;
                     host_syscall(libc::SYS_setsockopt, [fd, a[1], a[2], v, a[4], 0])
