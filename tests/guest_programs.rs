@@ -216,6 +216,36 @@ fn libc_threads() {
                 &interp.stdout_str(),
                 &expected("threads"),
             );
+            // -stats with several vCPUs: the totals line, then a line per
+            // vCPU whose counts add up to the totals.
+            let stats = guest_with(&["-stats"], &exe).arg("counters").run();
+            stats.assert_success();
+            let field = |line: &str, name: &str| -> u64 {
+                line.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
+            };
+            let total = stats
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("cranemu-stats:"))
+                .expect("a cranemu-stats: line");
+            let vcpus: Vec<&str> = stats
+                .stderr
+                .lines()
+                .filter(|l| l.starts_with("cranemu-stats-vcpu:"))
+                .collect();
+            assert!(vcpus.len() > 4, "a line per vCPU:\n{}", stats.stderr);
+            for name in [
+                "translated_insns",
+                "compiled_blocks",
+                "interpreted_blocks",
+                "misses",
+            ] {
+                let sum: u64 = vcpus.iter().map(|l| field(l, name)).sum();
+                assert_eq!(sum, field(total, name), "{name}: per vCPU vs total");
+            }
         }
     }
 }
