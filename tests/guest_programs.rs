@@ -394,3 +394,33 @@ fn libc_litmus() {
         }
     }
 }
+
+/// `/proc` describes the guest (issue 11): `/proc/self/maps` and
+/// `/proc/PID/maps` list guest mappings (code `r-x`, data `rw-`, the stack
+/// `rw-` and `[stack]`, all below 2^38, in address order),
+/// `/proc/cpuinfo` has riscv64 harts (`isa rv64...`, `mmu`), and
+/// `/proc/self/auxv` is the guest's auxiliary vector. Source:
+/// tests/guest/libc/procfs.c. Run on cranemu only, in both tiers: not
+/// compared with qemu-riscv64 (7.2), whose guest space is wider than
+/// 2^38 (its maps list addresses above it) and whose `/proc/cpuinfo` for
+/// riscv64 is the host's, so "all below 2^38", "isa starts with rv64" and
+/// "mmu present" differ; skipped under `CRANEMU_TEST_RUNNER` for the same
+/// reason.
+#[test]
+fn libc_procfs() {
+    if runner().is_some() {
+        return;
+    }
+    if let Some(exe) = build_libc_program("procfs") {
+        // The default tiers, then every block compiled before it runs.
+        for flags in [&[][..], &["-jit-threshold", "0"][..]] {
+            let out = guest_with(flags, &exe).run();
+            out.assert_success();
+            assert_same_text(
+                &format!("procfs {flags:?} vs tests/guest/expected/procfs.out"),
+                &out.stdout_str(),
+                &expected("procfs"),
+            );
+        }
+    }
+}

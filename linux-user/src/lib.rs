@@ -395,7 +395,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             ..EngineConfig::default()
         },
     )?;
+    let auxv = loader::saved_auxv(&space, sp);
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
+    process.set_auxv(auxv);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
     if opts.stats {

@@ -473,6 +473,36 @@ pub fn setup_stack(
     Ok(sp)
 }
 
+/// The auxiliary vector of the initial stack at `sp` (as
+/// [`setup_stack`] returned it): its bytes, pairs of little-endian `u64`
+/// up to and including `AT_NULL`, for `/proc/self/auxv`. Empty if the
+/// stack cannot be read.
+pub fn saved_auxv(space: &GuestSpace, sp: u64) -> Vec<u8> {
+    let word = |a: u64| space.read_u64(a).ok();
+    let mut p = sp;
+    let Some(argc) = word(p) else {
+        return Vec::new();
+    };
+    // Past argc, argv and its NULL, then envp and its NULL.
+    p += 8 * (argc + 2);
+    while let Some(e) = word(p) {
+        p += 8;
+        if e == 0 {
+            break;
+        }
+    }
+    let mut out = Vec::new();
+    while let (Some(k), Some(v)) = (word(p), word(p + 8)) {
+        out.extend_from_slice(&k.to_le_bytes());
+        out.extend_from_slice(&v.to_le_bytes());
+        p += 16;
+        if k == at::NULL {
+            break;
+        }
+    }
+    out
+}
+
 /// Fills `buf` with random bytes from the host (`getrandom(2)`), falling
 /// back to a time-based value if that fails.
 pub fn fill_random(buf: &mut [u8]) {
@@ -673,6 +703,12 @@ pub(crate) mod tests {
         assert_eq!(g.read_cstr(seen[&at::EXECFN], 100).unwrap(), b"prog");
         let mut r = [0u8; 16];
         g.read(seen[&at::RANDOM], &mut r).unwrap();
+        // The saved copy is the same table, ending with AT_NULL.
+        let saved = saved_auxv(&g, sp);
+        assert_eq!(saved.len(), 17 * 16);
+        let w = |i: usize| u64::from_le_bytes(saved[i * 8..i * 8 + 8].try_into().unwrap());
+        assert_eq!((w(0), w(1)), (at::PHDR, l.phdr));
+        assert_eq!((w(32), w(33)), (at::NULL, 0));
     }
 
     /// Loads the real busybox-static from the guest cache when

@@ -46,7 +46,9 @@
 //! - `time.rs`: clocks, sleeps and interval timers;
 //! - `thread.rs`: `futex`, `set_tid_address`, `set_robust_list`;
 //! - `signals.rs`: the signal syscalls, over [`crate::signal`];
-//! - `net.rs`: sockets (`socket`, `bind`, `sendmsg`, ...).
+//! - `net.rs`: sockets (`socket`, `bind`, `sendmsg`, ...);
+//! - `procfs.rs`: the `/proc` files generated for the guest (`maps`,
+//!   `auxv`, `cpuinfo`).
 //!
 //! Where a handler's arms use `?` on `SysResult`s, its `match` runs in a
 //! closure whose last arm clears `known` for the numbers the family does
@@ -76,6 +78,7 @@ mod io;
 mod mm;
 mod net;
 mod process;
+mod procfs;
 mod signals;
 mod sys;
 #[cfg(test)]
@@ -177,6 +180,9 @@ pub(crate) struct SharedState {
     threads: AtomicUsize,
     /// The engine running the process's threads (to quiesce it for `fork`).
     engine: OnceLock<Arc<Engine>>,
+    /// The auxiliary vector the loader wrote (what `/proc/self/auxv`
+    /// reads; Linux's `mm->saved_auxv`).
+    auxv: OnceLock<Vec<u8>>,
 }
 
 /// A guest thread that `clone` created and the execution loop must start:
@@ -219,12 +225,20 @@ impl Process {
                 guest_rlimits: Mutex::new(Vec::new()),
                 threads: AtomicUsize::new(1),
                 engine: OnceLock::new(),
+                auxv: OnceLock::new(),
             }),
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
             clear_child_tid: 0,
             robust_list: 0,
         }
+    }
+
+    /// Records the auxiliary vector the loader wrote (pairs of
+    /// little-endian `u64` up to and including `AT_NULL`), for
+    /// `/proc/self/auxv`. Only the first call counts.
+    pub fn set_auxv(&self, bytes: Vec<u8>) {
+        let _ = self.shared.auxv.set(bytes);
     }
 
     /// The handle of a new thread of this process (`clone` with

@@ -6,7 +6,9 @@
 //! `statfs`, `fstatfs`, `getcwd`, `chdir`, `fchdir` and `umask`.
 //!
 //! Path arguments go through the `-L` sysroot ([`Process::host_path`]);
-//! `readlinkat` of `/proc/self/exe` is the guest program. `struct stat` is
+//! `readlinkat` of `/proc/self/exe` is the guest program, and `openat` of
+//! `/proc/self/maps`, `/proc/self/auxv` and `/proc/cpuinfo` opens text
+//! generated for the guest (`procfs.rs`). `struct stat` is
 //! the one layout converted (asm-generic/stat.h, [`TargetStat`]); the rest
 //! are passed through (Linux fs/open.c, fs/stat.c, fs/namei.c,
 //! fs/readdir.c, fs/d_path.c, fs/statfs.c, fs/utimes.c).
@@ -16,6 +18,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use cranemu_softmmu::user::AccessKind;
 
+use super::procfs::FakeFile;
 use super::{host_syscall, Process, SysResult, PATH_MAX};
 use crate::abi::{nr, TargetStat};
 
@@ -31,7 +34,13 @@ impl Process {
         let r = (|| unsafe {
             match n {
                 nr::OPENAT => {
-                    let p = self.path(a[1])?;
+                    let raw = self.guest_str(a[1], PATH_MAX)?;
+                    if let Some(f) = FakeFile::of_path(&raw) {
+                        if a[2] & libc::O_ACCMODE as u64 == libc::O_RDONLY as u64 {
+                            return self.open_fake_file(f, a[2]);
+                        }
+                    }
+                    let p = CString::new(self.host_path(&raw)).map_err(|_| libc::EINVAL)?;
                     host_syscall(libc::SYS_openat, [fd, p.as_ptr() as u64, a[2], a[3], 0, 0])
                 }
                 nr::FSTAT => {

@@ -458,3 +458,83 @@ fn socketpair_sendmsg_recvmsg_and_bad_pointers() {
     call(&mut p, &mut cpu, nr::CLOSE, &[s0]);
     call(&mut p, &mut cpu, nr::CLOSE, &[s1]);
 }
+
+/// Opens guest path `path` read-only through `openat` and reads it whole.
+fn read_guest_file(p: &mut Process, cpu: &mut CpuState, path: &str) -> Vec<u8> {
+    let mut c = path.as_bytes().to_vec();
+    c.push(0);
+    p.space.write(0x13000, &c).unwrap();
+    let fd = call(p, cpu, nr::OPENAT, &[libc::AT_FDCWD as u64, 0x13000, 0, 0]);
+    assert!(fd >= 0, "{path}: {fd}");
+    let mut out = Vec::new();
+    loop {
+        let n = call(p, cpu, nr::READ, &[fd as u64, 0x14000, 0x1000]);
+        assert!(n >= 0, "{path}: read {n}");
+        if n == 0 {
+            break;
+        }
+        let mut b = vec![0; n as usize];
+        p.space.read(0x14000, &mut b).unwrap();
+        out.extend_from_slice(&b);
+    }
+    call(p, cpu, nr::CLOSE, &[fd as u64]);
+    out
+}
+
+#[test]
+fn proc_self_maps_lists_guest_mappings() {
+    let (mut p, mut cpu) = setup();
+    // The brk area (starts at 0x100000 in `setup`) grows by two pages.
+    assert_eq!(call(&mut p, &mut cpu, nr::BRK, &[0x102000]), 0x102000);
+    let stack = crate::loader::STACK_TOP - 0x2000;
+    p.space.map(stack, 0x2000, Prot::RW, true).unwrap();
+    let text = String::from_utf8(read_guest_file(&mut p, &mut cpu, "/proc/self/maps")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines[0], "00010000-00020000 rw-p 00000000 00:00 0 ");
+    assert_eq!(lines[1], "00020000-00021000 r--p 00000000 00:00 0 ");
+    assert!(lines[2].starts_with("00100000-00102000 rw-p 00000000 00:00 0 "));
+    assert!(lines[2].ends_with(" [heap]") && lines[2].len() == 73 + 6);
+    assert!(lines[3].starts_with(&format!("{:08x}-{:08x} rw-p", stack, stack + 0x2000)));
+    assert!(lines[3].ends_with(" [stack]"));
+    // The same through /proc/<pid>/ and /proc/thread-self/.
+    let own = format!("/proc/{}/maps", std::process::id());
+    assert_eq!(read_guest_file(&mut p, &mut cpu, &own), text.as_bytes());
+    let ts = read_guest_file(&mut p, &mut cpu, "/proc/thread-self/maps");
+    assert_eq!(ts, text.as_bytes());
+}
+
+#[test]
+fn proc_cpuinfo_and_auxv_describe_the_guest() {
+    let (mut p, mut cpu) = setup();
+    let text = String::from_utf8(read_guest_file(&mut p, &mut cpu, "/proc/cpuinfo")).unwrap();
+    assert!(text.starts_with(
+        "processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zihpm\n\
+         mmu\t\t: sv39\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\n"
+    ));
+    assert!(!text.contains("x86") && !text.contains("flags"));
+    let harts = text.matches("processor\t: ").count();
+    assert!(harts >= 1);
+    assert!(text.contains(&format!("hart\t\t: {}\n", harts - 1)));
+
+    let auxv: Vec<u8> = [6u64, 4096, 9, 0x10000, 0, 0]
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    p.set_auxv(auxv.clone());
+    assert_eq!(read_guest_file(&mut p, &mut cpu, "/proc/self/auxv"), auxv);
+    // fstat sees a regular file of the right size.
+    p.space.write(0x13000, b"/proc/self/auxv\0").unwrap();
+    let fd = call(
+        &mut p,
+        &mut cpu,
+        nr::OPENAT,
+        &[libc::AT_FDCWD as u64, 0x13000, 0, 0],
+    );
+    assert_eq!(call(&mut p, &mut cpu, nr::FSTAT, &[fd as u64, 0x14000]), 0);
+    assert_eq!(p.space.read_u64(0x14000 + 48).unwrap(), auxv.len() as u64);
+    call(&mut p, &mut cpu, nr::CLOSE, &[fd as u64]);
+    // Other /proc files, and other processes' maps, are the host's.
+    assert_eq!(procfs::FakeFile::of_path(b"/proc/1/maps"), None);
+    assert_eq!(procfs::FakeFile::of_path(b"/proc/self/status"), None);
+}

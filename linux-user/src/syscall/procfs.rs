@@ -1,0 +1,202 @@
+//! The `/proc` files that must describe the guest, not cranemu: opened for
+//! reading, `/proc/self/maps`, `/proc/self/auxv` (also through
+//! `/proc/<own pid>/` and `/proc/thread-self/`) and `/proc/cpuinfo` are
+//! generated when opened and handed to the guest as an anonymous host file
+//! (`memfd_create`) holding the text, so `read`, `lseek`, `fstat` and `mmap`
+//! work on them as on any file. This is QEMU linux-user's "fake open"
+//! table (`do_guest_openat`, `open_self_maps`, `open_self_auxv`,
+//! `open_cpuinfo`); the contents are a snapshot taken at `open`, where
+//! Linux regenerates them on each `read` from the start.
+//!
+//! - `maps`: one line per guest mapping, in address order, in Linux's
+//!   format (fs/proc/task_mmu.c `show_map_vma`), guest addresses only.
+//!   File names are not tracked, so file-backed mappings show device
+//!   `00:00`, inode 0 and no path; the initial stack is `[stack]` and the
+//!   `brk` area `[heap]`.
+//! - `auxv`: the auxiliary vector the loader wrote on the initial stack
+//!   (pairs of little-endian `u64` up to and including `AT_NULL`), as
+//!   Linux's `mm->saved_auxv`.
+//! - `cpuinfo`: one riscv64 block per host CPU the guest may run on
+//!   (`sched_getaffinity`), as Linux 6.x arch/riscv/kernel/cpu.c
+//!   `c_show` prints it. `mmu` is `sv39`: the guest space is the 256 GiB
+//!   user half of Sv39 ([`GUEST_SPACE_SIZE`]).
+//!
+//! [`GUEST_SPACE_SIZE`]: cranemu_softmmu::user::GUEST_SPACE_SIZE
+
+use std::fmt::Write as _;
+
+use cranemu_softmmu::user::{Mapping, Prot};
+
+use super::Process;
+
+/// The ISA string of the emulated harts (`isa` in `/proc/cpuinfo`).
+pub(crate) const CPUINFO_ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zihpm";
+
+/// A `/proc` file generated for the guest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FakeFile {
+    /// `/proc/self/maps`.
+    Maps,
+    /// `/proc/self/auxv`.
+    Auxv,
+    /// `/proc/cpuinfo`.
+    CpuInfo,
+}
+
+impl FakeFile {
+    /// The generated file a guest path names, if any.
+    pub(crate) fn of_path(p: &[u8]) -> Option<FakeFile> {
+        if p == b"/proc/cpuinfo" {
+            return Some(FakeFile::CpuInfo);
+        }
+        let rest = p.strip_prefix(b"/proc/")?;
+        let slash = rest.iter().position(|&c| c == b'/')?;
+        let (who, file) = (&rest[..slash], &rest[slash + 1..]);
+        // SAFETY: getpid cannot fail.
+        let own = unsafe { libc::getpid() }.to_string();
+        if who != b"self" && who != b"thread-self" && who != own.as_bytes() {
+            return None;
+        }
+        match file {
+            b"maps" => Some(FakeFile::Maps),
+            b"auxv" => Some(FakeFile::Auxv),
+            _ => None,
+        }
+    }
+}
+
+/// The label of a mapping in `maps`: `[stack]` for the one holding
+/// `stack` (an address of the initial stack), `[heap]` for one inside the
+/// `brk` area `[heap_start, heap_end)`, none otherwise.
+fn label(m: &Mapping, stack: u64, heap_start: u64, heap_end: u64) -> &'static str {
+    if (m.start..m.end).contains(&stack) {
+        "[stack]"
+    } else if heap_start < heap_end && m.start >= heap_start && m.end <= heap_end {
+        "[heap]"
+    } else {
+        ""
+    }
+}
+
+/// Formats `maps` lines for `mappings` (address order); see [`label`] for
+/// `stack` and the heap bounds. Adjacent mappings with the same
+/// permissions and label are one line, as Linux merges such VMAs.
+pub(crate) fn format_maps(mappings: &[Mapping], stack: u64, heap: (u64, u64)) -> String {
+    let mut lines: Vec<(Mapping, &str)> = Vec::new();
+    for m in mappings {
+        let name = label(m, stack, heap.0, heap.1);
+        if let Some((last, last_name)) = lines.last_mut() {
+            if last.end == m.start
+                && last.prot == m.prot
+                && last.shared == m.shared
+                && *last_name == name
+            {
+                last.end = m.end;
+                continue;
+            }
+        }
+        lines.push((*m, name));
+    }
+    let mut s = String::new();
+    for (m, name) in lines {
+        let bit = |p: Prot, c: char| if m.prot.contains(p) { c } else { '-' };
+        let mut line = format!(
+            "{:08x}-{:08x} {}{}{}{} 00000000 00:00 0 ",
+            m.start,
+            m.end,
+            bit(Prot::READ, 'r'),
+            bit(Prot::WRITE, 'w'),
+            bit(Prot::EXEC, 'x'),
+            if m.shared { 's' } else { 'p' },
+        );
+        if !name.is_empty() {
+            // Linux pads the path to column 73 (`seq_pad`).
+            while line.len() < 73 {
+                line.push(' ');
+            }
+            line.push_str(name);
+        }
+        s.push_str(&line);
+        s.push('\n');
+    }
+    s
+}
+
+/// The `/proc/cpuinfo` text for `harts` harts.
+pub(crate) fn format_cpuinfo(harts: usize) -> String {
+    let mut s = String::new();
+    for i in 0..harts {
+        let _ = write!(
+            s,
+            "processor\t: {i}\nhart\t\t: {i}\nisa\t\t: {CPUINFO_ISA}\nmmu\t\t: sv39\n\
+             mvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\n"
+        );
+    }
+    s
+}
+
+/// The number of host CPUs this thread may run on (at least 1).
+fn host_cpus() -> usize {
+    // SAFETY: a zeroed cpu_set_t is valid, and the size passed is its own.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) == 0 {
+            (libc::CPU_COUNT(&set) as usize).max(1)
+        } else {
+            1
+        }
+    }
+}
+
+impl Process {
+    /// The contents of `f` for this process.
+    pub(crate) fn fake_file_contents(&self, f: FakeFile) -> Vec<u8> {
+        match f {
+            FakeFile::Maps => {
+                let (start, cur) = *self.shared.brk.lock();
+                let heap_end = cur.div_ceil(PAGE) * PAGE;
+                let stack = crate::loader::STACK_TOP - 1;
+                format_maps(&self.space.mappings(), stack, (start, heap_end)).into_bytes()
+            }
+            FakeFile::Auxv => self.shared.auxv.get().cloned().unwrap_or_default(),
+            FakeFile::CpuInfo => format_cpuinfo(host_cpus()).into_bytes(),
+        }
+    }
+
+    /// Opens the generated file `f`: an anonymous host file holding its
+    /// contents, positioned at the start, close-on-exec if `flags` asks.
+    pub(crate) fn open_fake_file(&self, f: FakeFile, flags: u64) -> Result<u64, i32> {
+        let data = self.fake_file_contents(f);
+        let mfd_flags = if flags & libc::O_CLOEXEC as u64 != 0 {
+            libc::MFD_CLOEXEC
+        } else {
+            0
+        };
+        // SAFETY: the name is a NUL-terminated literal.
+        let fd = unsafe { libc::memfd_create(c"cranemu-proc".as_ptr(), mfd_flags) };
+        if fd < 0 {
+            return Err(super::errno());
+        }
+        let mut done = 0;
+        while done < data.len() {
+            // SAFETY: `data[done..]` is a live buffer of the length passed.
+            let n = unsafe { libc::write(fd, data[done..].as_ptr().cast(), data.len() - done) };
+            if n < 0 {
+                let e = super::errno();
+                if e == libc::EINTR {
+                    continue;
+                }
+                // SAFETY: fd is ours.
+                unsafe { libc::close(fd) };
+                return Err(e);
+            }
+            done += n as usize;
+        }
+        // SAFETY: fd is ours.
+        unsafe { libc::lseek(fd, 0, libc::SEEK_SET) };
+        Ok(fd as u64)
+    }
+}
+
+/// The guest page size, for rounding the break.
+const PAGE: u64 = cranemu_softmmu::user::PAGE_SIZE;
