@@ -271,6 +271,27 @@ fn libc_sockets() {
     }
 }
 
+/// Event and I/O-plumbing syscalls: eventfd counts, epoll on an eventfd,
+/// a pipe and a timerfd (riscv64's 16-byte `struct epoll_event` with
+/// 64-bit data), `EPOLL_CTL_MOD`/`DEL`, `epoll_pwait` with a mask,
+/// timerfd set/get, inotify `IN_CREATE`, `memfd_create`, `splice` and
+/// `tee`; in both tiers.
+#[test]
+fn libc_events() {
+    if let Some(exe) = build_libc_program("events") {
+        check_program("events", exe.clone(), &[]);
+        if runner().is_none() {
+            let interp = guest_with(&["-jit-threshold", "1000000000"], &exe).run();
+            interp.assert_success();
+            assert_same_text(
+                "events (interpreter tier) vs tests/guest/expected/events.out",
+                &interp.stdout_str(),
+                &expected("events"),
+            );
+        }
+    }
+}
+
 /// `exit()` in a thread other than the first ends the whole process with
 /// its status (`exit_group`), while the first thread waits in `pause`.
 #[test]

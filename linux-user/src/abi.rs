@@ -218,9 +218,16 @@ impl TargetSigaction {
 #[allow(missing_docs)]
 pub mod nr {
     pub const GETCWD: u64 = 17;
+    pub const EVENTFD2: u64 = 19;
+    pub const EPOLL_CREATE1: u64 = 20;
+    pub const EPOLL_CTL: u64 = 21;
+    pub const EPOLL_PWAIT: u64 = 22;
     pub const DUP: u64 = 23;
     pub const DUP3: u64 = 24;
     pub const FCNTL: u64 = 25;
+    pub const INOTIFY_INIT1: u64 = 26;
+    pub const INOTIFY_ADD_WATCH: u64 = 27;
+    pub const INOTIFY_RM_WATCH: u64 = 28;
     pub const IOCTL: u64 = 29;
     pub const FLOCK: u64 = 32;
     pub const MKNODAT: u64 = 33;
@@ -255,12 +262,17 @@ pub mod nr {
     pub const SENDFILE: u64 = 71;
     pub const PSELECT6: u64 = 72;
     pub const PPOLL: u64 = 73;
+    pub const SPLICE: u64 = 76;
+    pub const TEE: u64 = 77;
     pub const READLINKAT: u64 = 78;
     pub const NEWFSTATAT: u64 = 79;
     pub const FSTAT: u64 = 80;
     pub const SYNC: u64 = 81;
     pub const FSYNC: u64 = 82;
     pub const FDATASYNC: u64 = 83;
+    pub const TIMERFD_CREATE: u64 = 85;
+    pub const TIMERFD_SETTIME: u64 = 86;
+    pub const TIMERFD_GETTIME: u64 = 87;
     pub const UTIMENSAT: u64 = 88;
     pub const EXIT: u64 = 93;
     pub const EXIT_GROUP: u64 = 94;
@@ -349,6 +361,7 @@ pub mod nr {
     pub const SENDMMSG: u64 = 269;
     pub const RENAMEAT2: u64 = 276;
     pub const GETRANDOM: u64 = 278;
+    pub const MEMFD_CREATE: u64 = 279;
     pub const MEMBARRIER: u64 = 283;
     pub const COPY_FILE_RANGE: u64 = 285;
     pub const STATX: u64 = 291;
@@ -356,6 +369,7 @@ pub mod nr {
     pub const CLONE3: u64 = 435;
     pub const CLOSE_RANGE: u64 = 436;
     pub const FACCESSAT2: u64 = 439;
+    pub const EPOLL_PWAIT2: u64 = 441;
 }
 
 /// How `-strace` prints one argument.
@@ -517,6 +531,20 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::CLONE3 => ("clone3", &[Hex, Dec]),
         nr::CLOSE_RANGE => ("close_range", &[Dec, Dec, Hex]),
         nr::FACCESSAT2 => ("faccessat2", &[DirFd, Str, Oct, Hex]),
+        nr::EVENTFD2 => ("eventfd2", &[Dec, Hex]),
+        nr::EPOLL_CREATE1 => ("epoll_create1", &[Hex]),
+        nr::EPOLL_CTL => ("epoll_ctl", &[Dec, Dec, Dec, Hex]),
+        nr::EPOLL_PWAIT => ("epoll_pwait", &[Dec, Hex, Dec, Dec, Hex, Dec]),
+        nr::EPOLL_PWAIT2 => ("epoll_pwait2", &[Dec, Hex, Dec, Hex, Hex, Dec]),
+        nr::INOTIFY_INIT1 => ("inotify_init1", &[Hex]),
+        nr::INOTIFY_ADD_WATCH => ("inotify_add_watch", &[Dec, Str, Hex]),
+        nr::INOTIFY_RM_WATCH => ("inotify_rm_watch", &[Dec, Dec]),
+        nr::SPLICE => ("splice", &[Dec, Hex, Dec, Hex, Dec, Hex]),
+        nr::TEE => ("tee", &[Dec, Dec, Dec, Hex]),
+        nr::TIMERFD_CREATE => ("timerfd_create", &[Dec, Hex]),
+        nr::TIMERFD_SETTIME => ("timerfd_settime", &[Dec, Hex, Hex, Hex]),
+        nr::TIMERFD_GETTIME => ("timerfd_gettime", &[Dec, Hex]),
+        nr::MEMFD_CREATE => ("memfd_create", &[Str, Hex]),
         _ => return None,
     })
 }

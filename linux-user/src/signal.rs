@@ -174,7 +174,7 @@ fn restartable(n: u64) -> bool {
 pub(crate) fn would_block(n: u64, a: &[u64; 6]) -> bool {
     use crate::abi::nr::*;
     match n {
-        PPOLL | PSELECT6 | NANOSLEEP | CLOCK_NANOSLEEP => true,
+        PPOLL | PSELECT6 | NANOSLEEP | CLOCK_NANOSLEEP | EPOLL_PWAIT | EPOLL_PWAIT2 => true,
         WAIT4 => a[2] & libc::WNOHANG as u64 == 0,
         WAITID => a[3] & libc::WNOHANG as u64 == 0,
         _ => false,

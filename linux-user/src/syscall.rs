@@ -73,6 +73,7 @@ use crate::abi::{self, nr, ArgFmt, TargetSigaction};
 use crate::signal::{self, SignalState};
 use crate::Options;
 
+mod events;
 mod fs;
 mod io;
 mod mm;
@@ -420,7 +421,8 @@ impl Process {
             .or_else(|| self.time_syscall(n, a))
             .or_else(|| self.thread_syscall(n, a))
             .or_else(|| self.signal_syscall(n, a, cpu))
-            .or_else(|| self.net_syscall(n, a));
+            .or_else(|| self.net_syscall(n, a))
+            .or_else(|| self.events_syscall(n, a));
         if let Some(r) = r {
             return r;
         }
