@@ -783,15 +783,30 @@ impl GuestSpace {
             }
             return Ok(self.host(addr));
         }
+        // The lock is not kept: the host call reports EFAULT for a range
+        // unmapped meanwhile (see above).
+        drop(self.read_locked(addr, len, kind)?);
+        Ok(self.host(addr))
+    }
+
+    /// Checks `[addr, addr + len)` (`len` > 0) against `kind` and returns
+    /// the page map read-locked. For a write, watched code pages in the
+    /// range are released first (see [`code`]), so the range is
+    /// host-writable while the lock is held: no new watch can start then.
+    fn read_locked(
+        &self,
+        addr: u64,
+        len: u64,
+        kind: AccessKind,
+    ) -> Result<crate::sync::RwLockReadGuard<'_, PageMap>, MemFault> {
         loop {
             let map = self.map.read();
-            self.check(&map, addr, len, kind)?;
-            if kind == AccessKind::Write && map.watches(addr, addr + len) {
-                drop(map);
-                self.release_code(addr, len);
-                continue;
+            let end = self.check(&map, addr, len, kind)?;
+            if kind != AccessKind::Write || !map.watches(addr, end) {
+                return Ok(map);
             }
-            return Ok(self.host(addr));
+            drop(map);
+            self.release_code(addr, len);
         }
     }
 
@@ -819,16 +834,8 @@ impl GuestSpace {
         kind: AccessKind,
         f: impl FnOnce(*mut u8) -> R,
     ) -> Result<R, MemFault> {
-        loop {
-            let map = self.map.read();
-            let end = self.check(&map, addr, len.max(1), kind)?;
-            if kind == AccessKind::Write && map.watches(addr, end) {
-                drop(map);
-                self.release_code(addr, len);
-                continue;
-            }
-            return Ok(f(self.host(addr)));
-        }
+        let _map = self.read_locked(addr, len.max(1), kind)?;
+        Ok(f(self.host(addr)))
     }
 
     /// Copies `buf.len()` bytes from guest address `addr`; every byte must be
@@ -872,20 +879,12 @@ impl GuestSpace {
         if data.is_empty() {
             return Ok(());
         }
-        loop {
-            let map = self.map.read();
-            let end = self.check(&map, addr, data.len() as u64, AccessKind::Write)?;
-            if map.watches(addr, end) {
-                drop(map);
-                self.release_code(addr, data.len() as u64);
-                continue;
-            }
-            // SAFETY: every byte is mapped guest-writable and not watched,
-            // hence host-writable; the read lock keeps mapping calls (and
-            // new watches) out while we copy.
-            unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.host(addr), data.len()) };
-            return Ok(());
-        }
+        let _map = self.read_locked(addr, data.len() as u64, AccessKind::Write)?;
+        // SAFETY: every byte is mapped guest-writable and not watched,
+        // hence host-writable; the read lock keeps mapping calls (and new
+        // watches) out while we copy.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.host(addr), data.len()) };
+        Ok(())
     }
 
     /// Copies `data` to guest address `addr` whatever the guest permissions,

@@ -183,9 +183,11 @@ impl Process {
             return;
         }
         let read = |a: u64| self.space.read_u64(a).ok();
-        let (Some(mut entry), Some(offset), Some(pending)) =
-            (read(head), read(head + 8), read(head + 16))
-        else {
+        let (Some(mut entry), Some(offset), Some(pending)) = (
+            read(head),
+            read(head.wrapping_add(8)),
+            read(head.wrapping_add(16)),
+        ) else {
             return;
         };
         // SAFETY: gettid cannot fail.
