@@ -53,6 +53,7 @@
 mod codecache;
 mod exec;
 mod stats;
+pub mod system;
 mod tbcache;
 
 use std::cell::{RefCell, UnsafeCell};
