@@ -24,7 +24,9 @@
 //! helper (the jump cache) and tail-call its answer.
 //!
 //! # Guest memory
-//! User mode only so far: a guest virtual address `a` is valid if
+//! One IR, two memory paths, chosen by [`BackendConfig::softmmu`].
+//!
+//! User mode ([`BackendConfig::softmmu`] `None`): a guest virtual address `a` is valid if
 //! `a < guest_size` and then lives at host address `guest_base + a`. The
 //! check is a compare and a cold branch to a fault exit. Host faults inside
 //! the region (unmapped or protected guest pages) are turned into fault
@@ -33,6 +35,19 @@
 //! (built from Cranelift source locations, one per guest instruction), so no
 //! pc is stored on the hot path. Guest registers are written to the CPU
 //! state as the IR says, so state is exact at any fault.
+//!
+//! System mode ([`SoftmmuConfig`]): every access probes the running
+//! vCPU's softmmu TLB inline, QEMU's way (`tcg/i386/tcg-target.c.inc`,
+//! `tcg_out_tlb_load`): the MMU index comes from the block's TB flags, the
+//! entry from the virtual page number, and a hit (the tag equals the
+//! address's page with the access's low alignment bits, so a misaligned
+//! access, or a tag with a flag bit, misses) gives the host address as
+//! virtual address + addend. A miss calls the slow-path helper, which
+//! walks the page table, refills, performs MMIO, or records a trap and
+//! sets `mem_status`; translated code then leaves with
+//! [`ExitCode::Trap`]. Direct jumps to another guest page are not chained
+//! (the page's mapping may change while the TB lives): they look their
+//! successor up like indirect jumps, through the jump cache.
 
 #![deny(missing_docs)]
 
@@ -53,6 +68,7 @@ use cranemu_ir::{
 
 mod float;
 mod fphelpers;
+mod softmmu;
 
 /// Errors of the backend.
 #[derive(Debug, thiserror::Error)]
@@ -200,6 +216,51 @@ pub struct BackendConfig {
     pub lookup: LookupFn,
     /// Cranelift optimization level: "none", "speed" or "speed_and_size".
     pub opt_level: &'static str,
+    /// System mode: the softmmu memory path (then `guest_base` and
+    /// `guest_size` are unused). `None` for user mode.
+    pub softmmu: Option<SoftmmuConfig>,
+}
+
+/// The softmmu memory path of system mode (see the module doc).
+///
+/// The slow-path helpers have the helper signature
+/// `extern "C" fn(cpu, a, b, c) -> u64`; `info` is [`slow_info`] of the
+/// access. Each either succeeds or records a guest trap in the CPU state
+/// (`trap_cause`, `fault_addr`) and sets `mem_status` non-zero.
+#[derive(Clone, Copy)]
+pub struct SoftmmuConfig {
+    /// Byte offset in the CPU state of a u64 holding the host address of
+    /// the TLB's fast descriptors: [`TLB_MODES`] pairs of (u64 mask,
+    /// u64 table address), 16 bytes each, indexed by MMU index.
+    pub tlb: i32,
+    /// Byte offset of the u64 `mem_status`.
+    pub mem_status: i32,
+    /// The MMU index of loads and stores under a block's TB flags.
+    pub mmu_idx: fn(u64) -> u32,
+    /// `load(cpu, vaddr, info, 0)`: the value, extended as `info` says.
+    pub load: HelperFn,
+    /// `store(cpu, vaddr, value, info)`.
+    pub store: HelperFn,
+    /// `atomic(cpu, vaddr, info, 0)`: the host address of naturally
+    /// aligned RAM that the access may read and write atomically (after
+    /// any page-table walk, A/D update and code invalidation), or 0 after
+    /// recording a trap (MMIO and unwritable pages fault).
+    pub atomic: HelperFn,
+}
+
+/// MMU indexes in a softmmu TLB.
+pub const TLB_MODES: usize = 4;
+
+/// Page bits of the softmmu (4 KiB pages).
+pub const SOFTMMU_PAGE_BITS: u32 = 12;
+
+/// Byte-size bits of a TLB entry (32 bytes).
+pub const SOFTMMU_ENTRY_BITS: u32 = 5;
+
+/// The `info` word a slow-path helper gets: the access size in bytes in
+/// bits 7:0, sign extension in bit 8, the MMU index in bits 17:16.
+pub const fn slow_info(size: MemSize, signed: bool, mmu_idx: u32) -> u64 {
+    size.bytes() | (signed as u64) << 8 | (mmu_idx as u64) << 16
 }
 
 /// Host code for one block, ready to be copied into executable memory.
@@ -448,6 +509,8 @@ struct Lowering<'a, 'f> {
     pin: Vec<bool>,
     /// Index of the IR instruction being lowered.
     index: usize,
+    /// System mode: the cold block leaving with a slow path's trap.
+    soft_trap: Option<cir::Block>,
 }
 
 impl<'a, 'f> Lowering<'a, 'f> {
@@ -469,6 +532,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             helper_sigs: [None; 5],
             pin: float::needs_pin(block, be.has_fma),
             index: 0,
+            soft_trap: None,
         }
     }
 
@@ -549,6 +613,31 @@ impl<'a, 'f> Lowering<'a, 'f> {
             &[],
         );
         self.b.switch_to_block(cont);
+    }
+
+    /// The host address of a naturally aligned atomic access at guest
+    /// address `addr` (after the alignment check).
+    fn atomic_addr(&mut self, addr: cir::Value, size: MemSize) -> cir::Value {
+        if self.be.cfg.softmmu.is_some() {
+            self.check_alignment(addr, size, true, true);
+            self.soft_atomic_addr(addr, size)
+        } else {
+            self.host_addr(addr, size, true, true)
+        }
+    }
+
+    /// Leaves with a misaligned-address fault unless `addr` is a multiple
+    /// of `size` (only when `aligned`: the access requires it).
+    fn check_alignment(&mut self, addr: cir::Value, size: MemSize, aligned: bool, store: bool) {
+        if aligned && size != MemSize::B1 {
+            let low = self.b.ins().band_imm_s(addr, size.bytes() as i64 - 1);
+            let code = if store {
+                ExitCode::StoreMisaligned
+            } else {
+                ExitCode::LoadMisaligned
+            };
+            self.fault_if(low, code, addr);
+        }
     }
 
     /// The host address of guest address `addr` for a `size`-byte access,
@@ -741,29 +830,45 @@ impl<'a, 'f> Lowering<'a, 'f> {
             }
             Load { dst, addr, mem } => {
                 let a = self.v(addr);
-                let h = self.host_addr(a, mem.size, mem.aligned, false);
-                let f = Self::guest_flags();
-                let x = match (mem.size, mem.signed) {
-                    (MemSize::B8, _) => self.b.ins().load(I64, f, h, 0),
-                    (MemSize::B4, true) => self.b.ins().sload32(f, h, 0),
-                    (MemSize::B4, false) => self.b.ins().uload32(f, h, 0),
-                    (MemSize::B2, true) => self.b.ins().sload16(I64, f, h, 0),
-                    (MemSize::B2, false) => self.b.ins().uload16(I64, f, h, 0),
-                    (MemSize::B1, true) => self.b.ins().sload8(I64, f, h, 0),
-                    (MemSize::B1, false) => self.b.ins().uload8(I64, f, h, 0),
+                let load_host = move |l: &mut Self, h: cir::Value| {
+                    let f = Self::guest_flags();
+                    match (mem.size, mem.signed) {
+                        (MemSize::B8, _) => l.b.ins().load(I64, f, h, 0),
+                        (MemSize::B4, true) => l.b.ins().sload32(f, h, 0),
+                        (MemSize::B4, false) => l.b.ins().uload32(f, h, 0),
+                        (MemSize::B2, true) => l.b.ins().sload16(I64, f, h, 0),
+                        (MemSize::B2, false) => l.b.ins().uload16(I64, f, h, 0),
+                        (MemSize::B1, true) => l.b.ins().sload8(I64, f, h, 0),
+                        (MemSize::B1, false) => l.b.ins().uload8(I64, f, h, 0),
+                    }
+                };
+                let x = if self.be.cfg.softmmu.is_some() {
+                    self.check_alignment(a, mem.size, mem.aligned, false);
+                    self.soft_load(a, mem.size, mem.signed, load_host)
+                } else {
+                    let h = self.host_addr(a, mem.size, mem.aligned, false);
+                    load_host(self, h)
                 };
                 self.def(dst, x);
             }
             Store { addr, src, mem } => {
                 let (a, s) = (self.v(addr), self.v(src));
-                let h = self.host_addr(a, mem.size, mem.aligned, true);
-                let f = Self::guest_flags();
-                match mem.size {
-                    MemSize::B8 => self.b.ins().store(f, s, h, 0),
-                    MemSize::B4 => self.b.ins().istore32(f, s, h, 0),
-                    MemSize::B2 => self.b.ins().istore16(f, s, h, 0),
-                    MemSize::B1 => self.b.ins().istore8(f, s, h, 0),
+                let store_host = move |l: &mut Self, h: cir::Value| {
+                    let f = Self::guest_flags();
+                    match mem.size {
+                        MemSize::B8 => l.b.ins().store(f, s, h, 0),
+                        MemSize::B4 => l.b.ins().istore32(f, s, h, 0),
+                        MemSize::B2 => l.b.ins().istore16(f, s, h, 0),
+                        MemSize::B1 => l.b.ins().istore8(f, s, h, 0),
+                    };
                 };
+                if self.be.cfg.softmmu.is_some() {
+                    self.check_alignment(a, mem.size, mem.aligned, true);
+                    self.soft_store(a, s, mem.size, store_host);
+                } else {
+                    let h = self.host_addr(a, mem.size, mem.aligned, true);
+                    store_host(self, h);
+                }
             }
             AtomicRmw {
                 op,
@@ -773,7 +878,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 size,
             } => {
                 let (a, s) = (self.v(addr), self.v(src));
-                let h = self.host_addr(a, size, true, true);
+                let h = self.atomic_addr(a, size);
                 let ty = mem_ty(size);
                 let s = if ty == I64 {
                     s
@@ -791,7 +896,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     AtomicOp::Umin => AtomicRmwOp::Umin,
                     AtomicOp::Umax => AtomicRmwOp::Umax,
                 };
-                if !matches!(op, AtomicOp::Xchg | AtomicOp::Add) {
+                if !matches!(op, AtomicOp::Xchg | AtomicOp::Add) && self.be.cfg.softmmu.is_none() {
                     // x86-64 has no single instruction for these: Cranelift
                     // emits a plain load, then a `lock cmpxchg` loop. On an
                     // unmapped page that load would fault as a read, and the
@@ -820,7 +925,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 size,
             } => {
                 let (a, e, n) = (self.v(addr), self.v(expected), self.v(new));
-                let h = self.host_addr(a, size, true, true);
+                let h = self.atomic_addr(a, size);
                 let ty = mem_ty(size);
                 let (e, n) = if ty == I64 {
                     (e, n)
@@ -879,6 +984,13 @@ impl<'a, 'f> Lowering<'a, 'f> {
     /// A direct exit to guest `pc` through exit slot `slot`: tail-call the
     /// chained successor, or return the slot's address.
     fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
+        if self.be.cfg.softmmu.is_some() && (pc ^ self.block.pc) >> SOFTMMU_PAGE_BITS != 0 {
+            // Another guest page, whose mapping may change while this TB
+            // lives: look the successor up at run time.
+            let t = self.iconst(pc);
+            self.indirect_exit(t, None);
+            return;
+        }
         let slot_addr = self.iconst(slot as u64);
         let target = self
             .b
@@ -950,67 +1062,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             Terminator::JumpIndirect { target, flags } => {
                 let t = self.v(target);
                 let flags = flags.map(|f| self.v(f));
-                self.store_state(layout.pc, t);
-                let cpu = self.cpu;
-                // Probe the jump cache inline; call the lookup helper on a
-                // miss.
-                let base = self
-                    .b
-                    .ins()
-                    .load(I64, MemFlagsData::trusted(), cpu, layout.jump_cache);
-                let a = self.b.ins().ushr_imm_s(t, 1);
-                let b13 = self.b.ins().ushr_imm_s(t, 13);
-                let mut h = self.b.ins().bxor(a, b13);
-                // The flags' part of jump_cache_index.
-                let fh = match flags {
-                    Some(f) => {
-                        let m = self.b.ins().imul_imm_s(f, 0x9e37_79b9_7f4a_7c15u64 as i64);
-                        Some(self.b.ins().ushr_imm_s(m, 52))
-                    }
-                    None => match flags_hash(self.block.flags) {
-                        0 => None,
-                        k => Some(self.iconst(k)),
-                    },
-                };
-                if let Some(fh) = fh {
-                    h = self.b.ins().bxor(h, fh);
-                }
-                let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
-                let off = self.b.ins().ishl_imm_s(idx, 5);
-                let entry = self.b.ins().iadd(base, off);
-                let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
-                let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
-                let pc_hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
-                // A block's successors run under its TB flags unless it
-                // changed them (see Block::flags).
-                let flags_hit = match flags {
-                    Some(f) => self.b.ins().icmp(CIntCC::Equal, eflags, f),
-                    None => self
-                        .b
-                        .ins()
-                        .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64),
-                };
-                let hit = self.b.ins().band(pc_hit, flags_hit);
-                let hit_blk = self.b.create_block();
-                let miss_blk = self.b.create_block();
-                let chain = self.b.create_block();
-                self.b.append_block_param(chain, I64);
-                let miss = self.b.create_block();
-                self.b.ins().brif(hit, hit_blk, &[], miss_blk, &[]);
-                self.b.switch_to_block(hit_blk);
-                let code = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 16);
-                self.b.ins().jump(chain, &[BlockArg::Value(code)]);
-                self.b.switch_to_block(miss_blk);
-                let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);
-                self.b
-                    .ins()
-                    .brif(code, chain, &[BlockArg::Value(code)], miss, &[]);
-                self.b.switch_to_block(chain);
-                let code = self.b.block_params(chain)[0];
-                let sig = self.tb_sig();
-                self.b.ins().return_call_indirect(sig, code, &[cpu]);
-                self.b.switch_to_block(miss);
-                self.ret(ExitCode::NoChain as i64);
+                self.indirect_exit(t, flags);
             }
             Terminator::Trap { cause, tval, pc } => {
                 let (c, t, p) = (self.iconst(cause), self.iconst(tval), self.iconst(pc));
@@ -1037,6 +1089,76 @@ impl<'a, 'f> Lowering<'a, 'f> {
             self.store_state(layout.pc, pc);
             self.ret(code as i64);
         }
+        self.finish_soft_trap();
+    }
+
+    /// Leaves for guest pc `t` (a value), looked up under `flags` (the
+    /// block's own when `None`): the jump cache inline, then the lookup
+    /// helper; tail-calls the successor's code, or returns
+    /// [`ExitCode::NoChain`].
+    fn indirect_exit(&mut self, t: cir::Value, flags: Option<cir::Value>) {
+        let layout = self.be.cfg.layout;
+        self.store_state(layout.pc, t);
+        let cpu = self.cpu;
+        // Probe the jump cache inline; call the lookup helper on a
+        // miss.
+        let base = self
+            .b
+            .ins()
+            .load(I64, MemFlagsData::trusted(), cpu, layout.jump_cache);
+        let a = self.b.ins().ushr_imm_s(t, 1);
+        let b13 = self.b.ins().ushr_imm_s(t, 13);
+        let mut h = self.b.ins().bxor(a, b13);
+        // The flags' part of jump_cache_index.
+        let fh = match flags {
+            Some(f) => {
+                let m = self.b.ins().imul_imm_s(f, 0x9e37_79b9_7f4a_7c15u64 as i64);
+                Some(self.b.ins().ushr_imm_s(m, 52))
+            }
+            None => match flags_hash(self.block.flags) {
+                0 => None,
+                k => Some(self.iconst(k)),
+            },
+        };
+        if let Some(fh) = fh {
+            h = self.b.ins().bxor(h, fh);
+        }
+        let idx = self.b.ins().band_imm_s(h, (JUMP_CACHE_ENTRIES - 1) as i64);
+        let off = self.b.ins().ishl_imm_s(idx, 5);
+        let entry = self.b.ins().iadd(base, off);
+        let epc = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 0);
+        let eflags = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 8);
+        let pc_hit = self.b.ins().icmp(CIntCC::Equal, epc, t);
+        // A block's successors run under its TB flags unless it
+        // changed them (see Block::flags).
+        let flags_hit = match flags {
+            Some(f) => self.b.ins().icmp(CIntCC::Equal, eflags, f),
+            None => self
+                .b
+                .ins()
+                .icmp_imm_s(CIntCC::Equal, eflags, self.block.flags as i64),
+        };
+        let hit = self.b.ins().band(pc_hit, flags_hit);
+        let hit_blk = self.b.create_block();
+        let miss_blk = self.b.create_block();
+        let chain = self.b.create_block();
+        self.b.append_block_param(chain, I64);
+        let miss = self.b.create_block();
+        self.b.ins().brif(hit, hit_blk, &[], miss_blk, &[]);
+        self.b.switch_to_block(hit_blk);
+        let code = self.b.ins().load(I64, MemFlagsData::trusted(), entry, 16);
+        self.b.ins().jump(chain, &[BlockArg::Value(code)]);
+        self.b.switch_to_block(miss_blk);
+        let code = self.call_host(self.be.cfg.lookup as usize, &[cpu, t]);
+        self.b
+            .ins()
+            .brif(code, chain, &[BlockArg::Value(code)], miss, &[]);
+        self.b.switch_to_block(chain);
+        let code = self.b.block_params(chain)[0];
+        let sig = self.tb_sig();
+        self.b.ins().return_call_indirect(sig, code, &[cpu]);
+        self.b.switch_to_block(miss);
+        self.ret(ExitCode::NoChain as i64);
     }
 }
 

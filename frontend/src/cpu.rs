@@ -67,6 +67,19 @@ pub struct CpuState {
     /// 0 when the fault exit came from translated code's own checks (which
     /// write `pc` themselves). Not guest state.
     pub fault_host_pc: u64,
+    /// System mode: the TB flags above `frm` ([`tb_flags::SYSTEM`] and the
+    /// privilege, MMU-index and FS bits), kept current by the system
+    /// runtime whenever the privileged state changes; 0 in user mode.
+    pub sys_flags: u64,
+    /// System mode: host address of the running hart's softmmu TLB fast
+    /// descriptors (`cranemu_softmmu::system::tlb::TlbDescFast`, one per
+    /// MMU index), which translated code probes inline; 0 in user mode.
+    /// Not guest state.
+    pub tlb: u64,
+    /// System mode: non-zero after a memory slow path recorded a trap in
+    /// `trap_cause` and `fault_addr` (translated code then leaves with
+    /// that trap); the runtime clears it. Not guest state.
+    pub mem_status: u64,
 }
 
 impl Default for CpuState {
@@ -87,6 +100,9 @@ impl Default for CpuState {
             jump_cache: 0,
             fp_sink: 0,
             fault_host_pc: 0,
+            sys_flags: 0,
+            tlb: 0,
+            mem_status: 0,
         }
     }
 }
@@ -100,13 +116,47 @@ impl Default for CpuState {
 /// the rounding of every float instruction with `rm` = dyn at translation
 /// time (and makes such instructions illegal when `frm` holds a reserved
 /// value). A write to `frm` ends its block, so every block of a chain runs
-/// under the flags it was looked up with. Later: privilege level, MMU mode
-/// and `mstatus.FS` for system mode.
+/// under the flags it was looked up with.
+///
+/// System mode adds (user mode leaves them 0):
+/// - bit 3, [`SYSTEM`](tb_flags::SYSTEM): privileged instructions are
+///   translated (as exits to the runtime) instead of being illegal, and
+///   blocks are translated for a softmmu;
+/// - bits 5:4, the current privilege (0 U, 1 S, 3 M), which decides the
+///   MMU index of instruction fetch;
+/// - bits 7:6, the MMU index of loads and stores (U 0, S 1, S with
+///   `mstatus.SUM` 2, M 3; after `mstatus.MPRV`);
+/// - bit 8, [`FS_OFF`](tb_flags::FS_OFF): `mstatus.FS` is Off, so float
+///   instructions are illegal;
+/// - bit 9, [`FS_DIRTY`](tb_flags::FS_DIRTY): `mstatus.FS` is Dirty, so
+///   float instructions need not mark it.
+///
+/// Privileged ISA 1.12, sections 3.1.6 (`mstatus`) and 3.1.6.6 (FS).
 pub mod tb_flags {
     use cranemu_ir::Rounding;
 
     /// Mask of the `frm` field.
     pub const FRM_MASK: u64 = 0x7;
+    /// System mode (see the module doc).
+    pub const SYSTEM: u64 = 1 << 3;
+    /// Shift of the current-privilege field.
+    pub const PRIV_SHIFT: u32 = 4;
+    /// Shift of the data MMU-index field.
+    pub const MMU_IDX_SHIFT: u32 = 6;
+    /// `mstatus.FS` is Off.
+    pub const FS_OFF: u64 = 1 << 8;
+    /// `mstatus.FS` is Dirty.
+    pub const FS_DIRTY: u64 = 1 << 9;
+
+    /// The MMU index of loads and stores under `flags` (0-3).
+    pub const fn mmu_idx(flags: u64) -> u32 {
+        ((flags >> MMU_IDX_SHIFT) & 3) as u32
+    }
+
+    /// The current privilege encoded in `flags` (0 U, 1 S, 3 M).
+    pub const fn privilege(flags: u64) -> u64 {
+        (flags >> PRIV_SHIFT) & 3
+    }
 
     /// The `frm` value encoded in `flags`.
     pub const fn frm(flags: u64) -> u8 {
@@ -146,6 +196,9 @@ impl Clone for CpuState {
             jump_cache: self.jump_cache,
             fp_sink: self.fp_sink,
             fault_host_pc: self.fault_host_pc,
+            sys_flags: self.sys_flags,
+            tlb: self.tlb,
+            mem_status: self.mem_status,
         }
     }
 }
@@ -182,7 +235,7 @@ impl CpuState {
 
     /// The TB flags of this state (see [`tb_flags`]).
     pub const fn tb_flags(&self) -> u64 {
-        (self.fcsr >> 5) & tb_flags::FRM_MASK
+        ((self.fcsr >> 5) & tb_flags::FRM_MASK) | self.sys_flags
     }
 
     /// The ambient rounding mode guest code runs under in this state (see
@@ -221,4 +274,8 @@ impl CpuState {
     pub const OFFSET_FP_SINK: i32 = offset_of!(CpuState, fp_sink) as i32;
     /// Byte offset of `jump_cache`.
     pub const OFFSET_JUMP_CACHE: i32 = offset_of!(CpuState, jump_cache) as i32;
+    /// Byte offset of `tlb`.
+    pub const OFFSET_TLB: i32 = offset_of!(CpuState, tlb) as i32;
+    /// Byte offset of `mem_status`.
+    pub const OFFSET_MEM_STATUS: i32 = offset_of!(CpuState, mem_status) as i32;
 }

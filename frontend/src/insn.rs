@@ -538,6 +538,17 @@ impl Op {
     ];
 }
 
+impl Op {
+    /// Whether this is an F or D instruction (`flw` through `fmv.d.x` in
+    /// declaration order, compressed float loads and stores included as
+    /// they decode to those): the instructions that `mstatus.FS` = Off makes
+    /// illegal (Privileged ISA 1.12, section 3.1.6.6).
+    pub const fn is_float(self) -> bool {
+        let n = self as u16;
+        n >= Op::Flw as u16 && n <= Op::FmvDX as u16
+    }
+}
+
 /// One decoded instruction. See the module doc for the operand conventions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Insn {

@@ -59,6 +59,7 @@ use crate::insn::{Insn, Op};
 mod rva;
 mod rvf;
 mod rvi;
+pub mod system;
 #[cfg(test)]
 mod tests;
 mod zicsr;
@@ -130,6 +131,10 @@ pub enum EndReason {
     /// The next instruction could not be fetched; the block jumps to it so
     /// that the fault is raised when it is reached.
     FetchFault,
+    /// System mode: the last instruction is executed by the runtime, or a
+    /// float instruction needs `mstatus.FS` set Dirty first (see
+    /// [`system`]).
+    System,
 }
 
 /// The result of [`translate_block`].
@@ -172,6 +177,8 @@ pub(crate) struct DisasContext<'a> {
     pub count_insns: bool,
     /// The dynamic rounding mode the block runs under (from its TB flags).
     pub frm: u8,
+    /// The block's TB flags.
+    pub flags: u64,
 }
 
 impl<'a> DisasContext<'a> {
@@ -185,6 +192,7 @@ impl<'a> DisasContext<'a> {
             insns_before: 0,
             count_insns: false,
             frm: 0,
+            flags: 0,
         }
     }
 
@@ -301,6 +309,7 @@ pub fn translate_block(
     let mut ctx = DisasContext::new(&mut ir);
     ctx.count_insns = opts.count_insns;
     ctx.frm = crate::cpu::tb_flags::frm(flags);
+    ctx.flags = flags;
     let mut cur = pc;
     // Instructions that retire when the block runs to its terminator, and
     // how many of them were already added to `icount` before side exits.
@@ -349,7 +358,9 @@ pub fn translate_block(
                 ctx.b.exit_if(cond, taken);
             }
             Flow::End(term, reason) => {
-                if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU) {
+                if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU)
+                    && reason != EndReason::System
+                {
                     retired += 1;
                 }
                 break (term, reason);
@@ -393,6 +404,11 @@ fn trans_insn(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
     use rvi::Alu::{Bin, Cmp};
     use zicsr::CsrOp;
     use Op::*;
+    if ctx.flags & crate::cpu::tb_flags::SYSTEM != 0 {
+        if let Some(flow) = system::gate(ctx, insn) {
+            return flow;
+        }
+    }
     match insn.op {
         // ---- RV64I ----
         Lui => rvi::trans_lui(ctx, insn),

@@ -441,6 +441,7 @@ impl Engine {
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: lookup_helper,
             opt_level: config.opt_level,
+            softmmu: None,
         })
         .map_err(|e| Error::Codegen(e.to_string()))?;
         let trampoline = backend

@@ -61,7 +61,8 @@ pub(crate) fn gen_csr(ctx: &mut DisasContext<'_>, insn: &Insn, op: CsrOp, imm: b
                 // TB flags (CpuState::tb_flags of the written fcsr).
                 let fcsr = ctx.b.get_state(CpuState::OFFSET_FCSR);
                 let frm = ctx.b.binary_imm(BinOp::Ushr, fcsr, 5);
-                let flags = ctx.b.binary_imm(BinOp::Band, frm, tb_flags::FRM_MASK);
+                let frm = ctx.b.binary_imm(BinOp::Band, frm, tb_flags::FRM_MASK);
+                let flags = ctx.b.binary_imm(BinOp::Bor, frm, ctx.flags & !tb_flags::FRM_MASK);
                 let target = ctx.iconst(ctx.next_pc);
                 Flow::End(
                     Terminator::JumpIndirect {
