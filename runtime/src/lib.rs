@@ -484,7 +484,7 @@ impl Engine {
         flags: u64,
         counters: &Counters,
     ) -> Result<Option<Arc<Tb>>> {
-        if let Some(tb) = generation.get(pc, flags) {
+        if let Some(tb) = generation.get(pc, flags, pc) {
             Counters::bump(&counters.map_hits);
             return Ok(Some(tb));
         }
@@ -529,66 +529,17 @@ impl Engine {
         Counters::bump(&counters.blocks);
         Counters::add(&counters.guest_insns, tb.ir.guest_insns as u64);
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
-        Ok(Tb::new(tb.ir, fetch.pages.into_inner()))
+        Ok(Tb::new(tb.ir, pc, fetch.pages.into_inner()))
     }
 
     /// Compiles `tb` with Cranelift into `generation`'s code cache and
-    /// publishes its code. Two threads may race to compile the same TB; the
-    /// loser's code is left unused in the arena.
+    /// publishes its code (see [`compile_tb`]).
     fn compile(&self, generation: &Generation, tb: &Tb, counters: &Counters) -> Result<*const u8> {
-        let t0 = Instant::now();
-        let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| &s.target as ExitSlot).collect();
-        let compiled = self
-            .backend
-            .compile(&tb.ir, &slot_ptrs, self.config.log.out_asm)
-            .map_err(|e| Error::Codegen(e.to_string()))?;
-        let placed = generation.place(&compiled).map_err(Error::Host)?;
-        let code = tb.publish(placed, compiled.code.len());
-        if code != placed {
-            Counters::bump(&counters.races);
-        }
-        if self.config.log.out_asm {
-            use std::fmt::Write as _;
-            let mut out = String::new();
-            let _ = writeln!(
-                out,
-                "OUT: {:#x} [size={}] host {:p}",
-                tb.ir.pc,
-                compiled.code.len(),
-                placed
-            );
-            out.push_str(&disassemble_host(&compiled.code, placed as u64));
-            out.push('\n');
-            self.config.log.write(&out);
-        }
-        Counters::bump(&counters.compiled_blocks);
-        Counters::add(&counters.compiled_insns, tb.ir.guest_insns as u64);
-        Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);
-        Counters::add(&counters.code_bytes, compiled.code.len() as u64);
-        Ok(code)
+        compile_tb(&self.backend, &self.config.log, generation, tb, counters)
     }
 
     fn log_block(&self, tb: &cranemu_frontend::translate::TranslatedBlock) {
-        use std::fmt::Write as _;
-        let log = &self.config.log;
-        let mut out = String::new();
-        if log.in_asm {
-            let _ = writeln!(out, "IN: {:#x}", tb.ir.pc);
-            for (pc, insn) in &tb.insns {
-                let _ = writeln!(
-                    out,
-                    "{pc:#010x}:  {:0w$x}  {}",
-                    insn.raw,
-                    cranemu_frontend::disasm::disassemble(insn),
-                    w = insn.len as usize * 2
-                );
-            }
-            out.push('\n');
-        }
-        if log.op {
-            let _ = writeln!(out, "OP:\n{}", tb.ir);
-        }
-        log.write(&out);
+        log_translated(&self.config.log, tb);
     }
 
     /// Runs the guest from `cpu.pc` until it traps or is interrupted.
@@ -863,7 +814,7 @@ impl Engine {
             Counters::bump(&counters.jc_hits);
             return cached;
         }
-        let (code, tb) = generation.lookup(pc, flags)?;
+        let (code, tb) = generation.lookup(pc, flags, pc)?;
         if code.is_null() {
             return None;
         }
@@ -951,6 +902,70 @@ impl Engine {
     pub fn vcpu_stats(&self) -> Vec<VcpuStats> {
         self.cache.thread_stats()
     }
+}
+
+/// Compiles `tb` with Cranelift into `generation`'s code cache and
+/// publishes its code. Two threads may race to compile the same TB; the
+/// loser's code is left unused in the arena.
+fn compile_tb(
+    backend: &Backend,
+    log: &LogConfig,
+    generation: &Generation,
+    tb: &Tb,
+    counters: &Counters,
+) -> Result<*const u8> {
+    let t0 = Instant::now();
+    let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| &s.target as ExitSlot).collect();
+    let compiled = backend
+        .compile(&tb.ir, &slot_ptrs, log.out_asm)
+        .map_err(|e| Error::Codegen(e.to_string()))?;
+    let placed = generation.place(&compiled).map_err(Error::Host)?;
+    let code = tb.publish(placed, compiled.code.len());
+    if code != placed {
+        Counters::bump(&counters.races);
+    }
+    if log.out_asm {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "OUT: {:#x} [size={}] host {:p}",
+            tb.ir.pc,
+            compiled.code.len(),
+            placed
+        );
+        out.push_str(&disassemble_host(&compiled.code, placed as u64));
+        out.push('\n');
+        log.write(&out);
+    }
+    Counters::bump(&counters.compiled_blocks);
+    Counters::add(&counters.compiled_insns, tb.ir.guest_insns as u64);
+    Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);
+    Counters::add(&counters.code_bytes, compiled.code.len() as u64);
+    Ok(code)
+}
+
+/// Writes the `-d in_asm` and `-d op` logs of a translated block.
+fn log_translated(log: &LogConfig, tb: &cranemu_frontend::translate::TranslatedBlock) {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    if log.in_asm {
+        let _ = writeln!(out, "IN: {:#x}", tb.ir.pc);
+        for (pc, insn) in &tb.insns {
+            let _ = writeln!(
+                out,
+                "{pc:#010x}:  {:0w$x}  {}",
+                insn.raw,
+                cranemu_frontend::disasm::disassemble(insn),
+                w = insn.len as usize * 2
+            );
+        }
+        out.push('\n');
+    }
+    if log.op {
+        let _ = writeln!(out, "OP:\n{}", tb.ir);
+    }
+    log.write(&out);
 }
 
 /// `n` unchained exit slots.

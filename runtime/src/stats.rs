@@ -85,6 +85,28 @@ counters! {
     smc_faults,
     /// Whole-cache flushes (new generations).
     flushes,
+    /// System mode: loads that took the softmmu slow path (a TLB miss, a
+    /// flagged page, MMIO, a misaligned access, or a fault).
+    slow_loads,
+    /// System mode: stores that took the slow path.
+    slow_stores,
+    /// System mode: atomics that took the slow path.
+    slow_atomics,
+    /// System mode: page-table walks (TLB refills, and faults).
+    page_walks,
+    /// System mode: device (MMIO) accesses.
+    mmio_accesses,
+    /// System mode: softmmu TLB flushes (`satp` writes, `sfence.vma`).
+    tlb_flushes,
+    /// System mode: synchronous exceptions delivered to the guest.
+    exceptions,
+    /// System mode: interrupts delivered to the guest.
+    interrupts,
+    /// System mode: instructions executed by the runtime (CSR accesses,
+    /// `xret`, `wfi`, `sfence.vma`).
+    system_insns,
+    /// System mode: stores to RAM pages holding translated code.
+    code_writes,
 }
 
 impl Counters {

@@ -100,6 +100,11 @@ pub(crate) struct Slot {
 pub(crate) struct Tb {
     /// The IR, interpreted until the TB is compiled.
     pub(crate) ir: cranemu_ir::Block,
+    /// The address its first instruction was read from: the guest
+    /// physical address in system mode, the pc again in user mode. Part
+    /// of its key, so that one virtual address mapped to other code (in
+    /// another address space) finds other TBs.
+    pub(crate) phys: u64,
     /// Host address of its code, or null while it is interpreted.
     pub(crate) code: AtomicPtr<u8>,
     /// Bytes of host code (0 while interpreted).
@@ -129,8 +134,10 @@ struct Links {
 }
 
 impl Tb {
-    /// A TB for `ir` whose instructions came from guest pages `pages`.
-    pub(crate) fn new(ir: cranemu_ir::Block, pages: Vec<u64>) -> Arc<Tb> {
+    /// A TB for `ir` whose first instruction was read from `phys` (see
+    /// [`Tb::phys`]) and whose instructions came from guest pages `pages`
+    /// (physical page numbers in system mode).
+    pub(crate) fn new(ir: cranemu_ir::Block, phys: u64, pages: Vec<u64>) -> Arc<Tb> {
         let n = ir.direct_exits();
         Arc::new_cyclic(|me: &Weak<Tb>| Tb {
             slots: (0..n)
@@ -141,6 +148,7 @@ impl Tb {
                 })
                 .collect(),
             ir,
+            phys,
             code: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
@@ -196,8 +204,8 @@ pub(crate) struct Generation {
     /// Unique among all generations of all caches: jump caches are tagged
     /// with it (with the epoch), since their entries point into it.
     pub(crate) id: u64,
-    /// Valid TBs by (pc, flags); readers take no lock.
-    tbs: papaya::HashMap<(u64, u64), Arc<Tb>>,
+    /// Valid TBs by (pc, flags, phys); readers take no lock.
+    tbs: papaya::HashMap<(u64, u64, u64), Arc<Tb>>,
     /// TBs invalidated in this generation, kept until it ends.
     retired: Mutex<Vec<Arc<Tb>>>,
     arena: Mutex<CodeArena>,
@@ -232,20 +240,25 @@ impl Generation {
         }
     }
 
-    /// The TB for (`pc`, `flags`), if any: its code (null if interpreted)
-    /// and its address. Lock-free.
-    pub(crate) fn lookup(&self, pc: u64, flags: u64) -> Option<(*const u8, *const Tb)> {
+    /// The TB for (`pc`, `flags`, `phys`), if any: its code (null if
+    /// interpreted) and its address. Lock-free.
+    pub(crate) fn lookup(
+        &self,
+        pc: u64,
+        flags: u64,
+        phys: u64,
+    ) -> Option<(*const u8, *const Tb)> {
         let tbs = self.tbs.pin();
-        let tb = tbs.get(&(pc, flags))?;
+        let tb = tbs.get(&(pc, flags, phys))?;
         Some((
             tb.code.load(Ordering::Acquire) as *const u8,
             Arc::as_ptr(tb),
         ))
     }
 
-    /// The TB for (`pc`, `flags`), if any. Lock-free.
-    pub(crate) fn get(&self, pc: u64, flags: u64) -> Option<Arc<Tb>> {
-        self.tbs.pin().get(&(pc, flags)).cloned()
+    /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
+    pub(crate) fn get(&self, pc: u64, flags: u64, phys: u64) -> Option<Arc<Tb>> {
+        self.tbs.pin().get(&(pc, flags, phys)).cloned()
     }
 
     /// Copies compiled code into this generation's code memory and records
@@ -526,7 +539,7 @@ impl TbCache {
         }) {
             return Err(Stale::Page);
         }
-        let key = (tb.ir.pc, tb.ir.flags);
+        let key = (tb.ir.pc, tb.ir.flags, tb.phys);
         let tbs = generation.tbs.pin();
         if let Some(winner) = tbs.get(&key) {
             Counters::bump(&counters.races);
@@ -600,7 +613,7 @@ impl TbCache {
                 }
             }
             let tbs = generation.tbs.pin();
-            let key = (tb.ir.pc, tb.ir.flags);
+            let key = (tb.ir.pc, tb.ir.flags, tb.phys);
             if tbs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tb)) {
                 tbs.remove(&key);
             }

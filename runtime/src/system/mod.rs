@@ -1,15 +1,47 @@
 //! Full-system emulation: the harts of a `virt` machine running on the
 //! shared translator and backend, with a softmmu memory path.
 //!
-//! (Under construction: the API below is what the `cranemu system`
-//! command drives.)
+//! The same translator and backend as user mode run the harts; the
+//! differences are data: TB flags with [`tb_flags::SYSTEM`] make the
+//! translator hand privileged instructions to the runtime, and the
+//! backend's [`SoftmmuConfig`] makes every load and store probe the hart's
+//! TLB inline, with the slow paths of [`memory`]. TBs are keyed by (virtual
+//! pc, TB flags, physical pc), chained only within a guest page, and
+//! invalidated by the physical page that a store changed.
+//!
+//! Threads: each hart runs on its own host thread ([`hart`]); one
+//! ticker thread wakes harts at their timer deadlines (`mtimecmp`, and
+//! `stimecmp` under Sstc), so a hart spinning in translated code or asleep
+//! in `wfi` takes its timer interrupt on time. Device writes from a hart
+//! (MMIO) make that hart look at the machine at its next block boundary:
+//! power-off, timer programming and interrupt lines are noticed there.
+//!
+//! Today one hart runs (`-smp 1`); the structure (per-hart state, a shared
+//! translation cache, per-hart wake-ups) is what SMP builds on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Instant;
 
+use cranemu_backend::{Backend, BackendConfig, SoftmmuConfig, StateLayout};
+use cranemu_frontend::cpu::tb_flags;
+use cranemu_frontend::CpuState;
+use cranemu_hw::aclint::Aclint;
+use cranemu_hw::plic::Plic;
+use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
-use crate::{EngineConfig, Error, Result, Stats};
+use crate::stats::Stats;
+use crate::tbcache::TbCache;
+use crate::{EngineConfig, Error, Result};
+
+mod hart;
+mod memory;
+
+use hart::Hart;
+use memory::PhysMap;
 
 /// Options of a system run, besides the machine.
 #[derive(Clone, Default)]
@@ -18,7 +50,7 @@ pub struct SystemConfig {
     pub engine: EngineConfig,
     /// `-d int`: log every trap and interrupt taken.
     pub log_int: bool,
-    /// `-d mmu`: log page-table walks that fault and TLB flushes.
+    /// `-d mmu`: log page-table walks that fault.
     pub log_mmu: bool,
 }
 
@@ -39,22 +71,187 @@ pub enum MachineExit {
 
 /// Stops a running [`SystemEngine`] from another thread.
 #[derive(Clone)]
-pub struct QuitHandle(Arc<AtomicBool>);
+pub struct QuitHandle(Arc<Machine>);
 
 impl QuitHandle {
     /// Makes [`SystemEngine::run`] return [`MachineExit::Quit`] within a
     /// bounded time, whatever the guest is doing (running, in `wfi`, in a
-    /// loop with interrupts off).
+    /// loop with interrupts off): every hart is kicked out of translated
+    /// code at its next block entry.
     pub fn quit(&self) {
-        self.0.store(true, Ordering::SeqCst);
+        self.0.quit.store(true, Ordering::SeqCst);
+        for w in &self.0.wakes {
+            w.kick();
+        }
+        self.0.ticker.stop();
+    }
+}
+
+/// Wakes one hart: sets its exit request and ends its `wfi` sleep.
+pub(crate) struct HartWake {
+    exit_request: AtomicPtr<AtomicU32>,
+    kicked: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl HartWake {
+    fn new() -> HartWake {
+        HartWake {
+            exit_request: AtomicPtr::new(std::ptr::null_mut()),
+            kicked: Mutex::new(false),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Points the wake-up at the running hart's state.
+    pub(crate) fn attach(&self, cpu: &CpuState) {
+        self.exit_request
+            .store((&cpu.exit_request as *const AtomicU32).cast_mut(), Ordering::SeqCst);
+    }
+
+    /// Undoes [`HartWake::attach`] (the hart stopped).
+    pub(crate) fn detach(&self) {
+        self.exit_request
+            .store(std::ptr::null_mut(), Ordering::SeqCst);
+    }
+
+    /// Makes the hart leave translated code and wake from `wfi`.
+    pub(crate) fn kick(&self) {
+        let p = self.exit_request.load(Ordering::SeqCst);
+        if !p.is_null() {
+            // SAFETY: attached harts are alive until they detach, which
+            // happens before their state is freed.
+            unsafe { (*p).fetch_or(CpuState::EXIT_EXTERNAL, Ordering::SeqCst) };
+        }
+        let mut k = self.kicked.lock().unwrap_or_else(|e| e.into_inner());
+        *k = true;
+        self.cv.notify_all();
+    }
+
+    /// Sleeps until kicked or until `deadline`.
+    pub(crate) fn sleep(&self, deadline: Option<Instant>) {
+        let mut k = self.kicked.lock().unwrap_or_else(|e| e.into_inner());
+        while !*k {
+            match deadline {
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        break;
+                    }
+                    k = self
+                        .cv
+                        .wait_timeout(k, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0;
+                }
+                None => k = self.cv.wait(k).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+        *k = false;
+    }
+}
+
+/// The timer thread's state: each hart's next timer deadline.
+pub(crate) struct Ticker {
+    deadlines: Mutex<(Vec<Option<Instant>>, bool)>,
+    cv: Condvar,
+}
+
+impl Ticker {
+    /// Sets hart `hart`'s next deadline.
+    pub(crate) fn set(&self, hart: usize, deadline: Option<Instant>) {
+        let mut d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        d.0[hart] = deadline;
+        self.cv.notify_all();
+    }
+
+    fn stop(&self) {
+        let mut d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        d.1 = true;
+        self.cv.notify_all();
+    }
+
+    /// The ticker thread: kicks each hart when its deadline passes.
+    fn run(&self, wakes: &[Arc<HartWake>]) {
+        let mut d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if d.1 {
+                return;
+            }
+            let now = Instant::now();
+            let mut next: Option<Instant> = None;
+            for (i, slot) in d.0.iter_mut().enumerate() {
+                if let Some(t) = *slot {
+                    if t <= now {
+                        *slot = None;
+                        wakes[i].kick();
+                    } else {
+                        next = Some(next.map_or(t, |n| n.min(t)));
+                    }
+                }
+            }
+            d = match next {
+                Some(t) => {
+                    self.cv
+                        .wait_timeout(d, t.saturating_duration_since(now))
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+                None => self.cv.wait(d).unwrap_or_else(|e| e.into_inner()),
+            };
+        }
+    }
+}
+
+/// What every hart of a machine shares.
+pub(crate) struct Machine {
+    pub(crate) phys: PhysMap,
+    pub(crate) cache: Arc<TbCache>,
+    pub(crate) backend: Backend,
+    pub(crate) config: SystemConfig,
+    pub(crate) aclint: Arc<Aclint>,
+    pub(crate) plic: Arc<Plic>,
+    pub(crate) quit: AtomicBool,
+    pub(crate) wakes: Vec<Arc<HartWake>>,
+    pub(crate) ticker: Ticker,
+    finisher: Mutex<Option<mpsc::Receiver<FinisherEvent>>>,
+    start: Instant,
+}
+
+impl Machine {
+    /// Whether the machine must stop: the user quit, or the guest wrote
+    /// the finisher.
+    pub(crate) fn poll(&self) -> Option<MachineExit> {
+        if self.quit.load(Ordering::Relaxed) {
+            return Some(MachineExit::Quit);
+        }
+        let f = self.finisher.lock().unwrap_or_else(|e| e.into_inner());
+        match f.as_ref()?.try_recv() {
+            Ok(FinisherEvent::Pass) => Some(MachineExit::PowerOff { code: 0 }),
+            Ok(FinisherEvent::Fail(code)) => Some(MachineExit::PowerOff {
+                code: i32::from(code),
+            }),
+            Ok(FinisherEvent::Reset) => Some(MachineExit::Reset),
+            Err(_) => None,
+        }
+    }
+
+    /// Writes a `-d` log line.
+    pub(crate) fn log(&self, text: &str) {
+        self.config.engine.log.write(text);
+    }
+
+    /// The `cycle`/`instret` count when instructions are not counted:
+    /// host nanoseconds since the machine started.
+    pub(crate) fn cycles(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
     }
 }
 
 /// A machine and the engine that runs its harts.
 pub struct SystemEngine {
     machine: VirtMachine,
-    config: SystemConfig,
-    quit: Arc<AtomicBool>,
+    m: Arc<Machine>,
 }
 
 impl SystemEngine {
@@ -63,18 +260,85 @@ impl SystemEngine {
     ///
     /// # Errors
     /// [`Error::Codegen`] if Cranelift cannot target this host,
-    /// [`Error::Host`] if executable memory cannot be mapped.
-    pub fn new(machine: VirtMachine, config: SystemConfig) -> Result<SystemEngine> {
-        Ok(SystemEngine {
-            machine,
-            config,
-            quit: Arc::new(AtomicBool::new(false)),
+    /// [`Error::Host`] if executable memory cannot be mapped or the
+    /// machine has more than one hart (not supported yet).
+    pub fn new(mut machine: VirtMachine, config: SystemConfig) -> Result<SystemEngine> {
+        if machine.harts() != 1 {
+            return Err(Error::Host(format!(
+                "{} harts: only -smp 1 is supported so far",
+                machine.harts()
+            )));
+        }
+        let backend = Backend::new(BackendConfig {
+            guest_base: 0,
+            guest_size: 0,
+            layout: StateLayout {
+                pc: CpuState::OFFSET_PC,
+                exit_request: CpuState::OFFSET_EXIT_REQUEST,
+                fault_addr: CpuState::OFFSET_FAULT_ADDR,
+                trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+                fp_sink: CpuState::OFFSET_FP_SINK,
+                jump_cache: CpuState::OFFSET_JUMP_CACHE,
+            },
+            helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
+            lookup: hart::lookup_helper,
+            opt_level: config.engine.opt_level,
+            softmmu: Some(SoftmmuConfig {
+                tlb: CpuState::OFFSET_TLB,
+                mem_status: CpuState::OFFSET_MEM_STATUS,
+                mmu_idx: tb_flags::mmu_idx,
+                load: memory::slow_load,
+                store: memory::slow_store,
+                atomic: memory::slow_atomic,
+            }),
         })
+        .map_err(|e| Error::Codegen(e.to_string()))?;
+        let trampoline = backend
+            .compile_trampoline()
+            .map_err(|e| Error::Codegen(e.to_string()))?;
+        let cache = Arc::new(TbCache::new(trampoline.code).map_err(Error::Host)?);
+        let harts = machine.harts() as usize;
+        let wakes: Vec<Arc<HartWake>> = (0..harts).map(|_| Arc::new(HartWake::new())).collect();
+        let phys = PhysMap::new(
+            machine.ram().clone(),
+            machine.rom().bytes(),
+            machine.bus().clone(),
+        );
+        let m = Arc::new(Machine {
+            phys,
+            cache,
+            backend,
+            config,
+            aclint: machine.aclint().clone(),
+            plic: machine.plic().clone(),
+            quit: AtomicBool::new(false),
+            wakes: wakes.clone(),
+            ticker: Ticker {
+                deadlines: Mutex::new((vec![None; harts], false)),
+                cv: Condvar::new(),
+            },
+            finisher: Mutex::new(machine.take_finisher_events()),
+            start: Instant::now(),
+        });
+        // Device state changes wake the harts they concern.
+        let w = wakes.clone();
+        machine.aclint().set_notifier(Box::new(move |hart| {
+            if let Some(w) = w.get(hart) {
+                w.kick();
+            }
+        }));
+        let w = wakes;
+        machine.plic().set_notifier(Box::new(move |ctx, _| {
+            if let Some(w) = w.get(ctx / 2) {
+                w.kick();
+            }
+        }));
+        Ok(SystemEngine { machine, m })
     }
 
     /// A handle that stops [`SystemEngine::run`].
     pub fn quit_handle(&self) -> QuitHandle {
-        QuitHandle(self.quit.clone())
+        QuitHandle(self.m.clone())
     }
 
     /// The machine (its UART takes console input).
@@ -89,12 +353,30 @@ impl SystemEngine {
     /// [`Error`] for failures of the emulator itself, never for guest
     /// faults (those are traps delivered to the guest).
     pub fn run(&mut self) -> Result<MachineExit> {
-        let _ = &self.config;
-        Err(Error::Host("system emulation is not wired yet".into()))
+        let boot = self.machine.hart_boot(0);
+        let m = self.m.clone();
+        let ticker = {
+            let m = m.clone();
+            std::thread::Builder::new()
+                .name("cranemu-ticker".into())
+                .spawn(move || m.ticker.run(&m.wakes))
+                .map_err(|e| Error::Host(format!("cannot start the timer thread: {e}")))?
+        };
+        let mut hart = Hart::new(m.clone(), 0, boot.pc, [boot.a0, boot.a1, boot.a2]);
+        let r = hart.run();
+        m.ticker.stop();
+        let _ = ticker.join();
+        let _ = std::io::stdout().flush();
+        r
     }
 
-    /// Translation, cache and softmmu statistics so far.
+    /// Translation, cache and softmmu statistics so far, summed over the
+    /// harts.
     pub fn stats(&self) -> Stats {
-        Stats::default()
+        let mut total = Stats::default();
+        for v in self.m.cache.thread_stats() {
+            total.accumulate(&v.stats);
+        }
+        total
     }
 }

@@ -510,6 +510,23 @@ impl Tlb {
         self.stats.flush_page += 1;
     }
 
+    /// Marks every entry whose page is guest physical `phys_page` (4 KiB
+    /// aligned) with [`TLB_NOTDIRTY`] on its write tag, so that stores to
+    /// it take the slow path (which invalidates the translated code read
+    /// from it): QEMU's `tlb_reset_dirty` when a page gains code.
+    pub fn protect_code_page(&mut self, phys_page: GuestPhysAddr) {
+        for idx in MmuIdx::ALL {
+            for i in 0..self.entries {
+                if self.desc[idx as usize].full[i].phys_page == phys_page {
+                    let e = &mut self.table_mut(idx)[i];
+                    if e.addr_write != TLB_INVALID_TAG {
+                        e.addr_write |= TLB_NOTDIRTY;
+                    }
+                }
+            }
+        }
+    }
+
     /// `sfence.vma x0, asid`: invalidates every non-global entry of U, S
     /// and S+SUM, whatever ASID it came from (entries do not record one;
     /// see the module doc). M entries are untranslated and stay.

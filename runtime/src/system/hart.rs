@@ -1,0 +1,668 @@
+//! One hart: its state, and the execution loop that runs it (QEMU's
+//! `cpu_exec` for one vCPU thread).
+//!
+//! Each turn of the loop: look at the machine (quit, power-off), refresh
+//! the hart's interrupt lines from the CLINT and PLIC and take the highest
+//! pending enabled interrupt (so interrupts are taken at block
+//! boundaries), then find the TB for (pc, TB flags, physical pc) and run it
+//! (interpreted while cold, compiled when hot), chaining direct exits
+//! within a page. Traps from translated code come back as exit codes and
+//! are delivered to the guest here; so are the instructions the translator
+//! hands to the runtime (CSR accesses, `xret`, `wfi`, `sfence.vma`).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cranemu_backend::{jump_cache_index, ExitCode, JumpCacheEntry, JUMP_CACHE_ENTRIES};
+use cranemu_frontend::cpu::tb_flags;
+use cranemu_frontend::decode::decode;
+use cranemu_frontend::helpers::{csr as fcsr, enter_guest_fp, leave_guest_fp, CsrMode};
+use cranemu_frontend::privileged::trap::Cause;
+use cranemu_frontend::privileged::{mstatus, Priv, PrivState};
+use cranemu_frontend::translate::system::{CAUSE_FS_DIRTY, CAUSE_SYSTEM_INSN};
+use cranemu_frontend::translate::{translate_block, TranslateOptions};
+use cranemu_frontend::{CpuState, Exception, Interrupt, Op};
+use cranemu_ir::interp;
+use cranemu_softmmu::system::tlb::{MmuIdx, Tlb};
+use cranemu_softmmu::system::{GuestVirtAddr, Priv as MmuPriv};
+
+use super::memory::{mmu_idx, Fault, SysFetch, SysInterpMemory};
+use super::{Machine, MachineExit};
+use crate::stats::Counters;
+use crate::tbcache::{Generation, Slot, Stale, Tb};
+use crate::{compile_tb, log_translated, Error, Result};
+
+const EMPTY: JumpCacheEntry = JumpCacheEntry {
+    pc: u64::MAX,
+    flags: 0,
+    code: 0,
+    tb: 0,
+};
+
+/// One hart. `repr(C)` with the CPU state first: translated code and the
+/// slow-path helpers get a pointer to `cpu` and reach the rest from it.
+#[repr(C)]
+pub(crate) struct Hart {
+    /// The unprivileged state, as translated code sees it.
+    pub(crate) cpu: CpuState,
+    /// The privileged state: privilege level and CSRs.
+    pub(crate) ps: PrivState,
+    /// The softmmu TLB (its fast descriptors are `cpu.tlb`).
+    pub(crate) tlb: Tlb,
+    /// The hart id.
+    pub(crate) id: usize,
+    /// The machine.
+    pub(crate) m: Arc<Machine>,
+    /// This hart's counters.
+    pub(crate) counters: Arc<Counters>,
+    /// The jump cache (`cpu.jump_cache`), flushed with the TLB.
+    jc: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
+    /// The cache epoch and generation the jump cache was filled under.
+    jc_epoch: (u64, u64),
+    /// The generation whose code is running (for the lookup helper).
+    generation: *const Generation,
+    /// The timer deadline last published to the ticker.
+    published: Option<Instant>,
+}
+
+/// What a turn of the loop decided.
+enum Turn {
+    /// Go on.
+    Continue,
+    /// Stop the machine.
+    Stop(MachineExit),
+    /// The cache moved to a new generation: take it.
+    NewGeneration,
+}
+
+impl Hart {
+    /// Hart `id` of machine `m`, at reset, starting at `pc` with `a0`,
+    /// `a1`, `a2` (the firmware's boot registers). Boxed: translated code
+    /// keeps pointers into it.
+    pub(crate) fn new(m: Arc<Machine>, id: usize, pc: u64, a: [u64; 3]) -> Box<Hart> {
+        let counters = m.cache.thread_counters();
+        let mut h = Box::new(Hart {
+            cpu: CpuState::default(),
+            ps: PrivState::new(id as u64),
+            tlb: Tlb::new(),
+            id,
+            m,
+            counters,
+            jc: Box::new([EMPTY; JUMP_CACHE_ENTRIES]),
+            jc_epoch: (0, 0),
+            generation: std::ptr::null(),
+            published: None,
+        });
+        h.cpu.pc = pc;
+        h.cpu.x[10] = a[0];
+        h.cpu.x[11] = a[1];
+        h.cpu.x[12] = a[2];
+        h.cpu.tlb = h.tlb.fast().as_ptr() as u64;
+        h.cpu.jump_cache = h.jc.as_ptr() as u64;
+        h.update_flags();
+        h
+    }
+
+    /// The MMU index of instruction fetch: the current privilege (MPRV
+    /// does not apply to fetches).
+    pub(crate) fn fetch_idx(&self) -> MmuIdx {
+        MmuIdx::new(mmu_priv_of(self.ps.priv_level), false)
+    }
+
+    /// Recomputes the system part of the TB flags from the privileged
+    /// state (after any change of privilege, `mstatus` or `fcsr`).
+    pub(crate) fn update_flags(&mut self) {
+        let data = MmuIdx::new(
+            mmu_priv_of(self.ps.data_priv()),
+            self.ps.mstatus & mstatus::SUM != 0,
+        );
+        let mut f = tb_flags::SYSTEM
+            | self.ps.priv_level.bits() << tb_flags::PRIV_SHIFT
+            | (data as u64) << tb_flags::MMU_IDX_SHIFT;
+        match self.ps.fs() {
+            0 => f |= tb_flags::FS_OFF,
+            3 => f |= tb_flags::FS_DIRTY,
+            _ => {}
+        }
+        self.cpu.sys_flags = f;
+    }
+
+    /// Empties the jump cache (its entries are valid only under the
+    /// current address translation).
+    fn flush_jump_cache(&mut self) {
+        self.jc.fill(EMPTY);
+    }
+
+    /// Flushes the whole TLB and the jump cache.
+    fn flush_tlb(&mut self) {
+        Counters::bump(&self.counters.tlb_flushes);
+        self.tlb.flush_all();
+        self.flush_jump_cache();
+    }
+
+    /// Runs this hart until the machine stops.
+    pub(crate) fn run(&mut self) -> Result<MachineExit> {
+        self.m.wakes[self.id].attach(&self.cpu);
+        // SAFETY: the hart is boxed and outlives its registration, which
+        // is dropped at the end of this function.
+        self.m.cache.register(&self.cpu as *const CpuState as usize);
+        let r = self.run_loop();
+        self.m.cache.unregister(&self.cpu as *const CpuState as usize);
+        self.m.wakes[self.id].detach();
+        r
+    }
+
+    fn run_loop(&mut self) -> Result<MachineExit> {
+        loop {
+            let generation = self.m.cache.current();
+            self.generation = Arc::as_ptr(&generation);
+            loop {
+                match self.turn(&generation)? {
+                    Turn::Continue => {}
+                    Turn::Stop(e) => return Ok(e),
+                    Turn::NewGeneration => break,
+                }
+            }
+        }
+    }
+
+    /// Checks the machine, takes an interrupt if one is pending, and runs
+    /// code until the next exit to the loop.
+    fn turn(&mut self, generation: &Arc<Generation>) -> Result<Turn> {
+        if let Some(exit) = self.m.poll() {
+            return Ok(Turn::Stop(exit));
+        }
+        let time = self.update_interrupts();
+        if let Some(irq) = self.ps.pending_interrupt(time) {
+            self.take(Cause::Interrupt(irq), 0);
+        }
+        self.execute(generation)
+    }
+
+    /// Refreshes the interrupt lines from the CLINT and the PLIC, keeps the
+    /// ticker told of the next timer deadline, and returns `time`.
+    fn update_interrupts(&mut self) -> u64 {
+        let hp = self.m.aclint.hart_pending(self.id);
+        self.ps
+            .set_interrupt_line(Interrupt::MachineSoftware, hp.msip);
+        self.ps.set_interrupt_line(Interrupt::MachineTimer, hp.mtip);
+        let ctx = 2 * self.id;
+        let meip = self.m.plic.context_pending(ctx);
+        let seip = self.m.plic.context_pending(ctx + 1);
+        self.ps.set_interrupt_line(Interrupt::MachineExternal, meip);
+        self.ps
+            .set_interrupt_line(Interrupt::SupervisorExternal, seip);
+        let time = self.m.aclint.mtime();
+        self.ps.time = time;
+        // The next instant a timer interrupt becomes pending, if in the
+        // future: mtimecmp, and stimecmp under Sstc.
+        let mut next = hp.next_deadline.filter(|d| !d.is_zero());
+        if self.ps.menvcfg & (1 << 63) != 0 && self.ps.stimecmp > time {
+            let d = ticks(self.ps.stimecmp - time);
+            next = Some(next.map_or(d, |n| n.min(d)));
+        }
+        let deadline = next.map(|d| Instant::now() + d);
+        let moved = match (deadline, self.published) {
+            (Some(a), Some(b)) => a.max(b) - a.min(b) > Duration::from_micros(20),
+            (a, b) => a.is_some() != b.is_some(),
+        };
+        if moved {
+            self.published = deadline;
+            self.m.ticker.set(self.id, deadline);
+        }
+        time
+    }
+
+    /// Delivers `cause` with `tval` at `cpu.pc`.
+    fn take(&mut self, cause: Cause, tval: u64) {
+        let from = self.ps.priv_level;
+        let epc = self.cpu.pc;
+        let pc = self.ps.take_trap(cause, tval, epc);
+        match cause {
+            Cause::Interrupt(_) => Counters::bump(&self.counters.interrupts),
+            Cause::Exception(_) => Counters::bump(&self.counters.exceptions),
+        }
+        if self.m.config.log_int {
+            self.m.log(&format!(
+                "int: hart {} {:?} from {:?} at pc {epc:#x} tval {tval:#x} -> {:?} {pc:#x}\n",
+                self.id, cause, from, self.ps.priv_level
+            ));
+        }
+        self.cpu.pc = pc;
+        self.cpu.reservation_addr = u64::MAX;
+        self.update_flags();
+    }
+
+    /// Delivers a synchronous exception.
+    fn raise(&mut self, (cause, tval): Fault) {
+        self.take(Cause::Exception(cause), tval);
+    }
+
+    /// The jump-cache entry for (`pc`, `flags`), after dropping stale
+    /// entries if the translation cache changed.
+    fn jc_probe(&mut self, generation: &Generation, pc: u64, flags: u64) -> Option<JumpCacheEntry> {
+        let epoch = (self.m.cache.epoch(), generation.id);
+        if self.jc_epoch != epoch {
+            self.jc_epoch = epoch;
+            self.flush_jump_cache();
+        }
+        let e = self.jc[jump_cache_index(pc, flags)];
+        (e.pc == pc && e.flags == flags).then_some(e)
+    }
+
+    /// The compiled code for `pc` under the current flags, if any,
+    /// without translating: the jump cache, then the shared map.
+    /// `Err` if the pc cannot be fetched.
+    fn lookup(&mut self, generation: &Generation, pc: u64) -> std::result::Result<Option<(*const u8, *const Tb)>, Fault> {
+        let flags = self.cpu.tb_flags();
+        if let Some(e) = self.jc_probe(generation, pc, flags) {
+            Counters::bump(&self.counters.jc_hits);
+            return Ok(Some((e.code as *const u8, e.tb as *const Tb)));
+        }
+        let phys = self.translate_code(pc)?;
+        let Some((code, tb)) = generation.lookup(pc, flags, phys) else {
+            return Ok(None);
+        };
+        if code.is_null() {
+            return Ok(None);
+        }
+        Counters::bump(&self.counters.map_hits);
+        self.jc[jump_cache_index(pc, flags)] = JumpCacheEntry {
+            pc,
+            flags,
+            code: code as usize,
+            tb: tb as usize,
+        };
+        Ok(Some((code, tb)))
+    }
+
+    /// The TB for `pc` (at guest physical `phys`) under the current flags,
+    /// translating it on a miss. `None` if the cache moved on.
+    fn find_or_translate(&mut self, generation: &Arc<Generation>, pc: u64, phys: u64) -> Result<Option<Arc<Tb>>> {
+        let flags = self.cpu.tb_flags();
+        if let Some(tb) = generation.get(pc, flags, phys) {
+            return Ok(Some(tb));
+        }
+        Counters::bump(&self.counters.misses);
+        loop {
+            let seq = self.m.cache.seq();
+            let t0 = Instant::now();
+            let opts = TranslateOptions {
+                max_insns: self.m.config.engine.max_block_insns,
+                count_insns: self.m.config.engine.count_insns,
+                superblocks: self.m.config.engine.superblocks,
+            };
+            let fetch = SysFetch::new(self, self.fetch_idx());
+            let mut t = translate_block(&fetch, pc, flags, &opts);
+            let pages = fetch.pages.into_inner();
+            cranemu_ir::passes::dead_state_stores(&mut t.ir);
+            let log = &self.m.config.engine.log;
+            if log.in_asm || log.op {
+                log_translated(log, &t);
+            }
+            Counters::bump(&self.counters.blocks);
+            Counters::add(&self.counters.guest_insns, u64::from(t.ir.guest_insns));
+            Counters::add(&self.counters.translate_ns, t0.elapsed().as_nanos() as u64);
+            self.protect_code(&pages);
+            let tb = Tb::new(t.ir, phys, pages);
+            match self.m.cache.insert(generation, tb, seq, &self.counters) {
+                Ok(tb) => return Ok(Some(tb)),
+                Err(Stale::Page) => Counters::bump(&self.counters.races),
+                Err(Stale::Generation) => return Ok(None),
+            }
+        }
+    }
+
+    /// Runs code from `cpu.pc` until an exit that needs the loop.
+    fn execute(&mut self, generation: &Arc<Generation>) -> Result<Turn> {
+        let mut from_slot: Option<*const Slot> = None;
+        loop {
+            let pc = self.cpu.pc;
+            let (code, tb) = match self.lookup(generation, pc) {
+                Err(f) => {
+                    self.raise(f);
+                    return Ok(Turn::Continue);
+                }
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    let phys = match self.translate_code(pc) {
+                        Ok(p) => p,
+                        Err(f) => {
+                            self.raise(f);
+                            return Ok(Turn::Continue);
+                        }
+                    };
+                    let Some(tb) = self.find_or_translate(generation, pc, phys)? else {
+                        return Ok(Turn::NewGeneration);
+                    };
+                    let n = tb.execs.fetch_add(1, Ordering::Relaxed);
+                    if n >= self.m.config.engine.jit_threshold && tb.claim_compile() {
+                        let code = compile_tb(
+                            &self.m.backend,
+                            &self.m.config.engine.log,
+                            generation,
+                            &tb,
+                            &self.counters,
+                        )?;
+                        (code, Arc::as_ptr(&tb))
+                    } else {
+                        return self.interpret(&tb);
+                    }
+                }
+            };
+            if let Some(slot) = from_slot.take() {
+                // SAFETY: `slot` is an exit slot of a TB of `generation`
+                // and `tb` a TB of it; we hold `generation`.
+                unsafe { self.m.cache.chain(slot, tb, &self.counters) };
+            }
+            enter_guest_fp(&self.cpu);
+            // SAFETY: `code` and the trampoline belong to `generation`,
+            // which we hold; no host fault range (system mode has none).
+            let r = unsafe { crate::exec::enter(&mut self.cpu, code, generation.trampoline, (0, 0)) };
+            leave_guest_fp(&mut self.cpu);
+            match ExitCode::from_raw(r) {
+                None => from_slot = Some(r as usize as *const Slot),
+                Some(ExitCode::Interrupt) => {
+                    self.cpu.take_exit_request();
+                    return Ok(if self.m.cache.is_current(generation) {
+                        Turn::Continue
+                    } else {
+                        Turn::NewGeneration
+                    });
+                }
+                Some(ExitCode::NoChain | ExitCode::Exit | ExitCode::ExitFlush) => {
+                    if !self.m.cache.is_current(generation) {
+                        return Ok(Turn::NewGeneration);
+                    }
+                }
+                Some(ExitCode::Trap) => {
+                    self.cpu.mem_status = 0;
+                    return self.trap_exit();
+                }
+                Some(ExitCode::LoadMisaligned) => {
+                    self.raise((Exception::LoadAddressMisaligned, self.cpu.fault_addr));
+                    return Ok(Turn::Continue);
+                }
+                Some(ExitCode::StoreMisaligned) => {
+                    self.raise((Exception::StoreAddressMisaligned, self.cpu.fault_addr));
+                    return Ok(Turn::Continue);
+                }
+                Some(ExitCode::LoadFault | ExitCode::StoreFault) => {
+                    return Err(Error::Host(format!(
+                        "unexpected host fault exit at guest pc {:#x}",
+                        self.cpu.pc
+                    )));
+                }
+            }
+        }
+    }
+
+    /// Runs `tb` once in the IR interpreter.
+    fn interpret(&mut self, tb: &Tb) -> Result<Turn> {
+        if self.cpu.exit_request.load(Ordering::Relaxed) != 0 {
+            self.cpu.take_exit_request();
+            return Ok(Turn::Continue);
+        }
+        Counters::bump(&self.counters.interpreted_blocks);
+        let idx = mmu_idx(tb_flags::mmu_idx(tb.ir.flags));
+        enter_guest_fp(&self.cpu);
+        let cpu_ptr: *mut CpuState = &mut self.cpu;
+        let mut mem = SysInterpMemory {
+            hart: self,
+            idx,
+            fault: None,
+        };
+        // SAFETY: `CpuState` is plain `repr(C)` data and the slice covers
+        // it exactly. The memory adapter reaches the same hart, but only
+        // its TLB, privileged state and machine (never `cpu`'s registers)
+        // while the interpreter holds the slice.
+        let outcome = unsafe {
+            let bytes = std::slice::from_raw_parts_mut(
+                cpu_ptr.cast::<u8>(),
+                std::mem::size_of::<CpuState>(),
+            );
+            interp::run(&tb.ir, bytes, &mut mem, cranemu_frontend::helpers::HELPERS)
+        };
+        let fault = mem.fault;
+        leave_guest_fp(&mut self.cpu);
+        match outcome {
+            interp::Outcome::Next(pc) | interp::Outcome::Exit { pc, .. } => {
+                self.cpu.pc = pc;
+                Ok(Turn::Continue)
+            }
+            interp::Outcome::Trap { cause, tval, pc } => {
+                self.cpu.pc = pc;
+                self.cpu.trap_cause = cause;
+                self.cpu.fault_addr = tval;
+                self.trap_exit()
+            }
+            interp::Outcome::MemFault {
+                addr,
+                store,
+                misaligned,
+                pc,
+            } => {
+                self.cpu.pc = pc;
+                let f = match (fault, store, misaligned) {
+                    (_, false, true) => (Exception::LoadAddressMisaligned, addr),
+                    (_, true, true) => (Exception::StoreAddressMisaligned, addr),
+                    (Some(f), _, _) => f,
+                    (None, false, _) => (Exception::LoadAccessFault, addr),
+                    (None, true, _) => (Exception::StoreAccessFault, addr),
+                };
+                self.raise(f);
+                Ok(Turn::Continue)
+            }
+        }
+    }
+
+    /// Handles a trap exit (`trap_cause`, `fault_addr`, `pc`): an
+    /// exception for the guest, or an instruction for the runtime.
+    fn trap_exit(&mut self) -> Result<Turn> {
+        let cause = self.cpu.trap_cause;
+        let tval = self.cpu.fault_addr;
+        match cause {
+            CAUSE_SYSTEM_INSN => {
+                Counters::bump(&self.counters.system_insns);
+                self.system_insn(tval as u32)
+            }
+            CAUSE_FS_DIRTY => {
+                self.ps.mark_fs_dirty();
+                self.update_flags();
+                Ok(Turn::Continue)
+            }
+            _ => {
+                let e = Exception::from_code(cause).unwrap_or(Exception::IllegalInstruction);
+                let e = if e == Exception::EcallFromU {
+                    self.ps.ecall_cause()
+                } else {
+                    e
+                };
+                self.raise((e, tval));
+                Ok(Turn::Continue)
+            }
+        }
+    }
+
+    /// Executes the instruction with bits `raw` at `cpu.pc` (CSR access,
+    /// `mret`, `sret`, `wfi`, `sfence.vma`), and continues after it or
+    /// delivers its exception.
+    fn system_insn(&mut self, raw: u32) -> Result<Turn> {
+        let insn = decode(raw);
+        let illegal = (Exception::IllegalInstruction, u64::from(raw));
+        let next = self.cpu.pc.wrapping_add(4);
+        match insn.op {
+            Op::Mret | Op::Sret => {
+                let r = if insn.op == Op::Mret {
+                    self.ps.mret()
+                } else {
+                    self.ps.sret()
+                };
+                match r {
+                    Ok(ret) => {
+                        self.cpu.pc = ret.pc;
+                        self.cpu.reservation_addr = u64::MAX;
+                        self.update_flags();
+                    }
+                    Err(_) => self.raise(illegal),
+                }
+            }
+            Op::Wfi => match self.ps.wfi_legal() {
+                Ok(()) => {
+                    self.cpu.pc = next;
+                    return Ok(self.wfi());
+                }
+                Err(_) => self.raise(illegal),
+            },
+            Op::SfenceVma => match self.ps.sfence_vma_legal() {
+                Ok(()) => {
+                    Counters::bump(&self.counters.tlb_flushes);
+                    if insn.rs1 == 0 {
+                        self.tlb.flush_all();
+                    } else {
+                        let va = self.cpu.x[usize::from(insn.rs1)];
+                        self.tlb.flush_page(GuestVirtAddr(va));
+                    }
+                    self.flush_jump_cache();
+                    self.cpu.pc = next;
+                }
+                Err(_) => self.raise(illegal),
+            },
+            Op::Csrrw | Op::Csrrs | Op::Csrrc | Op::Csrrwi | Op::Csrrsi | Op::Csrrci => {
+                let imm = matches!(insn.op, Op::Csrrwi | Op::Csrrsi | Op::Csrrci);
+                let src = if imm {
+                    insn.imm as u64
+                } else {
+                    self.cpu.x[usize::from(insn.rs1)]
+                };
+                let zero_src = if imm { insn.imm == 0 } else { insn.rs1 == 0 };
+                let mode = match insn.op {
+                    Op::Csrrw | Op::Csrrwi => CsrMode::Write,
+                    _ if zero_src => CsrMode::Read,
+                    Op::Csrrs | Op::Csrrsi => CsrMode::Set,
+                    _ => CsrMode::Clear,
+                };
+                match self.csr(insn.csr, mode, src) {
+                    Ok(old) => {
+                        if insn.rd != 0 {
+                            self.cpu.x[usize::from(insn.rd)] = old;
+                        }
+                        self.cpu.pc = next;
+                    }
+                    Err(()) => self.raise(illegal),
+                }
+            }
+            _ => self.raise(illegal),
+        }
+        Ok(Turn::Continue)
+    }
+
+    /// One CSR access from the current privilege; `Err` is an illegal
+    /// instruction.
+    fn csr(&mut self, csr: u16, mode: CsrMode, src: u64) -> std::result::Result<u64, ()> {
+        if matches!(csr, fcsr::FFLAGS | fcsr::FRM | fcsr::FCSR) {
+            if !self.ps.fp_enabled() {
+                return Err(());
+            }
+            let (mask, shift) = match csr {
+                fcsr::FFLAGS => (0x1f, 0),
+                fcsr::FRM => (0x7, 5),
+                _ => (0xff, 0),
+            };
+            let old = (self.cpu.fcsr >> shift) & mask;
+            let new = match mode {
+                CsrMode::Read => return Ok(old),
+                CsrMode::Write => src,
+                CsrMode::Set => old | src,
+                CsrMode::Clear => old & !src,
+            } & mask;
+            self.cpu.fcsr = (self.cpu.fcsr & !(mask << shift)) | new << shift;
+            self.ps.mark_fs_dirty();
+            self.update_flags();
+            return Ok(old);
+        }
+        // The counters read what the caller keeps current.
+        let t = self.m.aclint.mtime();
+        self.ps.time = t;
+        if self.ps.mcountinhibit & 1 == 0 {
+            self.ps.mcycle = self.m.cycles();
+        }
+        if self.ps.mcountinhibit & 4 == 0 {
+            self.ps.minstret = if self.m.config.engine.count_insns {
+                self.cpu.icount
+            } else {
+                self.m.cycles()
+            };
+        }
+        let old_satp = self.ps.satp;
+        let old_mstatus = self.ps.mstatus;
+        let (old, effect) = self
+            .ps
+            .csr_rmw(csr, mode, src, self.ps.priv_level)
+            .map_err(|_| ())?;
+        if csr == cranemu_frontend::privileged::csr::SIP && self.ps.mip & 2 == 0 {
+            self.m.aclint.clear_ssip(self.id);
+        }
+        let mxr_changed = (old_mstatus ^ self.ps.mstatus) & mstatus::MXR != 0;
+        if effect.flush_tlb || self.ps.satp != old_satp || mxr_changed {
+            self.flush_tlb();
+        }
+        self.update_flags();
+        Ok(old)
+    }
+
+    /// `wfi`: sleeps until an interrupt is pending and enabled in `mie`
+    /// (whatever the global enables say), the machine stops, or a kick.
+    fn wfi(&mut self) -> Turn {
+        loop {
+            if let Some(exit) = self.m.poll() {
+                return Turn::Stop(exit);
+            }
+            let time = self.update_interrupts();
+            if self.ps.wfi_wakeup(time) {
+                return Turn::Continue;
+            }
+            self.m.wakes[self.id].sleep(self.published);
+            self.cpu.take_exit_request();
+        }
+    }
+}
+
+/// The walker's privilege for a hart privilege.
+fn mmu_priv_of(p: Priv) -> MmuPriv {
+    match p {
+        Priv::U => MmuPriv::User,
+        Priv::S => MmuPriv::Supervisor,
+        Priv::M => MmuPriv::Machine,
+    }
+}
+
+/// `t` ticks of the 10 MHz timebase as a duration.
+fn ticks(t: u64) -> Duration {
+    Duration::from_nanos(t.saturating_mul(100))
+}
+
+/// The indirect-jump lookup called by system-mode translated code: the
+/// hart's jump cache, then the shared map, under the current address
+/// translation. Null (leave translated code) if the target is not compiled
+/// or cannot be fetched.
+///
+/// # Safety
+/// `cpu` is the CPU state at the start of a live [`Hart`] running
+/// translated code on this thread.
+pub(crate) unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
+    // SAFETY: the contract; the hart's generation is held by its loop.
+    let hart = unsafe { &mut *cpu.cast::<Hart>() };
+    let generation = hart.generation;
+    if generation.is_null() {
+        return std::ptr::null();
+    }
+    // SAFETY: set by the loop to the generation it holds while it runs
+    // translated code.
+    let generation = unsafe { &*generation };
+    match hart.lookup(generation, pc) {
+        Ok(Some((code, _))) => code,
+        _ => std::ptr::null(),
+    }
+}
