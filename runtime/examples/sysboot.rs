@@ -25,6 +25,24 @@ fn main() {
         sc.engine.jit_threshold = t.parse().unwrap();
     }
     let mut e = SystemEngine::new(machine, sc).expect("engine");
+    let uart = e.machine().uart().clone();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut buf = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        while let Ok(n) = stdin.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                match uart.enqueue_input(rest) {
+                    Ok(k) => rest = &rest[k..],
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        }
+    });
     let t0 = std::time::Instant::now();
     let r = e.run();
     eprintln!("\nexit: {r:?} after {:?}", t0.elapsed());
