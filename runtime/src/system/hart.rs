@@ -604,8 +604,13 @@ impl Hart {
         if csr == cranemu_frontend::privileged::csr::SIP && self.ps.mip & 2 == 0 {
             self.m.aclint.clear_ssip(self.id);
         }
+        // SUM, MPRV and MPP select the MMU index (part of the TB flags),
+        // so of the changes that `effect.flush_tlb` reports only a new
+        // `satp` (entries carry no ASID) and MXR (no index of its own)
+        // need a flush.
+        let _ = effect;
         let mxr_changed = (old_mstatus ^ self.ps.mstatus) & mstatus::MXR != 0;
-        if effect.flush_tlb || self.ps.satp != old_satp || mxr_changed {
+        if self.ps.satp != old_satp || mxr_changed {
             self.flush_tlb();
         }
         self.update_flags();
