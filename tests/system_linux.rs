@@ -327,7 +327,7 @@ impl Machine {
             let rest = &text[e + end.len()..];
             let nl = rest.find('\n')?;
             let status = rest[..nl].trim().parse().ok()?;
-            let out = text[b..=e].to_string();
+            let out = without_kernel_messages(&text[b..=e]);
             Some((e + end.len() + nl + 1, (out, status)))
         })
     }
@@ -369,6 +369,27 @@ impl Drop for Machine {
             self.kill();
         }
     }
+}
+
+/// `text` without the kernel's console messages (`[   12.345678] ...`
+/// lines), which can come between a command's output lines on a slow machine.
+fn without_kernel_messages(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|l| !is_kernel_message(l))
+        .collect()
+}
+
+fn is_kernel_message(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let Some((stamp, _)) = rest.split_once(']') else {
+        return false;
+    };
+    let stamp = stamp.trim_start();
+    !stamp.is_empty()
+        && stamp.contains('.')
+        && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
 /// MemTotal from /proc/meminfo, in KiB.
@@ -459,6 +480,15 @@ fn have_qemu() -> bool {
     }
     eprintln!("qemu-system-riscv64 not on PATH (apt-get install qemu-system-misc): not run");
     false
+}
+
+#[test]
+fn kernel_messages_are_recognized() {
+    assert!(is_kernel_message("[   12.345678] random: crng init done\n"));
+    assert!(is_kernel_message("[12345.000001] x"));
+    assert!(!is_kernel_message("[ok] not a stamp\n"));
+    assert!(!is_kernel_message("sq 1 1\n"));
+    assert_eq!(without_kernel_messages("a\n[    1.5] b\nc\n"), "a\nc\n");
 }
 
 #[test]
