@@ -72,7 +72,10 @@ session() {
     : > "$log"
     t0=$(now_ms)
     coproc EMU { exec "${cmd[@]}" 2>"$WORK/stderr.$emu"; }
-    local out=${EMU[0]} in=${EMU[1]} pid=$EMU_PID
+    local out in pid=$EMU_PID
+    # Copies of the coproc's pipe ends: bash closes its own ones as soon as
+    # it reaps the coproc, which races with reading the last console lines.
+    exec {out}<&"${EMU[0]}" {in}>&"${EMU[1]}"
 
     fail() {
         echo "system_boot.sh: $emu: $1" >&2
@@ -118,6 +121,7 @@ session() {
     status=0
     wait "$pid" || status=$?
     t_off=$(( $(now_ms) - t2 ))
+    exec {out}<&- {in}>&-
     ((status == 0)) || { fail "exited with status $status after poweroff -f"; return 1; }
     echo "$t_boot $t_sha $((guest_cs * 10)) $t_off"
 }
