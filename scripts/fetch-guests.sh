@@ -9,6 +9,10 @@
 # (/etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list).
 # The result is cached: a stamp file keyed by the package list makes a second
 # run a no-op that works offline.  Prints the sysroot path on stdout.
+#
+# It then runs scripts/fetch-system-images.sh on the same cache (the kernel,
+# OpenSBI and the busybox initramfs for full-system tests, in CACHE/system;
+# cached the same way); CRANEMU_NO_SYSTEM_IMAGES=1 skips that step.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -44,59 +48,28 @@ SYSROOT="$CACHE/sysroot"
 STAMP="$CACHE/stamp"
 STAMP_KEY="suite=$SUITE arch=$ARCH packages=${PACKAGES[*]}"
 
+# The full-system boot images (kernel, firmware, initramfs) under
+# CACHE/system; see scripts/fetch-system-images.sh.  Skipped when
+# CRANEMU_NO_SYSTEM_IMAGES=1.
+system_images() {
+    [[ "${CRANEMU_NO_SYSTEM_IMAGES:-}" == 1 ]] && return
+    "$REPO/scripts/fetch-system-images.sh" "$CACHE" >/dev/null \
+        || die "scripts/fetch-system-images.sh failed"
+}
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" && -x "$SYSROOT/usr/bin/busybox" ]]; then
+    system_images
     echo "$SYSROOT"
     exit 0
 fi
 
-for tool in apt-get dpkg; do
-    command -v "$tool" >/dev/null || die "'$tool' not found; this script needs a Debian-based host"
-done
-[[ -r "$KEYRING" ]] || die "$KEYRING not found (install the debian-archive-keyring package)"
-
-# The first Debian archive URI of the machine's apt configuration (not the
-# security archive, which does not carry the release's packages).
-find_uri() {
-    local f uri
-    f=/etc/apt/sources.list.d/debian.sources
-    if [[ -r "$f" ]]; then
-        uri="$(awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' "$f" \
-            | grep -v -- '-security' | head -n1 || true)"
-        [[ -n "$uri" ]] && { echo "$uri"; return; }
-    fi
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-        [[ -r "$f" ]] || continue
-        # deb [options] URI suite components...
-        uri="$(sed -E -n 's/^[[:space:]]*deb[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\2/p' "$f" \
-            | grep -v -- '-security' | head -n1 || true)"
-        [[ -n "$uri" ]] && { echo "$uri"; return; }
-    done
-    return 1
-}
-URI="$(find_uri)" || die "no Debian archive URI found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list"
-log "archive: $URI ($SUITE, $ARCH)"
-
+# shellcheck source=scripts/debian-apt.sh
+source "$REPO/scripts/debian-apt.sh"
 APT_DIR="$CACHE/apt"
 DEBS="$CACHE/debs"
-mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/archives/partial" "$DEBS"
-echo "deb [arch=$ARCH signed-by=$KEYRING] $URI $SUITE main" > "$APT_DIR/sources.list"
-: > "$APT_DIR/status"
-
-APT_OPTS=(
-    -o "APT::Architecture=$ARCH" -o "APT::Architectures=$ARCH"
-    -o "Dir::State::Lists=$APT_DIR/lists"
-    -o "Dir::State::status=$APT_DIR/status"
-    -o "Dir::Cache=$APT_DIR/cache"
-    -o "Dir::Cache::archives=$APT_DIR/archives"
-    -o "Dir::Etc::SourceList=$APT_DIR/sources.list"
-    -o "Dir::Etc::SourceParts=/dev/null"
-    -o "Dir::Etc::Preferences=/dev/null"
-    -o "Dir::Etc::PreferencesParts=/dev/null"
-    -o "Debug::NoLocking=1"
-    -o "APT::Sandbox::User=$(id -un)"
-    -q
-)
-mkdir -p "$APT_DIR/cache"
+private_apt "$APT_DIR"
+log "archive: $URI ($SUITE, $ARCH)"
+mkdir -p "$DEBS"
 
 log "apt-get update (private lists in $APT_DIR/lists)"
 apt-get "${APT_OPTS[@]}" update >&2 \
@@ -162,4 +135,5 @@ rm -rf "$SYSROOT"
 mv "$SYSROOT.new" "$SYSROOT"
 echo "$STAMP_KEY" > "$STAMP"
 log "sysroot ready"
+system_images
 echo "$SYSROOT"

@@ -1,0 +1,516 @@
+//! Full-system emulation: `cranemu system` boots Debian trixie's riscv64 Linux
+//! kernel under OpenSBI on the `virt` machine, to a busybox initramfs, and a
+//! shell on the serial console runs commands sent on the emulator's stdin:
+//!
+//! ```text
+//! cranemu system -M virt -m 256M -nographic -bios fw_dynamic.bin -kernel Image \
+//!     -initrd initramfs.cpio.gz -append "console=ttyS0 panic=-1"
+//! ```
+//!
+//! The same tests run qemu-system-riscv64 (when it is on PATH; the `qemu_*`
+//! tests say so and pass when it is not) with the same arguments, which
+//! validates the tests, the images and the expected outputs against the
+//! reference machine.
+//!
+//! Needs the boot images from `scripts/fetch-guests.sh` (it runs
+//! `scripts/fetch-system-images.sh`; the tests fail, not skip, without them).
+//! `CRANEMU_GUEST_CACHE` overrides the cache directory (default
+//! `<repo>/.cache/guests`; the images are in its `system/`).
+//! `CRANEMU_TEST_TIMEOUT` (seconds, default 300) bounds the boot to the
+//! initramfs's ready line and each command; a run past it is killed and the
+//! test fails with the last 40 lines of the console.
+//!
+//! The protocol: /init prints `cranemu-initramfs: ready`, then starts an
+//! interactive shell whose prompt is `# `.  Each command goes out as one line,
+//! `echo "@@""B<n>"; COMMAND; echo "@@""E<n>" $?`, so the console's echo of
+//! the typed line never matches the `@@B<n>` / `@@E<n> STATUS` lines that
+//! delimit the command's output.
+
+mod common;
+
+use common::*;
+use std::io::{Read, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const MARKER: &str = "cranemu-initramfs: ready";
+const APPEND: &str = "console=ttyS0 panic=-1";
+
+/// The boot images that `scripts/fetch-system-images.sh` leaves in
+/// `CACHE/system`.
+struct Images {
+    firmware: PathBuf,
+    kernel: PathBuf,
+    initrd: PathBuf,
+    /// The tree the initramfs holds.
+    tree: PathBuf,
+}
+
+fn images() -> Images {
+    let cache = std::env::var_os("CRANEMU_GUEST_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".cache/guests"));
+    let sys = cache.join("system");
+    let img = Images {
+        firmware: sys.join("fw_dynamic.bin"),
+        kernel: sys.join("Image"),
+        initrd: sys.join("initramfs.cpio.gz"),
+        tree: sys.join("initramfs"),
+    };
+    for p in [
+        &img.firmware,
+        &img.kernel,
+        &img.initrd,
+        &img.tree.join("bin/busybox"),
+    ] {
+        assert!(
+            p.exists(),
+            "{} not found: run scripts/fetch-guests.sh (it fetches Debian's riscv64 \
+             kernel and OpenSBI and builds the initramfs, with scripts/fetch-system-images.sh)",
+            p.display()
+        );
+    }
+    img
+}
+
+fn timeout() -> Duration {
+    let secs = std::env::var("CRANEMU_TEST_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs)
+}
+
+/// Which emulator boots the machine.
+#[derive(Clone, Copy, Debug)]
+enum Emulator {
+    /// `cranemu system ...`, the emulator under test.
+    Cranemu,
+    /// `qemu-system-riscv64 ...`, the reference.
+    Qemu,
+}
+
+impl Emulator {
+    fn command(self) -> Command {
+        match self {
+            Emulator::Cranemu => {
+                let mut c = Command::new(cranemu());
+                c.arg("system");
+                c
+            }
+            Emulator::Qemu => Command::new("qemu-system-riscv64"),
+        }
+    }
+}
+
+/// A running machine: its console (stdout) as read so far, and its stdin.
+struct Machine {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    chunks: Receiver<Vec<u8>>,
+    /// Everything the console printed, with the CRs of its CRLF line ends
+    /// removed.
+    console: String,
+    /// Where the next search of `console` starts.
+    seen: usize,
+    stderr: Arc<Mutex<Vec<u8>>>,
+    cmdline: String,
+    started: Instant,
+    seq: u32,
+    /// The exit status, once the machine has exited.
+    exited: Option<i32>,
+}
+
+impl Machine {
+    /// Starts `emulator` on the images with `mem` of RAM and waits for the
+    /// initramfs's ready line and the shell's first prompt.
+    fn boot(emulator: Emulator, mem: &str) -> Machine {
+        let img = images();
+        let mut cmd = emulator.command();
+        cmd.args(["-M", "virt", "-m", mem, "-nographic", "-bios"])
+            .arg(&img.firmware)
+            .arg("-kernel")
+            .arg(&img.kernel)
+            .arg("-initrd")
+            .arg(&img.initrd)
+            .args(["-append", APPEND])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let cmdline = format!("{cmd:?}").replace('"', "");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start `{cmdline}`: {e}"));
+        let stdin = child.stdin.take();
+        let mut out = child.stdout.take().expect("piped stdout");
+        let mut err = child.stderr.take().expect("piped stderr");
+        let (tx, chunks) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        if tx.send(buf[..n].to_vec()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let mut m = Machine {
+            child,
+            stdin,
+            chunks,
+            console: String::new(),
+            seen: 0,
+            stderr,
+            cmdline,
+            started: Instant::now(),
+            seq: 0,
+            exited: None,
+        };
+        m.wait_for(&format!("the line `{MARKER}`"), |text| {
+            text.find(&format!("{MARKER}\n"))
+                .map(|i| i + MARKER.len() + 1)
+        });
+        let booted = m.started.elapsed();
+        // The prompt, so that nothing is typed before the shell reads.
+        m.wait_for("the shell's prompt `# `", |text| {
+            text.find("# ").map(|i| i + 2)
+        });
+        eprintln!(
+            "{emulator:?} -m {mem}: ready line after {:.2} s, prompt after {:.2} s",
+            booted.as_secs_f64(),
+            m.started.elapsed().as_secs_f64()
+        );
+        m
+    }
+
+    /// The last `n` lines of the console.
+    fn tail(&self, n: usize) -> String {
+        let lines: Vec<&str> = self.console.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
+    fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    fn kill(&mut self) {
+        if self.exited.is_none() {
+            // The whole process group: an emulator's helper processes too.
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.child.id())])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn fail(&mut self, why: &str) -> ! {
+        self.kill();
+        // Whatever is still in the pipe.
+        while let Ok(c) = self.chunks.try_recv() {
+            self.console
+                .push_str(&String::from_utf8_lossy(&c).replace('\r', ""));
+        }
+        panic!(
+            "`{}`: {why} ({:.1} s after the start)\n--- stderr:\n{}\n--- last 40 lines of the console:\n{}",
+            self.cmdline,
+            self.started.elapsed().as_secs_f64(),
+            truncate(&self.stderr(), 8000),
+            self.tail(40)
+        );
+    }
+
+    /// Reads the console until `found` finds something in what was not yet
+    /// consumed (it returns the end of what it found, relative to its
+    /// argument, and a value); fails on exit or after the timeout.
+    fn wait_for_value<T>(
+        &mut self,
+        what: &str,
+        mut found: impl FnMut(&str) -> Option<(usize, T)>,
+    ) -> T {
+        let deadline = Instant::now() + timeout();
+        loop {
+            if let Some((end, v)) = found(&self.console[self.seen..]) {
+                self.seen += end;
+                return v;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.chunks.recv_timeout(left) {
+                Ok(c) => self
+                    .console
+                    .push_str(&String::from_utf8_lossy(&c).replace('\r', "")),
+                Err(RecvTimeoutError::Timeout) => self.fail(&format!(
+                    "timed out after {:?} (CRANEMU_TEST_TIMEOUT) waiting for {what}",
+                    timeout()
+                )),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.wait_exit(Duration::from_secs(10));
+                    self.fail(&format!(
+                        "the console closed (exit status {}) while waiting for {what}",
+                        status.map_or("unknown".into(), |s| s.to_string())
+                    ))
+                }
+            }
+        }
+    }
+
+    fn wait_for(&mut self, what: &str, mut found: impl FnMut(&str) -> Option<usize>) {
+        self.wait_for_value(what, |t| found(t).map(|e| (e, ())))
+    }
+
+    /// Waits up to `limit` for the process to exit; its status as a shell
+    /// reports it.
+    fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        if self.exited.is_some() {
+            return self.exited;
+        }
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(s)) => {
+                    let code = s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+                    self.exited = Some(code);
+                    return self.exited;
+                }
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        if let Err(e) = stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .and_then(|_| stdin.flush())
+        {
+            self.fail(&format!("cannot write `{line}` to its stdin: {e}"));
+        }
+    }
+
+    /// Runs `command` in the guest's shell: its output (console lines, CRs
+    /// removed) and exit status.
+    fn run(&mut self, command: &str) -> (String, i32) {
+        self.seq += 1;
+        let n = self.seq;
+        self.send(&format!(
+            "echo \"@@\"\"B{n}\"; {command}; echo \"@@\"\"E{n}\" $?"
+        ));
+        let begin = format!("\n@@B{n}\n");
+        let end = format!("\n@@E{n} ");
+        self.wait_for_value(&format!("the output of `{command}`"), |text| {
+            let b = text.find(&begin)? + begin.len();
+            let e = b - 1 + text[b - 1..].find(&end)?;
+            let rest = &text[e + end.len()..];
+            let nl = rest.find('\n')?;
+            let status = rest[..nl].trim().parse().ok()?;
+            let out = without_kernel_messages(&text[b..=e]);
+            Some((e + end.len() + nl + 1, (out, status)))
+        })
+    }
+
+    /// Runs `command` and checks that it exits 0: its output.
+    fn ok(&mut self, command: &str) -> String {
+        let (out, status) = self.run(command);
+        if status != 0 {
+            self.fail(&format!(
+                "`{command}` exited with status {status}; output:\n{out}"
+            ));
+        }
+        out
+    }
+
+    /// `poweroff -f`, then checks that the emulator exits 0.
+    fn poweroff(mut self) {
+        self.send("poweroff -f");
+        // The machine powers off; the emulator closes the console and exits.
+        let status = self.wait_exit(timeout());
+        match status {
+            Some(0) => eprintln!(
+                "{}: exited 0 after {:.2} s",
+                self.cmdline,
+                self.started.elapsed().as_secs_f64()
+            ),
+            Some(s) => self.fail(&format!("exited with status {s} after `poweroff -f`")),
+            None => self.fail(&format!(
+                "still running {:?} (CRANEMU_TEST_TIMEOUT) after `poweroff -f`",
+                timeout()
+            )),
+        }
+    }
+}
+
+impl Drop for Machine {
+    fn drop(&mut self) {
+        if self.exited.is_none() {
+            self.kill();
+        }
+    }
+}
+
+/// `text` without the kernel's console messages (`[   12.345678] ...`
+/// lines), which can come between a command's output lines on a slow machine.
+fn without_kernel_messages(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|l| !is_kernel_message(l))
+        .collect()
+}
+
+fn is_kernel_message(line: &str) -> bool {
+    let Some(rest) = line.strip_prefix('[') else {
+        return false;
+    };
+    let Some((stamp, _)) = rest.split_once(']') else {
+        return false;
+    };
+    let stamp = stamp.trim_start();
+    !stamp.is_empty()
+        && stamp.contains('.')
+        && stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
+/// MemTotal from /proc/meminfo, in KiB.
+fn mem_total_kib(m: &mut Machine) -> u64 {
+    let out = m.ok("grep MemTotal /proc/meminfo");
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| m.fail(&format!("no MemTotal in:\n{out}")))
+}
+
+/// The host's sha256 of `path`.
+fn host_sha256(path: &std::path::Path) -> String {
+    let out = host("sha256sum").arg(path).run();
+    out.assert_success();
+    out.stdout_str()
+        .split_whitespace()
+        .next()
+        .expect("sha256sum output")
+        .to_string()
+}
+
+/// Boots with 256 MiB and runs a few commands.
+fn boot_and_run_commands(emulator: Emulator) {
+    let img = images();
+    let mut m = Machine::boot(emulator, "256M");
+
+    let uname = m.ok("uname -a");
+    assert!(uname.contains("riscv64"), "uname -a: {uname}");
+
+    let cpuinfo = m.ok("cat /proc/cpuinfo");
+    assert!(
+        cpuinfo
+            .lines()
+            .any(|l| l.starts_with("isa") && l.contains("rv64")),
+        "/proc/cpuinfo has no `isa : rv64...` line:\n{cpuinfo}"
+    );
+
+    let expected = host_sha256(&img.tree.join("bin/busybox"));
+    let sum = m.ok("sha256sum /bin/busybox");
+    assert_eq!(
+        sum.split_whitespace().next(),
+        Some(expected.as_str()),
+        "the guest's sha256sum of /bin/busybox differs from the host's"
+    );
+
+    let lines = m.ok("i=0; while [ $i -lt 6 ]; do echo \"sq $i $((i * i))\"; i=$((i + 1)); done");
+    let expected_lines: String = (0..6).map(|i| format!("sq {i} {}\n", i * i)).collect();
+    assert_same_text("the shell loop", &lines, &expected_lines);
+
+    let (out, _) = m.run("dmesg | grep -c -E 'Oops|BUG|unhandled signal'");
+    assert_eq!(
+        out.trim(),
+        "0",
+        "dmesg reports problems:\n{}",
+        m.ok("dmesg | grep -E 'Oops|BUG|unhandled signal'")
+    );
+
+    // 256 MiB less what the firmware and the kernel keep.
+    let kib = mem_total_kib(&mut m);
+    assert!(
+        (128 << 10..=256 << 10).contains(&kib),
+        "MemTotal {kib} kB with -m 256M"
+    );
+
+    let (out, status) = m.run("false");
+    assert_eq!((out.as_str(), status), ("", 1), "`false` in the guest");
+
+    m.poweroff();
+}
+
+/// Boots with 4 GiB (RAM above 4 GiB of physical address space) and checks
+/// that Linux sees it.
+fn boot_4g(emulator: Emulator) {
+    let mut m = Machine::boot(emulator, "4G");
+    let kib = mem_total_kib(&mut m);
+    assert!(
+        (3584 << 10..=4096 << 10).contains(&kib),
+        "MemTotal {kib} kB with -m 4G"
+    );
+    m.ok("free");
+    m.poweroff();
+}
+
+fn have_qemu() -> bool {
+    if on_path("qemu-system-riscv64").is_some() {
+        return true;
+    }
+    eprintln!("qemu-system-riscv64 not on PATH (apt-get install qemu-system-misc): not run");
+    false
+}
+
+#[test]
+fn kernel_messages_are_recognized() {
+    assert!(is_kernel_message("[   12.345678] random: crng init done\n"));
+    assert!(is_kernel_message("[12345.000001] x"));
+    assert!(!is_kernel_message("[ok] not a stamp\n"));
+    assert!(!is_kernel_message("sq 1 1\n"));
+    assert_eq!(without_kernel_messages("a\n[    1.5] b\nc\n"), "a\nc\n");
+}
+
+#[test]
+fn linux_boots_to_a_shell() {
+    boot_and_run_commands(Emulator::Cranemu);
+}
+
+#[test]
+fn linux_sees_4g_of_ram() {
+    boot_4g(Emulator::Cranemu);
+}
+
+#[test]
+fn qemu_linux_boots_to_a_shell() {
+    if have_qemu() {
+        boot_and_run_commands(Emulator::Qemu);
+    }
+}
+
+#[test]
+fn qemu_linux_sees_4g_of_ram() {
+    if have_qemu() {
+        boot_4g(Emulator::Qemu);
+    }
+}
