@@ -9,7 +9,8 @@ use cranemu_runtime::system::{SystemConfig, SystemEngine};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let mut cfg = VirtConfig::new(1, 256 << 20);
+    let mem: u64 = std::env::var("MEM_MB").map_or(256, |v| v.parse().unwrap());
+    let mut cfg = VirtConfig::new(1, mem << 20);
     cfg.kernel = Some(BootFile::read(&args[1]).expect("kernel"));
     if let Some(b) = args.get(2) {
         cfg.firmware = Some(BootFile::read(b).expect("bios"));

@@ -242,12 +242,7 @@ impl Generation {
 
     /// The TB for (`pc`, `flags`, `phys`), if any: its code (null if
     /// interpreted) and its address. Lock-free.
-    pub(crate) fn lookup(
-        &self,
-        pc: u64,
-        flags: u64,
-        phys: u64,
-    ) -> Option<(*const u8, *const Tb)> {
+    pub(crate) fn lookup(&self, pc: u64, flags: u64, phys: u64) -> Option<(*const u8, *const Tb)> {
         let tbs = self.tbs.pin();
         let tb = tbs.get(&(pc, flags, phys))?;
         Some((

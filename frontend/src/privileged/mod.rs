@@ -41,6 +41,7 @@
 //! * PMP CSRs are storage with the lock bit honoured for writes; nothing
 //!   checks accesses against them (no enforcement).
 
+pub mod pmp;
 pub mod trap;
 
 #[cfg(test)]
@@ -967,7 +968,7 @@ impl PrivState {
     }
 
     /// The `pmpcfg` byte of entry `i`.
-    fn pmp_cfg_byte(&self, i: usize) -> u8 {
+    pub(crate) fn pmp_cfg_byte(&self, i: usize) -> u8 {
         (self.pmpcfg[i / 8] >> (8 * (i % 8))) as u8
     }
 

@@ -62,7 +62,9 @@ pub(crate) fn gen_csr(ctx: &mut DisasContext<'_>, insn: &Insn, op: CsrOp, imm: b
                 let fcsr = ctx.b.get_state(CpuState::OFFSET_FCSR);
                 let frm = ctx.b.binary_imm(BinOp::Ushr, fcsr, 5);
                 let frm = ctx.b.binary_imm(BinOp::Band, frm, tb_flags::FRM_MASK);
-                let flags = ctx.b.binary_imm(BinOp::Bor, frm, ctx.flags & !tb_flags::FRM_MASK);
+                let flags = ctx
+                    .b
+                    .binary_imm(BinOp::Bor, frm, ctx.flags & !tb_flags::FRM_MASK);
                 let target = ctx.iconst(ctx.next_pc);
                 Flow::End(
                     Terminator::JumpIndirect {

@@ -148,7 +148,9 @@ impl Hart {
         // is dropped at the end of this function.
         self.m.cache.register(&self.cpu as *const CpuState as usize);
         let r = self.run_loop();
-        self.m.cache.unregister(&self.cpu as *const CpuState as usize);
+        self.m
+            .cache
+            .unregister(&self.cpu as *const CpuState as usize);
         self.m.wakes[self.id].detach();
         r
     }
@@ -254,7 +256,11 @@ impl Hart {
     /// The compiled code for `pc` under the current flags, if any,
     /// without translating: the jump cache, then the shared map.
     /// `Err` if the pc cannot be fetched.
-    fn lookup(&mut self, generation: &Generation, pc: u64) -> std::result::Result<Option<(*const u8, *const Tb)>, Fault> {
+    fn lookup(
+        &mut self,
+        generation: &Generation,
+        pc: u64,
+    ) -> std::result::Result<Option<(*const u8, *const Tb)>, Fault> {
         let flags = self.cpu.tb_flags();
         if let Some(e) = self.jc_probe(generation, pc, flags) {
             Counters::bump(&self.counters.jc_hits);
@@ -279,7 +285,12 @@ impl Hart {
 
     /// The TB for `pc` (at guest physical `phys`) under the current flags,
     /// translating it on a miss. `None` if the cache moved on.
-    fn find_or_translate(&mut self, generation: &Arc<Generation>, pc: u64, phys: u64) -> Result<Option<Arc<Tb>>> {
+    fn find_or_translate(
+        &mut self,
+        generation: &Arc<Generation>,
+        pc: u64,
+        phys: u64,
+    ) -> Result<Option<Arc<Tb>>> {
         let flags = self.cpu.tb_flags();
         if let Some(tb) = generation.get(pc, flags, phys) {
             return Ok(Some(tb));
@@ -359,7 +370,8 @@ impl Hart {
             enter_guest_fp(&self.cpu);
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; no host fault range (system mode has none).
-            let r = unsafe { crate::exec::enter(&mut self.cpu, code, generation.trampoline, (0, 0)) };
+            let r =
+                unsafe { crate::exec::enter(&mut self.cpu, code, generation.trampoline, (0, 0)) };
             leave_guest_fp(&mut self.cpu);
             match ExitCode::from_raw(r) {
                 None => from_slot = Some(r as usize as *const Slot),
@@ -582,6 +594,12 @@ impl Hart {
             self.update_flags();
             return Ok(old);
         }
+        // `mip` and `sip` read the device lines as they are now (a store
+        // to `mtimecmp` or `msip` just before must show).
+        use cranemu_frontend::privileged::csr::{MIP, SIP};
+        if matches!(csr, MIP | SIP) {
+            self.update_interrupts();
+        }
         // The counters read what the caller keeps current.
         let t = self.m.aclint.mtime();
         self.ps.time = t;
@@ -601,7 +619,7 @@ impl Hart {
             .ps
             .csr_rmw(csr, mode, src, self.ps.priv_level)
             .map_err(|_| ())?;
-        if csr == cranemu_frontend::privileged::csr::SIP && self.ps.mip & 2 == 0 {
+        if csr == SIP && self.ps.mip & 2 == 0 {
             self.m.aclint.clear_ssip(self.id);
         }
         // SUM, MPRV and MPP select the MMU index (part of the TB flags),
@@ -610,7 +628,9 @@ impl Hart {
         // need a flush.
         let _ = effect;
         let mxr_changed = (old_mstatus ^ self.ps.mstatus) & mstatus::MXR != 0;
-        if self.ps.satp != old_satp || mxr_changed {
+        use cranemu_frontend::privileged::csr::{PMPADDR0, PMPADDR63, PMPCFG0, PMPCFG15};
+        let pmp = matches!(csr, PMPCFG0..=PMPCFG15 | PMPADDR0..=PMPADDR63) && mode != CsrMode::Read;
+        if self.ps.satp != old_satp || mxr_changed || pmp {
             self.flush_tlb();
         }
         self.update_flags();

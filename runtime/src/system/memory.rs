@@ -23,7 +23,7 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
-use cranemu_frontend::privileged::mstatus;
+use cranemu_frontend::privileged::{mstatus, Priv, PrivState};
 use cranemu_frontend::translate::CodeSource;
 use cranemu_frontend::Exception;
 use cranemu_hw::bus::MmioBus;
@@ -31,7 +31,7 @@ use cranemu_hw::layout::{MROM_BASE, MROM_SIZE};
 use cranemu_ir::MemSize;
 use cranemu_softmmu::system::ram::Ram;
 use cranemu_softmmu::system::tlb::{tlb_hit_page, MmuIdx, PageTarget};
-use cranemu_softmmu::system::walk::{walk, AdUpdate, Satp, WalkRequest};
+use cranemu_softmmu::system::walk::{walk, AdUpdate, PteMemory, Satp, WalkRequest};
 use cranemu_softmmu::system::{
     AccessType, GuestPhysAddr, GuestVirtAddr, Priv as MmuPriv, PAGE_MASK, PAGE_SIZE,
 };
@@ -143,6 +143,39 @@ fn mmu_priv(idx: MmuIdx) -> (MmuPriv, bool) {
     }
 }
 
+/// The privilege PMP checks an access under MMU index `idx` with.
+fn pmp_priv(idx: MmuIdx) -> Priv {
+    match idx {
+        MmuIdx::User => Priv::U,
+        MmuIdx::Supervisor | MmuIdx::SupervisorSum => Priv::S,
+        MmuIdx::Machine => Priv::M,
+    }
+}
+
+/// Guest RAM as the page-table walker reads it: PTE accesses are checked
+/// against PMP as S-mode accesses (section 3.7.1), and a denied one is an
+/// access fault like a PTE outside RAM.
+struct PmpRam<'a> {
+    ram: &'a Ram,
+    ps: &'a PrivState,
+}
+
+impl PteMemory for PmpRam<'_> {
+    fn load_pte(&self, addr: GuestPhysAddr) -> Option<u64> {
+        if !self.ps.pmp_check(addr.0, 8, Priv::S).read {
+            return None;
+        }
+        self.ram.load_pte(addr)
+    }
+
+    fn cas_pte(&self, addr: GuestPhysAddr, current: u64, new: u64) -> Option<bool> {
+        if !self.ps.pmp_check(addr.0, 8, Priv::S).write {
+            return None;
+        }
+        self.ram.cas_pte(addr, current, new)
+    }
+}
+
 /// The MMU index with number `n` (0-3).
 pub(crate) fn mmu_idx(n: u32) -> MmuIdx {
     MmuIdx::ALL[(n & 3) as usize]
@@ -184,10 +217,12 @@ unsafe fn write_host(p: *mut u8, size: u64, v: u64) {
         let aligned = (p as usize).is_multiple_of(size as usize);
         match size {
             1 => AtomicU8::from_ptr(p).store(v as u8, Ordering::Relaxed),
-            2 if aligned => std::sync::atomic::AtomicU16::from_ptr(p.cast())
-                .store(v as u16, Ordering::Relaxed),
-            4 if aligned => std::sync::atomic::AtomicU32::from_ptr(p.cast())
-                .store(v as u32, Ordering::Relaxed),
+            2 if aligned => {
+                std::sync::atomic::AtomicU16::from_ptr(p.cast()).store(v as u16, Ordering::Relaxed)
+            }
+            4 if aligned => {
+                std::sync::atomic::AtomicU32::from_ptr(p.cast()).store(v as u32, Ordering::Relaxed)
+            }
             8 if aligned => AtomicU64::from_ptr(p.cast()).store(v, Ordering::Relaxed),
             2 => p.cast::<u16>().write_unaligned(v as u16),
             4 => p.cast::<u32>().write_unaligned(v as u32),
@@ -209,6 +244,7 @@ impl Hart {
     pub(crate) fn translate(
         &mut self,
         va: u64,
+        size: u64,
         access: AccessType,
         idx: MmuIdx,
     ) -> Result<u64, Fault> {
@@ -228,11 +264,15 @@ impl Hart {
             vaddr: gva,
             ad: AdUpdate::Hardware,
         };
-        let mut t = match walk(&*self.m.phys.ram, &req) {
+        let ptes = PmpRam {
+            ram: &self.m.phys.ram,
+            ps: &self.ps,
+        };
+        let mut t = match walk(&ptes, &req) {
             Ok(t) => t,
             Err(trap) => {
-                let cause = Exception::from_code(trap.cause.code())
-                    .unwrap_or(Exception::LoadAccessFault);
+                let cause =
+                    Exception::from_code(trap.cause.code()).unwrap_or(Exception::LoadAccessFault);
                 if self.m.config.log_mmu {
                     self.m.log(&format!(
                         "mmu: hart {} {:?} fault at {va:#x} ({:?}), satp {:#x}\n",
@@ -243,6 +283,32 @@ impl Hart {
             }
         };
         let pa = t.pa.0;
+        // PMP (section 3.7): the page's rule narrows what the entry
+        // allows; a page that rules split is never cached.
+        let pp = pmp_priv(idx);
+        match self.ps.pmp_page(pa & PAGE_MASK, pp) {
+            Some(perms) => {
+                t.perms.read &= perms.read;
+                t.perms.write &= perms.write;
+                t.perms.exec &= perms.exec;
+                if !t.perms.allows(access) {
+                    return Err((Self::access_fault(access), va));
+                }
+            }
+            None => {
+                let perms = self.ps.pmp_check(pa, size, pp);
+                let ok = match access {
+                    AccessType::Load => perms.read,
+                    AccessType::Store => perms.write,
+                    AccessType::Fetch => perms.exec,
+                };
+                return if ok {
+                    Ok(pa)
+                } else {
+                    Err((Self::access_fault(access), va))
+                };
+            }
+        }
         let target = match self.m.phys.region(pa & PAGE_MASK) {
             Region::Ram(p) => PageTarget {
                 host_page: NonNull::new(p),
@@ -282,7 +348,7 @@ impl Hart {
             }
             return Ok(v);
         }
-        let pa = self.translate(va, AccessType::Load, idx)?;
+        let pa = self.translate(va, size, AccessType::Load, idx)?;
         match self.m.phys.region(pa) {
             // SAFETY: RAM and ROM host memory, within one page.
             Region::Ram(p) => Ok(unsafe { read_host(p, size) }),
@@ -316,15 +382,15 @@ impl Hart {
         if (va & !PAGE_MASK) + size > PAGE_SIZE {
             // Crosses a page: check both pages first, so that a fault on
             // the second leaves memory unchanged.
-            self.translate(va, AccessType::Store, idx)?;
+            self.translate(va, 1, AccessType::Store, idx)?;
             let last = va.wrapping_add(size - 1);
-            self.translate(last, AccessType::Store, idx)?;
+            self.translate(last, 1, AccessType::Store, idx)?;
             for i in 0..size {
                 self.store(va.wrapping_add(i), 1, v >> (8 * i), idx)?;
             }
             return Ok(());
         }
-        let pa = self.translate(va, AccessType::Store, idx)?;
+        let pa = self.translate(va, size, AccessType::Store, idx)?;
         match self.m.phys.region(pa) {
             Region::Ram(p) => {
                 self.note_code_write(va, pa);
@@ -349,8 +415,13 @@ impl Hart {
 
     /// The host address for an atomic access of `size` bytes at naturally
     /// aligned guest virtual `va`: RAM only.
-    pub(crate) fn atomic_host(&mut self, va: u64, idx: MmuIdx) -> Result<*mut u8, Fault> {
-        let pa = self.translate(va, AccessType::Store, idx)?;
+    pub(crate) fn atomic_host(
+        &mut self,
+        va: u64,
+        size: u64,
+        idx: MmuIdx,
+    ) -> Result<*mut u8, Fault> {
+        let pa = self.translate(va, size, AccessType::Store, idx)?;
         match self.m.phys.region(pa) {
             Region::Ram(p) => {
                 self.note_code_write(va, pa);
@@ -371,7 +442,11 @@ impl Hart {
 
 /// Decodes a slow path's `info` word (see `cranemu_backend::slow_info`).
 fn info(info: u64) -> (u64, bool, MmuIdx) {
-    (info & 0xff, info >> 8 & 1 != 0, mmu_idx((info >> 16) as u32))
+    (
+        info & 0xff,
+        info >> 8 & 1 != 0,
+        mmu_idx((info >> 16) as u32),
+    )
 }
 
 /// The softmmu load slow path called by translated code.
@@ -418,8 +493,8 @@ pub(crate) unsafe extern "C" fn slow_atomic(cpu: *mut u8, va: u64, inf: u64, _: 
     // SAFETY: as in `slow_load`.
     let hart = unsafe { &mut *cpu.cast::<Hart>() };
     Counters::bump(&hart.counters.slow_atomics);
-    let (_, _, idx) = info(inf);
-    match hart.atomic_host(va, idx) {
+    let (size, _, idx) = info(inf);
+    match hart.atomic_host(va, size, idx) {
         Ok(p) => p as u64,
         Err(f) => {
             hart.record_fault(f);
@@ -458,7 +533,7 @@ impl cranemu_ir::interp::Memory for SysInterpMemory<'_> {
     ) -> Result<u64, ()> {
         let p = self
             .hart
-            .atomic_host(addr, self.idx)
+            .atomic_host(addr, size.bytes(), self.idx)
             .map_err(|f| self.fault = Some(f))?;
         // SAFETY: naturally aligned RAM (the interpreter checked the
         // alignment of AMOs and SC), shared with other harts: a host CAS
@@ -556,7 +631,7 @@ impl CodeSource for SysFetch<'_> {
 impl Hart {
     pub(crate) fn translate_code(&mut self, va: u64) -> Result<u64, Fault> {
         let idx = self.fetch_idx();
-        let pa = self.translate(va, AccessType::Fetch, idx)?;
+        let pa = self.translate(va, 2, AccessType::Fetch, idx)?;
         if matches!(self.m.phys.region(pa), Region::Mmio) {
             return Err((Exception::InstructionAccessFault, va));
         }

@@ -105,8 +105,10 @@ impl HartWake {
 
     /// Points the wake-up at the running hart's state.
     pub(crate) fn attach(&self, cpu: &CpuState) {
-        self.exit_request
-            .store((&cpu.exit_request as *const AtomicU32).cast_mut(), Ordering::SeqCst);
+        self.exit_request.store(
+            (&cpu.exit_request as *const AtomicU32).cast_mut(),
+            Ordering::SeqCst,
+        );
     }
 
     /// Undoes [`HartWake::attach`] (the hart stopped).
