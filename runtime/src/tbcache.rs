@@ -205,7 +205,7 @@ pub(crate) struct Generation {
     /// with it (with the epoch), since their entries point into it.
     pub(crate) id: u64,
     /// Valid TBs by (pc, flags, phys); readers take no lock.
-    tbs: papaya::HashMap<(u64, u64, u64), Arc<Tb>>,
+    tbs: papaya::HashMap<(u64, u64, u64), Arc<Tb>, foldhash::fast::FixedState>,
     /// TBs invalidated in this generation, kept until it ends.
     retired: Mutex<Vec<Arc<Tb>>>,
     arena: Mutex<CodeArena>,
@@ -232,7 +232,9 @@ impl Generation {
     pub(crate) fn new(arena: CodeArena, trampoline: *const u8) -> Generation {
         Generation {
             id: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
-            tbs: papaya::HashMap::new(),
+            // The keys are guest addresses and flags, not attacker-chosen
+            // strings: a fast fixed hash (foldhash) instead of SipHash.
+            tbs: papaya::HashMap::with_hasher(foldhash::fast::FixedState::default()),
             retired: Mutex::new(Vec::new()),
             arena: Mutex::new(arena),
             code_index: RwLock::new(BTreeMap::new()),
