@@ -103,17 +103,21 @@ extern "C" fn restore_and_reraise(sig: libc::c_int) {
 pub struct RawMode(());
 
 impl RawMode {
-    /// Switches standard input to raw mode if it is a terminal; `None`
-    /// when it is not (a pipe, a file), or the terminal refuses.
+    /// Switches standard input to raw mode if it is a terminal and this
+    /// process is in its foreground; `None` when it is not (a pipe, a
+    /// file, a background job), or the terminal refuses.
     ///
     /// With `signals`, Ctrl-C and friends still signal the emulator (QEMU's
     /// `-serial stdio`); without, they go to the guest (`-nographic`,
     /// `mon:stdio`). The saved settings are put back on drop, on a panic,
-    /// and on SIGINT, SIGTERM, SIGHUP and SIGQUIT.
+    /// and on SIGINT, SIGTERM, SIGHUP, SIGQUIT and SIGPIPE (which still
+    /// end the process).
     pub fn enable(signals: bool) -> Option<RawMode> {
         // SAFETY: isatty/tcgetattr/tcsetattr on fd 0 with a termios we own.
         unsafe {
-            if libc::isatty(libc::STDIN_FILENO) != 1 {
+            if libc::isatty(libc::STDIN_FILENO) != 1
+                || libc::tcgetpgrp(libc::STDIN_FILENO) != libc::getpgrp()
+            {
                 return None;
             }
             let mut t: libc::termios = std::mem::zeroed();
@@ -129,7 +133,13 @@ impl RawMode {
                 restore_terminal();
                 hook(info);
             }));
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+            for sig in [
+                libc::SIGINT,
+                libc::SIGTERM,
+                libc::SIGHUP,
+                libc::SIGQUIT,
+                libc::SIGPIPE,
+            ] {
                 libc::signal(sig, restore_and_reraise as *const () as libc::sighandler_t);
             }
             t.c_iflag &= !(libc::IGNBRK
