@@ -194,47 +194,62 @@ fn say(text: &str) {
     let _ = e.flush();
 }
 
-/// Starts the thread that reads standard input into `uart`, handling the
-/// escapes; it stops at end of input (the machine goes on). On `Ctrl-A x`
-/// it asks `quit` to stop the machine, and if the machine has not stopped
-/// after a grace period, restores the terminal and exits with status 0
-/// itself.
+/// Starts the threads that read standard input into `uart`, handling the
+/// escapes; reading stops at end of input (the machine goes on). Bytes
+/// for the guest wait in a queue while its FIFO is full, so the escapes
+/// still work when the guest does not read. On `Ctrl-A x` it asks `quit`
+/// to stop the machine, and if the machine has not stopped after a grace
+/// period, restores the terminal and exits with status 0 itself.
 pub fn spawn_input(uart: Arc<Uart16550<SerialOut>>, quit: QuitHandle) {
-    let spawned = std::thread::Builder::new()
-        .name("console".into())
+    let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    let feeder = std::thread::Builder::new()
+        .name("console-feed".into())
         .spawn(move || {
-            let mut stdin = std::io::stdin().lock();
-            let mut esc = Escapes::default();
-            let mut buf = [0u8; 256];
-            loop {
-                let n = match stdin.read(&mut buf) {
-                    Ok(0) => return,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Err(_) => return,
-                };
-                let mut out = Vec::with_capacity(n);
-                for &b in &buf[..n] {
-                    match esc.feed(b) {
-                        Action::Send(b) => out.push(b),
-                        Action::None => {}
-                        Action::Help => say(ESCAPE_HELP),
-                        Action::Monitor => say("cranemu: monitor not available yet\n"),
-                        Action::Quit => {
-                            feed(&uart, &out);
-                            say("cranemu: terminated\n");
-                            quit.quit();
-                            std::thread::sleep(QUIT_GRACE);
-                            restore_terminal();
-                            std::process::exit(0);
-                        }
-                    }
-                }
-                feed(&uart, &out);
+            for bytes in rx {
+                feed(&uart, &bytes);
             }
         });
-    if let Err(e) = spawned {
+    let reader = feeder.and_then(|_| {
+        std::thread::Builder::new()
+            .name("console".into())
+            .spawn(move || read_input(&tx, &quit))
+    });
+    if let Err(e) = reader {
         say(&format!("cranemu: no console input: {e}\n"));
+    }
+}
+
+/// The console reader: standard input through the escapes into `tx`.
+fn read_input(tx: &std::sync::mpsc::Sender<Vec<u8>>, quit: &QuitHandle) {
+    let mut stdin = std::io::stdin().lock();
+    let mut esc = Escapes::default();
+    let mut buf = [0u8; 256];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let mut out = Vec::with_capacity(n);
+        for &b in &buf[..n] {
+            match esc.feed(b) {
+                Action::Send(b) => out.push(b),
+                Action::None => {}
+                Action::Help => say(ESCAPE_HELP),
+                Action::Monitor => say("cranemu: monitor not available yet\n"),
+                Action::Quit => {
+                    say("cranemu: terminated\n");
+                    quit.quit();
+                    std::thread::sleep(QUIT_GRACE);
+                    restore_terminal();
+                    std::process::exit(0);
+                }
+            }
+        }
+        if !out.is_empty() && tx.send(out).is_err() {
+            return;
+        }
     }
 }
 
