@@ -176,7 +176,7 @@ pub fn main(args: &[OsString]) -> i32 {
             return 0;
         }
         Err(e) => {
-            eprintln!("cranemu: {e}");
+            eprintln!("cranemu: {}", one_line(&e));
             return 1;
         }
     };
@@ -184,10 +184,16 @@ pub fn main(args: &[OsString]) -> i32 {
         Ok(code) => code,
         Err(e) => {
             console::restore_terminal();
-            eprintln!("cranemu: {e}");
+            eprintln!("cranemu: {}", one_line(&e));
             1
         }
     }
+}
+
+/// `message` on one line (errors of other crates are meant to be, this
+/// makes sure).
+fn one_line(message: &str) -> String {
+    message.trim_end().replace('\n', "; ")
 }
 
 /// Builds the machine of `opts`, runs it, and returns the exit status.
