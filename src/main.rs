@@ -4,6 +4,15 @@
 //! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
+//!
+//! `cranemu system [-M virt] [-m SIZE] [-smp N] [-bios FILE|none|default]
+//! [-kernel FILE] [-initrd FILE] [-append CMDLINE] [-nographic] [-serial DEV]
+//! [-d ITEMS] [-D LOGFILE] [-stats] [-jit-threshold N]` runs a riscv64 `virt`
+//! machine the way `qemu-system-riscv64` does (see [`system`]). Without
+//! `-kernel` and `-bios` it boots an embedded bare-metal guest.
+
+mod console;
+mod system;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -32,6 +41,25 @@ struct Cli {
 enum Command {
     /// Run a riscv64 Linux program (user-mode emulation, like qemu-riscv64).
     Run(RunArgs),
+    /// Run a riscv64 virt machine (full-system emulation, like qemu-system-riscv64).
+    ///
+    /// `cranemu system -help` lists its options (qemu-system-riscv64's
+    /// spellings).
+    System(SystemArgs),
+}
+
+/// `cranemu system`'s arguments, parsed by [`system::main`] (QEMU's
+/// spellings, which clap cannot express).
+#[derive(Args)]
+#[command(disable_help_flag = true)]
+struct SystemArgs {
+    /// Options as for qemu-system-riscv64 (`cranemu system -help`).
+    #[arg(
+        value_name = "OPTIONS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    args: Vec<OsString>,
 }
 
 #[derive(Args)]
@@ -174,8 +202,17 @@ fn main() {
     // linux-user mirrors to the host.
     // SAFETY: restoring a default disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let cli = Cli::parse_from(preprocess(std::env::args_os().collect()));
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // QEMU-style options of `run` are rewritten for clap; `system` parses
+    // its own.
+    let args = if args.get(1).is_some_and(|a| a == "run") {
+        preprocess(args)
+    } else {
+        args
+    };
+    let cli = Cli::parse_from(args);
     let code = match cli.command {
+        Command::System(s) => system::main(&s.args),
         Command::Run(r) => {
             let opts = match options(&r) {
                 Ok(o) => o,
@@ -214,6 +251,7 @@ mod tests {
         let v: Vec<OsString> = args.iter().map(OsString::from).collect();
         match Cli::try_parse_from(preprocess(v)).unwrap().command {
             Command::Run(r) => r,
+            Command::System(_) => panic!("not run"),
         }
     }
 
