@@ -66,7 +66,8 @@ typedef unsigned char u8;
 #define CLINT_MTIMECMP (CLINT + 0x4000)
 #define CLINT_MTIME    (CLINT + 0xbff8)
 
-#define STR(x) #x
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define csr_read(csr) ({ u64 __v; asm volatile("csrr %0, " STR(csr) : "=r"(__v) :: "memory"); __v; })
 #define csr_write(csr, v) asm volatile("csrw " STR(csr) ", %0" :: "r"((u64)(v)) : "memory")
 #define csr_set(csr, v) asm volatile("csrs " STR(csr) ", %0" :: "r"((u64)(v)) : "memory")
