@@ -194,6 +194,9 @@ void rt_main(u64 hartid, u64 fdt)
 	csr_write(pmpaddr0, ~0UL >> 10);
 	csr_write(pmpcfg0, 0x1f);
 	csr_write(stvec, (u64)s_trap_entry);
+	/* FS = Initial (3.1.6.6: Off at reset on QEMU), so that compiled code
+	 * may use FP registers; misc.c tests FS itself. */
+	csr_set(mstatus, 1UL << 13);
 	trap_reset();
 	main(hartid, fdt);
 	if (fails) {
