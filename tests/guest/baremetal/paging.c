@@ -9,7 +9,7 @@
  *          reserved, non-leaf at level 0, misaligned superpage, U/SUM, MXR,
  *          permission), 4.4 Sv39 (bits 63-39 must equal bit 38), 4.5 Sv48,
  *          4.6 Sv57,
- *   3.1.6.3 SUM and MXR,
+ *   3.1.6.3 SUM and MXR, 3.7 PMP (checked on page-table reads too),
  *   3.1.15 mcause 12/13/15 (instruction/load/store-AMO page fault),
  *   3.1.16 mtval = the faulting virtual address for page faults; mepc = the
  *          faulting instruction (for a fetch fault: the fetched address).
@@ -186,6 +186,27 @@ static void suite(int lv)
 	expect_fault("fetch_no_x", 12, T + 0x2000, T + 0x2000);
 	s_ld(T + 0x3000);
 	expect_fault("load_w_without_r", 13, (u64)mem_ld64_insn, T + 0x3000);
+	/* A pointer PTE (V=1, R=W=X=0) at level 0: page fault (4.3.2 step 4). */
+	map(T + 0x8000, (u64)dpage[0], PTE_V, 0);
+	flush();
+	s_ld(T + 0x8000);
+	expect_fault("load_nonleaf_at_level0", 13, (u64)mem_ld64_insn, T + 0x8000);
+	/* A PTE read that fails a PMP check is an access fault of the original
+	 * access type (4.3.2 step 2): load access fault 5, mtval = the VA. */
+	u64 *pte = map(T + 0x200000, (u64)dpage[0], RW, 0);
+	u64 ptpage = (u64)pte & ~0xfffUL;
+	flush();
+	csr_write(pmpaddr0, (ptpage >> 2) | 0x1ff);	/* NAPOT 4 KiB, no access */
+	csr_write(pmpaddr1, ~0UL >> 10);
+	csr_write(pmpcfg0, (0x1fUL << 8) | 0x18);
+	flush();
+	s_ld(T + 0x200000);
+	expect_fault("load_pte_pmp_denied", 5, (u64)mem_ld64_insn, T + 0x200000);
+	csr_write(pmpaddr0, ~0UL >> 10);
+	csr_write(pmpcfg0, 0x1f);
+	flush();
+	check(nm("load_pte_pmp_allowed"), s_ld(T + 0x200000), 0x1000);
+
 	/* Non-canonical address: bits above the VA width must equal its top bit. */
 	u64 noncanon = 1UL << (12 + 9 * levels - 1 + 1);	/* first bit above the VA */
 	s_ld(noncanon);
