@@ -268,6 +268,15 @@ static void test_priority(void)
 	mmio_write32(PLIC_ENABLE_CTX0, 0);
 }
 
+/* In S: wfi, then wait (bounded) for M's timer interrupt to have been taken. */
+static long s_wfi_then_wait(long a)
+{
+	asm volatile("wfi" ::: "memory");
+	for (u64 end = mtime() + 10000000; !mtrap.count && mtime() < end;)
+		;
+	return a;
+}
+
 static void test_wfi(void)
 {
 	/* 3.3.3: WFI with MIE = 0 but MTIE = 1 resumes (or is a NOP); no trap
@@ -281,6 +290,15 @@ static void test_wfi(void)
 		;
 	check("wfi.no_trap", mtrap.count, 0);
 	check("wfi.mtip_pending", (csr_read(mip) >> IRQ_MTI) & 1, 1);
+	mmio_write64(CLINT_MTIMECMP, ~0UL);
+
+	/* WFI in S with TW = 0 is legal (3.1.6.5): it waits for (or, as a NOP,
+	 * does not wait for) the timer, which is then taken in M. */
+	trap_reset();
+	mmio_write64(CLINT_MTIMECMP, mtime() + 10000);
+	run_lower(PRV_S, s_wfi_then_wait, 0);
+	check("wfi_s_tw0.count", mtrap.count, 1);
+	check("wfi_s_tw0.mcause", mtrap.cause, INTR | IRQ_MTI);
 	mmio_write64(CLINT_MTIMECMP, ~0UL);
 	csr_write(mie, 0);
 }
