@@ -14,6 +14,10 @@
  *   3.1.16 mtval = the faulting virtual address for page faults; mepc = the
  *          faulting instruction (for a fetch fault: the fetched address).
  *
+ * mtval: 3.1.16 also lets an implementation leave mtval zero (it may even
+ * be read-only zero); these checks require the faulting address, as QEMU
+ * writes it and as operating systems (Linux's stval use) depend on it.
+ *
  * Faults are not delegated: they trap to M, which records them.  QEMU 7.2
  * supports Sv39, Sv48 and Sv57 with the default cpu, updates A and D in
  * hardware, and keeps satp unchanged on a write with MODE 1..7 or 11..15.
