@@ -330,16 +330,19 @@ int main(u64 hartid, u64 fdt)
 	(void)fdt;
 	/* Which modes are supported: a write with an unsupported MODE leaves
 	 * satp unchanged (4.1.11), so satp stays 0 (Bare). */
+	int supported[3];
 	for (u64 mode = 8; mode <= 10; mode++) {
 		csr_write(satp, mode << 60);
 		u64 got = csr_read(satp) >> 60;
 		csr_write(satp, 0);
 		pfx = mode == 8 ? "sv39" : mode == 9 ? "sv48" : "sv57";
 		check(nm("supported"), got, mode);	/* QEMU 7.2: all three */
+		supported[mode - 8] = got == mode;
 	}
-	suite(3);
-	suite(4);
-	suite(5);
+	/* (an unsupported mode's suite would only cascade failures) */
+	for (int lv = 3; lv <= 5; lv++)
+		if (supported[lv - 3])
+			suite(lv);
 
 	/* Reserved MODE values (1-7, 11-15): the write has no effect. */
 	pfx = "satp";

@@ -325,8 +325,18 @@ static void test_sstc(void)
 	csr_write(0x30a, MENVCFG_STCE);
 	check("sstc.stce_sticks", csr_read(0x30a) >> 63, 1);
 	/* STIP reflects stimecmp and is read-only in mip while STCE = 1. */
+	trap_reset();
 	csr_write(0x14d, 0);
-	check("sstc.stip_cmp_past", (csr_read(mip) >> IRQ_STI) & 1, 1);
+	u64 stip = (csr_read(mip) >> IRQ_STI) & 1;
+	check("sstc.stip_cmp_past", stip, 1);
+	if (!stip || mtrap.count) {
+		/* No Sstc: the rest would only cascade (and an S handler writing
+		 * stimecmp would trap inside the handler). */
+		check("sstc.skipped_rest_without_sstc", 1, 0);
+		csr_clear(mip, 1UL << IRQ_STI);
+		csr_write(0x30a, 0);
+		return;
+	}
 	csr_write(0x14d, ~0UL);
 	check("sstc.stip_cmp_max", (csr_read(mip) >> IRQ_STI) & 1, 0);
 	csr_set(mip, 1UL << IRQ_STI);
