@@ -123,12 +123,34 @@ static int is_ecall(u64 cause)
 	return cause == 8 || cause == 9 || cause == 11;
 }
 
+static void __attribute__((noreturn)) power_off(u32 v);
+static volatile int in_m_trap, in_s_trap;
+
+/* A trap inside a trap handler: the handler state is gone, so report it
+ * and fail at once (rather than loop until the harness's timeout). */
+static void __attribute__((noreturn)) nested(const char *which, u64 cause, u64 epc, u64 tval)
+{
+	puts_("FAIL nested trap in the ");
+	puts_(which);
+	puts_(" handler: cause ");
+	puthex(cause);
+	puts_(" epc ");
+	puthex(epc);
+	puts_(" tval ");
+	puthex(tval);
+	putc_('\n');
+	power_off((1u << 16) | 0x3333);
+}
+
 void m_trap(u64 *f, long vec)
 {
 	u64 cause = csr_read(mcause), epc = csr_read(mepc);
 	u64 status = csr_read(mstatus);
+	if (in_m_trap)
+		nested("M", cause, epc, csr_read(mtval));
 	if (!(cause & INTR) && is_ecall(cause) && f[17] == RT_MAGIC)
 		rt_resume_m(f[10]);
+	in_m_trap = 1;
 	record(&mtrap, cause, epc, csr_read(mtval), status, vec, (status >> 11) & 3);
 	if (cause & INTR) {
 		u64 code = cause & 0xff;
@@ -136,27 +158,33 @@ void m_trap(u64 *f, long vec)
 			m_irq(code);
 		else
 			csr_clear(mie, 1UL << code);
+		in_m_trap = 0;
 		return;
 	}
 	if (m_abort) {
 		m_abort = 0;
+		in_m_trap = 0;
 		rt_resume_m(RT_ABORTED);
 	}
 	if (cause == 0 || cause == 1 || cause == 12)
 		csr_write(mepc, f[1]);
 	else
 		csr_write(mepc, epc + ((insn_at(epc) & 3) == 3 ? 4 : 2));
+	in_m_trap = 0;
 }
 
 void s_trap(u64 *f, long vec)
 {
 	u64 cause = csr_read(scause), epc = csr_read(sepc);
 	u64 status = csr_read(sstatus);
+	if (in_s_trap)
+		nested("S", cause, epc, csr_read(stval));
 	if (!(cause & INTR) && is_ecall(cause) && f[17] == RT_MAGIC) {
 		register u64 a0 asm("a0") = f[10];
 		register u64 a7 asm("a7") = RT_MAGIC;
 		asm volatile("ecall" :: "r"(a0), "r"(a7) : "memory");
 	}
+	in_s_trap = 1;
 	record(&strap, cause, epc, csr_read(stval), status, vec, (status >> 8) & 1);
 	if (cause & INTR) {
 		u64 code = cause & 0xff;
@@ -164,10 +192,12 @@ void s_trap(u64 *f, long vec)
 			s_irq(code);
 		else
 			csr_clear(sie, 1UL << code);
+		in_s_trap = 0;
 		return;
 	}
 	if (s_abort) {
 		s_abort = 0;
+		in_s_trap = 0;
 		register u64 a0 asm("a0") = RT_ABORTED;
 		register u64 a7 asm("a7") = RT_MAGIC;
 		asm volatile("ecall" :: "r"(a0), "r"(a7) : "memory");
@@ -176,9 +206,10 @@ void s_trap(u64 *f, long vec)
 		csr_write(sepc, f[1]);
 	else
 		csr_write(sepc, epc + ((insn_at(epc) & 3) == 3 ? 4 : 2));
+	in_s_trap = 0;
 }
 
-static void __attribute__((noreturn)) power_off(u32 v)
+static void power_off(u32 v)
 {
 	for (;;)
 		mmio_write32(TEST_DEV, v);
