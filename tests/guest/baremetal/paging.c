@@ -144,6 +144,16 @@ static long s_fence_asid_load(long va)
 	return mem_ld64(va);
 }
 
+static u32 code_page[2][1024] __attribute__((aligned(4096)));
+
+static long s_call(long va) { return call_at(va, 0); }
+
+static long s_fence_call(long va)
+{
+	asm volatile("sfence.vma %0, zero" :: "r"(va) : "memory");
+	return call_at(va, 0);
+}
+
 static void suite(int lv)
 {
 	static const char *names[] = { "sv39", "sv48", "sv57" };
@@ -319,6 +329,31 @@ static void suite(int lv)
 	*p0 = pte_pa((u64)dpage[3], RW);
 	trap_reset();
 	check(nm("sfence_asid.after"), run_lower(PRV_S, s_fence_asid_load, T), 0x1003);
+
+	/* Code through translations (what a binary translator caches): the
+	 * same VA remapped to other code (after SFENCE.VMA), two VAs aliasing
+	 * one page, and code rewritten through its physical address (after
+	 * FENCE.I, Zifencei) all execute what the page now holds. */
+	csr_write(satp, (satp_mode << 60) | ((u64)root >> 12));
+	flush();
+	code_page[0][0] = 0x11100513;	/* li a0, 0x111 */
+	code_page[0][1] = 0x00008067;	/* ret */
+	code_page[1][0] = 0x22200513;	/* li a0, 0x222 */
+	code_page[1][1] = 0x00008067;
+	asm volatile("fence.i" ::: "memory");
+	const u64 XP = PTE_V | PTE_X | PTE_A;
+	u64 *cx = map(T + 0x9000, (u64)code_page[0], XP, 0);
+	map(T + 0xa000, (u64)code_page[0], XP, 0);
+	flush();
+	trap_reset();
+	check(nm("exec.first"), run_lower(PRV_S, s_call, T + 0x9000), 0x111);
+	*cx = pte_pa((u64)code_page[1], XP);
+	check(nm("exec.remapped_after_sfence"), run_lower(PRV_S, s_fence_call, T + 0x9000), 0x222);
+	check(nm("exec.alias"), run_lower(PRV_S, s_call, T + 0xa000), 0x111);
+	code_page[0][0] = 0x33300513;	/* li a0, 0x333 */
+	asm volatile("fence.i" ::: "memory");
+	check(nm("exec.alias_rewritten_after_fence_i"), run_lower(PRV_S, s_call, T + 0xa000), 0x333);
+	check(nm("exec.no_trap"), mtrap.count, 0);
 
 	csr_write(satp, 0);
 	flush();
