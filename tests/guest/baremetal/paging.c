@@ -9,7 +9,7 @@
  *          reserved, non-leaf at level 0, misaligned superpage, U/SUM, MXR,
  *          permission), 4.4 Sv39 (bits 63-39 must equal bit 38), 4.5 Sv48,
  *          4.6 Sv57,
- *   3.1.6.3 SUM and MXR, 3.7 PMP (checked on page-table reads too),
+ *   3.1.6.3 MPRV, SUM and MXR, 3.7 PMP (checked on page-table reads too),
  *   3.1.15 mcause 12/13/15 (instruction/load/store-AMO page fault),
  *   3.1.16 mtval = the faulting virtual address for page faults; mepc = the
  *          faulting instruction (for a fetch fault: the fetched address).
@@ -154,6 +154,17 @@ static long s_fence_call(long va)
 	return call_at(va, 0);
 }
 
+/* In M with MPRV = 1, MPP = S: one load, MPRV cleared right after. */
+static u64 mprv_ld(u64 va)
+{
+	u64 v = va;
+	csr_clear(mstatus, MSTATUS_MPP);
+	asm volatile("csrs mstatus, %1\n ld %0, 0(%0)\n csrc mstatus, %1"
+		     : "+r"(v) : "r"(MSTATUS_MPRV | (1UL << 11)) : "memory");
+	csr_clear(mstatus, MSTATUS_MPP | MSTATUS_MPRV);
+	return v;
+}
+
 static void suite(int lv)
 {
 	static const char *names[] = { "sv39", "sv48", "sv57" };
@@ -184,6 +195,17 @@ static void suite(int lv)
 	run_lower(PRV_S, store_self, T + 8);
 	check(nm("store_4k"), dpage[0][1], T + 8);
 	check(nm("store_4k.no_trap"), mtrap.count, 0);
+
+	/* MPRV (3.1.6.3): M loads and stores translated and checked as MPP
+	 * (S here); fetches are not.  A fault is taken in M (MPP becomes M, so
+	 * the handler's own accesses are untranslated). */
+	trap_reset();
+	check(nm("mprv.load_as_s"), mprv_ld(T), 0x1000);
+	check(nm("mprv.load_as_s.no_trap"), mtrap.count, 0);
+	mprv_ld(T + 0x4008);
+	check(nm("mprv.fault.mcause"), mtrap.cause, 13);
+	check(nm("mprv.fault.mtval"), mtrap.tval, T + 0x4008);
+	check(nm("mprv.fault.from_m"), mtrap.mode, PRV_M);
 
 	/* Page faults (4.3.2): cause, mepc, mtval = the virtual address. */
 	s_ld(T + 0x4010);
