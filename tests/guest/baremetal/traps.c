@@ -261,7 +261,13 @@ static void test_illegal(void)
 	/* 3.1.6.5: TW = 1, WFI in S traps (QEMU 7.2: at once; the spec allows
 	 * a bounded wait first, and no interrupt is pending here). */
 	csr_set(mstatus, MSTATUS_TW);
+	/* Backstop: an implementation that lets the WFI wait is woken by a
+	 * timer 100 ms later (and then fails the checks) instead of hanging. */
+	mmio_write64(CLINT_MTIMECMP, mmio_read64(CLINT_MTIME) + 1000000);
+	csr_write(mie, 1UL << IRQ_MTI);
 	expect_illegal("s_wfi_tw", PRV_S, f_wfi);
+	csr_write(mie, 0);
+	mmio_write64(CLINT_MTIMECMP, ~0UL);
 	csr_clear(mstatus, MSTATUS_TW);
 	/* TVM = 1: satp access and SFENCE.VMA in S trap. */
 	csr_set(mstatus, MSTATUS_TVM);
