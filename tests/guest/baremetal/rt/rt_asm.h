@@ -1,0 +1,2 @@
+/* Shared by rt.h and start.S. */
+#define RT_MAGIC 0x7e57	/* a7 of the ecall that ends run_lower */

@@ -1,0 +1,237 @@
+//! Bare-metal privileged-architecture programs (tests/guest/baremetal) run
+//! under `cranemu system -M virt -m 128M -bios none -kernel PROG.elf
+//! -nographic`, compared with tests/guest/baremetal/expected/PROG.out (the
+//! serial output under QEMU 7.2), exit status 0 required (the programs power
+//! off through the SiFive test device: pass = 0, fail = 1).
+//!
+//! The ELFs are built here with riscv64-linux-gnu-gcc (skipped, with the
+//! reason, when it is missing).  When qemu-system-riscv64 is on PATH, a
+//! second test per program checks that QEMU still gives the expected output,
+//! so that the golden files stay honest.
+//!
+//! Each run is bounded by 30 s (`CRANEMU_BAREMETAL_TIMEOUT` overrides); on
+//! timeout the process group is killed and the test fails with what was
+//! printed so far.  `make -C tests/guest/baremetal check` does the QEMU half
+//! by hand.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const CC: &str = "riscv64-linux-gnu-gcc";
+const QEMU: &str = "qemu-system-riscv64";
+
+const CFLAGS: &[&str] = &[
+    "-march=rv64gc_zicsr_zifencei",
+    "-mabi=lp64d",
+    "-mcmodel=medany",
+    "-O2",
+    "-ffreestanding",
+    "-fno-builtin",
+    "-fno-stack-protector",
+    "-fno-pic",
+    "-mno-relax",
+    "-fno-asynchronous-unwind-tables",
+    "-Wall",
+    "-Wextra",
+    "-nostdlib",
+    "-nostartfiles",
+    "-static",
+    "-Wl,--build-id=none",
+];
+
+fn src_dir() -> PathBuf {
+    repo().join("tests/guest/baremetal")
+}
+
+/// Builds tests/guest/baremetal/NAME.c with the runtime, once per test
+/// binary; None (reason printed) when the cross compiler is missing.
+fn build(name: &str) -> Option<PathBuf> {
+    static BUILT: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+    let mut built = BUILT
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(done) = built.get(name) {
+        if done.is_none() {
+            eprintln!("skipped: {CC} not on PATH (apt-get install gcc-riscv64-linux-gnu)");
+        }
+        return done.clone();
+    }
+    let result = compile(name);
+    built.insert(name.to_string(), result.clone());
+    result
+}
+
+fn compile(name: &str) -> Option<PathBuf> {
+    let Some(cc) = on_path(CC) else {
+        eprintln!("skipped: {CC} not on PATH (apt-get install gcc-riscv64-linux-gnu)");
+        return None;
+    };
+    let src = src_dir();
+    let dir = scratch_dir(&format!("baremetal-{name}"));
+    let elf = dir.join(format!("{name}.elf"));
+    let out = host(cc)
+        .args(CFLAGS)
+        .arg(format!("-I{}", src.join("rt").display()))
+        .arg("-T")
+        .arg(src.join("rt/link.ld"))
+        .arg("-o")
+        .arg(&elf)
+        .arg(src.join("rt/start.S"))
+        .arg(src.join("rt/rt.c"))
+        .arg(src.join(format!("{name}.c")))
+        .run();
+    out.assert_success();
+    Some(elf)
+}
+
+fn expected(name: &str) -> String {
+    let p = src_dir().join("expected").join(format!("{name}.out"));
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+}
+
+fn time_limit() -> Duration {
+    let secs = std::env::var("CRANEMU_BAREMETAL_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
+}
+
+/// Runs `program -M virt -m 128M -bios none -kernel ELF -nographic` (after
+/// `pre_args`), stdin empty; returns (exit status, stdout, stderr), or
+/// panics after the time limit, killing the process group.
+fn run_machine(program: &Path, pre_args: &[&str], elf: &Path) -> (i32, String, String) {
+    let mut cmd = Command::new(program);
+    cmd.args(pre_args)
+        .args(["-M", "virt", "-m", "128M", "-bios", "none", "-kernel"])
+        .arg(elf)
+        .arg("-nographic")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let cmdline = format!("{cmd:?}").replace('"', "");
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start `{cmdline}`: {e}"));
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_t = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let deadline = Instant::now() + time_limit();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break Some(s),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", "--", &format!("-{}", child.id())])
+                    .status();
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Err(e) => panic!("wait for `{cmdline}`: {e}"),
+        }
+    };
+    let stdout = String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned();
+    let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned();
+    let Some(status) = status else {
+        panic!(
+            "`{cmdline}` timed out after {:?} (CRANEMU_BAREMETAL_TIMEOUT) and was killed\n--- stdout so far:\n{}\n--- stderr:\n{}",
+            time_limit(),
+            truncate(&stdout, 4000),
+            truncate(&stderr, 4000)
+        );
+    };
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    (code, stdout, stderr)
+}
+
+fn check_run(what: &str, name: &str, program: &Path, pre_args: &[&str], elf: &Path) {
+    let (status, stdout, stderr) = run_machine(program, pre_args, elf);
+    if stdout != expected(name) {
+        eprintln!("--- {what}: stderr:\n{}", truncate(&stderr, 4000));
+        let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+        if !failed.is_empty() {
+            eprintln!(
+                "--- {what}: {} failing checks:\n{}",
+                failed.len(),
+                failed.join("\n")
+            );
+        }
+    }
+    assert_same_text(
+        &format!("{what} vs tests/guest/baremetal/expected/{name}.out"),
+        &stdout,
+        &expected(name),
+    );
+    assert!(
+        status == 0,
+        "{what}: exit status {status}, want 0 (the SiFive test device's pass)\n--- stderr:\n{}",
+        truncate(&stderr, 4000)
+    );
+}
+
+fn run_cranemu(name: &str) {
+    if runner().is_some() {
+        eprintln!("skipped under CRANEMU_TEST_RUNNER: a system-mode test");
+        return;
+    }
+    let Some(elf) = build(name) else { return };
+    check_run(
+        &format!("cranemu system ({name})"),
+        name,
+        &cranemu(),
+        &["system"],
+        &elf,
+    );
+}
+
+fn run_qemu(name: &str) {
+    let Some(qemu) = on_path(QEMU) else {
+        eprintln!("skipped: {QEMU} not on PATH (apt-get install qemu-system-misc)");
+        return;
+    };
+    let Some(elf) = build(name) else { return };
+    check_run(&format!("{QEMU} ({name})"), name, &qemu, &[], &elf);
+}
+
+macro_rules! baremetal_tests {
+    ($($name:ident / $qemu:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            run_cranemu(stringify!($name));
+        }
+        #[test]
+        fn $qemu() {
+            run_qemu(stringify!($name));
+        }
+    )*};
+}
+
+baremetal_tests!(
+    traps / traps_qemu,
+    paging / paging_qemu,
+    timer / timer_qemu,
+    misc / misc_qemu,
+);
