@@ -220,7 +220,6 @@ fn the_default_guest_runs_under_qemu() {
 }
 
 #[test]
-#[ignore = "needs the system engine (issue 8)"]
 fn the_default_guest_greets_and_powers_off() {
     if runner().is_some() {
         return;
@@ -257,7 +256,6 @@ fn the_default_guest_greets_and_powers_off() {
 }
 
 #[test]
-#[ignore = "needs the system engine (issue 8)"]
 fn ctrl_a_x_quits_a_running_machine() {
     if runner().is_some() {
         return;
