@@ -234,8 +234,8 @@ fn run(opts: &Opts) -> Result<i32, String> {
 
 /// The `-stats` line: `cranemu-stats: name=value ... wall_ns=N`.
 fn print_stats(engine: &SystemEngine, started: Instant) {
-    let fields: Vec<String> = engine
-        .stats()
+    let stats = engine.stats();
+    let mut fields: Vec<String> = stats
         .fields()
         .iter()
         .map(|&(name, v)| {
@@ -247,6 +247,16 @@ fn print_stats(engine: &SystemEngine, started: Instant) {
             format!("{name}={v}")
         })
         .collect();
+    // The softmmu TLB hit rate of translated code's loads and stores: the
+    // accesses that did not take the slow path.
+    if stats.mem_accesses > 0 {
+        let slow = stats.slow_loads + stats.slow_stores + stats.slow_atomics;
+        let hits = stats.mem_accesses.saturating_sub(slow);
+        fields.push(format!(
+            "tlb_hit_pct={:.3}",
+            100.0 * hits as f64 / stats.mem_accesses as f64
+        ));
+    }
     eprintln!(
         "cranemu-stats: {} wall_ns={}",
         fields.join(" "),
@@ -589,6 +599,7 @@ fn system_config(o: &Opts) -> Result<SystemConfig, String> {
         engine,
         log_int: o.log_int,
         log_mmu: o.log_mmu,
+        count_accesses: o.stats,
     })
 }
 

@@ -246,6 +246,9 @@ pub struct SoftmmuConfig {
     /// any page-table walk, A/D update and code invalidation), or 0 after
     /// recording a trap (MMIO and unwritable pages fault).
     pub atomic: HelperFn,
+    /// Byte offset of a u64 counter that every access increments, when
+    /// accesses are counted (`-stats`: the TLB hit rate), else `None`.
+    pub count: Option<i32>,
 }
 
 /// MMU indexes in a softmmu TLB.

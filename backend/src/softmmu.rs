@@ -53,6 +53,11 @@ impl Lowering<'_, '_> {
         let mmu = (soft.mmu_idx)(self.block.flags) as i32;
         let cpu = self.cpu;
         let t = MemFlagsData::trusted();
+        if let Some(off) = soft.count {
+            let n = self.b.ins().load(I64, t, cpu, off);
+            let n = self.b.ins().iadd_imm_s(n, 1);
+            self.b.ins().store(t, n, cpu, off);
+        }
         let desc = self.b.ins().load(I64, t, cpu, soft.tlb);
         let mask = self.b.ins().load(I64, t, desc, mmu * 16);
         let table = self.b.ins().load(I64, t, desc, mmu * 16 + 8);

@@ -80,6 +80,9 @@ pub struct CpuState {
     /// `trap_cause` and `fault_addr` (translated code then leaves with
     /// that trap); the runtime clears it. Not guest state.
     pub mem_status: u64,
+    /// System mode with access counting: loads, stores and atomics
+    /// executed by translated code (for the TLB hit rate of `-stats`).
+    pub mem_accesses: u64,
 }
 
 impl Default for CpuState {
@@ -103,6 +106,7 @@ impl Default for CpuState {
             sys_flags: 0,
             tlb: 0,
             mem_status: 0,
+            mem_accesses: 0,
         }
     }
 }
@@ -199,6 +203,7 @@ impl Clone for CpuState {
             sys_flags: self.sys_flags,
             tlb: self.tlb,
             mem_status: self.mem_status,
+            mem_accesses: self.mem_accesses,
         }
     }
 }
@@ -278,4 +283,6 @@ impl CpuState {
     pub const OFFSET_TLB: i32 = offset_of!(CpuState, tlb) as i32;
     /// Byte offset of `mem_status`.
     pub const OFFSET_MEM_STATUS: i32 = offset_of!(CpuState, mem_status) as i32;
+    /// Byte offset of `mem_accesses`.
+    pub const OFFSET_MEM_ACCESSES: i32 = offset_of!(CpuState, mem_accesses) as i32;
 }

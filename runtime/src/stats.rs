@@ -85,6 +85,9 @@ counters! {
     smc_faults,
     /// Whole-cache flushes (new generations).
     flushes,
+    /// System mode with `-stats`: loads, stores and atomics executed by
+    /// translated code; with the `slow_*` counts, the TLB hit rate.
+    mem_accesses,
     /// System mode: loads that took the softmmu slow path (a TLB miss, a
     /// flagged page, MMIO, a misaligned access, or a fault).
     slow_loads,

@@ -148,6 +148,8 @@ impl Hart {
         // is dropped at the end of this function.
         self.m.cache.register(&self.cpu as *const CpuState as usize);
         let r = self.run_loop();
+        Counters::add(&self.counters.mem_accesses, self.cpu.mem_accesses);
+        self.cpu.mem_accesses = 0;
         self.m
             .cache
             .unregister(&self.cpu as *const CpuState as usize);
@@ -348,7 +350,14 @@ impl Hart {
                         return Ok(Turn::NewGeneration);
                     };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
-                    if n >= self.m.config.engine.jit_threshold && tb.claim_compile() {
+                    let threshold = self.m.config.engine.jit_threshold;
+                    if n >= threshold && tb.claim_compile() {
+                        if threshold > 0 {
+                            // Hot: the compile thread takes it; interpret
+                            // it until its code is published.
+                            self.m.compiles.push(tb.clone(), generation.clone());
+                            return self.interpret(&tb);
+                        }
                         let code = compile_tb(
                             &self.m.backend,
                             &self.m.config.engine.log,
@@ -356,6 +365,9 @@ impl Hart {
                             &tb,
                             &self.counters,
                         )?;
+                        (code, Arc::as_ptr(&tb))
+                    } else if let Some(code) = tb.code() {
+                        // Compiled meanwhile by the compile thread.
                         (code, Arc::as_ptr(&tb))
                     } else {
                         return self.interpret(&tb);

@@ -12,13 +12,17 @@
 //! Threads: each hart runs on its own host thread ([`hart`]); one
 //! ticker thread wakes harts at their timer deadlines (`mtimecmp`, and
 //! `stimecmp` under Sstc), so a hart spinning in translated code or asleep
-//! in `wfi` takes its timer interrupt on time. Device writes from a hart
+//! in `wfi` takes its timer interrupt on time; one compile thread runs
+//! Cranelift on the TBs that harts found hot, while the harts go on
+//! interpreting them (a boot executes most code only a few times, and
+//! Cranelift's cost per block is a hundred interpretations of it). Device writes from a hart
 //! (MMIO) make that hart look at the machine at its next block boundary:
 //! power-off, timer programming and interrupt lines are noticed there.
 //!
 //! Today one hart runs (`-smp 1`); the structure (per-hart state, a shared
 //! translation cache, per-hart wake-ups) is what SMP builds on.
 
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -33,8 +37,9 @@ use cranemu_hw::plic::Plic;
 use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
+use crate::compile_tb;
 use crate::stats::Stats;
-use crate::tbcache::TbCache;
+use crate::tbcache::{Generation, Tb, TbCache};
 use crate::{EngineConfig, Error, Result};
 
 mod hart;
@@ -52,6 +57,9 @@ pub struct SystemConfig {
     pub log_int: bool,
     /// `-d mmu`: log page-table walks that fault.
     pub log_mmu: bool,
+    /// Count the loads and stores of translated code (`-stats`), for the
+    /// TLB hit rate; costs an add per access.
+    pub count_accesses: bool,
 }
 
 /// Why [`SystemEngine::run`] returned.
@@ -205,6 +213,74 @@ impl Ticker {
     }
 }
 
+/// Hot TBs waiting for Cranelift, compiled by a worker thread off the
+/// harts' critical path: a hart that finds a TB hot queues it and goes on
+/// interpreting it until its code is published.
+pub(crate) struct CompileQueue {
+    queue: Mutex<(VecDeque<(Arc<Tb>, Arc<Generation>)>, bool)>,
+    cv: Condvar,
+}
+
+impl CompileQueue {
+    fn new() -> CompileQueue {
+        CompileQueue {
+            queue: Mutex::new((VecDeque::new(), false)),
+            cv: Condvar::new(),
+        }
+    }
+
+    /// Queues `tb` (already claimed for compilation) of `generation`.
+    pub(crate) fn push(&self, tb: Arc<Tb>, generation: Arc<Generation>) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.0.push_back((tb, generation));
+        self.cv.notify_one();
+    }
+
+    fn stop(&self) {
+        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        q.1 = true;
+        self.cv.notify_all();
+    }
+
+    /// The worker: compiles queued TBs until stopped. A compile error (a
+    /// bug, or no executable memory left) stops the machine.
+    fn run(&self, m: &Machine) {
+        let counters = m.cache.thread_counters();
+        loop {
+            let (tb, generation) = {
+                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if q.1 {
+                        return;
+                    }
+                    if let Some(job) = q.0.pop_front() {
+                        break job;
+                    }
+                    q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            if !m.cache.is_current(&generation) {
+                continue;
+            }
+            if let Err(e) = compile_tb(
+                &m.backend,
+                &m.config.engine.log,
+                &generation,
+                &tb,
+                &counters,
+            ) {
+                let mut f = m.failure.lock().unwrap_or_else(|e| e.into_inner());
+                f.get_or_insert(e.to_string());
+                m.quit.store(true, Ordering::SeqCst);
+                for w in &m.wakes {
+                    w.kick();
+                }
+                return;
+            }
+        }
+    }
+}
+
 /// What every hart of a machine shares.
 pub(crate) struct Machine {
     pub(crate) phys: PhysMap,
@@ -216,6 +292,10 @@ pub(crate) struct Machine {
     pub(crate) quit: AtomicBool,
     pub(crate) wakes: Vec<Arc<HartWake>>,
     pub(crate) ticker: Ticker,
+    /// Hot TBs for the compile worker (when `jit_threshold` > 0).
+    pub(crate) compiles: CompileQueue,
+    /// Why the compile worker stopped the machine, if it did.
+    failure: Mutex<Option<String>>,
     finisher: Mutex<Option<mpsc::Receiver<FinisherEvent>>>,
     start: Instant,
 }
@@ -292,6 +372,9 @@ impl SystemEngine {
                 load: memory::slow_load,
                 store: memory::slow_store,
                 atomic: memory::slow_atomic,
+                count: config
+                    .count_accesses
+                    .then_some(CpuState::OFFSET_MEM_ACCESSES),
             }),
         })
         .map_err(|e| Error::Codegen(e.to_string()))?;
@@ -319,6 +402,8 @@ impl SystemEngine {
                 deadlines: Mutex::new((vec![None; harts], false)),
                 cv: Condvar::new(),
             },
+            compiles: CompileQueue::new(),
+            failure: Mutex::new(None),
             finisher: Mutex::new(machine.take_finisher_events()),
             start: Instant::now(),
         });
@@ -364,10 +449,22 @@ impl SystemEngine {
                 .spawn(move || m.ticker.run(&m.wakes))
                 .map_err(|e| Error::Host(format!("cannot start the timer thread: {e}")))?
         };
+        let compiler = {
+            let m = m.clone();
+            std::thread::Builder::new()
+                .name("cranemu-compile".into())
+                .spawn(move || m.compiles.run(&m))
+                .map_err(|e| Error::Host(format!("cannot start the compile thread: {e}")))?
+        };
         let mut hart = Hart::new(m.clone(), 0, boot.pc, [boot.a0, boot.a1, boot.a2]);
         let r = hart.run();
         m.ticker.stop();
+        m.compiles.stop();
         let _ = ticker.join();
+        let _ = compiler.join();
+        if let Some(f) = m.failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(Error::Codegen(f));
+        }
         let _ = std::io::stdout().flush();
         r
     }
