@@ -266,6 +266,31 @@ pub unsafe fn run(
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
 ) -> Outcome {
+    thread_local! {
+        /// The value array, reused from block to block (the cold tier
+        /// runs millions of blocks; allocating it each time showed).
+        static VALUES: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut vals = VALUES.take();
+    vals.clear();
+    vals.resize(block.num_values as usize, 0);
+    // SAFETY: the caller's contract, passed on.
+    let out = unsafe { run_with(block, state, mem, helpers, &mut vals) };
+    VALUES.set(vals);
+    out
+}
+
+/// [`run`] with the value array `vals` (`block.num_values` zeros).
+///
+/// # Safety
+/// As [`run`].
+unsafe fn run_with(
+    block: &Block,
+    state: &mut [u8],
+    mem: &mut dyn Memory,
+    helpers: &[HelperFn],
+    vals: &mut [u64],
+) -> Outcome {
     // Float ops accrue their exception flags into the thread's float-flag
     // accumulator (fp::host_flags), as translated code does.
     let accrue = |(r, f): (u64, u32)| {
@@ -274,7 +299,6 @@ pub unsafe fn run(
         }
         Some(r)
     };
-    let mut vals = vec![0u64; block.num_values as usize];
     let mut pc = block.pc;
     for inst in &block.insts {
         use Inst::*;

@@ -48,6 +48,13 @@ const A_TOR: u8 = 1;
 const A_NA4: u8 = 2;
 
 impl PrivState {
+    /// How many entries can be active: 8 for each `pmpcfg` register up to
+    /// the last non-zero one (firmware configures a few, so checks scan a
+    /// few).
+    fn pmp_top(&self) -> usize {
+        8 * self.pmpcfg.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1)
+    }
+
     /// The address range `[lo, hi)` (bytes, guest physical) of entry `i`,
     /// or `None` when it is off.
     fn pmp_range(&self, i: usize) -> Option<(u128, u128)> {
@@ -101,7 +108,7 @@ impl PrivState {
     /// entry matches it only in part.
     pub fn pmp_check(&self, addr: u64, len: u64, privilege: Priv) -> PmpPerms {
         let (lo, hi) = (u128::from(addr), u128::from(addr) + u128::from(len));
-        for i in 0..64 {
+        for i in 0..self.pmp_top() {
             let Some((a, b)) = self.pmp_range(i) else {
                 continue;
             };
@@ -121,7 +128,7 @@ impl PrivState {
     /// split the page (each access must then be checked exactly).
     pub fn pmp_page(&self, page: u64, privilege: Priv) -> Option<PmpPerms> {
         let (lo, hi) = (u128::from(page), u128::from(page) + 4096);
-        for i in 0..64 {
+        for i in 0..self.pmp_top() {
             let Some((a, b)) = self.pmp_range(i) else {
                 continue;
             };

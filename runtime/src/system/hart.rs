@@ -174,14 +174,25 @@ impl Hart {
     /// Checks the machine, takes an interrupt if one is pending, and runs
     /// code until the next exit to the loop.
     fn turn(&mut self, generation: &Arc<Generation>) -> Result<Turn> {
-        if let Some(exit) = self.m.poll() {
-            return Ok(Turn::Stop(exit));
-        }
-        let time = self.update_interrupts();
-        if let Some(irq) = self.ps.pending_interrupt(time) {
-            self.take(Cause::Interrupt(irq), 0);
+        // Devices, timers and the privileged state change only where they
+        // set `dirty` (see HartWake), so a turn without it skips the
+        // device locks.
+        if self.m.wakes[self.id].dirty.swap(false, Ordering::SeqCst) {
+            if let Some(exit) = self.m.poll() {
+                return Ok(Turn::Stop(exit));
+            }
+            let time = self.update_interrupts();
+            if let Some(irq) = self.ps.pending_interrupt(time) {
+                self.take(Cause::Interrupt(irq), 0);
+            }
         }
         self.execute(generation)
+    }
+
+    /// Makes the next turn refresh the interrupt lines and poll the
+    /// machine.
+    pub(crate) fn mark_dirty(&self) {
+        self.m.wakes[self.id].dirty.store(true, Ordering::Relaxed);
     }
 
     /// Refreshes the interrupt lines from the CLINT and the PLIC, keeps the
@@ -236,6 +247,7 @@ impl Hart {
         self.cpu.pc = pc;
         self.cpu.reservation_addr = u64::MAX;
         self.update_flags();
+        self.mark_dirty();
     }
 
     /// Delivers a synchronous exception.
@@ -513,6 +525,8 @@ impl Hart {
     /// `mret`, `sret`, `wfi`, `sfence.vma`), and continues after it or
     /// delivers its exception.
     fn system_insn(&mut self, raw: u32) -> Result<Turn> {
+        // Any of these may enable or unmask an interrupt.
+        self.mark_dirty();
         let insn = decode(raw);
         let illegal = (Exception::IllegalInstruction, u64::from(raw));
         let next = self.cpu.pc.wrapping_add(4);

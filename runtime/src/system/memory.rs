@@ -407,6 +407,7 @@ impl Hart {
                 }
                 // A device write may power off, program a timer or change
                 // an interrupt line: let the execution loop look.
+                self.mark_dirty();
                 self.cpu.request_exit();
                 Ok(())
             }

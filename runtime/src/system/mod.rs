@@ -97,6 +97,11 @@ impl QuitHandle {
 
 /// Wakes one hart: sets its exit request and ends its `wfi` sleep.
 pub(crate) struct HartWake {
+    /// Something the hart must look at changed (a device line, a timer
+    /// deadline, a quit): it refreshes its interrupt lines and polls the
+    /// machine at its next turn. The hart sets it itself after its own
+    /// device writes and privileged-state changes.
+    pub(crate) dirty: AtomicBool,
     exit_request: AtomicPtr<AtomicU32>,
     kicked: Mutex<bool>,
     cv: Condvar,
@@ -105,6 +110,7 @@ pub(crate) struct HartWake {
 impl HartWake {
     fn new() -> HartWake {
         HartWake {
+            dirty: AtomicBool::new(true),
             exit_request: AtomicPtr::new(std::ptr::null_mut()),
             kicked: Mutex::new(false),
             cv: Condvar::new(),
@@ -127,6 +133,7 @@ impl HartWake {
 
     /// Makes the hart leave translated code and wake from `wfi`.
     pub(crate) fn kick(&self) {
+        self.dirty.store(true, Ordering::SeqCst);
         let p = self.exit_request.load(Ordering::SeqCst);
         if !p.is_null() {
             // SAFETY: attached harts are alive until they detach, which
