@@ -77,7 +77,7 @@ Debugging:
   -D LOGFILE               write the -d logs to LOGFILE instead of stderr
   -stats                   print translation statistics to stderr at exit
   -jit-threshold N         interpreted runs of a block before it is compiled
-                           (0: compile at once; default 100)
+                           (default 500; 0 compiles every block first, on the hart)
   -h, -help                print this help
   -version                 print the version
 ";
@@ -592,9 +592,9 @@ fn system_config(o: &Opts) -> Result<SystemConfig, String> {
         log,
         ..EngineConfig::default()
     };
-    if let Some(t) = o.jit_threshold {
-        engine.jit_threshold = t;
-    }
+    engine.jit_threshold = o
+        .jit_threshold
+        .unwrap_or(cranemu_runtime::system::DEFAULT_JIT_THRESHOLD);
     Ok(SystemConfig {
         engine,
         log_int: o.log_int,
