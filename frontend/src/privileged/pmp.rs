@@ -52,7 +52,11 @@ impl PrivState {
     /// the last non-zero one (firmware configures a few, so checks scan a
     /// few).
     fn pmp_top(&self) -> usize {
-        8 * self.pmpcfg.iter().rposition(|&c| c != 0).map_or(0, |i| i + 1)
+        8 * self
+            .pmpcfg
+            .iter()
+            .rposition(|&c| c != 0)
+            .map_or(0, |i| i + 1)
     }
 
     /// The address range `[lo, hi)` (bytes, guest physical) of entry `i`,

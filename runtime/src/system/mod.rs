@@ -5,11 +5,11 @@
 //! differences are data: TB flags with [`tb_flags::SYSTEM`] make the
 //! translator hand privileged instructions to the runtime, and the
 //! backend's [`SoftmmuConfig`] makes every load and store probe the hart's
-//! TLB inline, with the slow paths of [`memory`]. TBs are keyed by (virtual
+//! TLB inline, with the slow paths of `system/memory.rs`. TBs are keyed by (virtual
 //! pc, TB flags, physical pc), chained only within a guest page, and
 //! invalidated by the physical page that a store changed.
 //!
-//! Threads: each hart runs on its own host thread ([`hart`]); one
+//! Threads: each hart runs on its own host thread (`system/hart.rs`); one
 //! ticker thread wakes harts at their timer deadlines (`mtimecmp`, and
 //! `stimecmp` under Sstc), so a hart spinning in translated code or asleep
 //! in `wfi` takes its timer interrupt on time; one compile thread runs
@@ -227,11 +227,15 @@ impl Ticker {
     }
 }
 
+/// A hot TB and the generation it belongs to.
+type CompileJob = (Arc<Tb>, Arc<Generation>);
+
 /// Hot TBs waiting for Cranelift, compiled by a worker thread off the
 /// harts' critical path: a hart that finds a TB hot queues it and goes on
 /// interpreting it until its code is published.
 pub(crate) struct CompileQueue {
-    queue: Mutex<(VecDeque<(Arc<Tb>, Arc<Generation>)>, bool)>,
+    /// The jobs, and whether the worker must stop.
+    queue: Mutex<(VecDeque<CompileJob>, bool)>,
     cv: Condvar,
 }
 
