@@ -62,7 +62,7 @@ pub(crate) struct Hart {
     jc_epoch: (u64, u64),
     /// The generation whose code is running (for the lookup helper).
     generation: *const Generation,
-    /// The timer deadline last published to the ticker.
+    /// The next timer deadline, as last computed (and given the ticker).
     published: Option<Instant>,
 }
 
@@ -174,6 +174,7 @@ impl Hart {
     /// Checks the machine, takes an interrupt if one is pending, and runs
     /// code until the next exit to the loop.
     fn turn(&mut self, generation: &Arc<Generation>) -> Result<Turn> {
+        self.serve_protect();
         // Devices, timers and the privileged state change only where they
         // set `dirty` (see HartWake), so a turn without it skips the
         // device locks.
@@ -217,15 +218,11 @@ impl Hart {
             let d = ticks(self.ps.stimecmp - time);
             next = Some(next.map_or(d, |n| n.min(d)));
         }
-        let deadline = next.map(|d| Instant::now() + d);
-        let moved = match (deadline, self.published) {
-            (Some(a), Some(b)) => a.max(b) - a.min(b) > Duration::from_micros(20),
-            (a, b) => a.is_some() != b.is_some(),
-        };
-        if moved {
-            self.published = deadline;
-            self.m.ticker.set(self.id, deadline);
-        }
+        // One tick later than the exact instant, so that the kick finds
+        // the interrupt pending (mtime counts whole 100 ns ticks).
+        let deadline = next.map(|d| Instant::now() + d + Duration::from_nanos(100));
+        self.published = deadline;
+        self.m.ticker.set_if_moved(self.id, deadline);
         time
     }
 
@@ -670,6 +667,7 @@ impl Hart {
             if let Some(exit) = self.m.poll() {
                 return Turn::Stop(exit);
             }
+            self.serve_protect();
             let time = self.update_interrupts();
             if self.ps.wfi_wakeup(time) {
                 return Turn::Continue;

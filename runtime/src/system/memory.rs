@@ -326,6 +326,14 @@ impl Hart {
             Region::Mmio => PageTarget::default(),
         };
         self.tlb.fill(idx, gva, &t, target);
+        if !target.code && matches!(self.m.phys.region(pa), Region::Ram(_)) {
+            // Another hart may have made the page code between the check
+            // and the fill (it set the bit before looking at our TLB).
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.m.phys.is_code(pa) {
+                self.tlb.protect_code_page(GuestPhysAddr(pa & PAGE_MASK));
+            }
+        }
         Ok(pa)
     }
 
@@ -641,12 +649,65 @@ impl Hart {
 
     /// Marks the RAM pages of a newly translated block as code and makes
     /// this hart's TLB send stores to them to the slow path.
+    ///
+    /// Other harts' TLBs may hold writable entries for these pages: each
+    /// is asked to mark them (kicked, it serves the request at its next
+    /// block boundary or in `wfi`), and this hart waits for every running
+    /// hart's answer before it runs the new code, serving requests of its
+    /// own meanwhile. A hart filling an entry at the same time sees the
+    /// code bit (set first, sequentially consistent) and flags the entry
+    /// itself.
     pub(crate) fn protect_code(&mut self, pages: &[u64]) {
+        let mut fresh = Vec::new();
         for &p in pages {
             let pa = p * PAGE_SIZE;
             if self.m.phys.set_code(pa) {
                 self.tlb.protect_code_page(GuestPhysAddr(pa));
+                fresh.push(p);
             }
         }
+        if fresh.is_empty() || self.m.protect.len() < 2 {
+            return;
+        }
+        let mut waits = Vec::new();
+        for (h, q) in self.m.protect.iter().enumerate() {
+            if h == self.id || !self.m.wakes[h].is_running() {
+                continue;
+            }
+            let ticket = {
+                let mut pages = q.pages.lock().unwrap_or_else(|e| e.into_inner());
+                pages.extend_from_slice(&fresh);
+                q.requested.fetch_add(1, Ordering::SeqCst) + 1
+            };
+            self.m.wakes[h].kick();
+            waits.push((h, ticket));
+        }
+        let m = self.m.clone();
+        for (h, ticket) in waits {
+            let q = &m.protect[h];
+            while q.served.load(Ordering::SeqCst) < ticket
+                && self.m.wakes[h].is_running()
+                && !self.m.quit.load(Ordering::Relaxed)
+            {
+                self.serve_protect();
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Marks the pages other harts asked for in this hart's TLB.
+    pub(crate) fn serve_protect(&mut self) {
+        let q = &self.m.protect[self.id];
+        if q.served.load(Ordering::SeqCst) == q.requested.load(Ordering::SeqCst) {
+            return;
+        }
+        let (pages, upto) = {
+            let mut p = q.pages.lock().unwrap_or_else(|e| e.into_inner());
+            (std::mem::take(&mut *p), q.requested.load(Ordering::SeqCst))
+        };
+        for p in pages {
+            self.tlb.protect_code_page(GuestPhysAddr(p * PAGE_SIZE));
+        }
+        q.served.fetch_max(upto, Ordering::SeqCst);
     }
 }

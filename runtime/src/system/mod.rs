@@ -19,8 +19,13 @@
 //! (MMIO) make that hart look at the machine at its next block boundary:
 //! power-off, timer programming and interrupt lines are noticed there.
 //!
-//! Today one hart runs (`-smp 1`); the structure (per-hart state, a shared
-//! translation cache, per-hart wake-ups) is what SMP builds on.
+//! SMP (`-smp N`): one host thread per hart, sharing the translation
+//! cache; per-hart CSRs, TLB and jump cache. IPIs are the CLINT's `msip`
+//! (a write kicks the target hart out of translated code or `wfi` at
+//! once); OpenSBI turns SBI remote fences into IPIs, so each hart flushes
+//! its own TLB. A page that becomes code on one hart is marked not-dirty
+//! in every hart's TLB before the translating hart runs the code (it waits
+//! for the others to acknowledge, serving their requests meanwhile).
 
 use std::collections::VecDeque;
 use std::io::Write;
@@ -138,6 +143,11 @@ impl HartWake {
             .store(std::ptr::null_mut(), Ordering::SeqCst);
     }
 
+    /// Whether the hart is running (attached).
+    pub(crate) fn is_running(&self) -> bool {
+        !self.exit_request.load(Ordering::SeqCst).is_null()
+    }
+
     /// Makes the hart leave translated code and wake from `wfi`.
     pub(crate) fn kick(&self) {
         self.dirty.store(true, Ordering::SeqCst);
@@ -182,11 +192,23 @@ pub(crate) struct Ticker {
 }
 
 impl Ticker {
-    /// Sets hart `hart`'s next deadline.
-    pub(crate) fn set(&self, hart: usize, deadline: Option<Instant>) {
+    /// Sets hart `hart`'s next deadline, unless the one the ticker holds
+    /// is within 20 µs of it (a hart recomputes its deadline at every
+    /// interrupt check; waking the ticker each time would cost more than
+    /// the precision gained). The comparison is with what the ticker
+    /// holds, not with what the hart gave it last: the ticker empties a
+    /// slot when it fires, and a deadline must not be lost because the
+    /// hart asks for the same instant again.
+    pub(crate) fn set_if_moved(&self, hart: usize, deadline: Option<Instant>) {
         let mut d = self.deadlines.lock().unwrap_or_else(|e| e.into_inner());
-        d.0[hart] = deadline;
-        self.cv.notify_all();
+        let moved = match (deadline, d.0[hart]) {
+            (Some(a), Some(b)) => a.max(b) - a.min(b) > std::time::Duration::from_micros(20),
+            (a, b) => a.is_some() != b.is_some(),
+        };
+        if moved {
+            d.0[hart] = deadline;
+            self.cv.notify_all();
+        }
     }
 
     fn stop(&self) {
@@ -299,6 +321,15 @@ impl CompileQueue {
     }
 }
 
+/// Pages another hart's translations made code, for one hart to protect
+/// in its TLB: the pages, and how many requests were made and served.
+#[derive(Default)]
+pub(crate) struct ProtectQueue {
+    pub(crate) pages: Mutex<Vec<u64>>,
+    pub(crate) requested: std::sync::atomic::AtomicU64,
+    pub(crate) served: std::sync::atomic::AtomicU64,
+}
+
 /// What every hart of a machine shares.
 pub(crate) struct Machine {
     pub(crate) phys: PhysMap,
@@ -314,6 +345,11 @@ pub(crate) struct Machine {
     pub(crate) compiles: CompileQueue,
     /// Why the compile worker stopped the machine, if it did.
     failure: Mutex<Option<String>>,
+    /// The finisher event that stopped the machine.
+    exit: Mutex<Option<MachineExit>>,
+    /// Per hart: RAM pages that became code on another hart, which this
+    /// hart's TLB must mark not-dirty (see `Hart::protect_code`).
+    pub(crate) protect: Vec<ProtectQueue>,
     finisher: Mutex<Option<mpsc::Receiver<FinisherEvent>>>,
     start: Instant,
 }
@@ -323,16 +359,37 @@ impl Machine {
     /// the finisher.
     pub(crate) fn poll(&self) -> Option<MachineExit> {
         if self.quit.load(Ordering::Relaxed) {
-            return Some(MachineExit::Quit);
+            return Some(self.exit().unwrap_or(MachineExit::Quit));
         }
         let f = self.finisher.lock().unwrap_or_else(|e| e.into_inner());
-        match f.as_ref()?.try_recv() {
-            Ok(FinisherEvent::Pass) => Some(MachineExit::PowerOff { code: 0 }),
-            Ok(FinisherEvent::Fail(code)) => Some(MachineExit::PowerOff {
+        let exit = match f.as_ref()?.try_recv() {
+            Ok(FinisherEvent::Pass) => MachineExit::PowerOff { code: 0 },
+            Ok(FinisherEvent::Fail(code)) => MachineExit::PowerOff {
                 code: i32::from(code),
-            }),
-            Ok(FinisherEvent::Reset) => Some(MachineExit::Reset),
-            Err(_) => None,
+            },
+            Ok(FinisherEvent::Reset) => MachineExit::Reset,
+            Err(_) => return None,
+        };
+        drop(f);
+        // Every hart stops: the first event decides.
+        self.exit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(exit);
+        self.stop_all();
+        self.exit()
+    }
+
+    /// How the guest ended the machine, if it did.
+    fn exit(&self) -> Option<MachineExit> {
+        *self.exit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes every hart return from its loop.
+    pub(crate) fn stop_all(&self) {
+        self.quit.store(true, Ordering::SeqCst);
+        for w in &self.wakes {
+            w.kick();
         }
     }
 
@@ -360,15 +417,8 @@ impl SystemEngine {
     ///
     /// # Errors
     /// [`Error::Codegen`] if Cranelift cannot target this host,
-    /// [`Error::Host`] if executable memory cannot be mapped or the
-    /// machine has more than one hart (not supported yet).
+    /// [`Error::Host`] if executable memory cannot be mapped.
     pub fn new(mut machine: VirtMachine, config: SystemConfig) -> Result<SystemEngine> {
-        if machine.harts() != 1 {
-            return Err(Error::Host(format!(
-                "{} harts: only -smp 1 is supported so far",
-                machine.harts()
-            )));
-        }
         let backend = Backend::new(BackendConfig {
             guest_base: 0,
             guest_size: 0,
@@ -422,6 +472,8 @@ impl SystemEngine {
             },
             compiles: CompileQueue::new(),
             failure: Mutex::new(None),
+            exit: Mutex::new(None),
+            protect: (0..harts).map(|_| ProtectQueue::default()).collect(),
             finisher: Mutex::new(machine.take_finisher_events()),
             start: Instant::now(),
         });
@@ -474,8 +526,37 @@ impl SystemEngine {
                 .spawn(move || m.compiles.run(&m))
                 .map_err(|e| Error::Host(format!("cannot start the compile thread: {e}")))?
         };
+        // Harts 1.. on threads of their own, hart 0 on this one.
+        let mut others = Vec::new();
+        for id in 1..m.wakes.len() {
+            let b = self.machine.hart_boot(id as u32);
+            let mm = m.clone();
+            let t = std::thread::Builder::new()
+                .name(format!("cranemu-hart{id}"))
+                .spawn(move || {
+                    let r = Hart::new(mm.clone(), id, b.pc, [b.a0, b.a1, b.a2]).run();
+                    // One hart failing stops the machine.
+                    mm.stop_all();
+                    r
+                });
+            match t {
+                Ok(t) => others.push(t),
+                Err(e) => {
+                    m.stop_all();
+                    return Err(Error::Host(format!("cannot start hart {id}: {e}")));
+                }
+            }
+        }
         let mut hart = Hart::new(m.clone(), 0, boot.pc, [boot.a0, boot.a1, boot.a2]);
-        let r = hart.run();
+        let mut r = hart.run();
+        m.stop_all();
+        for t in others {
+            match t.join() {
+                Ok(Err(e)) if r.is_ok() => r = Err(e),
+                Ok(_) => {}
+                Err(_) => r = Err(Error::Host("a hart thread panicked".into())),
+            }
+        }
         m.ticker.stop();
         m.compiles.stop();
         let _ = ticker.join();
