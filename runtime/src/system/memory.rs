@@ -515,6 +515,11 @@ pub(crate) unsafe extern "C" fn slow_atomic(cpu: *mut u8, va: u64, inf: u64, _: 
 /// Guest memory for the IR interpreter in system mode: the same slow
 /// paths, under the block's MMU index; the fault's exact cause is kept
 /// for the execution loop.
+///
+/// After a fault every further access fails at once without touching
+/// memory: the interpreter probes the faulting range byte by byte to name
+/// the faulting address (a user-mode need), and in system mode those
+/// probes would read and write devices and replace the fault's cause.
 pub(crate) struct SysInterpMemory<'a> {
     pub(crate) hart: &'a mut Hart,
     pub(crate) idx: MmuIdx,
@@ -523,12 +528,18 @@ pub(crate) struct SysInterpMemory<'a> {
 
 impl cranemu_ir::interp::Memory for SysInterpMemory<'_> {
     fn load(&mut self, addr: u64, size: MemSize) -> Result<u64, ()> {
+        if self.fault.is_some() {
+            return Err(());
+        }
         self.hart
             .load(addr, size.bytes(), self.idx)
             .map_err(|f| self.fault = Some(f))
     }
 
     fn store(&mut self, addr: u64, size: MemSize, value: u64) -> Result<(), ()> {
+        if self.fault.is_some() {
+            return Err(());
+        }
         self.hart
             .store(addr, size.bytes(), value, self.idx)
             .map_err(|f| self.fault = Some(f))
@@ -540,6 +551,9 @@ impl cranemu_ir::interp::Memory for SysInterpMemory<'_> {
         size: MemSize,
         update: &mut dyn FnMut(u64) -> u64,
     ) -> Result<u64, ()> {
+        if self.fault.is_some() {
+            return Err(());
+        }
         let p = self
             .hart
             .atomic_host(addr, size.bytes(), self.idx)

@@ -1,5 +1,6 @@
 /* misc: boot state, misa, misaligned accesses, FENCE.I, counters and their
- * enables, the FP context status (mstatus.FS/SD), EBREAK, PMP.
+ * enables, the FP context status (mstatus.FS/SD), EBREAK, PMP, and access
+ * faults for a physical address no memory or device claims.
  *
  * References: RISC-V Privileged ISA v1.12 (20211203):
  *   3.1.1  misa (MXL = 2 for RV64; extension bits), 3.1.5 mhartid,
@@ -293,6 +294,26 @@ static void test_pmp(void)
 	asm volatile("sfence.vma" ::: "memory");
 }
 
+/* A physical address that no memory or device claims (between the RTC at
+ * 0x101000 and the CLINT at 0x2000000 on the virt board): an access is an
+ * access fault with mtval = the address (Privileged ISA 3.7 / 3.1.15,
+ * "access-fault exceptions"), taken in M since nothing is delegated. */
+#define HOLE 0x500000UL
+
+static void test_unmapped(void)
+{
+	trap_reset();
+	mem_ld64(HOLE);
+	check("hole.load.mcause", mtrap.cause, 5);
+	check("hole.load.mtval", mtrap.tval, HOLE);
+	check("hole.load.mepc", mtrap.epc, (u64)mem_ld64_insn);
+	trap_reset();
+	mem_sd64(HOLE + 8, 1);
+	check("hole.store.mcause", mtrap.cause, 7);
+	check("hole.store.mtval", mtrap.tval, HOLE + 8);
+	check("hole.store.mepc", mtrap.epc, (u64)mem_sd64_insn);
+}
+
 int main(u64 hartid, u64 fdt)
 {
 	(void)hartid;
@@ -304,5 +325,6 @@ int main(u64 hartid, u64 fdt)
 	test_fs();
 	test_ebreak();
 	test_pmp();
+	test_unmapped();
 	return 0;
 }
