@@ -18,12 +18,9 @@ mod common;
 
 use common::*;
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const CC: &str = "riscv64-linux-gnu-gcc";
 const QEMU: &str = "qemu-system-riscv64";
@@ -110,61 +107,18 @@ fn time_limit() -> Duration {
 /// `pre_args`), stdin empty; returns (exit status, stdout, stderr), or
 /// panics after the time limit, killing the process group.
 fn run_machine(program: &Path, pre_args: &[&str], elf: &Path) -> (i32, String, String) {
-    let mut cmd = Command::new(program);
-    cmd.args(pre_args)
+    let out = host(program)
+        .args(pre_args)
         .args(["-M", "virt", "-m", "128M", "-bios", "none", "-kernel"])
         .arg(elf)
         .arg("-nographic")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let cmdline = format!("{cmd:?}").replace('"', "");
-    let mut child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start `{cmdline}`: {e}"));
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err_t = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = err.read_to_end(&mut v);
-        v
-    });
-    let deadline = Instant::now() + time_limit();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            Ok(None) => {
-                let _ = Command::new("kill")
-                    .args(["-KILL", "--", &format!("-{}", child.id())])
-                    .status();
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-            Err(e) => panic!("wait for `{cmdline}`: {e}"),
-        }
-    };
-    let stdout = String::from_utf8_lossy(&out_t.join().expect("stdout reader")).into_owned();
-    let stderr = String::from_utf8_lossy(&err_t.join().expect("stderr reader")).into_owned();
-    let Some(status) = status else {
-        panic!(
-            "`{cmdline}` timed out after {:?} (CRANEMU_BAREMETAL_TIMEOUT) and was killed\n--- stdout so far:\n{}\n--- stderr:\n{}",
-            time_limit(),
-            truncate(&stdout, 4000),
-            truncate(&stderr, 4000)
-        );
-    };
-    let code = status
-        .code()
-        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
-    (code, stdout, stderr)
+        .time_limit(time_limit(), "CRANEMU_BAREMETAL_TIMEOUT")
+        .run();
+    (
+        out.status,
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.stderr,
+    )
 }
 
 fn check_run(what: &str, name: &str, program: &Path, pre_args: &[&str], elf: &Path) {

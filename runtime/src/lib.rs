@@ -430,14 +430,7 @@ impl Engine {
         let backend = Backend::new(BackendConfig {
             guest_base: base,
             guest_size: space.size(),
-            layout: StateLayout {
-                pc: CpuState::OFFSET_PC,
-                exit_request: CpuState::OFFSET_EXIT_REQUEST,
-                fault_addr: CpuState::OFFSET_FAULT_ADDR,
-                trap_cause: CpuState::OFFSET_TRAP_CAUSE,
-                fp_sink: CpuState::OFFSET_FP_SINK,
-                jump_cache: CpuState::OFFSET_JUMP_CACHE,
-            },
+            layout: state_layout(),
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: lookup_helper,
             opt_level: config.opt_level,
@@ -901,6 +894,18 @@ impl Engine {
     /// vCPU), in the order they started.
     pub fn vcpu_stats(&self) -> Vec<VcpuStats> {
         self.cache.thread_stats()
+    }
+}
+
+/// Where translated code finds the fields of [`CpuState`] it uses itself.
+fn state_layout() -> StateLayout {
+    StateLayout {
+        pc: CpuState::OFFSET_PC,
+        exit_request: CpuState::OFFSET_EXIT_REQUEST,
+        fault_addr: CpuState::OFFSET_FAULT_ADDR,
+        trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+        fp_sink: CpuState::OFFSET_FP_SINK,
+        jump_cache: CpuState::OFFSET_JUMP_CACHE,
     }
 }
 

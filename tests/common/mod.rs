@@ -121,6 +121,7 @@ pub fn guest(program: impl AsRef<OsStr>) -> Cmd {
     Cmd {
         cmd,
         stdin: Vec::new(),
+        limit: None,
     }
 }
 
@@ -139,6 +140,7 @@ pub fn guest_with(options: &[&str], program: impl AsRef<OsStr>) -> Cmd {
     Cmd {
         cmd,
         stdin: Vec::new(),
+        limit: None,
     }
 }
 
@@ -147,25 +149,33 @@ pub fn host(program: impl AsRef<OsStr>) -> Cmd {
     Cmd {
         cmd: Command::new(program),
         stdin: Vec::new(),
+        limit: None,
     }
 }
 
 /// A command to run cranemu itself with exactly these arguments (checks of
 /// its own command line; never replaced by the runner).
 pub fn cranemu_cmd() -> Cmd {
-    Cmd {
-        cmd: Command::new(cranemu()),
-        stdin: Vec::new(),
-    }
+    host(cranemu())
 }
 
 /// A command plus the bytes for its stdin.
 pub struct Cmd {
     pub cmd: Command,
     stdin: Vec<u8>,
+    /// The time limit and the variable that sets it (for messages);
+    /// `CRANEMU_TEST_TIMEOUT` when `None`.
+    limit: Option<(Duration, &'static str)>,
 }
 
 impl Cmd {
+    /// Limits the run to `limit`, which the environment variable `var`
+    /// sets (named in the timeout message).
+    pub fn time_limit(mut self, limit: Duration, var: &'static str) -> Self {
+        self.limit = Some((limit, var));
+        self
+    }
+
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Self {
         self.cmd.arg(a);
         self
@@ -218,7 +228,10 @@ impl Cmd {
             let _ = err.read_to_end(&mut v);
             v
         });
-        let deadline = Instant::now() + timeout();
+        let (limit, var) = self
+            .limit
+            .unwrap_or_else(|| (timeout(), "CRANEMU_TEST_TIMEOUT"));
+        let deadline = Instant::now() + limit;
         let status: ExitStatus = loop {
             match child.try_wait() {
                 Ok(Some(s)) => break s,
@@ -232,9 +245,13 @@ impl Cmd {
                         .status();
                     let _ = child.kill();
                     let _ = child.wait();
+                    // The group is dead, so its pipes are closed.
+                    let out = out_t.join().unwrap_or_default();
+                    let err = err_t.join().unwrap_or_default();
                     panic!(
-                        "`{cmdline}` timed out after {:?} (CRANEMU_TEST_TIMEOUT)",
-                        timeout()
+                        "`{cmdline}` timed out after {limit:?} ({var}) and was killed\n--- stdout so far (last 4000 bytes):\n{}\n--- stderr:\n{}",
+                        tail_text(&out, 4000),
+                        tail_text(&err, 4000),
                     );
                 }
                 Err(e) => panic!("wait for `{cmdline}`: {e}"),
@@ -253,6 +270,11 @@ impl Cmd {
             cmdline,
         }
     }
+}
+
+/// The last `n` bytes of `bytes` as text.
+pub fn tail_text(bytes: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&bytes[bytes.len().saturating_sub(n)..]).into_owned()
 }
 
 /// Asserts two texts are equal, reporting the first differing line.

@@ -66,6 +66,16 @@ pub(crate) struct Hart {
     published: Option<Instant>,
 }
 
+/// What the translation cache holds for a pc under the current flags.
+enum Lookup {
+    /// A compiled TB: its code and the TB.
+    Code(*const u8, *const Tb),
+    /// A TB that is still interpreted.
+    Cold(Arc<Tb>),
+    /// None yet; the pc's guest physical address, for translating it.
+    Miss(u64),
+}
+
 /// What a turn of the loop decided.
 enum Turn {
     /// Go on.
@@ -213,14 +223,19 @@ impl Hart {
         self.ps.time = time;
         // The next instant a timer interrupt becomes pending, if in the
         // future: mtimecmp, and stimecmp under Sstc.
+        // (`u64::MAX`, which Linux writes to stop the timer, is never.)
         let mut next = hp.next_deadline.filter(|d| !d.is_zero());
-        if self.ps.menvcfg & (1 << 63) != 0 && self.ps.stimecmp > time {
+        if self.ps.menvcfg & (1 << 63) != 0
+            && self.ps.stimecmp > time
+            && self.ps.stimecmp != u64::MAX
+        {
             let d = ticks(self.ps.stimecmp - time);
             next = Some(next.map_or(d, |n| n.min(d)));
         }
         // One tick later than the exact instant, so that the kick finds
-        // the interrupt pending (mtime counts whole 100 ns ticks).
-        let deadline = next.map(|d| Instant::now() + d + Duration::from_nanos(100));
+        // the interrupt pending (mtime counts whole 100 ns ticks). A
+        // deadline past what `Instant` holds is never.
+        let deadline = next.and_then(|d| Instant::now().checked_add(d + Duration::from_nanos(100)));
         self.published = deadline;
         self.m.ticker.set_if_moved(self.id, deadline);
         time
@@ -264,38 +279,36 @@ impl Hart {
         (e.pc == pc && e.flags == flags).then_some(e)
     }
 
-    /// The compiled code for `pc` under the current flags, if any,
-    /// without translating: the jump cache, then the shared map.
-    /// `Err` if the pc cannot be fetched.
-    fn lookup(
-        &mut self,
-        generation: &Generation,
-        pc: u64,
-    ) -> std::result::Result<Option<(*const u8, *const Tb)>, Fault> {
+    /// What the cache holds for `pc` under the current flags: the jump
+    /// cache, then the shared map. `Err` if the pc cannot be fetched.
+    fn lookup(&mut self, generation: &Generation, pc: u64) -> std::result::Result<Lookup, Fault> {
         let flags = self.cpu.tb_flags();
         if let Some(e) = self.jc_probe(generation, pc, flags) {
             Counters::bump(&self.counters.jc_hits);
-            return Ok(Some((e.code as *const u8, e.tb as *const Tb)));
+            return Ok(Lookup::Code(e.code as *const u8, e.tb as *const Tb));
         }
         let phys = self.translate_code(pc)?;
-        let Some((code, tb)) = generation.lookup(pc, flags, phys) else {
-            return Ok(None);
+        let Some(tb) = generation.get(pc, flags, phys) else {
+            return Ok(Lookup::Miss(phys));
         };
-        if code.is_null() {
-            return Ok(None);
-        }
+        let Some(code) = tb.code() else {
+            return Ok(Lookup::Cold(tb));
+        };
         Counters::bump(&self.counters.map_hits);
         self.jc[jump_cache_index(pc, flags)] = JumpCacheEntry {
             pc,
             flags,
             code: code as usize,
-            tb: tb as usize,
+            tb: Arc::as_ptr(&tb) as usize,
         };
-        Ok(Some((code, tb)))
+        // The generation keeps the TB alive (see `tbcache`).
+        Ok(Lookup::Code(code, Arc::as_ptr(&tb)))
     }
 
-    /// The TB for `pc` (at guest physical `phys`) under the current flags,
-    /// translating it on a miss. `None` if the cache moved on.
+    /// Translates the TB for `pc` (at guest physical `phys`) under the
+    /// current flags, after [`Hart::lookup`] missed; another hart's TB for
+    /// the same key wins if it was inserted first. `None` if the cache
+    /// moved on.
     fn find_or_translate(
         &mut self,
         generation: &Arc<Generation>,
@@ -303,9 +316,6 @@ impl Hart {
         phys: u64,
     ) -> Result<Option<Arc<Tb>>> {
         let flags = self.cpu.tb_flags();
-        if let Some(tb) = generation.get(pc, flags, phys) {
-            return Ok(Some(tb));
-        }
         Counters::bump(&self.counters.misses);
         loop {
             let seq = self.m.cache.seq();
@@ -341,23 +351,22 @@ impl Hart {
         let mut from_slot: Option<*const Slot> = None;
         loop {
             let pc = self.cpu.pc;
-            let (code, tb) = match self.lookup(generation, pc) {
+            let tb = match self.lookup(generation, pc) {
                 Err(f) => {
                     self.raise(f);
                     return Ok(Turn::Continue);
                 }
-                Ok(Some(found)) => found,
-                Ok(None) => {
-                    let phys = match self.translate_code(pc) {
-                        Ok(p) => p,
-                        Err(f) => {
-                            self.raise(f);
-                            return Ok(Turn::Continue);
-                        }
-                    };
-                    let Some(tb) = self.find_or_translate(generation, pc, phys)? else {
-                        return Ok(Turn::NewGeneration);
-                    };
+                Ok(Lookup::Code(code, tb)) => Ok((code, tb)),
+                Ok(Lookup::Cold(tb)) => Err(tb),
+                Ok(Lookup::Miss(phys)) => match self.find_or_translate(generation, pc, phys)? {
+                    Some(tb) => Err(tb),
+                    None => return Ok(Turn::NewGeneration),
+                },
+            };
+            // A TB without code: interpret it, or have it compiled.
+            let (code, tb) = match tb {
+                Ok(found) => found,
+                Err(tb) => {
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
                     let threshold = self.m.config.engine.jit_threshold;
                     if n >= threshold && tb.claim_compile() {
@@ -711,7 +720,7 @@ pub(crate) unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u
     // translated code.
     let generation = unsafe { &*generation };
     match hart.lookup(generation, pc) {
-        Ok(Some((code, _))) => code,
+        Ok(Lookup::Code(code, _)) => code,
         _ => std::ptr::null(),
     }
 }

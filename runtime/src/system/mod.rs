@@ -34,7 +34,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
-use cranemu_backend::{Backend, BackendConfig, SoftmmuConfig, StateLayout};
+use cranemu_backend::{Backend, BackendConfig, SoftmmuConfig};
 use cranemu_frontend::cpu::tb_flags;
 use cranemu_frontend::CpuState;
 use cranemu_hw::aclint::Aclint;
@@ -422,14 +422,7 @@ impl SystemEngine {
         let backend = Backend::new(BackendConfig {
             guest_base: 0,
             guest_size: 0,
-            layout: StateLayout {
-                pc: CpuState::OFFSET_PC,
-                exit_request: CpuState::OFFSET_EXIT_REQUEST,
-                fault_addr: CpuState::OFFSET_FAULT_ADDR,
-                trap_cause: CpuState::OFFSET_TRAP_CAUSE,
-                fp_sink: CpuState::OFFSET_FP_SINK,
-                jump_cache: CpuState::OFFSET_JUMP_CACHE,
-            },
+            layout: crate::state_layout(),
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: hart::lookup_helper,
             opt_level: config.engine.opt_level,
