@@ -63,8 +63,26 @@ pub const HELPER_CSRRW: Helper = Helper(0);
 /// Index of [`helper_read_counter`] in [`HELPERS`].
 pub const HELPER_READ_COUNTER: Helper = Helper(1);
 
+/// Index of [`helper_pause`] in [`HELPERS`].
+pub const HELPER_PAUSE: Helper = Helper(2);
+
 /// The helper table, indexed by the `HELPER_*` constants.
-pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter];
+pub const HELPERS: &[HelperFn] = &[helper_csrrw, helper_read_counter, helper_pause];
+
+/// `pause` (Zihintpause): the guest is spinning (Linux's `cpu_relax`, a
+/// spinlock, a barrier), so the host thread yields its core to another
+/// runnable thread, as a hypervisor's pause-loop exiting does. With more
+/// vCPUs than host cores, the thread that the spinning hart waits for may
+/// otherwise get no core until the spinner's time slice ends. Returns 0;
+/// the arguments are unused.
+///
+/// # Safety
+/// None needed: no pointer is dereferenced (unsafe only for the helper
+/// signature).
+pub unsafe extern "C" fn helper_pause(_cpu: *mut u8, _: u64, _: u64, _: u64) -> u64 {
+    std::thread::yield_now();
+    0
+}
 
 /// Sets up the host's float environment for running `cpu`'s guest code:
 /// no accumulated flags, and `cpu`'s ambient rounding mode (see

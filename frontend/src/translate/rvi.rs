@@ -184,6 +184,10 @@ pub(crate) fn gen_alu_w(ctx: &mut DisasContext<'_>, insn: &Insn, op: BinOp, imm:
 /// Every other fence is [`FenceKind::Other`], a compiler barrier only.
 /// Device I/O (`o`/`i`) is treated like memory writes/reads. `fence.tso`
 /// (`fm = 1000`) never orders stores before loads.
+///
+/// `pause` (Zihintpause, the encoding of `fence w, 0`, which orders nothing)
+/// also calls [`crate::helpers::helper_pause`], which yields the host
+/// thread.
 pub(crate) fn trans_fence(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
     const W: i64 = 1 << 0;
     const R: i64 = 1 << 1;
@@ -196,5 +200,9 @@ pub(crate) fn trans_fence(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
         FenceKind::Other
     };
     ctx.b.fence(kind);
+    if fm == 0 && pred == W && succ == 0 && insn.rd == 0 && insn.rs1 == 0 {
+        let zero = ctx.iconst(0);
+        ctx.b.call(crate::helpers::HELPER_PAUSE, [zero, zero, zero]);
+    }
     Flow::Next
 }

@@ -25,7 +25,7 @@ use cranemu_frontend::translate::{translate_block, TranslateOptions};
 use cranemu_frontend::{CpuState, Exception, Interrupt, Op};
 use cranemu_ir::interp;
 use cranemu_softmmu::system::tlb::{MmuIdx, Tlb};
-use cranemu_softmmu::system::{GuestVirtAddr, Priv as MmuPriv};
+use cranemu_softmmu::system::{GuestVirtAddr, Priv as MmuPriv, PAGE_SIZE};
 
 use super::memory::{mmu_idx, Fault, SysFetch, SysInterpMemory};
 use super::{Machine, MachineExit};
@@ -309,6 +309,12 @@ impl Hart {
     /// current flags, after [`Hart::lookup`] missed; another hart's TB for
     /// the same key wins if it was inserted first. `None` if the cache
     /// moved on.
+    ///
+    /// The pages are marked as code before their bytes are read, and the
+    /// TB goes in only if no store invalidated them since and they are
+    /// still marked (the race with other harts' stores: `memory`'s module
+    /// doc); a TB that runs onto a page not marked yet is translated again
+    /// once that page is.
     fn find_or_translate(
         &mut self,
         generation: &Arc<Generation>,
@@ -317,7 +323,9 @@ impl Hart {
     ) -> Result<Option<Arc<Tb>>> {
         let flags = self.cpu.tb_flags();
         Counters::bump(&self.counters.misses);
+        let mut marked = vec![phys / PAGE_SIZE];
         loop {
+            self.protect_code(&marked);
             let seq = self.m.cache.seq();
             let t0 = Instant::now();
             let opts = TranslateOptions {
@@ -336,7 +344,15 @@ impl Hart {
             Counters::bump(&self.counters.blocks);
             Counters::add(&self.counters.guest_insns, u64::from(t.ir.guest_insns));
             Counters::add(&self.counters.translate_ns, t0.elapsed().as_nanos() as u64);
-            self.protect_code(&pages);
+            if pages.iter().any(|p| !marked.contains(p)) {
+                marked = pages;
+                Counters::bump(&self.counters.races);
+                continue;
+            }
+            if !pages.iter().all(|&p| self.m.phys.code_holds(p * PAGE_SIZE)) {
+                Counters::bump(&self.counters.races);
+                continue;
+            }
             let tb = Tb::new(t.ir, phys, pages);
             match self.m.cache.insert(generation, tb, seq, &self.counters) {
                 Ok(tb) => return Ok(Some(tb)),

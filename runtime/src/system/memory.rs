@@ -14,10 +14,26 @@
 //! A bitmap over RAM pages marks those that translated code was read from
 //! (QEMU's `DIRTY_MEMORY_CODE`, inverted). TLB write tags of such a page
 //! carry `TLB_NOTDIRTY`, so a store to it takes the slow path, which
-//! invalidates the TBs read from the page (for every hart, through the
-//! translation cache's page index), clears the mark and refills without
-//! the flag. So code is invalidated by the physical page that changed,
-//! whatever virtual address wrote it, and `fence.i` only ends a block.
+//! writes, then clears the mark and invalidates the TBs read from the page
+//! (for every hart, through the translation cache's page index), and
+//! refills without the flag. So code is invalidated by the physical page
+//! that changed, whatever virtual address wrote it, and `fence.i` only
+//! ends a block.
+//!
+//! Between harts, a translation and a store to its page race; the order
+//! of the steps closes the window (`Hart::find_or_translate`):
+//! - the translator marks the page and waits until every hart's TLB sends
+//!   stores to it to the slow path *before* it reads the bytes;
+//! - the writer invalidates *after* its store, and an invalidation newer
+//!   than the translation's start makes the insertion fail (or removes
+//!   the TB if it came later);
+//! - the translator inserts only if the page is still marked, so no TB
+//!   lives on a page whose stores no longer invalidate.
+//!
+//! An AMO invalidates before it writes (translated code does the AMO
+//! after the slow path returns the host address), so a translation racing
+//! with an AMO that rewrites instruction bytes may keep the old bytes
+//! until the page's next store.
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
@@ -124,6 +140,13 @@ impl PhysMap {
     pub(crate) fn set_code(&self, pa: u64) -> bool {
         self.code_bit(pa)
             .is_some_and(|(w, b)| w.fetch_or(b, Ordering::AcqRel) & b == 0)
+    }
+
+    /// Whether the page of `pa` is marked as code, or is not RAM (the
+    /// mask ROM's code never changes).
+    pub(crate) fn code_holds(&self, pa: u64) -> bool {
+        self.code_bit(pa)
+            .is_none_or(|(w, b)| w.load(Ordering::SeqCst) & b != 0)
     }
 
     /// Unmarks the page of `pa`; true if it was marked.
@@ -401,9 +424,11 @@ impl Hart {
         let pa = self.translate(va, size, AccessType::Store, idx)?;
         match self.m.phys.region(pa) {
             Region::Ram(p) => {
-                self.note_code_write(va, pa);
                 // SAFETY: RAM host memory, within one page.
                 unsafe { write_host(p, size, v) };
+                // After the write: a translation that read the old bytes
+                // started before this invalidation (module doc).
+                self.note_code_write(va, pa);
                 Ok(())
             }
             // Writes to ROM are ignored.
@@ -661,18 +686,29 @@ impl Hart {
         Ok(pa)
     }
 
-    /// Marks the RAM pages of a newly translated block as code and makes
-    /// this hart's TLB send stores to them to the slow path.
+    /// Marks RAM pages (page numbers) as code, before a translation reads
+    /// them, and makes every hart's TLB send stores to them to the slow
+    /// path.
     ///
-    /// Other harts' TLBs may hold writable entries for these pages: each
-    /// is asked to mark them (kicked, it serves the request at its next
-    /// block boundary or in `wfi`), and this hart waits for every running
-    /// hart's answer before it runs the new code, serving requests of its
-    /// own meanwhile. A hart filling an entry at the same time sees the
-    /// code bit (set first, sequentially consistent) and flags the entry
-    /// itself.
+    /// Other harts' TLBs may hold writable entries for pages this call
+    /// marks: each is asked to mark them (kicked, it serves the request at
+    /// its next block boundary or in `wfi`), and this hart waits for every
+    /// running hart's answer, serving requests of its own meanwhile. A
+    /// page that another hart marked may still have its requests in
+    /// flight: this hart waits for those too (the marking and the posting
+    /// happen under `protect_lock`). A hart filling an entry at the same
+    /// time sees the code bit (set first, sequentially consistent) and
+    /// flags the entry itself. A hart that is not running serves its
+    /// requests before it runs a block.
     pub(crate) fn protect_code(&mut self, pages: &[u64]) {
         let mut fresh = Vec::new();
+        let multi = self.m.protect.len() > 1;
+        let guard = multi.then(|| {
+            self.m
+                .protect_lock
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        });
         for &p in pages {
             let pa = p * PAGE_SIZE;
             if self.m.phys.set_code(pa) {
@@ -680,7 +716,7 @@ impl Hart {
                 fresh.push(p);
             }
         }
-        if fresh.is_empty() || self.m.protect.len() < 2 {
+        if !multi {
             return;
         }
         let mut waits = Vec::new();
@@ -688,14 +724,20 @@ impl Hart {
             if h == self.id || !self.m.wakes[h].is_running() {
                 continue;
             }
-            let ticket = {
+            let ticket = if fresh.is_empty() {
+                q.requested.load(Ordering::SeqCst)
+            } else {
                 let mut pages = q.pages.lock().unwrap_or_else(|e| e.into_inner());
                 pages.extend_from_slice(&fresh);
-                q.requested.fetch_add(1, Ordering::SeqCst) + 1
+                let t = q.requested.fetch_add(1, Ordering::SeqCst) + 1;
+                self.m.wakes[h].kick();
+                t
             };
-            self.m.wakes[h].kick();
-            waits.push((h, ticket));
+            if q.served.load(Ordering::SeqCst) < ticket {
+                waits.push((h, ticket));
+            }
         }
+        drop(guard);
         let m = self.m.clone();
         for (h, ticket) in waits {
             let q = &m.protect[h];

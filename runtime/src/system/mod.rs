@@ -350,6 +350,10 @@ pub(crate) struct Machine {
     /// Per hart: RAM pages that became code on another hart, which this
     /// hart's TLB must mark not-dirty (see `Hart::protect_code`).
     pub(crate) protect: Vec<ProtectQueue>,
+    /// Held while a hart marks pages as code and posts protection
+    /// requests, so that a hart that finds a page already marked sees
+    /// every request that marking made (see `Hart::protect_code`).
+    pub(crate) protect_lock: Mutex<()>,
     finisher: Mutex<Option<mpsc::Receiver<FinisherEvent>>>,
     start: Instant,
 }
@@ -467,6 +471,7 @@ impl SystemEngine {
             failure: Mutex::new(None),
             exit: Mutex::new(None),
             protect: (0..harts).map(|_| ProtectQueue::default()).collect(),
+            protect_lock: Mutex::new(()),
             finisher: Mutex::new(machine.take_finisher_events()),
             start: Instant::now(),
         });

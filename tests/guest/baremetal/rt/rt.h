@@ -122,4 +122,12 @@ u64 insn_at(u64 pc);
 int illegal_tval_ok(u64 tval, u64 pc);
 
 int main(u64 hartid, u64 fdt);
+
+/* Several harts (QEMU virt starts them all at _start): harts other than 0
+ * wait until hart 0 stores 1 to smp_release, then call secondary_main
+ * (a weak symbol: by default they park in wfi) on their own stack and M
+ * trap stack (mscratch).  The trap handlers of rt.c are for hart 0 only. */
+extern volatile u64 smp_release;
+void secondary_main(u64 hartid, u64 fdt);
+extern u64 boot_hartid, boot_fdt;
 #endif

@@ -7,7 +7,9 @@
 	.section .text.init
 	.globl _start
 _start:
-	/* a0 = hartid, a1 = FDT address (QEMU virt, -bios none). */
+	/* a0 = hartid, a1 = FDT address (QEMU virt, -bios none: every hart
+	 * starts here at once). */
+	bnez	a0, secondary_start
 	la	sp, stack_top
 	la	t0, m_trap_stack_top
 	csrw	mscratch, t0
@@ -23,6 +25,35 @@ _start:
 	j	1b
 2:	call	rt_main
 3:	j	3b
+
+/* Harts other than 0 wait (touching no memory but smp_release, which is in
+ * .data, so hart 0's clearing of .bss cannot race with them) until hart 0
+ * sets smp_release, then run secondary_main(hartid, fdt) on their own
+ * stack, with their own M trap stack in mscratch: hart i (1 <= i <
+ * RT_MAX_HARTS) owns [hart_stacks + (i - 1) * 8 KiB, + 8 KiB).  A hart id
+ * of RT_MAX_HARTS or more parks at once. */
+secondary_start:
+	li	t0, RT_MAX_HARTS
+	bgeu	a0, t0, 5f
+	la	t0, smp_release
+4:	ld	t1, 0(t0)
+	beqz	t1, 4b
+	fence	r, rw
+	la	sp, hart_stacks
+	slli	t1, a0, 13
+	add	sp, sp, t1		/* the top of this hart's 8 KiB */
+	csrw	mscratch, sp
+	li	t1, 4096
+	sub	sp, sp, t1
+	call	secondary_main
+5:	wfi
+	j	5b
+
+/* The default for programs that use one hart: park. */
+	.weak	secondary_main
+secondary_main:
+	wfi
+	j	secondary_main
 
 /* ---- traps: frame = 32 x 8 bytes, x[i] at 8*i (x2 = the trapped sp) ---- */
 #define FRAME 256
@@ -257,7 +288,16 @@ call_at:
 	mv	a0, a1
 	jr	t0
 
+	.section .data
+	.balign 8
+	.globl smp_release
+smp_release:
+	.dword 0
+
 	.section .bss
+	.balign 4096
+hart_stacks:
+	.space (RT_MAX_HARTS - 1) * 8192
 	.balign 4096
 	.space 16384
 	.globl stack_top
