@@ -104,7 +104,7 @@ fn expected(name: &str) -> String {
 }
 
 fn read_expected(p: &Path) -> String {
-    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
+    std::fs::read_to_string(p).unwrap_or_else(|e| panic!("read {}: {e}", p.display()))
 }
 
 fn time_limit() -> Duration {
