@@ -766,11 +766,20 @@ impl PrivState {
         from: Priv,
     ) -> Result<(u64, CsrEffect), CsrError> {
         let old = self.csr_read(csr, from)?;
+        // Section 3.1.9: rd gets mip.SEIP as the OR of the software bit
+        // and the PLIC's line, but only the software bit takes part in
+        // the read-modify-write (else `csrs mip, SSIP` while the line is
+        // up would latch SEIP on for good: an interrupt storm).
+        let base = if csr == csr::MIP {
+            (old & !irq::SEIP) | if self.seip_sw { irq::SEIP } else { 0 }
+        } else {
+            old
+        };
         let new = match mode {
             CsrMode::Read => return Ok((old, CsrEffect::NONE)),
             CsrMode::Write => value,
-            CsrMode::Set => old | value,
-            CsrMode::Clear => old & !value,
+            CsrMode::Set => base | value,
+            CsrMode::Clear => base & !value,
         };
         let effect = self.csr_write(csr, new, from)?;
         Ok((old, effect))

@@ -343,6 +343,34 @@ fn mip_seip_is_or_of_software_and_line() {
     assert_eq!(r(&h, csr::MIP), irq::SEIP);
 }
 
+/// Section 3.1.9: "Only the software-writable SEIP bit participates in
+/// the read-modify-write sequence" of csrrs/csrrc on mip. OpenSBI sets
+/// SSIP with `csrs mip` while the PLIC may hold SEIP up; the line must
+/// not be latched into the software bit.
+#[test]
+fn mip_read_modify_write_leaves_out_the_seip_line() {
+    let mut h = hart();
+    h.set_interrupt_line(Interrupt::SupervisorExternal, true);
+    let (old, _) = h
+        .csr_rmw(csr::MIP, CsrMode::Set, irq::SSIP, Priv::M)
+        .expect("csrs mip");
+    assert_eq!(old, irq::SEIP, "rd reads the line");
+    assert_eq!(r(&h, csr::MIP), irq::SSIP | irq::SEIP);
+    h.set_interrupt_line(Interrupt::SupervisorExternal, false);
+    assert_eq!(r(&h, csr::MIP), irq::SSIP, "SEIP went down with the line");
+    h.set_interrupt_line(Interrupt::SupervisorExternal, true);
+    h.csr_rmw(csr::MIP, CsrMode::Clear, irq::SSIP, Priv::M)
+        .expect("csrc mip");
+    h.set_interrupt_line(Interrupt::SupervisorExternal, false);
+    assert_eq!(r(&h, csr::MIP), 0);
+    // The software bit itself still takes part.
+    h.csr_rmw(csr::MIP, CsrMode::Set, irq::SEIP, Priv::M)
+        .expect("csrs mip, SEIP");
+    h.csr_rmw(csr::MIP, CsrMode::Set, irq::SSIP, Priv::M)
+        .expect("csrs mip, SSIP");
+    assert_eq!(r(&h, csr::MIP), irq::SSIP | irq::SEIP);
+}
+
 #[test]
 fn mip_device_lines() {
     let mut h = hart();
