@@ -551,16 +551,6 @@ fn default_firmware() -> Result<BootFile, String> {
 
 /// The machine of `opts`, with its boot images read.
 fn machine_config(o: &Opts) -> Result<VirtConfig, String> {
-    if o.harts > 1 {
-        // Issue 9: SMP boots and runs, but a guest whose harts' host
-        // threads are starved (more busy threads than host cores, e.g.
-        // -smp 4 beside other emulators on 2 cores) can report RCU stalls
-        // and hard lockups of CPU 0 that QEMU does not show.
-        eprintln!(
-            "cranemu: warning: -smp {} is experimental: with fewer free host cores than harts the guest may report lockups",
-            o.harts
-        );
-    }
     let mut cfg = VirtConfig::new(o.harts, o.ram_size);
     if o.kernel.is_none() && o.bios.is_none() {
         cfg.kernel = Some(BootFile::from_bytes(
