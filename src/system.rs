@@ -262,6 +262,29 @@ fn print_stats(engine: &SystemEngine, started: Instant) {
         fields.join(" "),
         started.elapsed().as_nanos()
     );
+    // Per hart, the counts that differ between harts in an SMP guest.
+    let harts = engine.hart_stats();
+    if harts.len() > 1 {
+        for (h, s) in harts.iter().enumerate() {
+            eprintln!(
+                "cranemu-stats: hart={h} ipis_sent={} ipis_received={} wfi_sleeps={} \
+                 tlb_flushes={} remote_tlb_protects={} interrupts={} exceptions={} \
+                 jc_hits={} map_hits={} misses={} blocks={} interpreted_blocks={}",
+                s.ipis_sent,
+                s.ipis_received,
+                s.wfi_sleeps,
+                s.tlb_flushes,
+                s.remote_tlb_protects,
+                s.interrupts,
+                s.exceptions,
+                s.jc_hits,
+                s.map_hits,
+                s.misses,
+                s.blocks,
+                s.interpreted_blocks
+            );
+        }
+    }
 }
 
 /// The option's value, or the one-line error for its absence.

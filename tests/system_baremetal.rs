@@ -288,3 +288,44 @@ fn smp_2_qemu() {
 fn smp_4_qemu() {
     run_smp_qemu(4);
 }
+
+/// `-stats` at -smp 2 prints a line per hart whose IPI counts cover
+/// smp.c's 10^5 ping-pongs (each hart sends and takes at least that many
+/// MSIs) and whose harts both slept in `wfi`.
+#[test]
+fn smp_stats_per_hart() {
+    if runner().is_some() {
+        eprintln!("skipped under CRANEMU_TEST_RUNNER: a system-mode test");
+        return;
+    }
+    let Some(elf) = build("smp") else { return };
+    let (status, _, stderr) = run_machine_smp(&cranemu(), &["system", "-stats"], &elf, 2);
+    assert_eq!(
+        status,
+        0,
+        "smp.c under -stats:\n{}",
+        truncate(&stderr, 4000)
+    );
+    let field = |hart: u32, name: &str| -> u64 {
+        let line = stderr
+            .lines()
+            .find(|l| l.starts_with(&format!("cranemu-stats: hart={hart} ")))
+            .unwrap_or_else(|| panic!("no `cranemu-stats: hart={hart}` line:\n{stderr}"));
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name}= in `{line}`"))
+    };
+    for hart in [0, 1] {
+        assert!(
+            field(hart, "ipis_sent") >= 100_000,
+            "hart {hart}:\n{stderr}"
+        );
+        assert!(
+            field(hart, "ipis_received") >= 100_000,
+            "hart {hart}:\n{stderr}"
+        );
+        assert!(field(hart, "wfi_sleeps") > 0, "hart {hart}:\n{stderr}");
+    }
+    assert!(!stderr.contains("hart=2 "), "only 2 harts:\n{stderr}");
+}

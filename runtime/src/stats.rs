@@ -110,6 +110,18 @@ counters! {
     system_insns,
     /// System mode: stores to RAM pages holding translated code.
     code_writes,
+    /// System mode: inter-processor interrupts sent: writes of 1 to
+    /// another or the same hart's ACLINT `msip` or SSWI `setssip`.
+    ipis_sent,
+    /// System mode: software interrupts (MSI, SSI) taken.
+    ipis_received,
+    /// System mode: times the hart slept in `wfi` (its host thread
+    /// blocked until a kick or a timer deadline).
+    wfi_sleeps,
+    /// System mode: requests of other harts served: pages that became
+    /// code there, marked not-dirty in this hart's TLB (remote TLB
+    /// updates; guest `sfence.vma` shootdowns arrive as IPIs instead).
+    remote_tlb_protects,
 }
 
 impl Counters {

@@ -92,6 +92,14 @@ impl Hart {
     /// keeps pointers into it.
     pub(crate) fn new(m: Arc<Machine>, id: usize, pc: u64, a: [u64; 3]) -> Box<Hart> {
         let counters = m.cache.thread_counters();
+        if let Some(slot) = m
+            .hart_counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(id)
+        {
+            *slot = Some(counters.clone());
+        }
         let mut h = Box::new(Hart {
             cpu: CpuState::default(),
             ps: PrivState::new(id as u64),
@@ -247,7 +255,15 @@ impl Hart {
         let epc = self.cpu.pc;
         let pc = self.ps.take_trap(cause, tval, epc);
         match cause {
-            Cause::Interrupt(_) => Counters::bump(&self.counters.interrupts),
+            Cause::Interrupt(i) => {
+                Counters::bump(&self.counters.interrupts);
+                if matches!(
+                    i,
+                    Interrupt::MachineSoftware | Interrupt::SupervisorSoftware
+                ) {
+                    Counters::bump(&self.counters.ipis_received);
+                }
+            }
             Cause::Exception(_) => Counters::bump(&self.counters.exceptions),
         }
         if self.m.config.log_int {
@@ -697,6 +713,7 @@ impl Hart {
             if self.ps.wfi_wakeup(time) {
                 return Turn::Continue;
             }
+            Counters::bump(&self.counters.wfi_sleeps);
             self.m.wakes[self.id].sleep(self.published);
             self.cpu.take_exit_request();
         }

@@ -42,8 +42,9 @@ use std::sync::Arc;
 use cranemu_frontend::privileged::{mstatus, Priv, PrivState};
 use cranemu_frontend::translate::CodeSource;
 use cranemu_frontend::Exception;
+use cranemu_hw::aclint::SSWI_BASE;
 use cranemu_hw::bus::MmioBus;
-use cranemu_hw::layout::{MROM_BASE, MROM_SIZE};
+use cranemu_hw::layout::{CLINT_BASE, MROM_BASE, MROM_SIZE};
 use cranemu_ir::MemSize;
 use cranemu_softmmu::system::ram::Ram;
 use cranemu_softmmu::system::tlb::{tlb_hit_page, MmuIdx, PageTarget};
@@ -438,6 +439,11 @@ impl Hart {
                 if !self.m.phys.bus.write(pa, size as u8, v) {
                     return Err((Exception::StoreAccessFault, va));
                 }
+                let harts = self.m.protect.len() as u64;
+                let ipi = |base: u64| pa.wrapping_sub(base) < 4 * harts && pa % 4 == 0;
+                if v & 1 != 0 && (ipi(CLINT_BASE) || ipi(SSWI_BASE)) {
+                    Counters::bump(&self.counters.ipis_sent);
+                }
                 // A device write may power off, program a timer or change
                 // an interrupt line: let the execution loop look.
                 self.mark_dirty();
@@ -762,6 +768,7 @@ impl Hart {
             (std::mem::take(&mut *p), q.requested.load(Ordering::SeqCst))
         };
         for p in pages {
+            Counters::bump(&self.counters.remote_tlb_protects);
             self.tlb.protect_code_page(GuestPhysAddr(p * PAGE_SIZE));
         }
         q.served.fetch_max(upto, Ordering::SeqCst);

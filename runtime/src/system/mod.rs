@@ -43,7 +43,7 @@ use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
 use crate::compile_tb;
-use crate::stats::Stats;
+use crate::stats::{Counters, Stats};
 use crate::tbcache::{Generation, Tb, TbCache};
 use crate::{EngineConfig, Error, Result};
 
@@ -354,6 +354,8 @@ pub(crate) struct Machine {
     /// requests, so that a hart that finds a page already marked sees
     /// every request that marking made (see `Hart::protect_code`).
     pub(crate) protect_lock: Mutex<()>,
+    /// Each hart's counters, once its thread has started.
+    pub(crate) hart_counters: Mutex<Vec<Option<Arc<Counters>>>>,
     finisher: Mutex<Option<mpsc::Receiver<FinisherEvent>>>,
     start: Instant,
 }
@@ -472,6 +474,7 @@ impl SystemEngine {
             exit: Mutex::new(None),
             protect: (0..harts).map(|_| ProtectQueue::default()).collect(),
             protect_lock: Mutex::new(()),
+            hart_counters: Mutex::new(vec![None; harts]),
             finisher: Mutex::new(machine.take_finisher_events()),
             start: Instant::now(),
         });
@@ -574,5 +577,18 @@ impl SystemEngine {
             total.accumulate(&v.stats);
         }
         total
+    }
+
+    /// Each hart's statistics, by hart id (zero for a hart whose thread
+    /// never started). Their sum is less than [`SystemEngine::stats`] by
+    /// the compile thread's share.
+    pub fn hart_stats(&self) -> Vec<Stats> {
+        self.m
+            .hart_counters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|c| c.as_ref().map(|c| c.snapshot()).unwrap_or_default())
+            .collect()
     }
 }
