@@ -25,6 +25,7 @@
 #   EMULATORS   which to run, in order (default: "cranemu qemu"; "qemu" alone
 #               measures the reference only)
 #   MEM         the guest's RAM (default: 256M)
+#   SMP         harts (-smp; default: 1)
 #   TIMEOUT     seconds allowed for each step (default: 600)
 # Needs: a release build (cargo build --release), qemu-system-riscv64
 # (apt-get install qemu-system-misc), the images (scripts/fetch-guests.sh).
@@ -40,6 +41,7 @@ CRANEMU="${CRANEMU:-${CARGO_TARGET_DIR:-$REPO/target}/release/cranemu}"
 QEMU_SYSTEM="${QEMU_SYSTEM:-$(command -v qemu-system-riscv64 || true)}"
 read -r -a EMULATORS <<< "${EMULATORS:-cranemu qemu}"
 MEM=${MEM:-256M}
+SMP=${SMP:-1}
 TIMEOUT=${TIMEOUT:-600}
 MARKER="cranemu-initramfs: ready"
 
@@ -67,7 +69,7 @@ session() {
         cranemu) cmd=("$CRANEMU" system) ;;
         qemu) cmd=("$QEMU_SYSTEM") ;;
     esac
-    cmd+=(-M virt -m "$MEM" -nographic -bios "$SYS/fw_dynamic.bin" -kernel "$SYS/Image"
+    cmd+=(-M virt -smp "$SMP" -m "$MEM" -nographic -bios "$SYS/fw_dynamic.bin" -kernel "$SYS/Image"
         -initrd "$SYS/initramfs.cpio.gz" -append "console=ttyS0 panic=-1")
     : > "$log"
     t0=$(now_ms)
@@ -127,7 +129,7 @@ session() {
 }
 
 declare -A boot sha gsha off
-echo "images: $SYS ($(cat "$SYS/kernel-release" 2>/dev/null || echo '?')), -m $MEM, sha256 of $SHA_MIB MiB"
+echo "images: $SYS ($(cat "$SYS/kernel-release" 2>/dev/null || echo '?')), -m $MEM, -smp $SMP, sha256 of $SHA_MIB MiB"
 for ((i = 1; i <= RUNS; i++)); do
     for e in "${EMULATORS[@]}"; do
         r=$(session "$e") || { echo "run $i: $e failed" >&2; exit 1; }

@@ -323,13 +323,38 @@ static u64 reservation(u64 h)
 
 /* Hart 0's side of the IPI phases; returns the number of completed
  * messages.  Other harts sleep in wfi until mode is M_IDLE again. */
+#ifdef IPI_BENCH
+/* Round trips by mtime ticks (100 ns), the last bucket holding the rest. */
+#define RTT_BUCKETS 20000
+static u32 rtt_hist[RTT_BUCKETS];
+
+/* The smallest round trip (ns) that `permille` of them do not exceed. */
+static u64 rtt_quantile(u64 total, u64 permille)
+{
+	u64 want = (total * permille + 999) / 1000, seen = 0;
+	for (u64 i = 0; i < RTT_BUCKETS; i++) {
+		seen += rtt_hist[i];
+		if (seen >= want)
+			return i * 100;
+	}
+	return RTT_BUCKETS * 100;
+}
+#endif
+
 static u64 pingpong(void)
 {
 	u64 n = 0;
 	for (; n < PINGS; n++) {
+#ifdef IPI_BENCH
+		u64 t0 = mtime();
+#endif
 		send_ipi(1);
 		if (!wait_for(&msi_taken[0], n + 1))
 			break;
+#ifdef IPI_BENCH
+		u64 d = mtime() - t0;
+		rtt_hist[d < RTT_BUCKETS ? d : RTT_BUCKETS - 1]++;
+#endif
 	}
 	return n;
 }
@@ -537,6 +562,19 @@ static u64 fdt_cpus(u64 fdt)
 	return n;
 }
 
+#ifdef IPI_BENCH
+static void putdec(u64 v)
+{
+	char b[24];
+	int i = 0;
+	do
+		b[i++] = '0' + v % 10;
+	while ((v /= 10));
+	while (i)
+		putc_(b[--i]);
+}
+#endif
+
 static u64 sum(volatile u64 *a)
 {
 	u64 s = 0;
@@ -583,5 +621,13 @@ int main(u64 h, u64 fdt)
 	check("shootdown: old page read after the shootdown", sum(stale_reads), 0);
 	check("code: results of neither version", sum(bad_code), 0);
 	check("code: old code run after fence.i", sum(stale_code), 0);
+#ifdef IPI_BENCH
+	/* benches/smp.sh reads this line (decimal ns). */
+	puts_("ipi-rtt-ns median ");
+	putdec(rtt_quantile(n_ping, 500));
+	puts_(" p99 ");
+	putdec(rtt_quantile(n_ping, 990));
+	putc_('\n');
+#endif
 	return 0;
 }
