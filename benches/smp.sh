@@ -9,7 +9,13 @@
 #     timed with mtime (100 ns steps): median and 99th percentile in ns.
 #  2. Boot of Debian's kernel to the initramfs's ready line at -smp 1, 2, 4
 #     (benches/system_boot.sh with SMP=N, which also times poweroff and an
-#     in-guest sha256 of SHA_MIB MiB).
+#     in-guest sha256 of 16 MiB), and in that guest
+#     `smp_threads bench N` (tests/guest/system/smp_threads.c, added to the
+#     initramfs): the wall time of N threads doing the same fixed work each
+#     (scaling efficiency T(1)/T(N) when the work per thread is fixed), and
+#     the round trip of a message between threads pinned to CPU 0 and CPU
+#     N-1 through pipes (median, p99).  The same program runs natively on
+#     the host first.
 #
 # Usage: benches/smp.sh [RUNS] [SMP_LIST]       (defaults: 3, "1 2 4")
 # Environment: CRANEMU, QEMU_SYSTEM as in benches/system_boot.sh.
@@ -60,8 +66,35 @@ pc=$(tr ' ' '\n' <<< "${p99[cranemu]}" | grep . | median)
 pq=$(tr ' ' '\n' <<< "${p99[qemu]}" | grep . | median)
 echo "median of medians: cranemu $mc qemu $mq (ratio $(ratio "$mc" "$mq")); p99: cranemu $pc qemu $pq (ratio $(ratio "$pc" "$pq"))"
 
+# The initramfs plus bin/smp_threads: a second newc cpio archive appended
+# (Linux unpacks each archive of a concatenated initramfs).
+SRC="$REPO/tests/guest/system/smp_threads.c"
+riscv64-linux-gnu-gcc -static -O2 -pthread -o "$WORK/smp_threads" "$SRC"
+gcc -O2 -pthread -o "$WORK/smp_threads.native" "$SRC"
+SYS="${CRANEMU_GUEST_CACHE:-$REPO/.cache/guests}/system"
+python3 - "$SYS/initramfs.cpio.gz" "$WORK/smp_threads" "$WORK/initramfs-smp.cpio" <<'PY'
+import sys
+base, prog, out = sys.argv[1:]
+data = open(base, "rb").read()
+data += b"\0" * (-len(data) % 4)
+def entry(name, mode, body):
+    global data
+    fields = [0x10000, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(name) + 1, 0]
+    data += b"070701" + b"".join(b"%08X" % f for f in fields) + name.encode() + b"\0"
+    data += b"\0" * (-len(data) % 4) + body
+    data += b"\0" * (-len(data) % 4)
+entry("bin/smp_threads", 0o100755, open(prog, "rb").read())
+entry("TRAILER!!!", 0, b"")
+open(out, "wb").write(data)
+PY
+
+echo
+echo "== native (host threads): smp_threads bench N =="
+for n in $SMP_LIST; do "$WORK/smp_threads.native" bench "$n"; done
+
 for n in $SMP_LIST; do
     echo
-    echo "== boot, -smp $n =="
-    SMP=$n "$REPO/benches/system_boot.sh" "$RUNS" 16 | tail -n 6
+    echo "== boot and smp_threads bench $n, -smp $n =="
+    SMP=$n INITRD="$WORK/initramfs-smp.cpio" GUEST_CMD="/bin/smp_threads bench $n" \
+        "$REPO/benches/system_boot.sh" "$RUNS" 16 | grep -v '^images:'
 done

@@ -26,6 +26,9 @@
 #               measures the reference only)
 #   MEM         the guest's RAM (default: 256M)
 #   SMP         harts (-smp; default: 1)
+#   INITRD      the initramfs (default: the cache's initramfs.cpio.gz)
+#   GUEST_CMD   a command run after the sha256 workload whose output lines
+#               starting with `@@R ` are printed with the session's figures
 #   TIMEOUT     seconds allowed for each step (default: 600)
 # Needs: a release build (cargo build --release), qemu-system-riscv64
 # (apt-get install qemu-system-misc), the images (scripts/fetch-guests.sh).
@@ -42,6 +45,7 @@ QEMU_SYSTEM="${QEMU_SYSTEM:-$(command -v qemu-system-riscv64 || true)}"
 read -r -a EMULATORS <<< "${EMULATORS:-cranemu qemu}"
 MEM=${MEM:-256M}
 SMP=${SMP:-1}
+GUEST_CMD=${GUEST_CMD:-}
 TIMEOUT=${TIMEOUT:-600}
 MARKER="cranemu-initramfs: ready"
 
@@ -70,7 +74,7 @@ session() {
         qemu) cmd=("$QEMU_SYSTEM") ;;
     esac
     cmd+=(-M virt -smp "$SMP" -m "$MEM" -nographic -bios "$SYS/fw_dynamic.bin" -kernel "$SYS/Image"
-        -initrd "$SYS/initramfs.cpio.gz" -append "console=ttyS0 panic=-1")
+        -initrd "${INITRD:-$SYS/initramfs.cpio.gz}" -append "console=ttyS0 panic=-1")
     : > "$log"
     t0=$(now_ms)
     coproc EMU { exec "${cmd[@]}" 2>"$WORK/stderr.$emu"; }
@@ -116,6 +120,14 @@ session() {
     grep -q "^$(head -c $((SHA_MIB << 20)) /dev/zero | sha256sum | cut -d' ' -f1)  -\$" "$log" \
         || { fail "the guest's sha256sum of $SHA_MIB MiB of zeros is not the host's"; return 1; }
 
+    if [[ -n "$GUEST_CMD" ]]; then
+        printf '%s; echo "@@""DONE"\n' "$GUEST_CMD" >&"$in"
+        while wait_line '^(@@R |@@DONE)'; do
+            [[ $line == @@DONE ]] && break
+            echo "$emu $line" >> "$WORK/results"
+        done
+    fi
+
     t2=$(now_ms)
     printf 'poweroff -f\n' >&"$in"
     # Drain the console until the emulator closes it, then reap it.
@@ -136,6 +148,10 @@ for ((i = 1; i <= RUNS; i++)); do
         read -r b s g o <<< "$r"
         boot[$e]+="$b "; sha[$e]+="$s "; gsha[$e]+="$g "; off[$e]+="$o "
         printf 'run %d %-8s boot %6d ms   sha256 %6d ms (guest %6d ms)   poweroff %5d ms\n' "$i" "$e" "$b" "$s" "$g" "$o"
+        if [[ -s "$WORK/results" ]]; then
+            sed 's/^/    /' "$WORK/results"
+            rm -f "$WORK/results"
+        fi
     done
 done
 

@@ -12,12 +12,22 @@
  *    sequence it receives.
  *
  * Prints one line per check ("ok NAME" or "FAIL NAME: ..."), then "PASS"
- * or "FAILED", and exits 0 or 1. */
+ * or "FAILED", and exits 0 or 1.
+ *
+ *   smp_threads bench N
+ *
+ * is benches/smp.sh's measurement (also run natively on the host): the wall
+ * time of N threads (one per CPU) each doing the same fixed integer work,
+ * and the round trip of a message between threads pinned to CPU 0 and CPU
+ * N-1 through two pipes (median and 99th percentile), as one line
+ * "@@R threads N work_ms MS rtt_median_ns A rtt_p99_ns B". */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define K 50000
@@ -63,6 +73,7 @@ struct end {
 	int in, out;	/* read from in, write to out */
 	int first;	/* sends first */
 	long bad;
+	long rounds;	/* 0: ROUNDS */
 };
 
 static void *pipe_end(void *arg)
@@ -70,7 +81,8 @@ static void *pipe_end(void *arg)
 	struct end *e = arg;
 	if (pin(e->cpu) != 0 || sched_getcpu() != e->cpu)
 		e->bad++;
-	for (long n = 0; n < ROUNDS; n++) {
+	long rounds = e->rounds ? e->rounds : ROUNDS;
+	for (long n = 0; n < rounds; n++) {
 		long got;
 		if (e->first && write(e->out, &n, sizeof n) != sizeof n)
 			e->bad++;
@@ -80,6 +92,67 @@ static void *pipe_end(void *arg)
 			e->bad++;
 	}
 	return NULL;
+}
+
+#define WORK 20000000UL	/* LCG steps per thread */
+#define BENCH_ROUNDS 5000
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static void *work(void *arg)
+{
+	long cpu = (long)arg;
+	pin(cpu);
+	pthread_barrier_wait(&start);
+	unsigned long x = cpu + 1;
+	for (unsigned long i = 0; i < WORK; i++)
+		x = x * 6364136223846793005UL + 1442695040888963407UL;
+	return (void *)x;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double rtt[BENCH_ROUNDS];
+
+static int bench(long n)
+{
+	pthread_t t[64];
+	pthread_barrier_init(&start, NULL, n + 1);
+	for (long i = 0; i < n; i++)
+		pthread_create(&t[i], NULL, work, (void *)i);
+	pthread_barrier_wait(&start);
+	double t0 = now_ns();
+	for (long i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+	double work_ms = (now_ns() - t0) / 1e6;
+
+	int ab[2], ba[2];
+	if (pipe(ab) || pipe(ba))
+		return 1;
+	struct end b = {n - 1, ab[0], ba[1], 0, 0, BENCH_ROUNDS};
+	pthread_create(&t[0], NULL, pipe_end, &b);
+	pin(0);
+	for (long i = 0; i < BENCH_ROUNDS; i++) {
+		long got;
+		double s = now_ns();
+		if (write(ab[1], &i, sizeof i) != sizeof i || read(ba[0], &got, sizeof got) != sizeof got)
+			return 1;
+		rtt[i] = now_ns() - s;
+	}
+	pthread_join(t[0], NULL);
+	qsort(rtt, BENCH_ROUNDS, sizeof rtt[0], cmp_double);
+	printf("@@R threads %ld work_ms %.1f rtt_median_ns %.0f rtt_p99_ns %.0f\n", n, work_ms,
+	       rtt[BENCH_ROUNDS / 2], rtt[BENCH_ROUNDS * 99 / 100]);
+	return b.bad != 0;
 }
 
 static void check(const char *name, unsigned long got, unsigned long want)
@@ -94,6 +167,10 @@ static void check(const char *name, unsigned long got, unsigned long want)
 
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "bench")) {
+		long n = atol(argv[2]);
+		return n < 1 || n > 64 ? 2 : bench(n);
+	}
 	ncpu = argc > 1 ? atol(argv[1]) : sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpu < 1 || ncpu > 64) {
 		fprintf(stderr, "usage: smp_threads N (1 to 64)\n");
@@ -116,7 +193,7 @@ int main(int argc, char **argv)
 		perror("pipe");
 		return 1;
 	}
-	struct end a = {0, ba[0], ab[1], 1, 0}, b = {ncpu - 1, ab[0], ba[1], 0, 0};
+	struct end a = {0, ba[0], ab[1], 1, 0, 0}, b = {ncpu - 1, ab[0], ba[1], 0, 0, 0};
 	pthread_create(&t[0], NULL, pipe_end, &a);
 	pthread_create(&t[1], NULL, pipe_end, &b);
 	pthread_join(t[0], NULL);
