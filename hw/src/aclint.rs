@@ -34,6 +34,7 @@
 //! Accesses of other widths read 0 and are ignored, as are holes and harts
 //! past the configured count.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -59,8 +60,9 @@ pub type Clock = Box<dyn Fn() -> Duration + Send + Sync>;
 
 /// Told the hart whose interrupt state or timer deadline may have changed
 /// (an `msip`/`setssip` write, an `mtimecmp` write, or, for every hart, an
-/// `mtime` write). Called with the ACLINT's lock held: it must not call the
-/// ACLINT; it should kick the hart, which then asks [`Aclint::hart_pending`].
+/// `mtime` write). Called after the ACLINT's lock is released (a hart woken
+/// by it asks [`Aclint::hart_pending`] at once and would otherwise wait for
+/// the writer's lock); it should kick the hart.
 pub type AclintNotifier = Box<dyn Fn(usize) + Send + Sync>;
 
 /// What the CPU side needs of one hart, at one instant.
@@ -103,9 +105,21 @@ impl AclintState {
     }
 }
 
+/// The registers as the harts share them: every read is lock-free (harts
+/// ask for their lines and `mtime` at every interrupt check), writes are
+/// serialized by [`Aclint::write_lock`] (the halves of a 64-bit register
+/// are a read-modify-write).
+struct Regs {
+    msip: Vec<AtomicBool>,
+    ssip: Vec<AtomicBool>,
+    mtimecmp: Vec<AtomicU64>,
+    mtime_offset: AtomicU64,
+}
+
 /// The CLINT (ACLINT MSWI + MTIMER). See the module doc.
 pub struct Aclint {
-    state: Mutex<AclintState>,
+    regs: Regs,
+    write_lock: Mutex<()>,
     clock: Clock,
     notifier: Mutex<Option<AclintNotifier>>,
 }
@@ -113,7 +127,7 @@ pub struct Aclint {
 impl std::fmt::Debug for Aclint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Aclint")
-            .field("state", &*lock(&self.state))
+            .field("state", &self.state())
             .finish_non_exhaustive()
     }
 }
@@ -139,8 +153,15 @@ impl Aclint {
 
     /// Like [`Aclint::new`] with another clock (tests use a manual one).
     pub fn with_clock(harts: usize, clock: Clock) -> Aclint {
+        let harts = harts.min(MAX_HARTS);
         Aclint {
-            state: Mutex::new(AclintState::new(harts.min(MAX_HARTS))),
+            regs: Regs {
+                msip: (0..harts).map(|_| AtomicBool::new(false)).collect(),
+                ssip: (0..harts).map(|_| AtomicBool::new(false)).collect(),
+                mtimecmp: (0..harts).map(|_| AtomicU64::new(u64::MAX)).collect(),
+                mtime_offset: AtomicU64::new(0),
+            },
+            write_lock: Mutex::new(()),
             clock,
             notifier: Mutex::new(None),
         }
@@ -161,22 +182,24 @@ impl Aclint {
         }
     }
 
-    fn mtime_locked(&self, s: &AclintState) -> u64 {
-        ticks((self.clock)()).wrapping_add(s.mtime_offset)
+    fn harts(&self) -> usize {
+        self.regs.msip.len()
     }
 
     /// The current `mtime` (ticks of 10 MHz): what the `time` CSR reads,
     /// and what Sstc's `stimecmp` compares with.
     pub fn mtime(&self) -> u64 {
-        self.mtime_locked(&lock(&self.state))
+        ticks((self.clock)()).wrapping_add(self.regs.mtime_offset.load(Ordering::SeqCst))
     }
 
     /// Sets `mtime` to `value` from now on.
     pub fn set_mtime(&self, value: u64) {
-        let mut s = lock(&self.state);
-        s.mtime_offset = value.wrapping_sub(ticks((self.clock)()));
-        let harts = s.msip.len();
-        self.notify(None, harts);
+        let guard = lock(&self.write_lock);
+        self.regs
+            .mtime_offset
+            .store(value.wrapping_sub(ticks((self.clock)())), Ordering::SeqCst);
+        drop(guard);
+        self.notify(None, self.harts());
     }
 
     /// The duration until `mtime` reaches `deadline` (ticks): zero if it
@@ -192,8 +215,8 @@ impl Aclint {
     /// Hart `hart`'s MSIP, MTIP, SSIP and time to its next timer deadline;
     /// all clear for a hart that does not exist.
     pub fn hart_pending(&self, hart: usize) -> HartPending {
-        let s = lock(&self.state);
-        if hart >= s.msip.len() {
+        let r = &self.regs;
+        if hart >= self.harts() {
             return HartPending {
                 msip: false,
                 mtip: false,
@@ -201,12 +224,12 @@ impl Aclint {
                 next_deadline: None,
             };
         }
-        let now = self.mtime_locked(&s);
-        let cmp = s.mtimecmp[hart];
+        let now = self.mtime();
+        let cmp = r.mtimecmp[hart].load(Ordering::SeqCst);
         HartPending {
-            msip: s.msip[hart],
+            msip: r.msip[hart].load(Ordering::SeqCst),
             mtip: now >= cmp,
-            ssip: s.ssip[hart],
+            ssip: r.ssip[hart].load(Ordering::SeqCst),
             next_deadline: (cmp != u64::MAX).then(|| ticks_to_duration(cmp.saturating_sub(now))),
         }
     }
@@ -214,14 +237,25 @@ impl Aclint {
     /// Clears the SSIP the SSWI latched for `hart` (software cleared
     /// `sip.SSIP`).
     pub fn clear_ssip(&self, hart: usize) {
-        if let Some(b) = lock(&self.state).ssip.get_mut(hart) {
-            *b = false;
+        if let Some(b) = self.regs.ssip.get(hart) {
+            b.store(false, Ordering::SeqCst);
         }
     }
 
     /// A copy of the registers (for a snapshot or a debugger).
     pub fn state(&self) -> AclintState {
-        lock(&self.state).clone()
+        let _guard = lock(&self.write_lock);
+        let r = &self.regs;
+        AclintState {
+            msip: r.msip.iter().map(|b| b.load(Ordering::SeqCst)).collect(),
+            ssip: r.ssip.iter().map(|b| b.load(Ordering::SeqCst)).collect(),
+            mtimecmp: r
+                .mtimecmp
+                .iter()
+                .map(|v| v.load(Ordering::SeqCst))
+                .collect(),
+            mtime_offset: r.mtime_offset.load(Ordering::SeqCst),
+        }
     }
 
     /// The SSWI window sharing this CLINT's harts.
@@ -232,26 +266,26 @@ impl Aclint {
 
 impl MmioDevice for Aclint {
     fn read(&self, offset: u64, size: u8) -> u64 {
-        let s = lock(&self.state);
-        let harts = s.msip.len() as u64;
+        let r = &self.regs;
+        let harts = self.harts() as u64;
         match offset {
             o if o < MTIMECMP_BASE => {
                 let h = (o - MSIP_BASE) / 4;
                 if size != 4 || !o.is_multiple_of(4) || h >= harts {
                     return 0;
                 }
-                u64::from(s.msip[h as usize])
+                u64::from(r.msip[h as usize].load(Ordering::SeqCst))
             }
             o if (size == 4 && o.is_multiple_of(4)) || (size == 8 && o.is_multiple_of(8)) => {
                 let (reg, shift) = (o & !7, (o & 7) as u32 * 8);
                 let v = if reg == MTIME {
-                    self.mtime_locked(&s)
+                    self.mtime()
                 } else {
                     let h = (reg - MTIMECMP_BASE) / 8;
                     if h >= harts {
                         return 0;
                     }
-                    s.mtimecmp[h as usize]
+                    r.mtimecmp[h as usize].load(Ordering::SeqCst)
                 };
                 (v >> shift) & crate::size_mask(size)
             }
@@ -260,30 +294,40 @@ impl MmioDevice for Aclint {
     }
 
     fn write(&self, offset: u64, size: u8, value: u64) {
-        let mut s = lock(&self.state);
-        let harts = s.msip.len();
+        let guard = lock(&self.write_lock);
+        let r = &self.regs;
+        let harts = self.harts();
         match offset {
             o if o < MTIMECMP_BASE => {
                 let h = ((o - MSIP_BASE) / 4) as usize;
                 if size != 4 || !o.is_multiple_of(4) || h >= harts {
                     return;
                 }
-                s.msip[h] = value & 1 != 0;
+                r.msip[h].store(value & 1 != 0, Ordering::SeqCst);
+                drop(guard);
                 self.notify(Some(h), harts);
             }
             o if (size == 4 && o.is_multiple_of(4)) || (size == 8 && o.is_multiple_of(8)) => {
                 let (reg, shift) = (o & !7, (o & 7) as u32);
                 if reg == MTIME {
                     let now = ticks((self.clock)());
-                    let new = merge(now.wrapping_add(s.mtime_offset), shift, size, value);
-                    s.mtime_offset = new.wrapping_sub(now);
+                    let old = now.wrapping_add(r.mtime_offset.load(Ordering::SeqCst));
+                    let new = merge(old, shift, size, value);
+                    r.mtime_offset
+                        .store(new.wrapping_sub(now), Ordering::SeqCst);
+                    drop(guard);
                     self.notify(None, harts);
                 } else {
                     let h = ((reg - MTIMECMP_BASE) / 8) as usize;
                     if h >= harts {
                         return;
                     }
-                    s.mtimecmp[h] = merge(s.mtimecmp[h], shift, size, value);
+                    let c = &r.mtimecmp[h];
+                    c.store(
+                        merge(c.load(Ordering::SeqCst), shift, size, value),
+                        Ordering::SeqCst,
+                    );
+                    drop(guard);
                     self.notify(Some(h), harts);
                 }
             }
@@ -304,13 +348,12 @@ impl MmioDevice for Sswi {
 
     fn write(&self, offset: u64, size: u8, value: u64) {
         let a = &self.0;
-        let mut s = lock(&a.state);
         let h = (offset / 4) as usize;
-        let harts = s.ssip.len();
+        let harts = a.harts();
         if size != 4 || !offset.is_multiple_of(4) || h >= harts || value & 1 == 0 {
             return;
         }
-        s.ssip[h] = true;
+        a.regs.ssip[h].store(true, Ordering::SeqCst);
         a.notify(Some(h), harts);
     }
 }

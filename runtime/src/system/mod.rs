@@ -159,6 +159,8 @@ impl HartWake {
         }
         let mut k = self.kicked.lock().unwrap_or_else(|e| e.into_inner());
         *k = true;
+        drop(k);
+        // After the unlock: a woken hart does not wait for this lock.
         self.cv.notify_all();
     }
 
