@@ -107,7 +107,7 @@ static double now_ns(void)
 static void *work(void *arg)
 {
 	long cpu = (long)arg;
-	pin(cpu);
+	pin(cpu % sysconf(_SC_NPROCESSORS_ONLN));
 	pthread_barrier_wait(&start);
 	unsigned long x = cpu + 1;
 	for (unsigned long i = 0; i < WORK; i++)
@@ -138,7 +138,9 @@ static int bench(long n)
 	int ab[2], ba[2];
 	if (pipe(ab) || pipe(ba))
 		return 1;
-	struct end b = {n - 1, ab[0], ba[1], 0, 0, BENCH_ROUNDS};
+	/* The last CPU there is (natively, N may exceed the host's CPUs). */
+	long far = (n - 1) % sysconf(_SC_NPROCESSORS_ONLN);
+	struct end b = {far, ab[0], ba[1], 0, 0, BENCH_ROUNDS};
 	pthread_create(&t[0], NULL, pipe_end, &b);
 	pin(0);
 	for (long i = 0; i < BENCH_ROUNDS; i++) {
