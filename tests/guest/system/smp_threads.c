@@ -94,7 +94,7 @@ static void *pipe_end(void *arg)
 	return NULL;
 }
 
-#define WORK 20000000UL	/* LCG steps per thread */
+#define WORK 200000000UL	/* LCG steps per thread */
 #define BENCH_ROUNDS 5000
 
 static double now_ns(void)
