@@ -6,6 +6,9 @@
 //!                [-kernel FILE] [-initrd FILE] [-append CMDLINE]
 //!                [-nographic] [-serial stdio|mon:stdio|null|none|file:PATH]
 //!                [-d ITEMS] [-D LOGFILE] [-stats] [-jit-threshold N]
+//!                [-drive file=IMG,format=raw,if=virtio[,readonly=on]
+//!                        [,cache=none|writeback][,aio=threads|io_uring]]
+//!                [-device virtio-rng-device] [-device virtio-blk-device,drive=ID]
 //! ```
 //!
 //! Without `-kernel` and `-bios` it boots an embedded bare-metal guest
@@ -25,7 +28,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cranemu_hw::boot::BootFile;
-use cranemu_hw::virt::{check_ram_size, SerialOut, VirtConfig, VirtMachine, MAX_HARTS};
+use cranemu_hw::virt::{check_ram_size, SerialOut, VirtConfig, VirtMachine, VirtioSpec, MAX_HARTS};
+use cranemu_hw::virtio::block::{AioMode, BlockConfig, CacheMode};
 use cranemu_runtime::system::{MachineExit, SystemConfig, SystemEngine};
 use cranemu_runtime::{EngineConfig, LogConfig};
 
@@ -67,6 +71,15 @@ Boot:
   -kernel FILE             riscv64 Linux Image or ELF
   -initrd FILE             initial RAM disk (needs -kernel)
   -append CMDLINE          kernel command line (needs -kernel)
+Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
+  -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
+         [,aio=threads|io_uring]
+                           a virtio-blk disk on a raw image (aio=io_uring is
+                           served by the thread pool for now)
+  -drive file=IMG,format=raw,if=none,id=ID with -device virtio-blk-device,drive=ID
+                           the same, spelled as a separate device
+  -device virtio-rng-device
+                           a virtio entropy source fed by the host's getrandom
 Console (there is no display: the serial port is on stdio by default):
   -nographic               serial port on stdio, Ctrl-C goes to the guest
   -serial DEV              stdio (Ctrl-C stops cranemu), mon:stdio, null, none,
@@ -133,6 +146,7 @@ struct Opts {
     log_file: Option<PathBuf>,
     stats: bool,
     jit_threshold: Option<u32>,
+    virtio: Vec<VirtioSpec>,
 }
 
 impl Default for Opts {
@@ -153,6 +167,7 @@ impl Default for Opts {
             log_file: None,
             stats: false,
             jit_threshold: None,
+            virtio: Vec::new(),
         }
     }
 }
@@ -282,6 +297,8 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
     let mut o = Opts::default();
     let mut it = args.iter();
     let mut serials = 0;
+    // `-drive if=none,id=ID` waiting for a `-device ...,drive=ID`.
+    let mut loose_drives: Vec<(String, BlockConfig)> = Vec::new();
     while let Some(arg) = it.next() {
         let Some(a) = arg.to_str().filter(|a| a.starts_with('-') && a.len() > 1) else {
             return Err(format!(
@@ -342,6 +359,17 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                 }
             }
             "-D" => o.log_file = Some(value(&mut it, opt)?.into()),
+            "-drive" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                match parse_drive(v)? {
+                    (Some(id), cfg) => loose_drives.push((id, cfg)),
+                    (None, cfg) => o.virtio.push(VirtioSpec::Block(cfg)),
+                }
+            }
+            "-device" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                o.virtio.push(parse_device(v, &mut loose_drives)?);
+            }
             "-stats" => o.stats = true,
             "-jit-threshold" => {
                 let v = text(value(&mut it, opt)?, opt)?;
@@ -366,6 +394,17 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             _ => return Err(format!("{a}: invalid option")),
         }
     }
+    if let Some((id, _)) = loose_drives.first() {
+        return Err(format!(
+            "-drive id={id},if=none: no -device virtio-blk-device,drive={id} uses it"
+        ));
+    }
+    if o.virtio.len() > 8 {
+        return Err(format!(
+            "{} virtio devices: the virt machine has 8 virtio-mmio slots",
+            o.virtio.len()
+        ));
+    }
     if o.kernel.is_none() {
         if o.initrd.is_some() {
             return Err("-initrd only allowed with -kernel option".into());
@@ -375,6 +414,122 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
         }
     }
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// Splits a QEMU option list at commas; `,,` is a literal comma.
+fn split_props(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ',' && chars.peek() != Some(&',') {
+            out.push(std::mem::take(&mut cur));
+            continue;
+        }
+        if c == ',' {
+            chars.next();
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+/// `on`/`off` (and QEMU's other spellings of a boolean).
+fn parse_bool(v: &str, what: &str) -> Result<bool, String> {
+    match v {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("{what}: expected on or off")),
+    }
+}
+
+/// `-drive ...`: the drive, and its `id` when it is `if=none` (it waits
+/// for a `-device virtio-blk-device,drive=ID`).
+fn parse_drive(v: &str) -> Result<(Option<String>, BlockConfig), String> {
+    let e = |m: &str| format!("-drive {v}: {m}");
+    let mut file = None;
+    let mut cfg = BlockConfig::new("");
+    let mut iface = None;
+    let mut id = None;
+    for prop in split_props(v) {
+        let Some((k, val)) = prop.split_once('=') else {
+            return Err(e(&format!("{prop}: expected KEY=VALUE")));
+        };
+        match k {
+            "file" => file = Some(val.to_string()),
+            "format" if val == "raw" => {}
+            "format" => return Err(e(&format!("format={val}: only raw images are supported"))),
+            "if" if val == "virtio" || val == "none" => iface = Some(val.to_string()),
+            "if" => {
+                return Err(e(&format!(
+                "if={val}: only if=virtio (or if=none with -device virtio-blk-device) is supported"
+            )))
+            }
+            "readonly" => cfg.readonly = parse_bool(val, &e("readonly"))?,
+            "cache" => {
+                cfg.cache = match val {
+                    "none" => CacheMode::None,
+                    "writeback" => CacheMode::Writeback,
+                    _ => return Err(e(&format!("cache={val}: expected none or writeback"))),
+                }
+            }
+            "aio" => {
+                cfg.aio = match val {
+                    "threads" => AioMode::Threads,
+                    "io_uring" => AioMode::IoUring,
+                    _ => return Err(e(&format!("aio={val}: expected threads or io_uring"))),
+                }
+            }
+            "id" => id = Some(val.to_string()),
+            "media" if val == "disk" => {}
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return Err(e("needs file=IMG"));
+    };
+    cfg.path = PathBuf::from(file);
+    match iface.as_deref() {
+        Some("none") => match id {
+            Some(id) => Ok((Some(id), cfg)),
+            None => Err(e("if=none needs id=ID")),
+        },
+        Some(_) => Ok((None, cfg)),
+        None => Err(e(
+            "needs if=virtio (the virt machine has no other disk interface)",
+        )),
+    }
+}
+
+/// `-device ...`: a virtio device (`drives`: the `-drive if=none` given
+/// so far; the one named is taken).
+fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<VirtioSpec, String> {
+    let props = split_props(v);
+    let e = |m: &str| format!("-device {v}: {m}");
+    let mut drive = None;
+    for prop in &props[1..] {
+        match prop.split_once('=') {
+            Some(("id", _)) => {}
+            Some(("drive", d)) if props[0] == "virtio-blk-device" => drive = Some(d.to_string()),
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    match props[0].as_str() {
+        "virtio-rng-device" => Ok(VirtioSpec::Rng),
+        "virtio-blk-device" => {
+            let Some(d) = drive else {
+                return Err(e("needs drive=ID"));
+            };
+            let Some(i) = drives.iter().position(|(id, _)| *id == d) else {
+                return Err(e(&format!("no -drive if=none,id={d} before it")));
+            };
+            Ok(VirtioSpec::Block(drives.remove(i).1))
+        }
+        other => Err(e(&format!(
+            "{other}: unsupported device (virtio-rng-device, virtio-blk-device)"
+        ))),
+    }
 }
 
 /// `-M virt[,PROP=VALUE...]` or `-M type=virt`: only the machine type
@@ -562,6 +717,7 @@ fn machine_config(o: &Opts) -> Result<VirtConfig, String> {
         );
     }
     let mut cfg = VirtConfig::new(o.harts, o.ram_size);
+    cfg.virtio = o.virtio.clone();
     if o.kernel.is_none() && o.bios.is_none() {
         cfg.kernel = Some(BootFile::from_bytes(
             "the default guest",
@@ -755,6 +911,46 @@ mod tests {
         );
         assert!(err(&["-machine", "virt,aclint=on"]).contains("aclint"));
         assert!(matches!(parse_strs(&["-M", "help"]), Ok(Parsed::Print(_))));
+    }
+
+    #[test]
+    fn drives_and_devices() {
+        let o = opts(&[
+            "-drive",
+            "file=a,,b.img,format=raw,if=virtio,readonly=on,cache=none,aio=io_uring",
+            "-device",
+            "virtio-rng-device",
+            "-drive",
+            "id=d1,file=c.img,if=none,format=raw",
+            "-device",
+            "virtio-blk-device,drive=d1",
+        ]);
+        let mut a = BlockConfig::new("a,b.img");
+        a.readonly = true;
+        a.cache = CacheMode::None;
+        a.aio = AioMode::IoUring;
+        assert_eq!(
+            o.virtio,
+            vec![
+                VirtioSpec::Block(a),
+                VirtioSpec::Rng,
+                VirtioSpec::Block(BlockConfig::new("c.img"))
+            ]
+        );
+        for (args, why) in [
+            (&["-drive", "file=x"][..], "if=virtio"),
+            (&["-drive", "file=x,if=ide"], "if=ide"),
+            (&["-drive", "file=x,if=virtio,format=qcow2"], "raw"),
+            (&["-drive", "if=virtio"], "file="),
+            (&["-drive", "file=x,if=virtio,cache=unsafe"], "cache=unsafe"),
+            (&["-drive", "file=x,if=virtio,bogus=1"], "bogus"),
+            (&["-drive", "file=x,if=none,id=q"], "no -device"),
+            (&["-device", "virtio-net-device"], "unsupported device"),
+            (&["-device", "virtio-blk-device,drive=zz"], "zz"),
+        ] {
+            let e = err(args);
+            assert!(e.contains(why), "{args:?}: {e}");
+        }
     }
 
     #[test]
