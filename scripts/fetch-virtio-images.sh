@@ -106,7 +106,8 @@ cat > "$NEW/rootfs/sbin/init" <<'EOF'
 # The root file system of cranemu's virtio tests (scripts/fetch-virtio-images.sh).
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sysfs /sys
-/bin/busybox mountpoint -q /dev || /bin/busybox mount -t devtmpfs devtmpfs /dev
+# The initramfs moved its devtmpfs here; mount one if it did not.
+[ -e /dev/console ] || /bin/busybox mount -t devtmpfs devtmpfs /dev
 /bin/busybox --install -s /bin
 export PATH=/bin HOME=/root TERM=vt100
 cd /root
