@@ -74,8 +74,9 @@ Boot:
 Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
   -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
          [,aio=threads|io_uring]
-                           a virtio-blk disk on a raw image (aio=io_uring is
-                           served by the thread pool for now)
+                           a virtio-blk disk on a raw image; I/O on a thread
+                           pool, or io_uring (falls back to the pool where the
+                           host refuses it)
   -drive file=IMG,format=raw,if=none,id=ID with -device virtio-blk-device,drive=ID
                            the same, spelled as a separate device
   -device virtio-rng-device

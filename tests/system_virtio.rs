@@ -462,13 +462,13 @@ fn have_qemu() -> bool {
 /// Raw disks and virtio-rng: the guest reads the host's bytes, writes its
 /// own, and the host reads them back; a read-only disk refuses writes;
 /// /dev/hwrng works. Three disks, told apart by size (the emulators may
-/// name them in different orders): `cache=writeback` (16 MiB),
-/// `cache=none` (12 MiB) and `readonly=on` (8 MiB).
+/// name them in different orders): `cache=writeback` on the thread pool
+/// (16 MiB), `cache=none` on io_uring (12 MiB) and `readonly=on` (8 MiB).
 fn raw_disk_and_rng(emulator: Emulator, name: &str) {
     let dir = scratch_dir(name);
     let disks = [
         ("wb.img", 16u64, ""),
-        ("direct.img", 12, ",cache=none"),
+        ("direct.img", 12, ",cache=none,aio=io_uring"),
         ("ro.img", 8, ",readonly=on"),
     ];
     let mut extra = Vec::new();

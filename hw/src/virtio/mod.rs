@@ -45,6 +45,7 @@ use crate::bus::IrqLine;
 pub mod block;
 pub mod mmio;
 pub mod rng;
+pub mod uring;
 
 pub use vm_memory::GuestMemoryMmap;
 

@@ -322,8 +322,24 @@ fn blk_request(rig: &mut Rig, kind: u32, sector: u64, data: Option<(u32, bool)>)
 
 #[test]
 fn block_reads_writes_flushes_and_ids() {
-    let path = temp_image("rw.img", 1 << 20);
-    let blk = Arc::new(Block::open(&BlockConfig::new(&path)).unwrap());
+    use super::block::{AioMode, CacheMode};
+    for (aio, cache) in [
+        (AioMode::Threads, CacheMode::Writeback),
+        (AioMode::Threads, CacheMode::None),
+        (AioMode::IoUring, CacheMode::Writeback),
+        (AioMode::IoUring, CacheMode::None),
+    ] {
+        let mut cfg = BlockConfig::new(temp_image("rw.img", 1 << 20));
+        cfg.aio = aio;
+        cfg.cache = cache;
+        block_requests(&cfg);
+    }
+}
+
+/// Every request type on a 1 MiB disk opened as `cfg` says.
+fn block_requests(cfg: &BlockConfig) {
+    let path = cfg.path.clone();
+    let blk = Arc::new(Block::open(cfg).unwrap());
     let mut rig = Rig::new(blk);
     let cap = u64::from_le_bytes(
         (0..8)
@@ -492,6 +508,15 @@ proptest! {
     fn fuzz_block_queue(ring in any_ring()) {
         let path = temp_image(&format!("fuzz-{:?}.img", std::thread::current().id()), 256 << 10);
         fuzz_one(Arc::new(Block::open(&BlockConfig::new(&path)).unwrap()), ring);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn fuzz_block_queue_io_uring(ring in any_ring()) {
+        let path = temp_image(&format!("fuzz-u-{:?}.img", std::thread::current().id()), 256 << 10);
+        let mut cfg = BlockConfig::new(&path);
+        cfg.aio = super::block::AioMode::IoUring;
+        fuzz_one(Arc::new(Block::open(&cfg).unwrap()), ring);
         let _ = std::fs::remove_file(&path);
     }
 }
