@@ -9,6 +9,8 @@
 //!                [-drive file=IMG,format=raw,if=virtio[,readonly=on]
 //!                        [,cache=none|writeback][,aio=threads|io_uring]]
 //!                [-device virtio-rng-device] [-device virtio-blk-device,drive=ID]
+//!                [-chardev socket,id=ID,path=PATH,server=on,wait=off]
+//!                [-device virtio-serial-device] [-device virtconsole,chardev=ID]
 //! ```
 //!
 //! Without `-kernel` and `-bios` it boots an embedded bare-metal guest
@@ -81,6 +83,13 @@ Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
                            the same, spelled as a separate device
   -device virtio-rng-device
                            a virtio entropy source fed by the host's getrandom
+  -device virtio-serial-device
+                           a virtio console (Linux's hvc0), connected to nothing
+                           unless a virtconsole names a chardev:
+  -chardev socket,id=ID,path=PATH,server=on,wait=off
+  -device virtconsole,chardev=ID
+                           the console on a Unix socket server at PATH (one
+                           client at a time; output without one is dropped)
 Console (there is no display: the serial port is on stdio by default):
   -nographic               serial port on stdio, Ctrl-C goes to the guest
   -serial DEV              stdio (Ctrl-C stops cranemu), mon:stdio, null, none,
@@ -300,6 +309,8 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
     let mut serials = 0;
     // `-drive if=none,id=ID` waiting for a `-device ...,drive=ID`.
     let mut loose_drives: Vec<(String, BlockConfig)> = Vec::new();
+    // `-chardev socket,id=ID,path=PATH`.
+    let mut chardevs: Vec<(String, PathBuf)> = Vec::new();
     while let Some(arg) = it.next() {
         let Some(a) = arg.to_str().filter(|a| a.starts_with('-') && a.len() > 1) else {
             return Err(format!(
@@ -367,9 +378,17 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                     (None, cfg) => o.virtio.push(VirtioSpec::Block(cfg)),
                 }
             }
+            "-chardev" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                chardevs.push(parse_chardev(v)?);
+            }
             "-device" => {
                 let v = text(value(&mut it, opt)?, opt)?;
-                o.virtio.push(parse_device(v, &mut loose_drives)?);
+                if let Some(rest) = v.strip_prefix("virtconsole") {
+                    attach_virtconsole(v, rest, &chardevs, &mut o.virtio)?;
+                } else {
+                    o.virtio.push(parse_device(v, &mut loose_drives)?);
+                }
             }
             "-stats" => o.stats = true,
             "-jit-threshold" => {
@@ -503,6 +522,69 @@ fn parse_drive(v: &str) -> Result<(Option<String>, BlockConfig), String> {
     }
 }
 
+/// `-chardev socket,id=ID,path=PATH,server=on,wait=off`: (id, path).
+fn parse_chardev(v: &str) -> Result<(String, PathBuf), String> {
+    let e = |m: &str| format!("-chardev {v}: {m}");
+    let props = split_props(v);
+    if props[0] != "socket" {
+        return Err(e("only socket chardevs are supported"));
+    }
+    let (mut id, mut path) = (None, None);
+    for prop in &props[1..] {
+        match prop.split_once('=') {
+            Some(("id", i)) => id = Some(i.to_string()),
+            Some(("path", p)) => path = Some(PathBuf::from(p)),
+            Some(("server", b)) if parse_bool(b, &e("server"))? => {}
+            Some(("wait", b)) if !parse_bool(b, &e("wait"))? => {}
+            Some(("server" | "wait", _)) => {
+                return Err(e("only server=on,wait=off is supported"));
+            }
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    match (id, path) {
+        (Some(id), Some(path)) => Ok((id, path)),
+        _ => Err(e("needs id=ID and path=PATH")),
+    }
+}
+
+/// `-device virtconsole,chardev=ID` (`rest` is what follows the name):
+/// puts the socket on the last `virtio-serial-device`.
+fn attach_virtconsole(
+    v: &str,
+    rest: &str,
+    chardevs: &[(String, PathBuf)],
+    virtio: &mut [VirtioSpec],
+) -> Result<(), String> {
+    let e = |m: &str| format!("-device {v}: {m}");
+    let mut chardev = None;
+    for prop in split_props(rest).iter().filter(|p| !p.is_empty()) {
+        match prop.split_once('=') {
+            Some(("chardev", c)) => chardev = Some(c.to_string()),
+            Some(("id" | "name", _)) => {}
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    let Some(c) = chardev else {
+        return Err(e("needs chardev=ID"));
+    };
+    let Some((_, path)) = chardevs.iter().find(|(id, _)| *id == c) else {
+        return Err(e(&format!("no -chardev with id={c} before it")));
+    };
+    match virtio
+        .iter_mut()
+        .rev()
+        .find(|d| matches!(d, VirtioSpec::Console { .. }))
+    {
+        Some(VirtioSpec::Console { socket }) if socket.is_none() => {
+            *socket = Some(path.clone());
+            Ok(())
+        }
+        Some(_) => Err(e("the virtio-serial-device already has its console")),
+        None => Err(e("needs a -device virtio-serial-device before it")),
+    }
+}
+
 /// `-device ...`: a virtio device (`drives`: the `-drive if=none` given
 /// so far; the one named is taken).
 fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<VirtioSpec, String> {
@@ -518,6 +600,7 @@ fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<Virt
     }
     match props[0].as_str() {
         "virtio-rng-device" => Ok(VirtioSpec::Rng),
+        "virtio-serial-device" => Ok(VirtioSpec::Console { socket: None }),
         "virtio-blk-device" => {
             let Some(d) = drive else {
                 return Err(e("needs drive=ID"));
@@ -528,7 +611,7 @@ fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<Virt
             Ok(VirtioSpec::Block(drives.remove(i).1))
         }
         other => Err(e(&format!(
-            "{other}: unsupported device (virtio-rng-device, virtio-blk-device)"
+            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole)"
         ))),
     }
 }
@@ -917,6 +1000,12 @@ mod tests {
     #[test]
     fn drives_and_devices() {
         let o = opts(&[
+            "-chardev",
+            "socket,id=c0,path=/tmp/s,server=on,wait=off",
+            "-device",
+            "virtio-serial-device",
+            "-device",
+            "virtconsole,chardev=c0",
             "-drive",
             "file=a,,b.img,format=raw,if=virtio,readonly=on,cache=none,aio=io_uring",
             "-device",
@@ -933,6 +1022,9 @@ mod tests {
         assert_eq!(
             o.virtio,
             vec![
+                VirtioSpec::Console {
+                    socket: Some("/tmp/s".into())
+                },
                 VirtioSpec::Block(a),
                 VirtioSpec::Rng,
                 VirtioSpec::Block(BlockConfig::new("c.img"))
@@ -948,6 +1040,18 @@ mod tests {
             (&["-drive", "file=x,if=none,id=q"], "no -device"),
             (&["-device", "virtio-net-device"], "unsupported device"),
             (&["-device", "virtio-blk-device,drive=zz"], "zz"),
+            (&["-device", "virtconsole,chardev=c"], "no -chardev"),
+            (
+                &[
+                    "-chardev",
+                    "socket,id=c,path=p,server=on,wait=off",
+                    "-device",
+                    "virtconsole,chardev=c",
+                ],
+                "virtio-serial-device",
+            ),
+            (&["-chardev", "pty,id=c"], "only socket"),
+            (&["-chardev", "socket,id=c,path=p,server=off"], "server=on"),
         ] {
             let e = err(args);
             assert!(e.contains(why), "{args:?}: {e}");

@@ -17,6 +17,9 @@
 //!   of the emulator that followed the guest's `sync`; the host's
 //!   `e2fsck -fn` finds the image clean and `debugfs` reads the same bytes.
 //!
+//! - virtio-console on a Unix socket: a getty on hvc0 gives a host client
+//!   a shell.
+//!
 //! The `qemu_*` twins run qemu-system-riscv64 on the same images and
 //! scripts (when it is on PATH). `CRANEMU_TEST_TIMEOUT` (seconds, default
 //! 300) bounds each boot and command.
@@ -646,6 +649,68 @@ fn ext4_root(emulator: Emulator, name: &str) {
             sum,
             "the host's copy of /data/{file}"
         );
+    }
+}
+
+/// virtio-console on a Unix socket: a getty on hvc0 runs a shell for a
+/// host client.
+fn console_on_hvc0(emulator: Emulator, name: &str) {
+    let dir = scratch_dir(name);
+    let sock = dir.join("console.sock");
+    let mut chardev = OsString::from("socket,id=c0,path=");
+    chardev.push(&sock);
+    chardev.push(",server=on,wait=off");
+    let extra: Vec<OsString> = vec![
+        "-chardev".into(),
+        chardev,
+        "-device".into(),
+        "virtio-serial-device".into(),
+        "-device".into(),
+        "virtconsole,chardev=c0".into(),
+    ];
+    let mut m = Machine::boot(emulator, "", &extra, INITRAMFS_MARKER);
+    let mut client = std::os::unix::net::UnixStream::connect(&sock)
+        .unwrap_or_else(|e| m.fail(&format!("cannot connect to {}: {e}", sock.display())));
+    m.ok("test -c /dev/hvc0");
+    // (`& true`: the harness appends `; echo ...`, and `&;` is no sh.)
+    m.ok("setsid getty -n -l /bin/sh 0 hvc0 </dev/null >/dev/null 2>&1 & true");
+    client
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    // getty flushes the tty's input when it starts: type the command only
+    // once the shell's prompt shows.
+    let deadline = Instant::now() + timeout();
+    let mut got = Vec::new();
+    let mut sent = false;
+    let want = "hvc-42\r\n/dev/hvc0";
+    while !String::from_utf8_lossy(&got).contains(want) {
+        if Instant::now() > deadline {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            m.fail(&format!("hvc0 never answered `{want}`; it said:\n{text}"));
+        }
+        if !sent && String::from_utf8_lossy(&got).contains("# ") {
+            client.write_all(b"echo hvc-$((6 * 7)); tty\n").unwrap();
+            sent = true;
+        }
+        let mut buf = [0u8; 4096];
+        match client.read(&mut buf) {
+            Ok(0) => m.fail("the console socket closed"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    m.poweroff();
+}
+
+#[test]
+fn console_shell_on_hvc0() {
+    console_on_hvc0(Emulator::Cranemu, "virtio-console");
+}
+
+#[test]
+fn qemu_console_shell_on_hvc0() {
+    if have_qemu() {
+        console_on_hvc0(Emulator::Qemu, "virtio-console-qemu");
     }
 }
 

@@ -35,6 +35,7 @@ use crate::rom::Rom;
 use crate::sifive_test::{FinisherEvent, SifiveTest};
 use crate::uart16550::Uart16550;
 use crate::virtio::block::{Block, BlockConfig};
+use crate::virtio::console::{Console, NullBackend, SocketBackend};
 use crate::virtio::mmio::VirtioMmio;
 use crate::virtio::rng::Rng;
 use crate::virtio::{DeviceRam, DmaWatch, VirtioDevice};
@@ -81,6 +82,14 @@ pub enum VirtioSpec {
     Block(BlockConfig),
     /// `-device virtio-rng-device`: virtio-rng.
     Rng,
+    /// `-device virtio-serial-device` (and `-device virtconsole,chardev=ID`
+    /// with `-chardev socket,id=ID,path=PATH,server=on,wait=off`):
+    /// virtio-console on hvc0, on a Unix socket server at `socket` or
+    /// connected to nothing.
+    Console {
+        /// The socket's path.
+        socket: Option<std::path::PathBuf>,
+    },
 }
 
 impl VirtConfig {
@@ -205,6 +214,15 @@ impl VirtMachine {
                 Ok(match v {
                     VirtioSpec::Block(b) => Arc::new(Block::open(b)?),
                     VirtioSpec::Rng => Arc::new(Rng::new()),
+                    VirtioSpec::Console { socket: None } => {
+                        Arc::new(Console::new(Arc::new(NullBackend)))
+                    }
+                    VirtioSpec::Console { socket: Some(p) } => {
+                        let b = SocketBackend::bind(p).map_err(|e| {
+                            Error::VirtioSetup(format!("-chardev socket,path={}: {e}", p.display()))
+                        })?;
+                        Arc::new(Console::new(Arc::new(b)))
+                    }
                 })
             })
             .collect::<Result<_>>()?;

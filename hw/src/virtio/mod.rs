@@ -1,6 +1,6 @@
 //! virtio devices for the `virt` machine: the MMIO transport ([`mmio`],
 //! virtio 1.2 §4.2, version 2, modern only), and the devices behind it
-//! ([`block`], [`rng`]).
+//! ([`block`], [`console`], [`rng`]).
 //!
 //! # Layers
 //! A device ([`VirtioDevice`]) knows nothing about the transport: it gives
@@ -43,6 +43,7 @@ use vm_memory::{Address, GuestAddress, GuestMemoryBackend, GuestRegionMmap};
 use crate::bus::IrqLine;
 
 pub mod block;
+pub mod console;
 pub mod mmio;
 pub mod rng;
 pub mod uring;
@@ -53,6 +54,8 @@ pub use vm_memory::GuestMemoryMmap;
 pub mod device_id {
     /// Block device (§5.2).
     pub const BLOCK: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
+    /// Console device (§5.3).
+    pub const CONSOLE: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_CONSOLE;
     /// Entropy device (§5.4).
     pub const RNG: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_RNG;
 }
