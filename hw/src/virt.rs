@@ -15,8 +15,9 @@
 //!
 //! # Interrupt wiring
 //!
-//! UART0 drives PLIC source 10, the RTC source 11; virtio-mmio slot n will
-//! drive 1 + n ([`VirtMachine::virtio_irq`]). The CLINT (no SSWI, as
+//! UART0 drives PLIC source 10, the RTC source 11; virtio-mmio slot n
+//! drives 1 + n ([`VirtMachine::virtio_irq`]); the devices of
+//! [`VirtConfig::virtio`] take slots 0, 1, ... in order. The CLINT (no SSWI, as
 //! QEMU's default `aclint=off`) and the PLIC are asked by the CPU side.
 
 use std::io::Write;
