@@ -73,9 +73,13 @@ impl ConsoleInput {
         self.deliver();
     }
 
-    /// Moves pending input into the receive queue's buffers.
+    /// Moves pending input into the receive queue's buffers. Holds the
+    /// queue slot throughout, so a reset (which empties it) waits for a
+    /// delivery in progress and none writes guest memory after it. Lock
+    /// order: the slot, the pending bytes, the ring.
     fn deliver(&self) {
-        let Some(aq) = lock(&self.queue).clone() else {
+        let slot = lock(&self.queue);
+        let Some(aq) = slot.as_ref() else {
             return;
         };
         let mem = aq.ram.mem();
