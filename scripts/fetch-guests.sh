@@ -49,12 +49,15 @@ STAMP="$CACHE/stamp"
 STAMP_KEY="suite=$SUITE arch=$ARCH packages=${PACKAGES[*]}"
 
 # The full-system boot images (kernel, firmware, initramfs) under
-# CACHE/system; see scripts/fetch-system-images.sh.  Skipped when
-# CRANEMU_NO_SYSTEM_IMAGES=1.
+# CACHE/system, and the virtio tests' initramfs and root tree under
+# CACHE/system/virtio; see scripts/fetch-system-images.sh and
+# scripts/fetch-virtio-images.sh.  Skipped when CRANEMU_NO_SYSTEM_IMAGES=1.
 system_images() {
     [[ "${CRANEMU_NO_SYSTEM_IMAGES:-}" == 1 ]] && return
     "$REPO/scripts/fetch-system-images.sh" "$CACHE" >/dev/null \
         || die "scripts/fetch-system-images.sh failed"
+    "$REPO/scripts/fetch-virtio-images.sh" "$CACHE" >/dev/null \
+        || die "scripts/fetch-virtio-images.sh failed"
 }
 
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" && -x "$SYSROOT/usr/bin/busybox" ]]; then

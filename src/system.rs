@@ -6,6 +6,11 @@
 //!                [-kernel FILE] [-initrd FILE] [-append CMDLINE]
 //!                [-nographic] [-serial stdio|mon:stdio|null|none|file:PATH]
 //!                [-d ITEMS] [-D LOGFILE] [-stats] [-jit-threshold N]
+//!                [-drive file=IMG,format=raw,if=virtio[,readonly=on]
+//!                        [,cache=none|writeback][,aio=threads|io_uring]]
+//!                [-device virtio-rng-device] [-device virtio-blk-device,drive=ID]
+//!                [-chardev socket,id=ID,path=PATH,server=on,wait=off]
+//!                [-device virtio-serial-device] [-device virtconsole,chardev=ID]
 //! ```
 //!
 //! Without `-kernel` and `-bios` it boots an embedded bare-metal guest
@@ -25,7 +30,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cranemu_hw::boot::BootFile;
-use cranemu_hw::virt::{check_ram_size, SerialOut, VirtConfig, VirtMachine, MAX_HARTS};
+use cranemu_hw::virt::{check_ram_size, SerialOut, VirtConfig, VirtMachine, VirtioSpec, MAX_HARTS};
+use cranemu_hw::virtio::block::{AioMode, BlockConfig, CacheMode};
 use cranemu_runtime::system::{MachineExit, SystemConfig, SystemEngine};
 use cranemu_runtime::{EngineConfig, LogConfig};
 
@@ -67,6 +73,23 @@ Boot:
   -kernel FILE             riscv64 Linux Image or ELF
   -initrd FILE             initial RAM disk (needs -kernel)
   -append CMDLINE          kernel command line (needs -kernel)
+Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
+  -drive file=IMG,format=raw,if=virtio[,readonly=on][,cache=none|writeback]
+         [,aio=threads|io_uring]
+                           a virtio-blk disk on a raw image; I/O on a thread
+                           pool, or io_uring (falls back to the pool where the
+                           host refuses it)
+  -drive file=IMG,format=raw,if=none,id=ID with -device virtio-blk-device,drive=ID
+                           the same, spelled as a separate device
+  -device virtio-rng-device
+                           a virtio entropy source fed by the host's getrandom
+  -device virtio-serial-device
+                           a virtio console (Linux's hvc0), connected to nothing
+                           unless a virtconsole names a chardev:
+  -chardev socket,id=ID,path=PATH,server=on,wait=off
+  -device virtconsole,chardev=ID
+                           the console on a Unix socket server at PATH (one
+                           client at a time; output without one is dropped)
 Console (there is no display: the serial port is on stdio by default):
   -nographic               serial port on stdio, Ctrl-C goes to the guest
   -serial DEV              stdio (Ctrl-C stops cranemu), mon:stdio, null, none,
@@ -133,6 +156,7 @@ struct Opts {
     log_file: Option<PathBuf>,
     stats: bool,
     jit_threshold: Option<u32>,
+    virtio: Vec<VirtioSpec>,
 }
 
 impl Default for Opts {
@@ -153,6 +177,7 @@ impl Default for Opts {
             log_file: None,
             stats: false,
             jit_threshold: None,
+            virtio: Vec::new(),
         }
     }
 }
@@ -305,6 +330,10 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
     let mut o = Opts::default();
     let mut it = args.iter();
     let mut serials = 0;
+    // `-drive if=none,id=ID` waiting for a `-device ...,drive=ID`.
+    let mut loose_drives: Vec<(String, BlockConfig)> = Vec::new();
+    // `-chardev socket,id=ID,path=PATH`.
+    let mut chardevs: Vec<(String, PathBuf)> = Vec::new();
     while let Some(arg) = it.next() {
         let Some(a) = arg.to_str().filter(|a| a.starts_with('-') && a.len() > 1) else {
             return Err(format!(
@@ -365,6 +394,25 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                 }
             }
             "-D" => o.log_file = Some(value(&mut it, opt)?.into()),
+            "-drive" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                match parse_drive(v)? {
+                    (Some(id), cfg) => loose_drives.push((id, cfg)),
+                    (None, cfg) => o.virtio.push(VirtioSpec::Block(cfg)),
+                }
+            }
+            "-chardev" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                chardevs.push(parse_chardev(v)?);
+            }
+            "-device" => {
+                let v = text(value(&mut it, opt)?, opt)?;
+                if let Some(rest) = v.strip_prefix("virtconsole") {
+                    attach_virtconsole(v, rest, &chardevs, &mut o.virtio)?;
+                } else {
+                    o.virtio.push(parse_device(v, &mut loose_drives)?);
+                }
+            }
             "-stats" => o.stats = true,
             "-jit-threshold" => {
                 let v = text(value(&mut it, opt)?, opt)?;
@@ -389,6 +437,17 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             _ => return Err(format!("{a}: invalid option")),
         }
     }
+    if let Some((id, _)) = loose_drives.first() {
+        return Err(format!(
+            "-drive id={id},if=none: no -device virtio-blk-device,drive={id} uses it"
+        ));
+    }
+    if o.virtio.len() > 8 {
+        return Err(format!(
+            "{} virtio devices: the virt machine has 8 virtio-mmio slots",
+            o.virtio.len()
+        ));
+    }
     if o.kernel.is_none() {
         if o.initrd.is_some() {
             return Err("-initrd only allowed with -kernel option".into());
@@ -398,6 +457,186 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
         }
     }
     Ok(Parsed::Run(Box::new(o)))
+}
+
+/// Splits a QEMU option list at commas; `,,` is a literal comma.
+fn split_props(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == ',' && chars.peek() != Some(&',') {
+            out.push(std::mem::take(&mut cur));
+            continue;
+        }
+        if c == ',' {
+            chars.next();
+        }
+        cur.push(c);
+    }
+    out.push(cur);
+    out
+}
+
+/// `on`/`off` (and QEMU's other spellings of a boolean).
+fn parse_bool(v: &str, what: &str) -> Result<bool, String> {
+    match v {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" => Ok(false),
+        _ => Err(format!("{what}: expected on or off")),
+    }
+}
+
+/// `-drive ...`: the drive, and its `id` when it is `if=none` (it waits
+/// for a `-device virtio-blk-device,drive=ID`).
+fn parse_drive(v: &str) -> Result<(Option<String>, BlockConfig), String> {
+    let e = |m: &str| format!("-drive {v}: {m}");
+    let mut file = None;
+    let mut cfg = BlockConfig::new("");
+    let mut iface = None;
+    let mut id = None;
+    for prop in split_props(v) {
+        let Some((k, val)) = prop.split_once('=') else {
+            return Err(e(&format!("{prop}: expected KEY=VALUE")));
+        };
+        match k {
+            "file" => file = Some(val.to_string()),
+            "format" if val == "raw" => {}
+            "format" => return Err(e(&format!("format={val}: only raw images are supported"))),
+            "if" if val == "virtio" || val == "none" => iface = Some(val.to_string()),
+            "if" => {
+                return Err(e(&format!(
+                "if={val}: only if=virtio (or if=none with -device virtio-blk-device) is supported"
+            )))
+            }
+            "readonly" => cfg.readonly = parse_bool(val, &e("readonly"))?,
+            "cache" => {
+                cfg.cache = match val {
+                    "none" => CacheMode::None,
+                    "writeback" => CacheMode::Writeback,
+                    _ => return Err(e(&format!("cache={val}: expected none or writeback"))),
+                }
+            }
+            "aio" => {
+                cfg.aio = match val {
+                    "threads" => AioMode::Threads,
+                    "io_uring" => AioMode::IoUring,
+                    _ => return Err(e(&format!("aio={val}: expected threads or io_uring"))),
+                }
+            }
+            "id" => id = Some(val.to_string()),
+            "media" if val == "disk" => {}
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        return Err(e("needs file=IMG"));
+    };
+    cfg.path = PathBuf::from(file);
+    match iface.as_deref() {
+        Some("none") => match id {
+            Some(id) => Ok((Some(id), cfg)),
+            None => Err(e("if=none needs id=ID")),
+        },
+        Some(_) => Ok((None, cfg)),
+        None => Err(e(
+            "needs if=virtio (the virt machine has no other disk interface)",
+        )),
+    }
+}
+
+/// `-chardev socket,id=ID,path=PATH,server=on,wait=off`: (id, path).
+fn parse_chardev(v: &str) -> Result<(String, PathBuf), String> {
+    let e = |m: &str| format!("-chardev {v}: {m}");
+    let props = split_props(v);
+    if props[0] != "socket" {
+        return Err(e("only socket chardevs are supported"));
+    }
+    let (mut id, mut path) = (None, None);
+    for prop in &props[1..] {
+        match prop.split_once('=') {
+            Some(("id", i)) => id = Some(i.to_string()),
+            Some(("path", p)) => path = Some(PathBuf::from(p)),
+            Some(("server", b)) if parse_bool(b, &e("server"))? => {}
+            Some(("wait", b)) if !parse_bool(b, &e("wait"))? => {}
+            Some(("server" | "wait", _)) => {
+                return Err(e("only server=on,wait=off is supported"));
+            }
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    match (id, path) {
+        (Some(id), Some(path)) => Ok((id, path)),
+        _ => Err(e("needs id=ID and path=PATH")),
+    }
+}
+
+/// `-device virtconsole,chardev=ID` (`rest` is what follows the name):
+/// puts the socket on the last `virtio-serial-device`.
+fn attach_virtconsole(
+    v: &str,
+    rest: &str,
+    chardevs: &[(String, PathBuf)],
+    virtio: &mut [VirtioSpec],
+) -> Result<(), String> {
+    let e = |m: &str| format!("-device {v}: {m}");
+    let mut chardev = None;
+    for prop in split_props(rest).iter().filter(|p| !p.is_empty()) {
+        match prop.split_once('=') {
+            Some(("chardev", c)) => chardev = Some(c.to_string()),
+            Some(("id" | "name", _)) => {}
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    let Some(c) = chardev else {
+        return Err(e("needs chardev=ID"));
+    };
+    let Some((_, path)) = chardevs.iter().find(|(id, _)| *id == c) else {
+        return Err(e(&format!("no -chardev with id={c} before it")));
+    };
+    match virtio
+        .iter_mut()
+        .rev()
+        .find(|d| matches!(d, VirtioSpec::Console { .. }))
+    {
+        Some(VirtioSpec::Console { socket }) if socket.is_none() => {
+            *socket = Some(path.clone());
+            Ok(())
+        }
+        Some(_) => Err(e("the virtio-serial-device already has its console")),
+        None => Err(e("needs a -device virtio-serial-device before it")),
+    }
+}
+
+/// `-device ...`: a virtio device (`drives`: the `-drive if=none` given
+/// so far; the one named is taken).
+fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<VirtioSpec, String> {
+    let props = split_props(v);
+    let e = |m: &str| format!("-device {v}: {m}");
+    let mut drive = None;
+    for prop in &props[1..] {
+        match prop.split_once('=') {
+            Some(("id", _)) => {}
+            Some(("drive", d)) if props[0] == "virtio-blk-device" => drive = Some(d.to_string()),
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    match props[0].as_str() {
+        "virtio-rng-device" => Ok(VirtioSpec::Rng),
+        "virtio-serial-device" => Ok(VirtioSpec::Console { socket: None }),
+        "virtio-blk-device" => {
+            let Some(d) = drive else {
+                return Err(e("needs drive=ID"));
+            };
+            let Some(i) = drives.iter().position(|(id, _)| *id == d) else {
+                return Err(e(&format!("no -drive if=none,id={d} before it")));
+            };
+            Ok(VirtioSpec::Block(drives.remove(i).1))
+        }
+        other => Err(e(&format!(
+            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole)"
+        ))),
+    }
 }
 
 /// `-M virt[,PROP=VALUE...]` or `-M type=virt`: only the machine type
@@ -575,6 +814,7 @@ fn default_firmware() -> Result<BootFile, String> {
 /// The machine of `opts`, with its boot images read.
 fn machine_config(o: &Opts) -> Result<VirtConfig, String> {
     let mut cfg = VirtConfig::new(o.harts, o.ram_size);
+    cfg.virtio = o.virtio.clone();
     if o.kernel.is_none() && o.bios.is_none() {
         cfg.kernel = Some(BootFile::from_bytes(
             "the default guest",
@@ -768,6 +1008,67 @@ mod tests {
         );
         assert!(err(&["-machine", "virt,aclint=on"]).contains("aclint"));
         assert!(matches!(parse_strs(&["-M", "help"]), Ok(Parsed::Print(_))));
+    }
+
+    #[test]
+    fn drives_and_devices() {
+        let o = opts(&[
+            "-chardev",
+            "socket,id=c0,path=/tmp/s,server=on,wait=off",
+            "-device",
+            "virtio-serial-device",
+            "-device",
+            "virtconsole,chardev=c0",
+            "-drive",
+            "file=a,,b.img,format=raw,if=virtio,readonly=on,cache=none,aio=io_uring",
+            "-device",
+            "virtio-rng-device",
+            "-drive",
+            "id=d1,file=c.img,if=none,format=raw",
+            "-device",
+            "virtio-blk-device,drive=d1",
+        ]);
+        let mut a = BlockConfig::new("a,b.img");
+        a.readonly = true;
+        a.cache = CacheMode::None;
+        a.aio = AioMode::IoUring;
+        assert_eq!(
+            o.virtio,
+            vec![
+                VirtioSpec::Console {
+                    socket: Some("/tmp/s".into())
+                },
+                VirtioSpec::Block(a),
+                VirtioSpec::Rng,
+                VirtioSpec::Block(BlockConfig::new("c.img"))
+            ]
+        );
+        for (args, why) in [
+            (&["-drive", "file=x"][..], "if=virtio"),
+            (&["-drive", "file=x,if=ide"], "if=ide"),
+            (&["-drive", "file=x,if=virtio,format=qcow2"], "raw"),
+            (&["-drive", "if=virtio"], "file="),
+            (&["-drive", "file=x,if=virtio,cache=unsafe"], "cache=unsafe"),
+            (&["-drive", "file=x,if=virtio,bogus=1"], "bogus"),
+            (&["-drive", "file=x,if=none,id=q"], "no -device"),
+            (&["-device", "virtio-net-device"], "unsupported device"),
+            (&["-device", "virtio-blk-device,drive=zz"], "zz"),
+            (&["-device", "virtconsole,chardev=c"], "no -chardev"),
+            (
+                &[
+                    "-chardev",
+                    "socket,id=c,path=p,server=on,wait=off",
+                    "-device",
+                    "virtconsole,chardev=c",
+                ],
+                "virtio-serial-device",
+            ),
+            (&["-chardev", "pty,id=c"], "only socket"),
+            (&["-chardev", "socket,id=c,path=p,server=off"], "server=on"),
+        ] {
+            let e = err(args);
+            assert!(e.contains(why), "{args:?}: {e}");
+        }
     }
 
     #[test]

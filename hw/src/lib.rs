@@ -25,7 +25,7 @@
 //! | CLINT (ACLINT MSWI+MTIMER) | 0x0200_0000 | 0x1_0000 | — | [`aclint`] |
 //! | PLIC | 0x0c00_0000 | 0x60_0000 (grows with harts) | — | [`plic`] |
 //! | UART0 (16550A) | 0x1000_0000 | 0x100 | 10 | [`uart16550`] |
-//! | virtio-mmio n | 0x1000_1000 + 0x1000·n | 0x1000 | 1 + n | (later) |
+//! | virtio-mmio n | 0x1000_1000 + 0x1000·n | 0x1000 | 1 + n | [`virtio`] |
 //! | RAM | 0x8000_0000 | -m | — | — |
 //!
 //! [`fdt`] builds the device tree that describes this machine to OpenSBI
@@ -45,6 +45,7 @@ pub mod rom;
 pub mod sifive_test;
 pub mod uart16550;
 pub mod virt;
+pub mod virtio;
 
 /// Guest-physical addresses and IRQ numbers of the `virt` board, from QEMU's
 /// `hw/riscv/virt.c` (`virt_memmap`, `enum { UART0_IRQ = 10, RTC_IRQ = 11,
@@ -186,6 +187,12 @@ pub enum Error {
         /// Why it is refused.
         reason: String,
     },
+    /// The virtio devices' view of guest RAM could not be built.
+    #[error("virtio: {0}")]
+    VirtioSetup(String),
+    /// A `-drive` image could not be opened.
+    #[error("-drive {0}")]
+    Drive(#[from] virtio::block::OpenError),
     /// Guest RAM could not be created or written.
     #[error("guest RAM: {0}")]
     Ram(#[from] cranemu_softmmu::system::Error),

@@ -15,8 +15,9 @@
 //!
 //! # Interrupt wiring
 //!
-//! UART0 drives PLIC source 10, the RTC source 11; virtio-mmio slot n will
-//! drive 1 + n ([`VirtMachine::virtio_irq`]). The CLINT (no SSWI, as
+//! UART0 drives PLIC source 10, the RTC source 11; virtio-mmio slot n
+//! drives 1 + n ([`VirtMachine::virtio_irq`]); the devices of
+//! [`VirtConfig::virtio`] take slots 0, 1, ... in order. The CLINT (no SSWI, as
 //! QEMU's default `aclint=off`) and the PLIC are asked by the CPU side.
 
 use std::io::Write;
@@ -34,6 +35,11 @@ use crate::plic::{self, Plic, PlicIrq};
 use crate::rom::Rom;
 use crate::sifive_test::{FinisherEvent, SifiveTest};
 use crate::uart16550::Uart16550;
+use crate::virtio::block::{Block, BlockConfig};
+use crate::virtio::console::{Console, NullBackend, SocketBackend};
+use crate::virtio::mmio::VirtioMmio;
+use crate::virtio::rng::Rng;
+use crate::virtio::{DeviceRam, DmaWatch, VirtioDevice};
 use crate::{Error, Result};
 
 /// The smallest RAM accepted (bytes): 16 MiB.
@@ -62,8 +68,29 @@ pub struct VirtConfig {
     pub initrd: Option<BootFile>,
     /// `-append`: `/chosen/bootargs`.
     pub bootargs: String,
-    /// virtio-mmio slots to describe in the device tree (0..8).
+    /// virtio-mmio slots to describe in the device tree (0..8), besides
+    /// those of `virtio`.
     pub virtio_slots: Vec<u32>,
+    /// virtio devices, in slot order: the first in slot 0 (0x1000_1000,
+    /// PLIC source 1), and so on; at most [`VIRTIO_COUNT`].
+    pub virtio: Vec<VirtioSpec>,
+}
+
+/// A virtio device of the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VirtioSpec {
+    /// `-drive file=IMG,if=virtio,...`: virtio-blk.
+    Block(BlockConfig),
+    /// `-device virtio-rng-device`: virtio-rng.
+    Rng,
+    /// `-device virtio-serial-device` (and `-device virtconsole,chardev=ID`
+    /// with `-chardev socket,id=ID,path=PATH,server=on,wait=off`):
+    /// virtio-console on hvc0, on a Unix socket server at `socket` or
+    /// connected to nothing.
+    Console {
+        /// The socket's path.
+        socket: Option<std::path::PathBuf>,
+    },
 }
 
 impl VirtConfig {
@@ -77,6 +104,7 @@ impl VirtConfig {
             initrd: None,
             bootargs: String::new(),
             virtio_slots: Vec::new(),
+            virtio: Vec::new(),
         }
     }
 }
@@ -111,6 +139,8 @@ pub struct VirtMachine {
     finisher: Option<mpsc::Receiver<FinisherEvent>>,
     fdt: Vec<u8>,
     layout: BootLayout,
+    virtio: Vec<Arc<VirtioMmio>>,
+    dma_watch: Option<Arc<DmaWatch>>,
 }
 
 impl std::fmt::Debug for VirtMachine {
@@ -171,8 +201,40 @@ impl VirtMachine {
             )));
         }
         check_ram_size(cfg.ram_size)?;
+        if cfg.virtio.len() > VIRTIO_COUNT as usize {
+            return Err(Error::FdtArg(format!(
+                "{} virtio devices (the virt machine has {VIRTIO_COUNT} slots)",
+                cfg.virtio.len()
+            )));
+        }
+        // Open the images first: a missing file is the likeliest error.
+        let devices: Vec<Arc<dyn VirtioDevice>> = cfg
+            .virtio
+            .iter()
+            .map(|v| -> Result<Arc<dyn VirtioDevice>> {
+                Ok(match v {
+                    VirtioSpec::Block(b) => Arc::new(Block::open(b)?),
+                    VirtioSpec::Rng => Arc::new(Rng::new()),
+                    VirtioSpec::Console { socket: None } => {
+                        Arc::new(Console::new(Arc::new(NullBackend)))
+                    }
+                    VirtioSpec::Console { socket: Some(p) } => {
+                        let b = SocketBackend::bind(p).map_err(|e| {
+                            Error::VirtioSetup(format!("-chardev socket,path={}: {e}", p.display()))
+                        })?;
+                        Arc::new(Console::new(Arc::new(b)))
+                    }
+                })
+            })
+            .collect::<Result<_>>()?;
         let ram = Arc::new(Ram::new(GuestPhysAddr(DRAM_BASE), cfg.ram_size)?);
-        let (layout, fdt, rom) = place_images(&ram, cfg)?;
+        let mut placed = cfg.clone();
+        for slot in 0..devices.len() as u32 {
+            if !placed.virtio_slots.contains(&slot) {
+                placed.virtio_slots.push(slot);
+            }
+        }
+        let (layout, fdt, rom) = place_images(&ram, &placed)?;
 
         let harts = cfg.harts as usize;
         let plic = Arc::new(Plic::new(harts));
@@ -190,6 +252,23 @@ impl VirtMachine {
         bus.insert(PLIC_BASE, plic::mmio_size(harts), plic.clone())?;
         bus.insert(UART0_BASE, UART0_SIZE, uart.clone())?;
 
+        let mut virtio = Vec::new();
+        let mut dma_watch = None;
+        if !devices.is_empty() {
+            let dram = Arc::new(DeviceRam::new(ram.clone())?);
+            dma_watch = Some(dram.watch().clone());
+            for (slot, dev) in (0u32..).zip(devices) {
+                let irq = Arc::new(plic.irq_line(VIRTIO_IRQ + slot));
+                let t = Arc::new(VirtioMmio::new(dev, dram.clone(), irq));
+                bus.insert(
+                    VIRTIO_BASE + u64::from(slot) * VIRTIO_SIZE,
+                    VIRTIO_SIZE,
+                    t.clone(),
+                )?;
+                virtio.push(t);
+            }
+        }
+
         Ok(VirtMachine {
             harts: cfg.harts,
             ram,
@@ -202,7 +281,21 @@ impl VirtMachine {
             finisher: Some(finisher),
             fdt,
             layout,
+            virtio,
+            dma_watch,
         })
+    }
+
+    /// The virtio-mmio transports, slot 0 first.
+    pub fn virtio(&self) -> &[Arc<VirtioMmio>] {
+        &self.virtio
+    }
+
+    /// Where the virtio devices report their writes to guest RAM (`None`
+    /// without virtio devices): the CPU side hooks code invalidation
+    /// there.
+    pub fn dma_watch(&self) -> Option<&Arc<DmaWatch>> {
+        self.dma_watch.as_ref()
     }
 
     /// Number of harts.

@@ -401,6 +401,26 @@ impl Machine {
         }
     }
 
+    /// A device wrote `len` bytes of guest RAM at guest-physical `gpa`:
+    /// invalidates the TBs read from the pages that held code. Harts'
+    /// TLB entries for those pages may keep their not-dirty flag; their
+    /// next store there takes the slow path and finds the page clean.
+    pub(crate) fn dma_written(&self, gpa: u64, len: u64) {
+        use cranemu_softmmu::system::PAGE_SIZE;
+        if len == 0 {
+            return;
+        }
+        let first = gpa / PAGE_SIZE;
+        let last = gpa.saturating_add(len - 1) / PAGE_SIZE;
+        let pages: Vec<u64> = (first..=last)
+            .filter(|&p| self.phys.clear_code(p * PAGE_SIZE))
+            .collect();
+        if !pages.is_empty() {
+            self.cache
+                .invalidate_pages(&pages, &self.cache.thread_counters());
+        }
+    }
+
     /// Writes a `-d` log line.
     pub(crate) fn log(&self, text: &str) {
         self.config.engine.log.write(text);
@@ -480,6 +500,16 @@ impl SystemEngine {
             finisher: Mutex::new(machine.take_finisher_events()),
             start: Instant::now(),
         });
+        // Device writes to guest RAM (virtio DMA) invalidate translated
+        // code on the pages they change, as a hart's store does.
+        if let Some(watch) = machine.dma_watch() {
+            let weak = Arc::downgrade(&m);
+            watch.set_hook(Box::new(move |gpa, len| {
+                if let Some(m) = weak.upgrade() {
+                    m.dma_written(gpa, len);
+                }
+            }));
+        }
         // Device state changes wake the harts they concern.
         let w = wakes.clone();
         machine.aclint().set_notifier(Box::new(move |hart| {

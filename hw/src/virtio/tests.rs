@@ -1,0 +1,612 @@
+//! Tests of the transport and the devices, driven as a driver would drive
+//! them, and a proptest harness that feeds them random descriptor tables
+//! and available rings.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use cranemu_softmmu::system::GuestPhysAddr;
+use proptest::prelude::*;
+use virtio_bindings::virtio_config::*;
+use virtio_bindings::virtio_mmio::*;
+
+use super::block::{Block, BlockConfig};
+use super::mmio::VirtioMmio;
+use super::rng::Rng;
+use super::*;
+use crate::bus::{MmioDevice, RecordingIrq};
+
+const BASE: u64 = 0x8000_0000;
+const RAM: u64 = 1 << 20;
+const DESC: u64 = BASE + 0x1000;
+const AVAIL: u64 = BASE + 0x2000;
+const USED: u64 = BASE + 0x3000;
+const BUF: u64 = BASE + 0x10000;
+const QSIZE: u32 = 16;
+
+/// A transport on 1 MiB of RAM at 0x8000_0000, recording its interrupt
+/// and every DMA write.
+struct Rig {
+    ram: Arc<Ram>,
+    t: VirtioMmio,
+    irq: Arc<RecordingIrq>,
+    dma: Arc<Mutex<Vec<(u64, u64)>>>,
+    avail_idx: u16,
+}
+
+impl Rig {
+    fn new(dev: Arc<dyn VirtioDevice>) -> Rig {
+        let ram = Arc::new(Ram::new(GuestPhysAddr(BASE), RAM).unwrap());
+        let dram = Arc::new(DeviceRam::new(ram.clone()).unwrap());
+        let dma = Arc::new(Mutex::new(Vec::new()));
+        let d = dma.clone();
+        dram.watch()
+            .set_hook(Box::new(move |a, l| d.lock().unwrap().push((a, l))));
+        let irq = Arc::new(RecordingIrq::default());
+        let t = VirtioMmio::new(dev, dram, irq.clone());
+        Rig {
+            ram,
+            t,
+            irq,
+            dma,
+            avail_idx: 0,
+        }
+    }
+
+    fn r(&self, off: u32) -> u32 {
+        self.t.read(u64::from(off), 4) as u32
+    }
+
+    fn w(&self, off: u32, v: u32) {
+        self.t.write(u64::from(off), 4, u64::from(v));
+    }
+
+    /// The init sequence of §3.1.1 with queue 0 of `size` entries; `extra`
+    /// features beyond VERSION_1 and EVENT_IDX.
+    fn setup(&self, size: u32, extra: u64) {
+        self.w(VIRTIO_MMIO_STATUS, 0);
+        self.w(VIRTIO_MMIO_STATUS, VIRTIO_CONFIG_S_ACKNOWLEDGE);
+        self.w(
+            VIRTIO_MMIO_STATUS,
+            VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER,
+        );
+        let f = 1u64 << VIRTIO_F_VERSION_1
+            | 1 << virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX
+            | extra;
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES, f as u32);
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES, (f >> 32) as u32);
+        self.w(VIRTIO_MMIO_STATUS, 0xb);
+        assert_eq!(self.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_FEATURES_OK, 8);
+        self.w(VIRTIO_MMIO_QUEUE_SEL, 0);
+        assert!(self.r(VIRTIO_MMIO_QUEUE_NUM_MAX) >= size.min(16));
+        self.w(VIRTIO_MMIO_QUEUE_NUM, size);
+        for (lo, hi, a) in [
+            (
+                VIRTIO_MMIO_QUEUE_DESC_LOW,
+                VIRTIO_MMIO_QUEUE_DESC_HIGH,
+                DESC,
+            ),
+            (
+                VIRTIO_MMIO_QUEUE_AVAIL_LOW,
+                VIRTIO_MMIO_QUEUE_AVAIL_HIGH,
+                AVAIL,
+            ),
+            (
+                VIRTIO_MMIO_QUEUE_USED_LOW,
+                VIRTIO_MMIO_QUEUE_USED_HIGH,
+                USED,
+            ),
+        ] {
+            self.w(lo, a as u32);
+            self.w(hi, (a >> 32) as u32);
+        }
+        self.w(VIRTIO_MMIO_QUEUE_READY, 1);
+        self.w(VIRTIO_MMIO_STATUS, 0xf);
+    }
+
+    fn desc(&self, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
+        let mut b = [0u8; 16];
+        b[0..8].copy_from_slice(&addr.to_le_bytes());
+        b[8..12].copy_from_slice(&len.to_le_bytes());
+        b[12..14].copy_from_slice(&flags.to_le_bytes());
+        b[14..16].copy_from_slice(&next.to_le_bytes());
+        self.ram
+            .write(GuestPhysAddr(DESC + 16 * u64::from(i)), &b)
+            .unwrap();
+    }
+
+    /// Makes chain `head` available and notifies queue 0.
+    fn kick(&mut self, head: u16) {
+        let slot = u64::from(self.avail_idx) % u64::from(QSIZE);
+        self.ram
+            .write(GuestPhysAddr(AVAIL + 4 + 2 * slot), &head.to_le_bytes())
+            .unwrap();
+        self.avail_idx = self.avail_idx.wrapping_add(1);
+        self.ram
+            .write(GuestPhysAddr(AVAIL + 2), &self.avail_idx.to_le_bytes())
+            .unwrap();
+        self.w(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    }
+
+    fn used_idx(&self) -> u16 {
+        let mut b = [0u8; 2];
+        self.ram.read(GuestPhysAddr(USED + 2), &mut b).unwrap();
+        u16::from_le_bytes(b)
+    }
+
+    /// Used element `i`: (id, len).
+    fn used(&self, i: u16) -> (u32, u32) {
+        let mut b = [0u8; 8];
+        let at = USED + 4 + 8 * (u64::from(i) % u64::from(QSIZE));
+        self.ram.read(GuestPhysAddr(at), &mut b).unwrap();
+        (
+            u32::from_le_bytes(b[0..4].try_into().unwrap()),
+            u32::from_le_bytes(b[4..8].try_into().unwrap()),
+        )
+    }
+
+    /// Waits (bounded) for the used index to reach `n`.
+    fn wait_used(&self, n: u16) {
+        let t = std::time::Instant::now();
+        while self.used_idx() != n {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "used idx {} != {n}",
+                self.used_idx()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn peek(&self, at: u64, n: usize) -> Vec<u8> {
+        let mut b = vec![0; n];
+        self.ram.read(GuestPhysAddr(at), &mut b).unwrap();
+        b
+    }
+}
+
+const NEXT: u16 = 1;
+const WRITE: u16 = 2;
+
+fn temp_image(name: &str, len: u64) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cranemu-virtio-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let f = std::fs::File::create(&p).unwrap();
+    f.set_len(len).unwrap();
+    p
+}
+
+#[test]
+fn registers_and_feature_negotiation() {
+    let rig = Rig::new(Arc::new(Rng::new()));
+    assert_eq!(rig.r(VIRTIO_MMIO_MAGIC_VALUE), 0x7472_6976);
+    assert_eq!(rig.r(VIRTIO_MMIO_VERSION), 2);
+    assert_eq!(rig.r(VIRTIO_MMIO_DEVICE_ID), device_id::RNG);
+    rig.w(VIRTIO_MMIO_DEVICE_FEATURES_SEL, 1);
+    assert_eq!(rig.r(VIRTIO_MMIO_DEVICE_FEATURES), 1); // VERSION_1
+                                                       // Only 32-bit accesses reach the registers.
+    assert_eq!(rig.t.read(0, 2), 0);
+    // A feature the device does not offer: FEATURES_OK is refused.
+    rig.w(VIRTIO_MMIO_STATUS, 3);
+    rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+    rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1 | 4);
+    rig.w(VIRTIO_MMIO_STATUS, 0xb);
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 3);
+    // Without VERSION_1 too (legacy is not offered).
+    rig.w(VIRTIO_MMIO_STATUS, 0);
+    rig.w(VIRTIO_MMIO_STATUS, 3);
+    rig.w(VIRTIO_MMIO_STATUS, 0xb);
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 3);
+    // Queues past the last read QueueNumMax 0; no shared memory.
+    rig.w(VIRTIO_MMIO_QUEUE_SEL, 1);
+    assert_eq!(rig.r(VIRTIO_MMIO_QUEUE_NUM_MAX), 0);
+    assert_eq!(rig.r(VIRTIO_MMIO_SHM_LEN_LOW), u32::MAX);
+    rig.w(VIRTIO_MMIO_STATUS, 0);
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0);
+}
+
+#[test]
+fn rng_fills_buffers_and_interrupts() {
+    let mut rig = Rig::new(Arc::new(Rng::new()));
+    rig.setup(QSIZE, 0);
+    rig.desc(0, BUF, 64, WRITE | NEXT, 1);
+    rig.desc(1, BUF + 0x1000, 64, WRITE, 0);
+    rig.kick(0);
+    assert_eq!(rig.used_idx(), 1);
+    assert_eq!(rig.used(0), (0, 128));
+    assert_ne!(rig.peek(BUF, 64), vec![0; 64]);
+    assert_ne!(rig.peek(BUF + 0x1000, 64), vec![0; 64]);
+    assert!(rig.irq.level());
+    assert_eq!(rig.r(VIRTIO_MMIO_INTERRUPT_STATUS), INT_VRING);
+    rig.w(VIRTIO_MMIO_INTERRUPT_ACK, INT_VRING);
+    assert!(!rig.irq.level());
+    // Both buffers, and the used ring, were reported as DMA writes.
+    let dma = rig.dma.lock().unwrap().clone();
+    for (a, l) in [(BUF, 64), (BUF + 0x1000, 64)] {
+        assert!(dma.contains(&(a, l)), "{dma:x?}");
+    }
+    assert!(dma.iter().any(|&(a, _)| (USED..USED + 0x100).contains(&a)));
+}
+
+#[test]
+fn lying_chains_need_reset() {
+    for case in 0..5 {
+        let mut rig = Rig::new(Arc::new(Rng::new()));
+        rig.setup(QSIZE, 0);
+        match case {
+            // A buffer past the end of RAM.
+            0 => rig.desc(0, BASE + RAM - 8, 64, WRITE, 0),
+            // A loop.
+            1 => {
+                rig.desc(0, BUF, 8, WRITE | NEXT, 1);
+                rig.desc(1, BUF, 8, WRITE | NEXT, 0);
+            }
+            // `next` out of the table.
+            2 => rig.desc(0, BUF, 8, WRITE | NEXT, 99),
+            // Readable after writable.
+            3 => {
+                rig.desc(0, BUF, 8, WRITE | NEXT, 1);
+                rig.desc(1, BUF, 8, 0, 0);
+            }
+            // A head index out of the table.
+            _ => {}
+        }
+        rig.kick(if case == 4 { 200 } else { 0 });
+        assert_eq!(
+            rig.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+            VIRTIO_CONFIG_S_NEEDS_RESET,
+            "case {case}"
+        );
+        assert_eq!(rig.r(VIRTIO_MMIO_INTERRUPT_STATUS) & INT_CONFIG, INT_CONFIG);
+        assert_eq!(rig.used_idx(), 0, "case {case}");
+        // A reset clears it, and the device works again.
+        rig.avail_idx = 0;
+        rig.setup(QSIZE, 0);
+        assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
+        rig.desc(0, BUF, 8, WRITE, 0);
+        rig.kick(0);
+        assert_eq!(rig.used_idx(), 1);
+    }
+}
+
+#[test]
+fn bad_queue_sizes_need_reset() {
+    for size in [0, 3, 100, 4096] {
+        let rig = Rig::new(Arc::new(Rng::new()));
+        rig.setup(size, 0);
+        assert_ne!(
+            rig.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET,
+            0,
+            "size {size}"
+        );
+    }
+    // An available index more than a queue ahead.
+    let rig = Rig::new(Arc::new(Rng::new()));
+    rig.setup(QSIZE, 0);
+    rig.ram
+        .write(GuestPhysAddr(AVAIL + 2), &100u16.to_le_bytes())
+        .unwrap();
+    rig.w(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    assert_ne!(rig.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET, 0);
+}
+
+/// A block request: header at `BUF`, data at `BUF + 0x1000`, status at
+/// `BUF + 0x100`.
+fn blk_request(rig: &mut Rig, kind: u32, sector: u64, data: Option<(u32, bool)>) {
+    let mut hdr = [0u8; 16];
+    hdr[0..4].copy_from_slice(&kind.to_le_bytes());
+    hdr[8..16].copy_from_slice(&sector.to_le_bytes());
+    rig.ram.write(GuestPhysAddr(BUF), &hdr).unwrap();
+    rig.ram.write(GuestPhysAddr(BUF + 0x100), &[0xff]).unwrap();
+    rig.desc(0, BUF, 16, NEXT, 1);
+    match data {
+        Some((len, writable)) => {
+            rig.desc(
+                1,
+                BUF + 0x1000,
+                len,
+                NEXT | if writable { WRITE } else { 0 },
+                2,
+            );
+            rig.desc(2, BUF + 0x100, 1, WRITE, 0);
+        }
+        None => rig.desc(1, BUF + 0x100, 1, WRITE, 0),
+    }
+    let n = rig.avail_idx.wrapping_add(1);
+    rig.kick(0);
+    rig.wait_used(n);
+}
+
+#[test]
+fn block_reads_writes_flushes_and_ids() {
+    use super::block::{AioMode, CacheMode};
+    for (aio, cache) in [
+        (AioMode::Threads, CacheMode::Writeback),
+        (AioMode::Threads, CacheMode::None),
+        (AioMode::IoUring, CacheMode::Writeback),
+        (AioMode::IoUring, CacheMode::None),
+    ] {
+        let mut cfg = BlockConfig::new(temp_image("rw.img", 1 << 20));
+        cfg.aio = aio;
+        cfg.cache = cache;
+        block_requests(&cfg);
+    }
+}
+
+/// Every request type on a 1 MiB disk opened as `cfg` says.
+fn block_requests(cfg: &BlockConfig) {
+    let path = cfg.path.clone();
+    let blk = Arc::new(Block::open(cfg).unwrap());
+    let mut rig = Rig::new(blk);
+    let cap = u64::from_le_bytes(
+        (0..8)
+            .map(|i| rig.t.read(0x100 + i, 1) as u8)
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap(),
+    );
+    assert_eq!(cap, 2048);
+    rig.setup(QSIZE, 1 << VIRTIO_BLK_F_FLUSH_BIT);
+    let status = |rig: &Rig| rig.peek(BUF + 0x100, 1)[0];
+
+    // Write 4 KiB at sector 8, read it back from the file and the disk.
+    let data: Vec<u8> = (0..4096u32).map(|i| (i * 7) as u8).collect();
+    rig.ram.write(GuestPhysAddr(BUF + 0x1000), &data).unwrap();
+    blk_request(&mut rig, 1, 8, Some((4096, false)));
+    assert_eq!(status(&rig), 0);
+    let file = std::fs::read(&path).unwrap();
+    assert_eq!(&file[4096..8192], &data[..]);
+    rig.ram
+        .write(GuestPhysAddr(BUF + 0x1000), &[0; 4096])
+        .unwrap();
+    blk_request(&mut rig, 0, 8, Some((4096, true)));
+    assert_eq!(status(&rig), 0);
+    assert_eq!(rig.peek(BUF + 0x1000, 4096), data);
+    assert_eq!(rig.used(1).1, 4097);
+    assert!(rig.dma.lock().unwrap().contains(&(BUF + 0x1000, 4096)));
+
+    // Flush, get-id.
+    blk_request(&mut rig, 4, 0, None);
+    assert_eq!(status(&rig), 0);
+    blk_request(&mut rig, 8, 0, Some((20, true)));
+    assert_eq!(status(&rig), 0);
+    assert_eq!(&rig.peek(BUF + 0x1000, 6), b"rw.img");
+
+    // Out of range, not whole sectors, unknown type.
+    blk_request(&mut rig, 0, 2047, Some((1024, true)));
+    assert_eq!(status(&rig), 1);
+    blk_request(&mut rig, 0, u64::MAX, Some((512, true)));
+    assert_eq!(status(&rig), 1);
+    blk_request(&mut rig, 1, 0, Some((100, false)));
+    assert_eq!(status(&rig), 1);
+    blk_request(&mut rig, 77, 0, None);
+    assert_eq!(status(&rig), 2);
+
+    // Write zeroes over the data, discard: the file reads zeroes.
+    let mut seg = [0u8; 16];
+    seg[0..8].copy_from_slice(&8u64.to_le_bytes());
+    seg[8..12].copy_from_slice(&8u32.to_le_bytes());
+    rig.ram.write(GuestPhysAddr(BUF + 0x1000), &seg).unwrap();
+    blk_request(&mut rig, 13, 0, Some((16, false)));
+    assert_eq!(status(&rig), 0);
+    assert_eq!(&std::fs::read(&path).unwrap()[4096..8192], &[0; 4096][..]);
+    blk_request(&mut rig, 11, 0, Some((16, false)));
+    assert_eq!(status(&rig), 0);
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
+    rig.w(VIRTIO_MMIO_STATUS, 0);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn read_only_disks_refuse_writes() {
+    let path = temp_image("ro.img", 64 << 10);
+    let mut cfg = BlockConfig::new(&path);
+    cfg.readonly = true;
+    let blk = Arc::new(Block::open(&cfg).unwrap());
+    assert_ne!(blk.features() & (1 << VIRTIO_BLK_F_RO_BIT), 0);
+    let mut rig = Rig::new(blk);
+    rig.setup(QSIZE, 1 << VIRTIO_BLK_F_RO_BIT);
+    rig.ram
+        .write(GuestPhysAddr(BUF + 0x1000), &[1; 512])
+        .unwrap();
+    blk_request(&mut rig, 1, 0, Some((512, false)));
+    assert_eq!(rig.peek(BUF + 0x100, 1)[0], 1);
+    assert_eq!(std::fs::read(&path).unwrap(), vec![0; 64 << 10]);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn missing_images_are_errors() {
+    let e = Block::open(&BlockConfig::new("/nonexistent/disk.img")).unwrap_err();
+    assert!(e.to_string().starts_with("/nonexistent/disk.img: "), "{e}");
+}
+
+const VIRTIO_BLK_F_FLUSH_BIT: u32 = virtio_bindings::virtio_blk::VIRTIO_BLK_F_FLUSH;
+const VIRTIO_BLK_F_RO_BIT: u32 = virtio_bindings::virtio_blk::VIRTIO_BLK_F_RO;
+
+/// One random descriptor: (address, length, flags, next), biased towards
+/// addresses in and near RAM.
+fn any_desc() -> impl Strategy<Value = (u64, u32, u16, u16)> {
+    let addr = prop_oneof![
+        (0..RAM).prop_map(|o| BASE + o),
+        (RAM - 0x100..RAM + 0x100).prop_map(|o| BASE + o),
+        any::<u64>(),
+        Just(0u64),
+    ];
+    let len = prop_oneof![0..0x2000u32, Just(0), Just(u32::MAX), any::<u32>()];
+    (
+        addr,
+        len,
+        0..8u16,
+        prop_oneof![0..QSIZE as u16, any::<u16>()],
+    )
+}
+
+/// A descriptor: (address, length, flags, next).
+type RawDesc = (u64, u32, u16, u16);
+/// Descriptors, available ring entries, available index, header bytes.
+type RingImage = (Vec<RawDesc>, Vec<u16>, u16, Vec<u8>);
+
+/// A random request image: descriptors, available ring entries, the
+/// available index, and the bytes of the buffer area (headers).
+fn any_ring() -> impl Strategy<Value = RingImage> {
+    (
+        proptest::collection::vec(any_desc(), QSIZE as usize),
+        proptest::collection::vec(prop_oneof![0..QSIZE as u16, any::<u16>()], QSIZE as usize),
+        prop_oneof![0..=QSIZE as u16, any::<u16>()],
+        proptest::collection::vec(any::<u8>(), 64),
+    )
+}
+
+/// Lays out a random ring and notifies; checks that the device neither
+/// panics nor hangs and writes only inside RAM.
+fn fuzz_one(dev: Arc<dyn VirtioDevice>, ring: RingImage) {
+    let (descs, avail, idx, bytes) = ring;
+    let rig = Rig::new(dev);
+    rig.setup(QSIZE, 0);
+    for (i, &(a, l, f, n)) in descs.iter().enumerate() {
+        rig.desc(i as u16, a, l, f, n);
+    }
+    for (i, h) in avail.iter().enumerate() {
+        rig.ram
+            .write(GuestPhysAddr(AVAIL + 4 + 2 * i as u64), &h.to_le_bytes())
+            .unwrap();
+    }
+    // Headers: the start of every buffer in RAM gets some of `bytes`.
+    for &(a, _, _, _) in &descs {
+        if (BASE..BASE + RAM - 64).contains(&a) {
+            rig.ram.write(GuestPhysAddr(a), &bytes).unwrap();
+        }
+    }
+    rig.ram
+        .write(GuestPhysAddr(AVAIL + 2), &idx.to_le_bytes())
+        .unwrap();
+    rig.w(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+    // A reset waits for every request in flight.
+    rig.w(VIRTIO_MMIO_STATUS, 0);
+    for &(a, l) in rig.dma.lock().unwrap().iter() {
+        assert!(
+            a >= BASE && a.checked_add(l).is_some_and(|e| e <= BASE + RAM),
+            "DMA write outside RAM: {a:#x}+{l:#x}"
+        );
+    }
+    assert!(!rig.irq.level() || rig.r(VIRTIO_MMIO_INTERRUPT_STATUS) != 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fuzz_rng_queue(ring in any_ring()) {
+        fuzz_one(Arc::new(Rng::new()), ring);
+    }
+
+    #[test]
+    fn fuzz_block_queue(ring in any_ring()) {
+        let path = temp_image(&format!("fuzz-{:?}.img", std::thread::current().id()), 256 << 10);
+        fuzz_one(Arc::new(Block::open(&BlockConfig::new(&path)).unwrap()), ring);
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn fuzz_console_receive_queue(ring in any_ring()) {
+        let lb = Arc::new(Loopback::default());
+        let con = Arc::new(super::console::Console::new(lb.clone()));
+        let sink = lb.sink.lock().unwrap().clone().unwrap();
+        sink.push(&[0x5a; 3000]);
+        fuzz_one(con, ring);
+    }
+
+    #[test]
+    fn fuzz_block_queue_io_uring(ring in any_ring()) {
+        let path = temp_image(&format!("fuzz-u-{:?}.img", std::thread::current().id()), 256 << 10);
+        let mut cfg = BlockConfig::new(&path);
+        cfg.aio = super::block::AioMode::IoUring;
+        fuzz_one(Arc::new(Block::open(&cfg).unwrap()), ring);
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+#[test]
+fn the_dma_bitmap_reports_guest_addresses() {
+    let ram = Arc::new(Ram::new(GuestPhysAddr(BASE), RAM).unwrap());
+    let dram = DeviceRam::new(ram).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    assert!(dram
+        .watch()
+        .set_hook(Box::new(move |a, l| s.lock().unwrap().push((a, l)))));
+    use vm_memory::Bytes;
+    dram.mem()
+        .write_slice(&[1, 2, 3], GuestAddress(BASE + 0x1234))
+        .unwrap();
+    assert!(dram
+        .mem()
+        .write_slice(&[1], GuestAddress(BASE + RAM))
+        .is_err());
+    assert!(dram.mem().write_slice(&[1], GuestAddress(0)).is_err());
+    assert_eq!(*seen.lock().unwrap(), vec![(BASE + 0x1234, 3)]);
+    let _ = Ordering::SeqCst;
+}
+
+/// A console backend that records output and hands out its input sink.
+#[derive(Default)]
+struct Loopback {
+    out: Mutex<Vec<u8>>,
+    sink: Mutex<Option<Arc<super::console::ConsoleInput>>>,
+}
+
+impl super::console::ConsoleBackend for Loopback {
+    fn write(&self, data: &[u8]) {
+        self.out.lock().unwrap().extend_from_slice(data);
+    }
+    fn start(&self, sink: Arc<super::console::ConsoleInput>) {
+        *self.sink.lock().unwrap() = Some(sink);
+    }
+}
+
+#[test]
+fn console_transmits_and_receives() {
+    let lb = Arc::new(Loopback::default());
+    let mut rig = Rig::new(Arc::new(super::console::Console::new(lb.clone())));
+    // Queue 1 (transmit) and queue 0 (receive) share the rig's rings
+    // layout in turn: set up queue 1 first.
+    rig.w(VIRTIO_MMIO_STATUS, 0);
+    rig.w(VIRTIO_MMIO_STATUS, 3);
+    rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+    rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+    rig.w(VIRTIO_MMIO_STATUS, 0xb);
+    for (q, off) in [(0u32, 0u64), (1, 0x4000)] {
+        rig.w(VIRTIO_MMIO_QUEUE_SEL, q);
+        rig.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+        rig.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + off) as u32);
+        rig.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + off) as u32);
+        rig.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + off) as u32);
+        rig.w(VIRTIO_MMIO_QUEUE_READY, 1);
+    }
+    rig.w(VIRTIO_MMIO_STATUS, 0xf);
+    assert_eq!(rig.r(VIRTIO_MMIO_DEVICE_ID), device_id::CONSOLE);
+    // Input before any receive buffer waits; a buffer then takes it.
+    let sink = lb.sink.lock().unwrap().clone().unwrap();
+    sink.push(b"hi!");
+    rig.desc(0, BUF, 64, WRITE, 0);
+    rig.kick(0);
+    assert_eq!(rig.used_idx(), 1);
+    assert_eq!(rig.used(0), (0, 3));
+    assert_eq!(rig.peek(BUF, 3), b"hi!");
+    // Transmit: queue 1's rings are 0x4000 further.
+    rig.ram.write(GuestPhysAddr(BUF + 0x100), b"out").unwrap();
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&(BUF + 0x100).to_le_bytes());
+    b[8..12].copy_from_slice(&3u32.to_le_bytes());
+    rig.ram.write(GuestPhysAddr(DESC + 0x4000), &b).unwrap();
+    rig.ram
+        .write(GuestPhysAddr(AVAIL + 0x4000 + 2), &1u16.to_le_bytes())
+        .unwrap();
+    rig.w(VIRTIO_MMIO_QUEUE_NOTIFY, 1);
+    assert_eq!(*lb.out.lock().unwrap(), b"out");
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
+}
