@@ -17,11 +17,48 @@ mod system;
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use cranemu_linux_user::{run_program, Options, Program};
 use cranemu_runtime::LogConfig;
+
+/// Bit `n` set: descriptor `n` (0, 1 or 2) was closed when this process
+/// started, before Rust's runtime opened `/dev/null` on it (std's
+/// `sanitize_standard_fds`). The guest must see its descriptors as its
+/// parent left them, so `run` closes those again before the guest starts.
+static CLOSED_STD_FDS: AtomicU8 = AtomicU8::new(0);
+/// Whether SIGPIPE was ignored when this process started (before Rust's
+/// runtime ignores it): an ignored SIGPIPE survives `execve` on Linux.
+static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
+
+/// Records [`CLOSED_STD_FDS`] and [`SIGPIPE_WAS_IGNORED`]. Runs from
+/// `.init_array`, which the C runtime calls before `main`, and so before
+/// Rust's runtime changes either.
+extern "C" fn record_inherited_state() {
+    let mut closed = 0u8;
+    for fd in 0..3 {
+        // SAFETY: F_GETFD takes no pointer and only reads the table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        {
+            closed |= 1 << fd;
+        }
+    }
+    CLOSED_STD_FDS.store(closed, Ordering::SeqCst);
+    // SAFETY: a query (null new action) into a zeroed local.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
+            SIGPIPE_WAS_IGNORED.store(old.sa_sigaction == libc::SIG_IGN, Ordering::SeqCst);
+        }
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static RECORD_INHERITED_STATE: extern "C" fn() = record_inherited_state;
 
 /// The freestanding riscv64 program run when no PROGRAM is given.
 static DEFAULT_GUEST: &[u8] = include_bytes!("default_guest.elf");
@@ -197,11 +234,16 @@ fn options(r: &RunArgs) -> Result<Options, String> {
 }
 
 fn main() {
-    // Rust's runtime ignores SIGPIPE; a guest expects the default (die of
-    // it when writing to a closed pipe) unless it ignores it itself, which
-    // linux-user mirrors to the host.
-    // SAFETY: restoring a default disposition before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    // Rust's runtime ignores SIGPIPE; a guest expects the disposition its
+    // parent left (the default: die of it when writing to a closed pipe,
+    // unless the parent ignored it), which linux-user mirrors to the host.
+    let pipe = if SIGPIPE_WAS_IGNORED.load(Ordering::SeqCst) {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: restoring the inherited disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, pipe) };
     let args: Vec<OsString> = std::env::args_os().collect();
     // QEMU-style options of `run` are rewritten for clap; `system` parses
     // its own.
@@ -231,6 +273,7 @@ fn main() {
                     "default_guest".into(),
                 ),
             };
+            cranemu_linux_user::close_at_guest_start(CLOSED_STD_FDS.load(Ordering::SeqCst));
             match run_program(&opts, program, &r.args) {
                 Ok(code) => code,
                 Err(e) => {

@@ -184,6 +184,9 @@ pub(crate) struct SharedState {
     /// The auxiliary vector the loader wrote (what `/proc/self/auxv`
     /// reads; Linux's `mm->saved_auxv`).
     auxv: OnceLock<Vec<u8>>,
+    /// The guest's command line, each argument NUL-terminated (what
+    /// `/proc/self/cmdline` reads).
+    cmdline: OnceLock<Vec<u8>>,
 }
 
 /// A guest thread that `clone` created and the execution loop must start:
@@ -227,6 +230,7 @@ impl Process {
                 threads: AtomicUsize::new(1),
                 engine: OnceLock::new(),
                 auxv: OnceLock::new(),
+                cmdline: OnceLock::new(),
             }),
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
@@ -240,6 +244,17 @@ impl Process {
     /// `/proc/self/auxv`. Only the first call counts.
     pub fn set_auxv(&self, bytes: Vec<u8>) {
         let _ = self.shared.auxv.set(bytes);
+    }
+
+    /// Records the guest's `argv` (`/proc/self/cmdline`). Only the first
+    /// call counts.
+    pub fn set_cmdline(&self, argv: &[Vec<u8>]) {
+        let mut b = Vec::new();
+        for a in argv {
+            b.extend_from_slice(a);
+            b.push(0);
+        }
+        let _ = self.shared.cmdline.set(b);
     }
 
     /// The handle of a new thread of this process (`clone` with
