@@ -26,8 +26,9 @@
 //!   the execution loop ([`Process::end_thread`]).
 //! - `fork` from a threaded guest holds every engine lock across the host
 //!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
-//! - `MAP_SHARED` file mappings are private copies; writes do not reach the
-//!   file. Shared anonymous mappings are not shared across `fork`.
+//! - `MAP_PRIVATE` file mappings are private copies taken at `mmap`
+//!   (later writes to the file do not show); `MAP_SHARED` ones are host
+//!   shared mappings of the file.
 //!
 //! # Layout
 //!
