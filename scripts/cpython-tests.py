@@ -6,7 +6,7 @@ process, and writes a table of the results.
 Usage:
     scripts/cpython-tests.py [--out DIR] [--markdown FILE] [--timeout SEC]
                              [--cranemu PATH] [--qemu PATH] [--only cranemu|qemu]
-                             [--table-only] [MODULE...]
+                             [--jobs N] [--table-only] [MODULE...]
 
 With no MODULE, the modules of issue 11's list run (DEFAULT_MODULES).
 
@@ -36,6 +36,7 @@ cranemu (in the modules of this run), 1 otherwise, 2 on a usage error.
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -237,6 +238,8 @@ def main():
     ap.add_argument("--qemu", default=shutil.which("qemu-riscv64") or "/usr/bin/qemu-riscv64")
     ap.add_argument("--only", choices=["cranemu", "qemu"])
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1,
+                    help="runs at a time (each is one module under one emulator)")
     args = ap.parse_args()
     modules = args.modules or DEFAULT_MODULES
     args.out = os.path.abspath(args.out)
@@ -244,13 +247,12 @@ def main():
     if not args.table_only:
         root = sysroot()
         args.cranemu = os.path.abspath(args.cranemu)
-        for m in modules:
-            for emu in ("cranemu", "qemu"):
-                if args.only and emu != args.only:
-                    continue
-                rec = run_module(emu, m, args, root)
-                print(f"{m:24} {emu:8} {counts(rec):>14} {rec['wall_s']:8.1f}s "
-                      f"status={rec['status']}", flush=True)
+        runs = [(m, emu) for m in modules for emu in ("cranemu", "qemu")
+                if not args.only or emu == args.only]
+        with concurrent.futures.ThreadPoolExecutor(max(1, args.jobs)) as pool:
+            for rec in pool.map(lambda r: run_module(r[1], r[0], args, root), runs):
+                print(f"{rec['module']:24} {rec['emulator']:8} {counts(rec):>14} "
+                      f"{rec['wall_s']:8.1f}s status={rec['status']}", flush=True)
     notes = ""
     if os.path.exists(args.notes):
         with open(args.notes) as f:

@@ -1,7 +1,7 @@
 //! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
 //!
 //! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
-//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm,unimp] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
 //!
@@ -126,7 +126,7 @@ struct RunArgs {
     /// first runs. Default 100.
     #[arg(long = "jit-threshold", value_name = "N")]
     jit_threshold: Option<u32>,
-    /// Translation logs, comma separated: in_asm, op, out_asm.
+    /// Translation logs, comma separated: in_asm, op, out_asm; unimp (each unimplemented syscall, once).
     #[arg(short = 'd', value_name = "ITEMS")]
     log_items: Option<String>,
     /// Write the -d logs to LOGFILE instead of stderr.
@@ -205,9 +205,11 @@ fn options(r: &RunArgs) -> Result<Options, String> {
                 "in_asm" => log.in_asm = true,
                 "op" => log.op = true,
                 "out_asm" => log.out_asm = true,
+                // Read by linux-user from `log_items`.
+                "unimp" => {}
                 other => {
                     return Err(format!(
-                        "-d {other}: unknown log item (known: in_asm, op, out_asm)"
+                        "-d {other}: unknown log item (known: in_asm, op, out_asm, unimp)"
                     ))
                 }
             }

@@ -528,3 +528,44 @@ fn libc_abi_exec_script_with_host_interpreter() {
         );
     }
 }
+
+/// Syscalls no family implements are `ENOSYS`; `-d unimp` reports each
+/// number once (QEMU's `LOG_UNIMP`), `-strace` shows every call.
+#[test]
+fn libc_abi_unimplemented_syscalls() {
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-unimp") else {
+        return;
+    };
+    let want = "syscall 500 = -1 ENOSYS\nsyscall 500 = -1 ENOSYS\nsyscall 501 = -1 ENOSYS\n";
+    let out = guest(&exe).arg("unimp").run();
+    out.assert_success();
+    assert_same_text("abi unimp", &out.stdout_str(), want);
+    if runner().is_some() {
+        return;
+    }
+    let out = guest_with(&["-d", "unimp"], &exe).arg("unimp").run();
+    out.assert_success();
+    assert_same_text("abi unimp (-d unimp)", &out.stdout_str(), want);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("unimplemented syscall"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "cranemu: unimplemented syscall 500 (ENOSYS)",
+            "cranemu: unimplemented syscall 501 (ENOSYS)"
+        ],
+        "stderr:\n{}",
+        out.stderr
+    );
+    let out = guest_with(&["-strace"], &exe).arg("unimp").run();
+    out.assert_success();
+    let lines = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Unknown syscall 50"))
+        .count();
+    assert_eq!(lines, 3, "one -strace line per call:\n{}", out.stderr);
+}

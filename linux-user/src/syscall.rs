@@ -59,9 +59,10 @@
 //! never on each other.
 
 use std::ffi::CString;
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cranemu_runtime::Engine;
@@ -448,7 +449,41 @@ impl Process {
                 if self.opts.strace {
                     eprint!("Unknown syscall {n}");
                 }
+                self.warn_unimplemented(n);
                 Err(libc::ENOSYS)
+            }
+        }
+    }
+
+    /// `-d unimp`: logs one line the first time the guest makes syscall
+    /// `n`, which no family implements (QEMU's `LOG_UNIMP`), to the `-D`
+    /// log file or standard error.
+    fn warn_unimplemented(&self, n: u64) {
+        /// Bit `n % 64` of word `n / 64`: number `n` was reported.
+        static SEEN: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+        let unimp = self
+            .opts
+            .log_items
+            .as_deref()
+            .is_some_and(|items| items.split(',').any(|i| i == "unimp"));
+        if !unimp {
+            return;
+        }
+        let first = match SEEN.get((n / 64) as usize) {
+            Some(w) => w.fetch_or(1 << (n % 64), Ordering::Relaxed) & (1 << (n % 64)) == 0,
+            // Numbers past 511 are not remembered: each is reported.
+            None => true,
+        };
+        if !first {
+            return;
+        }
+        let line = format!("cranemu: unimplemented syscall {n} (ENOSYS)\n");
+        match &self.opts.log.sink {
+            Some(s) => {
+                let _ = s.lock().write_all(line.as_bytes());
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
         }
     }

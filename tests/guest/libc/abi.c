@@ -10,6 +10,7 @@
  *   abi fds             whether descriptors 0, 1 and 2 are open (printed
  *                       on whichever of 1 and 2 is open)
  *   abi exec PROG ARG.. execv(PROG, [PROG, ARG..])
+ *   abi unimp           syscalls 500, 500 and 501 (no such syscalls)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -327,6 +328,15 @@ int main(int argc, char **argv) {
         execv(argv[2], argv + 2);
         printf("execv %s: %s\n", argv[2], strerror(errno));
         return 1;
+    }
+    if (argc > 1 && !strcmp(argv[1], "unimp")) {
+        long nrs[] = {500, 500, 501};
+        for (int i = 0; i < 3; i++) {
+            errno = 0;
+            long r = syscall(nrs[i]);
+            printf("syscall %ld = %ld %s\n", nrs[i], r, errno == ENOSYS ? "ENOSYS" : strerror(errno));
+        }
+        return 0;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     strcpy(dir, "/tmp/cranemu-abi-XXXXXX");
