@@ -11,6 +11,7 @@
 //! machine the way `qemu-system-riscv64` does (see [`system`]). Without
 //! `-kernel` and `-bios` it boots an embedded bare-metal guest.
 
+mod binfmt;
 mod console;
 mod system;
 
@@ -78,11 +79,36 @@ struct Cli {
 enum Command {
     /// Run a riscv64 Linux program (user-mode emulation, like qemu-riscv64).
     Run(RunArgs),
+    /// Register (or remove) cranemu as binfmt_misc's interpreter of riscv64
+    /// ELF executables, so they run directly (like qemu-binfmt-conf.sh).
+    Binfmt(BinfmtArgs),
     /// Run a riscv64 virt machine (full-system emulation, like qemu-system-riscv64).
     ///
     /// `cranemu system -help` lists its options (qemu-system-riscv64's
     /// spellings).
     System(SystemArgs),
+}
+
+/// `cranemu binfmt`'s arguments.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["install", "uninstall"])))]
+struct BinfmtArgs {
+    /// Register the entry (needs root and binfmt_misc mounted at /proc/sys/fs/binfmt_misc).
+    #[arg(long)]
+    install: bool,
+    /// Remove the entry.
+    #[arg(long)]
+    uninstall: bool,
+    /// The entry's name.
+    #[arg(long, default_value = binfmt::DEFAULT_NAME)]
+    name: String,
+    /// binfmt_misc flags: P keeps the program's argv[0], F opens the
+    /// interpreter now (so it works inside containers and chroots).
+    #[arg(long, default_value = "P")]
+    flags: String,
+    /// The interpreter to register (default: this cranemu binary).
+    #[arg(long, value_name = "PATH")]
+    interpreter: Option<PathBuf>,
 }
 
 /// `cranemu system`'s arguments, parsed by [`system::main`] (QEMU's
@@ -246,7 +272,22 @@ fn main() {
     };
     // SAFETY: restoring the inherited disposition before any thread exists.
     unsafe { libc::signal(libc::SIGPIPE, pipe) };
-    let args: Vec<OsString> = std::env::args_os().collect();
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // Started by the kernel through our binfmt_misc entry: run the program,
+    // with the sysroot from CRANEMU_LD_PREFIX.
+    if let Some(inv) = binfmt::binfmt_invocation(&args) {
+        let mut run: Vec<OsString> = vec![args[0].clone(), "run".into()];
+        if let Some(prefix) = std::env::var_os("CRANEMU_LD_PREFIX") {
+            run.extend(["-L".into(), prefix]);
+        }
+        if let Some(argv0) = inv.argv0 {
+            run.extend(["-0".into(), argv0]);
+        }
+        run.push("--".into());
+        run.push(inv.program.into_os_string());
+        run.extend(inv.args);
+        args = run;
+    }
     // QEMU-style options of `run` are rewritten for clap; `system` parses
     // its own.
     let args = if args.get(1).is_some_and(|a| a == "run") {
@@ -257,6 +298,23 @@ fn main() {
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::System(s) => system::main(&s.args),
+        Command::Binfmt(b) => {
+            let r = if b.install {
+                binfmt::install(&b.name, b.interpreter, &b.flags)
+            } else {
+                binfmt::uninstall(&b.name)
+            };
+            match r {
+                Ok(msg) => {
+                    println!("cranemu: {msg}");
+                    0
+                }
+                Err(msg) => {
+                    eprintln!("cranemu binfmt: {msg}");
+                    1
+                }
+            }
+        }
         Command::Run(r) => {
             let opts = match options(&r) {
                 Ok(o) => o,
@@ -296,7 +354,7 @@ mod tests {
         let v: Vec<OsString> = args.iter().map(OsString::from).collect();
         match Cli::try_parse_from(preprocess(v)).unwrap().command {
             Command::Run(r) => r,
-            Command::System(_) => panic!("not run"),
+            Command::System(_) | Command::Binfmt(_) => panic!("not run"),
         }
     }
 
