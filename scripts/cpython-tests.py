@@ -6,7 +6,8 @@ process, and writes a table of the results.
 Usage:
     scripts/cpython-tests.py [--out DIR] [--markdown FILE] [--timeout SEC]
                              [--cranemu PATH] [--qemu PATH] [--only cranemu|qemu]
-                             [--jobs N] [--table-only] [MODULE...]
+                             [--jobs N] [--regrtest-args ARGS] [--table-only]
+                             [MODULE...]
 
 With no MODULE, the modules of issue 11's list run (DEFAULT_MODULES).
 
@@ -111,7 +112,7 @@ def run_module(emu, module, args, root):
     xml = os.path.join(work, "junit.xml")
     log = os.path.join(args.out, f"{module}.{emu}.log")
     python = os.path.join(root, "usr/bin/python3.13")
-    test_args = ["-m", "test", module, "--junit-xml", xml]
+    test_args = ["-m", "test", module, "--junit-xml", xml] + args.regrtest_args.split()
     if emu == "cranemu":
         cmd = [args.cranemu, "run", "-L", root, python] + test_args
     else:
@@ -238,6 +239,8 @@ def main():
     ap.add_argument("--qemu", default=shutil.which("qemu-riscv64") or "/usr/bin/qemu-riscv64")
     ap.add_argument("--only", choices=["cranemu", "qemu"])
     ap.add_argument("--table-only", action="store_true")
+    ap.add_argument("--regrtest-args", default="",
+                    help="more arguments for regrtest, e.g. '-v' (logs in DIR)")
     ap.add_argument("--jobs", type=int, default=1,
                     help="runs at a time (each is one module under one emulator)")
     args = ap.parse_args()
