@@ -41,6 +41,7 @@ import concurrent.futures
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,12 @@ def table(out, modules, notes):
 
 
 def main():
+    # The runs get SIGINT and SIGQUIT at their defaults, as in a terminal,
+    # even when this script was started ignoring them (a shell's background
+    # job): an ignored SIGINT survives execve, and CPython then installs no
+    # KeyboardInterrupt handler, which test_signal checks.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGQUIT, signal.SIG_DFL)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("modules", nargs="*")
     ap.add_argument("--out", default=os.path.join(REPO, "target/cpython-tests"))
