@@ -48,6 +48,7 @@
 //! - `thread.rs`: `futex`, `set_tid_address`, `set_robust_list`;
 //! - `signals.rs`: the signal syscalls, over [`crate::signal`];
 //! - `net.rs`: sockets (`socket`, `bind`, `sendmsg`, ...);
+//! - `ipc.rs`: System V shared memory, semaphores and message queues;
 //! - `procfs.rs`: the `/proc` files generated for the guest (`maps`,
 //!   `auxv`, `cpuinfo`).
 //!
@@ -78,6 +79,7 @@ use crate::Options;
 mod events;
 mod fs;
 mod io;
+mod ipc;
 mod mm;
 mod net;
 mod process;
@@ -179,6 +181,9 @@ pub(crate) struct SharedState {
     /// Limits the guest set on `sys::GUEST_ONLY_RLIMITS` (`rlim_cur`,
     /// `rlim_max`), by resource number; reported back, never applied.
     guest_rlimits: Mutex<Vec<(u64, [u64; 2])>>,
+    /// System V shared memory segments attached with `shmat` (guest
+    /// address, length in bytes), for `shmdt`.
+    shm_attached: Mutex<Vec<(u64, u64)>>,
     /// Guest threads alive (the process ends with the last one).
     threads: AtomicUsize,
     /// The engine running the process's threads (to quiesce it for `fork`).
@@ -229,6 +234,7 @@ impl Process {
             shared: Arc::new(SharedState {
                 brk: Mutex::new((brk, brk)),
                 guest_rlimits: Mutex::new(Vec::new()),
+                shm_attached: Mutex::new(Vec::new()),
                 threads: AtomicUsize::new(1),
                 engine: OnceLock::new(),
                 auxv: OnceLock::new(),
@@ -287,6 +293,7 @@ impl Process {
         (
             self.shared.brk.lock(),
             self.shared.guest_rlimits.lock(),
+            self.shared.shm_attached.lock(),
             self.signals.lock_for_fork(),
         )
     }
@@ -439,7 +446,8 @@ impl Process {
             .or_else(|| self.thread_syscall(n, a))
             .or_else(|| self.signal_syscall(n, a, cpu))
             .or_else(|| self.net_syscall(n, a))
-            .or_else(|| self.events_syscall(n, a));
+            .or_else(|| self.events_syscall(n, a))
+            .or_else(|| self.ipc_syscall(n, a));
         if let Some(r) = r {
             return r;
         }

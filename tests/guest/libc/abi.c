@@ -3,7 +3,8 @@
  * parameters, clock_settime's errors, a pseudo-terminal through /dev/ptmx
  * (TIOCGPTN), a MAP_SHARED file mapping reaching the file, memfd seals,
  * signalfd, a POSIX timer, mlock/mincore, getcpu, SIOCGIFINDEX, and what
- * /proc/self says about the program (exe link, stat's comm, cmdline).
+ * /proc/self says about the program (exe link, stat's comm, cmdline),
+ * and System V shared memory (across fork), semaphores and messages.
  * Prints only values that are the same under any correct emulator.
  *
  *   abi                 all of the above
@@ -24,7 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/wait.h>
 #include <grp.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
@@ -282,6 +288,68 @@ static void test_misc(void) {
     printf("personality query %d\n", personality(0xffffffff));
 }
 
+static void test_sysv(void) {
+    int shm = shmget(IPC_PRIVATE, 8192, IPC_CREAT | 0600);
+    CHECK(shm >= 0);
+    char *p = shmat(shm, NULL, 0);
+    CHECK(p != (char *)-1);
+    strcpy(p, "parent");
+    pid_t c = fork();
+    if (c == 0) {
+        strcpy(p + 4096, "child saw ");
+        strcat(p + 4096, p);
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(c, &st, 0) == c);
+    printf("shm after child: %s\n", p + 4096);
+    struct shmid_ds ds;
+    CHECK(shmctl(shm, IPC_STAT, &ds) == 0);
+    printf("shm segsz %zu nattch %lu\n", ds.shm_segsz, (unsigned long)ds.shm_nattch);
+    char *q = shmat(shm, NULL, SHM_RDONLY);
+    CHECK(q != (char *)-1);
+    printf("second attach sees: %s, distinct address %d\n", q, q != p);
+    printf("shmdt %d %d\n", shmdt(q), shmdt(p));
+    errno = 0;
+    printf("shmdt again %d %s\n", shmdt(p), errno == EINVAL ? "EINVAL" : strerror(errno));
+    CHECK(shmctl(shm, IPC_RMID, NULL) == 0);
+
+    int sem = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+    CHECK(sem >= 0);
+    CHECK(semctl(sem, 0, SETVAL, 3) == 0);
+    struct sembuf op = {.sem_num = 0, .sem_op = -1, .sem_flg = 0};
+    CHECK(semop(sem, &op, 1) == 0);
+    printf("semval after -1: %d\n", semctl(sem, 0, GETVAL));
+    unsigned short vals[2] = {5, 6}, back[2] = {0, 0};
+    CHECK(semctl(sem, 0, SETALL, vals) == 0);
+    CHECK(semctl(sem, 0, GETALL, back) == 0);
+    printf("semctl GETALL %u %u\n", back[0], back[1]);
+    struct semid_ds sds;
+    memset(&sds, 0xff, sizeof sds);
+    CHECK(semctl(sem, 0, IPC_STAT, &sds) == 0);
+    printf("sem_nsems %lu mode %o\n", (unsigned long)sds.sem_nsems, sds.sem_perm.mode & 0777);
+    sds.sem_perm.mode = 0640;
+    CHECK(semctl(sem, 0, IPC_SET, &sds) == 0);
+    CHECK(semctl(sem, 0, IPC_STAT, &sds) == 0);
+    printf("mode after IPC_SET %o\n", sds.sem_perm.mode & 0777);
+    op.sem_op = -10;
+    op.sem_flg = IPC_NOWAIT;
+    errno = 0;
+    printf("semop would block %d %s\n", semop(sem, &op, 1), errno == EAGAIN ? "EAGAIN" : strerror(errno));
+    CHECK(semctl(sem, 0, IPC_RMID) == 0);
+
+    int mq = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+    CHECK(mq >= 0);
+    struct { long type; char text[16]; } m = {7, "hello queue"}, r;
+    CHECK(msgsnd(mq, &m, 12, 0) == 0);
+    struct msqid_ds mds;
+    CHECK(msgctl(mq, IPC_STAT, &mds) == 0);
+    printf("msg_qnum %lu\n", (unsigned long)mds.msg_qnum);
+    memset(&r, 0, sizeof r);
+    printf("msgrcv %zd type %ld %s\n", msgrcv(mq, &r, sizeof r.text, 0, 0), r.type, r.text);
+    CHECK(msgctl(mq, IPC_RMID, NULL) == 0);
+}
+
 static void test_proc_self(const char *argv0, int argc, char **argv) {
     struct stat st;
     CHECK(lstat("/proc/self/exe", &st) == 0);
@@ -351,6 +419,7 @@ int main(int argc, char **argv) {
     test_memfd_seals();
     test_signalfd_and_timer();
     test_misc();
+    test_sysv();
     test_proc_self(argv[0], argc, argv);
     rmdir(dir);
     printf("done\n");
