@@ -61,6 +61,10 @@ test_socket test_socketserver test_sqlite3 test_pickle test_threading
 test_thread test_queue test_asyncio test_decimal test_ctypes test_pty
 """.split()
 
+# Extra regrtest arguments for some modules: test_socketserver asks for
+# the 'network' resource as a whole, though it only talks to localhost.
+MODULE_ARGS = {"test_socketserver": ["-u", "network"]}
+
 # The binfmt_misc entry of qemu's own qemu-binfmt-conf.sh for riscv64
 # (magic and mask of a little-endian ELF64 of machine EM_RISCV, 243);
 # flags P (keep argv[0]), O (pass the open binary), C (credentials).
@@ -113,7 +117,8 @@ def run_module(emu, module, args, root):
     xml = os.path.join(work, "junit.xml")
     log = os.path.join(args.out, f"{module}.{emu}.log")
     python = os.path.join(root, "usr/bin/python3.13")
-    test_args = ["-m", "test", module, "--junit-xml", xml] + args.regrtest_args.split()
+    test_args = (["-m", "test", module, "--junit-xml", xml]
+                 + MODULE_ARGS.get(module, []) + args.regrtest_args.split())
     if emu == "cranemu":
         cmd = [args.cranemu, "run", "-L", root, python] + test_args
     else:
