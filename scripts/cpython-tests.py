@@ -100,7 +100,10 @@ def parse_junit(path):
     results = {}
     root = ET.parse(path).getroot()
     for tc in root.iter("testcase"):
-        name = tc.get("name")
+        # A failure outside any test (a class or module fixture) may come
+        # without a name.
+        name = tc.get("name") or f"{tc.get('classname') or '?'}.<fixture>"
+
         outcome = "pass"
         for child in tc:
             if child.tag in ("failure", "error"):
