@@ -12,7 +12,9 @@
 #
 # It then runs scripts/fetch-system-images.sh on the same cache (the kernel,
 # OpenSBI and the busybox initramfs for full-system tests, in CACHE/system;
-# cached the same way); CRANEMU_NO_SYSTEM_IMAGES=1 skips that step.
+# cached the same way); CRANEMU_NO_SYSTEM_IMAGES=1 skips that step.  Then
+# scripts/fetch-cpython.sh (python3.13 with its stdlib and test suite, in a
+# sysroot of its own, CACHE/cpython/sysroot); CRANEMU_NO_CPYTHON=1 skips it.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -60,8 +62,18 @@ system_images() {
         || die "scripts/fetch-virtio-images.sh failed"
 }
 
+# CPython's full standard library and regression tests under
+# CACHE/cpython; see scripts/fetch-cpython.sh.  Skipped when
+# CRANEMU_NO_CPYTHON=1.
+cpython() {
+    [[ "${CRANEMU_NO_CPYTHON:-}" == 1 ]] && return
+    "$REPO/scripts/fetch-cpython.sh" "$CACHE" >/dev/null \
+        || die "scripts/fetch-cpython.sh failed"
+}
+
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$STAMP_KEY" && -x "$SYSROOT/usr/bin/busybox" ]]; then
     system_images
+    cpython
     echo "$SYSROOT"
     exit 0
 fi
@@ -139,4 +151,5 @@ mv "$SYSROOT.new" "$SYSROOT"
 echo "$STAMP_KEY" > "$STAMP"
 log "sysroot ready"
 system_images
+cpython
 echo "$SYSROOT"

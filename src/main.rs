@@ -1,7 +1,7 @@
 //! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
 //!
 //! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
-//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm,unimp] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
 //!
@@ -11,17 +11,55 @@
 //! machine the way `qemu-system-riscv64` does (see [`system`]). Without
 //! `-kernel` and `-bios` it boots an embedded bare-metal guest.
 
+mod binfmt;
 mod console;
 mod system;
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use cranemu_linux_user::{run_program, Options, Program};
 use cranemu_runtime::LogConfig;
+
+/// Bit `n` set: descriptor `n` (0, 1 or 2) was closed when this process
+/// started, before Rust's runtime opened `/dev/null` on it (std's
+/// `sanitize_standard_fds`). The guest must see its descriptors as its
+/// parent left them, so `run` closes those again before the guest starts.
+static CLOSED_STD_FDS: AtomicU8 = AtomicU8::new(0);
+/// Whether SIGPIPE was ignored when this process started (before Rust's
+/// runtime ignores it): an ignored SIGPIPE survives `execve` on Linux.
+static SIGPIPE_WAS_IGNORED: AtomicBool = AtomicBool::new(false);
+
+/// Records [`CLOSED_STD_FDS`] and [`SIGPIPE_WAS_IGNORED`]. Runs from
+/// `.init_array`, which the C runtime calls before `main`, and so before
+/// Rust's runtime changes either.
+extern "C" fn record_inherited_state() {
+    let mut closed = 0u8;
+    for fd in 0..3 {
+        // SAFETY: F_GETFD takes no pointer and only reads the table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+        {
+            closed |= 1 << fd;
+        }
+    }
+    CLOSED_STD_FDS.store(closed, Ordering::SeqCst);
+    // SAFETY: a query (null new action) into a zeroed local.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) == 0 {
+            SIGPIPE_WAS_IGNORED.store(old.sa_sigaction == libc::SIG_IGN, Ordering::SeqCst);
+        }
+    }
+}
+
+#[used]
+#[link_section = ".init_array"]
+static RECORD_INHERITED_STATE: extern "C" fn() = record_inherited_state;
 
 /// The freestanding riscv64 program run when no PROGRAM is given.
 static DEFAULT_GUEST: &[u8] = include_bytes!("default_guest.elf");
@@ -41,11 +79,36 @@ struct Cli {
 enum Command {
     /// Run a riscv64 Linux program (user-mode emulation, like qemu-riscv64).
     Run(RunArgs),
+    /// Register (or remove) cranemu as binfmt_misc's interpreter of riscv64
+    /// ELF executables, so they run directly (like qemu-binfmt-conf.sh).
+    Binfmt(BinfmtArgs),
     /// Run a riscv64 virt machine (full-system emulation, like qemu-system-riscv64).
     ///
     /// `cranemu system -help` lists its options (qemu-system-riscv64's
     /// spellings).
     System(SystemArgs),
+}
+
+/// `cranemu binfmt`'s arguments.
+#[derive(Args)]
+#[command(group(clap::ArgGroup::new("action").required(true).args(["install", "uninstall"])))]
+struct BinfmtArgs {
+    /// Register the entry (needs root and binfmt_misc mounted at /proc/sys/fs/binfmt_misc).
+    #[arg(long)]
+    install: bool,
+    /// Remove the entry.
+    #[arg(long)]
+    uninstall: bool,
+    /// The entry's name.
+    #[arg(long, default_value = binfmt::DEFAULT_NAME)]
+    name: String,
+    /// binfmt_misc flags: P keeps the program's argv[0], F opens the
+    /// interpreter now (so it works inside containers and chroots).
+    #[arg(long, default_value = "P")]
+    flags: String,
+    /// The interpreter to register (default: this cranemu binary).
+    #[arg(long, value_name = "PATH")]
+    interpreter: Option<PathBuf>,
 }
 
 /// `cranemu system`'s arguments, parsed by [`system::main`] (QEMU's
@@ -89,7 +152,7 @@ struct RunArgs {
     /// first runs. Default 100.
     #[arg(long = "jit-threshold", value_name = "N")]
     jit_threshold: Option<u32>,
-    /// Translation logs, comma separated: in_asm, op, out_asm.
+    /// Translation logs, comma separated: in_asm, op, out_asm; unimp (each unimplemented syscall, once).
     #[arg(short = 'd', value_name = "ITEMS")]
     log_items: Option<String>,
     /// Write the -d logs to LOGFILE instead of stderr.
@@ -168,9 +231,11 @@ fn options(r: &RunArgs) -> Result<Options, String> {
                 "in_asm" => log.in_asm = true,
                 "op" => log.op = true,
                 "out_asm" => log.out_asm = true,
+                // Read by linux-user from `log_items`.
+                "unimp" => {}
                 other => {
                     return Err(format!(
-                        "-d {other}: unknown log item (known: in_asm, op, out_asm)"
+                        "-d {other}: unknown log item (known: in_asm, op, out_asm, unimp)"
                     ))
                 }
             }
@@ -197,12 +262,32 @@ fn options(r: &RunArgs) -> Result<Options, String> {
 }
 
 fn main() {
-    // Rust's runtime ignores SIGPIPE; a guest expects the default (die of
-    // it when writing to a closed pipe) unless it ignores it itself, which
-    // linux-user mirrors to the host.
-    // SAFETY: restoring a default disposition before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    let args: Vec<OsString> = std::env::args_os().collect();
+    // Rust's runtime ignores SIGPIPE; a guest expects the disposition its
+    // parent left (the default: die of it when writing to a closed pipe,
+    // unless the parent ignored it), which linux-user mirrors to the host.
+    let pipe = if SIGPIPE_WAS_IGNORED.load(Ordering::SeqCst) {
+        libc::SIG_IGN
+    } else {
+        libc::SIG_DFL
+    };
+    // SAFETY: restoring the inherited disposition before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, pipe) };
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    // Started by the kernel through our binfmt_misc entry: run the program,
+    // with the sysroot from CRANEMU_LD_PREFIX.
+    if let Some(inv) = binfmt::binfmt_invocation(&args) {
+        let mut run: Vec<OsString> = vec![args[0].clone(), "run".into()];
+        if let Some(prefix) = std::env::var_os("CRANEMU_LD_PREFIX") {
+            run.extend(["-L".into(), prefix]);
+        }
+        if let Some(argv0) = inv.argv0 {
+            run.extend(["-0".into(), argv0]);
+        }
+        run.push("--".into());
+        run.push(inv.program.into_os_string());
+        run.extend(inv.args);
+        args = run;
+    }
     // QEMU-style options of `run` are rewritten for clap; `system` parses
     // its own.
     let args = if args.get(1).is_some_and(|a| a == "run") {
@@ -213,6 +298,23 @@ fn main() {
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::System(s) => system::main(&s.args),
+        Command::Binfmt(b) => {
+            let r = if b.install {
+                binfmt::install(&b.name, b.interpreter, &b.flags)
+            } else {
+                binfmt::uninstall(&b.name)
+            };
+            match r {
+                Ok(msg) => {
+                    println!("cranemu: {msg}");
+                    0
+                }
+                Err(msg) => {
+                    eprintln!("cranemu binfmt: {msg}");
+                    1
+                }
+            }
+        }
         Command::Run(r) => {
             let opts = match options(&r) {
                 Ok(o) => o,
@@ -231,6 +333,7 @@ fn main() {
                     "default_guest".into(),
                 ),
             };
+            cranemu_linux_user::close_at_guest_start(CLOSED_STD_FDS.load(Ordering::SeqCst));
             match run_program(&opts, program, &r.args) {
                 Ok(code) => code,
                 Err(e) => {
@@ -251,7 +354,7 @@ mod tests {
         let v: Vec<OsString> = args.iter().map(OsString::from).collect();
         match Cli::try_parse_from(preprocess(v)).unwrap().command {
             Command::Run(r) => r,
-            Command::System(_) => panic!("not run"),
+            Command::System(_) | Command::Binfmt(_) => panic!("not run"),
         }
     }
 

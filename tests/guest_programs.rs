@@ -161,11 +161,17 @@ fn default_guest() {
 /// with the reason, when the riscv64 cross compiler is not installed.
 /// Returns the built program.
 fn build_libc_program(name: &str) -> Option<PathBuf> {
+    build_libc_program_in(name, &format!("libc-{name}"))
+}
+
+/// As [`build_libc_program`], into scratch directory `scratch` (for tests
+/// that run in parallel and build the same program).
+fn build_libc_program_in(name: &str, scratch: &str) -> Option<PathBuf> {
     let Some(cc) = on_path("riscv64-linux-gnu-gcc") else {
         eprintln!("skipped: riscv64-linux-gnu-gcc not on PATH (apt-get install gcc-riscv64-linux-gnu libc6-dev-riscv64-cross)");
         return None;
     };
-    let dir = scratch_dir(&format!("libc-{name}"));
+    let dir = scratch_dir(scratch);
     let exe = dir.join(name);
     let src = repo().join(format!("tests/guest/libc/{name}.c"));
     let cc_out = host(cc)
@@ -444,4 +450,122 @@ fn libc_procfs() {
             );
         }
     }
+}
+
+/// The Linux ABI a real userland needs (issue 11): extended attributes
+/// (`shutil.copy2`), `preadv`/`pwritev`(2), the `set*id` calls,
+/// scheduler parameters, `clock_settime`'s errors, a pty through
+/// `/dev/ptmx` (`TIOCGPTN`), `MAP_SHARED` file stores reaching the file,
+/// memfd seals, `signalfd`, a POSIX timer, `mlock`/`mincore`, `getcpu`,
+/// `SIOCGIFINDEX`, and `/proc/self/exe` (a link for `lstat`),
+/// `/proc/self/stat` (the program's `comm`) and `/proc/self/cmdline`.
+/// Source: tests/guest/libc/abi.c; compared with qemu-riscv64 too.
+#[test]
+fn libc_abi() {
+    if let Some(exe) = build_libc_program("abi") {
+        check_program("abi", exe, &[]);
+    }
+}
+
+/// A guest started with descriptor 0 (or 1) closed finds it closed: the
+/// emulator's runtime must not leave its `/dev/null` there.
+#[test]
+fn libc_abi_closed_std_fds() {
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-fds") else {
+        return;
+    };
+    for (redirect, want) in [
+        ("<&-", "fd 0 closed\nfd 1 open\nfd 2 open\n"),
+        (">&-", "fd 0 open\nfd 1 closed\nfd 2 open\n"),
+    ] {
+        let script = format!("exec \"$@\" {redirect}");
+        let mut cmd = host("sh").args(["-c", &script, "sh"]);
+        cmd = match runner() {
+            Some(r) => cmd.arg(r),
+            None => cmd.arg(cranemu()).arg("run"),
+        };
+        let out = cmd.arg(&exe).arg("fds").run();
+        out.assert_success();
+        // With stdout closed the program writes to stderr.
+        let text = format!("{}{}", out.stdout_str(), out.stderr);
+        assert_same_text(&format!("abi fds with {redirect}"), &text, want);
+    }
+}
+
+/// `execve` of a `#!/bin/sh` script whose interpreter exists only on the
+/// host (no `-L` sysroot holds /bin/sh): the host runs it, as a host ELF
+/// exec'd directly does (qemu-riscv64 passes both to the host kernel).
+#[test]
+fn libc_abi_exec_script_with_host_interpreter() {
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-exec") else {
+        return;
+    };
+    let dir = scratch_dir("abi-script");
+    let script = dir.join("script.sh");
+    std::fs::write(&script, "#!/bin/sh\necho \"script $# args: $*\"\n").unwrap();
+    let mut perm = std::fs::metadata(&script).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&script, perm).unwrap();
+    let out = guest(&exe)
+        .arg("exec")
+        .arg(&script)
+        .args(["one", "two"])
+        .run();
+    out.assert_success();
+    assert_same_text(
+        "abi exec script.sh",
+        &out.stdout_str(),
+        "script 2 args: one two\n",
+    );
+    // And run directly by cranemu, as `cranemu run script.sh`.
+    if runner().is_none() {
+        let out = guest(&script).args(["three"]).run();
+        out.assert_success();
+        assert_same_text(
+            "cranemu run script.sh",
+            &out.stdout_str(),
+            "script 1 args: three\n",
+        );
+    }
+}
+
+/// Syscalls no family implements are `ENOSYS`; `-d unimp` reports each
+/// number once (QEMU's `LOG_UNIMP`), `-strace` shows every call.
+#[test]
+fn libc_abi_unimplemented_syscalls() {
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-unimp") else {
+        return;
+    };
+    let want = "syscall 500 = -1 ENOSYS\nsyscall 500 = -1 ENOSYS\nsyscall 501 = -1 ENOSYS\n";
+    let out = guest(&exe).arg("unimp").run();
+    out.assert_success();
+    assert_same_text("abi unimp", &out.stdout_str(), want);
+    if runner().is_some() {
+        return;
+    }
+    let out = guest_with(&["-d", "unimp"], &exe).arg("unimp").run();
+    out.assert_success();
+    assert_same_text("abi unimp (-d unimp)", &out.stdout_str(), want);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("unimplemented syscall"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "cranemu: unimplemented syscall 500 (ENOSYS)",
+            "cranemu: unimplemented syscall 501 (ENOSYS)"
+        ],
+        "stderr:\n{}",
+        out.stderr
+    );
+    let out = guest_with(&["-strace"], &exe).arg("unimp").run();
+    out.assert_success();
+    let lines = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains("Unknown syscall 50"))
+        .count();
+    assert_eq!(lines, 3, "one -strace line per call:\n{}", out.stderr);
 }

@@ -22,7 +22,7 @@ pub mod loader;
 pub mod signal;
 pub mod syscall;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -250,6 +250,28 @@ pub fn terminate_by_signal(sig: i32) {
     }
 }
 
+/// Whether `head` (the first bytes of a file) starts a 64-bit
+/// little-endian x86-64 ELF: a program for the host itself.
+pub(crate) fn is_host_elf(head: &[u8]) -> bool {
+    head.len() >= 20
+        && head.starts_with(b"\x7fELF")
+        && head[4] == 2
+        && head[5] == 1
+        && u16::from_le_bytes([head[18], head[19]]) == 62
+}
+
+/// Whether the file at host path `p` is a host ELF ([`is_host_elf`]);
+/// false if it cannot be read.
+pub(crate) fn is_host_elf_file(p: &std::ffi::OsStr) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 64];
+    let Ok(mut f) = std::fs::File::open(p) else {
+        return false;
+    };
+    let n = f.read(&mut head).unwrap_or(0);
+    is_host_elf(&head[..n])
+}
+
 /// Parses a `#!` line: the interpreter and its optional single argument
 /// (Linux's binfmt_script rules: whitespace separates, the rest of the line
 /// is one argument). `None` if there is no interpreter.
@@ -298,6 +320,31 @@ fn guest_env(opts: &Options) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Replaces this process with host program `interp` (a `#!` script's
+/// interpreter that is a host ELF), `argv[0]` `argv0` and arguments
+/// `args`, in the guest's environment, with descriptors 0-2 as the
+/// emulator's parent left them. Returns only on failure.
+fn exec_host_script(opts: &Options, interp: &Path, argv0: &Path, args: &[OsString]) -> Error {
+    use std::os::unix::process::CommandExt;
+    let closed = CLOSE_AT_START.swap(0, std::sync::atomic::Ordering::SeqCst);
+    for fd in 0..3 {
+        if closed & (1 << fd) != 0 {
+            // SAFETY: one of descriptors 0-2, which only Rust's runtime
+            // opened; the process is replaced next.
+            unsafe { libc::close(fd) };
+        }
+    }
+    let env = guest_env(opts);
+    let mut cmd = std::process::Command::new(interp);
+    cmd.arg0(argv0).args(args).env_clear();
+    for e in env {
+        let i = e.iter().position(|&c| c == b'=').unwrap_or(e.len());
+        let v = e.get(i + 1..).unwrap_or(&[]);
+        cmd.env(OsStr::from_bytes(&e[..i]), OsStr::from_bytes(v));
+    }
+    Error::Open(cmd.exec())
+}
+
 /// Looks `p` up in the sysroot first if it is absolute.
 fn sysroot_path(opts: &Options, p: &Path) -> PathBuf {
     if let (Some(root), true) = (&opts.sysroot, p.is_absolute()) {
@@ -309,6 +356,38 @@ fn sysroot_path(opts: &Options, p: &Path) -> PathBuf {
         }
     }
     p.to_path_buf()
+}
+
+/// Descriptors 0-2 to close just before the guest starts (bit `n`:
+/// descriptor `n`); see [`close_at_guest_start`].
+static CLOSE_AT_START: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// Tells [`run_program`] which of descriptors 0, 1 and 2 (bit `n` for
+/// descriptor `n`) were closed when the emulator started: Rust's runtime
+/// opens `/dev/null` on them, and the guest must find them closed, as its
+/// parent left them. They are closed right before the guest's first
+/// instruction, so the emulator's own files never take those numbers.
+pub fn close_at_guest_start(mask: u8) {
+    CLOSE_AT_START.store(mask & 7, std::sync::atomic::Ordering::SeqCst);
+}
+
+/// Names this host process after the guest program, as Linux's `execve`
+/// sets `comm` to the executed file's base name (fs/exec.c
+/// `__set_task_comm`; a script's own name, not its interpreter's): what
+/// `ps`, `/proc/self/comm` and `/proc/self/stat` show. Only the first call
+/// counts, so the interpreter of a `#!` script does not rename it.
+fn set_comm(p: &Path) {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let Some(base) = p.file_name() else { return };
+    // TASK_COMM_LEN is 16, NUL included: the kernel truncates to 15.
+    let mut name: Vec<u8> = base.as_bytes().iter().copied().take(15).collect();
+    name.retain(|&c| c != 0);
+    name.push(0);
+    // SAFETY: `name` is NUL-terminated and outlives the call.
+    unsafe { libc::prctl(libc::PR_SET_NAME, name.as_ptr()) };
 }
 
 /// Loads and runs a guest program to completion.
@@ -331,6 +410,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
                 return Err(Error::NotRegularFile);
             }
             let bytes = std::fs::read(p).map_err(Error::Open)?;
+            set_comm(p);
             if bytes.starts_with(b"#!") {
                 let (interp, arg) = parse_shebang(&bytes[..bytes.len().min(256)])
                     .ok_or(Error::Load(LoadError::NotElf))?;
@@ -339,6 +419,16 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
                 let mut new_args: Vec<OsString> = arg.into_iter().map(OsString::from_vec).collect();
                 new_args.push(p.as_os_str().to_owned());
                 new_args.extend(args.iter().cloned());
+                if is_host_elf_file(host_interp.as_os_str()) {
+                    // The interpreter exists only on the host (/bin/sh
+                    // with no sysroot copy): the host runs the script.
+                    return Err(exec_host_script(
+                        opts,
+                        &host_interp,
+                        &interp_path,
+                        &new_args,
+                    ));
+                }
                 let mut o = opts.clone();
                 o.argv0 = Some(interp_path.clone().into_os_string());
                 return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| {
@@ -398,6 +488,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let auxv = loader::saved_auxv(&space, sp);
     let mut process = Process::new(space, opts.clone(), exe, main.brk);
     process.set_auxv(auxv);
+    process.set_cmdline(&argv);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
     if opts.stats {
@@ -405,6 +496,14 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
     }
     process.attach_engine(engine.clone());
+    let closed = CLOSE_AT_START.swap(0, std::sync::atomic::Ordering::SeqCst);
+    for fd in 0..3 {
+        if closed & (1 << fd) != 0 {
+            // SAFETY: one of descriptors 0-2, which only Rust's runtime
+            // opened (on /dev/null); nothing of ours uses it.
+            unsafe { libc::close(fd) };
+        }
+    }
     let code = match run_loop(&engine, &mut process, &mut cpu, opts)? {
         Ended::Process(code) => code,
         Ended::Thread(code) => {

@@ -26,8 +26,9 @@
 //!   the execution loop ([`Process::end_thread`]).
 //! - `fork` from a threaded guest holds every engine lock across the host
 //!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
-//! - `MAP_SHARED` file mappings are private copies; writes do not reach the
-//!   file. Shared anonymous mappings are not shared across `fork`.
+//! - `MAP_PRIVATE` file mappings are private copies taken at `mmap`
+//!   (later writes to the file do not show); `MAP_SHARED` ones are host
+//!   shared mappings of the file.
 //!
 //! # Layout
 //!
@@ -47,6 +48,7 @@
 //! - `thread.rs`: `futex`, `set_tid_address`, `set_robust_list`;
 //! - `signals.rs`: the signal syscalls, over [`crate::signal`];
 //! - `net.rs`: sockets (`socket`, `bind`, `sendmsg`, ...);
+//! - `ipc.rs`: System V shared memory, semaphores and message queues;
 //! - `procfs.rs`: the `/proc` files generated for the guest (`maps`,
 //!   `auxv`, `cpuinfo`).
 //!
@@ -58,9 +60,10 @@
 //! never on each other.
 
 use std::ffi::CString;
+use std::io::Write as _;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use cranemu_runtime::Engine;
@@ -76,6 +79,7 @@ use crate::Options;
 mod events;
 mod fs;
 mod io;
+mod ipc;
 mod mm;
 mod net;
 mod process;
@@ -177,6 +181,9 @@ pub(crate) struct SharedState {
     /// Limits the guest set on `sys::GUEST_ONLY_RLIMITS` (`rlim_cur`,
     /// `rlim_max`), by resource number; reported back, never applied.
     guest_rlimits: Mutex<Vec<(u64, [u64; 2])>>,
+    /// System V shared memory segments attached with `shmat` (guest
+    /// address, length in bytes), for `shmdt`.
+    shm_attached: Mutex<Vec<(u64, u64)>>,
     /// Guest threads alive (the process ends with the last one).
     threads: AtomicUsize,
     /// The engine running the process's threads (to quiesce it for `fork`).
@@ -184,6 +191,9 @@ pub(crate) struct SharedState {
     /// The auxiliary vector the loader wrote (what `/proc/self/auxv`
     /// reads; Linux's `mm->saved_auxv`).
     auxv: OnceLock<Vec<u8>>,
+    /// The guest's command line, each argument NUL-terminated (what
+    /// `/proc/self/cmdline` reads).
+    cmdline: OnceLock<Vec<u8>>,
 }
 
 /// A guest thread that `clone` created and the execution loop must start:
@@ -224,9 +234,11 @@ impl Process {
             shared: Arc::new(SharedState {
                 brk: Mutex::new((brk, brk)),
                 guest_rlimits: Mutex::new(Vec::new()),
+                shm_attached: Mutex::new(Vec::new()),
                 threads: AtomicUsize::new(1),
                 engine: OnceLock::new(),
                 auxv: OnceLock::new(),
+                cmdline: OnceLock::new(),
             }),
             // Ignored signals and the blocked mask survive execve.
             signals: SignalState::from_host(),
@@ -240,6 +252,17 @@ impl Process {
     /// `/proc/self/auxv`. Only the first call counts.
     pub fn set_auxv(&self, bytes: Vec<u8>) {
         let _ = self.shared.auxv.set(bytes);
+    }
+
+    /// Records the guest's `argv` (`/proc/self/cmdline`). Only the first
+    /// call counts.
+    pub fn set_cmdline(&self, argv: &[Vec<u8>]) {
+        let mut b = Vec::new();
+        for a in argv {
+            b.extend_from_slice(a);
+            b.push(0);
+        }
+        let _ = self.shared.cmdline.set(b);
     }
 
     /// The handle of a new thread of this process (`clone` with
@@ -270,6 +293,7 @@ impl Process {
         (
             self.shared.brk.lock(),
             self.shared.guest_rlimits.lock(),
+            self.shared.shm_attached.lock(),
             self.signals.lock_for_fork(),
         )
     }
@@ -422,7 +446,8 @@ impl Process {
             .or_else(|| self.thread_syscall(n, a))
             .or_else(|| self.signal_syscall(n, a, cpu))
             .or_else(|| self.net_syscall(n, a))
-            .or_else(|| self.events_syscall(n, a));
+            .or_else(|| self.events_syscall(n, a))
+            .or_else(|| self.ipc_syscall(n, a));
         if let Some(r) = r {
             return r;
         }
@@ -432,7 +457,41 @@ impl Process {
                 if self.opts.strace {
                     eprint!("Unknown syscall {n}");
                 }
+                self.warn_unimplemented(n);
                 Err(libc::ENOSYS)
+            }
+        }
+    }
+
+    /// `-d unimp`: logs one line the first time the guest makes syscall
+    /// `n`, which no family implements (QEMU's `LOG_UNIMP`), to the `-D`
+    /// log file or standard error.
+    fn warn_unimplemented(&self, n: u64) {
+        /// Bit `n % 64` of word `n / 64`: number `n` was reported.
+        static SEEN: [AtomicU64; 8] = [const { AtomicU64::new(0) }; 8];
+        let unimp = self
+            .opts
+            .log_items
+            .as_deref()
+            .is_some_and(|items| items.split(',').any(|i| i == "unimp"));
+        if !unimp {
+            return;
+        }
+        let first = match SEEN.get((n / 64) as usize) {
+            Some(w) => w.fetch_or(1 << (n % 64), Ordering::Relaxed) & (1 << (n % 64)) == 0,
+            // Numbers past 511 are not remembered: each is reported.
+            None => true,
+        };
+        if !first {
+            return;
+        }
+        let line = format!("cranemu: unimplemented syscall {n} (ENOSYS)\n");
+        match &self.opts.log.sink {
+            Some(s) => {
+                let _ = s.lock().write_all(line.as_bytes());
+            }
+            None => {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
             }
         }
     }

@@ -1,8 +1,14 @@
 //! Event and I/O-plumbing syscalls: `epoll_create1`, `epoll_ctl`,
 //! `epoll_pwait`, `epoll_pwait2`, `eventfd2`, `timerfd_create`,
 //! `timerfd_settime`, `timerfd_gettime`, `inotify_init1`,
-//! `inotify_add_watch`, `inotify_rm_watch`, `memfd_create`, `splice` and
-//! `tee`.
+//! `inotify_add_watch`, `inotify_rm_watch`, `memfd_create`, `signalfd4`,
+//! `pidfd_open`, `pidfd_send_signal`, `splice` and `tee`.
+//!
+//! `signalfd4` reads the host's pending signals: the guest's blocked
+//! mask is mirrored to the host's (see [`crate::signal`]), so a signal the
+//! guest blocks stays pending in the host kernel, where the signalfd finds
+//! it; `struct signalfd_siginfo` is a fixed 128-byte layout on every
+//! architecture.
 //!
 //! Guest descriptors are host descriptors, so these forward to the host
 //! kernel (Linux fs/eventpoll.c, fs/eventfd.c, fs/timerfd.c,
@@ -97,6 +103,20 @@ impl Process {
                 nr::INOTIFY_RM_WATCH => {
                     host_syscall(libc::SYS_inotify_rm_watch, [fd, a[1], 0, 0, 0, 0])
                 }
+                nr::SIGNALFD4 => {
+                    if a[2] != abi::SIGSET_SIZE {
+                        return Err(libc::EINVAL);
+                    }
+                    let mask = self.buf(a[1], abi::SIGSET_SIZE, R)?;
+                    host_syscall(libc::SYS_signalfd4, [fd, mask, a[2], a[3], 0, 0])
+                }
+                nr::PIDFD_OPEN => host_syscall(libc::SYS_pidfd_open, [a[0], a[1], 0, 0, 0, 0]),
+                // pidfd_send_signal(pidfd, sig, siginfo_t *info, flags): a
+                // 128-byte siginfo, the same on both sides.
+                nr::PIDFD_SEND_SIGNAL => host_syscall(
+                    libc::SYS_pidfd_send_signal,
+                    [fd, a[1], self.opt_buf(a[2], 128, R)?, a[3], 0, 0],
+                ),
                 nr::MEMFD_CREATE => {
                     let name = match self.guest_str(a[0], MFD_NAME_MAX_LEN + 1) {
                         Err(libc::ENAMETOOLONG) => return Err(libc::EINVAL),

@@ -3,7 +3,9 @@
 //! `faccessat2`, `mkdirat`, `mknodat`, `unlinkat`, `renameat`,
 //! `renameat2`, `linkat`, `symlinkat`, `fchmod`, `fchmodat`, `fchown`,
 //! `fchownat`, `utimensat`, `truncate`, `ftruncate`, `fallocate`,
-//! `statfs`, `fstatfs`, `getcwd`, `chdir`, `fchdir` and `umask`.
+//! `statfs`, `fstatfs`, `getcwd`, `chdir`, `fchdir`, `chroot`, `umask`,
+//! `fchmodat2` and the extended attributes (`setxattr`, `getxattr`,
+//! `listxattr`, `removexattr` with their `l` and `f` forms; fs/xattr.c).
 //!
 //! Path arguments go through the `-L` sysroot ([`Process::host_path`]);
 //! `readlinkat` of `/proc/self/exe` is the guest program, and `openat` of
@@ -49,7 +51,7 @@ impl Process {
                     self.put_stat(a[1], &st)
                 }
                 nr::NEWFSTATAT => {
-                    let p = self.path(a[1])?;
+                    let p = self.stat_path(a[1], a[3])?;
                     let mut st: libc::stat = std::mem::zeroed();
                     host_syscall(
                         libc::SYS_newfstatat,
@@ -58,7 +60,7 @@ impl Process {
                     self.put_stat(a[2], &st)
                 }
                 nr::STATX => {
-                    let p = self.path(a[1])?;
+                    let p = self.stat_path(a[1], a[2])?;
                     let buf = self.buf(a[4], 256, W)?;
                     host_syscall(libc::SYS_statx, [fd, p.as_ptr() as u64, a[2], a[3], buf, 0])
                 }
@@ -183,6 +185,17 @@ impl Process {
                 }
                 nr::FCHDIR => host_syscall(libc::SYS_fchdir, [fd, 0, 0, 0, 0, 0]),
                 nr::UMASK => host_syscall(libc::SYS_umask, [a[0], 0, 0, 0, 0, 0]),
+                nr::CHROOT => {
+                    let p = self.path(a[0])?;
+                    host_syscall(libc::SYS_chroot, [p.as_ptr() as u64, 0, 0, 0, 0, 0])
+                }
+                // fchmodat2(dirfd, path, mode, flags): Linux 6.6; older
+                // hosts answer ENOSYS, as Linux before it would.
+                nr::FCHMODAT2 => {
+                    let p = self.path(a[1])?;
+                    host_syscall(452, [fd, p.as_ptr() as u64, a[2], a[3], 0, 0])
+                }
+                nr::SETXATTR..=nr::FREMOVEXATTR => self.xattr(n, a),
                 _ => {
                     known = false;
                     Ok(0)
@@ -190,6 +203,84 @@ impl Process {
             }
         })();
         known.then_some(r)
+    }
+
+    /// The extended-attribute calls, `setxattr` (5) to `fremovexattr`
+    /// (16): a path (through the sysroot, not followed for the `l` forms
+    /// by the host itself) or a descriptor, a name of at most 255 bytes
+    /// (`XATTR_NAME_MAX`), and a value or list buffer of `size` bytes.
+    fn xattr(&mut self, n: u64, a: [u64; 6]) -> SysResult {
+        use AccessKind::{Read as R, Write as W};
+        // The first argument: a path for the plain and `l` forms, a
+        // descriptor for the `f` forms.
+        let by_fd = matches!(
+            n,
+            nr::FSETXATTR | nr::FGETXATTR | nr::FLISTXATTR | nr::FREMOVEXATTR
+        );
+        let path = if by_fd { None } else { Some(self.path(a[0])?) };
+        let first = path
+            .as_ref()
+            .map_or(a[0] as i32 as i64 as u64, |p| p.as_ptr() as u64);
+        let name = || -> Result<CString, i32> {
+            let raw = self.guest_str(a[1], 256).map_err(|e| {
+                if e == libc::ENAMETOOLONG {
+                    libc::ERANGE
+                } else {
+                    e
+                }
+            })?;
+            CString::new(raw).map_err(|_| libc::EINVAL)
+        };
+        let sys = match n {
+            nr::SETXATTR => libc::SYS_setxattr,
+            nr::LSETXATTR => libc::SYS_lsetxattr,
+            nr::FSETXATTR => libc::SYS_fsetxattr,
+            nr::GETXATTR => libc::SYS_getxattr,
+            nr::LGETXATTR => libc::SYS_lgetxattr,
+            nr::FGETXATTR => libc::SYS_fgetxattr,
+            nr::LISTXATTR => libc::SYS_listxattr,
+            nr::LLISTXATTR => libc::SYS_llistxattr,
+            nr::FLISTXATTR => libc::SYS_flistxattr,
+            nr::REMOVEXATTR => libc::SYS_removexattr,
+            nr::LREMOVEXATTR => libc::SYS_lremovexattr,
+            _ => libc::SYS_fremovexattr,
+        };
+        // SAFETY: paths and names are live CStrings; value and list
+        // buffers come from `self.opt_buf` for the size the call uses.
+        unsafe {
+            match n {
+                nr::SETXATTR | nr::LSETXATTR | nr::FSETXATTR => {
+                    let nm = name()?;
+                    let v = self.opt_buf(a[2], a[3], R)?;
+                    host_syscall(sys, [first, nm.as_ptr() as u64, v, a[3], a[4], 0])
+                }
+                nr::GETXATTR | nr::LGETXATTR | nr::FGETXATTR => {
+                    let nm = name()?;
+                    let v = self.opt_buf(a[2], a[3], W)?;
+                    host_syscall(sys, [first, nm.as_ptr() as u64, v, a[3], 0, 0])
+                }
+                nr::LISTXATTR | nr::LLISTXATTR | nr::FLISTXATTR => {
+                    let v = self.opt_buf(a[1], a[2], W)?;
+                    host_syscall(sys, [first, v, a[2], 0, 0, 0])
+                }
+                _ => {
+                    let nm = name()?;
+                    host_syscall(sys, [first, nm.as_ptr() as u64, 0, 0, 0, 0])
+                }
+            }
+        }
+    }
+
+    /// The host path for a `stat` call with `flags`: as [`Process::path`],
+    /// except that `/proc/self/exe` with `AT_SYMLINK_NOFOLLOW` stays the
+    /// host's `/proc/self/exe` link, so `lstat` sees a symbolic link (whose
+    /// target, for `readlink`, is the guest program) and `stat` the program.
+    fn stat_path(&self, addr: u64, flags: u64) -> Result<CString, i32> {
+        let raw = self.guest_str(addr, PATH_MAX)?;
+        if flags & libc::AT_SYMLINK_NOFOLLOW as u64 != 0 && Self::is_self_exe(&raw) {
+            return CString::new(raw).map_err(|_| libc::EINVAL);
+        }
+        CString::new(self.host_path(&raw)).map_err(|_| libc::EINVAL)
     }
 
     fn put_stat(&self, addr: u64, st: &libc::stat) -> SysResult {

@@ -1,7 +1,9 @@
 //! File-descriptor I/O syscalls: `read`, `write`, `pread64`, `pwrite64`,
-//! `readv`, `writev`, `close`, `close_range`, `lseek`, `dup`, `dup3`,
-//! `pipe2`, `fcntl`, `ioctl`, `fsync`, `fdatasync`, `sync`, `flock`,
-//! `fadvise64`, `sendfile`, `copy_file_range`, `ppoll` and `pselect6`.
+//! `readv`, `writev`, `preadv`, `pwritev`, `preadv2`, `pwritev2`,
+//! `close`, `close_range`, `lseek`, `dup`, `dup3`, `pipe2`, `fcntl`,
+//! `ioctl`, `fsync`, `fdatasync`, `sync`, `syncfs`, `sync_file_range`,
+//! `flock`, `fadvise64`, `readahead`, `sendfile`, `copy_file_range`,
+//! `vmsplice`, `ppoll` and `pselect6`.
 //!
 //! Guest descriptors are host descriptors, so these forward to the host
 //! kernel with validated guest buffers (Linux fs/read_write.c, fs/open.c,
@@ -49,6 +51,32 @@ impl Process {
                     };
                     host_syscall(sys, [fd, iov.as_ptr() as u64, iov.len() as u64, 0, 0, 0])
                 }
+                // (fd, iov, iovcnt, pos_l, pos_h[, flags]): on 64-bit
+                // hosts and guests pos_l is the whole offset and pos_h is
+                // ignored (fs/read_write.c `pos_from_hilo`).
+                nr::PREADV | nr::PREADV2 | nr::PWRITEV | nr::PWRITEV2 => {
+                    let reads = n == nr::PREADV || n == nr::PREADV2;
+                    let iov = self.iovecs(a[1], a[2], if reads { W } else { R })?;
+                    let sys = match n {
+                        nr::PREADV => libc::SYS_preadv,
+                        nr::PREADV2 => libc::SYS_preadv2,
+                        nr::PWRITEV => libc::SYS_pwritev,
+                        _ => libc::SYS_pwritev2,
+                    };
+                    host_syscall(
+                        sys,
+                        [fd, iov.as_ptr() as u64, iov.len() as u64, a[3], a[4], a[5]],
+                    )
+                }
+                nr::VMSPLICE => {
+                    // SPLICE_F_GIFT aside, the pages are copied: the guest
+                    // buffers are read (into a pipe) or written (from one).
+                    let iov = self.iovecs(a[1], a[2], R)?;
+                    host_syscall(
+                        libc::SYS_vmsplice,
+                        [fd, iov.as_ptr() as u64, iov.len() as u64, a[3] & !0x8, 0, 0],
+                    )
+                }
                 nr::CLOSE => host_syscall(libc::SYS_close, [fd, 0, 0, 0, 0, 0]),
                 nr::CLOSE_RANGE => host_syscall(libc::SYS_close_range, [a[0], a[1], a[2], 0, 0, 0]),
                 nr::LSEEK => host_syscall(libc::SYS_lseek, [fd, a[1], a[2], 0, 0, 0]),
@@ -62,6 +90,11 @@ impl Process {
                 nr::FSYNC => host_syscall(libc::SYS_fsync, [fd, 0, 0, 0, 0, 0]),
                 nr::FDATASYNC => host_syscall(libc::SYS_fdatasync, [fd, 0, 0, 0, 0, 0]),
                 nr::SYNC => host_syscall(libc::SYS_sync, [0; 6]),
+                nr::SYNCFS => host_syscall(libc::SYS_syncfs, [fd, 0, 0, 0, 0, 0]),
+                nr::SYNC_FILE_RANGE => {
+                    host_syscall(libc::SYS_sync_file_range, [fd, a[1], a[2], a[3], 0, 0])
+                }
+                nr::READAHEAD => host_syscall(libc::SYS_readahead, [fd, a[1], a[2], 0, 0, 0]),
                 nr::FLOCK => host_syscall(libc::SYS_flock, [fd, a[1], 0, 0, 0, 0]),
                 nr::FADVISE64 => Ok(0),
                 nr::SENDFILE => {
@@ -89,7 +122,15 @@ impl Process {
         known.then_some(r)
     }
 
+    /// `fcntl`: the commands whose argument is an integer, `struct flock`
+    /// (32 bytes, asm-generic/fcntl.h, the same on x86-64) or `struct
+    /// f_owner_ex` (8 bytes); any other is `EINVAL`.
     fn fcntl(&mut self, fd: u64, cmd: u64, arg: u64) -> SysResult {
+        // include/uapi/asm-generic/fcntl.h
+        const F_SETSIG: i32 = 10;
+        const F_GETSIG: i32 = 11;
+        const F_SETOWN_EX: i32 = 15;
+        const F_GETOWN_EX: i32 = 16;
         let cmd = cmd as i32;
         // SAFETY: flock structs are validated guest buffers; other commands
         // take integers.
@@ -102,9 +143,34 @@ impl Process {
                 | libc::F_GETFL
                 | libc::F_SETFL
                 | libc::F_GETPIPE_SZ
-                | libc::F_SETPIPE_SZ => {
+                | libc::F_SETPIPE_SZ
+                | libc::F_GETOWN
+                | libc::F_SETOWN
+                | F_GETSIG
+                | F_SETSIG
+                | libc::F_GETLEASE
+                | libc::F_SETLEASE
+                | libc::F_NOTIFY
+                | libc::F_ADD_SEALS
+                | libc::F_GET_SEALS => {
                     host_syscall(libc::SYS_fcntl, [fd, cmd as u64, arg, 0, 0, 0])
                 }
+                // struct f_owner_ex { int type; pid_t pid; }: 8 bytes.
+                F_GETOWN_EX => host_syscall(
+                    libc::SYS_fcntl,
+                    [
+                        fd,
+                        cmd as u64,
+                        self.buf(arg, 8, AccessKind::Write)?,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
+                F_SETOWN_EX => host_syscall(
+                    libc::SYS_fcntl,
+                    [fd, cmd as u64, self.buf(arg, 8, AccessKind::Read)?, 0, 0, 0],
+                ),
                 libc::F_GETLK | libc::F_OFD_GETLK => host_syscall(
                     libc::SYS_fcntl,
                     [
@@ -134,16 +200,53 @@ impl Process {
         }
     }
 
+    /// `ioctl`: the terminal, pty, socket and file requests whose
+    /// argument is an integer or a pointer-free structure of the same
+    /// layout on riscv64 and x86-64 (asm-generic/ioctls.h numbers on both);
+    /// any other request is `ENOTTY`.
     fn ioctl(&mut self, fd: u64, req: u64, arg: u64) -> SysResult {
         use AccessKind::{Read as R, Write as W};
+        // include/uapi/linux/sockios.h
+        const SIOCGIFNAME: libc::c_ulong = 0x8910;
+        const SIOCGIFFLAGS: libc::c_ulong = 0x8913;
+        const SIOCGIFADDR: libc::c_ulong = 0x8915;
+        const SIOCGIFBRDADDR: libc::c_ulong = 0x8919;
+        const SIOCGIFNETMASK: libc::c_ulong = 0x891b;
+        const SIOCGIFMTU: libc::c_ulong = 0x8921;
+        const SIOCGIFHWADDR: libc::c_ulong = 0x8927;
+        const SIOCGIFINDEX: libc::c_ulong = 0x8933;
         let (size, kind) = match req as libc::c_ulong {
             libc::TCGETS => (abi::TERMIOS_SIZE, W),
             libc::TCSETS | libc::TCSETSW | libc::TCSETSF => (abi::TERMIOS_SIZE, R),
             libc::TIOCGWINSZ => (8, W),
             libc::TIOCSWINSZ => (8, R),
-            libc::TIOCGPGRP | libc::FIONREAD => (4, W),
-            libc::TIOCSPGRP | libc::FIONBIO => (4, R),
-            libc::TIOCSCTTY | libc::TIOCNOTTY | libc::FIOCLEX | libc::FIONCLEX => (0, R),
+            libc::TIOCGPGRP | libc::FIONREAD | libc::TIOCOUTQ | libc::TIOCGSID => (4, W),
+            libc::TIOCGPTN | libc::TIOCGETD | libc::TIOCMGET | libc::TIOCGEXCL => (4, W),
+            libc::TIOCSPGRP | libc::FIONBIO | libc::FIOASYNC | libc::TIOCSPTLCK => (4, R),
+            libc::TIOCSETD | libc::TIOCMSET | libc::TIOCMBIS | libc::TIOCMBIC => (4, R),
+            libc::TIOCSTI => (1, R),
+            // struct termio (the old System V one): 18 bytes on both sides.
+            libc::TCGETA => (18, W),
+            libc::TCSETA | libc::TCSETAW | libc::TCSETAF => (18, R),
+            // struct ifreq: 40 bytes on 64-bit Linux, no pointers in the
+            // members these requests use (include/uapi/linux/if.h).
+            SIOCGIFNAME | SIOCGIFINDEX | SIOCGIFFLAGS | SIOCGIFADDR | SIOCGIFMTU
+            | SIOCGIFHWADDR | SIOCGIFNETMASK | SIOCGIFBRDADDR => (40, W),
+            libc::TIOCSCTTY
+            | libc::TIOCNOTTY
+            | libc::FIOCLEX
+            | libc::FIONCLEX
+            | libc::TIOCEXCL
+            | libc::TIOCNXCL
+            | libc::TCSBRK
+            | libc::TCSBRKP
+            | libc::TCXONC
+            | libc::TCFLSH
+            | libc::TIOCSBRK
+            | libc::TIOCCBRK
+            | libc::TIOCVHANGUP
+            | libc::TIOCSIG
+            | libc::TIOCGPTPEER => (0, R),
             _ => return Err(libc::ENOTTY),
         };
         let p = if size == 0 {

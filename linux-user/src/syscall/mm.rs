@@ -1,5 +1,6 @@
 //! Memory-management syscalls: `brk`, `mmap`, `munmap`, `mprotect`,
-//! `mremap`, `madvise`, `msync` and `riscv_flush_icache`.
+//! `mremap`, `madvise`, `msync`, `mlock`, `munlock`, `mlockall`,
+//! `munlockall`, `mincore` and `riscv_flush_icache`.
 //!
 //! They act on the guest address space ([`GuestSpace`]), not on the host's
 //! (Linux mm/mmap.c, mm/mprotect.c, mm/mremap.c, mm/madvise.c,
@@ -48,7 +49,59 @@ impl Process {
                     .map_err(|e| e.errno())
             }
             nr::MREMAP => self.mremap(a),
-            nr::MADVISE | nr::MSYNC => Ok(0),
+            nr::MADVISE => Ok(0),
+            // Shared mappings are host MAP_SHARED memory at base + addr:
+            // the host's msync writes them back (private ones have nothing
+            // to write). ENOMEM for a range that is not all mapped.
+            nr::MSYNC | nr::MLOCK | nr::MUNLOCK | nr::MINCORE => {
+                let start = a[0] & !(PAGE_SIZE - 1);
+                if n == nr::MSYNC && start != a[0] {
+                    return Err(libc::EINVAL);
+                }
+                if n == nr::MINCORE && start != a[0] {
+                    return Err(libc::EINVAL);
+                }
+                let end = page_align_up(a[0].checked_add(a[1]).ok_or(libc::ENOMEM)?)
+                    .ok_or(libc::ENOMEM)?;
+                let mut p = start;
+                while p < end {
+                    self.space.prot_of(p).ok_or(libc::ENOMEM)?;
+                    p += PAGE_SIZE;
+                }
+                let host = self.space.base() as u64 + start;
+                let len = end - start;
+                let r = match n {
+                    // SAFETY: [host, host + len) is the host view of
+                    // mapped guest pages; msync/mlock/munlock only change
+                    // their writeback and residency.
+                    nr::MSYNC => unsafe { libc::msync(host as *mut _, len as usize, a[2] as i32) },
+                    nr::MLOCK => unsafe { libc::mlock(host as *const _, len as usize) },
+                    nr::MUNLOCK => unsafe { libc::munlock(host as *const _, len as usize) },
+                    _ => {
+                        // One byte per page.
+                        let vec = self.buf(a[2], len / PAGE_SIZE, AccessKind::Write)?;
+                        // SAFETY: as above; `vec` is a checked writable
+                        // guest buffer of one byte per page.
+                        unsafe { libc::mincore(host as *mut _, len as usize, vec as *mut u8) }
+                    }
+                };
+                if r < 0 {
+                    Err(errno())
+                } else {
+                    Ok(0)
+                }
+            }
+            // The guest's pages are the host process's: lock or unlock all.
+            // SAFETY: flags only.
+            nr::MLOCKALL => match unsafe { libc::mlockall(a[0] as i32) } {
+                0 => Ok(0),
+                _ => Err(errno()),
+            },
+            // SAFETY: no arguments.
+            nr::MUNLOCKALL => match unsafe { libc::munlockall() } {
+                0 => Ok(0),
+                _ => Err(errno()),
+            },
             nr::RISCV_FLUSH_ICACHE => {
                 self.space.release_shared_code();
                 Ok(0)

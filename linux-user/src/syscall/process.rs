@@ -22,16 +22,6 @@ const MAX_ARG_STRINGS: u64 = 0x7fff_ffff;
 /// Most bytes of one `argv`/`envp` string (Linux's `MAX_ARG_STRLEN`).
 const MAX_ARG_STRLEN: usize = 32 * 4096;
 
-/// Whether `head` (the first bytes of a file) starts a 64-bit
-/// little-endian x86-64 ELF: a program for the host itself.
-fn is_host_elf(head: &[u8]) -> bool {
-    head.len() >= 20
-        && head.starts_with(b"\x7fELF")
-        && head[4] == 2
-        && head[5] == 1
-        && u16::from_le_bytes([head[18], head[19]]) == 62
-}
-
 impl Process {
     /// Runs `n` if it is one of this file's syscalls (`None` otherwise).
     pub(super) fn process_syscall(
@@ -219,11 +209,23 @@ impl Process {
             rest = new_rest;
             argv0 = interp.clone();
             program = self.host_path(&interp);
+            if crate::is_host_elf_file(std::ffi::OsStr::from_bytes(&program)) {
+                // An interpreter that exists only on the host (/bin/sh
+                // with no sysroot copy): the host runs the script with it,
+                // as under qemu-user without binfmt_misc. The script's path
+                // is the host's.
+                let mut args = vec![OsString::from_vec(argv0)];
+                if let Some(pos) = rest.iter().position(|r| *r == guest_path) {
+                    rest[pos] = host_path.clone();
+                }
+                args.extend(rest.into_iter().map(OsString::from_vec));
+                return self.host_execve(OsString::from_vec(program), args, envp);
+            }
         } else if crate::loader::check_header(head).is_ok()
             || (head.starts_with(b"\x7fELF") && n < 64)
         {
             program = host_path;
-        } else if is_host_elf(head) {
+        } else if crate::is_host_elf(head) {
             // A program of the host's own architecture (the host's /bin/sh
             // behind popen, say) runs natively, as under qemu-user without
             // binfmt_misc.

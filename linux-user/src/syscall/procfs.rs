@@ -16,6 +16,13 @@
 //! - `auxv`: the auxiliary vector the loader wrote on the initial stack
 //!   (pairs of little-endian `u64` up to and including `AT_NULL`), as
 //!   Linux's `mm->saved_auxv`.
+//! - `cmdline`: the guest's `argv`, each argument NUL-terminated.
+//! - `stat`: the host's line for this process (pid, state, times, ...,
+//!   and `comm`, which cranemu sets to the guest program's name as
+//!   `execve` does), with the address fields that would describe the
+//!   emulator (`startcode`, `endcode`, `startstack`, fields 26-28, and the
+//!   data, brk, argument and environment bounds, fields 45-51) zero, as
+//!   QEMU's `open_self_stat` leaves the ones it does not know.
 //! - `cpuinfo`: one riscv64 block per host CPU the guest may run on
 //!   (`sched_getaffinity`), as Linux 6.x arch/riscv/kernel/cpu.c
 //!   `c_show` prints it. `mmu` is `sv39`: the guest space is the 256 GiB
@@ -39,6 +46,10 @@ pub(crate) enum FakeFile {
     Maps,
     /// `/proc/self/auxv`.
     Auxv,
+    /// `/proc/self/cmdline`.
+    Cmdline,
+    /// `/proc/self/stat`.
+    Stat,
     /// `/proc/cpuinfo`.
     CpuInfo,
 }
@@ -60,6 +71,8 @@ impl FakeFile {
         match file {
             b"maps" => Some(FakeFile::Maps),
             b"auxv" => Some(FakeFile::Auxv),
+            b"cmdline" => Some(FakeFile::Cmdline),
+            b"stat" => Some(FakeFile::Stat),
             _ => None,
         }
     }
@@ -122,6 +135,31 @@ pub(crate) fn format_maps(mappings: &[Mapping], stack: u64, heap: (u64, u64)) ->
     s
 }
 
+/// The guest's `/proc/self/stat` from the host's line `host`: the fields
+/// after `comm` (which may hold spaces and parentheses, so it ends at the
+/// last `)`) are kept, except the addresses listed in the module doc.
+pub(crate) fn guest_stat(host: &[u8]) -> Vec<u8> {
+    let Some(close) = host.iter().rposition(|&c| c == b')') else {
+        return host.to_vec();
+    };
+    let (head, tail) = host.split_at(close + 1);
+    let tail = String::from_utf8_lossy(tail);
+    let fields: Vec<String> = tail
+        .split_whitespace()
+        .enumerate()
+        // Field 3 (state) is the first after `comm`: index i is field i + 3.
+        .map(|(i, f)| match i + 3 {
+            26..=28 | 45..=51 => "0".to_string(),
+            _ => f.to_string(),
+        })
+        .collect();
+    let mut out = head.to_vec();
+    out.push(b' ');
+    out.extend_from_slice(fields.join(" ").as_bytes());
+    out.push(b'\n');
+    out
+}
+
 /// The `/proc/cpuinfo` text for `harts` harts.
 pub(crate) fn format_cpuinfo(harts: usize) -> String {
     let mut s = String::new();
@@ -159,6 +197,10 @@ impl Process {
                 format_maps(&self.space.mappings(), stack, (start, heap_end)).into_bytes()
             }
             FakeFile::Auxv => self.shared.auxv.get().cloned().unwrap_or_default(),
+            FakeFile::Cmdline => self.shared.cmdline.get().cloned().unwrap_or_default(),
+            FakeFile::Stat => std::fs::read("/proc/self/stat")
+                .map(|host| guest_stat(&host))
+                .unwrap_or_default(),
             FakeFile::CpuInfo => format_cpuinfo(host_cpus()).into_bytes(),
         }
     }

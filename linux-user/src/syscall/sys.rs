@@ -1,10 +1,20 @@
 //! Process attributes and system information: the ids (`getpid`,
 //! `getppid`, `gettid`, `getuid`, `geteuid`, `getgid`, `getegid`,
-//! `getresuid`, `getresgid`, `setuid`, `setgid`, `getgroups`), sessions
+//! `getresuid`, `getresgid`, `setuid`, `setgid`, `setreuid`, `setregid`,
+//! `setresuid`, `setresgid`, `setfsuid`, `setfsgid`, `getgroups`,
+//! `setgroups`), capabilities (`capget`, `capset`), sessions
 //! and process groups (`setpgid`, `getpgid`, `setsid`, `getsid`),
 //! `getpriority`, `setpriority`, resource limits (`getrlimit`, `setrlimit`,
 //! `prlimit64`), `getrusage`, `sysinfo`, `uname`, `prctl`,
-//! `sched_getaffinity`, `sched_yield` and `getrandom`.
+//! `personality`, the scheduler (`sched_getaffinity`, `sched_setaffinity`,
+//! `sched_yield`, `sched_getscheduler`, `sched_setscheduler`,
+//! `sched_getparam`, `sched_setparam`, `sched_get_priority_max`/`min`,
+//! `sched_rr_get_interval`, `getcpu`), `ioprio_get`/`set`, `sethostname`
+//! and `getrandom`.
+//!
+//! The id calls act on the calling host thread, as on Linux: glibc's
+//! `setresuid` and friends already make the call on every thread of the
+//! guest (its `SIGSETXID` broadcast), and guest threads are host threads.
 //!
 //! Mostly Linux kernel/sys.c (and kernel/groups.c, kernel/sched/core.c,
 //! drivers/char/random.c). The guest sees the host's values, except that
@@ -59,6 +69,47 @@ impl Process {
                 }
                 nr::SETUID => host_syscall(libc::SYS_setuid, [a[0], 0, 0, 0, 0, 0]),
                 nr::SETGID => host_syscall(libc::SYS_setgid, [a[0], 0, 0, 0, 0, 0]),
+                nr::SETREUID => host_syscall(libc::SYS_setreuid, [a[0], a[1], 0, 0, 0, 0]),
+                nr::SETREGID => host_syscall(libc::SYS_setregid, [a[0], a[1], 0, 0, 0, 0]),
+                nr::SETRESUID => host_syscall(libc::SYS_setresuid, [a[0], a[1], a[2], 0, 0, 0]),
+                nr::SETRESGID => host_syscall(libc::SYS_setresgid, [a[0], a[1], a[2], 0, 0, 0]),
+                nr::SETFSUID => host_syscall(libc::SYS_setfsuid, [a[0], 0, 0, 0, 0, 0]),
+                nr::SETFSGID => host_syscall(libc::SYS_setfsgid, [a[0], 0, 0, 0, 0, 0]),
+                nr::SETGROUPS => {
+                    let len = a[0].checked_mul(4).ok_or(libc::EINVAL)?;
+                    host_syscall(
+                        libc::SYS_setgroups,
+                        [a[0], self.opt_buf(a[1], len, R)?, 0, 0, 0, 0],
+                    )
+                }
+                // struct __user_cap_header_struct { u32 version; int pid; }
+                // and up to two struct __user_cap_data_struct (3 u32 each)
+                // for versions 2 and 3 (include/uapi/linux/capability.h);
+                // a null data pointer asks only for the preferred version.
+                nr::CAPGET | nr::CAPSET => {
+                    let hdr = self.buf(a[0], 8, if n == nr::CAPGET { W } else { R })?;
+                    let data = self.opt_buf(a[1], 24, if n == nr::CAPGET { W } else { R })?;
+                    let sys = if n == nr::CAPGET {
+                        libc::SYS_capget
+                    } else {
+                        libc::SYS_capset
+                    };
+                    host_syscall(sys, [hdr, data, 0, 0, 0, 0])
+                }
+                // Only the query (0xffffffff) and PER_LINUX (0), which is
+                // what the guest runs with; the host's own personality is
+                // never changed (ADDR_NO_RANDOMIZE and friends would act on
+                // the emulator, not the guest).
+                nr::PERSONALITY => match a[0] as u32 {
+                    0xffff_ffff | 0 => Ok(0),
+                    _ => Err(libc::EINVAL),
+                },
+                nr::SETHOSTNAME => host_syscall(
+                    libc::SYS_sethostname,
+                    [self.buf(a[0], a[1], R)?, a[1], 0, 0, 0, 0],
+                ),
+                nr::IOPRIO_SET => host_syscall(libc::SYS_ioprio_set, [a[0], a[1], a[2], 0, 0, 0]),
+                nr::IOPRIO_GET => host_syscall(libc::SYS_ioprio_get, [a[0], a[1], 0, 0, 0, 0]),
                 nr::GETGROUPS => {
                     let len = a[0].checked_mul(4).ok_or(libc::EINVAL)?;
                     host_syscall(
@@ -90,6 +141,27 @@ impl Process {
                     libc::PR_GET_NAME => {
                         host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0])
                     }
+                    // Integer arguments and results, about this process
+                    // (include/uapi/linux/prctl.h).
+                    libc::PR_SET_PDEATHSIG
+                    | libc::PR_GET_DUMPABLE
+                    | libc::PR_SET_DUMPABLE
+                    | libc::PR_GET_KEEPCAPS
+                    | libc::PR_SET_KEEPCAPS
+                    | libc::PR_CAPBSET_READ
+                    | libc::PR_SET_CHILD_SUBREAPER
+                    | libc::PR_SET_NO_NEW_PRIVS
+                    | libc::PR_GET_NO_NEW_PRIVS
+                    | libc::PR_GET_TIMERSLACK
+                    | libc::PR_SET_TIMERSLACK
+                    | libc::PR_GET_SECCOMP
+                    | libc::PR_CAP_AMBIENT => {
+                        host_syscall(libc::SYS_prctl, [a[0], a[1], a[2], a[3], a[4], 0])
+                    }
+                    // An int written through the pointer.
+                    libc::PR_GET_PDEATHSIG | libc::PR_GET_CHILD_SUBREAPER => {
+                        host_syscall(libc::SYS_prctl, [a[0], self.buf(a[1], 4, W)?, 0, 0, 0, 0])
+                    }
                     _ => Err(libc::EINVAL),
                 },
                 nr::SCHED_GETAFFINITY => host_syscall(
@@ -103,6 +175,45 @@ impl Process {
                     [a[0], a[1], self.buf(a[2], a[1], R)?, 0, 0, 0],
                 ),
                 nr::SCHED_YIELD => host_syscall(libc::SYS_sched_yield, [0; 6]),
+                // struct sched_param is one int on both sides.
+                nr::SCHED_GETSCHEDULER => {
+                    host_syscall(libc::SYS_sched_getscheduler, [a[0], 0, 0, 0, 0, 0])
+                }
+                nr::SCHED_SETSCHEDULER => host_syscall(
+                    libc::SYS_sched_setscheduler,
+                    [a[0], a[1], self.buf(a[2], 4, R)?, 0, 0, 0],
+                ),
+                nr::SCHED_GETPARAM => host_syscall(
+                    libc::SYS_sched_getparam,
+                    [a[0], self.buf(a[1], 4, W)?, 0, 0, 0, 0],
+                ),
+                nr::SCHED_SETPARAM => host_syscall(
+                    libc::SYS_sched_setparam,
+                    [a[0], self.buf(a[1], 4, R)?, 0, 0, 0, 0],
+                ),
+                nr::SCHED_GET_PRIORITY_MAX => {
+                    host_syscall(libc::SYS_sched_get_priority_max, [a[0], 0, 0, 0, 0, 0])
+                }
+                nr::SCHED_GET_PRIORITY_MIN => {
+                    host_syscall(libc::SYS_sched_get_priority_min, [a[0], 0, 0, 0, 0, 0])
+                }
+                nr::SCHED_RR_GET_INTERVAL => host_syscall(
+                    libc::SYS_sched_rr_get_interval,
+                    [a[0], self.buf(a[1], 16, W)?, 0, 0, 0, 0],
+                ),
+                // getcpu(unsigned *cpu, unsigned *node, cache): the host
+                // CPU this thread runs on (guest harts are host CPUs).
+                nr::GETCPU => host_syscall(
+                    libc::SYS_getcpu,
+                    [
+                        self.opt_buf(a[0], 4, W)?,
+                        self.opt_buf(a[1], 4, W)?,
+                        0,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
                 // The guest's threads run as host threads on host CPUs, so
                 // the host's barrier on every CPU running this process is
                 // the guest's (include/uapi/linux/membarrier.h commands;

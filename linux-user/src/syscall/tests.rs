@@ -538,3 +538,34 @@ fn proc_cpuinfo_and_auxv_describe_the_guest() {
     assert_eq!(procfs::FakeFile::of_path(b"/proc/1/maps"), None);
     assert_eq!(procfs::FakeFile::of_path(b"/proc/self/status"), None);
 }
+
+#[test]
+fn proc_self_stat_hides_the_emulators_addresses() {
+    // A comm with spaces and parentheses; fields 3.. follow the last ')'.
+    let mut host = b"42 (a) b (c) R 1 42 42 0 -1".to_vec();
+    for f in 9..=52 {
+        host.extend_from_slice(format!(" {}", f * 1000).as_bytes());
+    }
+    host.push(b'\n');
+    let g = String::from_utf8(procfs::guest_stat(&host)).unwrap();
+    assert!(g.starts_with("42 (a) b (c) R 1 42 42 0 -1 9000 "), "{g}");
+    let close = g.rfind(')').unwrap();
+    let fields: Vec<&str> = g[close + 1..].split_whitespace().collect();
+    let field = |n: usize| fields[n - 3];
+    assert_eq!(field(25), "25000");
+    for n in [26, 27, 28, 45, 51] {
+        assert_eq!(field(n), "0", "field {n}: {g}");
+    }
+    assert_eq!(field(29), "29000");
+    assert_eq!(field(52), "52000");
+    assert!(g.ends_with('\n'));
+    // Both names resolve, for our own pid too.
+    assert_eq!(
+        procfs::FakeFile::of_path(b"/proc/self/stat"),
+        Some(procfs::FakeFile::Stat)
+    );
+    assert_eq!(
+        procfs::FakeFile::of_path(b"/proc/thread-self/cmdline"),
+        Some(procfs::FakeFile::Cmdline)
+    );
+}
