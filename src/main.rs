@@ -102,7 +102,7 @@ struct BinfmtArgs {
     /// The entry's name.
     #[arg(long, default_value = binfmt::DEFAULT_NAME)]
     name: String,
-    /// binfmt_misc flags: P keeps the program's argv[0], F opens the
+    /// binfmt_misc flags: P keeps the program's own first argument (its name), F opens the
     /// interpreter now (so it works inside containers and chroots).
     #[arg(long, default_value = "P")]
     flags: String,
