@@ -17,7 +17,8 @@
 //! comparing; they run at -smp 2 and 4 only (QEMU needs about a minute
 //! for -smp 8 on 2 host cores, its harts spinning without yielding).
 //!
-//! Each run is bounded by 30 s (`CRANEMU_BAREMETAL_TIMEOUT` overrides); on
+//! Each run is bounded by 30 s, 120 s with several harts
+//! (`CRANEMU_BAREMETAL_TIMEOUT` overrides the 30); on
 //! timeout the process group is killed and the test fails with what was
 //! printed so far.  `make -C tests/guest/baremetal check` does the QEMU half
 //! by hand.
@@ -129,13 +130,16 @@ fn run_machine_smp(
     elf: &Path,
     harts: u32,
 ) -> (i32, String, String) {
+    // SMP runs share the host's cores among harts (and with QEMU's twin):
+    // four times the limit.
+    let limit = time_limit() * if harts > 1 { 4 } else { 1 };
     let out = host(program)
         .args(pre_args)
         .args(["-M", "virt", "-smp", &harts.to_string()])
         .args(["-m", "128M", "-bios", "none", "-kernel"])
         .arg(elf)
         .arg("-nographic")
-        .time_limit(time_limit(), "CRANEMU_BAREMETAL_TIMEOUT")
+        .time_limit(limit, "CRANEMU_BAREMETAL_TIMEOUT")
         .run();
     (
         out.status,

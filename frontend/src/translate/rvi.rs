@@ -189,6 +189,8 @@ pub(crate) fn gen_alu_w(ctx: &mut DisasContext<'_>, insn: &Insn, op: BinOp, imm:
 /// also calls [`crate::helpers::helper_pause`], which yields the host
 /// thread.
 pub(crate) fn trans_fence(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
+    /// `pause`: `fence w, 0` with fm, rd and rs1 zero (Zihintpause).
+    const PAUSE: u32 = 0x0100_000f;
     const W: i64 = 1 << 0;
     const R: i64 = 1 << 1;
     const O: i64 = 1 << 2;
@@ -200,7 +202,7 @@ pub(crate) fn trans_fence(ctx: &mut DisasContext<'_>, insn: &Insn) -> Flow {
         FenceKind::Other
     };
     ctx.b.fence(kind);
-    if fm == 0 && pred == W && succ == 0 && insn.rd == 0 && insn.rs1 == 0 {
+    if insn.raw == PAUSE {
         let zero = ctx.iconst(0);
         ctx.b.call(crate::helpers::HELPER_PAUSE, [zero, zero, zero]);
     }

@@ -86,6 +86,20 @@ enum Turn {
     NewGeneration,
 }
 
+/// What [`Hart::find_or_translate`] gives.
+enum Translated {
+    /// A TB of the cache (this hart's or another's).
+    Cached(Arc<Tb>),
+    /// A TB to run once and drop: its page kept being written while it
+    /// was translated ([`RACE_LIMIT`] times).
+    Once(Arc<Tb>),
+}
+
+/// Translations of one TB that may race with stores to its pages before
+/// the hart runs one uncached (QEMU's "exec once" for the same livelock:
+/// a spinlock on the page the holder must execute to release it).
+const RACE_LIMIT: u32 = 8;
+
 impl Hart {
     /// Hart `id` of machine `m`, at reset, starting at `pc` with `a0`,
     /// `a1`, `a2` (the firmware's boot registers). Boxed: translated code
@@ -336,13 +350,18 @@ impl Hart {
         generation: &Arc<Generation>,
         pc: u64,
         phys: u64,
-    ) -> Result<Option<Arc<Tb>>> {
+    ) -> Result<Option<Translated>> {
         let flags = self.cpu.tb_flags();
         Counters::bump(&self.counters.misses);
         let mut marked = vec![phys / PAGE_SIZE];
+        let mut attempts = 0;
         loop {
-            self.protect_code(&marked);
+            attempts += 1;
+            // Before the marking: a writer that clears the mark after it
+            // (and may then store without the slow path) invalidates after
+            // its clear, which makes the insertion fail.
             let seq = self.m.cache.seq();
+            self.protect_code(&marked);
             let t0 = Instant::now();
             let opts = TranslateOptions {
                 max_insns: self.m.config.engine.max_block_insns,
@@ -360,18 +379,30 @@ impl Hart {
             Counters::bump(&self.counters.blocks);
             Counters::add(&self.counters.guest_insns, u64::from(t.ir.guest_insns));
             Counters::add(&self.counters.translate_ns, t0.elapsed().as_nanos() as u64);
-            if pages.iter().any(|p| !marked.contains(p)) {
-                marked = pages;
+            let unmarked = pages.iter().any(|p| !marked.contains(p));
+            let raced = unmarked || !pages.iter().all(|&p| self.m.phys.code_holds(p * PAGE_SIZE));
+            let tb = Tb::new(t.ir, phys, pages.clone());
+            if raced && attempts >= RACE_LIMIT {
+                // Code and hot data share the page: run the bytes as read
+                // now, once, uncached, so the hart makes progress.
+                return Ok(Some(Translated::Once(tb)));
+            }
+            if raced {
                 Counters::bump(&self.counters.races);
+                if unmarked {
+                    marked = pages;
+                }
                 continue;
             }
-            if !pages.iter().all(|&p| self.m.phys.code_holds(p * PAGE_SIZE)) {
-                Counters::bump(&self.counters.races);
-                continue;
-            }
-            let tb = Tb::new(t.ir, phys, pages);
-            match self.m.cache.insert(generation, tb, seq, &self.counters) {
-                Ok(tb) => return Ok(Some(tb)),
+            match self
+                .m
+                .cache
+                .insert(generation, tb.clone(), seq, &self.counters)
+            {
+                Ok(tb) => return Ok(Some(Translated::Cached(tb))),
+                Err(Stale::Page) if attempts >= RACE_LIMIT => {
+                    return Ok(Some(Translated::Once(tb)))
+                }
                 Err(Stale::Page) => Counters::bump(&self.counters.races),
                 Err(Stale::Generation) => return Ok(None),
             }
@@ -391,7 +422,8 @@ impl Hart {
                 Ok(Lookup::Code(code, tb)) => Ok((code, tb)),
                 Ok(Lookup::Cold(tb)) => Err(tb),
                 Ok(Lookup::Miss(phys)) => match self.find_or_translate(generation, pc, phys)? {
-                    Some(tb) => Err(tb),
+                    Some(Translated::Cached(tb)) => Err(tb),
+                    Some(Translated::Once(tb)) => return self.interpret(generation, &tb),
                     None => return Ok(Turn::NewGeneration),
                 },
             };
@@ -406,7 +438,7 @@ impl Hart {
                             // Hot: the compile thread takes it; interpret
                             // it until its code is published.
                             self.m.compiles.push(tb.clone(), generation.clone());
-                            return self.interpret(&tb);
+                            return self.interpret(generation, &tb);
                         }
                         let code = compile_tb(
                             &self.m.backend,
@@ -420,7 +452,7 @@ impl Hart {
                         // Compiled meanwhile by the compile thread.
                         (code, Arc::as_ptr(&tb))
                     } else {
-                        return self.interpret(&tb);
+                        return self.interpret(generation, &tb);
                     }
                 }
             };
@@ -473,10 +505,16 @@ impl Hart {
     }
 
     /// Runs `tb` once in the IR interpreter.
-    fn interpret(&mut self, tb: &Tb) -> Result<Turn> {
+    fn interpret(&mut self, generation: &Arc<Generation>, tb: &Tb) -> Result<Turn> {
         if self.cpu.exit_request.load(Ordering::Relaxed) != 0 {
             self.cpu.take_exit_request();
-            return Ok(Turn::Continue);
+            // A flush asks every hart to leave: it must not stay on the
+            // old generation's TBs (interpreted forever, never invalidated).
+            return Ok(if self.m.cache.is_current(generation) {
+                Turn::Continue
+            } else {
+                Turn::NewGeneration
+            });
         }
         Counters::bump(&self.counters.interpreted_blocks);
         let idx = mmu_idx(tb_flags::mmu_idx(tb.ir.flags));

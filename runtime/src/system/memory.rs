@@ -22,18 +22,23 @@
 //!
 //! Between harts, a translation and a store to its page race; the order
 //! of the steps closes the window (`Hart::find_or_translate`):
-//! - the translator marks the page and waits until every hart's TLB sends
-//!   stores to it to the slow path *before* it reads the bytes;
-//! - the writer invalidates *after* its store, and an invalidation newer
-//!   than the translation's start makes the insertion fail (or removes
-//!   the TB if it came later);
-//! - the translator inserts only if the page is still marked, so no TB
-//!   lives on a page whose stores no longer invalidate.
+//! - the translator takes the cache's invalidation count, then marks the
+//!   page and waits until every hart's TLB sends stores to it to the slow
+//!   path (including requests other harts' markings still have in flight)
+//!   *before* it reads the bytes;
+//! - a store invalidates *after* it writes, and any invalidation newer
+//!   than the count makes the insertion fail (or removes the TB if it came
+//!   later); a clear of the mark after the marking is such an
+//!   invalidation, so a writer that stores unflagged afterwards cannot
+//!   leave a stale TB behind;
+//! - an AMO invalidates before it writes (translated code does the AMO
+//!   after the slow path returns the host address): if that was before
+//!   the count, the marking is fresh and waits for the AMO's hart, which
+//!   answers at a block boundary, after the AMO.
 //!
-//! An AMO invalidates before it writes (translated code does the AMO
-//! after the slow path returns the host address), so a translation racing
-//! with an AMO that rewrites instruction bytes may keep the old bytes
-//! until the page's next store.
+//! A page that keeps being written while it is translated (code and a hot
+//! lock word on one page) would make the translator retry for ever; after
+//! a few tries it runs its translation once without caching it.
 
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};

@@ -38,10 +38,10 @@
 #define RING_LAPS 2000
 #define SHOOT_ROUNDS 200
 #define CODE_ROUNDS 200
-/* Every phase's waits for other harts are bounded by this many mtime ticks
- * (10 MHz: 60 s), so that a lost interrupt fails a check instead of
- * hanging. */
-#define WAIT_TICKS 600000000UL
+/* The waits of each IPI phase (and of each shootdown or code round) for
+ * other harts are bounded by this many mtime ticks (10 MHz: 20 s), so that
+ * a lost interrupt fails a check instead of hanging. */
+#define WAIT_TICKS 200000000UL
 
 #define CLINT_MTIMECMP_H(h) (CLINT_MTIMECMP + 8 * (h))
 #define CLINT_MSIP_H(h) (CLINT_MSIP + 4 * (h))
@@ -451,6 +451,10 @@ static void code(u64 h)
 		if (h == 0) {
 			acks = 0;
 			code_page[0] = (u32)((new << 20) | (10 << 7) | 0x13);	/* addi a0, zero, new */
+			/* A second store to the page: the first one unmarked it as
+			 * code, this one may take the fast path while another hart
+			 * translates the page. */
+			code_page[600] = (u32)r;
 			/* the store before the msip write (device output) */
 			asm volatile("fence rw, o" ::: "memory");
 			for (u64 i = 1; i < nharts; i++)
