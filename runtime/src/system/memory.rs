@@ -52,7 +52,7 @@ use cranemu_hw::bus::MmioBus;
 use cranemu_hw::layout::{CLINT_BASE, MROM_BASE, MROM_SIZE};
 use cranemu_ir::MemSize;
 use cranemu_softmmu::system::ram::Ram;
-use cranemu_softmmu::system::tlb::{tlb_hit_page, MmuIdx, PageTarget};
+use cranemu_softmmu::system::tlb::{tlb_hit_page, MmuIdx, PageTarget, TLB_NOTDIRTY};
 use cranemu_softmmu::system::walk::{walk, AdUpdate, PteMemory, Satp, WalkRequest};
 use cranemu_softmmu::system::{
     AccessType, GuestPhysAddr, GuestVirtAddr, Priv as MmuPriv, PAGE_MASK, PAGE_SIZE,
@@ -404,12 +404,21 @@ impl Hart {
     /// Makes a store to the RAM page of `pa` (virtual `va`) safe for
     /// translated code: invalidates the TBs read from it if it holds code,
     /// and drops the TLB entry that carried the not-dirty flag.
-    fn note_code_write(&mut self, va: u64, pa: u64) {
+    ///
+    /// If another hart or a device unmarked the page already, this hart's
+    /// entry may still carry the flag (a flagged entry is a TLB hit for
+    /// the slow path): it is dropped too, or every later store to the page
+    /// would take the slow path.
+    fn note_code_write(&mut self, va: u64, pa: u64, idx: MmuIdx) {
         if self.m.phys.clear_code(pa) {
             Counters::bump(&self.counters.code_writes);
             self.m
                 .cache
                 .invalidate_pages(&[pa / PAGE_SIZE], &self.counters);
+            self.tlb.flush_page(GuestVirtAddr(va));
+        } else if self.tlb.entry(idx, GuestVirtAddr(va)).0.addr_write & TLB_NOTDIRTY != 0
+            && !self.m.phys.is_code(pa)
+        {
             self.tlb.flush_page(GuestVirtAddr(va));
         }
     }
@@ -434,7 +443,7 @@ impl Hart {
                 unsafe { write_host(p, size, v) };
                 // After the write: a translation that read the old bytes
                 // started before this invalidation (module doc).
-                self.note_code_write(va, pa);
+                self.note_code_write(va, pa, idx);
                 Ok(())
             }
             // Writes to ROM are ignored.
@@ -469,7 +478,7 @@ impl Hart {
         let pa = self.translate(va, size, AccessType::Store, idx)?;
         match self.m.phys.region(pa) {
             Region::Ram(p) => {
-                self.note_code_write(va, pa);
+                self.note_code_write(va, pa, idx);
                 Ok(p)
             }
             _ => Err((Self::access_fault(AccessType::Store), va)),
