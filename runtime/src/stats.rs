@@ -110,8 +110,8 @@ counters! {
     system_insns,
     /// System mode: stores to RAM pages holding translated code.
     code_writes,
-    /// System mode: inter-processor interrupts sent: writes of 1 to
-    /// another or the same hart's ACLINT `msip` or SSWI `setssip`.
+    /// System mode: inter-processor interrupts sent: writes of 1 to a
+    /// hart's ACLINT `msip` (the `virt` machine maps no SSWI).
     ipis_sent,
     /// System mode: software interrupts (MSI, SSI) taken.
     ipis_received,

@@ -47,7 +47,6 @@ use std::sync::Arc;
 use cranemu_frontend::privileged::{mstatus, Priv, PrivState};
 use cranemu_frontend::translate::CodeSource;
 use cranemu_frontend::Exception;
-use cranemu_hw::aclint::SSWI_BASE;
 use cranemu_hw::bus::MmioBus;
 use cranemu_hw::layout::{CLINT_BASE, MROM_BASE, MROM_SIZE};
 use cranemu_ir::MemSize;
@@ -453,9 +452,10 @@ impl Hart {
                 if !self.m.phys.bus.write(pa, size as u8, v) {
                     return Err((Exception::StoreAccessFault, va));
                 }
+                // An IPI: a 1 into some hart's `msip` (the machine maps no
+                // SSWI, QEMU's `aclint=on`).
                 let harts = self.m.protect.len() as u64;
-                let ipi = |base: u64| pa.wrapping_sub(base) < 4 * harts && pa % 4 == 0;
-                if v & 1 != 0 && (ipi(CLINT_BASE) || ipi(SSWI_BASE)) {
+                if v & 1 != 0 && pa.wrapping_sub(CLINT_BASE) < 4 * harts && pa % 4 == 0 {
                     Counters::bump(&self.counters.ipis_sent);
                 }
                 // A device write may power off, program a timer or change
