@@ -415,8 +415,12 @@ impl Machine {
 
 /// The host's sha256 of `data`.
 fn sha256(data: &[u8]) -> String {
-    let dir = scratch_dir("virtio-sha256");
-    let p = dir.join(format!("{:?}", std::thread::current().id()));
+    // A directory per thread: `scratch_dir` empties the directory it
+    // returns, and tests running in parallel hash at the same time.
+    let id = format!("{:?}", std::thread::current().id());
+    let id: String = id.chars().filter(char::is_ascii_digit).collect();
+    let dir = scratch_dir(&format!("virtio-sha256-{id}"));
+    let p = dir.join("data");
     std::fs::write(&p, data).unwrap();
     let out = host("sha256sum").arg(&p).run();
     out.assert_success();
