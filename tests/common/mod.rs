@@ -14,6 +14,7 @@
 
 #![allow(dead_code)]
 
+pub mod console;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
