@@ -223,7 +223,8 @@ fn libc_threads() {
                 &expected("threads"),
             );
             // -stats with several vCPUs: the totals line, then a line per
-            // vCPU whose counts add up to the totals.
+            // vCPU and one for the compile thread, whose counts add up to
+            // the totals.
             let stats = guest_with(&["-stats"], &exe).arg("counters").run();
             stats.assert_success();
             let field = |line: &str, name: &str| -> u64 {
@@ -243,13 +244,19 @@ fn libc_threads() {
                 .filter(|l| l.starts_with("cranemu-stats-vcpu:"))
                 .collect();
             assert!(vcpus.len() > 4, "a line per vCPU:\n{}", stats.stderr);
+            let compile = stats
+                .stderr
+                .lines()
+                .find(|l| l.starts_with("cranemu-stats-compile:"))
+                .expect("a cranemu-stats-compile: line");
             for name in [
                 "translated_insns",
                 "compiled_blocks",
                 "interpreted_blocks",
                 "misses",
             ] {
-                let sum: u64 = vcpus.iter().map(|l| field(l, name)).sum();
+                let sum: u64 =
+                    vcpus.iter().map(|l| field(l, name)).sum::<u64>() + field(compile, name);
                 assert_eq!(sum, field(total, name), "{name}: per vCPU vs total");
             }
         }

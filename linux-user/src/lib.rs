@@ -58,7 +58,8 @@ pub struct Options {
     pub log: LogConfig,
     /// Print translation and execution statistics to stderr when the
     /// program ends (`-stats`): one line starting `cranemu-stats:`, and one
-    /// per vCPU starting `cranemu-stats-vcpu:` if there were several.
+    /// per vCPU starting `cranemu-stats-vcpu:` and one for the compile
+    /// thread starting `cranemu-stats-compile:` if there were several.
     pub stats: bool,
     /// `-jit-threshold N`: interpreted executions of a block before it is
     /// compiled (0: compile every block at once); `None` for the engine's
@@ -628,8 +629,9 @@ fn exit_process(code: i32) -> ! {
 static STATS_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
 
 /// Prints `-stats`: one line of totals starting `cranemu-stats:`, then,
-/// with several vCPUs, one line per vCPU starting `cranemu-stats-vcpu:`.
-/// `executed_insns` is the first vCPU's count (0 if unknown).
+/// with several vCPUs, one line per vCPU starting `cranemu-stats-vcpu:`
+/// and the compile thread's starting `cranemu-stats-compile:` (the lines
+/// add up to the totals). `executed_insns` is the first vCPU's count (0 if unknown).
 fn print_stats(engine: &Engine, executed_insns: u64, started: std::time::Instant) {
     let line = |s: &cranemu_runtime::Stats| {
         s.fields()
@@ -659,6 +661,10 @@ fn print_stats(engine: &Engine, executed_insns: u64, started: std::time::Instant
                 line(&v.stats)
             ));
         }
+        out.push_str(&format!(
+            "cranemu-stats-compile: {}\n",
+            line(&engine.compile_stats())
+        ));
     }
     let _ = std::io::stderr().write_all(out.as_bytes());
 }

@@ -51,6 +51,7 @@
 #![deny(missing_docs)]
 
 mod codecache;
+mod compileq;
 mod exec;
 mod stats;
 pub mod system;
@@ -74,6 +75,7 @@ pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
 use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_SIZE, PAGE_SIZE};
 
+use compileq::CompileQueue;
 use stats::Counters;
 pub use stats::{Stats, VcpuStats};
 use tbcache::{Generation, Slot, Stale, Tb, TbCache};
@@ -141,9 +143,11 @@ pub struct EngineConfig {
     /// Cranelift's optimization level ("none", "speed").
     pub opt_level: &'static str,
     /// Interpreted executions of a TB before it is compiled; 0 compiles
-    /// every TB before its first execution. The default, 100, balances the
-    /// two costs measured here: Cranelift spends 150-400 µs on a block, the
-    /// interpreter 1-3 µs per execution.
+    /// every TB on its vCPU's thread before its first execution. Above 0,
+    /// a hot TB is queued for the compile thread and interpreted until its
+    /// code is published, so no vCPU waits for Cranelift. The default, 100,
+    /// balances the two costs measured here: Cranelift spends 150-400 µs
+    /// on a block, the interpreter 1-3 µs per execution.
     pub jit_threshold: u32,
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
@@ -374,8 +378,16 @@ impl CodeSource for Fetch<'_> {
 pub struct Engine {
     space: Arc<GuestSpace>,
     config: EngineConfig,
-    backend: Backend,
+    backend: Arc<Backend>,
     cache: Arc<TbCache>,
+    /// Hot TBs for the compile thread (when `jit_threshold` > 0).
+    compiles: Arc<CompileQueue>,
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.compiles.stop();
+    }
 }
 
 /// A vCPU's registration with an [`Engine`] (see
@@ -451,8 +463,9 @@ impl Engine {
         Ok(Engine {
             space,
             config,
-            backend,
+            backend: Arc::new(backend),
             cache,
+            compiles: Arc::new(CompileQueue::new()),
         })
     }
 
@@ -531,6 +544,57 @@ impl Engine {
         compile_tb(&self.backend, &self.config.log, generation, tb, counters)
     }
 
+    /// Queues hot `tb` (claimed) for the compile thread, starting the
+    /// thread if this process has none; gives the claim back when the
+    /// queue is full.
+    fn queue_compile(&self, generation: &Arc<Generation>, tb: &Arc<Tb>) -> Result<()> {
+        if let Some(f) = self.compiles.failure() {
+            return Err(Error::Codegen(f));
+        }
+        let queued = self
+            .compiles
+            .push(tb.clone(), generation.clone(), || self.spawn_compiler())
+            .map_err(Error::Host)?;
+        if !queued {
+            tb.unclaim_compile();
+        }
+        Ok(())
+    }
+
+    /// Starts the compile thread, with every signal blocked (guest signals
+    /// are delivered on vCPU threads only).
+    fn spawn_compiler(&self) -> std::io::Result<()> {
+        let (backend, log, cache, queue) = (
+            self.backend.clone(),
+            self.config.log.clone(),
+            self.cache.clone(),
+            self.compiles.clone(),
+        );
+        // SAFETY: plain signal-mask manipulation of this thread; the old
+        // mask is restored below, and the new thread inherits the full one.
+        let old = unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
+            old
+        };
+        let r = std::thread::Builder::new()
+            .name("cranemu-compile".into())
+            .spawn(move || {
+                queue.run(
+                    &cache,
+                    |generation, tb, counters| {
+                        compile_tb(&backend, &log, generation, tb, counters).map(|_| ())
+                    },
+                    || {},
+                )
+            });
+        // SAFETY: restores the mask saved above.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+        r.map(|_| ())
+    }
+
     fn log_block(&self, tb: &cranemu_frontend::translate::TranslatedBlock) {
         log_translated(&self.config.log, tb);
     }
@@ -541,6 +605,9 @@ impl Engine {
     /// [`Error`] only for failures of the emulator itself (code generation,
     /// host memory); guest faults are [`Exit::Trap`].
     pub fn run(&self, cpu: &mut CpuState) -> Result<Exit> {
+        if let Some(f) = self.compiles.failure() {
+            return Err(Error::Codegen(f));
+        }
         let counters = self.cache.thread_counters();
         loop {
             let generation = self.cache.current();
@@ -586,11 +653,22 @@ impl Engine {
                         return Ok(None);
                     };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
-                    // One vCPU compiles a hot TB; the others go on
+                    let threshold = self.config.jit_threshold;
+                    // One vCPU claims a hot TB; the others go on
                     // interpreting it meanwhile rather than compile it too
-                    // or wait.
-                    if n >= self.config.jit_threshold && tb.claim_compile() {
+                    // or wait. With a threshold the compile thread
+                    // compiles it (this vCPU interprets it until the code
+                    // is published); with none, the vCPU compiles it now.
+                    let hot = n >= threshold && tb.claim_compile();
+                    if hot && threshold == 0 {
                         (self.compile(generation, &tb, counters)?, Arc::as_ptr(&tb))
+                    } else if let Some(code) = {
+                        if hot {
+                            self.queue_compile(generation, &tb)?;
+                        }
+                        tb.code()
+                    } {
+                        (code, Arc::as_ptr(&tb))
                     } else {
                         from_slot = None;
                         match self.interpret(&tb, cpu, counters) {
@@ -850,12 +928,23 @@ impl Engine {
     /// map.
     pub fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
         let _counters = self.cache.thread_counters();
-        self.cache.quiesced(|| {
+        // SAFETY: getpid takes no arguments and cannot fail.
+        let pid = unsafe { libc::getpid() };
+        let r = self.cache.quiesced(|| {
             let map = self.space.lock_for_fork();
+            let queue = self.compiles.lock_for_fork();
             let r = f();
+            drop(queue);
             drop(map);
             r
-        })
+        });
+        // SAFETY: as above.
+        if unsafe { libc::getpid() } != pid {
+            // The child: the compile thread did not come along. A failure
+            // to start one shows at the next hot TB.
+            let _ = self.compiles.adopt(|| self.spawn_compiler());
+        }
+        r
     }
 
     /// Registers the vCPU whose state is `cpu`, so that changes to the
@@ -883,11 +972,18 @@ impl Engine {
     /// Translation and cache statistics so far, summed over every thread
     /// that ran this engine's code.
     pub fn stats(&self) -> Stats {
-        let mut total = Stats::default();
+        let mut total = self.compiles.counters.snapshot();
         for v in self.cache.thread_stats() {
             total.accumulate(&v.stats);
         }
         total
+    }
+
+    /// The statistics of the compile thread (its Cranelift compiles of
+    /// hot TBs; see [`EngineConfig::jit_threshold`]). [`Engine::stats`] is
+    /// these plus the sum of [`Engine::vcpu_stats`].
+    pub fn compile_stats(&self) -> Stats {
+        self.compiles.counters.snapshot()
     }
 
     /// The statistics of each thread that ran this engine's code (each

@@ -57,6 +57,14 @@ counters! {
     compiled_insns,
     /// Time spent in Cranelift (compile and placement), in ns.
     codegen_ns,
+    /// Hot TBs queued for the compile thread.
+    queued_compiles,
+    /// Time queued TBs waited for the compile thread, in ns (the
+    /// compile-queue latency is this over `queued_compiles`).
+    queue_wait_ns,
+    /// Queued TBs dropped uncompiled: invalidated, flushed or compiled
+    /// otherwise while they waited.
+    dropped_compiles,
     /// Bytes of host code produced.
     code_bytes,
     /// Block executions by the IR interpreter (the cold tier).

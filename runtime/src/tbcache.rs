@@ -170,6 +170,18 @@ impl Tb {
         !self.compiling.swap(true, Ordering::AcqRel)
     }
 
+    /// Gives back a claim of [`Tb::claim_compile`] that could not be
+    /// queued, so that a later run claims the TB again.
+    pub(crate) fn unclaim_compile(&self) {
+        self.compiling.store(false, Ordering::Release);
+    }
+
+    /// Whether the TB was invalidated (it is in no map any more, and its
+    /// code, if any, is never entered again).
+    pub(crate) fn is_invalid(&self) -> bool {
+        self.invalid.load(Ordering::Acquire)
+    }
+
     /// Its host code, if compiled.
     pub(crate) fn code(&self) -> Option<*const u8> {
         let c = self.code.load(Ordering::Acquire);

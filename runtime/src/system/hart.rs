@@ -435,9 +435,17 @@ impl Hart {
                     let threshold = self.m.config.engine.jit_threshold;
                     if n >= threshold && tb.claim_compile() {
                         if threshold > 0 {
-                            // Hot: the compile thread takes it; interpret
-                            // it until its code is published.
-                            self.m.compiles.push(tb.clone(), generation.clone());
+                            // Hot: the compile thread (started with the
+                            // machine) takes it; interpret it until its
+                            // code is published.
+                            let queued = self
+                                .m
+                                .compiles
+                                .push(tb.clone(), generation.clone(), || Ok(()))
+                                .map_err(Error::Host)?;
+                            if !queued {
+                                tb.unclaim_compile();
+                            }
                             return self.interpret(generation, &tb);
                         }
                         let code = compile_tb(

@@ -27,7 +27,6 @@
 //! in every hart's TLB before the translating hart runs the code (it waits
 //! for the others to acknowledge, serving their requests meanwhile).
 
-use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering};
 use std::sync::mpsc;
@@ -43,8 +42,9 @@ use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
 use crate::compile_tb;
+use crate::compileq::CompileQueue;
 use crate::stats::{Counters, Stats};
-use crate::tbcache::{Generation, Tb, TbCache};
+use crate::tbcache::TbCache;
 use crate::{EngineConfig, Error, Result};
 
 mod hart;
@@ -251,78 +251,6 @@ impl Ticker {
     }
 }
 
-/// A hot TB and the generation it belongs to.
-type CompileJob = (Arc<Tb>, Arc<Generation>);
-
-/// Hot TBs waiting for Cranelift, compiled by a worker thread off the
-/// harts' critical path: a hart that finds a TB hot queues it and goes on
-/// interpreting it until its code is published.
-pub(crate) struct CompileQueue {
-    /// The jobs, and whether the worker must stop.
-    queue: Mutex<(VecDeque<CompileJob>, bool)>,
-    cv: Condvar,
-}
-
-impl CompileQueue {
-    fn new() -> CompileQueue {
-        CompileQueue {
-            queue: Mutex::new((VecDeque::new(), false)),
-            cv: Condvar::new(),
-        }
-    }
-
-    /// Queues `tb` (already claimed for compilation) of `generation`.
-    pub(crate) fn push(&self, tb: Arc<Tb>, generation: Arc<Generation>) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.0.push_back((tb, generation));
-        self.cv.notify_one();
-    }
-
-    fn stop(&self) {
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-        q.1 = true;
-        self.cv.notify_all();
-    }
-
-    /// The worker: compiles queued TBs until stopped. A compile error (a
-    /// bug, or no executable memory left) stops the machine.
-    fn run(&self, m: &Machine) {
-        let counters = m.cache.thread_counters();
-        loop {
-            let (tb, generation) = {
-                let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
-                loop {
-                    if q.1 {
-                        return;
-                    }
-                    if let Some(job) = q.0.pop_front() {
-                        break job;
-                    }
-                    q = self.cv.wait(q).unwrap_or_else(|e| e.into_inner());
-                }
-            };
-            if !m.cache.is_current(&generation) {
-                continue;
-            }
-            if let Err(e) = compile_tb(
-                &m.backend,
-                &m.config.engine.log,
-                &generation,
-                &tb,
-                &counters,
-            ) {
-                let mut f = m.failure.lock().unwrap_or_else(|e| e.into_inner());
-                f.get_or_insert(e.to_string());
-                m.quit.store(true, Ordering::SeqCst);
-                for w in &m.wakes {
-                    w.kick();
-                }
-                return;
-            }
-        }
-    }
-}
-
 /// Pages another hart's translations made code, for one hart to protect
 /// in its TLB: the pages, and how many requests were made and served.
 #[derive(Default)]
@@ -345,8 +273,6 @@ pub(crate) struct Machine {
     pub(crate) ticker: Ticker,
     /// Hot TBs for the compile worker (when `jit_threshold` > 0).
     pub(crate) compiles: CompileQueue,
-    /// Why the compile worker stopped the machine, if it did.
-    failure: Mutex<Option<String>>,
     /// The finisher event that stopped the machine.
     exit: Mutex<Option<MachineExit>>,
     /// Per hart: RAM pages that became code on another hart, which this
@@ -492,7 +418,6 @@ impl SystemEngine {
                 cv: Condvar::new(),
             },
             compiles: CompileQueue::new(),
-            failure: Mutex::new(None),
             exit: Mutex::new(None),
             protect: (0..harts).map(|_| ProtectQueue::default()).collect(),
             protect_lock: Mutex::new(()),
@@ -556,7 +481,23 @@ impl SystemEngine {
             let m = m.clone();
             std::thread::Builder::new()
                 .name("cranemu-compile".into())
-                .spawn(move || m.compiles.run(&m))
+                .spawn(move || {
+                    m.compiles.run(
+                        &m.cache,
+                        |generation, tb, counters| {
+                            let log = &m.config.engine.log;
+                            compile_tb(&m.backend, log, generation, tb, counters).map(|_| ())
+                        },
+                        // A compile error (a bug, or no executable memory
+                        // left) stops the machine.
+                        || {
+                            m.quit.store(true, Ordering::SeqCst);
+                            for w in &m.wakes {
+                                w.kick();
+                            }
+                        },
+                    )
+                })
                 .map_err(|e| Error::Host(format!("cannot start the compile thread: {e}")))?
         };
         // Harts 1.. on threads of their own, hart 0 on this one.
@@ -594,7 +535,7 @@ impl SystemEngine {
         m.compiles.stop();
         let _ = ticker.join();
         let _ = compiler.join();
-        if let Some(f) = m.failure.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(f) = m.compiles.failure() {
             return Err(Error::Codegen(f));
         }
         let _ = std::io::stdout().flush();
@@ -604,7 +545,7 @@ impl SystemEngine {
     /// Translation, cache and softmmu statistics so far, summed over the
     /// harts.
     pub fn stats(&self) -> Stats {
-        let mut total = Stats::default();
+        let mut total = self.m.compiles.counters.snapshot();
         for v in self.m.cache.thread_stats() {
             total.accumulate(&v.stats);
         }
