@@ -91,8 +91,15 @@ impl CompileQueue {
         spawn: impl FnOnce() -> std::io::Result<()>,
     ) -> Result<bool, String> {
         let mut s = lock(&self.state);
-        if s.stop || s.jobs.len() >= MAX_QUEUED {
+        if s.stop {
             return Ok(false);
+        }
+        if s.jobs.len() >= MAX_QUEUED {
+            // The oldest job is the least likely to run again soon.
+            if let Some(old) = s.jobs.pop_front() {
+                old.tb.unclaim_compile();
+                Counters::bump(&self.counters.dropped_compiles);
+            }
         }
         Self::ensure_worker(&mut s, spawn)?;
         s.jobs.push_back(Job {
@@ -181,7 +188,7 @@ impl CompileQueue {
                     if s.stop {
                         return;
                     }
-                    if let Some(job) = s.jobs.pop_front() {
+                    if let Some(job) = s.jobs.pop_back() {
                         break job;
                     }
                     s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
