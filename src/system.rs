@@ -1057,10 +1057,19 @@ mod tests {
         );
         for (args, what) in [
             ("vhost-vsock-device,uds=/tmp/v", "needs guest-cid"),
-            ("vhost-vsock-device,guest-cid=3", "needs guest-cid=N and uds"),
-            ("vhost-vsock-device,guest-cid=2,uds=/tmp/v", "guest-cid=2: expected 3"),
+            (
+                "vhost-vsock-device,guest-cid=3",
+                "needs guest-cid=N and uds",
+            ),
+            (
+                "vhost-vsock-device,guest-cid=2,uds=/tmp/v",
+                "guest-cid=2: expected 3",
+            ),
             ("vhost-vsock-device,guest-cid=x,uds=/tmp/v", "guest-cid=x"),
-            ("vhost-vsock-device,guest-cid=4294967295,uds=/v", "4294967295"),
+            (
+                "vhost-vsock-device,guest-cid=4294967295,uds=/v",
+                "4294967295",
+            ),
             ("vhost-vsock-device,guest-cid=3,uds=", "uds=: unsupported"),
             ("vhost-vsock-device,guest-cid=3,uds=/v,port=1", "port=1"),
         ] {

@@ -66,7 +66,9 @@ fn images() -> (PathBuf, PathBuf, PathBuf) {
         let dir = scratch_dir("vsock-initrd");
         let prog = dir.join("vsock_stream");
         host(cc)
-            .args(["-static", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o"])
+            .args([
+                "-static", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", "-o",
+            ])
             .arg(&prog)
             .arg(repo().join("tests/guest/system/vsock_stream.c"))
             .run()
@@ -238,7 +240,8 @@ fn vsock_exchanges_64_mib_both_ways_in_both_set_ups() {
     let uds = dir.join("v.sock");
     let mut m = boot(&uds);
     assert!(
-        m.ok("cat /sys/bus/virtio/devices/*/device").contains("0x0013"),
+        m.ok("cat /sys/bus/virtio/devices/*/device")
+            .contains("0x0013"),
         "no virtio device 19 (vsock)"
     );
 
@@ -247,7 +250,10 @@ fn vsock_exchanges_64_mib_both_ways_in_both_set_ups() {
         let t = Instant::now();
         let (_, reply) = connect_line(&uds, line);
         assert_eq!(reply, None, "{line:?}");
-        assert!(t.elapsed() < Duration::from_secs(20), "{line:?}: slow close");
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "{line:?}: slow close"
+        );
     }
     // A guest connection to a host port nobody listens on, or to another
     // CID, is refused.
@@ -275,9 +281,7 @@ fn vsock_exchanges_64_mib_both_ways_in_both_set_ups() {
                     assert!(port >= 1 << 30, "host port {port}");
                     return exchange(s, 11, 22);
                 }
-                None if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(100))
-                }
+                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
                 None => panic!("the guest never listened on port 5000"),
             }
         }
@@ -306,19 +310,26 @@ fn bad_vsock_options_are_refused_in_one_line() {
     let sock = dir.join("v.sock");
     let good_uds = format!("uds={}", sock.display());
     for (dev, words) in [
-        (format!("vhost-vsock-device,guest-cid=2,{good_uds}"), "guest-cid=2"),
-        (format!("vhost-vsock-device,guest-cid=-1,{good_uds}"), "guest-cid=-1"),
+        (
+            format!("vhost-vsock-device,guest-cid=2,{good_uds}"),
+            "guest-cid=2",
+        ),
+        (
+            format!("vhost-vsock-device,guest-cid=-1,{good_uds}"),
+            "guest-cid=-1",
+        ),
         ("vhost-vsock-device,guest-cid=3".into(), "uds=PATH"),
         (format!("vhost-vsock-device,{good_uds}"), "guest-cid=N"),
-        (format!("vhost-vsock-device,guest-cid=3,{good_uds},x=1"), "x=1"),
+        (
+            format!("vhost-vsock-device,guest-cid=3,{good_uds},x=1"),
+            "x=1",
+        ),
         (
             "vhost-vsock-device,guest-cid=3,uds=/nonexistent/dir/v.sock".into(),
             "/nonexistent/dir/v.sock",
         ),
     ] {
-        let out = cranemu_cmd()
-            .args(["system", "-device", &dev])
-            .run();
+        let out = cranemu_cmd().args(["system", "-device", &dev]).run();
         assert_eq!(out.status, 1, "{dev}: {}", out.stderr);
         let lines: Vec<&str> = out.stderr.lines().collect();
         assert_eq!(lines.len(), 1, "{dev}: {}", out.stderr);

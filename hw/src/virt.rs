@@ -234,11 +234,11 @@ impl VirtMachine {
                         })?;
                         Arc::new(Console::new(Arc::new(b)))
                     }
-                    VirtioSpec::Vsock { guest_cid, uds } => Arc::new(
-                        Vsock::new(*guest_cid, uds).map_err(|e| {
+                    VirtioSpec::Vsock { guest_cid, uds } => {
+                        Arc::new(Vsock::new(*guest_cid, uds).map_err(|e| {
                             Error::VirtioSetup(format!("-device vhost-vsock-device: {e}"))
-                        })?,
-                    ),
+                        })?)
+                    }
                 })
             })
             .collect::<Result<_>>()?;

@@ -62,8 +62,7 @@ use std::time::{Duration, Instant};
 use virtio_queue::QueueT;
 
 use super::{
-    drain_queue, pop_chain, read_from, write_to, ActiveQueue, Chain, VirtioDevice,
-    COMMON_FEATURES,
+    drain_queue, pop_chain, read_from, write_to, ActiveQueue, Chain, VirtioDevice, COMMON_FEATURES,
 };
 use crate::lock;
 
@@ -376,6 +375,12 @@ impl Vsock {
     pub fn guest_cid(&self) -> u64 {
         self.shared.guest_cid
     }
+
+    /// Whether the I/O thread still runs (it ends only when the device is
+    /// dropped; a panic would end it early).
+    pub fn io_thread_alive(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
 }
 
 impl Shared {
@@ -661,9 +666,13 @@ impl Shared {
                 && !c.credit_asked
                 && !c.guest_shut_rcv
                 && !c.host_eof
+                && c.rx_off == c.rx_buf.len()
+                && has_data(&c.stream)
             {
                 c.credit_asked = true;
-                inner.ctrl.push_back(self.header(key, Some(c), op::CREDIT_REQUEST));
+                inner
+                    .ctrl
+                    .push_back(self.header(key, Some(c), op::CREDIT_REQUEST));
                 moved = true;
             }
         }
@@ -852,7 +861,9 @@ impl Shared {
                     let mut c = Conn::new(stream, false);
                     c.peer_buf_alloc = hdr.buf_alloc;
                     c.peer_fwd_cnt = hdr.fwd_cnt;
-                    inner.ctrl.push_back(self.header(key, Some(&c), op::RESPONSE));
+                    inner
+                        .ctrl
+                        .push_back(self.header(key, Some(&c), op::RESPONSE));
                     inner.conns.insert(key, c);
                 }
                 None => rst(inner),
@@ -909,13 +920,28 @@ impl Shared {
     }
 }
 
+/// Whether the host socket has bytes to read (or is at end of file).
+fn has_data(s: &UnixStream) -> bool {
+    let mut b = 0u8;
+    // SAFETY: reads at most one byte into `b`, without taking it.
+    let r = unsafe {
+        libc::recv(
+            s.as_raw_fd(),
+            (&mut b as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    r >= 0
+}
+
 /// Connects to the host's `UDS_PORT` without blocking (a full backlog
 /// is a refusal).
 fn connect_host(uds: &Path, port: u32) -> Option<UnixStream> {
     let mut path = uds.as_os_str().to_owned();
     path.push(format!("_{port}"));
-    let path = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
-        .ok()?;
+    let path =
+        std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str())).ok()?;
     let bytes = path.as_bytes_with_nul();
     // SAFETY: sockaddr_un is plain data; zero is a valid value.
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
