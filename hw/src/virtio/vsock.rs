@@ -286,6 +286,8 @@ struct Inner {
     /// Control packets waiting for rx buffers.
     ctrl: VecDeque<Header>,
     next_host_port: u32,
+    /// Turns taken delivering data (round-robin over connections).
+    turn: usize,
 }
 
 /// Control packets held before the tx queue is read again.
@@ -558,7 +560,9 @@ impl Shared {
         let mut i = 0;
         while i < inner.handshakes.len() {
             let h = &mut inner.handshakes[i];
-            let mut b = [0u8; 64];
+            // One byte at a time: what follows the line stays in the
+            // socket for the guest, once connected.
+            let mut b = [0u8; 1];
             let mut keep = active && h.since.elapsed() < CONNECT_TIMEOUT;
             let mut port = None;
             while keep && port.is_none() {
@@ -566,11 +570,9 @@ impl Shared {
                     Ok(0) => keep = false,
                     Ok(n) => {
                         h.line.extend_from_slice(&b[..n]);
-                        if let Some(nl) = h.line.iter().position(|&c| c == b'\n') {
-                            port = parse_connect(&h.line[..nl]);
-                            // Bytes after the line are data for the guest:
-                            // not allowed before OK.
-                            keep = port.is_some() && nl + 1 == h.line.len();
+                        if h.line.last() == Some(&b'\n') {
+                            port = parse_connect(&h.line[..h.line.len() - 1]);
+                            keep = port.is_some();
                         } else if h.line.len() > 32 {
                             keep = false;
                         }
@@ -756,16 +758,23 @@ impl Shared {
         loop {
             // Anything to send?
             let has_ctrl = !inner.ctrl.is_empty();
-            let data_key = inner
-                .conns
-                .iter()
-                .find(|(_, c)| {
-                    c.connecting.is_none()
-                        && (c.rx_off < c.rx_buf.len()
-                            || (c.host_eof && !c.eof_told)
-                            || c.credit_due)
+            // Round-robin over the connections with something to send.
+            let ready = |c: &Conn| {
+                c.connecting.is_none()
+                    && (c.rx_off < c.rx_buf.len() || (c.host_eof && !c.eof_told) || c.credit_due)
+            };
+            let count = inner.conns.values().filter(|c| ready(c)).count();
+            inner.turn = inner.turn.wrapping_add(1);
+            let data_key = (count > 0)
+                .then(|| {
+                    inner
+                        .conns
+                        .iter()
+                        .filter(|(_, c)| ready(c))
+                        .nth(inner.turn % count)
+                        .map(|(&k, _)| k)
                 })
-                .map(|(&k, _)| k);
+                .flatten();
             if !has_ctrl && data_key.is_none() {
                 return moved;
             }
