@@ -667,9 +667,7 @@ impl Shared {
                 && c.peer_credit() == 0
                 && !c.credit_asked
                 && !c.guest_shut_rcv
-                && !c.host_eof
-                && c.rx_off == c.rx_buf.len()
-                && has_data(&c.stream)
+                && (c.rx_off < c.rx_buf.len() || (!c.host_eof && has_data(&c.stream)))
             {
                 c.credit_asked = true;
                 inner
@@ -760,8 +758,11 @@ impl Shared {
             let has_ctrl = !inner.ctrl.is_empty();
             // Round-robin over the connections with something to send.
             let ready = |c: &Conn| {
+                let pending = c.rx_off < c.rx_buf.len();
                 c.connecting.is_none()
-                    && (c.rx_off < c.rx_buf.len() || (c.host_eof && !c.eof_told) || c.credit_due)
+                    && ((pending && c.peer_credit() > 0)
+                        || (!pending && c.host_eof && !c.eof_told)
+                        || c.credit_due)
             };
             let count = inner.conns.values().filter(|c| ready(c)).count();
             inner.turn = inner.turn.wrapping_add(1);
@@ -799,12 +800,15 @@ impl Shared {
             let room = (chain.writable_len() as usize).saturating_sub(Header::SIZE);
             let mut hdr = self.header(key, Some(c), op::CREDIT_UPDATE);
             let mut data: &[u8] = &[];
-            if c.rx_off < c.rx_buf.len() {
-                let n = (c.rx_buf.len() - c.rx_off).min(room);
+            let pending = c.rx_buf.len() - c.rx_off;
+            // The guest's credit may have shrunk since the bytes were read.
+            let credit = c.peer_credit() as usize;
+            if pending > 0 && credit > 0 && room > 0 {
+                let n = pending.min(room).min(credit);
                 data = &c.rx_buf[c.rx_off..c.rx_off + n];
                 hdr.op = op::RW;
                 hdr.len = n as u32;
-            } else if c.host_eof && !c.eof_told {
+            } else if pending == 0 && c.host_eof && !c.eof_told {
                 hdr.op = op::SHUTDOWN;
                 hdr.flags = SHUTDOWN_SEND;
                 c.eof_told = true;
