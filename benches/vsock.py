@@ -5,6 +5,7 @@ riscv64-linux-gnu-gcc and appended to the virtio initramfs), this script on
 the host end of `-device vhost-vsock-device,guest-cid=3,uds=PATH`.
 
 Usage: benches/vsock.py [CRANEMU] [MIB]   (defaults: target/release/cranemu, 128)
+VSOCK_BENCH_ARGS adds emulator options (e.g. "-smp 2").
 Needs the images of scripts/fetch-guests.sh. Runs, each RUNS times:
   host->guest  the host connects (CONNECT 5000) and sends MIB MiB
   guest->host  the guest connects to CID 2 port 5001 (PATH_5001) and sends MIB MiB
@@ -85,6 +86,7 @@ def main():
                 f"{SYS}/fw_dynamic.bin", "-kernel", f"{SYS}/Image", "-initrd", initrd,
                 "-append", "console=ttyS0 panic=-1 quiet",
                 "-device", f"vhost-vsock-device,guest-cid=3,uds={uds}"]
+        args += os.environ.get("VSOCK_BENCH_ARGS", "").split()
         p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         out = b""
 
@@ -150,6 +152,7 @@ def main():
         p.stdin.flush()
         p.wait(timeout=60)
         print(f"vsock, {MIB} MiB each way that sends, median of {RUNS}; {os.cpu_count()} cores, "
+              f"options {os.environ.get('VSOCK_BENCH_ARGS', '(none)')}, "
               f"{time.strftime('%Y-%m-%d')}")
         for kind, r in rates.items():
             print(f"cranemu  {kind:12} {statistics.median(r):8.1f} MB/s  (runs: "
