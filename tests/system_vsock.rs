@@ -13,6 +13,8 @@
 //!   xorshift64 stream of a seed: the test compares what it receives with
 //!   the stream byte for byte, and the guest's FNV-1a hash and byte count
 //!   of what it received with those of what the test sent;
+//! - three host connections to three guest listeners at once, 4 MiB each
+//!   way on each;
 //! - a `CONNECT` to a port nobody listens on, or a bad line, gets the host
 //!   connection closed; a guest connection to a host port nobody listens
 //!   on, or to another CID, is refused.
@@ -152,10 +154,10 @@ struct HostSide {
     first_bad: Option<u64>,
 }
 
-/// Sends `BYTES` of the stream of `send_seed` on `s` (then shuts the
+/// Sends `bytes` of the stream of `send_seed` on `s` (then shuts the
 /// sending side) while reading to end of file, checking against the
 /// stream of `recv_seed`.
-fn exchange(s: UnixStream, send_seed: u64, recv_seed: u64) -> HostSide {
+fn exchange(s: UnixStream, send_seed: u64, recv_seed: u64, bytes: u64) -> HostSide {
     s.set_read_timeout(Some(timeout())).unwrap();
     s.set_write_timeout(Some(timeout())).unwrap();
     let mut w = s.try_clone().unwrap();
@@ -163,7 +165,7 @@ fn exchange(s: UnixStream, send_seed: u64, recv_seed: u64) -> HostSide {
         let mut gen = Stream::new(send_seed);
         let mut h = 0xcbf2_9ce4_8422_2325u64;
         let mut buf = vec![0u8; 1 << 16];
-        let mut left = BYTES;
+        let mut left = bytes;
         while left > 0 {
             let n = left.min(buf.len() as u64) as usize;
             gen.fill(&mut buf[..n]);
@@ -198,23 +200,27 @@ fn exchange(s: UnixStream, send_seed: u64, recv_seed: u64) -> HostSide {
     }
 }
 
-/// Checks the guest program's line against the host's side; the rate.
-fn check(what: &str, out: &str, host: &HostSide, m: &mut Machine) -> f64 {
+/// Checks the guest program's line (the first of `out` that starts with
+/// `sent`) against the host's side of a `bytes` exchange; the rate.
+fn check(what: &str, out: &str, host: &HostSide, bytes: u64, m: &mut Machine) -> f64 {
     let line = out
         .lines()
         .find(|l| l.starts_with("sent "))
         .unwrap_or_else(|| m.fail(&format!("{what}: no result line in:\n{out}")));
     let f: Vec<&str> = line.split_whitespace().collect();
     let expected = format!(
-        "sent {BYTES} recv {BYTES} fnv {:016x} seconds",
+        "sent {bytes} recv {bytes} fnv {:016x} seconds",
         host.sent_fnv
     );
     assert_eq!(f[..7].join(" "), expected, "{what}: guest side");
-    assert_eq!(host.received, BYTES, "{what}: bytes the host received");
+    assert_eq!(host.received, bytes, "{what}: bytes the host received");
     assert_eq!(host.first_bad, None, "{what}: first byte that differs");
     let secs: f64 = f[7].parse().unwrap();
-    let rate = BYTES as f64 / 1e6 / secs;
-    eprintln!("{what}: 64 MiB each way at once in {secs:.2} s: {rate:.1} MB/s each way");
+    let rate = bytes as f64 / 1e6 / secs;
+    eprintln!(
+        "{what}: {} MiB each way at once in {secs:.2} s: {rate:.1} MB/s each way",
+        bytes >> 20
+    );
     rate
 }
 
@@ -231,6 +237,27 @@ fn connect_line(uds: &Path, line: &[u8]) -> (UnixStream, Option<String>) {
         Ok(_) => (s, Some(reply)),
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => (s, None),
         Err(e) => panic!("{line:?}: no reply and not closed: {e}"),
+    }
+}
+
+/// Connects to the guest's listener on `port` through `uds` (retrying
+/// while it is not listening yet) and exchanges `bytes` each way.
+fn host_connects(uds: PathBuf, port: u32, seeds: (u64, u64), bytes: u64) -> HostSide {
+    let deadline = Instant::now() + timeout();
+    loop {
+        let (s, reply) = connect_line(&uds, format!("CONNECT {port}\n").as_bytes());
+        match reply {
+            Some(r) => {
+                let host_port: u32 = r
+                    .strip_prefix("OK ")
+                    .and_then(|p| p.trim_end().parse().ok())
+                    .unwrap_or_else(|| panic!("reply {r:?}"));
+                assert!(host_port >= 1 << 30, "host port {host_port}");
+                return exchange(s, seeds.0, seeds.1, bytes);
+            }
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            None => panic!("the guest never listened on port {port}"),
+        }
     }
 }
 
@@ -268,38 +295,44 @@ fn vsock_exchanges_64_mib_both_ways_in_both_set_ups() {
 
     // Host to guest listener.
     let u = uds.clone();
-    let host = std::thread::spawn(move || {
-        let deadline = Instant::now() + timeout();
-        loop {
-            let (s, reply) = connect_line(&u, b"CONNECT 5000\n");
-            match reply {
-                Some(r) => {
-                    let port: u32 = r
-                        .strip_prefix("OK ")
-                        .and_then(|p| p.trim_end().parse().ok())
-                        .unwrap_or_else(|| panic!("reply {r:?}"));
-                    assert!(port >= 1 << 30, "host port {port}");
-                    return exchange(s, 11, 22);
-                }
-                None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                None => panic!("the guest never listened on port 5000"),
-            }
-        }
-    });
+    let host = std::thread::spawn(move || host_connects(u, 5000, (11, 22), BYTES));
     let out = m.ok(&format!("vsock_stream listen 5000 22 {BYTES}"));
     let side = host.join().expect("host side");
-    let up = check("host connects (CONNECT 5000)", &out, &side, &mut m);
+    let up = check("host connects (CONNECT 5000)", &out, &side, BYTES, &mut m);
 
     // Guest to host: PATH_5001.
     let listener = UnixListener::bind(format!("{}_5001", uds.display())).unwrap();
     let host = std::thread::spawn(move || {
         let (s, _) = listener.accept().expect("accept the guest's connection");
-        exchange(s, 33, 44)
+        exchange(s, 33, 44, BYTES)
     });
     let out = m.ok(&format!("vsock_stream connect 2 5001 44 {BYTES}"));
     let side = host.join().expect("host side");
-    let down = check("guest connects (CID 2 port 5001)", &out, &side, &mut m);
+    let down = check(
+        "guest connects (CID 2 port 5001)",
+        &out,
+        &side,
+        BYTES,
+        &mut m,
+    );
     eprintln!("vsock throughput (cranemu): {up:.1} and {down:.1} MB/s each way");
+
+    // Three connections at once, 4 MiB each way on each.
+    const SMALL: u64 = 4 << 20;
+    let hosts: Vec<_> = (0..3u64)
+        .map(|i| {
+            let u = uds.clone();
+            std::thread::spawn(move || host_connects(u, 6000 + i as u32, (100 + i, 200 + i), SMALL))
+        })
+        .collect();
+    m.ok(&format!(
+        "for i in 0 1 2; do vsock_stream listen 600$i 20$i {SMALL} > /tmp/v$i & done; wait"
+    ));
+    for (i, h) in hosts.into_iter().enumerate() {
+        let side = h.join().expect("host side");
+        let out = m.ok(&format!("cat /tmp/v{i}"));
+        check(&format!("connection {i} of 3"), &out, &side, SMALL, &mut m);
+    }
     m.poweroff();
 }
 
