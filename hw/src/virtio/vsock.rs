@@ -42,9 +42,9 @@
 //! (`cranemu-vsock`), a `poll(2)` loop over the listener, the host
 //! sockets (non-blocking) and a wake-up socket. A `QueueNotify` from a
 //! vCPU only writes one byte to the wake-up socket, so no vCPU ever waits
-//! on host I/O. The loop does its work holding the device's lock;
-//! [`VirtioDevice::reset`] takes the same lock, so no guest-memory access
-//! follows a reset. Packets for the guest are held (control packets
+//! on host I/O. The loop works in short passes, each holding the device's
+//! lock; [`VirtioDevice::reset`] takes the same lock (waiting for one pass
+//! at most), so no guest-memory access follows a reset. Packets for the guest are held (control packets
 //! first, then data) until the driver gives rx buffers; the tx queue is
 //! not read while many control packets wait, which bounds that backlog.
 
@@ -446,9 +446,11 @@ impl VirtioDevice for Vsock {
     }
 }
 
-/// The I/O thread: polls, then pumps until nothing moves.
+/// The I/O thread: polls, then makes passes until nothing moves (at most
+/// [`MAX_PASSES`] before it looks at the sockets again).
 fn io_loop(s: &Shared, listener: &UnixListener, mut wake_rx: UnixStream) {
     let mut buf = [0u8; 64];
+    let mut busy = false;
     while !s.stop.load(Ordering::SeqCst) {
         let mut fds = vec![
             libc::pollfd {
@@ -490,17 +492,33 @@ fn io_loop(s: &Shared, listener: &UnixListener, mut wake_rx: UnixStream) {
                 }
             }
         }
+        // Work left from the last pass: look at the sockets, do not wait.
+        let wait_ms = if busy { 0 } else { 1000 };
         // SAFETY: `fds` is a live array of `fds.len()` pollfd structs.
-        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 1000) };
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms) };
         if r < 0 && std::io::Error::last_os_error().kind() != ErrorKind::Interrupted {
             std::thread::sleep(Duration::from_millis(10));
         }
         while matches!(wake_rx.read(&mut buf), Ok(n) if n > 0) {}
         let mut inner = lock(&s.inner);
         accept_all(&mut inner, listener);
-        s.pump(&mut inner);
+        s.handshakes(&mut inner);
+        drop(inner);
+        // A bounded number of passes, each under the lock alone, so that a
+        // reset (a vCPU) waits for one pass at most, and new connections
+        // and the stop flag are looked at while data flows.
+        busy = true;
+        for _ in 0..MAX_PASSES {
+            if !s.pass(&mut lock(&s.inner)) {
+                busy = false;
+                break;
+            }
+        }
     }
 }
+
+/// Passes of [`Shared::pass`] between two polls.
+const MAX_PASSES: usize = 16;
 
 fn accept_all(inner: &mut Inner, listener: &UnixListener) {
     while let Ok((stream, _)) = listener.accept() {
@@ -517,8 +535,11 @@ fn accept_all(inner: &mut Inner, listener: &UnixListener) {
 /// Parses `CONNECT PORT` (the line without its newline).
 pub fn parse_connect(line: &[u8]) -> Option<u32> {
     let line = std::str::from_utf8(line).ok()?;
-    let port = line.strip_prefix("CONNECT ")?;
-    port.trim_end_matches('\r').parse().ok()
+    let port = line.strip_prefix("CONNECT ")?.trim_end_matches('\r');
+    if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    port.parse().ok()
 }
 
 impl Shared {
@@ -538,20 +559,15 @@ impl Shared {
         }
     }
 
-    /// Does everything that can be done now.
-    fn pump(&self, inner: &mut Inner) {
-        self.handshakes(inner);
-        loop {
-            let mut moved = self.host_io(inner);
-            moved |= self.deliver(inner);
-            if inner.ctrl.len() < MAX_CTRL {
-                moved |= self.transmit(inner);
-            }
-            moved |= self.retire(inner);
-            if !moved {
-                break;
-            }
+    /// One pass over the host sockets and the queues: true if anything
+    /// moved (another pass may move more).
+    fn pass(&self, inner: &mut Inner) -> bool {
+        let mut moved = self.host_io(inner);
+        moved |= self.deliver(inner);
+        if inner.ctrl.len() < MAX_CTRL {
+            moved |= self.transmit(inner);
         }
+        moved | self.retire(inner)
     }
 
     /// Reads `CONNECT` lines; sends the guest a `REQUEST` for each.
@@ -1020,6 +1036,8 @@ mod tests {
         for bad in [
             &b"CONNECT"[..],
             b"CONNECT -1",
+            b"CONNECT +1",
+            b"CONNECT ",
             b"connect 5",
             b"CONNECT 4294967296",
             b"CONNECT 5 6",
