@@ -34,7 +34,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${1:-$REPO/.cache/guests}"
-MODULES=(crc16 mbcache jbd2 crc32c_generic ext4 virtio_mmio virtio_blk virtio-rng)
+MODULES=(crc16 mbcache jbd2 crc32c_generic ext4 virtio_mmio virtio_blk virtio-rng vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
 
 die() { echo "fetch-virtio-images.sh: error: $*" >&2; exit 1; }
 log() { echo "fetch-virtio-images.sh: $*" >&2; }

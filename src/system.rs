@@ -11,6 +11,7 @@
 //!                [-device virtio-rng-device] [-device virtio-blk-device,drive=ID]
 //!                [-chardev socket,id=ID,path=PATH,server=on,wait=off]
 //!                [-device virtio-serial-device] [-device virtconsole,chardev=ID]
+//!                [-device vhost-vsock-device,guest-cid=N,uds=PATH]
 //! ```
 //!
 //! Without `-kernel` and `-bios` it boots an embedded bare-metal guest
@@ -90,6 +91,12 @@ Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
   -device virtconsole,chardev=ID
                            the console on a Unix socket server at PATH (one
                            client at a time; output without one is dropped)
+  -device vhost-vsock-device,guest-cid=N,uds=PATH
+                           virtio-vsock for guest CID N (3 and up) with its host
+                           end on Unix sockets: a host program connects to PATH
+                           and writes \"CONNECT PORT\\n\" to reach the guest's
+                           listener on PORT (reply \"OK HOSTPORT\\n\"); guest
+                           connections to CID 2 port P go to PATH_P
 Console (there is no display: the serial port is on stdio by default):
   -nographic               serial port on stdio, Ctrl-C goes to the guest
   -serial DEV              stdio (Ctrl-C stops cranemu), mon:stdio, null, none,
@@ -612,6 +619,9 @@ fn attach_virtconsole(
 /// so far; the one named is taken).
 fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<VirtioSpec, String> {
     let props = split_props(v);
+    if matches!(props[0].as_str(), "vhost-vsock-device" | "vhost-vsock") {
+        return parse_vsock(v, &props[1..]);
+    }
     let e = |m: &str| format!("-device {v}: {m}");
     let mut drive = None;
     for prop in &props[1..] {
@@ -634,8 +644,30 @@ fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<Virt
             Ok(VirtioSpec::Block(drives.remove(i).1))
         }
         other => Err(e(&format!(
-            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole)"
+            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole, vhost-vsock-device)"
         ))),
+    }
+}
+
+/// `-device vhost-vsock-device,guest-cid=N,uds=PATH[,id=ID]` (`props`:
+/// the properties after the name).
+fn parse_vsock(v: &str, props: &[String]) -> Result<VirtioSpec, String> {
+    let e = |m: &str| format!("-device {v}: {m}");
+    let (mut cid, mut uds) = (None, None);
+    for prop in props {
+        match prop.split_once('=') {
+            Some(("id", _)) => {}
+            Some(("guest-cid", n)) => match n.parse::<u64>() {
+                Ok(n) if (3..u64::from(u32::MAX)).contains(&n) => cid = Some(n),
+                _ => return Err(e(&format!("guest-cid={n}: expected 3 to 4294967294"))),
+            },
+            Some(("uds", p)) if !p.is_empty() => uds = Some(PathBuf::from(p)),
+            _ => return Err(e(&format!("{prop}: unsupported property"))),
+        }
+    }
+    match (cid, uds) {
+        (Some(guest_cid), Some(uds)) => Ok(VirtioSpec::Vsock { guest_cid, uds }),
+        _ => Err(e("needs guest-cid=N and uds=PATH")),
     }
 }
 
@@ -1008,6 +1040,43 @@ mod tests {
         );
         assert!(err(&["-machine", "virt,aclint=on"]).contains("aclint"));
         assert!(matches!(parse_strs(&["-M", "help"]), Ok(Parsed::Print(_))));
+    }
+
+    #[test]
+    fn vsock_devices() {
+        let o = opts(&[
+            "-device",
+            "vhost-vsock-device,id=v0,guest-cid=3,uds=/tmp/v,,s",
+        ]);
+        assert_eq!(
+            o.virtio,
+            vec![VirtioSpec::Vsock {
+                guest_cid: 3,
+                uds: "/tmp/v,s".into()
+            }]
+        );
+        for (args, what) in [
+            ("vhost-vsock-device,uds=/tmp/v", "needs guest-cid"),
+            (
+                "vhost-vsock-device,guest-cid=3",
+                "needs guest-cid=N and uds",
+            ),
+            (
+                "vhost-vsock-device,guest-cid=2,uds=/tmp/v",
+                "guest-cid=2: expected 3",
+            ),
+            ("vhost-vsock-device,guest-cid=x,uds=/tmp/v", "guest-cid=x"),
+            (
+                "vhost-vsock-device,guest-cid=4294967295,uds=/v",
+                "4294967295",
+            ),
+            ("vhost-vsock-device,guest-cid=3,uds=", "uds=: unsupported"),
+            ("vhost-vsock-device,guest-cid=3,uds=/v,port=1", "port=1"),
+        ] {
+            let e = err(&["-device", args]);
+            assert!(e.contains(what), "{args}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

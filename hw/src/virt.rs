@@ -39,6 +39,7 @@ use crate::virtio::block::{Block, BlockConfig};
 use crate::virtio::console::{Console, NullBackend, SocketBackend};
 use crate::virtio::mmio::VirtioMmio;
 use crate::virtio::rng::Rng;
+use crate::virtio::vsock::Vsock;
 use crate::virtio::{DeviceRam, DmaWatch, VirtioDevice};
 use crate::{Error, Result};
 
@@ -90,6 +91,15 @@ pub enum VirtioSpec {
     Console {
         /// The socket's path.
         socket: Option<std::path::PathBuf>,
+    },
+    /// `-device vhost-vsock-device,guest-cid=N,uds=PATH`: virtio-vsock
+    /// with its host end on Unix sockets ([`crate::virtio::vsock`]).
+    Vsock {
+        /// The guest's CID (3 and up).
+        guest_cid: u64,
+        /// The Unix socket the device listens on; guest connections to
+        /// host port P go to `PATH_P`.
+        uds: std::path::PathBuf,
     },
 }
 
@@ -223,6 +233,11 @@ impl VirtMachine {
                             Error::VirtioSetup(format!("-chardev socket,path={}: {e}", p.display()))
                         })?;
                         Arc::new(Console::new(Arc::new(b)))
+                    }
+                    VirtioSpec::Vsock { guest_cid, uds } => {
+                        Arc::new(Vsock::new(*guest_cid, uds).map_err(|e| {
+                            Error::VirtioSetup(format!("-device vhost-vsock-device: {e}"))
+                        })?)
                     }
                 })
             })

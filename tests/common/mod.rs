@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod console;
+pub mod cpio;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -1,6 +1,6 @@
 //! virtio devices for the `virt` machine: the MMIO transport ([`mmio`],
 //! virtio 1.2 §4.2, version 2, modern only), and the devices behind it
-//! ([`block`], [`console`], [`rng`]).
+//! ([`block`], [`console`], [`rng`], [`vsock`]).
 //!
 //! # Layers
 //! A device ([`VirtioDevice`]) knows nothing about the transport: it gives
@@ -47,6 +47,7 @@ pub mod console;
 pub mod mmio;
 pub mod rng;
 pub mod uring;
+pub mod vsock;
 
 pub use vm_memory::GuestMemoryMmap;
 

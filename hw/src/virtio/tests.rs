@@ -610,3 +610,389 @@ fn console_transmits_and_receives() {
     assert_eq!(*lb.out.lock().unwrap(), b"out");
     assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
 }
+
+/// virtio-vsock on the rig: queue 0 (rx) at `DESC`/`AVAIL`/`USED`, queue 1
+/// (tx) 0x4000 further, queue 2 (event) not set up; the device listens on
+/// a socket in a fresh directory.
+struct VsockRig {
+    rig: Rig,
+    dev: Arc<super::vsock::Vsock>,
+    uds: PathBuf,
+    avail: [u16; 2],
+}
+
+impl VsockRig {
+    fn new(tag: &str) -> VsockRig {
+        let dir = std::env::temp_dir().join(format!(
+            "cranemu-vsock-{}-{tag}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let uds = dir.join("v.sock");
+        let dev = Arc::new(super::vsock::Vsock::new(3, &uds).unwrap());
+        let rig = Rig::new(dev.clone());
+        rig.w(VIRTIO_MMIO_STATUS, 0);
+        rig.w(VIRTIO_MMIO_STATUS, 3);
+        rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 0);
+        rig.w(
+            VIRTIO_MMIO_DRIVER_FEATURES,
+            1 << virtio_bindings::virtio_ring::VIRTIO_RING_F_EVENT_IDX,
+        );
+        rig.w(VIRTIO_MMIO_STATUS, 0xb);
+        for q in 0..2u32 {
+            let off = u64::from(q) * 0x4000;
+            rig.w(VIRTIO_MMIO_QUEUE_SEL, q);
+            rig.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+            rig.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + off) as u32);
+            rig.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + off) as u32);
+            rig.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + off) as u32);
+            rig.w(VIRTIO_MMIO_QUEUE_READY, 1);
+        }
+        rig.w(VIRTIO_MMIO_STATUS, 0xf);
+        assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
+        VsockRig {
+            rig,
+            dev,
+            uds,
+            avail: [0; 2],
+        }
+    }
+
+    fn desc(&self, q: u64, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
+        let mut b = [0u8; 16];
+        b[0..8].copy_from_slice(&addr.to_le_bytes());
+        b[8..12].copy_from_slice(&len.to_le_bytes());
+        b[12..14].copy_from_slice(&flags.to_le_bytes());
+        b[14..16].copy_from_slice(&next.to_le_bytes());
+        let at = DESC + q * 0x4000 + 16 * u64::from(i);
+        self.rig.ram.write(GuestPhysAddr(at), &b).unwrap();
+    }
+
+    /// Makes chain `head` of queue `q` available and notifies.
+    fn push(&mut self, q: u64, head: u16) {
+        let idx = &mut self.avail[q as usize];
+        let slot = u64::from(*idx) % u64::from(QSIZE);
+        let ring = AVAIL + q * 0x4000;
+        self.rig
+            .ram
+            .write(GuestPhysAddr(ring + 4 + 2 * slot), &head.to_le_bytes())
+            .unwrap();
+        *idx = idx.wrapping_add(1);
+        self.rig
+            .ram
+            .write(GuestPhysAddr(ring + 2), &idx.to_le_bytes())
+            .unwrap();
+        self.rig.w(VIRTIO_MMIO_QUEUE_NOTIFY, q as u32);
+    }
+
+    fn used_idx(&self, q: u64) -> u16 {
+        let mut b = [0u8; 2];
+        let at = USED + q * 0x4000 + 2;
+        self.rig.ram.read(GuestPhysAddr(at), &mut b).unwrap();
+        u16::from_le_bytes(b)
+    }
+
+    /// Waits (bounded) until `done` holds.
+    fn wait(&self, what: &str, mut done: impl FnMut(&VsockRig) -> bool) {
+        let t = std::time::Instant::now();
+        while !done(self) {
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(10),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    /// Gives rx buffer `i` (4 KiB at `BUF + i * 0x1000`) and waits for the
+    /// device to fill it: the packet's header and payload.
+    fn receive(&mut self, i: u16) -> (super::vsock::Header, Vec<u8>) {
+        let at = BUF + u64::from(i) * 0x1000;
+        self.desc(0, i, at, 0x1000, WRITE, 0);
+        let n = self.used_idx(0).wrapping_add(1);
+        self.push(0, i);
+        self.wait("an rx packet", |r| r.used_idx(0) == n);
+        let mut h = [0u8; super::vsock::Header::SIZE];
+        h.copy_from_slice(&self.rig.peek(at, super::vsock::Header::SIZE));
+        let h = super::vsock::Header::from_bytes(&h);
+        let data = self
+            .rig
+            .peek(at + h.to_bytes().len() as u64, h.len as usize);
+        (h, data)
+    }
+
+    /// Sends a packet on tx, header and payload in two descriptors at
+    /// `BUF + 0x20000`, and waits for the device to take it.
+    fn send(&mut self, h: super::vsock::Header, data: &[u8]) {
+        let at = BUF + 0x20000;
+        self.rig
+            .ram
+            .write(GuestPhysAddr(at), &h.to_bytes())
+            .unwrap();
+        self.rig.ram.write(GuestPhysAddr(at + 0x100), data).unwrap();
+        self.desc(1, 0, at, 44, NEXT, 1);
+        self.desc(1, 1, at + 0x100, data.len() as u32, 0, 0);
+        let n = self.used_idx(1).wrapping_add(1);
+        self.push(1, 0);
+        self.wait("the tx packet taken", |r| r.used_idx(1) == n);
+    }
+}
+
+/// A guest-side header from guest port `gport` to host port `hport`.
+fn vhdr(op: u16, gport: u32, hport: u32, len: u32) -> super::vsock::Header {
+    super::vsock::Header {
+        src_cid: 3,
+        dst_cid: 2,
+        src_port: gport,
+        dst_port: hport,
+        len,
+        type_: super::vsock::TYPE_STREAM,
+        op,
+        flags: 0,
+        buf_alloc: 1 << 16,
+        fwd_cnt: 0,
+    }
+}
+
+#[test]
+fn vsock_connects_both_ways_with_credit() {
+    use super::vsock::{op, BUF_ALLOC, HOST_CID, SHUTDOWN_SEND};
+    use std::io::{Read, Write};
+    let mut v = VsockRig::new("conn");
+    let mut cfg = [0u8; 8];
+    for (i, b) in cfg.iter_mut().enumerate() {
+        *b = v.rig.t.read(0x100 + i as u64, 1) as u8;
+    }
+    assert_eq!(u64::from_le_bytes(cfg), 3);
+    assert_eq!(v.dev.guest_cid(), 3);
+
+    // Host to guest: CONNECT, REQUEST, RESPONSE, OK.
+    let mut host = std::os::unix::net::UnixStream::connect(&v.uds).unwrap();
+    host.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // Bytes after the line wait for the connection.
+    host.write_all(b"CONNECT 77\nearly").unwrap();
+    let (req, _) = v.receive(0);
+    assert_eq!(
+        (req.op, req.src_cid, req.dst_cid, req.dst_port),
+        (op::REQUEST, HOST_CID, 3, 77)
+    );
+    assert_eq!(req.buf_alloc, BUF_ALLOC);
+    let hport = req.src_port;
+    assert!(hport >= 1 << 30);
+    v.send(vhdr(op::RESPONSE, 77, hport, 0), &[]);
+    let mut ok = [0u8; 64];
+    let n = host.read(&mut ok).unwrap();
+    assert_eq!(&ok[..n], format!("OK {hport}\n").as_bytes());
+    // Guest data reaches the host; host data the guest, as RW.
+    v.send(vhdr(op::RW, 77, hport, 5), b"hello");
+    let mut got = [0u8; 5];
+    host.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"hello");
+    host.write_all(b"world").unwrap();
+    let mut data = Vec::new();
+    let mut fwd = 0;
+    for i in 1..=4 {
+        let (rw, d) = v.receive(i);
+        assert_eq!((rw.dst_port, rw.src_port), (77, hport));
+        match rw.op {
+            op::RW => data.extend_from_slice(&d),
+            // A credit update for the 5 bytes forwarded may come.
+            op::CREDIT_UPDATE => {}
+            other => panic!("op {other}"),
+        }
+        fwd = rw.fwd_cnt;
+        if data.len() == 10 {
+            break;
+        }
+    }
+    assert_eq!(data, b"earlyworld");
+    assert_eq!(fwd, 5);
+    // The host closes its side: SHUTDOWN(SEND) reaches the guest.
+    host.shutdown(std::net::Shutdown::Write).unwrap();
+    let (sd, _) = v.receive(3);
+    assert_eq!((sd.op, sd.flags), (op::SHUTDOWN, SHUTDOWN_SEND));
+    // A guest past its credit gets the connection reset.
+    let mut big = vhdr(op::RW, 77, hport, 0x800);
+    big.len = BUF_ALLOC + 1;
+    v.send(big, &[0; 0x800]);
+    let (rst, _) = v.receive(4);
+    assert_eq!((rst.op, rst.dst_port), (op::RST, 77));
+    assert_eq!(host.read(&mut ok).unwrap(), 0);
+
+    // Guest to host: REQUEST to port 9 lands on `uds`_9.
+    let l = std::os::unix::net::UnixListener::bind(format!("{}_9", v.uds.display())).unwrap();
+    v.send(vhdr(op::REQUEST, 1000, 9, 0), &[]);
+    let (resp, _) = v.receive(5);
+    assert_eq!(
+        (resp.op, resp.src_port, resp.dst_port),
+        (op::RESPONSE, 9, 1000)
+    );
+    let (mut peer, _) = l.accept().unwrap();
+    peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    // The guest gave 16 bytes of credit: the host's 40 bytes come 16 at a
+    // time, and a CREDIT_REQUEST when it runs out.
+    let mut small = vhdr(op::CREDIT_UPDATE, 1000, 9, 0);
+    small.buf_alloc = 16;
+    v.send(small, &[]);
+    peer.write_all(&[7; 40]).unwrap();
+    let (a, d) = v.receive(6);
+    assert_eq!((a.op, d.len()), (op::RW, 16));
+    let (b, _) = v.receive(7);
+    assert_eq!(b.op, op::CREDIT_REQUEST);
+    small.fwd_cnt = 16;
+    v.send(small, &[]);
+    let (c, d) = v.receive(8);
+    assert_eq!((c.op, d.len()), (op::RW, 16));
+    let (c, _) = v.receive(9);
+    assert_eq!(c.op, op::CREDIT_REQUEST);
+    // Nobody listens on port 10: RST.
+    v.send(vhdr(op::REQUEST, 1001, 10, 0), &[]);
+    let (r, _) = v.receive(10);
+    assert_eq!((r.op, r.dst_port), (op::RST, 1001));
+    // Another CID: RST.
+    let mut other = vhdr(op::REQUEST, 1002, 9, 0);
+    other.dst_cid = 7;
+    v.send(other, &[]);
+    let (r, _) = v.receive(11);
+    assert_eq!((r.op, r.dst_port), (op::RST, 1002));
+    // An rx buffer too small for a header: needs reset.
+    small.fwd_cnt = 32;
+    v.send(small, &[]);
+    v.desc(0, 12, BUF, 8, WRITE, 0);
+    v.push(0, 12);
+    v.wait("needs reset", |r| {
+        r.rig.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET != 0
+    });
+    v.rig.w(VIRTIO_MMIO_STATUS, 0);
+    assert!(v.dev.io_thread_alive());
+}
+
+/// A guest-side vsock header, mostly well-formed: (src_cid, dst_cid,
+/// src_port, dst_port, len, type, op, flags, buf_alloc, fwd_cnt).
+fn any_vsock_header() -> impl Strategy<Value = super::vsock::Header> {
+    (
+        prop_oneof![Just(3u64), any::<u64>()],
+        prop_oneof![Just(2u64), any::<u64>()],
+        0..4u32,
+        prop_oneof![0..4u32, Just(1 << 30), any::<u32>()],
+        prop_oneof![0..0x2000u32, Just(0), any::<u32>()],
+        prop_oneof![Just(1u16), any::<u16>()],
+        0..9u16,
+        0..4u32,
+        prop_oneof![0..0x10000u32, any::<u32>()],
+        any::<u32>(),
+    )
+        .prop_map(
+            |(sc, dc, sp, dp, len, ty, op, fl, ba, fc)| super::vsock::Header {
+                src_cid: sc,
+                dst_cid: dc,
+                src_port: sp,
+                dst_port: dp,
+                len,
+                type_: ty,
+                op,
+                flags: fl,
+                buf_alloc: ba,
+                fwd_cnt: fc,
+            },
+        )
+}
+
+/// Random tx and rx rings (tx buffers starting with vsock headers), a
+/// host connection waiting on port 1 and host listeners on ports 0..4:
+/// the device neither panics nor hangs, and writes only inside RAM.
+fn fuzz_vsock(tx: RingImage, rx: RingImage, headers: Vec<super::vsock::Header>) {
+    use std::io::Write;
+    let mut v = VsockRig::new("fuzz");
+    let _listeners: Vec<_> = (0..4)
+        .map(|p| std::os::unix::net::UnixListener::bind(format!("{}_{p}", v.uds.display())))
+        .collect();
+    let mut host = std::os::unix::net::UnixStream::connect(&v.uds).unwrap();
+    host.write_all(b"CONNECT 1\n").unwrap();
+    for (q, (descs, avail, idx, _)) in [(1u64, &tx), (0, &rx)] {
+        for (i, &(a, l, f, n)) in descs.iter().enumerate() {
+            v.desc(q, i as u16, a, l, f, n);
+        }
+        let ring = AVAIL + q * 0x4000;
+        for (i, h) in avail.iter().enumerate() {
+            v.rig
+                .ram
+                .write(GuestPhysAddr(ring + 4 + 2 * i as u64), &h.to_le_bytes())
+                .unwrap();
+        }
+        if q == 1 {
+            for (&(a, _, _, _), h) in descs.iter().zip(headers.iter().cycle()) {
+                if (BASE..BASE + RAM - 64).contains(&a) {
+                    v.rig.ram.write(GuestPhysAddr(a), &h.to_bytes()).unwrap();
+                }
+            }
+        }
+        v.rig
+            .ram
+            .write(GuestPhysAddr(ring + 2), &idx.to_le_bytes())
+            .unwrap();
+        v.avail[q as usize] = *idx;
+        v.rig.w(VIRTIO_MMIO_QUEUE_NOTIFY, q as u32);
+    }
+    // Every tx chain is taken, unless the device gave up on the ring.
+    let want = tx.2;
+    v.wait("the tx ring consumed or needs reset", |r| {
+        r.used_idx(1) == want || r.rig.r(VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET != 0
+    });
+    v.rig.w(VIRTIO_MMIO_STATUS, 0);
+    assert!(v.dev.io_thread_alive(), "the vsock thread died");
+    for &(a, l) in v.rig.dma.lock().unwrap().iter() {
+        assert!(
+            a >= BASE && a.checked_add(l).is_some_and(|e| e <= BASE + RAM),
+            "DMA write outside RAM: {a:#x}+{l:#x}"
+        );
+    }
+}
+
+/// A ring that is mostly well-formed, so that packets get parsed: chains
+/// of buffers in the buffer area (device-writable ones if `writable`),
+/// vsock-sized or random lengths, some `next` links broken.
+fn vsock_ring(writable: bool) -> impl Strategy<Value = RingImage> {
+    let dir = if writable { WRITE } else { 0 };
+    let desc = |i: u16| {
+        (
+            prop_oneof![
+                4 => Just(BUF + u64::from(i) * 0x1000),
+                1 => (0..RAM + 0x100).prop_map(|o| BASE + o),
+            ],
+            prop_oneof![
+                6 => Just(44u32),
+                6 => 44..0x1000u32,
+                1 => 0..44u32,
+                1 => any::<u32>()
+            ],
+            prop_oneof![12 => Just(dir), 6 => Just(dir | NEXT), 1 => 0..8u16],
+            prop_oneof![8 => Just(i + 1), 1 => 0..QSIZE as u16 + 2],
+        )
+    };
+    (
+        (0..QSIZE as u16).map(desc).collect::<Vec<_>>(),
+        proptest::collection::vec(0..QSIZE as u16, QSIZE as usize),
+        prop_oneof![4 => 0..=QSIZE as u16, 1 => any::<u16>()],
+        Just(Vec::new()),
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fuzz_vsock_queues(
+        tx in prop_oneof![1 => any_ring(), 3 => vsock_ring(false)],
+        rx in prop_oneof![1 => any_ring(), 3 => vsock_ring(true)],
+        headers in proptest::collection::vec(any_vsock_header(), 1..8),
+    ) {
+        fuzz_vsock(tx, rx, headers);
+    }
+}
