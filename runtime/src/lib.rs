@@ -91,6 +91,17 @@ pub enum Exit {
     Interrupted,
 }
 
+/// What [`Engine::lookup`] found for a (pc, flags).
+enum Lookup {
+    /// A compiled TB: its code, and the TB (kept alive by its generation
+    /// until it is invalidated, which unchains and unlists it first).
+    Code(*const u8, *const Tb),
+    /// A TB without code yet: the interpreter runs it.
+    Cold(Arc<Tb>),
+    /// No TB: translate one.
+    Miss,
+}
+
 /// How one block run by [`Engine::run_ir_block`] ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BlockOutcome {
@@ -422,9 +433,9 @@ unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
             (*cpu.cast::<CpuState>()).tb_flags(),
         )
     };
-    match engine.lookup_compiled(generation, pc, flags, counters) {
-        Some((code, _)) => code,
-        None => std::ptr::null(),
+    match engine.lookup(generation, pc, flags, counters) {
+        Lookup::Code(code, _) => code,
+        Lookup::Cold(_) | Lookup::Miss => std::ptr::null(),
     }
 }
 
@@ -480,20 +491,17 @@ impl Engine {
         &self.space
     }
 
-    /// Finds the TB for (`pc`, `flags`) in `generation`, translating it to
-    /// IR on a miss. `None` if the cache moved to a new generation
-    /// meanwhile (the caller goes on with that one).
-    fn find_or_translate(
+    /// Translates the block at (`pc`, `flags`), which [`Engine::lookup`]
+    /// did not find, to IR and inserts it in `generation` (or finds the
+    /// TB another vCPU inserted meanwhile). `None` if the cache moved to a
+    /// new generation meanwhile (the caller goes on with that one).
+    fn translate_missing(
         &self,
         generation: &Arc<Generation>,
         pc: u64,
         flags: u64,
         counters: &Counters,
     ) -> Result<Option<Arc<Tb>>> {
-        if let Some(tb) = generation.get(pc, flags, pc) {
-            Counters::bump(&counters.map_hits);
-            return Ok(Some(tb));
-        }
         Counters::bump(&counters.misses);
         loop {
             let seq = self.cache.seq();
@@ -645,12 +653,15 @@ impl Engine {
         });
         loop {
             let flags = cpu.tb_flags();
-            let (code, tb) = match self.lookup_compiled(generation, cpu.pc, flags, counters) {
-                Some(found) => found,
-                None => {
-                    let Some(tb) = self.find_or_translate(generation, cpu.pc, flags, counters)?
-                    else {
-                        return Ok(None);
+            let (code, tb) = match self.lookup(generation, cpu.pc, flags, counters) {
+                Lookup::Code(code, tb) => (code, tb),
+                found => {
+                    let tb = match found {
+                        Lookup::Cold(tb) => tb,
+                        _ => match self.translate_missing(generation, cpu.pc, flags, counters)? {
+                            Some(tb) => tb,
+                            None => return Ok(None),
+                        },
                     };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
                     let threshold = self.config.jit_threshold;
@@ -863,13 +874,7 @@ impl Engine {
     /// The host code and TB for (`pc`, `flags`) in `generation`, if that
     /// TB is compiled: the per-thread jump cache first (cleared first if
     /// the cache's epoch changed), then the shared map.
-    fn lookup_compiled(
-        &self,
-        generation: &Generation,
-        pc: u64,
-        flags: u64,
-        counters: &Counters,
-    ) -> Option<(*const u8, *const Tb)> {
+    fn lookup(&self, generation: &Generation, pc: u64, flags: u64, counters: &Counters) -> Lookup {
         let epoch = (self.cache.epoch(), generation.id);
         let cached = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local, and no reference escapes this closure.
@@ -881,15 +886,18 @@ impl Engine {
             let e = jc.entries[jump_cache_index(pc, flags)];
             (e.pc == pc && e.flags == flags).then_some((e.code as *const u8, e.tb as *const Tb))
         });
-        if cached.is_some() {
+        if let Some((code, tb)) = cached {
             Counters::bump(&counters.jc_hits);
-            return cached;
+            return Lookup::Code(code, tb);
         }
-        let (code, tb) = generation.lookup(pc, flags, pc)?;
-        if code.is_null() {
-            return None;
-        }
+        let Some(tb) = generation.get(pc, flags, pc) else {
+            return Lookup::Miss;
+        };
         Counters::bump(&counters.map_hits);
+        let Some(code) = tb.code() else {
+            return Lookup::Cold(tb);
+        };
+        let tb = Arc::as_ptr(&tb);
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };
@@ -900,7 +908,7 @@ impl Engine {
                 tb: tb as usize,
             };
         });
-        Some((code, tb))
+        Lookup::Code(code, tb)
     }
 
     /// Drops every translated block, in every vCPU. Not needed for guest

@@ -254,17 +254,6 @@ impl Generation {
         }
     }
 
-    /// The TB for (`pc`, `flags`, `phys`), if any: its code (null if
-    /// interpreted) and its address. Lock-free.
-    pub(crate) fn lookup(&self, pc: u64, flags: u64, phys: u64) -> Option<(*const u8, *const Tb)> {
-        let tbs = self.tbs.pin();
-        let tb = tbs.get(&(pc, flags, phys))?;
-        Some((
-            tb.code.load(Ordering::Acquire) as *const u8,
-            Arc::as_ptr(tb),
-        ))
-    }
-
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
     pub(crate) fn get(&self, pc: u64, flags: u64, phys: u64) -> Option<Arc<Tb>> {
         self.tbs.pin().get(&(pc, flags, phys)).cloned()
