@@ -38,6 +38,7 @@ use crate::uart16550::Uart16550;
 use crate::virtio::block::{Block, BlockConfig};
 use crate::virtio::console::{Console, NullBackend, SocketBackend};
 use crate::virtio::mmio::VirtioMmio;
+use crate::virtio::net::{Net, NetBackendSpec, NetConfig};
 use crate::virtio::rng::Rng;
 use crate::virtio::{DeviceRam, DmaWatch, VirtioDevice};
 use crate::{Error, Result};
@@ -91,6 +92,9 @@ pub enum VirtioSpec {
         /// The socket's path.
         socket: Option<std::path::PathBuf>,
     },
+    /// `-device virtio-net-device,netdev=ID` with its `-netdev`:
+    /// virtio-net.
+    Net(NetConfig),
 }
 
 impl VirtConfig {
@@ -224,6 +228,13 @@ impl VirtMachine {
                         })?;
                         Arc::new(Console::new(Arc::new(b)))
                     }
+                    VirtioSpec::Net(n) => Arc::new(Net::new(n).map_err(|e| {
+                        let kind = match n.backend {
+                            NetBackendSpec::User { .. } => "user",
+                            NetBackendSpec::Stream { .. } => "stream",
+                        };
+                        Error::VirtioSetup(format!("-netdev {kind}: {e}"))
+                    })?),
                 })
             })
             .collect::<Result<_>>()?;
