@@ -112,11 +112,9 @@ deconfig)
     ifconfig "$interface" 0.0.0.0 up
     ;;
 bound|renew)
+    echo "udhcpc: $1 $interface: $ip/$subnet router $router dns $dns"
     ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
-    if [ -n "$router" ]; then
-        while route del default dev "$interface" 2>/dev/null; do :; done
-        for r in $router; do route add default gw "$r" dev "$interface"; break; done
-    fi
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
     : > /etc/resolv.conf
     for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
     ;;
