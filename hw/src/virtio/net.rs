@@ -336,7 +336,7 @@ fn run(shared: &Shared, mut backend: Box<dyn NetBackend>) {
             let _ = unsafe { libc::read(fds[0].fd, b.as_mut_ptr().cast(), 8) };
         }
         let slot = lock(&shared.queues);
-        if let Some(q) = slot.as_ref() {
+        if let Some(q) = slot.as_ref().filter(|q| lock(&q.tx.queue).ready()) {
             drain_queue(&q.tx, |c| {
                 let mem = q.tx.ram.mem();
                 let len = c.readable_len();
@@ -355,9 +355,10 @@ fn run(shared: &Shared, mut backend: Box<dyn NetBackend>) {
         }
         let slot = lock(&shared.queues);
         match slot.as_ref() {
-            Some(q) => deliver(&q.rx, &mut rx),
-            // No driver: frames for it are lost, as on a NIC that is down.
-            None => rx.clear(),
+            Some(q) if lock(&q.rx.queue).ready() => deliver(&q.rx, &mut rx),
+            // No driver (or no receive queue): frames for it are lost, as
+            // on a NIC that is down.
+            _ => rx.clear(),
         }
     }
 }
