@@ -28,9 +28,11 @@
 # `cranemu.root=DEV`, mounts DEV (ext4, read-write) and switch_roots to its
 # /sbin/init; otherwise it is the system initramfs's /init: it prints
 #   cranemu-initramfs: ready
-# and runs a shell on the console.  The overlay also holds udhcpc's default
-# hook, /usr/share/udhcpc/default.script (`udhcpc -i eth0` configures eth0,
-# its default route and /etc/resolv.conf from the DHCP lease).
+# and runs a shell on the console.  The overlay also holds a udhcpc hook,
+# /usr/share/udhcpc/default.script: `udhcpc -i eth0 -s
+# /usr/share/udhcpc/default.script` configures eth0, its default route and
+# /etc/resolv.conf from the DHCP lease (Debian's busybox looks for its
+# default hook in /etc/udhcpc, so name it with -s).
 # The root file system's /sbin/init prints
 #   cranemu-rootfs: ready
 # and runs a shell on the console.
