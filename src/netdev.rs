@@ -111,7 +111,9 @@ impl Netdevs {
             return Err(e(&format!("no -netdev with id={n} before it")));
         };
         if *used {
-            return Err(e(&format!("-netdev id={n} is already used by another device")));
+            return Err(e(&format!(
+                "-netdev id={n} is already used by another device"
+            )));
         }
         *used = true;
         let mac = mac.unwrap_or_else(|| {
@@ -144,7 +146,9 @@ impl Netdevs {
 /// an empty host address is any, an empty guest address the first DHCP
 /// address).
 fn parse_hostfwd(v: &str) -> Result<HostFwd, String> {
-    let bad = |why: &str| format!("hostfwd={v}: {why} (expected tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)");
+    let bad = |why: &str| {
+        format!("hostfwd={v}: {why} (expected tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)")
+    };
     let (proto, rest) = v.split_once(':').ok_or_else(|| bad("no protocol"))?;
     match proto {
         "tcp" | "" => {}
@@ -156,7 +160,8 @@ fn parse_hostfwd(v: &str) -> Result<HostFwd, String> {
         if a.is_empty() {
             Ok(Ipv4Addr::UNSPECIFIED)
         } else {
-            a.parse().map_err(|_| bad(&format!("{a}: not an IPv4 address")))
+            a.parse()
+                .map_err(|_| bad(&format!("{a}: not an IPv4 address")))
         }
     };
     let port = |p: &str| -> Result<u16, String> {
@@ -249,7 +254,10 @@ mod tests {
             ("user,id=a,hostfwd=tcp:1.2.3:1-:2", "not an IPv4"),
             ("user,id=a,hostfwd=tcp::1", "no '-'"),
             ("user,id=a,net=10.0.3.0/24", "unsupported property"),
-            ("stream,id=a,server=on,addr.type=inet,addr.path=p", "addr.type=unix"),
+            (
+                "stream,id=a,server=on,addr.type=inet,addr.path=p",
+                "addr.type=unix",
+            ),
             ("stream,id=a,addr.type=unix,addr.path=p", "server="),
             ("stream,id=a,server=on,addr.type=unix", "addr.path"),
         ] {

@@ -125,11 +125,15 @@ fn dhcp(m: &mut Machine, restricted: bool) {
     }
     let route = m.ok("ip route");
     if route.contains("default via 10.0.2.2") == restricted {
-        m.fail(&format!("restricted={restricted}, and the routes are:\n{route}"));
+        m.fail(&format!(
+            "restricted={restricted}, and the routes are:\n{route}"
+        ));
     }
     let dns = m.ok("cat /etc/resolv.conf");
     if dns.contains("nameserver 10.0.2.3") == restricted {
-        m.fail(&format!("restricted={restricted}, and resolv.conf says:\n{dns}"));
+        m.fail(&format!(
+            "restricted={restricted}, and resolv.conf says:\n{dns}"
+        ));
     }
 }
 
@@ -180,7 +184,9 @@ fn user_hostfwd(emulator: Emulator) {
     // Nothing outside: an address outside the user network, the host
     // through 10.0.2.2, and any name. The lease gave no route and no DNS
     // server: set them by hand, so that slirp is what refuses.
-    m.ok("ip route add default via 10.0.2.2 dev eth0 && echo nameserver 10.0.2.3 > /etc/resolv.conf");
+    m.ok(
+        "ip route add default via 10.0.2.2 dev eth0 && echo nameserver 10.0.2.3 > /etc/resolv.conf",
+    );
     for cmd in [
         "wget -q -T 5 -O /tmp/x http://192.0.2.1/",
         "nc -w 5 192.0.2.1 80 </dev/null",
@@ -279,7 +285,8 @@ fn stream_netdev_connects_two_guests() {
          2>/dev/null && sha256sum /tmp/www/blob",
     ));
     a.ok("httpd -p 80 -h /tmp/www");
-    let got = first_word(&b.ok("wget -q -T 30 -O /tmp/b http://10.99.0.1/blob && sha256sum /tmp/b"));
+    let got =
+        first_word(&b.ok("wget -q -T 30 -O /tmp/b http://10.99.0.1/blob && sha256sum /tmp/b"));
     assert_eq!(got, hash, "the second guest got other bytes");
     b.poweroff();
     a.poweroff();

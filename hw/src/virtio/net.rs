@@ -50,8 +50,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
-use virtio_queue::QueueT;
 use virtio_bindings::virtio_net::{VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_NET_S_LINK_UP};
+use virtio_queue::QueueT;
 
 use super::{
     device_id, drain_queue, pop_chain, read_from, write_to, ActiveQueue, VirtioDevice,
@@ -198,7 +198,10 @@ impl Net {
     #[cfg(test)]
     pub(crate) fn with_stream(mac: [u8; 6], peer: UnixStream) -> Result<Net, String> {
         let b = StreamBackend::connected(peer)?;
-        Net::with_factory(mac, Box::new(move || Ok(Box::new(b) as Box<dyn NetBackend>)))
+        Net::with_factory(
+            mac,
+            Box::new(move || Ok(Box::new(b) as Box<dyn NetBackend>)),
+        )
     }
 
     fn with_factory(mac: [u8; 6], factory: BackendFactory) -> Result<Net, String> {

@@ -666,9 +666,7 @@ fn net_transmits_and_receives_frames() {
     // Transmit: a header and a 60-byte frame in two buffers.
     let frame: Vec<u8> = (0..60u8).collect();
     rig.ram.write(GuestPhysAddr(BUF), &[0xee; 12]).unwrap();
-    rig.ram
-        .write(GuestPhysAddr(BUF + 0x100), &frame)
-        .unwrap();
+    rig.ram.write(GuestPhysAddr(BUF + 0x100), &frame).unwrap();
     desc_at(&rig, DESC + TXQ, 0, (BUF, 12, NEXT, 1));
     desc_at(&rig, DESC + TXQ, 1, (BUF + 0x100, 60, 0, 0));
     rig.ram
@@ -737,7 +735,10 @@ fn fuzz_net(queue: u32, ring: RingImage) {
     }
     for (i, h) in avail.iter().enumerate() {
         rig.ram
-            .write(GuestPhysAddr(AVAIL + off + 4 + 2 * i as u64), &h.to_le_bytes())
+            .write(
+                GuestPhysAddr(AVAIL + off + 4 + 2 * i as u64),
+                &h.to_le_bytes(),
+            )
             .unwrap();
     }
     for &(a, _, _, _) in &descs {
