@@ -761,39 +761,45 @@ impl StreamBackend {
         }
     }
 
-    /// Reads what the peer sent; whole frames go to `rx`.
+    /// Reads what the peer sent (at most [`MAX_PENDING`] frames' worth of
+    /// reads a round, so a peer that never stops cannot starve the
+    /// transmit side or grow the buffer without bound); whole frames go to
+    /// `rx`.
     fn read(&mut self, rx: &mut VecDeque<Vec<u8>>) {
         let mut buf = [0u8; 65536];
-        loop {
+        for _ in 0..MAX_PENDING / 8 {
             let Some(c) = self.conn.as_mut() else { return };
             match c.read(&mut buf) {
                 Ok(0) => return self.hang_up(),
                 Ok(n) => self.inbuf.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => return self.hang_up(),
             }
-        }
-        let mut at = 0;
-        while self.inbuf.len() - at >= 4 {
-            let len = u32::from_be_bytes([
-                self.inbuf[at],
-                self.inbuf[at + 1],
-                self.inbuf[at + 2],
-                self.inbuf[at + 3],
-            ]) as usize;
-            if len > MAX_FRAME {
-                // Not a peer that frames as we do.
-                log::warn!("virtio-net (stream): a {len}-byte frame: dropping the peer");
+            if !self.take_frames(rx) {
                 return self.hang_up();
             }
-            if self.inbuf.len() - at - 4 < len {
-                break;
+        }
+    }
+
+    /// Moves the whole frames at the start of `inbuf` to `rx`; false if
+    /// a length is past [`MAX_FRAME`] (not a peer that frames as we do).
+    fn take_frames(&mut self, rx: &mut VecDeque<Vec<u8>>) -> bool {
+        let mut at = 0;
+        while let Some(h) = self.inbuf.get(at..at + 4) {
+            let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            if len > MAX_FRAME {
+                log::warn!("virtio-net (stream): a {len}-byte frame: dropping the peer");
+                return false;
             }
-            rx.push_back(self.inbuf[at + 4..at + 4 + len].to_vec());
+            let Some(f) = self.inbuf.get(at + 4..at + 4 + len) else {
+                break;
+            };
+            rx.push_back(f.to_vec());
             at += 4 + len;
         }
         self.inbuf.drain(..at);
+        true
     }
 }
 

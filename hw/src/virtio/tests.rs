@@ -777,3 +777,13 @@ proptest! {
         fuzz_net(1, ring);
     }
 }
+
+#[test]
+fn net_stream_peer_with_a_huge_frame_is_dropped() {
+    use std::io::{Read, Write};
+    let (rig, mut peer) = net_rig();
+    peer.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let mut b = [0u8; 1];
+    assert_eq!(peer.read(&mut b).unwrap(), 0, "the device kept the peer");
+    assert_eq!(rig.r(VIRTIO_MMIO_STATUS), 0xf);
+}
