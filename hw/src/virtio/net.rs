@@ -28,7 +28,8 @@
 //!   (10.0.2.0/24, host and gateway 10.0.2.2, DNS 10.0.2.3, DHCP from
 //!   10.0.2.15), with slirp's `restricted` mode on by default: the guest
 //!   reaches no address outside that network (not even the host through
-//!   10.0.2.2), and slirp's DNS proxy is off, so no name resolves. Host
+//!   10.0.2.2) and slirp's DHCP lease names no router or DNS server;
+//!   slirp's DNS proxy is off in both modes, so no name resolves. Host
 //!   forwarding (`hostfwd=tcp:ADDR:HOSTPORT-:GUESTPORT`) works in either
 //!   mode: the host connects in. `restrict=off` gives QEMU's default:
 //!   10.0.2.2 is the host's loopback and other addresses are reached
