@@ -15,7 +15,8 @@
 //!   (on 127.0.0.1) through 10.0.2.2.
 //! - `-netdev stream`: two cranemu guests on a Unix socket (one server,
 //!   one client, static addresses) ping each other and move a file with
-//!   httpd and wget.
+//!   httpd and wget; again with qemu-system-riscv64's `-netdev stream` as
+//!   the client (its framing against ours).
 //! - bad `-netdev`/`-device virtio-net-device` options: one line, status 1.
 //!
 //! `CRANEMU_TEST_TIMEOUT` (seconds, default 300) bounds each boot and
@@ -257,11 +258,11 @@ fn user_net_unrestricted_reaches_a_host_server() {
     m.poweroff();
 }
 
-/// Two cranemu guests on `-netdev stream`: ping both ways, and a file
-/// from one's httpd to the other's wget.
-#[test]
-fn stream_netdev_connects_two_guests() {
-    let dir = scratch_dir("net-stream");
+/// A cranemu guest serving `-netdev stream` and a `client` guest
+/// connected to it: ping both ways, and a file from one's httpd to the
+/// other's wget.
+fn stream_pair(client: Emulator, name: &str) {
+    let dir = scratch_dir(name);
     let sock = dir.join("net.sock");
     let nic = |server: &str, mac: &str| -> Vec<String> {
         vec![
@@ -275,7 +276,7 @@ fn stream_netdev_connects_two_guests() {
         ]
     };
     let mut a = boot(Emulator::Cranemu, &nic("on", "52:54:00:12:34:56"));
-    let mut b = boot(Emulator::Cranemu, &nic("off", "52:54:00:12:34:57"));
+    let mut b = boot(client, &nic("off", "52:54:00:12:34:57"));
     a.ok("ip addr add 10.99.0.1/24 dev eth0 && ip link set eth0 up");
     b.ok("ip addr add 10.99.0.2/24 dev eth0 && ip link set eth0 up");
     b.ok("ping -c 3 -W 10 10.99.0.1");
@@ -290,6 +291,20 @@ fn stream_netdev_connects_two_guests() {
     assert_eq!(got, hash, "the second guest got other bytes");
     b.poweroff();
     a.poweroff();
+}
+
+#[test]
+fn stream_netdev_connects_two_guests() {
+    stream_pair(Emulator::Cranemu, "net-stream");
+}
+
+/// The same with QEMU's `-netdev stream` as the client: the frames are
+/// QEMU's.
+#[test]
+fn qemu_stream_netdev_talks_to_cranemu() {
+    if have_qemu() {
+        stream_pair(Emulator::Qemu, "net-stream-qemu");
+    }
 }
 
 /// Bad network options: one line on stderr, status 1.
