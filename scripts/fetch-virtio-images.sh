@@ -20,21 +20,28 @@
 #                       and busybox's hashes, the kernel release
 #
 # The virtio parts of Debian's kernel are modules (CONFIG_VIRTIO_MMIO=m,
-# CONFIG_VIRTIO_BLK=m, CONFIG_EXT4_FS=m, CONFIG_HW_RANDOM_VIRTIO=m); the new
+# CONFIG_VIRTIO_BLK=m, CONFIG_EXT4_FS=m, CONFIG_HW_RANDOM_VIRTIO=m,
+# CONFIG_VIRTIO_NET=m with failover and net_failover); the new
 # /init loads them in dependency order (the `depends=` of each .modinfo:
 # ext4 needs jbd2, mbcache, crc16; ext4's metadata checksums need the crc32c
 # crypto driver, crc32c_generic), then, if the command line has
 # `cranemu.root=DEV`, mounts DEV (ext4, read-write) and switch_roots to its
 # /sbin/init; otherwise it is the system initramfs's /init: it prints
 #   cranemu-initramfs: ready
-# and runs a shell on the console.  The root file system's /sbin/init prints
+# and runs a shell on the console.  The overlay also holds a udhcpc hook,
+# /usr/share/udhcpc/default.script: `udhcpc -i eth0 -s
+# /usr/share/udhcpc/default.script` configures eth0, its default route and
+# /etc/resolv.conf from the DHCP lease (Debian's busybox looks for its
+# default hook in /etc/udhcpc, so name it with -s).
+# The root file system's /sbin/init prints
 #   cranemu-rootfs: ready
 # and runs a shell on the console.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${1:-$REPO/.cache/guests}"
-MODULES=(crc16 mbcache jbd2 crc32c_generic ext4 virtio_mmio virtio_blk virtio-rng vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
+# virtio_net depends on net_failover, which depends on failover.
+MODULES=(crc16 mbcache jbd2 crc32c_generic ext4 virtio_mmio virtio_blk virtio-rng failover net_failover virtio_net vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport)
 
 die() { echo "fetch-virtio-images.sh: error: $*" >&2; exit 1; }
 log() { echo "fetch-virtio-images.sh: $*" >&2; }
@@ -97,6 +104,26 @@ setsid cttyhack sh -l
 poweroff -f
 EOF
 chmod 755 "$NEW/overlay/init"
+
+mkdir -p "$NEW/overlay/usr/share/udhcpc" "$NEW/overlay/etc"
+cat > "$NEW/overlay/usr/share/udhcpc/default.script" <<'EOF'
+#!/bin/busybox sh
+# udhcpc's hook (scripts/fetch-virtio-images.sh): applies the lease.
+case "$1" in
+deconfig)
+    ifconfig "$interface" 0.0.0.0 up
+    ;;
+bound|renew)
+    echo "udhcpc: $1 $interface: $ip/$subnet router $router dns $dns"
+    ifconfig "$interface" "$ip" netmask "${subnet:-255.255.255.0}" up
+    for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+    : > /etc/resolv.conf
+    for d in $dns; do echo "nameserver $d" >> /etc/resolv.conf; done
+    ;;
+esac
+exit 0
+EOF
+chmod 755 "$NEW/overlay/usr/share/udhcpc/default.script"
 
 mkdir -p "$NEW/rootfs"/{bin,sbin,dev,proc,sys,tmp,root,etc,data}
 cp "$BUSYBOX" "$NEW/rootfs/bin/busybox"

@@ -13,6 +13,7 @@
 
 mod binfmt;
 mod console;
+mod netdev;
 mod system;
 
 use std::ffi::OsString;

@@ -12,6 +12,9 @@
 //!                [-chardev socket,id=ID,path=PATH,server=on,wait=off]
 //!                [-device virtio-serial-device] [-device virtconsole,chardev=ID]
 //!                [-device vhost-vsock-device,guest-cid=N,uds=PATH]
+//!                [-netdev user,id=ID[,hostfwd=tcp:[ADDR]:PORT-[ADDR]:PORT]...]
+//!                [-netdev stream,id=ID,server=on|off,addr.type=unix,addr.path=PATH]
+//!                [-device virtio-net-device,netdev=ID[,mac=MAC]]
 //! ```
 //!
 //! Without `-kernel` and `-bios` it boots an embedded bare-metal guest
@@ -97,6 +100,19 @@ Devices (virtio-mmio, in the order given, from 0x10001000 and PLIC source 1):
                            and writes \"CONNECT PORT\\n\" to reach the guest's
                            listener on PORT (reply \"OK HOSTPORT\\n\"); guest
                            connections to CID 2 port P go to PATH_P
+  -netdev user,id=ID[,hostfwd=tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]...
+          [,restrict=on|off]
+                           user networking (libslirp): 10.0.2.0/24, DHCP from
+                           10.0.2.15, host 10.0.2.2; hostfwd forwards a host
+                           TCP port to the guest; restrict=on (the default)
+                           keeps the guest from every address outside, no
+                           name resolves; restrict=off: QEMU's user network
+  -netdev stream,id=ID,server=on|off,addr.type=unix,addr.path=PATH
+                           frames on a Unix socket (listen or connect), to
+                           another emulator's -netdev stream
+  -device virtio-net-device,netdev=ID[,mac=XX:XX:XX:XX:XX:XX]
+                           a virtio NIC on that netdev (default MAC
+                           52:54:00:12:34:56, then :57, ...)
 Console (there is no display: the serial port is on stdio by default):
   -nographic               serial port on stdio, Ctrl-C goes to the guest
   -serial DEV              stdio (Ctrl-C stops cranemu), mon:stdio, null, none,
@@ -341,6 +357,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
     let mut loose_drives: Vec<(String, BlockConfig)> = Vec::new();
     // `-chardev socket,id=ID,path=PATH`.
     let mut chardevs: Vec<(String, PathBuf)> = Vec::new();
+    let mut netdevs = crate::netdev::Netdevs::default();
     while let Some(arg) = it.next() {
         let Some(a) = arg.to_str().filter(|a| a.starts_with('-') && a.len() > 1) else {
             return Err(format!(
@@ -408,6 +425,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                     (None, cfg) => o.virtio.push(VirtioSpec::Block(cfg)),
                 }
             }
+            "-netdev" => netdevs.add(text(value(&mut it, opt)?, opt)?)?,
             "-chardev" => {
                 let v = text(value(&mut it, opt)?, opt)?;
                 chardevs.push(parse_chardev(v)?);
@@ -416,6 +434,8 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                 let v = text(value(&mut it, opt)?, opt)?;
                 if let Some(rest) = v.strip_prefix("virtconsole") {
                     attach_virtconsole(v, rest, &chardevs, &mut o.virtio)?;
+                } else if split_props(v)[0] == "virtio-net-device" {
+                    o.virtio.push(netdevs.device(v)?);
                 } else {
                     o.virtio.push(parse_device(v, &mut loose_drives)?);
                 }
@@ -449,6 +469,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
             "-drive id={id},if=none: no -device virtio-blk-device,drive={id} uses it"
         ));
     }
+    netdevs.finish()?;
     if o.virtio.len() > 8 {
         return Err(format!(
             "{} virtio devices: the virt machine has 8 virtio-mmio slots",
@@ -467,7 +488,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
 }
 
 /// Splits a QEMU option list at commas; `,,` is a literal comma.
-fn split_props(v: &str) -> Vec<String> {
+pub(crate) fn split_props(v: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut chars = v.chars().peekable();
@@ -486,7 +507,7 @@ fn split_props(v: &str) -> Vec<String> {
 }
 
 /// `on`/`off` (and QEMU's other spellings of a boolean).
-fn parse_bool(v: &str, what: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(v: &str, what: &str) -> Result<bool, String> {
     match v {
         "on" | "yes" | "true" => Ok(true),
         "off" | "no" | "false" => Ok(false),
@@ -644,7 +665,7 @@ fn parse_device(v: &str, drives: &mut Vec<(String, BlockConfig)>) -> Result<Virt
             Ok(VirtioSpec::Block(drives.remove(i).1))
         }
         other => Err(e(&format!(
-            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole, vhost-vsock-device)"
+            "{other}: unsupported device (virtio-rng-device, virtio-blk-device, virtio-serial-device, virtconsole, virtio-net-device, vhost-vsock-device)"
         ))),
     }
 }
@@ -1120,7 +1141,8 @@ mod tests {
             (&["-drive", "file=x,if=virtio,cache=unsafe"], "cache=unsafe"),
             (&["-drive", "file=x,if=virtio,bogus=1"], "bogus"),
             (&["-drive", "file=x,if=none,id=q"], "no -device"),
-            (&["-device", "virtio-net-device"], "unsupported device"),
+            (&["-device", "virtio-net-device"], "needs netdev=ID"),
+            (&["-device", "e1000"], "unsupported device"),
             (&["-device", "virtio-blk-device,drive=zz"], "zz"),
             (&["-device", "virtconsole,chardev=c"], "no -chardev"),
             (

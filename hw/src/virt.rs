@@ -38,6 +38,7 @@ use crate::uart16550::Uart16550;
 use crate::virtio::block::{Block, BlockConfig};
 use crate::virtio::console::{Console, NullBackend, SocketBackend};
 use crate::virtio::mmio::VirtioMmio;
+use crate::virtio::net::{Net, NetBackendSpec, NetConfig};
 use crate::virtio::rng::Rng;
 use crate::virtio::vsock::Vsock;
 use crate::virtio::{DeviceRam, DmaWatch, VirtioDevice};
@@ -101,6 +102,9 @@ pub enum VirtioSpec {
         /// host port P go to `PATH_P`.
         uds: std::path::PathBuf,
     },
+    /// `-device virtio-net-device,netdev=ID` with its `-netdev`:
+    /// virtio-net.
+    Net(NetConfig),
 }
 
 impl VirtConfig {
@@ -239,6 +243,13 @@ impl VirtMachine {
                             Error::VirtioSetup(format!("-device vhost-vsock-device: {e}"))
                         })?)
                     }
+                    VirtioSpec::Net(n) => Arc::new(Net::new(n).map_err(|e| {
+                        let kind = match n.backend {
+                            NetBackendSpec::User { .. } => "user",
+                            NetBackendSpec::Stream { .. } => "stream",
+                        };
+                        Error::VirtioSetup(format!("-netdev {kind}: {e}"))
+                    })?),
                 })
             })
             .collect::<Result<_>>()?;

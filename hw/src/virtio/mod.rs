@@ -1,6 +1,6 @@
 //! virtio devices for the `virt` machine: the MMIO transport ([`mmio`],
 //! virtio 1.2 §4.2, version 2, modern only), and the devices behind it
-//! ([`block`], [`console`], [`rng`], [`vsock`]).
+//! ([`block`], [`console`], [`net`], [`rng`], [`vsock`]).
 //!
 //! # Layers
 //! A device ([`VirtioDevice`]) knows nothing about the transport: it gives
@@ -45,6 +45,7 @@ use crate::bus::IrqLine;
 pub mod block;
 pub mod console;
 pub mod mmio;
+pub mod net;
 pub mod rng;
 pub mod uring;
 pub mod vsock;
@@ -57,6 +58,8 @@ pub mod device_id {
     pub const BLOCK: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_BLOCK;
     /// Console device (§5.3).
     pub const CONSOLE: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_CONSOLE;
+    /// Network device (§5.1).
+    pub const NET: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_NET;
     /// Entropy device (§5.4).
     pub const RNG: u32 = virtio_bindings::virtio_ids::VIRTIO_ID_RNG;
 }
