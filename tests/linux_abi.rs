@@ -99,7 +99,10 @@ fn cpython_sysroot() -> PathBuf {
 
 fn toolchain_sysroot() -> PathBuf {
     let s = fetched("toolchain/sysroot", "scripts/fetch-toolchain.sh");
-    fetched("toolchain/sysroot/usr/bin/gcc-14", "scripts/fetch-toolchain.sh");
+    fetched(
+        "toolchain/sysroot/usr/bin/gcc-14",
+        "scripts/fetch-toolchain.sh",
+    );
     s
 }
 
@@ -110,7 +113,10 @@ fn script(name: &str) -> PathBuf {
 /// `python3.13 SCRIPT ARGS...` under `emu`, or `None` (skipped).
 fn python(emu: Emu, name: &str) -> Option<Cmd> {
     let s = cpython_sysroot();
-    Some(emu.cmd(Some(&s), s.join("usr/bin/python3.13"))?.arg(script(name)))
+    Some(
+        emu.cmd(Some(&s), s.join("usr/bin/python3.13"))?
+            .arg(script(name)),
+    )
 }
 
 /// A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
@@ -171,9 +177,7 @@ impl Background {
                         let _ = e.read_to_string(&mut err);
                     }
                     use std::os::unix::process::ExitStatusExt;
-                    let code = s
-                        .code()
-                        .unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
+                    let code = s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0));
                     return (code, out, err);
                 }
                 Ok(None) if Instant::now() < deadline => {
@@ -409,7 +413,11 @@ fn python_sockets_16mib(emu: Emu, name: &str) {
         }
         None => {
             eprintln!("no host python3: checking the guest's hashes against each other only");
-            out.stdout_str().lines().take(4).map(|l| format!("{l}\n")).collect()
+            out.stdout_str()
+                .lines()
+                .take(4)
+                .map(|l| format!("{l}\n"))
+                .collect()
         }
     };
     expected.push_str(&format!("echoed {SIZE}\n"));
@@ -576,7 +584,10 @@ fn mmap_shared_with_host(emu: Emu, name: &str) {
         );
     }
     let (status, out, err) = guest.finish(Duration::from_secs(60));
-    assert!(status == 0, "the guest failed (status {status}):\n{out}\n{err}");
+    assert!(
+        status == 0,
+        "the guest failed (status {status}):\n{out}\n{err}"
+    );
     assert_eq!(out, format!("guest done {ROUNDS}\n"));
     let bytes = std::fs::read(&path).unwrap();
     assert_eq!(
@@ -630,7 +641,16 @@ fn toolchain_cmd(emu: Emu, program: &str) -> Option<Cmd> {
 printf '%s' \"$ABI_BINFMT\" > /proc/sys/fs/binfmt_misc/register || exit 98
 exec \"$@\"";
     let probe = host(&unshare)
-        .args(["--user", "--map-root-user", "--mount", "sh", "-c", setup, "sh", "true"])
+        .args([
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            setup,
+            "sh",
+            "true",
+        ])
         .env("ABI_BINFMT", &entry)
         .run();
     if probe.status != 0 {
@@ -643,7 +663,15 @@ exec \"$@\"";
     }
     Some(
         host(unshare)
-            .args(["--user", "--map-root-user", "--mount", "sh", "-c", setup, "sh"])
+            .args([
+                "--user",
+                "--map-root-user",
+                "--mount",
+                "sh",
+                "-c",
+                setup,
+                "sh",
+            ])
             .arg(qemu)
             .arg("-L")
             .arg(&t)
@@ -693,14 +721,13 @@ fn gcc_builds_printf(emu: Emu, name: &str) -> Option<Vec<u8>> {
     // prints whether argv[0] ends with "printf").
     std::fs::create_dir_all(dir.join("host")).unwrap();
     let hcc = on_path("cc").or_else(|| on_path("gcc"))?;
-    build(
-        host(hcc).args(["-O2", "-o", "host/printf"]).arg(&src),
-        &dir,
-    );
+    build(host(hcc).args(["-O2", "-o", "host/printf"]).arg(&src), &dir);
     let want = host(dir.join("host/printf")).run();
     want.assert_success();
     assert_same_text(
-        &format!("printf.c built by the guest gcc under {emu:?}, run under cranemu, vs the host build"),
+        &format!(
+            "printf.c built by the guest gcc under {emu:?}, run under cranemu, vs the host build"
+        ),
         &run,
         &want.stdout_str(),
     );
