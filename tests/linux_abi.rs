@@ -820,3 +820,66 @@ fn make_j2_builds_a_multi_file_project() {
 fn make_j2_builds_a_multi_file_project_qemu() {
     make_j2(Emu::Qemu, "abi-make-qemu");
 }
+
+// ---------------------------------------------------------------------
+// /proc and /sys: the CPUs
+// ---------------------------------------------------------------------
+
+/// tests/linux_abi/cpus.py: the CPUs a guest program sees (the online,
+/// possible and present lists and cpuN entries of /sys/devices/system/cpu,
+/// `os.cpu_count()`, its affinity, the harts of /proc/cpuinfo) equal what
+/// the same script sees on the host, with the affinity narrowed to one CPU
+/// by `taskset` (where it is installed) and without. Linux lists every
+/// online CPU in /proc/cpuinfo, whatever the reader's affinity.
+fn cpus_as_the_host_sees_them(emu: Emu) {
+    let Some(py) = on_path("python3") else {
+        eprintln!("skipped: no host python3 to compare with");
+        return;
+    };
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let last = online
+        .trim()
+        .rsplit([',', '-'])
+        .next()
+        .unwrap_or("0")
+        .to_string();
+    let taskset = on_path("taskset");
+    if taskset.is_none() {
+        eprintln!("no taskset (util-linux): the narrowed-affinity run is not done");
+    }
+    let narrowed = taskset.map(|t| vec![t.display().to_string(), "-c".into(), last.clone()]);
+    for prefix in [None, narrowed] {
+        let wrap = |c: Cmd| -> Cmd {
+            match &prefix {
+                None => c,
+                Some(p) => {
+                    let mut w = host(&p[0]).args(&p[1..]).arg(c.cmd.get_program());
+                    w = w.args(c.cmd.get_args());
+                    w
+                }
+            }
+        };
+        let Some(g) = python(emu, "cpus.py") else {
+            return;
+        };
+        let g = wrap(g).run();
+        g.assert_success();
+        let h = wrap(host(&py).arg(script("cpus.py"))).run();
+        h.assert_success();
+        assert_same_text(
+            &format!("cpus.py under {emu:?} (affinity {prefix:?}) vs the host"),
+            &g.stdout_str(),
+            &h.stdout_str(),
+        );
+    }
+}
+
+#[test]
+fn cpus_in_proc_and_sys_as_the_host_sees_them() {
+    cpus_as_the_host_sees_them(Emu::Cranemu);
+}
+
+#[test]
+fn cpus_in_proc_and_sys_as_the_host_sees_them_qemu() {
+    cpus_as_the_host_sees_them(Emu::Qemu);
+}
