@@ -8,11 +8,15 @@
 //! - shared memory: SQLite in WAL mode with a writer and a reader process
 //!   at once (tests/linux_abi/sqlite_wal.py; the `-shm` file is a MAP_SHARED
 //!   mapping in both), and a guest and a host process playing ping-pong
-//!   through one MAP_SHARED file (tests/linux_abi/mmap_shared.py);
+//!   through one MAP_SHARED file (tests/linux_abi/mmap_shared.py); a
+//!   shared mapping whose file was truncated gives SIGBUS and EFAULT as on
+//!   Linux (tests/linux_abi/mmap_beyond_eof.py);
 //! - a toolchain: Debian's gcc-14 and binutils compile and link a C program
 //!   of this project (cc1, as, collect2 and ld through execve), whose output
 //!   must equal the host gcc's build of it, and Debian's make runs `make -j2`
-//!   over a multi-file project (tests/linux_abi/make).
+//!   over a multi-file project (tests/linux_abi/make);
+//! - the CPUs the guest sees in /proc/cpuinfo and /sys/devices/system/cpu
+//!   (tests/linux_abi/cpus.py).
 //!
 //! Each runs under cranemu and, in a `_qemu` twin, under qemu-riscv64
 //! (skipped with a message when it is not installed), so a test that is
@@ -882,4 +886,56 @@ fn cpus_in_proc_and_sys_as_the_host_sees_them() {
 #[test]
 fn cpus_in_proc_and_sys_as_the_host_sees_them_qemu() {
     cpus_as_the_host_sees_them(Emu::Qemu);
+}
+
+/// tests/linux_abi/mmap_beyond_eof.py: a shared file mapping whose file is
+/// truncated. A system call given a buffer there fails with EFAULT, and a
+/// load from it raises SIGBUS in the guest (whose C-level handler,
+/// faulthandler, reports it) before the guest dies of it, as on the host:
+/// in both of cranemu's tiers (the interpreter, and translated code with
+/// `-jit-threshold 0`), the emulator itself must not die of the SIGBUS.
+fn mmap_beyond_eof(emu: Emu, options: &[&str], name: &str) {
+    let dir = scratch_dir(name);
+    let s = cpython_sysroot();
+    let cmd = match emu {
+        Emu::Cranemu => cranemu_cmd().arg("run").args(options).arg("-L").arg(&s),
+        Emu::Qemu => {
+            let Some(q) = on_path("qemu-riscv64") else {
+                eprintln!("skipped: qemu-riscv64 not on PATH (apt-get install qemu-user)");
+                return;
+            };
+            host(q).arg("-L").arg(&s)
+        }
+    };
+    let g = cmd
+        .arg(s.join("usr/bin/python3.13"))
+        .arg(script("mmap_beyond_eof.py"))
+        .arg(dir.join("file"))
+        .run();
+    let expected = "before truncation: b'hello'\nwrite from the mapping: EFAULT\n\
+                    touching the mapping\n";
+    assert_same_text(
+        &format!("mmap_beyond_eof.py under {emu:?} {options:?}"),
+        &g.stdout_str(),
+        expected,
+    );
+    assert!(
+        g.signal == Some(libc::SIGBUS) && g.stderr.contains("Fatal Python error: Bus error"),
+        "under {emu:?} {options:?}: expected the guest's own SIGBUS report and death by \
+         SIGBUS, got status {} (signal {:?}):\n{}",
+        g.status,
+        g.signal,
+        g.stderr
+    );
+}
+
+#[test]
+fn mmap_beyond_the_end_of_the_file_is_sigbus_and_efault() {
+    mmap_beyond_eof(Emu::Cranemu, &[], "abi-eof");
+    mmap_beyond_eof(Emu::Cranemu, &["-jit-threshold", "0"], "abi-eof-jit");
+}
+
+#[test]
+fn mmap_beyond_the_end_of_the_file_is_sigbus_and_efault_qemu() {
+    mmap_beyond_eof(Emu::Qemu, &[], "abi-eof-qemu");
 }

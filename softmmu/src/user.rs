@@ -48,6 +48,13 @@
 //! system calls, which report `EFAULT` instead of faulting if another thread
 //! unmaps the range in between.
 //!
+//! # Shared pages beyond the end of their file
+//!
+//! Such a page faults with `SIGBUS` on any access. Before the emulator's
+//! own code (the interpreter, syscall copies) touches a shared page, the
+//! access check probes it with a recoverable load (`softmmu/src/user/guard.rs`),
+//! so that the access fails as a [`MemFault`] instead of killing the host.
+//!
 //! # Code pages
 //!
 //! Pages that translated code was read from are watched for writes
@@ -61,7 +68,10 @@ use std::ops::{BitOr, BitOrAssign};
 use crate::sync::RwLock;
 
 mod code;
+mod guard;
+
 pub use code::CodeObserver;
+pub use guard::probe_fixup;
 
 /// Bytes of guest virtual address space: 2^38 (256 GiB), the user half of
 /// Sv39. Guest addresses are `0..GUEST_SPACE_SIZE`.
@@ -319,6 +329,12 @@ impl PageMap {
             }
         }
         Ok(())
+    }
+
+    /// True if a shared range overlaps `[start, end)`.
+    fn any_shared(&self, start: u64, end: u64) -> bool {
+        self.lookup(start).is_some_and(|m| m.shared)
+            || self.ranges.range(start..end).any(|(_, e)| e.shared)
     }
 
     /// True if no byte of `[start, end)` is mapped.
@@ -755,7 +771,31 @@ impl GuestSpace {
             return Err(fault(addr.max(GUEST_SPACE_SIZE.min(addr))));
         }
         map.check(addr, end, kind.needs()).map_err(fault)?;
+        if map.any_shared(addr, end) {
+            self.probe_shared(map, addr, end).map_err(fault)?;
+        }
         Ok(end)
+    }
+
+    /// Probes one byte of every shared page of `[addr, end)` (mapped, as
+    /// checked): the first address of a page that faults, such as a page
+    /// of a file mapping beyond the end of the file (see `guard`).
+    fn probe_shared(&self, map: &PageMap, addr: u64, end: u64) -> Result<(), u64> {
+        let mut page = page_align_down(addr);
+        while page < end {
+            let at = page.max(addr);
+            if map.lookup(at).is_some_and(|m| m.shared) {
+                // SAFETY: `at` is a mapped guest address (checked by the
+                // caller under the page-map lock it holds), so its host
+                // address is a readable or faulting page, never a stray
+                // one; a fault comes back as `false`.
+                if !unsafe { guard::probe(self.host(at)) } {
+                    return Err(at);
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        Ok(())
     }
 
     /// Validates guest `[addr, addr + len)` for `kind` and returns the host
@@ -1277,6 +1317,77 @@ mod tests {
             .map_shared(0, 0x1000, Prot::RW, false, Some((ro.as_raw_fd(), 0)))
             .unwrap_err();
         assert_eq!(e.errno(), libc::EACCES);
+    }
+
+    /// What the emulator's fault handler does for the probe (runtime's
+    /// exec.rs), and nothing else: resume at the probe's failure return.
+    extern "C" fn probe_only_handler(
+        _sig: libc::c_int,
+        _info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        // SAFETY: `ctx` is the interrupted thread's ucontext_t.
+        let gregs = unsafe { &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs };
+        match probe_fixup(gregs[libc::REG_RIP as usize] as u64) {
+            Some(fixup) => gregs[libc::REG_RIP as usize] = fixup as i64,
+            // Not the probe: a real crash of the test.
+            // SAFETY: async-signal-safe.
+            None => unsafe { libc::abort() },
+        }
+    }
+
+    #[test]
+    fn shared_pages_beyond_the_file_fail_checks_instead_of_faulting() {
+        use std::os::fd::AsRawFd;
+        // SAFETY: installs a SIGBUS handler that only redirects the probe.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = probe_only_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGBUS, &sa, std::ptr::null_mut()), 0);
+        }
+        let g = GuestSpace::new().unwrap();
+        g.set_mmap_top(0x10_0000_0000);
+        let path = std::env::temp_dir().join(format!("cranemu-eof-{}", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f.set_len(0x3000).unwrap();
+        let a = g
+            .map_shared(0, 0x3000, Prot::RW, false, Some((f.as_raw_fd(), 0)))
+            .unwrap();
+        g.write(a + 0xff8, b"abcdefghijkl").unwrap();
+        // Pages 1 and 2 now lie beyond the end of the file.
+        f.set_len(0x1000).unwrap();
+        let mut buf = [0u8; 16];
+        g.read(a + 0xff8, &mut buf[..8]).unwrap();
+        assert_eq!(&buf[..8], b"abcdefgh");
+        let fault = |addr| MemFault {
+            addr,
+            kind: AccessKind::Read,
+        };
+        assert_eq!(g.read(a + 0xff8, &mut buf), Err(fault(a + 0x1000)));
+        assert_eq!(g.read(a + 0x2000, &mut buf), Err(fault(a + 0x2000)));
+        assert_eq!(
+            g.write(a + 0x1800, b"x"),
+            Err(MemFault {
+                addr: a + 0x1800,
+                kind: AccessKind::Write
+            })
+        );
+        assert!(g
+            .access(a + 0x1000, 8, AccessKind::Read, |_| unreachable!())
+            .is_err());
+        // Grown back, the pages work again (and read as zeros).
+        f.set_len(0x3000).unwrap();
+        g.read(a + 0x2000, &mut buf).unwrap();
+        assert_eq!(buf, [0; 16]);
     }
 
     #[test]
