@@ -26,9 +26,10 @@
 //!   the execution loop ([`Process::end_thread`]).
 //! - `fork` from a threaded guest holds every engine lock across the host
 //!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
-//! - `MAP_PRIVATE` file mappings are private copies taken at `mmap`
-//!   (later writes to the file do not show); `MAP_SHARED` ones are host
-//!   shared mappings of the file.
+//! - File mappings are host mappings of the file (`MAP_PRIVATE` or
+//!   `MAP_SHARED`, as the guest asks). `mremap` growing a private one in
+//!   place adds anonymous pages (Linux extends the file mapping), and
+//!   moving it copies its bytes into anonymous memory.
 //!
 //! # Layout
 //!

@@ -249,6 +249,10 @@ pub struct Mapping {
     pub prot: Prot,
     /// Host `MAP_SHARED` memory (see [`GuestSpace::map_shared`]).
     pub shared: bool,
+    /// A host mapping of a file, shared or private (see
+    /// [`GuestSpace::map_file_private`]): its pages beyond the end of the
+    /// file fault with `SIGBUS`.
+    pub file: bool,
 }
 
 /// A page map entry: the end of the range that starts at its key.
@@ -257,6 +261,7 @@ struct Entry {
     end: u64,
     prot: Prot,
     shared: bool,
+    file: bool,
 }
 
 /// The page map, keyed by range start; ranges never overlap.
@@ -292,9 +297,17 @@ impl PageMap {
     }
 
     /// Sets `[start, end)` to `prot`, mapped (shared or private).
-    fn set(&mut self, start: u64, end: u64, prot: Prot, shared: bool) {
+    fn set(&mut self, start: u64, end: u64, prot: Prot, shared: bool, file: bool) {
         self.clear(start, end);
-        self.ranges.insert(start, Entry { end, prot, shared });
+        self.ranges.insert(
+            start,
+            Entry {
+                end,
+                prot,
+                shared,
+                file,
+            },
+        );
     }
 
     /// Changes the permissions of the mapped `[start, end)` to `prot`,
@@ -315,6 +328,7 @@ impl PageMap {
             end: e.end,
             prot: e.prot,
             shared: e.shared,
+            file: e.file,
         })
     }
 
@@ -331,10 +345,10 @@ impl PageMap {
         Ok(())
     }
 
-    /// True if a shared range overlaps `[start, end)`.
-    fn any_shared(&self, start: u64, end: u64) -> bool {
-        self.lookup(start).is_some_and(|m| m.shared)
-            || self.ranges.range(start..end).any(|(_, e)| e.shared)
+    /// True if a host file mapping overlaps `[start, end)`.
+    fn any_file(&self, start: u64, end: u64) -> bool {
+        self.lookup(start).is_some_and(|m| m.file)
+            || self.ranges.range(start..end).any(|(_, e)| e.file)
     }
 
     /// True if no byte of `[start, end)` is mapped.
@@ -527,7 +541,7 @@ impl GuestSpace {
         let (start, plen) = self.place(&map, addr, len, fixed)?;
         let end = start + plen;
         self.host_map(start, end, prot.host())?;
-        map.set(start, end, prot, false);
+        map.set(start, end, prot, false, false);
         let released = map.unwatch(start, end);
         drop(map);
         self.notify(&released);
@@ -551,13 +565,56 @@ impl GuestSpace {
         fixed: bool,
         file: Option<(i32, u64)>,
     ) -> Result<u64, Error> {
+        self.map_host(addr, len, prot, fixed, file, true)
+    }
+
+    /// Like [`GuestSpace::map`], but a host `MAP_PRIVATE` mapping of `len`
+    /// bytes of the host file descriptor `fd` from offset `off` (page
+    /// aligned), as `mmap(MAP_PRIVATE)` of that file: the guest sees the
+    /// file's current contents (and later writes to it by others, on pages
+    /// it has not written), its own writes stay private (copy on write),
+    /// and pages beyond the end of the file fault with `SIGBUS`, as on
+    /// Linux. Host refusals come back as [`Error::Host`] (`EACCES` for a
+    /// descriptor not open for reading, `ENODEV` for a file that cannot be
+    /// mapped).
+    ///
+    /// # Errors
+    /// As [`GuestSpace::map`].
+    pub fn map_file_private(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        fd: i32,
+        off: u64,
+    ) -> Result<u64, Error> {
+        self.map_host(addr, len, prot, fixed, Some((fd, off)), false)
+    }
+
+    /// [`GuestSpace::map_shared`] (`shared`) or
+    /// [`GuestSpace::map_file_private`] (not `shared`, with a file).
+    fn map_host(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        file: Option<(i32, u64)>,
+        shared: bool,
+    ) -> Result<u64, Error> {
         let mut map = self.map.write();
         let (start, plen) = self.place(&map, addr, len, fixed)?;
+        let kind = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
         let (flags, fd, off) = match file {
-            None => (libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0),
+            None => (kind | libc::MAP_ANONYMOUS, -1, 0),
             Some((fd, off)) => {
                 let off = libc::off_t::try_from(off).map_err(|_| Error::InvalidArgument)?;
-                (libc::MAP_SHARED, fd, off)
+                (kind, fd, off)
             }
         };
         // SAFETY: [start, start + plen) lies inside our reservation (checked
@@ -579,7 +636,7 @@ impl GuestSpace {
             // as it was.
             return Err(Error::Host(std::io::Error::last_os_error()));
         }
-        map.set(start, start + plen, prot, true);
+        map.set(start, start + plen, prot, shared, file.is_some());
         let released = map.unwatch(start, start + plen);
         drop(map);
         self.notify(&released);
@@ -685,7 +742,7 @@ impl GuestSpace {
             self.host_map(ostart, oend, libc::PROT_NONE)?;
             map.clear(ostart, oend);
         }
-        map.set(target, target + nlen, m.prot, true);
+        map.set(target, target + nlen, m.prot, true, m.file);
         let mut released = map.unwatch(ostart, oend);
         released.extend(map.unwatch(target, target + nlen));
         drop(map);
@@ -759,6 +816,7 @@ impl GuestSpace {
                 end: e.end,
                 prot: e.prot,
                 shared: e.shared,
+                file: e.file,
             })
             .collect()
     }
@@ -771,20 +829,20 @@ impl GuestSpace {
             return Err(fault(addr.max(GUEST_SPACE_SIZE.min(addr))));
         }
         map.check(addr, end, kind.needs()).map_err(fault)?;
-        if map.any_shared(addr, end) {
-            self.probe_shared(map, addr, end).map_err(fault)?;
+        if map.any_file(addr, end) {
+            self.probe_file(map, addr, end).map_err(fault)?;
         }
         Ok(end)
     }
 
-    /// Probes one byte of every shared page of `[addr, end)` (mapped, as
-    /// checked): the first address of a page that faults, such as a page
-    /// of a file mapping beyond the end of the file (see `guard`).
-    fn probe_shared(&self, map: &PageMap, addr: u64, end: u64) -> Result<(), u64> {
+    /// Probes one byte of every page of `[addr, end)` (mapped, as checked)
+    /// that is a host file mapping: the first address of a page that
+    /// faults, one beyond the end of its file (see `guard`).
+    fn probe_file(&self, map: &PageMap, addr: u64, end: u64) -> Result<(), u64> {
         let mut page = page_align_down(addr);
         while page < end {
             let at = page.max(addr);
-            if map.lookup(at).is_some_and(|m| m.shared) {
+            if map.lookup(at).is_some_and(|m| m.file) {
                 // SAFETY: `at` is a mapped guest address (checked by the
                 // caller under the page-map lock it holds), so its host
                 // address is a readable or faulting page, never a stray
@@ -1388,6 +1446,16 @@ mod tests {
         f.set_len(0x3000).unwrap();
         g.read(a + 0x2000, &mut buf).unwrap();
         assert_eq!(buf, [0; 16]);
+        // The same for a private mapping of the file, whose unwritten
+        // pages are the file's.
+        let b = g
+            .map_file_private(0, 0x3000, Prot::READ, false, f.as_raw_fd(), 0)
+            .unwrap();
+        assert!(!g.is_shared(b, 0x3000));
+        g.read(b + 0xff8, &mut buf[..8]).unwrap();
+        assert_eq!(&buf[..8], b"abcdefgh");
+        f.set_len(0x1000).unwrap();
+        assert_eq!(g.read(b + 0x1000, &mut buf), Err(fault(b + 0x1000)));
     }
 
     #[test]

@@ -213,6 +213,34 @@ fn mmap_anonymous_file_and_errors() {
         call(&mut p, &mut cpu, nr::MPROTECT, &[0x5000_0000, 0x1000, 3]),
         -(libc::ENOMEM as i64)
     );
+    // It is the file, not a copy: a write by another (through the file)
+    // shows in the mapping, on the pages the guest has not written; the
+    // guest's own writes stay private (copy on write).
+    let a2 = call(
+        &mut p,
+        &mut cpu,
+        nr::MMAP,
+        &[0, 10, 1, 2, f.as_raw_fd() as u64, 0],
+    );
+    assert!(a2 > 0);
+    std::fs::write(&file, b"FILE BYTES").unwrap();
+    p.space.read(a2 as u64, &mut b).unwrap();
+    assert_eq!(&b, b"FILE BYTES\0\0");
+    p.space.write(a as u64, b"mine").unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), b"FILE BYTES");
+    p.space.read(a as u64, &mut b).unwrap();
+    assert_eq!(&b, b"mine BYTES\0\0");
+    // A descriptor open only for writing cannot be mapped.
+    let wo = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0, 10, 1, 2, wo.as_raw_fd() as u64, 0],
+        ),
+        -(libc::EACCES as i64)
+    );
     std::fs::remove_file(&file).unwrap();
 }
 
