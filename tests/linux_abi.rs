@@ -713,11 +713,31 @@ fn gcc_builds_printf(emu: Emu, name: &str) -> Option<Vec<u8>> {
     let dir = scratch_dir(name);
     let src = repo().join("tests/guest/libc/printf.c");
     let gcc = toolchain_cmd(emu, "gcc-14")?;
-    build(
+    let out = build(
         gcc.args(gcc_sysroot_args())
-            .args(["-O2", "-Wall", "-Wno-format-truncation", "-o", "printf"])
+            .args([
+                "-v",
+                "-O2",
+                "-Wall",
+                "-Wno-format-truncation",
+                "-o",
+                "printf",
+            ])
             .arg(&src),
         &dir,
+    );
+    // The driver ran cc1, the assembler and collect2 (which runs ld).
+    for step in ["/14/cc1 ", "GNU assembler version", "/14/collect2 "] {
+        assert!(
+            out.stderr.contains(step),
+            "no {step:?} in gcc -v's log under {emu:?}:\n{}",
+            truncate(&out.stderr, 4000)
+        );
+    }
+    let elf = std::fs::read(dir.join("printf")).unwrap();
+    assert!(
+        elf.starts_with(b"\x7fELF\x02\x01") && elf.get(18..20) == Some(&[0xf3, 0][..]),
+        "gcc's output is not a riscv64 ELF"
     );
     let t = toolchain_sysroot();
     let run = emu_run_cranemu(&t, &dir.join("printf"));
