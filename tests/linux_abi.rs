@@ -744,7 +744,10 @@ fn gcc_builds_printf(emu: Emu, name: &str) -> Option<Vec<u8>> {
     // The host's build of the same source, with the same name (the program
     // prints whether argv[0] ends with "printf").
     std::fs::create_dir_all(dir.join("host")).unwrap();
-    let hcc = on_path("cc").or_else(|| on_path("gcc"))?;
+    let Some(hcc) = on_path("cc").or_else(|| on_path("gcc")) else {
+        eprintln!("no host cc: the program's output is not compared with a host build");
+        return Some(elf);
+    };
     build(host(hcc).args(["-O2", "-o", "host/printf"]).arg(&src), &dir);
     let want = host(dir.join("host/printf")).run();
     want.assert_success();
