@@ -12,7 +12,8 @@
 # count, the number of distinct batches, the largest batch and `total`.  A
 # consistent snapshot has count == total == batches * ROWS and every batch
 # complete; anything else is a torn transaction.  The writer starts its
-# transactions only once the reader has opened the database.  The reader stops when it
+# transactions only once the reader has opened the database, and waits
+# half-way until the reader has seen a snapshot in between.  The reader stops when it
 # sees all TXNS batches, and prints how many distinct snapshots it saw.
 import os, sqlite3, sys, time
 
@@ -49,6 +50,12 @@ if role == "writer":
         n += rows
         c.execute("UPDATE total SET n = ?", (n,))
         c.execute("COMMIT")
+        if t == txns // 2:
+            # Half-way, the reader must see this snapshot (or a later
+            # one) while the writer waits: the two really overlap.
+            while not os.path.exists(db + ".mid"):
+                assert time.monotonic() < DEADLINE, "the reader never saw the writer's work in progress"
+                time.sleep(0.01)
     final = c.execute("SELECT count(*), (SELECT n FROM total) FROM t").fetchone()
     c.close()
     print("writer", txns, "transactions", final[0], final[1])
@@ -77,6 +84,8 @@ else:
             print(f"TORN: count={count} total={total} batches={batches} top={top} short={short}")
             sys.exit(1)
         seen.add(batches)
+        if 0 < batches < txns and not os.path.exists(db + ".mid"):
+            open(db + ".mid", "w").close()
         if batches == txns:
             break
     c.close()
