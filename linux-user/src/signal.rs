@@ -795,7 +795,7 @@ impl SignalState {
     }
 
     /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`
-    /// (`page_fault`: the trap was a load or store page fault): enters the
+    /// (`page_fault`: the trap was a page fault): enters the
     /// guest handler if there is one and the signal is not blocked, else
     /// the guest dies. Returns `Some(status)` if it died.
     pub(crate) fn deliver_trap(

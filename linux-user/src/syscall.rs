@@ -369,18 +369,20 @@ impl Process {
     }
 
     /// The signal Linux raises for a trap of cause `cause` with `tval`:
-    /// [`crate::signal_for_trap`]'s, except that a load or store page
-    /// fault at an address the guest may access that way is a bus error,
+    /// [`crate::signal_for_trap`]'s, except that a load, store or
+    /// instruction page fault at an address the guest may access that way
+    /// is a bus error,
     /// `SIGBUS` (the access reached a page of a shared file mapping beyond
     /// the end of the file; Linux's mm/filemap.c `filemap_fault` returns
     /// `VM_FAULT_SIGBUS`, and arch/riscv/mm/fault.c raises `SIGBUS` with
     /// `BUS_ADRERR`).
     pub fn trap_signal(&self, cause: cranemu_frontend::Exception, tval: u64) -> i32 {
-        use cranemu_frontend::Exception::{LoadPageFault, StorePageFault};
+        use cranemu_frontend::Exception::{InstructionPageFault, LoadPageFault, StorePageFault};
         use cranemu_softmmu::user::Prot;
         let need = match cause {
             LoadPageFault => Prot::READ,
             StorePageFault => Prot::WRITE,
+            InstructionPageFault => Prot::EXEC,
             _ => return crate::signal_for_trap(cause),
         };
         match self.space.prot_of(tval) {
@@ -390,7 +392,8 @@ impl Process {
     }
 
     /// The synchronous signal `sig` (from [`Process::trap_signal`]) raised
-    /// by a trap of cause `cause` at `cpu.pc` with `tval`: enters the guest
+    /// by a trap of cause `cause` at `cpu.pc` with `tval` (a page fault's
+    /// `SIGBUS` gets `BUS_ADRERR`, another `BUS_ADRALN`): enters the guest
     /// handler if there is one and the signal is not blocked, else the
     /// guest dies. Returns `Some(status)` if it died.
     pub fn deliver_trap(
@@ -400,8 +403,8 @@ impl Process {
         cause: cranemu_frontend::Exception,
         tval: u64,
     ) -> Option<i32> {
-        use cranemu_frontend::Exception::{LoadPageFault, StorePageFault};
-        let page_fault = matches!(cause, LoadPageFault | StorePageFault);
+        use cranemu_frontend::Exception::{InstructionPageFault, LoadPageFault, StorePageFault};
+        let page_fault = matches!(cause, LoadPageFault | StorePageFault | InstructionPageFault);
         self.signals
             .deliver_trap(&self.space, &self.opts, cpu, sig, tval, page_fault)
     }
