@@ -15,6 +15,8 @@
 # cached the same way); CRANEMU_NO_SYSTEM_IMAGES=1 skips that step.  Then
 # scripts/fetch-cpython.sh (python3.13 with its stdlib and test suite, in a
 # sysroot of its own, CACHE/cpython/sysroot); CRANEMU_NO_CPYTHON=1 skips it.
+# And scripts/fetch-toolchain.sh (gcc-14, binutils, make, in
+# CACHE/toolchain/sysroot); CRANEMU_NO_TOOLCHAIN=1 skips it.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -66,6 +68,7 @@ system_images() {
 # CACHE/cpython; see scripts/fetch-cpython.sh.  Skipped when
 # CRANEMU_NO_CPYTHON=1.
 cpython() {
+    [[ "${CRANEMU_NO_TOOLCHAIN:-}" == 1 ]] || "$REPO/scripts/fetch-toolchain.sh" "$CACHE" >/dev/null || die "scripts/fetch-toolchain.sh failed"
     [[ "${CRANEMU_NO_CPYTHON:-}" == 1 ]] && return
     "$REPO/scripts/fetch-cpython.sh" "$CACHE" >/dev/null \
         || die "scripts/fetch-cpython.sh failed"

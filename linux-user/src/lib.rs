@@ -589,7 +589,7 @@ fn run_guest(
                 }
             },
             Exit::Trap(t) => {
-                let sig = signal_for_trap(t.cause);
+                let sig = process.trap_signal(t.cause, t.tval);
                 if opts.strace {
                     eprintln!(
                         "--- {} at pc {:#x}, tval {:#x} ---",
@@ -599,7 +599,7 @@ fn run_guest(
                     );
                 }
                 cpu.pc = t.pc;
-                if let Some(code) = process.deliver_trap(cpu, sig, t.tval) {
+                if let Some(code) = process.deliver_trap(cpu, sig, t.cause, t.tval) {
                     let _ = std::io::stdout().flush();
                     return Ok(Ended::Process(code));
                 }

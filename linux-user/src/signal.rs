@@ -794,9 +794,10 @@ impl SignalState {
         r
     }
 
-    /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`:
-    /// enters the guest handler if there is one and the signal is not
-    /// blocked, else the guest dies. Returns `Some(status)` if it died.
+    /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`
+    /// (`page_fault`: the trap was a page fault): enters the
+    /// guest handler if there is one and the signal is not blocked, else
+    /// the guest dies. Returns `Some(status)` if it died.
     pub(crate) fn deliver_trap(
         &mut self,
         space: &GuestSpace,
@@ -804,6 +805,7 @@ impl SignalState {
         cpu: &mut CpuState,
         sig: i32,
         tval: u64,
+        page_fault: bool,
     ) -> Option<i32> {
         let act = self.sigaction(sig).unwrap_or_default();
         if act.handler == abi::SIG_DFL
@@ -817,7 +819,10 @@ impl SignalState {
                 // SEGV_ACCERR if mapped, else SEGV_MAPERR.
                 (if space.prot_of(tval).is_some() { 2 } else { 1 }, tval)
             }
-            libc::SIGBUS => (1, tval),    // BUS_ADRALN
+            // BUS_ADRERR for a page fault (see `Process::trap_signal`),
+            // else BUS_ADRALN (a misaligned access).
+            libc::SIGBUS if page_fault => (2, tval),
+            libc::SIGBUS => (1, tval),
             libc::SIGILL => (1, cpu.pc),  // ILL_ILLOPC
             libc::SIGTRAP => (1, cpu.pc), // TRAP_BRKPT
             _ => (0x80, 0),               // SI_KERNEL

@@ -26,9 +26,10 @@
 //!   the execution loop ([`Process::end_thread`]).
 //! - `fork` from a threaded guest holds every engine lock across the host
 //!   `fork()` ([`Engine::quiesced`]); other vCPUs keep running meanwhile.
-//! - `MAP_PRIVATE` file mappings are private copies taken at `mmap`
-//!   (later writes to the file do not show); `MAP_SHARED` ones are host
-//!   shared mappings of the file.
+//! - File mappings are host mappings of the file (`MAP_PRIVATE` or
+//!   `MAP_SHARED`, as the guest asks). `mremap` growing a private one in
+//!   place adds anonymous pages (Linux extends the file mapping), and
+//!   moving it copies its bytes into anonymous memory.
 //!
 //! # Layout
 //!
@@ -367,12 +368,45 @@ impl Process {
         self.signals.deliver_pending(&self.space, &self.opts, cpu)
     }
 
-    /// A synchronous signal `sig` raised by a trap at `cpu.pc` with `tval`:
-    /// enters the guest handler if there is one and the signal is not
-    /// blocked, else the guest dies. Returns `Some(status)` if it died.
-    pub fn deliver_trap(&mut self, cpu: &mut CpuState, sig: i32, tval: u64) -> Option<i32> {
+    /// The signal Linux raises for a trap of cause `cause` with `tval`:
+    /// [`crate::signal_for_trap`]'s, except that a load, store or
+    /// instruction page fault at an address the guest may access that way
+    /// is a bus error,
+    /// `SIGBUS` (the access reached a page of a shared file mapping beyond
+    /// the end of the file; Linux's mm/filemap.c `filemap_fault` returns
+    /// `VM_FAULT_SIGBUS`, and arch/riscv/mm/fault.c raises `SIGBUS` with
+    /// `BUS_ADRERR`).
+    pub fn trap_signal(&self, cause: cranemu_frontend::Exception, tval: u64) -> i32 {
+        use cranemu_frontend::Exception::{InstructionPageFault, LoadPageFault, StorePageFault};
+        use cranemu_softmmu::user::Prot;
+        let need = match cause {
+            LoadPageFault => Prot::READ,
+            StorePageFault => Prot::WRITE,
+            InstructionPageFault => Prot::EXEC,
+            _ => return crate::signal_for_trap(cause),
+        };
+        match self.space.prot_of(tval) {
+            Some(p) if p.contains(need) => libc::SIGBUS,
+            _ => libc::SIGSEGV,
+        }
+    }
+
+    /// The synchronous signal `sig` (from [`Process::trap_signal`]) raised
+    /// by a trap of cause `cause` at `cpu.pc` with `tval` (a page fault's
+    /// `SIGBUS` gets `BUS_ADRERR`, another `BUS_ADRALN`): enters the guest
+    /// handler if there is one and the signal is not blocked, else the
+    /// guest dies. Returns `Some(status)` if it died.
+    pub fn deliver_trap(
+        &mut self,
+        cpu: &mut CpuState,
+        sig: i32,
+        cause: cranemu_frontend::Exception,
+        tval: u64,
+    ) -> Option<i32> {
+        use cranemu_frontend::Exception::{InstructionPageFault, LoadPageFault, StorePageFault};
+        let page_fault = matches!(cause, LoadPageFault | StorePageFault | InstructionPageFault);
         self.signals
-            .deliver_trap(&self.space, &self.opts, cpu, sig, tval)
+            .deliver_trap(&self.space, &self.opts, cpu, sig, tval, page_fault)
     }
 
     /// Executes the syscall the guest asked for with `ecall`: number in

@@ -18,13 +18,16 @@
 //! crashes loudly. One exception: a SIGSEGV sent by this process itself
 //! with `tgkill` (`SI_TKILL`) is not a fault but a wake-up (Linux user mode
 //! interrupts a thread's blocking host system call that way to deliver it
-//! a guest signal), and the handler just returns.
+//! a guest signal), and the handler just returns. Another: a fault of
+//! softmmu's page probe (`cranemu_softmmu::user::probe_fixup`), which the
+//! handler sends to the probe's failure return.
 
 use std::cell::Cell;
 use std::sync::Once;
 
 use cranemu_backend::ExitCode;
 use cranemu_frontend::CpuState;
+use cranemu_softmmu::user::probe_fixup;
 
 core::arch::global_asm!(
     ".globl cranemu_enter_jit",
@@ -136,6 +139,14 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         // Not a fault: another thread of ours interrupting this one's host
         // system call (to deliver it a guest signal). Returning is all
         // that is needed: the call fails with EINTR.
+        return;
+    }
+    // SAFETY: `ctx` is the ucontext_t of the interrupted thread.
+    let gregs = unsafe { &mut (*(ctx as *mut libc::ucontext_t)).uc_mcontext.gregs };
+    if let Some(fixup) = probe_fixup(gregs[libc::REG_RIP as usize] as u64) {
+        // The emulator probing a guest page (softmmu's guard): resume at
+        // the probe's failure return.
+        gregs[libc::REG_RIP as usize] = fixup as i64;
         return;
     }
     let cpu = JIT_CPU.with(|c| c.get());

@@ -48,6 +48,13 @@
 //! system calls, which report `EFAULT` instead of faulting if another thread
 //! unmaps the range in between.
 //!
+//! # Shared pages beyond the end of their file
+//!
+//! Such a page faults with `SIGBUS` on any access. Before the emulator's
+//! own code (the interpreter, syscall copies) touches a shared page, the
+//! access check probes it with a recoverable load (`softmmu/src/user/guard.rs`),
+//! so that the access fails as a [`MemFault`] instead of killing the host.
+//!
 //! # Code pages
 //!
 //! Pages that translated code was read from are watched for writes
@@ -61,7 +68,10 @@ use std::ops::{BitOr, BitOrAssign};
 use crate::sync::RwLock;
 
 mod code;
+mod guard;
+
 pub use code::CodeObserver;
+pub use guard::probe_fixup;
 
 /// Bytes of guest virtual address space: 2^38 (256 GiB), the user half of
 /// Sv39. Guest addresses are `0..GUEST_SPACE_SIZE`.
@@ -239,6 +249,10 @@ pub struct Mapping {
     pub prot: Prot,
     /// Host `MAP_SHARED` memory (see [`GuestSpace::map_shared`]).
     pub shared: bool,
+    /// A host mapping of a file, shared or private (see
+    /// [`GuestSpace::map_file_private`]): its pages beyond the end of the
+    /// file fault with `SIGBUS`.
+    pub file: bool,
 }
 
 /// A page map entry: the end of the range that starts at its key.
@@ -247,6 +261,7 @@ struct Entry {
     end: u64,
     prot: Prot,
     shared: bool,
+    file: bool,
 }
 
 /// The page map, keyed by range start; ranges never overlap.
@@ -282,9 +297,17 @@ impl PageMap {
     }
 
     /// Sets `[start, end)` to `prot`, mapped (shared or private).
-    fn set(&mut self, start: u64, end: u64, prot: Prot, shared: bool) {
+    fn set(&mut self, start: u64, end: u64, prot: Prot, shared: bool, file: bool) {
         self.clear(start, end);
-        self.ranges.insert(start, Entry { end, prot, shared });
+        self.ranges.insert(
+            start,
+            Entry {
+                end,
+                prot,
+                shared,
+                file,
+            },
+        );
     }
 
     /// Changes the permissions of the mapped `[start, end)` to `prot`,
@@ -305,6 +328,7 @@ impl PageMap {
             end: e.end,
             prot: e.prot,
             shared: e.shared,
+            file: e.file,
         })
     }
 
@@ -319,6 +343,12 @@ impl PageMap {
             }
         }
         Ok(())
+    }
+
+    /// True if a host file mapping overlaps `[start, end)`.
+    fn any_file(&self, start: u64, end: u64) -> bool {
+        self.lookup(start).is_some_and(|m| m.file)
+            || self.ranges.range(start..end).any(|(_, e)| e.file)
     }
 
     /// True if no byte of `[start, end)` is mapped.
@@ -511,7 +541,7 @@ impl GuestSpace {
         let (start, plen) = self.place(&map, addr, len, fixed)?;
         let end = start + plen;
         self.host_map(start, end, prot.host())?;
-        map.set(start, end, prot, false);
+        map.set(start, end, prot, false, false);
         let released = map.unwatch(start, end);
         drop(map);
         self.notify(&released);
@@ -535,13 +565,56 @@ impl GuestSpace {
         fixed: bool,
         file: Option<(i32, u64)>,
     ) -> Result<u64, Error> {
+        self.map_host(addr, len, prot, fixed, file, true)
+    }
+
+    /// Like [`GuestSpace::map`], but a host `MAP_PRIVATE` mapping of `len`
+    /// bytes of the host file descriptor `fd` from offset `off` (page
+    /// aligned), as `mmap(MAP_PRIVATE)` of that file: the guest sees the
+    /// file's current contents (and later writes to it by others, on pages
+    /// it has not written), its own writes stay private (copy on write),
+    /// and pages beyond the end of the file fault with `SIGBUS`, as on
+    /// Linux. Host refusals come back as [`Error::Host`] (`EACCES` for a
+    /// descriptor not open for reading, `ENODEV` for a file that cannot be
+    /// mapped).
+    ///
+    /// # Errors
+    /// As [`GuestSpace::map`].
+    pub fn map_file_private(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        fd: i32,
+        off: u64,
+    ) -> Result<u64, Error> {
+        self.map_host(addr, len, prot, fixed, Some((fd, off)), false)
+    }
+
+    /// [`GuestSpace::map_shared`] (`shared`) or
+    /// [`GuestSpace::map_file_private`] (not `shared`, with a file).
+    fn map_host(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        fixed: bool,
+        file: Option<(i32, u64)>,
+        shared: bool,
+    ) -> Result<u64, Error> {
         let mut map = self.map.write();
         let (start, plen) = self.place(&map, addr, len, fixed)?;
+        let kind = if shared {
+            libc::MAP_SHARED
+        } else {
+            libc::MAP_PRIVATE
+        };
         let (flags, fd, off) = match file {
-            None => (libc::MAP_SHARED | libc::MAP_ANONYMOUS, -1, 0),
+            None => (kind | libc::MAP_ANONYMOUS, -1, 0),
             Some((fd, off)) => {
                 let off = libc::off_t::try_from(off).map_err(|_| Error::InvalidArgument)?;
-                (libc::MAP_SHARED, fd, off)
+                (kind, fd, off)
             }
         };
         // SAFETY: [start, start + plen) lies inside our reservation (checked
@@ -563,7 +636,7 @@ impl GuestSpace {
             // as it was.
             return Err(Error::Host(std::io::Error::last_os_error()));
         }
-        map.set(start, start + plen, prot, true);
+        map.set(start, start + plen, prot, shared, file.is_some());
         let released = map.unwatch(start, start + plen);
         drop(map);
         self.notify(&released);
@@ -669,7 +742,7 @@ impl GuestSpace {
             self.host_map(ostart, oend, libc::PROT_NONE)?;
             map.clear(ostart, oend);
         }
-        map.set(target, target + nlen, m.prot, true);
+        map.set(target, target + nlen, m.prot, true, m.file);
         let mut released = map.unwatch(ostart, oend);
         released.extend(map.unwatch(target, target + nlen));
         drop(map);
@@ -743,6 +816,7 @@ impl GuestSpace {
                 end: e.end,
                 prot: e.prot,
                 shared: e.shared,
+                file: e.file,
             })
             .collect()
     }
@@ -755,7 +829,31 @@ impl GuestSpace {
             return Err(fault(addr.max(GUEST_SPACE_SIZE.min(addr))));
         }
         map.check(addr, end, kind.needs()).map_err(fault)?;
+        if map.any_file(addr, end) {
+            self.probe_file(map, addr, end).map_err(fault)?;
+        }
         Ok(end)
+    }
+
+    /// Probes one byte of every page of `[addr, end)` (mapped, as checked)
+    /// that is a host file mapping: the first address of a page that
+    /// faults, one beyond the end of its file (see `guard`).
+    fn probe_file(&self, map: &PageMap, addr: u64, end: u64) -> Result<(), u64> {
+        let mut page = page_align_down(addr);
+        while page < end {
+            let at = page.max(addr);
+            if map.lookup(at).is_some_and(|m| m.file) {
+                // SAFETY: `at` is a mapped guest address (checked by the
+                // caller under the page-map lock it holds), so its host
+                // address is a readable or faulting page, never a stray
+                // one; a fault comes back as `false`.
+                if !unsafe { guard::probe(self.host(at)) } {
+                    return Err(at);
+                }
+            }
+            page += PAGE_SIZE;
+        }
+        Ok(())
     }
 
     /// Validates guest `[addr, addr + len)` for `kind` and returns the host
@@ -1036,257 +1134,4 @@ impl fmt::Debug for GuestSpace {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn assert_send_sync<T: Send + Sync>() {}
-
-    #[test]
-    fn is_send_sync() {
-        assert_send_sync::<GuestSpace>();
-    }
-
-    #[test]
-    fn map_read_write_unmap() {
-        let g = GuestSpace::new().unwrap();
-        let a = g.map(0x10000, 0x2000, Prot::RW, true).unwrap();
-        assert_eq!(a, 0x10000);
-        g.write(0x10ffc, b"abcdefgh").unwrap();
-        let mut b = [0; 8];
-        g.read(0x10ffc, &mut b).unwrap();
-        assert_eq!(&b, b"abcdefgh");
-        assert_eq!(g.read_u32(0x10ffc).unwrap(), u32::from_le_bytes(*b"abcd"));
-        // Zeroed.
-        assert_eq!(g.read_u64(0x11000 + 8).unwrap(), 0);
-        g.unmap(0x11000, 0x1000).unwrap();
-        assert_eq!(g.prot_of(0x11000), None);
-        assert_eq!(g.prot_of(0x10000), Some(Prot::RW));
-        let e = g.read(0x10ffc, &mut b).unwrap_err();
-        assert_eq!(
-            e,
-            MemFault {
-                addr: 0x11000,
-                kind: AccessKind::Read
-            }
-        );
-        // Remapping gives zeroes again.
-        g.map(0x11000, 1, Prot::RW, true).unwrap();
-        assert_eq!(g.read_u32(0x11000).unwrap(), 0);
-    }
-
-    #[test]
-    fn faults_on_unmapped_and_readonly() {
-        let g = GuestSpace::new().unwrap();
-        let mut b = [0; 4];
-        assert_eq!(g.read(0x5000_0000, &mut b).unwrap_err().addr, 0x5000_0000);
-        g.map(0x20000, 0x1000, Prot::READ, true).unwrap();
-        let e = g.write(0x20000, b"x").unwrap_err();
-        assert_eq!(
-            e,
-            MemFault {
-                addr: 0x20000,
-                kind: AccessKind::Write
-            }
-        );
-        assert!(g.fetch_code(0x20000, &mut b).is_err());
-        g.write_force(0x20000, b"code").unwrap();
-        g.read(0x20000, &mut b).unwrap();
-        assert_eq!(&b, b"code");
-        // Still read-only for the guest afterwards.
-        assert!(g.write(0x20000, b"x").is_err());
-        g.protect(0x20000, 0x1000, Prot::RX).unwrap();
-        g.fetch_code(0x20000, &mut b).unwrap();
-        assert_eq!(
-            g.host_range(0x20000, 4, AccessKind::Write)
-                .unwrap_err()
-                .addr,
-            0x20000
-        );
-        assert!(g.host_range(0x20000, 4, AccessKind::Read).is_ok());
-    }
-
-    #[test]
-    fn protect_unmapped_is_error() {
-        let g = GuestSpace::new().unwrap();
-        g.map(0x30000, 0x1000, Prot::RW, true).unwrap();
-        assert!(matches!(
-            g.protect(0x30000, 0x2000, Prot::READ),
-            Err(Error::NotMapped)
-        ));
-        assert_eq!(g.prot_of(0x30000), Some(Prot::RW));
-        g.protect(0x30000, 0x1000, Prot::NONE).unwrap();
-        assert_eq!(g.prot_of(0x30000), Some(Prot::NONE));
-    }
-
-    #[test]
-    fn non_fixed_placement_does_not_overlap() {
-        let g = GuestSpace::new().unwrap();
-        g.set_mmap_top(0x10_0000_0000);
-        let mut got: Vec<(u64, u64)> = Vec::new();
-        for i in 1..20u64 {
-            let len = i * 0x1800;
-            let a = g.map(0, len, Prot::RW, false).unwrap();
-            assert_eq!(a % PAGE_SIZE, 0);
-            let end = a + page_align_up(len).unwrap();
-            assert!(end <= 0x10_0000_0000);
-            for &(s, e) in &got {
-                assert!(end <= s || a >= e, "overlap");
-            }
-            got.push((a, end));
-        }
-        // A hole gets reused.
-        let (s, e) = got[5];
-        g.unmap(s, e - s).unwrap();
-        let a = g.map(0, e - s, Prot::RW, false).unwrap();
-        assert_eq!(a, s);
-        // A free hint is honoured.
-        assert_eq!(
-            g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(),
-            0x4000_0000
-        );
-        // An occupied hint is not.
-        assert_ne!(
-            g.map(0x4000_0000, 0x1000, Prot::READ, false).unwrap(),
-            0x4000_0000
-        );
-    }
-
-    #[test]
-    fn absurd_arguments() {
-        let g = GuestSpace::new().unwrap();
-        assert!(matches!(
-            g.map(0x10000, 0, Prot::RW, true),
-            Err(Error::InvalidArgument)
-        ));
-        assert!(matches!(
-            g.map(0x10001, 10, Prot::RW, true),
-            Err(Error::InvalidArgument)
-        ));
-        assert!(matches!(
-            g.map(!0xfff, 0x1000, Prot::RW, true),
-            Err(Error::OutOfRange)
-        ));
-        assert!(matches!(
-            g.map(0x1000, u64::MAX, Prot::RW, true),
-            Err(Error::OutOfRange)
-        ));
-        assert!(matches!(
-            g.map(GUEST_SPACE_SIZE, 0x1000, Prot::RW, true),
-            Err(Error::OutOfRange)
-        ));
-        assert!(matches!(
-            g.map(0, GUEST_SPACE_SIZE * 2, Prot::RW, false),
-            Err(Error::NoSpace)
-        ));
-        assert!(g.unmap(0x10000, 0).is_err());
-        assert!(g.unmap(u64::MAX - 0xfff, 0x1000).is_err());
-        assert!(g.protect(0x10000, u64::MAX, Prot::RW).is_err());
-        let mut b = [0; 8];
-        assert!(g.read(u64::MAX - 3, &mut b).is_err());
-        assert!(g.read(GUEST_SPACE_SIZE - 4, &mut b).is_err());
-        assert!(g.write(u64::MAX, b"x").is_err());
-        assert!(g.write_force(u64::MAX - 1, b"xyz").is_err());
-        assert!(g.read_cstr(u64::MAX - 1, 100).is_err());
-        assert!(g.host_range(u64::MAX, 0, AccessKind::Read).is_err());
-        assert!(g.host_range(u64::MAX - 1, 4, AccessKind::Read).is_err());
-        assert!(!g.is_free(u64::MAX, 5));
-        assert_eq!(g.prot_of(u64::MAX), None);
-    }
-
-    /// Shared memory stays shared with a forked child; private does not.
-    #[test]
-    fn shared_mapping_survives_fork_and_remap() {
-        let g = GuestSpace::new().unwrap();
-        g.set_mmap_top(0x10_0000_0000);
-        let sh = g.map_shared(0, 0x2000, Prot::RW, false, None).unwrap();
-        let pr = g.map(0, 0x1000, Prot::RW, false).unwrap();
-        assert!(g.is_shared(sh + 0x1000, 8) && !g.is_shared(pr, 0x1000));
-        let child_writes = |g: &GuestSpace, addrs: &[u64]| {
-            // SAFETY: the child only stores to mapped writable guest pages
-            // and leaves with _exit.
-            let pid = unsafe { libc::fork() };
-            if pid == 0 {
-                for &a in addrs {
-                    unsafe { *(g.base().add(a as usize) as *mut u32) = 0xfeed };
-                }
-                unsafe { libc::_exit(0) };
-            }
-            let mut st = 0;
-            assert_eq!(unsafe { libc::waitpid(pid, &mut st, 0) }, pid);
-            assert!(libc::WIFEXITED(st) && libc::WEXITSTATUS(st) == 0);
-        };
-        child_writes(&g, &[sh + 0x1004, pr]);
-        assert_eq!(g.read_u32(sh + 0x1004).unwrap(), 0xfeed);
-        assert_eq!(g.read_u32(pr).unwrap(), 0);
-        // mprotect keeps it shared.
-        g.protect(sh, 0x1000, Prot::READ).unwrap();
-        assert!(g.is_shared(sh, 0x1000));
-        assert_eq!(g.prot_of(sh), Some(Prot::READ));
-        g.protect(sh, 0x1000, Prot::RW).unwrap();
-        // Moved (the pages after it are taken by `pr` or unmapped space
-        // above the top): contents and sharing go along, the old range is
-        // unmapped.
-        g.map(sh + 0x2000, 0x1000, Prot::RW, true).unwrap();
-        let moved = g.remap_shared(sh, 0x2000, 0x3000, true).unwrap();
-        assert_ne!(moved, sh);
-        assert_eq!(g.prot_of(sh), None);
-        assert_eq!(g.read_u32(moved + 0x1004).unwrap(), 0xfeed);
-        assert!(g.is_shared(moved, 0x3000));
-        child_writes(&g, &[moved]);
-        assert_eq!(g.read_u32(moved).unwrap(), 0xfeed);
-        // Without MREMAP_MAYMOVE and no room: refused.
-        g.map(moved + 0x3000, 0x1000, Prot::RW, true).unwrap();
-        assert!(g.remap_shared(moved, 0x3000, 0x4000, false).is_err());
-        // Grown in place into free pages, and shrunk.
-        g.unmap(moved + 0x3000, 0x1000).unwrap();
-        assert_eq!(g.remap_shared(moved, 0x3000, 0x4000, false).unwrap(), moved);
-        assert_eq!(g.prot_of(moved + 0x3000), Some(Prot::RW));
-        assert_eq!(g.remap_shared(moved, 0x4000, 0x1000, false).unwrap(), moved);
-        assert_eq!(g.prot_of(moved + 0x1000), None);
-        assert_eq!(g.read_u32(moved).unwrap(), 0xfeed);
-    }
-
-    /// A shared file mapping writes through to the file; a writable one of
-    /// a read-only descriptor is refused with the host's EACCES.
-    #[test]
-    fn shared_file_mapping() {
-        use std::io::{Read, Seek};
-        use std::os::fd::AsRawFd;
-        let g = GuestSpace::new().unwrap();
-        g.set_mmap_top(0x10_0000_0000);
-        let path = std::env::temp_dir().join(format!("cranemu-shared-{}", std::process::id()));
-        let mut f = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)
-            .unwrap();
-        f.set_len(0x2000).unwrap();
-        let a = g
-            .map_shared(0, 0x1000, Prot::RW, false, Some((f.as_raw_fd(), 0x1000)))
-            .unwrap();
-        g.write(a + 3, b"through").unwrap();
-        let mut buf = vec![0; 0x2000];
-        f.rewind().unwrap();
-        f.read_exact(&mut buf).unwrap();
-        assert_eq!(&buf[0x1003..0x100a], b"through");
-        let ro = std::fs::File::open(&path).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        let e = g
-            .map_shared(0, 0x1000, Prot::RW, false, Some((ro.as_raw_fd(), 0)))
-            .unwrap_err();
-        assert_eq!(e.errno(), libc::EACCES);
-    }
-
-    #[test]
-    fn cstr_across_pages() {
-        let g = GuestSpace::new().unwrap();
-        g.map(0x10000, 0x2000, Prot::RW, true).unwrap();
-        g.write(0x10ffe, b"hello\0").unwrap();
-        assert_eq!(g.read_cstr(0x10ffe, 100).unwrap(), b"hello");
-        assert!(g.read_cstr(0x10ffe, 3).is_err());
-        g.write(0x11ffe, b"ab").unwrap();
-        assert_eq!(g.read_cstr(0x11ffe, 100).unwrap_err().addr, 0x12000);
-    }
-}
+mod tests;

@@ -179,52 +179,13 @@ impl Process {
                 .map(addr, plen, prot, fixed)
                 .map_err(|e| e.errno());
         }
-        // Private file mapping: a private copy of the file's bytes.
-        let fd = fd as i32;
-        // SAFETY: F_GETFL takes no pointer.
-        let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if fl < 0 {
-            return Err(libc::EBADF);
-        }
-        if fl & libc::O_ACCMODE == libc::O_WRONLY {
-            return Err(libc::EACCES);
-        }
-        let start = self
-            .space
-            .map(addr, plen, Prot::RW, fixed)
-            .map_err(|e| e.errno())?;
-        let host = self.buf(start, plen, AccessKind::Write)?;
-        let mut done = 0u64;
-        while done < len {
-            // SAFETY: [host + done, host + len) is inside the RW mapping we
-            // just made.
-            let r = unsafe {
-                libc::pread(
-                    fd,
-                    (host + done) as *mut libc::c_void,
-                    (len - done) as usize,
-                    (off + done) as i64,
-                )
-            };
-            if r < 0 {
-                let e = errno();
-                if e == libc::EINTR {
-                    continue;
-                }
-                let _ = self.space.unmap(start, plen);
-                return Err(if e == libc::EISDIR { libc::ENODEV } else { e });
-            }
-            if r == 0 {
-                break;
-            }
-            done += r as u64;
-        }
-        if prot != Prot::RW {
-            self.space
-                .protect(start, plen, prot)
-                .map_err(|e| e.errno())?;
-        }
-        Ok(start)
+        // Private file mapping: a host MAP_PRIVATE mapping of the file, so
+        // the guest sees the file as it is (and as others change it, on
+        // pages it has not written) and pages beyond its end fault as on
+        // Linux.
+        self.space
+            .map_file_private(addr, plen, prot, fixed, fd as i32, off)
+            .map_err(|e| e.errno())
     }
 
     fn mremap(&mut self, a: [u64; 6]) -> SysResult {

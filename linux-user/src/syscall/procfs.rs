@@ -23,9 +23,10 @@
 //!   emulator (`startcode`, `endcode`, `startstack`, fields 26-28, and the
 //!   data, brk, argument and environment bounds, fields 45-51) zero, as
 //!   QEMU's `open_self_stat` leaves the ones it does not know.
-//! - `cpuinfo`: one riscv64 block per host CPU the guest may run on
-//!   (`sched_getaffinity`), as Linux 6.x arch/riscv/kernel/cpu.c
-//!   `c_show` prints it. `mmu` is `sv39`: the guest space is the 256 GiB
+//! - `cpuinfo`: one riscv64 block per online host CPU (numbered as the
+//!   host numbers it, so that it agrees with the host's
+//!   `/sys/devices/system/cpu`, which the guest sees as it is), as Linux
+//!   6.x arch/riscv/kernel/cpu.c `c_show` prints it. `mmu` is `sv39`: the guest space is the 256 GiB
 //!   user half of Sv39 ([`GUEST_SPACE_SIZE`]).
 //!
 //! [`GUEST_SPACE_SIZE`]: cranemu_softmmu::user::GUEST_SPACE_SIZE
@@ -160,10 +161,12 @@ pub(crate) fn guest_stat(host: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The `/proc/cpuinfo` text for `harts` harts.
-pub(crate) fn format_cpuinfo(harts: usize) -> String {
+/// The `/proc/cpuinfo` text for the harts numbered `harts` (`processor`
+/// and `hart` are both the number, as on a machine whose hart ids are its
+/// logical CPU numbers).
+pub(crate) fn format_cpuinfo(harts: &[usize]) -> String {
     let mut s = String::new();
-    for i in 0..harts {
+    for i in harts {
         let _ = write!(
             s,
             "processor\t: {i}\nhart\t\t: {i}\nisa\t\t: {CPUINFO_ISA}\nmmu\t\t: sv39\n\
@@ -173,17 +176,56 @@ pub(crate) fn format_cpuinfo(harts: usize) -> String {
     s
 }
 
-/// The number of host CPUs this thread may run on (at least 1).
-fn host_cpus() -> usize {
+/// The CPU numbers of a kernel CPU list (`Documentation/admin-guide/
+/// cputopology.rst`'s format, as in `/sys/devices/system/cpu/online`:
+/// comma-separated numbers and inclusive ranges, `0-3,5,8-9`), in
+/// increasing order; `None` if it is malformed, empty, or names more than
+/// 65,536 CPUs.
+pub(crate) fn parse_cpulist(text: &str) -> Option<Vec<usize>> {
+    const MAX: usize = 1 << 16;
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let n = part.parse::<usize>().ok()?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi >= MAX || cpus.len() + (hi - lo) >= MAX {
+            return None;
+        }
+        cpus.extend(lo..=hi);
+    }
+    cpus.sort_unstable();
+    cpus.dedup();
+    (!cpus.is_empty()).then_some(cpus)
+}
+
+/// The harts `/proc/cpuinfo` lists: the host's online CPUs, by their host
+/// numbers, as Linux lists every online CPU whatever the reader's affinity
+/// (fs/proc's `c_start` walks `cpu_online_mask`); `/sys/devices/system/cpu`
+/// is the host's own, so its `online`, `present`, `possible` and `cpuN`
+/// entries and glibc's `sysconf(_SC_NPROCESSORS_ONLN)` agree with it. If
+/// the host's list cannot be read, the CPUs this thread may run on,
+/// numbered from 0.
+fn online_harts() -> Vec<usize> {
+    if let Some(cpus) = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| parse_cpulist(&t))
+    {
+        return cpus;
+    }
     // SAFETY: a zeroed cpu_set_t is valid, and the size passed is its own.
-    unsafe {
+    let n = unsafe {
         let mut set: libc::cpu_set_t = std::mem::zeroed();
         if libc::sched_getaffinity(0, std::mem::size_of_val(&set), &mut set) == 0 {
             (libc::CPU_COUNT(&set) as usize).max(1)
         } else {
             1
         }
-    }
+    };
+    (0..n).collect()
 }
 
 impl Process {
@@ -201,7 +243,7 @@ impl Process {
             FakeFile::Stat => std::fs::read("/proc/self/stat")
                 .map(|host| guest_stat(&host))
                 .unwrap_or_default(),
-            FakeFile::CpuInfo => format_cpuinfo(host_cpus()).into_bytes(),
+            FakeFile::CpuInfo => format_cpuinfo(&online_harts()).into_bytes(),
         }
     }
 

@@ -213,6 +213,34 @@ fn mmap_anonymous_file_and_errors() {
         call(&mut p, &mut cpu, nr::MPROTECT, &[0x5000_0000, 0x1000, 3]),
         -(libc::ENOMEM as i64)
     );
+    // It is the file, not a copy: a write by another (through the file)
+    // shows in the mapping, on the pages the guest has not written; the
+    // guest's own writes stay private (copy on write).
+    let a2 = call(
+        &mut p,
+        &mut cpu,
+        nr::MMAP,
+        &[0, 10, 1, 2, f.as_raw_fd() as u64, 0],
+    );
+    assert!(a2 > 0);
+    std::fs::write(&file, b"FILE BYTES").unwrap();
+    p.space.read(a2 as u64, &mut b).unwrap();
+    assert_eq!(&b, b"FILE BYTES\0\0");
+    p.space.write(a as u64, b"mine").unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), b"FILE BYTES");
+    p.space.read(a as u64, &mut b).unwrap();
+    assert_eq!(&b, b"mine BYTES\0\0");
+    // A descriptor open only for writing cannot be mapped.
+    let wo = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+    assert_eq!(
+        call(
+            &mut p,
+            &mut cpu,
+            nr::MMAP,
+            &[0, 10, 1, 2, wo.as_raw_fd() as u64, 0],
+        ),
+        -(libc::EACCES as i64)
+    );
     std::fs::remove_file(&file).unwrap();
 }
 
@@ -508,14 +536,26 @@ fn proc_self_maps_lists_guest_mappings() {
 fn proc_cpuinfo_and_auxv_describe_the_guest() {
     let (mut p, mut cpu) = setup();
     let text = String::from_utf8(read_guest_file(&mut p, &mut cpu, "/proc/cpuinfo")).unwrap();
-    assert!(text.starts_with(
-        "processor\t: 0\nhart\t\t: 0\nisa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zihpm\n\
+    // One block per online host CPU, by its host number (what the guest
+    // sees in /sys/devices/system/cpu/online, which is the host's).
+    let online = std::fs::read_to_string("/sys/devices/system/cpu/online")
+        .ok()
+        .and_then(|t| procfs::parse_cpulist(&t));
+    let first = online.as_ref().map_or(0, |c| c[0]);
+    assert!(text.starts_with(&format!(
+        "processor\t: {first}\nhart\t\t: {first}\nisa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zihpm\n\
          mmu\t\t: sv39\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\n"
-    ));
+    )));
     assert!(!text.contains("x86") && !text.contains("flags"));
-    let harts = text.matches("processor\t: ").count();
-    assert!(harts >= 1);
-    assert!(text.contains(&format!("hart\t\t: {}\n", harts - 1)));
+    let listed: Vec<usize> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("processor\t: "))
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(!listed.is_empty());
+    if let Some(online) = online {
+        assert_eq!(listed, online, "cpuinfo's harts vs the host's online CPUs");
+    }
 
     let auxv: Vec<u8> = [6u64, 4096, 9, 0x10000, 0, 0]
         .iter()
@@ -568,4 +608,32 @@ fn proc_self_stat_hides_the_emulators_addresses() {
         procfs::FakeFile::of_path(b"/proc/thread-self/cmdline"),
         Some(procfs::FakeFile::Cmdline)
     );
+}
+
+#[test]
+fn cpu_lists_parse_like_the_kernel_prints_them() {
+    assert_eq!(procfs::parse_cpulist("0-1\n"), Some(vec![0, 1]));
+    assert_eq!(procfs::parse_cpulist("0"), Some(vec![0]));
+    assert_eq!(
+        procfs::parse_cpulist("0-2,5,8-9\n"),
+        Some(vec![0, 1, 2, 5, 8, 9])
+    );
+    assert_eq!(procfs::parse_cpulist("4,0-1"), Some(vec![0, 1, 4]));
+    for bad in [
+        "",
+        "\n",
+        "a",
+        "3-1",
+        "1-",
+        "-1",
+        "0,,1",
+        "0-99999999999",
+        "0-70000",
+    ] {
+        assert_eq!(procfs::parse_cpulist(bad), None, "{bad:?}");
+    }
+    let text = procfs::format_cpuinfo(&[2, 5]);
+    assert!(text.starts_with("processor\t: 2\nhart\t\t: 2\n"));
+    assert!(text.contains("\n\nprocessor\t: 5\nhart\t\t: 5\n"));
+    assert_eq!(text.matches("processor").count(), 2);
 }
