@@ -91,13 +91,29 @@ pub enum Exit {
     Interrupted,
 }
 
+/// Notes `tb`, a TB without code, for (`pc`, `flags`) in this thread's
+/// cold-TB cache (under the tag the last lookup set).
+fn fill_cold(pc: u64, flags: u64, tb: *const Tb) {
+    JUMP_CACHE.with(|jc| {
+        // SAFETY: thread-local, and no reference escapes this closure.
+        let jc = unsafe { &mut *jc.get() };
+        jc.cold[jump_cache_index(pc, flags)] = JumpCacheEntry {
+            pc,
+            flags,
+            code: 0,
+            tb: tb as usize,
+        };
+    });
+}
+
 /// What [`Engine::lookup`] found for a (pc, flags).
 enum Lookup {
     /// A compiled TB: its code, and the TB (kept alive by its generation
     /// until it is invalidated, which unchains and unlists it first).
     Code(*const u8, *const Tb),
-    /// A TB without code yet: the interpreter runs it.
-    Cold(Arc<Tb>),
+    /// A TB without code yet: the interpreter runs it. Alive as long as
+    /// its generation, like [`Lookup::Code`]'s.
+    Cold(*const Tb),
     /// No TB: translate one.
     Miss,
 }
@@ -200,6 +216,11 @@ struct JumpCache {
     /// The cache epoch and the generation the entries were filled under.
     epoch: (u64, u64),
     entries: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
+    /// TBs without code (`code` 0), indexed and tagged alike: the
+    /// interpreter's own jump cache, so that a cold TB run again costs an
+    /// array probe rather than a lookup in the shared map. Translated code
+    /// never sees these entries.
+    cold: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
 }
 
 const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
@@ -217,6 +238,7 @@ thread_local! {
     static JUMP_CACHE: UnsafeCell<JumpCache> = UnsafeCell::new(JumpCache {
         epoch: (0, 0),
         entries: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
+        cold: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
     });
     /// The engine and generation this thread is running translated code
     /// of, and the thread's counters.
@@ -555,13 +577,13 @@ impl Engine {
     /// Queues hot `tb` (claimed) for the compile thread, starting the
     /// thread if this process has none; gives the claim back when the
     /// queue is full.
-    fn queue_compile(&self, generation: &Arc<Generation>, tb: &Arc<Tb>) -> Result<()> {
+    fn queue_compile(&self, generation: &Arc<Generation>, tb: &Tb) -> Result<()> {
         if let Some(f) = self.compiles.failure() {
             return Err(Error::Codegen(f));
         }
         let queued = self
             .compiles
-            .push(tb.clone(), generation.clone(), || self.spawn_compiler())
+            .push(tb.arc(), generation.clone(), || self.spawn_compiler())
             .map_err(Error::Host)?;
         if !queued {
             tb.unclaim_compile();
@@ -659,10 +681,18 @@ impl Engine {
                     let tb = match found {
                         Lookup::Cold(tb) => tb,
                         _ => match self.translate_missing(generation, cpu.pc, flags, counters)? {
-                            Some(tb) => tb,
+                            Some(tb) => {
+                                let tb = Arc::as_ptr(&tb);
+                                fill_cold(cpu.pc, flags, tb);
+                                tb
+                            }
                             None => return Ok(None),
                         },
                     };
+                    // SAFETY: a TB of `generation`, which we hold: its map
+                    // or its retired list keeps the TB alive (tbcache
+                    // invariant 3).
+                    let tb = unsafe { &*tb };
                     let n = tb.execs.fetch_add(1, Ordering::Relaxed);
                     let threshold = self.config.jit_threshold;
                     // One vCPU claims a hot TB; the others go on
@@ -672,17 +702,17 @@ impl Engine {
                     // is published); with none, the vCPU compiles it now.
                     let hot = n >= threshold && tb.claim_compile();
                     if hot && threshold == 0 {
-                        (self.compile(generation, &tb, counters)?, Arc::as_ptr(&tb))
+                        (self.compile(generation, tb, counters)?, tb as *const Tb)
                     } else if let Some(code) = {
                         if hot {
-                            self.queue_compile(generation, &tb)?;
+                            self.queue_compile(generation, tb)?;
                         }
                         tb.code()
                     } {
-                        (code, Arc::as_ptr(&tb))
+                        (code, tb as *const Tb)
                     } else {
                         from_slot = None;
-                        match self.interpret(&tb, cpu, counters) {
+                        match self.interpret(tb, cpu, counters) {
                             Step::Continue => continue,
                             // A flush may have replaced the generation; the
                             // jump cache is checked at the next lookup.
@@ -882,22 +912,39 @@ impl Engine {
             if jc.epoch != epoch {
                 jc.epoch = epoch;
                 jc.entries.fill(EMPTY_ENTRY);
+                jc.cold.fill(EMPTY_ENTRY);
             }
-            let e = jc.entries[jump_cache_index(pc, flags)];
-            (e.pc == pc && e.flags == flags).then_some((e.code as *const u8, e.tb as *const Tb))
+            let i = jump_cache_index(pc, flags);
+            let e = jc.entries[i];
+            if e.pc == pc && e.flags == flags {
+                return Some(Lookup::Code(e.code as *const u8, e.tb as *const Tb));
+            }
+            let e = jc.cold[i];
+            (e.pc == pc && e.flags == flags).then_some(Lookup::Cold(e.tb as *const Tb))
         });
-        if let Some((code, tb)) = cached {
-            Counters::bump(&counters.jc_hits);
-            return Lookup::Code(code, tb);
-        }
-        let Some(tb) = generation.get(pc, flags, pc) else {
-            return Lookup::Miss;
+        let tb = match cached {
+            Some(Lookup::Code(code, tb)) => {
+                Counters::bump(&counters.jc_hits);
+                return Lookup::Code(code, tb);
+            }
+            Some(Lookup::Cold(tb)) => {
+                Counters::bump(&counters.jc_hits);
+                tb
+            }
+            _ => {
+                let Some(tb) = generation.get(pc, flags, pc) else {
+                    return Lookup::Miss;
+                };
+                Counters::bump(&counters.map_hits);
+                Arc::as_ptr(&tb)
+            }
         };
-        Counters::bump(&counters.map_hits);
-        let Some(code) = tb.code() else {
+        // SAFETY: a TB of `generation` (alive as long as it is, see
+        // `Lookup`), which the caller holds.
+        let Some(code) = (unsafe { (*tb).code() }) else {
+            fill_cold(pc, flags, tb);
             return Lookup::Cold(tb);
         };
-        let tb = Arc::as_ptr(&tb);
         JUMP_CACHE.with(|jc| {
             // SAFETY: as above.
             let jc = unsafe { &mut *jc.get() };

@@ -170,6 +170,11 @@ impl Tb {
         !self.compiling.swap(true, Ordering::AcqRel)
     }
 
+    /// A new `Arc` of this TB (alive: its generation holds one).
+    pub(crate) fn arc(&self) -> Arc<Tb> {
+        self.me.upgrade().expect("a TB of a live generation")
+    }
+
     /// Gives back a claim of [`Tb::claim_compile`] that could not be
     /// queued, so that a later run claims the TB again.
     pub(crate) fn unclaim_compile(&self) {
