@@ -9,6 +9,10 @@
 #   python import python3.13 -c 'import json, decimal, sqlite3'
 #   sh 1000       busybox sh running a script of 1000 short commands
 #                 (an `expr` and a `test` a line: forks and execs nothing)
+#   cc1 -O2       Debian's gcc-14 cc1 compiling tests/guest/libc/printf.c
+#                 (what the gcc driver runs first; run directly, since
+#                 qemu-riscv64 cannot follow the driver's execs by itself),
+#                 when scripts/fetch-toolchain.sh's sysroot is there
 #
 # Usage: benches/startup.sh A_BINARY B_BINARY [RUNS]     (default RUNS: 7)
 #   A and B may be the same binary (then A is the figure, B its rerun).
@@ -21,6 +25,7 @@ RUNS=${3:-7}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 PYROOT="$(dirname "$SYSROOT")/cpython/sysroot"
+TOOLROOT="$(dirname "$SYSROOT")/toolchain/sysroot"
 BUSYBOX="$SYSROOT/usr/bin/busybox"
 QEMU=$(command -v qemu-riscv64 || true)
 [[ -n "$QEMU" ]] || { echo "qemu-riscv64 not found (apt-get install qemu-user)" >&2; exit 1; }
@@ -86,3 +91,13 @@ bench "python3.13 -S -c pass" "$PYROOT" "$PYROOT/usr/bin/python3.13" -S -c pass
 bench "python3.13 -c 'import json, decimal, sqlite3'" "$PYROOT" \
     "$PYROOT/usr/bin/python3.13" -c 'import json, decimal, sqlite3'
 bench "busybox sh, 1000 commands" "$SYSROOT" "$BUSYBOX" sh "$SCRIPT"
+CC1="$TOOLROOT/usr/libexec/gcc/riscv64-linux-gnu/14/cc1"
+if [[ -x "$CC1" ]]; then
+    # The arguments gcc-14's driver gives cc1 (`gcc -###`), less the
+    # temporary names.
+    bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" -quiet -imultiarch riscv64-linux-gnu \
+        -isysroot "$TOOLROOT" -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2 \
+        "$REPO/tests/guest/libc/printf.c" -o "$WORK/printf.s"
+else
+    echo "| gcc-14 cc1 -O2 printf.c | skipped: no $CC1 (scripts/fetch-toolchain.sh) |"
+fi
