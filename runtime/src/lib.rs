@@ -275,6 +275,13 @@ struct InterpMemory<'a>(&'a GuestSpace);
 
 impl interp::Memory for InterpMemory<'_> {
     fn load(&mut self, addr: u64, size: MemSize) -> std::result::Result<u64, ()> {
+        // SAFETY: `Engine::new` installed the fault handler, which sends
+        // guarded accesses' faults to their failure return.
+        if let Some(v) = unsafe { self.0.load_guarded(addr, size.bytes() as u32) } {
+            return Ok(v);
+        }
+        // Faulted: the checked path gives the guest's fault (or the value,
+        // for a page the host protects more than the guest).
         self.0
             .access(addr, size.bytes(), AccessKind::Read, |p| {
                 // SAFETY: `access` checked that the range is guest-readable
@@ -306,6 +313,12 @@ impl interp::Memory for InterpMemory<'_> {
     }
 
     fn store(&mut self, addr: u64, size: MemSize, value: u64) -> std::result::Result<(), ()> {
+        // SAFETY: as in `load`.
+        if unsafe { self.0.store_guarded(addr, size.bytes() as u32, value) } {
+            return Ok(());
+        }
+        // Faulted: the checked path gives the guest's fault, or releases a
+        // watched code page (invalidating its code) and stores.
         self.0
             .access(addr, size.bytes(), AccessKind::Write, |p| {
                 // SAFETY: as in `load`, for a guest-writable range.

@@ -127,6 +127,59 @@ fn host_fault_becomes_guest_page_fault() {
     );
 }
 
+/// The interpreter tier's loads and stores are single guarded host
+/// instructions (no page-map lock): a fault there must become the same
+/// guest fault as in translated code, and a store to a watched code page
+/// must invalidate and store, not fault.
+#[test]
+fn interpreter_guarded_accesses_fault_like_translated_code() {
+    let interpreted = |code: &[u32]| {
+        let (engine, cpu) = setup(code);
+        let space = engine.space().clone();
+        let config = EngineConfig {
+            jit_threshold: u32::MAX,
+            ..EngineConfig::default()
+        };
+        drop(engine);
+        (Engine::new(space, config).expect("engine"), cpu)
+    };
+    let (engine, mut cpu) = interpreted(&[lui(7, 0x30), addi(9, 0, 7), ld(8, 7, 8), ECALL]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::LoadPageFault && t.tval == 0x30008 && t.pc == CODE + 8),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.x[9], 7);
+    let (engine, mut cpu) = interpreted(&[lui(7, (CODE >> 12) as u32), sd(0, 7, 0), ECALL]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::StorePageFault && t.tval == CODE),
+        "{exit:?}"
+    );
+    // A load past the end of the guest space never reaches the host.
+    let (engine, mut cpu) = interpreted(&[addi(7, 0, -1), ld(8, 7, 0), ECALL]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::LoadPageFault && t.tval == u64::MAX),
+        "{exit:?}"
+    );
+    // Loads and stores that succeed: store to DATA, load it back.
+    let (engine, mut cpu) = interpreted(&[
+        lui(7, (DATA >> 12) as u32),
+        addi(9, 0, 42),
+        sd(9, 7, 16),
+        ld(10, 7, 16),
+        ECALL,
+    ]);
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.x[10], 42);
+    assert_eq!(engine.stats().compiled_blocks, 0, "all interpreted");
+}
+
 #[test]
 fn illegal_instruction_traps_with_bits() {
     let (engine, mut cpu) = setup(&[addi(10, 0, 1), 0xffff_ffff]);

@@ -936,6 +936,47 @@ impl GuestSpace {
         Ok(f(self.host(addr)))
     }
 
+    /// Loads `size` bytes (1, 2, 4 or 8; little-endian, zero-extended) at
+    /// guest address `addr` the way translated code does: one host
+    /// instruction at the host address, no page-map lock, the host page
+    /// protections deciding (so `EXEC`-only pages read as `READ`, like in
+    /// translated code). `None` if that faulted or `addr` is outside the
+    /// space: then [`GuestSpace::access`] gives the guest's fault, or the
+    /// value. An aligned load is single-copy atomic.
+    ///
+    /// # Safety
+    /// The process's `SIGSEGV`/`SIGBUS` handler must resume a faulting
+    /// thread where [`probe_fixup`] says (cranemu's runtime installs one);
+    /// without it a fault kills the process.
+    pub unsafe fn load_guarded(&self, addr: u64, size: u32) -> Option<u64> {
+        let end = addr.checked_add(u64::from(size))?;
+        if end > self.size() || !matches!(size, 1 | 2 | 4 | 8) {
+            return None;
+        }
+        // SAFETY: `[addr, end)` is inside the reservation; the caller
+        // guarantees the fault handler.
+        unsafe { guard::load(self.host(addr), size) }
+    }
+
+    /// Stores the low `size` bytes (1, 2, 4 or 8) of `value` at guest
+    /// address `addr` as [`GuestSpace::load_guarded`] loads: false if the
+    /// store faulted (nothing was stored; a watched code page faults too)
+    /// or `addr` is outside the space, and then [`GuestSpace::access`] does
+    /// it or gives the guest's fault.
+    ///
+    /// # Safety
+    /// As [`GuestSpace::load_guarded`].
+    pub unsafe fn store_guarded(&self, addr: u64, size: u32, value: u64) -> bool {
+        let Some(end) = addr.checked_add(u64::from(size)) else {
+            return false;
+        };
+        if end > self.size() || !matches!(size, 1 | 2 | 4 | 8) {
+            return false;
+        }
+        // SAFETY: as in `load_guarded`.
+        unsafe { guard::store(self.host(addr), value, size) }
+    }
+
     /// Copies `buf.len()` bytes from guest address `addr`; every byte must be
     /// readable by the guest. Never faults the host.
     ///

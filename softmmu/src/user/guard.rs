@@ -19,6 +19,14 @@
 //! A truncation racing between the probe and the access itself is not
 //! covered: that access still kills the emulator with `SIGBUS`.
 //!
+//! The same fixup serves the interpreter tier's guarded loads and stores
+//! ([`load`], [`store`]): one instruction each, at the guest address's
+//! host address with no page-map lock taken, as translated code accesses
+//! guest memory. A fault (an unmapped or protected page, a watched code
+//! page, a page beyond the end of its file) makes them return failure, and
+//! the caller takes the checked path, which reports the guest's fault or
+//! makes the page writable.
+//!
 //! [`GuestSpace::read`]: super::GuestSpace::read
 //! [`GuestSpace::write`]: super::GuestSpace::write
 
@@ -35,6 +43,71 @@ core::arch::global_asm!(
     "cranemu_probe_fixup:",
     "mov eax, 1",
     "ret",
+    // Guarded loads: rdi = address, rsi = where the zero-extended value
+    // goes; eax = 0, or 1 through the fixup.
+    ".globl cranemu_guarded_load",
+    ".p2align 4",
+    "cranemu_guarded_load:",
+    "xor eax, eax",
+    "cmp edx, 2",
+    "je 2f",
+    "cmp edx, 4",
+    "je 4f",
+    "cmp edx, 8",
+    "je 8f",
+    ".globl cranemu_load1_insn",
+    "cranemu_load1_insn:",
+    "movzx ecx, byte ptr [rdi]",
+    "mov [rsi], rcx",
+    "ret",
+    "2:",
+    ".globl cranemu_load2_insn",
+    "cranemu_load2_insn:",
+    "movzx ecx, word ptr [rdi]",
+    "mov [rsi], rcx",
+    "ret",
+    "4:",
+    ".globl cranemu_load4_insn",
+    "cranemu_load4_insn:",
+    "mov ecx, dword ptr [rdi]",
+    "mov [rsi], rcx",
+    "ret",
+    "8:",
+    ".globl cranemu_load8_insn",
+    "cranemu_load8_insn:",
+    "mov rcx, qword ptr [rdi]",
+    "mov [rsi], rcx",
+    "ret",
+    // Guarded stores: rdi = address, rsi = value, edx = size in bytes.
+    ".globl cranemu_guarded_store",
+    ".p2align 4",
+    "cranemu_guarded_store:",
+    "xor eax, eax",
+    "cmp edx, 2",
+    "je 2f",
+    "cmp edx, 4",
+    "je 4f",
+    "cmp edx, 8",
+    "je 8f",
+    ".globl cranemu_store1_insn",
+    "cranemu_store1_insn:",
+    "mov byte ptr [rdi], sil",
+    "ret",
+    "2:",
+    ".globl cranemu_store2_insn",
+    "cranemu_store2_insn:",
+    "mov word ptr [rdi], si",
+    "ret",
+    "4:",
+    ".globl cranemu_store4_insn",
+    "cranemu_store4_insn:",
+    "mov dword ptr [rdi], esi",
+    "ret",
+    "8:",
+    ".globl cranemu_store8_insn",
+    "cranemu_store8_insn:",
+    "mov qword ptr [rdi], rsi",
+    "ret",
 );
 
 unsafe extern "C" {
@@ -43,6 +116,47 @@ unsafe extern "C" {
     fn cranemu_probe_read(p: *const u8) -> u32;
     fn cranemu_probe_insn();
     fn cranemu_probe_fixup();
+    /// Loads `size` (1, 2, 4 or 8) bytes at `p` into `*out`, zero-extended;
+    /// 0, or 1 if the load faulted.
+    fn cranemu_guarded_load(p: *const u8, out: *mut u64, size: u32) -> u32;
+    /// Stores the low `size` (1, 2, 4 or 8) bytes of `v` at `p`; 0, or 1 if
+    /// the store faulted (nothing was stored).
+    fn cranemu_guarded_store(p: *mut u8, v: u64, size: u32) -> u32;
+    fn cranemu_load1_insn();
+    fn cranemu_load2_insn();
+    fn cranemu_load4_insn();
+    fn cranemu_load8_insn();
+    fn cranemu_store1_insn();
+    fn cranemu_store2_insn();
+    fn cranemu_store4_insn();
+    fn cranemu_store8_insn();
+}
+
+/// Loads `size` bytes (1, 2, 4 or 8) at host address `p`, zero-extended:
+/// `None` if the load faulted. One instruction, so an aligned load is
+/// single-copy atomic.
+///
+/// # Safety
+/// `p` must lie in the guest space's reservation (mapped, or a protected
+/// or faulting page), and the process's fault handler must send faults to
+/// [`probe_fixup`]'s answer; without it a fault is fatal.
+pub(crate) unsafe fn load(p: *const u8, size: u32) -> Option<u64> {
+    debug_assert!(matches!(size, 1 | 2 | 4 | 8));
+    let mut v = 0u64;
+    // SAFETY: the caller's contract; the routine clobbers only rax and rcx
+    // (caller-saved) and writes `v`.
+    (unsafe { cranemu_guarded_load(p, &mut v, size) } == 0).then_some(v)
+}
+
+/// Stores the low `size` bytes (1, 2, 4 or 8) of `v` at host address `p`:
+/// false if the store faulted (then nothing was stored). One instruction.
+///
+/// # Safety
+/// As [`load`].
+pub(crate) unsafe fn store(p: *mut u8, v: u64, size: u32) -> bool {
+    debug_assert!(matches!(size, 1 | 2 | 4 | 8));
+    // SAFETY: as in `load`.
+    unsafe { cranemu_guarded_store(p, v, size) == 0 }
 }
 
 /// Whether the byte at host address `p` can be read: false if the read
@@ -59,10 +173,23 @@ pub(crate) unsafe fn probe(p: *const u8) -> bool {
 }
 
 /// Where a thread that faulted at host instruction address `rip` must
-/// resume: the probe's failure return if `rip` is the probing load, else
-/// `None` (not a probe). For the process's `SIGSEGV`/`SIGBUS` handler;
+/// resume: the failure return if `rip` is the probing load or a guarded
+/// load or store ([`load`], [`store`]), else `None` (not one of them). For the process's `SIGSEGV`/`SIGBUS` handler;
 /// async-signal-safe (it compares addresses).
 pub fn probe_fixup(rip: u64) -> Option<u64> {
-    (rip == cranemu_probe_insn as *const () as u64)
+    let guarded: [unsafe extern "C" fn(); 9] = [
+        cranemu_probe_insn,
+        cranemu_load1_insn,
+        cranemu_load2_insn,
+        cranemu_load4_insn,
+        cranemu_load8_insn,
+        cranemu_store1_insn,
+        cranemu_store2_insn,
+        cranemu_store4_insn,
+        cranemu_store8_insn,
+    ];
+    guarded
+        .iter()
+        .any(|&f| f as *const () as u64 == rip)
         .then_some(cranemu_probe_fixup as *const () as u64)
 }
