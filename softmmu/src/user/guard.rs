@@ -174,8 +174,13 @@ pub(crate) unsafe fn probe(p: *const u8) -> bool {
 
 /// Where a thread that faulted at host instruction address `rip` must
 /// resume: the failure return if `rip` is the probing load or a guarded
-/// load or store ([`load`], [`store`]), else `None` (not one of them). For the process's `SIGSEGV`/`SIGBUS` handler;
+/// load or store ([`GuestSpace::load_guarded`],
+/// [`GuestSpace::store_guarded`]), else `None` (not one of them). For the
+/// process's `SIGSEGV`/`SIGBUS` handler;
 /// async-signal-safe (it compares addresses).
+///
+/// [`GuestSpace::load_guarded`]: super::GuestSpace::load_guarded
+/// [`GuestSpace::store_guarded`]: super::GuestSpace::store_guarded
 pub fn probe_fixup(rip: u64) -> Option<u64> {
     let guarded: [unsafe extern "C" fn(); 9] = [
         cranemu_probe_insn,
