@@ -180,6 +180,44 @@ fn interpreter_guarded_accesses_fault_like_translated_code() {
     assert_eq!(engine.stats().compiled_blocks, 0, "all interpreted");
 }
 
+/// A fetch fault is not remembered: once the guest maps the page (as a
+/// SIGSEGV handler or a loader may), running there executes the code, in
+/// the interpreter and compiled alike (the mapping invalidates the faulting
+/// TB's page).
+#[test]
+fn fetch_fault_is_not_remembered_after_the_page_is_mapped() {
+    const LATER: u64 = 0x40000;
+    for threshold in [0, 100] {
+        let (engine, mut cpu) = setup(&[ECALL]);
+        let space = engine.space().clone();
+        let config = EngineConfig {
+            jit_threshold: threshold,
+            ..EngineConfig::default()
+        };
+        drop(engine);
+        let engine = Engine::new(space.clone(), config).expect("engine");
+        cpu.pc = LATER;
+        let exit = engine.run(&mut cpu).expect("run");
+        assert!(
+            matches!(exit, Exit::Trap(t) if t.cause == Exception::InstructionPageFault && t.tval == LATER),
+            "{exit:?}"
+        );
+        space.map(LATER, 0x1000, Prot::RX, true).expect("map");
+        let bytes: Vec<u8> = [addi(10, 0, 7), ECALL]
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        space.write_force(LATER, &bytes).expect("write");
+        cpu.pc = LATER;
+        let exit = engine.run(&mut cpu).expect("run");
+        assert!(
+            matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU && t.pc == LATER + 4),
+            "threshold {threshold}: {exit:?}"
+        );
+        assert_eq!(cpu.x[10], 7);
+    }
+}
+
 #[test]
 fn illegal_instruction_traps_with_bits() {
     let (engine, mut cpu) = setup(&[addi(10, 0, 1), 0xffff_ffff]);

@@ -379,6 +379,14 @@ impl Hart {
             Counters::bump(&self.counters.blocks);
             Counters::add(&self.counters.guest_insns, u64::from(t.ir.guest_insns));
             Counters::add(&self.counters.translate_ns, t0.elapsed().as_nanos() as u64);
+            if t.insns.is_empty() {
+                // Its first instruction could not be fetched (it crosses
+                // into a page that is not mapped, or not executable): the
+                // TB only raises that fault. It is not cached, since its
+                // key (the first page) cannot tell when the guest maps
+                // the second: a cached one would fault forever after.
+                return Ok(Some(Translated::Once(Tb::new(t.ir, phys, pages))));
+            }
             let unmarked = pages.iter().any(|p| !marked.contains(p));
             let raced = unmarked || !pages.iter().all(|&p| self.m.phys.code_holds(p * PAGE_SIZE));
             let tb = Tb::new(t.ir, phys, pages.clone());

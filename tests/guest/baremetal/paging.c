@@ -148,6 +148,9 @@ static u32 code_page[2][1024] __attribute__((aligned(4096)));
 
 static long s_call(long va) { return call_at(va, 0); }
 
+/* Two pages for an instruction that crosses from one into the other. */
+static u16 cross_page[2][2048] __attribute__((aligned(4096)));
+
 static long s_fence_call(long va)
 {
 	asm volatile("sfence.vma %0, zero" :: "r"(va) : "memory");
@@ -376,6 +379,26 @@ static void suite(int lv)
 	asm volatile("fence.i" ::: "memory");
 	check(nm("exec.alias_rewritten_after_fence_i"), run_lower(PRV_S, s_call, T + 0xa000), 0x333);
 	check(nm("exec.no_trap"), mtrap.count, 0);
+
+	/* An instruction that crosses into a page not mapped yet: the fetch
+	 * faults (cause 12) with mepc the instruction and mtval the second
+	 * page (Privileged ISA 3.1.16). Once that page is mapped, the same
+	 * instruction runs: a translator must not remember the fault. */
+	cross_page[0][2047] = 0x0513;	/* li a0, 0x444 (0x44400513), low half */
+	cross_page[1][0] = 0x4440;	/* its high half */
+	cross_page[1][1] = 0x8067;	/* ret (0x00008067) */
+	cross_page[1][2] = 0x0000;
+	asm volatile("fence.i" ::: "memory");
+	const u64 C = T + 0xb000;
+	map(C, (u64)cross_page[0], XP, 0);
+	flush();
+	trap_reset();
+	run_lower(PRV_S, s_call, C + 0xffe);
+	expect_fault("exec.cross_page_unmapped", 12, C + 0xffe, C + 0x1000);
+	map(C + 0x1000, (u64)cross_page[1], XP, 0);
+	trap_reset();
+	check(nm("exec.cross_page_mapped"), run_lower(PRV_S, s_fence_call, C + 0xffe), 0x444);
+	check(nm("exec.cross_page_mapped.no_trap"), mtrap.count, 0);
 
 	csr_write(satp, 0);
 	flush();
