@@ -95,12 +95,22 @@ def run(cmd, img, initrd, aio, script):
         t = time.time()
         while pat not in out:
             if time.time() - t > limit or p.poll() is not None:
+                if p.poll() is None and pat == b"BENCH-DONE\r\n":
+                    # What the guest was doing: ^C to fio, then its block
+                    # layer's requests in flight and the interrupt counts.
+                    p.stdin.write(b"\x03\ncat /sys/block/vda/inflight; grep virtio /proc/interrupts;"
+                                  b" cat /proc/loadavg; echo STUCK-\"INFO\"\n")
+                    p.stdin.flush()
+                    t = time.time()
+                    while b"STUCK-INFO\r\n" not in out and time.time() - t < 60:
+                        if select.select([p.stdout], [], [], 1)[0]:
+                            out += os.read(p.stdout.fileno(), 4096)
                 p.kill()
                 p.wait()
                 if os.environ.get("BENCH_DEBUG"):
                     print(out.decode(errors="replace"), file=sys.stderr)
                 raise Stuck(f"{cmd[0]} aio={aio}: no {pat!r} (timeout or exit) after "
-                            f"{out.count(b'3;fio-')} fio jobs: {out[-300:]!r}")
+                            f"{out.count(b'3;fio-')} fio jobs: {out[-600:]!r}")
             if select.select([p.stdout], [], [], 1)[0]:
                 out += os.read(p.stdout.fileno(), 4096)
 
