@@ -43,7 +43,8 @@ use vm_memory::{Bytes, GuestAddress, GuestMemoryBackend};
 
 use super::uring::{Op, Uring};
 use super::{
-    device_id, drain_queue, read_from, write_to, ActiveQueue, Chain, VirtioDevice, COMMON_FEATURES,
+    device_id, drain_queue, read_config_bytes, read_from, write_to, ActiveQueue, Chain,
+    VirtioDevice, COMMON_FEATURES,
 };
 use crate::lock;
 
@@ -767,13 +768,7 @@ impl VirtioDevice for Block {
     }
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
-        for (i, b) in data.iter_mut().enumerate() {
-            *b = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(i))
-                .and_then(|o| self.config.get(o).copied())
-                .unwrap_or(0);
-        }
+        read_config_bytes(&self.config, offset, data);
     }
 
     fn activate(&self, _features: u64, queues: Vec<Arc<ActiveQueue>>) {

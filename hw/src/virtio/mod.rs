@@ -368,6 +368,20 @@ pub enum ChainError {
     Order(u16),
 }
 
+/// Copies the bytes of a device's configuration space `cfg` at `offset`
+/// into `data` (a driver's read of `data.len()` bytes, virtio 1.2 §4.2.2
+/// "Config"): bytes past the end of `cfg` read as zero, so no offset a
+/// driver gives reads outside it.
+pub fn read_config_bytes(cfg: &[u8], offset: u64, data: &mut [u8]) {
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = usize::try_from(offset)
+            .ok()
+            .and_then(|o| o.checked_add(i))
+            .and_then(|o| cfg.get(o).copied())
+            .unwrap_or(0);
+    }
+}
+
 /// Pops the next available chain of `q`, validated: `Ok(None)` when the
 /// ring is empty.
 ///

@@ -55,8 +55,8 @@ use virtio_bindings::virtio_net::{VIRTIO_NET_F_MAC, VIRTIO_NET_F_STATUS, VIRTIO_
 use virtio_queue::QueueT;
 
 use super::{
-    device_id, drain_queue, pop_chain, read_from, write_to, ActiveQueue, VirtioDevice,
-    COMMON_FEATURES,
+    device_id, drain_queue, pop_chain, read_config_bytes, read_from, write_to, ActiveQueue,
+    VirtioDevice, COMMON_FEATURES,
 };
 use crate::lock;
 
@@ -280,13 +280,7 @@ impl VirtioDevice for Net {
         let mut cfg = [0u8; 8];
         cfg[..6].copy_from_slice(&self.mac);
         cfg[6..8].copy_from_slice(&(VIRTIO_NET_S_LINK_UP as u16).to_le_bytes());
-        for (i, b) in data.iter_mut().enumerate() {
-            *b = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(i))
-                .and_then(|o| cfg.get(o).copied())
-                .unwrap_or(0);
-        }
+        read_config_bytes(&cfg, offset, data);
     }
 
     fn activate(&self, _features: u64, queues: Vec<Arc<ActiveQueue>>) {

@@ -62,7 +62,8 @@ use std::time::{Duration, Instant};
 use virtio_queue::QueueT;
 
 use super::{
-    drain_queue, pop_chain, read_from, write_to, ActiveQueue, Chain, VirtioDevice, COMMON_FEATURES,
+    drain_queue, pop_chain, read_config_bytes, read_from, write_to, ActiveQueue, Chain,
+    VirtioDevice, COMMON_FEATURES,
 };
 use crate::lock;
 
@@ -418,13 +419,7 @@ impl VirtioDevice for Vsock {
 
     fn read_config(&self, offset: u64, data: &mut [u8]) {
         let cfg = self.shared.guest_cid.to_le_bytes();
-        for (i, b) in data.iter_mut().enumerate() {
-            *b = usize::try_from(offset)
-                .ok()
-                .and_then(|o| o.checked_add(i))
-                .and_then(|o| cfg.get(o).copied())
-                .unwrap_or(0);
-        }
+        read_config_bytes(&cfg, offset, data);
     }
 
     fn activate(&self, _features: u64, queues: Vec<Arc<ActiveQueue>>) {
