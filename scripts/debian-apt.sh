@@ -1,4 +1,4 @@
-# Sourced (not run) by scripts/fetch-guests.sh and scripts/fetch-system-images.sh:
+# Sourced (not run) by the scripts/fetch-*.sh scripts:
 # a private apt configuration for Debian's riscv64 port, so the host's own apt
 # state is never touched and no root is needed.
 #
@@ -8,8 +8,9 @@
 #
 # The archive URI is read at run time from this machine's own apt
 # configuration (/etc/apt/sources.list.d/debian.sources or
-# /etc/apt/sources.list).  Expects SUITE, ARCH and KEYRING to be set, and a
-# die function.
+# /etc/apt/sources.list).  Expects SUITE, ARCH and KEYRING to be set, and die
+# and log functions.  download_debs and extract_sysroot (below) are the steps
+# every fetch script shares.
 
 # The first Debian archive URI of the machine's apt configuration (not the
 # security archive, which does not carry the release's packages).
@@ -57,4 +58,43 @@ private_apt() {
         -o "APT::Sandbox::User=$(id -un)"
         -q
     )
+}
+
+# download_debs DEBS PACKAGE...: refreshes the private package lists, then
+# downloads exactly PACKAGE... (no dependencies) as .deb files into DEBS
+# (emptied of .debs first).  Needs private_apt first.
+download_debs() {
+    local debs=$1
+    shift
+    log "apt-get update (private lists)"
+    apt-get "${APT_OPTS[@]}" update >&2 \
+        || die "apt-get update failed for '$URI $SUITE' (network down, or no $ARCH port there?)"
+    mkdir -p "$debs"
+    rm -f "$debs"/*.deb
+    log "apt-get download $*"
+    (cd "$debs" && apt-get "${APT_OPTS[@]}" download "$@" >&2) \
+        || die "apt-get download failed for: $*"
+}
+
+# extract_sysroot DEBS DEST: extracts every .deb in DEBS into DEST (removed
+# first) in the merged-/usr layout: /lib, /bin and /sbin become links into
+# /usr, so /lib/ld-linux-riscv64-lp64d.so.1 and /bin/sh resolve.  Callers
+# extract into a new directory and move it into place, so an interrupted
+# run never leaves a half-built sysroot that looks complete.
+extract_sysroot() {
+    local debs=$1 dest=$2 deb d
+    rm -rf "$dest"
+    mkdir -p "$dest/usr/bin" "$dest/usr/lib"
+    for deb in "$debs"/*.deb; do
+        dpkg -x "$deb" "$dest" || die "dpkg -x $deb failed"
+    done
+    for d in lib bin sbin; do
+        if [[ -d "$dest/$d" && ! -L "$dest/$d" ]]; then
+            mkdir -p "$dest/usr/$d"
+            cp -a "$dest/$d/." "$dest/usr/$d/"
+            rm -rf "${dest:?}/$d"
+        fi
+        mkdir -p "$dest/usr/$d"
+        ln -sfn "usr/$d" "$dest/$d"
+    done
 }

@@ -56,27 +56,9 @@ APT_DIR="$DIR/apt"
 DEBS="$DIR/debs"
 private_apt "$APT_DIR"
 log "archive: $URI ($SUITE, $ARCH)"
-mkdir -p "$DEBS"
-apt-get "${APT_OPTS[@]}" update >&2 \
-    || die "apt-get update failed for '$URI $SUITE' (network down, or no $ARCH port there?)"
-rm -f "$DEBS"/*.deb
-(cd "$DEBS" && apt-get "${APT_OPTS[@]}" download "${PACKAGES[@]}" >&2) \
-    || die "apt-get download failed for: ${PACKAGES[*]}"
+download_debs "$DEBS" "${PACKAGES[@]}"
 
-rm -rf "$SYSROOT.new"
-mkdir -p "$SYSROOT.new/usr/bin" "$SYSROOT.new/usr/lib"
-for deb in "$DEBS"/*.deb; do
-    dpkg -x "$deb" "$SYSROOT.new" || die "dpkg -x $deb failed"
-done
-for d in lib bin sbin; do
-    if [[ -d "$SYSROOT.new/$d" && ! -L "$SYSROOT.new/$d" ]]; then
-        mkdir -p "$SYSROOT.new/usr/$d"
-        cp -a "$SYSROOT.new/$d/." "$SYSROOT.new/usr/$d/"
-        rm -rf "${SYSROOT.new:?}/$d"
-    fi
-    mkdir -p "$SYSROOT.new/usr/$d"
-    ln -sfn "usr/$d" "$SYSROOT.new/$d"
-done
+extract_sysroot "$DEBS" "$SYSROOT.new"
 [[ -x "$SYSROOT.new/usr/bin/python3.13" ]] || die "python3.13 missing after extraction"
 [[ -d "$SYSROOT.new/usr/lib/python3.13/test" ]] || die "Lib/test missing after extraction"
 rm -rf "$SYSROOT"

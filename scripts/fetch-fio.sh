@@ -63,15 +63,8 @@ READELF=$(command -v readelf || command -v riscv64-linux-gnu-readelf || true)
 source "$REPO/scripts/debian-apt.sh"
 private_apt "$OUT/apt"
 log "archive: $URI ($SUITE, $ARCH)"
-log "apt-get update (private lists in $OUT/apt/lists)"
-apt-get "${APT_OPTS[@]}" update >&2 \
-    || die "apt-get update failed for '$URI $SUITE' (network down, or no $ARCH port there?)"
 DEBS="$OUT/debs"
-mkdir -p "$DEBS"
-rm -f "$DEBS"/*.deb
-log "apt-get download ${PACKAGES[*]}"
-(cd "$DEBS" && apt-get "${APT_OPTS[@]}" download "${PACKAGES[@]}" >&2) \
-    || die "apt-get download failed for: ${PACKAGES[*]}"
+download_debs "$DEBS" "${PACKAGES[@]}"
 
 ROOT="$OUT/sysroot.new"
 rm -rf "$ROOT" "$OUT/tree.new"

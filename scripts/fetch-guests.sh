@@ -89,33 +89,11 @@ private_apt "$APT_DIR"
 log "archive: $URI ($SUITE, $ARCH)"
 mkdir -p "$DEBS"
 
-log "apt-get update (private lists in $APT_DIR/lists)"
-apt-get "${APT_OPTS[@]}" update >&2 \
-    || die "apt-get update failed for '$URI $SUITE' (network down, or no $ARCH port there?)"
-
-log "apt-get download ${PACKAGES[*]}"
-rm -f "$DEBS"/*.deb
-(cd "$DEBS" && apt-get "${APT_OPTS[@]}" download "${PACKAGES[@]}" >&2) \
-    || die "apt-get download failed for: ${PACKAGES[*]}"
+download_debs "$DEBS" "${PACKAGES[@]}"
 
 # Extract into a fresh sysroot, then move it into place, so an interrupted run
 # never leaves a half-built sysroot that looks complete.
-rm -rf "$SYSROOT.new"
-mkdir -p "$SYSROOT.new/usr/bin" "$SYSROOT.new/usr/lib"
-for deb in "$DEBS"/*.deb; do
-    log "extract $(basename "$deb")"
-    dpkg -x "$deb" "$SYSROOT.new" || die "dpkg -x $deb failed"
-done
-# usrmerge layout: /lib/ld-linux-riscv64-lp64d.so.1 and /bin/sh must resolve.
-for d in lib bin sbin; do
-    if [[ -d "$SYSROOT.new/$d" && ! -L "$SYSROOT.new/$d" ]]; then
-        mkdir -p "$SYSROOT.new/usr/$d"
-        cp -a "$SYSROOT.new/$d/." "$SYSROOT.new/usr/$d/"
-        rm -rf "${SYSROOT.new:?}/$d"
-    fi
-    mkdir -p "$SYSROOT.new/usr/$d"
-    ln -sfn "usr/$d" "$SYSROOT.new/$d"
-done
+extract_sysroot "$DEBS" "$SYSROOT.new"
 [[ -x "$SYSROOT.new/usr/bin/busybox" ]] || die "busybox not found at $SYSROOT.new/usr/bin/busybox after extraction"
 
 # Every shared library that the programs need (DT_NEEDED, transitively) must
