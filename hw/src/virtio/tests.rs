@@ -35,6 +35,26 @@ struct Rig {
 }
 
 impl Rig {
+    /// Resets the device and brings it up as a driver would (VERSION_1
+    /// negotiated, DRIVER_OK) with two queues: queue 0 at the rig's rings
+    /// (`DESC`, `AVAIL`, `USED`) and queue 1 `off` bytes further.
+    fn start_two_queues(&self, off: u64) {
+        self.w(VIRTIO_MMIO_STATUS, 0);
+        self.w(VIRTIO_MMIO_STATUS, 3);
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
+        self.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
+        self.w(VIRTIO_MMIO_STATUS, 0xb);
+        for (q, o) in [(0u32, 0u64), (1, off)] {
+            self.w(VIRTIO_MMIO_QUEUE_SEL, q);
+            self.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
+            self.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + o) as u32);
+            self.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + o) as u32);
+            self.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + o) as u32);
+            self.w(VIRTIO_MMIO_QUEUE_READY, 1);
+        }
+        self.w(VIRTIO_MMIO_STATUS, 0xf);
+    }
+
     fn new(dev: Arc<dyn VirtioDevice>) -> Rig {
         let ram = Arc::new(Ram::new(GuestPhysAddr(BASE), RAM).unwrap());
         let dram = Arc::new(DeviceRam::new(ram.clone()).unwrap());
@@ -574,20 +594,7 @@ fn console_transmits_and_receives() {
     let mut rig = Rig::new(Arc::new(super::console::Console::new(lb.clone())));
     // Queue 1 (transmit) and queue 0 (receive) share the rig's rings
     // layout in turn: set up queue 1 first.
-    rig.w(VIRTIO_MMIO_STATUS, 0);
-    rig.w(VIRTIO_MMIO_STATUS, 3);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
-    rig.w(VIRTIO_MMIO_STATUS, 0xb);
-    for (q, off) in [(0u32, 0u64), (1, 0x4000)] {
-        rig.w(VIRTIO_MMIO_QUEUE_SEL, q);
-        rig.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        rig.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_READY, 1);
-    }
-    rig.w(VIRTIO_MMIO_STATUS, 0xf);
+    rig.start_two_queues(0x4000);
     assert_eq!(rig.r(VIRTIO_MMIO_DEVICE_ID), device_id::CONSOLE);
     // Input before any receive buffer waits; a buffer then takes it.
     let sink = lb.sink.lock().unwrap().clone().unwrap();
@@ -620,20 +627,7 @@ fn fuzz_console_tx(ring: RingImage) {
     let (descs, avail, idx, bytes) = ring;
     let lb = Arc::new(Loopback::default());
     let rig = Rig::new(Arc::new(super::console::Console::new(lb.clone())));
-    rig.w(VIRTIO_MMIO_STATUS, 0);
-    rig.w(VIRTIO_MMIO_STATUS, 3);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
-    rig.w(VIRTIO_MMIO_STATUS, 0xb);
-    for (q, off) in [(0u32, 0u64), (1, OFF)] {
-        rig.w(VIRTIO_MMIO_QUEUE_SEL, q);
-        rig.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        rig.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_READY, 1);
-    }
-    rig.w(VIRTIO_MMIO_STATUS, 0xf);
+    rig.start_two_queues(OFF);
     for (i, &d) in descs.iter().enumerate() {
         desc_at(&rig, DESC + OFF, i as u16, d);
     }
@@ -1078,20 +1072,7 @@ fn net_rig() -> (Rig, std::os::unix::net::UnixStream) {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     let net = super::net::Net::with_stream(super::net::DEFAULT_MAC, a).unwrap();
     let rig = Rig::new(Arc::new(net));
-    rig.w(VIRTIO_MMIO_STATUS, 0);
-    rig.w(VIRTIO_MMIO_STATUS, 3);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES_SEL, 1);
-    rig.w(VIRTIO_MMIO_DRIVER_FEATURES, 1);
-    rig.w(VIRTIO_MMIO_STATUS, 0xb);
-    for (q, off) in [(0u32, 0u64), (1, TXQ)] {
-        rig.w(VIRTIO_MMIO_QUEUE_SEL, q);
-        rig.w(VIRTIO_MMIO_QUEUE_NUM, QSIZE);
-        rig.w(VIRTIO_MMIO_QUEUE_DESC_LOW, (DESC + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_AVAIL_LOW, (AVAIL + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_USED_LOW, (USED + off) as u32);
-        rig.w(VIRTIO_MMIO_QUEUE_READY, 1);
-    }
-    rig.w(VIRTIO_MMIO_STATUS, 0xf);
+    rig.start_two_queues(TXQ);
     b.set_read_timeout(Some(std::time::Duration::from_secs(10)))
         .unwrap();
     (rig, b)
