@@ -401,7 +401,7 @@ fn set_comm(p: &Path) {
 /// An [`Error`] if the program cannot be started (missing file, bad ELF,
 /// no address space). Once the guest runs, its failures are exit statuses.
 pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> Result<i32> {
-    let (image, exe, name): (std::borrow::Cow<'_, [u8]>, Option<PathBuf>, Vec<u8>) = match program {
+    let (file, exe, name): (Option<std::fs::File>, Option<PathBuf>, Vec<u8>) = match program {
         Program::Path(p) => {
             let meta = std::fs::metadata(p).map_err(Error::Open)?;
             if meta.is_dir() {
@@ -410,11 +410,13 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             if !meta.is_file() {
                 return Err(Error::NotRegularFile);
             }
-            let bytes = std::fs::read(p).map_err(Error::Open)?;
+            let file = std::fs::File::open(p).map_err(Error::Open)?;
+            let mut first = Vec::with_capacity(256);
+            std::io::Read::read_to_end(&mut std::io::Read::take(&file, 256), &mut first)
+                .map_err(Error::Open)?;
             set_comm(p);
-            if bytes.starts_with(b"#!") {
-                let (interp, arg) = parse_shebang(&bytes[..bytes.len().min(256)])
-                    .ok_or(Error::Load(LoadError::NotElf))?;
+            if first.starts_with(b"#!") {
+                let (interp, arg) = parse_shebang(&first).ok_or(Error::Load(LoadError::NotElf))?;
                 let interp_path = PathBuf::from(OsString::from_vec(interp.clone()));
                 let host_interp = sysroot_path(opts, &interp_path);
                 let mut new_args: Vec<OsString> = arg.into_iter().map(OsString::from_vec).collect();
@@ -440,13 +442,18 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
                 });
             }
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-            (bytes.into(), Some(abs), p.as_os_str().as_bytes().to_vec())
+            (Some(file), Some(abs), p.as_os_str().as_bytes().to_vec())
         }
-        Program::Image { name, bytes } => (bytes.into(), None, name.as_bytes().to_vec()),
+        Program::Image { name, .. } => (None, None, name.as_bytes().to_vec()),
+    };
+    let image = match (&file, &program) {
+        (Some(f), _) => loader::Image::File(f),
+        (None, Program::Image { bytes, .. }) => loader::Image::Bytes(bytes),
+        (None, Program::Path(_)) => unreachable!("a path was opened above"),
     };
 
     let space = Arc::new(GuestSpace::new()?);
-    let main = loader::load_elf(&space, &image, loader::ET_DYN_BIAS)?;
+    let main = loader::load_elf(&space, image, loader::ET_DYN_BIAS)?;
     let mut interp = None;
     if let Some(ipath) = &main.interp {
         let host = sysroot_path(opts, Path::new(ipath));
@@ -454,8 +461,8 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
             path: ipath.clone(),
             reason,
         };
-        let ibytes = std::fs::read(&host).map_err(|e| ierr(io_reason(&e)))?;
-        let l = loader::load_elf(&space, &ibytes, loader::INTERP_BIAS)
+        let ifile = std::fs::File::open(&host).map_err(|e| ierr(io_reason(&e)))?;
+        let l = loader::load_elf(&space, loader::Image::File(&ifile), loader::INTERP_BIAS)
             .map_err(|e| ierr(e.to_string()))?;
         interp = Some(l);
     }

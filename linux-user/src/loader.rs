@@ -2,10 +2,15 @@
 //!
 //! Follows Linux's `fs/binfmt_elf.c`: `PT_LOAD` segments are mapped with
 //! their permissions at `p_vaddr + bias` (bias 0 for `ET_EXEC`,
-//! [`ET_DYN_BIAS`] for a position-independent `ET_DYN`), the bss is zeroed
-//! (it is fresh anonymous memory, and only `p_filesz` bytes are copied, so
-//! the tail of the last file page is zero too), and the initial brk is the
-//! page-aligned end of the highest segment. The stack is laid out as
+//! [`ET_DYN_BIAS`] for a position-independent `ET_DYN`), the bss is zeroed,
+//! and the initial brk is the page-aligned end of the highest segment.
+//! From a host file ([`Image::File`]) only the headers are read; each
+//! segment's file pages are a private mapping of the file, as `elf_map`
+//! makes them, so a 50 MiB program costs neither a copy nor resident memory
+//! for pages it never touches, and the tail of the last file page is
+//! zeroed when the segment has a bss (`padzero`). A segment that shares a
+//! page with the one before it, and every segment of an in-memory image,
+//! is copied into anonymous memory instead. The stack is laid out as
 //! `create_elf_tables` does: `argc`, `argv[]`, NULL, `envp[]`, NULL, the
 //! auxiliary vector, with the strings and `AT_RANDOM` bytes above it.
 //!
@@ -29,6 +34,9 @@ pub const STACK_TOP: u64 = GUEST_SPACE_SIZE - PAGE_SIZE;
 pub const STACK_SIZE: u64 = 8 << 20;
 /// Gap left unmapped between the stack and the mmap area, in bytes.
 pub const STACK_GAP: u64 = 1 << 20;
+
+/// Longest `PT_INTERP` path the kernel accepts, in bytes (`PATH_MAX`).
+const PATH_MAX: u64 = 4096;
 
 /// `EM_RISCV` (ELF e_machine).
 const EM_RISCV: u16 = 243;
@@ -76,6 +84,61 @@ pub enum LoadError {
     /// The guest address space refused a mapping.
     #[error("cannot map guest memory: {0}")]
     Map(#[from] cranemu_softmmu::user::Error),
+    /// The host could not read the file.
+    #[error("read error: {0}")]
+    Read(std::io::Error),
+}
+
+/// An ELF image to load.
+#[derive(Clone, Copy)]
+pub enum Image<'a> {
+    /// The whole file in memory (the embedded default guest, tests).
+    Bytes(&'a [u8]),
+    /// An open host file: headers are read from it and segments mapped
+    /// from it (see the module doc).
+    File(&'a std::fs::File),
+}
+
+/// Most bytes read for the ELF header and the program headers that
+/// usually follow it; a table further in is read on its own.
+const HEAD_BYTES: u64 = 4096;
+
+impl Image<'_> {
+    /// Length of the image in bytes.
+    fn len(&self) -> Result<u64, LoadError> {
+        match self {
+            Image::Bytes(b) => Ok(b.len() as u64),
+            Image::File(f) => Ok(f.metadata().map_err(LoadError::Read)?.len()),
+        }
+    }
+
+    /// `len` bytes at file offset `off`.
+    ///
+    /// # Errors
+    /// [`LoadError::Truncated`] (naming `what`) if the range passes the end
+    /// of the image, [`LoadError::Read`] if the host read fails.
+    fn read_at(&self, off: u64, len: u64, what: &str) -> Result<Vec<u8>, LoadError> {
+        let truncated = || LoadError::Truncated(format!("{what} beyond the end of the file"));
+        let end = off.checked_add(len).ok_or_else(truncated)?;
+        if end > self.len()? {
+            return Err(truncated());
+        }
+        match self {
+            Image::Bytes(b) => Ok(b[off as usize..end as usize].to_vec()),
+            Image::File(f) => {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0; len as usize];
+                f.read_exact_at(&mut buf, off).map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                        truncated()
+                    } else {
+                        LoadError::Read(e)
+                    }
+                })?;
+                Ok(buf)
+            }
+        }
+    }
 }
 
 /// What the loader learned about one ELF image, in guest addresses.
@@ -170,8 +233,8 @@ struct ElfImage {
 /// header").
 const ELF64_PHDR_SIZE: u16 = 56;
 
-fn parse_program_headers(image: &[u8]) -> Result<ElfImage, LoadError> {
-    let header = Elf::parse_header(image).map_err(|e| LoadError::Truncated(e.to_string()))?;
+fn parse_program_headers(head: &[u8], image: Image<'_>) -> Result<ElfImage, LoadError> {
+    let header = Elf::parse_header(head).map_err(|e| LoadError::Truncated(e.to_string()))?;
     if header.e_phentsize != ELF64_PHDR_SIZE {
         return Err(LoadError::Malformed(format!(
             "e_phentsize {} (expected {ELF64_PHDR_SIZE})",
@@ -179,22 +242,21 @@ fn parse_program_headers(image: &[u8]) -> Result<ElfImage, LoadError> {
         )));
     }
     let table = u64::from(header.e_phnum) * u64::from(ELF64_PHDR_SIZE);
-    if header
+    let in_head = header
         .e_phoff
         .checked_add(table)
-        .is_none_or(|end| end > image.len() as u64)
-    {
-        return Err(LoadError::Truncated(
-            "program headers beyond the end of the file".into(),
-        ));
-    }
+        .is_some_and(|end| end <= head.len() as u64);
+    let bytes = if in_head {
+        head[header.e_phoff as usize..(header.e_phoff + table) as usize].to_vec()
+    } else {
+        image.read_at(header.e_phoff, table, "program headers")?
+    };
     let ctx = goblin::container::Ctx::new(
         goblin::container::Container::Big,
         goblin::container::Endian::Little,
     );
-    let program_headers =
-        ph::ProgramHeader::parse(image, header.e_phoff as usize, header.e_phnum as usize, ctx)
-            .map_err(|e| LoadError::Truncated(e.to_string()))?;
+    let program_headers = ph::ProgramHeader::parse(&bytes, 0, header.e_phnum as usize, ctx)
+        .map_err(|e| LoadError::Truncated(e.to_string()))?;
     Ok(ElfImage {
         header,
         program_headers,
@@ -205,17 +267,23 @@ fn parse_program_headers(image: &[u8]) -> Result<ElfImage, LoadError> {
 /// bias used if the image is `ET_DYN`.
 ///
 /// # Errors
-/// A [`LoadError`] for any malformed or unsupported image; `space` may hold
-/// partial mappings then (the caller discards it).
-pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<LoadedElf, LoadError> {
-    check_header(image)?;
-    let elf = parse_program_headers(image)?;
+/// A [`LoadError`] for any malformed or unsupported image, or one the host
+/// cannot read; `space` may hold partial mappings then (the caller
+/// discards it).
+pub fn load_elf(
+    space: &GuestSpace,
+    image: Image<'_>,
+    dyn_bias: u64,
+) -> Result<LoadedElf, LoadError> {
+    let flen = image.len()?;
+    let head = image.read_at(0, flen.min(HEAD_BYTES), "ELF header")?;
+    check_header(&head)?;
+    let elf = parse_program_headers(&head, image)?;
     let bias = if elf.header.e_type == header::ET_DYN {
         dyn_bias
     } else {
         0
     };
-    let flen = image.len() as u64;
 
     // Validate and collect the loadable segments, sorted by address.
     let mut segs = Vec::new();
@@ -228,7 +296,12 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
                     "PT_INTERP beyond the end of the file".into(),
                 ));
             };
-            let raw = &image[p.p_offset as usize..end as usize];
+            if end - p.p_offset > PATH_MAX {
+                return Err(LoadError::Malformed(
+                    "PT_INTERP longer than PATH_MAX".into(),
+                ));
+            }
+            let raw = image.read_at(p.p_offset, p.p_filesz, "PT_INTERP")?;
             let s = raw.split(|&b| b == 0).next().unwrap_or(&[]);
             interp = Some(String::from_utf8_lossy(s).into_owned());
         }
@@ -282,7 +355,8 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
         }
     }
 
-    // Map writable, copy file bytes, then set the final permissions.
+    // Map writable, map or copy file bytes, then set the final
+    // permissions.
     let mut mapped_to = 0u64;
     for &(start, end, ..) in &segs {
         let ps = page_align_down(start).max(mapped_to);
@@ -292,12 +366,43 @@ pub fn load_elf(space: &GuestSpace, image: &[u8], dyn_bias: u64) -> Result<Loade
         }
         mapped_to = mapped_to.max(pe);
     }
-    for &(start, _, off, filesz, ..) in &segs {
-        if filesz > 0 {
-            let bytes = &image[off as usize..(off + filesz) as usize];
-            space
-                .write_force(start, bytes)
-                .map_err(|f| LoadError::Malformed(f.to_string()))?;
+    let mut prev_end = 0u64;
+    for &(start, end, off, filesz, ..) in &segs {
+        let shares_page = page_align_down(start) < page_align_up(prev_end).unwrap_or(u64::MAX);
+        prev_end = end;
+        if filesz == 0 {
+            continue;
+        }
+        match image {
+            Image::File(f) if !shares_page => {
+                use std::os::fd::AsRawFd;
+                // The file's pages, privately (p_vaddr and p_offset share
+                // their page offset, checked above).
+                let ps = page_align_down(start);
+                let fe = page_align_up(start + filesz).ok_or(LoadError::OutsideSpace)?;
+                space.map_file_private(
+                    ps,
+                    fe - ps,
+                    Prot::RW,
+                    true,
+                    f.as_raw_fd(),
+                    off - (start - ps),
+                )?;
+                // With a bss, the rest of the last file page is zero
+                // (binfmt_elf's padzero), not the file's next bytes.
+                if end > start + filesz {
+                    let tail = fe - (start + filesz);
+                    space
+                        .write_force(start + filesz, &vec![0; tail as usize])
+                        .map_err(|f| LoadError::Malformed(f.to_string()))?;
+                }
+            }
+            _ => {
+                let bytes = image.read_at(off, filesz, "PT_LOAD segment")?;
+                space
+                    .write_force(start, &bytes)
+                    .map_err(|f| LoadError::Malformed(f.to_string()))?;
+            }
         }
     }
     for (i, &(start, end, _, _, prot, _)) in segs.iter().enumerate() {
@@ -575,7 +680,7 @@ pub(crate) mod tests {
                 (0x11ff0, vec![1, 2, 3, 4], 0x2000, ph::PF_R | ph::PF_W),
             ],
         );
-        let l = load_elf(&g, &elf, ET_DYN_BIAS).unwrap();
+        let l = load_elf(&g, Image::Bytes(&elf), ET_DYN_BIAS).unwrap();
         assert_eq!(l.entry, 0x10000);
         assert_eq!(l.bias, 0);
         assert_eq!(l.brk, 0x14000);
@@ -597,14 +702,66 @@ pub(crate) mod tests {
             header::ET_DYN,
             &[(0x1000, vec![0x13, 0, 0, 0], 4, ph::PF_R | ph::PF_X)],
         );
-        let l = load_elf(&g, &elf, ET_DYN_BIAS).unwrap();
+        let l = load_elf(&g, Image::Bytes(&elf), ET_DYN_BIAS).unwrap();
         assert_eq!(l.entry, ET_DYN_BIAS + 0x1000);
         assert_eq!(g.prot_of(ET_DYN_BIAS + 0x1000), Some(Prot::RX));
     }
 
+    /// An image loaded from a file (segments mapped from it) reads as the
+    /// same image copied from memory: file bytes, a zeroed bss
+    /// tail even where the file goes on (the next segment's bytes follow
+    /// in the file), a segment sharing a page with the one before, and
+    /// the final permissions.
+    #[test]
+    fn file_mapped_segments_read_as_copied_ones() {
+        let text: Vec<u8> = (0..0x1804u32).map(|i| (i % 251) as u8 + 1).collect();
+        let elf = make_elf(
+            header::ET_EXEC,
+            &[
+                (0x10000, text, 0x1804, ph::PF_R | ph::PF_X),
+                // Shares page 0x11000 with the text: copied.
+                (0x11900, vec![7; 0x10], 0x10, ph::PF_R | ph::PF_W),
+                // Own pages, bss beyond a file page whose tail holds the
+                // next segment's bytes in the file.
+                (0x20000, vec![5; 0x20], 0x3000, ph::PF_R | ph::PF_W),
+                (0x30020, vec![9; 0x40], 0x40, ph::PF_R),
+            ],
+        );
+        let path = std::env::temp_dir().join(format!("cranemu-loader-{}.elf", std::process::id()));
+        std::fs::write(&path, &elf).unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let (from_file, from_bytes) = (GuestSpace::new().unwrap(), GuestSpace::new().unwrap());
+        let a = load_elf(&from_file, Image::File(&file), ET_DYN_BIAS).unwrap();
+        let b = load_elf(&from_bytes, Image::Bytes(&elf), ET_DYN_BIAS).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(a, b);
+        // The segments' bytes and bss (the rest of a page without bss
+        // shows the file, as under Linux; a copy shows zeros there).
+        let ranges = [
+            (0x10000u64, 0x11804u64),
+            (0x11900, 0x11910),
+            (0x20000, 0x23000),
+            (0x30020, 0x30060),
+        ];
+        for (lo, hi) in ranges {
+            let (mut x, mut y) = (vec![0; (hi - lo) as usize], vec![0; (hi - lo) as usize]);
+            from_file.read(lo, &mut x).unwrap();
+            from_bytes.read(lo, &mut y).unwrap();
+            assert!(x == y, "{lo:#x}..{hi:#x} differs");
+            assert_eq!(from_file.prot_of(lo), from_bytes.prot_of(lo));
+        }
+        assert_eq!(from_file.read_u64(0x20020).unwrap(), 0, "bss tail zeroed");
+        assert_eq!(from_file.read_u32(0x11900).unwrap(), 0x0707_0707);
+        // Private: the guest's writes do not reach the file's other users.
+        from_file.write(0x20000, &[1]).unwrap();
+        assert_eq!(from_bytes.read_u32(0x20000).unwrap(), 0x0505_0505);
+    }
+
     fn err(bytes: &[u8]) -> String {
         let g = GuestSpace::new().unwrap();
-        load_elf(&g, bytes, ET_DYN_BIAS).unwrap_err().to_string()
+        load_elf(&g, Image::Bytes(bytes), ET_DYN_BIAS)
+            .unwrap_err()
+            .to_string()
     }
 
     #[test]
@@ -671,7 +828,7 @@ pub(crate) mod tests {
             header::ET_EXEC,
             &[(0x10000, vec![0; 4], 4, ph::PF_R | ph::PF_X)],
         );
-        let l = load_elf(&g, &elf, ET_DYN_BIAS).unwrap();
+        let l = load_elf(&g, Image::Bytes(&elf), ET_DYN_BIAS).unwrap();
         let argv = vec![b"prog".to_vec(), b"-x".to_vec()];
         let envp = vec![b"A=1".to_vec()];
         let sp = setup_stack(&g, &l, None, &argv, &envp, b"prog").unwrap();
@@ -717,9 +874,11 @@ pub(crate) mod tests {
     fn loads_busybox_if_present() {
         let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../.cache/guests/sysroot/usr/bin/busybox");
-        let Ok(bytes) = std::fs::read(&p) else { return };
+        let Ok(file) = std::fs::File::open(&p) else {
+            return;
+        };
         let g = GuestSpace::new().unwrap();
-        let l = load_elf(&g, &bytes, ET_DYN_BIAS).unwrap();
+        let l = load_elf(&g, Image::File(&file), ET_DYN_BIAS).unwrap();
         assert!(l.interp.is_none());
         assert!(g.prot_of(l.entry).unwrap().contains(Prot::EXEC));
         assert!(l.phdr != 0 && l.phnum > 0);

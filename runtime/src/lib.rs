@@ -189,7 +189,7 @@ impl Default for EngineConfig {
             max_block_insns: 512,
             opt_level: "speed",
             jit_threshold: 100,
-            superblocks: true,
+            superblocks: std::env::var_os("NOSB").is_none(),
         }
     }
 }
