@@ -4,7 +4,12 @@
 //! `tail` calling convention and the signature `fn(cpu: i64) -> i64`, where
 //! `cpu` points at the guest CPU state. Lowering is a single pass over the
 //! block (a `match` on each IR op emitting Cranelift instructions), like
-//! Wasmtime's `code_translator.rs`.
+//! Wasmtime's `code_translator.rs`. A *region*
+//! ([`Backend::compile_region`]) is several TBs lowered one after the
+//! other into one function: a direct exit to a member's pc is a jump
+//! inside the function, so a loop made of several TBs (or of one TB that
+//! jumps to itself) runs as a host loop, with only the interrupt check at
+//! each member's start between iterations.
 //!
 //! # Leaving a block: the exit protocol
 //! A TB returns an `i64` to the execution loop:
@@ -472,12 +477,38 @@ impl Backend {
         slots: &[ExitSlot],
         want_clif: bool,
     ) -> Result<CompiledBlock> {
-        if slots.len() < block.direct_exits() {
-            return Err(Error::Compile(format!(
-                "{} exit slots for {} direct exits",
-                slots.len(),
-                block.direct_exits()
-            )));
+        self.compile_region(&[RegionMember { block, slots }], want_clif)
+    }
+
+    /// Compiles a *region*: several verified IR blocks as one function,
+    /// entered at the first (see [`RegionMember`]). A direct exit of any
+    /// member to the pc of a member is a jump inside the function (a loop
+    /// of TBs becomes a host loop, with no exit slot, prologue or tail
+    /// call per iteration); other exits leave through the exiting
+    /// member's own slots, as [`Backend::compile`]'s do. Each member
+    /// begins with the interrupt check, so a loop inside a region still
+    /// stops when `exit_request` is set. All members must share TB flags
+    /// and, in system mode, the first member's guest page.
+    ///
+    /// # Errors
+    /// As [`Backend::compile`], for any member; [`Error::Compile`] for an
+    /// empty region.
+    pub fn compile_region(
+        &self,
+        members: &[RegionMember<'_>],
+        want_clif: bool,
+    ) -> Result<CompiledBlock> {
+        let Some(head) = members.first() else {
+            return Err(Error::Compile("an empty region".into()));
+        };
+        for m in members {
+            if m.slots.len() < m.block.direct_exits() {
+                return Err(Error::Compile(format!(
+                    "{} exit slots for {} direct exits",
+                    m.slots.len(),
+                    m.block.direct_exits()
+                )));
+            }
         }
         // Cranelift's contexts keep their allocations between functions:
         // one pair per compiling thread saves a few hundred allocations a
@@ -492,8 +523,8 @@ impl Backend {
             ctx.func.name = UserFuncName::user(0, 0);
             ctx.func.signature = self.tb_signature();
             let b = FunctionBuilder::new(&mut ctx.func, fctx);
-            let mut l = Lowering::new(self, b, block);
-            l.lower(slots);
+            let mut l = Lowering::new(self, b, head.block);
+            l.lower_region(members);
             l.b.seal_all_blocks();
             let insn_pcs = std::mem::take(&mut l.insn_pcs);
             l.b.finalize(self.isa.frontend_config());
@@ -502,11 +533,27 @@ impl Backend {
     }
 }
 
-/// The state of lowering one block.
+/// One TB of a region ([`Backend::compile_region`]): its IR and its exit
+/// slots (see [`ExitSlot`]), which must stay valid as long as the code
+/// lives.
+#[derive(Clone, Copy)]
+pub struct RegionMember<'a> {
+    /// The TB's verified IR.
+    pub block: &'a Block,
+    /// Its exit slots, at least [`Block::direct_exits`] of them.
+    pub slots: &'a [ExitSlot],
+}
+
+/// The state of lowering one block, or the blocks of a region one after
+/// the other (the per-block fields then describe the member being
+/// lowered).
 struct Lowering<'a, 'f> {
     be: &'a Backend,
     b: FunctionBuilder<'f>,
     block: &'a Block,
+    /// The region's members by guest pc, with the Cranelift block each
+    /// begins at: direct exits to these pcs jump there.
+    internal: Vec<(u64, cir::Block)>,
     cpu: cir::Value,
     vals: Vec<Option<cir::Value>>,
     /// Guest pc of the current instruction.
@@ -536,6 +583,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             be,
             b,
             block,
+            internal: Vec::new(),
             cpu,
             vals: vec![None; block.num_values as usize],
             pc: block.pc,
@@ -997,6 +1045,10 @@ impl<'a, 'f> Lowering<'a, 'f> {
     /// A direct exit to guest `pc` through exit slot `slot`: tail-call the
     /// chained successor, or return the slot's address.
     fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
+        if let Some(&(_, entry)) = self.internal.iter().find(|(p, _)| *p == pc) {
+            self.b.ins().jump(entry, &[]);
+            return;
+        }
         if self.be.cfg.softmmu.is_some() && (pc ^ self.block.pc) >> SOFTMMU_PAGE_BITS != 0 {
             // Another guest page, whose mapping may change while this TB
             // lives: look the successor up at run time.
@@ -1022,7 +1074,40 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.b.ins().return_(&[slot_addr]);
     }
 
-    fn lower(&mut self, slots: &[ExitSlot]) {
+    /// Lowers `members` (the first is the entry) into the function, then
+    /// the cold exits they share.
+    fn lower_region(&mut self, members: &[RegionMember<'a>]) {
+        let layout = self.be.cfg.layout;
+        self.internal = members
+            .iter()
+            .map(|m| (m.block.pc, self.b.create_block()))
+            .collect();
+        let first = self.internal[0].1;
+        self.b.ins().jump(first, &[]);
+        for (i, m) in members.iter().enumerate() {
+            self.block = m.block;
+            self.vals.clear();
+            self.vals.resize(m.block.num_values as usize, None);
+            self.pin = float::needs_pin(m.block, self.be.has_fma);
+            self.pc = m.block.pc;
+            let entry = self.internal[i].1;
+            self.b.switch_to_block(entry);
+            self.lower_member(m.slots);
+        }
+        // The cold fault exits.
+        for (code, blk) in std::mem::take(&mut self.fault_blocks) {
+            self.b.switch_to_block(blk);
+            let (addr, pc) = (self.b.block_params(blk)[0], self.b.block_params(blk)[1]);
+            self.store_state(layout.fault_addr, addr);
+            self.store_state(layout.pc, pc);
+            self.ret(code as i64);
+        }
+        self.finish_soft_trap();
+    }
+
+    /// Lowers the current block from its entry (the current Cranelift
+    /// block) to its exits.
+    fn lower_member(&mut self, slots: &[ExitSlot]) {
         let layout = self.be.cfg.layout;
         // Interrupt check at entry.
         let cpu = self.cpu;
@@ -1094,15 +1179,6 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 } as i64);
             }
         }
-        // The cold fault exits.
-        for (code, blk) in std::mem::take(&mut self.fault_blocks) {
-            self.b.switch_to_block(blk);
-            let (addr, pc) = (self.b.block_params(blk)[0], self.b.block_params(blk)[1]);
-            self.store_state(layout.fault_addr, addr);
-            self.store_state(layout.pc, pc);
-            self.ret(code as i64);
-        }
-        self.finish_soft_trap();
     }
 
     /// Leaves for guest pc `t` (a value), looked up under `flags` (the

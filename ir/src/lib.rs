@@ -343,6 +343,29 @@ impl Block {
     }
 }
 
+impl Block {
+    /// The guest pcs of the direct exits, in [`Block::direct_exits`]'s
+    /// order (a pc appears once per exit that leaves for it).
+    pub fn direct_targets(&self) -> Vec<u64> {
+        let mut out: Vec<u64> = self
+            .insts
+            .iter()
+            .filter_map(|i| match *i {
+                Inst::ExitIf { pc, .. } => Some(pc),
+                _ => None,
+            })
+            .collect();
+        match self.term {
+            Some(Terminator::Jump { pc }) => out.push(pc),
+            Some(Terminator::Branch {
+                taken, not_taken, ..
+            }) => out.extend([taken, not_taken]),
+            _ => {}
+        }
+        out
+    }
+}
+
 impl Inst {
     /// The value this instruction defines, if any.
     pub fn dst(&self) -> Option<Value> {

@@ -200,6 +200,9 @@ impl CompileQueue {
             };
             if !cache.is_current(&generation) || tb.is_invalid() || tb.code().is_some() {
                 Counters::bump(&c.dropped_compiles);
+            } else if tb.take_in_region() {
+                Counters::bump(&c.dropped_compiles);
+                tb.unclaim_compile();
             } else if let Err(e) = compile(&generation, &tb, c) {
                 *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);

@@ -44,6 +44,17 @@
 //! write unseen) is left to them: they invalidate the code translated from
 //! shared pages.
 //!
+//! # Tiers
+//! A TB first runs in the IR interpreter (the reference the differential
+//! tests hold the others to). After [`EngineConfig::jit_threshold`]
+//! executions it is queued for the compile thread (`compileq.rs`) and
+//! interpreted until its code is published, so no vCPU waits for
+//! Cranelift. A hot TB that loops back to itself through other hot TBs
+//! on its page is compiled with them as one region ([`compile_tb`],
+//! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
+//! one host function; the members keep their own TBs for entries from
+//! elsewhere.
+//!
 //! Lock order: the cache's index lock, then its current generation, then
 //! a generation's internals, then the vCPU registry, then the guest
 //! space's page map (see [`Engine::quiesced`]).
@@ -66,8 +77,8 @@ use std::time::Instant;
 use cranemu_softmmu::sync::Mutex;
 
 use cranemu_backend::{
-    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, StateLayout,
-    JUMP_CACHE_ENTRIES,
+    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, RegionMember,
+    StateLayout, JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
@@ -179,6 +190,9 @@ pub struct EngineConfig {
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
+    /// Most TBs compiled together as one region (see [`compile_tb`]); 1
+    /// compiles every TB alone.
+    pub region_tbs: usize,
 }
 
 impl Default for EngineConfig {
@@ -189,7 +203,8 @@ impl Default for EngineConfig {
             max_block_insns: 512,
             opt_level: "speed",
             jit_threshold: 100,
-            superblocks: std::env::var_os("NOSB").is_none(),
+            superblocks: true,
+            region_tbs: 8,
         }
     }
 }
@@ -584,7 +599,7 @@ impl Engine {
     /// Compiles `tb` with Cranelift into `generation`'s code cache and
     /// publishes its code (see [`compile_tb`]).
     fn compile(&self, generation: &Generation, tb: &Tb, counters: &Counters) -> Result<*const u8> {
-        compile_tb(&self.backend, &self.config.log, generation, tb, counters)
+        compile_tb(&self.backend, &self.config, generation, tb, counters)
     }
 
     /// Queues hot `tb` (claimed) for the compile thread, starting the
@@ -607,9 +622,9 @@ impl Engine {
     /// Starts the compile thread, with every signal blocked (guest signals
     /// are delivered on vCPU threads only).
     fn spawn_compiler(&self) -> std::io::Result<()> {
-        let (backend, log, cache, queue) = (
+        let (backend, config, cache, queue) = (
             self.backend.clone(),
-            self.config.log.clone(),
+            self.config.clone(),
             self.cache.clone(),
             self.compiles.clone(),
         );
@@ -628,7 +643,7 @@ impl Engine {
                 queue.run(
                     &cache,
                     |generation, tb, counters| {
-                        compile_tb(&backend, &log, generation, tb, counters).map(|_| ())
+                        compile_tb(&backend, &config, generation, tb, counters).map(|_| ())
                     },
                     || {},
                 )
@@ -1073,42 +1088,138 @@ fn state_layout() -> StateLayout {
     }
 }
 
+/// Most guest instructions in one region (see [`compile_tb`]).
+const REGION_MAX_INSNS: u32 = 512;
+
+/// The TBs compiled with `head` as one region, `head` not included, when
+/// one of them jumps back to `head` (a loop; none otherwise): TBs its
+/// direct exits reach, and theirs in turn (breadth first), up to
+/// `config.region_tbs` TBs and [`REGION_MAX_INSNS`] guest instructions
+/// in all. A member has run in the interpreter at least a quarter of the
+/// JIT threshold's times (the paths the region's loops take, not their
+/// error paths), lies on `head`'s guest page and was read only from
+/// pages `head` was read from. So whatever invalidates a member
+/// invalidates `head`, whose TB carries the region's code; and in system
+/// mode, where exits to another page are looked up at run time, every
+/// member is reached through the same page mapping as `head`.
+fn region_members(config: &EngineConfig, generation: &Generation, head: &Tb) -> Vec<Arc<Tb>> {
+    let mut members: Vec<Arc<Tb>> = Vec::new();
+    if config.region_tbs <= 1 {
+        return members;
+    }
+    let min_execs = (config.jit_threshold / 4).max(1);
+    let page = head.ir.pc / PAGE_SIZE;
+    let mut pcs = vec![head.ir.pc];
+    let mut insns = head.ir.guest_insns;
+    let mut next = 0;
+    loop {
+        let targets = match next {
+            0 => head.ir.direct_targets(),
+            i => match members.get(i - 1) {
+                Some(t) => t.ir.direct_targets(),
+                None => break,
+            },
+        };
+        next += 1;
+        for pc in targets {
+            if pcs.len() >= config.region_tbs {
+                return members;
+            }
+            if pcs.contains(&pc) || pc / PAGE_SIZE != page {
+                continue;
+            }
+            let phys = head.phys - head.phys % PAGE_SIZE + pc % PAGE_SIZE;
+            let Some(t) = generation.get(pc, head.ir.flags, phys) else {
+                continue;
+            };
+            let joins = !t.is_invalid()
+                && t.execs.load(Ordering::Relaxed) >= min_execs
+                && insns + t.ir.guest_insns <= REGION_MAX_INSNS
+                && t.pages().iter().all(|p| head.pages().contains(p));
+            if joins {
+                insns += t.ir.guest_insns;
+                pcs.push(pc);
+                members.push(t);
+            }
+        }
+    }
+    // Only a loop back to the head pays for the larger compile: straight
+    // paths run once per entry, and their TBs chain as well alone.
+    let loops = members
+        .iter()
+        .any(|t| t.ir.direct_targets().contains(&head.ir.pc));
+    if !loops {
+        members.clear();
+    }
+    members
+}
+
 /// Compiles `tb` with Cranelift into `generation`'s code cache and
-/// publishes its code. Two threads may race to compile the same TB; the
-/// loser's code is left unused in the arena.
+/// publishes its code: `tb` alone, or `tb` as the head of a region with
+/// the TBs [`region_members`] picks, so that direct jumps between them
+/// (a loop's body and its back edge) stay inside one host function. The
+/// members keep their own TBs, compiled or not, for entries from
+/// elsewhere. Two threads may race to compile the same TB; the loser's
+/// code is left unused in the arena.
 fn compile_tb(
     backend: &Backend,
-    log: &LogConfig,
+    config: &EngineConfig,
     generation: &Generation,
     tb: &Tb,
     counters: &Counters,
 ) -> Result<*const u8> {
     let t0 = Instant::now();
-    let slot_ptrs: Vec<ExitSlot> = tb.slots.iter().map(|s| &s.target as ExitSlot).collect();
+    let log = &config.log;
+    let others = region_members(config, generation, tb);
+    let tbs: Vec<&Tb> = std::iter::once(tb)
+        .chain(others.iter().map(|t| &**t))
+        .collect();
+    let slot_ptrs: Vec<Vec<ExitSlot>> = tbs
+        .iter()
+        .map(|t| t.slots.iter().map(|s| &s.target as ExitSlot).collect())
+        .collect();
+    let members: Vec<RegionMember<'_>> = tbs
+        .iter()
+        .zip(&slot_ptrs)
+        .map(|(t, slots)| RegionMember {
+            block: &t.ir,
+            slots,
+        })
+        .collect();
     let compiled = backend
-        .compile(&tb.ir, &slot_ptrs, log.out_asm)
+        .compile_region(&members, log.out_asm)
         .map_err(|e| Error::Codegen(e.to_string()))?;
     let placed = generation.place(&compiled).map_err(Error::Host)?;
     let code = tb.publish(placed, compiled.code.len());
     if code != placed {
         Counters::bump(&counters.races);
     }
+    for t in &others {
+        t.set_in_region();
+    }
     if log.out_asm {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let _ = writeln!(
+        let _ = write!(
             out,
             "OUT: {:#x} [size={}] host {:p}",
             tb.ir.pc,
             compiled.code.len(),
             placed
         );
+        if !others.is_empty() {
+            let pcs: Vec<String> = others.iter().map(|t| format!("{:#x}", t.ir.pc)).collect();
+            let _ = write!(out, " region with {}", pcs.join(", "));
+        }
+        out.push('\n');
         out.push_str(&disassemble_host(&compiled.code, placed as u64));
         out.push('\n');
         log.write(&out);
     }
+    let insns: u64 = tbs.iter().map(|t| u64::from(t.ir.guest_insns)).sum();
     Counters::bump(&counters.compiled_blocks);
-    Counters::add(&counters.compiled_insns, tb.ir.guest_insns as u64);
+    Counters::add(&counters.region_members, others.len() as u64);
+    Counters::add(&counters.compiled_insns, insns);
     Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);
     Counters::add(&counters.code_bytes, compiled.code.len() as u64);
     Ok(code)

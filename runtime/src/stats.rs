@@ -55,6 +55,9 @@ counters! {
     compiled_blocks,
     /// Guest instructions in the compiled blocks.
     compiled_insns,
+    /// TBs compiled into another TB's code as members of its region
+    /// (beyond the region's head, which `compiled_blocks` counts).
+    region_members,
     /// Time spent in Cranelift (compile and placement), in ns.
     codegen_ns,
     /// Hot TBs queued for the compile thread.
@@ -62,8 +65,8 @@ counters! {
     /// Time queued TBs waited for the compile thread, in ns (the
     /// compile-queue latency is this over `queued_compiles`).
     queue_wait_ns,
-    /// Queued TBs dropped uncompiled: invalidated, flushed or compiled
-    /// otherwise while they waited.
+    /// Queued TBs dropped uncompiled: invalidated, flushed, compiled
+    /// otherwise, or compiled into a region, while they waited.
     dropped_compiles,
     /// Bytes of host code produced.
     code_bytes,

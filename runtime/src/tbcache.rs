@@ -113,6 +113,9 @@ pub(crate) struct Tb {
     pub(crate) execs: AtomicU32,
     /// Set by the vCPU that compiles the TB ([`Tb::claim_compile`]).
     compiling: AtomicBool,
+    /// Set when the TB was compiled into another TB's region (see
+    /// [`Tb::take_in_region`]).
+    in_region: AtomicBool,
     /// Direct-exit slots, read by the code by address.
     pub(crate) slots: Box<[Slot]>,
     /// Guest page numbers its instructions were read from.
@@ -153,6 +156,7 @@ impl Tb {
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
             compiling: AtomicBool::new(false),
+            in_region: AtomicBool::new(false),
             pages: pages.into_boxed_slice(),
             invalid: AtomicBool::new(false),
             links: Mutex::new(Links {
@@ -170,6 +174,20 @@ impl Tb {
         !self.compiling.swap(true, Ordering::AcqRel)
     }
 
+    /// Notes that the TB's code is now part of another TB's region.
+    pub(crate) fn set_in_region(&self) {
+        self.in_region.store(true, Ordering::Release);
+    }
+
+    /// Whether the TB was compiled into a region since the last call. A
+    /// queued compile of such a TB is dropped once (and its claim given
+    /// back): inside the region it runs without a dispatch, and only if it
+    /// is still entered from elsewhere, and so interpreted again, is it
+    /// queued and compiled on its own.
+    pub(crate) fn take_in_region(&self) -> bool {
+        self.in_region.swap(false, Ordering::AcqRel)
+    }
+
     /// A new `Arc` of this TB (alive: its generation holds one).
     pub(crate) fn arc(&self) -> Arc<Tb> {
         self.me.upgrade().expect("a TB of a live generation")
@@ -179,6 +197,12 @@ impl Tb {
     /// queued, so that a later run claims the TB again.
     pub(crate) fn unclaim_compile(&self) {
         self.compiling.store(false, Ordering::Release);
+    }
+
+    /// The guest page numbers its instructions were read from (physical
+    /// in system mode).
+    pub(crate) fn pages(&self) -> &[u64] {
+        &self.pages
     }
 
     /// Whether the TB was invalidated (it is in no map any more, and its

@@ -458,7 +458,7 @@ impl Hart {
                         }
                         let code = compile_tb(
                             &self.m.backend,
-                            &self.m.config.engine.log,
+                            &self.m.config.engine,
                             generation,
                             &tb,
                             &self.counters,

@@ -485,8 +485,8 @@ impl SystemEngine {
                     m.compiles.run(
                         &m.cache,
                         |generation, tb, counters| {
-                            let log = &m.config.engine.log;
-                            compile_tb(&m.backend, log, generation, tb, counters).map(|_| ())
+                            let config = &m.config.engine;
+                            compile_tb(&m.backend, config, generation, tb, counters).map(|_| ())
                         },
                         // A compile error (a bug, or no executable memory
                         // left) stops the machine.

@@ -1,0 +1,309 @@
+//! Differential tests of the three ways the engine runs guest code: the
+//! IR interpreter (the reference), every TB compiled alone, and hot TBs
+//! compiled as regions (several TBs in one host function, direct jumps
+//! between them inside it; see `compile_tb` in the runtime).
+//!
+//! Each case is a random guest loop on one code page: a counter runs it
+//! a few hundred times, and its body mixes integer ALU instructions,
+//! loads and stores to a data page, and forward conditional branches over
+//! part of the body (so a TB has side exits, and the loop spans several
+//! TBs that a region joins). The three engines start from the same
+//! registers and memory and must end with the same registers, pc and data
+//! page, bit for bit. Regions are compiled by the compile thread while the
+//! loop runs, so when one takes over varies from run to run; the results
+//! may not. Over all cases, regions must actually have formed.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Stats};
+use cranemu_softmmu::user::{GuestSpace, Prot};
+
+mod rv;
+use rv::*;
+
+/// The code page.
+const CODE: u64 = 0x10000;
+/// The data page; x8 points at it.
+const DATA: u64 = 0x20000;
+/// The loop counter register (never written by the body).
+const COUNTER: u32 = 5;
+/// The data pointer register (never written by the body).
+const BASE: u32 = 8;
+/// Registers the body reads and writes.
+const REGS: [u32; 12] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    fn reg(&mut self) -> u32 {
+        REGS[self.below(REGS.len() as u64) as usize]
+    }
+
+    /// A source register: one of [`REGS`], or x0 now and then.
+    fn src(&mut self) -> u32 {
+        if self.below(8) == 0 {
+            0
+        } else {
+            self.reg()
+        }
+    }
+}
+
+/// `I-type` with `funct3` and opcode `op`.
+fn i_type(imm: i32, rs1: u32, funct3: u32, rd: u32, op: u32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | rs1 << 15 | funct3 << 12 | rd << 7 | op
+}
+
+/// `S-type` store of width `funct3`.
+fn s_type(imm: i32, rs2: u32, rs1: u32, funct3: u32) -> u32 {
+    let i = imm as u32 & 0xfff;
+    ((i >> 5) << 25) | rs2 << 20 | rs1 << 15 | funct3 << 12 | ((i & 0x1f) << 7) | 0x23
+}
+
+/// One straight-line body instruction.
+fn straight(rng: &mut Rng) -> u32 {
+    let (rd, a, b) = (rng.reg(), rng.src(), rng.src());
+    match rng.below(6) {
+        // add sub sll slt sltu xor srl sra or and, and their W forms, and
+        // the M extension's mul/div/rem family (funct7 1).
+        0 | 1 => {
+            let (f7, f3) = match rng.below(12) {
+                0 => (0x20, 0),
+                1 => (0x20, 5),
+                n @ 2..=9 => (0, (n - 2) as u32),
+                _ => (1, rng.below(8) as u32),
+            };
+            let op = if rng.below(3) == 0 { 0x3b } else { 0x33 };
+            // The W forms have no slt/sltu/xor/or/and, nor mulh/mulhsu/mulhu.
+            let no_w = if f7 == 1 {
+                matches!(f3, 1..=3)
+            } else {
+                !matches!(f3, 0 | 1 | 5)
+            };
+            let f3 = if op == 0x3b && no_w { 0 } else { f3 };
+            r_type(f7, b, a, f3, rd, op)
+        }
+        // addi slti sltiu xori ori andi, and addiw.
+        2 => {
+            let f3 = [0u32, 2, 3, 4, 6, 7][rng.below(6) as usize];
+            let imm = rng.below(4096) as i32 - 2048;
+            if rng.below(4) == 0 {
+                i_type(imm, a, 0, rd, 0x1b)
+            } else {
+                i_type(imm, a, f3, rd, 0x13)
+            }
+        }
+        // slli srli srai.
+        3 => {
+            let sh = rng.below(64) as i32;
+            match rng.below(3) {
+                0 => i_type(sh, a, 1, rd, 0x13),
+                1 => i_type(sh, a, 5, rd, 0x13),
+                _ => i_type(0x400 | sh, a, 5, rd, 0x13),
+            }
+        }
+        // Loads: lb lh lw ld lbu lhu lwu, aligned, inside the data page.
+        4 => {
+            let f3 = [0u32, 1, 2, 3, 4, 5, 6][rng.below(7) as usize];
+            let off = (rng.below(256) * 8) as i32;
+            i_type(off, BASE, f3, rd, 0x03)
+        }
+        // Stores: sb sh sw sd.
+        _ => {
+            let off = (rng.below(256) * 8) as i32;
+            s_type(off, b, BASE, rng.below(4) as u32)
+        }
+    }
+}
+
+/// A random loop program: set-up, a body of `len` items (some of them
+/// forward branches over the next items), the counter's decrement and
+/// back edge, `ecall`.
+fn program(rng: &mut Rng, len: usize, iterations: i32) -> Vec<u8> {
+    let mut words = vec![addi(COUNTER, 0, iterations), lui(BASE, (DATA >> 12) as u32)];
+    let top = words.len();
+    for i in 0..len {
+        if rng.below(5) == 0 && i + 1 < len {
+            // beq bne blt bge bltu bgeu over 1..=3 of the next items.
+            let skip = 1 + rng.below(3.min((len - i - 1) as u64)) as i32;
+            let f3 = [0u32, 1, 4, 5, 6, 7][rng.below(6) as usize];
+            words.push(b_type(f3, rng.src(), rng.src(), (skip + 1) * 4));
+        } else {
+            words.push(straight(rng));
+        }
+    }
+    words.push(addi(COUNTER, COUNTER, -1));
+    let back = -(((words.len() - top) * 4) as i32);
+    words.push(b_type(1, COUNTER, 0, back)); // bne counter, x0, top
+    words.push(ECALL);
+    bytes(&words)
+}
+
+/// What a run ends with.
+#[derive(Debug, PartialEq, Eq)]
+struct End {
+    x: [u64; 32],
+    pc: u64,
+    data: Vec<u8>,
+}
+
+/// Runs `code` to its `ecall` under `config`, from registers `x0` and
+/// data page `data`; the end state and the engine's statistics.
+fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, Stats) {
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    space.write_force(CODE, code).expect("write code");
+    space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
+    space.write(DATA, data).expect("write data");
+    let engine = Engine::new(space.clone(), config).expect("engine");
+    let mut cpu = Box::new(CpuState::default());
+    cpu.x = *x0;
+    cpu.pc = CODE;
+    // A watchdog interrupts the run now and then, so that wrong code that
+    // never reaches the `ecall` fails the test instead of hanging it.
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let request = &cpu.exit_request as *const AtomicU32 as usize;
+    let watchdog = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            while !done.load(Ordering::SeqCst) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                // SAFETY: the boxed CPU state outlives this thread (joined
+                // below); only its atomic is touched, as any thread may.
+                let r = unsafe { &*(request as *const AtomicU32) };
+                r.fetch_or(CpuState::EXIT_EXTERNAL, Ordering::SeqCst);
+            }
+        })
+    };
+    let start = std::time::Instant::now();
+    let finished = loop {
+        match engine.run(&mut cpu).expect("run") {
+            Exit::Interrupted if start.elapsed().as_secs() >= 60 => break false,
+            Exit::Interrupted => {}
+            Exit::Trap(t) if t.cause == Exception::EcallFromU => break true,
+            Exit::Trap(t) => panic!("unexpected trap {t:?}"),
+        }
+    };
+    done.store(true, Ordering::SeqCst);
+    watchdog.join().expect("watchdog");
+    assert!(
+        finished,
+        "the loop did not end within 60 s (pc {:#x})",
+        cpu.pc
+    );
+    let mut out = vec![0; 0x1000];
+    space.read(DATA, &mut out).expect("read data");
+    let stats = engine.stats();
+    (
+        End {
+            x: cpu.x,
+            pc: cpu.pc,
+            data: out,
+        },
+        stats,
+    )
+}
+
+#[test]
+fn interpreter_single_tbs_and_regions_agree() {
+    let interpreter = EngineConfig {
+        jit_threshold: u32::MAX,
+        ..EngineConfig::default()
+    };
+    let single = EngineConfig {
+        jit_threshold: 0,
+        region_tbs: 1,
+        ..EngineConfig::default()
+    };
+    let regions = EngineConfig {
+        jit_threshold: 4,
+        region_tbs: 8,
+        ..EngineConfig::default()
+    };
+    let mut members = 0;
+    for seed in 1..=40u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let len = 8 + rng.below(40) as usize;
+        let code = program(&mut rng, len, 300);
+        let mut x = [0u64; 32];
+        for r in REGS {
+            x[r as usize] = match rng.below(4) {
+                0 => rng.below(16),
+                1 => rng.next() | 1 << 63,
+                _ => rng.next(),
+            };
+        }
+        let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
+        let (want, _) = run(interpreter.clone(), &code, &x, &data);
+        let (alone, _) = run(single.clone(), &code, &x, &data);
+        assert_eq!(
+            want, alone,
+            "seed {seed}: TBs compiled alone differ from the interpreter"
+        );
+        let (joined, stats) = run(regions.clone(), &code, &x, &data);
+        assert_eq!(
+            want, joined,
+            "seed {seed}: regions differ from the interpreter"
+        );
+        members += stats.region_members;
+    }
+    assert!(members > 0, "no region was compiled in any case");
+}
+
+/// A region is interruptible: a loop that never leaves its region still
+/// stops when another thread sets the exit request.
+#[test]
+fn a_loop_inside_a_region_is_interrupted() {
+    // top: addi a0, a0, 1; beq a0, x0, +8 (never: a side exit); addi a1, a1, 1;
+    // jal x0, top
+    let code = bytes(&[
+        addi(10, 10, 1),
+        b_type(0, 10, 0, 8),
+        addi(11, 11, 1),
+        jal(0, -12),
+        ECALL,
+    ]);
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    space.write_force(CODE, &code).expect("write code");
+    let config = EngineConfig {
+        jit_threshold: 4,
+        region_tbs: 8,
+        superblocks: false,
+        ..EngineConfig::default()
+    };
+    let engine = Arc::new(Engine::new(space, config).expect("engine"));
+    let mut cpu = Box::new(CpuState::default());
+    cpu.pc = CODE;
+    // Another thread sets the request, as a signal or a cache flush
+    // would: the atomic is meant to be written while the vCPU runs.
+    let request = &cpu.exit_request as *const AtomicU32 as usize;
+    let stopper = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        // SAFETY: the CPU state is boxed and outlives this thread (joined
+        // below); only its atomic is touched.
+        let request = unsafe { &*(request as *const AtomicU32) };
+        request.fetch_or(CpuState::EXIT_EXTERNAL, Ordering::SeqCst);
+    });
+    let exit = engine.run(&mut cpu).expect("run");
+    stopper.join().expect("stopper");
+    assert_eq!(exit, Exit::Interrupted);
+    assert!(cpu.x[10] > 1000, "the loop ran ({} iterations)", cpu.x[10]);
+    assert!(
+        engine.stats().region_members > 0,
+        "the loop's TBs were compiled as a region"
+    );
+}
