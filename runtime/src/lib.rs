@@ -50,7 +50,7 @@
 //! executions it is queued for the compile thread (`compileq.rs`) and
 //! interpreted until its code is published, so no vCPU waits for
 //! Cranelift. A hot TB that loops back to itself through other hot TBs
-//! on its page is compiled with them as one region ([`compile_tb`],
+//! on its page is compiled with them as one region (`compile_tb`,
 //! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
 //! one host function; the members keep their own TBs for entries from
 //! elsewhere.
@@ -190,7 +190,7 @@ pub struct EngineConfig {
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
-    /// Most TBs compiled together as one region (see [`compile_tb`]); 1
+    /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
 }
