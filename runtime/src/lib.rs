@@ -46,13 +46,15 @@
 //!
 //! Lock order: the cache's index lock, then its current generation, then
 //! a generation's internals, then the vCPU registry, then the guest
-//! space's page map (see [`Engine::quiesced`]).
+//! space's page map, then the compile queue, then the perf map (see
+//! [`Engine::quiesced`]).
 
 #![deny(missing_docs)]
 
 mod codecache;
 mod compileq;
 mod exec;
+pub mod perfmap;
 mod stats;
 pub mod system;
 mod tbcache;
@@ -143,6 +145,9 @@ pub struct LogConfig {
     pub out_asm: bool,
     /// The log sink; `None` means standard error.
     pub sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    /// `-perfmap`: a line in `/tmp/perf-PID.map` per compiled block
+    /// ([`perfmap`]); `None` writes nothing.
+    pub perfmap: Option<Arc<perfmap::PerfMap>>,
 }
 
 impl LogConfig {
@@ -179,6 +184,12 @@ pub struct EngineConfig {
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
+    /// Time each tier (`cranemu bench`): the execution loop reads the
+    /// clock around every interpreted block and every entry into compiled
+    /// code, into the `interp_ns`, `jit_ns` and `jit_entries` statistics.
+    /// Off, the loop pays one predictable branch per block and nothing
+    /// else.
+    pub profile: bool,
 }
 
 impl Default for EngineConfig {
@@ -190,6 +201,7 @@ impl Default for EngineConfig {
             opt_level: "speed",
             jit_threshold: 100,
             superblocks: std::env::var_os("NOSB").is_none(),
+            profile: false,
         }
     }
 }
@@ -749,7 +761,12 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             enter_guest_fp(cpu);
+            let t0 = self.config.profile.then(Instant::now);
             let r = unsafe { exec::enter(cpu, code, generation.trampoline, self.guest_range()) };
+            if let Some(t0) = t0 {
+                Counters::add(&counters.jit_ns, t0.elapsed().as_nanos() as u64);
+                Counters::bump(&counters.jit_entries);
+            }
             leave_guest_fp(cpu);
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
@@ -811,6 +828,7 @@ impl Engine {
         let mut mem = InterpMemory(&self.space);
         enter_guest_fp(cpu);
         let helpers = cranemu_frontend::helpers::HELPERS;
+        let t0 = self.config.profile.then(Instant::now);
         // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
         // exactly and is the only access to it during the call. The helper
         // table is the one the translator emits calls for, and its helpers
@@ -822,6 +840,9 @@ impl Engine {
             );
             interp::run(&tb.ir, bytes, &mut mem, helpers)
         };
+        if let Some(t0) = t0 {
+            Counters::add(&counters.interp_ns, t0.elapsed().as_nanos() as u64);
+        }
         leave_guest_fp(cpu);
         let trap = |cpu: &mut CpuState, cause, tval, pc| {
             cpu.pc = pc;
@@ -993,7 +1014,7 @@ impl Engine {
     ///
     /// Lock order: the cache's index lock, its current generation and that
     /// generation's internals, the registries, then the guest space's page
-    /// map.
+    /// map, the compile queue and the perf map.
     pub fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
         let _counters = self.cache.thread_counters();
         // SAFETY: getpid takes no arguments and cannot fail.
@@ -1001,7 +1022,9 @@ impl Engine {
         let r = self.cache.quiesced(|| {
             let map = self.space.lock_for_fork();
             let queue = self.compiles.lock_for_fork();
+            let perf = self.config.log.perfmap.as_ref().map(|p| p.lock_for_fork());
             let r = f();
+            drop(perf);
             drop(queue);
             drop(map);
             r
@@ -1092,6 +1115,8 @@ fn compile_tb(
     let code = tb.publish(placed, compiled.code.len());
     if code != placed {
         Counters::bump(&counters.races);
+    } else if let Some(perf) = &log.perfmap {
+        perf.record(placed, compiled.code.len(), tb.ir.pc);
     }
     if log.out_asm {
         use std::fmt::Write as _;
