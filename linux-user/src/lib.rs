@@ -20,6 +20,7 @@
 pub mod abi;
 pub mod loader;
 pub mod signal;
+mod symbols;
 pub mod syscall;
 
 use std::ffi::{OsStr, OsString};
@@ -65,6 +66,17 @@ pub struct Options {
     /// compiled (0: compile every block at once); `None` for the engine's
     /// default.
     pub jit_threshold: Option<u32>,
+    /// `-perfmap`: write `/tmp/perf-PID.map`, a line per compiled block
+    /// named after its guest symbol and pc (see [`symbols`]), so that
+    /// `perf top` and `perf report` name guest code.
+    pub perfmap: bool,
+    /// Count retired guest instructions and time each tier of the engine
+    /// ([`EngineConfig::profile`]), for [`RunHooks::finished`]
+    /// (`cranemu bench`).
+    pub profile: bool,
+    /// Called when the engine starts and when the program ends
+    /// (`cranemu bench`); not passed on through `execve`.
+    pub hooks: Option<Arc<dyn RunHooks>>,
     /// `--guest-child` (hidden): this cranemu runs a process the guest
     /// created (passed on by `execve` in a forked guest child). Its fatal
     /// signals kill it for real, so the guest parent's `wait4` sees
@@ -97,11 +109,28 @@ impl Options {
             v.push("-jit-threshold".into());
             v.push(n.to_string().into());
         }
+        if self.perfmap {
+            v.push("-perfmap".into());
+        }
         if self.guest_child {
             v.push("--guest-child".into());
         }
         v
     }
+}
+
+/// Observers of a run ([`Options::hooks`]), for tools that report on it.
+/// Both run on a vCPU thread; in a guest's forked child too (a guest
+/// `fork` is a host `fork`: compare `getpid()` to tell).
+pub trait RunHooks: Send + Sync {
+    /// The engine exists and the guest is about to start; `started` is
+    /// when the wall clock of the run began.
+    fn started(&self, engine: &Arc<Engine>, started: std::time::Instant);
+    /// The guest process ended. `executed_insns` is what the first vCPU
+    /// retired (counted with [`Options::profile`] or `stats`; 0 when
+    /// another thread ended the process); `started` as in
+    /// [`RunHooks::started`].
+    fn finished(&self, engine: &Engine, executed_insns: u64, started: std::time::Instant);
 }
 
 /// The guest program to run.
@@ -455,6 +484,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let space = Arc::new(GuestSpace::new()?);
     let main = loader::load_elf(&space, image, loader::ET_DYN_BIAS)?;
     let mut interp = None;
+    let mut interp_image = None;
     if let Some(ipath) = &main.interp {
         let host = sysroot_path(opts, Path::new(ipath));
         let ierr = |reason: String| Error::Interp {
@@ -465,6 +495,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let l = loader::load_elf(&space, loader::Image::File(&ifile), loader::INTERP_BIAS)
             .map_err(|e| ierr(e.to_string()))?;
         interp = Some(l);
+        interp_image = Some(ibytes);
     }
     let argv0 = opts
         .argv0
@@ -480,13 +511,25 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         ..CpuState::default()
     };
     cpu.x[2] = sp;
+    let mut log = opts.log.clone();
+    if opts.perfmap {
+        let perf = Arc::new(cranemu_runtime::perfmap::PerfMap::new(Box::new(
+            symbols::name,
+        )));
+        symbols::add_image(&perf, &image, main.lo, main.brk, main.bias);
+        if let (Some(i), Some(bytes)) = (&interp, &interp_image) {
+            symbols::add_image(&perf, bytes, i.lo, i.brk, i.bias);
+        }
+        log.perfmap = Some(perf);
+    }
     let engine = Engine::new(
         space.clone(),
         EngineConfig {
             // Counting costs an add per block; rdinstret and rdcycle read
             // host time without it (as QEMU's user mode does).
-            count_insns: opts.stats,
-            log: opts.log.clone(),
+            count_insns: opts.stats || opts.profile,
+            profile: opts.profile,
+            log,
             jit_threshold: opts
                 .jit_threshold
                 .unwrap_or(EngineConfig::default().jit_threshold),
@@ -499,9 +542,19 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     process.set_cmdline(&argv);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
-    if opts.stats {
-        let engine = engine.clone();
-        let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
+    if opts.stats || opts.hooks.is_some() {
+        let (engine, stats, hooks) = (engine.clone(), opts.stats, opts.hooks.clone());
+        let _ = STATS_AT_EXIT.set(Box::new(move || {
+            if stats {
+                print_stats(&engine, 0, started);
+            }
+            if let Some(h) = &hooks {
+                h.finished(&engine, 0, started);
+            }
+        }));
+    }
+    if let Some(h) = &opts.hooks {
+        h.started(&engine, started);
     }
     process.attach_engine(engine.clone());
     let closed = CLOSE_AT_START.swap(0, std::sync::atomic::Ordering::SeqCst);
@@ -535,6 +588,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     };
     if opts.stats {
         print_stats(&engine, cpu.icount, started);
+    }
+    if let Some(h) = &opts.hooks {
+        h.finished(&engine, cpu.icount, started);
     }
     Ok(code)
 }
@@ -631,8 +687,9 @@ fn exit_process(code: i32) -> ! {
     std::process::exit(code)
 }
 
-/// With `-stats`, prints the statistics when a thread other than the first
-/// ends the process.
+/// With `-stats`, prints the statistics (and with [`Options::hooks`],
+/// calls [`RunHooks::finished`]) when a thread other than the first ends
+/// the process.
 static STATS_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
 
 /// Prints `-stats`: one line of totals starting `cranemu-stats:`, then,

@@ -664,16 +664,26 @@ impl Engine {
             return Err(Error::Codegen(f));
         }
         let counters = self.cache.thread_counters();
+        let icount = cpu.icount;
+        let r = self.run_loop(cpu, &counters);
+        if self.config.count_insns {
+            Counters::add(&counters.retired_insns, cpu.icount.wrapping_sub(icount));
+        }
+        r
+    }
+
+    /// [`Engine::run`]'s loop over cache generations.
+    fn run_loop(&self, cpu: &mut CpuState, counters: &Arc<Counters>) -> Result<Exit> {
         loop {
             let generation = self.cache.current();
             let saved = RUNNING.with(|r| {
                 r.replace((
                     self as *const Engine,
                     Arc::as_ptr(&generation),
-                    Arc::as_ptr(&counters),
+                    Arc::as_ptr(counters),
                 ))
             });
-            let r = self.run_generation(&generation, cpu, &counters);
+            let r = self.run_generation(&generation, cpu, counters);
             RUNNING.with(|r| r.set(saved));
             match r? {
                 Some(exit) => return Ok(exit),

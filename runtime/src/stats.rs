@@ -89,6 +89,10 @@ counters! {
     /// With [`crate::EngineConfig::profile`]: entries into compiled code
     /// from the execution loop.
     jit_entries,
+    /// With [`crate::EngineConfig::count_insns`]: guest instructions this
+    /// vCPU retired, added each time [`crate::Engine::run`] returns (so a
+    /// reader on another thread sees them at the vCPU's next exit).
+    retired_insns,
     /// Translations or compilations thrown away because another vCPU
     /// finished the same block first, or because a page they were read
     /// from was invalidated meanwhile.
