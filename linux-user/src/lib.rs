@@ -522,6 +522,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         }
         log.perfmap = Some(perf);
     }
+    // The process sees the perf map too (its `mmap` adds symbols).
+    let mut process_opts = opts.clone();
+    process_opts.log = log.clone();
     let engine = Engine::new(
         space.clone(),
         EngineConfig {
@@ -537,7 +540,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         },
     )?;
     let auxv = loader::saved_auxv(&space, sp);
-    let mut process = Process::new(space, opts.clone(), exe, main.brk);
+    let mut process = Process::new(space, process_opts, exe, main.brk);
     process.set_auxv(auxv);
     process.set_cmdline(&argv);
     let started = std::time::Instant::now();

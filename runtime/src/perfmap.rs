@@ -37,6 +37,10 @@ struct Inner {
     file: Option<(i32, File)>,
     /// A write failed: record nothing more.
     failed: bool,
+    /// Bytes in the file when the last `fork()` happened: a child's map
+    /// starts with those (the lines of code it inherited), not with what
+    /// its parent appended after the fork.
+    fork_len: u64,
 }
 
 /// The perf map of this process (see the module doc).
@@ -58,6 +62,7 @@ impl PerfMap {
                 namer,
                 file: None,
                 failed: false,
+                fork_len: 0,
             }),
         }
     }
@@ -74,9 +79,13 @@ impl PerfMap {
         f()
     }
 
-    /// The lock, held across a host `fork()` ([`crate::Engine::quiesced`]).
+    /// The lock, held across a host `fork()` ([`crate::Engine::quiesced`]);
+    /// notes how much of the map the child inherits.
     pub(crate) fn lock_for_fork(&self) -> impl Drop + '_ {
-        self.lock()
+        let mut g = self.lock();
+        let len = g.file.as_ref().and_then(|(_, f)| f.metadata().ok());
+        g.fork_len = len.map_or(0, |m| m.len());
+        g
     }
 
     /// Appends the line of a block of `size` bytes of host code at `host`,
@@ -90,7 +99,7 @@ impl PerfMap {
         // SAFETY: getpid takes no arguments and cannot fail.
         let pid = unsafe { libc::getpid() };
         if g.file.as_ref().is_none_or(|(p, _)| *p != pid) {
-            let parent = g.file.take().map(|(p, _)| p);
+            let parent = g.file.take().map(|(p, _)| (p, g.fork_len));
             match open_map(pid, parent) {
                 Ok(f) => g.file = Some((pid, f)),
                 Err(e) => {
@@ -118,14 +127,17 @@ impl PerfMap {
 }
 
 /// Creates `/tmp/perf-PID.map` for appending; in a fork's child
-/// (`parent` is the pid whose map this process had), starting with a copy
-/// of the parent's lines, whose code the child inherited.
-fn open_map(pid: i32, parent: Option<i32>) -> std::io::Result<File> {
+/// (`parent`: the pid whose map this process had, and its length in bytes
+/// at the fork), starting with a copy of the parent's lines of the code
+/// the child inherited.
+fn open_map(pid: i32, parent: Option<(i32, u64)>) -> std::io::Result<File> {
     let path = map_path(pid);
-    if let Some(p) = parent {
-        std::fs::copy(map_path(p), &path)?;
-    } else {
-        File::create(&path)?;
+    let mut f = File::create(&path)?;
+    if let Some((p, len)) = parent {
+        let mut old = std::fs::read(map_path(p))?;
+        old.truncate(len as usize);
+        f.write_all(&old)?;
     }
+    drop(f);
     std::fs::OpenOptions::new().append(true).open(&path)
 }
