@@ -494,7 +494,7 @@ fn num(x: f64) -> String {
     if x.is_finite() {
         let s = format!("{x:.3}");
         let t = s.trim_end_matches('0').trim_end_matches('.');
-        if t.is_empty() || t == "-" {
+        if t.is_empty() || t == "-" || t == "-0" {
             "0".to_string()
         } else {
             t.to_string()

@@ -44,6 +44,16 @@
 //! write unseen) is left to them: they invalidate the code translated from
 //! shared pages.
 //!
+//! # Measuring
+//! Each vCPU thread and the compile thread count into their own
+//! statistics (`stats.rs`; `-stats`, [`Engine::stats`]). Two options cost
+//! nothing when off: [`EngineConfig::profile`] times the interpreter and
+//! compiled code around each block run and each entry into compiled code
+//! (`cranemu bench`), and [`LogConfig::perfmap`] writes a line of
+//! `/tmp/perf-PID.map` per compiled block ([`perfmap`]; `-perfmap`).
+//! With [`EngineConfig::count_insns`], the instructions each vCPU retired
+//! are added to its `retired_insns` whenever [`Engine::run`] returns.
+//!
 //! Lock order: the cache's index lock, then its current generation, then
 //! a generation's internals, then the vCPU registry, then the guest
 //! space's page map, then the compile queue, then the perf map (see
