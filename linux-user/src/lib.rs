@@ -484,7 +484,8 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let space = Arc::new(GuestSpace::new()?);
     let main = loader::load_elf(&space, image, loader::ET_DYN_BIAS)?;
     let mut interp = None;
-    let mut interp_image = None;
+    // The interpreter's host path, for -perfmap's symbols.
+    let mut interp_path = None;
     if let Some(ipath) = &main.interp {
         let host = sysroot_path(opts, Path::new(ipath));
         let ierr = |reason: String| Error::Interp {
@@ -495,7 +496,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let l = loader::load_elf(&space, loader::Image::File(&ifile), loader::INTERP_BIAS)
             .map_err(|e| ierr(e.to_string()))?;
         interp = Some(l);
-        interp_image = Some(ibytes);
+        interp_path = Some(host);
     }
     let argv0 = opts
         .argv0
@@ -516,9 +517,16 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let perf = Arc::new(cranemu_runtime::perfmap::PerfMap::new(Box::new(
             symbols::name,
         )));
-        symbols::add_image(&perf, &image, main.lo, main.brk, main.bias);
-        if let (Some(i), Some(bytes)) = (&interp, &interp_image) {
-            symbols::add_image(&perf, bytes, i.lo, i.brk, i.bias);
+        // The loader read only the headers: the symbol tables are read
+        // here, only for -perfmap (an unreadable file names nothing).
+        let main_bytes = match program {
+            Program::Path(p) => std::borrow::Cow::Owned(std::fs::read(p).unwrap_or_default()),
+            Program::Image { bytes, .. } => std::borrow::Cow::Borrowed(bytes),
+        };
+        symbols::add_image(&perf, &main_bytes, main.lo, main.brk, main.bias);
+        if let (Some(i), Some(path)) = (&interp, &interp_path) {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            symbols::add_image(&perf, &bytes, i.lo, i.brk, i.bias);
         }
         log.perfmap = Some(perf);
     }
