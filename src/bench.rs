@@ -40,7 +40,10 @@
 //!
 //! The guest's standard output and error go to `/dev/null` unless
 //! `--guest-output` is given; the report goes to cranemu's own standard
-//! output. Runs longer than 2 s print a progress line once a second on
+//! output, through a close-on-exec duplicate at descriptor 700 or above,
+//! out of the way of the guest's own. It comes when the first process
+//! ends: by `exit_group`, by a fault (status 128 + N), or by a signal
+//! that kills cranemu too (`abort()`, a `kill` of itself). Runs longer than 2 s print a progress line once a second on
 //! standard error when it is a terminal (or always with `--progress`).
 //! Without PROGRAM it runs a built-in workload (`tests/guest/src/bench.c`:
 //! 512 hot and 512 cold generated functions, then a hot loop of about
@@ -102,11 +105,22 @@ pub(crate) struct BenchArgs {
     args: Vec<OsString>,
 }
 
+/// Where the duplicates of cranemu's own standard descriptors go: high,
+/// out of the way of the descriptors a guest picks itself (shells move
+/// theirs to 10 and up); the lowest free one from 3 if the limit is lower.
+const REPORT_FD_MIN: i32 = 700;
+
 /// A duplicate of one of cranemu's own standard descriptors, taken before
-/// the guest's are pointed at /dev/null.
+/// the guest's are pointed at /dev/null (close-on-exec: a guest's
+/// `execve` does not pass it on).
 fn dup_fd(fd: i32) -> Option<File> {
-    // SAFETY: dup takes no pointer; the new descriptor is ours alone.
-    let d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    // SAFETY: fcntl with F_DUPFD_CLOEXEC takes no pointer; the new
+    // descriptor is ours alone.
+    let mut d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, REPORT_FD_MIN) };
+    if d < 0 {
+        // SAFETY: as above.
+        d = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    }
     // SAFETY: a fresh descriptor that nothing else owns.
     (d >= 0).then(|| unsafe { File::from_raw_fd(d) })
 }

@@ -371,6 +371,24 @@ fn debian_busybox_sha256sum() {
 }
 
 #[test]
+fn report_when_the_guest_dies_of_a_signal() {
+    if skipped() {
+        return;
+    }
+    // A guest that kills itself kills cranemu with the same signal; the
+    // report comes first.
+    let root = sysroot();
+    let out = cranemu_cmd()
+        .arg("bench")
+        .arg(root.join("usr/bin/busybox"))
+        .args(["sh", "-c", "kill -ABRT $$"])
+        .run();
+    const SIGABRT: i32 = 6;
+    assert_eq!(out.signal, Some(SIGABRT), "{out:?}");
+    assert!(out.stdout_str().contains("tier 1: to IR"), "{out:?}");
+}
+
+#[test]
 fn missing_program_is_one_line() {
     if skipped() {
         return;

@@ -262,11 +262,15 @@ pub fn signal_for_trap(cause: Exception) -> i32 {
 }
 
 /// Terminates this process by `sig` with its default action (so the parent
-/// sees a death by signal), after flushing stdout and stderr. Used for a
-/// guest signalling itself. Returns only if the signal does not terminate.
+/// sees a death by signal), after flushing stdout and stderr (and calling
+/// [`RunHooks::finished`] with [`Options::hooks`]). Used for a guest
+/// signalling itself. Returns only if the signal does not terminate.
 pub fn terminate_by_signal(sig: i32) {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
+    if let Some(finished) = FINISHED_AT_EXIT.get() {
+        finished();
+    }
     // SAFETY: restoring the default action and unblocking `sig` before
     // raising it; nothing else in this process depends on its disposition
     // any more.
@@ -553,16 +557,13 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     process.set_cmdline(&argv);
     let started = std::time::Instant::now();
     let engine = Arc::new(engine);
-    if opts.stats || opts.hooks.is_some() {
-        let (engine, stats, hooks) = (engine.clone(), opts.stats, opts.hooks.clone());
-        let _ = STATS_AT_EXIT.set(Box::new(move || {
-            if stats {
-                print_stats(&engine, 0, started);
-            }
-            if let Some(h) = &hooks {
-                h.finished(&engine, 0, started);
-            }
-        }));
+    if opts.stats {
+        let engine = engine.clone();
+        let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
+    }
+    if let Some(h) = &opts.hooks {
+        let (engine, h) = (engine.clone(), h.clone());
+        let _ = FINISHED_AT_EXIT.set(Box::new(move || h.finished(&engine, 0, started)));
     }
     if let Some(h) = &opts.hooks {
         h.started(&engine, started);
@@ -695,13 +696,21 @@ fn exit_process(code: i32) -> ! {
     if let Some(print) = STATS_AT_EXIT.get() {
         print();
     }
+    if let Some(finished) = FINISHED_AT_EXIT.get() {
+        finished();
+    }
     std::process::exit(code)
 }
 
-/// With `-stats`, prints the statistics (and with [`Options::hooks`],
-/// calls [`RunHooks::finished`]) when a thread other than the first ends
-/// the process.
+/// With `-stats`, prints the statistics when a thread other than the first
+/// ends the process.
 static STATS_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
+
+/// With [`Options::hooks`], calls [`RunHooks::finished`] when a thread
+/// other than the first ends the process, or when the process dies of a
+/// signal ([`terminate_by_signal`]).
+static FINISHED_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> =
+    std::sync::OnceLock::new();
 
 /// Prints `-stats`: one line of totals starting `cranemu-stats:`, then,
 /// with several vCPUs, one line per vCPU starting `cranemu-stats-vcpu:`
