@@ -421,8 +421,14 @@ struct MapLine {
 /// Runs `cranemu run -perfmap ARGS...` and returns the lines of its map
 /// (which it then removes).
 fn perfmap_run(args: &[&str]) -> Vec<MapLine> {
+    perfmap_of("run", args)
+}
+
+/// Runs `cranemu COMMAND -perfmap ARGS...` and returns the lines of its
+/// map (which it then removes).
+fn perfmap_of(command: &str, args: &[&str]) -> Vec<MapLine> {
     let mut child = std::process::Command::new(cranemu())
-        .arg("run")
+        .arg(command)
         .arg("-perfmap")
         .args(args)
         .stdout(std::process::Stdio::null())
@@ -430,7 +436,10 @@ fn perfmap_run(args: &[&str]) -> Vec<MapLine> {
         .expect("spawn cranemu");
     let pid = child.id();
     let status = child.wait().unwrap();
-    assert!(status.success(), "cranemu run -perfmap {args:?}: {status}");
+    assert!(
+        status.success(),
+        "cranemu {command} -perfmap {args:?}: {status}"
+    );
     let path = PathBuf::from(format!("/tmp/perf-{pid}.map"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let _ = std::fs::remove_file(&path);
@@ -511,11 +520,19 @@ fn perfmap_names_libc_functions() {
     let libc = defined_symbols(&root.join("usr/lib/riscv64-linux-gnu/libc.so.6"));
     let lzma = defined_symbols(&root.join("usr/lib/riscv64-linux-gnu/liblzma.so.5"));
     let ldso = defined_symbols(&root.join("usr/lib/riscv64-linux-gnu/ld-linux-riscv64-lp64d.so.1"));
-    // Named blocks: `guest:SYM+0xOFF@0xPC`, SYM a symbol of one of the
-    // ELF files mapped, and every block of one symbol agreeing on where
-    // the function starts (PC - OFF).
+    // Named blocks: `guest:SYM+0xOFF@0xPC`, SYM a function of one of the
+    // ELF files mapped, or `guest:FILE+0xVADDR@0xPC` in one of them
+    // outside its symbols (liblzma's internal functions). Every block of
+    // one function agrees on where it starts (PC - OFF), and every block of
+    // one file on its load bias (PC - VADDR).
+    let files = [
+        "xz",
+        "liblzma.so.5",
+        "libc.so.6",
+        "ld-linux-riscv64-lp64d.so.1",
+    ];
     let mut starts: BTreeMap<String, u64> = BTreeMap::new();
-    let mut in_libc = 0;
+    let (mut in_libc, mut in_files) = (0, 0);
     for l in &lines {
         let Some(rest) = l.name.strip_prefix("guest:") else {
             unreachable!()
@@ -527,17 +544,22 @@ fn perfmap_names_libc_functions() {
         let (off, pc) = at.split_once('@').unwrap_or_else(|| panic!("{l:?}"));
         let off = u64::from_str_radix(off.strip_prefix("0x").unwrap(), 16).unwrap();
         let pc = u64::from_str_radix(pc.strip_prefix("0x").unwrap(), 16).unwrap();
-        assert!(
-            libc.contains(sym) || lzma.contains(sym) || ldso.contains(sym),
-            "{sym} is in none of libc, liblzma, ld.so: {l:?}"
-        );
-        in_libc += usize::from(libc.contains(sym));
-        let start = pc - off;
+        if files.iter().any(|f| sym.starts_with(f)) {
+            in_files += 1;
+        } else {
+            assert!(
+                libc.contains(sym) || lzma.contains(sym) || ldso.contains(sym),
+                "{sym} is in none of libc, liblzma, ld.so: {l:?}"
+            );
+            in_libc += usize::from(libc.contains(sym));
+        }
+        let start = pc.wrapping_sub(off);
         if let Some(&s) = starts.get(sym) {
-            assert_eq!(s, start, "{sym}: two function starts ({l:?})");
+            assert_eq!(s, start, "{sym}: two starts or biases ({l:?})");
         }
         starts.insert(sym.to_string(), start);
     }
+    assert!(in_files > 0, "no block named after its file");
     assert!(in_libc > 0, "no block named after a libc function");
 }
 
@@ -546,7 +568,9 @@ fn perfmap_static_busybox() {
     if skipped() {
         return;
     }
-    // Debian's static busybox is stripped: its blocks are `guest:0xPC`.
+    // Debian's static busybox is stripped: its blocks are named after the
+    // file, `guest:busybox+0xVADDR@0xPC`; a static non-PIE program is
+    // loaded at its link-time addresses, so VADDR is PC.
     let root = sysroot();
     let mut lines = perfmap_run(&[
         root.join("usr/bin/busybox").to_str().unwrap(),
@@ -556,5 +580,34 @@ fn perfmap_static_busybox() {
     ]);
     check_map(&mut lines);
     assert!(lines.len() > 10, "{} blocks", lines.len());
-    assert!(lines.iter().all(|l| l.name.starts_with("guest:0x")));
+    for l in &lines {
+        let (vaddr, pc) = l
+            .name
+            .strip_prefix("guest:busybox+")
+            .and_then(|r| r.split_once('@'))
+            .unwrap_or_else(|| panic!("{l:?}"));
+        assert_eq!(vaddr, pc, "{l:?}");
+    }
+}
+
+#[test]
+fn perfmap_system_mode() {
+    if skipped() {
+        return;
+    }
+    // The embedded bare-metal guest of the virt machine, every block
+    // compiled: named by guest pc, in RAM (0x8000_0000 up).
+    let mut lines = perfmap_of("system", &["-jit-threshold", "0"]);
+    check_map(&mut lines);
+    assert!(
+        lines.iter().any(|l| l.name == "guest:0x80000000"),
+        "{lines:?}"
+    );
+    for l in &lines {
+        let pc = l
+            .name
+            .strip_prefix("guest:0x")
+            .unwrap_or_else(|| panic!("{l:?}"));
+        assert!(u64::from_str_radix(pc, 16).unwrap() >= 0x8000_0000, "{l:?}");
+    }
 }

@@ -523,14 +523,17 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         )));
         // The loader read only the headers: the symbol tables are read
         // here, only for -perfmap (an unreadable file names nothing).
-        let main_bytes = match program {
-            Program::Path(p) => std::borrow::Cow::Owned(std::fs::read(p).unwrap_or_default()),
-            Program::Image { bytes, .. } => std::borrow::Cow::Borrowed(bytes),
+        let (main_path, main_bytes) = match program {
+            Program::Path(p) => (
+                p,
+                std::borrow::Cow::Owned(std::fs::read(p).unwrap_or_default()),
+            ),
+            Program::Image { name, bytes } => (Path::new(name), std::borrow::Cow::Borrowed(bytes)),
         };
-        symbols::add_image(&perf, &main_bytes, main.lo, main.brk, main.bias);
+        symbols::add_image(&perf, main_path, &main_bytes, main.lo, main.brk, main.bias);
         if let (Some(i), Some(path)) = (&interp, &interp_path) {
             let bytes = std::fs::read(path).unwrap_or_default();
-            symbols::add_image(&perf, &bytes, i.lo, i.brk, i.bias);
+            symbols::add_image(&perf, path, &bytes, i.lo, i.brk, i.bias);
         }
         log.perfmap = Some(perf);
     }

@@ -3,14 +3,18 @@
 //!
 //! A block at guest pc `pc` is named `guest:SYMBOL+0xOFF@0xPC` when `pc`
 //! lies inside a function symbol (`STT_FUNC` or `STT_GNU_IFUNC`, from
-//! `.symtab` and `.dynsym`) of the ELF mapped there, and `guest:0xPC`
-//! otherwise. The ELF images are the main program and its interpreter
+//! `.symtab` and `.dynsym`) of the ELF mapped there,
+//! `guest:FILE+0xVADDR@0xPC` when it lies in an ELF without a symbol
+//! there (FILE the file's name, VADDR the link-time address, as `objdump
+//! -d` shows it: internal functions of a stripped library), and
+//! `guest:0xPC` otherwise. The ELF images are the main program and its interpreter
 //! (registered by [`crate::run_program`]) and every file the guest maps
 //! executable with `mmap` (the shared libraries `ld.so` maps), read from
 //! the file the mapping came from and parsed once per path. Debian's
 //! binaries are stripped of `.symtab`, so a static program such as
-//! `busybox` has no names; a dynamic one gets its exported functions and
-//! its libraries' (libc's `memcpy`, `strlen`, ...).
+//! `busybox` gets `guest:busybox+0xVADDR@0xPC` names; a dynamic one gets
+//! its exported functions and its libraries' (libc's `memcpy`, `strlen`,
+//! ...).
 //!
 //! Regions are never forgotten (an `munmap` leaves its region): the newest
 //! region containing a pc wins, which is the mapping there now. A forked
@@ -92,6 +96,8 @@ struct Region {
     hi: u64,
     bias: u64,
     table: Arc<SymTable>,
+    /// The file's name (no directory), for pcs outside its symbols.
+    file: Arc<str>,
 }
 
 /// The regions and the parsed files (see the module doc).
@@ -114,31 +120,37 @@ fn symbols() -> MutexGuard<'static, Symbols> {
 /// under the perf map's lock (it is the map's namer).
 pub(crate) fn name(pc: u64) -> String {
     let s = symbols();
-    let found = s
-        .regions
-        .iter()
-        .rev()
-        .find(|r| (r.lo..r.hi).contains(&pc))
-        .and_then(|r| r.table.find(pc.wrapping_sub(r.bias)));
-    match found {
+    let Some(r) = s.regions.iter().rev().find(|r| (r.lo..r.hi).contains(&pc)) else {
+        return format!("guest:{pc:#x}");
+    };
+    let vaddr = pc.wrapping_sub(r.bias);
+    match r.table.find(vaddr) {
         Some((sym, off)) => format!("guest:{sym}+{off:#x}@{pc:#x}"),
-        None => format!("guest:{pc:#x}"),
+        None => format!("guest:{}+{vaddr:#x}@{pc:#x}", r.file),
     }
 }
 
-/// Registers the ELF `image` loaded at guest `[lo, hi)` with load bias
-/// `bias` (the main program or its interpreter).
-pub(crate) fn add_image(perf: &PerfMap, image: &[u8], lo: u64, hi: u64, bias: u64) {
+/// The last component of `path`, for names.
+fn file_name(path: &Path) -> Arc<str> {
+    path.file_name()
+        .map_or_else(|| path.to_string_lossy(), |n| n.to_string_lossy())
+        .into()
+}
+
+/// Registers the ELF `image` (from `file`) loaded at guest `[lo, hi)`
+/// with load bias `bias` (the main program or its interpreter).
+pub(crate) fn add_image(perf: &PerfMap, file: &Path, image: &[u8], lo: u64, hi: u64, bias: u64) {
     let Some(table) = SymTable::parse(image) else {
         return;
     };
-    let table = Arc::new(table);
+    let (table, file) = (Arc::new(table), file_name(file));
     perf.with_lock(|| {
         symbols().regions.push(Region {
             lo,
             hi,
             bias,
             table,
+            file,
         });
     });
 }
@@ -171,6 +183,7 @@ pub(crate) fn add_file_mapping(perf: &PerfMap, fd: i32, off: u64, addr: u64, len
             hi: addr.saturating_add(len),
             bias,
             table,
+            file: file_name(&path),
         });
     });
 }
