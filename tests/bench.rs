@@ -611,3 +611,42 @@ fn perfmap_system_mode() {
         assert!(u64::from_str_radix(pc, 16).unwrap() >= 0x8000_0000, "{l:?}");
     }
 }
+
+#[test]
+fn progress_lines_after_two_seconds() {
+    if skipped() {
+        return;
+    }
+    // A guest that sleeps 2.5 s: a progress line at 2 s on stderr with
+    // --progress, none without it (stderr is not a terminal here).
+    let bb = sysroot().join("usr/bin/busybox");
+    let out = cranemu_cmd()
+        .args(["bench", "--progress"])
+        .arg(&bb)
+        .args(["sleep", "2.5"])
+        .run();
+    out.assert_success();
+    // (More than one only if start-up took over half a second.)
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert!(!lines.is_empty(), "no progress line");
+    assert!(
+        lines[0].starts_with("cranemu bench: 2 s: "),
+        "{}",
+        out.stderr
+    );
+    for l in &lines {
+        assert!(
+            l.starts_with("cranemu bench: ") && l.contains(" blocks to IR, "),
+            "{}",
+            out.stderr
+        );
+    }
+    assert!(out.stdout_str().contains("tier 1: to IR"));
+    let out = cranemu_cmd()
+        .arg("bench")
+        .arg(&bb)
+        .args(["sleep", "2.5"])
+        .run();
+    out.assert_success();
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
