@@ -565,10 +565,8 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
     }
     if let Some(h) = &opts.hooks {
-        let (engine, h) = (engine.clone(), h.clone());
-        let _ = FINISHED_AT_EXIT.set(Box::new(move || h.finished(&engine, 0, started)));
-    }
-    if let Some(h) = &opts.hooks {
+        let (e, hook) = (engine.clone(), h.clone());
+        let _ = FINISHED_AT_EXIT.set(Box::new(move || hook.finished(&e, 0, started)));
         h.started(&engine, started);
     }
     process.attach_engine(engine.clone());
