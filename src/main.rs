@@ -1,9 +1,15 @@
 //! `cranemu`: a TCG-style RISC-V RV64GC to x86-64 dynamic binary translator.
 //!
 //! `cranemu run [-L SYSROOT] [-E VAR=VALUE]... [-U VAR]... [-0 ARGV0]
-//! [-strace] [-stats] [-jit-threshold N] [-d in_asm,op,out_asm,unimp] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
+//! [-strace] [-stats] [-perfmap] [-jit-threshold N] [-d in_asm,op,out_asm,unimp] [-D LOGFILE] [PROGRAM [ARGS...]]` runs a
 //! riscv64 Linux program the way `qemu-riscv64` does (QEMU-style single-dash
 //! options). Without PROGRAM it runs the embedded default guest.
+//!
+//! `cranemu bench [--json] [--guest-output] [--progress] [-L SYSROOT]
+//! [-jit-threshold N] [PROGRAM [ARGS...]]` runs a program as `run` does and
+//! reports the translation throughput of each tier, the compile queue and
+//! the execution speed (see [`bench`]). Without PROGRAM it runs a built-in
+//! workload.
 //!
 //! `cranemu system [-M virt] [-m SIZE] [-smp N] [-bios FILE|none|default]
 //! [-kernel FILE] [-initrd FILE] [-append CMDLINE] [-nographic] [-serial DEV]
@@ -11,6 +17,7 @@
 //! machine the way `qemu-system-riscv64` does (see [`system`]). Without
 //! `-kernel` and `-bios` it boots an embedded bare-metal guest.
 
+mod bench;
 mod binfmt;
 mod console;
 mod netdev;
@@ -80,6 +87,10 @@ struct Cli {
 enum Command {
     /// Run a riscv64 Linux program (user-mode emulation, like qemu-riscv64).
     Run(RunArgs),
+    /// Run a riscv64 Linux program as `run` does and report the speed of
+    /// each translation tier, the compile queue and execution (a table, or
+    /// JSON with --json). Without PROGRAM: a built-in workload.
+    Bench(bench::BenchArgs),
     /// Register (or remove) cranemu as binfmt_misc's interpreter of riscv64
     /// ELF executables, so they run directly (like qemu-binfmt-conf.sh).
     Binfmt(BinfmtArgs),
@@ -148,6 +159,11 @@ struct RunArgs {
     /// translation time in ns, guest instructions executed.
     #[arg(long = "stats")]
     stats: bool,
+    /// Write /tmp/perf-PID.map (also spelled -perfmap): a line per
+    /// compiled block, named after its guest symbol and pc, so that
+    /// `perf top` and `perf report` name guest code.
+    #[arg(long = "perfmap")]
+    perfmap: bool,
     /// Interpreted executions of a block before Cranelift compiles it
     /// (also spelled -jit-threshold); 0 compiles every block before it
     /// first runs. Default 100.
@@ -190,6 +206,7 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
         match a.to_str() {
             Some("-strace") => out.push("--strace".into()),
             Some("-stats") => out.push("--stats".into()),
+            Some("-perfmap") => out.push("--perfmap".into()),
             Some("-jit-threshold") => {
                 out.push("--jit-threshold".into());
                 out.extend(it.next());
@@ -258,7 +275,9 @@ fn options(r: &RunArgs) -> Result<Options, String> {
         log,
         stats: r.stats,
         jit_threshold: r.jit_threshold,
+        perfmap: r.perfmap,
         guest_child: r.guest_child,
+        ..Options::default()
     })
 }
 
@@ -291,7 +310,7 @@ fn main() {
     }
     // QEMU-style options of `run` are rewritten for clap; `system` parses
     // its own.
-    let args = if args.get(1).is_some_and(|a| a == "run") {
+    let args = if args.get(1).is_some_and(|a| a == "run" || a == "bench") {
         preprocess(args)
     } else {
         args
@@ -299,6 +318,7 @@ fn main() {
     let cli = Cli::parse_from(args);
     let code = match cli.command {
         Command::System(s) => system::main(&s.args),
+        Command::Bench(b) => bench::main(&b),
         Command::Binfmt(b) => {
             let r = if b.install {
                 binfmt::install(&b.name, b.interpreter, &b.flags)
@@ -355,7 +375,7 @@ mod tests {
         let v: Vec<OsString> = args.iter().map(OsString::from).collect();
         match Cli::try_parse_from(preprocess(v)).unwrap().command {
             Command::Run(r) => r,
-            Command::System(_) | Command::Binfmt(_) => panic!("not run"),
+            Command::System(_) | Command::Binfmt(_) | Command::Bench(_) => panic!("not run"),
         }
     }
 

@@ -5,7 +5,7 @@
 //! cranemu system [-M virt] [-m SIZE] [-smp N] [-bios FILE|none|default]
 //!                [-kernel FILE] [-initrd FILE] [-append CMDLINE]
 //!                [-nographic] [-serial stdio|mon:stdio|null|none|file:PATH]
-//!                [-d ITEMS] [-D LOGFILE] [-stats] [-jit-threshold N]
+//!                [-d ITEMS] [-D LOGFILE] [-stats] [-perfmap] [-jit-threshold N]
 //!                [-drive file=IMG,format=raw,if=virtio[,readonly=on]
 //!                        [,cache=none|writeback][,aio=threads|io_uring]]
 //!                [-device virtio-rng-device] [-device virtio-blk-device,drive=ID]
@@ -36,6 +36,7 @@ use std::time::Instant;
 use cranemu_hw::boot::BootFile;
 use cranemu_hw::virt::{check_ram_size, SerialOut, VirtConfig, VirtMachine, VirtioSpec, MAX_HARTS};
 use cranemu_hw::virtio::block::{AioMode, BlockConfig, CacheMode};
+use cranemu_runtime::perfmap::PerfMap;
 use cranemu_runtime::system::{MachineExit, SystemConfig, SystemEngine};
 use cranemu_runtime::{EngineConfig, LogConfig};
 
@@ -122,6 +123,8 @@ Debugging:
   -d ITEMS                 logs, comma separated: in_asm, op, out_asm, int, mmu
   -D LOGFILE               write the -d logs to LOGFILE instead of stderr
   -stats                   print translation statistics to stderr at exit
+  -perfmap                 write /tmp/perf-PID.map, a line per compiled block
+                           (named guest:0xPC), for perf top and perf report
   -jit-threshold N         interpreted runs of a block before it is compiled
                            (default 500; 0 compiles every block first, on the hart)
   -h, -help                print this help
@@ -178,6 +181,7 @@ struct Opts {
     log_mmu: bool,
     log_file: Option<PathBuf>,
     stats: bool,
+    perfmap: bool,
     jit_threshold: Option<u32>,
     virtio: Vec<VirtioSpec>,
 }
@@ -199,6 +203,7 @@ impl Default for Opts {
             log_mmu: false,
             log_file: None,
             stats: false,
+            perfmap: false,
             jit_threshold: None,
             virtio: Vec::new(),
         }
@@ -441,6 +446,7 @@ fn parse(args: &[OsString]) -> Result<Parsed, String> {
                 }
             }
             "-stats" => o.stats = true,
+            "-perfmap" => o.perfmap = true,
             "-jit-threshold" => {
                 let v = text(value(&mut it, opt)?, opt)?;
                 o.jit_threshold = Some(v.parse().map_err(|_| {
@@ -898,6 +904,13 @@ fn system_config(o: &Opts) -> Result<SystemConfig, String> {
         out_asm: o.out_asm,
         ..LogConfig::default()
     };
+    if o.perfmap {
+        // Blocks are named by their guest virtual pc (no symbols: the
+        // kernel's and its processes' would need their page tables).
+        log.perfmap = Some(Arc::new(PerfMap::new(Box::new(|pc| {
+            format!("guest:{pc:#x}")
+        }))));
+    }
     if let Some(f) = &o.log_file {
         let file = std::fs::File::create(f).map_err(|e| format!("-D {}: {e}", f.display()))?;
         let sink: Box<dyn Write + Send> = Box::new(std::io::LineWriter::new(file));
@@ -994,6 +1007,7 @@ mod tests {
             "-D",
             "log",
             "-stats",
+            "-perfmap",
             "-jit-threshold",
             "0",
         ]);
@@ -1005,6 +1019,7 @@ mod tests {
         assert_eq!(o.append.as_deref(), Some("console=ttyS0"));
         assert_eq!(o.serial, Some(Serial::Stdio { signals: false }));
         assert!(o.log_int && o.in_asm && !o.op && !o.log_mmu);
+        assert!(o.perfmap);
         assert_eq!(o.log_file, Some(PathBuf::from("log")));
         assert!(o.stats);
         assert_eq!(o.jit_threshold, Some(0));

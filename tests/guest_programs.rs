@@ -64,7 +64,7 @@ macro_rules! program_tests {
     )*};
 }
 
-program_tests!(alu, muldiv, atomics, compressed, fp, csr, control, hello);
+program_tests!(alu, muldiv, atomics, compressed, fp, csr, control, hello, bench);
 
 /// A guest killed by signal N: status 128 + N, the signal's name on stderr,
 /// and what it printed before dying.

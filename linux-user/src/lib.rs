@@ -20,6 +20,7 @@
 pub mod abi;
 pub mod loader;
 pub mod signal;
+mod symbols;
 pub mod syscall;
 
 use std::ffi::{OsStr, OsString};
@@ -65,6 +66,17 @@ pub struct Options {
     /// compiled (0: compile every block at once); `None` for the engine's
     /// default.
     pub jit_threshold: Option<u32>,
+    /// `-perfmap`: write `/tmp/perf-PID.map`, a line per compiled block
+    /// named after its guest symbol and pc (see [`symbols`]), so that
+    /// `perf top` and `perf report` name guest code.
+    pub perfmap: bool,
+    /// Count retired guest instructions and time each tier of the engine
+    /// ([`EngineConfig::profile`]), for [`RunHooks::finished`]
+    /// (`cranemu bench`).
+    pub profile: bool,
+    /// Called when the engine starts and when the program ends
+    /// (`cranemu bench`); not passed on through `execve`.
+    pub hooks: Option<Arc<dyn RunHooks>>,
     /// `--guest-child` (hidden): this cranemu runs a process the guest
     /// created (passed on by `execve` in a forked guest child). Its fatal
     /// signals kill it for real, so the guest parent's `wait4` sees
@@ -97,11 +109,28 @@ impl Options {
             v.push("-jit-threshold".into());
             v.push(n.to_string().into());
         }
+        if self.perfmap {
+            v.push("-perfmap".into());
+        }
         if self.guest_child {
             v.push("--guest-child".into());
         }
         v
     }
+}
+
+/// Observers of a run ([`Options::hooks`]), for tools that report on it.
+/// Both run on a vCPU thread; in a guest's forked child too (a guest
+/// `fork` is a host `fork`: compare `getpid()` to tell).
+pub trait RunHooks: Send + Sync {
+    /// The engine exists and the guest is about to start; `started` is
+    /// when the wall clock of the run began.
+    fn started(&self, engine: &Arc<Engine>, started: std::time::Instant);
+    /// The guest process ended. `executed_insns` is what the first vCPU
+    /// retired (counted with [`Options::profile`] or `stats`; 0 when
+    /// another thread ended the process); `started` as in
+    /// [`RunHooks::started`].
+    fn finished(&self, engine: &Engine, executed_insns: u64, started: std::time::Instant);
 }
 
 /// The guest program to run.
@@ -233,11 +262,15 @@ pub fn signal_for_trap(cause: Exception) -> i32 {
 }
 
 /// Terminates this process by `sig` with its default action (so the parent
-/// sees a death by signal), after flushing stdout and stderr. Used for a
-/// guest signalling itself. Returns only if the signal does not terminate.
+/// sees a death by signal), after flushing stdout and stderr (and calling
+/// [`RunHooks::finished`] with [`Options::hooks`]). Used for a guest
+/// signalling itself. Returns only if the signal does not terminate.
 pub fn terminate_by_signal(sig: i32) {
     let _ = std::io::stdout().flush();
     let _ = std::io::stderr().flush();
+    if let Some(finished) = FINISHED_AT_EXIT.get() {
+        finished();
+    }
     // SAFETY: restoring the default action and unblocking `sig` before
     // raising it; nothing else in this process depends on its disposition
     // any more.
@@ -455,6 +488,8 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     let space = Arc::new(GuestSpace::new()?);
     let main = loader::load_elf(&space, image, loader::ET_DYN_BIAS)?;
     let mut interp = None;
+    // The interpreter's host path, for -perfmap's symbols.
+    let mut interp_path = None;
     if let Some(ipath) = &main.interp {
         let host = sysroot_path(opts, Path::new(ipath));
         let ierr = |reason: String| Error::Interp {
@@ -465,6 +500,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         let l = loader::load_elf(&space, loader::Image::File(&ifile), loader::INTERP_BIAS)
             .map_err(|e| ierr(e.to_string()))?;
         interp = Some(l);
+        interp_path = Some(host);
     }
     let argv0 = opts
         .argv0
@@ -480,13 +516,38 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         ..CpuState::default()
     };
     cpu.x[2] = sp;
+    let mut log = opts.log.clone();
+    if opts.perfmap {
+        let perf = Arc::new(cranemu_runtime::perfmap::PerfMap::new(Box::new(
+            symbols::name,
+        )));
+        // The loader read only the headers: the symbol tables are read
+        // here, only for -perfmap (an unreadable file names nothing).
+        let (main_path, main_bytes) = match program {
+            Program::Path(p) => (
+                p,
+                std::borrow::Cow::Owned(std::fs::read(p).unwrap_or_default()),
+            ),
+            Program::Image { name, bytes } => (Path::new(name), std::borrow::Cow::Borrowed(bytes)),
+        };
+        symbols::add_image(&perf, main_path, &main_bytes, main.lo, main.brk, main.bias);
+        if let (Some(i), Some(path)) = (&interp, &interp_path) {
+            let bytes = std::fs::read(path).unwrap_or_default();
+            symbols::add_image(&perf, path, &bytes, i.lo, i.brk, i.bias);
+        }
+        log.perfmap = Some(perf);
+    }
+    // The process sees the perf map too (its `mmap` adds symbols).
+    let mut process_opts = opts.clone();
+    process_opts.log = log.clone();
     let engine = Engine::new(
         space.clone(),
         EngineConfig {
             // Counting costs an add per block; rdinstret and rdcycle read
             // host time without it (as QEMU's user mode does).
-            count_insns: opts.stats,
-            log: opts.log.clone(),
+            count_insns: opts.stats || opts.profile,
+            profile: opts.profile,
+            log,
             jit_threshold: opts
                 .jit_threshold
                 .unwrap_or(EngineConfig::default().jit_threshold),
@@ -494,7 +555,7 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         },
     )?;
     let auxv = loader::saved_auxv(&space, sp);
-    let mut process = Process::new(space, opts.clone(), exe, main.brk);
+    let mut process = Process::new(space, process_opts, exe, main.brk);
     process.set_auxv(auxv);
     process.set_cmdline(&argv);
     let started = std::time::Instant::now();
@@ -502,6 +563,11 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     if opts.stats {
         let engine = engine.clone();
         let _ = STATS_AT_EXIT.set(Box::new(move || print_stats(&engine, 0, started)));
+    }
+    if let Some(h) = &opts.hooks {
+        let (e, hook) = (engine.clone(), h.clone());
+        let _ = FINISHED_AT_EXIT.set(Box::new(move || hook.finished(&e, 0, started)));
+        h.started(&engine, started);
     }
     process.attach_engine(engine.clone());
     let closed = CLOSE_AT_START.swap(0, std::sync::atomic::Ordering::SeqCst);
@@ -535,6 +601,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
     };
     if opts.stats {
         print_stats(&engine, cpu.icount, started);
+    }
+    if let Some(h) = &opts.hooks {
+        h.finished(&engine, cpu.icount, started);
     }
     Ok(code)
 }
@@ -628,12 +697,21 @@ fn exit_process(code: i32) -> ! {
     if let Some(print) = STATS_AT_EXIT.get() {
         print();
     }
+    if let Some(finished) = FINISHED_AT_EXIT.get() {
+        finished();
+    }
     std::process::exit(code)
 }
 
 /// With `-stats`, prints the statistics when a thread other than the first
 /// ends the process.
 static STATS_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> = std::sync::OnceLock::new();
+
+/// With [`Options::hooks`], calls [`RunHooks::finished`] when a thread
+/// other than the first ends the process, or when the process dies of a
+/// signal ([`terminate_by_signal`]).
+static FINISHED_AT_EXIT: std::sync::OnceLock<Box<dyn Fn() + Send + Sync>> =
+    std::sync::OnceLock::new();
 
 /// Prints `-stats`: one line of totals starting `cranemu-stats:`, then,
 /// with several vCPUs, one line per vCPU starting `cranemu-stats-vcpu:`

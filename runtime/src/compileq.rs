@@ -193,7 +193,9 @@ impl CompileQueue {
                     }
                     s = self.cv.wait(s).unwrap_or_else(|e| e.into_inner());
                 };
-                Counters::add(&c.queue_wait_ns, job.queued.elapsed().as_nanos() as u64);
+                let waited = job.queued.elapsed().as_nanos() as u64;
+                Counters::add(&c.queue_wait_ns, waited);
+                Counters::max(&c.queue_wait_max_ns, waited);
                 let pair = (job.tb.clone(), job.generation.clone());
                 s.in_flight = Some(job);
                 pair

@@ -55,15 +55,27 @@
 //! one host function; the members keep their own TBs for entries from
 //! elsewhere.
 //!
+//! # Measuring
+//! Each vCPU thread and the compile thread count into their own
+//! statistics (`stats.rs`; `-stats`, [`Engine::stats`]). Two options cost
+//! nothing when off: [`EngineConfig::profile`] times the interpreter and
+//! compiled code around each block run and each entry into compiled code
+//! (`cranemu bench`), and [`LogConfig::perfmap`] writes a line of
+//! `/tmp/perf-PID.map` per compiled block ([`perfmap`]; `-perfmap`).
+//! With [`EngineConfig::count_insns`], the instructions each vCPU retired
+//! are added to its `retired_insns` whenever [`Engine::run`] returns.
+//!
 //! Lock order: the cache's index lock, then its current generation, then
 //! a generation's internals, then the vCPU registry, then the guest
-//! space's page map (see [`Engine::quiesced`]).
+//! space's page map, then the compile queue, then the perf map (see
+//! [`Engine::quiesced`]).
 
 #![deny(missing_docs)]
 
 mod codecache;
 mod compileq;
 mod exec;
+pub mod perfmap;
 mod stats;
 pub mod system;
 mod tbcache;
@@ -154,6 +166,9 @@ pub struct LogConfig {
     pub out_asm: bool,
     /// The log sink; `None` means standard error.
     pub sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
+    /// `-perfmap`: a line in `/tmp/perf-PID.map` per compiled block
+    /// ([`perfmap`]); `None` writes nothing.
+    pub perfmap: Option<Arc<perfmap::PerfMap>>,
 }
 
 impl LogConfig {
@@ -193,6 +208,12 @@ pub struct EngineConfig {
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
+    /// Time each tier (`cranemu bench`): the execution loop reads the
+    /// clock around every interpreted block and every entry into compiled
+    /// code, into the `interp_ns`, `jit_ns` and `jit_entries` statistics.
+    /// Off, the loop pays one predictable branch per block and nothing
+    /// else.
+    pub profile: bool,
 }
 
 impl Default for EngineConfig {
@@ -205,6 +226,7 @@ impl Default for EngineConfig {
             jit_threshold: 100,
             superblocks: true,
             region_tbs: 8,
+            profile: false,
         }
     }
 }
@@ -667,16 +689,26 @@ impl Engine {
             return Err(Error::Codegen(f));
         }
         let counters = self.cache.thread_counters();
+        let icount = cpu.icount;
+        let r = self.run_loop(cpu, &counters);
+        if self.config.count_insns {
+            Counters::add(&counters.retired_insns, cpu.icount.wrapping_sub(icount));
+        }
+        r
+    }
+
+    /// [`Engine::run`]'s loop over cache generations.
+    fn run_loop(&self, cpu: &mut CpuState, counters: &Arc<Counters>) -> Result<Exit> {
         loop {
             let generation = self.cache.current();
             let saved = RUNNING.with(|r| {
                 r.replace((
                     self as *const Engine,
                     Arc::as_ptr(&generation),
-                    Arc::as_ptr(&counters),
+                    Arc::as_ptr(counters),
                 ))
             });
-            let r = self.run_generation(&generation, cpu, &counters);
+            let r = self.run_generation(&generation, cpu, counters);
             RUNNING.with(|r| r.set(saved));
             match r? {
                 Some(exit) => return Ok(exit),
@@ -764,7 +796,12 @@ impl Engine {
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; `cpu` is this vCPU's state.
             enter_guest_fp(cpu);
+            let t0 = self.config.profile.then(Instant::now);
             let r = unsafe { exec::enter(cpu, code, generation.trampoline, self.guest_range()) };
+            if let Some(t0) = t0 {
+                Counters::add(&counters.jit_ns, t0.elapsed().as_nanos() as u64);
+                Counters::bump(&counters.jit_entries);
+            }
             leave_guest_fp(cpu);
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
@@ -826,6 +863,7 @@ impl Engine {
         let mut mem = InterpMemory(&self.space);
         enter_guest_fp(cpu);
         let helpers = cranemu_frontend::helpers::HELPERS;
+        let t0 = self.config.profile.then(Instant::now);
         // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
         // exactly and is the only access to it during the call. The helper
         // table is the one the translator emits calls for, and its helpers
@@ -837,6 +875,9 @@ impl Engine {
             );
             interp::run(&tb.ir, bytes, &mut mem, helpers)
         };
+        if let Some(t0) = t0 {
+            Counters::add(&counters.interp_ns, t0.elapsed().as_nanos() as u64);
+        }
         leave_guest_fp(cpu);
         let trap = |cpu: &mut CpuState, cause, tval, pc| {
             cpu.pc = pc;
@@ -1008,7 +1049,7 @@ impl Engine {
     ///
     /// Lock order: the cache's index lock, its current generation and that
     /// generation's internals, the registries, then the guest space's page
-    /// map.
+    /// map, the compile queue and the perf map.
     pub fn quiesced<R>(&self, f: impl FnOnce() -> R) -> R {
         let _counters = self.cache.thread_counters();
         // SAFETY: getpid takes no arguments and cannot fail.
@@ -1016,7 +1057,9 @@ impl Engine {
         let r = self.cache.quiesced(|| {
             let map = self.space.lock_for_fork();
             let queue = self.compiles.lock_for_fork();
+            let perf = self.config.log.perfmap.as_ref().map(|p| p.lock_for_fork());
             let r = f();
+            drop(perf);
             drop(queue);
             drop(map);
             r
@@ -1193,6 +1236,8 @@ fn compile_tb(
     let code = tb.publish(placed, compiled.code.len());
     if code != placed {
         Counters::bump(&counters.races);
+    } else if let Some(perf) = &log.perfmap {
+        perf.record(placed, compiled.code.len(), tb.ir.pc);
     }
     for t in &others {
         t.set_in_region();

@@ -31,8 +31,15 @@ macro_rules! counters {
 
         impl Stats {
             /// Adds `other` field by field.
+            /// Fields named `*_max_ns` (maxima) take the larger value.
             pub fn accumulate(&mut self, other: &Stats) {
-                $( self.$name += other.$name; )*
+                $(
+                    if stringify!($name).ends_with("_max_ns") {
+                        self.$name = self.$name.max(other.$name);
+                    } else {
+                        self.$name += other.$name;
+                    }
+                )*
             }
 
             /// Every field as (name, value), in declaration order, for
@@ -65,6 +72,9 @@ counters! {
     /// Time queued TBs waited for the compile thread, in ns (the
     /// compile-queue latency is this over `queued_compiles`).
     queue_wait_ns,
+    /// The longest time one queued TB waited for the compile thread, in
+    /// ns (a maximum: [`Stats::accumulate`] keeps the larger).
+    queue_wait_max_ns,
     /// Queued TBs dropped uncompiled: invalidated, flushed, compiled
     /// otherwise, or compiled into a region, while they waited.
     dropped_compiles,
@@ -72,6 +82,20 @@ counters! {
     code_bytes,
     /// Block executions by the IR interpreter (the cold tier).
     interpreted_blocks,
+    /// With [`crate::EngineConfig::profile`]: time this vCPU spent running
+    /// blocks in the IR interpreter, in ns (0 without it).
+    interp_ns,
+    /// With [`crate::EngineConfig::profile`]: time this vCPU spent in
+    /// compiled code (from entering it until it returned to the execution
+    /// loop, its helper calls and inline lookups included), in ns.
+    jit_ns,
+    /// With [`crate::EngineConfig::profile`]: entries into compiled code
+    /// from the execution loop.
+    jit_entries,
+    /// With [`crate::EngineConfig::count_insns`]: guest instructions this
+    /// vCPU retired, added each time [`crate::Engine::run`] returns (so a
+    /// reader on another thread sees them at the vCPU's next exit).
+    retired_insns,
     /// Translations or compilations thrown away because another vCPU
     /// finished the same block first, or because a page they were read
     /// from was invalidated meanwhile.
@@ -144,6 +168,11 @@ impl Counters {
     /// Adds `n` to `c`.
     pub(crate) fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Raises `c` to `n` if `n` is larger.
+    pub(crate) fn max(c: &AtomicU64, n: u64) {
+        c.fetch_max(n, Ordering::Relaxed);
     }
 }
 

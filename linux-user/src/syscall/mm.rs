@@ -183,9 +183,16 @@ impl Process {
         // the guest sees the file as it is (and as others change it, on
         // pages it has not written) and pages beyond its end fault as on
         // Linux.
-        self.space
+        let mapped = self
+            .space
             .map_file_private(addr, plen, prot, fixed, fd as i32, off)
-            .map_err(|e| e.errno())
+            .map_err(|e| e.errno())?;
+        if let Some(perf) = &self.opts.log.perfmap {
+            if prot.contains(Prot::EXEC) {
+                crate::symbols::add_file_mapping(perf, fd as i32, off, mapped, plen);
+            }
+        }
+        Ok(mapped)
     }
 
     fn mremap(&mut self, a: [u64; 6]) -> SysResult {
