@@ -313,6 +313,9 @@ pub type ExitSlot = *const std::sync::atomic::AtomicPtr<u8>;
 /// each call uses its own Cranelift context.
 pub struct Backend {
     isa: OwnedTargetIsa,
+    /// The same target with Cranelift's optimizations off
+    /// (`opt_level=none`), for [`Quality::Quick`] compiles.
+    quick_isa: OwnedTargetIsa,
     cfg: BackendConfig,
     /// The host has FMA3 (Cranelift's `fma` is then one instruction).
     has_fma: bool,
@@ -350,11 +353,21 @@ impl Backend {
     /// # Errors
     /// [`Error::Isa`] if Cranelift does not support the host.
     pub fn new(cfg: BackendConfig) -> Result<Backend> {
+        Ok(Backend {
+            isa: Self::isa(cfg.opt_level)?,
+            quick_isa: Self::isa("none")?,
+            cfg,
+            has_fma: float::host_has_fma(),
+        })
+    }
+
+    /// The host's ISA with our flags and Cranelift's `opt_level`.
+    fn isa(opt_level: &str) -> Result<OwnedTargetIsa> {
         let mut flags = settings::builder();
         let set = |f: &mut settings::Builder, k: &str, v: &str| {
             f.set(k, v).map_err(|e| Error::Isa(format!("{k}={v}: {e}")))
         };
-        set(&mut flags, "opt_level", cfg.opt_level)?;
+        set(&mut flags, "opt_level", opt_level)?;
         // Required by x86-64 tail calls.
         set(&mut flags, "preserve_frame_pointers", "true")?;
         // RISC-V wants the canonical NaN (0x7ff8..., 0x7fc0...) from every
@@ -372,14 +385,9 @@ impl Backend {
         )?;
         set(&mut flags, "regalloc_algorithm", "backtracking")?;
         let isa_builder = cranelift_native::builder().map_err(|e| Error::Isa(e.to_string()))?;
-        let isa = isa_builder
+        isa_builder
             .finish(settings::Flags::new(flags))
-            .map_err(|e| Error::Isa(e.to_string()))?;
-        Ok(Backend {
-            isa,
-            cfg,
-            has_fma: float::host_has_fma(),
-        })
+            .map_err(|e| Error::Isa(e.to_string()))
     }
 
     /// The configuration.
@@ -408,10 +416,15 @@ impl Backend {
         ctx: &mut Context,
         want_clif: bool,
         insn_pcs: &[u64],
+        quality: Quality,
     ) -> Result<CompiledBlock> {
         let clif = want_clif.then(|| ctx.func.display().to_string());
+        let isa = match quality {
+            Quality::Optimized => &*self.isa,
+            Quality::Quick => &*self.quick_isa,
+        };
         let compiled = ctx
-            .compile(&*self.isa, &mut ControlPlane::default())
+            .compile(isa, &mut ControlPlane::default())
             .map_err(|e| Error::Compile(format!("{:?}", e.inner)))?;
         if !compiled.buffer.relocs().is_empty() {
             return Err(Error::Relocation);
@@ -461,7 +474,7 @@ impl Backend {
         b.ins().return_(&[ret]);
         b.seal_all_blocks();
         b.finalize(self.isa.frontend_config());
-        self.finish(&mut ctx, false, &[])
+        self.finish(&mut ctx, false, &[], Quality::Optimized)
     }
 
     /// Compiles one verified IR block. `slots` are the block's exit slots
@@ -477,7 +490,11 @@ impl Backend {
         slots: &[ExitSlot],
         want_clif: bool,
     ) -> Result<CompiledBlock> {
-        self.compile_region(&[RegionMember { block, slots }], want_clif)
+        self.compile_region(
+            &[RegionMember { block, slots }],
+            want_clif,
+            Quality::Optimized,
+        )
     }
 
     /// Compiles a *region*: several verified IR blocks as one function,
@@ -497,6 +514,7 @@ impl Backend {
         &self,
         members: &[RegionMember<'_>],
         want_clif: bool,
+        quality: Quality,
     ) -> Result<CompiledBlock> {
         let Some(head) = members.first() else {
             return Err(Error::Compile("an empty region".into()));
@@ -528,9 +546,21 @@ impl Backend {
             l.b.seal_all_blocks();
             let insn_pcs = std::mem::take(&mut l.insn_pcs);
             l.b.finalize(self.isa.frontend_config());
-            self.finish(ctx, want_clif, &insn_pcs)
+            self.finish(ctx, want_clif, &insn_pcs, quality)
         })
     }
+}
+
+/// How much Cranelift works on a function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quality {
+    /// [`BackendConfig::opt_level`]: the e-graph optimizations, alias
+    /// analysis, and the rest of Cranelift's mid-end.
+    Optimized,
+    /// `opt_level=none`: lowering and register allocation only, for code
+    /// that runs often enough to compile but not as a loop (about half
+    /// the compile time, for slower code).
+    Quick,
 }
 
 /// One TB of a region ([`Backend::compile_region`]): its IR and its exit

@@ -88,6 +88,7 @@ use std::time::Instant;
 
 use cranemu_softmmu::sync::Mutex;
 
+pub use cranemu_backend::Quality;
 use cranemu_backend::{
     jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, RegionMember,
     StateLayout, JUMP_CACHE_ENTRIES,
@@ -208,6 +209,9 @@ pub struct EngineConfig {
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
+    /// How TBs that are not part of a loop compile ([`Quality::Quick`]
+    /// halves Cranelift's time on them; loops are always optimized).
+    pub straight_quality: Quality,
     /// Time each tier (`cranemu bench`): the execution loop reads the
     /// clock around every interpreted block and every entry into compiled
     /// code, into the `interp_ns`, `jit_ns` and `jit_entries` statistics.
@@ -226,6 +230,7 @@ impl Default for EngineConfig {
             jit_threshold: 100,
             superblocks: true,
             region_tbs: 8,
+            straight_quality: Quality::Quick,
             profile: false,
         }
     }
@@ -1229,8 +1234,15 @@ fn compile_tb(
             slots,
         })
         .collect();
+    // Loops (a region, or a TB that jumps to itself) get Cranelift's
+    // optimizations; other hot code compiles quickly.
+    let quality = if !others.is_empty() || tb.ir.direct_targets().contains(&tb.ir.pc) {
+        Quality::Optimized
+    } else {
+        config.straight_quality
+    };
     let compiled = backend
-        .compile_region(&members, log.out_asm)
+        .compile_region(&members, log.out_asm, quality)
         .map_err(|e| Error::Codegen(e.to_string()))?;
     let placed = generation.place(&compiled).map_err(Error::Host)?;
     let code = tb.publish(placed, compiled.code.len());

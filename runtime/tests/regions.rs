@@ -1,5 +1,6 @@
-//! Differential tests of the three ways the engine runs guest code: the
-//! IR interpreter (the reference), every TB compiled alone, and hot TBs
+//! Differential tests of the ways the engine runs guest code: the IR
+//! interpreter (the reference), every TB compiled alone (quickly, as
+//! straight code is, and with Cranelift's optimizations), and hot TBs
 //! compiled as regions (several TBs in one host function, direct jumps
 //! between them inside it; see `compile_tb` in the runtime).
 //!
@@ -7,7 +8,7 @@
 //! a few hundred times, and its body mixes integer ALU instructions,
 //! loads and stores to a data page, and forward conditional branches over
 //! part of the body (so a TB has side exits, and the loop spans several
-//! TBs that a region joins). The three engines start from the same
+//! TBs that a region joins). The engines start from the same
 //! registers and memory and must end with the same registers, pc and data
 //! page, bit for bit. Regions are compiled by the compile thread while the
 //! loop runs, so when one takes over varies from run to run; the results
@@ -16,7 +17,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Stats};
+use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Quality, Stats};
 use cranemu_softmmu::user::{GuestSpace, Prot};
 
 mod rv;
@@ -228,6 +229,10 @@ fn interpreter_single_tbs_and_regions_agree() {
         region_tbs: 1,
         ..EngineConfig::default()
     };
+    let single_optimized = EngineConfig {
+        straight_quality: Quality::Optimized,
+        ..single.clone()
+    };
     let regions = EngineConfig {
         jit_threshold: 4,
         region_tbs: 8,
@@ -252,6 +257,11 @@ fn interpreter_single_tbs_and_regions_agree() {
         assert_eq!(
             want, alone,
             "seed {seed}: TBs compiled alone differ from the interpreter"
+        );
+        let (optimized, _) = run(single_optimized.clone(), &code, &x, &data);
+        assert_eq!(
+            want, optimized,
+            "seed {seed}: optimized TBs differ from the interpreter"
         );
         let (joined, stats) = run(regions.clone(), &code, &x, &data);
         assert_eq!(
