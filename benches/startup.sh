@@ -23,6 +23,8 @@ A=${1:?usage: benches/startup.sh A_BINARY B_BINARY [RUNS]}
 B=${2:?usage: benches/startup.sh A_BINARY B_BINARY [RUNS]}
 RUNS=${3:-7}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 PYROOT="$(dirname "$SYSROOT")/cpython/sysroot"
 TOOLROOT="$(dirname "$SYSROOT")/toolchain/sysroot"
@@ -40,10 +42,6 @@ SCRIPT="$WORK/script.sh"
 for ((i = 0; i < 1000; i++)); do
     echo "x=\$(expr $i + 1); test \$x -gt 0 || echo bad"
 done > "$SCRIPT"
-
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 
 # run EMULATOR KIND ARGS...: one run's milliseconds. KIND is "cranemu" or
 # "qemu" (how the sysroot is passed).
