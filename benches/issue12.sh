@@ -40,6 +40,8 @@
 #   CRANEMU=target/release/cranemu   the cranemu binary under test
 #   QEMU7=/usr/bin/qemu-riscv64      QEMU 7.2 (any qemu-riscv64 works; its
 #                                    --version goes in the header)
+#   QEMU10=<cache>/peers/amd64/sysroot/usr/bin/qemu-riscv64   QEMU 10.0
+#   NATIVE_ROOT=<cache>/peers/amd64/sysroot   the amd64 sysroot
 # Fetches (cached; offline once fetched): scripts/fetch-guests.sh (busybox,
 # 7zip, CPython, gcc-14 for riscv64) and scripts/fetch-bench-peers.sh (the
 # amd64 programs, QEMU 10.0, riscv64 lua5.4).  A peer that cannot be fetched
@@ -82,11 +84,11 @@ TOOLROOT="$GUESTS/toolchain/sysroot"
 # below is checked on its own.
 PEERS_DIR=$("$REPO/scripts/fetch-bench-peers.sh" "$GUESTS") \
     || { note "scripts/fetch-bench-peers.sh failed (see above): peers it did not fetch are n/a"; PEERS_DIR="$GUESTS/peers"; }
-NATROOT="$PEERS_DIR/amd64/sysroot"
+NATROOT=${NATIVE_ROOT:-$PEERS_DIR/amd64/sysroot}
 LUAROOT="$PEERS_DIR/riscv64/sysroot"
 NATLD="$NATROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 NATLIBS="$NATROOT/usr/lib/x86_64-linux-gnu:$NATROOT/usr/lib"
-QEMU10="$NATROOT/usr/bin/qemu-riscv64"
+QEMU10=${QEMU10:-$PEERS_DIR/amd64/sysroot/usr/bin/qemu-riscv64}
 QEMU10_CPU=(-cpu rv64,v=false)
 
 WORK=$(mktemp -d)
@@ -100,14 +102,14 @@ CRANEMU_REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown
 [[ -z "$(git -C "$REPO" status --porcelain --untracked-files=no 2>/dev/null)" ]] || CRANEMU_REV+="-dirty"
 if [[ -x "$QEMU7" ]] && "$QEMU7" "$SYSROOT/usr/bin/busybox" true; then
     PEERS+=(qemu7)
-    QEMU7_VERSION=$("$QEMU7" --version | head -n1)
+    QEMU7_VERSION=$("$QEMU7" --version 2>&1 | head -n1 || true)
 else
     note "no working QEMU 7.2 at $QEMU7 (apt-get install qemu-user): its columns are n/a"
     QEMU7_VERSION="n/a"
 fi
 if [[ -x "$QEMU10" ]] && "$QEMU10" "${QEMU10_CPU[@]}" "$SYSROOT/usr/bin/busybox" true; then
     PEERS+=(qemu10)
-    QEMU10_VERSION=$("$QEMU10" --version | head -n1)
+    QEMU10_VERSION=$("$QEMU10" --version 2>&1 | head -n1 || true)
 else
     note "no working QEMU 10 at $QEMU10 (scripts/fetch-bench-peers.sh): its columns are n/a"
     QEMU10_VERSION="n/a"
@@ -118,12 +120,8 @@ else
     note "no amd64 sysroot at $NATROOT (scripts/fetch-bench-peers.sh): the native column is n/a"
 fi
 
-# The sh workload's script: an `expr` and a `test` a line (busybox runs both
-# as applets: the command substitution forks, nothing execs).
 SCRIPT="$WORK/script.sh"
-for ((i = 0; i < 1000; i++)); do
-    echo "x=\$(expr $i + 1); test \$x -gt 0 || echo bad"
-done > "$SCRIPT"
+write_sh_script "$SCRIPT"
 INPUT="$WORK/input.bin"
 needs_input=0
 for w in ${ONLY:-gzip}; do [[ $w == gzip || $w == sha256 ]] && needs_input=1; done
@@ -175,11 +173,10 @@ workload() {
     cc1)
         LABEL='gcc-14 `cc1 -O2` of tests/guest/libc/printf.c (ms)'
         TARGET_TIME=0.8
-        # The arguments gcc-14's driver gives cc1 (`gcc -###`), less the
-        # temporary names; -iprefix stands for the driver's install prefix.
-        RV=("$TOOLROOT" "$cc1" -quiet -imultiarch riscv64-linux-gnu -isysroot "$TOOLROOT"
-            -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2
-            "$REPO/tests/guest/libc/printf.c" -o "$WORK/printf-riscv64.s")
+        cc1_riscv64_args RV "$TOOLROOT" "$REPO/tests/guest/libc/printf.c" "$WORK/printf-riscv64.s"
+        RV=("$TOOLROOT" "$cc1" "${RV[@]}")
+        # The amd64 driver's arguments; -iprefix stands for the driver's
+        # install prefix (cc1 finds its own headers through it).
         NAT=("$natcc1" -quiet -imultiarch x86_64-linux-gnu
             -iprefix "$NATROOT/usr/lib/gcc/x86_64-linux-gnu/14/" -isysroot "$NATROOT"
             -mtune=generic -march=x86-64 -O2

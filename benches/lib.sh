@@ -15,6 +15,14 @@
 #                        and numbers, each ending in 16 pseudo-random hex
 #                        digits (SHAKE-128 of a fixed seed), so every run and
 #                        every machine compress and hash the same bytes
+# write_sh_script FILE   the busybox sh start-up workload: 1000 lines of an
+#                        `expr` and a `test` (busybox runs both as applets:
+#                        each command substitution forks, nothing execs)
+# cc1_riscv64_args ARRAY TOOLROOT SRC OUT
+#                        sets ARRAY to the arguments gcc-14's driver gives
+#                        the riscv64 cc1 for `gcc -O2 -S SRC -o OUT` with
+#                        TOOLROOT as its sysroot (`gcc -###`, less the
+#                        temporary names)
 
 BENCH_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
@@ -41,6 +49,20 @@ measure() {
     local out=$1
     shift
     python3 "$BENCH_LIB_DIR/measure.py" "$out" "$@"
+}
+
+write_sh_script() {
+    local i
+    for ((i = 0; i < 1000; i++)); do
+        echo "x=\$(expr $i + 1); test \$x -gt 0 || echo bad"
+    done > "$1"
+}
+
+cc1_riscv64_args() {
+    local -n args_out=$1
+    # shellcheck disable=SC2034  # args_out is the caller's array
+    args_out=(-quiet -imultiarch riscv64-linux-gnu -isysroot "$2"
+        -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2 "$3" -o "$4")
 }
 
 make_input() {

@@ -39,9 +39,7 @@ done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 SCRIPT="$WORK/script.sh"
-for ((i = 0; i < 1000; i++)); do
-    echo "x=\$(expr $i + 1); test \$x -gt 0 || echo bad"
-done > "$SCRIPT"
+write_sh_script "$SCRIPT"
 
 # run EMULATOR KIND ARGS...: one run's milliseconds. KIND is "cranemu" or
 # "qemu" (how the sysroot is passed).
@@ -91,11 +89,8 @@ bench "python3.13 -c 'import json, decimal, sqlite3'" "$PYROOT" \
 bench "busybox sh, 1000 commands" "$SYSROOT" "$BUSYBOX" sh "$SCRIPT"
 CC1="$TOOLROOT/usr/libexec/gcc/riscv64-linux-gnu/14/cc1"
 if [[ -x "$CC1" ]]; then
-    # The arguments gcc-14's driver gives cc1 (`gcc -###`), less the
-    # temporary names.
-    bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" -quiet -imultiarch riscv64-linux-gnu \
-        -isysroot "$TOOLROOT" -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2 \
-        "$REPO/tests/guest/libc/printf.c" -o "$WORK/printf.s"
+    cc1_riscv64_args cc1_args "$TOOLROOT" "$REPO/tests/guest/libc/printf.c" "$WORK/printf.s"
+    bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" "${cc1_args[@]}"
 else
     echo "| gcc-14 cc1 -O2 printf.c | skipped: no $CC1 (scripts/fetch-toolchain.sh) |"
 fi
