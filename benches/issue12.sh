@@ -89,7 +89,7 @@ LUAROOT="$PEERS_DIR/riscv64/sysroot"
 NATLD="$NATROOT/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
 NATLIBS="$NATROOT/usr/lib/x86_64-linux-gnu:$NATROOT/usr/lib"
 QEMU10=${QEMU10:-$PEERS_DIR/amd64/sysroot/usr/bin/qemu-riscv64}
-QEMU10_CPU=(-cpu rv64,v=false)
+QEMU10_CPU=(-cpu "rv64,v=false")
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -134,6 +134,7 @@ fi
 # (the amd64 program and arguments, empty when there is none), LABEL,
 # TARGET_TIME (the issue's target ratio of cranemu's time to QEMU's; for
 # 7zr, of cranemu's rating to QEMU's, as a minimum) and RUNS_HERE.
+# shellcheck disable=SC2016  # the backquotes in the labels are markdown
 workload() {
     local cc1=$TOOLROOT/usr/libexec/gcc/riscv64-linux-gnu/14/cc1
     local natcc1=$NATROOT/usr/libexec/gcc/x86_64-linux-gnu/14/cc1
@@ -312,8 +313,9 @@ versions() {
         deb=$(find $dirs -maxdepth 1 -name "${p}_*.deb" 2>/dev/null | head -n1)
         [[ -n $deb ]] && out+=("$p $(dpkg-deb -f "$deb" Version)")
     done
-    local IFS=,
-    echo "${out[*]:-n/a}" | sed 's/,/, /g'
+    local IFS=, list
+    list="${out[*]:-n/a}"
+    echo "${list//,/, }"
 }
 
 for w in "${ALL_WORKLOADS[@]}"; do

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers that the benchmark scripts share; sourced, not run:
 #
 #   source "$REPO/benches/lib.sh"

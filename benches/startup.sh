@@ -89,6 +89,7 @@ bench "python3.13 -c 'import json, decimal, sqlite3'" "$PYROOT" \
 bench "busybox sh, 1000 commands" "$SYSROOT" "$BUSYBOX" sh "$SCRIPT"
 CC1="$TOOLROOT/usr/libexec/gcc/riscv64-linux-gnu/14/cc1"
 if [[ -x "$CC1" ]]; then
+    cc1_args=()
     cc1_riscv64_args cc1_args "$TOOLROOT" "$REPO/tests/guest/libc/printf.c" "$WORK/printf.s"
     bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" "${cc1_args[@]}"
 else

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (not run) by the scripts/fetch-*.sh scripts:
 # a private apt configuration for Debian's riscv64 port, so the host's own apt
 # state is never touched and no root is needed.

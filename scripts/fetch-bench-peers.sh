@@ -45,10 +45,12 @@ AMD64_PACKAGES=(libc6 libgcc-s1 gcc-14-base libstdc++6
     cpp-14-x86-64-linux-gnu libisl23 libmpc3 libmpfr6 libgmp10
     libc6-dev linux-libc-dev libcrypt-dev libgcc-14-dev
     qemu-user)
+# shellcheck disable=SC2034  # read through fetch_root's nameref
 AMD64_PROGRAMS=(usr/bin/busybox usr/lib/7zip/7zr usr/bin/lua5.4 usr/bin/python3.13
     usr/libexec/gcc/x86_64-linux-gnu/14/cc1 usr/bin/qemu-riscv64)
 # riscv64: lua5.4 (the interpreter links the Lua library in) and its readline.
 RISCV64_PACKAGES=(libc6 libgcc-s1 lua5.4 libreadline8t64 libtinfo6 readline-common)
+# shellcheck disable=SC2034  # read through fetch_root's nameref
 RISCV64_PROGRAMS=(usr/bin/lua5.4)
 
 die() { echo "fetch-bench-peers.sh: error: $*" >&2; exit 1; }
