@@ -191,22 +191,25 @@ workload() {
 }
 
 # command_for PEER: sets CMD from RV or NAT for PEER; returns 1 when the
-# peer has no such program.
+# program is not there (MISSING then names it).
 command_for() {
     local root=${RV[0]}
+    MISSING=${RV[1]}
+    [[ $1 == native ]] && MISSING=${NAT[0]}
+    [[ -x $MISSING ]] || return 1
     case $1 in
     cranemu) CMD=("$CRANEMU" run -L "$root" "${RV[@]:1}") ;;
     qemu7) CMD=("$QEMU7" -L "$root" "${RV[@]:1}") ;;
     qemu10) CMD=("$QEMU10" "${QEMU10_CPU[@]}" -L "$root" "${RV[@]:1}") ;;
     native)
-        [[ -x ${NAT[0]} ]] || return 1
-        if readelf -l "${NAT[0]}" 2>/dev/null | grep -q 'Requesting program interpreter'; then
+        # ld.so --verify: 0 for a dynamically linked program, 1 for a
+        # static one.
+        if "$NATLD" --verify "${NAT[0]}" > /dev/null 2>&1; then
             CMD=("$NATLD" --library-path "$NATLIBS" "${NAT[@]}")
         else
             CMD=("${NAT[@]}")
         fi ;;
     esac
-    [[ $1 == native || -x ${RV[1]} ]]
 }
 
 # The 7zr b rating: the last figure of its "Tot:" line.
@@ -221,7 +224,7 @@ bench() {
     workload "$name"
     local -A vals=() rsss=() failed=() present=()
     for peer in "${PEERS[@]}"; do
-        if command_for "$peer"; then present[$peer]=1; else note "$name: no $peer build of ${NAT[0]##*/}"; fi
+        if command_for "$peer"; then present[$peer]=1; else note "$name: no $MISSING: the $peer column is n/a"; fi
     done
     for ((i = 1; i <= RUNS_HERE; i++)); do
         for peer in "${PEERS[@]}"; do
