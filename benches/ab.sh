@@ -15,6 +15,8 @@ B=${2:?usage: benches/ab.sh A_BINARY B_BINARY [RUNS] [SIZE_MIB]}
 RUNS=${3:-7}
 SIZE_MIB=${4:-32}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 BUSYBOX="$SYSROOT/usr/bin/busybox"
 for bin in "$A" "$B"; do
@@ -24,17 +26,7 @@ done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 INPUT="$WORK/input.bin"
-head -c $((SIZE_MIB << 20)) < <(yes "the quick brown fox $(seq 1 40 | tr '\n' ' ')" | \
-    paste -d' ' - <(od -An -tx8 -w8 -v /dev/urandom)) > "$INPUT"
-
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-time_ms() {
-    local t0
-    t0=$(now_ns)
-    "$@" > /dev/null
-    echo $(( ($(now_ns) - t0) / 1000000 ))
-}
+make_input "$INPUT" "$SIZE_MIB"
 
 echo "A: $A"
 echo "B: $B"
@@ -52,5 +44,5 @@ for w in "sha256sum" "gzip -9 -c"; do
     done
     ma=$(printf '%s\n' "${a[@]}" | median)
     mb=$(printf '%s\n' "${b[@]}" | median)
-    echo "| busybox $w | $ma | $mb | $(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.3f", b / a}') |"
+    echo "| busybox $w | $ma | $mb | $(ratio "$mb" "$ma" 3) |"
 done

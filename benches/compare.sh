@@ -19,6 +19,8 @@ set -euo pipefail
 RUNS=${1:-5}
 SIZE_MIB=${2:-64}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 BUSYBOX="$SYSROOT/usr/bin/busybox"
 CRANEMU="${CRANEMU:-$REPO/target/release/cranemu}"
@@ -29,23 +31,8 @@ QEMU=$(command -v qemu-riscv64 || true)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 INPUT="$WORK/input.bin"
-# Deterministic, compressible-but-not-trivial input: a repeated text corpus
-# mixed with pseudo-random bytes.
-head -c $((SIZE_MIB << 20)) < <(yes "the quick brown fox $(seq 1 40 | tr '\n' ' ')" | \
-    paste -d' ' - <(od -An -tx8 -w8 -v /dev/urandom)) > "$INPUT"
-
-now_ns() { date +%s%N; }
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# time_ms CMD... -> milliseconds of one run (output discarded)
-time_ms() {
-    local t0 t1
-    t0=$(now_ns)
-    "$@" > /dev/null
-    t1=$(now_ns)
-    echo $(( (t1 - t0) / 1000000 ))
-}
+# Deterministic, compressible-but-not-trivial input (benches/lib.sh).
+make_input "$INPUT" "$SIZE_MIB"
 
 bench() {
     local name=$1; shift

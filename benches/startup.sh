@@ -23,6 +23,8 @@ A=${1:?usage: benches/startup.sh A_BINARY B_BINARY [RUNS]}
 B=${2:?usage: benches/startup.sh A_BINARY B_BINARY [RUNS]}
 RUNS=${3:-7}
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=benches/lib.sh
+source "$REPO/benches/lib.sh"
 SYSROOT=$("$REPO/scripts/fetch-guests.sh")
 PYROOT="$(dirname "$SYSROOT")/cpython/sysroot"
 TOOLROOT="$(dirname "$SYSROOT")/toolchain/sysroot"
@@ -37,13 +39,7 @@ done
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 SCRIPT="$WORK/script.sh"
-for ((i = 0; i < 1000; i++)); do
-    echo "x=\$(expr $i + 1); test \$x -gt 0 || echo bad"
-done > "$SCRIPT"
-
-now_ns() { date +%s%N; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+write_sh_script "$SCRIPT"
 
 # run EMULATOR KIND ARGS...: one run's milliseconds. KIND is "cranemu" or
 # "qemu" (how the sysroot is passed).
@@ -93,11 +89,9 @@ bench "python3.13 -c 'import json, decimal, sqlite3'" "$PYROOT" \
 bench "busybox sh, 1000 commands" "$SYSROOT" "$BUSYBOX" sh "$SCRIPT"
 CC1="$TOOLROOT/usr/libexec/gcc/riscv64-linux-gnu/14/cc1"
 if [[ -x "$CC1" ]]; then
-    # The arguments gcc-14's driver gives cc1 (`gcc -###`), less the
-    # temporary names.
-    bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" -quiet -imultiarch riscv64-linux-gnu \
-        -isysroot "$TOOLROOT" -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2 \
-        "$REPO/tests/guest/libc/printf.c" -o "$WORK/printf.s"
+    cc1_args=()
+    cc1_riscv64_args cc1_args "$TOOLROOT" "$REPO/tests/guest/libc/printf.c" "$WORK/printf.s"
+    bench "gcc-14 cc1 -O2 printf.c" "$TOOLROOT" "$CC1" "${cc1_args[@]}"
 else
     echo "| gcc-14 cc1 -O2 printf.c | skipped: no $CC1 (scripts/fetch-toolchain.sh) |"
 fi

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced (not run) by the scripts/fetch-*.sh scripts:
 # a private apt configuration for Debian's riscv64 port, so the host's own apt
 # state is never touched and no root is needed.
@@ -9,8 +10,8 @@
 # The archive URI is read at run time from this machine's own apt
 # configuration (/etc/apt/sources.list.d/debian.sources or
 # /etc/apt/sources.list).  Expects SUITE, ARCH and KEYRING to be set, and die
-# and log functions.  download_debs and extract_sysroot (below) are the steps
-# every fetch script shares.
+# and log functions.  download_debs, extract_sysroot and check_needed (below)
+# are the steps every fetch script shares.
 
 # The first Debian archive URI of the machine's apt configuration (not the
 # security archive, which does not carry the release's packages).
@@ -97,4 +98,38 @@ extract_sysroot() {
         mkdir -p "$dest/usr/$d"
         ln -sfn "usr/$d" "$dest/$d"
     done
+}
+
+# check_needed ROOT LIBDIRS PROGRAM...: every shared library in the DT_NEEDED
+# closure of PROGRAM... (paths relative to ROOT) must be in one of LIBDIRS (a
+# space-separated list of directories relative to ROOT), so that a package
+# dropped from a list, or a new soname in a newer Debian build, fails the
+# fetch rather than the program.  Needs readelf; logs and returns when there
+# is none.
+check_needed() {
+    local root=$1 libdirs=$2 prog f so d found readelf
+    shift 2
+    readelf=$(command -v readelf || command -v riscv64-linux-gnu-readelf || true)
+    [[ -n "$readelf" ]] || { log "no readelf: DT_NEEDED closure not checked"; return 0; }
+    local -A seen=()
+    local todo=()
+    for prog in "$@"; do
+        [[ -f "$root/$prog" ]] || die "$prog not found in $root after extraction"
+        todo+=("$root/$prog")
+    done
+    while ((${#todo[@]})); do
+        f=${todo[-1]}
+        unset 'todo[-1]'
+        for so in $("$readelf" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+            [[ -n "${seen[$so]:-}" ]] && continue
+            seen[$so]=1
+            found=
+            for d in $libdirs; do
+                if [[ -e "$root/$d/$so" ]]; then found="$root/$d/$so"; break; fi
+            done
+            [[ -n "$found" ]] || die "$so (needed by $(basename "$f")) is not in $root: add its package to the list"
+            todo+=("$found")
+        done
+    done
+    log "DT_NEEDED closure of $# programs: ${#seen[@]} libraries, all present"
 }

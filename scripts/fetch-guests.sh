@@ -99,33 +99,7 @@ extract_sysroot "$DEBS" "$SYSROOT.new"
 # Every shared library that the programs need (DT_NEEDED, transitively) must
 # be in the sysroot: a package dropped from PACKAGES, or a new soname in a
 # newer Debian build, fails here rather than in a test.
-READELF=$(command -v readelf || command -v riscv64-linux-gnu-readelf || true)
-if [[ -n "$READELF" ]]; then
-    libdirs=(usr/lib/riscv64-linux-gnu usr/lib)
-    declare -A seen=()
-    todo=()
-    for prog in "${PROGRAMS[@]}"; do
-        [[ -f "$SYSROOT.new/$prog" ]] || die "$prog not found in the sysroot after extraction"
-        todo+=("$SYSROOT.new/$prog")
-    done
-    while ((${#todo[@]})); do
-        f=${todo[-1]}
-        unset 'todo[-1]'
-        for so in $("$READELF" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
-            [[ -n "${seen[$so]:-}" ]] && continue
-            seen[$so]=1
-            found=
-            for d in "${libdirs[@]}"; do
-                if [[ -e "$SYSROOT.new/$d/$so" ]]; then found="$SYSROOT.new/$d/$so"; break; fi
-            done
-            [[ -n "$found" ]] || die "$so (needed by $(basename "$f")) is not in the sysroot: add its package to PACKAGES"
-            todo+=("$found")
-        done
-    done
-    log "DT_NEEDED closure of ${PROGRAMS[*]}: ${#seen[@]} libraries, all present"
-else
-    log "no readelf: DT_NEEDED closure not checked"
-fi
+check_needed "$SYSROOT.new" "usr/lib/riscv64-linux-gnu usr/lib" "${PROGRAMS[@]}"
 
 rm -rf "$SYSROOT"
 mv "$SYSROOT.new" "$SYSROOT"
