@@ -171,18 +171,20 @@ impl CompileQueue {
             .clone()
     }
 
-    /// The worker: compiles queued TBs with `compile` until stopped, or
-    /// until a compile fails (then [`CompileQueue::failure`] says why and
+    /// The worker: compiles queued TBs with `compile` (given the TB's
+    /// generation, the TB, the counters, and how many jobs were still
+    /// queued when it took this one) until stopped, or until a compile
+    /// fails (then [`CompileQueue::failure`] says why and
     /// `on_failure` runs, to stop the machine).
     pub(crate) fn run(
         &self,
         cache: &TbCache,
-        compile: impl Fn(&Generation, &Tb, &Counters) -> crate::Result<()>,
+        compile: impl Fn(&Generation, &Tb, &Counters, usize) -> crate::Result<()>,
         on_failure: impl FnOnce(),
     ) {
         let c = &self.counters;
         loop {
-            let (tb, generation) = {
+            let (tb, generation, backlog) = {
                 let mut s = lock(&self.state);
                 let job = loop {
                     if s.stop {
@@ -196,16 +198,16 @@ impl CompileQueue {
                 let waited = job.queued.elapsed().as_nanos() as u64;
                 Counters::add(&c.queue_wait_ns, waited);
                 Counters::max(&c.queue_wait_max_ns, waited);
-                let pair = (job.tb.clone(), job.generation.clone());
+                let taken = (job.tb.clone(), job.generation.clone(), s.jobs.len());
                 s.in_flight = Some(job);
-                pair
+                taken
             };
             if !cache.is_current(&generation) || tb.is_invalid() || tb.code().is_some() {
                 Counters::bump(&c.dropped_compiles);
             } else if tb.take_in_region() {
                 Counters::bump(&c.dropped_compiles);
                 tb.unclaim_compile();
-            } else if let Err(e) = compile(&generation, &tb, c) {
+            } else if let Err(e) = compile(&generation, &tb, c, backlog) {
                 *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
                 lock(&self.state).stop = true;

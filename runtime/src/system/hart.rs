@@ -462,6 +462,7 @@ impl Hart {
                             generation,
                             &tb,
                             &self.counters,
+                            0,
                         )?;
                         (code, Arc::as_ptr(&tb))
                     } else if let Some(code) = tb.code() {

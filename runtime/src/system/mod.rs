@@ -484,9 +484,10 @@ impl SystemEngine {
                 .spawn(move || {
                     m.compiles.run(
                         &m.cache,
-                        |generation, tb, counters| {
+                        |generation, tb, counters, backlog| {
                             let config = &m.config.engine;
-                            compile_tb(&m.backend, config, generation, tb, counters).map(|_| ())
+                            compile_tb(&m.backend, config, generation, tb, counters, backlog)
+                                .map(|_| ())
                         },
                         // A compile error (a bug, or no executable memory
                         // left) stops the machine.
