@@ -41,6 +41,9 @@ use cranemu_ir::{
 use cranemu_runtime::{BlockOutcome, CpuState, Engine, EngineConfig, Exception, Exit};
 use cranemu_softmmu::user::{GuestSpace, Prot};
 
+mod rv;
+use rv::Rng;
+
 // ---- Guest layout -------------------------------------------------------
 
 /// The code page (RX).
@@ -475,24 +478,6 @@ fn operand() -> impl Strategy<Value = u64> {
         1 => (any::<bool>(), prop::sample::select(vec![0u64, 1, 2, 0x3fe, 0x3ff, 0x400, 0x43e, 0x43f, 0x7fe, 0x7ff]), any::<u64>())
             .prop_map(|(s, e, m)| (s as u64) << 63 | e << 52 | (m & ((1 << 52) - 1))),
     ]
-}
-
-/// A small deterministic generator (xorshift64*), for bulk data.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// The initial memory image: random words mixed with edge values.

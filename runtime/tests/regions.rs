@@ -34,32 +34,17 @@ const BASE: u32 = 8;
 /// Registers the body reads and writes.
 const REGS: [u32; 12] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
 
-/// A small deterministic generator (xorshift64*).
-struct Rng(u64);
+/// A register of [`REGS`].
+fn reg(rng: &mut Rng) -> u32 {
+    REGS[rng.below(REGS.len() as u64) as usize]
+}
 
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn reg(&mut self) -> u32 {
-        REGS[self.below(REGS.len() as u64) as usize]
-    }
-
-    /// A source register: one of [`REGS`], or x0 now and then.
-    fn src(&mut self) -> u32 {
-        if self.below(8) == 0 {
-            0
-        } else {
-            self.reg()
-        }
+/// A source register: one of [`REGS`], or x0 now and then.
+fn src(rng: &mut Rng) -> u32 {
+    if rng.below(8) == 0 {
+        0
+    } else {
+        reg(rng)
     }
 }
 
@@ -76,7 +61,7 @@ fn s_type(imm: i32, rs2: u32, rs1: u32, funct3: u32) -> u32 {
 
 /// One straight-line body instruction.
 fn straight(rng: &mut Rng) -> u32 {
-    let (rd, a, b) = (rng.reg(), rng.src(), rng.src());
+    let (rd, a, b) = (reg(rng), src(rng), src(rng));
     match rng.below(6) {
         // add sub sll slt sltu xor srl sra or and, and their W forms, and
         // the M extension's mul/div/rem family (funct7 1).
@@ -141,7 +126,7 @@ fn program(rng: &mut Rng, len: usize, iterations: i32) -> Vec<u8> {
             // beq bne blt bge bltu bgeu over 1..=3 of the next items.
             let skip = 1 + rng.below(3.min((len - i - 1) as u64)) as i32;
             let f3 = [0u32, 1, 4, 5, 6, 7][rng.below(6) as usize];
-            words.push(b_type(f3, rng.src(), rng.src(), (skip + 1) * 4));
+            words.push(b_type(f3, src(rng), src(rng), (skip + 1) * 4));
         } else {
             words.push(straight(rng));
         }
@@ -240,7 +225,7 @@ fn interpreter_single_tbs_and_regions_agree() {
     };
     let mut members = 0;
     for seed in 1..=40u64 {
-        let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        let mut rng = Rng::new(seed);
         let len = 8 + rng.below(40) as usize;
         let code = program(&mut rng, len, 300);
         let mut x = [0u64; 32];

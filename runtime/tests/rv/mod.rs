@@ -1,6 +1,6 @@
 //! RV64I instruction encoders for the runtime's tests (RISC-V Unprivileged
 //! ISA, chapter 2 and the opcode map in chapter 34). Each returns the
-//! 32-bit instruction word.
+//! 32-bit instruction word. Also the tests' seeded random generator.
 
 #![allow(dead_code)]
 
@@ -68,4 +68,27 @@ pub const FENCE_I: u32 = 0x100f;
 /// Little-endian bytes of instruction words.
 pub fn bytes(words: &[u32]) -> Vec<u8> {
     words.iter().flat_map(|w| w.to_le_bytes()).collect()
+}
+
+/// A small deterministic generator (xorshift64*), for seeded test data.
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator for `seed` (any value; the state is never zero).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9e37_79b9_7f4a_7c15 | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// A number below `n` (not 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
 }
