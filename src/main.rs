@@ -8,7 +8,7 @@
 //! `cranemu bench [--json] [--guest-output] [--progress] [-L SYSROOT]
 //! [-jit-threshold N] [PROGRAM [ARGS...]]` runs a program as `run` does and
 //! reports the translation throughput of each tier, the compile queue and
-//! the execution speed (see [`bench`]). Without PROGRAM it runs a built-in
+//! the execution speed (see [`mod@bench`]). Without PROGRAM it runs a built-in
 //! workload.
 //!
 //! `cranemu system [-M virt] [-m SIZE] [-smp N] [-bios FILE|none|default]

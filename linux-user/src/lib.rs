@@ -67,7 +67,7 @@ pub struct Options {
     /// default.
     pub jit_threshold: Option<u32>,
     /// `-perfmap`: write `/tmp/perf-PID.map`, a line per compiled block
-    /// named after its guest symbol and pc (see [`symbols`]), so that
+    /// named after its guest symbol and pc (see `symbols.rs`), so that
     /// `perf top` and `perf report` name guest code.
     pub perfmap: bool,
     /// Count retired guest instructions and time each tier of the engine
