@@ -1151,8 +1151,7 @@ const REGION_MAX_BACKLOG: usize = 2;
 /// The TBs compiled with `head` as one region, `head` not included, when
 /// one of them jumps back to `head` (a loop) and at most
 /// [`REGION_MAX_BACKLOG`] compile jobs wait behind it (none otherwise):
-/// TBs its
-/// direct exits reach, and theirs in turn (breadth first), up to
+/// TBs its direct exits reach, and theirs in turn (breadth first), up to
 /// `config.region_tbs` TBs and [`REGION_MAX_INSNS`] guest instructions
 /// in all. A member has run in the interpreter at least a quarter of the
 /// JIT threshold's times (the paths the region's loops take, not their
