@@ -479,10 +479,13 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
         }
         Program::Image { name, .. } => (None, None, name.as_bytes().to_vec()),
     };
+    // A program from a file is mapped from it; an embedded one is copied.
     let image = match (&file, &program) {
         (Some(f), _) => loader::Image::File(f),
         (None, Program::Image { bytes, .. }) => loader::Image::Bytes(bytes),
-        (None, Program::Path(_)) => unreachable!("a path was opened above"),
+        // Not reached: a path's file was opened above (an empty image
+        // would be refused as "not an ELF file", never a panic).
+        (None, Program::Path(_)) => loader::Image::Bytes(&[]),
     };
 
     let space = Arc::new(GuestSpace::new()?);
