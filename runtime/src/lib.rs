@@ -209,8 +209,10 @@ pub struct EngineConfig {
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
-    /// How TBs that are not part of a loop compile ([`Quality::Quick`]
-    /// halves Cranelift's time on them; loops are always optimized).
+    /// How TBs that are not part of a loop compile while code warms up
+    /// (more than two compile jobs waiting) or on a vCPU thread
+    /// ([`Quality::Quick`] halves Cranelift's time on them); loops, and
+    /// everything compiled while the queue is short, are optimized.
     pub straight_quality: Quality,
     /// Time each tier (`cranemu bench`): the execution loop reads the
     /// clock around every interpreted block and every entry into compiled
@@ -626,7 +628,14 @@ impl Engine {
     /// Compiles `tb` with Cranelift into `generation`'s code cache and
     /// publishes its code (see [`compile_tb`]).
     fn compile(&self, generation: &Generation, tb: &Tb, counters: &Counters) -> Result<*const u8> {
-        compile_tb(&self.backend, &self.config, generation, tb, counters, 0)
+        compile_tb(
+            &self.backend,
+            &self.config,
+            generation,
+            tb,
+            counters,
+            usize::MAX,
+        )
     }
 
     /// Queues hot `tb` (claimed) for the compile thread, starting the
@@ -1220,7 +1229,8 @@ fn region_members(
 /// Compiles `tb` with Cranelift into `generation`'s code cache and
 /// publishes its code: `tb` alone, or `tb` as the head of a region with
 /// the TBs [`region_members`] picks (`backlog`: compile jobs waiting
-/// behind this one; 0 for a compile on a vCPU thread), so that direct jumps between them
+/// behind this one; `usize::MAX` for a compile on a vCPU thread, which
+/// waits for it), so that direct jumps between them
 /// (a loop's body and its back edge) stay inside one host function. The
 /// members keep their own TBs, compiled or not, for entries from
 /// elsewhere. Two threads may race to compile the same TB; the loser's
@@ -1252,8 +1262,13 @@ fn compile_tb(
         })
         .collect();
     // Loops (a region, or a TB that jumps to itself) get Cranelift's
-    // optimizations; other hot code compiles quickly.
-    let quality = if !others.is_empty() || tb.ir.direct_targets().contains(&tb.ir.pc) {
+    // optimizations, and so does all code while the compile thread keeps
+    // up; other code compiles quickly while code warms up (or a vCPU
+    // waits for it), when compile throughput counts most. A loop that
+    // cannot be a region (it leaves the page) is then optimized once the
+    // queue is short.
+    let calm = backlog <= REGION_MAX_BACKLOG;
+    let quality = if calm || !others.is_empty() || tb.ir.direct_targets().contains(&tb.ir.pc) {
         Quality::Optimized
     } else {
         config.straight_quality

@@ -462,7 +462,7 @@ impl Hart {
                             generation,
                             &tb,
                             &self.counters,
-                            0,
+                            usize::MAX,
                         )?;
                         (code, Arc::as_ptr(&tb))
                     } else if let Some(code) = tb.code() {
