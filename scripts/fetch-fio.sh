@@ -110,35 +110,9 @@ while ((${#todo[@]})); do
 done
 log "fio and ${#seen[@]} libraries"
 
-# A newc ("070701") cpio archive of TREE on stdout, as
-# scripts/fetch-virtio-images.sh writes one: uid 0, mtime 0.
-ino=0
-pad4() { local n=$(( (4 - $1 % 4) % 4 )); ((n == 0)) || head -c "$n" /dev/zero; }
-newc_header() { # NAME MODE SIZE
-    local name=$1 mode=$2 size=$3 namesize=$(( ${#1} + 1 ))
-    ino=$((ino + 1))
-    printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-        "$ino" "$mode" 0 0 1 0 "$size" 0 0 0 0 "$namesize" 0
-    printf '%s\0' "$name"
-    pad4 $((110 + namesize))
-}
-newc_archive() {
-    local tree=$1 path rel size
-    (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort) | while read -r path; do
-        rel=${path#./}
-        path="$tree/$rel"
-        if [[ -d "$path" ]]; then
-            newc_header "$rel" $((8#040755)) 0
-        else
-            size=$(stat -c %s "$path")
-            newc_header "$rel" $((8#0100755)) "$size"
-            cat "$path"
-            pad4 "$size"
-        fi
-    done
-    newc_header TRAILER!!! 0 0
-}
-newc_archive "$TREE" | gzip -n -6 > "$OUT/fio.cpio.gz.new"
+# shellcheck source=scripts/newc.sh
+source "$REPO/scripts/newc.sh"
+{ newc_entries "$TREE"; newc_trailer; } | gzip -n -6 > "$OUT/fio.cpio.gz.new"
 gzip -t "$OUT/fio.cpio.gz.new" || die "fio.cpio.gz is not valid gzip"
 rm -rf "$OUT/sysroot" "$OUT/tree"
 mv "$ROOT" "$OUT/sysroot"

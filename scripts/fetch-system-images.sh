@@ -154,47 +154,15 @@ EOF
 chmod 755 "$TREE/init"
 echo 'PS1="# "' > "$TREE/etc/profile"
 
-# A newc ("070701") cpio archive of TREE on stdout.  Each entry: a 110-byte
-# ASCII header of 8-digit hex fields, the NUL-terminated name, padding to a
-# multiple of 4, the data, padding to a multiple of 4.  Directories, regular
-# files, symbolic links and the one device node (/dev/console, which the
-# kernel opens for init's stdio before devtmpfs is mounted).
-ino=0
-pad4() { local n=$(( (4 - $1 % 4) % 4 )); ((n == 0)) || head -c "$n" /dev/zero; }
-newc_header() { # NAME MODE SIZE RDEVMAJOR RDEVMINOR
-    local name=$1 mode=$2 size=$3 namesize=$(( ${#1} + 1 ))
-    ino=$((ino + 1))
-    printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-        "$ino" "$mode" 0 0 1 0 "$size" 0 0 "$4" "$5" "$namesize" 0
-    printf '%s\0' "$name"
-    pad4 $((110 + namesize))
-}
-newc_archive() {
-    local tree=$1 path rel mode size target
-    (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort) | while read -r path; do
-        rel=${path#./}
-        path="$tree/$rel"
-        if [[ -L "$path" ]]; then
-            target=$(readlink "$path")
-            newc_header "$rel" $((8#0120777)) ${#target} 0 0
-            printf '%s' "$target"
-            pad4 ${#target}
-        elif [[ -d "$path" ]]; then
-            newc_header "$rel" $((8#040755)) 0 0 0
-        elif [[ -f "$path" ]]; then
-            size=$(stat -c %s "$path")
-            if [[ -x "$path" ]]; then mode=$((8#0100755)); else mode=$((8#0100644)); fi
-            newc_header "$rel" "$mode" "$size" 0 0
-            cat "$path"
-            pad4 "$size"
-        else
-            die "$path: not a file, directory or symbolic link"
-        fi
-    done
+# The archive (scripts/newc.sh), with the one device node: /dev/console,
+# which the kernel opens for init's stdio before devtmpfs is mounted.
+# shellcheck source=scripts/newc.sh
+source "$REPO/scripts/newc.sh"
+{
+    newc_entries "$TREE"
     newc_header dev/console $((8#020600)) 0 5 1
-    newc_header TRAILER!!! 0 0 0 0
-}
-newc_archive "$TREE" | gzip -n -9 > "$SYS/initramfs.cpio.gz.new"
+    newc_trailer
+} | gzip -n -9 > "$SYS/initramfs.cpio.gz.new"
 gzip -t "$SYS/initramfs.cpio.gz.new" || die "initramfs.cpio.gz.new is not valid gzip"
 
 rm -rf "$SYS/initramfs" "$ISTAMP"

@@ -145,39 +145,9 @@ EOF
 chmod 755 "$NEW/rootfs/sbin/init"
 echo 'PS1="# "' > "$NEW/rootfs/etc/profile"
 
-# A newc ("070701") cpio archive of TREE on stdout, as
-# scripts/fetch-system-images.sh writes one (no cpio on a fresh Debian): every
-# entry has uid 0 and mtime 0.
-ino=0
-pad4() { local n=$(( (4 - $1 % 4) % 4 )); ((n == 0)) || head -c "$n" /dev/zero; }
-newc_header() { # NAME MODE SIZE
-    local name=$1 mode=$2 size=$3 namesize=$(( ${#1} + 1 ))
-    ino=$((ino + 1))
-    printf '070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X' \
-        "$ino" "$mode" 0 0 1 0 "$size" 0 0 0 0 "$namesize" 0
-    printf '%s\0' "$name"
-    pad4 $((110 + namesize))
-}
-newc_archive() {
-    local tree=$1 path rel mode size
-    (cd "$tree" && find . -mindepth 1 | LC_ALL=C sort) | while read -r path; do
-        rel=${path#./}
-        path="$tree/$rel"
-        if [[ -d "$path" ]]; then
-            newc_header "$rel" $((8#040755)) 0
-        elif [[ -f "$path" ]]; then
-            size=$(stat -c %s "$path")
-            if [[ -x "$path" ]]; then mode=$((8#0100755)); else mode=$((8#0100644)); fi
-            newc_header "$rel" "$mode" "$size"
-            cat "$path"
-            pad4 "$size"
-        else
-            die "$path: not a file or directory"
-        fi
-    done
-    newc_header TRAILER!!! 0 0
-}
-{ cat "$BASE"; newc_archive "$NEW/overlay" | gzip -n -9; } > "$NEW/initramfs.cpio.gz"
+# shellcheck source=scripts/newc.sh
+source "$REPO/scripts/newc.sh"
+{ cat "$BASE"; { newc_entries "$NEW/overlay"; newc_trailer; } | gzip -n -9; } > "$NEW/initramfs.cpio.gz"
 gzip -t "$NEW/initramfs.cpio.gz" || die "initramfs.cpio.gz is not valid gzip"
 echo "$KEY" > "$NEW/stamp"
 
