@@ -127,14 +127,7 @@ impl Rig {
     }
 
     fn desc(&self, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
-        let mut b = [0u8; 16];
-        b[0..8].copy_from_slice(&addr.to_le_bytes());
-        b[8..12].copy_from_slice(&len.to_le_bytes());
-        b[12..14].copy_from_slice(&flags.to_le_bytes());
-        b[14..16].copy_from_slice(&next.to_le_bytes());
-        self.ram
-            .write(GuestPhysAddr(DESC + 16 * u64::from(i)), &b)
-            .unwrap();
+        desc_at(self, DESC, i, (addr, len, flags, next));
     }
 
     /// Makes chain `head` available and notifies queue 0.
@@ -487,20 +480,7 @@ fn fuzz_one(dev: Arc<dyn VirtioDevice>, ring: RingImage) {
     let (descs, avail, idx, bytes) = ring;
     let rig = Rig::new(dev);
     rig.setup(QSIZE, 0);
-    for (i, &(a, l, f, n)) in descs.iter().enumerate() {
-        rig.desc(i as u16, a, l, f, n);
-    }
-    for (i, h) in avail.iter().enumerate() {
-        rig.ram
-            .write(GuestPhysAddr(AVAIL + 4 + 2 * i as u64), &h.to_le_bytes())
-            .unwrap();
-    }
-    // Headers: the start of every buffer in RAM gets some of `bytes`.
-    for &(a, _, _, _) in &descs {
-        if (BASE..BASE + RAM - 64).contains(&a) {
-            rig.ram.write(GuestPhysAddr(a), &bytes).unwrap();
-        }
-    }
+    lay_out_ring(&rig, 0, &descs, &avail, &bytes);
     rig.ram
         .write(GuestPhysAddr(AVAIL + 2), &idx.to_le_bytes())
         .unwrap();
@@ -628,22 +608,7 @@ fn fuzz_console_tx(ring: RingImage) {
     let lb = Arc::new(Loopback::default());
     let rig = Rig::new(Arc::new(super::console::Console::new(lb.clone())));
     rig.start_two_queues(OFF);
-    for (i, &d) in descs.iter().enumerate() {
-        desc_at(&rig, DESC + OFF, i as u16, d);
-    }
-    for (i, h) in avail.iter().enumerate() {
-        rig.ram
-            .write(
-                GuestPhysAddr(AVAIL + OFF + 4 + 2 * i as u64),
-                &h.to_le_bytes(),
-            )
-            .unwrap();
-    }
-    for &(a, _, _, _) in &descs {
-        if (BASE..BASE + RAM - 64).contains(&a) {
-            rig.ram.write(GuestPhysAddr(a), &bytes).unwrap();
-        }
-    }
+    lay_out_ring(&rig, OFF, &descs, &avail, &bytes);
     rig.ram
         .write(GuestPhysAddr(AVAIL + OFF + 2), &idx.to_le_bytes())
         .unwrap();
@@ -727,13 +692,7 @@ impl VsockRig {
     }
 
     fn desc(&self, q: u64, i: u16, addr: u64, len: u32, flags: u16, next: u16) {
-        let mut b = [0u8; 16];
-        b[0..8].copy_from_slice(&addr.to_le_bytes());
-        b[8..12].copy_from_slice(&len.to_le_bytes());
-        b[12..14].copy_from_slice(&flags.to_le_bytes());
-        b[14..16].copy_from_slice(&next.to_le_bytes());
-        let at = DESC + q * 0x4000 + 16 * u64::from(i);
-        self.rig.ram.write(GuestPhysAddr(at), &b).unwrap();
+        desc_at(&self.rig, DESC + q * 0x4000, i, (addr, len, flags, next));
     }
 
     /// Makes chain `head` of queue `q` available and notifies.
@@ -1078,6 +1037,29 @@ fn net_rig() -> (Rig, std::os::unix::net::UnixStream) {
     (rig, b)
 }
 
+/// Writes a random ring's descriptors and available entries into the queue
+/// whose rings lie `off` bytes above queue 0's, and `bytes` at the start of
+/// every buffer inside RAM (headers); the available index is left to the
+/// caller.
+fn lay_out_ring(rig: &Rig, off: u64, descs: &[RawDesc], avail: &[u16], bytes: &[u8]) {
+    for (i, &d) in descs.iter().enumerate() {
+        desc_at(rig, DESC + off, i as u16, d);
+    }
+    for (i, h) in avail.iter().enumerate() {
+        rig.ram
+            .write(
+                GuestPhysAddr(AVAIL + off + 4 + 2 * i as u64),
+                &h.to_le_bytes(),
+            )
+            .unwrap();
+    }
+    for &(a, _, _, _) in descs {
+        if (BASE..BASE + RAM - 64).contains(&a) {
+            rig.ram.write(GuestPhysAddr(a), bytes).unwrap();
+        }
+    }
+}
+
 /// Writes descriptor `i` of the queue whose table is at `desc`.
 fn desc_at(rig: &Rig, desc: u64, i: u16, (addr, len, flags, next): RawDesc) {
     let mut b = [0u8; 16];
@@ -1167,22 +1149,7 @@ fn fuzz_net(queue: u32, ring: RingImage) {
     let (descs, avail, idx, bytes) = ring;
     let (rig, mut peer) = net_rig();
     let off = u64::from(queue) * TXQ;
-    for (i, &d) in descs.iter().enumerate() {
-        desc_at(&rig, DESC + off, i as u16, d);
-    }
-    for (i, h) in avail.iter().enumerate() {
-        rig.ram
-            .write(
-                GuestPhysAddr(AVAIL + off + 4 + 2 * i as u64),
-                &h.to_le_bytes(),
-            )
-            .unwrap();
-    }
-    for &(a, _, _, _) in &descs {
-        if (BASE..BASE + RAM - 64).contains(&a) {
-            rig.ram.write(GuestPhysAddr(a), &bytes).unwrap();
-        }
-    }
+    lay_out_ring(&rig, off, &descs, &avail, &bytes);
     for len in [60u32, 1514, 4000] {
         peer.write_all(&len.to_be_bytes()).unwrap();
         peer.write_all(&vec![0xa5; len as usize]).unwrap();
