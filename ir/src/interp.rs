@@ -90,12 +90,12 @@ pub enum Outcome {
     },
 }
 
-fn sext(x: u64, bits: u32) -> u64 {
+pub(crate) fn sext(x: u64, bits: u32) -> u64 {
     let s = 64 - bits;
     (((x << s) as i64) >> s) as u64
 }
 
-fn zext(x: u64, bits: u32) -> u64 {
+pub(crate) fn zext(x: u64, bits: u32) -> u64 {
     if bits >= 64 {
         x
     } else {
@@ -291,166 +291,217 @@ unsafe fn run_with(
     helpers: &[HelperFn],
     vals: &mut [u64],
 ) -> Outcome {
+    let mut pc = block.pc;
+    for inst in &block.insts {
+        if let Inst::InsnStart { pc: p, .. } = *inst {
+            pc = p;
+            continue;
+        }
+        // SAFETY: the caller's contract, passed on.
+        match unsafe { step(inst, pc, state, mem, helpers, vals) } {
+            Ok(Some(r)) => {
+                if let Some(d) = inst.dst() {
+                    vals[d.index()] = r;
+                }
+            }
+            Ok(None) => {}
+            Err(end) => return end,
+        }
+    }
+    finish(
+        block.term.expect("interpreting an unterminated block"),
+        vals,
+    )
+}
+
+/// Executes one instruction other than [`Inst::InsnStart`], of the guest
+/// instruction at `pc`, on the values `vals`: `Ok(Some(r))` if it gives a
+/// result (to be written to its `dst`), `Ok(None)` if it does not (or is
+/// an [`Inst::ExitIf`] not taken), `Err(outcome)` if it ends the block (a
+/// taken [`Inst::ExitIf`], a fault).
+///
+/// Also the first tier's ([`crate::baseline`]) semantics for the ops it
+/// does not lower itself.
+///
+/// # Panics
+/// If an operand or state offset is out of range (see [`run`]).
+///
+/// # Safety
+/// As [`run`].
+pub(crate) unsafe fn step(
+    inst: &Inst,
+    pc: u64,
+    state: &mut [u8],
+    mem: &mut dyn Memory,
+    helpers: &[HelperFn],
+    vals: &[u64],
+) -> Result<Option<u64>, Outcome> {
     // Float ops accrue their exception flags into the thread's float-flag
     // accumulator (fp::host_flags), as translated code does.
     let accrue = |(r, f): (u64, u32)| {
         if f != 0 {
             fp::host_flags::raise(f);
         }
-        Some(r)
+        Ok(Some(r))
     };
-    let mut pc = block.pc;
-    for inst in &block.insts {
-        use Inst::*;
-        let v = |x: Value| vals[x.index()];
-        let result = match *inst {
-            InsnStart { pc: p, .. } => {
-                pc = p;
-                None
+    use Inst::*;
+    let v = |x: Value| vals[x.index()];
+    match *inst {
+        InsnStart { .. } => Ok(None),
+        Iconst { imm, .. } => Ok(Some(imm)),
+        GetState { offset, .. } => Ok(Some(state_get(state, offset))),
+        SetState { offset, src } => {
+            state_set(state, offset, v(src));
+            Ok(None)
+        }
+        Binary { op, a, b, .. } => Ok(Some(binop(op, v(a), v(b)))),
+        Icmp { cc, a, b, .. } => Ok(Some(icmp(cc, v(a), v(b)))),
+        Select { c, a, b, .. } => Ok(Some(if v(c) != 0 { v(a) } else { v(b) })),
+        Sextend { src, bits, .. } => Ok(Some(sext(v(src), bits as u32))),
+        Uextend { src, bits, .. } => Ok(Some(zext(v(src), bits as u32))),
+        Load { addr, mem: m, .. } => {
+            let a = v(addr);
+            if m.aligned && a % m.size.bytes() != 0 {
+                return Err(Outcome::MemFault {
+                    addr: a,
+                    store: false,
+                    misaligned: true,
+                    pc,
+                });
             }
-            Iconst { imm, .. } => Some(imm),
-            GetState { offset, .. } => Some(state_get(state, offset)),
-            SetState { offset, src } => {
-                state_set(state, offset, v(src));
-                None
+            load(mem, a, m, pc).map(Some)
+        }
+        Store { addr, src, mem: m } => {
+            let a = v(addr);
+            if m.aligned && a % m.size.bytes() != 0 {
+                return Err(Outcome::MemFault {
+                    addr: a,
+                    store: true,
+                    misaligned: true,
+                    pc,
+                });
             }
-            Binary { op, a, b, .. } => Some(binop(op, v(a), v(b))),
-            Icmp { cc, a, b, .. } => Some(icmp(cc, v(a), v(b))),
-            Select { c, a, b, .. } => Some(if v(c) != 0 { v(a) } else { v(b) }),
-            Sextend { src, bits, .. } => Some(sext(v(src), bits as u32)),
-            Uextend { src, bits, .. } => Some(zext(v(src), bits as u32)),
-            Load { addr, mem: m, .. } => {
-                let a = v(addr);
-                if m.aligned && a % m.size.bytes() != 0 {
-                    return Outcome::MemFault {
-                        addr: a,
-                        store: false,
-                        misaligned: true,
-                        pc,
-                    };
+            store(mem, a, m.size, v(src), pc).map(|()| None)
+        }
+        AtomicRmw {
+            op,
+            addr,
+            src,
+            size,
+            ..
+        } => {
+            let src = v(src);
+            atomic_access(mem, v(addr), size, pc, |old| {
+                atomic_op(op, old, src, size.bits())
+            })
+            .map(Some)
+        }
+        AtomicCas {
+            addr,
+            expected,
+            new,
+            size,
+            ..
+        } => {
+            let (expected, new) = (zext(v(expected), size.bits()), v(new));
+            // The access is a store whether or not the comparison
+            // succeeds: on failure the old value is written back (as
+            // x86's `lock cmpxchg` does), so a non-writable address
+            // faults either way.
+            atomic_access(mem, v(addr), size, pc, |old| {
+                if old == expected {
+                    new
+                } else {
+                    old
                 }
-                match mem.load(a, m.size) {
-                    Ok(x) if m.signed => Some(sext(x, m.size.bits())),
-                    Ok(x) => Some(zext(x, m.size.bits())),
-                    Err(()) => {
-                        return Outcome::MemFault {
-                            addr: fault_addr(mem, a, m.size, false),
-                            store: false,
-                            misaligned: false,
-                            pc,
-                        }
-                    }
-                }
-            }
-            Store { addr, src, mem: m } => {
-                let a = v(addr);
-                if m.aligned && a % m.size.bytes() != 0 {
-                    return Outcome::MemFault {
-                        addr: a,
-                        store: true,
-                        misaligned: true,
-                        pc,
-                    };
-                }
-                if mem.store(a, m.size, v(src)).is_err() {
-                    return Outcome::MemFault {
-                        addr: fault_addr(mem, a, m.size, true),
-                        store: true,
-                        misaligned: false,
-                        pc,
-                    };
-                }
-                None
-            }
-            AtomicRmw {
-                op,
-                addr,
-                src,
-                size,
-                ..
-            } => {
-                let src = v(src);
-                match atomic_access(mem, v(addr), size, pc, |old| {
-                    atomic_op(op, old, src, size.bits())
-                }) {
-                    Ok(old) => Some(old),
-                    Err(fault) => return fault,
-                }
-            }
-            AtomicCas {
-                addr,
-                expected,
-                new,
-                size,
-                ..
-            } => {
-                let (expected, new) = (zext(v(expected), size.bits()), v(new));
-                // The access is a store whether or not the comparison
-                // succeeds: on failure the old value is written back (as
-                // x86's `lock cmpxchg` does), so a non-writable address
-                // faults either way.
-                match atomic_access(mem, v(addr), size, pc, |old| {
-                    if old == expected {
-                        new
-                    } else {
-                        old
-                    }
-                }) {
-                    Ok(old) => Some(old),
-                    Err(fault) => return fault,
+            })
+            .map(Some)
+        }
+        // As the JIT lowers it (RVWMO on a TSO host): a full host fence
+        // only where an earlier store must precede a later load;
+        // otherwise the host keeps the order, and a compiler fence
+        // stops rustc from moving this thread's guest accesses across.
+        Fence { kind } => {
+            match kind {
+                crate::FenceKind::StoreLoad => mem.fence(),
+                crate::FenceKind::Other => {
+                    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst)
                 }
             }
-            // As the JIT lowers it (RVWMO on a TSO host): a full host fence
-            // only where an earlier store must precede a later load;
-            // otherwise the host keeps the order, and a compiler fence
-            // stops rustc from moving this thread's guest accesses across.
-            Fence { kind } => {
-                match kind {
-                    crate::FenceKind::StoreLoad => mem.fence(),
-                    crate::FenceKind::Other => {
-                        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst)
-                    }
-                }
-                None
+            Ok(None)
+        }
+        ExitIf { cond, pc } => {
+            if v(cond) != 0 {
+                return Err(Outcome::Next(pc));
             }
-            ExitIf { cond, pc } => {
-                if v(cond) != 0 {
-                    return Outcome::Next(pc);
-                }
-                None
-            }
-            Fbin {
-                op, w, rm, a, b, ..
-            } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
-            Fsqrt { w, rm, a, .. } => accrue(fp::fsqrt(w, rm, v(a))),
-            Fma {
-                w,
-                rm,
-                neg_product,
-                neg_addend,
-                a,
-                b,
-                c,
-                ..
-            } => accrue(fp::fma(w, rm, neg_product, neg_addend, v(a), v(b), v(c))),
-            Fcmp { cc, w, a, b, .. } => accrue(fp::fcmp(cc, w, v(a), v(b))),
-            FcvtToInt { w, rm, to, src, .. } => accrue(fp::fcvt_to_int(w, rm, to, v(src))),
-            FcvtFromInt {
-                w, rm, from, src, ..
-            } => accrue(fp::fcvt_from_int(w, rm, from, v(src))),
-            FcvtFloat { from, rm, src, .. } => accrue(fp::fcvt_float(from, rm, v(src))),
-            Fclass { w, a, .. } => Some(fp::fclass(w, v(a))),
-            Call { helper, args, .. } => {
-                let f = helpers[helper.0 as usize];
-                // SAFETY: the caller vouches for the helper table (see # Safety).
-                Some(unsafe { f(state.as_mut_ptr(), v(args[0]), v(args[1]), v(args[2])) })
-            }
-        };
-        if let (Some(d), Some(r)) = (inst.dst(), result) {
-            vals[d.index()] = r;
+            Ok(None)
+        }
+        Fbin {
+            op, w, rm, a, b, ..
+        } => accrue(fp::fbin(op, w, rm, v(a), v(b))),
+        Fsqrt { w, rm, a, .. } => accrue(fp::fsqrt(w, rm, v(a))),
+        Fma {
+            w,
+            rm,
+            neg_product,
+            neg_addend,
+            a,
+            b,
+            c,
+            ..
+        } => accrue(fp::fma(w, rm, neg_product, neg_addend, v(a), v(b), v(c))),
+        Fcmp { cc, w, a, b, .. } => accrue(fp::fcmp(cc, w, v(a), v(b))),
+        FcvtToInt { w, rm, to, src, .. } => accrue(fp::fcvt_to_int(w, rm, to, v(src))),
+        FcvtFromInt {
+            w, rm, from, src, ..
+        } => accrue(fp::fcvt_from_int(w, rm, from, v(src))),
+        FcvtFloat { from, rm, src, .. } => accrue(fp::fcvt_float(from, rm, v(src))),
+        Fclass { w, a, .. } => Ok(Some(fp::fclass(w, v(a)))),
+        Call { helper, args, .. } => {
+            let f = helpers[helper.0 as usize];
+            // SAFETY: the caller vouches for the helper table (see # Safety).
+            Ok(Some(unsafe {
+                f(state.as_mut_ptr(), v(args[0]), v(args[1]), v(args[2]))
+            }))
         }
     }
-    match block.term.expect("interpreting an unterminated block") {
+}
+
+/// A plain (not [`MemOp::aligned`]) load of `m` at guest address `a`, for
+/// the instruction at `pc`: the value extended as `m` says, or the fault.
+pub(crate) fn load(mem: &mut dyn Memory, a: u64, m: MemOp, pc: u64) -> Result<u64, Outcome> {
+    match mem.load(a, m.size) {
+        Ok(x) if m.signed => Ok(sext(x, m.size.bits())),
+        Ok(x) => Ok(zext(x, m.size.bits())),
+        Err(()) => Err(Outcome::MemFault {
+            addr: fault_addr(mem, a, m.size, false),
+            store: false,
+            misaligned: false,
+            pc,
+        }),
+    }
+}
+
+/// A plain store of the low `size` bytes of `x` at guest address `a`, for
+/// the instruction at `pc`, or the fault.
+pub(crate) fn store(
+    mem: &mut dyn Memory,
+    a: u64,
+    size: MemSize,
+    x: u64,
+    pc: u64,
+) -> Result<(), Outcome> {
+    mem.store(a, size, x).map_err(|()| Outcome::MemFault {
+        addr: fault_addr(mem, a, size, true),
+        store: true,
+        misaligned: false,
+        pc,
+    })
+}
+
+/// Where a block ending in `term` goes, given its values.
+pub(crate) fn finish(term: Terminator, vals: &[u64]) -> Outcome {
+    match term {
         Terminator::Jump { pc } => Outcome::Next(pc),
         Terminator::Branch {
             cond,

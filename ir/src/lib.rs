@@ -16,10 +16,13 @@
 //! - [`mod@print`] renders the text form (`v3 = iadd v1, v2`);
 //! - [`verify`] checks SSA well-formedness;
 //! - [`passes`] optimizes a block (dead CPU-state stores);
-//! - [`interp`] is the reference interpreter that the JIT is tested against.
+//! - [`interp`] is the reference interpreter that the JIT is tested against;
+//! - [`baseline`] is the first tier: blocks lowered to a compact form and
+//!   run with the reference interpreter's results, at less cost.
 
 #![deny(missing_docs)]
 
+pub mod baseline;
 pub mod fp;
 mod inst;
 pub mod interp;
@@ -398,32 +401,55 @@ impl Inst {
 
     /// The values this instruction reads, in operand order.
     pub fn args(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        self.for_each_arg(|v| out.push(v));
+        out
+    }
+
+    /// Calls `f` on each value this instruction reads, in operand order
+    /// ([`Inst::args`] without the allocation).
+    pub fn for_each_arg(&self, mut f: impl FnMut(Value)) {
         use Inst::*;
         match *self {
-            InsnStart { .. } | Iconst { .. } | GetState { .. } | Fence { .. } => vec![],
-            SetState { src, .. } => vec![src],
-            ExitIf { cond, .. } => vec![cond],
+            InsnStart { .. } | Iconst { .. } | GetState { .. } | Fence { .. } => {}
+            SetState { src, .. } => f(src),
+            ExitIf { cond, .. } => f(cond),
             Binary { a, b, .. } | Icmp { a, b, .. } | Fbin { a, b, .. } | Fcmp { a, b, .. } => {
-                vec![a, b]
+                f(a);
+                f(b);
             }
-            Select { c, a, b, .. } => vec![c, a, b],
+            Select { c, a, b, .. } => {
+                f(c);
+                f(a);
+                f(b);
+            }
+            Fma { a, b, c, .. } => {
+                f(a);
+                f(b);
+                f(c);
+            }
             Sextend { src, .. }
             | Uextend { src, .. }
             | FcvtToInt { src, .. }
             | FcvtFromInt { src, .. }
-            | FcvtFloat { src, .. } => vec![src],
-            Fsqrt { a, .. } | Fclass { a, .. } => vec![a],
-            Load { addr, .. } => vec![addr],
-            Store { addr, src, .. } => vec![addr, src],
-            AtomicRmw { addr, src, .. } => vec![addr, src],
+            | FcvtFloat { src, .. } => f(src),
+            Fsqrt { a, .. } | Fclass { a, .. } => f(a),
+            Load { addr, .. } => f(addr),
+            Store { addr, src, .. } | AtomicRmw { addr, src, .. } => {
+                f(addr);
+                f(src);
+            }
             AtomicCas {
                 addr,
                 expected,
                 new,
                 ..
-            } => vec![addr, expected, new],
-            Fma { a, b, c, .. } => vec![a, b, c],
-            Call { args, .. } => args.to_vec(),
+            } => {
+                f(addr);
+                f(expected);
+                f(new);
+            }
+            Call { args, .. } => args.into_iter().for_each(f),
         }
     }
 }

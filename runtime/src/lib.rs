@@ -45,11 +45,16 @@
 //! shared pages.
 //!
 //! # Tiers
-//! A TB first runs in the IR interpreter (the reference the differential
-//! tests hold the others to). After [`EngineConfig::jit_threshold`]
-//! executions it is queued for the compile thread (`compileq.rs`) and
-//! interpreted until its code is published, so no vCPU waits for
-//! Cranelift. A hot TB that loops back to itself through other hot TBs
+//! A TB first runs in the first tier, [`cranemu_ir::baseline`]: its IR
+//! lowered once to a compact form (constants and address offsets folded,
+//! no per-instruction markers) that a loop runs at about two thirds of
+//! the reference interpreter's cost per block. The reference interpreter
+//! ([`cranemu_ir::interp`], which the differential tests hold every tier
+//! to) runs only what the first tier cannot lower, or everything with
+//! [`EngineConfig::reference_interpreter`]. After
+//! [`EngineConfig::jit_threshold`] executions a TB is queued for the
+//! compile thread (`compileq.rs`) and stays in the first tier until its
+//! code is published, so no vCPU waits for Cranelift. A hot TB that loops back to itself through other hot TBs
 //! on its page is compiled with them as one region (`compile_tb`,
 //! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
 //! one host function; the members keep their own TBs for entries from
@@ -201,8 +206,12 @@ pub struct EngineConfig {
     /// a hot TB is queued for the compile thread and interpreted until its
     /// code is published, so no vCPU waits for Cranelift. The default, 100,
     /// balances the two costs measured here: Cranelift spends 150-400 µs
-    /// on a block, the interpreter 1-3 µs per execution.
+    /// on a block, the first tier 0.1-3 µs per execution.
     pub jit_threshold: u32,
+    /// Run cold TBs in the reference interpreter ([`cranemu_ir::interp`])
+    /// instead of the first tier ([`cranemu_ir::baseline`]): slower, for
+    /// differential tests and for bisecting a suspected first-tier bug.
+    pub reference_interpreter: bool,
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
@@ -230,6 +239,7 @@ impl Default for EngineConfig {
             max_block_insns: 512,
             opt_level: "speed",
             jit_threshold: 100,
+            reference_interpreter: false,
             superblocks: true,
             region_tbs: 8,
             straight_quality: Quality::Quick,
@@ -767,7 +777,7 @@ impl Engine {
                     // or its retired list keeps the TB alive (tbcache
                     // invariant 3).
                     let tb = unsafe { &*tb };
-                    let n = tb.execs.fetch_add(1, Ordering::Relaxed);
+                    let n = tb.count_exec();
                     let threshold = self.config.jit_threshold;
                     // One vCPU claims a hot TB; the others go on
                     // interpreting it meanwhile rather than compile it too
@@ -864,16 +874,22 @@ impl Engine {
         }
     }
 
-    /// Runs `tb` once in the IR interpreter (the cold tier).
+    /// Runs `tb` once in the first tier (the reference interpreter for a
+    /// block the first tier cannot lower).
     fn interpret(&self, tb: &Tb, cpu: &mut CpuState, counters: &Counters) -> Step {
-        let request = cpu.exit_request.swap(0, Ordering::SeqCst);
+        // A load first: the swap is a locked instruction, and requests
+        // are rare (translated code polls with a plain load too).
+        let request = match cpu.exit_request.load(Ordering::SeqCst) {
+            0 => 0,
+            _ => cpu.exit_request.swap(0, Ordering::SeqCst),
+        };
         if request & CpuState::EXIT_EXTERNAL != 0 {
             return Step::Exit(Exit::Interrupted);
         }
         if request & CpuState::EXIT_SYNC != 0 {
             return Step::Resync;
         }
-        Counters::bump(&counters.interpreted_blocks);
+        Counters::bump_own(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);
         enter_guest_fp(cpu);
         let helpers = cranemu_frontend::helpers::HELPERS;
@@ -887,7 +903,12 @@ impl Engine {
                 (cpu as *mut CpuState).cast::<u8>(),
                 std::mem::size_of::<CpuState>(),
             );
-            interp::run(&tb.ir, bytes, &mut mem, helpers)
+            match &tb.baseline {
+                Some(prog) if !self.config.reference_interpreter => {
+                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers)
+                }
+                _ => interp::run(&tb.ir, bytes, &mut mem, helpers),
+            }
         };
         if let Some(t0) = t0 {
             Counters::add(&counters.interp_ns, t0.elapsed().as_nanos() as u64);
@@ -1007,18 +1028,18 @@ impl Engine {
         });
         let tb = match cached {
             Some(Lookup::Code(code, tb)) => {
-                Counters::bump(&counters.jc_hits);
+                Counters::bump_own(&counters.jc_hits);
                 return Lookup::Code(code, tb);
             }
             Some(Lookup::Cold(tb)) => {
-                Counters::bump(&counters.jc_hits);
+                Counters::bump_own(&counters.jc_hits);
                 tb
             }
             _ => {
                 let Some(tb) = generation.get(pc, flags, pc) else {
                     return Lookup::Miss;
                 };
-                Counters::bump(&counters.map_hits);
+                Counters::bump_own(&counters.map_hits);
                 Arc::as_ptr(&tb)
             }
         };

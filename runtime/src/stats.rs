@@ -165,6 +165,13 @@ impl Counters {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Adds one to `c`, a counter of the calling vCPU thread's own
+    /// [`Counters`] that no other thread writes: a load and a store, not
+    /// a locked read-modify-write (hot paths count every block run).
+    pub(crate) fn bump_own(c: &AtomicU64) {
+        c.store(c.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+    }
+
     /// Adds `n` to `c`.
     pub(crate) fn add(c: &AtomicU64, n: u64) {
         c.fetch_add(n, Ordering::Relaxed);

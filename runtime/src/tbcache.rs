@@ -95,11 +95,16 @@ pub(crate) struct Slot {
 
 /// One translation block: its IR, and its host code once it is hot.
 ///
-/// Tiering: a TB starts in the IR interpreter and is compiled by Cranelift
-/// when it has run [`crate::EngineConfig::jit_threshold`] times.
+/// Tiering: a TB starts in the first tier ([`cranemu_ir::baseline`]) and
+/// is compiled by Cranelift when it has run
+/// [`crate::EngineConfig::jit_threshold`] times.
 pub(crate) struct Tb {
-    /// The IR, interpreted until the TB is compiled.
+    /// The IR, compiled when the TB is hot.
     pub(crate) ir: cranemu_ir::Block,
+    /// The IR lowered for the first tier, which runs the TB until it is
+    /// compiled; `None` for a block beyond its limits, which the
+    /// reference interpreter runs instead.
+    pub(crate) baseline: Option<cranemu_ir::baseline::Program>,
     /// The address its first instruction was read from: the guest
     /// physical address in system mode, the pc again in user mode. Part
     /// of its key, so that one virtual address mapped to other code (in
@@ -145,6 +150,7 @@ impl Tb {
         // (a quarter of it on average, over 100k TBs in a large program).
         ir.insts.shrink_to_fit();
         let n = ir.direct_exits();
+        let baseline = cranemu_ir::baseline::Program::lower(&ir);
         Arc::new_cyclic(|me: &Weak<Tb>| Tb {
             slots: (0..n)
                 .map(|index| Slot {
@@ -154,6 +160,7 @@ impl Tb {
                 })
                 .collect(),
             ir,
+            baseline,
             phys,
             code: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
@@ -174,7 +181,18 @@ impl Tb {
     /// every other one keeps interpreting it until the code is published
     /// (so no two compile it, and none waits for another's compile).
     pub(crate) fn claim_compile(&self) -> bool {
-        !self.compiling.swap(true, Ordering::AcqRel)
+        // A load first: a claimed TB is run many times before its code is
+        // published, and the swap is a locked instruction.
+        !self.compiling.load(Ordering::Acquire) && !self.compiling.swap(true, Ordering::AcqRel)
+    }
+
+    /// Counts one more execution in the first tier and returns the count
+    /// before it. Not a locked increment: vCPUs running the TB at once may
+    /// lose counts, which only delays its compile a little.
+    pub(crate) fn count_exec(&self) -> u32 {
+        let n = self.execs.load(Ordering::Relaxed);
+        self.execs.store(n.saturating_add(1), Ordering::Relaxed);
+        n
     }
 
     /// Notes that the TB's code is now part of another TB's region.
@@ -239,7 +257,10 @@ impl Tb {
 
     /// Bytes this TB holds on to (code, and a rough size of its IR).
     fn footprint(&self) -> usize {
-        self.code_len.load(Ordering::Relaxed) + self.ir.insts.len() * 32 + 256
+        self.code_len.load(Ordering::Relaxed)
+            + self.ir.insts.len() * 32
+            + self.baseline.as_ref().map_or(0, |b| b.footprint())
+            + 256
     }
 }
 

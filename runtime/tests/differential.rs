@@ -1,7 +1,8 @@
 //! Differential tests: the reference interpreter (`cranemu_ir::interp`)
-//! against the JIT (Cranelift, through [`Engine::run_ir_block`]).
+//! against the first tier (`cranemu_ir::baseline`) and the JIT
+//! (Cranelift, through [`Engine::run_ir_block`]).
 //!
-//! Both sides start from the same CPU state and the same guest memory and
+//! All three start from the same CPU state and the same guest memory and
 //! run the same IR block; afterwards the architectural state (`x`, `f`,
 //! `pc`, `fcsr`, the LR/SC reservation, `icount`), the data pages and the
 //! outcome (next pc or trap with cause, `tval` and pc) must be identical,
@@ -33,6 +34,7 @@ use proptest::test_runner::Config;
 use cranemu_frontend::decode::decode;
 use cranemu_frontend::translate::{translate_block, CodeSource, EndReason, TranslateOptions};
 use cranemu_frontend::Op;
+use cranemu_ir::baseline;
 use cranemu_ir::interp::{self, Outcome};
 use cranemu_ir::{
     AtomicOp, BinOp, Block, Builder, FBinOp, FloatCC, FpWidth, IntCC, IntKind, MemOp, MemSize,
@@ -252,12 +254,26 @@ struct Run {
     mem: Vec<u8>,
 }
 
-/// Runs `block` on the interpreter and on the JIT, both from `cpu0` and
-/// the memory image `data` (`CMP_LEN` bytes from `DATA`), with `code` in
-/// the code page.
-fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[u8]) -> (Run, Run) {
-    assert_eq!(data.len() as u64, CMP_LEN);
-    // Interpreter.
+/// What the three tiers produced from one block.
+struct Tiers {
+    /// The reference interpreter.
+    interp: Run,
+    /// The first tier (`cranemu_ir::baseline`).
+    baseline: Run,
+    /// Cranelift.
+    jit: Run,
+}
+
+/// Runs `block` on the reference interpreter (`baseline` false) or on the
+/// first tier, from `cpu0` and the memory image `data` (`CMP_LEN` bytes
+/// from `DATA`), with `code` in the code page.
+fn run_interpreted(
+    block: &Block,
+    cpu0: &CpuState,
+    code: &[u8],
+    data: &[u8],
+    baseline: bool,
+) -> Run {
     let mut icpu = cpu0.clone();
     let mut mem = RefMem::new(code, data);
     // SAFETY: `CpuState` is `#[repr(C)]` plain data (integers only), so
@@ -269,12 +285,20 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
             std::mem::size_of::<CpuState>(),
         )
     };
+    let helpers = cranemu_frontend::helpers::HELPERS;
     // As the runtime does: the guest's float environment is set up around
     // guest code, and its flags are folded into fcsr afterwards.
     cranemu_frontend::helpers::enter_guest_fp(&icpu);
     // SAFETY: the helpers of the table work on a `CpuState` image, which
     // `bytes` is.
-    let out = unsafe { interp::run(block, bytes, &mut mem, cranemu_frontend::helpers::HELPERS) };
+    let out = unsafe {
+        if baseline {
+            let prog = baseline::Program::lower(block).expect("the first tier lowers the block");
+            baseline::run(&prog, block, bytes, &mut mem, helpers)
+        } else {
+            interp::run(block, bytes, &mut mem, helpers)
+        }
+    };
     cranemu_frontend::helpers::leave_guest_fp(&mut icpu);
     let iend = ending_of_interp(out);
     // The runtime writes the next (or trapping) pc; the interpreter
@@ -283,11 +307,20 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
         Ending::Next { pc, .. } | Ending::Trap { pc, .. } => pc,
         Ending::Interrupted => icpu.pc,
     };
-    let irun = Run {
+    Run {
         ending: iend,
         state: arch(&icpu),
         mem: mem.compared(),
-    };
+    }
+}
+
+/// Runs `block` on the reference interpreter, the first tier and the JIT,
+/// each from `cpu0` and the memory image `data` (`CMP_LEN` bytes from
+/// `DATA`), with `code` in the code page.
+fn run_tiers(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[u8]) -> Tiers {
+    assert_eq!(data.len() as u64, CMP_LEN);
+    let interp = run_interpreted(block, cpu0, code, data, false);
+    let baseline = run_interpreted(block, cpu0, code, data, true);
 
     // JIT.
     fix.space
@@ -302,51 +335,78 @@ fn run_both(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &[
     let out = fix.engine.run_ir_block(&mut jcpu, block).expect("compile");
     let mut jmem = vec![0u8; CMP_LEN as usize];
     fix.space.read(DATA, &mut jmem).expect("read back data");
-    let jrun = Run {
+    let jit = Run {
         ending: ending_of_jit(out),
         state: arch(&jcpu),
         mem: jmem,
     };
-    (irun, jrun)
+    Tiers {
+        interp,
+        baseline,
+        jit,
+    }
 }
 
-/// Asserts that both runs agree; `what` describes the case.
-fn check_same(i: &Run, j: &Run, what: &dyn Fn() -> String) -> Result<(), TestCaseError> {
+/// Asserts that the first tier and the JIT agree with the reference
+/// interpreter; `what` describes the case.
+fn check_tiers(t: &Tiers, what: &dyn Fn() -> String) -> Result<(), TestCaseError> {
+    check_same(&t.interp, &t.baseline, "baseline", what)?;
+    check_same(&t.interp, &t.jit, "jit", what)
+}
+
+/// Asserts that `j`, from the tier named `tier`, agrees with `i`, from the
+/// reference interpreter; `what` describes the case.
+fn check_same(
+    i: &Run,
+    j: &Run,
+    tier: &str,
+    what: &dyn Fn() -> String,
+) -> Result<(), TestCaseError> {
     prop_assert_eq!(
         i.ending,
         j.ending,
-        "outcome differs (interp, jit)\n{}",
+        "outcome differs (interp, {})\n{}",
+        tier,
         what()
     );
     for r in 0..32 {
         prop_assert_eq!(
             i.state.x[r],
             j.state.x[r],
-            "x{} differs: interp {:#x}, jit {:#x}\n{}",
+            "x{} differs: interp {:#x}, {} {:#x}\n{}",
             r,
             i.state.x[r],
+            tier,
             j.state.x[r],
             what()
         );
         prop_assert_eq!(
             i.state.f[r],
             j.state.f[r],
-            "f{} differs: interp {:#x}, jit {:#x}\n{}",
+            "f{} differs: interp {:#x}, {} {:#x}\n{}",
             r,
             i.state.f[r],
+            tier,
             j.state.f[r],
             what()
         );
     }
-    prop_assert_eq!(&i.state, &j.state, "CPU state differs\n{}", what());
+    prop_assert_eq!(
+        &i.state,
+        &j.state,
+        "CPU state differs (interp, {})\n{}",
+        tier,
+        what()
+    );
     if let Some(k) = (0..i.mem.len()).find(|&k| i.mem[k] != j.mem[k]) {
         let w = k & !7;
         let word = |m: &[u8]| u64::from_le_bytes(m[w..w + 8].try_into().expect("8 bytes"));
         prop_assert!(
             false,
-            "memory differs at {:#x}: interp {:#018x}, jit {:#018x}\n{}",
+            "memory differs at {:#x}: interp {:#018x}, {} {:#018x}\n{}",
             DATA + w as u64,
             word(&i.mem),
+            tier,
             word(&j.mem),
             what()
         );
@@ -793,8 +853,8 @@ fn run_op_case(case: &OpCase) -> Result<(), TestCaseError> {
     b.terminate(Terminator::Jump { pc: CODE + 4 });
 
     let fix = fixture();
-    let (i, j) = run_both(&fix, &block, &cpu, &[], &mem);
-    check_same(&i, &j, &|| {
+    let t = run_tiers(&fix, &block, &cpu, &[], &mem);
+    check_tiers(&t, &|| {
         format!(
             "op {:?}: a={:#x} b={:#x} c={:#x} addr={:#x}",
             case.op, case.a, b_val, case.c, addr
@@ -919,24 +979,27 @@ fn edge_sweep_agrees() {
                 );
             }
             b.terminate(Terminator::Jump { pc: CODE + 4 });
-            let (i, j) = run_both(&fix, &block, &cpu, &[], &zero_mem);
+            let t = run_tiers(&fix, &block, &cpu, &[], &zero_mem);
             blocks += 1;
-            let diff =
-                (0..chunk.len()).find(|&n| i.mem[8 * n..8 * n + 8] != j.mem[8 * n..8 * n + 8]);
-            if let Some(n) = diff {
-                let (a, x, c) = chunk[n];
-                let word =
-                    |m: &[u8]| u64::from_le_bytes(m[8 * n..8 * n + 8].try_into().expect("8"));
-                panic!(
-                    "{op:?}({:#x}, {:#x}, {:#x}): interp {:#x}, jit {:#x}",
-                    edges[a],
-                    edges[x],
-                    edges[c],
-                    word(&i.mem),
-                    word(&j.mem)
-                );
+            for (tier, j) in [("baseline", &t.baseline), ("jit", &t.jit)] {
+                let i = &t.interp;
+                let diff =
+                    (0..chunk.len()).find(|&n| i.mem[8 * n..8 * n + 8] != j.mem[8 * n..8 * n + 8]);
+                if let Some(n) = diff {
+                    let (a, x, c) = chunk[n];
+                    let word =
+                        |m: &[u8]| u64::from_le_bytes(m[8 * n..8 * n + 8].try_into().expect("8"));
+                    panic!(
+                        "{op:?}({:#x}, {:#x}, {:#x}): interp {:#x}, {tier} {:#x}",
+                        edges[a],
+                        edges[x],
+                        edges[c],
+                        word(&i.mem),
+                        word(&j.mem)
+                    );
+                }
             }
-            if let Err(e) = check_same(&i, &j, &|| format!("sweep of {op:?}")) {
+            if let Err(e) = check_tiers(&t, &|| format!("sweep of {op:?}")) {
                 panic!("{e}");
             }
         }
@@ -1247,8 +1310,8 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
     };
     let tb = translate_block(&Slice(&code), CODE, cpu.tb_flags(), &opts);
     let fix = fixture();
-    let (i, j) = run_both(&fix, &tb.ir, &cpu, &code, &mem);
-    check_same(&i, &j, &|| {
+    let t = run_tiers(&fix, &tb.ir, &cpu, &code, &mem);
+    check_tiers(&t, &|| {
         let mut s = String::from("guest code:\n");
         for (pc, insn) in &tb.insns {
             s.push_str(&format!(

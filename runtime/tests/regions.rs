@@ -1,5 +1,6 @@
 //! Differential tests of the ways the engine runs guest code: the IR
-//! interpreter (the reference), every TB compiled alone (quickly, as
+//! interpreter (the reference), the first tier (`cranemu_ir::baseline`),
+//! every TB compiled alone (quickly, as
 //! straight code is, and with Cranelift's optimizations), and hot TBs
 //! compiled as regions (several TBs in one host function, direct jumps
 //! between them inside it; see `compile_tb` in the runtime).
@@ -204,8 +205,13 @@ fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, 
 }
 
 #[test]
-fn interpreter_single_tbs_and_regions_agree() {
-    let interpreter = EngineConfig {
+fn interpreter_first_tier_single_tbs_and_regions_agree() {
+    let reference = EngineConfig {
+        jit_threshold: u32::MAX,
+        reference_interpreter: true,
+        ..EngineConfig::default()
+    };
+    let first_tier = EngineConfig {
         jit_threshold: u32::MAX,
         ..EngineConfig::default()
     };
@@ -237,7 +243,12 @@ fn interpreter_single_tbs_and_regions_agree() {
             };
         }
         let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
-        let (want, _) = run(interpreter.clone(), &code, &x, &data);
+        let (want, _) = run(reference.clone(), &code, &x, &data);
+        let (baseline, _) = run(first_tier.clone(), &code, &x, &data);
+        assert_eq!(
+            want, baseline,
+            "seed {seed}: the first tier differs from the interpreter"
+        );
         let (alone, _) = run(single.clone(), &code, &x, &data);
         assert_eq!(
             want, alone,

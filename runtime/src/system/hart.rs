@@ -439,7 +439,7 @@ impl Hart {
             let (code, tb) = match tb {
                 Ok(found) => found,
                 Err(tb) => {
-                    let n = tb.execs.fetch_add(1, Ordering::Relaxed);
+                    let n = tb.count_exec();
                     let threshold = self.m.config.engine.jit_threshold;
                     if n >= threshold && tb.claim_compile() {
                         if threshold > 0 {
@@ -521,7 +521,8 @@ impl Hart {
         }
     }
 
-    /// Runs `tb` once in the IR interpreter.
+    /// Runs `tb` once in the first tier (the reference interpreter for a
+    /// block the first tier cannot lower).
     fn interpret(&mut self, generation: &Arc<Generation>, tb: &Tb) -> Result<Turn> {
         if self.cpu.exit_request.load(Ordering::Relaxed) != 0 {
             self.cpu.take_exit_request();
@@ -533,8 +534,9 @@ impl Hart {
                 Turn::NewGeneration
             });
         }
-        Counters::bump(&self.counters.interpreted_blocks);
+        Counters::bump_own(&self.counters.interpreted_blocks);
         let idx = mmu_idx(tb_flags::mmu_idx(tb.ir.flags));
+        let reference = self.m.config.engine.reference_interpreter;
         enter_guest_fp(&self.cpu);
         let cpu_ptr: *mut CpuState = &mut self.cpu;
         let mut mem = SysInterpMemory {
@@ -551,7 +553,13 @@ impl Hart {
                 cpu_ptr.cast::<u8>(),
                 std::mem::size_of::<CpuState>(),
             );
-            interp::run(&tb.ir, bytes, &mut mem, cranemu_frontend::helpers::HELPERS)
+            let helpers = cranemu_frontend::helpers::HELPERS;
+            match &tb.baseline {
+                Some(prog) if !reference => {
+                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers)
+                }
+                _ => interp::run(&tb.ir, bytes, &mut mem, helpers),
+            }
         };
         let fault = mem.fault;
         leave_guest_fp(&mut self.cpu);

@@ -1,0 +1,754 @@
+//! The first tier: a block lowered once to a compact register-machine form
+//! ([`Program`]) and run by a loop that does less per guest instruction
+//! than the reference interpreter ([`crate::interp`]), with the same
+//! results.
+//!
+//! Start-up-bound programs (an interpreter starting, a compiler) run most
+//! of their blocks a few dozen times before the compile thread gets to
+//! them, so this loop, not compiled code, runs most of their blocks. The
+//! reference interpreter dispatches on every IR instruction, `insn_start`
+//! markers and constants included: four to six dispatches for `addi` or
+//! `ld`. Lowering here:
+//! - drops `insn_start`; a memory op keeps its guest instruction's pc
+//!   (as an offset from the block's) for the fault it may raise;
+//! - folds a constant into the op that uses it (`addi`, `slli`,
+//!   `set_state` of a constant) and an `iadd` of a constant into the
+//!   load or store whose address it is, so `ld a0, 8(sp)` is two ops
+//!   (`get_state` of `sp` if the block has not read it yet, and the load),
+//!   and drops the pure values nothing uses any more;
+//! - gives the common integer ops a variant each, so there is one
+//!   dispatch per op rather than a second `match` on the operation;
+//! - leaves everything else (floating point, atomics, LR/SC, fences,
+//!   helper calls) to the reference interpreter's own per-instruction
+//!   code, so those agree with it by construction.
+//!
+//! `runtime/tests/differential.rs` runs the reference interpreter, this
+//! tier and the JIT on the same blocks and compares them bit for bit.
+
+use crate::interp::{self, HelperFn, Memory, Outcome};
+use crate::{BinOp, Block, Inst, IntCC, MemOp, Terminator, Value};
+
+/// One lowered operation. `d`, `a`, `b`, `c` and `s` index the block's
+/// values; `off` in [`Op::Get`], [`Op::Set`] and [`Op::SetConst`] is a
+/// byte offset into the CPU state; `pc` is the guest instruction's pc
+/// minus the block's.
+#[derive(Clone, Copy, Debug)]
+enum Op {
+    Const {
+        d: u16,
+        imm: u64,
+    },
+    Get {
+        d: u16,
+        off: u16,
+    },
+    Set {
+        off: u16,
+        s: u16,
+    },
+    SetConst {
+        off: u16,
+        imm: u64,
+    },
+    Add {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Sub {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    And {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Or {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Xor {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Shl {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Shr {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Sar {
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    Bin {
+        op: BinOp,
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    AddI {
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    AndI {
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    OrI {
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    XorI {
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    ShlI {
+        d: u16,
+        a: u16,
+        sh: u8,
+    },
+    ShrI {
+        d: u16,
+        a: u16,
+        sh: u8,
+    },
+    SarI {
+        d: u16,
+        a: u16,
+        sh: u8,
+    },
+    BinI {
+        op: BinOp,
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    Cmp {
+        cc: IntCC,
+        d: u16,
+        a: u16,
+        b: u16,
+    },
+    CmpI {
+        cc: IntCC,
+        d: u16,
+        a: u16,
+        imm: u64,
+    },
+    Select {
+        d: u16,
+        c: u16,
+        a: u16,
+        b: u16,
+    },
+    Sext32 {
+        d: u16,
+        s: u16,
+    },
+    Sext {
+        d: u16,
+        s: u16,
+        bits: u8,
+    },
+    Zext {
+        d: u16,
+        s: u16,
+        bits: u8,
+    },
+    /// A plain load of `[a + off]`.
+    Load {
+        d: u16,
+        a: u16,
+        off: i32,
+        m: MemOp,
+        pc: i32,
+    },
+    /// A plain store of `s` to `[a + off]`.
+    Store {
+        a: u16,
+        s: u16,
+        off: i32,
+        m: MemOp,
+        pc: i32,
+    },
+    ExitIf {
+        c: u16,
+        pc: u64,
+    },
+    /// `block.insts[i]`, run by [`interp::step`].
+    Slow {
+        i: u32,
+        pc: i32,
+    },
+}
+
+// Ops are 16 bytes: four to a cache line.
+const _: () = assert!(std::mem::size_of::<Op>() == 16);
+
+/// A block lowered for the first tier. Built by [`Program::lower`] from a
+/// verified [`Block`], and run with that block by [`run`].
+#[derive(Clone, Debug)]
+pub struct Program {
+    ops: Box<[Op]>,
+    /// The block's value count (the value array's length).
+    num_values: u32,
+    /// One past the highest CPU-state byte an op reads or writes.
+    state_len: usize,
+}
+
+/// [`Program::lower`]'s work arrays.
+#[derive(Default)]
+struct Scratch {
+    defs: Vec<Def>,
+    uses: Vec<u32>,
+    ops: Vec<Op>,
+}
+
+/// What lowering knows about a value defined earlier in the block.
+#[derive(Clone, Copy)]
+enum Def {
+    Other,
+    /// An [`Inst::Iconst`].
+    Const(u64),
+    /// `iadd base, const` (either operand order).
+    AddConst(Value, u64),
+}
+
+impl Program {
+    /// Lowers `block`, which must verify ([`crate::verify::verify`]).
+    /// `None` if the block is beyond this form's limits: more than 65,535
+    /// values, a CPU-state offset past 65,527, or a guest pc more than
+    /// 2 GiB from the block's (the caller then runs the reference
+    /// interpreter instead).
+    pub fn lower(block: &Block) -> Option<Program> {
+        thread_local! {
+            /// Lowering's work arrays, reused (every TB is lowered).
+            static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
+        }
+        let mut scratch = SCRATCH.take();
+        let prog = Self::lower_with(block, &mut scratch);
+        SCRATCH.set(scratch);
+        prog
+    }
+
+    /// [`Program::lower`] with its work arrays.
+    fn lower_with(block: &Block, scratch: &mut Scratch) -> Option<Program> {
+        let n = block.num_values as usize;
+        if n > usize::from(u16::MAX) {
+            return None;
+        }
+        let idx = |v: Value| v.0 as u16;
+        let off_of = |o: i32| u16::try_from(o).ok().filter(|&o| o <= u16::MAX - 8);
+        // Pass 1: what each value is, and how many ops still read it once
+        // constants and address offsets are folded.
+        let Scratch { defs, uses, ops } = scratch;
+        defs.clear();
+        defs.resize(n, Def::Other);
+        uses.clear();
+        uses.resize(n, 0);
+        ops.clear();
+        let (defs, uses) = (&mut defs[..], &mut uses[..]);
+        for inst in &block.insts {
+            inst.for_each_arg(|v| uses[v.index()] += 1);
+        }
+        if let Some(term) = &block.term {
+            term_args(term, |v| uses[v.index()] += 1);
+        }
+        let konst = |defs: &[Def], v: Value| match defs[v.index()] {
+            Def::Const(k) => Some(k),
+            _ => None,
+        };
+        for inst in &block.insts {
+            match *inst {
+                Inst::Iconst { dst, imm } => defs[dst.index()] = Def::Const(imm),
+                Inst::Binary { op, dst, a, b } => {
+                    let (ka, kb) = (konst(defs, a), konst(defs, b));
+                    if let Some(k) = kb {
+                        uses[b.index()] -= 1;
+                        if op == BinOp::Iadd {
+                            defs[dst.index()] = Def::AddConst(a, k);
+                        }
+                    } else if let (Some(k), true) = (ka, commutes(op)) {
+                        uses[a.index()] -= 1;
+                        if op == BinOp::Iadd {
+                            defs[dst.index()] = Def::AddConst(b, k);
+                        }
+                    }
+                }
+                Inst::Icmp { b, .. } | Inst::SetState { src: b, .. }
+                    if konst(defs, b).is_some() =>
+                {
+                    uses[b.index()] -= 1;
+                }
+                Inst::Load { addr, mem, .. } | Inst::Store { addr, mem, .. } if !mem.aligned => {
+                    let (base, _) = address(defs, addr);
+                    if base != addr {
+                        uses[addr.index()] -= 1;
+                        uses[base.index()] += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        // Pass 2: emit, with the same folding decisions.
+        let mut state_len = 0usize;
+        let mut pc = block.pc;
+        for (i, inst) in block.insts.iter().enumerate() {
+            let pure = matches!(
+                inst,
+                Inst::Iconst { .. }
+                    | Inst::GetState { .. }
+                    | Inst::Binary { .. }
+                    | Inst::Icmp { .. }
+                    | Inst::Select { .. }
+                    | Inst::Sextend { .. }
+                    | Inst::Uextend { .. }
+            );
+            if pure && inst.dst().is_some_and(|d| uses[d.index()] == 0) {
+                continue;
+            }
+            let rel = i32::try_from(pc.wrapping_sub(block.pc) as i64).ok()?;
+            let op = match *inst {
+                Inst::InsnStart { pc: p, .. } => {
+                    pc = p;
+                    continue;
+                }
+                Inst::Iconst { dst, imm } => Op::Const { d: idx(dst), imm },
+                Inst::GetState { dst, offset } => {
+                    let off = off_of(offset)?;
+                    state_len = state_len.max(usize::from(off) + 8);
+                    Op::Get { d: idx(dst), off }
+                }
+                Inst::SetState { offset, src } => {
+                    let off = off_of(offset)?;
+                    state_len = state_len.max(usize::from(off) + 8);
+                    match konst(defs, src) {
+                        Some(imm) => Op::SetConst { off, imm },
+                        None => Op::Set { off, s: idx(src) },
+                    }
+                }
+                Inst::Binary { op, dst, a, b } => {
+                    let (ka, kb) = (konst(defs, a), konst(defs, b));
+                    let (x, k) = match (ka, kb) {
+                        (_, Some(k)) => (a, Some(k)),
+                        (Some(k), None) if commutes(op) => (b, Some(k)),
+                        _ => (a, None),
+                    };
+                    let (d, a_) = (idx(dst), idx(x));
+                    match k {
+                        Some(imm) => binary_imm(op, d, a_, imm),
+                        None => binary(op, d, idx(a), idx(b)),
+                    }
+                }
+                Inst::Icmp { cc, dst, a, b } => match konst(defs, b) {
+                    Some(imm) => Op::CmpI {
+                        cc,
+                        d: idx(dst),
+                        a: idx(a),
+                        imm,
+                    },
+                    None => Op::Cmp {
+                        cc,
+                        d: idx(dst),
+                        a: idx(a),
+                        b: idx(b),
+                    },
+                },
+                Inst::Select { dst, c, a, b } => Op::Select {
+                    d: idx(dst),
+                    c: idx(c),
+                    a: idx(a),
+                    b: idx(b),
+                },
+                Inst::Sextend { dst, src, bits: 32 } => Op::Sext32 {
+                    d: idx(dst),
+                    s: idx(src),
+                },
+                Inst::Sextend { dst, src, bits } => Op::Sext {
+                    d: idx(dst),
+                    s: idx(src),
+                    bits,
+                },
+                Inst::Uextend { dst, src, bits } => Op::Zext {
+                    d: idx(dst),
+                    s: idx(src),
+                    bits,
+                },
+                Inst::Load { dst, addr, mem } if !mem.aligned => {
+                    let (a, off) = address(defs, addr);
+                    Op::Load {
+                        d: idx(dst),
+                        a: idx(a),
+                        off,
+                        m: mem,
+                        pc: rel,
+                    }
+                }
+                Inst::Store { addr, src, mem } if !mem.aligned => {
+                    let (a, off) = address(defs, addr);
+                    Op::Store {
+                        a: idx(a),
+                        s: idx(src),
+                        off,
+                        m: mem,
+                        pc: rel,
+                    }
+                }
+                Inst::ExitIf { cond, pc } => Op::ExitIf { c: idx(cond), pc },
+                _ => Op::Slow {
+                    i: u32::try_from(i).ok()?,
+                    pc: rel,
+                },
+            };
+            ops.push(op);
+        }
+        block.term?;
+        Some(Program {
+            ops: ops[..].into(),
+            num_values: block.num_values,
+            state_len,
+        })
+    }
+
+    /// The number of lowered ops (for statistics and tests).
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    /// Whether no op was left (a block of constants and a jump).
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    /// Heap bytes held.
+    pub fn footprint(&self) -> usize {
+        std::mem::size_of_val(&*self.ops)
+    }
+}
+
+/// Ops whose operands may be swapped, so a constant on the left folds.
+fn commutes(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Iadd | BinOp::Imul | BinOp::Band | BinOp::Bor | BinOp::Bxor
+    )
+}
+
+/// The base value and offset a load or store at `addr` uses: `addr`'s
+/// `iadd` of a constant that fits in 32 bits folded, else `addr` itself.
+/// Both passes of [`Program::lower`] use it, so they agree.
+fn address(defs: &[Def], addr: Value) -> (Value, i32) {
+    match defs[addr.index()] {
+        Def::AddConst(base, k) => match i32::try_from(k as i64) {
+            Ok(off) => (base, off),
+            Err(_) => (addr, 0),
+        },
+        _ => (addr, 0),
+    }
+}
+
+fn binary(op: BinOp, d: u16, a: u16, b: u16) -> Op {
+    match op {
+        BinOp::Iadd => Op::Add { d, a, b },
+        BinOp::Isub => Op::Sub { d, a, b },
+        BinOp::Band => Op::And { d, a, b },
+        BinOp::Bor => Op::Or { d, a, b },
+        BinOp::Bxor => Op::Xor { d, a, b },
+        BinOp::Ishl => Op::Shl { d, a, b },
+        BinOp::Ushr => Op::Shr { d, a, b },
+        BinOp::Sshr => Op::Sar { d, a, b },
+        op => Op::Bin { op, d, a, b },
+    }
+}
+
+fn binary_imm(op: BinOp, d: u16, a: u16, imm: u64) -> Op {
+    let sh = (imm & 63) as u8;
+    match op {
+        BinOp::Iadd => Op::AddI { d, a, imm },
+        // `a - k` is `a + (-k)`, modulo 2^64.
+        BinOp::Isub => Op::AddI {
+            d,
+            a,
+            imm: imm.wrapping_neg(),
+        },
+        BinOp::Band => Op::AndI { d, a, imm },
+        BinOp::Bor => Op::OrI { d, a, imm },
+        BinOp::Bxor => Op::XorI { d, a, imm },
+        BinOp::Ishl => Op::ShlI { d, a, sh },
+        BinOp::Ushr => Op::ShrI { d, a, sh },
+        BinOp::Sshr => Op::SarI { d, a, sh },
+        op => Op::BinI { op, d, a, imm },
+    }
+}
+
+/// The values a terminator reads.
+fn term_args(term: &Terminator, mut f: impl FnMut(Value)) {
+    match *term {
+        Terminator::Branch { cond, .. } => f(cond),
+        Terminator::JumpIndirect { target, flags } => {
+            f(target);
+            if let Some(v) = flags {
+                f(v);
+            }
+        }
+        Terminator::Jump { .. } | Terminator::Trap { .. } | Terminator::Exit { .. } => {}
+    }
+}
+
+/// Runs `prog`, lowered from `block`, on the CPU-state bytes `state`,
+/// guest memory `mem` and the helper table `helpers`: what
+/// [`interp::run`] does with `block`, the same outcome and the same
+/// effects on state, memory and the float flags.
+///
+/// # Panics
+/// If `prog` was not lowered from `block`, or `state` is shorter than an
+/// offset the block uses.
+///
+/// # Safety
+/// As [`interp::run`].
+pub unsafe fn run(
+    prog: &Program,
+    block: &Block,
+    state: &mut [u8],
+    mem: &mut dyn Memory,
+    helpers: &[HelperFn],
+) -> Outcome {
+    thread_local! {
+        /// The value array, reused from block to block.
+        static VALUES: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    assert_eq!(
+        prog.num_values, block.num_values,
+        "a program of another block"
+    );
+    assert!(state.len() >= prog.state_len, "CPU state too short");
+    let mut vals = VALUES.take();
+    vals.clear();
+    vals.resize(block.num_values as usize, 0);
+    // SAFETY: the caller's contract, passed on; the checks above.
+    let out = unsafe { run_with(prog, block, state, mem, helpers, &mut vals) };
+    VALUES.set(vals);
+    out
+}
+
+/// [`run`] with the value array `vals` (`block.num_values` long).
+///
+/// # Safety
+/// As [`run`], whose checks must have passed: every value index in `prog`
+/// is below `vals.len()` ([`Program::lower`] takes them from a verified
+/// block of that many values), and every CPU-state offset plus 8 is at
+/// most `state.len()`.
+unsafe fn run_with(
+    prog: &Program,
+    block: &Block,
+    state: &mut [u8],
+    mem: &mut dyn Memory,
+    helpers: &[HelperFn],
+    vals: &mut [u64],
+) -> Outcome {
+    let (vp, n) = (vals.as_mut_ptr(), vals.len());
+    // SAFETY (all the accessors below): in bounds per this function's
+    // contract; `vals` and `state` are distinct, exclusively borrowed
+    // slices, so no access aliases another live reference.
+    let v = |i: u16| unsafe { *vp.add(usize::from(i)) };
+    let set = |i: u16, x: u64| unsafe { *vp.add(usize::from(i)) = x };
+    let pc_of = |rel: i32| block.pc.wrapping_add(rel as i64 as u64);
+    for op in prog.ops.iter() {
+        match *op {
+            Op::Const { d, imm } => set(d, imm),
+            Op::Get { d, off } => {
+                // SAFETY: see above; unaligned reads are fine.
+                let x = unsafe {
+                    state
+                        .as_ptr()
+                        .add(usize::from(off))
+                        .cast::<u64>()
+                        .read_unaligned()
+                };
+                set(d, u64::from_le(x));
+            }
+            Op::Set { off, s } => {
+                // SAFETY: as for `Get`.
+                unsafe {
+                    state
+                        .as_mut_ptr()
+                        .add(usize::from(off))
+                        .cast::<u64>()
+                        .write_unaligned(v(s).to_le())
+                }
+            }
+            Op::SetConst { off, imm } => {
+                // SAFETY: as for `Get`.
+                unsafe {
+                    state
+                        .as_mut_ptr()
+                        .add(usize::from(off))
+                        .cast::<u64>()
+                        .write_unaligned(imm.to_le())
+                }
+            }
+            Op::Add { d, a, b } => set(d, v(a).wrapping_add(v(b))),
+            Op::Sub { d, a, b } => set(d, v(a).wrapping_sub(v(b))),
+            Op::And { d, a, b } => set(d, v(a) & v(b)),
+            Op::Or { d, a, b } => set(d, v(a) | v(b)),
+            Op::Xor { d, a, b } => set(d, v(a) ^ v(b)),
+            Op::Shl { d, a, b } => set(d, v(a) << (v(b) & 63)),
+            Op::Shr { d, a, b } => set(d, v(a) >> (v(b) & 63)),
+            Op::Sar { d, a, b } => set(d, ((v(a) as i64) >> (v(b) & 63)) as u64),
+            Op::Bin { op, d, a, b } => set(d, interp::binop(op, v(a), v(b))),
+            Op::AddI { d, a, imm } => set(d, v(a).wrapping_add(imm)),
+            Op::AndI { d, a, imm } => set(d, v(a) & imm),
+            Op::OrI { d, a, imm } => set(d, v(a) | imm),
+            Op::XorI { d, a, imm } => set(d, v(a) ^ imm),
+            Op::ShlI { d, a, sh } => set(d, v(a) << sh),
+            Op::ShrI { d, a, sh } => set(d, v(a) >> sh),
+            Op::SarI { d, a, sh } => set(d, ((v(a) as i64) >> sh) as u64),
+            Op::BinI { op, d, a, imm } => set(d, interp::binop(op, v(a), imm)),
+            Op::Cmp { cc, d, a, b } => set(d, interp::icmp(cc, v(a), v(b))),
+            Op::CmpI { cc, d, a, imm } => set(d, interp::icmp(cc, v(a), imm)),
+            Op::Select { d, c, a, b } => set(d, if v(c) != 0 { v(a) } else { v(b) }),
+            Op::Sext32 { d, s } => set(d, v(s) as i32 as i64 as u64),
+            Op::Sext { d, s, bits } => set(d, interp::sext(v(s), u32::from(bits))),
+            Op::Zext { d, s, bits } => set(d, interp::zext(v(s), u32::from(bits))),
+            Op::Load { d, a, off, m, pc } => {
+                let addr = v(a).wrapping_add(off as i64 as u64);
+                match interp::load(mem, addr, m, pc_of(pc)) {
+                    Ok(x) => set(d, x),
+                    Err(end) => return end,
+                }
+            }
+            Op::Store { a, s, off, m, pc } => {
+                let addr = v(a).wrapping_add(off as i64 as u64);
+                if let Err(end) = interp::store(mem, addr, m.size, v(s), pc_of(pc)) {
+                    return end;
+                }
+            }
+            Op::ExitIf { c, pc } => {
+                if v(c) != 0 {
+                    return Outcome::Next(pc);
+                }
+            }
+            Op::Slow { i, pc } => {
+                let inst = &block.insts[i as usize];
+                // SAFETY: the values, read through the same pointer as the
+                // other ops (no live reference to them meanwhile).
+                let all = unsafe { std::slice::from_raw_parts(vp, n) };
+                // SAFETY: the caller's contract, passed on.
+                match unsafe { interp::step(inst, pc_of(pc), state, mem, helpers, all) } {
+                    Ok(Some(r)) => {
+                        if let Some(d) = inst.dst() {
+                            set(d.0 as u16, r);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(end) => return end,
+                }
+            }
+        }
+    }
+    interp::finish(block.term.expect("a lowered block is terminated"), vals)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Builder, MemSize};
+
+    /// `ld a0, 8(sp)`; `addi a1, a0, 1`; `slli a2, a1, 3`: the constants
+    /// and the address's `iadd` fold away, as do `insn_start`s.
+    #[test]
+    fn constants_and_offsets_fold() {
+        let mut block = Block::new(0x1000);
+        let mut b = Builder::new(&mut block);
+        b.insn_start(0x1000, 4);
+        let sp = b.get_state(0x10);
+        let addr = b.binary_imm(BinOp::Iadd, sp, 8);
+        let m = MemOp {
+            size: MemSize::B8,
+            signed: true,
+            aligned: false,
+        };
+        let a0 = b.load(addr, m);
+        b.set_state(0x50, a0);
+        b.insn_start(0x1004, 4);
+        let a1 = b.binary_imm(BinOp::Iadd, a0, 1);
+        b.set_state(0x58, a1);
+        b.insn_start(0x1008, 4);
+        let a2 = b.binary_imm(BinOp::Ishl, a1, 3);
+        b.set_state(0x60, a2);
+        b.terminate(Terminator::Jump { pc: 0x100c });
+        crate::verify::verify(&block).expect("verifies");
+        let prog = Program::lower(&block).expect("lowers");
+        // get sp, load, set a0, addi, set a1, slli, set a2.
+        assert_eq!(prog.len(), 7, "{prog:?}");
+        assert!(block.insts.len() > 10);
+        assert!(prog
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Load { off: 8, pc: 0, .. })));
+        assert!(prog
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::ShlI { sh: 3, .. })));
+    }
+
+    /// A constant used by an op that cannot fold it stays.
+    #[test]
+    fn constants_used_elsewhere_stay() {
+        let mut block = Block::new(0x1000);
+        let mut b = Builder::new(&mut block);
+        b.insn_start(0x1000, 4);
+        let k = b.iconst(5);
+        let x = b.get_state(0x10);
+        let q = b.binary(BinOp::Iadd, x, k);
+        b.set_state(0x18, q);
+        b.set_state(0x20, k);
+        let c = b.icmp(IntCC::Ult, k, x);
+        b.terminate(Terminator::Branch {
+            cond: c,
+            taken: 0x2000,
+            not_taken: 0x1004,
+        });
+        let prog = Program::lower(&block).expect("lowers");
+        assert!(prog
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::Const { imm: 5, .. })));
+        assert!(prog
+            .ops
+            .iter()
+            .any(|op| matches!(op, Op::SetConst { imm: 5, .. })));
+    }
+
+    /// Blocks past the form's limits are left to the reference interpreter.
+    #[test]
+    fn oversized_blocks_are_refused() {
+        let mut block = Block::new(0x1000);
+        let mut b = Builder::new(&mut block);
+        for _ in 0..=u16::MAX as u32 {
+            b.iconst(1);
+        }
+        b.terminate(Terminator::Jump { pc: 0x1004 });
+        assert!(Program::lower(&block).is_none());
+        let mut block = Block::new(0x1000);
+        let mut b = Builder::new(&mut block);
+        let x = b.iconst(1);
+        b.set_state(0x1_0000, x);
+        b.terminate(Terminator::Jump { pc: 0x1004 });
+        assert!(Program::lower(&block).is_none());
+    }
+}
