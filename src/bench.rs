@@ -5,8 +5,9 @@
 //!
 //! The report (a table on standard output, or one JSON object with
 //! `--json`):
-//! - translation throughput per tier: tier 1 translates guest code to IR,
-//!   which the IR interpreter runs (on the vCPU thread); tier 2 compiles
+//! - translation throughput per tier: tier 1 translates guest code to IR
+//!   and lowers it for the first tier (`cranemu_ir::baseline`), which runs
+//!   it (on the vCPU thread); tier 2 compiles
 //!   hot blocks with Cranelift (on the compile thread, or on the vCPU with
 //!   `-jit-threshold 0`). For each: blocks, guest instructions, the time
 //!   spent, µs per block, guest instructions per second, and for tier 2
@@ -20,7 +21,7 @@
 //!   compile thread: a vCPU never waits for it; with `-jit-threshold 0`
 //!   every compile runs on the vCPU that needs the block);
 //! - execution: guest instructions retired (by all vCPUs), wall time, MIPS, and where
-//!   the vCPUs' time went: the IR interpreter, compiled code (with the
+//!   the vCPUs' time went: the first tier, compiled code (with the
 //!   helpers and lookups it calls), translation to IR, Cranelift on vCPU
 //!   threads, and the rest (the execution loop, system calls, signal
 //!   delivery, the host kernel).
@@ -387,7 +388,7 @@ impl Report {
             "translation", "blocks", "guest insns", "time ms", "µs/block", "insns/s", "host B/insn"
         );
         for (name, (blocks, insns, ns), bytes) in [
-            ("tier 1: to IR (interp)", self.tier1(), None),
+            ("tier 1: to IR (baseline)", self.tier1(), None),
             (
                 "tier 2: Cranelift",
                 self.tier2(),
@@ -436,7 +437,7 @@ impl Report {
         let _ = writeln!(o, "{:<36}{:>12}{:>8}", "vCPU time", "ms", "%");
         let v = &self.vcpus;
         for (name, ns) in [
-            ("IR interpreter", v.interp_ns),
+            ("first tier (baseline)", v.interp_ns),
             ("compiled code", v.jit_ns),
             ("translation to IR", v.translate_ns),
             ("Cranelift on vCPUs", v.codegen_ns),

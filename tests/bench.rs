@@ -286,7 +286,7 @@ fn default_workload_table() {
             .filter_map(|w| w.parse().ok())
             .collect()
     };
-    let t1 = row("tier 1: to IR (interp)");
+    let t1 = row("tier 1: to IR (baseline)");
     let t2 = row("tier 2: Cranelift");
     assert_eq!(t1.len(), 5, "tier 1 row: {t1:?}\n{text}");
     assert_eq!(t2.len(), 6, "tier 2 row: {t2:?}\n{text}");
@@ -302,7 +302,7 @@ fn default_workload_table() {
         "misaligned:\n{header}\n{line}"
     );
     for label in [
-        "IR interpreter",
+        "first tier (baseline)",
         "compiled code",
         "translation to IR",
         "Cranelift on vCPUs",
@@ -312,7 +312,7 @@ fn default_workload_table() {
         assert_eq!(r.len(), 2, "{label}: {r:?}");
         assert!((0.0..=100.0).contains(&r[1]), "{label}: {r:?}");
     }
-    assert!(row("IR interpreter")[0] > 0.0 && row("compiled code")[0] > 0.0);
+    assert!(row("first tier (baseline)")[0] > 0.0 && row("compiled code")[0] > 0.0);
     let exec = text
         .lines()
         .find(|l| l.starts_with("execution:"))

@@ -208,6 +208,9 @@ pub struct Program {
     num_values: u32,
     /// One past the highest CPU-state byte an op reads or writes.
     state_len: usize,
+    /// Some op is left to the reference interpreter's step (see
+    /// [`Program::needs_fp_env`]).
+    slow: bool,
 }
 
 /// [`Program::lower`]'s work arrays.
@@ -421,7 +424,16 @@ impl Program {
             ops: ops[..].into(),
             num_values: block.num_values,
             state_len,
+            slow: ops.iter().any(|op| matches!(op, Op::Slow { .. })),
         })
+    }
+
+    /// Whether running the program may use the host's float environment
+    /// (it has float ops or helper calls). If not, it raises no float
+    /// flags and rounds nothing, so the caller need not set the guest's
+    /// float environment up around it.
+    pub fn needs_fp_env(&self) -> bool {
+        self.slow
     }
 
     /// The number of lowered ops (for statistics and tests).
@@ -509,10 +521,24 @@ fn term_args(term: &Terminator, mut f: impl FnMut(Value)) {
     }
 }
 
+/// The value array a vCPU thread runs its blocks with, reused from block
+/// to block (growing to the largest block's value count). Values are not
+/// cleared between blocks: a verified block defines each value before
+/// reading it.
+#[derive(Debug, Default)]
+pub struct Values(Vec<u64>);
+
+impl Values {
+    /// An empty array.
+    pub fn new() -> Values {
+        Values(Vec::new())
+    }
+}
+
 /// Runs `prog`, lowered from `block`, on the CPU-state bytes `state`,
-/// guest memory `mem` and the helper table `helpers`: what
-/// [`interp::run`] does with `block`, the same outcome and the same
-/// effects on state, memory and the float flags.
+/// guest memory `mem` and the helper table `helpers`, with the value
+/// array `vals`: what [`interp::run`] does with `block`, the same outcome
+/// and the same effects on state, memory and the float flags.
 ///
 /// # Panics
 /// If `prog` was not lowered from `block`, or `state` is shorter than an
@@ -526,23 +552,19 @@ pub unsafe fn run(
     state: &mut [u8],
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
+    vals: &mut Values,
 ) -> Outcome {
-    thread_local! {
-        /// The value array, reused from block to block.
-        static VALUES: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
-    }
     assert_eq!(
         prog.num_values, block.num_values,
         "a program of another block"
     );
     assert!(state.len() >= prog.state_len, "CPU state too short");
-    let mut vals = VALUES.take();
-    vals.clear();
-    vals.resize(block.num_values as usize, 0);
+    let n = block.num_values as usize;
+    if vals.0.len() < n {
+        vals.0.resize(n, 0);
+    }
     // SAFETY: the caller's contract, passed on; the checks above.
-    let out = unsafe { run_with(prog, block, state, mem, helpers, &mut vals) };
-    VALUES.set(vals);
-    out
+    unsafe { run_with(prog, block, state, mem, helpers, &mut vals.0[..n]) }
 }
 
 /// [`run`] with the value array `vals` (`block.num_values` long).

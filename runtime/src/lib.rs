@@ -453,9 +453,28 @@ impl interp::Memory for InterpMemory<'_> {
 /// Reads guest code through the guest space's execute permission,
 /// watching each page for writes before it reads from it and recording
 /// the pages (see [`tbcache`], invariant 5).
+///
+/// A page is checked and copied whole on its first fetch, and later
+/// fetches from it read the copy: a block reads its page a few dozen
+/// times, and each checked read takes the guest space's lock and a map
+/// lookup. The copy is as good as the page: a write to it after the watch
+/// makes the block stale (invariant 5) whether it was read before or
+/// after.
 struct Fetch<'a> {
     space: &'a GuestSpace,
     pages: RefCell<Vec<u64>>,
+    /// The guest page number last copied, and its bytes.
+    copy: RefCell<Option<(u64, Box<[u8; PAGE_SIZE as usize]>)>>,
+}
+
+impl<'a> Fetch<'a> {
+    fn new(space: &'a GuestSpace) -> Fetch<'a> {
+        Fetch {
+            space,
+            pages: RefCell::new(Vec::new()),
+            copy: RefCell::new(None),
+        }
+    }
 }
 
 impl CodeSource for Fetch<'_> {
@@ -468,9 +487,35 @@ impl CodeSource for Fetch<'_> {
                 pages.push(page);
             }
         }
-        let mut b = [0u8; 2];
-        self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
-        Ok(u16::from_le_bytes(b))
+        let off = (pc % PAGE_SIZE) as usize;
+        let mut copy = self.copy.borrow_mut();
+        if copy.as_ref().is_none_or(|(p, _)| *p != page) {
+            let mut bytes = match copy.take() {
+                Some((_, b)) => b,
+                None => Box::new([0u8; PAGE_SIZE as usize]),
+            };
+            // Permissions are per page: if the whole page is not
+            // executable, neither are pc's bytes (and the single read
+            // below reports the fault).
+            if self
+                .space
+                .fetch_code(page * PAGE_SIZE, &mut bytes[..])
+                .is_ok()
+            {
+                *copy = Some((page, bytes));
+            }
+        }
+        match copy.as_ref() {
+            // A halfword never straddles a page: pc is 2-aligned.
+            Some((_, bytes)) if off + 2 <= bytes.len() => {
+                Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]))
+            }
+            _ => {
+                let mut b = [0u8; 2];
+                self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
+                Ok(u16::from_le_bytes(b))
+            }
+        }
     }
 }
 
@@ -613,10 +658,7 @@ impl Engine {
             count_insns: self.config.count_insns,
             superblocks: self.config.superblocks,
         };
-        let fetch = Fetch {
-            space: &self.space,
-            pages: RefCell::new(Vec::new()),
-        };
+        let fetch = Fetch::new(&self.space);
         let mut tb = translate_block(&fetch, pc, flags, &opts);
         cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         if cfg!(debug_assertions) {
@@ -631,8 +673,10 @@ impl Engine {
         }
         Counters::bump(&counters.blocks);
         Counters::add(&counters.guest_insns, tb.ir.guest_insns as u64);
+        // Lowering for the first tier is part of tier 1's cost.
+        let tb = Tb::new(tb.ir, pc, fetch.pages.into_inner());
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
-        Ok(Tb::new(tb.ir, pc, fetch.pages.into_inner()))
+        Ok(tb)
     }
 
     /// Compiles `tb` with Cranelift into `generation`'s code cache and
@@ -752,6 +796,8 @@ impl Engine {
         // The exit slot whose TB jumped to `cpu.pc`, to chain once the
         // target is compiled.
         let mut from_slot: Option<*const Slot> = None;
+        // The first tier's value array, for every block this call runs.
+        let mut vals = cranemu_ir::baseline::Values::new();
         cpu.jump_cache = JUMP_CACHE.with(|jc| {
             // SAFETY: thread-local; only its address escapes, and only to
             // translated code running on this thread.
@@ -796,7 +842,7 @@ impl Engine {
                         (code, tb as *const Tb)
                     } else {
                         from_slot = None;
-                        match self.interpret(tb, cpu, counters) {
+                        match self.interpret(tb, cpu, counters, &mut vals) {
                             Step::Continue => continue,
                             // A flush may have replaced the generation; the
                             // jump cache is checked at the next lookup.
@@ -876,7 +922,13 @@ impl Engine {
 
     /// Runs `tb` once in the first tier (the reference interpreter for a
     /// block the first tier cannot lower).
-    fn interpret(&self, tb: &Tb, cpu: &mut CpuState, counters: &Counters) -> Step {
+    fn interpret(
+        &self,
+        tb: &Tb,
+        cpu: &mut CpuState,
+        counters: &Counters,
+        vals: &mut cranemu_ir::baseline::Values,
+    ) -> Step {
         // A load first: the swap is a locked instruction, and requests
         // are rare (translated code polls with a plain load too).
         let request = match cpu.exit_request.load(Ordering::SeqCst) {
@@ -891,7 +943,14 @@ impl Engine {
         }
         Counters::bump_own(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);
-        enter_guest_fp(cpu);
+        let prog = tb
+            .baseline
+            .as_ref()
+            .filter(|_| !self.config.reference_interpreter);
+        let fp = prog.is_none_or(|p| p.needs_fp_env());
+        if fp {
+            enter_guest_fp(cpu);
+        }
         let helpers = cranemu_frontend::helpers::HELPERS;
         let t0 = self.config.profile.then(Instant::now);
         // SAFETY: `CpuState` is `repr(C)` plain data; the slice covers it
@@ -903,17 +962,19 @@ impl Engine {
                 (cpu as *mut CpuState).cast::<u8>(),
                 std::mem::size_of::<CpuState>(),
             );
-            match &tb.baseline {
-                Some(prog) if !self.config.reference_interpreter => {
-                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers)
+            match prog {
+                Some(prog) => {
+                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers, vals)
                 }
-                _ => interp::run(&tb.ir, bytes, &mut mem, helpers),
+                None => interp::run(&tb.ir, bytes, &mut mem, helpers),
             }
         };
         if let Some(t0) = t0 {
             Counters::add(&counters.interp_ns, t0.elapsed().as_nanos() as u64);
         }
-        leave_guest_fp(cpu);
+        if fp {
+            leave_guest_fp(cpu);
+        }
         let trap = |cpu: &mut CpuState, cause, tval, pc| {
             cpu.pc = pc;
             Step::Exit(Exit::Trap(Trap { cause, tval, pc }))

@@ -294,7 +294,14 @@ fn run_interpreted(
     let out = unsafe {
         if baseline {
             let prog = baseline::Program::lower(block).expect("the first tier lowers the block");
-            baseline::run(&prog, block, bytes, &mut mem, helpers)
+            // One value array for every case on this thread, as a vCPU
+            // reuses its own: each block finds the last one's values, and
+            // must not read them.
+            thread_local! {
+                static VALUES: std::cell::RefCell<baseline::Values> = Default::default();
+            }
+            VALUES
+                .with_borrow_mut(|vals| baseline::run(&prog, block, bytes, &mut mem, helpers, vals))
         } else {
             interp::run(block, bytes, &mut mem, helpers)
         }

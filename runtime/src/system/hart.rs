@@ -58,6 +58,8 @@ pub(crate) struct Hart {
     pub(crate) counters: Arc<Counters>,
     /// The jump cache (`cpu.jump_cache`), flushed with the TLB.
     jc: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
+    /// The first tier's value array, reused from block to block.
+    vals: cranemu_ir::baseline::Values,
     /// The cache epoch and generation the jump cache was filled under.
     jc_epoch: (u64, u64),
     /// The generation whose code is running (for the lookup helper).
@@ -122,6 +124,7 @@ impl Hart {
             m,
             counters,
             jc: Box::new([EMPTY; JUMP_CACHE_ENTRIES]),
+            vals: cranemu_ir::baseline::Values::new(),
             jc_epoch: (0, 0),
             generation: std::ptr::null(),
             published: None,
@@ -537,6 +540,7 @@ impl Hart {
         Counters::bump_own(&self.counters.interpreted_blocks);
         let idx = mmu_idx(tb_flags::mmu_idx(tb.ir.flags));
         let reference = self.m.config.engine.reference_interpreter;
+        let mut vals = std::mem::take(&mut self.vals);
         enter_guest_fp(&self.cpu);
         let cpu_ptr: *mut CpuState = &mut self.cpu;
         let mut mem = SysInterpMemory {
@@ -556,12 +560,13 @@ impl Hart {
             let helpers = cranemu_frontend::helpers::HELPERS;
             match &tb.baseline {
                 Some(prog) if !reference => {
-                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers)
+                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers, &mut vals)
                 }
                 _ => interp::run(&tb.ir, bytes, &mut mem, helpers),
             }
         };
         let fault = mem.fault;
+        self.vals = vals;
         leave_guest_fp(&mut self.cpu);
         match outcome {
             interp::Outcome::Next(pc) | interp::Outcome::Exit { pc, .. } => {
