@@ -204,9 +204,12 @@ pub struct EngineConfig {
     /// Interpreted executions of a TB before it is compiled; 0 compiles
     /// every TB on its vCPU's thread before its first execution. Above 0,
     /// a hot TB is queued for the compile thread and interpreted until its
-    /// code is published, so no vCPU waits for Cranelift. The default, 100,
-    /// balances the two costs measured here: Cranelift spends 150-400 µs
-    /// on a block, the first tier 0.1-3 µs per execution.
+    /// code is published, so no vCPU waits for Cranelift. The default, 200,
+    /// balances the two costs measured here: Cranelift spends 90-400 µs on
+    /// a block, the first tier 0.1-3 µs per execution. (With the reference
+    /// interpreter as the first tier, 100 was best; with the cheaper first
+    /// tier, 200 made Python's imports 23% and cc1 9% faster, and hot
+    /// loops no slower: BENCHMARKS.md, "Issue 12, third step".)
     pub jit_threshold: u32,
     /// Run cold TBs in the reference interpreter ([`cranemu_ir::interp`])
     /// instead of the first tier ([`cranemu_ir::baseline`]): slower, for
@@ -238,7 +241,7 @@ impl Default for EngineConfig {
             log: LogConfig::default(),
             max_block_insns: 512,
             opt_level: "speed",
-            jit_threshold: 100,
+            jit_threshold: 200,
             reference_interpreter: false,
             superblocks: true,
             region_tbs: 8,

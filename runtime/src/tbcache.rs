@@ -303,7 +303,7 @@ impl Generation {
             // TBs): growing it step by step showed in profiles.
             tbs: papaya::HashMap::builder()
                 .hasher(foldhash::fast::FixedState::default())
-                .capacity(1 << 14)
+                .capacity(1 << 13)
                 .build(),
             retired: Mutex::new(Vec::new()),
             arena: Mutex::new(arena),
