@@ -120,19 +120,60 @@ pub enum Exit {
     Interrupted,
 }
 
-/// Notes `tb`, a TB without code, for (`pc`, `flags`) in this thread's
-/// cold-TB cache (under the tag the last lookup set).
-fn fill_cold(pc: u64, flags: u64, tb: *const Tb) {
-    JUMP_CACHE.with(|jc| {
-        // SAFETY: thread-local, and no reference escapes this closure.
-        let jc = unsafe { &mut *jc.get() };
-        jc.cold[jump_cache_index(pc, flags)] = JumpCacheEntry {
-            pc,
-            flags,
-            code: 0,
-            tb: tb as usize,
-        };
-    });
+/// Notes `tb`, a TB without code, for (`pc`, `flags`) in the cold-TB
+/// cache of `jc`, this thread's jump cache ([`jump_cache`]), under the
+/// tag the last lookup set.
+fn fill_cold(jc: *mut JumpCache, pc: u64, flags: u64, tb: *const Tb) {
+    // SAFETY: this thread's jump cache, alive as long as the thread; no
+    // other reference to it is live (see `jump_cache`).
+    let jc = unsafe { &mut *jc };
+    let e = &mut jc.cold[jump_cache_index(pc, flags)];
+    if e.pc != u64::MAX && e.tb != tb as usize && e.code != 0 {
+        // SAFETY: the entry's TB is of the generation the cache is
+        // tagged with (entries are cleared when it changes), alive as
+        // long as it is.
+        unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
+    }
+    *e = JumpCacheEntry {
+        pc,
+        flags,
+        code: 0,
+        tb: tb as usize,
+    };
+}
+
+/// Counts one more run of `tb`, a TB without code, whose cold jump-cache
+/// entry in `jc` is at `index`, and returns its runs before this one.
+///
+/// Runs are counted in the entry (its `code` field, unused by cold
+/// entries) and added to the TB every `threshold / 8` runs (at most 32)
+/// and when the entry is replaced ([`fill_cold`]): a TB's memory is then
+/// written only by TBs that run often, and the TB's own count, which
+/// other threads read (`region_members`), lags by less than an eighth of
+/// the threshold. After a host `fork` every page written is
+/// copied, and a child that ran a few hundred blocks once each copied a
+/// page per TB (busybox `sh` forks for every `$(...)`).
+fn count_cold(jc: *mut JumpCache, index: usize, tb: &Tb, threshold: u32) -> u32 {
+    // SAFETY: as in `fill_cold`.
+    let e = unsafe { &mut (*jc).cold[index] };
+    if e.tb != tb as *const Tb as usize {
+        return tb.count_exec();
+    }
+    let before = tb.execs().saturating_add(e.code as u32);
+    e.code += 1;
+    if e.code >= (threshold as usize / 8).clamp(1, 32) {
+        tb.add_execs(e.code);
+        e.code = 0;
+    }
+    before
+}
+
+/// This thread's jump cache. The pointer stays valid as long as the
+/// thread; it is only ever used on this thread, and each use makes a
+/// reference that ends before translated code runs (whose indirect-jump
+/// helper makes its own).
+fn jump_cache() -> *mut JumpCache {
+    JUMP_CACHE.with(|jc| jc.get())
 }
 
 /// What [`Engine::lookup`] found for a (pc, flags).
@@ -466,17 +507,34 @@ impl interp::Memory for InterpMemory<'_> {
 struct Fetch<'a> {
     space: &'a GuestSpace,
     pages: RefCell<Vec<u64>>,
-    /// The guest page number last copied, and its bytes.
-    copy: RefCell<Option<(u64, Box<[u8; PAGE_SIZE as usize]>)>>,
+    /// The guest page number last copied into `bytes`, if any.
+    copied: std::cell::Cell<Option<u64>>,
+    /// This thread's page buffer (see [`CODE_PAGE`]), given back on drop.
+    bytes: RefCell<Option<Box<[u8; PAGE_SIZE as usize]>>>,
+}
+
+thread_local! {
+    /// The page buffer [`Fetch`] copies code pages into, reused from
+    /// block to block (allocating and zeroing one per block showed).
+    static CODE_PAGE: std::cell::Cell<Option<Box<[u8; PAGE_SIZE as usize]>>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl<'a> Fetch<'a> {
     fn new(space: &'a GuestSpace) -> Fetch<'a> {
+        let bytes = CODE_PAGE.take();
         Fetch {
             space,
             pages: RefCell::new(Vec::new()),
-            copy: RefCell::new(None),
+            copied: std::cell::Cell::new(None),
+            bytes: RefCell::new(bytes),
         }
+    }
+}
+
+impl Drop for Fetch<'_> {
+    fn drop(&mut self) {
+        CODE_PAGE.set(self.bytes.get_mut().take());
     }
 }
 
@@ -491,34 +549,22 @@ impl CodeSource for Fetch<'_> {
             }
         }
         let off = (pc % PAGE_SIZE) as usize;
-        let mut copy = self.copy.borrow_mut();
-        if copy.as_ref().is_none_or(|(p, _)| *p != page) {
-            let mut bytes = match copy.take() {
-                Some((_, b)) => b,
-                None => Box::new([0u8; PAGE_SIZE as usize]),
-            };
+        let mut buf = self.bytes.borrow_mut();
+        let bytes = buf.get_or_insert_with(|| Box::new([0; PAGE_SIZE as usize]));
+        if self.copied.get() != Some(page) {
             // Permissions are per page: if the whole page is not
             // executable, neither are pc's bytes (and the single read
             // below reports the fault).
-            if self
-                .space
-                .fetch_code(page * PAGE_SIZE, &mut bytes[..])
-                .is_ok()
-            {
-                *copy = Some((page, bytes));
-            }
+            let whole = self.space.fetch_code(page * PAGE_SIZE, &mut bytes[..]);
+            self.copied.set(whole.is_ok().then_some(page));
         }
-        match copy.as_ref() {
-            // A halfword never straddles a page: pc is 2-aligned.
-            Some((_, bytes)) if off + 2 <= bytes.len() => {
-                Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]))
-            }
-            _ => {
-                let mut b = [0u8; 2];
-                self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
-                Ok(u16::from_le_bytes(b))
-            }
+        // A halfword never straddles a page: pc is 2-aligned.
+        if self.copied.get() == Some(page) && off + 2 <= bytes.len() {
+            return Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]));
         }
+        let mut b = [0u8; 2];
+        self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
+        Ok(u16::from_le_bytes(b))
     }
 }
 
@@ -570,7 +616,7 @@ unsafe extern "C" fn lookup_helper(cpu: *mut u8, pc: u64) -> *const u8 {
             (*cpu.cast::<CpuState>()).tb_flags(),
         )
     };
-    match engine.lookup(generation, pc, flags, counters) {
+    match engine.lookup(jump_cache(), generation, pc, flags, counters) {
         Lookup::Code(code, _) => code,
         Lookup::Cold(_) | Lookup::Miss => std::ptr::null(),
     }
@@ -677,7 +723,7 @@ impl Engine {
         Counters::bump(&counters.blocks);
         Counters::add(&counters.guest_insns, tb.ir.guest_insns as u64);
         // Lowering for the first tier is part of tier 1's cost.
-        let tb = Tb::new(tb.ir, pc, fetch.pages.into_inner());
+        let tb = Tb::new(tb.ir, pc, fetch.pages.take());
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
     }
@@ -801,14 +847,13 @@ impl Engine {
         let mut from_slot: Option<*const Slot> = None;
         // The first tier's value array, for every block this call runs.
         let mut vals = cranemu_ir::baseline::Values::new();
-        cpu.jump_cache = JUMP_CACHE.with(|jc| {
-            // SAFETY: thread-local; only its address escapes, and only to
-            // translated code running on this thread.
-            unsafe { (*jc.get()).entries.as_ptr() as u64 }
-        });
+        let jc = jump_cache();
+        // SAFETY: this thread's; only its address escapes, and only to
+        // translated code running on this thread.
+        cpu.jump_cache = unsafe { (*jc).entries.as_ptr() as u64 };
         loop {
             let flags = cpu.tb_flags();
-            let (code, tb) = match self.lookup(generation, cpu.pc, flags, counters) {
+            let (code, tb) = match self.lookup(jc, generation, cpu.pc, flags, counters) {
                 Lookup::Code(code, tb) => (code, tb),
                 found => {
                     let tb = match found {
@@ -816,7 +861,7 @@ impl Engine {
                         _ => match self.translate_missing(generation, cpu.pc, flags, counters)? {
                             Some(tb) => {
                                 let tb = Arc::as_ptr(&tb);
-                                fill_cold(cpu.pc, flags, tb);
+                                fill_cold(jc, cpu.pc, flags, tb);
                                 tb
                             }
                             None => return Ok(None),
@@ -826,8 +871,8 @@ impl Engine {
                     // or its retired list keeps the TB alive (tbcache
                     // invariant 3).
                     let tb = unsafe { &*tb };
-                    let n = tb.count_exec();
                     let threshold = self.config.jit_threshold;
+                    let n = count_cold(jc, jump_cache_index(cpu.pc, flags), tb, threshold);
                     // One vCPU claims a hot TB; the others go on
                     // interpreting it meanwhile rather than compile it too
                     // or wait. With a threshold the compile thread
@@ -1072,57 +1117,61 @@ impl Engine {
     /// The host code and TB for (`pc`, `flags`) in `generation`, if that
     /// TB is compiled: the per-thread jump cache first (cleared first if
     /// the cache's epoch changed), then the shared map.
-    fn lookup(&self, generation: &Generation, pc: u64, flags: u64, counters: &Counters) -> Lookup {
+    fn lookup(
+        &self,
+        jc: *mut JumpCache,
+        generation: &Generation,
+        pc: u64,
+        flags: u64,
+        counters: &Counters,
+    ) -> Lookup {
         let epoch = (self.cache.epoch(), generation.id);
-        let cached = JUMP_CACHE.with(|jc| {
-            // SAFETY: thread-local, and no reference escapes this closure.
-            let jc = unsafe { &mut *jc.get() };
+        let i = jump_cache_index(pc, flags);
+        let cached = {
+            // SAFETY: this thread's jump cache (see `jump_cache`); the
+            // reference ends with this block.
+            let jc = unsafe { &mut *jc };
             if jc.epoch != epoch {
                 jc.epoch = epoch;
                 jc.entries.fill(EMPTY_ENTRY);
                 jc.cold.fill(EMPTY_ENTRY);
             }
-            let i = jump_cache_index(pc, flags);
             let e = jc.entries[i];
             if e.pc == pc && e.flags == flags {
-                return Some(Lookup::Code(e.code as *const u8, e.tb as *const Tb));
+                Counters::bump_own(&counters.jc_hits);
+                return Lookup::Code(e.code as *const u8, e.tb as *const Tb);
             }
             let e = jc.cold[i];
-            (e.pc == pc && e.flags == flags).then_some(Lookup::Cold(e.tb as *const Tb))
-        });
-        let tb = match cached {
-            Some(Lookup::Code(code, tb)) => {
+            (e.pc == pc && e.flags == flags).then_some(e.tb as *const Tb)
+        };
+        let (tb, in_cold) = match cached {
+            Some(tb) => {
                 Counters::bump_own(&counters.jc_hits);
-                return Lookup::Code(code, tb);
+                (tb, true)
             }
-            Some(Lookup::Cold(tb)) => {
-                Counters::bump_own(&counters.jc_hits);
-                tb
-            }
-            _ => {
-                let Some(tb) = generation.get(pc, flags, pc) else {
+            None => {
+                let Some(tb) = generation.get_ptr(pc, flags, pc) else {
                     return Lookup::Miss;
                 };
                 Counters::bump_own(&counters.map_hits);
-                Arc::as_ptr(&tb)
+                (tb, false)
             }
         };
         // SAFETY: a TB of `generation` (alive as long as it is, see
         // `Lookup`), which the caller holds.
         let Some(code) = (unsafe { (*tb).code() }) else {
-            fill_cold(pc, flags, tb);
+            if !in_cold {
+                fill_cold(jc, pc, flags, tb);
+            }
             return Lookup::Cold(tb);
         };
-        JUMP_CACHE.with(|jc| {
-            // SAFETY: as above.
-            let jc = unsafe { &mut *jc.get() };
-            jc.entries[jump_cache_index(pc, flags)] = JumpCacheEntry {
-                pc,
-                flags,
-                code: code as usize,
-                tb: tb as usize,
-            };
-        });
+        // SAFETY: as above.
+        unsafe { &mut *jc }.entries[i] = JumpCacheEntry {
+            pc,
+            flags,
+            code: code as usize,
+            tb: tb as usize,
+        };
         Lookup::Code(code, tb)
     }
 

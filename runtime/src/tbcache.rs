@@ -186,6 +186,19 @@ impl Tb {
         !self.compiling.load(Ordering::Acquire) && !self.compiling.swap(true, Ordering::AcqRel)
     }
 
+    /// Executions counted so far in the first tier.
+    pub(crate) fn execs(&self) -> u32 {
+        self.execs.load(Ordering::Relaxed)
+    }
+
+    /// Adds `n` executions counted elsewhere (a jump-cache entry's). Not
+    /// a locked add, as in [`Tb::count_exec`].
+    pub(crate) fn add_execs(&self, n: usize) {
+        let k = u32::try_from(n).unwrap_or(u32::MAX);
+        self.execs
+            .store(self.execs().saturating_add(k), Ordering::Relaxed);
+    }
+
     /// Counts one more execution in the first tier and returns the count
     /// before it. Not a locked increment: vCPUs running the TB at once may
     /// lose counts, which only delays its compile a little.
@@ -315,6 +328,13 @@ impl Generation {
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
     pub(crate) fn get(&self, pc: u64, flags: u64, phys: u64) -> Option<Arc<Tb>> {
         self.tbs.pin().get(&(pc, flags, phys)).cloned()
+    }
+
+    /// [`Generation::get`] without taking a reference count (two locked
+    /// instructions on the execution loop's path): the TB stays alive as
+    /// long as this generation, which the caller holds (invariant 3).
+    pub(crate) fn get_ptr(&self, pc: u64, flags: u64, phys: u64) -> Option<*const Tb> {
+        self.tbs.pin().get(&(pc, flags, phys)).map(Arc::as_ptr)
     }
 
     /// Copies compiled code into this generation's code memory and records

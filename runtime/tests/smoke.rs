@@ -228,3 +228,48 @@ fn illegal_instruction_traps_with_bits() {
     );
     assert_eq!(cpu.x[10], 1);
 }
+
+/// A TB is queued for Cranelift on its run after `jit_threshold` runs in
+/// the first tier, not before, and not later: the runs a vCPU counts in
+/// its jump cache (and adds to the TB in batches) all count.
+#[test]
+fn a_tb_is_queued_after_exactly_threshold_runs() {
+    for threshold in [1, 7, 100, 200, 1000] {
+        for (extra, want) in [(0, 0), (1, 1)] {
+            // x5 = threshold + extra + 1; loop: x5 -= 1; bne x5, x0, loop;
+            // ecall. The first TB runs the loop body once (a superblock up
+            // to the backward branch), the loop's own TB the other times.
+            let n = threshold + extra + 1;
+            let code = [
+                lui(5, (n >> 12) + u32::from(n & 0x800 != 0)),
+                addi(5, 5, ((n & 0xfff) as i32) << 20 >> 20),
+                addi(5, 5, -1), // loop
+                bne(5, 0, -4),
+                ECALL,
+            ];
+            let (engine, mut cpu) = setup(&code);
+            let space = engine.space().clone();
+            drop(engine);
+            let engine = Engine::new(
+                space,
+                EngineConfig {
+                    jit_threshold: threshold,
+                    ..EngineConfig::default()
+                },
+            )
+            .expect("engine");
+            let exit = engine.run(&mut cpu).expect("run");
+            assert!(
+                matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+                "{exit:?}"
+            );
+            assert_eq!(cpu.x[5], 0);
+            assert_eq!(
+                engine.compile_stats().queued_compiles,
+                want,
+                "threshold {threshold}, loop TB run {} times",
+                threshold + extra
+            );
+        }
+    }
+}
