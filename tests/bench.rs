@@ -590,6 +590,50 @@ fn perfmap_static_busybox() {
     }
 }
 
+/// A forked child compiles nothing in its first 50 ms (most exec or exit
+/// by then), but one that runs longer compiles its own hot code: a
+/// subshell's loop, seen in the child's own perf map.
+#[test]
+fn forked_child_that_lives_compiles_its_loop() {
+    if skipped() {
+        return;
+    }
+    let root = sysroot();
+    let run = std::process::Command::new(cranemu())
+        .args(["run", "-perfmap"])
+        .arg(root.join("usr/bin/busybox"))
+        .args([
+            "sh",
+            "-c",
+            "( read pid rest < /proc/self/stat; echo child $pid; i=0; \
+             while [ $i -lt 20000 ]; do i=$((i+1)); done; echo $i ); echo parent $$",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn cranemu");
+    let parent = run.id();
+    let out = run.wait_with_output().expect("run cranemu");
+    let _ = std::fs::remove_file(format!("/tmp/perf-{parent}.map"));
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let pid: u32 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("child "))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no child pid in {text:?}"));
+    assert!(text.contains("20000"), "{text}");
+    assert!(
+        text.contains(&format!("parent {parent}")) && pid != parent,
+        "the subshell did not fork: {text}"
+    );
+    let path = PathBuf::from(format!("/tmp/perf-{pid}.map"));
+    let map = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    // The parent compiled a few blocks before the fork (its map's lines
+    // start the child's); the child's loop adds hundreds.
+    assert!(map.lines().count() > 100, "child map:\n{map}");
+}
+
 #[test]
 fn perfmap_system_mode() {
     if skipped() {

@@ -1214,9 +1214,9 @@ impl Engine {
         });
         // SAFETY: as above.
         if unsafe { libc::getpid() } != pid {
-            // The child: the compile thread did not come along. A failure
-            // to start one shows at the next hot TB.
-            let _ = self.compiles.adopt(|| self.spawn_compiler());
+            // The child: the compile thread did not come along; the child
+            // starts its own only if it lives a while (see compileq.rs).
+            self.compiles.defer_after_fork();
         }
         r
     }
