@@ -29,9 +29,10 @@ use cranemu_softmmu::system::{GuestVirtAddr, Priv as MmuPriv, PAGE_SIZE};
 
 use super::memory::{mmu_idx, Fault, SysFetch, SysInterpMemory};
 use super::{Machine, MachineExit};
+use crate::compile::compile_tb;
 use crate::stats::Counters;
 use crate::tbcache::{Generation, Slot, Stale, Tb};
-use crate::{compile_tb, log_translated, Error, Result};
+use crate::{log_translated, Error, Result};
 
 const EMPTY: JumpCacheEntry = JumpCacheEntry {
     pc: u64::MAX,

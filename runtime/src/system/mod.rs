@@ -41,7 +41,7 @@ use cranemu_hw::plic::Plic;
 use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
-use crate::compile_tb;
+use crate::compile::compile_tb;
 use crate::compileq::CompileQueue;
 use crate::stats::{Counters, Stats};
 use crate::tbcache::TbCache;
