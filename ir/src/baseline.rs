@@ -32,7 +32,7 @@ use crate::{BinOp, Block, Inst, IntCC, MemOp, Terminator, Value};
 /// values; `off` in [`Op::Get`], [`Op::Set`] and [`Op::SetConst`] is a
 /// byte offset into the CPU state; `pc` is the guest instruction's pc
 /// minus the block's.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum Op {
     Const {
         d: u16,
@@ -189,7 +189,7 @@ enum Op {
         c: u16,
         pc: u64,
     },
-    /// `block.insts[i]`, run by [`interp::step`].
+    /// `Program::slow[i]`, run by [`interp::step`].
     Slow {
         i: u32,
         pc: i32,
@@ -200,17 +200,23 @@ enum Op {
 const _: () = assert!(std::mem::size_of::<Op>() == 16);
 
 /// A block lowered for the first tier. Built by [`Program::lower`] from a
-/// verified [`Block`], and run with that block by [`run`].
-#[derive(Clone, Debug)]
+/// verified [`Block`] and run by [`run`]; it holds everything the block
+/// does (the instructions left to the reference interpreter are copied
+/// into it), so the block's IR need not be kept to run it. Two programs
+/// are equal exactly when the blocks they were lowered from do the same.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     ops: Box<[Op]>,
+    /// The instructions [`Op::Slow`] runs.
+    slow: Box<[Inst]>,
+    /// The block's terminator.
+    term: Terminator,
+    /// The block's guest pc (pcs in ops are relative to it).
+    pc: u64,
     /// The block's value count (the value array's length).
     num_values: u32,
     /// One past the highest CPU-state byte an op reads or writes.
     state_len: usize,
-    /// Some op is left to the reference interpreter's step (see
-    /// [`Program::needs_fp_env`]).
-    slow: bool,
 }
 
 /// [`Program::lower`]'s work arrays.
@@ -219,6 +225,7 @@ struct Scratch {
     defs: Vec<Def>,
     uses: Vec<u32>,
     ops: Vec<Op>,
+    slow: Vec<Inst>,
 }
 
 /// What lowering knows about a value defined earlier in the block.
@@ -258,12 +265,18 @@ impl Program {
         let off_of = |o: i32| u16::try_from(o).ok().filter(|&o| o <= u16::MAX - 8);
         // Pass 1: what each value is, and how many ops still read it once
         // constants and address offsets are folded.
-        let Scratch { defs, uses, ops } = scratch;
+        let Scratch {
+            defs,
+            uses,
+            ops,
+            slow,
+        } = scratch;
         defs.clear();
         defs.resize(n, Def::Other);
         uses.clear();
         uses.resize(n, 0);
         ops.clear();
+        slow.clear();
         let (defs, uses) = (&mut defs[..], &mut uses[..]);
         for inst in &block.insts {
             inst.for_each_arg(|v| uses[v.index()] += 1);
@@ -310,7 +323,7 @@ impl Program {
         // Pass 2: emit, with the same folding decisions.
         let mut state_len = 0usize;
         let mut pc = block.pc;
-        for (i, inst) in block.insts.iter().enumerate() {
+        for inst in &block.insts {
             let pure = matches!(
                 inst,
                 Inst::Iconst { .. }
@@ -412,19 +425,23 @@ impl Program {
                     }
                 }
                 Inst::ExitIf { cond, pc } => Op::ExitIf { c: idx(cond), pc },
-                _ => Op::Slow {
-                    i: u32::try_from(i).ok()?,
-                    pc: rel,
-                },
+                _ => {
+                    slow.push(*inst);
+                    Op::Slow {
+                        i: u32::try_from(slow.len() - 1).ok()?,
+                        pc: rel,
+                    }
+                }
             };
             ops.push(op);
         }
-        block.term?;
         Some(Program {
             ops: ops[..].into(),
+            slow: slow[..].into(),
+            term: block.term?,
+            pc: block.pc,
             num_values: block.num_values,
             state_len,
-            slow: ops.iter().any(|op| matches!(op, Op::Slow { .. })),
         })
     }
 
@@ -433,7 +450,12 @@ impl Program {
     /// flags and rounds nothing, so the caller need not set the guest's
     /// float environment up around it.
     pub fn needs_fp_env(&self) -> bool {
-        self.slow
+        !self.slow.is_empty()
+    }
+
+    /// The guest virtual address of the block's first instruction.
+    pub fn pc(&self) -> u64 {
+        self.pc
     }
 
     /// The number of lowered ops (for statistics and tests).
@@ -448,7 +470,7 @@ impl Program {
 
     /// Heap bytes held.
     pub fn footprint(&self) -> usize {
-        std::mem::size_of_val(&*self.ops)
+        std::mem::size_of_val(&*self.ops) + std::mem::size_of_val(&*self.slow)
     }
 }
 
@@ -535,39 +557,33 @@ impl Values {
     }
 }
 
-/// Runs `prog`, lowered from `block`, on the CPU-state bytes `state`,
-/// guest memory `mem` and the helper table `helpers`, with the value
-/// array `vals`: what [`interp::run`] does with `block`, the same outcome
-/// and the same effects on state, memory and the float flags.
+/// Runs `prog` on the CPU-state bytes `state`, guest memory `mem` and
+/// the helper table `helpers`, with the value array `vals`: what
+/// [`interp::run`] does with the block `prog` was lowered from, the same
+/// outcome and the same effects on state, memory and the float flags.
 ///
 /// # Panics
-/// If `prog` was not lowered from `block`, or `state` is shorter than an
-/// offset the block uses.
+/// If `state` is shorter than an offset the block uses.
 ///
 /// # Safety
 /// As [`interp::run`].
 pub unsafe fn run(
     prog: &Program,
-    block: &Block,
     state: &mut [u8],
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
     vals: &mut Values,
 ) -> Outcome {
-    assert_eq!(
-        prog.num_values, block.num_values,
-        "a program of another block"
-    );
     assert!(state.len() >= prog.state_len, "CPU state too short");
-    let n = block.num_values as usize;
+    let n = prog.num_values as usize;
     if vals.0.len() < n {
         vals.0.resize(n, 0);
     }
     // SAFETY: the caller's contract, passed on; the checks above.
-    unsafe { run_with(prog, block, state, mem, helpers, &mut vals.0[..n]) }
+    unsafe { run_with(prog, state, mem, helpers, &mut vals.0[..n]) }
 }
 
-/// [`run`] with the value array `vals` (`block.num_values` long).
+/// [`run`] with the value array `vals` (`prog.num_values` long).
 ///
 /// # Safety
 /// As [`run`], whose checks must have passed: every value index in `prog`
@@ -576,7 +592,6 @@ pub unsafe fn run(
 /// most `state.len()`.
 unsafe fn run_with(
     prog: &Program,
-    block: &Block,
     state: &mut [u8],
     mem: &mut dyn Memory,
     helpers: &[HelperFn],
@@ -588,7 +603,7 @@ unsafe fn run_with(
     // slices, so no access aliases another live reference.
     let v = |i: u16| unsafe { *vp.add(usize::from(i)) };
     let set = |i: u16, x: u64| unsafe { *vp.add(usize::from(i)) = x };
-    let pc_of = |rel: i32| block.pc.wrapping_add(rel as i64 as u64);
+    let pc_of = |rel: i32| prog.pc.wrapping_add(rel as i64 as u64);
     for op in prog.ops.iter() {
         match *op {
             Op::Const { d, imm } => set(d, imm),
@@ -665,7 +680,7 @@ unsafe fn run_with(
                 }
             }
             Op::Slow { i, pc } => {
-                let inst = &block.insts[i as usize];
+                let inst = &prog.slow[i as usize];
                 // SAFETY: the values, read through the same pointer as the
                 // other ops (no live reference to them meanwhile).
                 let all = unsafe { std::slice::from_raw_parts(vp, n) };
@@ -682,7 +697,7 @@ unsafe fn run_with(
             }
         }
     }
-    interp::finish(block.term.expect("a lowered block is terminated"), vals)
+    interp::finish(prog.term, vals)
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cranemu_backend::{Backend, ExitSlot, Quality, RegionMember};
-use cranemu_softmmu::user::PAGE_SIZE;
+use cranemu_ir::baseline::Program;
+use cranemu_ir::Block;
+use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
 
 use crate::stats::Counters;
 use crate::tbcache::{Generation, Tb};
@@ -48,15 +50,15 @@ fn region_members(
         return members;
     }
     let min_execs = (config.jit_threshold / 4).max(1);
-    let page = head.ir.pc / PAGE_SIZE;
-    let mut pcs = vec![head.ir.pc];
-    let mut insns = head.ir.guest_insns;
+    let page = head.pc / PAGE_SIZE;
+    let mut pcs = vec![head.pc];
+    let mut insns = head.guest_insns;
     let mut next = 0;
     loop {
         let targets = match next {
-            0 => head.ir.direct_targets(),
+            0 => head.targets.to_vec(),
             i => match members.get(i - 1) {
-                Some(t) => t.ir.direct_targets(),
+                Some(t) => t.targets.to_vec(),
                 None => break,
             },
         };
@@ -69,15 +71,15 @@ fn region_members(
                 continue;
             }
             let phys = head.phys - head.phys % PAGE_SIZE + pc % PAGE_SIZE;
-            let Some(t) = generation.get(pc, head.ir.flags, phys) else {
+            let Some(t) = generation.get(pc, head.flags, phys) else {
                 continue;
             };
             let joins = !t.is_invalid()
                 && t.execs.load(Ordering::Relaxed) >= min_execs
-                && insns + t.ir.guest_insns <= REGION_MAX_INSNS
+                && insns + t.guest_insns <= REGION_MAX_INSNS
                 && t.pages().iter().all(|p| head.pages().contains(p));
             if joins {
-                insns += t.ir.guest_insns;
+                insns += t.guest_insns;
                 pcs.push(pc);
                 members.push(t);
             }
@@ -85,9 +87,7 @@ fn region_members(
     }
     // Only a loop back to the head pays for the larger compile: straight
     // paths run once per entry, and their TBs chain as well alone.
-    let loops = members
-        .iter()
-        .any(|t| t.ir.direct_targets().contains(&head.ir.pc));
+    let loops = members.iter().any(|t| t.targets.contains(&head.pc));
     if !loops {
         members.clear();
     }
@@ -103,6 +103,10 @@ fn region_members(
 /// members keep their own TBs, compiled or not, for entries from
 /// elsewhere. Two threads may race to compile the same TB; the loser's
 /// code is left unused in the arena.
+///
+/// A TB whose IR was not kept is translated again from `space` (user
+/// mode; see [`ir_of`]). `Ok(None)` if that gave other code: the guest
+/// changed or unmapped it, and the TB is (or is about to be) invalidated.
 pub(crate) fn compile_tb(
     backend: &Backend,
     config: &EngineConfig,
@@ -110,10 +114,23 @@ pub(crate) fn compile_tb(
     tb: &Tb,
     counters: &Counters,
     backlog: usize,
-) -> Result<*const u8> {
+    space: Option<&GuestSpace>,
+) -> Result<Option<*const u8>> {
     let t0 = Instant::now();
     let log = &config.log;
-    let others = region_members(config, generation, tb, backlog);
+    let Ok(head_ir) = fresh_ir(tb, config, space) else {
+        Counters::bump(&counters.dropped_compiles);
+        return Ok(None);
+    };
+    let mut fresh = vec![head_ir];
+    let mut others = region_members(config, generation, tb, backlog);
+    others.retain(|t| match fresh_ir(t, config, space) {
+        Ok(ir) => {
+            fresh.push(ir);
+            true
+        }
+        Err(()) => false,
+    });
     let tbs: Vec<&Tb> = std::iter::once(tb)
         .chain(others.iter().map(|t| &**t))
         .collect();
@@ -121,14 +138,14 @@ pub(crate) fn compile_tb(
         .iter()
         .map(|t| t.slots.iter().map(|s| &s.target as ExitSlot).collect())
         .collect();
-    let members: Vec<RegionMember<'_>> = tbs
-        .iter()
-        .zip(&slot_ptrs)
-        .map(|(t, slots)| RegionMember {
-            block: &t.ir,
-            slots,
-        })
-        .collect();
+    let mut members: Vec<RegionMember<'_>> = Vec::with_capacity(tbs.len());
+    for ((t, ir), slots) in tbs.iter().zip(&fresh).zip(&slot_ptrs) {
+        // `fresh_ir` gave either a new IR or found the kept one.
+        let Some(block) = ir.as_ref().or(t.ir.as_ref()) else {
+            return Ok(None);
+        };
+        members.push(RegionMember { block, slots });
+    }
     // Loops (a region, or a TB that jumps to itself) get Cranelift's
     // optimizations, and so does all code while the compile thread keeps
     // up; other code compiles quickly while code warms up (or a vCPU
@@ -136,7 +153,7 @@ pub(crate) fn compile_tb(
     // cannot be a region (it leaves the page) is then optimized once the
     // queue is short.
     let calm = backlog <= REGION_MAX_BACKLOG;
-    let quality = if calm || !others.is_empty() || tb.ir.direct_targets().contains(&tb.ir.pc) {
+    let quality = if calm || !others.is_empty() || tb.targets.contains(&tb.pc) {
         Quality::Optimized
     } else {
         config.straight_quality
@@ -149,7 +166,7 @@ pub(crate) fn compile_tb(
     if code != placed {
         Counters::bump(&counters.races);
     } else if let Some(perf) = &log.perfmap {
-        perf.record(placed, compiled.code.len(), tb.ir.pc);
+        perf.record(placed, compiled.code.len(), tb.pc);
     }
     for t in &others {
         t.set_in_region();
@@ -160,12 +177,12 @@ pub(crate) fn compile_tb(
         let _ = write!(
             out,
             "OUT: {:#x} [size={}] host {:p}",
-            tb.ir.pc,
+            tb.pc,
             compiled.code.len(),
             placed
         );
         if !others.is_empty() {
-            let pcs: Vec<String> = others.iter().map(|t| format!("{:#x}", t.ir.pc)).collect();
+            let pcs: Vec<String> = others.iter().map(|t| format!("{:#x}", t.pc)).collect();
             let _ = write!(out, " region with {}", pcs.join(", "));
         }
         out.push('\n');
@@ -173,11 +190,83 @@ pub(crate) fn compile_tb(
         out.push('\n');
         log.write(&out);
     }
-    let insns: u64 = tbs.iter().map(|t| u64::from(t.ir.guest_insns)).sum();
+    let insns: u64 = tbs.iter().map(|t| u64::from(t.guest_insns)).sum();
     Counters::bump(&counters.compiled_blocks);
     Counters::add(&counters.region_members, others.len() as u64);
     Counters::add(&counters.compiled_insns, insns);
     Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);
     Counters::add(&counters.code_bytes, compiled.code.len() as u64);
-    Ok(code)
+    Ok(Some(code))
+}
+
+/// The IR to compile `t` from, when it did not keep its own
+/// (`Ok(None)`: use `t.ir`): its guest code translated again from `space`
+/// (user mode), if that lowers to the same first-tier program as the TB's
+/// and reads the same pages. `Err(())` if the code is not the TB's any
+/// more (changed or unmapped since), or there is no `space` to read it
+/// from.
+fn fresh_ir(
+    t: &Tb,
+    config: &EngineConfig,
+    space: Option<&GuestSpace>,
+) -> std::result::Result<Option<Block>, ()> {
+    if t.ir.is_some() {
+        return Ok(None);
+    }
+    let (Some(space), Some(prog)) = (space, t.baseline.as_ref()) else {
+        return Err(());
+    };
+    let (ir, pages) = crate::translate_ir(space, config, t.pc, t.flags);
+    let same = pages == t.pages() && Program::lower(&ir).as_ref() == Some(prog);
+    if same {
+        Ok(Some(ir))
+    } else {
+        Err(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranemu_softmmu::user::Prot;
+
+    const CODE: u64 = 0x10000;
+
+    /// `addi a0, a0, imm; ecall` as bytes.
+    fn code(imm: i32) -> Vec<u8> {
+        let addi = ((imm as u32) << 20) | (10 << 15) | (10 << 7) | 0x13;
+        [addi, 0x73].iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// A TB that did not keep its IR compiles from its code translated
+    /// again, and only while that code is still the TB's.
+    #[test]
+    fn fresh_ir_only_for_the_same_code() {
+        let space = GuestSpace::new().expect("guest space");
+        space.map(CODE, 0x1000, Prot::RX, true).expect("map");
+        space.write_force(CODE, &code(5)).expect("write");
+        let config = EngineConfig::default();
+        let (ir, pages) = crate::translate_ir(&space, &config, CODE, 0);
+        let tb = Tb::new(ir, CODE, pages, false);
+        assert!(tb.ir.is_none() && tb.baseline.is_some());
+        let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
+        assert_eq!(fresh.map(|b| b.pc), Some(CODE));
+        // Another immediate: other code, not compiled for this TB.
+        space.write_force(CODE, &code(6)).expect("write");
+        assert!(fresh_ir(&tb, &config, Some(&space)).is_err());
+        // Unmapped: nothing to read.
+        space.write_force(CODE, &code(5)).expect("write");
+        assert!(fresh_ir(&tb, &config, Some(&space)).is_ok());
+        space.unmap(CODE, 0x1000).expect("unmap");
+        assert!(fresh_ir(&tb, &config, Some(&space)).is_err());
+        // No space to read from (system mode keeps its IR instead).
+        assert!(fresh_ir(&tb, &config, None).is_err());
+        let kept = Tb::new(
+            crate::translate_ir(&space, &config, CODE, 0).0,
+            CODE,
+            vec![],
+            true,
+        );
+        assert!(matches!(fresh_ir(&kept, &config, None), Ok(None)));
+    }
 }

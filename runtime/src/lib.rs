@@ -496,6 +496,30 @@ impl interp::Memory for InterpMemory<'_> {
     }
 }
 
+/// The translator's options under `config`.
+fn translate_options(config: &EngineConfig) -> TranslateOptions {
+    TranslateOptions {
+        max_insns: config.max_block_insns,
+        count_insns: config.count_insns,
+        superblocks: config.superblocks,
+    }
+}
+
+/// Translates the user-mode guest code at `pc` under TB flags `flags`
+/// again, as [`Engine::translate`] did (for a TB that did not keep its
+/// IR): the IR, and the guest pages it was read from.
+pub(crate) fn translate_ir(
+    space: &GuestSpace,
+    config: &EngineConfig,
+    pc: u64,
+    flags: u64,
+) -> (cranemu_ir::Block, Vec<u64>) {
+    let fetch = Fetch::new(space);
+    let mut t = translate_block(&fetch, pc, flags, &translate_options(config));
+    cranemu_ir::passes::dead_state_stores(&mut t.ir);
+    (t.ir, fetch.pages.take())
+}
+
 /// Reads guest code through the guest space's execute permission,
 /// watching each page for writes before it reads from it and recording
 /// the pages (see [`tbcache`], invariant 5).
@@ -704,13 +728,8 @@ impl Engine {
     /// held), watching the pages it reads.
     fn translate(&self, pc: u64, flags: u64, counters: &Counters) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
-        let opts = TranslateOptions {
-            max_insns: self.config.max_block_insns,
-            count_insns: self.config.count_insns,
-            superblocks: self.config.superblocks,
-        };
         let fetch = Fetch::new(&self.space);
-        let mut tb = translate_block(&fetch, pc, flags, &opts);
+        let mut tb = translate_block(&fetch, pc, flags, &translate_options(&self.config));
         cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
@@ -723,9 +742,12 @@ impl Engine {
             self.log_block(&tb);
         }
         Counters::bump(&counters.blocks);
-        Counters::add(&counters.guest_insns, tb.ir.guest_insns as u64);
-        // Lowering for the first tier is part of tier 1's cost.
-        let tb = Tb::new(tb.ir, pc, fetch.pages.take());
+        Counters::add(&counters.guest_insns, u64::from(tb.ir.guest_insns));
+        // Lowering for the first tier is part of tier 1's cost. The IR is
+        // translated again when the TB is hot (`compile::ir_of`), unless
+        // every TB is compiled at once or the reference interpreter runs.
+        let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
+        let tb = Tb::new(tb.ir, pc, fetch.pages.take(), keep_ir);
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
     }
@@ -740,7 +762,14 @@ impl Engine {
             tb,
             counters,
             usize::MAX,
-        )
+            Some(&self.space),
+        )?
+        .ok_or_else(|| {
+            Error::Codegen(format!(
+                "the code of TB {:#x} changed under its compile",
+                tb.pc
+            ))
+        })
     }
 
     /// Queues hot `tb` (claimed) for the compile thread, starting the
@@ -763,11 +792,12 @@ impl Engine {
     /// Starts the compile thread, with every signal blocked (guest signals
     /// are delivered on vCPU threads only).
     fn spawn_compiler(&self) -> std::io::Result<()> {
-        let (backend, config, cache, queue) = (
+        let (backend, config, cache, queue, space) = (
             self.backend.clone(),
             self.config.clone(),
             self.cache.clone(),
             self.compiles.clone(),
+            self.space.clone(),
         );
         // SAFETY: plain signal-mask manipulation of this thread; the old
         // mask is restored below, and the new thread inherits the full one.
@@ -784,7 +814,9 @@ impl Engine {
                 queue.run(
                     &cache,
                     |generation, tb, counters, backlog| {
-                        compile_tb(&backend, &config, generation, tb, counters, backlog).map(|_| ())
+                        let space = Some(&*space);
+                        compile_tb(&backend, &config, generation, tb, counters, backlog, space)
+                            .map(|_| ())
                     },
                     || {},
                 )
@@ -1012,11 +1044,15 @@ impl Engine {
                 (cpu as *mut CpuState).cast::<u8>(),
                 std::mem::size_of::<CpuState>(),
             );
-            match prog {
-                Some(prog) => {
-                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers, vals)
-                }
-                None => interp::run(&tb.ir, bytes, &mut mem, helpers),
+            match (prog, &tb.ir) {
+                (Some(prog), _) => cranemu_ir::baseline::run(prog, bytes, &mut mem, helpers, vals),
+                (None, Some(ir)) => interp::run(ir, bytes, &mut mem, helpers),
+                // Not reached: a TB without a program keeps its IR, and so
+                // does every TB when the reference interpreter runs.
+                (None, None) => interp::Outcome::Exit {
+                    pc: tb.pc,
+                    flush: false,
+                },
             }
         };
         if let Some(t0) = t0 {

@@ -99,11 +99,22 @@ pub(crate) struct Slot {
 /// is compiled by Cranelift when it has run
 /// [`crate::EngineConfig::jit_threshold`] times.
 pub(crate) struct Tb {
-    /// The IR, compiled when the TB is hot.
-    pub(crate) ir: cranemu_ir::Block,
+    /// The guest virtual address of its first instruction.
+    pub(crate) pc: u64,
+    /// The TB flags it was translated under.
+    pub(crate) flags: u64,
+    /// Guest instructions it covers.
+    pub(crate) guest_insns: u32,
+    /// Its direct exits' guest pcs ([`cranemu_ir::Block::direct_targets`]).
+    pub(crate) targets: Box<[u64]>,
+    /// The IR, if kept (see [`Tb::new`]); otherwise the compiler
+    /// translates the guest code again when the TB is hot, and compiles it
+    /// only if that gives the same program (`compile::ir_of`). IR is
+    /// most of a large program's heap (gcc's cc1: 125 MB of 290 MB).
+    pub(crate) ir: Option<cranemu_ir::Block>,
     /// The IR lowered for the first tier, which runs the TB until it is
     /// compiled; `None` for a block beyond its limits, which the
-    /// reference interpreter runs instead.
+    /// reference interpreter runs instead (its IR is then kept).
     pub(crate) baseline: Option<cranemu_ir::baseline::Program>,
     /// The address its first instruction was read from: the guest
     /// physical address in system mode, the pc again in user mode. Part
@@ -144,13 +155,25 @@ struct Links {
 impl Tb {
     /// A TB for `ir` whose first instruction was read from `phys` (see
     /// [`Tb::phys`]) and whose instructions came from guest pages `pages`
-    /// (physical page numbers in system mode).
-    pub(crate) fn new(mut ir: cranemu_ir::Block, phys: u64, pages: Vec<u64>) -> Arc<Tb> {
-        // The IR lives as long as the TB: drop the slack of its growth
-        // (a quarter of it on average, over 100k TBs in a large program).
-        ir.insts.shrink_to_fit();
+    /// (physical page numbers in system mode). The IR is kept if
+    /// `keep_ir` (the caller cannot translate the code again, or needs the
+    /// reference interpreter) or if the first tier cannot lower it.
+    pub(crate) fn new(
+        mut ir: cranemu_ir::Block,
+        phys: u64,
+        pages: Vec<u64>,
+        keep_ir: bool,
+    ) -> Arc<Tb> {
         let n = ir.direct_exits();
         let baseline = cranemu_ir::baseline::Program::lower(&ir);
+        let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
+        let targets = ir.direct_targets().into_boxed_slice();
+        let ir = (keep_ir || baseline.is_none()).then(|| {
+            // The IR lives as long as the TB: drop the slack of its
+            // growth (a quarter of it on average).
+            ir.insts.shrink_to_fit();
+            ir
+        });
         Arc::new_cyclic(|me: &Weak<Tb>| Tb {
             slots: (0..n)
                 .map(|index| Slot {
@@ -159,6 +182,10 @@ impl Tb {
                     index,
                 })
                 .collect(),
+            pc,
+            flags,
+            guest_insns,
+            targets,
             ir,
             baseline,
             phys,
@@ -271,7 +298,7 @@ impl Tb {
     /// Bytes this TB holds on to (code, and a rough size of its IR).
     fn footprint(&self) -> usize {
         self.code_len.load(Ordering::Relaxed)
-            + self.ir.insts.len() * 32
+            + self.ir.as_ref().map_or(0, |ir| ir.insts.len() * 32)
             + self.baseline.as_ref().map_or(0, |b| b.footprint())
             + 256
     }
@@ -615,7 +642,7 @@ impl TbCache {
         }) {
             return Err(Stale::Page);
         }
-        let key = (tb.ir.pc, tb.ir.flags, tb.phys);
+        let key = (tb.pc, tb.flags, tb.phys);
         let tbs = generation.tbs.pin();
         if let Some(winner) = tbs.get(&key) {
             Counters::bump(&counters.races);
@@ -689,7 +716,7 @@ impl TbCache {
                 }
             }
             let tbs = generation.tbs.pin();
-            let key = (tb.ir.pc, tb.ir.flags, tb.phys);
+            let key = (tb.pc, tb.flags, tb.phys);
             if tbs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tb)) {
                 tbs.remove(&key);
             }

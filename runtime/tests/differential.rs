@@ -300,8 +300,7 @@ fn run_interpreted(
             thread_local! {
                 static VALUES: std::cell::RefCell<baseline::Values> = Default::default();
             }
-            VALUES
-                .with_borrow_mut(|vals| baseline::run(&prog, block, bytes, &mut mem, helpers, vals))
+            VALUES.with_borrow_mut(|vals| baseline::run(&prog, bytes, &mut mem, helpers, vals))
         } else {
             interp::run(block, bytes, &mut mem, helpers)
         }

@@ -389,11 +389,13 @@ impl Hart {
                 // TB only raises that fault. It is not cached, since its
                 // key (the first page) cannot tell when the guest maps
                 // the second: a cached one would fault forever after.
-                return Ok(Some(Translated::Once(Tb::new(t.ir, phys, pages))));
+                return Ok(Some(Translated::Once(Tb::new(t.ir, phys, pages, true))));
             }
             let unmarked = pages.iter().any(|p| !marked.contains(p));
             let raced = unmarked || !pages.iter().all(|&p| self.m.phys.code_holds(p * PAGE_SIZE));
-            let tb = Tb::new(t.ir, phys, pages.clone());
+            // The IR is kept: translating again would need this hart's
+            // page tables as they were.
+            let tb = Tb::new(t.ir, phys, pages.clone(), true);
             if raced && attempts >= RACE_LIMIT {
                 // Code and hot data share the page: run the bytes as read
                 // now, once, uncached, so the hart makes progress.
@@ -467,7 +469,11 @@ impl Hart {
                             &tb,
                             &self.counters,
                             usize::MAX,
-                        )?;
+                            None,
+                        )?
+                        .ok_or_else(|| {
+                            Error::Codegen(format!("TB {:#x} has no IR to compile", tb.pc))
+                        })?;
                         (code, Arc::as_ptr(&tb))
                     } else if let Some(code) = tb.code() {
                         // Compiled meanwhile by the compile thread.
@@ -539,7 +545,7 @@ impl Hart {
             });
         }
         Counters::bump_own(&self.counters.interpreted_blocks);
-        let idx = mmu_idx(tb_flags::mmu_idx(tb.ir.flags));
+        let idx = mmu_idx(tb_flags::mmu_idx(tb.flags));
         let reference = self.m.config.engine.reference_interpreter;
         let mut vals = std::mem::take(&mut self.vals);
         enter_guest_fp(&self.cpu);
@@ -559,11 +565,17 @@ impl Hart {
                 std::mem::size_of::<CpuState>(),
             );
             let helpers = cranemu_frontend::helpers::HELPERS;
-            match &tb.baseline {
-                Some(prog) if !reference => {
-                    cranemu_ir::baseline::run(prog, &tb.ir, bytes, &mut mem, helpers, &mut vals)
+            let prog = tb.baseline.as_ref().filter(|_| !reference);
+            match (prog, &tb.ir) {
+                (Some(prog), _) => {
+                    cranemu_ir::baseline::run(prog, bytes, &mut mem, helpers, &mut vals)
                 }
-                _ => interp::run(&tb.ir, bytes, &mut mem, helpers),
+                (None, Some(ir)) => interp::run(ir, bytes, &mut mem, helpers),
+                // Not reached: a TB without a program keeps its IR.
+                (None, None) => interp::Outcome::Exit {
+                    pc: tb.pc,
+                    flush: false,
+                },
             }
         };
         let fault = mem.fault;

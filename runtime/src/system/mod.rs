@@ -486,7 +486,7 @@ impl SystemEngine {
                         &m.cache,
                         |generation, tb, counters, backlog| {
                             let config = &m.config.engine;
-                            compile_tb(&m.backend, config, generation, tb, counters, backlog)
+                            compile_tb(&m.backend, config, generation, tb, counters, backlog, None)
                                 .map(|_| ())
                         },
                         // A compile error (a bug, or no executable memory
