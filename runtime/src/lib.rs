@@ -54,11 +54,19 @@
 //! [`EngineConfig::reference_interpreter`]. After
 //! [`EngineConfig::jit_threshold`] executions a TB is queued for the
 //! compile thread (`compileq.rs`) and stays in the first tier until its
-//! code is published, so no vCPU waits for Cranelift. A hot TB that loops back to itself through other hot TBs
-//! on its page is compiled with them as one region (`compile_tb`,
-//! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
-//! one host function; the members keep their own TBs for entries from
-//! elsewhere.
+//! code is published, so no vCPU waits for Cranelift. A hot TB that
+//! loops back to itself through other hot TBs on its page is compiled
+//! with them as one region (`compile.rs`, [`EngineConfig::region_tbs`]),
+//! so the loop's iterations stay inside one host function; the members
+//! keep their own TBs for entries from elsewhere.
+//!
+//! A user-mode TB keeps its first-tier program, not its IR (IR was most
+//! of a large program's heap): the compile thread translates the guest
+//! code again and compiles it only if that gives the same program from
+//! the same pages (`compile.rs`, `fresh_ir`). Runs of a cold TB are
+//! counted in the vCPU's cold jump-cache entry and added to the TB in
+//! batches, so only TBs that run often write to their TB. A forked child
+//! compiles nothing for its first 50 ms (`compileq.rs`).
 //!
 //! # Measuring
 //! Each vCPU thread and the compile thread count into their own
