@@ -202,8 +202,12 @@ const _: () = assert!(std::mem::size_of::<Op>() == 16);
 /// A block lowered for the first tier. Built by [`Program::lower`] from a
 /// verified [`Block`] and run by [`run`]; it holds everything the block
 /// does (the instructions left to the reference interpreter are copied
-/// into it), so the block's IR need not be kept to run it. Two programs
-/// are equal exactly when the blocks they were lowered from do the same.
+/// into it), so the block's IR need not be kept to run it. Programs
+/// lowered from the same guest code are equal; the runtime compares a
+/// TB's program with that of its code translated again, as a check that
+/// the code did not change meanwhile (equal programs may still come from
+/// blocks that differ in what the first tier does not keep, such as the
+/// pcs of instructions that cannot fault).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
     ops: Box<[Op]>,

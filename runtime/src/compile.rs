@@ -204,7 +204,9 @@ pub(crate) fn compile_tb(
 /// (user mode), if that lowers to the same first-tier program as the TB's
 /// and reads the same pages. `Err(())` if the code is not the TB's any
 /// more (changed or unmapped since), or there is no `space` to read it
-/// from.
+/// from. Reading the code again watches its pages again, as the first
+/// translation did (a page the guest wrote since, which was released, is
+/// write-protected once more: one more fault if the guest writes it).
 fn fresh_ir(
     t: &Tb,
     config: &EngineConfig,

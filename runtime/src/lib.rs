@@ -1178,6 +1178,17 @@ impl Engine {
             // reference ends with this block.
             let jc = unsafe { &mut *jc };
             if jc.epoch != epoch {
+                if jc.epoch.1 == generation.id {
+                    // The same generation (an invalidation moved the
+                    // epoch): its TBs are alive, invalidated ones too
+                    // (tbcache invariant 3), and keep the runs counted
+                    // here, or a guest that invalidates code more often
+                    // than a batch fills would never compile its loops.
+                    for e in jc.cold.iter().filter(|e| e.pc != u64::MAX && e.code != 0) {
+                        // SAFETY: as above.
+                        unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
+                    }
+                }
                 jc.epoch = epoch;
                 jc.entries.fill(EMPTY_ENTRY);
                 jc.cold.fill(EMPTY_ENTRY);

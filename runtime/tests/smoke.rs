@@ -273,3 +273,41 @@ fn a_tb_is_queued_after_exactly_threshold_runs() {
         }
     }
 }
+
+/// Runs counted in a vCPU's jump cache survive the cache being cleared by
+/// an invalidation: a loop that rewrites code on another page at every
+/// iteration (each write invalidates a TB and moves the cache's epoch) is
+/// still compiled once it has run the threshold's times.
+#[test]
+fn a_loop_that_invalidates_code_still_gets_compiled() {
+    const OTHER: u64 = 0x30000;
+    // jalr ra, 0(x7)
+    let jalr_ra_x7 = (7 << 15) | (1 << 7) | 0x67;
+    // jalr x0, 0(ra): ret
+    let ret: u32 = (1 << 15) | 0x67;
+    let code = [
+        lui(5, 1),                    // x5 = 4096 iterations
+        lui(7, (OTHER >> 12) as u32), // x7 = OTHER
+        jalr_ra_x7,                   // loop: call OTHER's `ret`
+        sd(0, 7, 64),                 // write OTHER's page: invalidates its TB
+        addi(5, 5, -1),
+        bne(5, 0, -12),
+        ECALL,
+    ];
+    let (engine, mut cpu) = setup(&code);
+    let space = engine.space().clone();
+    space.map(OTHER, 0x1000, Prot::RWX, true).expect("map");
+    space.write_force(OTHER, &ret.to_le_bytes()).expect("write");
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+        "{exit:?}"
+    );
+    assert_eq!(cpu.x[5], 0);
+    let stats = engine.stats();
+    assert!(stats.invalidations >= 1000, "{stats:?}");
+    assert!(
+        engine.compile_stats().queued_compiles >= 1,
+        "the loop was never queued: {stats:?}"
+    );
+}
