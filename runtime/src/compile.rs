@@ -105,7 +105,7 @@ fn region_members(
 /// code is left unused in the arena.
 ///
 /// A TB whose IR was not kept is translated again from `space` (user
-/// mode; see [`ir_of`]). `Ok(None)` if that gave other code: the guest
+/// mode; see [`fresh_ir`]). `Ok(None)` if that gave other code: the guest
 /// changed or unmapped it, and the TB is (or is about to be) invalidated.
 pub(crate) fn compile_tb(
     backend: &Backend,

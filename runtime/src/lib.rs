@@ -752,7 +752,7 @@ impl Engine {
         Counters::bump(&counters.blocks);
         Counters::add(&counters.guest_insns, u64::from(tb.ir.guest_insns));
         // Lowering for the first tier is part of tier 1's cost. The IR is
-        // translated again when the TB is hot (`compile::ir_of`), unless
+        // translated again when the TB is hot (`compile::fresh_ir`), unless
         // every TB is compiled at once or the reference interpreter runs.
         let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
         let tb = Tb::new(tb.ir, pc, fetch.pages.take(), keep_ir);

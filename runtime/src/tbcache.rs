@@ -109,7 +109,7 @@ pub(crate) struct Tb {
     pub(crate) targets: Box<[u64]>,
     /// The IR, if kept (see [`Tb::new`]); otherwise the compiler
     /// translates the guest code again when the TB is hot, and compiles it
-    /// only if that gives the same program (`compile::ir_of`). IR is
+    /// only if that gives the same program (`compile::fresh_ir`). IR is
     /// most of a large program's heap (gcc's cc1: 125 MB of 290 MB).
     pub(crate) ir: Option<cranemu_ir::Block>,
     /// The IR lowered for the first tier, which runs the TB until it is
