@@ -244,7 +244,8 @@ enum Def {
 
 impl Program {
     /// Lowers `block`, which must verify ([`crate::verify::verify`]).
-    /// `None` if the block is beyond this form's limits: more than 65,535
+    /// `None` if a value index is out of range, or the block is beyond
+    /// this form's limits: more than 65,535
     /// values, a CPU-state offset past 65,527, or a guest pc more than
     /// 2 GiB from the block's (the caller then runs the reference
     /// interpreter instead).
@@ -282,30 +283,33 @@ impl Program {
         ops.clear();
         slow.clear();
         let (defs, uses) = (&mut defs[..], &mut uses[..]);
+        // Every value index must be in range: `run` indexes values
+        // without checks (and the verifier runs only in debug builds).
+        let mut out_of_range = block
+            .insts
+            .iter()
+            .any(|i| i.dst().is_some_and(|d| d.index() >= n));
+        let mut count = |v: Value| match uses.get_mut(v.index()) {
+            Some(u) => *u += 1,
+            None => out_of_range = true,
+        };
         for inst in &block.insts {
-            inst.for_each_arg(|v| uses[v.index()] += 1);
+            inst.for_each_arg(&mut count);
         }
         if let Some(term) = &block.term {
-            term_args(term, |v| uses[v.index()] += 1);
+            term_args(term, &mut count);
         }
-        let konst = |defs: &[Def], v: Value| match defs[v.index()] {
-            Def::Const(k) => Some(k),
-            _ => None,
-        };
+        if out_of_range {
+            return None;
+        }
         for inst in &block.insts {
             match *inst {
                 Inst::Iconst { dst, imm } => defs[dst.index()] = Def::Const(imm),
                 Inst::Binary { op, dst, a, b } => {
-                    let (ka, kb) = (konst(defs, a), konst(defs, b));
-                    if let Some(k) = kb {
-                        uses[b.index()] -= 1;
+                    if let Some((x, konst, k)) = binary_operands(defs, op, a, b) {
+                        uses[konst.index()] -= 1;
                         if op == BinOp::Iadd {
-                            defs[dst.index()] = Def::AddConst(a, k);
-                        }
-                    } else if let (Some(k), true) = (ka, commutes(op)) {
-                        uses[a.index()] -= 1;
-                        if op == BinOp::Iadd {
-                            defs[dst.index()] = Def::AddConst(b, k);
+                            defs[dst.index()] = Def::AddConst(x, k);
                         }
                     }
                 }
@@ -341,12 +345,12 @@ impl Program {
             if pure && inst.dst().is_some_and(|d| uses[d.index()] == 0) {
                 continue;
             }
+            if let Inst::InsnStart { pc: p, .. } = *inst {
+                pc = p;
+                continue;
+            }
             let rel = i32::try_from(pc.wrapping_sub(block.pc) as i64).ok()?;
             let op = match *inst {
-                Inst::InsnStart { pc: p, .. } => {
-                    pc = p;
-                    continue;
-                }
                 Inst::Iconst { dst, imm } => Op::Const { d: idx(dst), imm },
                 Inst::GetState { dst, offset } => {
                     let off = off_of(offset)?;
@@ -361,19 +365,10 @@ impl Program {
                         None => Op::Set { off, s: idx(src) },
                     }
                 }
-                Inst::Binary { op, dst, a, b } => {
-                    let (ka, kb) = (konst(defs, a), konst(defs, b));
-                    let (x, k) = match (ka, kb) {
-                        (_, Some(k)) => (a, Some(k)),
-                        (Some(k), None) if commutes(op) => (b, Some(k)),
-                        _ => (a, None),
-                    };
-                    let (d, a_) = (idx(dst), idx(x));
-                    match k {
-                        Some(imm) => binary_imm(op, d, a_, imm),
-                        None => binary(op, d, idx(a), idx(b)),
-                    }
-                }
+                Inst::Binary { op, dst, a, b } => match binary_operands(defs, op, a, b) {
+                    Some((x, _, imm)) => binary_imm(op, idx(dst), idx(x), imm),
+                    None => binary(op, idx(dst), idx(a), idx(b)),
+                },
                 Inst::Icmp { cc, dst, a, b } => match konst(defs, b) {
                     Some(imm) => Op::CmpI {
                         cc,
@@ -475,6 +470,26 @@ impl Program {
     /// Heap bytes held.
     pub fn footprint(&self) -> usize {
         std::mem::size_of_val(&*self.ops) + std::mem::size_of_val(&*self.slow)
+    }
+}
+
+/// How `a op b` folds a constant operand, if it does: the other operand,
+/// the constant's value and the constant (the right one, or the left one
+/// of an op that commutes). Both passes of [`Program::lower`] use it, so
+/// they agree.
+fn binary_operands(defs: &[Def], op: BinOp, a: Value, b: Value) -> Option<(Value, Value, u64)> {
+    match (konst(defs, a), konst(defs, b)) {
+        (_, Some(k)) => Some((a, b, k)),
+        (Some(k), None) if commutes(op) => Some((b, a, k)),
+        _ => None,
+    }
+}
+
+/// The value of `v`, if it is a constant.
+fn konst(defs: &[Def], v: Value) -> Option<u64> {
+    match defs[v.index()] {
+        Def::Const(k) => Some(k),
+        _ => None,
     }
 }
 
@@ -791,5 +806,24 @@ mod tests {
         b.set_state(0x1_0000, x);
         b.terminate(Terminator::Jump { pc: 0x1004 });
         assert!(Program::lower(&block).is_none());
+        // A value index past the block's count (a block that would not
+        // verify): refused, never indexed.
+        for inst in [
+            Inst::Iconst {
+                dst: Value(7),
+                imm: 1,
+            },
+            Inst::SetState {
+                offset: 0,
+                src: Value(7),
+            },
+        ] {
+            let mut block = Block::new(0x1000);
+            let mut b = Builder::new(&mut block);
+            b.iconst(1);
+            b.terminate(Terminator::Jump { pc: 0x1004 });
+            block.insts.push(inst);
+            assert!(Program::lower(&block).is_none(), "{inst:?}");
+        }
     }
 }

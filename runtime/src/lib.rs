@@ -1033,11 +1033,8 @@ impl Engine {
         }
         Counters::bump_own(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);
-        let prog = tb
-            .baseline
-            .as_ref()
-            .filter(|_| !self.config.reference_interpreter);
-        let fp = prog.is_none_or(|p| p.needs_fp_env());
+        let reference = self.config.reference_interpreter;
+        let fp = tb.cold_needs_fp_env(reference);
         if fp {
             enter_guest_fp(cpu);
         }
@@ -1052,16 +1049,7 @@ impl Engine {
                 (cpu as *mut CpuState).cast::<u8>(),
                 std::mem::size_of::<CpuState>(),
             );
-            match (prog, &tb.ir) {
-                (Some(prog), _) => cranemu_ir::baseline::run(prog, bytes, &mut mem, helpers, vals),
-                (None, Some(ir)) => interp::run(ir, bytes, &mut mem, helpers),
-                // Not reached: a TB without a program keeps its IR, and so
-                // does every TB when the reference interpreter runs.
-                (None, None) => interp::Outcome::Exit {
-                    pc: tb.pc,
-                    flush: false,
-                },
-            }
+            tb.run_cold(reference, bytes, &mut mem, helpers, vals)
         };
         if let Some(t0) = t0 {
             Counters::add(&counters.interp_ns, t0.elapsed().as_nanos() as u64);

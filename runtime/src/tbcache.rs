@@ -204,6 +204,49 @@ impl Tb {
         })
     }
 
+    /// Whether running the TB in the first tier ([`Tb::run_cold`]) may
+    /// use the host's float environment, which the caller must then set up.
+    pub(crate) fn cold_needs_fp_env(&self, reference: bool) -> bool {
+        match &self.baseline {
+            Some(prog) if !reference || self.ir.is_none() => prog.needs_fp_env(),
+            _ => true,
+        }
+    }
+
+    /// Runs the TB once in the first tier: its program, or its IR in the
+    /// reference interpreter if the first tier could not lower it or
+    /// `reference` asks for it (and the IR was kept; see [`Tb::new`]).
+    ///
+    /// # Safety
+    /// As [`cranemu_ir::interp::run`]: `state` is a `CpuState`'s bytes,
+    /// and `helpers` the translator's helper table.
+    pub(crate) unsafe fn run_cold(
+        &self,
+        reference: bool,
+        state: &mut [u8],
+        mem: &mut dyn cranemu_ir::interp::Memory,
+        helpers: &[cranemu_ir::interp::HelperFn],
+        vals: &mut cranemu_ir::baseline::Values,
+    ) -> cranemu_ir::interp::Outcome {
+        // SAFETY (both calls): the caller's contract, passed on.
+        let ir = self
+            .ir
+            .as_ref()
+            .filter(|_| reference || self.baseline.is_none());
+        match (ir, &self.baseline) {
+            (Some(ir), _) => unsafe { cranemu_ir::interp::run(ir, state, mem, helpers) },
+            (None, Some(prog)) => unsafe {
+                cranemu_ir::baseline::run(prog, state, mem, helpers, vals)
+            },
+            // Not reached: `Tb::new` keeps the IR of a block without a
+            // program.
+            (None, None) => cranemu_ir::interp::Outcome::Exit {
+                pc: self.pc,
+                flush: false,
+            },
+        }
+    }
+
     /// True for the first caller only: that vCPU compiles the TB, and
     /// every other one keeps interpreting it until the code is published
     /// (so no two compile it, and none waits for another's compile).

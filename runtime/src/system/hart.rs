@@ -565,18 +565,7 @@ impl Hart {
                 std::mem::size_of::<CpuState>(),
             );
             let helpers = cranemu_frontend::helpers::HELPERS;
-            let prog = tb.baseline.as_ref().filter(|_| !reference);
-            match (prog, &tb.ir) {
-                (Some(prog), _) => {
-                    cranemu_ir::baseline::run(prog, bytes, &mut mem, helpers, &mut vals)
-                }
-                (None, Some(ir)) => interp::run(ir, bytes, &mut mem, helpers),
-                // Not reached: a TB without a program keeps its IR.
-                (None, None) => interp::Outcome::Exit {
-                    pc: tb.pc,
-                    flush: false,
-                },
-            }
+            tb.run_cold(reference, bytes, &mut mem, helpers, &mut vals)
         };
         let fault = mem.fault;
         self.vals = vals;
