@@ -4,7 +4,8 @@
 //! A vCPU that finds a TB hot claims it ([`Tb::claim_compile`]), queues it
 //! and goes on interpreting it; the worker compiles it and publishes its
 //! code ([`Tb::publish`]), and the vCPU's next lookup finds the code. No
-//! vCPU ever waits for Cranelift (user mode and system mode alike).
+//! vCPU ever waits for Cranelift (user mode and system mode alike), unless
+//! `EngineConfig::wait_for_compiles` asks it to, for reproducible runs.
 //!
 //! The queue is bounded ([`MAX_QUEUED`] jobs): when it is full the vCPU
 //! gives its claim back ([`Tb::unclaim_compile`]) and the TB is queued by
@@ -67,6 +68,8 @@ struct State {
 pub(crate) struct CompileQueue {
     state: Mutex<State>,
     cv: Condvar,
+    /// Signalled whenever the worker finishes a job or stops.
+    idle: Condvar,
     /// The worker's statistics: its compiles, not any vCPU's. Kept out of
     /// the per-vCPU lists; engines add them to their totals.
     pub(crate) counters: Arc<Counters>,
@@ -85,6 +88,7 @@ impl CompileQueue {
         CompileQueue {
             state: Mutex::new(State::default()),
             cv: Condvar::new(),
+            idle: Condvar::new(),
             counters: Arc::new(Counters::default()),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -171,6 +175,18 @@ impl CompileQueue {
         let mut s = lock(&self.state);
         s.stop = true;
         self.cv.notify_all();
+        self.idle.notify_all();
+    }
+
+    /// Waits until no job is queued or in the worker's hands, or the
+    /// queue is stopped (for `EngineConfig::wait_for_compiles`). Call it
+    /// with no lock of the TB cache held: the worker takes them to
+    /// publish its code.
+    pub(crate) fn wait_idle(&self) {
+        let mut s = lock(&self.state);
+        while !s.stop && (!s.jobs.is_empty() || s.in_flight.is_some()) {
+            s = self.idle.wait(s).unwrap_or_else(|e| e.into_inner());
+        }
     }
 
     /// The queue's lock, held across a host `fork()` so that the child
@@ -231,10 +247,12 @@ impl CompileQueue {
                 *self.failure.lock().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
                 self.failed.store(true, Ordering::Release);
                 lock(&self.state).stop = true;
+                self.idle.notify_all();
                 on_failure();
                 return;
             }
             lock(&self.state).in_flight = None;
+            self.idle.notify_all();
         }
     }
 }

@@ -283,6 +283,14 @@ pub struct EngineConfig {
     /// Off, the loop pays one predictable branch per block and nothing
     /// else.
     pub profile: bool,
+    /// A vCPU that queues a hot TB waits until the compile thread has
+    /// compiled it and every job queued before it
+    /// (`CompileQueue::wait_idle`), so the point where compiled code and
+    /// regions take over depends on the guest alone, not on how the host
+    /// schedules the two threads. Slower (the vCPU waits for Cranelift):
+    /// for differential tests that must see regions form, and for
+    /// bisecting a bug that shows only once code is compiled.
+    pub wait_for_compiles: bool,
 }
 
 impl Default for EngineConfig {
@@ -298,6 +306,7 @@ impl Default for EngineConfig {
             region_tbs: 8,
             straight_quality: Quality::Quick,
             profile: false,
+            wait_for_compiles: false,
         }
     }
 }
@@ -793,6 +802,8 @@ impl Engine {
             .map_err(Error::Host)?;
         if !queued {
             tb.unclaim_compile();
+        } else if self.config.wait_for_compiles {
+            self.compiles.wait_idle();
         }
         Ok(())
     }
