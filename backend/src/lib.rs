@@ -494,6 +494,7 @@ impl Backend {
             &[RegionMember { block, slots }],
             want_clif,
             Quality::Optimized,
+            None,
         )
     }
 
@@ -507,6 +508,10 @@ impl Backend {
     /// stops when `exit_request` is set. All members must share TB flags
     /// and, in system mode, the first member's guest page.
     ///
+    /// With `entries`, the function adds one to that counter each time it
+    /// is entered (a plain load, add and store: concurrent entries may
+    /// lose counts); the counter must stay valid as long as the code.
+    ///
     /// # Errors
     /// As [`Backend::compile`], for any member; [`Error::Compile`] for an
     /// empty region.
@@ -515,6 +520,7 @@ impl Backend {
         members: &[RegionMember<'_>],
         want_clif: bool,
         quality: Quality,
+        entries: Option<EntryCounter>,
     ) -> Result<CompiledBlock> {
         let Some(head) = members.first() else {
             return Err(Error::Compile("an empty region".into()));
@@ -542,6 +548,9 @@ impl Backend {
             ctx.func.signature = self.tb_signature();
             let b = FunctionBuilder::new(&mut ctx.func, fctx);
             let mut l = Lowering::new(self, b, head.block);
+            if let Some(counter) = entries {
+                l.count_entry(counter);
+            }
             l.lower_region(members);
             l.b.seal_all_blocks();
             let insn_pcs = std::mem::take(&mut l.insn_pcs);
@@ -550,6 +559,10 @@ impl Backend {
         })
     }
 }
+
+/// A u32 counter of entries into a function ([`Backend::compile_region`]),
+/// by host address.
+pub type EntryCounter = *const std::sync::atomic::AtomicU32;
 
 /// How much Cranelift works on a function.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -1106,6 +1119,15 @@ impl<'a, 'f> Lowering<'a, 'f> {
 
     /// Lowers `members` (the first is the entry) into the function, then
     /// the cold exits they share.
+    /// Adds one to the u32 at `counter` (see [`Backend::compile_region`]).
+    fn count_entry(&mut self, counter: EntryCounter) {
+        let addr = self.iconst(counter as u64);
+        let flags = MemFlagsData::trusted();
+        let n = self.b.ins().load(I32, flags, addr, 0);
+        let n = self.b.ins().iadd_imm_s(n, 1);
+        self.b.ins().store(flags, n, addr, 0);
+    }
+
     fn lower_region(&mut self, members: &[RegionMember<'a>]) {
         let layout = self.be.cfg.layout;
         self.internal = members

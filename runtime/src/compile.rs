@@ -1,18 +1,28 @@
 //! Compiling hot TBs: alone, or as the head of a region of TBs that
 //! loop back to it ([`region_members`], [`compile_tb`]), on the compile
 //! thread (user and system mode) or on a vCPU (`-jit-threshold 0`).
+//!
+//! A loop whose head became hot while the compile thread was behind is
+//! compiled alone at first (see [`REGION_MAX_BACKLOG`]) and noted
+//! ([`wants_region`]); once the thread has nothing else to do, it
+//! compiles the loop again as a region, and the head's new code replaces
+//! its old ([`Publish::AsRegion`], `TbCache::publish_region`). Without that second
+//! compile, a program whose hot loops all start at once (busybox
+//! `sha256sum`: its rounds loop turns hot among its start-up code) ran
+//! them as separate TBs for good.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use cranemu_backend::{Backend, ExitSlot, Quality, RegionMember};
+use cranemu_backend::{Backend, EntryCounter, ExitSlot, Quality, RegionMember};
 use cranemu_ir::baseline::Program;
 use cranemu_ir::Block;
 use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
 
+use crate::compileq::CompileQueue;
 use crate::stats::Counters;
-use crate::tbcache::{Generation, Tb};
+use crate::tbcache::{Generation, Tb, TbCache};
 use crate::{disassemble_host, EngineConfig, Error, Result};
 
 /// Most guest instructions in one region (see [`compile_tb`]).
@@ -25,7 +35,77 @@ const REGION_MAX_INSNS: u32 = 512;
 /// any backlog gcc-14's cc1 (over 10,000 hot TBs in 4 s) took 1.24x the
 /// time it takes without regions; with this limit it takes the same, and
 /// busybox `gzip -9` keeps the regions' gain (0.90x the time without).
-const REGION_MAX_BACKLOG: usize = 2;
+pub(crate) const REGION_MAX_BACKLOG: usize = 2;
+
+/// Whether `head`, compiled alone with `backlog` jobs waiting, would have
+/// headed a region on a calm queue: then it is worth compiling again
+/// ([`Publish::AsRegion`]) once the queue is empty.
+pub(crate) fn wants_region(
+    config: &EngineConfig,
+    generation: &Generation,
+    head: &Tb,
+    backlog: usize,
+    any_page: bool,
+) -> bool {
+    backlog > REGION_MAX_BACKLOG
+        && backlog != usize::MAX
+        && !region_members(config, generation, head, 0, any_page).is_empty()
+}
+
+/// What the compile thread compiles with (user and system mode alike).
+pub(crate) struct Worker<'a> {
+    pub(crate) backend: &'a Backend,
+    pub(crate) config: &'a EngineConfig,
+    pub(crate) cache: &'a TbCache,
+    pub(crate) queue: &'a CompileQueue,
+    /// User mode's guest space, to translate TBs without IR again
+    /// ([`fresh_ir`]); `None` in system mode, whose TBs keep theirs.
+    pub(crate) space: Option<&'a GuestSpace>,
+}
+
+impl Worker<'_> {
+    /// One job of [`CompileQueue::run`]: compiles `tb` (`backlog`: jobs
+    /// waiting behind it) and notes it for a second compile as a region
+    /// if it [`wants_region`]; or, with `recompile`, that second compile.
+    pub(crate) fn job(
+        &self,
+        generation: &Arc<Generation>,
+        tb: &Tb,
+        counters: &Counters,
+        backlog: usize,
+        recompile: bool,
+    ) -> Result<()> {
+        let (b, c, s) = (self.backend, self.config, self.space);
+        if recompile {
+            let how = Publish::AsRegion(self.cache);
+            compile_tb(b, c, generation, tb, counters, 0, s, how)?;
+        } else {
+            let count = wants_region(c, generation, tb, backlog, s.is_some());
+            let how = Publish::First(self.cache, count);
+            let code = compile_tb(b, c, generation, tb, counters, backlog, s, how)?;
+            if count && code.is_some() {
+                self.queue.push_recompile(tb.arc(), generation.clone());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where [`compile_tb`] runs, and how it publishes its code.
+pub(crate) enum Publish<'a> {
+    /// The TB's first code, compiled on the vCPU thread that waits for
+    /// it: the TB alone ([`Tb::publish`]).
+    OnVcpu,
+    /// The TB's first code, compiled on the compile thread: alone, or as
+    /// a region's head (`TbCache::publish_region`); if the flag is set,
+    /// code that counts its entries in [`Tb::entries`] (a loop head to
+    /// compile again as a region if it stays hot: [`wants_region`]).
+    First(&'a TbCache, bool),
+    /// The TB has code already (compiled alone); compile it as a region
+    /// head on a calm queue, and if it does head one, replace its code
+    /// (`TbCache::publish_region`); otherwise do nothing.
+    AsRegion(&'a TbCache),
+}
 
 /// The TBs compiled with `head` as one region, `head` not included, when
 /// one of them jumps back to `head` (a loop) and at most
@@ -34,16 +114,24 @@ const REGION_MAX_BACKLOG: usize = 2;
 /// `config.region_tbs` TBs and [`REGION_MAX_INSNS`] guest instructions
 /// in all. A member has run in the interpreter at least a quarter of the
 /// JIT threshold's times (the paths the region's loops take, not their
-/// error paths), lies on `head`'s guest page and was read only from
-/// pages `head` was read from. So whatever invalidates a member
-/// invalidates `head`, whose TB carries the region's code; and in system
-/// mode, where exits to another page are looked up at run time, every
-/// member is reached through the same page mapping as `head`.
+/// error paths).
+///
+/// With `any_page` (user mode), members may lie on any guest page: the
+/// region's code is published with the page index listing `head` under
+/// every member's pages too (`TbCache::publish_region`), so whatever
+/// invalidates a member invalidates `head`, whose TB carries the region's
+/// code. Otherwise (system mode, where exits to another page are looked
+/// up at run time because its mapping may change) a member lies on
+/// `head`'s guest page and was read only from pages `head` was read
+/// from, so it is reached through the same page mapping as `head`.
+/// A hot loop that straddles a page boundary (busybox `sha256sum`'s
+/// rounds) is a region in user mode only.
 fn region_members(
     config: &EngineConfig,
     generation: &Generation,
     head: &Tb,
     backlog: usize,
+    any_page: bool,
 ) -> Vec<Arc<Tb>> {
     let mut members: Vec<Arc<Tb>> = Vec::new();
     if config.region_tbs <= 1 || backlog > REGION_MAX_BACKLOG {
@@ -67,17 +155,21 @@ fn region_members(
             if pcs.len() >= config.region_tbs {
                 return members;
             }
-            if pcs.contains(&pc) || pc / PAGE_SIZE != page {
+            if pcs.contains(&pc) || (!any_page && pc / PAGE_SIZE != page) {
                 continue;
             }
-            let phys = head.phys - head.phys % PAGE_SIZE + pc % PAGE_SIZE;
+            let phys = if any_page {
+                pc
+            } else {
+                head.phys - head.phys % PAGE_SIZE + pc % PAGE_SIZE
+            };
             let Some(t) = generation.get(pc, head.flags, phys) else {
                 continue;
             };
             let joins = !t.is_invalid()
                 && t.execs.load(Ordering::Relaxed) >= min_execs
                 && insns + t.guest_insns <= REGION_MAX_INSNS
-                && t.pages().iter().all(|p| head.pages().contains(p));
+                && (any_page || t.pages().iter().all(|p| head.pages().contains(p)));
             if joins {
                 insns += t.guest_insns;
                 pcs.push(pc);
@@ -106,7 +198,10 @@ fn region_members(
 ///
 /// A TB whose IR was not kept is translated again from `space` (user
 /// mode; see [`fresh_ir`]). `Ok(None)` if that gave other code: the guest
-/// changed or unmapped it, and the TB is (or is about to be) invalidated.
+/// changed or unmapped it, and the TB is (or is about to be) invalidated;
+/// also, with [`Publish::AsRegion`], if no region formed or the new code
+/// was not published.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn compile_tb(
     backend: &Backend,
     config: &EngineConfig,
@@ -115,15 +210,23 @@ pub(crate) fn compile_tb(
     counters: &Counters,
     backlog: usize,
     space: Option<&GuestSpace>,
+    publish: Publish<'_>,
 ) -> Result<Option<*const u8>> {
     let t0 = Instant::now();
     let log = &config.log;
+    let mut others = match publish {
+        Publish::OnVcpu => Vec::new(),
+        Publish::First(..) => region_members(config, generation, tb, backlog, space.is_some()),
+        Publish::AsRegion(_) => region_members(config, generation, tb, 0, space.is_some()),
+    };
+    if matches!(publish, Publish::AsRegion(_)) && others.is_empty() {
+        return Ok(None);
+    }
     let Ok(head_ir) = fresh_ir(tb, config, space) else {
         Counters::bump(&counters.dropped_compiles);
         return Ok(None);
     };
     let mut fresh = vec![head_ir];
-    let mut others = region_members(config, generation, tb, backlog);
     others.retain(|t| match fresh_ir(t, config, space) {
         Ok(ir) => {
             fresh.push(ir);
@@ -158,11 +261,42 @@ pub(crate) fn compile_tb(
     } else {
         config.straight_quality
     };
+    let counter = match publish {
+        Publish::First(_, true) => Some(&tb.entries as EntryCounter),
+        _ => None,
+    };
     let compiled = backend
-        .compile_region(&members, log.out_asm, quality)
+        .compile_region(&members, log.out_asm, quality, counter)
         .map_err(|e| Error::Codegen(e.to_string()))?;
     let placed = generation.place(&compiled).map_err(Error::Host)?;
-    let code = tb.publish(placed, compiled.code.len());
+    let len = compiled.code.len();
+    let (cache, replace) = match publish {
+        Publish::OnVcpu => (None, false),
+        Publish::First(cache, _) => (Some(cache), false),
+        Publish::AsRegion(cache) => (Some(cache), true),
+    };
+    let code = match cache {
+        Some(cache) if !others.is_empty() => {
+            if cache.publish_region(generation, tb, &others, placed, len, replace) {
+                placed
+            } else if let (false, Some(code)) = (replace, tb.code()) {
+                // Another thread's code won.
+                code
+            } else {
+                // A member (or the TB) was invalidated meanwhile: the
+                // TB may be queued again when it runs.
+                if !replace {
+                    tb.unclaim_compile();
+                }
+                Counters::bump(&counters.dropped_compiles);
+                return Ok(None);
+            }
+        }
+        _ => tb.publish(placed, len),
+    };
+    if replace {
+        Counters::bump(&counters.region_recompiles);
+    }
     if code != placed {
         Counters::bump(&counters.races);
     } else if let Some(perf) = &log.perfmap {

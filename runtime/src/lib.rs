@@ -780,6 +780,7 @@ impl Engine {
             counters,
             usize::MAX,
             Some(&self.space),
+            compile::Publish::OnVcpu,
         )?
         .ok_or_else(|| {
             Error::Codegen(format!(
@@ -832,10 +833,15 @@ impl Engine {
             .spawn(move || {
                 queue.run(
                     &cache,
-                    |generation, tb, counters, backlog| {
-                        let space = Some(&*space);
-                        compile_tb(&backend, &config, generation, tb, counters, backlog, space)
-                            .map(|_| ())
+                    |generation, tb, counters, backlog, recompile| {
+                        let worker = compile::Worker {
+                            backend: &backend,
+                            config: &config,
+                            cache: &cache,
+                            queue: &queue,
+                            space: Some(&*space),
+                        };
+                        worker.job(generation, tb, counters, backlog, recompile)
                     },
                     || {},
                 )

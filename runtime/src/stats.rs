@@ -65,6 +65,9 @@ counters! {
     /// TBs compiled into another TB's code as members of its region
     /// (beyond the region's head, which `compiled_blocks` counts).
     region_members,
+    /// Loop heads compiled alone while the compile thread was behind and
+    /// compiled again as regions once it was idle (their code replaced).
+    region_recompiles,
     /// Time spent in Cranelift (compile and placement), in ns.
     codegen_ns,
     /// Hot TBs queued for the compile thread.

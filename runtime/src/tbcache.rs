@@ -127,6 +127,11 @@ pub(crate) struct Tb {
     code_len: AtomicUsize,
     /// Executions so far in the interpreter.
     pub(crate) execs: AtomicU32,
+    /// Entries into its compiled code, counted only by the code of a
+    /// loop head compiled alone while the compile thread was behind
+    /// (`compile::Publish::First`): whether it is still hot when the
+    /// thread has time to compile it as a region. Reset by that thread.
+    pub(crate) entries: AtomicU32,
     /// Set by the vCPU that compiles the TB ([`Tb::claim_compile`]).
     compiling: AtomicBool,
     /// Set when the TB was compiled into another TB's region (see
@@ -150,6 +155,10 @@ struct Links {
     incoming: Vec<(Weak<Tb>, usize)>,
     /// For each of this TB's slots, the TB it is chained to.
     outgoing: Box<[Option<Weak<Tb>>]>,
+    /// Guest pages beyond [`Tb::pages`] that its code was compiled from
+    /// (its region's members'; see [`TbCache::publish_region`]): the page
+    /// index lists the TB under them too.
+    region_pages: Vec<u64>,
 }
 
 impl Tb {
@@ -192,6 +201,7 @@ impl Tb {
             code: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
+            entries: AtomicU32::new(0),
             compiling: AtomicBool::new(false),
             in_region: AtomicBool::new(false),
             pages: pages.into_boxed_slice(),
@@ -199,6 +209,7 @@ impl Tb {
             links: Mutex::new(Links {
                 incoming: Vec::new(),
                 outgoing: vec![None; n].into_boxed_slice(),
+                region_pages: Vec::new(),
             }),
             me: me.clone(),
         })
@@ -734,6 +745,67 @@ impl TbCache {
         Counters::bump(&counters.chains);
     }
 
+    /// Publishes `code` (`len` bytes), compiled for `head` as the head of
+    /// a region with `members`, as `head`'s code: its first code, unless
+    /// another thread published first (then nothing changes), or with
+    /// `replace`, in place of the code `head` has (compiled again from the
+    /// same guest code: `compile::Recompile`).
+    ///
+    /// Members may come from guest pages `head` was not read from (user
+    /// mode): the page index lists `head` under those pages as well, so
+    /// that whatever invalidates a member invalidates the code that holds
+    /// it. Checking that every member is still valid and listing `head`
+    /// happen under the index lock, so no invalidation falls between.
+    ///
+    /// A replaced code stays in the arena, valid: a vCPU may be running
+    /// it, or find it in its jump cache until it next sees the epoch
+    /// change that replacing starts (invariant 4 holds for both codes:
+    /// they belong to one TB); every slot chained to `head` jumps to the
+    /// new code at once.
+    ///
+    /// False, changing nothing, if `head` or a member was invalidated or
+    /// `generation` replaced meanwhile, or another thread won the race.
+    pub(crate) fn publish_region(
+        &self,
+        generation: &Generation,
+        head: &Tb,
+        members: &[Arc<Tb>],
+        code: *const u8,
+        len: usize,
+        replace: bool,
+    ) -> bool {
+        let mut index = self.index.lock();
+        let current = std::ptr::eq(&**self.current.read(), generation);
+        let invalid = |t: &Tb| t.invalid.load(Ordering::Relaxed);
+        if !current || invalid(head) || members.iter().any(|t| invalid(t)) {
+            return false;
+        }
+        if replace {
+            head.code.store(code as *mut u8, Ordering::Release);
+            head.code_len.fetch_add(len, Ordering::Relaxed);
+        } else if head.publish(code, len) != code {
+            return false;
+        }
+        let mut links = head.links.lock();
+        for &p in members.iter().flat_map(|t| t.pages.iter()) {
+            if !head.pages.contains(&p) && !links.region_pages.contains(&p) {
+                links.region_pages.push(p);
+                index.pages.entry(p).or_default().tbs.push(head.arc());
+            }
+        }
+        if replace {
+            for (from, i) in links.incoming.iter() {
+                if let Some(from) = from.upgrade() {
+                    from.slots[*i]
+                        .target
+                        .store(code as *mut u8, Ordering::Release);
+                }
+            }
+            self.new_epoch();
+        }
+        true
+    }
+
     /// Invalidates every TB read from guest pages `pages` (page numbers), in
     /// every vCPU: the observer of the guest space's code watch. Safe from
     /// any thread with no engine lock held.
@@ -753,7 +825,8 @@ impl TbCache {
             if tb.invalid.swap(true, Ordering::Relaxed) {
                 continue;
             }
-            for p in tb.pages.iter() {
+            let region_pages = std::mem::take(&mut tb.links.lock().region_pages);
+            for p in tb.pages.iter().chain(&region_pages) {
                 if let Some(page) = index.pages.get_mut(p) {
                     page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
                 }

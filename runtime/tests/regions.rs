@@ -330,3 +330,60 @@ fn a_loop_inside_a_region_is_interrupted() {
         "the loop's TBs were compiled as a region"
     );
 }
+
+/// A loop whose two TBs lie on two guest pages is one region in user
+/// mode, and rewriting the member's page is seen at once: the page index
+/// lists the region's head under the member's page too, so the write
+/// invalidates the code that holds the member (`publish_region` in the
+/// runtime's TB cache).
+#[test]
+fn a_region_across_a_page_boundary_sees_its_member_rewritten() {
+    // The head, at the end of the first page: a0 += 1; jump to NEXT.
+    const HEAD: u64 = CODE + 0xff0;
+    // On the next page: a1 += K; x5 -= 1; bne x5, x0, HEAD; ecall.
+    const NEXT: u64 = CODE + 0x1000;
+    let next = |k: i32| {
+        bytes(&[
+            addi(11, 11, k),
+            addi(COUNTER, COUNTER, -1),
+            b_type(1, COUNTER, 0, (HEAD as i64 - (NEXT + 8) as i64) as i32),
+            ECALL,
+        ])
+    };
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x2000, Prot::RWX, true).expect("map code");
+    let head = bytes(&[addi(10, 10, 1), jal(0, (NEXT - (HEAD + 4)) as i32)]);
+    space.write(HEAD, &head).expect("write head");
+    space.write(NEXT, &next(3)).expect("write next");
+    let config = EngineConfig {
+        jit_threshold: 4,
+        region_tbs: 8,
+        wait_for_compiles: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(space.clone(), config).expect("engine");
+    let run = |cpu: &mut CpuState| {
+        cpu.x[10] = 0;
+        cpu.x[11] = 0;
+        cpu.x[COUNTER as usize] = 100;
+        cpu.pc = HEAD;
+        let exit = engine.run(cpu).expect("run");
+        assert!(
+            matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+            "{exit:?}"
+        );
+        (cpu.x[10], cpu.x[11])
+    };
+    let mut cpu = Box::new(CpuState::default());
+    assert_eq!(run(&mut cpu), (100, 300));
+    let before = engine.stats();
+    assert!(before.region_members >= 1, "no region formed: {before:?}");
+    // Rewrite the member's first instruction (a1 += 5 now).
+    space.write(NEXT, &next(5)[..4]).expect("rewrite");
+    assert_eq!(run(&mut cpu), (100, 500), "the region ran stale code");
+    let after = engine.stats();
+    assert!(
+        after.invalidated_tbs >= before.invalidated_tbs + 2,
+        "the head was not invalidated with its member: {after:?}"
+    );
+}

@@ -29,7 +29,7 @@ use cranemu_softmmu::system::{GuestVirtAddr, Priv as MmuPriv, PAGE_SIZE};
 
 use super::memory::{mmu_idx, Fault, SysFetch, SysInterpMemory};
 use super::{Machine, MachineExit};
-use crate::compile::compile_tb;
+use crate::compile::{compile_tb, Publish};
 use crate::stats::Counters;
 use crate::tbcache::{Generation, Slot, Stale, Tb};
 use crate::{log_translated, Error, Result};
@@ -459,6 +459,8 @@ impl Hart {
                                 .map_err(Error::Host)?;
                             if !queued {
                                 tb.unclaim_compile();
+                            } else if self.m.config.engine.wait_for_compiles {
+                                self.m.compiles.wait_idle();
                             }
                             return self.interpret(generation, &tb);
                         }
@@ -470,6 +472,7 @@ impl Hart {
                             &self.counters,
                             usize::MAX,
                             None,
+                            Publish::OnVcpu,
                         )?
                         .ok_or_else(|| {
                             Error::Codegen(format!("TB {:#x} has no IR to compile", tb.pc))

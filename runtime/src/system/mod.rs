@@ -41,7 +41,7 @@ use cranemu_hw::plic::Plic;
 use cranemu_hw::sifive_test::FinisherEvent;
 use cranemu_hw::virt::VirtMachine;
 
-use crate::compile::compile_tb;
+use crate::compile::Worker;
 use crate::compileq::CompileQueue;
 use crate::stats::{Counters, Stats};
 use crate::tbcache::TbCache;
@@ -484,10 +484,15 @@ impl SystemEngine {
                 .spawn(move || {
                     m.compiles.run(
                         &m.cache,
-                        |generation, tb, counters, backlog| {
-                            let config = &m.config.engine;
-                            compile_tb(&m.backend, config, generation, tb, counters, backlog, None)
-                                .map(|_| ())
+                        |generation, tb, counters, backlog, recompile| {
+                            let worker = Worker {
+                                backend: &m.backend,
+                                config: &m.config.engine,
+                                cache: &m.cache,
+                                queue: &m.compiles,
+                                space: None,
+                            };
+                            worker.job(generation, tb, counters, backlog, recompile)
                         },
                         // A compile error (a bug, or no executable memory
                         // left) stops the machine.
