@@ -33,7 +33,16 @@
 //!
 //! User mode ([`BackendConfig::softmmu`] `None`): a guest virtual address `a` is valid if
 //! `a < guest_size` and then lives at host address `guest_base + a`. The
-//! check is a compare and a cold branch to a fault exit. Host faults inside
+//! check is a compare and a cold branch to a fault exit. Where the host
+//! leaves [`BackendConfig::guest_guard`] bytes unmapped on both sides of
+//! the guest space, accesses `b + offset` with the same base value `b`
+//! (the registers of `ld a0, 8(sp)`, `ld a1, 16(sp)`) and offsets of at
+//! most 2 KiB share one check, made on `b` at the first of them in a TB
+//! (a cold second check of the access's own address keeps an access that
+//! is valid although `b` is not, such as `ld a0, -8(b)` with `b` just at
+//! the end, exact); a later access that lands outside the guest space
+//! lands in a guard and faults on the host, with the address it has in
+//! the guest. Host faults inside
 //! the region (unmapped or protected guest pages) are turned into fault
 //! exits by the runtime's signal handler; the runtime finds the guest pc of
 //! the faulting host instruction in the block's [`CompiledBlock::pc_map`]
@@ -92,6 +101,12 @@ pub enum Error {
 
 /// Result alias for this crate.
 pub type Result<T> = std::result::Result<T, Error>;
+
+/// The least [`BackendConfig::guest_guard`] for merged bounds checks: a
+/// base that passed (`b < guest_size + 2 KiB`, through the cold second
+/// check) plus an offset of at most 2 KiB plus an access of at most 16
+/// bytes.
+pub const MERGED_CHECK_REACH: u64 = 4096 + 16;
 
 /// Small exit codes returned by translated code. Any other return value is
 /// the host address of an exit slot (always at least 8-byte aligned and far
@@ -213,6 +228,12 @@ pub struct BackendConfig {
     pub guest_base: u64,
     /// Bytes of guest virtual address space; addresses at or above it fault.
     pub guest_size: u64,
+    /// Bytes of host address space that are never mapped both below
+    /// `guest_base` and above `guest_base + guest_size` (user mode; 0 if
+    /// none). With at least [`MERGED_CHECK_REACH`], accesses at small
+    /// offsets from one base register share one bounds check (see the
+    /// module doc, "Guest memory").
+    pub guest_guard: u64,
     /// CPU-state layout.
     pub layout: StateLayout,
     /// The helper table for [`Inst::Call`].
@@ -614,6 +635,41 @@ struct Lowering<'a, 'f> {
     index: usize,
     /// System mode: the cold block leaving with a slow path's trap.
     soft_trap: Option<cir::Block>,
+    /// Per IR value of the member: `(b, offset)` if it is `b + offset`
+    /// with a constant offset of at most 2 KiB ([`addr_parts`]).
+    addr_parts: Vec<Option<(Value, i32)>>,
+    /// The base values whose bounds check the member made, with their
+    /// host addresses (see the module doc, "Guest memory").
+    checked: Vec<(Value, cir::Value)>,
+}
+
+/// For each IR value of `block`, `(b, offset)` if it is defined as
+/// `iadd b, c` with `c` a constant in `[-2048, 2047]` (the effective
+/// address of a load or store: `x[rs1] + imm`).
+fn addr_parts(block: &Block) -> Vec<Option<(Value, i32)>> {
+    let n = block.num_values as usize;
+    let mut consts: Vec<Option<u64>> = vec![None; n];
+    let mut parts = vec![None; n];
+    for inst in &block.insts {
+        match *inst {
+            Inst::Iconst { dst, imm } => consts[dst.index()] = Some(imm),
+            Inst::Binary {
+                op: BinOp::Iadd,
+                dst,
+                a,
+                b,
+            } => {
+                if let Some(c) = consts[b.index()] {
+                    let c = c as i64;
+                    if (-2048..2048).contains(&c) {
+                        parts[dst.index()] = Some((a, c as i32));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    parts
 }
 
 impl<'a, 'f> Lowering<'a, 'f> {
@@ -637,6 +693,76 @@ impl<'a, 'f> Lowering<'a, 'f> {
             pin: float::needs_pin(block, be.has_fma),
             index: 0,
             soft_trap: None,
+            addr_parts: Vec::new(),
+            checked: Vec::new(),
+        }
+    }
+
+    /// The host address of a user-mode access to guest address `addr` (an
+    /// IR value) of `size` bytes, after its checks: alignment if
+    /// `aligned`, and the bounds check, shared with the member's earlier
+    /// accesses from the same base where the guards allow (see the module
+    /// doc, "Guest memory").
+    fn guest_access(
+        &mut self,
+        addr: Value,
+        size: MemSize,
+        aligned: bool,
+        store: bool,
+    ) -> cir::Value {
+        let a = self.v(addr);
+        if self.be.cfg.guest_guard < MERGED_CHECK_REACH {
+            return self.host_addr(a, size, aligned, store);
+        }
+        self.check_alignment(a, size, aligned, store);
+        let (base, offset) = self
+            .addr_parts
+            .get(addr.index())
+            .copied()
+            .flatten()
+            .unwrap_or((addr, 0));
+        let host = match self.checked.iter().find(|(v, _)| *v == base) {
+            Some(&(_, h)) => h,
+            None => {
+                let b = self.v(base);
+                let limit = self.be.cfg.guest_size as i64;
+                let out = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(CIntCC::UnsignedGreaterThanOrEqual, b, limit);
+                let exact = self.b.create_block();
+                self.b.set_cold_block(exact);
+                let cont = self.b.create_block();
+                self.b.ins().brif(out, exact, &[], cont, &[]);
+                // The base is out of range: the access may still be in it.
+                self.b.switch_to_block(exact);
+                let out = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(CIntCC::UnsignedGreaterThanOrEqual, a, limit);
+                let code = if store {
+                    ExitCode::StoreFault
+                } else {
+                    ExitCode::LoadFault
+                };
+                let fb = self.fault_block(code);
+                let pc = self.iconst(self.pc);
+                let args = [BlockArg::Value(a), BlockArg::Value(pc)];
+                self.b.ins().brif(out, fb, &args, cont, &[]);
+                self.b.switch_to_block(cont);
+                let h = if self.be.cfg.guest_base == 0 {
+                    b
+                } else {
+                    self.b.ins().iadd_imm_s(b, self.be.cfg.guest_base as i64)
+                };
+                self.checked.push((base, h));
+                h
+            }
+        };
+        if offset == 0 {
+            host
+        } else {
+            self.b.ins().iadd_imm_s(host, i64::from(offset))
         }
     }
 
@@ -950,7 +1076,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     self.check_alignment(a, mem.size, mem.aligned, false);
                     self.soft_load(a, mem.size, mem.signed, load_host)
                 } else {
-                    let h = self.host_addr(a, mem.size, mem.aligned, false);
+                    let h = self.guest_access(addr, mem.size, mem.aligned, false);
                     load_host(self, h)
                 };
                 self.def(dst, x);
@@ -970,7 +1096,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     self.check_alignment(a, mem.size, mem.aligned, true);
                     self.soft_store(a, s, mem.size, store_host);
                 } else {
-                    let h = self.host_addr(a, mem.size, mem.aligned, true);
+                    let h = self.guest_access(addr, mem.size, mem.aligned, true);
                     store_host(self, h);
                 }
             }
@@ -1117,9 +1243,9 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.b.ins().return_(&[slot_addr]);
     }
 
-    /// Lowers `members` (the first is the entry) into the function, then
-    /// the cold exits they share.
-    /// Adds one to the u32 at `counter` (see [`Backend::compile_region`]).
+    /// Adds one to the u32 at `counter` (see [`Backend::compile_region`]):
+    /// at the function's entry only, not where a loop inside it jumps back
+    /// to its first member.
     fn count_entry(&mut self, counter: EntryCounter) {
         let addr = self.iconst(counter as u64);
         let flags = MemFlagsData::trusted();
@@ -1128,6 +1254,8 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.b.ins().store(flags, n, addr, 0);
     }
 
+    /// Lowers `members` (the first is the entry) into the function, then
+    /// the cold exits they share.
     fn lower_region(&mut self, members: &[RegionMember<'a>]) {
         let layout = self.be.cfg.layout;
         self.internal = members
@@ -1140,6 +1268,8 @@ impl<'a, 'f> Lowering<'a, 'f> {
             self.block = m.block;
             self.vals.clear();
             self.vals.resize(m.block.num_values as usize, None);
+            self.addr_parts = addr_parts(m.block);
+            self.checked.clear();
             self.pin = float::needs_pin(m.block, self.be.has_fma);
             self.pc = m.block.pc;
             let entry = self.internal[i].1;

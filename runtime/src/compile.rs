@@ -84,7 +84,7 @@ impl Worker<'_> {
             let how = Publish::First(self.cache, count);
             let code = compile_tb(b, c, generation, tb, counters, backlog, s, how)?;
             if count && code.is_some() {
-                self.queue.push_recompile(tb.arc(), generation.clone());
+                self.queue.push_recompile(&tb.arc(), generation);
             }
         }
         Ok(())
@@ -234,6 +234,10 @@ pub(crate) fn compile_tb(
         }
         Err(()) => false,
     });
+    if matches!(publish, Publish::AsRegion(_)) && others.is_empty() {
+        // Its members' code changed: no region after all.
+        return Ok(None);
+    }
     let tbs: Vec<&Tb> = std::iter::once(tb)
         .chain(others.iter().map(|t| &**t))
         .collect();
@@ -325,7 +329,10 @@ pub(crate) fn compile_tb(
         log.write(&out);
     }
     let insns: u64 = tbs.iter().map(|t| u64::from(t.guest_insns)).sum();
-    Counters::bump(&counters.compiled_blocks);
+    if !replace {
+        // A TB compiled again as a region counts in `region_recompiles`.
+        Counters::bump(&counters.compiled_blocks);
+    }
     Counters::add(&counters.region_members, others.len() as u64);
     Counters::add(&counters.compiled_insns, insns);
     Counters::add(&counters.codegen_ns, t0.elapsed().as_nanos() as u64);

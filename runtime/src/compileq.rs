@@ -28,7 +28,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
 use crate::stats::Counters;
@@ -45,12 +45,13 @@ const MAX_RECOMPILES: usize = 256;
 /// compiled again as regions.
 const RECOMPILE_POLL: Duration = Duration::from_millis(10);
 
-/// Entries into a waiting loop head's code within one
-/// [`RECOMPILE_POLL`] that make it hot enough to compile again (100,000
-/// a second: a loop that is running now, not one that ran during
-/// start-up). On busybox `sh` running 1000 commands, compiling every
-/// such head again (232 regions) cost 3 MiB of peak RSS for no gain.
-const RECOMPILE_ENTRIES: u32 = 1000;
+/// Entries into a waiting loop head's code per second, between two looks
+/// of the idle worker at least [`RECOMPILE_POLL`] apart, that make it hot
+/// enough to compile again: a loop that is running now, not one that ran
+/// during start-up (the first look only starts the count). On busybox
+/// `sh` running 1000 commands, compiling every such head again (232
+/// regions) cost 3 MiB of peak RSS for no gain.
+const RECOMPILE_RATE: u64 = 100_000;
 
 /// How long a loop head waits to turn hot before it is forgotten.
 const RECOMPILE_PATIENCE: Duration = Duration::from_secs(2);
@@ -61,6 +62,19 @@ const RECOMPILE_PATIENCE: Duration = Duration::from_secs(2);
 /// On 200 lines of the sh1000 script (a `$(expr ...)` each), children
 /// that compiled at once made the run 1.6 s instead of 1.0 s.
 pub(crate) const FORK_DEFER: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// A loop head waiting to be compiled again as a region
+/// ([`CompileQueue::push_recompile`]). Weak references: a flushed
+/// generation is not kept alive by the list.
+struct Recompile {
+    tb: Weak<Tb>,
+    generation: Weak<Generation>,
+    /// When it was noted.
+    queued: Instant,
+    /// When the worker last looked at (and reset) its entry count, if it
+    /// has.
+    looked: Option<Instant>,
+}
 
 /// One hot TB, its generation, and when it was queued.
 struct Job {
@@ -74,7 +88,7 @@ struct State {
     jobs: VecDeque<Job>,
     /// Compiled loop heads to compile again as regions, taken only when
     /// `jobs` is empty (see `compile`'s module doc).
-    recompiles: VecDeque<Job>,
+    recompiles: VecDeque<Recompile>,
     /// The job the worker is compiling.
     in_flight: Option<Job>,
     /// The worker must stop.
@@ -203,20 +217,23 @@ impl CompileQueue {
     /// Notes `tb`, a loop head just compiled alone because the queue was
     /// long (with code that counts its entries, [`Tb::entries`]), to be
     /// compiled again as a region once no other job waits, if it is hot
-    /// then ([`RECOMPILE_ENTRIES`]).
-    pub(crate) fn push_recompile(&self, tb: Arc<Tb>, generation: Arc<Generation>) {
+    /// then ([`RECOMPILE_RATE`]).
+    pub(crate) fn push_recompile(&self, tb: &Arc<Tb>, generation: &Arc<Generation>) {
         let mut s = lock(&self.state);
         if s.recompiles.len() < MAX_RECOMPILES {
-            s.recompiles.push_back(Job {
-                tb,
-                generation,
+            s.recompiles.push_back(Recompile {
+                tb: Arc::downgrade(tb),
+                generation: Arc::downgrade(generation),
                 queued: Instant::now(),
+                looked: None,
             });
         }
     }
 
     /// Waits until no job is queued or in the worker's hands, or the
-    /// queue is stopped (for `EngineConfig::wait_for_compiles`). Call it
+    /// queue is stopped (for `EngineConfig::wait_for_compiles`); loop
+    /// heads waiting to be compiled again do not count (they wait for
+    /// the guest to run them). Call it
     /// with no lock of the TB cache held: the worker takes them to
     /// publish its code.
     pub(crate) fn wait_idle(&self) {
@@ -244,29 +261,41 @@ impl CompileQueue {
             .clone()
     }
 
-    /// Takes the first waiting loop head entered at least
-    /// [`RECOMPILE_ENTRIES`] times since its compile or the last look, and
-    /// starts the next count for the others; forgets those invalidated or
-    /// waiting longer than [`RECOMPILE_PATIENCE`]. Called with the queue's
-    /// lock held, it takes no lock of the cache
+    /// Takes the first waiting loop head entered at [`RECOMPILE_RATE`] or
+    /// more since the worker's last look at it, and starts the next count
+    /// for the others; forgets those invalidated, of a generation that is
+    /// gone, or waiting longer than [`RECOMPILE_PATIENCE`]. Called with
+    /// the queue's lock held, it takes no lock of the cache
     /// ([`CompileQueue::lock_for_fork`] takes the queue's lock after
-    /// them); a head of a flushed generation is dropped when taken.
+    /// them); a head of a flushed but still referenced generation is
+    /// dropped when taken.
     fn hot_recompile(s: &mut State) -> Option<Job> {
+        let now = Instant::now();
         let mut hot = None;
-        s.recompiles.retain(|job| {
+        s.recompiles.retain_mut(|r| {
             if hot.is_some() {
                 return true;
             }
-            let entries = job.tb.entries.swap(0, Ordering::Relaxed);
-            if entries >= RECOMPILE_ENTRIES {
-                hot = Some(Job {
-                    tb: job.tb.clone(),
-                    generation: job.generation.clone(),
-                    queued: job.queued,
-                });
+            let Some(tb) = r.tb.upgrade() else {
+                return false;
+            };
+            let entries = u64::from(tb.entries.swap(0, Ordering::Relaxed));
+            let since = r.looked.replace(now);
+            let rate = since.map(|t| {
+                let ns = now.duration_since(t).as_nanos().max(1) as u64;
+                entries.saturating_mul(1_000_000_000) / ns
+            });
+            if rate.is_some_and(|r| r >= RECOMPILE_RATE) {
+                if let Some(generation) = r.generation.upgrade() {
+                    hot = Some(Job {
+                        tb: tb.clone(),
+                        generation,
+                        queued: r.queued,
+                    });
+                }
                 return false;
             }
-            !job.tb.is_invalid() && job.queued.elapsed() < RECOMPILE_PATIENCE
+            !tb.is_invalid() && r.queued.elapsed() < RECOMPILE_PATIENCE
         });
         hot
     }

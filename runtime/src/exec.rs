@@ -64,11 +64,12 @@ unsafe extern "C" {
 thread_local! {
     /// The CPU state of the translated code this thread is running, or null.
     static JIT_CPU: Cell<*mut CpuState> = const { Cell::new(std::ptr::null_mut()) };
-    /// Host address range `[lo, hi)` of the guest region of that code:
-    /// faults inside it while in translated code are guest faults. Per
-    /// thread, since engines over different guest spaces may run in one
-    /// process (tests do).
-    static JIT_RANGE: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+    /// Host address range `[lo, hi)` of the guest region of that code
+    /// (its guards included): faults inside it while in translated code
+    /// are guest faults, at guest address `host - base` (the third
+    /// field). Per thread, since engines over different guest spaces may
+    /// run in one process (tests do).
+    static JIT_RANGE: Cell<(u64, u64, u64)> = const { Cell::new((0, 0, 0)) };
 }
 
 /// Runs the TB at `code` through the entry `trampoline` and returns its
@@ -77,7 +78,9 @@ thread_local! {
 /// (`enter_guest_fp`, `leave_guest_fp`).
 ///
 /// `guest` is the host address range `[lo, hi)` of the guest region that
-/// the code accesses (its guard included).
+/// the code accesses (its guards included) and the host address of guest
+/// address 0 (`(0, 0, 0)` in system mode, where code makes no host
+/// accesses that may fault).
 ///
 /// # Safety
 /// `code` and `trampoline` must be live code produced by the backend for
@@ -87,7 +90,7 @@ pub(crate) unsafe fn enter(
     cpu: &mut CpuState,
     code: *const u8,
     trampoline: *const u8,
-    guest: (u64, u64),
+    guest: (u64, u64, u64),
 ) -> i64 {
     let p: *mut CpuState = cpu;
     JIT_RANGE.with(|r| r.set(guest));
@@ -152,7 +155,7 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
     let cpu = JIT_CPU.with(|c| c.get());
     // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
     let addr = unsafe { (*info).si_addr() } as u64;
-    let (lo, hi) = JIT_RANGE.with(|r| r.get());
+    let (lo, hi, base) = JIT_RANGE.with(|r| r.get());
     if cpu.is_null() || addr < lo || addr >= hi {
         // Not a guest fault: take the default action on return.
         // SAFETY: resetting a disposition is async-signal-safe.
@@ -165,7 +168,7 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         let uc = &mut *(ctx as *mut libc::ucontext_t);
         let gregs = &mut uc.uc_mcontext.gregs;
         let write = gregs[libc::REG_ERR as usize] & PF_WRITE != 0;
-        (*cpu).fault_addr = addr - lo;
+        (*cpu).fault_addr = addr.wrapping_sub(base);
         (*cpu).fault_host_pc = gregs[libc::REG_RIP as usize] as u64;
         let code = if write {
             ExitCode::StoreFault

@@ -111,7 +111,7 @@ use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
-use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_SIZE, PAGE_SIZE};
+use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_BELOW, GUARD_SIZE, PAGE_SIZE};
 
 use compile::compile_tb;
 use compileq::CompileQueue;
@@ -283,11 +283,11 @@ pub struct EngineConfig {
     /// Off, the loop pays one predictable branch per block and nothing
     /// else.
     pub profile: bool,
-    /// A vCPU that queues a hot TB waits until the compile thread has
-    /// compiled it and every job queued before it
-    /// (`CompileQueue::wait_idle`), so the point where compiled code and
-    /// regions take over depends on the guest alone, not on how the host
-    /// schedules the two threads. Slower (the vCPU waits for Cranelift):
+    /// A vCPU that queues a hot TB waits until the compile thread has no
+    /// job queued or in hand (`CompileQueue::wait_idle`; loop heads noted
+    /// to be compiled again as regions do not count), so with one vCPU
+    /// the point where compiled code and regions take over depends on
+    /// the guest alone, not on how the host schedules the two threads. Slower (the vCPU waits for Cranelift):
     /// for differential tests that must see regions form, and for
     /// bisecting a bug that shows only once code is compiled.
     pub wait_for_compiles: bool,
@@ -679,6 +679,7 @@ impl Engine {
         let backend = Backend::new(BackendConfig {
             guest_base: base,
             guest_size: space.size(),
+            guest_guard: GUARD_SIZE.min(GUARD_BELOW),
             layout: state_layout(),
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: lookup_helper,
@@ -706,10 +707,12 @@ impl Engine {
         })
     }
 
-    /// The host address range `[lo, hi)` of the guest space and its guard.
-    fn guest_range(&self) -> (u64, u64) {
-        let base = self.space.base() as u64;
-        (base, base + self.space.size() + GUARD_SIZE)
+    /// The host address range `[lo, hi)` of the guest space and its
+    /// guards, and the host address of guest address 0 (see
+    /// `exec::enter`).
+    fn guest_range(&self) -> (u64, u64, u64) {
+        let (lo, hi) = self.space.guarded_range();
+        (lo, hi, self.space.base() as u64)
     }
 
     /// The guest address space.

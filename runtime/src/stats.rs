@@ -58,7 +58,10 @@ counters! {
     guest_insns,
     /// Time spent translating guest code to IR (decode, IR passes), in ns.
     translate_ns,
-    /// Blocks compiled to host code by Cranelift (the hot ones).
+    /// Blocks compiled to host code by Cranelift (the hot ones), each
+    /// once: a loop head compiled again as a region counts in
+    /// `region_recompiles` instead (its instructions, code bytes and time
+    /// count in the fields below).
     compiled_blocks,
     /// Guest instructions in the compiled blocks.
     compiled_insns,

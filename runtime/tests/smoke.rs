@@ -311,3 +311,71 @@ fn a_loop_that_invalidates_code_still_gets_compiled() {
         "the loop was never queued: {stats:?}"
     );
 }
+
+/// The edges of the bounds checks that accesses from one base register
+/// share in compiled code (the backend's "Guest memory"): an access just
+/// below the end of the guest space through a base just past it, then an
+/// access through the same base that is past the end; and an access whose
+/// address wraps below 0. Each gets the guest's fault at its own address
+/// and pc, compiled (threshold 0) as in the first tier.
+#[test]
+fn accesses_sharing_a_bounds_check_fault_at_their_own_address() {
+    fn slli(rd: u32, rs1: u32, shamt: u32) -> u32 {
+        shamt << 20 | rs1 << 15 | 1 << 12 | rd << 7 | 0x13
+    }
+    for threshold in [0, u32::MAX] {
+        let space = Arc::new(GuestSpace::new().expect("guest space"));
+        let top = space.size();
+        assert_eq!(top, 1 << 38);
+        space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+        space
+            .map(top - 0x1000, 0x1000, Prot::RW, true)
+            .expect("map top");
+        space
+            .write(top - 8, &0x1122_3344_5566_7788u64.to_le_bytes())
+            .expect("write top");
+        // x6 = 1 << 38, the end of the guest space; a0 = [x6 - 8] (valid);
+        // a1 = [x6 + 0] (past the end: faults).
+        let past_end = [
+            addi(6, 0, 1),
+            slli(6, 6, 38),
+            ld(10, 6, -8),
+            ld(11, 6, 0),
+            ECALL,
+        ];
+        // x7 = 8; a0 = [x7 + 0] faults (unmapped page 0); a1 = [x7 - 16]
+        // wraps below 0.
+        let below_zero = [addi(7, 0, 8), ld(11, 7, -16), ECALL];
+        let config = EngineConfig {
+            jit_threshold: threshold,
+            ..EngineConfig::default()
+        };
+        let bytes =
+            |code: &[u32]| -> Vec<u8> { code.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        space
+            .write_force(CODE, &bytes(&past_end))
+            .expect("write code");
+        space
+            .write_force(CODE + 0x100, &bytes(&below_zero))
+            .expect("write code");
+        let engine = Engine::new(space, config).expect("engine");
+        let mut cpu = CpuState {
+            pc: CODE,
+            ..CpuState::default()
+        };
+        let exit = engine.run(&mut cpu).expect("run");
+        assert!(
+            matches!(exit, Exit::Trap(t) if t.cause == Exception::LoadPageFault
+                && t.tval == top && t.pc == CODE + 12),
+            "threshold {threshold}: {exit:?}"
+        );
+        assert_eq!(cpu.x[10], 0x1122_3344_5566_7788, "threshold {threshold}");
+        cpu.pc = CODE + 0x100;
+        let exit = engine.run(&mut cpu).expect("run");
+        assert!(
+            matches!(exit, Exit::Trap(t) if t.cause == Exception::LoadPageFault
+                && t.tval == 8u64.wrapping_sub(16) && t.pc == CODE + 0x104),
+            "threshold {threshold}: {exit:?}"
+        );
+    }
+}

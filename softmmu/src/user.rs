@@ -4,7 +4,8 @@
 //!
 //! [`GuestSpace::new`] reserves [`GUEST_SPACE_SIZE`] bytes of host address
 //! space (256 GiB, the Sv39 user half) with `PROT_NONE` and `MAP_NORESERVE`,
-//! followed by a guard of [`GUARD_SIZE`] bytes that is never mapped. Guest
+//! between guards of [`GUARD_BELOW`] and [`GUARD_SIZE`] bytes that are
+//! never mapped ([`GuestSpace::guarded_range`]). Guest
 //! virtual address `a` lives at host address `base + a`. Translated code
 //! checks `a < size` and then accesses `base + a` directly, so **the host
 //! protection of a page is the guest's protection for data accesses**: a
@@ -84,6 +85,12 @@ pub const PAGE_SIZE: u64 = 4096;
 /// Bytes of unmapped guard reserved after the guest space, so that an access
 /// of up to 64 KiB starting just below `size` still faults on the host.
 pub const GUARD_SIZE: u64 = 64 << 10;
+
+/// Bytes of unmapped guard reserved before the guest space (before guest
+/// address 0), so that translated code that checked a base address
+/// `b < size` may access `b + offset` for a small negative offset without
+/// a check of its own: a result that wrapped below 0 faults on the host.
+pub const GUARD_BELOW: u64 = 64 << 10;
 
 /// The lowest guest address a non-fixed mapping is placed at (Linux's
 /// default `vm.mmap_min_addr`), in bytes.
@@ -401,10 +408,10 @@ impl GuestSpace {
     /// Reserves a fresh, empty guest address space.
     ///
     /// # Errors
-    /// [`Error::Reserve`] if the host cannot reserve 256 GiB + 64 KiB of
+    /// [`Error::Reserve`] if the host cannot reserve 256 GiB + 128 KiB of
     /// address space (e.g. under a small `ulimit -v`).
     pub fn new() -> Result<GuestSpace, Error> {
-        let total = (GUEST_SPACE_SIZE + GUARD_SIZE) as usize;
+        let total = (GUARD_BELOW + GUEST_SPACE_SIZE + GUARD_SIZE) as usize;
         // SAFETY: a fresh anonymous PROT_NONE reservation at a host-chosen
         // address; it aliases nothing.
         let p = unsafe {
@@ -421,7 +428,7 @@ impl GuestSpace {
             return Err(Error::Reserve(std::io::Error::last_os_error()));
         }
         Ok(GuestSpace {
-            base: p as usize,
+            base: p as usize + GUARD_BELOW as usize,
             map: RwLock::new(PageMap {
                 ranges: BTreeMap::new(),
                 mmap_top: GUEST_SPACE_SIZE,
@@ -439,6 +446,15 @@ impl GuestSpace {
     /// Bytes of guest virtual address space ([`GUEST_SPACE_SIZE`]).
     pub fn size(&self) -> u64 {
         GUEST_SPACE_SIZE
+    }
+
+    /// The host address range `[lo, hi)` of the whole reservation: the
+    /// guest space and both its guards ([`GUARD_BELOW`], [`GUARD_SIZE`]).
+    /// A host fault at `a` inside it is a guest fault at guest address
+    /// `a - base` (wrapping, for the guard below).
+    pub fn guarded_range(&self) -> (u64, u64) {
+        let base = self.base as u64;
+        (base - GUARD_BELOW, base + GUEST_SPACE_SIZE + GUARD_SIZE)
     }
 
     /// Host address of guest address `addr` (no check: `addr` must be below
@@ -1159,8 +1175,8 @@ impl Drop for GuestSpace {
         // space after dropping it.)
         unsafe {
             libc::munmap(
-                self.base as *mut libc::c_void,
-                (GUEST_SPACE_SIZE + GUARD_SIZE) as usize,
+                (self.base - GUARD_BELOW as usize) as *mut libc::c_void,
+                (GUARD_BELOW + GUEST_SPACE_SIZE + GUARD_SIZE) as usize,
             );
         }
     }

@@ -494,8 +494,9 @@ impl Hart {
             enter_guest_fp(&self.cpu);
             // SAFETY: `code` and the trampoline belong to `generation`,
             // which we hold; no host fault range (system mode has none).
-            let r =
-                unsafe { crate::exec::enter(&mut self.cpu, code, generation.trampoline, (0, 0)) };
+            let r = unsafe {
+                crate::exec::enter(&mut self.cpu, code, generation.trampoline, (0, 0, 0))
+            };
             leave_guest_fp(&mut self.cpu);
             match ExitCode::from_raw(r) {
                 None => from_slot = Some(r as usize as *const Slot),

@@ -376,6 +376,7 @@ impl SystemEngine {
         let backend = Backend::new(BackendConfig {
             guest_base: 0,
             guest_size: 0,
+            guest_guard: 0,
             layout: crate::state_layout(),
             helpers: cranemu_frontend::helpers::HELPERS.to_vec(),
             lookup: hart::lookup_helper,
