@@ -1434,32 +1434,4 @@ impl<'a, 'f> Lowering<'a, 'f> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn guest_pc_at_finds_the_covering_or_preceding_range() {
-        let map = [
-            PcRange {
-                start: 4,
-                end: 10,
-                pc: 0x100,
-            },
-            PcRange {
-                start: 10,
-                end: 20,
-                pc: 0x104,
-            },
-            PcRange {
-                start: 30,
-                end: 40,
-                pc: 0x108,
-            },
-        ];
-        assert_eq!(guest_pc_at(&map, 0), None);
-        assert_eq!(guest_pc_at(&map, 4), Some(0x100));
-        assert_eq!(guest_pc_at(&map, 19), Some(0x104));
-        assert_eq!(guest_pc_at(&map, 25), Some(0x104));
-        assert_eq!(guest_pc_at(&map, 39), Some(0x108));
-    }
-}
+mod tests;

@@ -315,8 +315,8 @@ fn a_loop_that_invalidates_code_still_gets_compiled() {
 /// The edges of the bounds checks that accesses from one base register
 /// share in compiled code (the backend's "Guest memory"): an access just
 /// below the end of the guest space through a base just past it, then an
-/// access through the same base that is past the end; and an access whose
-/// address wraps below 0. Each gets the guest's fault at its own address
+/// access through the same base that is past the end; and an access
+/// through a base that passed whose address wraps below 0. Each gets the guest's fault at its own address
 /// and pc, compiled (threshold 0) as in the first tier.
 #[test]
 fn accesses_sharing_a_bounds_check_fault_at_their_own_address() {
@@ -343,8 +343,10 @@ fn accesses_sharing_a_bounds_check_fault_at_their_own_address() {
             ld(11, 6, 0),
             ECALL,
         ];
-        // x7 = 8; a0 = [x7 + 0] faults (unmapped page 0); a1 = [x7 - 16]
-        // wraps below 0.
+        // x7 = 8; a1 = [x7 - 16] wraps below 0. Compiled, the check is
+        // made on x7, which passes, and the load lands in the guard below
+        // the guest space. (Guest page 0 cannot be mapped, so no access
+        // from x7 can come first and succeed.)
         let below_zero = [addi(7, 0, 8), ld(11, 7, -16), ECALL];
         let config = EngineConfig {
             jit_threshold: threshold,

@@ -7,7 +7,9 @@
 //! between guards of [`GUARD_BELOW`] and [`GUARD_SIZE`] bytes that are
 //! never mapped ([`GuestSpace::guarded_range`]). Guest
 //! virtual address `a` lives at host address `base + a`. Translated code
-//! checks `a < size` and then accesses `base + a` directly, so **the host
+//! checks `a < size` (or, for several accesses at small offsets from one
+//! base `b`, `b < size` once: an access past either end lands in a
+//! guard) and then accesses `base + a` directly, so **the host
 //! protection of a page is the guest's protection for data accesses**: a
 //! guest store to a read-only page faults on the host, and the runtime's
 //! fault handler turns that into the guest's `SIGSEGV`.
