@@ -214,12 +214,17 @@ pub(crate) fn compile_tb(
 ) -> Result<Option<*const u8>> {
     let t0 = Instant::now();
     let log = &config.log;
-    let mut others = match publish {
-        Publish::OnVcpu => Vec::new(),
-        Publish::First(..) => region_members(config, generation, tb, backlog, space.is_some()),
-        Publish::AsRegion(_) => region_members(config, generation, tb, 0, space.is_some()),
+    let (cache, replace) = match publish {
+        Publish::OnVcpu => (None, false),
+        Publish::First(cache, _) => (Some(cache), false),
+        Publish::AsRegion(cache) => (Some(cache), true),
     };
-    if matches!(publish, Publish::AsRegion(_)) && others.is_empty() {
+    let mut others = match (cache, replace) {
+        (None, _) => Vec::new(),
+        (Some(_), false) => region_members(config, generation, tb, backlog, space.is_some()),
+        (Some(_), true) => region_members(config, generation, tb, 0, space.is_some()),
+    };
+    if replace && others.is_empty() {
         return Ok(None);
     }
     let Ok(head_ir) = fresh_ir(tb, config, space) else {
@@ -234,7 +239,7 @@ pub(crate) fn compile_tb(
         }
         Err(()) => false,
     });
-    if matches!(publish, Publish::AsRegion(_)) && others.is_empty() {
+    if replace && others.is_empty() {
         // Its members' code changed: no region after all.
         return Ok(None);
     }
@@ -257,8 +262,8 @@ pub(crate) fn compile_tb(
     // optimizations, and so does all code while the compile thread keeps
     // up; other code compiles quickly while code warms up (or a vCPU
     // waits for it), when compile throughput counts most. A loop that
-    // cannot be a region (it leaves the page) is then optimized once the
-    // queue is short.
+    // cannot be a region (in system mode, it leaves the page) is then
+    // optimized once the queue is short.
     let calm = backlog <= REGION_MAX_BACKLOG;
     let quality = if calm || !others.is_empty() || tb.targets.contains(&tb.pc) {
         Quality::Optimized
@@ -274,11 +279,6 @@ pub(crate) fn compile_tb(
         .map_err(|e| Error::Codegen(e.to_string()))?;
     let placed = generation.place(&compiled).map_err(Error::Host)?;
     let len = compiled.code.len();
-    let (cache, replace) = match publish {
-        Publish::OnVcpu => (None, false),
-        Publish::First(cache, _) => (Some(cache), false),
-        Publish::AsRegion(cache) => (Some(cache), true),
-    };
     let code = match cache {
         Some(cache) if !others.is_empty() => {
             if cache.publish_region(generation, tb, &others, placed, len, replace) {
@@ -359,7 +359,8 @@ fn fresh_ir(
     let (Some(space), Some(prog)) = (space, t.baseline.as_ref()) else {
         return Err(());
     };
-    let (ir, pages) = crate::translate_ir(space, config, t.pc, t.flags);
+    let (translated, pages) = crate::translate_at(space, config, t.pc, t.flags);
+    let ir = translated.ir;
     let same = pages == t.pages() && Program::lower(&ir).as_ref() == Some(prog);
     if same {
         Ok(Some(ir))
@@ -389,7 +390,8 @@ mod tests {
         space.map(CODE, 0x1000, Prot::RX, true).expect("map");
         space.write_force(CODE, &code(5)).expect("write");
         let config = EngineConfig::default();
-        let (ir, pages) = crate::translate_ir(&space, &config, CODE, 0);
+        let (t, pages) = crate::translate_at(&space, &config, CODE, 0);
+        let ir = t.ir;
         let tb = Tb::new(ir, CODE, pages, false);
         assert!(tb.ir.is_none() && tb.baseline.is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
@@ -405,7 +407,7 @@ mod tests {
         // No space to read from (system mode keeps its IR instead).
         assert!(fresh_ir(&tb, &config, None).is_err());
         let kept = Tb::new(
-            crate::translate_ir(&space, &config, CODE, 0).0,
+            crate::translate_at(&space, &config, CODE, 0).0.ir,
             CODE,
             vec![],
             true,

@@ -231,14 +231,14 @@ impl CompileQueue {
     }
 
     /// Waits until no job is queued or in the worker's hands, or the
-    /// queue is stopped (for `EngineConfig::wait_for_compiles`); loop
-    /// heads waiting to be compiled again do not count (they wait for
-    /// the guest to run them). Call it
-    /// with no lock of the TB cache held: the worker takes them to
-    /// publish its code.
+    /// queue is stopped (for `EngineConfig::wait_for_compiles`). Loop
+    /// heads waiting to be compiled again do not count: they wait for the
+    /// guest to run them, which a waiting vCPU does not. Call it with no
+    /// lock of the TB cache held: the worker takes them to publish its
+    /// code.
     pub(crate) fn wait_idle(&self) {
         let mut s = lock(&self.state);
-        while !s.stop && (!s.jobs.is_empty() || !s.recompiles.is_empty() || s.in_flight.is_some()) {
+        while !s.stop && (!s.jobs.is_empty() || s.in_flight.is_some()) {
             s = self.idle.wait(s).unwrap_or_else(|e| e.into_inner());
         }
     }

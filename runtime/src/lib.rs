@@ -55,10 +55,13 @@
 //! [`EngineConfig::jit_threshold`] executions a TB is queued for the
 //! compile thread (`compileq.rs`) and stays in the first tier until its
 //! code is published, so no vCPU waits for Cranelift. A hot TB that
-//! loops back to itself through other hot TBs on its page is compiled
-//! with them as one region (`compile.rs`, [`EngineConfig::region_tbs`]),
-//! so the loop's iterations stay inside one host function; the members
-//! keep their own TBs for entries from elsewhere.
+//! loops back to itself through other hot TBs (on its page, in system
+//! mode) is compiled with them as one region (`compile.rs`,
+//! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
+//! one host function; the members keep their own TBs for entries from
+//! elsewhere. A loop head compiled alone while the compile thread was
+//! behind is compiled again as a region if it is still hot once the
+//! thread is idle.
 //!
 //! A user-mode TB keeps its first-tier program, not its IR (IR was most
 //! of a large program's heap): the compile thread translates the guest
@@ -287,9 +290,10 @@ pub struct EngineConfig {
     /// job queued or in hand (`CompileQueue::wait_idle`; loop heads noted
     /// to be compiled again as regions do not count), so with one vCPU
     /// the point where compiled code and regions take over depends on
-    /// the guest alone, not on how the host schedules the two threads. Slower (the vCPU waits for Cranelift):
-    /// for differential tests that must see regions form, and for
-    /// bisecting a bug that shows only once code is compiled.
+    /// the guest alone, not on how the host schedules the two threads.
+    /// Slower (the vCPU waits for Cranelift): for differential tests that
+    /// must see regions form, and for bisecting a bug that shows only once
+    /// code is compiled.
     pub wait_for_compiles: bool,
 }
 
@@ -513,28 +517,26 @@ impl interp::Memory for InterpMemory<'_> {
     }
 }
 
-/// The translator's options under `config`.
-fn translate_options(config: &EngineConfig) -> TranslateOptions {
-    TranslateOptions {
-        max_insns: config.max_block_insns,
-        count_insns: config.count_insns,
-        superblocks: config.superblocks,
-    }
-}
-
 /// Translates the user-mode guest code at `pc` under TB flags `flags`
-/// again, as [`Engine::translate`] did (for a TB that did not keep its
-/// IR): the IR, and the guest pages it was read from.
-pub(crate) fn translate_ir(
+/// (the block, with the dead-store pass run), watching the pages it
+/// reads; the block and those pages. [`Engine::translate`] makes a TB
+/// of it, and the compile thread translates a TB that kept no IR again
+/// with it (`compile::fresh_ir`).
+pub(crate) fn translate_at(
     space: &GuestSpace,
     config: &EngineConfig,
     pc: u64,
     flags: u64,
-) -> (cranemu_ir::Block, Vec<u64>) {
+) -> (cranemu_frontend::translate::TranslatedBlock, Vec<u64>) {
     let fetch = Fetch::new(space);
-    let mut t = translate_block(&fetch, pc, flags, &translate_options(config));
+    let opts = TranslateOptions {
+        max_insns: config.max_block_insns,
+        count_insns: config.count_insns,
+        superblocks: config.superblocks,
+    };
+    let mut t = translate_block(&fetch, pc, flags, &opts);
     cranemu_ir::passes::dead_state_stores(&mut t.ir);
-    (t.ir, fetch.pages.take())
+    (t, fetch.pages.take())
 }
 
 /// Reads guest code through the guest space's execute permission,
@@ -748,9 +750,7 @@ impl Engine {
     /// held), watching the pages it reads.
     fn translate(&self, pc: u64, flags: u64, counters: &Counters) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
-        let fetch = Fetch::new(&self.space);
-        let mut tb = translate_block(&fetch, pc, flags, &translate_options(&self.config));
-        cranemu_ir::passes::dead_state_stores(&mut tb.ir);
+        let (tb, pages) = translate_at(&self.space, &self.config, pc, flags);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
                 return Err(Error::Codegen(format!(
@@ -767,7 +767,7 @@ impl Engine {
         // translated again when the TB is hot (`compile::fresh_ir`), unless
         // every TB is compiled at once or the reference interpreter runs.
         let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
-        let tb = Tb::new(tb.ir, pc, fetch.pages.take(), keep_ir);
+        let tb = Tb::new(tb.ir, pc, pages, keep_ir);
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
     }

@@ -749,7 +749,7 @@ impl TbCache {
     /// a region with `members`, as `head`'s code: its first code, unless
     /// another thread published first (then nothing changes), or with
     /// `replace`, in place of the code `head` has (compiled again from the
-    /// same guest code: `compile::Recompile`).
+    /// same guest code: `compile::Publish::AsRegion`).
     ///
     /// Members may come from guest pages `head` was not read from (user
     /// mode): the page index lists `head` under those pages as well, so
