@@ -83,6 +83,7 @@ use cranemu_ir::{
 mod float;
 mod fphelpers;
 mod softmmu;
+pub mod template;
 
 /// Errors of the backend.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +138,10 @@ pub enum ExitCode {
     /// An indirect jump whose target the lookup helper did not know; `pc`
     /// is written.
     NoChain = 9,
+    /// First-tier code ([`template`]) of a TB whose execution counter
+    /// just reached the JIT threshold, at the TB's entry, before running
+    /// it: queue it for Cranelift and enter it again. `pc` is the TB's.
+    Hot = 10,
 }
 
 impl ExitCode {
@@ -153,6 +158,7 @@ impl ExitCode {
             7 => Exit,
             8 => ExitFlush,
             9 => NoChain,
+            10 => Hot,
             _ => return None,
         })
     }
@@ -409,6 +415,21 @@ impl Backend {
         isa_builder
             .finish(settings::Flags::new(flags))
             .map_err(|e| Error::Isa(e.to_string()))
+    }
+
+    /// The first tier's code emitter ([`template`]) for this backend's
+    /// guest space; `None` in system mode ([`BackendConfig::softmmu`]),
+    /// whose first tier stays the `cranemu_ir::baseline` loop.
+    pub fn first_tier(&self) -> Option<template::Compiler> {
+        if self.cfg.softmmu.is_some() {
+            return None;
+        }
+        Some(template::Compiler {
+            guest_base: self.cfg.guest_base,
+            guest_size: self.cfg.guest_size,
+            layout: self.cfg.layout,
+            lookup: self.cfg.lookup,
+        })
     }
 
     /// The configuration.

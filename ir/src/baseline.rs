@@ -29,11 +29,22 @@ use crate::interp::{self, HelperFn, Memory, Outcome};
 use crate::{BinOp, Block, Inst, IntCC, MemOp, Terminator, Value};
 
 /// One lowered operation. `d`, `a`, `b`, `c` and `s` index the block's
-/// values; `off` in [`Op::Get`], [`Op::Set`] and [`Op::SetConst`] is a
-/// byte offset into the CPU state; `pc` is the guest instruction's pc
-/// minus the block's.
+/// values (`d` the one defined, `a`, `b` the operands, `c` a condition,
+/// `s` a source); `imm` is a folded constant operand, `sh` a folded shift
+/// amount (below 64), `bits` a width in bits; `off` in [`Op::Get`],
+/// [`Op::Set`] and [`Op::SetConst`] is a byte offset into the CPU state,
+/// in [`Op::Load`] and [`Op::Store`] a byte offset added to the address;
+/// `pc` is the guest instruction's pc minus the block's (for the fault it
+/// may raise), except in [`Op::ExitIf`], where it is the absolute guest
+/// pc of the side exit. Each variant does what [`crate::interp`] does with
+/// the IR instruction it was lowered from (`Bin` and `BinI`:
+/// [`crate::interp::binop`]; `Cmp` and `CmpI`: [`crate::interp::icmp`];
+/// `Sext` and `Zext`: sign or zero extension from the low `bits`).
+/// Public for backends that compile a program
+/// (`cranemu_backend::Backend::compile_first_tier`).
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Op {
+#[allow(missing_docs)] // The fields are named in the enum's doc.
+pub enum Op {
     Const {
         d: u16,
         imm: u64,
@@ -455,6 +466,22 @@ impl Program {
     /// The guest virtual address of the block's first instruction.
     pub fn pc(&self) -> u64 {
         self.pc
+    }
+
+    /// The lowered ops, in the order they run.
+    pub fn ops(&self) -> &[Op] {
+        &self.ops
+    }
+
+    /// The block's terminator (its values index the same value array as
+    /// the ops).
+    pub fn terminator(&self) -> Terminator {
+        self.term
+    }
+
+    /// The length of the block's value array.
+    pub fn num_values(&self) -> u32 {
+        self.num_values
     }
 
     /// The number of lowered ops (for statistics and tests).

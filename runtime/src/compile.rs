@@ -296,7 +296,13 @@ pub(crate) fn compile_tb(
                 return Ok(None);
             }
         }
-        _ => tb.publish(placed, len),
+        _ => {
+            let code = tb.publish(placed, len);
+            if let (Some(cache), true) = (cache, code == placed) {
+                cache.repoint(tb, code);
+            }
+            code
+        }
     };
     if replace {
         Counters::bump(&counters.region_recompiles);

@@ -295,6 +295,12 @@ pub struct EngineConfig {
     /// must see regions form, and for bisecting a bug that shows only once
     /// code is compiled.
     pub wait_for_compiles: bool,
+    /// Run the first tier as host code emitted per TB at translation
+    /// ([`cranemu_backend::template`], user mode), for every block that
+    /// tier emits, instead of the first tier's loop
+    /// ([`cranemu_ir::baseline::run`]), which keeps the rest. Off with
+    /// [`EngineConfig::reference_interpreter`] or a `jit_threshold` of 0.
+    pub first_tier_code: bool,
 }
 
 impl Default for EngineConfig {
@@ -311,6 +317,7 @@ impl Default for EngineConfig {
             straight_quality: Quality::Quick,
             profile: false,
             wait_for_compiles: false,
+            first_tier_code: true,
         }
     }
 }
@@ -621,6 +628,9 @@ pub struct Engine {
     cache: Arc<TbCache>,
     /// Hot TBs for the compile thread (when `jit_threshold` > 0).
     compiles: Arc<CompileQueue>,
+    /// The first tier's code emitter, if it runs as host code
+    /// ([`EngineConfig::first_tier_code`]).
+    first_tier: Option<cranemu_backend::template::Compiler>,
 }
 
 impl Drop for Engine {
@@ -700,12 +710,16 @@ impl Engine {
                 cache.invalidate_pages(pages, &counters);
             }
         }));
+        let first_tier = backend.first_tier().filter(|_| {
+            config.first_tier_code && config.jit_threshold > 0 && !config.reference_interpreter
+        });
         Ok(Engine {
             space,
             config,
             backend: Arc::new(backend),
             cache,
             compiles: Arc::new(CompileQueue::new()),
+            first_tier,
         })
     }
 
@@ -737,6 +751,17 @@ impl Engine {
         loop {
             let seq = self.cache.seq();
             let tb = self.translate(pc, flags, counters)?;
+            if let Some(compiler) = &self.first_tier {
+                let t0 = Instant::now();
+                let threshold = self.config.jit_threshold;
+                if tb
+                    .attach_first_tier(compiler, generation, threshold)
+                    .map_err(Error::Host)?
+                {
+                    Counters::bump(&counters.first_tier_code);
+                }
+                Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
+            }
             match self.cache.insert(generation, tb, seq, counters) {
                 Ok(tb) => return Ok(Some(tb)),
                 // A page it was read from changed meanwhile: read it again.
@@ -933,36 +958,42 @@ impl Engine {
                     // or its retired list keeps the TB alive (tbcache
                     // invariant 3).
                     let tb = unsafe { &*tb };
-                    let threshold = self.config.jit_threshold;
-                    let n = count_cold(jc, jump_cache_index(cpu.pc, flags), tb, threshold);
-                    // One vCPU claims a hot TB; the others go on
-                    // interpreting it meanwhile rather than compile it too
-                    // or wait. With a threshold the compile thread
-                    // compiles it (this vCPU interprets it until the code
-                    // is published); with none, the vCPU compiles it now.
-                    let hot = n >= threshold && tb.claim_compile();
-                    if hot && threshold == 0 {
-                        (self.compile(generation, tb, counters)?, tb as *const Tb)
-                    } else if let Some(code) = {
-                        if hot {
-                            self.queue_compile(generation, tb)?;
-                        }
-                        tb.code()
-                    } {
+                    if let Some(code) = tb.entry() {
+                        // Just translated, with first-tier code, which
+                        // counts its own runs.
                         (code, tb as *const Tb)
                     } else {
-                        from_slot = None;
-                        match self.interpret(tb, cpu, counters, &mut vals) {
-                            Step::Continue => continue,
-                            // A flush may have replaced the generation; the
-                            // jump cache is checked at the next lookup.
-                            Step::Resync => {
-                                if !self.cache.is_current(generation) {
-                                    return Ok(None);
-                                }
-                                continue;
+                        let threshold = self.config.jit_threshold;
+                        let n = count_cold(jc, jump_cache_index(cpu.pc, flags), tb, threshold);
+                        // One vCPU claims a hot TB; the others go on
+                        // interpreting it meanwhile rather than compile it too
+                        // or wait. With a threshold the compile thread
+                        // compiles it (this vCPU interprets it until the code
+                        // is published); with none, the vCPU compiles it now.
+                        let hot = n >= threshold && tb.claim_compile();
+                        if hot && threshold == 0 {
+                            (self.compile(generation, tb, counters)?, tb as *const Tb)
+                        } else if let Some(code) = {
+                            if hot {
+                                self.queue_compile(generation, tb)?;
                             }
-                            Step::Exit(e) => return Ok(Some(e)),
+                            tb.code()
+                        } {
+                            (code, tb as *const Tb)
+                        } else {
+                            from_slot = None;
+                            match self.interpret(tb, cpu, counters, &mut vals) {
+                                Step::Continue => continue,
+                                // A flush may have replaced the generation; the
+                                // jump cache is checked at the next lookup.
+                                Step::Resync => {
+                                    if !self.cache.is_current(generation) {
+                                        return Ok(None);
+                                    }
+                                    continue;
+                                }
+                                Step::Exit(e) => return Ok(Some(e)),
+                            }
                         }
                     }
                 }
@@ -998,6 +1029,18 @@ impl Engine {
                 return Ok(Some(Exit::Trap(trap)));
             }
             match exit {
+                Some(ExitCode::Hot) => {
+                    // First-tier code reached the JIT threshold at its
+                    // entry (`pc` is its TB's): queue the TB, and enter
+                    // it again (its counter is past the threshold now).
+                    if let Some(tb) = generation.get_ptr(cpu.pc, cpu.tb_flags(), cpu.pc) {
+                        // SAFETY: a TB of `generation`, which we hold.
+                        let tb = unsafe { &*tb };
+                        if tb.code().is_none() && tb.claim_compile() {
+                            self.queue_compile(generation, tb)?;
+                        }
+                    }
+                }
                 Some(ExitCode::Interrupt) => {
                     if cpu.take_exit_request() {
                         return Ok(Some(Exit::Interrupted));
@@ -1139,7 +1182,56 @@ impl Engine {
             .backend
             .compile(block, &slot_ptrs, false)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        let code = generation.place(&compiled).map_err(Error::Host)?;
+        self.run_placed(cpu, &generation, &compiled)
+    }
+
+    /// Lowers `block` to the first tier's program and emits its host code
+    /// ([`cranemu_backend::template`]), then runs it once on `cpu` as
+    /// [`Engine::run_ir_block`] runs Cranelift's code. `Ok(None)` if that
+    /// tier does not emit this block (or this engine has no such tier:
+    /// system mode, or [`EngineConfig::first_tier_code`] off). For
+    /// differential tests.
+    ///
+    /// # Errors
+    /// [`Error::Codegen`] if the block does not verify.
+    pub fn run_first_tier_block(
+        &self,
+        cpu: &mut CpuState,
+        block: &cranemu_ir::Block,
+    ) -> Result<Option<BlockOutcome>> {
+        cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
+        let (Some(compiler), Some(prog)) = (
+            &self.first_tier,
+            cranemu_ir::baseline::Program::lower(block),
+        ) else {
+            return Ok(None);
+        };
+        let generation = self.cache.current();
+        let slots = empty_slots(block.direct_exits());
+        let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
+        let (execs, upgrade) = (AtomicU32::new(0), AtomicPtr::new(std::ptr::null_mut()));
+        let tb = cranemu_backend::template::TemplateTb {
+            slots: &slot_ptrs,
+            execs: &execs,
+            threshold: u32::MAX - 1,
+            upgrade: &upgrade,
+            flags: block.flags,
+        };
+        let Some(compiled) = compiler.compile(&prog, &tb) else {
+            return Ok(None);
+        };
+        self.run_placed(cpu, &generation, &compiled).map(Some)
+    }
+
+    /// Places `compiled` in `generation` and runs it once on `cpu`, with
+    /// no chaining (see [`Engine::run_ir_block`]).
+    fn run_placed(
+        &self,
+        cpu: &mut CpuState,
+        generation: &Generation,
+        compiled: &cranemu_backend::CompiledBlock,
+    ) -> Result<BlockOutcome> {
+        let code = generation.place(compiled).map_err(Error::Host)?;
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
         let saved =
@@ -1224,7 +1316,7 @@ impl Engine {
         };
         // SAFETY: a TB of `generation` (alive as long as it is, see
         // `Lookup`), which the caller holds.
-        let Some(code) = (unsafe { (*tb).code() }) else {
+        let Some(code) = (unsafe { (*tb).entry() }) else {
             if !in_cold {
                 fill_cold(jc, pc, flags, tb);
             }

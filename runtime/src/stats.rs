@@ -56,6 +56,9 @@ counters! {
     blocks,
     /// Guest instructions translated to IR.
     guest_insns,
+    /// Blocks whose first tier runs as host code
+    /// (`cranemu_backend::template`; the rest run in its loop).
+    first_tier_code,
     /// Time spent translating guest code to IR (decode, IR passes), in ns.
     translate_ns,
     /// Blocks compiled to host code by Cranelift (the hot ones), each

@@ -121,8 +121,13 @@ pub(crate) struct Tb {
     /// of its key, so that one virtual address mapped to other code (in
     /// another address space) finds other TBs.
     pub(crate) phys: u64,
-    /// Host address of its code, or null while it is interpreted.
+    /// Host address of its Cranelift code, or null until that is
+    /// published.
     pub(crate) code: AtomicPtr<u8>,
+    /// Host address of its first-tier code (`cranemu_backend::template`),
+    /// or null: set once, before the TB is in the map, in user mode, for
+    /// a block that tier emits; its code jumps to `code` once that is set.
+    quick: AtomicPtr<u8>,
     /// Bytes of host code (0 while interpreted).
     code_len: AtomicUsize,
     /// Executions so far in the interpreter.
@@ -199,6 +204,7 @@ impl Tb {
             baseline,
             phys,
             code: AtomicPtr::new(std::ptr::null_mut()),
+            quick: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
             entries: AtomicU32::new(0),
@@ -332,6 +338,50 @@ impl Tb {
         (!c.is_null()).then_some(c as *const u8)
     }
 
+    /// The code to enter it by: its Cranelift code, else its first-tier
+    /// code, if it has either.
+    pub(crate) fn entry(&self) -> Option<*const u8> {
+        self.code().or_else(|| {
+            let q = self.quick.load(Ordering::Acquire);
+            (!q.is_null()).then_some(q as *const u8)
+        })
+    }
+
+    /// Emits the TB's first-tier code with `compiler` (its execution
+    /// counter to reach `threshold`) and places it in `generation`;
+    /// false, changing nothing, if the tier does not emit this block.
+    /// Called before the TB is shared (in no map yet).
+    pub(crate) fn attach_first_tier(
+        &self,
+        compiler: &cranemu_backend::template::Compiler,
+        generation: &Generation,
+        threshold: u32,
+    ) -> Result<bool, String> {
+        let Some(prog) = &self.baseline else {
+            return Ok(false);
+        };
+        let slots: Vec<cranemu_backend::ExitSlot> = self
+            .slots
+            .iter()
+            .map(|s| &s.target as cranemu_backend::ExitSlot)
+            .collect();
+        let tb = cranemu_backend::template::TemplateTb {
+            slots: &slots,
+            execs: &self.execs,
+            threshold,
+            upgrade: &self.code,
+            flags: self.flags,
+        };
+        let Some(compiled) = compiler.compile(prog, &tb) else {
+            return Ok(false);
+        };
+        let code = generation.place(&compiled)?;
+        self.quick.store(code as *mut u8, Ordering::Release);
+        self.code_len
+            .fetch_add(compiled.code.len(), Ordering::Relaxed);
+        Ok(true)
+    }
+
     /// Publishes `code` (`len` bytes) as this TB's code unless another
     /// thread did first; returns the code that won.
     pub(crate) fn publish(&self, code: *const u8, len: usize) -> *const u8 {
@@ -342,7 +392,7 @@ impl Tb {
             Ordering::Acquire,
         ) {
             Ok(_) => {
-                self.code_len.store(len, Ordering::Relaxed);
+                self.code_len.fetch_add(len, Ordering::Relaxed);
                 code
             }
             Err(winner) => winner,
@@ -726,7 +776,7 @@ impl TbCache {
         if owner.invalid.load(Ordering::Relaxed) || target.invalid.load(Ordering::Relaxed) {
             return;
         }
-        let Some(code) = target.code() else {
+        let Some(code) = target.entry() else {
             return;
         };
         {
@@ -793,17 +843,34 @@ impl TbCache {
                 index.pages.entry(p).or_default().tbs.push(head.arc());
             }
         }
+        // Slots chained to the old code (or to the first tier's, which
+        // would forward) jump to the new code at once.
+        Self::repoint_locked(&links, code);
         if replace {
-            for (from, i) in links.incoming.iter() {
-                if let Some(from) = from.upgrade() {
-                    from.slots[*i]
-                        .target
-                        .store(code as *mut u8, Ordering::Release);
-                }
-            }
             self.new_epoch();
         }
         true
+    }
+
+    /// Points every slot chained to `tb` at `code`, its newly published
+    /// Cranelift code (they jumped to its first-tier code, which forwards
+    /// to it, one jump more).
+    pub(crate) fn repoint(&self, tb: &Tb, code: *const u8) {
+        let _index = self.index.lock();
+        if !tb.invalid.load(Ordering::Relaxed) {
+            Self::repoint_locked(&tb.links.lock(), code);
+        }
+    }
+
+    /// [`TbCache::repoint`] with the index lock and the TB's links held.
+    fn repoint_locked(links: &Links, code: *const u8) {
+        for (from, i) in links.incoming.iter() {
+            if let Some(from) = from.upgrade() {
+                from.slots[*i]
+                    .target
+                    .store(code as *mut u8, Ordering::Release);
+            }
+        }
     }
 
     /// Invalidates every TB read from guest pages `pages` (page numbers), in

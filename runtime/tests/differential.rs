@@ -1,8 +1,10 @@
 //! Differential tests: the reference interpreter (`cranemu_ir::interp`)
-//! against the first tier (`cranemu_ir::baseline`) and the JIT
+//! against the first tier's loop (`cranemu_ir::baseline`), the first
+//! tier's host code (`cranemu_backend::template`, through
+//! [`Engine::run_first_tier_block`], for the blocks it emits) and the JIT
 //! (Cranelift, through [`Engine::run_ir_block`]).
 //!
-//! All three start from the same CPU state and the same guest memory and
+//! All start from the same CPU state and the same guest memory and
 //! run the same IR block; afterwards the architectural state (`x`, `f`,
 //! `pc`, `fcsr`, the LR/SC reservation, `icount`), the data pages and the
 //! outcome (next pc or trap with cause, `tval` and pc) must be identical,
@@ -262,6 +264,9 @@ struct Tiers {
     baseline: Run,
     /// Cranelift.
     jit: Run,
+    /// The first tier's host code (`cranemu_backend::template`), if it
+    /// emits the block.
+    first_tier_code: Option<Run>,
 }
 
 /// Runs `block` on the reference interpreter (`baseline` false) or on the
@@ -346,10 +351,28 @@ fn run_tiers(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &
         state: arch(&jcpu),
         mem: jmem,
     };
+
+    // The first tier's host code, for the blocks it emits.
+    fix.space.write_force(DATA, data).expect("write data");
+    let mut qcpu = cpu0.clone();
+    let out = fix
+        .engine
+        .run_first_tier_block(&mut qcpu, block)
+        .expect("first-tier code");
+    let first_tier_code = out.map(|out| {
+        let mut qmem = vec![0u8; CMP_LEN as usize];
+        fix.space.read(DATA, &mut qmem).expect("read back data");
+        Run {
+            ending: ending_of_jit(out),
+            state: arch(&qcpu),
+            mem: qmem,
+        }
+    });
     Tiers {
         interp,
         baseline,
         jit,
+        first_tier_code,
     }
 }
 
@@ -357,6 +380,9 @@ fn run_tiers(fix: &Fixture, block: &Block, cpu0: &CpuState, code: &[u8], data: &
 /// interpreter; `what` describes the case.
 fn check_tiers(t: &Tiers, what: &dyn Fn() -> String) -> Result<(), TestCaseError> {
     check_same(&t.interp, &t.baseline, "baseline", what)?;
+    if let Some(q) = &t.first_tier_code {
+        check_same(&t.interp, q, "first-tier code", what)?;
+    }
     check_same(&t.interp, &t.jit, "jit", what)
 }
 

@@ -1,5 +1,6 @@
 //! Differential tests of the ways the engine runs guest code: the IR
-//! interpreter (the reference), the first tier (`cranemu_ir::baseline`),
+//! interpreter (the reference), the first tier (its host code,
+//! `cranemu_backend::template`, and its loop, `cranemu_ir::baseline`),
 //! every TB compiled alone (quickly, as
 //! straight code is, and with Cranelift's optimizations), and hot TBs
 //! compiled as regions (several TBs in one host function, direct jumps
@@ -219,6 +220,10 @@ fn interpreter_first_tier_single_tbs_and_regions_agree() {
         jit_threshold: u32::MAX,
         ..EngineConfig::default()
     };
+    let first_tier_loop = EngineConfig {
+        first_tier_code: false,
+        ..first_tier.clone()
+    };
     let single = EngineConfig {
         jit_threshold: 0,
         region_tbs: 1,
@@ -253,11 +258,21 @@ fn interpreter_first_tier_single_tbs_and_regions_agree() {
         }
         let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
         let (want, _) = run(reference.clone(), &code, &x, &data);
-        let (baseline, _) = run(first_tier.clone(), &code, &x, &data);
+        let (baseline, stats) = run(first_tier.clone(), &code, &x, &data);
         assert_eq!(
             want, baseline,
-            "seed {seed}: the first tier differs from the interpreter"
+            "seed {seed}: the first tier's code differs from the interpreter"
         );
+        assert!(
+            stats.first_tier_code > 0,
+            "seed {seed}: no block ran as first-tier code"
+        );
+        let (looped, stats) = run(first_tier_loop.clone(), &code, &x, &data);
+        assert_eq!(
+            want, looped,
+            "seed {seed}: the first tier's loop differs from the interpreter"
+        );
+        assert_eq!(stats.first_tier_code, 0, "seed {seed}");
         let (alone, _) = run(single.clone(), &code, &x, &data);
         assert_eq!(
             want, alone,
@@ -290,6 +305,39 @@ fn interpreter_first_tier_single_tbs_and_regions_agree() {
 /// stops when another thread sets the exit request.
 #[test]
 fn a_loop_inside_a_region_is_interrupted() {
+    let config = EngineConfig {
+        jit_threshold: 4,
+        region_tbs: 8,
+        superblocks: false,
+        ..EngineConfig::default()
+    };
+    let (x10, stats) = interrupt_a_loop(config);
+    assert!(x10 > 1000, "the loop ran ({x10} iterations)");
+    assert!(
+        stats.region_members > 0,
+        "the loop's TBs were compiled as a region"
+    );
+}
+
+/// As [`a_loop_inside_a_region_is_interrupted`], with the loop's TBs
+/// chained to each other in the first tier's host code, never compiled.
+#[test]
+fn a_loop_in_first_tier_code_is_interrupted() {
+    let config = EngineConfig {
+        jit_threshold: u32::MAX,
+        superblocks: false,
+        ..EngineConfig::default()
+    };
+    let (x10, stats) = interrupt_a_loop(config);
+    assert!(x10 > 1000, "the loop ran ({x10} iterations)");
+    assert!(stats.first_tier_code > 0 && stats.compiled_blocks == 0);
+    assert!(stats.chains > 0, "the loop's TBs were chained");
+}
+
+/// Runs a loop under `config` until another thread sets the exit
+/// request after 300 ms; the run must end [`Exit::Interrupted`]. Returns
+/// the loop's iteration count (`a0`) and the engine's statistics.
+fn interrupt_a_loop(config: EngineConfig) -> (u64, Stats) {
     // top: addi a0, a0, 1; beq a0, x0, +8 (never: a side exit); addi a1, a1, 1;
     // jal x0, top
     let code = bytes(&[
@@ -302,12 +350,6 @@ fn a_loop_inside_a_region_is_interrupted() {
     let space = Arc::new(GuestSpace::new().expect("guest space"));
     space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
     space.write_force(CODE, &code).expect("write code");
-    let config = EngineConfig {
-        jit_threshold: 4,
-        region_tbs: 8,
-        superblocks: false,
-        ..EngineConfig::default()
-    };
     let engine = Arc::new(Engine::new(space, config).expect("engine"));
     let mut cpu = Box::new(CpuState::default());
     cpu.pc = CODE;
@@ -324,11 +366,7 @@ fn a_loop_inside_a_region_is_interrupted() {
     let exit = engine.run(&mut cpu).expect("run");
     stopper.join().expect("stopper");
     assert_eq!(exit, Exit::Interrupted);
-    assert!(cpu.x[10] > 1000, "the loop ran ({} iterations)", cpu.x[10]);
-    assert!(
-        engine.stats().region_members > 0,
-        "the loop's TBs were compiled as a region"
-    );
+    (cpu.x[10], engine.stats())
 }
 
 /// A loop whose two TBs lie on two guest pages is one region in user

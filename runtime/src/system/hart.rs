@@ -525,7 +525,9 @@ impl Hart {
                     self.raise((Exception::StoreAddressMisaligned, self.cpu.fault_addr));
                     return Ok(Turn::Continue);
                 }
-                Some(ExitCode::LoadFault | ExitCode::StoreFault) => {
+                // System mode has no first-tier code (the only source of
+                // `Hot`) and no host fault range.
+                Some(ExitCode::LoadFault | ExitCode::StoreFault | ExitCode::Hot) => {
                     return Err(Error::Host(format!(
                         "unexpected host fault exit at guest pc {:#x}",
                         self.cpu.pc

@@ -1,0 +1,840 @@
+//! The first tier's host code: a block's [`Program`] (the first tier's
+//! compact form, `cranemu_ir::baseline`) emitted as x86-64 machine code
+//! op by op, TCG's way, with no optimization and no register allocation.
+//!
+//! Start-up-bound programs run most of their blocks a few dozen times
+//! before the compile thread gets to them: python's start-up runs 18,000
+//! blocks over a million times in all. Running them in the first tier's
+//! loop cost about 65 ns a block; Cranelift, even without optimization,
+//! takes 150 µs to compile one. Emitting these templates takes about a
+//! microsecond a block, and their code runs a block in a few nanoseconds
+//! plus its memory accesses.
+//!
+//! # Shape
+//! Every value of the block lives in an 8-byte stack slot (`[rsp + 8 *
+//! index]`); an op loads its operands into scratch registers, computes,
+//! and stores its result. `rdi` holds the CPU state throughout (as in
+//! the Cranelift code: the `tail` calling convention passes it there),
+//! `rsi` the host address of guest address 0 and `r9` the guest space's
+//! size. The code follows the exit protocol of the module doc
+//! (`crate`): it returns an [`ExitCode`] or an exit slot's address, and
+//! tail-calls (`jmp`) a chained successor with its own frame popped, so
+//! it chains to and from Cranelift code freely.
+//!
+//! At entry, before its frame:
+//! 1. if the TB has Cranelift code by now (`upgrade` is non-null), jump
+//!    there: chained exits and jump-cache entries that still name this
+//!    code lead to the better code;
+//! 2. if `exit_request` is set, return [`ExitCode::Interrupt`];
+//! 3. add one to the TB's execution counter; at the run that follows
+//!    the JIT threshold's runs, return [`ExitCode::Hot`] (`pc` written):
+//!    the runtime queues the TB for Cranelift and enters it again.
+//!
+//! # Guest memory
+//! User mode only. An access checks `address < guest_size` (a cold exit
+//! with [`ExitCode::LoadFault`] or [`ExitCode::StoreFault`] otherwise),
+//! and `aligned` accesses their alignment, then access `rsi + address`.
+//! A host fault there (an unmapped or protected guest page, or the guard
+//! above the guest space for an access straddling its end) is turned into
+//! a guest fault by the runtime's signal handler, which finds the guest pc
+//! in the block's [`CompiledBlock::pc_map`], as for Cranelift code.
+//!
+//! # What is not emitted
+//! [`Compiler::compile`] refuses (returns `None`) a program with ops the
+//! first tier leaves to the reference interpreter (floating point,
+//! atomics, fences, helper calls), an indirect jump that changes the TB
+//! flags, or more than [`MAX_VALUES`] values; the first tier's loop runs
+//! those blocks instead.
+
+use std::sync::atomic::{AtomicPtr, AtomicU32};
+
+use cranemu_ir::baseline::{Op, Program};
+use cranemu_ir::{interp, BinOp, IntCC, MemOp, MemSize, Terminator};
+
+use crate::{flags_hash, CompiledBlock, ExitCode, ExitSlot, PcRange, StateLayout};
+use crate::{LookupFn, JUMP_CACHE_ENTRIES};
+
+/// Most values a block may have for its code to be emitted: its frame
+/// is eight bytes a value (4 KiB).
+pub const MAX_VALUES: u32 = 512;
+
+// x86-64 registers, by encoding.
+const RAX: u8 = 0;
+const RCX: u8 = 1;
+const RDX: u8 = 2;
+const RSP: u8 = 4;
+const RSI: u8 = 6;
+const RDI: u8 = 7;
+const R9: u8 = 9;
+
+// Condition codes (the low nibble of `jcc`, `setcc`, `cmovcc`).
+const CC_B: u8 = 0x2;
+const CC_AE: u8 = 0x3;
+const CC_E: u8 = 0x4;
+const CC_NE: u8 = 0x5;
+const CC_L: u8 = 0xc;
+const CC_GE: u8 = 0xd;
+
+/// What the code of one TB needs from its TB.
+pub struct TemplateTb<'a> {
+    /// The TB's exit slots, in [`cranemu_ir::Block::direct_exits`]'s order.
+    pub slots: &'a [ExitSlot],
+    /// The TB's execution counter (the code adds one at each entry).
+    pub execs: &'a AtomicU32,
+    /// The code returns [`ExitCode::Hot`] at the entry that follows
+    /// this many counted runs, as the first tier's loop queues a TB (once:
+    /// the counter only grows).
+    pub threshold: u32,
+    /// The TB's Cranelift code, null until published; the code jumps
+    /// there at entry once it is set.
+    pub upgrade: &'a AtomicPtr<u8>,
+    /// The TB flags the block was translated under (its indirect jumps
+    /// look their successor up under them).
+    pub flags: u64,
+}
+
+/// Emits first-tier code for user mode (see the module doc); built by
+/// [`crate::Backend::first_tier`].
+pub struct Compiler {
+    pub(crate) guest_base: u64,
+    pub(crate) guest_size: u64,
+    pub(crate) layout: StateLayout,
+    pub(crate) lookup: LookupFn,
+}
+
+impl Compiler {
+    /// The code of `prog` for the TB `tb`, or `None` if the program has
+    /// what this tier does not emit (see the module doc).
+    pub fn compile(&self, prog: &Program, tb: &TemplateTb<'_>) -> Option<CompiledBlock> {
+        if prog.num_values() > MAX_VALUES
+            || prog.ops().iter().any(|op| matches!(op, Op::Slow { .. }))
+            || matches!(
+                prog.terminator(),
+                Terminator::JumpIndirect { flags: Some(_), .. }
+            )
+        {
+            return None;
+        }
+        let n_slots = prog
+            .ops()
+            .iter()
+            .filter(|op| matches!(op, Op::ExitIf { .. }))
+            .count()
+            + match prog.terminator() {
+                Terminator::Jump { .. } => 1,
+                Terminator::Branch { .. } => 2,
+                _ => 0,
+            };
+        if n_slots != tb.slots.len() {
+            return None;
+        }
+        let mut e = Emitter::new(self, prog, tb);
+        e.entry();
+        let mut slots = tb.slots.iter().copied();
+        for op in prog.ops() {
+            if let Op::ExitIf { c, pc } = *op {
+                let slot = slots.next()?;
+                e.load_val(RAX, c);
+                e.test(RAX, RAX);
+                let at = e.jcc(CC_NE);
+                e.cold.push(Cold::SideExit { at, pc, slot });
+                continue;
+            }
+            e.op(op)?;
+        }
+        match prog.terminator() {
+            Terminator::Jump { pc } => e.direct_exit(pc, slots.next()?),
+            Terminator::Branch {
+                cond,
+                taken,
+                not_taken,
+            } => {
+                let (t, n) = (slots.next()?, slots.next()?);
+                e.load_val(RAX, cond.0 as u16);
+                e.test(RAX, RAX);
+                let at = e.jcc(CC_E);
+                e.direct_exit(taken, t);
+                e.bind(at);
+                e.direct_exit(not_taken, n);
+            }
+            Terminator::JumpIndirect {
+                target,
+                flags: None,
+            } => {
+                e.indirect_exit(target.0 as u16);
+            }
+            Terminator::JumpIndirect { flags: Some(_), .. } => return None,
+            Terminator::Trap { cause, tval, pc } => {
+                let l = self.layout;
+                e.store_state_imm(l.trap_cause, cause);
+                e.store_state_imm(l.fault_addr, tval);
+                e.store_state_imm(l.pc, pc);
+                e.leave(ExitCode::Trap);
+            }
+            Terminator::Exit { pc, flush } => {
+                e.store_state_imm(self.layout.pc, pc);
+                e.leave(if flush {
+                    ExitCode::ExitFlush
+                } else {
+                    ExitCode::Exit
+                });
+            }
+        }
+        e.emit_cold();
+        Some(CompiledBlock {
+            code: e.code,
+            clif: None,
+            pc_map: e.pc_map,
+        })
+    }
+}
+
+/// Code placed after the block's body, reached by a `jcc` at `at` (the
+/// offset of its rel32).
+enum Cold {
+    /// A guest address at or above the guest size, or misaligned: `rax`
+    /// holds it.
+    Fault { at: usize, code: ExitCode, pc: u64 },
+    /// An `ExitIf` taken.
+    SideExit { at: usize, pc: u64, slot: ExitSlot },
+    /// A call of the `Bin` helper for `op`, `rax` and `rcx` its operands;
+    /// the result is stored to value `d`, then the code goes on at `back`.
+    Before { at: usize, entry: EntryStub },
+}
+
+/// The stubs before the frame is set up (entry checks).
+enum EntryStub {
+    /// Cranelift code was published: `rax` holds it.
+    Upgrade,
+    /// `exit_request` was set.
+    Interrupt,
+    /// The counter reached the threshold.
+    Hot,
+}
+
+struct Emitter<'a> {
+    c: &'a Compiler,
+    prog: &'a Program,
+    tb: &'a TemplateTb<'a>,
+    code: Vec<u8>,
+    pc_map: Vec<PcRange>,
+    cold: Vec<Cold>,
+    /// Frame bytes below the return address (8 mod 16, so calls from the
+    /// body see a 16-byte aligned stack).
+    frame: i32,
+    /// Frame offset of the saved CPU-state pointer.
+    cpu_slot: i32,
+}
+
+impl<'a> Emitter<'a> {
+    fn new(c: &'a Compiler, prog: &'a Program, tb: &'a TemplateTb<'a>) -> Emitter<'a> {
+        let n = prog.num_values() as i32;
+        let cpu_slot = 8 * n;
+        let mut frame = cpu_slot + 8;
+        if frame % 16 == 0 {
+            frame += 8;
+        }
+        Emitter {
+            c,
+            prog,
+            tb,
+            code: Vec::with_capacity(64 + 24 * prog.ops().len()),
+            pc_map: Vec::new(),
+            cold: Vec::new(),
+            frame,
+            cpu_slot,
+        }
+    }
+
+    // ---- encoding ----
+
+    fn byte(&mut self, b: u8) {
+        self.code.push(b);
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.code.extend_from_slice(b);
+    }
+
+    fn imm32(&mut self, x: i32) {
+        self.bytes(&x.to_le_bytes());
+    }
+
+    /// A REX prefix for operand width `w` (64-bit), ModRM `reg` and
+    /// `rm` (or SIB base) and SIB `index`; omitted when it would be
+    /// plain 0x40 and `force` is false.
+    fn rex(&mut self, w: bool, reg: u8, index: u8, rm: u8, force: bool) {
+        let r = 0x40 | (u8::from(w) << 3) | ((reg >> 3) << 2) | ((index >> 3) << 1) | (rm >> 3);
+        if r != 0x40 || force {
+            self.byte(r);
+        }
+    }
+
+    /// `opcode` with ModRM register form: `reg`, `rm` registers.
+    fn op_rr(&mut self, w: bool, opcode: &[u8], reg: u8, rm: u8) {
+        self.rex(w, reg, 0, rm, false);
+        self.bytes(opcode);
+        self.byte(0xc0 | ((reg & 7) << 3) | (rm & 7));
+    }
+
+    /// `opcode` with a `[base + disp32]` memory operand.
+    fn op_rm(&mut self, w: bool, opcode: &[u8], reg: u8, base: u8, disp: i32) {
+        self.rex(w, reg, 0, base, false);
+        self.bytes(opcode);
+        self.byte(0x80 | ((reg & 7) << 3) | (base & 7));
+        if base & 7 == RSP {
+            self.byte(0x24);
+        }
+        self.imm32(disp);
+    }
+
+    /// `opcode` with a `[base + index]` memory operand (`base` not
+    /// rbp/r13, `index` not rsp).
+    fn op_rbi(&mut self, w: bool, prefix: Option<u8>, opcode: &[u8], reg: u8, base: u8, index: u8) {
+        if let Some(p) = prefix {
+            self.byte(p);
+        }
+        self.rex(w, reg, index, base, false);
+        self.bytes(opcode);
+        self.byte(((reg & 7) << 3) | 4);
+        self.byte(((index & 7) << 3) | (base & 7));
+    }
+
+    /// `mov reg, imm`, in its shortest form.
+    fn mov_imm(&mut self, reg: u8, imm: u64) {
+        if imm <= u64::from(u32::MAX) {
+            // mov r32, imm32 (zero-extends).
+            self.rex(false, 0, 0, reg, false);
+            self.byte(0xb8 + (reg & 7));
+            self.imm32(imm as u32 as i32);
+        } else if imm as i64 == i64::from(imm as i32) {
+            // mov r/m64, imm32 (sign-extends).
+            self.op_rr(true, &[0xc7], 0, reg);
+            self.imm32(imm as i32);
+        } else {
+            self.rex(true, 0, 0, reg, false);
+            self.byte(0xb8 + (reg & 7));
+            self.bytes(&imm.to_le_bytes());
+        }
+    }
+
+    fn slot_disp(&self, v: u16) -> i32 {
+        8 * i32::from(v)
+    }
+
+    fn load_val(&mut self, reg: u8, v: u16) {
+        let d = self.slot_disp(v);
+        self.op_rm(true, &[0x8b], reg, RSP, d);
+    }
+
+    fn store_val(&mut self, v: u16, reg: u8) {
+        let d = self.slot_disp(v);
+        self.op_rm(true, &[0x89], reg, RSP, d);
+    }
+
+    fn load_state(&mut self, reg: u8, off: i32) {
+        self.op_rm(true, &[0x8b], reg, RDI, off);
+    }
+
+    fn store_state(&mut self, off: i32, reg: u8) {
+        self.op_rm(true, &[0x89], reg, RDI, off);
+    }
+
+    fn store_state_imm(&mut self, off: i32, imm: u64) {
+        if imm as i64 == i64::from(imm as i32) {
+            self.op_rm(true, &[0xc7], 0, RDI, off);
+            self.imm32(imm as i32);
+        } else {
+            self.mov_imm(RAX, imm);
+            self.store_state(off, RAX);
+        }
+    }
+
+    fn test(&mut self, a: u8, b: u8) {
+        self.op_rr(true, &[0x85], b, a);
+    }
+
+    /// `jcc rel32` to be bound later; returns the rel32's offset.
+    fn jcc(&mut self, cc: u8) -> usize {
+        self.bytes(&[0x0f, 0x80 | cc]);
+        let at = self.code.len();
+        self.imm32(0);
+        at
+    }
+
+    /// Points the rel32 at `at` to the current offset.
+    fn bind(&mut self, at: usize) {
+        let rel = (self.code.len() - (at + 4)) as i32;
+        self.code[at..at + 4].copy_from_slice(&rel.to_le_bytes());
+    }
+
+    /// `jmp reg`.
+    fn jmp_reg(&mut self, reg: u8) {
+        self.op_rr(false, &[0xff], 4, reg);
+    }
+
+    fn pop_frame(&mut self) {
+        // add rsp, frame
+        self.op_rr(true, &[0x81], 0, RSP);
+        self.imm32(self.frame);
+    }
+
+    /// Leaves with exit code `code` (the frame set up).
+    fn leave(&mut self, code: ExitCode) {
+        self.pop_frame();
+        self.mov_imm(RAX, code as u64);
+        self.byte(0xc3);
+    }
+
+    // ---- structure ----
+
+    fn entry(&mut self) {
+        let l = self.c.layout;
+        // 1. Better code published?
+        self.mov_imm(RAX, self.tb.upgrade as *const AtomicPtr<u8> as u64);
+        self.op_rm(true, &[0x8b], RAX, RAX, 0);
+        self.test(RAX, RAX);
+        let at = self.jcc(CC_NE);
+        self.cold.push(Cold::Before {
+            at,
+            entry: EntryStub::Upgrade,
+        });
+        // 2. cmp dword [rdi + exit_request], 0
+        self.op_rm(false, &[0x83], 7, RDI, l.exit_request);
+        self.byte(0);
+        let at = self.jcc(CC_NE);
+        self.cold.push(Cold::Before {
+            at,
+            entry: EntryStub::Interrupt,
+        });
+        // 3. The execution counter.
+        self.mov_imm(RAX, self.tb.execs as *const AtomicU32 as u64);
+        self.op_rm(false, &[0x8b], RCX, RAX, 0);
+        // add ecx, 1
+        self.op_rr(false, &[0x83], 0, RCX);
+        self.byte(1);
+        self.op_rm(false, &[0x89], RCX, RAX, 0);
+        // cmp ecx, threshold + 1 (the runs before this one, and this one)
+        self.op_rr(false, &[0x81], 7, RCX);
+        self.imm32(self.tb.threshold.wrapping_add(1) as i32);
+        let at = self.jcc(CC_E);
+        self.cold.push(Cold::Before {
+            at,
+            entry: EntryStub::Hot,
+        });
+        // The frame.
+        self.op_rr(true, &[0x81], 5, RSP);
+        self.imm32(self.frame);
+        let cpu_slot = self.cpu_slot;
+        self.op_rm(true, &[0x89], RDI, RSP, cpu_slot);
+        self.guest_regs();
+    }
+
+    /// Loads `rsi` and `r9` (after a call, which clobbers them).
+    fn guest_regs(&mut self) {
+        self.mov_imm(RSI, self.c.guest_base);
+        self.mov_imm(R9, self.c.guest_size);
+    }
+
+    /// Calls `f` (System V); `rdi`, `rsi`, `r9` are restored after it.
+    fn call(&mut self, f: usize) {
+        self.mov_imm(RAX, f as u64);
+        // call rax
+        self.op_rr(false, &[0xff], 2, RAX);
+        let cpu_slot = self.cpu_slot;
+        self.op_rm(true, &[0x8b], RDI, RSP, cpu_slot);
+        self.guest_regs();
+    }
+
+    fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
+        self.mov_imm(RAX, slot as u64);
+        self.op_rm(true, &[0x8b], RCX, RAX, 0);
+        self.test(RCX, RCX);
+        let miss = self.jcc(CC_E);
+        self.pop_frame();
+        self.jmp_reg(RCX);
+        self.bind(miss);
+        self.mov_imm(RDX, pc);
+        self.store_state(self.c.layout.pc, RDX);
+        self.pop_frame();
+        self.byte(0xc3);
+    }
+
+    /// The jump cache probed inline, as the Cranelift code does, then
+    /// the lookup helper; [`ExitCode::NoChain`] if neither knows `t`.
+    fn indirect_exit(&mut self, t: u16) {
+        let l = self.c.layout;
+        self.load_val(RAX, t);
+        self.store_state(l.pc, RAX);
+        // rcx = jump_cache_index(t, flags) * 32 + jump cache.
+        self.op_rr(true, &[0x8b], RCX, RAX);
+        self.op_rr(true, &[0xc1], 5, RCX);
+        self.byte(1);
+        self.op_rr(true, &[0x8b], RDX, RAX);
+        self.op_rr(true, &[0xc1], 5, RDX);
+        self.byte(13);
+        self.op_rr(true, &[0x31], RDX, RCX);
+        let fh = flags_hash(self.tb.flags);
+        if fh != 0 {
+            self.op_rr(true, &[0x81], 6, RCX);
+            self.imm32(fh as i32);
+        }
+        self.op_rr(true, &[0x81], 4, RCX);
+        self.imm32((JUMP_CACHE_ENTRIES - 1) as i32);
+        self.op_rr(true, &[0xc1], 4, RCX);
+        self.byte(5);
+        self.op_rm(true, &[0x03], RCX, RDI, l.jump_cache);
+        // cmp rax, [rcx]; cmp [rcx + 8], flags
+        self.op_rm(true, &[0x3b], RAX, RCX, 0);
+        let miss1 = self.jcc(CC_NE);
+        self.mov_imm(RDX, self.tb.flags);
+        self.op_rm(true, &[0x3b], RDX, RCX, 8);
+        let miss2 = self.jcc(CC_NE);
+        self.op_rm(true, &[0x8b], RAX, RCX, 16);
+        self.pop_frame();
+        self.jmp_reg(RAX);
+        self.bind(miss1);
+        self.bind(miss2);
+        // The lookup helper: (cpu, pc) -> code or null.
+        self.op_rr(true, &[0x8b], RSI, RAX);
+        self.call(self.c.lookup as usize);
+        self.test(RAX, RAX);
+        let none = self.jcc(CC_E);
+        self.pop_frame();
+        self.jmp_reg(RAX);
+        self.bind(none);
+        self.leave(ExitCode::NoChain);
+    }
+
+    fn emit_cold(&mut self) {
+        let l = self.c.layout;
+        let block_pc = self.prog.pc();
+        for cold in std::mem::take(&mut self.cold) {
+            match cold {
+                Cold::Fault { at, code, pc } => {
+                    self.bind(at);
+                    self.store_state(l.fault_addr, RAX);
+                    self.store_state_imm(l.pc, pc);
+                    self.leave(code);
+                }
+                Cold::SideExit { at, pc, slot } => {
+                    self.bind(at);
+                    self.direct_exit(pc, slot);
+                }
+                Cold::Before { at, entry } => {
+                    self.bind(at);
+                    match entry {
+                        EntryStub::Upgrade => self.jmp_reg(RAX),
+                        EntryStub::Interrupt | EntryStub::Hot => {
+                            self.store_state_imm(l.pc, block_pc);
+                            let code = match entry {
+                                EntryStub::Interrupt => ExitCode::Interrupt,
+                                _ => ExitCode::Hot,
+                            };
+                            self.mov_imm(RAX, code as u64);
+                            self.byte(0xc3);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- ops ----
+
+    /// `rax = rax op rcx` (divisions and `mulhsu` through a helper call).
+    fn alu(&mut self, op: BinOp) {
+        let opcode = match op {
+            BinOp::Iadd => 0x01,
+            BinOp::Isub => 0x29,
+            BinOp::Band => 0x21,
+            BinOp::Bor => 0x09,
+            BinOp::Bxor => 0x31,
+            BinOp::Ishl | BinOp::Ushr | BinOp::Sshr => {
+                let ext = match op {
+                    BinOp::Ishl => 4,
+                    BinOp::Ushr => 5,
+                    _ => 7,
+                };
+                // shift rax, cl (x86 masks a 64-bit count to 6 bits,
+                // as the IR does).
+                self.op_rr(true, &[0xd3], ext, RAX);
+                return;
+            }
+            BinOp::Imul => {
+                self.op_rr(true, &[0x0f, 0xaf], RAX, RCX);
+                return;
+            }
+            BinOp::Smulhi | BinOp::Umulhi => {
+                let ext = if op == BinOp::Smulhi { 5 } else { 4 };
+                self.op_rr(true, &[0xf7], ext, RCX);
+                self.op_rr(true, &[0x8b], RAX, RDX);
+                return;
+            }
+            _ => {
+                // The rest (divisions, mulhsu) through a helper.
+                self.op_rr(true, &[0x8b], RSI, RAX);
+                self.op_rr(true, &[0x8b], RDX, RCX);
+                self.mov_imm(RDI, binop_code(op));
+                self.call(binop_helper as *const () as usize);
+                return;
+            }
+        };
+        self.op_rr(true, &[opcode], RCX, RAX);
+    }
+
+    /// `rax = rax op imm`.
+    fn alu_imm(&mut self, op: BinOp, imm: u64) {
+        let ext = match op {
+            BinOp::Iadd => Some(0),
+            BinOp::Bor => Some(1),
+            BinOp::Band => Some(4),
+            BinOp::Isub => Some(5),
+            BinOp::Bxor => Some(6),
+            _ => None,
+        };
+        match ext {
+            Some(ext) if imm as i64 == i64::from(imm as i32) => {
+                self.op_rr(true, &[0x81], ext, RAX);
+                self.imm32(imm as i32);
+            }
+            _ => {
+                self.mov_imm(RCX, imm);
+                self.alu(op);
+            }
+        }
+    }
+
+    fn shift_imm(&mut self, ext: u8, sh: u8) {
+        self.op_rr(true, &[0xc1], ext, RAX);
+        self.byte(sh & 63);
+    }
+
+    /// `rax = (rax cc rcx) as u64`, the flags set by the caller's `cmp`.
+    fn setcc(&mut self, cc: IntCC) {
+        let cc = match cc {
+            IntCC::Eq => CC_E,
+            IntCC::Ne => CC_NE,
+            IntCC::Slt => CC_L,
+            IntCC::Sge => CC_GE,
+            IntCC::Ult => CC_B,
+            IntCC::Uge => CC_AE,
+        };
+        // setcc al; movzx eax, al
+        self.bytes(&[0x0f, 0x90 | cc, 0xc0]);
+        self.bytes(&[0x0f, 0xb6, 0xc0]);
+    }
+
+    /// `rax = address` of `[a + off]`, checked against the guest size
+    /// (and its alignment if `m.aligned`), faulting with `code` at `pc`.
+    fn address(
+        &mut self,
+        a: u16,
+        off: i32,
+        m: MemOp,
+        code: ExitCode,
+        misaligned: ExitCode,
+        pc: u64,
+    ) {
+        self.load_val(RAX, a);
+        if off != 0 {
+            self.op_rr(true, &[0x81], 0, RAX);
+            self.imm32(off);
+        }
+        // cmp rax, r9
+        self.op_rr(true, &[0x39], R9, RAX);
+        let at = self.jcc(CC_AE);
+        self.cold.push(Cold::Fault { at, code, pc });
+        let size = mem_bytes(m.size);
+        if m.aligned && size > 1 {
+            // test al, size - 1
+            self.bytes(&[0xa8, (size - 1) as u8]);
+            let at = self.jcc(CC_NE);
+            self.cold.push(Cold::Fault {
+                at,
+                code: misaligned,
+                pc,
+            });
+        }
+    }
+
+    fn op(&mut self, op: &Op) -> Option<()> {
+        let block_pc = self.prog.pc();
+        let pc_of = |rel: i32| block_pc.wrapping_add(rel as i64 as u64);
+        match *op {
+            Op::Const { d, imm } => {
+                self.mov_imm(RAX, imm);
+                self.store_val(d, RAX);
+            }
+            Op::Get { d, off } => {
+                self.load_state(RAX, i32::from(off));
+                self.store_val(d, RAX);
+            }
+            Op::Set { off, s } => {
+                self.load_val(RAX, s);
+                self.store_state(i32::from(off), RAX);
+            }
+            Op::SetConst { off, imm } => self.store_state_imm(i32::from(off), imm),
+            Op::Add { d, a, b } => self.bin(BinOp::Iadd, d, a, b),
+            Op::Sub { d, a, b } => self.bin(BinOp::Isub, d, a, b),
+            Op::And { d, a, b } => self.bin(BinOp::Band, d, a, b),
+            Op::Or { d, a, b } => self.bin(BinOp::Bor, d, a, b),
+            Op::Xor { d, a, b } => self.bin(BinOp::Bxor, d, a, b),
+            Op::Shl { d, a, b } => self.bin(BinOp::Ishl, d, a, b),
+            Op::Shr { d, a, b } => self.bin(BinOp::Ushr, d, a, b),
+            Op::Sar { d, a, b } => self.bin(BinOp::Sshr, d, a, b),
+            Op::Bin { op, d, a, b } => self.bin(op, d, a, b),
+            Op::AddI { d, a, imm } => self.bin_imm(BinOp::Iadd, d, a, imm),
+            Op::AndI { d, a, imm } => self.bin_imm(BinOp::Band, d, a, imm),
+            Op::OrI { d, a, imm } => self.bin_imm(BinOp::Bor, d, a, imm),
+            Op::XorI { d, a, imm } => self.bin_imm(BinOp::Bxor, d, a, imm),
+            Op::BinI { op, d, a, imm } => self.bin_imm(op, d, a, imm),
+            Op::ShlI { d, a, sh } => self.shift(4, d, a, sh),
+            Op::ShrI { d, a, sh } => self.shift(5, d, a, sh),
+            Op::SarI { d, a, sh } => self.shift(7, d, a, sh),
+            Op::Cmp { cc, d, a, b } => {
+                self.load_val(RAX, a);
+                self.load_val(RCX, b);
+                self.op_rr(true, &[0x39], RCX, RAX);
+                self.setcc(cc);
+                self.store_val(d, RAX);
+            }
+            Op::CmpI { cc, d, a, imm } => {
+                self.load_val(RAX, a);
+                if imm as i64 == i64::from(imm as i32) {
+                    self.op_rr(true, &[0x81], 7, RAX);
+                    self.imm32(imm as i32);
+                } else {
+                    self.mov_imm(RCX, imm);
+                    self.op_rr(true, &[0x39], RCX, RAX);
+                }
+                self.setcc(cc);
+                self.store_val(d, RAX);
+            }
+            Op::Select { d, c, a, b } => {
+                self.load_val(RAX, b);
+                self.load_val(RCX, a);
+                self.load_val(RDX, c);
+                self.test(RDX, RDX);
+                // cmovne rax, rcx
+                self.op_rr(true, &[0x0f, 0x40 | CC_NE], RAX, RCX);
+                self.store_val(d, RAX);
+            }
+            Op::Sext32 { d, s } => {
+                // movsxd rax, dword [rsp + s]
+                let disp = self.slot_disp(s);
+                self.op_rm(true, &[0x63], RAX, RSP, disp);
+                self.store_val(d, RAX);
+            }
+            Op::Sext { d, s, bits } | Op::Zext { d, s, bits } => {
+                self.load_val(RAX, s);
+                if bits < 64 {
+                    let sh = 64 - bits;
+                    self.shift_imm(4, sh);
+                    let ext = if matches!(op, Op::Sext { .. }) { 7 } else { 5 };
+                    self.shift_imm(ext, sh);
+                }
+                self.store_val(d, RAX);
+            }
+            Op::Load { d, a, off, m, pc } => {
+                let pc = pc_of(pc);
+                let (f, mis) = (ExitCode::LoadFault, ExitCode::LoadMisaligned);
+                self.address(a, off, m, f, mis, pc);
+                let start = self.code.len() as u32;
+                // rax = [rsi + rax], extended.
+                let (w, opcode): (bool, &[u8]) = match (m.size, m.signed) {
+                    (MemSize::B1, false) => (false, &[0x0f, 0xb6]),
+                    (MemSize::B1, true) => (true, &[0x0f, 0xbe]),
+                    (MemSize::B2, false) => (false, &[0x0f, 0xb7]),
+                    (MemSize::B2, true) => (true, &[0x0f, 0xbf]),
+                    (MemSize::B4, false) => (false, &[0x8b]),
+                    (MemSize::B4, true) => (true, &[0x63]),
+                    (MemSize::B8, _) => (true, &[0x8b]),
+                };
+                self.op_rbi(w, None, opcode, RAX, RSI, RAX);
+                self.map(start, pc);
+                self.store_val(d, RAX);
+            }
+            Op::Store { a, s, off, m, pc } => {
+                let pc = pc_of(pc);
+                let (f, mis) = (ExitCode::StoreFault, ExitCode::StoreMisaligned);
+                self.address(a, off, m, f, mis, pc);
+                self.load_val(RCX, s);
+                let start = self.code.len() as u32;
+                // [rsi + rax] = rcx, truncated.
+                match m.size {
+                    MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, RSI, RAX),
+                    MemSize::B2 => self.op_rbi(false, Some(0x66), &[0x89], RCX, RSI, RAX),
+                    MemSize::B4 => self.op_rbi(false, None, &[0x89], RCX, RSI, RAX),
+                    MemSize::B8 => self.op_rbi(true, None, &[0x89], RCX, RSI, RAX),
+                }
+                self.map(start, pc);
+            }
+            Op::ExitIf { .. } | Op::Slow { .. } => return None,
+        }
+        Some(())
+    }
+
+    /// Notes that the host code from `start` to here is guest `pc`'s.
+    fn map(&mut self, start: u32, pc: u64) {
+        let end = self.code.len() as u32;
+        self.pc_map.push(PcRange { start, end, pc });
+    }
+
+    fn bin(&mut self, op: BinOp, d: u16, a: u16, b: u16) {
+        self.load_val(RAX, a);
+        self.load_val(RCX, b);
+        self.alu(op);
+        self.store_val(d, RAX);
+    }
+
+    fn bin_imm(&mut self, op: BinOp, d: u16, a: u16, imm: u64) {
+        self.load_val(RAX, a);
+        self.alu_imm(op, imm);
+        self.store_val(d, RAX);
+    }
+
+    fn shift(&mut self, ext: u8, d: u16, a: u16, sh: u8) {
+        self.load_val(RAX, a);
+        self.shift_imm(ext, sh);
+        self.store_val(d, RAX);
+    }
+}
+
+fn mem_bytes(size: MemSize) -> u32 {
+    match size {
+        MemSize::B1 => 1,
+        MemSize::B2 => 2,
+        MemSize::B4 => 4,
+        MemSize::B8 => 8,
+    }
+}
+
+/// The [`BinOp`]s [`binop_helper`] takes, by their number.
+const BINOPS: [BinOp; 16] = [
+    BinOp::Iadd,
+    BinOp::Isub,
+    BinOp::Imul,
+    BinOp::Smulhi,
+    BinOp::Umulhi,
+    BinOp::SUmulhi,
+    BinOp::Sdiv,
+    BinOp::Udiv,
+    BinOp::Srem,
+    BinOp::Urem,
+    BinOp::Band,
+    BinOp::Bor,
+    BinOp::Bxor,
+    BinOp::Ishl,
+    BinOp::Ushr,
+    BinOp::Sshr,
+];
+
+fn binop_code(op: BinOp) -> u64 {
+    BINOPS.iter().position(|&o| o == op).unwrap_or(0) as u64
+}
+
+/// `a op b` for the code's divisions (op numbered as in [`BINOPS`]).
+extern "C" fn binop_helper(op: u64, a: u64, b: u64) -> u64 {
+    interp::binop(BINOPS[op as usize % BINOPS.len()], a, b)
+}
