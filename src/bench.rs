@@ -20,9 +20,13 @@
 //!   vCPU thread instead, with the time vCPUs spent in them (0 with the
 //!   compile thread: a vCPU never waits for it; with `-jit-threshold 0`
 //!   every compile runs on the vCPU that needs the block);
+//! - how many blocks run the first tier as host code
+//!   (`cranemu_backend::template`), and its bytes; the others run in the
+//!   first tier's loop;
 //! - execution: guest instructions retired (by all vCPUs), wall time, MIPS, and where
-//!   the vCPUs' time went: the first tier, compiled code (with the
-//!   helpers and lookups it calls), translation to IR, Cranelift on vCPU
+//!   the vCPUs' time went: the first tier's loop, code (the first tier's
+//!   and Cranelift's, which chain into each other, with the helpers and
+//!   lookups they call), translation to IR, Cranelift on vCPU
 //!   threads, and the rest (the execution loop, system calls, signal
 //!   delivery, the host kernel).
 //!
@@ -408,6 +412,14 @@ impl Report {
             );
         }
         let t = &self.total;
+        let _ = writeln!(
+            o,
+            "tier 1 as host code: {} blocks, {} bytes ({:.0} B/block); \
+             the other tier 1 blocks run in its loop",
+            t.first_tier_code,
+            t.first_tier_code_bytes,
+            ratio(t.first_tier_code_bytes as f64, t.first_tier_code as f64)
+        );
         let _ = writeln!(o);
         let _ = writeln!(
             o,
@@ -437,8 +449,8 @@ impl Report {
         let _ = writeln!(o, "{:<36}{:>12}{:>8}", "vCPU time", "ms", "%");
         let v = &self.vcpus;
         for (name, ns) in [
-            ("first tier (baseline)", v.interp_ns),
-            ("compiled code", v.jit_ns),
+            ("first tier's loop (baseline)", v.interp_ns),
+            ("code (first tier's, Cranelift's)", v.jit_ns),
             ("translation to IR", v.translate_ns),
             ("Cranelift on vCPUs", v.codegen_ns),
             ("execution loop, syscalls, rest", self.rest_ns()),
@@ -470,7 +482,7 @@ impl Report {
         let (t, v) = (&self.total, &self.vcpus);
         format!(
             "{{\"program\":{},\"jit_threshold\":{threshold},\"vcpus\":{},\
-             \"tier1\":{{{}}},\
+             \"tier1\":{{{},\"code_blocks\":{},\"code_bytes\":{}}},\
              \"tier2\":{{{},\"code_bytes\":{},\"host_bytes_per_insn\":{}}},\
              \"compile_queue\":{{\"queued\":{},\"dropped\":{},\"pending\":{},\"mean_wait_ns\":{},\
              \"max_wait_ns\":{},\"vcpu_compiles\":{},\"vcpu_blocked_ns\":{}}},\
@@ -480,6 +492,8 @@ impl Report {
             json_string(shown),
             self.nvcpus,
             tier(self.tier1()),
+            t.first_tier_code,
+            t.first_tier_code_bytes,
             tier(self.tier2()),
             t.code_bytes,
             num(ratio(t.code_bytes as f64, t.compiled_insns as f64)),

@@ -66,6 +66,11 @@ const RSP: u8 = 4;
 const RSI: u8 = 6;
 const RDI: u8 = 7;
 const R9: u8 = 9;
+const R11: u8 = 11;
+
+/// `r11` points this far above the frame's first value slot, so that 32
+/// slots are within a one-byte displacement of it.
+const FRAME_BIAS: i32 = 128;
 
 // Condition codes (the low nibble of `jcc`, `setcc`, `cmovcc`).
 const CC_B: u8 = 0x2;
@@ -181,6 +186,9 @@ impl Compiler {
             }
         }
         e.emit_cold();
+        if e.failed {
+            return None;
+        }
         Some(CompiledBlock {
             code: e.code,
             clif: None,
@@ -224,12 +232,202 @@ struct Emitter<'a> {
     frame: i32,
     /// Frame offset of the saved CPU-state pointer.
     cpu_slot: i32,
+    /// Each value's slot number (values that never need one share 0).
+    slot: Vec<u16>,
+    /// Values some op reads from their slot ([`slot_reads`]); the others
+    /// reach every op that reads them in `rax`, and are never stored.
+    needs_slot: Vec<bool>,
+    /// The value `rax` holds at this point of the code, if known.
+    rax: Option<u16>,
+    /// Set if an op would read a value from a slot that [`slot_reads`]
+    /// did not foresee (a bug of that model): the block is then left to
+    /// the first tier's loop rather than run wrong.
+    failed: bool,
+}
+
+/// Which values some op reads from their slot rather than from `rax`:
+/// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
+/// op loads its first operand into `rax`, its others after that, and
+/// leaves its result, or its first operand, in `rax`).
+fn slot_reads(ops: &[Op], term: Option<u16>, n: usize) -> Vec<bool> {
+    let mut needs = vec![false; n];
+    let mut rax: Option<u16> = None;
+    for op in ops {
+        let first = first_operand(op);
+        if let Some(x) = first {
+            if rax != Some(x) {
+                needs[usize::from(x)] = true;
+            }
+            rax = Some(x);
+        }
+        // The other operands, read after the first is in `rax`.
+        let mut skipped = false;
+        let after_address = match *op {
+            // The address is `a + off` by then.
+            Op::Store { off, .. } if off != 0 => None,
+            _ => rax,
+        };
+        for_each_use(op, |v| {
+            if !skipped && Some(v) == first {
+                skipped = true;
+                return;
+            }
+            if after_address != Some(v) {
+                needs[usize::from(v)] = true;
+            }
+        });
+        rax = match *op {
+            Op::SetConst { imm, .. } if imm as i64 != i64::from(imm as i32) => None,
+            Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } => rax,
+            Op::Store { off, .. } => (off == 0).then_some(rax).flatten(),
+            _ => def_of(op),
+        };
+    }
+    if let Some(x) = term {
+        if rax != Some(x) {
+            needs[usize::from(x)] = true;
+        }
+    }
+    needs
+}
+
+/// The value an op (or the terminator) loads first, into `rax`.
+fn first_operand(op: &Op) -> Option<u16> {
+    match *op {
+        Op::Set { s, .. } | Op::Sext32 { s, .. } | Op::Sext { s, .. } | Op::Zext { s, .. } => {
+            Some(s)
+        }
+        Op::Add { a, .. }
+        | Op::Sub { a, .. }
+        | Op::And { a, .. }
+        | Op::Or { a, .. }
+        | Op::Xor { a, .. }
+        | Op::Shl { a, .. }
+        | Op::Shr { a, .. }
+        | Op::Sar { a, .. }
+        | Op::Bin { a, .. }
+        | Op::AddI { a, .. }
+        | Op::AndI { a, .. }
+        | Op::OrI { a, .. }
+        | Op::XorI { a, .. }
+        | Op::ShlI { a, .. }
+        | Op::ShrI { a, .. }
+        | Op::SarI { a, .. }
+        | Op::BinI { a, .. }
+        | Op::Cmp { a, .. }
+        | Op::CmpI { a, .. }
+        | Op::Load { a, .. }
+        | Op::Store { a, .. } => Some(a),
+        Op::Select { b, .. } => Some(b),
+        Op::ExitIf { c, .. } => Some(c),
+        Op::Const { .. } | Op::Get { .. } | Op::SetConst { .. } | Op::Slow { .. } => None,
+    }
+}
+
+/// Calls `f` with every value `op` reads.
+fn for_each_use(op: &Op, mut f: impl FnMut(u16)) {
+    match *op {
+        Op::Set { s, .. } | Op::Sext32 { s, .. } | Op::Sext { s, .. } | Op::Zext { s, .. } => f(s),
+        Op::Add { a, b, .. }
+        | Op::Sub { a, b, .. }
+        | Op::And { a, b, .. }
+        | Op::Or { a, b, .. }
+        | Op::Xor { a, b, .. }
+        | Op::Shl { a, b, .. }
+        | Op::Shr { a, b, .. }
+        | Op::Sar { a, b, .. }
+        | Op::Bin { a, b, .. }
+        | Op::Cmp { a, b, .. } => {
+            f(a);
+            f(b);
+        }
+        Op::AddI { a, .. }
+        | Op::AndI { a, .. }
+        | Op::OrI { a, .. }
+        | Op::XorI { a, .. }
+        | Op::ShlI { a, .. }
+        | Op::ShrI { a, .. }
+        | Op::SarI { a, .. }
+        | Op::BinI { a, .. }
+        | Op::CmpI { a, .. }
+        | Op::Load { a, .. } => f(a),
+        Op::Store { a, s, .. } => {
+            f(a);
+            f(s);
+        }
+        Op::Select { c, a, b, .. } => {
+            f(c);
+            f(a);
+            f(b);
+        }
+        Op::ExitIf { c, .. } => f(c),
+        Op::Const { .. } | Op::Get { .. } | Op::SetConst { .. } | Op::Slow { .. } => {}
+    }
+}
+
+/// The value `op` defines, if any.
+fn def_of(op: &Op) -> Option<u16> {
+    match *op {
+        Op::Const { d, .. }
+        | Op::Get { d, .. }
+        | Op::Add { d, .. }
+        | Op::Sub { d, .. }
+        | Op::And { d, .. }
+        | Op::Or { d, .. }
+        | Op::Xor { d, .. }
+        | Op::Shl { d, .. }
+        | Op::Shr { d, .. }
+        | Op::Sar { d, .. }
+        | Op::Bin { d, .. }
+        | Op::AddI { d, .. }
+        | Op::AndI { d, .. }
+        | Op::OrI { d, .. }
+        | Op::XorI { d, .. }
+        | Op::ShlI { d, .. }
+        | Op::ShrI { d, .. }
+        | Op::SarI { d, .. }
+        | Op::BinI { d, .. }
+        | Op::Cmp { d, .. }
+        | Op::CmpI { d, .. }
+        | Op::Select { d, .. }
+        | Op::Sext32 { d, .. }
+        | Op::Sext { d, .. }
+        | Op::Zext { d, .. }
+        | Op::Load { d, .. } => Some(d),
+        Op::Set { .. }
+        | Op::SetConst { .. }
+        | Op::Store { .. }
+        | Op::ExitIf { .. }
+        | Op::Slow { .. } => None,
+    }
+}
+
+/// The values the terminator reads: the first one first.
+fn term_uses(term: Terminator) -> Option<u16> {
+    match term {
+        Terminator::Branch { cond, .. } => Some(cond.0 as u16),
+        Terminator::JumpIndirect { target, .. } => Some(target.0 as u16),
+        Terminator::Jump { .. } | Terminator::Trap { .. } | Terminator::Exit { .. } => None,
+    }
 }
 
 impl<'a> Emitter<'a> {
     fn new(c: &'a Compiler, prog: &'a Program, tb: &'a TemplateTb<'a>) -> Emitter<'a> {
-        let n = prog.num_values() as i32;
-        let cpu_slot = 8 * n;
+        let n = prog.num_values() as usize;
+        let ops = prog.ops();
+        let term = term_uses(prog.terminator());
+        let needs_slot = slot_reads(ops, term, n);
+        let mut slot = vec![0u16; n];
+        let mut slots = 0u16;
+        for op in ops {
+            if let Some(d) = def_of(op) {
+                if needs_slot[usize::from(d)] {
+                    slot[usize::from(d)] = slots;
+                    slots += 1;
+                }
+            }
+        }
+        let cpu_slot = 8 * i32::from(slots);
         let mut frame = cpu_slot + 8;
         if frame % 16 == 0 {
             frame += 8;
@@ -238,11 +436,15 @@ impl<'a> Emitter<'a> {
             c,
             prog,
             tb,
-            code: Vec::with_capacity(64 + 24 * prog.ops().len()),
+            code: Vec::with_capacity(64 + 16 * ops.len()),
             pc_map: Vec::new(),
             cold: Vec::new(),
             frame,
             cpu_slot,
+            slot,
+            needs_slot,
+            rax: None,
+            failed: false,
         }
     }
 
@@ -277,15 +479,27 @@ impl<'a> Emitter<'a> {
         self.byte(0xc0 | ((reg & 7) << 3) | (rm & 7));
     }
 
-    /// `opcode` with a `[base + disp32]` memory operand.
+    /// `opcode` with a `[base + disp]` memory operand, in its shortest
+    /// encoding.
     fn op_rm(&mut self, w: bool, opcode: &[u8], reg: u8, base: u8, disp: i32) {
         self.rex(w, reg, 0, base, false);
         self.bytes(opcode);
-        self.byte(0x80 | ((reg & 7) << 3) | (base & 7));
+        let m = if disp == 0 && base & 7 != 5 {
+            0x00
+        } else if i32::from(disp as i8) == disp {
+            0x40
+        } else {
+            0x80
+        };
+        self.byte(m | ((reg & 7) << 3) | (base & 7));
         if base & 7 == RSP {
             self.byte(0x24);
         }
-        self.imm32(disp);
+        match m {
+            0x40 => self.byte(disp as u8),
+            0x80 => self.imm32(disp),
+            _ => {}
+        }
     }
 
     /// `opcode` with a `[base + index]` memory operand (`base` not
@@ -318,18 +532,43 @@ impl<'a> Emitter<'a> {
         }
     }
 
+    /// The displacement of value `v`'s slot from `r11`.
     fn slot_disp(&self, v: u16) -> i32 {
-        8 * i32::from(v)
+        8 * i32::from(self.slot[usize::from(v)]) - FRAME_BIAS
     }
 
+    /// `reg = v`: from `rax` if it holds `v` (see [`Emitter::rax`]),
+    /// else from `v`'s slot.
     fn load_val(&mut self, reg: u8, v: u16) {
+        if self.rax == Some(v) {
+            if reg != RAX {
+                self.op_rr(true, &[0x8b], reg, RAX);
+            }
+            return;
+        }
+        if !self.needs_slot[usize::from(v)] {
+            self.failed = true;
+        }
         let d = self.slot_disp(v);
-        self.op_rm(true, &[0x8b], reg, RSP, d);
+        self.op_rm(true, &[0x8b], reg, R11, d);
+        if reg == RAX {
+            self.rax = Some(v);
+        }
     }
 
-    fn store_val(&mut self, v: u16, reg: u8) {
-        let d = self.slot_disp(v);
-        self.op_rm(true, &[0x89], reg, RSP, d);
+    /// `rax` now holds the value `v` (defined by the current op): stores
+    /// it to its slot if some op reads it from there.
+    fn def(&mut self, v: u16) {
+        if self.needs_slot[usize::from(v)] {
+            let d = self.slot_disp(v);
+            self.op_rm(true, &[0x89], RAX, R11, d);
+        }
+        self.rax = Some(v);
+    }
+
+    /// Notes that `rax` is about to be overwritten.
+    fn clobber(&mut self) {
+        self.rax = None;
     }
 
     fn load_state(&mut self, reg: u8, off: i32) {
@@ -345,6 +584,7 @@ impl<'a> Emitter<'a> {
             self.op_rm(true, &[0xc7], 0, RDI, off);
             self.imm32(imm as i32);
         } else {
+            self.clobber();
             self.mov_imm(RAX, imm);
             self.store_state(off, RAX);
         }
@@ -430,14 +670,19 @@ impl<'a> Emitter<'a> {
         self.guest_regs();
     }
 
-    /// Loads `rsi` and `r9` (after a call, which clobbers them).
+    /// Loads `rsi`, `r9` and `r11` (also after a call, which clobbers
+    /// them).
     fn guest_regs(&mut self) {
         self.mov_imm(RSI, self.c.guest_base);
         self.mov_imm(R9, self.c.guest_size);
+        // lea r11, [rsp + FRAME_BIAS]
+        self.op_rm(true, &[0x8d], R11, RSP, FRAME_BIAS);
     }
 
-    /// Calls `f` (System V); `rdi`, `rsi`, `r9` are restored after it.
+    /// Calls `f` (System V); `rdi`, `rsi`, `r9`, `r11` are restored
+    /// after it, and `rax` holds its result.
     fn call(&mut self, f: usize) {
+        self.clobber();
         self.mov_imm(RAX, f as u64);
         // call rax
         self.op_rr(false, &[0xff], 2, RAX);
@@ -447,16 +692,20 @@ impl<'a> Emitter<'a> {
     }
 
     fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
+        self.pop_frame();
         self.mov_imm(RAX, slot as u64);
         self.op_rm(true, &[0x8b], RCX, RAX, 0);
         self.test(RCX, RCX);
-        let miss = self.jcc(CC_E);
-        self.pop_frame();
+        // jz over the `jmp rcx` (2 bytes).
+        self.bytes(&[0x74, 0x02]);
         self.jmp_reg(RCX);
-        self.bind(miss);
-        self.mov_imm(RDX, pc);
-        self.store_state(self.c.layout.pc, RDX);
-        self.pop_frame();
+        // `rax` (the slot's address) is the return value: pc through rdx.
+        if pc as i64 == i64::from(pc as i32) {
+            self.store_state_imm(self.c.layout.pc, pc);
+        } else {
+            self.mov_imm(RDX, pc);
+            self.store_state(self.c.layout.pc, RDX);
+        }
         self.byte(0xc3);
     }
 
@@ -509,13 +758,18 @@ impl<'a> Emitter<'a> {
     fn emit_cold(&mut self) {
         let l = self.c.layout;
         let block_pc = self.prog.pc();
+        // Jumps to the shared tail of a fault exit, by exit code.
+        let mut tails: Vec<(usize, ExitCode)> = Vec::new();
         for cold in std::mem::take(&mut self.cold) {
             match cold {
                 Cold::Fault { at, code, pc } => {
+                    // edx = pc - block pc; the tail does the rest.
                     self.bind(at);
-                    self.store_state(l.fault_addr, RAX);
-                    self.store_state_imm(l.pc, pc);
-                    self.leave(code);
+                    self.byte(0xba);
+                    self.imm32(pc.wrapping_sub(block_pc) as i32);
+                    self.byte(0xe9);
+                    tails.push((self.code.len(), code));
+                    self.imm32(0);
                 }
                 Cold::SideExit { at, pc, slot } => {
                     self.bind(at);
@@ -537,6 +791,26 @@ impl<'a> Emitter<'a> {
                     }
                 }
             }
+        }
+        // The fault tails: `rax` holds the guest address, `edx` the pc
+        // relative to the block's.
+        let mut done: Vec<ExitCode> = Vec::new();
+        for i in 0..tails.len() {
+            let code = tails[i].1;
+            if done.contains(&code) {
+                continue;
+            }
+            done.push(code);
+            for &(at, _) in tails.iter().filter(|t| t.1 == code) {
+                self.bind(at);
+            }
+            self.store_state(l.fault_addr, RAX);
+            // movsxd rdx, edx
+            self.op_rr(true, &[0x63], RDX, RDX);
+            self.mov_imm(RCX, block_pc);
+            self.op_rr(true, &[0x01], RCX, RDX);
+            self.store_state(l.pc, RDX);
+            self.leave(code);
         }
     }
 
@@ -594,6 +868,11 @@ impl<'a> Emitter<'a> {
             _ => None,
         };
         match ext {
+            Some(0) if imm == 0 => {}
+            Some(ext) if imm as i64 == i64::from(imm as i8) => {
+                self.op_rr(true, &[0x83], ext, RAX);
+                self.byte(imm as u8);
+            }
             Some(ext) if imm as i64 == i64::from(imm as i32) => {
                 self.op_rr(true, &[0x81], ext, RAX);
                 self.imm32(imm as i32);
@@ -638,8 +917,8 @@ impl<'a> Emitter<'a> {
     ) {
         self.load_val(RAX, a);
         if off != 0 {
-            self.op_rr(true, &[0x81], 0, RAX);
-            self.imm32(off);
+            self.clobber();
+            self.alu_imm(BinOp::Iadd, off as i64 as u64);
         }
         // cmp rax, r9
         self.op_rr(true, &[0x39], R9, RAX);
@@ -663,12 +942,14 @@ impl<'a> Emitter<'a> {
         let pc_of = |rel: i32| block_pc.wrapping_add(rel as i64 as u64);
         match *op {
             Op::Const { d, imm } => {
+                self.clobber();
                 self.mov_imm(RAX, imm);
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Get { d, off } => {
+                self.clobber();
                 self.load_state(RAX, i32::from(off));
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Set { off, s } => {
                 self.load_val(RAX, s);
@@ -696,20 +977,27 @@ impl<'a> Emitter<'a> {
                 self.load_val(RAX, a);
                 self.load_val(RCX, b);
                 self.op_rr(true, &[0x39], RCX, RAX);
+                self.clobber();
                 self.setcc(cc);
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::CmpI { cc, d, a, imm } => {
                 self.load_val(RAX, a);
-                if imm as i64 == i64::from(imm as i32) {
+                if imm == 0 {
+                    self.test(RAX, RAX);
+                } else if imm as i64 == i64::from(imm as i8) {
+                    self.op_rr(true, &[0x83], 7, RAX);
+                    self.byte(imm as u8);
+                } else if imm as i64 == i64::from(imm as i32) {
                     self.op_rr(true, &[0x81], 7, RAX);
                     self.imm32(imm as i32);
                 } else {
                     self.mov_imm(RCX, imm);
                     self.op_rr(true, &[0x39], RCX, RAX);
                 }
+                self.clobber();
                 self.setcc(cc);
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Select { d, c, a, b } => {
                 self.load_val(RAX, b);
@@ -717,24 +1005,27 @@ impl<'a> Emitter<'a> {
                 self.load_val(RDX, c);
                 self.test(RDX, RDX);
                 // cmovne rax, rcx
+                self.clobber();
                 self.op_rr(true, &[0x0f, 0x40 | CC_NE], RAX, RCX);
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Sext32 { d, s } => {
-                // movsxd rax, dword [rsp + s]
-                let disp = self.slot_disp(s);
-                self.op_rm(true, &[0x63], RAX, RSP, disp);
-                self.store_val(d, RAX);
+                self.load_val(RAX, s);
+                self.clobber();
+                // movsxd rax, eax
+                self.op_rr(true, &[0x63], RAX, RAX);
+                self.def(d);
             }
             Op::Sext { d, s, bits } | Op::Zext { d, s, bits } => {
                 self.load_val(RAX, s);
+                self.clobber();
                 if bits < 64 {
                     let sh = 64 - bits;
                     self.shift_imm(4, sh);
                     let ext = if matches!(op, Op::Sext { .. }) { 7 } else { 5 };
                     self.shift_imm(ext, sh);
                 }
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Load { d, a, off, m, pc } => {
                 let pc = pc_of(pc);
@@ -751,9 +1042,10 @@ impl<'a> Emitter<'a> {
                     (MemSize::B4, true) => (true, &[0x63]),
                     (MemSize::B8, _) => (true, &[0x8b]),
                 };
+                self.clobber();
                 self.op_rbi(w, None, opcode, RAX, RSI, RAX);
                 self.map(start, pc);
-                self.store_val(d, RAX);
+                self.def(d);
             }
             Op::Store { a, s, off, m, pc } => {
                 let pc = pc_of(pc);
@@ -784,20 +1076,23 @@ impl<'a> Emitter<'a> {
     fn bin(&mut self, op: BinOp, d: u16, a: u16, b: u16) {
         self.load_val(RAX, a);
         self.load_val(RCX, b);
+        self.clobber();
         self.alu(op);
-        self.store_val(d, RAX);
+        self.def(d);
     }
 
     fn bin_imm(&mut self, op: BinOp, d: u16, a: u16, imm: u64) {
         self.load_val(RAX, a);
+        self.clobber();
         self.alu_imm(op, imm);
-        self.store_val(d, RAX);
+        self.def(d);
     }
 
     fn shift(&mut self, ext: u8, d: u16, a: u16, sh: u8) {
         self.load_val(RAX, a);
+        self.clobber();
         self.shift_imm(ext, sh);
-        self.store_val(d, RAX);
+        self.def(d);
     }
 }
 

@@ -754,11 +754,12 @@ impl Engine {
             if let Some(compiler) = &self.first_tier {
                 let t0 = Instant::now();
                 let threshold = self.config.jit_threshold;
-                if tb
+                if let Some(len) = tb
                     .attach_first_tier(compiler, generation, threshold)
                     .map_err(Error::Host)?
                 {
                     Counters::bump(&counters.first_tier_code);
+                    Counters::add(&counters.first_tier_code_bytes, len as u64);
                 }
                 Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
             }

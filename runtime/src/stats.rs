@@ -59,6 +59,8 @@ counters! {
     /// Blocks whose first tier runs as host code
     /// (`cranemu_backend::template`; the rest run in its loop).
     first_tier_code,
+    /// Bytes of that code.
+    first_tier_code_bytes,
     /// Time spent translating guest code to IR (decode, IR passes), in ns.
     translate_ns,
     /// Blocks compiled to host code by Cranelift (the hot ones), each

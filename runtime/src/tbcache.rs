@@ -315,8 +315,13 @@ impl Tb {
     }
 
     /// Gives back a claim of [`Tb::claim_compile`] that could not be
-    /// queued, so that a later run claims the TB again.
+    /// queued, so that a later run claims the TB again: its execution
+    /// count is halved, so it is queued again once it has run about half
+    /// the JIT threshold's times more (first-tier code asks only when its
+    /// count reaches the threshold).
     pub(crate) fn unclaim_compile(&self) {
+        let n = self.execs();
+        self.execs.store(n - n / 2, Ordering::Relaxed);
         self.compiling.store(false, Ordering::Release);
     }
 
@@ -349,16 +354,17 @@ impl Tb {
 
     /// Emits the TB's first-tier code with `compiler` (its execution
     /// counter to reach `threshold`) and places it in `generation`;
-    /// false, changing nothing, if the tier does not emit this block.
+    /// returns its length in bytes, or `None`, changing nothing, if the
+    /// tier does not emit this block.
     /// Called before the TB is shared (in no map yet).
     pub(crate) fn attach_first_tier(
         &self,
         compiler: &cranemu_backend::template::Compiler,
         generation: &Generation,
         threshold: u32,
-    ) -> Result<bool, String> {
+    ) -> Result<Option<usize>, String> {
         let Some(prog) = &self.baseline else {
-            return Ok(false);
+            return Ok(None);
         };
         let slots: Vec<cranemu_backend::ExitSlot> = self
             .slots
@@ -373,13 +379,13 @@ impl Tb {
             flags: self.flags,
         };
         let Some(compiled) = compiler.compile(prog, &tb) else {
-            return Ok(false);
+            return Ok(None);
         };
         let code = generation.place(&compiled)?;
         self.quick.store(code as *mut u8, Ordering::Release);
         self.code_len
             .fetch_add(compiled.code.len(), Ordering::Relaxed);
-        Ok(true)
+        Ok(Some(compiled.code.len()))
     }
 
     /// Publishes `code` (`len` bytes) as this TB's code unless another
