@@ -11,7 +11,6 @@
 //! `sha256sum`: its rounds loop turns hot among its start-up code) ran
 //! them as separate TBs for good.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -167,7 +166,7 @@ fn region_members(
                 continue;
             };
             let joins = !t.is_invalid()
-                && t.execs.load(Ordering::Relaxed) >= min_execs
+                && t.execs() >= min_execs
                 && insns + t.guest_insns <= REGION_MAX_INSNS
                 && (any_page || t.pages().iter().all(|p| head.pages().contains(p)));
             if joins {

@@ -66,7 +66,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use cranemu_backend::{guest_pc_at, PcRange};
 use cranemu_frontend::CpuState;
@@ -130,8 +130,13 @@ pub(crate) struct Tb {
     quick: AtomicPtr<u8>,
     /// Bytes of host code (0 while interpreted).
     code_len: AtomicUsize,
-    /// Executions so far in the interpreter.
-    pub(crate) execs: AtomicU32,
+    /// Executions so far in the first tier, counted here by its loop;
+    /// first-tier code counts in `packed` instead.
+    execs: AtomicU32,
+    /// The counter in its generation's packed counters
+    /// ([`Generation::alloc_counter`]) that its first-tier code counts
+    /// its runs in, if it has such code.
+    packed: OnceLock<(Arc<CounterChunk>, usize)>,
     /// Entries into its compiled code, counted only by the code of a
     /// loop head compiled alone while the compile thread was behind
     /// (`compile::Publish::First`): whether it is still hot when the
@@ -207,6 +212,7 @@ impl Tb {
             quick: AtomicPtr::new(std::ptr::null_mut()),
             code_len: AtomicUsize::new(0),
             execs: AtomicU32::new(0),
+            packed: OnceLock::new(),
             entries: AtomicU32::new(0),
             compiling: AtomicBool::new(false),
             in_region: AtomicBool::new(false),
@@ -273,16 +279,24 @@ impl Tb {
         !self.compiling.load(Ordering::Acquire) && !self.compiling.swap(true, Ordering::AcqRel)
     }
 
+    /// Where its first-tier runs are counted.
+    fn counter(&self) -> &AtomicU32 {
+        match self.packed.get() {
+            Some((chunk, i)) => &chunk.0[*i],
+            None => &self.execs,
+        }
+    }
+
     /// Executions counted so far in the first tier.
     pub(crate) fn execs(&self) -> u32 {
-        self.execs.load(Ordering::Relaxed)
+        self.counter().load(Ordering::Relaxed)
     }
 
     /// Adds `n` executions counted elsewhere (a jump-cache entry's). Not
     /// a locked add, as in [`Tb::count_exec`].
     pub(crate) fn add_execs(&self, n: usize) {
         let k = u32::try_from(n).unwrap_or(u32::MAX);
-        self.execs
+        self.counter()
             .store(self.execs().saturating_add(k), Ordering::Relaxed);
     }
 
@@ -290,8 +304,8 @@ impl Tb {
     /// before it. Not a locked increment: vCPUs running the TB at once may
     /// lose counts, which only delays its compile a little.
     pub(crate) fn count_exec(&self) -> u32 {
-        let n = self.execs.load(Ordering::Relaxed);
-        self.execs.store(n.saturating_add(1), Ordering::Relaxed);
+        let n = self.execs();
+        self.counter().store(n.saturating_add(1), Ordering::Relaxed);
         n
     }
 
@@ -321,7 +335,7 @@ impl Tb {
     /// count reaches the threshold).
     pub(crate) fn unclaim_compile(&self) {
         let n = self.execs();
-        self.execs.store(n - n / 2, Ordering::Relaxed);
+        self.counter().store(n - n / 2, Ordering::Relaxed);
         self.compiling.store(false, Ordering::Release);
     }
 
@@ -371,9 +385,15 @@ impl Tb {
             .iter()
             .map(|s| &s.target as cranemu_backend::ExitSlot)
             .collect();
+        // Counted in a packed counter, not in the TB: a TB's memory is
+        // written only by TBs that run often, so a forked child (busybox
+        // `sh` forks for every `$(...)`) does not copy a page of TBs for
+        // each one it runs, and TBs that run on several vCPUs share no
+        // cache line with their neighbours' metadata.
+        let packed = self.packed.get_or_init(|| generation.alloc_counter());
         let tb = cranemu_backend::template::TemplateTb {
             slots: &slots,
-            execs: &self.execs,
+            execs: &packed.0 .0[packed.1],
             threshold,
             upgrade: &self.code,
             flags: self.flags,
@@ -414,6 +434,17 @@ impl Tb {
     }
 }
 
+/// Packed execution counters of first-tier code, [`COUNTERS_PER_CHUNK`]
+/// to a chunk, each TB's alive as long as the TB (it holds the chunk).
+pub(crate) struct CounterChunk([AtomicU32; COUNTERS_PER_CHUNK]);
+
+/// Counters in a [`CounterChunk`] (16 KiB).
+const COUNTERS_PER_CHUNK: usize = 4096;
+
+fn new_chunk() -> Arc<CounterChunk> {
+    Arc::new(CounterChunk(std::array::from_fn(|_| AtomicU32::new(0))))
+}
+
 /// One generation of the translation cache (see the module doc).
 pub(crate) struct Generation {
     /// Unique among all generations of all caches: jump caches are tagged
@@ -429,6 +460,8 @@ pub(crate) struct Generation {
     code_index: RwLock<BTreeMap<usize, PlacedCode>>,
     /// The entry trampoline, placed in this generation's arena.
     pub(crate) trampoline: *const u8,
+    /// The chunk new packed counters come from, and its next free index.
+    counters: Mutex<(Arc<CounterChunk>, usize)>,
 }
 
 /// A block's code in a generation's arena: its length in bytes and its
@@ -459,7 +492,19 @@ impl Generation {
             arena: Mutex::new(arena),
             code_index: RwLock::new(BTreeMap::new()),
             trampoline,
+            counters: Mutex::new((new_chunk(), 0)),
         }
+    }
+
+    /// A fresh packed counter (zero) for a TB's first-tier code.
+    fn alloc_counter(&self) -> (Arc<CounterChunk>, usize) {
+        let mut c = self.counters.lock();
+        if c.1 == COUNTERS_PER_CHUNK {
+            *c = (new_chunk(), 0);
+        }
+        let i = c.1;
+        c.1 += 1;
+        (c.0.clone(), i)
     }
 
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
@@ -695,10 +740,11 @@ impl TbCache {
         let retired = current.retired.lock();
         let code_index = current.code_index.write();
         let arena = current.arena.lock();
+        let counters = current.counters.lock();
         let vcpus = self.vcpus.lock();
         let threads = self.threads.lock();
         let r = f();
-        drop((threads, vcpus, arena, code_index, retired));
+        drop((threads, vcpus, counters, arena, code_index, retired));
         drop(current);
         drop(index);
         r
