@@ -25,6 +25,13 @@
 #                        TOOLROOT as its sysroot (`gcc -###`, less the
 #                        temporary names)
 
+# Python writes its bytecode cache (__pycache__ in the cached sysroot) on
+# its first run, as an installed Debian python has it from py3compile; a
+# PYTHONDONTWRITEBYTECODE in the caller's environment would make every
+# python row compile its modules from source instead (twice the guest
+# instructions), so the rows would not compare with earlier figures.
+unset PYTHONDONTWRITEBYTECODE
+
 BENCH_LIB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 now_ns() { date +%s%N; }

@@ -1,4 +1,5 @@
-//! IR -> host code with Cranelift.
+//! IR -> host code with Cranelift; and the first tier's host code, emitted
+//! without Cranelift ([`template`]).
 //!
 //! Every translation block (TB) becomes one Cranelift function with the
 //! `tail` calling convention and the signature `fn(cpu: i64) -> i64`, where

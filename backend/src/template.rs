@@ -90,9 +90,11 @@ pub struct TemplateTb<'a> {
     /// this many counted runs, as the first tier's loop queues a TB (once:
     /// the counter only grows).
     pub threshold: u32,
-    /// The TB's Cranelift code, null until published; the code jumps
-    /// there at entry once it is set.
-    pub upgrade: &'a AtomicPtr<u8>,
+    /// Where the TB's Cranelift code will be, null until published; the
+    /// code jumps there at entry once it is set. Only its address is
+    /// taken here (the TB may still be under construction); it must be
+    /// valid whenever the code runs.
+    pub upgrade: *const AtomicPtr<u8>,
     /// The TB flags the block was translated under (its indirect jumps
     /// look their successor up under them).
     pub flags: u64,
@@ -631,7 +633,7 @@ impl<'a> Emitter<'a> {
     fn entry(&mut self) {
         let l = self.c.layout;
         // 1. Better code published?
-        self.mov_imm(RAX, self.tb.upgrade as *const AtomicPtr<u8> as u64);
+        self.mov_imm(RAX, self.tb.upgrade as u64);
         self.op_rm(true, &[0x8b], RAX, RAX, 0);
         self.test(RAX, RAX);
         let at = self.jcc(CC_NE);

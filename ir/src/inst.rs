@@ -542,7 +542,7 @@ pub enum Inst {
 pub struct Helper(pub u32);
 
 /// How a block ends.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Terminator {
     /// Continue at guest virtual address `pc` (chainable).
     Jump {

@@ -361,12 +361,18 @@ fn fresh_ir(
     if t.ir.is_some() {
         return Ok(None);
     }
-    let (Some(space), Some(prog)) = (space, t.baseline.as_ref()) else {
+    let Some(space) = space else {
         return Err(());
     };
     let (translated, pages) = crate::translate_at(space, config, t.pc, t.flags);
     let ir = translated.ir;
-    let same = pages == t.pages() && Program::lower(&ir).as_ref() == Some(prog);
+    let fresh = Program::lower(&ir);
+    let same_program = match (&t.baseline, t.fingerprint) {
+        (Some(prog), _) => fresh.as_ref() == Some(prog),
+        (None, Some(f)) => fresh.and_then(|p| p.fingerprint()) == Some(f),
+        (None, None) => return Err(()),
+    };
+    let same = pages == t.pages() && same_program;
     if same {
         Ok(Some(ir))
     } else {
@@ -397,7 +403,7 @@ mod tests {
         let config = EngineConfig::default();
         let (t, pages) = crate::translate_at(&space, &config, CODE, 0);
         let ir = t.ir;
-        let tb = Tb::new(ir, CODE, pages, false);
+        let tb = Tb::new(ir, CODE, pages, false, None).expect("TB");
         assert!(tb.ir.is_none() && tb.baseline.is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
@@ -416,7 +422,9 @@ mod tests {
             CODE,
             vec![],
             true,
-        );
+            None,
+        )
+        .expect("TB");
         assert!(matches!(fresh_ir(&kept, &config, None), Ok(None)));
     }
 }

@@ -47,8 +47,14 @@
 //! # Tiers
 //! A TB first runs in the first tier, [`cranemu_ir::baseline`]: its IR
 //! lowered once to a compact form (constants and address offsets folded,
-//! no per-instruction markers) that a loop runs at about two thirds of
-//! the reference interpreter's cost per block. The reference interpreter
+//! no per-instruction markers). In user mode that form is emitted as
+//! x86-64 code at translation ([`cranemu_backend::template`], about a
+//! microsecond a block), which chains to and from compiled code, counts
+//! its runs in a packed counter and asks for Cranelift
+//! ([`cranemu_backend::ExitCode::Hot`]) at the JIT threshold; a block it
+//! does not emit (floating point, atomics, helper calls), and every block
+//! in system mode, runs in the first tier's loop instead, at about two
+//! thirds of the reference interpreter's cost per block. The reference interpreter
 //! ([`cranemu_ir::interp`], which the differential tests hold every tier
 //! to) runs only what the first tier cannot lower, or everything with
 //! [`EngineConfig::reference_interpreter`]. After
@@ -120,7 +126,7 @@ use compile::compile_tb;
 use compileq::CompileQueue;
 use stats::Counters;
 pub use stats::{Stats, VcpuStats};
-use tbcache::{Generation, Slot, Stale, Tb, TbCache};
+use tbcache::{FirstTierCode, Generation, Slot, Stale, Tb, TbCache};
 
 /// Why [`Engine::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -750,19 +756,7 @@ impl Engine {
         Counters::bump(&counters.misses);
         loop {
             let seq = self.cache.seq();
-            let tb = self.translate(pc, flags, counters)?;
-            if let Some(compiler) = &self.first_tier {
-                let t0 = Instant::now();
-                let threshold = self.config.jit_threshold;
-                if let Some(len) = tb
-                    .attach_first_tier(compiler, generation, threshold)
-                    .map_err(Error::Host)?
-                {
-                    Counters::bump(&counters.first_tier_code);
-                    Counters::add(&counters.first_tier_code_bytes, len as u64);
-                }
-                Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
-            }
+            let tb = self.translate(generation, pc, flags, counters)?;
             match self.cache.insert(generation, tb, seq, counters) {
                 Ok(tb) => return Ok(Some(tb)),
                 // A page it was read from changed meanwhile: read it again.
@@ -774,7 +768,13 @@ impl Engine {
 
     /// Translates the block at `pc` under TB flags `flags` to IR (no lock
     /// held), watching the pages it reads.
-    fn translate(&self, pc: u64, flags: u64, counters: &Counters) -> Result<Arc<Tb>> {
+    fn translate(
+        &self,
+        generation: &Generation,
+        pc: u64,
+        flags: u64,
+        counters: &Counters,
+    ) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
         let (tb, pages) = translate_at(&self.space, &self.config, pc, flags);
         if cfg!(debug_assertions) {
@@ -793,7 +793,16 @@ impl Engine {
         // translated again when the TB is hot (`compile::fresh_ir`), unless
         // every TB is compiled at once or the reference interpreter runs.
         let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
-        let tb = Tb::new(tb.ir, pc, pages, keep_ir);
+        let first_tier = self.first_tier.as_ref().map(|compiler| FirstTierCode {
+            compiler,
+            generation,
+            threshold: self.config.jit_threshold,
+        });
+        let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier).map_err(Error::Host)?;
+        if let Some(len) = tb.first_tier_len() {
+            Counters::bump(&counters.first_tier_code);
+            Counters::add(&counters.first_tier_code_bytes, len as u64);
+        }
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
     }
@@ -1215,7 +1224,7 @@ impl Engine {
             slots: &slot_ptrs,
             execs: &execs,
             threshold: u32::MAX - 1,
-            upgrade: &upgrade,
+            upgrade: &upgrade as *const AtomicPtr<u8>,
             flags: block.flags,
         };
         let Some(compiled) = compiler.compile(&prog, &tb) else {

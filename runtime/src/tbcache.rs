@@ -112,10 +112,14 @@ pub(crate) struct Tb {
     /// only if that gives the same program (`compile::fresh_ir`). IR is
     /// most of a large program's heap (gcc's cc1: 125 MB of 290 MB).
     pub(crate) ir: Option<cranemu_ir::Block>,
-    /// The IR lowered for the first tier, which runs the TB until it is
-    /// compiled; `None` for a block beyond its limits, which the
-    /// reference interpreter runs instead (its IR is then kept).
+    /// The IR lowered for the first tier, which its loop runs until the
+    /// TB is compiled; `None` for a block beyond its limits, which the
+    /// reference interpreter runs instead (its IR is then kept), and for
+    /// a TB with first-tier code, which keeps `fingerprint` instead.
     pub(crate) baseline: Option<cranemu_ir::baseline::Program>,
+    /// [`cranemu_ir::baseline::Program::fingerprint`] of the program of
+    /// a TB with first-tier code (which does not keep the program).
+    pub(crate) fingerprint: Option<u128>,
     /// The address its first instruction was read from: the guest
     /// physical address in system mode, the pc again in user mode. Part
     /// of its key, so that one virtual address mapped to other code (in
@@ -177,14 +181,23 @@ impl Tb {
     /// (physical page numbers in system mode). The IR is kept if
     /// `keep_ir` (the caller cannot translate the code again, or needs the
     /// reference interpreter) or if the first tier cannot lower it.
+    ///
+    /// With `first_tier`, the TB's first-tier program is emitted as host
+    /// code too ([`cranemu_backend::template`]) if that tier emits it;
+    /// the TB then keeps the program's fingerprint instead of the program.
+    ///
+    /// # Errors
+    /// A message if the first-tier code cannot be placed (no executable
+    /// memory).
     pub(crate) fn new(
         mut ir: cranemu_ir::Block,
         phys: u64,
         pages: Vec<u64>,
         keep_ir: bool,
-    ) -> Arc<Tb> {
+        first_tier: Option<FirstTierCode<'_>>,
+    ) -> Result<Arc<Tb>, String> {
         let n = ir.direct_exits();
-        let baseline = cranemu_ir::baseline::Program::lower(&ir);
+        let mut baseline = cranemu_ir::baseline::Program::lower(&ir);
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
         let targets = ir.direct_targets().into_boxed_slice();
         let ir = (keep_ir || baseline.is_none()).then(|| {
@@ -193,38 +206,92 @@ impl Tb {
             ir.insts.shrink_to_fit();
             ir
         });
-        Arc::new_cyclic(|me: &Weak<Tb>| Tb {
-            slots: (0..n)
+        let mut error = None;
+        let tb = Arc::new_cyclic(|me: &Weak<Tb>| {
+            let slots: Box<[Slot]> = (0..n)
                 .map(|index| Slot {
                     target: AtomicPtr::new(std::ptr::null_mut()),
                     owner: me.as_ptr() as usize,
                     index,
                 })
-                .collect(),
-            pc,
-            flags,
-            guest_insns,
-            targets,
-            ir,
-            baseline,
-            phys,
-            code: AtomicPtr::new(std::ptr::null_mut()),
-            quick: AtomicPtr::new(std::ptr::null_mut()),
-            code_len: AtomicUsize::new(0),
-            execs: AtomicU32::new(0),
-            packed: OnceLock::new(),
-            entries: AtomicU32::new(0),
-            compiling: AtomicBool::new(false),
-            in_region: AtomicBool::new(false),
-            pages: pages.into_boxed_slice(),
-            invalid: AtomicBool::new(false),
-            links: Mutex::new(Links {
-                incoming: Vec::new(),
-                outgoing: vec![None; n].into_boxed_slice(),
-                region_pages: Vec::new(),
-            }),
-            me: me.clone(),
-        })
+                .collect();
+            let (mut quick, mut len, packed) = (std::ptr::null_mut(), 0, OnceLock::new());
+            let mut fingerprint = None;
+            if let (Some(first), Some(prog)) = (&first_tier, &baseline) {
+                let slot_ptrs: Vec<cranemu_backend::ExitSlot> = slots
+                    .iter()
+                    .map(|s| &s.target as cranemu_backend::ExitSlot)
+                    .collect();
+                // Runs are counted in a packed counter, not in the TB: a
+                // TB's memory is written only by TBs that run often, so a
+                // forked child (busybox `sh` forks for every `$(...)`)
+                // does not copy a page of TBs for each one it runs.
+                let counter = first.generation.alloc_counter();
+                let code = cranemu_backend::template::TemplateTb {
+                    slots: &slot_ptrs,
+                    execs: &counter.0 .0[counter.1],
+                    threshold: first.threshold,
+                    // SAFETY: `me` points at the allocation being
+                    // initialized; this takes the address of its `code`
+                    // field without making a reference.
+                    upgrade: unsafe { std::ptr::addr_of!((*me.as_ptr()).code) },
+                    flags,
+                };
+                if let Some(compiled) = first.compiler.compile(prog, &code) {
+                    match first.generation.place(&compiled) {
+                        Ok(placed) => {
+                            quick = placed as *mut u8;
+                            len = compiled.code.len();
+                            let _ = packed.set(counter);
+                            fingerprint = prog.fingerprint();
+                        }
+                        Err(e) => error = Some(e),
+                    }
+                }
+            }
+            if fingerprint.is_some() {
+                // The code does what the loop would need the program for.
+                baseline = None;
+            }
+            Tb {
+                slots,
+                pc,
+                flags,
+                guest_insns,
+                targets,
+                ir,
+                baseline,
+                fingerprint,
+                phys,
+                code: AtomicPtr::new(std::ptr::null_mut()),
+                quick: AtomicPtr::new(quick),
+                code_len: AtomicUsize::new(len),
+                execs: AtomicU32::new(0),
+                packed,
+                entries: AtomicU32::new(0),
+                compiling: AtomicBool::new(false),
+                in_region: AtomicBool::new(false),
+                pages: pages.into_boxed_slice(),
+                invalid: AtomicBool::new(false),
+                links: Mutex::new(Links {
+                    incoming: Vec::new(),
+                    outgoing: vec![None; n].into_boxed_slice(),
+                    region_pages: Vec::new(),
+                }),
+                me: me.clone(),
+            }
+        });
+        match error {
+            Some(e) => Err(e),
+            None => Ok(tb),
+        }
+    }
+
+    /// Bytes of its first-tier code, if it has such code (and no
+    /// Cranelift code yet).
+    pub(crate) fn first_tier_len(&self) -> Option<usize> {
+        (!self.quick.load(Ordering::Relaxed).is_null())
+            .then(|| self.code_len.load(Ordering::Relaxed))
     }
 
     /// Whether running the TB in the first tier ([`Tb::run_cold`]) may
@@ -366,48 +433,6 @@ impl Tb {
         })
     }
 
-    /// Emits the TB's first-tier code with `compiler` (its execution
-    /// counter to reach `threshold`) and places it in `generation`;
-    /// returns its length in bytes, or `None`, changing nothing, if the
-    /// tier does not emit this block.
-    /// Called before the TB is shared (in no map yet).
-    pub(crate) fn attach_first_tier(
-        &self,
-        compiler: &cranemu_backend::template::Compiler,
-        generation: &Generation,
-        threshold: u32,
-    ) -> Result<Option<usize>, String> {
-        let Some(prog) = &self.baseline else {
-            return Ok(None);
-        };
-        let slots: Vec<cranemu_backend::ExitSlot> = self
-            .slots
-            .iter()
-            .map(|s| &s.target as cranemu_backend::ExitSlot)
-            .collect();
-        // Counted in a packed counter, not in the TB: a TB's memory is
-        // written only by TBs that run often, so a forked child (busybox
-        // `sh` forks for every `$(...)`) does not copy a page of TBs for
-        // each one it runs, and TBs that run on several vCPUs share no
-        // cache line with their neighbours' metadata.
-        let packed = self.packed.get_or_init(|| generation.alloc_counter());
-        let tb = cranemu_backend::template::TemplateTb {
-            slots: &slots,
-            execs: &packed.0 .0[packed.1],
-            threshold,
-            upgrade: &self.code,
-            flags: self.flags,
-        };
-        let Some(compiled) = compiler.compile(prog, &tb) else {
-            return Ok(None);
-        };
-        let code = generation.place(&compiled)?;
-        self.quick.store(code as *mut u8, Ordering::Release);
-        self.code_len
-            .fetch_add(compiled.code.len(), Ordering::Relaxed);
-        Ok(Some(compiled.code.len()))
-    }
-
     /// Publishes `code` (`len` bytes) as this TB's code unless another
     /// thread did first; returns the code that won.
     pub(crate) fn publish(&self, code: *const u8, len: usize) -> *const u8 {
@@ -432,6 +457,15 @@ impl Tb {
             + self.baseline.as_ref().map_or(0, |b| b.footprint())
             + 256
     }
+}
+
+/// What [`Tb::new`] emits a TB's first-tier code with: the emitter, the
+/// generation that takes the code, and the JIT threshold the code counts
+/// to.
+pub(crate) struct FirstTierCode<'a> {
+    pub(crate) compiler: &'a cranemu_backend::template::Compiler,
+    pub(crate) generation: &'a Generation,
+    pub(crate) threshold: u32,
 }
 
 /// Packed execution counters of first-tier code, [`COUNTERS_PER_CHUNK`]
