@@ -369,7 +369,14 @@ impl CompileQueue {
                 on_failure();
                 return;
             }
-            lock(&self.state).in_flight = None;
+            let drained = {
+                let mut s = lock(&self.state);
+                s.in_flight = None;
+                s.jobs.is_empty()
+            };
+            if drained {
+                cache.refresh_jump_caches();
+            }
             self.idle.notify_all();
         }
     }

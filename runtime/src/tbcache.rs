@@ -638,6 +638,11 @@ pub(crate) struct TbCache {
     seq: AtomicU64,
     /// The current jump-cache epoch.
     epoch: AtomicU64,
+    /// Set when Cranelift code was published for a TB that had
+    /// first-tier code: jump caches may still name the old code (which
+    /// forwards to the new, one jump more) until the epoch moves
+    /// ([`TbCache::refresh_jump_caches`]).
+    forwarding: AtomicBool,
     /// The entry trampoline's code, placed at the start of each
     /// generation's arena.
     trampoline: Vec<u8>,
@@ -663,6 +668,7 @@ impl TbCache {
             index: Mutex::new(Index::default()),
             seq: AtomicU64::new(0),
             epoch: AtomicU64::new(NEXT_EPOCH.fetch_add(1, Ordering::Relaxed)),
+            forwarding: AtomicBool::new(false),
             trampoline,
             vcpus: Mutex::new(Vec::new()),
             threads: Mutex::new(Vec::new()),
@@ -934,6 +940,8 @@ impl TbCache {
         Self::repoint_locked(&links, code);
         if replace {
             self.new_epoch();
+        } else if head.first_tier_len().is_some() {
+            self.note_forwarding();
         }
         true
     }
@@ -942,9 +950,29 @@ impl TbCache {
     /// Cranelift code (they jumped to its first-tier code, which forwards
     /// to it, one jump more).
     pub(crate) fn repoint(&self, tb: &Tb, code: *const u8) {
+        if tb.first_tier_len().is_some() {
+            self.note_forwarding();
+        }
         let _index = self.index.lock();
         if !tb.invalid.load(Ordering::Relaxed) {
             Self::repoint_locked(&tb.links.lock(), code);
+        }
+    }
+
+    /// Notes that jump caches may name first-tier code that now forwards
+    /// to Cranelift code.
+    pub(crate) fn note_forwarding(&self) {
+        self.forwarding.store(true, Ordering::Relaxed);
+    }
+
+    /// Moves the epoch if code was noted as forwarding since the last
+    /// call: every vCPU refills its jump cache (at its next lookup) with
+    /// the code its TBs have now. The compile thread calls this when its
+    /// queue runs dry, not after each compile: a refill costs each vCPU
+    /// a cleared jump cache.
+    pub(crate) fn refresh_jump_caches(&self) {
+        if self.forwarding.swap(false, Ordering::Relaxed) {
+            self.new_epoch();
         }
     }
 
