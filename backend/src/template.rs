@@ -922,10 +922,8 @@ impl<'a> Emitter<'a> {
             self.clobber();
             self.alu_imm(BinOp::Iadd, off as i64 as u64);
         }
-        // cmp rax, r9
-        self.op_rr(true, &[0x39], R9, RAX);
-        let at = self.jcc(CC_AE);
-        self.cold.push(Cold::Fault { at, code, pc });
+        // Misalignment first, as the interpreter and Cranelift's code
+        // report it.
         let size = mem_bytes(m.size);
         if m.aligned && size > 1 {
             // test al, size - 1
@@ -937,6 +935,10 @@ impl<'a> Emitter<'a> {
                 pc,
             });
         }
+        // cmp rax, r9
+        self.op_rr(true, &[0x39], R9, RAX);
+        let at = self.jcc(CC_AE);
+        self.cold.push(Cold::Fault { at, code, pc });
     }
 
     fn op(&mut self, op: &Op) -> Option<()> {

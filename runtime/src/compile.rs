@@ -403,7 +403,7 @@ mod tests {
         let config = EngineConfig::default();
         let (t, pages) = crate::translate_at(&space, &config, CODE, 0);
         let ir = t.ir;
-        let tb = Tb::new(ir, CODE, pages, false, None).expect("TB");
+        let tb = Tb::new(ir, CODE, pages, false, None);
         assert!(tb.ir.is_none() && tb.baseline.is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
@@ -423,8 +423,7 @@ mod tests {
             vec![],
             true,
             None,
-        )
-        .expect("TB");
+        );
         assert!(matches!(fresh_ir(&kept, &config, None), Ok(None)));
     }
 }

@@ -798,7 +798,7 @@ impl Engine {
             generation,
             threshold: self.config.jit_threshold,
         });
-        let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier).map_err(Error::Host)?;
+        let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier);
         if let Some(len) = tb.first_tier_len() {
             Counters::bump(&counters.first_tier_code);
             Counters::add(&counters.first_tier_code_bytes, len as u64);

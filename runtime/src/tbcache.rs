@@ -185,17 +185,15 @@ impl Tb {
     /// With `first_tier`, the TB's first-tier program is emitted as host
     /// code too ([`cranemu_backend::template`]) if that tier emits it;
     /// the TB then keeps the program's fingerprint instead of the program.
-    ///
-    /// # Errors
-    /// A message if the first-tier code cannot be placed (no executable
-    /// memory).
+    /// If the code cannot be placed (no executable memory left), the TB
+    /// keeps its program and runs in the first tier's loop.
     pub(crate) fn new(
         mut ir: cranemu_ir::Block,
         phys: u64,
         pages: Vec<u64>,
         keep_ir: bool,
         first_tier: Option<FirstTierCode<'_>>,
-    ) -> Result<Arc<Tb>, String> {
+    ) -> Arc<Tb> {
         let n = ir.direct_exits();
         let mut baseline = cranemu_ir::baseline::Program::lower(&ir);
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
@@ -206,8 +204,7 @@ impl Tb {
             ir.insts.shrink_to_fit();
             ir
         });
-        let mut error = None;
-        let tb = Arc::new_cyclic(|me: &Weak<Tb>| {
+        Arc::new_cyclic(|me: &Weak<Tb>| {
             let slots: Box<[Slot]> = (0..n)
                 .map(|index| Slot {
                     target: AtomicPtr::new(std::ptr::null_mut()),
@@ -245,7 +242,8 @@ impl Tb {
                             let _ = packed.set(counter);
                             fingerprint = prog.fingerprint();
                         }
-                        Err(e) => error = Some(e),
+                        // No executable memory: the loop runs it.
+                        Err(_) => {}
                     }
                 }
             }
@@ -280,11 +278,7 @@ impl Tb {
                 }),
                 me: me.clone(),
             }
-        });
-        match error {
-            Some(e) => Err(e),
-            None => Ok(tb),
-        }
+        })
     }
 
     /// Bytes of its first-tier code, if it has such code (and no
@@ -396,13 +390,14 @@ impl Tb {
     }
 
     /// Gives back a claim of [`Tb::claim_compile`] that could not be
-    /// queued, so that a later run claims the TB again: its execution
-    /// count is halved, so it is queued again once it has run about half
-    /// the JIT threshold's times more (first-tier code asks only when its
-    /// count reaches the threshold).
+    /// queued (or whose compile was dropped), so that a later run claims
+    /// the TB again: the first tier's loop asks at its next run; the
+    /// first tier's code asks only when its count reaches the threshold,
+    /// so its count starts over.
     pub(crate) fn unclaim_compile(&self) {
-        let n = self.execs();
-        self.counter().store(n - n / 2, Ordering::Relaxed);
+        if let Some((chunk, i)) = self.packed.get() {
+            chunk.0[*i].store(0, Ordering::Relaxed);
+        }
         self.compiling.store(false, Ordering::Release);
     }
 
@@ -836,12 +831,16 @@ impl TbCache {
                 .get(p)
                 .is_some_and(|page| page.last_invalidation > seq)
         }) {
+            // Its first-tier code stays in the arena, unused: count it
+            // with the retired TBs, which bound what a generation pins.
+            index.retired_bytes += tb.first_tier_len().unwrap_or(0);
             return Err(Stale::Page);
         }
         let key = (tb.pc, tb.flags, tb.phys);
         let tbs = generation.tbs.pin();
         if let Some(winner) = tbs.get(&key) {
             Counters::bump(&counters.races);
+            index.retired_bytes += tb.first_tier_len().unwrap_or(0);
             return Ok(winner.clone());
         }
         tbs.insert(key, tb.clone());
