@@ -234,16 +234,13 @@ impl Tb {
                     upgrade: unsafe { std::ptr::addr_of!((*me.as_ptr()).code) },
                     flags,
                 };
+                // Without executable memory for it, the loop runs the TB.
                 if let Some(compiled) = first.compiler.compile(prog, &code) {
-                    match first.generation.place(&compiled) {
-                        Ok(placed) => {
-                            quick = placed as *mut u8;
-                            len = compiled.code.len();
-                            let _ = packed.set(counter);
-                            fingerprint = prog.fingerprint();
-                        }
-                        // No executable memory: the loop runs it.
-                        Err(_) => {}
+                    if let Ok(placed) = first.generation.place(&compiled) {
+                        quick = placed as *mut u8;
+                        len = compiled.code.len();
+                        let _ = packed.set(counter);
+                        fingerprint = prog.fingerprint();
                     }
                 }
             }
