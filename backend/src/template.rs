@@ -114,7 +114,13 @@ impl Compiler {
     /// what this tier does not emit (see the module doc).
     pub fn compile(&self, prog: &Program, tb: &TemplateTb<'_>) -> Option<CompiledBlock> {
         if prog.num_values() > MAX_VALUES
-            || prog.ops().iter().any(|op| matches!(op, Op::Slow { .. }))
+            || prog.ops().iter().any(|op| match op {
+                Op::Slow { .. } => true,
+                // The division helper knows the ops by their place in
+                // `BinOp::ALL`.
+                Op::Bin { op, .. } | Op::BinI { op, .. } => !BinOp::ALL.contains(op),
+                _ => false,
+            })
             || matches!(
                 prog.terminator(),
                 Terminator::JumpIndirect { flags: Some(_), .. }
@@ -1109,31 +1115,12 @@ fn mem_bytes(size: MemSize) -> u32 {
     }
 }
 
-/// The [`BinOp`]s [`binop_helper`] takes, by their number.
-const BINOPS: [BinOp; 16] = [
-    BinOp::Iadd,
-    BinOp::Isub,
-    BinOp::Imul,
-    BinOp::Smulhi,
-    BinOp::Umulhi,
-    BinOp::SUmulhi,
-    BinOp::Sdiv,
-    BinOp::Udiv,
-    BinOp::Srem,
-    BinOp::Urem,
-    BinOp::Band,
-    BinOp::Bor,
-    BinOp::Bxor,
-    BinOp::Ishl,
-    BinOp::Ushr,
-    BinOp::Sshr,
-];
-
+/// `op`'s number for [`binop_helper`]: its index in [`BinOp::ALL`].
 fn binop_code(op: BinOp) -> u64 {
-    BINOPS.iter().position(|&o| o == op).unwrap_or(0) as u64
+    BinOp::ALL.iter().position(|&o| o == op).unwrap_or(0) as u64
 }
 
-/// `a op b` for the code's divisions (op numbered as in [`BINOPS`]).
+/// `a op b` for the code's divisions (`op` numbered by [`binop_code`]).
 extern "C" fn binop_helper(op: u64, a: u64, b: u64) -> u64 {
-    interp::binop(BINOPS[op as usize % BINOPS.len()], a, b)
+    interp::binop(BinOp::ALL[op as usize % BinOp::ALL.len()], a, b)
 }

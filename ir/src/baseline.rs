@@ -200,7 +200,8 @@ pub enum Op {
         c: u16,
         pc: u64,
     },
-    /// `Program::slow[i]`, run by [`interp::step`].
+    /// `Program::slow[i]`, run by the reference interpreter's own code
+    /// for that instruction.
     Slow {
         i: u32,
         pc: i32,

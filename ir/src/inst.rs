@@ -72,6 +72,28 @@ pub enum BinOp {
     Sshr,
 }
 
+impl BinOp {
+    /// Every operation, in declaration order.
+    pub const ALL: [BinOp; 16] = [
+        BinOp::Iadd,
+        BinOp::Isub,
+        BinOp::Imul,
+        BinOp::Smulhi,
+        BinOp::Umulhi,
+        BinOp::SUmulhi,
+        BinOp::Sdiv,
+        BinOp::Udiv,
+        BinOp::Srem,
+        BinOp::Urem,
+        BinOp::Band,
+        BinOp::Bor,
+        BinOp::Bxor,
+        BinOp::Ishl,
+        BinOp::Ushr,
+        BinOp::Sshr,
+    ];
+}
+
 /// An integer comparison, named as in Cranelift.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum IntCC {

@@ -309,7 +309,7 @@ pub(crate) fn compile_tb(
     if code != placed {
         Counters::bump(&counters.races);
     } else if let Some(perf) = &log.perfmap {
-        perf.record(placed, compiled.code.len(), tb.pc);
+        perf.record(placed, compiled.code.len(), tb.pc, false);
     }
     for t in &others {
         t.set_in_region();

@@ -83,7 +83,8 @@
 //! nothing when off: [`EngineConfig::profile`] times the interpreter and
 //! compiled code around each block run and each entry into compiled code
 //! (`cranemu bench`), and [`LogConfig::perfmap`] writes a line of
-//! `/tmp/perf-PID.map` per compiled block ([`perfmap`]; `-perfmap`).
+//! `/tmp/perf-PID.map` per compiled block and per block's first-tier code
+//! ([`perfmap`]; `-perfmap`).
 //! With [`EngineConfig::count_insns`], the instructions each vCPU retired
 //! are added to its `retired_insns` whenever [`Engine::run`] returns.
 //!
@@ -99,6 +100,7 @@ mod compile;
 mod compileq;
 mod exec;
 pub mod perfmap;
+mod single;
 mod stats;
 pub mod system;
 mod tbcache;
@@ -113,7 +115,7 @@ use cranemu_softmmu::sync::Mutex;
 
 pub use cranemu_backend::Quality;
 use cranemu_backend::{
-    jump_cache_index, Backend, BackendConfig, ExitCode, ExitSlot, JumpCacheEntry, StateLayout,
+    jump_cache_index, Backend, BackendConfig, ExitCode, JumpCacheEntry, StateLayout,
     JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
@@ -232,8 +234,8 @@ pub struct LogConfig {
     pub out_asm: bool,
     /// The log sink; `None` means standard error.
     pub sink: Option<Arc<Mutex<Box<dyn Write + Send>>>>,
-    /// `-perfmap`: a line in `/tmp/perf-PID.map` per compiled block
-    /// ([`perfmap`]); `None` writes nothing.
+    /// `-perfmap`: a line in `/tmp/perf-PID.map` per compiled block and
+    /// per block's first-tier code ([`perfmap`]); `None` writes nothing.
     pub perfmap: Option<Arc<perfmap::PerfMap>>,
 }
 
@@ -802,6 +804,9 @@ impl Engine {
         if let Some(len) = tb.first_tier_len() {
             Counters::bump(&counters.first_tier_code);
             Counters::add(&counters.first_tier_code_bytes, len as u64);
+            if let (Some(perf), Some(code)) = (&self.config.log.perfmap, tb.entry()) {
+                perf.record(code, len, pc, true);
+            }
         }
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
@@ -1170,104 +1175,6 @@ impl Engine {
                 trap(cpu, cause, addr, pc)
             }
         }
-    }
-
-    /// Compiles `block` on its own and runs it once on `cpu`, without
-    /// chaining: a direct or indirect jump returns
-    /// [`BlockOutcome::Next`] instead of continuing. For differential
-    /// tests against the reference interpreter, and tools.
-    ///
-    /// # Errors
-    /// [`Error::Codegen`] if the block does not verify or compile.
-    pub fn run_ir_block(
-        &self,
-        cpu: &mut CpuState,
-        block: &cranemu_ir::Block,
-    ) -> Result<BlockOutcome> {
-        cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
-        let generation = self.cache.current();
-        let slots = empty_slots(block.direct_exits());
-        let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
-        let compiled = self
-            .backend
-            .compile(block, &slot_ptrs, false)
-            .map_err(|e| Error::Codegen(e.to_string()))?;
-        self.run_placed(cpu, &generation, &compiled)
-    }
-
-    /// Lowers `block` to the first tier's program and emits its host code
-    /// ([`cranemu_backend::template`]), then runs it once on `cpu` as
-    /// [`Engine::run_ir_block`] runs Cranelift's code. `Ok(None)` if that
-    /// tier does not emit this block (or this engine has no such tier:
-    /// system mode, or [`EngineConfig::first_tier_code`] off). For
-    /// differential tests.
-    ///
-    /// # Errors
-    /// [`Error::Codegen`] if the block does not verify.
-    pub fn run_first_tier_block(
-        &self,
-        cpu: &mut CpuState,
-        block: &cranemu_ir::Block,
-    ) -> Result<Option<BlockOutcome>> {
-        cranemu_ir::verify::verify(block).map_err(|e| Error::Codegen(e.to_string()))?;
-        let (Some(compiler), Some(prog)) = (
-            &self.first_tier,
-            cranemu_ir::baseline::Program::lower(block),
-        ) else {
-            return Ok(None);
-        };
-        let generation = self.cache.current();
-        let slots = empty_slots(block.direct_exits());
-        let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
-        let (execs, upgrade) = (AtomicU32::new(0), AtomicPtr::new(std::ptr::null_mut()));
-        let tb = cranemu_backend::template::TemplateTb {
-            slots: &slot_ptrs,
-            execs: &execs,
-            threshold: u32::MAX - 1,
-            upgrade: &upgrade as *const AtomicPtr<u8>,
-            flags: block.flags,
-        };
-        let Some(compiled) = compiler.compile(&prog, &tb) else {
-            return Ok(None);
-        };
-        self.run_placed(cpu, &generation, &compiled).map(Some)
-    }
-
-    /// Places `compiled` in `generation` and runs it once on `cpu`, with
-    /// no chaining (see [`Engine::run_ir_block`]).
-    fn run_placed(
-        &self,
-        cpu: &mut CpuState,
-        generation: &Generation,
-        compiled: &cranemu_backend::CompiledBlock,
-    ) -> Result<BlockOutcome> {
-        let code = generation.place(compiled).map_err(Error::Host)?;
-        // With no engine registered as running, the indirect-jump lookup
-        // answers null, so the block cannot continue into other code.
-        let saved =
-            RUNNING.with(|r| r.replace((std::ptr::null(), std::ptr::null(), std::ptr::null())));
-        cpu.jump_cache = EMPTY_JUMP_CACHE.as_ptr() as u64;
-        enter_guest_fp(cpu);
-        // SAFETY: freshly compiled code for this engine's guest space.
-        let r = unsafe { exec::enter(cpu, code, generation.trampoline, self.guest_range()) };
-        leave_guest_fp(cpu);
-        RUNNING.with(|r| r.set(saved));
-        generation.resolve_fault_pc(cpu);
-        let exit = ExitCode::from_raw(r);
-        if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
-            return Ok(BlockOutcome::Exit(Exit::Trap(trap)));
-        }
-        Ok(match exit {
-            Some(ExitCode::ExitFlush) => BlockOutcome::Next {
-                pc: cpu.pc,
-                flush: true,
-            },
-            Some(ExitCode::Interrupt) => BlockOutcome::Exit(Exit::Interrupted),
-            _ => BlockOutcome::Next {
-                pc: cpu.pc,
-                flush: false,
-            },
-        })
     }
 
     /// The host code and TB for (`pc`, `flags`) in `generation`, if that

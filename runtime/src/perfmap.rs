@@ -5,10 +5,11 @@
 //! The format (`tools/perf/Documentation/jit-interface.txt` in Linux):
 //! one line per piece of code, `START SIZE NAME`, START and SIZE in hex
 //! without `0x`, appended as code is placed. cranemu writes one line per
-//! compiled block, when it is published: its host address, its host code
-//! size in bytes, and a name that the embedder's namer gives from the
-//! block's guest pc (linux-user: `guest:SYMBOL+0xOFF@0xPC`, or
-//! `guest:0xPC` where no symbol is known). Blocks freed with an old cache
+//! compiled block, when it is published, and one per block's first-tier
+//! code, when it is translated: its host address, its host code size in
+//! bytes, and a name that the embedder's namer gives from the block's
+//! guest pc (linux-user: `guest:SYMBOL+0xOFF@0xPC`, or `guest:0xPC` where
+//! no symbol is known), after [`FIRST_TIER_PREFIX`] for first-tier code. Blocks freed with an old cache
 //! generation keep their lines: perf takes the latest line that covers
 //! an address, and a later block placed at the same address gets a new
 //! line.
@@ -89,9 +90,12 @@ impl PerfMap {
     }
 
     /// Appends the line of a block of `size` bytes of host code at `host`,
-    /// translated from guest pc `pc`. Failures to write are reported once
-    /// on stderr and end the map; they never stop the guest.
-    pub(crate) fn record(&self, host: *const u8, size: usize, pc: u64) {
+    /// translated from guest pc `pc`; the name of first-tier code
+    /// (`first_tier`, `cranemu_backend::template`) starts with
+    /// [`FIRST_TIER_PREFIX`], so that a profile tells the tiers apart.
+    /// Failures to write are reported once on stderr and end the map;
+    /// they never stop the guest.
+    pub(crate) fn record(&self, host: *const u8, size: usize, pc: u64, first_tier: bool) {
         let mut g = self.lock();
         if g.failed {
             return;
@@ -114,7 +118,8 @@ impl PerfMap {
             .chars()
             .map(|c| if c.is_control() { '?' } else { c })
             .collect();
-        let line = format!("{:x} {:x} {name}\n", host as usize, size);
+        let prefix = if first_tier { FIRST_TIER_PREFIX } else { "" };
+        let line = format!("{:x} {:x} {prefix}{name}\n", host as usize, size);
         let failed = match &mut g.file {
             Some((_, f)) => f.write_all(line.as_bytes()).err(),
             None => None,
@@ -125,6 +130,10 @@ impl PerfMap {
         }
     }
 }
+
+/// What the perf-map name of a block's first-tier code starts with
+/// (Cranelift's code of the same block has the name without it).
+pub const FIRST_TIER_PREFIX: &str = "tier1 ";
 
 /// Creates `/tmp/perf-PID.map` for appending; in a fork's child
 /// (`parent`: the pid whose map this process had, and its length in bytes

@@ -619,24 +619,7 @@ enum OpKind {
     Fclass(FpWidth),
 }
 
-const BINOPS: [BinOp; 16] = [
-    BinOp::Iadd,
-    BinOp::Isub,
-    BinOp::Imul,
-    BinOp::Smulhi,
-    BinOp::Umulhi,
-    BinOp::SUmulhi,
-    BinOp::Sdiv,
-    BinOp::Udiv,
-    BinOp::Srem,
-    BinOp::Urem,
-    BinOp::Band,
-    BinOp::Bor,
-    BinOp::Bxor,
-    BinOp::Ishl,
-    BinOp::Ushr,
-    BinOp::Sshr,
-];
+const BINOPS: [BinOp; 16] = BinOp::ALL;
 const INTCCS: [IntCC; 6] = [
     IntCC::Eq,
     IntCC::Ne,
