@@ -5,18 +5,22 @@
 //! Start-up-bound programs run most of their blocks a few dozen times
 //! before the compile thread gets to them: python's start-up runs 18,000
 //! blocks over a million times in all. Running them in the first tier's
-//! loop cost about 65 ns a block; Cranelift, even without optimization,
-//! takes 150 µs to compile one. Emitting these templates takes about a
-//! microsecond a block, and their code runs a block in a few nanoseconds
-//! plus its memory accesses.
+//! loop cost about 65 ns a block (a third of the vCPU thread's time);
+//! Cranelift, even without optimization, takes 150 µs to compile one.
+//! Emitting this code adds about 2 µs to a block's translation (python
+//! -S: 18,000 blocks, translation 72 ms before, about 110 ms with it),
+//! and takes the first tier off the profile: the start-up took a third
+//! less time (BENCHMARKS.md, "Issue 12, fifth step").
 //!
 //! # Shape
-//! Every value of the block lives in an 8-byte stack slot (`[rsp + 8 *
-//! index]`); an op loads its operands into scratch registers, computes,
-//! and stores its result. `rdi` holds the CPU state throughout (as in
-//! the Cranelift code: the `tail` calling convention passes it there),
-//! `rsi` the host address of guest address 0 and `r9` the guest space's
-//! size. The code follows the exit protocol of the module doc
+//! A value that some op reads from memory lives in an 8-byte stack slot
+//! (`r11` points 128 bytes into the slots, so 32 of them are a one-byte
+//! displacement away); an op loads its operands into scratch registers,
+//! computes into `rax`, and stores its result to its slot unless every
+//! op that reads it finds it still in `rax` (`slot_reads`). `rdi` holds
+//! the CPU state throughout (as in the Cranelift code: the `tail` calling
+//! convention passes it there), `rsi` the host address of guest address 0
+//! and `r9` the guest space's size. The code follows the exit protocol of the module doc
 //! (`crate`): it returns an [`ExitCode`] or an exit slot's address, and
 //! tail-calls (`jmp`) a chained successor with its own frame popped, so
 //! it chains to and from Cranelift code freely.

@@ -278,8 +278,8 @@ impl Tb {
         })
     }
 
-    /// Bytes of its first-tier code, if it has such code (and no
-    /// Cranelift code yet).
+    /// Bytes of its first-tier code, if it has such code (until its
+    /// Cranelift code is published; all its code's bytes after that).
     pub(crate) fn first_tier_len(&self) -> Option<usize> {
         (!self.quick.load(Ordering::Relaxed).is_null())
             .then(|| self.code_len.load(Ordering::Relaxed))
