@@ -113,10 +113,52 @@ pub struct Compiler {
     pub(crate) lookup: LookupFn,
 }
 
+/// The emitter's work arrays, kept per thread from block to block (every
+/// TB is emitted: allocating them each time showed in profiles).
+#[derive(Default)]
+struct Buffers {
+    code: Vec<u8>,
+    pc_map: Vec<PcRange>,
+    cold: Vec<Cold>,
+    slot: Vec<u16>,
+    needs_slot: Vec<bool>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Buffers> = std::cell::Cell::new(Buffers::default());
+}
+
 impl Compiler {
     /// The code of `prog` for the TB `tb`, or `None` if the program has
     /// what this tier does not emit (see the module doc).
     pub fn compile(&self, prog: &Program, tb: &TemplateTb<'_>) -> Option<CompiledBlock> {
+        self.compile_with(prog, tb, |code, pc_map| CompiledBlock {
+            code: code.to_vec(),
+            clif: None,
+            pc_map: pc_map.to_vec(),
+        })
+    }
+
+    /// [`Compiler::compile`], handing the code and its host-pc map to
+    /// `place` (which copies them where they will run) instead of
+    /// returning them: `None` if the tier does not emit the program,
+    /// else what `place` returns.
+    pub fn compile_with<R>(
+        &self,
+        prog: &Program,
+        tb: &TemplateTb<'_>,
+        place: impl FnOnce(&[u8], &[PcRange]) -> R,
+    ) -> Option<R> {
+        let mut bufs = BUFFERS.take();
+        let r = self
+            .emit(prog, tb, &mut bufs)
+            .map(|()| place(&bufs.code, &bufs.pc_map));
+        BUFFERS.set(bufs);
+        r
+    }
+
+    /// Emits `prog` into `bufs` (`code` and `pc_map` hold the result).
+    fn emit(&self, prog: &Program, tb: &TemplateTb<'_>, bufs: &mut Buffers) -> Option<()> {
         if prog.num_values() > MAX_VALUES
             || prog.ops().iter().any(|op| match op {
                 Op::Slow { .. } => true,
@@ -145,7 +187,7 @@ impl Compiler {
         if n_slots != tb.slots.len() {
             return None;
         }
-        let mut e = Emitter::new(self, prog, tb);
+        let mut e = Emitter::new(self, prog, tb, std::mem::take(bufs));
         e.entry();
         let mut slots = tb.slots.iter().copied();
         for op in prog.ops() {
@@ -198,14 +240,15 @@ impl Compiler {
             }
         }
         e.emit_cold();
-        if e.failed {
-            return None;
-        }
-        Some(CompiledBlock {
+        let failed = e.failed;
+        *bufs = Buffers {
             code: e.code,
-            clif: None,
             pc_map: e.pc_map,
-        })
+            cold: e.cold,
+            slot: e.slot,
+            needs_slot: e.needs_slot,
+        };
+        (!failed).then_some(())
     }
 }
 
@@ -261,8 +304,9 @@ struct Emitter<'a> {
 /// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
 /// op loads its first operand into `rax`, its others after that, and
 /// leaves its result, or its first operand, in `rax`).
-fn slot_reads(ops: &[Op], term: Option<u16>, n: usize) -> Vec<bool> {
-    let mut needs = vec![false; n];
+fn slot_reads(ops: &[Op], term: Option<u16>, n: usize, needs: &mut Vec<bool>) {
+    needs.clear();
+    needs.resize(n, false);
     let mut rax: Option<u16> = None;
     for op in ops {
         let first = first_operand(op);
@@ -300,7 +344,6 @@ fn slot_reads(ops: &[Op], term: Option<u16>, n: usize) -> Vec<bool> {
             needs[usize::from(x)] = true;
         }
     }
-    needs
 }
 
 /// The value an op (or the terminator) loads first, into `rax`.
@@ -424,12 +467,29 @@ fn term_uses(term: Terminator) -> Option<u16> {
 }
 
 impl<'a> Emitter<'a> {
-    fn new(c: &'a Compiler, prog: &'a Program, tb: &'a TemplateTb<'a>) -> Emitter<'a> {
+    /// An emitter for `prog` that reuses `bufs`' arrays.
+    fn new(
+        c: &'a Compiler,
+        prog: &'a Program,
+        tb: &'a TemplateTb<'a>,
+        bufs: Buffers,
+    ) -> Emitter<'a> {
+        let Buffers {
+            mut code,
+            mut pc_map,
+            mut cold,
+            mut slot,
+            mut needs_slot,
+        } = bufs;
         let n = prog.num_values() as usize;
         let ops = prog.ops();
         let term = term_uses(prog.terminator());
-        let needs_slot = slot_reads(ops, term, n);
-        let mut slot = vec![0u16; n];
+        slot_reads(ops, term, n, &mut needs_slot);
+        slot.clear();
+        slot.resize(n, 0);
+        code.clear();
+        pc_map.clear();
+        cold.clear();
         let mut slots = 0u16;
         for op in ops {
             if let Some(d) = def_of(op) {
@@ -448,9 +508,9 @@ impl<'a> Emitter<'a> {
             c,
             prog,
             tb,
-            code: Vec::with_capacity(64 + 16 * ops.len()),
-            pc_map: Vec::new(),
-            cold: Vec::new(),
+            code,
+            pc_map,
+            cold,
             frame,
             cpu_slot,
             slot,

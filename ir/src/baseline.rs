@@ -472,19 +472,20 @@ impl Program {
     /// A 128-bit fingerprint of the program (its ops, terminator, pc and
     /// sizes), for a runtime that keeps it instead of the program: equal
     /// programs have equal fingerprints, and different ones differ but
-    /// with a chance of 2^-128 (two SipHash-1-3 digests with fixed keys;
-    /// not meant to resist a guest that searches for a collision, which
-    /// would only get its own changed code compiled a little early).
+    /// with a chance of about 2^-128 (two foldhash digests with fixed
+    /// seeds, its "quality" variant: fast, since every TB with first-tier
+    /// code is fingerprinted, and not meant to resist a guest that
+    /// searches for a collision, which would only get its own changed
+    /// code compiled a little early).
     /// `None` for a program with ops left to the reference interpreter
     /// (their IR instructions hold floats and are not hashed).
     pub fn fingerprint(&self) -> Option<u128> {
-        use std::hash::{Hash, Hasher};
+        use std::hash::{BuildHasher, Hash, Hasher};
         if !self.slow.is_empty() {
             return None;
         }
-        let digest = |salt: u64| {
-            let mut h = std::hash::DefaultHasher::new();
-            salt.hash(&mut h);
+        let digest = |seed: u64| {
+            let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
             self.ops.hash(&mut h);
             self.term.hash(&mut h);
             self.pc.hash(&mut h);

@@ -234,14 +234,18 @@ impl Tb {
                     upgrade: unsafe { std::ptr::addr_of!((*me.as_ptr()).code) },
                     flags,
                 };
+                let placed = first.compiler.compile_with(prog, &code, |code, pc_map| {
+                    first
+                        .generation
+                        .place_parts(code, pc_map)
+                        .map(|p| (p, code.len()))
+                });
                 // Without executable memory for it, the loop runs the TB.
-                if let Some(compiled) = first.compiler.compile(prog, &code) {
-                    if let Ok(placed) = first.generation.place(&compiled) {
-                        quick = placed as *mut u8;
-                        len = compiled.code.len();
-                        let _ = packed.set(counter);
-                        fingerprint = prog.fingerprint();
-                    }
+                if let Some(Ok((placed, n))) = placed {
+                    quick = placed as *mut u8;
+                    len = n;
+                    let _ = packed.set(counter);
+                    fingerprint = prog.fingerprint();
                 }
             }
             if fingerprint.is_some() {
@@ -551,15 +555,20 @@ impl Generation {
         &self,
         compiled: &cranemu_backend::CompiledBlock,
     ) -> Result<*const u8, String> {
-        let code = self.arena.lock().place(&compiled.code)?;
-        self.code_index.write().insert(
-            code as usize,
-            (
-                compiled.code.len(),
-                compiled.pc_map.clone().into_boxed_slice(),
-            ),
-        );
-        Ok(code)
+        self.place_parts(&compiled.code, &compiled.pc_map)
+    }
+
+    /// [`Generation::place`] of `code` with its host-pc -> guest-pc map
+    /// `pc_map`. A block with an empty map (no guest memory access, so
+    /// no host fault to resolve) is not indexed.
+    pub(crate) fn place_parts(&self, code: &[u8], pc_map: &[PcRange]) -> Result<*const u8, String> {
+        let placed = self.arena.lock().place(code)?;
+        if !pc_map.is_empty() {
+            self.code_index
+                .write()
+                .insert(placed as usize, (code.len(), pc_map.into()));
+        }
+        Ok(placed)
     }
 
     /// After a host fault in translated code (`cpu.fault_host_pc` set by
