@@ -24,7 +24,9 @@
 //! TLB-shootdown IPI as well as a copy. The TBs the parent had queued are
 //! given back to the first tier, to be claimed again when they run; the
 //! child's first push after the delay starts its worker (workers start
-//! lazily, per process id).
+//! lazily, per process id). Nor does the child emit first-tier code for
+//! the TBs it translates in that time ([`CompileQueue::in_fork_defer`]):
+//! they run in the first tier's loop.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -112,6 +114,9 @@ pub(crate) struct CompileQueue {
     /// the message is in `failure`.
     failed: AtomicBool,
     failure: Mutex<Option<String>>,
+    /// Set by [`CompileQueue::defer_after_fork`]; cleared by the first
+    /// [`CompileQueue::in_fork_defer`] after [`FORK_DEFER`] has passed.
+    deferring: AtomicBool,
 }
 
 fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
@@ -127,7 +132,22 @@ impl CompileQueue {
             counters: Arc::new(Counters::default()),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
+            deferring: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this process is a fork's child still in its first
+    /// [`FORK_DEFER`]: one load, outside that window.
+    pub(crate) fn in_fork_defer(&self) -> bool {
+        if !self.deferring.load(Ordering::Relaxed) {
+            return false;
+        }
+        let s = lock(&self.state);
+        let deferring = s.defer_until.is_some_and(|until| Instant::now() < until);
+        if !deferring {
+            self.deferring.store(false, Ordering::Relaxed);
+        }
+        deferring
     }
 
     /// Queues `tb` (already claimed for compilation) of `generation`.
@@ -203,6 +223,7 @@ impl CompileQueue {
             job.tb.unclaim_compile();
         }
         s.defer_until = Some(Instant::now() + FORK_DEFER);
+        self.deferring.store(true, Ordering::Relaxed);
     }
 
     /// Makes the worker stop once it finishes its current job; later

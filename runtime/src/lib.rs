@@ -795,11 +795,18 @@ impl Engine {
         // translated again when the TB is hot (`compile::fresh_ir`), unless
         // every TB is compiled at once or the reference interpreter runs.
         let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
-        let first_tier = self.first_tier.as_ref().map(|compiler| FirstTierCode {
-            compiler,
-            generation,
-            threshold: self.config.jit_threshold,
-        });
+        // A forked child that has not lived 50 ms yet (most exec or exit
+        // by then) runs its new TBs in the first tier's loop: emitting
+        // their code would cost it more than it runs them.
+        let first_tier = self
+            .first_tier
+            .as_ref()
+            .filter(|_| !self.compiles.in_fork_defer())
+            .map(|compiler| FirstTierCode {
+                compiler,
+                generation,
+                threshold: self.config.jit_threshold,
+            });
         let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier);
         if let Some(len) = tb.first_tier_len() {
             Counters::bump(&counters.first_tier_code);
