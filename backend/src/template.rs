@@ -86,13 +86,16 @@ const CC_GE: u8 = 0xd;
 
 /// What the code of one TB needs from its TB.
 pub struct TemplateTb<'a> {
-    /// The TB's exit slots, in [`cranemu_ir::Block::direct_exits`]'s order.
+    /// The TB's exit slots, in [`cranemu_ir::Block::direct_exits`]'s
+    /// order (their addresses are built into the code, as in Cranelift's).
     pub slots: &'a [ExitSlot],
-    /// The TB's execution counter (the code adds one at each entry).
+    /// The TB's execution counter (the code adds one at each entry; its
+    /// address is built into the code, so it must stay valid whenever the
+    /// code runs).
     pub execs: &'a AtomicU32,
     /// The code returns [`ExitCode::Hot`] at the entry that follows
-    /// this many counted runs, as the first tier's loop queues a TB (once:
-    /// the counter only grows).
+    /// this many counted runs, as the first tier's loop queues a TB:
+    /// once, unless the runtime sets the counter back.
     pub threshold: u32,
     /// Where the TB's Cranelift code will be, null until published; the
     /// code jumps there at entry once it is set. Only its address is
