@@ -160,9 +160,10 @@ impl Compiler {
         r
     }
 
-    /// Emits `prog` into `bufs` (`code` and `pc_map` hold the result).
-    fn emit(&self, prog: &Program, tb: &TemplateTb<'_>, bufs: &mut Buffers) -> Option<()> {
-        if prog.num_values() > MAX_VALUES
+    /// Whether this tier emits `prog` (see the module doc, "What is not
+    /// emitted"); [`Compiler::compile`] returns `None` for the others.
+    pub fn emits(&self, prog: &Program) -> bool {
+        !(prog.num_values() > MAX_VALUES
             || prog.ops().iter().any(|op| match op {
                 Op::Slow { .. } => true,
                 // The division helper knows the ops by their place in
@@ -173,8 +174,12 @@ impl Compiler {
             || matches!(
                 prog.terminator(),
                 Terminator::JumpIndirect { flags: Some(_), .. }
-            )
-        {
+            ))
+    }
+
+    /// Emits `prog` into `bufs` (`code` and `pc_map` hold the result).
+    fn emit(&self, prog: &Program, tb: &TemplateTb<'_>, bufs: &mut Buffers) -> Option<()> {
+        if !self.emits(prog) {
             return None;
         }
         let n_slots = prog
@@ -305,41 +310,35 @@ struct Emitter<'a> {
 
 /// Which values some op reads from their slot rather than from `rax`:
 /// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
-/// op loads its first operand into `rax`, its others after that, and
-/// leaves its result, or its first operand, in `rax`).
+/// op loads its operands in [`operands`]' order, the first into `rax`,
+/// and leaves its result, or its first operand, in `rax`).
 fn slot_reads(ops: &[Op], term: Option<u16>, n: usize, needs: &mut Vec<bool>) {
     needs.clear();
     needs.resize(n, false);
     let mut rax: Option<u16> = None;
     for op in ops {
-        let first = first_operand(op);
-        if let Some(x) = first {
+        let (def, uses) = operands(op);
+        let mut uses = uses.into_iter().flatten();
+        if let Some(x) = uses.next() {
             if rax != Some(x) {
                 needs[usize::from(x)] = true;
             }
-            rax = Some(x);
+            rax = match *op {
+                // The address is `a + off` by the time the value is read.
+                Op::Store { off, .. } if off != 0 => None,
+                _ => Some(x),
+            };
         }
-        // The other operands, read after the first is in `rax`.
-        let mut skipped = false;
-        let after_address = match *op {
-            // The address is `a + off` by then.
-            Op::Store { off, .. } if off != 0 => None,
-            _ => rax,
-        };
-        for_each_use(op, |v| {
-            if !skipped && Some(v) == first {
-                skipped = true;
-                return;
-            }
-            if after_address != Some(v) {
+        // The other operands, read while `rax` holds the first.
+        for v in uses {
+            if rax != Some(v) {
                 needs[usize::from(v)] = true;
             }
-        });
+        }
         rax = match *op {
             Op::SetConst { imm, .. } if imm as i64 != i64::from(imm as i32) => None,
-            Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } => rax,
-            Op::Store { off, .. } => (off == 0).then_some(rax).flatten(),
-            _ => def_of(op),
+            Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } | Op::Store { .. } => rax,
+            _ => def,
         };
     }
     if let Some(x) = term {
@@ -349,114 +348,39 @@ fn slot_reads(ops: &[Op], term: Option<u16>, n: usize, needs: &mut Vec<bool>) {
     }
 }
 
-/// The value an op (or the terminator) loads first, into `rax`.
-fn first_operand(op: &Op) -> Option<u16> {
+/// The value `op` defines, and the values it reads in the order the
+/// emitter loads them (the first into `rax`).
+fn operands(op: &Op) -> (Option<u16>, [Option<u16>; 3]) {
+    let one = |x| [Some(x), None, None];
+    let two = |x, y| [Some(x), Some(y), None];
     match *op {
-        Op::Set { s, .. } | Op::Sext32 { s, .. } | Op::Sext { s, .. } | Op::Zext { s, .. } => {
-            Some(s)
-        }
-        Op::Add { a, .. }
-        | Op::Sub { a, .. }
-        | Op::And { a, .. }
-        | Op::Or { a, .. }
-        | Op::Xor { a, .. }
-        | Op::Shl { a, .. }
-        | Op::Shr { a, .. }
-        | Op::Sar { a, .. }
-        | Op::Bin { a, .. }
-        | Op::AddI { a, .. }
-        | Op::AndI { a, .. }
-        | Op::OrI { a, .. }
-        | Op::XorI { a, .. }
-        | Op::ShlI { a, .. }
-        | Op::ShrI { a, .. }
-        | Op::SarI { a, .. }
-        | Op::BinI { a, .. }
-        | Op::Cmp { a, .. }
-        | Op::CmpI { a, .. }
-        | Op::Load { a, .. }
-        | Op::Store { a, .. } => Some(a),
-        Op::Select { b, .. } => Some(b),
-        Op::ExitIf { c, .. } => Some(c),
-        Op::Const { .. } | Op::Get { .. } | Op::SetConst { .. } | Op::Slow { .. } => None,
-    }
-}
-
-/// Calls `f` with every value `op` reads.
-fn for_each_use(op: &Op, mut f: impl FnMut(u16)) {
-    match *op {
-        Op::Set { s, .. } | Op::Sext32 { s, .. } | Op::Sext { s, .. } | Op::Zext { s, .. } => f(s),
-        Op::Add { a, b, .. }
-        | Op::Sub { a, b, .. }
-        | Op::And { a, b, .. }
-        | Op::Or { a, b, .. }
-        | Op::Xor { a, b, .. }
-        | Op::Shl { a, b, .. }
-        | Op::Shr { a, b, .. }
-        | Op::Sar { a, b, .. }
-        | Op::Bin { a, b, .. }
-        | Op::Cmp { a, b, .. } => {
-            f(a);
-            f(b);
-        }
-        Op::AddI { a, .. }
-        | Op::AndI { a, .. }
-        | Op::OrI { a, .. }
-        | Op::XorI { a, .. }
-        | Op::ShlI { a, .. }
-        | Op::ShrI { a, .. }
-        | Op::SarI { a, .. }
-        | Op::BinI { a, .. }
-        | Op::CmpI { a, .. }
-        | Op::Load { a, .. } => f(a),
-        Op::Store { a, s, .. } => {
-            f(a);
-            f(s);
-        }
-        Op::Select { c, a, b, .. } => {
-            f(c);
-            f(a);
-            f(b);
-        }
-        Op::ExitIf { c, .. } => f(c),
-        Op::Const { .. } | Op::Get { .. } | Op::SetConst { .. } | Op::Slow { .. } => {}
-    }
-}
-
-/// The value `op` defines, if any.
-fn def_of(op: &Op) -> Option<u16> {
-    match *op {
-        Op::Const { d, .. }
-        | Op::Get { d, .. }
-        | Op::Add { d, .. }
-        | Op::Sub { d, .. }
-        | Op::And { d, .. }
-        | Op::Or { d, .. }
-        | Op::Xor { d, .. }
-        | Op::Shl { d, .. }
-        | Op::Shr { d, .. }
-        | Op::Sar { d, .. }
-        | Op::Bin { d, .. }
-        | Op::AddI { d, .. }
-        | Op::AndI { d, .. }
-        | Op::OrI { d, .. }
-        | Op::XorI { d, .. }
-        | Op::ShlI { d, .. }
-        | Op::ShrI { d, .. }
-        | Op::SarI { d, .. }
-        | Op::BinI { d, .. }
-        | Op::Cmp { d, .. }
-        | Op::CmpI { d, .. }
-        | Op::Select { d, .. }
-        | Op::Sext32 { d, .. }
-        | Op::Sext { d, .. }
-        | Op::Zext { d, .. }
-        | Op::Load { d, .. } => Some(d),
-        Op::Set { .. }
-        | Op::SetConst { .. }
-        | Op::Store { .. }
-        | Op::ExitIf { .. }
-        | Op::Slow { .. } => None,
+        Op::Const { d, .. } | Op::Get { d, .. } => (Some(d), [None; 3]),
+        Op::Set { s, .. } => (None, one(s)),
+        Op::SetConst { .. } | Op::Slow { .. } => (None, [None; 3]),
+        Op::Add { d, a, b }
+        | Op::Sub { d, a, b }
+        | Op::And { d, a, b }
+        | Op::Or { d, a, b }
+        | Op::Xor { d, a, b }
+        | Op::Shl { d, a, b }
+        | Op::Shr { d, a, b }
+        | Op::Sar { d, a, b }
+        | Op::Bin { d, a, b, .. }
+        | Op::Cmp { d, a, b, .. } => (Some(d), two(a, b)),
+        Op::AddI { d, a, .. }
+        | Op::AndI { d, a, .. }
+        | Op::OrI { d, a, .. }
+        | Op::XorI { d, a, .. }
+        | Op::ShlI { d, a, .. }
+        | Op::ShrI { d, a, .. }
+        | Op::SarI { d, a, .. }
+        | Op::BinI { d, a, .. }
+        | Op::CmpI { d, a, .. }
+        | Op::Load { d, a, .. } => (Some(d), one(a)),
+        Op::Sext32 { d, s } | Op::Sext { d, s, .. } | Op::Zext { d, s, .. } => (Some(d), one(s)),
+        Op::Select { d, c, a, b } => (Some(d), [Some(b), Some(a), Some(c)]),
+        Op::Store { a, s, .. } => (None, two(a, s)),
+        Op::ExitIf { c, .. } => (None, one(c)),
     }
 }
 
@@ -495,7 +419,7 @@ impl<'a> Emitter<'a> {
         cold.clear();
         let mut slots = 0u16;
         for op in ops {
-            if let Some(d) = def_of(op) {
+            if let (Some(d), _) = operands(op) {
                 if needs_slot[usize::from(d)] {
                     slot[usize::from(d)] = slots;
                     slots += 1;

@@ -66,7 +66,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 
 use cranemu_backend::{guest_pc_at, PcRange};
 use cranemu_frontend::CpuState;
@@ -129,7 +129,7 @@ pub(crate) struct Tb {
     /// published.
     pub(crate) code: AtomicPtr<u8>,
     /// Host address of its first-tier code (`cranemu_backend::template`),
-    /// or null: set once, before the TB is in the map, in user mode, for
+    /// or null: set when the TB is built ([`Tb::new`]), in user mode, for
     /// a block that tier emits; its code jumps to `code` once that is set.
     quick: AtomicPtr<u8>,
     /// Bytes of host code (0 while interpreted).
@@ -140,7 +140,7 @@ pub(crate) struct Tb {
     /// The counter in its generation's packed counters
     /// ([`Generation::alloc_counter`]) that its first-tier code counts
     /// its runs in, if it has such code.
-    packed: OnceLock<(Arc<CounterChunk>, usize)>,
+    packed: Option<(Arc<CounterChunk>, usize)>,
     /// Entries into its compiled code, counted only by the code of a
     /// loop head compiled alone while the compile thread was behind
     /// (`compile::Publish::First`): whether it is still hot when the
@@ -212,9 +212,13 @@ impl Tb {
                     index,
                 })
                 .collect();
-            let (mut quick, mut len, packed) = (std::ptr::null_mut(), 0, OnceLock::new());
+            let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
             let mut fingerprint = None;
-            if let (Some(first), Some(prog)) = (&first_tier, &baseline) {
+            let emitted = first_tier
+                .as_ref()
+                .zip(baseline.as_ref())
+                .filter(|(first, prog)| first.compiler.emits(prog));
+            if let Some((first, prog)) = emitted {
                 let slot_ptrs: Vec<cranemu_backend::ExitSlot> = slots
                     .iter()
                     .map(|s| &s.target as cranemu_backend::ExitSlot)
@@ -244,7 +248,7 @@ impl Tb {
                 if let Some(Ok((placed, n))) = placed {
                     quick = placed as *mut u8;
                     len = n;
-                    let _ = packed.set(counter);
+                    packed = Some(counter);
                     fingerprint = prog.fingerprint();
                 }
             }
@@ -343,7 +347,7 @@ impl Tb {
 
     /// Where its first-tier runs are counted.
     fn counter(&self) -> &AtomicU32 {
-        match self.packed.get() {
+        match &self.packed {
             Some((chunk, i)) => &chunk.0[*i],
             None => &self.execs,
         }
@@ -396,7 +400,7 @@ impl Tb {
     /// first tier's code asks only when its count reaches the threshold,
     /// so its count starts over.
     pub(crate) fn unclaim_compile(&self) {
-        if let Some((chunk, i)) = self.packed.get() {
+        if let Some((chunk, i)) = &self.packed {
             chunk.0[*i].store(0, Ordering::Relaxed);
         }
         self.compiling.store(false, Ordering::Release);
