@@ -143,9 +143,9 @@ fn region_members(
     let mut next = 0;
     loop {
         let targets = match next {
-            0 => head.targets.to_vec(),
+            0 => head.targets().collect::<Vec<_>>(),
             i => match members.get(i - 1) {
-                Some(t) => t.targets.to_vec(),
+                Some(t) => t.targets().collect(),
                 None => break,
             },
         };
@@ -178,7 +178,7 @@ fn region_members(
     }
     // Only a loop back to the head pays for the larger compile: straight
     // paths run once per entry, and their TBs chain as well alone.
-    let loops = members.iter().any(|t| t.targets.contains(&head.pc));
+    let loops = members.iter().any(|t| t.targets().any(|p| p == head.pc));
     if !loops {
         members.clear();
     }
@@ -252,7 +252,7 @@ pub(crate) fn compile_tb(
     let mut members: Vec<RegionMember<'_>> = Vec::with_capacity(tbs.len());
     for ((t, ir), slots) in tbs.iter().zip(&fresh).zip(&slot_ptrs) {
         // `fresh_ir` gave either a new IR or found the kept one.
-        let Some(block) = ir.as_ref().or(t.ir.as_ref()) else {
+        let Some(block) = ir.as_ref().or(t.ir()) else {
             return Ok(None);
         };
         members.push(RegionMember { block, slots });
@@ -264,7 +264,7 @@ pub(crate) fn compile_tb(
     // cannot be a region (in system mode, it leaves the page) is then
     // optimized once the queue is short.
     let calm = backlog <= REGION_MAX_BACKLOG;
-    let quality = if calm || !others.is_empty() || tb.targets.contains(&tb.pc) {
+    let quality = if calm || !others.is_empty() || tb.targets().any(|p| p == tb.pc) {
         Quality::Optimized
     } else {
         config.straight_quality
@@ -346,7 +346,7 @@ pub(crate) fn compile_tb(
 }
 
 /// The IR to compile `t` from, when it did not keep its own
-/// (`Ok(None)`: use `t.ir`): its guest code translated again from `space`
+/// (`Ok(None)`: use [`Tb::ir`]): its guest code translated again from `space`
 /// (user mode), if that lowers to the same first-tier program as the TB's
 /// and reads the same pages. `Err(())` if the code is not the TB's any
 /// more (changed or unmapped since), or there is no `space` to read it
@@ -358,7 +358,7 @@ fn fresh_ir(
     config: &EngineConfig,
     space: Option<&GuestSpace>,
 ) -> std::result::Result<Option<Block>, ()> {
-    if t.ir.is_some() {
+    if t.ir().is_some() {
         return Ok(None);
     }
     let Some(space) = space else {
@@ -367,7 +367,7 @@ fn fresh_ir(
     let (translated, pages) = crate::translate_at(space, config, t.pc, t.flags);
     let ir = translated.ir;
     let fresh = Program::lower(&ir);
-    let same_program = match (&t.baseline, t.fingerprint) {
+    let same_program = match (t.baseline(), t.fingerprint()) {
         (Some(prog), _) => fresh.as_ref() == Some(prog),
         (None, Some(f)) => fresh.and_then(|p| p.fingerprint()) == Some(f),
         (None, None) => return Err(()),
@@ -404,7 +404,7 @@ mod tests {
         let (t, pages) = crate::translate_at(&space, &config, CODE, 0);
         let ir = t.ir;
         let tb = Tb::new(ir, CODE, pages, false, None);
-        assert!(tb.ir.is_none() && tb.baseline.is_some());
+        assert!(tb.ir().is_none() && tb.baseline().is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
         // Another immediate: other code, not compiled for this TB.

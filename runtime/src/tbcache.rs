@@ -65,7 +65,7 @@
 //! with the index lock held.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use cranemu_backend::{guest_pc_at, PcRange};
@@ -89,8 +89,11 @@ pub(crate) struct Slot {
     pub(crate) target: AtomicPtr<u8>,
     /// Address of the TB that owns the slot (alive as long as the slot).
     owner: usize,
+    /// The guest pc it leads to (in [`cranemu_ir::Block::direct_targets`]'s
+    /// order, as the slots are).
+    pc: u64,
     /// Index of the slot in its TB.
-    index: usize,
+    index: u32,
 }
 
 /// One translation block: its IR, and its host code once it is hot.
@@ -105,21 +108,9 @@ pub(crate) struct Tb {
     pub(crate) flags: u64,
     /// Guest instructions it covers.
     pub(crate) guest_insns: u32,
-    /// Its direct exits' guest pcs ([`cranemu_ir::Block::direct_targets`]).
-    pub(crate) targets: Box<[u64]>,
-    /// The IR, if kept (see [`Tb::new`]); otherwise the compiler
-    /// translates the guest code again when the TB is hot, and compiles it
-    /// only if that gives the same program (`compile::fresh_ir`). IR is
-    /// most of a large program's heap (gcc's cc1: 125 MB of 290 MB).
-    pub(crate) ir: Option<cranemu_ir::Block>,
-    /// The IR lowered for the first tier, which its loop runs until the
-    /// TB is compiled; `None` for a block beyond its limits, which the
-    /// reference interpreter runs instead (its IR is then kept), and for
-    /// a TB with first-tier code, which keeps `fingerprint` instead.
-    pub(crate) baseline: Option<cranemu_ir::baseline::Program>,
-    /// [`cranemu_ir::baseline::Program::fingerprint`] of the program of
-    /// a TB with first-tier code (which does not keep the program).
-    pub(crate) fingerprint: Option<u128>,
+    /// What it keeps of its block: the first tier's program or its IR,
+    /// or only the program's fingerprint if it has first-tier code.
+    body: Body,
     /// The address its first instruction was read from: the guest
     /// physical address in system mode, the pc again in user mode. Part
     /// of its key, so that one virtual address mapped to other code (in
@@ -133,7 +124,7 @@ pub(crate) struct Tb {
     /// a block that tier emits; its code jumps to `code` once that is set.
     quick: AtomicPtr<u8>,
     /// Bytes of host code (0 while interpreted).
-    code_len: AtomicUsize,
+    code_len: AtomicU32,
     /// Executions so far in the first tier, counted here by its loop;
     /// first-tier code counts in `packed` instead.
     execs: AtomicU32,
@@ -171,8 +162,33 @@ struct Links {
     outgoing: Box<[Option<Weak<Tb>>]>,
     /// Guest pages beyond [`Tb::pages`] that its code was compiled from
     /// (its region's members'; see [`TbCache::publish_region`]): the page
-    /// index lists the TB under them too.
-    region_pages: Vec<u64>,
+    /// index lists the TB under them too. Boxed: most TBs head no region.
+    region_pages: Option<Box<Vec<u64>>>,
+}
+
+/// What a TB keeps of its block (see [`Tb::new`]).
+enum Body {
+    /// [`cranemu_ir::baseline::Program::fingerprint`] of the program of a
+    /// TB with first-tier code, which does not keep the program (as two
+    /// halves: a `u128` would align every TB to 16 bytes).
+    Fingerprint([u64; 2]),
+    /// The first tier's program, which its loop runs until the TB is
+    /// compiled, and the IR if kept. Boxed: most user-mode TBs have
+    /// first-tier code, and a TB is 200 bytes without these.
+    Kept(Box<Kept>),
+}
+
+/// A [`Body::Kept`]'s forms of the block.
+struct Kept {
+    /// The IR, if kept; otherwise the compiler translates the guest code
+    /// again when the TB is hot, and compiles it only if that gives the
+    /// same program (`compile::fresh_ir`). IR was most of a large
+    /// program's heap (gcc's cc1: 125 MB of 290 MB).
+    ir: Option<cranemu_ir::Block>,
+    /// The IR lowered for the first tier; `None` for a block beyond its
+    /// limits, which the reference interpreter runs instead (its IR is
+    /// then kept).
+    baseline: Option<cranemu_ir::baseline::Program>,
 }
 
 impl Tb {
@@ -197,7 +213,8 @@ impl Tb {
         let n = ir.direct_exits();
         let mut baseline = cranemu_ir::baseline::Program::lower(&ir);
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
-        let targets = ir.direct_targets().into_boxed_slice();
+        let targets = ir.direct_targets();
+        debug_assert_eq!(targets.len(), n);
         let ir = (keep_ir || baseline.is_none()).then(|| {
             // The IR lives as long as the TB: drop the slack of its
             // growth (a quarter of it on average).
@@ -205,11 +222,14 @@ impl Tb {
             ir
         });
         Arc::new_cyclic(|me: &Weak<Tb>| {
-            let slots: Box<[Slot]> = (0..n)
-                .map(|index| Slot {
+            let slots: Box<[Slot]> = targets
+                .iter()
+                .enumerate()
+                .map(|(index, &pc)| Slot {
                     target: AtomicPtr::new(std::ptr::null_mut()),
                     owner: me.as_ptr() as usize,
-                    index,
+                    pc,
+                    index: index as u32,
                 })
                 .collect();
             let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
@@ -217,7 +237,7 @@ impl Tb {
             let emitted = first_tier
                 .as_ref()
                 .zip(baseline.as_ref())
-                .filter(|(first, prog)| first.compiler.emits(prog));
+                .filter(|(first, prog)| ir.is_none() && first.compiler.emits(prog));
             if let Some((first, prog)) = emitted {
                 let slot_ptrs: Vec<cranemu_backend::ExitSlot> = slots
                     .iter()
@@ -247,28 +267,29 @@ impl Tb {
                 // Without executable memory for it, the loop runs the TB.
                 if let Some(Ok((placed, n))) = placed {
                     quick = placed as *mut u8;
-                    len = n;
+                    len = n as u32;
                     packed = Some(counter);
                     fingerprint = prog.fingerprint();
                 }
             }
-            if fingerprint.is_some() {
+            let body = match fingerprint {
                 // The code does what the loop would need the program for.
-                baseline = None;
-            }
+                Some(f) => Body::Fingerprint([f as u64, (f >> 64) as u64]),
+                None => Body::Kept(Box::new(Kept {
+                    ir,
+                    baseline: baseline.take(),
+                })),
+            };
             Tb {
                 slots,
                 pc,
                 flags,
                 guest_insns,
-                targets,
-                ir,
-                baseline,
-                fingerprint,
+                body,
                 phys,
                 code: AtomicPtr::new(std::ptr::null_mut()),
                 quick: AtomicPtr::new(quick),
-                code_len: AtomicUsize::new(len),
+                code_len: AtomicU32::new(len),
                 execs: AtomicU32::new(0),
                 packed,
                 entries: AtomicU32::new(0),
@@ -279,25 +300,57 @@ impl Tb {
                 links: Mutex::new(Links {
                     incoming: Vec::new(),
                     outgoing: vec![None; n].into_boxed_slice(),
-                    region_pages: Vec::new(),
+                    region_pages: None,
                 }),
                 me: me.clone(),
             }
         })
     }
 
+    /// The IR, if the TB kept it (see [`Tb::new`]).
+    pub(crate) fn ir(&self) -> Option<&cranemu_ir::Block> {
+        match &self.body {
+            Body::Kept(k) => k.ir.as_ref(),
+            Body::Fingerprint(_) => None,
+        }
+    }
+
+    /// The first tier's program, if the TB kept it: it has no first-tier
+    /// code, and the first tier can lower its block.
+    pub(crate) fn baseline(&self) -> Option<&cranemu_ir::baseline::Program> {
+        match &self.body {
+            Body::Kept(k) => k.baseline.as_ref(),
+            Body::Fingerprint(_) => None,
+        }
+    }
+
+    /// The fingerprint of its first-tier program, if it has first-tier
+    /// code (and so keeps neither the program nor the IR).
+    pub(crate) fn fingerprint(&self) -> Option<u128> {
+        match self.body {
+            Body::Fingerprint([lo, hi]) => Some(u128::from(lo) | (u128::from(hi) << 64)),
+            Body::Kept(_) => None,
+        }
+    }
+
+    /// The guest pcs of its direct exits, in their slots' order
+    /// ([`cranemu_ir::Block::direct_targets`]).
+    pub(crate) fn targets(&self) -> impl Iterator<Item = u64> + '_ {
+        self.slots.iter().map(|s| s.pc)
+    }
+
     /// Bytes of its first-tier code, if it has such code (until its
     /// Cranelift code is published; all its code's bytes after that).
     pub(crate) fn first_tier_len(&self) -> Option<usize> {
         (!self.quick.load(Ordering::Relaxed).is_null())
-            .then(|| self.code_len.load(Ordering::Relaxed))
+            .then(|| self.code_len.load(Ordering::Relaxed) as usize)
     }
 
     /// Whether running the TB in the first tier ([`Tb::run_cold`]) may
     /// use the host's float environment, which the caller must then set up.
     pub(crate) fn cold_needs_fp_env(&self, reference: bool) -> bool {
-        match &self.baseline {
-            Some(prog) if !reference || self.ir.is_none() => prog.needs_fp_env(),
+        match self.baseline() {
+            Some(prog) if !reference || self.ir().is_none() => prog.needs_fp_env(),
             _ => true,
         }
     }
@@ -318,11 +371,8 @@ impl Tb {
         vals: &mut cranemu_ir::baseline::Values,
     ) -> cranemu_ir::interp::Outcome {
         // SAFETY (both calls): the caller's contract, passed on.
-        let ir = self
-            .ir
-            .as_ref()
-            .filter(|_| reference || self.baseline.is_none());
-        match (ir, &self.baseline) {
+        let ir = self.ir().filter(|_| reference || self.baseline().is_none());
+        match (ir, self.baseline()) {
             (Some(ir), _) => unsafe { cranemu_ir::interp::run(ir, state, mem, helpers) },
             (None, Some(prog)) => unsafe {
                 cranemu_ir::baseline::run(prog, state, mem, helpers, vals)
@@ -443,7 +493,7 @@ impl Tb {
             Ordering::Acquire,
         ) {
             Ok(_) => {
-                self.code_len.fetch_add(len, Ordering::Relaxed);
+                self.code_len.fetch_add(len as u32, Ordering::Relaxed);
                 code
             }
             Err(winner) => winner,
@@ -452,9 +502,9 @@ impl Tb {
 
     /// Bytes this TB holds on to (code, and a rough size of its IR).
     fn footprint(&self) -> usize {
-        self.code_len.load(Ordering::Relaxed)
-            + self.ir.as_ref().map_or(0, |ir| ir.insts.len() * 32)
-            + self.baseline.as_ref().map_or(0, |b| b.footprint())
+        self.code_len.load(Ordering::Relaxed) as usize
+            + self.ir().map_or(0, |ir| ir.insts.len() * 32)
+            + self.baseline().map_or(0, |b| b.footprint())
             + 256
     }
 }
@@ -882,16 +932,16 @@ impl TbCache {
         };
         {
             let mut out = owner.links.lock();
-            if out.outgoing[slot.index].is_some() {
+            if out.outgoing[slot.index as usize].is_some() {
                 return;
             }
-            out.outgoing[slot.index] = Some(target.me.clone());
+            out.outgoing[slot.index as usize] = Some(target.me.clone());
         }
         target
             .links
             .lock()
             .incoming
-            .push((owner.me.clone(), slot.index));
+            .push((owner.me.clone(), slot.index as usize));
         slot.target.store(code as *mut u8, Ordering::Release);
         Counters::bump(&counters.chains);
     }
@@ -933,14 +983,15 @@ impl TbCache {
         }
         if replace {
             head.code.store(code as *mut u8, Ordering::Release);
-            head.code_len.fetch_add(len, Ordering::Relaxed);
+            head.code_len.fetch_add(len as u32, Ordering::Relaxed);
         } else if head.publish(code, len) != code {
             return false;
         }
         let mut links = head.links.lock();
         for &p in members.iter().flat_map(|t| t.pages.iter()) {
-            if !head.pages.contains(&p) && !links.region_pages.contains(&p) {
-                links.region_pages.push(p);
+            let region_pages = links.region_pages.get_or_insert_default();
+            if !head.pages.contains(&p) && !region_pages.contains(&p) {
+                region_pages.push(p);
                 index.pages.entry(p).or_default().tbs.push(head.arc());
             }
         }
@@ -1015,8 +1066,8 @@ impl TbCache {
             if tb.invalid.swap(true, Ordering::Relaxed) {
                 continue;
             }
-            let region_pages = std::mem::take(&mut tb.links.lock().region_pages);
-            for p in tb.pages.iter().chain(&region_pages) {
+            let region_pages = tb.links.lock().region_pages.take().unwrap_or_default();
+            for p in tb.pages.iter().chain(region_pages.iter()) {
                 if let Some(page) = index.pages.get_mut(p) {
                     page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
                 }
