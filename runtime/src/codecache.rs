@@ -1,75 +1,184 @@
-//! Executable memory for translated code.
+//! Executable memory for translated code, and the run counters of
+//! first-tier code.
 //!
 //! A [`CodeArena`] hands out space from host mappings made readable,
 //! writable and executable, bump-allocated and freed only as a whole (a
 //! cache generation drops its arena when no vCPU can be running its code).
+//! Each mapping reserves 1 GiB of address space (without committing it:
+//! only pages written count in the RSS). Code is placed upwards from its
+//! start; the 32-bit run counters of first-tier code are placed downwards
+//! from its end, on pages of their own, so that the code reaches its
+//! counter `rip`-relative (within 2 GiB) and no counter shares a cache
+//! line with code (a store there would look like self-modifying code to
+//! the host CPU).
 
-/// Bytes in each host mapping of the arena.
-const CHUNK_SIZE: usize = 32 << 20;
+use std::sync::atomic::AtomicU32;
+use std::sync::Arc;
+
+/// Bytes of address space in each host mapping of the arena.
+const RESERVATION: usize = 1 << 30;
+
+/// Host page size assumed for keeping counters and code apart (bytes).
+const HOST_PAGE: usize = 4096;
+
+/// One host mapping of an arena; unmapped when the last reference goes
+/// (its arena's, and the [`Counter`]s in it).
+pub(crate) struct Mapping {
+    base: *mut u8,
+    size: usize,
+}
+
+// SAFETY: the mapping is plain memory owned by this value; what is
+// placed in it is written under the arena's lock, and counters are atomic.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: we mapped it; no code in it can run any more (the
+        // generation owning its arena is unreachable, and counters are
+        // only reached through their `Counter`, which holds this alive).
+        unsafe { libc::munmap(self.base as *mut libc::c_void, self.size) };
+    }
+}
+
+/// A run counter of first-tier code: a `u32` in an arena's mapping,
+/// which it keeps mapped.
+pub(crate) struct Counter {
+    map: Arc<Mapping>,
+    /// Byte offset of the counter in `map`.
+    offset: u32,
+    /// The value it was set to when placed.
+    pub(crate) start: u32,
+}
+
+impl Counter {
+    /// The counter.
+    pub(crate) fn get(&self) -> &AtomicU32 {
+        // SAFETY: `offset` is a 4-byte aligned offset inside `map`
+        // (`CodeArena::place_counted`), which `self` keeps mapped; the
+        // memory is only accessed atomically.
+        unsafe { &*(self.map.base.add(self.offset as usize) as *const AtomicU32) }
+    }
+}
 
 /// A bump allocator over RWX host mappings.
 pub(crate) struct CodeArena {
-    chunks: Vec<(*mut u8, usize)>,
+    maps: Vec<Arc<Mapping>>,
+    /// Bytes of code placed in the last mapping, from its start.
     used: usize,
+    /// Offset of the lowest counter placed in the last mapping (its size
+    /// while it has none).
+    counters: usize,
 }
-
-// SAFETY: the arena owns its mappings; access is serialized by the caller's
-// lock.
-unsafe impl Send for CodeArena {}
 
 impl CodeArena {
     pub(crate) fn new() -> CodeArena {
         CodeArena {
-            chunks: Vec::new(),
+            maps: Vec::new(),
             used: 0,
+            counters: 0,
         }
     }
 
-    /// Copies `code` into executable memory and returns its host address.
+    /// Whether `len` bytes of code and `counter` bytes of counters fit in
+    /// the last mapping, counters and code on pages of their own.
+    fn fits(&self, len: usize, counter: usize) -> bool {
+        !self.maps.is_empty()
+            && self.counters >= counter
+            && (self.used + len).next_multiple_of(HOST_PAGE)
+                <= (self.counters - counter) / HOST_PAGE * HOST_PAGE
+    }
+
+    /// Makes sure `len` bytes of code and `counter` bytes of counters fit
+    /// in the last mapping, starting a new one if not.
+    fn ensure(&mut self, len: usize, counter: usize) -> Result<(), String> {
+        if self.fits(len, counter) {
+            return Ok(());
+        }
+        let size = RESERVATION.max((len + counter).next_multiple_of(HOST_PAGE) + 2 * HOST_PAGE);
+        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(format!(
+                "mmap of code cache: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        self.maps.push(Arc::new(Mapping {
+            base: p as *mut u8,
+            size,
+        }));
+        self.used = 0;
+        self.counters = size;
+        Ok(())
+    }
+
+    /// Copies `code` into the last mapping (which has room for it).
+    fn copy_in(&mut self, code: &[u8]) -> *const u8 {
+        let base = self.maps.last().expect("a mapping was just ensured").base;
+        // SAFETY: `ensure` made room: the range lies in our mapping, and
+        // nothing executes it yet.
+        let dst = unsafe { base.add(self.used) };
+        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len()) };
+        self.used += code.len().next_multiple_of(16);
+        dst
+    }
+
+    /// Copies `code` into executable memory (16-byte aligned) and returns
+    /// its host address.
     ///
     /// # Errors
     /// A message if the host refuses a new mapping.
     pub(crate) fn place(&mut self, code: &[u8]) -> Result<*const u8, String> {
-        let len = code.len().next_multiple_of(16);
-        let fits = matches!(self.chunks.last(), Some(&(_, size)) if self.used + len <= size);
-        if !fits {
-            let size = CHUNK_SIZE.max(len);
-            // SAFETY: a fresh anonymous mapping; no existing memory is touched.
-            let p = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    size,
-                    libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                    -1,
-                    0,
-                )
-            };
-            if p == libc::MAP_FAILED {
-                return Err(format!(
-                    "mmap of code cache: {}",
-                    std::io::Error::last_os_error()
-                ));
-            }
-            self.chunks.push((p as *mut u8, size));
-            self.used = 0;
-        }
-        let &(base, _) = self.chunks.last().expect("a chunk was just ensured");
-        // SAFETY: `used + len <= size`, so the range lies in our mapping,
-        // and nothing executes this range yet.
-        let dst = unsafe { base.add(self.used) };
-        unsafe { std::ptr::copy_nonoverlapping(code.as_ptr(), dst, code.len()) };
-        self.used += len;
-        Ok(dst)
+        self.ensure(code.len().next_multiple_of(16), 0)?;
+        Ok(self.copy_in(code))
     }
-}
 
-impl Drop for CodeArena {
-    fn drop(&mut self) {
-        for &(p, size) in &self.chunks {
-            // SAFETY: we mapped it; no code in it can run any more (the
-            // generation owning this arena is unreachable).
-            unsafe { libc::munmap(p as *mut libc::c_void, size) };
+    /// Places first-tier code with a new run counter, set to `start`,
+    /// in the same mapping: `link(code, code address, counter address)`
+    /// points the code at its counter before it is copied in. Returns
+    /// the code's host address (16-byte aligned) and its counter.
+    ///
+    /// # Errors
+    /// A message if the host refuses a new mapping, or `link` fails
+    /// (it cannot, within one 1 GiB mapping).
+    pub(crate) fn place_counted(
+        &mut self,
+        code: &mut [u8],
+        start: u32,
+        link: impl FnOnce(&mut [u8], usize, usize) -> bool,
+    ) -> Result<(*const u8, Counter), String> {
+        self.ensure(code.len().next_multiple_of(16), 4)?;
+        let map = self
+            .maps
+            .last()
+            .expect("a mapping was just ensured")
+            .clone();
+        let offset = self.counters - 4;
+        let at = map.base as usize + self.used;
+        if !link(code, at, map.base as usize + offset) {
+            return Err("first-tier code out of its counter's reach".to_string());
         }
+        self.counters = offset;
+        let counter = Counter {
+            map,
+            offset: offset as u32,
+            start,
+        };
+        counter
+            .get()
+            .store(start, std::sync::atomic::Ordering::Relaxed);
+        Ok((self.copy_in(code), counter))
     }
 }

@@ -808,10 +808,10 @@ impl Engine {
                 threshold: self.config.jit_threshold,
             });
         let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier);
-        if let Some(len) = tb.first_tier_len() {
+        if let Some((code, len)) = tb.first_tier_code() {
             Counters::bump(&counters.first_tier_code);
             Counters::add(&counters.first_tier_code_bytes, len as u64);
-            if let (Some(perf), Some(code)) = (&self.config.log.perfmap, tb.entry()) {
+            if let Some(perf) = &self.config.log.perfmap {
                 perf.record(code, len, pc, true);
             }
         }

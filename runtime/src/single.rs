@@ -1,8 +1,6 @@
 //! Running one IR block on its own, in one tier, without chaining: for
 //! the differential tests (`runtime/tests/differential.rs`) and tools.
 
-use std::sync::atomic::{AtomicPtr, AtomicU32};
-
 use cranemu_backend::{ExitCode, ExitSlot};
 use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
 
@@ -60,18 +58,18 @@ impl Engine {
         let generation = self.cache.current();
         let slots = empty_slots(block.direct_exits());
         let slot_ptrs: Vec<ExitSlot> = slots.iter().map(|s| s as ExitSlot).collect();
-        let (execs, upgrade) = (AtomicU32::new(0), AtomicPtr::new(std::ptr::null_mut()));
         let tb = cranemu_backend::template::TemplateTb {
             slots: &slot_ptrs,
-            execs: &execs,
-            threshold: u32::MAX - 1,
-            upgrade: &upgrade as *const AtomicPtr<u8>,
             flags: block.flags,
         };
-        let Some(compiled) = compiler.compile(&prog, &tb) else {
+        let Some((mut compiled, layout)) = compiler.compile(&prog, &tb) else {
             return Ok(None);
         };
-        self.run_placed(cpu, &generation, &compiled).map(Some)
+        // A counter that one run cannot take to zero (no Hot exit).
+        let (entry, _counter) = generation
+            .place_first_tier(&mut compiled.code, &compiled.pc_map, &layout, u32::MAX)
+            .map_err(Error::Host)?;
+        self.run_at(cpu, &generation, entry).map(Some)
     }
 
     /// Places `compiled` in `generation` and runs it once on `cpu`, with
@@ -83,6 +81,17 @@ impl Engine {
         compiled: &cranemu_backend::CompiledBlock,
     ) -> Result<BlockOutcome> {
         let code = generation.place(compiled).map_err(Error::Host)?;
+        self.run_at(cpu, generation, code)
+    }
+
+    /// Runs the code at `code`, placed in `generation`, once on `cpu`
+    /// (see [`Engine::run_placed`]).
+    fn run_at(
+        &self,
+        cpu: &mut CpuState,
+        generation: &Generation,
+        code: *const u8,
+    ) -> Result<BlockOutcome> {
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
         let saved =

@@ -72,7 +72,7 @@ use cranemu_backend::{guest_pc_at, PcRange};
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::sync::{Mutex, RwLock};
 
-use crate::codecache::CodeArena;
+use crate::codecache::{CodeArena, Counter};
 use crate::stats::{Counters, VcpuStats};
 
 /// Bytes of retired TBs (code plus an estimate of their IR) in one
@@ -119,19 +119,27 @@ pub(crate) struct Tb {
     /// Host address of its Cranelift code, or null until that is
     /// published.
     pub(crate) code: AtomicPtr<u8>,
-    /// Host address of its first-tier code (`cranemu_backend::template`),
-    /// or null: set when the TB is built ([`Tb::new`]), in user mode, for
-    /// a block that tier emits; its code jumps to `code` once that is set.
+    /// Host address of its first-tier code's entry
+    /// (`cranemu_backend::template`), or null: set when the TB is built
+    /// ([`Tb::new`]), in user mode, for a block that tier emits; the
+    /// entry is made to jump to `code` once that is published
+    /// ([`Tb::forward_first_tier`]).
     quick: AtomicPtr<u8>,
+    /// Bytes from the start of its first-tier code to `quick`, the entry
+    /// (exit stubs come first).
+    quick_entry: u8,
     /// Bytes of host code (0 while interpreted).
     code_len: AtomicU32,
     /// Executions so far in the first tier, counted here by its loop;
     /// first-tier code counts in `packed` instead.
     execs: AtomicU32,
-    /// The counter in its generation's packed counters
-    /// ([`Generation::alloc_counter`]) that its first-tier code counts
-    /// its runs in, if it has such code.
-    packed: Option<(Arc<CounterChunk>, usize)>,
+    /// The counter its first-tier code counts its runs in, if it has such
+    /// code: down from the JIT threshold plus one, next to the code in its
+    /// generation's arena ([`Generation::place_first_tier`]). Not in the
+    /// TB: a TB's memory is then written only by TBs that run often, so a
+    /// forked child (busybox `sh` forks for every `$(...)`) does not copy
+    /// a page of TBs for each one it runs.
+    packed: Option<Counter>,
     /// Entries into its compiled code, counted only by the code of a
     /// loop head compiled alone while the compile thread was behind
     /// (`compile::Publish::First`): whether it is still hot when the
@@ -162,8 +170,9 @@ struct Links {
     outgoing: Box<[Option<Weak<Tb>>]>,
     /// Guest pages beyond [`Tb::pages`] that its code was compiled from
     /// (its region's members'; see [`TbCache::publish_region`]): the page
-    /// index lists the TB under them too. Boxed: most TBs head no region.
-    region_pages: Option<Box<Vec<u64>>>,
+    /// index lists the TB under them too. A boxed slice (no spare
+    /// capacity): most TBs head no region.
+    region_pages: Box<[u64]>,
 }
 
 /// What a TB keeps of its block (see [`Tb::new`]).
@@ -233,6 +242,7 @@ impl Tb {
                 })
                 .collect();
             let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
+            let mut quick_entry = 0;
             let mut fingerprint = None;
             let emitted = first_tier
                 .as_ref()
@@ -243,30 +253,25 @@ impl Tb {
                     .iter()
                     .map(|s| &s.target as cranemu_backend::ExitSlot)
                     .collect();
-                // Runs are counted in a packed counter, not in the TB: a
-                // TB's memory is written only by TBs that run often, so a
-                // forked child (busybox `sh` forks for every `$(...)`)
-                // does not copy a page of TBs for each one it runs.
-                let counter = first.generation.alloc_counter();
                 let code = cranemu_backend::template::TemplateTb {
                     slots: &slot_ptrs,
-                    execs: &counter.0 .0[counter.1],
-                    threshold: first.threshold,
-                    // SAFETY: `me` points at the allocation being
-                    // initialized; this takes the address of its `code`
-                    // field without making a reference.
-                    upgrade: unsafe { std::ptr::addr_of!((*me.as_ptr()).code) },
                     flags,
                 };
-                let placed = first.compiler.compile_with(prog, &code, |code, pc_map| {
-                    first
-                        .generation
-                        .place_parts(code, pc_map)
-                        .map(|p| (p, code.len()))
-                });
+                let start = first.threshold.saturating_add(1);
+                let placed = first
+                    .compiler
+                    .compile_with(prog, &code, |code, pc_map, layout| {
+                        let n = code.len();
+                        let off = u8::try_from(layout.entry).map_err(|_| String::new())?;
+                        first
+                            .generation
+                            .place_first_tier(code, pc_map, &layout, start)
+                            .map(|(entry, counter)| (entry, off, counter, n))
+                    });
                 // Without executable memory for it, the loop runs the TB.
-                if let Some(Ok((placed, n))) = placed {
-                    quick = placed as *mut u8;
+                if let Some(Ok((entry, off, counter, n))) = placed {
+                    quick = entry as *mut u8;
+                    quick_entry = off;
                     len = n as u32;
                     packed = Some(counter);
                     fingerprint = prog.fingerprint();
@@ -289,6 +294,7 @@ impl Tb {
                 phys,
                 code: AtomicPtr::new(std::ptr::null_mut()),
                 quick: AtomicPtr::new(quick),
+                quick_entry,
                 code_len: AtomicU32::new(len),
                 execs: AtomicU32::new(0),
                 packed,
@@ -300,7 +306,7 @@ impl Tb {
                 links: Mutex::new(Links {
                     incoming: Vec::new(),
                     outgoing: vec![None; n].into_boxed_slice(),
-                    region_pages: None,
+                    region_pages: Box::default(),
                 }),
                 me: me.clone(),
             }
@@ -337,6 +343,20 @@ impl Tb {
     /// ([`cranemu_ir::Block::direct_targets`]).
     pub(crate) fn targets(&self) -> impl Iterator<Item = u64> + '_ {
         self.slots.iter().map(|s| s.pc)
+    }
+
+    /// The start and length in bytes of its first-tier code, if it has
+    /// such code (its entry, [`Tb::entry`] until Cranelift code is
+    /// published, is a little after the start).
+    pub(crate) fn first_tier_code(&self) -> Option<(*const u8, usize)> {
+        let q = self.quick.load(Ordering::Relaxed);
+        let len = self.code_len.load(Ordering::Relaxed) as usize;
+        (!q.is_null()).then(|| {
+            (
+                q.wrapping_sub(usize::from(self.quick_entry)) as *const u8,
+                len,
+            )
+        })
     }
 
     /// Bytes of its first-tier code, if it has such code (until its
@@ -395,25 +415,28 @@ impl Tb {
         !self.compiling.load(Ordering::Acquire) && !self.compiling.swap(true, Ordering::AcqRel)
     }
 
-    /// Where its first-tier runs are counted.
-    fn counter(&self) -> &AtomicU32 {
+    /// Executions counted so far in the first tier: by its loop in
+    /// `execs`, or by its first-tier code, down, in `packed`.
+    pub(crate) fn execs(&self) -> u32 {
         match &self.packed {
-            Some((chunk, i)) => &chunk.0[*i],
-            None => &self.execs,
+            Some(c) => c.start.wrapping_sub(c.get().load(Ordering::Relaxed)),
+            None => self.execs.load(Ordering::Relaxed),
         }
     }
 
-    /// Executions counted so far in the first tier.
-    pub(crate) fn execs(&self) -> u32 {
-        self.counter().load(Ordering::Relaxed)
+    /// Sets the executions counted so far to `n` (see [`Tb::execs`]).
+    fn set_execs(&self, n: u32) {
+        match &self.packed {
+            Some(c) => c.get().store(c.start.wrapping_sub(n), Ordering::Relaxed),
+            None => self.execs.store(n, Ordering::Relaxed),
+        }
     }
 
     /// Adds `n` executions counted elsewhere (a jump-cache entry's). Not
     /// a locked add, as in [`Tb::count_exec`].
     pub(crate) fn add_execs(&self, n: usize) {
         let k = u32::try_from(n).unwrap_or(u32::MAX);
-        self.counter()
-            .store(self.execs().saturating_add(k), Ordering::Relaxed);
+        self.set_execs(self.execs().saturating_add(k));
     }
 
     /// Counts one more execution in the first tier and returns the count
@@ -421,8 +444,26 @@ impl Tb {
     /// lose counts, which only delays its compile a little.
     pub(crate) fn count_exec(&self) -> u32 {
         let n = self.execs();
-        self.counter().store(n.saturating_add(1), Ordering::Relaxed);
+        self.set_execs(n.saturating_add(1));
         n
+    }
+
+    /// Makes its first-tier code, if any, jump straight to `code` (its
+    /// newly published Cranelift code): entries that still name the
+    /// first-tier code (chained slots not yet re-pointed, jump caches not
+    /// yet refreshed) then run the better code. If `code` is out of the
+    /// entry's reach (in another 1 GiB mapping), the first-tier code
+    /// stays as it was: still right, only slower, until every way to it
+    /// is re-pointed.
+    fn forward_first_tier(&self, code: *const u8) {
+        let q = self.quick.load(Ordering::Acquire);
+        if !q.is_null() {
+            // SAFETY: `q` is the entry of this TB's first-tier code,
+            // placed 16-byte aligned in its generation's RWX arena,
+            // which outlives the TB's use; `code` is this TB's Cranelift
+            // code, which takes the same registers at entry.
+            unsafe { cranemu_backend::template::forward(q, code) };
+        }
     }
 
     /// Notes that the TB's code is now part of another TB's region.
@@ -450,8 +491,8 @@ impl Tb {
     /// first tier's code asks only when its count reaches the threshold,
     /// so its count starts over.
     pub(crate) fn unclaim_compile(&self) {
-        if let Some((chunk, i)) = &self.packed {
-            chunk.0[*i].store(0, Ordering::Relaxed);
+        if self.packed.is_some() {
+            self.set_execs(0);
         }
         self.compiling.store(false, Ordering::Release);
     }
@@ -518,17 +559,6 @@ pub(crate) struct FirstTierCode<'a> {
     pub(crate) threshold: u32,
 }
 
-/// Packed execution counters of first-tier code, [`COUNTERS_PER_CHUNK`]
-/// to a chunk, each TB's alive as long as the TB (it holds the chunk).
-pub(crate) struct CounterChunk([AtomicU32; COUNTERS_PER_CHUNK]);
-
-/// Counters in a [`CounterChunk`] (16 KiB).
-const COUNTERS_PER_CHUNK: usize = 4096;
-
-fn new_chunk() -> Arc<CounterChunk> {
-    Arc::new(CounterChunk(std::array::from_fn(|_| AtomicU32::new(0))))
-}
-
 /// One generation of the translation cache (see the module doc).
 pub(crate) struct Generation {
     /// Unique among all generations of all caches: jump caches are tagged
@@ -544,8 +574,6 @@ pub(crate) struct Generation {
     code_index: RwLock<BTreeMap<usize, PlacedCode>>,
     /// The entry trampoline, placed in this generation's arena.
     pub(crate) trampoline: *const u8,
-    /// The chunk new packed counters come from, and its next free index.
-    counters: Mutex<(Arc<CounterChunk>, usize)>,
 }
 
 /// A block's code in a generation's arena: its length in bytes and its
@@ -576,19 +604,7 @@ impl Generation {
             arena: Mutex::new(arena),
             code_index: RwLock::new(BTreeMap::new()),
             trampoline,
-            counters: Mutex::new((new_chunk(), 0)),
         }
-    }
-
-    /// A fresh packed counter (zero) for a TB's first-tier code.
-    fn alloc_counter(&self) -> (Arc<CounterChunk>, usize) {
-        let mut c = self.counters.lock();
-        if c.1 == COUNTERS_PER_CHUNK {
-            *c = (new_chunk(), 0);
-        }
-        let i = c.1;
-        c.1 += 1;
-        (c.0.clone(), i)
     }
 
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
@@ -623,6 +639,32 @@ impl Generation {
                 .insert(placed as usize, (code.len(), pc_map.into()));
         }
         Ok(placed)
+    }
+
+    /// Places a block's first-tier code (`cranemu_backend::template`)
+    /// with a new run counter set to `start`, as [`Generation::place_parts`]
+    /// places other code, and points the code at the counter. Returns the
+    /// code's entry and its counter.
+    pub(crate) fn place_first_tier(
+        &self,
+        code: &mut [u8],
+        pc_map: &[PcRange],
+        layout: &cranemu_backend::template::TemplateLayout,
+        start: u32,
+    ) -> Result<(*const u8, Counter), String> {
+        let (placed, counter) =
+            self.arena
+                .lock()
+                .place_counted(code, start, |code, at, counter| {
+                    cranemu_backend::template::link_counter(code, layout, at, counter)
+                })?;
+        if !pc_map.is_empty() {
+            self.code_index
+                .write()
+                .insert(placed as usize, (code.len(), pc_map.into()));
+        }
+        // SAFETY: `layout.entry` is inside the code just placed.
+        Ok((unsafe { placed.add(layout.entry) }, counter))
     }
 
     /// After a host fault in translated code (`cpu.fault_host_pc` set by
@@ -835,11 +877,10 @@ impl TbCache {
         let retired = current.retired.lock();
         let code_index = current.code_index.write();
         let arena = current.arena.lock();
-        let counters = current.counters.lock();
         let vcpus = self.vcpus.lock();
         let threads = self.threads.lock();
         let r = f();
-        drop((threads, vcpus, counters, arena, code_index, retired));
+        drop((threads, vcpus, arena, code_index, retired));
         drop(current);
         drop(index);
         r
@@ -988,16 +1029,18 @@ impl TbCache {
             return false;
         }
         let mut links = head.links.lock();
+        let mut region_pages = links.region_pages.to_vec();
         for &p in members.iter().flat_map(|t| t.pages.iter()) {
-            let region_pages = links.region_pages.get_or_insert_default();
             if !head.pages.contains(&p) && !region_pages.contains(&p) {
                 region_pages.push(p);
                 index.pages.entry(p).or_default().tbs.push(head.arc());
             }
         }
+        links.region_pages = region_pages.into_boxed_slice();
         // Slots chained to the old code (or to the first tier's, which
         // would forward) jump to the new code at once.
         Self::repoint_locked(&links, code);
+        head.forward_first_tier(code);
         if replace {
             self.new_epoch();
         } else if head.first_tier_len().is_some() {
@@ -1016,6 +1059,7 @@ impl TbCache {
         let _index = self.index.lock();
         if !tb.invalid.load(Ordering::Relaxed) {
             Self::repoint_locked(&tb.links.lock(), code);
+            tb.forward_first_tier(code);
         }
     }
 
@@ -1066,7 +1110,7 @@ impl TbCache {
             if tb.invalid.swap(true, Ordering::Relaxed) {
                 continue;
             }
-            let region_pages = tb.links.lock().region_pages.take().unwrap_or_default();
+            let region_pages = std::mem::take(&mut tb.links.lock().region_pages);
             for p in tb.pages.iter().chain(region_pages.iter()) {
                 if let Some(page) = index.pages.get_mut(p) {
                     page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
