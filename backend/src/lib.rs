@@ -17,8 +17,10 @@
 //! - one of the small [`ExitCode`] values (a trap, a memory fault, an
 //!   interrupt request, an indirect-jump miss), with `pc` and the trap
 //!   fields of the CPU state written; or
-//! - the host address of one of the TB's *exit slots*, after writing `pc`:
-//!   a direct jump whose successor was not yet known.
+//! - the host address of one of the TB's *exit slots*: a direct jump
+//!   whose successor was not yet known. Cranelift's code writes `pc`
+//!   first; first-tier code ([`template`]) does not, and the runtime sets
+//!   `pc` to the guest pc it recorded for the slot.
 //!
 //! # Chaining
 //! Each direct exit ([`cranemu_ir::Terminator::Jump`] and both arms of
@@ -26,7 +28,9 @@
 //! owned by the runtime. When it holds a successor's code address, the TB
 //! tail-calls it (`return_call_indirect`), so a hot loop never returns to
 //! the dispatcher. The runtime chains by writing the slot and unchains by
-//! clearing it; code is never patched. Indirect jumps call a runtime lookup
+//! clearing it; exits are never patched (only the entry of first-tier
+//! code is, once, to forward to the TB's Cranelift code:
+//! [`template::forward`]). Indirect jumps call a runtime lookup
 //! helper (the jump cache) and tail-call its answer.
 //!
 //! # Guest memory
@@ -177,6 +181,11 @@ pub struct StateLayout {
     pub fault_addr: i32,
     /// `trap_cause`: u64.
     pub trap_cause: i32,
+    /// `fault_host_pc`: u64, a host pc inside the code of the guest
+    /// instruction that faulted (first-tier code's fault exits set it;
+    /// the runtime maps it to the guest pc through the block's
+    /// [`CompiledBlock::pc_map`]).
+    pub fault_host_pc: i32,
     /// A u64 that translated code stores float results to when nothing else
     /// uses them, so that the op (and its exception flags) stays where the
     /// IR has it (see the `float` module). Not guest state.

@@ -178,6 +178,7 @@ struct Buffers {
     cold: Vec<Cold>,
     slot: Vec<u16>,
     needs_slot: Vec<bool>,
+    fused: Vec<bool>,
 }
 
 thread_local! {
@@ -263,31 +264,27 @@ impl Compiler {
         let mut e = Emitter::new(self, prog, tb, std::mem::take(bufs));
         e.entry();
         let mut slots = tb.slots.iter().copied();
-        for op in prog.ops() {
-            if let Op::ExitIf { c, pc } = *op {
+        let ops = prog.ops();
+        for op in ops {
+            if let Op::ExitIf { c, .. } = *op {
                 let slot = slots.next()?;
-                e.load_val(RAX, c);
-                e.test(RAX, RAX);
-                let at = e.jcc(CC_NE);
-                e.cold.push(Cold::SideExit { at, pc, slot });
+                let cc = e.test_of(c);
+                let at = e.jcc(cc);
+                e.cold.push(Cold::SideExit { at, slot });
                 continue;
             }
             e.op(op)?;
         }
         match prog.terminator() {
-            Terminator::Jump { pc } => e.direct_exit(pc, slots.next()?),
-            Terminator::Branch {
-                cond,
-                taken,
-                not_taken,
-            } => {
+            Terminator::Jump { .. } => e.direct_exit(slots.next()?),
+            Terminator::Branch { cond, .. } => {
                 let (t, n) = (slots.next()?, slots.next()?);
-                e.load_val(RAX, cond.0 as u16);
-                e.test(RAX, RAX);
-                let at = e.jcc(CC_E);
-                e.direct_exit(taken, t);
+                // To the not-taken exit if the condition is false.
+                let cc = e.test_of(cond.0 as u16);
+                let at = e.jcc(cc ^ 1);
+                e.direct_exit(t);
                 e.bind(at);
-                e.direct_exit(not_taken, n);
+                e.direct_exit(n);
             }
             Terminator::JumpIndirect {
                 target,
@@ -324,6 +321,7 @@ impl Compiler {
             cold: e.cold,
             slot: e.slot,
             needs_slot: e.needs_slot,
+            fused: e.fused,
         };
         (!failed).then_some(layout)
     }
@@ -333,10 +331,11 @@ impl Compiler {
 /// offset of its rel32).
 enum Cold {
     /// A guest address at or above the guest size, or misaligned: `rax`
-    /// holds it.
-    Fault { at: usize, code: ExitCode, pc: u64 },
+    /// holds it, and the `call` whose rel32 is at `at` pushed a host pc
+    /// inside the access's [`PcRange`].
+    Fault { at: usize, code: ExitCode },
     /// An `ExitIf` taken.
-    SideExit { at: usize, pc: u64, slot: ExitSlot },
+    SideExit { at: usize, slot: ExitSlot },
 }
 
 struct Emitter<'a> {
@@ -362,6 +361,13 @@ struct Emitter<'a> {
     entry_at: usize,
     /// [`TemplateLayout::counter_rel`].
     counter_rel: usize,
+    /// The compares whose result only an `ExitIf` or the terminator
+    /// reads, which branches on the flags of their `cmp`
+    /// ([`fuse_compares`]), by value.
+    fused: Vec<bool>,
+    /// A compare's result left in the flags: (its value, the x86
+    /// condition code under which it is 1).
+    flags: Option<(u16, u8)>,
     /// Each value's slot number (values that never need one share 0).
     slot: Vec<u16>,
     /// Values some op reads from their slot ([`slot_reads`]); the others
@@ -379,13 +385,17 @@ struct Emitter<'a> {
 /// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
 /// op loads its operands in [`operands`]' order, the first into `rax`,
 /// and leaves its result, or its first operand, in `rax`).
-fn slot_reads(ops: &[Op], term: Option<u16>, n: usize, needs: &mut Vec<bool>) {
+fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<bool>) {
     needs.clear();
-    needs.resize(n, false);
+    needs.resize(fused.len(), false);
     let mut rax: Option<u16> = None;
     for op in ops {
         let (def, uses) = operands(op);
-        let mut uses = uses.into_iter().flatten();
+        // A fused compare's result is read from the flags.
+        let mut uses = uses
+            .into_iter()
+            .flatten()
+            .filter(|&v| !(matches!(op, Op::ExitIf { .. }) && fused[usize::from(v)]));
         if let Some(x) = uses.next() {
             if rax != Some(x) {
                 needs[usize::from(x)] = true;
@@ -405,10 +415,12 @@ fn slot_reads(ops: &[Op], term: Option<u16>, n: usize, needs: &mut Vec<bool>) {
         rax = match *op {
             Op::SetConst { imm, .. } if imm as i64 != i64::from(imm as i32) => None,
             Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } | Op::Store { .. } => rax,
+            // Its first operand is still there.
+            Op::Cmp { d, .. } | Op::CmpI { d, .. } if fused[usize::from(d)] => rax,
             _ => def,
         };
     }
-    if let Some(x) = term {
+    if let Some(x) = term.filter(|&x| !fused[usize::from(x)]) {
         if rax != Some(x) {
             needs[usize::from(x)] = true;
         }
@@ -451,6 +463,72 @@ fn operands(op: &Op) -> (Option<u16>, [Option<u16>; 3]) {
     }
 }
 
+/// Whether the code of `op` leaves the host flags as they were (it is
+/// made of `mov`s, and `lea` for an `AddI` while a compare's result is in
+/// the flags).
+fn keeps_flags(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Get { .. } | Op::Set { .. } | Op::SetConst { .. } | Op::Const { .. } | Op::AddI { .. }
+    )
+}
+
+/// Marks in `fused` (by value, `n` of them) the compares whose result
+/// only an `ExitIf` or the terminator reads, with only ops that keep
+/// the flags in between ([`keeps_flags`]: the count of retired
+/// instructions, `icount`, is updated before a branch): their code
+/// branches on the flags of the `cmp`, without `setcc`.
+fn fuse_compares(ops: &[Op], term: Terminator, n: usize, fused: &mut Vec<bool>) {
+    fused.clear();
+    fused.resize(n, false);
+    // Reads of each value; `emits` allows no more than MAX_VALUES.
+    let mut reads = [0u8; MAX_VALUES as usize];
+    let t = term_uses(term);
+    for v in ops
+        .iter()
+        .flat_map(|op| operands(op).1)
+        .chain([t])
+        .flatten()
+    {
+        reads[usize::from(v)] = reads[usize::from(v)].saturating_add(1);
+    }
+    for (i, op) in ops.iter().enumerate() {
+        let (Op::Cmp { d, .. } | Op::CmpI { d, .. }) = *op else {
+            continue;
+        };
+        if reads[usize::from(d)] != 1 {
+            continue;
+        }
+        let tested = match ops[i + 1..].iter().find(|op| !keeps_flags(op)) {
+            Some(&Op::ExitIf { c, .. }) => Some(c),
+            Some(_) => None,
+            None => term_test(term),
+        };
+        fused[usize::from(d)] = tested == Some(d);
+    }
+}
+
+/// The value the terminator branches on, if it is a branch.
+fn term_test(term: Terminator) -> Option<u16> {
+    match term {
+        Terminator::Branch { cond, .. } => Some(cond.0 as u16),
+        _ => None,
+    }
+}
+
+/// The x86 condition code (the low nibble of `jcc`, `setcc`) that is
+/// true after `cmp a, b` when `a cc b`.
+fn x86_cc(cc: IntCC) -> u8 {
+    match cc {
+        IntCC::Eq => CC_E,
+        IntCC::Ne => CC_NE,
+        IntCC::Slt => CC_L,
+        IntCC::Sge => CC_GE,
+        IntCC::Ult => CC_B,
+        IntCC::Uge => CC_AE,
+    }
+}
+
 /// The values the terminator reads: the first one first.
 fn term_uses(term: Terminator) -> Option<u16> {
     match term {
@@ -474,11 +552,13 @@ impl<'a> Emitter<'a> {
             mut cold,
             mut slot,
             mut needs_slot,
+            mut fused,
         } = bufs;
         let n = prog.num_values() as usize;
         let ops = prog.ops();
         let term = term_uses(prog.terminator());
-        slot_reads(ops, term, n, &mut needs_slot);
+        fuse_compares(ops, prog.terminator(), n, &mut fused);
+        slot_reads(ops, term, &fused, &mut needs_slot);
         slot.clear();
         slot.resize(n, 0);
         code.clear();
@@ -522,6 +602,8 @@ impl<'a> Emitter<'a> {
             mem,
             entry_at: 0,
             counter_rel: 0,
+            fused,
+            flags: None,
             slot,
             needs_slot,
             rax: None,
@@ -805,21 +887,17 @@ impl<'a> Emitter<'a> {
         self.guest_regs();
     }
 
-    fn direct_exit(&mut self, pc: u64, slot: ExitSlot) {
+    /// A direct exit through `slot`: tail-jump to the code it holds, or
+    /// return its address, with `pc` not written (the runtime knows each
+    /// slot's guest pc; see the crate doc's exit protocol).
+    fn direct_exit(&mut self, slot: ExitSlot) {
         self.pop_frame();
+        self.clobber();
         self.mov_imm(RAX, slot as u64);
         self.op_rm(true, &[0x8b], RCX, RAX, 0);
-        self.test(RCX, RCX);
-        // jz over the `jmp rcx` (2 bytes).
-        self.bytes(&[0x74, 0x02]);
+        // jrcxz over the `jmp rcx` (2 bytes) to the `ret`.
+        self.bytes(&[0xe3, 0x02]);
         self.jmp_reg(RCX);
-        // `rax` (the slot's address) is the return value: pc through rdx.
-        if pc as i64 == i64::from(pc as i32) {
-            self.store_state_imm(self.c.layout.pc, pc);
-        } else {
-            self.mov_imm(RDX, pc);
-            self.store_state(self.c.layout.pc, RDX);
-        }
         self.byte(0xc3);
     }
 
@@ -871,28 +949,21 @@ impl<'a> Emitter<'a> {
 
     fn emit_cold(&mut self) {
         let l = self.c.layout;
-        let block_pc = self.prog.pc();
-        // Jumps to the shared tail of a fault exit, by exit code.
+        // Calls of the shared tail of a fault exit, by exit code.
         let mut tails: Vec<(usize, ExitCode)> = Vec::new();
         for cold in std::mem::take(&mut self.cold) {
             match cold {
-                Cold::Fault { at, code, pc } => {
-                    // edx = pc - block pc; the tail does the rest.
+                Cold::Fault { at, code } => tails.push((at, code)),
+                Cold::SideExit { at, slot } => {
                     self.bind(at);
-                    self.byte(0xba);
-                    self.imm32(pc.wrapping_sub(block_pc) as i32);
-                    self.byte(0xe9);
-                    tails.push((self.code.len(), code));
-                    self.imm32(0);
-                }
-                Cold::SideExit { at, pc, slot } => {
-                    self.bind(at);
-                    self.direct_exit(pc, slot);
+                    self.direct_exit(slot);
                 }
             }
         }
-        // The fault tails: `rax` holds the guest address, `edx` the pc
-        // relative to the block's.
+        // The fault tails: `rax` holds the guest address, and the return
+        // address the `call` pushed, less one, is a host pc of the access
+        // (`address`), which the runtime maps to its guest pc as it maps
+        // a host fault's (`fault_host_pc`).
         let mut done: Vec<ExitCode> = Vec::new();
         for i in 0..tails.len() {
             let code = tails[i].1;
@@ -903,12 +974,12 @@ impl<'a> Emitter<'a> {
             for &(at, _) in tails.iter().filter(|t| t.1 == code) {
                 self.bind(at);
             }
+            // pop rdx; sub rdx, 1
+            self.byte(0x5a);
+            self.op_rr(true, &[0x83], 5, RDX);
+            self.byte(1);
+            self.store_state(l.fault_host_pc, RDX);
             self.store_state(l.fault_addr, RAX);
-            // movsxd rdx, edx
-            self.op_rr(true, &[0x63], RDX, RDX);
-            self.mov_imm(RCX, block_pc);
-            self.op_rr(true, &[0x01], RCX, RDX);
-            self.store_state(l.pc, RDX);
             self.leave(code);
         }
     }
@@ -968,6 +1039,15 @@ impl<'a> Emitter<'a> {
         };
         match ext {
             Some(0) if imm == 0 => {}
+            // lea rax, [rax + imm] keeps a compare's result in the flags.
+            Some(0) if self.flags.is_some() => {
+                if imm as i64 == i64::from(imm as i32) {
+                    self.op_rm(true, &[0x8d], RAX, RAX, imm as i32);
+                } else {
+                    self.mov_imm(RCX, imm);
+                    self.op_rbi(true, None, &[0x8d], RAX, RAX, RCX);
+                }
+            }
             Some(ext) if imm as i64 == i64::from(imm as i8) => {
                 self.op_rr(true, &[0x83], ext, RAX);
                 self.byte(imm as u8);
@@ -990,30 +1070,17 @@ impl<'a> Emitter<'a> {
 
     /// `rax = (rax cc rcx) as u64`, the flags set by the caller's `cmp`.
     fn setcc(&mut self, cc: IntCC) {
-        let cc = match cc {
-            IntCC::Eq => CC_E,
-            IntCC::Ne => CC_NE,
-            IntCC::Slt => CC_L,
-            IntCC::Sge => CC_GE,
-            IntCC::Ult => CC_B,
-            IntCC::Uge => CC_AE,
-        };
+        let cc = x86_cc(cc);
         // setcc al; movzx eax, al
         self.bytes(&[0x0f, 0x90 | cc, 0xc0]);
         self.bytes(&[0x0f, 0xb6, 0xc0]);
     }
 
     /// `rax = address` of `[a + off]`, checked against the guest size
-    /// (and its alignment if `m.aligned`), faulting with `code` at `pc`.
-    fn address(
-        &mut self,
-        a: u16,
-        off: i32,
-        m: MemOp,
-        code: ExitCode,
-        misaligned: ExitCode,
-        pc: u64,
-    ) {
+    /// (and its alignment if `m.aligned`), faulting with `code` (or
+    /// `misaligned`) through a `call` of the fault tail: the caller maps
+    /// this code to the access's guest pc.
+    fn address(&mut self, a: u16, off: i32, m: MemOp, code: ExitCode, misaligned: ExitCode) {
         self.load_val(RAX, a);
         if off != 0 {
             self.clobber();
@@ -1023,22 +1090,30 @@ impl<'a> Emitter<'a> {
         // report it.
         let size = mem_bytes(m.size);
         if m.aligned && size > 1 {
-            // test al, size - 1
+            // test al, size - 1; jz over the call
             self.bytes(&[0xa8, (size - 1) as u8]);
-            let at = self.jcc(CC_NE);
-            self.cold.push(Cold::Fault {
-                at,
-                code: misaligned,
-                pc,
-            });
+            self.fault_call(CC_E, misaligned);
         }
-        // cmp rax, r9
+        // cmp rax, r9; jb over the call
         self.op_rr(true, &[0x39], R9, RAX);
-        let at = self.jcc(CC_AE);
-        self.cold.push(Cold::Fault { at, code, pc });
+        self.fault_call(CC_B, code);
+    }
+
+    /// `jcc` (`cc`: the access is fine) over a `call` of the tail of
+    /// fault exit `code` (bound in `emit_cold`).
+    fn fault_call(&mut self, cc: u8, code: ExitCode) {
+        self.bytes(&[0x70 | cc, 5, 0xe8]);
+        let at = self.code.len();
+        self.imm32(0);
+        self.cold.push(Cold::Fault { at, code });
     }
 
     fn op(&mut self, op: &Op) -> Option<()> {
+        // A compare's result stays in the flags only across ops that keep
+        // them, to the op or terminator that branches on it.
+        if !keeps_flags(op) {
+            self.flags = None;
+        }
         let block_pc = self.prog.pc();
         let pc_of = |rel: i32| block_pc.wrapping_add(rel as i64 as u64);
         match *op {
@@ -1078,9 +1153,7 @@ impl<'a> Emitter<'a> {
                 self.load_val(RAX, a);
                 self.load_val(RCX, b);
                 self.op_rr(true, &[0x39], RCX, RAX);
-                self.clobber();
-                self.setcc(cc);
-                self.def(d);
+                self.compared(cc, d);
             }
             Op::CmpI { cc, d, a, imm } => {
                 self.load_val(RAX, a);
@@ -1096,9 +1169,7 @@ impl<'a> Emitter<'a> {
                     self.mov_imm(RCX, imm);
                     self.op_rr(true, &[0x39], RCX, RAX);
                 }
-                self.clobber();
-                self.setcc(cc);
-                self.def(d);
+                self.compared(cc, d);
             }
             Op::Select { d, c, a, b } => {
                 self.load_val(RAX, b);
@@ -1131,8 +1202,10 @@ impl<'a> Emitter<'a> {
             Op::Load { d, a, off, m, pc } => {
                 let pc = pc_of(pc);
                 let (f, mis) = (ExitCode::LoadFault, ExitCode::LoadMisaligned);
-                self.address(a, off, m, f, mis, pc);
+                // The access's checks are the guest pc's too (see
+                // `emit_cold`'s fault tails).
                 let start = self.code.len() as u32;
+                self.address(a, off, m, f, mis);
                 // rax = [rsi + rax], extended.
                 let (w, opcode): (bool, &[u8]) = match (m.size, m.signed) {
                     (MemSize::B1, false) => (false, &[0x0f, 0xb6]),
@@ -1151,9 +1224,9 @@ impl<'a> Emitter<'a> {
             Op::Store { a, s, off, m, pc } => {
                 let pc = pc_of(pc);
                 let (f, mis) = (ExitCode::StoreFault, ExitCode::StoreMisaligned);
-                self.address(a, off, m, f, mis, pc);
-                self.load_val(RCX, s);
                 let start = self.code.len() as u32;
+                self.address(a, off, m, f, mis);
+                self.load_val(RCX, s);
                 // [rsi + rax] = rcx, truncated.
                 match m.size {
                     MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, RSI, RAX),
@@ -1166,6 +1239,33 @@ impl<'a> Emitter<'a> {
             Op::ExitIf { .. } | Op::Slow { .. } => return None,
         }
         Some(())
+    }
+
+    /// After the `cmp` of a compare `d = a cc b`: leaves the result in
+    /// the flags if the compare is fused (`test_of` takes it there),
+    /// else sets `rax`.
+    fn compared(&mut self, cc: IntCC, d: u16) {
+        if self.fused[usize::from(d)] {
+            self.flags = Some((d, x86_cc(cc)));
+        } else {
+            self.clobber();
+            self.setcc(cc);
+            self.def(d);
+        }
+    }
+
+    /// The condition code under which value `c` is non-zero: the flags
+    /// of the compare that defined it just before (`compared`), else
+    /// those of a `test` of it.
+    fn test_of(&mut self, c: u16) -> u8 {
+        match self.flags.take() {
+            Some((v, cc)) if v == c => cc,
+            _ => {
+                self.load_val(RAX, c);
+                self.test(RAX, RAX);
+                CC_NE
+            }
+        }
     }
 
     /// Notes that the host code from `start` to here is guest `pc`'s.

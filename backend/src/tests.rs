@@ -24,6 +24,7 @@ fn bounds_checks(guard: u64) -> usize {
             trap_cause: 24,
             fp_sink: 32,
             jump_cache: 40,
+            fault_host_pc: 48,
         },
         helpers: Vec::new(),
         lookup: no_lookup,

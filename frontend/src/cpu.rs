@@ -63,9 +63,10 @@ pub struct CpuState {
     /// guest has it. Not guest state.
     pub fp_sink: u64,
     /// The host instruction address of a host fault inside translated code,
-    /// recorded by the fault handler; the runtime maps it to the guest pc.
-    /// 0 when the fault exit came from translated code's own checks (which
-    /// write `pc` themselves). Not guest state.
+    /// recorded by the fault handler, or a host pc inside the faulting
+    /// access's code, written by a first-tier fault exit; the runtime maps
+    /// it to the guest pc. 0 when the fault exit came from Cranelift
+    /// code's own checks (which write `pc` themselves). Not guest state.
     pub fault_host_pc: u64,
     /// System mode: the TB flags above `frm` ([`tb_flags::SYSTEM`] and the
     /// privilege, MMU-index and FS bits), kept current by the system
@@ -275,6 +276,8 @@ impl CpuState {
     pub const OFFSET_FAULT_ADDR: i32 = offset_of!(CpuState, fault_addr) as i32;
     /// Byte offset of `trap_cause`.
     pub const OFFSET_TRAP_CAUSE: i32 = offset_of!(CpuState, trap_cause) as i32;
+    /// Byte offset of `fault_host_pc`.
+    pub const OFFSET_FAULT_HOST_PC: i32 = offset_of!(CpuState, fault_host_pc) as i32;
     /// Byte offset of `fp_sink`.
     pub const OFFSET_FP_SINK: i32 = offset_of!(CpuState, fp_sink) as i32;
     /// Byte offset of `jump_cache`.

@@ -182,3 +182,120 @@ impl CodeArena {
         Ok((self.copy_in(code), counter))
     }
 }
+
+/// A placed block's code length and host-pc -> guest-pc map, kept for
+/// as long as its generation to name the guest pc of a host fault (or
+/// of a first-tier fault exit). Compact: one is kept for every TB with
+/// memory accesses (100,000 of them for gcc's cc1).
+pub(crate) struct PlacedCode {
+    /// Bytes of code.
+    len: u32,
+    map: PcMap,
+}
+
+/// The ranges of a [`PcMap`]: each range's first byte (from the start
+/// of the code), and the guest pc of its instruction.
+enum PcMap {
+    /// Guest pcs as distances from `base` (8 bytes a range).
+    Near {
+        base: u64,
+        ranges: Box<[(u32, i32)]>,
+    },
+    /// Guest pcs too far apart for that (16 bytes a range).
+    Far(Box<[cranemu_backend::PcRange]>),
+}
+
+impl PlacedCode {
+    /// The record of `len` bytes of code with host-pc -> guest-pc map
+    /// `map` (ranges in code order, as the backend makes them).
+    pub(crate) fn new(len: usize, map: &[cranemu_backend::PcRange]) -> PlacedCode {
+        let base = map.first().map_or(0, |r| r.pc);
+        let near: Option<Box<[(u32, i32)]>> = map
+            .iter()
+            .map(|r| Some((r.start, i32::try_from(r.pc.wrapping_sub(base) as i64).ok()?)))
+            .collect();
+        PlacedCode {
+            len: len as u32,
+            map: match near {
+                Some(ranges) => PcMap::Near { base, ranges },
+                None => PcMap::Far(map.into()),
+            },
+        }
+    }
+
+    /// The guest pc of host code `offset` bytes into the code, as
+    /// [`cranemu_backend::guest_pc_at`] finds it (the range that holds
+    /// it, else the nearest before it), if `offset` is inside the code.
+    pub(crate) fn guest_pc_at(&self, offset: usize) -> Option<u64> {
+        if offset >= self.len as usize {
+            return None;
+        }
+        let offset = offset as u32;
+        match &self.map {
+            PcMap::Near { base, ranges } => {
+                let i = ranges.partition_point(|r| r.0 <= offset);
+                let (_, d) = ranges[..i].last()?;
+                Some(base.wrapping_add(*d as i64 as u64))
+            }
+            PcMap::Far(map) => cranemu_backend::guest_pc_at(map, offset),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cranemu_backend::PcRange;
+
+    fn range(start: u32, pc: u64) -> PcRange {
+        PcRange {
+            start,
+            end: start + 4,
+            pc,
+        }
+    }
+
+    /// A compact map answers as the backend's map does: the range that
+    /// holds an offset, else the nearest before it; nothing before the
+    /// first range or past the code's end.
+    #[test]
+    fn placed_code_maps_host_offsets_as_the_full_map_does() {
+        let near = [range(10, 0x1000), range(30, 0x0ffc), range(50, 0x1010)];
+        let far = [range(10, 0x1000), range(30, 0x1_0000_1000)];
+        for map in [&near[..], &far[..]] {
+            let placed = PlacedCode::new(80, map);
+            for offset in 0..100 {
+                let want = (offset < 80)
+                    .then(|| cranemu_backend::guest_pc_at(map, offset as u32))
+                    .flatten();
+                assert_eq!(placed.guest_pc_at(offset), want, "offset {offset}");
+            }
+        }
+        assert!(matches!(PlacedCode::new(80, &near).map, PcMap::Near { .. }));
+        assert!(matches!(PlacedCode::new(80, &far).map, PcMap::Far(_)));
+    }
+
+    /// Counters are placed within reach of the code and set to their
+    /// start value; code and counters never share a page.
+    #[test]
+    fn counters_sit_apart_from_code_in_one_mapping() {
+        let mut arena = CodeArena::new();
+        let mut code = vec![0x90u8; 100];
+        let mut seen = (0, 0);
+        let (at, counter) = arena
+            .place_counted(&mut code, 7, |_, at, c| {
+                seen = (at, c);
+                true
+            })
+            .expect("placed");
+        assert_eq!(at as usize, seen.0);
+        assert_eq!(counter.get().load(std::sync::atomic::Ordering::Relaxed), 7);
+        let (code_page, counter_page) = (seen.0 / HOST_PAGE, seen.1 / HOST_PAGE);
+        assert_ne!(code_page, counter_page);
+        assert!(seen.1.abs_diff(seen.0) < RESERVATION);
+        // A link that fails leaves nothing placed.
+        let used = arena.used;
+        assert!(arena.place_counted(&mut code, 1, |_, _, _| false).is_err());
+        assert_eq!(arena.used, used);
+    }
+}

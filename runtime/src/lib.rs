@@ -814,6 +814,17 @@ impl Engine {
             if let Some(perf) = &self.config.log.perfmap {
                 perf.record(code, len, pc, true);
             }
+            if self.config.log.out_asm {
+                // SAFETY: the TB's first-tier code, just placed: `len`
+                // bytes at `code`, alive as long as `generation`.
+                let bytes = unsafe { std::slice::from_raw_parts(code, len) };
+                let out = format!(
+                    "OUT: {pc:#x} [size={len}] host {code:p} first tier (entry {:p})\n{}\n",
+                    tb.entry().unwrap_or(code),
+                    disassemble_host(bytes, code as u64)
+                );
+                self.config.log.write(&out);
+            }
         }
         Counters::add(&counters.translate_ns, t0.elapsed().as_nanos() as u64);
         Ok(tb)
@@ -1088,7 +1099,14 @@ impl Engine {
                 }
                 // A direct exit that was not chained yet: chain it when its
                 // target has code.
-                None => from_slot = Some(r as usize as *const Slot),
+                None => {
+                    let slot = r as usize as *const Slot;
+                    // SAFETY: an exit slot of a TB of `generation`, which
+                    // we hold (its map or retired list keeps the TB).
+                    // First-tier code does not write `pc` at a direct exit.
+                    cpu.pc = unsafe { (*slot).pc };
+                    from_slot = Some(slot);
+                }
                 // Traps were handled above.
                 Some(_) => {}
             }
@@ -1355,6 +1373,7 @@ fn state_layout() -> StateLayout {
         exit_request: CpuState::OFFSET_EXIT_REQUEST,
         fault_addr: CpuState::OFFSET_FAULT_ADDR,
         trap_cause: CpuState::OFFSET_TRAP_CAUSE,
+        fault_host_pc: CpuState::OFFSET_FAULT_HOST_PC,
         fp_sink: CpuState::OFFSET_FP_SINK,
         jump_cache: CpuState::OFFSET_JUMP_CACHE,
     }

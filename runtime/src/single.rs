@@ -31,7 +31,8 @@ impl Engine {
             .backend
             .compile(block, &slot_ptrs, false)
             .map_err(|e| Error::Codegen(e.to_string()))?;
-        self.run_placed(cpu, &generation, &compiled)
+        let exits = exits_of(block, &slot_ptrs);
+        self.run_placed(cpu, &generation, &compiled, &exits)
     }
 
     /// Lowers `block` to the first tier's program and emits its host code
@@ -69,7 +70,8 @@ impl Engine {
         let (entry, _counter) = generation
             .place_first_tier(&mut compiled.code, &compiled.pc_map, &layout, u32::MAX)
             .map_err(Error::Host)?;
-        self.run_at(cpu, &generation, entry).map(Some)
+        let exits = exits_of(block, &slot_ptrs);
+        self.run_at(cpu, &generation, entry, &exits).map(Some)
     }
 
     /// Places `compiled` in `generation` and runs it once on `cpu`, with
@@ -79,18 +81,22 @@ impl Engine {
         cpu: &mut CpuState,
         generation: &Generation,
         compiled: &cranemu_backend::CompiledBlock,
+        exits: &[(ExitSlot, u64)],
     ) -> Result<BlockOutcome> {
         let code = generation.place(compiled).map_err(Error::Host)?;
-        self.run_at(cpu, generation, code)
+        self.run_at(cpu, generation, code, exits)
     }
 
     /// Runs the code at `code`, placed in `generation`, once on `cpu`
-    /// (see [`Engine::run_placed`]).
+    /// (see [`Engine::run_placed`]). `exits` gives each exit slot's guest
+    /// pc, which `cpu.pc` is set to when the code leaves through the slot
+    /// (first-tier code does not write it; the backend's exit protocol).
     fn run_at(
         &self,
         cpu: &mut CpuState,
         generation: &Generation,
         code: *const u8,
+        exits: &[(ExitSlot, u64)],
     ) -> Result<BlockOutcome> {
         // With no engine registered as running, the indirect-jump lookup
         // answers null, so the block cannot continue into other code.
@@ -104,6 +110,11 @@ impl Engine {
         RUNNING.with(|r| r.set(saved));
         generation.resolve_fault_pc(cpu);
         let exit = ExitCode::from_raw(r);
+        if exit.is_none() {
+            if let Some(&(_, pc)) = exits.iter().find(|(s, _)| *s as usize as i64 == r) {
+                cpu.pc = pc;
+            }
+        }
         if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
             return Ok(BlockOutcome::Exit(Exit::Trap(trap)));
         }
@@ -119,4 +130,9 @@ impl Engine {
             },
         })
     }
+}
+
+/// Each of `block`'s exit slots `slots` with the guest pc it leads to.
+fn exits_of(block: &cranemu_ir::Block, slots: &[ExitSlot]) -> Vec<(ExitSlot, u64)> {
+    slots.iter().copied().zip(block.direct_targets()).collect()
 }

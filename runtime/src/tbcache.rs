@@ -68,11 +68,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
-use cranemu_backend::{guest_pc_at, PcRange};
+use cranemu_backend::PcRange;
 use cranemu_frontend::CpuState;
 use cranemu_softmmu::sync::{Mutex, RwLock};
 
-use crate::codecache::{CodeArena, Counter};
+use crate::codecache::{CodeArena, Counter, PlacedCode};
 use crate::stats::{Counters, VcpuStats};
 
 /// Bytes of retired TBs (code plus an estimate of their IR) in one
@@ -90,8 +90,10 @@ pub(crate) struct Slot {
     /// Address of the TB that owns the slot (alive as long as the slot).
     owner: usize,
     /// The guest pc it leads to (in [`cranemu_ir::Block::direct_targets`]'s
-    /// order, as the slots are).
-    pc: u64,
+    /// order, as the slots are). First-tier code returns the slot's
+    /// address without writing `pc` (the backend's exit protocol): the
+    /// execution loop sets `pc` from here.
+    pub(crate) pc: u64,
     /// Index of the slot in its TB.
     index: u32,
 }
@@ -153,7 +155,7 @@ pub(crate) struct Tb {
     /// Direct-exit slots, read by the code by address.
     pub(crate) slots: Box<[Slot]>,
     /// Guest page numbers its instructions were read from.
-    pages: Box<[u64]>,
+    pages: Pages,
     /// Set (under the index lock) when the TB is invalidated.
     invalid: AtomicBool,
     /// Its chaining, changed only with the index lock held.
@@ -173,6 +175,43 @@ struct Links {
     /// index lists the TB under them too. A boxed slice (no spare
     /// capacity): most TBs head no region.
     region_pages: Box<[u64]>,
+}
+
+/// A TB's guest pages, inline: a block is read from one page, or two
+/// when its last instruction straddles a page boundary (it ends at the
+/// end of its first page), so no TB allocates for them.
+enum Pages {
+    /// `n` (1 or 2, or 0) pages.
+    Inline { n: u8, pages: [u64; 2] },
+    /// More (not made by today's translators; kept general).
+    Heap(Box<[u64]>),
+}
+
+impl Pages {
+    fn new(pages: Vec<u64>) -> Pages {
+        match *pages.as_slice() {
+            [] => Pages::Inline {
+                n: 0,
+                pages: [0; 2],
+            },
+            [a] => Pages::Inline {
+                n: 1,
+                pages: [a, 0],
+            },
+            [a, b] => Pages::Inline {
+                n: 2,
+                pages: [a, b],
+            },
+            _ => Pages::Heap(pages.into_boxed_slice()),
+        }
+    }
+
+    fn as_slice(&self) -> &[u64] {
+        match self {
+            Pages::Inline { n, pages } => &pages[..usize::from(*n)],
+            Pages::Heap(p) => p,
+        }
+    }
 }
 
 /// What a TB keeps of its block (see [`Tb::new`]).
@@ -301,7 +340,7 @@ impl Tb {
                 entries: AtomicU32::new(0),
                 compiling: AtomicBool::new(false),
                 in_region: AtomicBool::new(false),
-                pages: pages.into_boxed_slice(),
+                pages: Pages::new(pages),
                 invalid: AtomicBool::new(false),
                 links: Mutex::new(Links {
                     incoming: Vec::new(),
@@ -500,7 +539,7 @@ impl Tb {
     /// The guest page numbers its instructions were read from (physical
     /// in system mode).
     pub(crate) fn pages(&self) -> &[u64] {
-        &self.pages
+        self.pages.as_slice()
     }
 
     /// Whether the TB was invalidated (it is in no map any more, and its
@@ -576,10 +615,6 @@ pub(crate) struct Generation {
     pub(crate) trampoline: *const u8,
 }
 
-/// A block's code in a generation's arena: its length in bytes and its
-/// host-pc -> guest-pc map.
-type PlacedCode = (usize, Box<[PcRange]>);
-
 // SAFETY: `trampoline` points into `arena`, immutable once placed; all
 // else is behind locks or atomic.
 unsafe impl Send for Generation {}
@@ -636,7 +671,7 @@ impl Generation {
         if !pc_map.is_empty() {
             self.code_index
                 .write()
-                .insert(placed as usize, (code.len(), pc_map.into()));
+                .insert(placed as usize, PlacedCode::new(code.len(), pc_map));
         }
         Ok(placed)
     }
@@ -661,7 +696,7 @@ impl Generation {
         if !pc_map.is_empty() {
             self.code_index
                 .write()
-                .insert(placed as usize, (code.len(), pc_map.into()));
+                .insert(placed as usize, PlacedCode::new(code.len(), pc_map));
         }
         // SAFETY: `layout.entry` is inside the code just placed.
         Ok((unsafe { placed.add(layout.entry) }, counter))
@@ -676,11 +711,9 @@ impl Generation {
             return;
         }
         let index = self.code_index.read();
-        if let Some((&start, (len, map))) = index.range(..=host_pc).next_back() {
-            if host_pc < start + len {
-                if let Some(pc) = guest_pc_at(map, (host_pc - start) as u32) {
-                    cpu.pc = pc;
-                }
+        if let Some((&start, placed)) = index.range(..=host_pc).next_back() {
+            if let Some(pc) = placed.guest_pc_at(host_pc - start) {
+                cpu.pc = pc;
             }
         }
     }
@@ -926,7 +959,7 @@ impl TbCache {
         if !self.is_current(generation) {
             return Err(Stale::Generation);
         }
-        if tb.pages.iter().any(|p| {
+        if tb.pages().iter().any(|p| {
             index
                 .pages
                 .get(p)
@@ -945,7 +978,7 @@ impl TbCache {
             return Ok(winner.clone());
         }
         tbs.insert(key, tb.clone());
-        for &p in tb.pages.iter() {
+        for &p in tb.pages().iter() {
             index.pages.entry(p).or_default().tbs.push(tb.clone());
         }
         Ok(tb)
@@ -1030,8 +1063,8 @@ impl TbCache {
         }
         let mut links = head.links.lock();
         let mut region_pages = links.region_pages.to_vec();
-        for &p in members.iter().flat_map(|t| t.pages.iter()) {
-            if !head.pages.contains(&p) && !region_pages.contains(&p) {
+        for &p in members.iter().flat_map(|t| t.pages().iter()) {
+            if !head.pages().contains(&p) && !region_pages.contains(&p) {
                 region_pages.push(p);
                 index.pages.entry(p).or_default().tbs.push(head.arc());
             }
@@ -1111,7 +1144,7 @@ impl TbCache {
                 continue;
             }
             let region_pages = std::mem::take(&mut tb.links.lock().region_pages);
-            for p in tb.pages.iter().chain(region_pages.iter()) {
+            for p in tb.pages().iter().chain(region_pages.iter()) {
                 if let Some(page) = index.pages.get_mut(p) {
                     page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
                 }
