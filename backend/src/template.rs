@@ -329,6 +329,7 @@ impl Compiler {
 
 /// Code placed after the block's body, reached by a `jcc` at `at` (the
 /// offset of its rel32).
+#[derive(Clone, Copy)]
 enum Cold {
     /// A guest address at or above the guest size, or misaligned: `rax`
     /// holds it, and the `call` whose rel32 is at `at` pushed a host pc
@@ -949,30 +950,35 @@ impl<'a> Emitter<'a> {
 
     fn emit_cold(&mut self) {
         let l = self.c.layout;
-        // Calls of the shared tail of a fault exit, by exit code.
-        let mut tails: Vec<(usize, ExitCode)> = Vec::new();
-        for cold in std::mem::take(&mut self.cold) {
-            match cold {
-                Cold::Fault { at, code } => tails.push((at, code)),
-                Cold::SideExit { at, slot } => {
-                    self.bind(at);
-                    self.direct_exit(slot);
-                }
+        // (Indexed, not drained: the array is kept for the next block.)
+        for i in 0..self.cold.len() {
+            if let Cold::SideExit { at, slot } = self.cold[i] {
+                self.bind(at);
+                self.direct_exit(slot);
             }
         }
-        // The fault tails: `rax` holds the guest address, and the return
-        // address the `call` pushed, less one, is a host pc of the access
-        // (`address`), which the runtime maps to its guest pc as it maps
-        // a host fault's (`fault_host_pc`).
-        let mut done: Vec<ExitCode> = Vec::new();
-        for i in 0..tails.len() {
-            let code = tails[i].1;
-            if done.contains(&code) {
-                continue;
+        // The fault tails, one for each exit code that some access uses:
+        // `rax` holds the guest address, and the return address the `call`
+        // pushed, less one, is a host pc of the access (`address`), which
+        // the runtime maps to its guest pc as it maps a host fault's
+        // (`fault_host_pc`).
+        for code in [
+            ExitCode::LoadFault,
+            ExitCode::StoreFault,
+            ExitCode::LoadMisaligned,
+            ExitCode::StoreMisaligned,
+        ] {
+            let mut used = false;
+            for i in 0..self.cold.len() {
+                if let Cold::Fault { at, code: c } = self.cold[i] {
+                    if c == code {
+                        self.bind(at);
+                        used = true;
+                    }
+                }
             }
-            done.push(code);
-            for &(at, _) in tails.iter().filter(|t| t.1 == code) {
-                self.bind(at);
+            if !used {
+                continue;
             }
             // pop rdx; sub rdx, 1
             self.byte(0x5a);

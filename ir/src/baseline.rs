@@ -222,9 +222,11 @@ const _: () = assert!(std::mem::size_of::<Op>() == 16);
 /// pcs of instructions that cannot fault).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Program {
-    ops: Box<[Op]>,
+    /// Vectors, not boxed slices: [`Program::lower_recycling`] reuses
+    /// them (most programs live only while their TB's code is emitted).
+    ops: Vec<Op>,
     /// The instructions [`Op::Slow`] runs.
-    slow: Box<[Inst]>,
+    slow: Vec<Inst>,
     /// The block's terminator.
     term: Terminator,
     /// The block's guest pc (pcs in ops are relative to it).
@@ -240,8 +242,6 @@ pub struct Program {
 struct Scratch {
     defs: Vec<Def>,
     uses: Vec<u32>,
-    ops: Vec<Op>,
-    slow: Vec<Inst>,
 }
 
 /// What lowering knows about a value defined earlier in the block.
@@ -262,18 +262,39 @@ impl Program {
     /// 2 GiB from the block's (the caller then runs the reference
     /// interpreter instead).
     pub fn lower(block: &Block) -> Option<Program> {
+        let mut prog = Self::lower_recycling(block, None)?;
+        prog.shrink_to_fit();
+        Some(prog)
+    }
+
+    /// [`Program::lower`] into the storage of `old`, a program no longer
+    /// needed (no allocation once it is large enough). The result has
+    /// spare capacity: [`Program::shrink_to_fit`] it before keeping it.
+    pub fn lower_recycling(block: &Block, old: Option<Program>) -> Option<Program> {
         thread_local! {
             /// Lowering's work arrays, reused (every TB is lowered).
             static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch::default());
         }
+        let (ops, slow) = old.map(|p| (p.ops, p.slow)).unwrap_or_default();
         let mut scratch = SCRATCH.take();
-        let prog = Self::lower_with(block, &mut scratch);
+        let prog = Self::lower_with(block, &mut scratch, ops, slow);
         SCRATCH.set(scratch);
         prog
     }
 
-    /// [`Program::lower`] with its work arrays.
-    fn lower_with(block: &Block, scratch: &mut Scratch) -> Option<Program> {
+    /// Drops the spare capacity of [`Program::lower_recycling`]'s result.
+    pub fn shrink_to_fit(&mut self) {
+        self.ops.shrink_to_fit();
+        self.slow.shrink_to_fit();
+    }
+
+    /// [`Program::lower`] with its work arrays, into `ops` and `slow`.
+    fn lower_with(
+        block: &Block,
+        scratch: &mut Scratch,
+        mut ops: Vec<Op>,
+        mut slow: Vec<Inst>,
+    ) -> Option<Program> {
         let n = block.num_values as usize;
         if n > usize::from(u16::MAX) {
             return None;
@@ -282,12 +303,7 @@ impl Program {
         let off_of = |o: i32| u16::try_from(o).ok().filter(|&o| o <= u16::MAX - 8);
         // Pass 1: what each value is, and how many ops still read it once
         // constants and address offsets are folded.
-        let Scratch {
-            defs,
-            uses,
-            ops,
-            slow,
-        } = scratch;
+        let Scratch { defs, uses } = scratch;
         defs.clear();
         defs.resize(n, Def::Other);
         uses.clear();
@@ -447,8 +463,8 @@ impl Program {
             ops.push(op);
         }
         Some(Program {
-            ops: ops[..].into(),
-            slow: slow[..].into(),
+            ops,
+            slow,
             term: block.term?,
             pc: block.pc,
             num_values: block.num_values,
@@ -469,31 +485,28 @@ impl Program {
         self.pc
     }
 
-    /// A 128-bit fingerprint of the program (its ops, terminator, pc and
+    /// A 64-bit fingerprint of the program (its ops, terminator, pc and
     /// sizes), for a runtime that keeps it instead of the program: equal
     /// programs have equal fingerprints, and different ones differ but
-    /// with a chance of about 2^-128 (two foldhash digests with fixed
-    /// seeds, its "quality" variant: fast, since every TB with first-tier
-    /// code is fingerprinted, and not meant to resist a guest that
-    /// searches for a collision, which would only get its own changed
-    /// code compiled a little early).
+    /// with a chance of about 2^-64 (a foldhash digest with a fixed seed,
+    /// its "quality" variant: fast, since every TB with first-tier code
+    /// is fingerprinted, and not meant to resist a guest that searches
+    /// for a collision, which would only get its own changed code
+    /// compiled a little early).
     /// `None` for a program with ops left to the reference interpreter
     /// (their IR instructions hold floats and are not hashed).
-    pub fn fingerprint(&self) -> Option<u128> {
+    pub fn fingerprint(&self) -> Option<u64> {
         use std::hash::{BuildHasher, Hash, Hasher};
         if !self.slow.is_empty() {
             return None;
         }
-        let digest = |seed: u64| {
-            let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
-            self.ops.hash(&mut h);
-            self.term.hash(&mut h);
-            self.pc.hash(&mut h);
-            self.num_values.hash(&mut h);
-            self.state_len.hash(&mut h);
-            h.finish()
-        };
-        Some(u128::from(digest(1)) << 64 | u128::from(digest(2)))
+        let mut h = foldhash::quality::FixedState::with_seed(1).build_hasher();
+        self.ops.hash(&mut h);
+        self.term.hash(&mut h);
+        self.pc.hash(&mut h);
+        self.num_values.hash(&mut h);
+        self.state_len.hash(&mut h);
+        Some(h.finish())
     }
 
     /// The lowered ops, in the order they run.

@@ -350,22 +350,23 @@ impl Block {
     /// The guest pcs of the direct exits, in [`Block::direct_exits`]'s
     /// order (a pc appears once per exit that leaves for it).
     pub fn direct_targets(&self) -> Vec<u64> {
-        let mut out: Vec<u64> = self
-            .insts
-            .iter()
-            .filter_map(|i| match *i {
-                Inst::ExitIf { pc, .. } => Some(pc),
-                _ => None,
-            })
-            .collect();
-        match self.term {
-            Some(Terminator::Jump { pc }) => out.push(pc),
+        self.direct_targets_iter().collect()
+    }
+
+    /// [`Block::direct_targets`] without the allocation.
+    pub fn direct_targets_iter(&self) -> impl Iterator<Item = u64> + '_ {
+        let side = self.insts.iter().filter_map(|i| match *i {
+            Inst::ExitIf { pc, .. } => Some(pc),
+            _ => None,
+        });
+        let end = match self.term {
+            Some(Terminator::Jump { pc }) => [Some(pc), None],
             Some(Terminator::Branch {
                 taken, not_taken, ..
-            }) => out.extend([taken, not_taken]),
-            _ => {}
-        }
-        out
+            }) => [Some(taken), Some(not_taken)],
+            _ => [None, None],
+        };
+        side.chain(end.into_iter().flatten())
     }
 }
 

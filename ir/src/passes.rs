@@ -16,9 +16,27 @@ use crate::{Block, Inst};
 /// The block's observable behaviour is unchanged: at every point where
 /// translated code can exit, the CPU state is what it was before the pass.
 pub fn dead_state_stores(block: &mut Block) -> usize {
+    thread_local! {
+        /// The pass's work arrays, reused (every TB runs it).
+        static SCRATCH: std::cell::Cell<(Vec<i32>, Vec<bool>)> =
+            const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+    }
+    let (mut overwritten, mut dead) = SCRATCH.take();
+    let removed = dead_state_stores_with(block, &mut overwritten, &mut dead);
+    SCRATCH.set((overwritten, dead));
+    removed
+}
+
+/// [`dead_state_stores`] with its work arrays.
+fn dead_state_stores_with(
+    block: &mut Block,
+    overwritten: &mut Vec<i32>,
+    dead: &mut Vec<bool>,
+) -> usize {
     // Offsets written later with no observation point in between.
-    let mut overwritten: Vec<i32> = Vec::new();
-    let mut dead = vec![false; block.insts.len()];
+    overwritten.clear();
+    dead.clear();
+    dead.resize(block.insts.len(), false);
     for (i, inst) in block.insts.iter().enumerate().rev() {
         match *inst {
             Inst::SetState { offset, .. } => {

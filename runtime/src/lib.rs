@@ -558,20 +558,26 @@ pub(crate) fn translate_at(
 /// watching each page for writes before it reads from it and recording
 /// the pages (see [`tbcache`], invariant 5).
 ///
-/// A page is checked and copied whole on its first fetch, and later
-/// fetches from it read the copy: a block reads its page a few dozen
-/// times, and each checked read takes the guest space's lock and a map
-/// lookup. The copy is as good as the page: a write to it after the watch
-/// makes the block stale (invariant 5) whether it was read before or
-/// after.
+/// A window of [`FETCH_WINDOW`] bytes of a page is checked and copied
+/// on a fetch outside the last one, and later fetches from it read the
+/// copy: a block reads its code a few dozen times, and each checked read
+/// takes the guest space's lock and a map lookup. (Copying the whole
+/// page took 5% of python's start-up.) The copy is as good as the page:
+/// a write to it after the watch makes the block stale (invariant 5)
+/// whether it was read before or after.
 struct Fetch<'a> {
     space: &'a GuestSpace,
     pages: RefCell<Vec<u64>>,
-    /// The guest page number last copied into `bytes`, if any.
-    copied: std::cell::Cell<Option<u64>>,
+    /// The guest page number and the byte range of it last copied into
+    /// `bytes`, if any.
+    copied: std::cell::Cell<Option<(u64, usize, usize)>>,
     /// This thread's page buffer (see [`CODE_PAGE`]), given back on drop.
     bytes: RefCell<Option<Box<[u8; PAGE_SIZE as usize]>>>,
 }
+
+/// Bytes of guest code [`Fetch`] copies at a time (at most; not past
+/// the page's end): most blocks are shorter.
+const FETCH_WINDOW: usize = 256;
 
 thread_local! {
     /// The page buffer [`Fetch`] copies code pages into, reused from
@@ -611,15 +617,20 @@ impl CodeSource for Fetch<'_> {
         let off = (pc % PAGE_SIZE) as usize;
         let mut buf = self.bytes.borrow_mut();
         let bytes = buf.get_or_insert_with(|| Box::new([0; PAGE_SIZE as usize]));
-        if self.copied.get() != Some(page) {
-            // Permissions are per page: if the whole page is not
-            // executable, neither are pc's bytes (and the single read
-            // below reports the fault).
-            let whole = self.space.fetch_code(page * PAGE_SIZE, &mut bytes[..]);
-            self.copied.set(whole.is_ok().then_some(page));
-        }
         // A halfword never straddles a page: pc is 2-aligned.
-        if self.copied.get() == Some(page) && off + 2 <= bytes.len() {
+        let held = |c: Option<(u64, usize, usize)>| matches!(c, Some((p, lo, hi)) if p == page && lo <= off && off + 2 <= hi);
+        if !held(self.copied.get()) {
+            // Permissions are per page: if the window is not executable,
+            // neither are pc's bytes (and the single read below reports
+            // the fault).
+            let lo = off & !63;
+            let hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
+            let window = self
+                .space
+                .fetch_code(page * PAGE_SIZE + lo as u64, &mut bytes[lo..hi]);
+            self.copied.set(window.is_ok().then_some((page, lo, hi)));
+        }
+        if held(self.copied.get()) {
             return Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]));
         }
         let mut b = [0u8; 2];

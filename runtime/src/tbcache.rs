@@ -74,6 +74,7 @@ use cranemu_softmmu::sync::{Mutex, RwLock};
 
 use crate::codecache::{CodeArena, Counter, PlacedCode};
 use crate::stats::{Counters, VcpuStats};
+use cranemu_ir::baseline::Program;
 
 /// Bytes of retired TBs (code plus an estimate of their IR) in one
 /// generation beyond which the cache starts a new generation.
@@ -217,9 +218,8 @@ impl Pages {
 /// What a TB keeps of its block (see [`Tb::new`]).
 enum Body {
     /// [`cranemu_ir::baseline::Program::fingerprint`] of the program of a
-    /// TB with first-tier code, which does not keep the program (as two
-    /// halves: a `u128` would align every TB to 16 bytes).
-    Fingerprint([u64; 2]),
+    /// TB with first-tier code, which does not keep the program.
+    Fingerprint(u64),
     /// The first tier's program, which its loop runs until the TB is
     /// compiled, and the IR if kept. Boxed: most user-mode TBs have
     /// first-tier code, and a TB is 200 bytes without these.
@@ -258,28 +258,33 @@ impl Tb {
         keep_ir: bool,
         first_tier: Option<FirstTierCode<'_>>,
     ) -> Arc<Tb> {
+        thread_local! {
+            /// A program no TB kept, whose storage the next lowering on
+            /// this thread reuses (most TBs keep only a fingerprint).
+            static RECYCLED: std::cell::Cell<Option<Program>> =
+                const { std::cell::Cell::new(None) };
+        }
         let n = ir.direct_exits();
-        let mut baseline = cranemu_ir::baseline::Program::lower(&ir);
+        let mut baseline = Program::lower_recycling(&ir, RECYCLED.take());
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
-        let targets = ir.direct_targets();
-        debug_assert_eq!(targets.len(), n);
-        let ir = (keep_ir || baseline.is_none()).then(|| {
-            // The IR lives as long as the TB: drop the slack of its
-            // growth (a quarter of it on average).
-            ir.insts.shrink_to_fit();
-            ir
-        });
-        Arc::new_cyclic(|me: &Weak<Tb>| {
-            let slots: Box<[Slot]> = targets
-                .iter()
+        let keep_ir = keep_ir || baseline.is_none();
+        let tb = Arc::new_cyclic(|me: &Weak<Tb>| {
+            let slots: Box<[Slot]> = ir
+                .direct_targets_iter()
                 .enumerate()
-                .map(|(index, &pc)| Slot {
+                .map(|(index, pc)| Slot {
                     target: AtomicPtr::new(std::ptr::null_mut()),
                     owner: me.as_ptr() as usize,
                     pc,
                     index: index as u32,
                 })
                 .collect();
+            let ir = keep_ir.then(|| {
+                // The IR lives as long as the TB: drop the slack of its
+                // growth (a quarter of it on average).
+                ir.insts.shrink_to_fit();
+                ir
+            });
             let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
             let mut quick_entry = 0;
             let mut fingerprint = None;
@@ -288,12 +293,20 @@ impl Tb {
                 .zip(baseline.as_ref())
                 .filter(|(first, prog)| ir.is_none() && first.compiler.emits(prog));
             if let Some((first, prog)) = emitted {
-                let slot_ptrs: Vec<cranemu_backend::ExitSlot> = slots
-                    .iter()
-                    .map(|s| &s.target as cranemu_backend::ExitSlot)
-                    .collect();
+                // The slots' addresses, on the stack for most blocks.
+                let mut inline = [std::ptr::null(); 8];
+                let heap: Vec<cranemu_backend::ExitSlot>;
+                let slot_ptrs: &[cranemu_backend::ExitSlot] = if slots.len() <= inline.len() {
+                    for (p, s) in inline.iter_mut().zip(slots.iter()) {
+                        *p = &s.target;
+                    }
+                    &inline[..slots.len()]
+                } else {
+                    heap = slots.iter().map(|s| &s.target as _).collect();
+                    &heap
+                };
                 let code = cranemu_backend::template::TemplateTb {
-                    slots: &slot_ptrs,
+                    slots: slot_ptrs,
                     flags,
                 };
                 let start = first.threshold.saturating_add(1);
@@ -318,10 +331,13 @@ impl Tb {
             }
             let body = match fingerprint {
                 // The code does what the loop would need the program for.
-                Some(f) => Body::Fingerprint([f as u64, (f >> 64) as u64]),
+                Some(f) => Body::Fingerprint(f),
                 None => Body::Kept(Box::new(Kept {
                     ir,
-                    baseline: baseline.take(),
+                    baseline: baseline.take().map(|mut p| {
+                        p.shrink_to_fit();
+                        p
+                    }),
                 })),
             };
             Tb {
@@ -349,7 +365,9 @@ impl Tb {
                 }),
                 me: me.clone(),
             }
-        })
+        });
+        RECYCLED.set(baseline);
+        tb
     }
 
     /// The IR, if the TB kept it (see [`Tb::new`]).
@@ -371,9 +389,9 @@ impl Tb {
 
     /// The fingerprint of its first-tier program, if it has first-tier
     /// code (and so keeps neither the program nor the IR).
-    pub(crate) fn fingerprint(&self) -> Option<u128> {
+    pub(crate) fn fingerprint(&self) -> Option<u64> {
         match self.body {
-            Body::Fingerprint([lo, hi]) => Some(u128::from(lo) | (u128::from(hi) << 64)),
+            Body::Fingerprint(f) => Some(f),
             Body::Kept(_) => None,
         }
     }
