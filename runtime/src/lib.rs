@@ -50,8 +50,10 @@
 //! no per-instruction markers). In user mode that form is emitted as
 //! x86-64 code at translation ([`cranemu_backend::template`], about a
 //! microsecond a block), which chains to and from compiled code, counts
-//! its runs in a packed counter and asks for Cranelift
-//! ([`cranemu_backend::ExitCode::Hot`]) at the JIT threshold; a block it
+//! its runs down in a counter next to its code (`codecache.rs`), asks for
+//! Cranelift ([`cranemu_backend::ExitCode::Hot`]) at the JIT threshold,
+//! and jumps straight to the Cranelift code once that is published (its
+//! entry's `jmp` is re-pointed, as QEMU patches `goto_tb`); a block it
 //! does not emit (floating point, atomics, helper calls), and every block
 //! in system mode, runs in the first tier's loop instead, at about two
 //! thirds of the reference interpreter's cost per block. The reference interpreter
