@@ -20,10 +20,15 @@
 //! op that reads it finds it still in `rax` (`slot_reads`). `rdi` holds
 //! the CPU state throughout (as in the Cranelift code: the `tail` calling
 //! convention passes it there), `rsi` the host address of guest address 0
-//! and `r9` the guest space's size. The code follows the exit protocol of the module doc
-//! (`crate`): it returns an [`ExitCode`] or an exit slot's address, and
-//! tail-calls (`jmp`) a chained successor with its own frame popped, so
-//! it chains to and from Cranelift code freely.
+//! and `r9` the guest space's size. The code follows the exit protocol of
+//! the crate doc: it returns an [`ExitCode`] or an exit slot's address
+//! (without writing `pc` for the latter: the runtime knows each slot's
+//! guest pc), and tail-calls (`jmp`) a chained successor with its own
+//! frame popped, so it chains to and from Cranelift code freely. A
+//! compare whose result only an `ExitIf` or the terminator reads (with
+//! only flag-keeping ops between, such as the update of `icount`) is not
+//! materialized: the branch tests the flags of its `cmp`
+//! (`fuse_compares`).
 //!
 //! The code starts with two stubs that return [`ExitCode::Hot`] and
 //! [`ExitCode::Interrupt`] (`pc` written), then its entry
@@ -45,13 +50,24 @@
 //! loaded only by a block with memory accesses.
 //!
 //! # Guest memory
-//! User mode only. An access checks `address < guest_size` (a cold exit
-//! with [`ExitCode::LoadFault`] or [`ExitCode::StoreFault`] otherwise),
-//! and `aligned` accesses their alignment, then access `rsi + address`.
-//! A host fault there (an unmapped or protected guest page, or the guard
-//! above the guest space for an access straddling its end) is turned into
-//! a guest fault by the runtime's signal handler, which finds the guest pc
-//! in the block's [`CompiledBlock::pc_map`], as for Cranelift code.
+//! User mode only. An access checks `address < guest_size`, and an
+//! `aligned` access its alignment, then accesses `rsi + address`. A
+//! failed check `call`s the block's shared tail for its exit code
+//! ([`ExitCode::LoadFault`], [`ExitCode::StoreFault`] or a misaligned
+//! one), which stores the pushed return address, less one, to
+//! `fault_host_pc` ([`StateLayout::fault_host_pc`]) and returns: ten bytes
+//! of code an access instead of a stub each. The runtime maps that host
+//! pc to the guest pc through the block's [`CompiledBlock::pc_map`],
+//! whose range for an access covers its checks. A host fault at the
+//! access (an unmapped or protected guest page, or the guard above the
+//! guest space for an access straddling its end) is mapped the same way
+//! by the runtime's signal handler, as for Cranelift code.
+//!
+//! # Size
+//! gcc's cc1 translates 115,000 blocks: the code's size is most of what
+//! the first tier adds to a large program's peak RSS. It takes 436 bytes
+//! a block there (602 before the entry, exits, fault paths and branches
+//! were made smaller; BENCHMARKS.md, "Issue 12, sixth step").
 //!
 //! # What is not emitted
 //! [`Compiler::compile`] refuses (returns `None`) a program with ops the
