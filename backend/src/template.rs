@@ -820,10 +820,11 @@ impl<'a> Emitter<'a> {
         self.adjust_frame(0);
     }
 
-    /// `jcc rel8` back to offset `target` (within 128 bytes).
+    /// `jcc rel8` back to offset `target`, which must be within 128
+    /// bytes (else the block is left to the loop: `failed`).
     fn jcc_back(&mut self, cc: u8, target: usize) {
         let rel = target as isize - (self.code.len() as isize + 2);
-        debug_assert!(rel >= -128);
+        self.failed |= rel < -128;
         self.bytes(&[0x70 | cc, rel as i8 as u8]);
     }
 
@@ -1122,7 +1123,10 @@ impl<'a> Emitter<'a> {
     }
 
     /// `jcc` (`cc`: the access is fine) over a `call` of the tail of
-    /// fault exit `code` (bound in `emit_cold`).
+    /// fault exit `code` (bound in `emit_cold`). The tail pops the return
+    /// address rather than returning to it: a host that enforced shadow
+    /// stacks (CET) on this process would stop it there, so the binary
+    /// must not be marked shadow-stack compatible; Rust's are not.
     fn fault_call(&mut self, cc: u8, code: ExitCode) {
         self.bytes(&[0x70 | cc, 5, 0xe8]);
         let at = self.code.len();

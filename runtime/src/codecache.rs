@@ -18,6 +18,11 @@ use std::sync::Arc;
 /// Bytes of address space in each host mapping of the arena.
 const RESERVATION: usize = 1 << 30;
 
+/// The mapping size tried when the host refuses [`RESERVATION`] (strict
+/// overcommit accounting, or an address-space limit): 32 MiB, the
+/// arena's chunk before counters lived in it.
+const SMALL_RESERVATION: usize = 32 << 20;
+
 /// Host page size assumed for keeping counters and code apart (bytes).
 const HOST_PAGE: usize = 4096;
 
@@ -97,24 +102,41 @@ impl CodeArena {
         if self.fits(len, counter) {
             return Ok(());
         }
-        let size = RESERVATION.max((len + counter).next_multiple_of(HOST_PAGE) + 2 * HOST_PAGE);
-        // SAFETY: a fresh anonymous mapping; no existing memory is touched.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                size,
-                libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
+        let least = (len + counter).next_multiple_of(HOST_PAGE) + 2 * HOST_PAGE;
+        let mut last_error = None;
+        let mut mapped = None;
+        for size in [RESERVATION.max(least), SMALL_RESERVATION.max(least)] {
+            // SAFETY: a fresh anonymous mapping; no existing memory is
+            // touched.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    size,
+                    libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                )
+            };
+            if p == libc::MAP_FAILED {
+                last_error = Some(std::io::Error::last_os_error());
+                continue;
+            }
+            // Resident memory grows by the pages used, not by 2 MiB huge
+            // pages (a host with transparent huge pages "always" would
+            // otherwise fault one in for the first counter at the top).
+            // Advice only: its failure changes nothing else.
+            // SAFETY: our fresh mapping.
+            unsafe { libc::madvise(p, size, libc::MADV_NOHUGEPAGE) };
+            mapped = Some((p, size));
+            break;
+        }
+        let Some((p, size)) = mapped else {
             return Err(format!(
                 "mmap of code cache: {}",
-                std::io::Error::last_os_error()
+                last_error.map_or_else(|| "refused".to_string(), |e| e.to_string())
             ));
-        }
+        };
         self.maps.push(Arc::new(Mapping {
             base: p as *mut u8,
             size,
