@@ -240,18 +240,17 @@ impl Compiler {
     /// Whether this tier emits `prog` (see the module doc, "What is not
     /// emitted"); [`Compiler::compile`] returns `None` for the others.
     pub fn emits(&self, prog: &Program) -> bool {
-        !(prog.num_values() > MAX_VALUES
-            || prog.ops().iter().any(|op| match op {
-                Op::Slow { .. } => true,
-                // The division helper knows the ops by their place in
-                // `BinOp::ALL`.
-                Op::Bin { op, .. } | Op::BinI { op, .. } => !BinOp::ALL.contains(op),
-                _ => false,
-            })
-            || matches!(
+        self.emits_shape(prog) && scan(prog, &mut [0; MAX_VALUES as usize]).is_some()
+    }
+
+    /// [`Compiler::emits`]' checks of the program as a whole (its ops are
+    /// checked by [`scan`]).
+    fn emits_shape(&self, prog: &Program) -> bool {
+        prog.num_values() <= MAX_VALUES
+            && !matches!(
                 prog.terminator(),
                 Terminator::JumpIndirect { flags: Some(_), .. }
-            ))
+            )
     }
 
     /// Emits `prog` into `bufs` (`code` and `pc_map` hold the result).
@@ -261,23 +260,16 @@ impl Compiler {
         tb: &TemplateTb<'_>,
         bufs: &mut Buffers,
     ) -> Option<TemplateLayout> {
-        if !self.emits(prog) {
+        if !self.emits_shape(prog) {
             return None;
         }
-        let n_slots = prog
-            .ops()
-            .iter()
-            .filter(|op| matches!(op, Op::ExitIf { .. }))
-            .count()
-            + match prog.terminator() {
-                Terminator::Jump { .. } => 1,
-                Terminator::Branch { .. } => 2,
-                _ => 0,
-            };
-        if n_slots != tb.slots.len() {
+        // Reads of each value (at most MAX_VALUES of them).
+        let mut reads = [0u8; MAX_VALUES as usize];
+        let scan = scan(prog, &mut reads)?;
+        if scan.exits != tb.slots.len() {
             return None;
         }
-        let mut e = Emitter::new(self, prog, tb, std::mem::take(bufs));
+        let mut e = Emitter::new(self, prog, tb, &scan, &reads, std::mem::take(bufs));
         e.entry();
         let mut slots = tb.slots.iter().copied();
         let ops = prog.ops();
@@ -495,20 +487,9 @@ fn keeps_flags(op: &Op) -> bool {
 /// the flags in between ([`keeps_flags`]: the count of retired
 /// instructions, `icount`, is updated before a branch): their code
 /// branches on the flags of the `cmp`, without `setcc`.
-fn fuse_compares(ops: &[Op], term: Terminator, n: usize, fused: &mut Vec<bool>) {
+fn fuse_compares(ops: &[Op], term: Terminator, reads: &[u8], fused: &mut Vec<bool>) {
     fused.clear();
-    fused.resize(n, false);
-    // Reads of each value; `emits` allows no more than MAX_VALUES.
-    let mut reads = [0u8; MAX_VALUES as usize];
-    let t = term_uses(term);
-    for v in ops
-        .iter()
-        .flat_map(|op| operands(op).1)
-        .chain([t])
-        .flatten()
-    {
-        reads[usize::from(v)] = reads[usize::from(v)].saturating_add(1);
-    }
+    fused.resize(reads.len(), false);
     for (i, op) in ops.iter().enumerate() {
         let (Op::Cmp { d, .. } | Op::CmpI { d, .. }) = *op else {
             continue;
@@ -523,6 +504,58 @@ fn fuse_compares(ops: &[Op], term: Terminator, n: usize, fused: &mut Vec<bool>) 
         };
         fused[usize::from(d)] = tested == Some(d);
     }
+}
+
+/// What [`scan`] finds in a program.
+struct Scan {
+    /// Its direct exits: `ExitIf`s, and the terminator's.
+    exits: usize,
+    /// Whether its code calls out ([`Emitter::calls`]).
+    calls: bool,
+    /// Whether it accesses guest memory ([`Emitter::mem`]).
+    mem: bool,
+}
+
+/// One pass over `prog` (whose values must number at most `reads.len()`)
+/// for what the emitter needs to know before it starts: `None` if it has
+/// ops this tier does not emit (see the module doc); else its exits,
+/// calls and memory accesses, with each value's reads counted in
+/// `reads` (saturating).
+fn scan(prog: &Program, reads: &mut [u8]) -> Option<Scan> {
+    let term = prog.terminator();
+    let mut scan = Scan {
+        exits: match term {
+            Terminator::Jump { .. } => 1,
+            Terminator::Branch { .. } => 2,
+            _ => 0,
+        },
+        calls: matches!(term, Terminator::JumpIndirect { .. }),
+        mem: false,
+    };
+    let count = |reads: &mut [u8], v: u16| -> Option<()> {
+        let r = reads.get_mut(usize::from(v))?;
+        *r = r.saturating_add(1);
+        Some(())
+    };
+    for op in prog.ops() {
+        match *op {
+            Op::Slow { .. } => return None,
+            // The division helper knows the ops by their place in
+            // `BinOp::ALL`.
+            Op::Bin { op, .. } | Op::BinI { op, .. } if !BinOp::ALL.contains(&op) => return None,
+            Op::Bin { op, .. } | Op::BinI { op, .. } => scan.calls |= calls_helper(op),
+            Op::ExitIf { .. } => scan.exits += 1,
+            Op::Load { .. } | Op::Store { .. } => scan.mem = true,
+            _ => {}
+        }
+        for v in operands(op).1.into_iter().flatten() {
+            count(reads, v)?;
+        }
+    }
+    if let Some(v) = term_uses(term) {
+        count(reads, v)?;
+    }
+    Some(scan)
 }
 
 /// The value the terminator branches on, if it is a branch.
@@ -561,6 +594,8 @@ impl<'a> Emitter<'a> {
         c: &'a Compiler,
         prog: &'a Program,
         tb: &'a TemplateTb<'a>,
+        scan: &Scan,
+        reads: &[u8],
         bufs: Buffers,
     ) -> Emitter<'a> {
         let Buffers {
@@ -574,31 +609,22 @@ impl<'a> Emitter<'a> {
         let n = prog.num_values() as usize;
         let ops = prog.ops();
         let term = term_uses(prog.terminator());
-        fuse_compares(ops, prog.terminator(), n, &mut fused);
+        fuse_compares(ops, prog.terminator(), &reads[..n], &mut fused);
         slot_reads(ops, term, &fused, &mut needs_slot);
         slot.clear();
         slot.resize(n, 0);
         code.clear();
         pc_map.clear();
         cold.clear();
+        // Slots in value order (the order ops define them in).
         let mut slots = 0u16;
-        for op in ops {
-            if let (Some(d), _) = operands(op) {
-                if needs_slot[usize::from(d)] {
-                    slot[usize::from(d)] = slots;
-                    slots += 1;
-                }
+        for (v, &needs) in needs_slot.iter().enumerate() {
+            if needs {
+                slot[v] = slots;
+                slots += 1;
             }
         }
-        let calls = matches!(prog.terminator(), Terminator::JumpIndirect { .. })
-            || ops.iter().any(|op| match *op {
-                Op::Bin { op, .. } => calls_helper(op),
-                Op::BinI { op, .. } => calls_helper(op),
-                _ => false,
-            });
-        let mem = ops
-            .iter()
-            .any(|op| matches!(op, Op::Load { .. } | Op::Store { .. }));
+        let (calls, mem) = (scan.calls, scan.mem);
         let cpu_slot = 8 * i32::from(slots);
         let frame = if calls {
             let frame = cpu_slot + 8;
