@@ -485,30 +485,6 @@ impl Program {
         self.pc
     }
 
-    /// A 64-bit fingerprint of the program (its ops, terminator, pc and
-    /// sizes), for a runtime that keeps it instead of the program: equal
-    /// programs have equal fingerprints, and different ones differ but
-    /// with a chance of about 2^-64 (a foldhash digest with a fixed seed,
-    /// its "quality" variant: fast, since every TB with first-tier code
-    /// is fingerprinted, and not meant to resist a guest that searches
-    /// for a collision, which would only get its own changed code
-    /// compiled a little early).
-    /// `None` for a program with ops left to the reference interpreter
-    /// (their IR instructions hold floats and are not hashed).
-    pub fn fingerprint(&self) -> Option<u64> {
-        use std::hash::{BuildHasher, Hash, Hasher};
-        if !self.slow.is_empty() {
-            return None;
-        }
-        let mut h = foldhash::quality::FixedState::with_seed(1).build_hasher();
-        self.ops.hash(&mut h);
-        self.term.hash(&mut h);
-        self.pc.hash(&mut h);
-        self.num_values.hash(&mut h);
-        self.state_len.hash(&mut h);
-        Some(h.finish())
-    }
-
     /// The lowered ops, in the order they run.
     pub fn ops(&self) -> &[Op] {
         &self.ops
@@ -856,37 +832,6 @@ mod tests {
             .ops
             .iter()
             .any(|op| matches!(op, Op::SetConst { imm: 5, .. })));
-    }
-
-    /// Programs lowered from the same block have the same fingerprint;
-    /// another immediate gives another; slow ops give none.
-    #[test]
-    fn fingerprints_tell_programs_apart() {
-        let block_with = |imm: u64| {
-            let mut block = Block::new(0x1000);
-            let mut b = Builder::new(&mut block);
-            b.insn_start(0x1000, 4);
-            let x = b.get_state(0x10);
-            let y = b.binary_imm(BinOp::Iadd, x, imm);
-            b.set_state(0x18, y);
-            b.terminate(Terminator::Jump { pc: 0x1004 });
-            block
-        };
-        let fp = |imm| {
-            Program::lower(&block_with(imm))
-                .expect("lowers")
-                .fingerprint()
-        };
-        assert!(fp(5).is_some());
-        assert_eq!(fp(5), fp(5));
-        assert_ne!(fp(5), fp(6));
-        let mut block = Block::new(0x1000);
-        let mut b = Builder::new(&mut block);
-        b.insn_start(0x1000, 4);
-        b.fence(crate::FenceKind::StoreLoad);
-        b.terminate(Terminator::Jump { pc: 0x1004 });
-        let prog = Program::lower(&block).expect("lowers");
-        assert!(prog.needs_fp_env() && prog.fingerprint().is_none());
     }
 
     /// Blocks past the form's limits are left to the reference interpreter.

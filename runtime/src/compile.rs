@@ -347,8 +347,9 @@ pub(crate) fn compile_tb(
 
 /// The IR to compile `t` from, when it did not keep its own
 /// (`Ok(None)`: use [`Tb::ir`]): its guest code translated again from `space`
-/// (user mode), if that lowers to the same first-tier program as the TB's
-/// and reads the same pages. `Err(())` if the code is not the TB's any
+/// (user mode), if that reads the same pages and the same code (the
+/// code hash that a TB with first-tier code keeps, `translate_at`'s) or
+/// lowers to the same first-tier program as the TB's. `Err(())` if the code is not the TB's any
 /// more (changed or unmapped since), or there is no `space` to read it
 /// from. Reading the code again watches its pages again, as the first
 /// translation did (a page the guest wrote since, which was released, is
@@ -364,12 +365,12 @@ fn fresh_ir(
     let Some(space) = space else {
         return Err(());
     };
-    let (translated, pages) = crate::translate_at(space, config, t.pc, t.flags);
+    let (translated, pages, hash) = crate::translate_at(space, config, t.pc, t.flags);
     let ir = translated.ir;
-    let fresh = Program::lower(&ir);
     let same_program = match (t.baseline(), t.fingerprint()) {
-        (Some(prog), _) => fresh.as_ref() == Some(prog),
-        (None, Some(f)) => fresh.and_then(|p| p.fingerprint()) == Some(f),
+        (Some(prog), _) => Program::lower(&ir).as_ref() == Some(prog),
+        // The same guest code, fetched the same way.
+        (None, Some(f)) => hash == f,
         (None, None) => return Err(()),
     };
     let same = pages == t.pages() && same_program;
@@ -401,9 +402,9 @@ mod tests {
         space.map(CODE, 0x1000, Prot::RX, true).expect("map");
         space.write_force(CODE, &code(5)).expect("write");
         let config = EngineConfig::default();
-        let (t, pages) = crate::translate_at(&space, &config, CODE, 0);
+        let (t, pages, hash) = crate::translate_at(&space, &config, CODE, 0);
         let ir = t.ir;
-        let tb = Tb::new(ir, CODE, pages, false, None);
+        let tb = Tb::new(ir, CODE, pages, hash, false, None);
         assert!(tb.ir().is_none() && tb.baseline().is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
@@ -421,9 +422,31 @@ mod tests {
             crate::translate_at(&space, &config, CODE, 0).0.ir,
             CODE,
             vec![],
+            0,
             true,
             None,
         );
         assert!(matches!(fresh_ir(&kept, &config, None), Ok(None)));
+    }
+
+    /// The hash of the guest code that a TB with first-tier code keeps
+    /// instead of its program: the same for the same code, another for
+    /// other code (one immediate) or for code that can no longer be
+    /// fetched.
+    #[test]
+    fn the_code_hash_follows_the_code() {
+        let space = GuestSpace::new().expect("guest space");
+        space.map(CODE, 0x1000, Prot::RX, true).expect("map");
+        space.write_force(CODE, &code(5)).expect("write");
+        let config = EngineConfig::default();
+        let hash = || crate::translate_at(&space, &config, CODE, 0).2;
+        let five = hash();
+        assert_eq!(hash(), five);
+        space.write_force(CODE, &code(6)).expect("write");
+        assert_ne!(hash(), five);
+        space.write_force(CODE, &code(5)).expect("write");
+        assert_eq!(hash(), five);
+        space.unmap(CODE, 0x1000).expect("unmap");
+        assert_ne!(hash(), five);
     }
 }

@@ -536,15 +536,20 @@ impl interp::Memory for InterpMemory<'_> {
 
 /// Translates the user-mode guest code at `pc` under TB flags `flags`
 /// (the block, with the dead-store pass run), watching the pages it
-/// reads; the block and those pages. [`Engine::translate`] makes a TB
-/// of it, and the compile thread translates a TB that kept no IR again
-/// with it (`compile::fresh_ir`).
+/// reads; the block, those pages, and a 64-bit hash of the code it read
+/// (each halfword fetched, in order, and each failed fetch: the same
+/// code translated again under the same flags gives the same hash; a
+/// change gives another but by chance, about 2^-64, and is not meant to
+/// resist a guest that searches for a collision, which would only get
+/// its own changed code compiled a little early). [`Engine::translate`]
+/// makes a TB of it, and the compile thread translates a TB that kept no
+/// IR again with it (`compile::fresh_ir`).
 pub(crate) fn translate_at(
     space: &GuestSpace,
     config: &EngineConfig,
     pc: u64,
     flags: u64,
-) -> (cranemu_frontend::translate::TranslatedBlock, Vec<u64>) {
+) -> (cranemu_frontend::translate::TranslatedBlock, Vec<u64>, u64) {
     let fetch = Fetch::new(space);
     let opts = TranslateOptions {
         max_insns: config.max_block_insns,
@@ -553,7 +558,7 @@ pub(crate) fn translate_at(
     };
     let mut t = translate_block(&fetch, pc, flags, &opts);
     cranemu_ir::passes::dead_state_stores(&mut t.ir);
-    (t, fetch.pages.take())
+    (t, fetch.pages.take(), fetch.hash.get())
 }
 
 /// Reads guest code through the guest space's execute permission,
@@ -573,6 +578,8 @@ struct Fetch<'a> {
     /// The guest page number and the byte range of it last copied into
     /// `bytes`, if any.
     copied: std::cell::Cell<Option<(u64, usize, usize)>>,
+    /// The hash of what was fetched so far (see [`translate_at`]).
+    hash: std::cell::Cell<u64>,
     /// This thread's page buffer (see [`CODE_PAGE`]), given back on drop.
     bytes: RefCell<Option<Box<[u8; PAGE_SIZE as usize]>>>,
 }
@@ -595,6 +602,7 @@ impl<'a> Fetch<'a> {
             space,
             pages: RefCell::new(Vec::new()),
             copied: std::cell::Cell::new(None),
+            hash: std::cell::Cell::new(0),
             bytes: RefCell::new(bytes),
         }
     }
@@ -632,12 +640,21 @@ impl CodeSource for Fetch<'_> {
                 .fetch_code(page * PAGE_SIZE + lo as u64, &mut bytes[lo..hi]);
             self.copied.set(window.is_ok().then_some((page, lo, hi)));
         }
-        if held(self.copied.get()) {
-            return Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]));
-        }
-        let mut b = [0u8; 2];
-        self.space.fetch_code(pc, &mut b).map_err(|f| f.addr)?;
-        Ok(u16::from_le_bytes(b))
+        let fetched = if held(self.copied.get()) {
+            Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]))
+        } else {
+            let mut b = [0u8; 2];
+            self.space
+                .fetch_code(pc, &mut b)
+                .map(|()| u16::from_le_bytes(b))
+                .map_err(|f| f.addr)
+        };
+        // Hashed in fetch order; a failed fetch mixes in a value no
+        // halfword has.
+        let x = fetched.map_or(1 << 16, u64::from);
+        let h = (self.hash.get().rotate_left(21) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.hash.set(h);
+        fetched
     }
 }
 
@@ -791,7 +808,7 @@ impl Engine {
         counters: &Counters,
     ) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
-        let (tb, pages) = translate_at(&self.space, &self.config, pc, flags);
+        let (tb, pages, code_hash) = translate_at(&self.space, &self.config, pc, flags);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
                 return Err(Error::Codegen(format!(
@@ -820,7 +837,7 @@ impl Engine {
                 generation,
                 threshold: self.config.jit_threshold,
             });
-        let tb = Tb::new(tb.ir, pc, pages, keep_ir, first_tier);
+        let tb = Tb::new(tb.ir, pc, pages, code_hash, keep_ir, first_tier);
         if let Some((code, len)) = tb.first_tier_code() {
             Counters::bump(&counters.first_tier_code);
             Counters::add(&counters.first_tier_code_bytes, len as u64);

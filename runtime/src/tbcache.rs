@@ -217,8 +217,8 @@ impl Pages {
 
 /// What a TB keeps of its block (see [`Tb::new`]).
 enum Body {
-    /// [`cranemu_ir::baseline::Program::fingerprint`] of the program of a
-    /// TB with first-tier code, which does not keep the program.
+    /// The hash of the guest code of a TB with first-tier code, which
+    /// keeps neither its program nor its IR (`translate_at`'s hash).
     Fingerprint(u64),
     /// The first tier's program, which its loop runs until the TB is
     /// compiled, and the IR if kept. Boxed: most user-mode TBs have
@@ -248,13 +248,15 @@ impl Tb {
     ///
     /// With `first_tier`, the TB's first-tier program is emitted as host
     /// code too ([`cranemu_backend::template`]) if that tier emits it;
-    /// the TB then keeps the program's fingerprint instead of the program.
-    /// If the code cannot be placed (no executable memory left), the TB
-    /// keeps its program and runs in the first tier's loop.
+    /// the TB then keeps `code_hash`, the hash of the guest code it was
+    /// translated from (`translate_at`'s), instead of the program. If the
+    /// code cannot be placed (no executable memory left), the TB keeps
+    /// its program and runs in the first tier's loop.
     pub(crate) fn new(
         mut ir: cranemu_ir::Block,
         phys: u64,
         pages: Vec<u64>,
+        code_hash: u64,
         keep_ir: bool,
         first_tier: Option<FirstTierCode<'_>>,
     ) -> Arc<Tb> {
@@ -327,7 +329,7 @@ impl Tb {
                     quick_entry = off;
                     len = n as u32;
                     packed = Some(counter);
-                    fingerprint = prog.fingerprint();
+                    fingerprint = Some(code_hash);
                 }
             }
             let body = match fingerprint {
@@ -388,8 +390,8 @@ impl Tb {
         }
     }
 
-    /// The fingerprint of its first-tier program, if it has first-tier
-    /// code (and so keeps neither the program nor the IR).
+    /// The hash of its guest code (`translate_at`'s), if it has
+    /// first-tier code (and so keeps neither the program nor the IR).
     pub(crate) fn fingerprint(&self) -> Option<u64> {
         match self.body {
             Body::Fingerprint(f) => Some(f),
