@@ -33,6 +33,31 @@ fn translation_logs_go_to_the_log_file() {
     assert!(text.contains("OUT: 0x1114c") && text.contains("push rbp"));
 }
 
+/// With the JIT threshold above zero, blocks first get first-tier code,
+/// which `-d out_asm` shows too: the exit stubs, then the entry's
+/// forwarding `jmp` and its run counter.
+#[test]
+fn out_asm_shows_first_tier_code() {
+    if runner().is_some() {
+        return;
+    }
+    let log = scratch_dir("cli-log-tier1").join("d.log");
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(["-d", "out_asm", "-D"])
+        .arg(&log)
+        .arg(hello())
+        .run();
+    out.assert_success();
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    let first = text
+        .split("\n\n")
+        .find(|b| b.starts_with("OUT: 0x1114c") && b.contains("first tier (entry 0x"))
+        .unwrap_or_else(|| panic!("no first-tier code for 0x1114c: {}", truncate(&text, 2000)));
+    assert!(first.contains("sub dword ptr [rip"), "{first}");
+    assert!(first.contains("ret"), "{first}");
+}
+
 #[test]
 fn strace_and_stats_report_on_stderr() {
     if runner().is_some() {
