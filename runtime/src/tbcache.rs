@@ -112,7 +112,7 @@ pub(crate) struct Tb {
     /// Guest instructions it covers.
     pub(crate) guest_insns: u32,
     /// What it keeps of its block: the first tier's program or its IR,
-    /// or only the program's fingerprint if it has first-tier code.
+    /// or only a hash of its guest code if it has first-tier code.
     body: Body,
     /// The address its first instruction was read from: the guest
     /// physical address in system mode, the pc again in user mode. Part
@@ -230,7 +230,7 @@ enum Body {
 struct Kept {
     /// The IR, if kept; otherwise the compiler translates the guest code
     /// again when the TB is hot, and compiles it only if that gives the
-    /// same program (`compile::fresh_ir`). IR was most of a large
+    /// same program from the same pages (`compile::fresh_ir`). IR was most of a large
     /// program's heap (gcc's cc1: 125 MB of 290 MB).
     ir: Option<cranemu_ir::Block>,
     /// The IR lowered for the first tier; `None` for a block beyond its
@@ -262,7 +262,7 @@ impl Tb {
     ) -> Arc<Tb> {
         thread_local! {
             /// A program no TB kept, whose storage the next lowering on
-            /// this thread reuses (most TBs keep only a fingerprint).
+            /// this thread reuses (most TBs keep only a code hash).
             static RECYCLED: std::cell::Cell<Option<Program>> =
                 const { std::cell::Cell::new(None) };
         }
