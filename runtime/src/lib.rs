@@ -101,13 +101,16 @@ mod codecache;
 mod compile;
 mod compileq;
 mod exec;
+mod fetch;
 pub mod perfmap;
 mod single;
 mod stats;
 pub mod system;
 mod tbcache;
 
-use std::cell::{RefCell, UnsafeCell};
+use fetch::translate_at;
+
+use std::cell::UnsafeCell;
 use std::io::Write;
 use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -121,10 +124,9 @@ use cranemu_backend::{
     JUMP_CACHE_ENTRIES,
 };
 use cranemu_frontend::helpers::{enter_guest_fp, leave_guest_fp};
-use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
 pub use cranemu_frontend::{CpuState, Exception, Trap};
 use cranemu_ir::{interp, MemSize};
-use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_BELOW, GUARD_SIZE, PAGE_SIZE};
+use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_BELOW, GUARD_SIZE};
 
 use compile::compile_tb;
 use compileq::CompileQueue;
@@ -531,130 +533,6 @@ impl interp::Memory for InterpMemory<'_> {
                 }
             })
             .map_err(|_| ())
-    }
-}
-
-/// Translates the user-mode guest code at `pc` under TB flags `flags`
-/// (the block, with the dead-store pass run), watching the pages it
-/// reads; the block, those pages, and a 64-bit hash of the code it read
-/// (each halfword fetched, in order, and each failed fetch: the same
-/// code translated again under the same flags gives the same hash; a
-/// change gives another but by chance, about 2^-64, and is not meant to
-/// resist a guest that searches for a collision, which would only get
-/// its own changed code compiled a little early). [`Engine::translate`]
-/// makes a TB of it, and the compile thread translates a TB that kept no
-/// IR again with it (`compile::fresh_ir`).
-pub(crate) fn translate_at(
-    space: &GuestSpace,
-    config: &EngineConfig,
-    pc: u64,
-    flags: u64,
-) -> (cranemu_frontend::translate::TranslatedBlock, Vec<u64>, u64) {
-    let fetch = Fetch::new(space);
-    let opts = TranslateOptions {
-        max_insns: config.max_block_insns,
-        count_insns: config.count_insns,
-        superblocks: config.superblocks,
-    };
-    let mut t = translate_block(&fetch, pc, flags, &opts);
-    cranemu_ir::passes::dead_state_stores(&mut t.ir);
-    (t, fetch.pages.take(), fetch.hash.get())
-}
-
-/// Reads guest code through the guest space's execute permission,
-/// watching each page for writes before it reads from it and recording
-/// the pages (see [`tbcache`], invariant 5).
-///
-/// A window of [`FETCH_WINDOW`] bytes of a page is checked and copied
-/// on a fetch outside the last one, and later fetches from it read the
-/// copy: a block reads its code a few dozen times, and each checked read
-/// takes the guest space's lock and a map lookup. (Copying the whole
-/// page took 5% of python's start-up.) The copy is as good as the page:
-/// a write to it after the watch makes the block stale (invariant 5)
-/// whether it was read before or after.
-struct Fetch<'a> {
-    space: &'a GuestSpace,
-    pages: RefCell<Vec<u64>>,
-    /// The guest page number and the byte range of it last copied into
-    /// `bytes`, if any.
-    copied: std::cell::Cell<Option<(u64, usize, usize)>>,
-    /// The hash of what was fetched so far (see [`translate_at`]).
-    hash: std::cell::Cell<u64>,
-    /// This thread's page buffer (see [`CODE_PAGE`]), given back on drop.
-    bytes: RefCell<Option<Box<[u8; PAGE_SIZE as usize]>>>,
-}
-
-/// Bytes of guest code [`Fetch`] copies at a time (at most; not past
-/// the page's end): most blocks are shorter.
-const FETCH_WINDOW: usize = 256;
-
-thread_local! {
-    /// The page buffer [`Fetch`] copies code pages into, reused from
-    /// block to block (allocating and zeroing one per block showed).
-    static CODE_PAGE: std::cell::Cell<Option<Box<[u8; PAGE_SIZE as usize]>>> =
-        const { std::cell::Cell::new(None) };
-}
-
-impl<'a> Fetch<'a> {
-    fn new(space: &'a GuestSpace) -> Fetch<'a> {
-        let bytes = CODE_PAGE.take();
-        Fetch {
-            space,
-            pages: RefCell::new(Vec::new()),
-            copied: std::cell::Cell::new(None),
-            hash: std::cell::Cell::new(0),
-            bytes: RefCell::new(bytes),
-        }
-    }
-}
-
-impl Drop for Fetch<'_> {
-    fn drop(&mut self) {
-        CODE_PAGE.set(self.bytes.get_mut().take());
-    }
-}
-
-impl CodeSource for Fetch<'_> {
-    fn fetch_u16(&self, pc: u64) -> std::result::Result<u16, u64> {
-        let page = pc / PAGE_SIZE;
-        {
-            let mut pages = self.pages.borrow_mut();
-            if !pages.contains(&page) {
-                self.space.watch_code_page(pc);
-                pages.push(page);
-            }
-        }
-        let off = (pc % PAGE_SIZE) as usize;
-        let mut buf = self.bytes.borrow_mut();
-        let bytes = buf.get_or_insert_with(|| Box::new([0; PAGE_SIZE as usize]));
-        // A halfword never straddles a page: pc is 2-aligned.
-        let held = |c: Option<(u64, usize, usize)>| matches!(c, Some((p, lo, hi)) if p == page && lo <= off && off + 2 <= hi);
-        if !held(self.copied.get()) {
-            // Permissions are per page: if the window is not executable,
-            // neither are pc's bytes (and the single read below reports
-            // the fault).
-            let lo = off & !63;
-            let hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
-            let window = self
-                .space
-                .fetch_code(page * PAGE_SIZE + lo as u64, &mut bytes[lo..hi]);
-            self.copied.set(window.is_ok().then_some((page, lo, hi)));
-        }
-        let fetched = if held(self.copied.get()) {
-            Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]))
-        } else {
-            let mut b = [0u8; 2];
-            self.space
-                .fetch_code(pc, &mut b)
-                .map(|()| u16::from_le_bytes(b))
-                .map_err(|f| f.addr)
-        };
-        // Hashed in fetch order; a failed fetch mixes in a value no
-        // halfword has.
-        let x = fetched.map_or(1 << 16, u64::from);
-        let h = (self.hash.get().rotate_left(21) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.hash.set(h);
-        fetched
     }
 }
 
