@@ -9,21 +9,32 @@ fn hello() -> std::path::PathBuf {
     repo().join("tests/guest/bin/hello")
 }
 
+/// Runs `hello` with options `args` and `-D` a log file in scratch
+/// directory `dir`; its stdout and the log's text.
+fn run_logged(dir: &str, args: &[&str]) -> (String, String) {
+    let log = scratch_dir(dir).join("d.log");
+    let out = cranemu_cmd()
+        .arg("run")
+        .args(args)
+        .arg("-D")
+        .arg(&log)
+        .arg(hello())
+        .run();
+    out.assert_success();
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    (out.stdout_str(), text)
+}
+
 #[test]
 fn translation_logs_go_to_the_log_file() {
     if runner().is_some() {
         return;
     }
-    let log = scratch_dir("cli-log").join("d.log");
-    let out = cranemu_cmd()
-        .arg("run")
-        .args(["-jit-threshold", "0", "-d", "in_asm,op,out_asm", "-D"])
-        .arg(&log)
-        .arg(hello())
-        .run();
-    out.assert_success();
-    assert!(out.stdout_str().contains("hello from cranemu"));
-    let text = std::fs::read_to_string(&log).expect("log file written");
+    let (stdout, text) = run_logged(
+        "cli-log",
+        &["-jit-threshold", "0", "-d", "in_asm,op,out_asm"],
+    );
+    assert!(stdout.contains("hello from cranemu"));
     // The entry point's first instruction, as the disassembler prints it.
     assert!(text.contains("IN: 0x1114c"), "{}", truncate(&text, 2000));
     assert!(text.contains("auipc gp, 2"), "{}", truncate(&text, 2000));
@@ -41,15 +52,7 @@ fn out_asm_shows_first_tier_code() {
     if runner().is_some() {
         return;
     }
-    let log = scratch_dir("cli-log-tier1").join("d.log");
-    let out = cranemu_cmd()
-        .arg("run")
-        .args(["-d", "out_asm", "-D"])
-        .arg(&log)
-        .arg(hello())
-        .run();
-    out.assert_success();
-    let text = std::fs::read_to_string(&log).expect("log file written");
+    let (_, text) = run_logged("cli-log-tier1", &["-d", "out_asm"]);
     let first = text
         .split("\n\n")
         .find(|b| b.starts_with("OUT: 0x1114c") && b.contains("first tier (entry 0x"))

@@ -482,11 +482,12 @@ fn keeps_flags(op: &Op) -> bool {
     )
 }
 
-/// Marks in `fused` (by value, `n` of them) the compares whose result
-/// only an `ExitIf` or the terminator reads, with only ops that keep
-/// the flags in between ([`keeps_flags`]: the count of retired
-/// instructions, `icount`, is updated before a branch): their code
-/// branches on the flags of the `cmp`, without `setcc`.
+/// Marks in `fused` (by value) the compares whose result only an
+/// `ExitIf` or the terminator reads (`reads`: each value's reads, from
+/// [`scan`]), with only ops that keep the flags in between
+/// ([`keeps_flags`]: the count of retired instructions, `icount`, is
+/// updated before a branch): their code branches on the flags of the
+/// `cmp`, without `setcc`.
 fn fuse_compares(ops: &[Op], term: Terminator, reads: &[u8], fused: &mut Vec<bool>) {
     fused.clear();
     fused.resize(reads.len(), false);

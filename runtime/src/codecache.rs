@@ -215,7 +215,7 @@ pub(crate) struct PlacedCode {
     map: PcMap,
 }
 
-/// The ranges of a [`PcMap`]: each range's first byte (from the start
+/// A [`PlacedCode`]'s ranges: each range's first byte (from the start
 /// of the code), and the guest pc of its instruction.
 enum PcMap {
     /// Guest pcs as distances from `base` (8 bytes a range).

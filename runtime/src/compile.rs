@@ -346,14 +346,15 @@ pub(crate) fn compile_tb(
 }
 
 /// The IR to compile `t` from, when it did not keep its own
-/// (`Ok(None)`: use [`Tb::ir`]): its guest code translated again from `space`
-/// (user mode), if that reads the same pages and the same code (the
-/// code hash that a TB with first-tier code keeps, `translate_at`'s) or
-/// lowers to the same first-tier program as the TB's. `Err(())` if the code is not the TB's any
-/// more (changed or unmapped since), or there is no `space` to read it
-/// from. Reading the code again watches its pages again, as the first
-/// translation did (a page the guest wrote since, which was released, is
-/// write-protected once more: one more fault if the guest writes it).
+/// (`Ok(None)`: use [`Tb::ir`]): its guest code translated again from
+/// `space` (user mode), if that reads the same pages and either the same
+/// code (the code hash that a TB with first-tier code keeps,
+/// `translate_at`'s) or code that lowers to the TB's first-tier program.
+/// `Err(())` if the code is not the TB's any more (changed or unmapped
+/// since), or there is no `space` to read it from. Reading the code again
+/// watches its pages again, as the first translation did (a page the
+/// guest wrote since, which was released, is write-protected once more:
+/// one more fault if the guest writes it).
 fn fresh_ir(
     t: &Tb,
     config: &EngineConfig,

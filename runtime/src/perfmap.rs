@@ -9,10 +9,10 @@
 //! code, when it is translated: its host address, its host code size in
 //! bytes, and a name that the embedder's namer gives from the block's
 //! guest pc (linux-user: `guest:SYMBOL+0xOFF@0xPC`, or `guest:0xPC` where
-//! no symbol is known), after [`FIRST_TIER_PREFIX`] for first-tier code. Blocks freed with an old cache
-//! generation keep their lines: perf takes the latest line that covers
-//! an address, and a later block placed at the same address gets a new
-//! line.
+//! no symbol is known), after [`FIRST_TIER_PREFIX`] for first-tier code.
+//! Blocks freed with an old cache generation keep their lines: perf takes
+//! the latest line that covers an address, and a later block placed at
+//! the same address gets a new line.
 //!
 //! Forks: a guest `fork` is a host `fork`, and the child is a new process
 //! with its own pid that still runs the code its parent placed. Its first

@@ -134,5 +134,9 @@ impl Engine {
 
 /// Each of `block`'s exit slots `slots` with the guest pc it leads to.
 fn exits_of(block: &cranemu_ir::Block, slots: &[ExitSlot]) -> Vec<(ExitSlot, u64)> {
-    slots.iter().copied().zip(block.direct_targets()).collect()
+    slots
+        .iter()
+        .copied()
+        .zip(block.direct_targets_iter())
+        .collect()
 }

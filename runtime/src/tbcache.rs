@@ -289,7 +289,6 @@ impl Tb {
             });
             let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
             let mut quick_entry = 0;
-            let mut fingerprint = None;
             let emitted = first_tier
                 .as_ref()
                 .zip(baseline.as_ref())
@@ -317,6 +316,8 @@ impl Tb {
                     .compiler
                     .compile_with(prog, &code, |code, pc_map, layout| {
                         let n = code.len();
+                        // (The stubs before the entry take under 64 bytes;
+                        // a longer run would leave the TB to the loop.)
                         let off = u8::try_from(layout.entry).map_err(|_| String::new())?;
                         first
                             .generation
@@ -329,12 +330,11 @@ impl Tb {
                     quick_entry = off;
                     len = n as u32;
                     packed = Some(counter);
-                    fingerprint = Some(code_hash);
                 }
             }
-            let body = match fingerprint {
+            let body = match packed {
                 // The code does what the loop would need the program for.
-                Some(f) => Body::Fingerprint(f),
+                Some(_) => Body::Fingerprint(code_hash),
                 None => Body::Kept(Box::new(Kept {
                     ir,
                     baseline: baseline.take().map(|mut p| {
@@ -422,8 +422,7 @@ impl Tb {
     /// Bytes of its first-tier code, if it has such code (until its
     /// Cranelift code is published; all its code's bytes after that).
     pub(crate) fn first_tier_len(&self) -> Option<usize> {
-        (!self.quick.load(Ordering::Relaxed).is_null())
-            .then(|| self.code_len.load(Ordering::Relaxed) as usize)
+        self.first_tier_code().map(|(_, len)| len)
     }
 
     /// Whether running the TB in the first tier ([`Tb::run_cold`]) may
@@ -688,16 +687,22 @@ impl Generation {
     }
 
     /// [`Generation::place`] of `code` with its host-pc -> guest-pc map
-    /// `pc_map`. A block with an empty map (no guest memory access, so
-    /// no host fault to resolve) is not indexed.
+    /// `pc_map`.
     pub(crate) fn place_parts(&self, code: &[u8], pc_map: &[PcRange]) -> Result<*const u8, String> {
         let placed = self.arena.lock().place(code)?;
+        self.index_code(placed, code.len(), pc_map);
+        Ok(placed)
+    }
+
+    /// Records the host-pc -> guest-pc map of `len` bytes of code placed
+    /// at `placed`, unless it is empty (no guest memory access, so no
+    /// host fault to resolve).
+    fn index_code(&self, placed: *const u8, len: usize, pc_map: &[PcRange]) {
         if !pc_map.is_empty() {
             self.code_index
                 .write()
-                .insert(placed as usize, PlacedCode::new(code.len(), pc_map));
+                .insert(placed as usize, PlacedCode::new(len, pc_map));
         }
-        Ok(placed)
     }
 
     /// Places a block's first-tier code (`cranemu_backend::template`)
@@ -717,11 +722,7 @@ impl Generation {
                 .place_counted(code, start, |code, at, counter| {
                     cranemu_backend::template::link_counter(code, layout, at, counter)
                 })?;
-        if !pc_map.is_empty() {
-            self.code_index
-                .write()
-                .insert(placed as usize, PlacedCode::new(code.len(), pc_map));
-        }
+        self.index_code(placed, code.len(), pc_map);
         // SAFETY: `layout.entry` is inside the code just placed.
         Ok((unsafe { placed.add(layout.entry) }, counter))
     }
