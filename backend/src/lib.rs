@@ -9,8 +9,9 @@
 //! ([`Backend::compile_region`]) is several TBs lowered one after the
 //! other into one function: a direct exit to a member's pc is a jump
 //! inside the function, so a loop made of several TBs (or of one TB that
-//! jumps to itself) runs as a host loop, with only the interrupt check at
-//! each member's start between iterations.
+//! jumps to itself) runs as a host loop, with only the interrupt check
+//! between iterations: at the function's entry and at each member that a
+//! backward jump inside the function reaches (every loop has one).
 //!
 //! # Leaving a block: the exit protocol
 //! A TB returns an `i64` to the execution loop:
@@ -555,9 +556,10 @@ impl Backend {
     /// member to the pc of a member is a jump inside the function (a loop
     /// of TBs becomes a host loop, with no exit slot, prologue or tail
     /// call per iteration); other exits leave through the exiting
-    /// member's own slots, as [`Backend::compile`]'s do. Each member
-    /// begins with the interrupt check, so a loop inside a region still
-    /// stops when `exit_request` is set. All members must share TB flags
+    /// member's own slots, as [`Backend::compile`]'s do. The first
+    /// member, and each member that a member at or after it jumps to,
+    /// begins with the interrupt check, so every loop inside a region
+    /// still stops when `exit_request` is set. All members must share TB flags
     /// and, in system mode, the first member's guest page.
     ///
     /// With `entries`, the function adds one to that counter each time it
@@ -701,6 +703,47 @@ fn addr_parts(block: &Block) -> Vec<Option<(Value, i32)>> {
         }
     }
     parts
+}
+
+/// For each member of a region, whether it begins with the interrupt
+/// check: the first (entered from outside), and each member that a
+/// member at or after it in `members` jumps to. Every loop inside the
+/// function has such a backward jump, so every loop checks once an
+/// iteration; a jump forward to a member needs no check.
+fn interrupt_checks(members: &[RegionMember<'_>]) -> Vec<bool> {
+    let mut checks = vec![false; members.len()];
+    if let Some(c) = checks.first_mut() {
+        *c = true;
+    }
+    for (j, m) in members.iter().enumerate() {
+        let exits = m
+            .block
+            .insts
+            .iter()
+            .filter_map(|inst| match *inst {
+                Inst::ExitIf { pc, .. } => Some(pc),
+                _ => None,
+            })
+            .chain(
+                match m.block.term {
+                    Some(Terminator::Jump { pc }) => [Some(pc), None],
+                    Some(Terminator::Branch {
+                        taken, not_taken, ..
+                    }) => [Some(taken), Some(not_taken)],
+                    _ => [None, None],
+                }
+                .into_iter()
+                .flatten(),
+            );
+        for pc in exits {
+            if let Some(i) = members.iter().position(|t| t.block.pc == pc) {
+                if i <= j {
+                    checks[i] = true;
+                }
+            }
+        }
+    }
+    checks
 }
 
 impl<'a, 'f> Lowering<'a, 'f> {
@@ -1293,6 +1336,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             .iter()
             .map(|m| (m.block.pc, self.b.create_block()))
             .collect();
+        let checks = interrupt_checks(members);
         let first = self.internal[0].1;
         self.b.ins().jump(first, &[]);
         for (i, m) in members.iter().enumerate() {
@@ -1305,7 +1349,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
             self.pc = m.block.pc;
             let entry = self.internal[i].1;
             self.b.switch_to_block(entry);
-            self.lower_member(m.slots);
+            self.lower_member(m.slots, checks[i]);
         }
         // The cold fault exits.
         for (code, blk) in std::mem::take(&mut self.fault_blocks) {
@@ -1319,25 +1363,13 @@ impl<'a, 'f> Lowering<'a, 'f> {
     }
 
     /// Lowers the current block from its entry (the current Cranelift
-    /// block) to its exits.
-    fn lower_member(&mut self, slots: &[ExitSlot]) {
+    /// block) to its exits; with `check`, the block begins with the
+    /// interrupt check.
+    fn lower_member(&mut self, slots: &[ExitSlot], check: bool) {
         let layout = self.be.cfg.layout;
-        // Interrupt check at entry.
-        let cpu = self.cpu;
-        let req = self
-            .b
-            .ins()
-            .load(I32, MemFlagsData::trusted(), cpu, layout.exit_request);
-        let body = self.b.create_block();
-        let irq = self.b.create_block();
-        self.b.set_cold_block(irq);
-        self.b.ins().brif(req, irq, &[], body, &[]);
-        self.b.switch_to_block(irq);
-        let pc = self.iconst(self.block.pc);
-        self.store_state(layout.pc, pc);
-        self.ret(ExitCode::Interrupt as i64);
-        self.b.switch_to_block(body);
-
+        if check {
+            self.interrupt_check();
+        }
         let mut slots = slots.iter().copied();
         let mut next_slot = || slots.next().expect("slot count checked in compile");
         for (index, inst) in self.block.insts.iter().enumerate() {
@@ -1392,6 +1424,26 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 } as i64);
             }
         }
+    }
+
+    /// Continues in a new block if `exit_request` is clear; otherwise
+    /// leaves with [`ExitCode::Interrupt`] at the current block's pc.
+    fn interrupt_check(&mut self) {
+        let layout = self.be.cfg.layout;
+        let cpu = self.cpu;
+        let req = self
+            .b
+            .ins()
+            .load(I32, MemFlagsData::trusted(), cpu, layout.exit_request);
+        let body = self.b.create_block();
+        let irq = self.b.create_block();
+        self.b.set_cold_block(irq);
+        self.b.ins().brif(req, irq, &[], body, &[]);
+        self.b.switch_to_block(irq);
+        let pc = self.iconst(self.block.pc);
+        self.store_state(layout.pc, pc);
+        self.ret(ExitCode::Interrupt as i64);
+        self.b.switch_to_block(body);
     }
 
     /// Leaves for guest pc `t` (a value), looked up under `flags` (the

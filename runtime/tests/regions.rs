@@ -23,7 +23,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Quality, Stats};
+use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Quality, Stats, Trap};
 use cranemu_softmmu::user::{GuestSpace, Prot};
 
 mod rv;
@@ -37,6 +37,8 @@ const DATA: u64 = 0x20000;
 const COUNTER: u32 = 5;
 /// The data pointer register (never written by the body).
 const BASE: u32 = 8;
+/// The walking pointer of [`loop_program`]'s faulting loops.
+const WALK: u32 = 6;
 /// Registers the body reads and writes.
 const REGS: [u32; 12] = [10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21];
 
@@ -125,7 +127,20 @@ fn straight(rng: &mut Rng) -> u32 {
 /// forward branches over the next items), the counter's decrement and
 /// back edge, `ecall`.
 fn program(rng: &mut Rng, len: usize, iterations: i32) -> Vec<u8> {
+    loop_program(rng, len, iterations, None)
+}
+
+/// As [`program`]; with `Some(n)`, the body ends with `ld r, 0(x6)` and
+/// `addi x6, x6, 8`, where `x6` starts `8 * n` bytes below the end of the
+/// data page: iteration `n + 1` (counting from 1) loads from the unmapped
+/// page after it and faults, with the registers the iteration wrote so
+/// far.
+fn loop_program(rng: &mut Rng, len: usize, iterations: i32, fault_after: Option<i32>) -> Vec<u8> {
     let mut words = vec![addi(COUNTER, 0, iterations), lui(BASE, (DATA >> 12) as u32)];
+    if let Some(n) = fault_after {
+        words.push(lui(WALK, ((DATA + 0x1000) >> 12) as u32));
+        words.push(addi(WALK, WALK, -8 * n));
+    }
     let top = words.len();
     for i in 0..len {
         if rng.below(5) == 0 && i + 1 < len {
@@ -137,6 +152,10 @@ fn program(rng: &mut Rng, len: usize, iterations: i32) -> Vec<u8> {
             words.push(straight(rng));
         }
     }
+    if fault_after.is_some() {
+        words.push(i_type(0, WALK, 3, reg(rng), 0x03));
+        words.push(addi(WALK, WALK, 8));
+    }
     words.push(addi(COUNTER, COUNTER, -1));
     let back = -(((words.len() - top) * 4) as i32);
     words.push(b_type(1, COUNTER, 0, back)); // bne counter, x0, top
@@ -147,13 +166,16 @@ fn program(rng: &mut Rng, len: usize, iterations: i32) -> Vec<u8> {
 /// What a run ends with.
 #[derive(Debug, PartialEq, Eq)]
 struct End {
+    /// The trap that ended it: the `ecall`, or a fault.
+    trap: Trap,
     x: [u64; 32],
     pc: u64,
     data: Vec<u8>,
 }
 
-/// Runs `code` to its `ecall` under `config`, from registers `x0` and
-/// data page `data`; the end state and the engine's statistics.
+/// Runs `code` to its `ecall` (or another trap) under `config`, from
+/// registers `x0` and data page `data`; the end state and the engine's
+/// statistics.
 fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, Stats) {
     let space = Arc::new(GuestSpace::new().expect("guest space"));
     space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
@@ -181,26 +203,24 @@ fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, 
         })
     };
     let start = std::time::Instant::now();
-    let finished = loop {
+    let trap = loop {
         match engine.run(&mut cpu).expect("run") {
-            Exit::Interrupted if start.elapsed().as_secs() >= 60 => break false,
+            Exit::Interrupted if start.elapsed().as_secs() >= 60 => break None,
             Exit::Interrupted => {}
-            Exit::Trap(t) if t.cause == Exception::EcallFromU => break true,
-            Exit::Trap(t) => panic!("unexpected trap {t:?}"),
+            Exit::Trap(t) => break Some(t),
         }
     };
     done.store(true, Ordering::SeqCst);
     watchdog.join().expect("watchdog");
-    assert!(
-        finished,
-        "the loop did not end within 60 s (pc {:#x})",
-        cpu.pc
-    );
+    let Some(trap) = trap else {
+        panic!("the loop did not end within 60 s (pc {:#x})", cpu.pc);
+    };
     let mut out = vec![0; 0x1000];
     space.read(DATA, &mut out).expect("read data");
     let stats = engine.stats();
     (
         End {
+            trap,
             x: cpu.x,
             pc: cpu.pc,
             data: out,
@@ -209,95 +229,144 @@ fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, 
     )
 }
 
-#[test]
-fn interpreter_first_tier_single_tbs_and_regions_agree() {
-    let reference = EngineConfig {
-        jit_threshold: u32::MAX,
-        reference_interpreter: true,
-        ..EngineConfig::default()
-    };
+/// The ways of running guest code that [`run`] compares, each with the
+/// name a failure gives it; the first is the reference interpreter.
+fn engines() -> Vec<(&'static str, EngineConfig)> {
     let first_tier = EngineConfig {
         jit_threshold: u32::MAX,
         ..EngineConfig::default()
-    };
-    let first_tier_loop = EngineConfig {
-        first_tier_code: false,
-        ..first_tier.clone()
     };
     let single = EngineConfig {
         jit_threshold: 0,
         region_tbs: 1,
         ..EngineConfig::default()
     };
-    let single_optimized = EngineConfig {
-        straight_quality: Quality::Optimized,
-        ..single.clone()
-    };
     let regions = EngineConfig {
         jit_threshold: 4,
         region_tbs: 8,
         ..EngineConfig::default()
     };
-    let regions_in_step = EngineConfig {
-        wait_for_compiles: true,
-        ..regions.clone()
-    };
+    vec![
+        (
+            "the interpreter",
+            EngineConfig {
+                reference_interpreter: true,
+                ..first_tier.clone()
+            },
+        ),
+        ("the first tier's code", first_tier.clone()),
+        (
+            "the first tier's loop",
+            EngineConfig {
+                first_tier_code: false,
+                ..first_tier
+            },
+        ),
+        ("TBs compiled alone", single.clone()),
+        (
+            "optimized TBs",
+            EngineConfig {
+                straight_quality: Quality::Optimized,
+                ..single
+            },
+        ),
+        ("regions", regions.clone()),
+        (
+            "regions (compiled in step)",
+            EngineConfig {
+                wait_for_compiles: true,
+                ..regions
+            },
+        ),
+    ]
+}
+
+/// Random start registers for [`REGS`], and a random data page.
+fn start_state(rng: &mut Rng) -> ([u64; 32], Vec<u8>) {
+    let mut x = [0u64; 32];
+    for r in REGS {
+        x[r as usize] = match rng.below(4) {
+            0 => rng.below(16),
+            1 => rng.next() | 1 << 63,
+            _ => rng.next(),
+        };
+    }
+    let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
+    (x, data)
+}
+
+#[test]
+fn interpreter_first_tier_single_tbs_and_regions_agree() {
+    let engines = engines();
     // Cases where a region formed (compiling in step).
     let mut formed = 0;
     for seed in 1..=40u64 {
         let mut rng = Rng::new(seed);
         let len = 8 + rng.below(40) as usize;
         let code = program(&mut rng, len, 300);
-        let mut x = [0u64; 32];
-        for r in REGS {
-            x[r as usize] = match rng.below(4) {
-                0 => rng.below(16),
-                1 => rng.next() | 1 << 63,
-                _ => rng.next(),
-            };
+        let (x, data) = start_state(&mut rng);
+        let (want, _) = run(engines[0].1.clone(), &code, &x, &data);
+        assert_eq!(want.trap.cause, Exception::EcallFromU, "seed {seed}");
+        for (name, config) in &engines[1..] {
+            let (got, stats) = run(config.clone(), &code, &x, &data);
+            assert_eq!(
+                want, got,
+                "seed {seed}: {name} differ(s) from the interpreter"
+            );
+            match *name {
+                "the first tier's code" => assert!(
+                    stats.first_tier_code > 0,
+                    "seed {seed}: no block ran as first-tier code"
+                ),
+                "the first tier's loop" => assert_eq!(stats.first_tier_code, 0, "seed {seed}"),
+                "regions (compiled in step)" => formed += u32::from(stats.region_members > 0),
+                _ => {}
+            }
         }
-        let data: Vec<u8> = (0..0x1000).map(|_| rng.next() as u8).collect();
-        let (want, _) = run(reference.clone(), &code, &x, &data);
-        let (baseline, stats) = run(first_tier.clone(), &code, &x, &data);
-        assert_eq!(
-            want, baseline,
-            "seed {seed}: the first tier's code differs from the interpreter"
-        );
-        assert!(
-            stats.first_tier_code > 0,
-            "seed {seed}: no block ran as first-tier code"
-        );
-        let (looped, stats) = run(first_tier_loop.clone(), &code, &x, &data);
-        assert_eq!(
-            want, looped,
-            "seed {seed}: the first tier's loop differs from the interpreter"
-        );
-        assert_eq!(stats.first_tier_code, 0, "seed {seed}");
-        let (alone, _) = run(single.clone(), &code, &x, &data);
-        assert_eq!(
-            want, alone,
-            "seed {seed}: TBs compiled alone differ from the interpreter"
-        );
-        let (optimized, _) = run(single_optimized.clone(), &code, &x, &data);
-        assert_eq!(
-            want, optimized,
-            "seed {seed}: optimized TBs differ from the interpreter"
-        );
-        let (joined, _) = run(regions.clone(), &code, &x, &data);
-        assert_eq!(
-            want, joined,
-            "seed {seed}: regions differ from the interpreter"
-        );
-        let (joined, stats) = run(regions_in_step.clone(), &code, &x, &data);
-        assert_eq!(
-            want, joined,
-            "seed {seed}: regions (compiled in step) differ from the interpreter"
-        );
-        formed += u32::from(stats.region_members > 0);
     }
     assert!(
         formed >= 20,
         "a region formed in only {formed} of 40 cases, waiting for compiles"
+    );
+}
+
+/// A guest fault in the middle of a loop leaves the same registers, pc,
+/// trap value and memory in every engine: the loop of [`loop_program`]
+/// loads from an unmapped page after 150 to 250 iterations, by then
+/// (compiling in step) as a region whose members pass the registers they
+/// write to each other in host registers, and which must still have
+/// written them to the CPU state when the host fault turns into a guest
+/// one.
+#[test]
+fn a_fault_inside_a_loop_leaves_the_same_state_in_every_engine() {
+    let engines = engines();
+    let mut formed = 0;
+    for seed in 1..=16u64 {
+        let mut rng = Rng::new(seed ^ 0xfa17);
+        let len = 8 + rng.below(40) as usize;
+        let before = 150 + rng.below(100) as i32;
+        let code = loop_program(&mut rng, len, 1000, Some(before));
+        let (x, data) = start_state(&mut rng);
+        let (want, _) = run(engines[0].1.clone(), &code, &x, &data);
+        assert_eq!(
+            (want.trap.cause, want.trap.tval),
+            (Exception::LoadPageFault, DATA + 0x1000),
+            "seed {seed}"
+        );
+        for (name, config) in &engines[1..] {
+            let (got, stats) = run(config.clone(), &code, &x, &data);
+            assert_eq!(
+                want, got,
+                "seed {seed}: {name} differ(s) from the interpreter"
+            );
+            if *name == "regions (compiled in step)" {
+                formed += u32::from(stats.region_members > 0);
+            }
+        }
+    }
+    assert!(
+        formed >= 8,
+        "a region formed in only {formed} of 16 cases, waiting for compiles"
     );
 }
 
