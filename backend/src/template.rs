@@ -400,25 +400,27 @@ fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<boo
     let mut rax: Option<u16> = None;
     for op in ops {
         let (def, uses) = operands(op);
-        // A fused compare's result is read from the flags.
-        let mut uses = uses
-            .into_iter()
-            .flatten()
-            .filter(|&v| !(matches!(op, Op::ExitIf { .. }) && fused[usize::from(v)]));
-        if let Some(x) = uses.next() {
-            if rax != Some(x) {
-                needs[usize::from(x)] = true;
-            }
-            rax = match *op {
-                // The address is `a + off` by the time the value is read.
-                Op::Store { off, .. } if off != 0 => None,
-                _ => Some(x),
-            };
-        }
-        // The other operands, read while `rax` holds the first.
+        // (A plain loop over the array: an iterator adapter here was
+        // copied through the stack for every operand.)
+        let mut first = true;
         for v in uses {
+            let Some(v) = v else { continue };
+            // A fused compare's result is read from the flags.
+            if matches!(op, Op::ExitIf { .. }) && fused[usize::from(v)] {
+                continue;
+            }
+            // The first operand is loaded into `rax`; the others are
+            // read while `rax` holds it.
             if rax != Some(v) {
                 needs[usize::from(v)] = true;
+            }
+            if first {
+                first = false;
+                rax = match *op {
+                    // The address is `a + off` by the time the value is read.
+                    Op::Store { off, .. } if off != 0 => None,
+                    _ => Some(v),
+                };
             }
         }
         rax = match *op {
