@@ -95,10 +95,10 @@ pub(crate) fn needs_pin(block: &Block, has_fma: bool) -> Vec<bool> {
             Some(d) if !effectful => first_effect[d.index()],
             _ => j,
         };
-        for v in inst.args() {
+        inst.for_each_arg(|v| {
             let e = &mut first_effect[v.index()];
             *e = (*e).min(reach);
-        }
+        });
     }
     let mut pin = vec![false; n];
     let mut next_barrier = n;

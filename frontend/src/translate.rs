@@ -287,6 +287,33 @@ fn fetch(src: &dyn CodeSource, pc: u64) -> Result<Insn, u64> {
     Ok(decode(u32::from(lo) | u32::from(hi) << 16))
 }
 
+thread_local! {
+    /// The storage of a block's IR instructions that its user gave back
+    /// ([`recycle_ir`]), for the next [`translate_block`] on this thread.
+    static SPARE_INSTS: std::cell::Cell<Vec<cranemu_ir::Inst>> =
+        const { std::cell::Cell::new(Vec::new()) };
+    /// The same for a [`TranslatedBlock`]'s instruction list
+    /// ([`recycle_insns`]).
+    static SPARE_INSNS: std::cell::Cell<Vec<(u64, Insn)>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Gives back the storage of a translated block's IR instructions (a
+/// [`Block`]'s `insts`) once its user is done with them, for the next
+/// [`translate_block`] on this thread to fill: most blocks' IR is
+/// dropped once the runtime has lowered it, and an allocation a block
+/// showed in start-up profiles.
+pub fn recycle_ir(mut insts: Vec<cranemu_ir::Inst>) {
+    insts.clear();
+    SPARE_INSTS.set(insts);
+}
+
+/// As [`recycle_ir`], for a [`TranslatedBlock`]'s `insns`.
+pub fn recycle_insns(mut insns: Vec<(u64, Insn)>) {
+    insns.clear();
+    SPARE_INSNS.set(insns);
+}
+
 /// Translates the block at guest virtual address `pc`.
 ///
 /// `flags` are the TB flags ([`crate::cpu::tb_flags`]) of the state the
@@ -301,12 +328,14 @@ pub fn translate_block(
     opts: &TranslateOptions,
 ) -> TranslatedBlock {
     let mut ir = Block::new(pc);
+    ir.insts = SPARE_INSTS.take();
+    let mut insns = SPARE_INSNS.take();
     // Room for a typical block's IR up front (the runtime shrinks it to
     // its length): growing it step by step showed in start-up profiles.
     ir.insts.reserve(128);
+    insns.reserve(16);
     ir.flags = flags;
     ir.ambient_rounding = crate::cpu::tb_flags::ambient_rounding(crate::cpu::tb_flags::frm(flags));
-    let mut insns = Vec::with_capacity(16);
     let page = pc & !(PAGE_SIZE - 1);
     let max_insns = opts.max_insns.max(1);
     let mut ctx = DisasContext::new(&mut ir);

@@ -232,16 +232,21 @@ impl PlacedCode {
     /// `map` (ranges in code order, as the backend makes them).
     pub(crate) fn new(len: usize, map: &[cranemu_backend::PcRange]) -> PlacedCode {
         let base = map.first().map_or(0, |r| r.pc);
-        let near: Option<Box<[(u32, i32)]>> = map
-            .iter()
-            .map(|r| Some((r.start, i32::try_from(r.pc.wrapping_sub(base) as i64).ok()?)))
-            .collect();
+        let delta = |r: &cranemu_backend::PcRange| i32::try_from(r.pc.wrapping_sub(base) as i64);
+        // (Checked first, then allocated at its size: collecting into an
+        // `Option` grew the vector step by step.)
+        let map = if map.iter().all(|r| delta(r).is_ok()) {
+            let ranges = map
+                .iter()
+                .map(|r| (r.start, delta(r).unwrap_or(0)))
+                .collect();
+            PcMap::Near { base, ranges }
+        } else {
+            PcMap::Far(map.into())
+        };
         PlacedCode {
             len: len as u32,
-            map: match near {
-                Some(ranges) => PcMap::Near { base, ranges },
-                None => PcMap::Far(map.into()),
-            },
+            map,
         }
     }
 

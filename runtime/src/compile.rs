@@ -405,7 +405,7 @@ mod tests {
         let config = EngineConfig::default();
         let (t, pages, hash) = crate::translate_at(&space, &config, CODE, 0);
         let ir = t.ir;
-        let tb = Tb::new(ir, CODE, pages, hash, false, None);
+        let tb = Tb::new(ir, CODE, &pages, hash, false, None);
         assert!(tb.ir().is_none() && tb.baseline().is_some());
         let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
@@ -422,7 +422,7 @@ mod tests {
         let kept = Tb::new(
             crate::translate_at(&space, &config, CODE, 0).0.ir,
             CODE,
-            vec![],
+            &[],
             0,
             true,
             None,

@@ -715,7 +715,9 @@ impl Engine {
                 generation,
                 threshold: self.config.jit_threshold,
             });
-        let tb = Tb::new(tb.ir, pc, pages, code_hash, keep_ir, first_tier);
+        cranemu_frontend::translate::recycle_insns(tb.insns);
+        let tb = Tb::new(tb.ir, pc, &pages, code_hash, keep_ir, first_tier);
+        fetch::recycle_pages(pages);
         if let Some((code, len)) = tb.first_tier_code() {
             Counters::bump(&counters.first_tier_code);
             Counters::add(&counters.first_tier_code_bytes, len as u64);

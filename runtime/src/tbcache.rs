@@ -189,8 +189,8 @@ enum Pages {
 }
 
 impl Pages {
-    fn new(pages: Vec<u64>) -> Pages {
-        match *pages.as_slice() {
+    fn new(pages: &[u64]) -> Pages {
+        match *pages {
             [] => Pages::Inline {
                 n: 0,
                 pages: [0; 2],
@@ -203,7 +203,7 @@ impl Pages {
                 n: 2,
                 pages: [a, b],
             },
-            _ => Pages::Heap(pages.into_boxed_slice()),
+            _ => Pages::Heap(pages.into()),
         }
     }
 
@@ -255,7 +255,7 @@ impl Tb {
     pub(crate) fn new(
         mut ir: cranemu_ir::Block,
         phys: u64,
-        pages: Vec<u64>,
+        pages: &[u64],
         code_hash: u64,
         keep_ir: bool,
         first_tier: Option<FirstTierCode<'_>>,
@@ -271,22 +271,30 @@ impl Tb {
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
         let keep_ir = keep_ir || baseline.is_none();
         let tb = Arc::new_cyclic(|me: &Weak<Tb>| {
-            let slots: Box<[Slot]> = ir
-                .direct_targets_iter()
-                .enumerate()
-                .map(|(index, pc)| Slot {
-                    target: AtomicPtr::new(std::ptr::null_mut()),
-                    owner: me.as_ptr() as usize,
-                    pc,
-                    index: index as u32,
-                })
-                .collect();
-            let ir = keep_ir.then(|| {
+            // (Sized first: collecting the filtered iterator grew a
+            // vector and then shrank it, two allocations more a TB.)
+            let mut slots = Vec::with_capacity(n);
+            slots.extend(
+                ir.direct_targets_iter()
+                    .enumerate()
+                    .map(|(index, pc)| Slot {
+                        target: AtomicPtr::new(std::ptr::null_mut()),
+                        owner: me.as_ptr() as usize,
+                        pc,
+                        index: index as u32,
+                    }),
+            );
+            let slots: Box<[Slot]> = slots.into_boxed_slice();
+            let ir = if keep_ir {
                 // The IR lives as long as the TB: drop the slack of its
                 // growth (a quarter of it on average).
                 ir.insts.shrink_to_fit();
-                ir
-            });
+                Some(ir)
+            } else {
+                // Its storage serves the next translation on this thread.
+                cranemu_frontend::translate::recycle_ir(std::mem::take(&mut ir.insts));
+                None
+            };
             let (mut quick, mut len, mut packed) = (std::ptr::null_mut(), 0, None);
             let mut quick_entry = 0;
             let emitted = first_tier

@@ -390,7 +390,7 @@ impl Hart {
                 // key (the first page) cannot tell when the guest maps
                 // the second: a cached one would fault forever after.
                 return Ok(Some(Translated::Once(Tb::new(
-                    t.ir, phys, pages, 0, true, None,
+                    t.ir, phys, &pages, 0, true, None,
                 ))));
             }
             let unmarked = pages.iter().any(|p| !marked.contains(p));
@@ -398,7 +398,7 @@ impl Hart {
             // The IR is kept: translating again would need this hart's
             // page tables as they were.
             // (No first-tier code in system mode: no code hash needed.)
-            let tb = Tb::new(t.ir, phys, pages.clone(), 0, true, None);
+            let tb = Tb::new(t.ir, phys, &pages, 0, true, None);
             if raced && attempts >= RACE_LIMIT {
                 // Code and hot data share the page: run the bytes as read
                 // now, once, uncached, so the hart makes progress.
