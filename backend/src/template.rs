@@ -392,19 +392,23 @@ struct Emitter<'a> {
 
 /// Which values some op reads from their slot rather than from `rax`:
 /// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
-/// op loads its operands in [`operands`]' order, the first into `rax`,
+/// op loads its operands in [`packed_operands`]' order, the first into `rax`,
 /// and leaves its result, or its first operand, in `rax`).
 fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<bool>) {
     needs.clear();
     needs.resize(fused.len(), false);
     let mut rax: Option<u16> = None;
     for op in ops {
-        let (def, uses) = operands(op);
-        // (A plain loop over the array: an iterator adapter here was
-        // copied through the stack for every operand.)
+        let p = packed_operands(op);
+        let def = Some(p as u16).filter(|&v| v != NO_VALUE);
+        // (A plain loop over the packed operands: an iterator adapter
+        // here was copied through the stack for every operand.)
         let mut first = true;
-        for v in uses {
-            let Some(v) = v else { continue };
+        for i in 1..4 {
+            let v = (p >> (16 * i)) as u16;
+            if v == NO_VALUE {
+                continue;
+            }
             // A fused compare's result is read from the flags.
             if matches!(op, Op::ExitIf { .. }) && fused[usize::from(v)] {
                 continue;
@@ -438,15 +442,29 @@ fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<boo
     }
 }
 
+/// No value, in [`packed_operands`] (values number at most
+/// [`MAX_VALUES`]).
+const NO_VALUE: u16 = u16::MAX;
+
 /// The value `op` defines, and the values it reads in the order the
-/// emitter loads them (the first into `rax`).
-fn operands(op: &Op) -> (Option<u16>, [Option<u16>; 3]) {
-    let one = |x| [Some(x), None, None];
-    let two = |x, y| [Some(x), Some(y), None];
+/// emitter loads them (the first into `rax`), as four u16 fields of a u64
+/// from the low end, [`NO_VALUE`] where there is none: returned in a
+/// register. (As a tuple of `Option`s it came back through the stack in
+/// pieces that the caller read whole, which stalled the emitter on every
+/// op.)
+#[inline]
+fn packed_operands(op: &Op) -> u64 {
+    const N: u64 = NO_VALUE as u64;
+    let pack = |d: Option<u16>, a: u64, b: u64, c: u64| {
+        d.map_or(N, u64::from) | a << 16 | b << 32 | c << 48
+    };
+    let none = |d| pack(d, N, N, N);
+    let one = |d, x: u16| pack(d, u64::from(x), N, N);
+    let two = |d, x: u16, y: u16| pack(d, u64::from(x), u64::from(y), N);
     match *op {
-        Op::Const { d, .. } | Op::Get { d, .. } => (Some(d), [None; 3]),
-        Op::Set { s, .. } => (None, one(s)),
-        Op::SetConst { .. } | Op::Slow { .. } => (None, [None; 3]),
+        Op::Const { d, .. } | Op::Get { d, .. } => none(Some(d)),
+        Op::Set { s, .. } => one(None, s),
+        Op::SetConst { .. } | Op::Slow { .. } => none(None),
         Op::Add { d, a, b }
         | Op::Sub { d, a, b }
         | Op::And { d, a, b }
@@ -456,7 +474,7 @@ fn operands(op: &Op) -> (Option<u16>, [Option<u16>; 3]) {
         | Op::Shr { d, a, b }
         | Op::Sar { d, a, b }
         | Op::Bin { d, a, b, .. }
-        | Op::Cmp { d, a, b, .. } => (Some(d), two(a, b)),
+        | Op::Cmp { d, a, b, .. } => two(Some(d), a, b),
         Op::AddI { d, a, .. }
         | Op::AndI { d, a, .. }
         | Op::OrI { d, a, .. }
@@ -466,11 +484,11 @@ fn operands(op: &Op) -> (Option<u16>, [Option<u16>; 3]) {
         | Op::SarI { d, a, .. }
         | Op::BinI { d, a, .. }
         | Op::CmpI { d, a, .. }
-        | Op::Load { d, a, .. } => (Some(d), one(a)),
-        Op::Sext32 { d, s } | Op::Sext { d, s, .. } | Op::Zext { d, s, .. } => (Some(d), one(s)),
-        Op::Select { d, c, a, b } => (Some(d), [Some(b), Some(a), Some(c)]),
-        Op::Store { a, s, .. } => (None, two(a, s)),
-        Op::ExitIf { c, .. } => (None, one(c)),
+        | Op::Load { d, a, .. } => one(Some(d), a),
+        Op::Sext32 { d, s } | Op::Sext { d, s, .. } | Op::Zext { d, s, .. } => one(Some(d), s),
+        Op::Select { d, c, a, b } => pack(Some(d), u64::from(b), u64::from(a), u64::from(c)),
+        Op::Store { a, s, .. } => two(None, a, s),
+        Op::ExitIf { c, .. } => one(None, c),
     }
 }
 
@@ -551,8 +569,12 @@ fn scan(prog: &Program, reads: &mut [u8]) -> Option<Scan> {
             Op::Load { .. } | Op::Store { .. } => scan.mem = true,
             _ => {}
         }
-        for v in operands(op).1.into_iter().flatten() {
-            count(reads, v)?;
+        let p = packed_operands(op);
+        for i in 1..4 {
+            let v = (p >> (16 * i)) as u16;
+            if v != NO_VALUE {
+                count(reads, v)?;
+            }
         }
     }
     if let Some(v) = term_uses(term) {

@@ -311,26 +311,20 @@ impl Program {
         ops.clear();
         slow.clear();
         let (defs, uses) = (&mut defs[..], &mut uses[..]);
-        // Every value index must be in range: `run` indexes values
-        // without checks (and the verifier runs only in debug builds).
-        let mut out_of_range = block
-            .insts
-            .iter()
-            .any(|i| i.dst().is_some_and(|d| d.index() >= n));
-        let mut count = |v: Value| match uses.get_mut(v.index()) {
-            Some(u) => *u += 1,
-            None => out_of_range = true,
-        };
+        // One pass counts each value's reads and folds constants and
+        // address offsets (one dispatch an instruction, not three). Every
+        // value index must be in range: `run` indexes values without
+        // checks (and the verifier runs only in debug builds); an
+        // instruction's indices are checked before it is folded.
         for inst in &block.insts {
-            inst.for_each_arg(&mut count);
-        }
-        if let Some(term) = &block.term {
-            term_args(term, &mut count);
-        }
-        if out_of_range {
-            return None;
-        }
-        for inst in &block.insts {
+            let mut out_of_range = inst.dst().is_some_and(|d| d.index() >= n);
+            inst.for_each_arg(|v| match uses.get_mut(v.index()) {
+                Some(u) => *u += 1,
+                None => out_of_range = true,
+            });
+            if out_of_range {
+                return None;
+            }
             match *inst {
                 Inst::Iconst { dst, imm } => defs[dst.index()] = Def::Const(imm),
                 Inst::Binary { op, dst, a, b } => {
@@ -354,6 +348,16 @@ impl Program {
                     }
                 }
                 _ => {}
+            }
+        }
+        if let Some(term) = &block.term {
+            let mut out_of_range = false;
+            term_args(term, &mut |v: Value| match uses.get_mut(v.index()) {
+                Some(u) => *u += 1,
+                None => out_of_range = true,
+            });
+            if out_of_range {
+                return None;
             }
         }
         // Pass 2: emit, with the same folding decisions.
