@@ -154,6 +154,7 @@ pub fn candidates(raw: u32) -> &'static [&'static Row] {
 
 /// Decodes `bits` and also returns the [`Row`] that matched, or `None` if
 /// the encoding is illegal or reserved.
+#[inline]
 pub fn lookup(bits: u32) -> Option<(&'static Row, Insn)> {
     let raw = if bits & 3 == 3 { bits } else { bits & 0xffff };
     let row = candidates(raw).iter().find(|r| r.matches(raw))?;

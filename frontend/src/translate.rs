@@ -93,6 +93,11 @@ pub struct TranslateOptions {
     /// as one block instead of a chain of small ones. Backward branches
     /// (loops) still end the block, so a loop body stays its own block.
     pub superblocks: bool,
+    /// List the instructions translated in [`TranslatedBlock::insns`] (for
+    /// `-d in_asm` logs); otherwise that list stays empty, and each
+    /// decoded instruction is copied once less (a copy that showed in
+    /// start-up profiles).
+    pub list_insns: bool,
 }
 
 impl Default for TranslateOptions {
@@ -101,6 +106,7 @@ impl Default for TranslateOptions {
             max_insns: 512,
             count_insns: false,
             superblocks: false,
+            list_insns: true,
         }
     }
 }
@@ -143,7 +149,8 @@ pub struct TranslatedBlock {
     /// The IR, terminated and verifiable.
     pub ir: Block,
     /// The guest instructions translated, with their guest virtual
-    /// addresses (for `-d in_asm` logs).
+    /// addresses (for `-d in_asm` logs), if
+    /// [`TranslateOptions::list_insns`] asked for them.
     pub insns: Vec<(u64, Insn)>,
     /// Why the block ended.
     pub end: EndReason,
@@ -347,10 +354,12 @@ pub fn translate_block(
     // how many of them were already added to `icount` before side exits.
     let mut retired = 0u64;
     let mut counted = 0u64;
+    // Instructions translated so far.
+    let mut translated = 0usize;
     let (term, end) = loop {
         let insn = match fetch(src, cur) {
             Ok(insn) => insn,
-            Err(addr) if insns.is_empty() => {
+            Err(addr) if translated == 0 => {
                 let cause = Exception::InstructionPageFault;
                 break (
                     Terminator::Trap {
@@ -363,7 +372,10 @@ pub fn translate_block(
             }
             Err(_) => break (Terminator::Jump { pc: cur }, EndReason::FetchFault),
         };
-        insns.push((cur, insn));
+        translated += 1;
+        if opts.list_insns {
+            insns.push((cur, insn));
+        }
         ctx.pc = cur;
         ctx.next_pc = cur.wrapping_add(u64::from(insn.len));
         ctx.insns_before = retired;
@@ -401,7 +413,7 @@ pub fn translate_block(
         if next & !(PAGE_SIZE - 1) != page {
             break (Terminator::Jump { pc: next }, EndReason::PageEnd);
         }
-        if insns.len() >= max_insns {
+        if translated >= max_insns {
             break (Terminator::Jump { pc: next }, EndReason::MaxInsns);
         }
         cur = next;

@@ -32,6 +32,7 @@ pub(crate) fn translate_at(
         max_insns: config.max_block_insns,
         count_insns: config.count_insns,
         superblocks: config.superblocks,
+        list_insns: config.log.in_asm,
     };
     let mut t = translate_block(&fetch, pc, flags, &opts);
     cranemu_ir::passes::dead_state_stores(&mut t.ir);

@@ -371,6 +371,8 @@ impl Hart {
                 max_insns: self.m.config.engine.max_block_insns,
                 count_insns: self.m.config.engine.count_insns,
                 superblocks: self.m.config.engine.superblocks,
+                // (An empty list tells a block whose first fetch faulted.)
+                list_insns: true,
             };
             let fetch = SysFetch::new(self, self.fetch_idx());
             let mut t = translate_block(&fetch, pc, flags, &opts);
