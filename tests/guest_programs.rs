@@ -309,7 +309,7 @@ fn libc_events() {
 /// its status (`exit_group`), while the first thread waits in `pause`.
 #[test]
 fn libc_thread_exit_ends_the_process() {
-    if let Some(exe) = build_libc_program("threads") {
+    if let Some(exe) = build_libc_program_in("threads", "libc-threads-exit") {
         let out = guest(&exe).arg("exit").run();
         assert_eq!(out.status, 7, "{}: {}", out.cmdline, out.stderr);
         assert_eq!(out.stdout_str(), "exit: worker calls exit(7)\n");
