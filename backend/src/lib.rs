@@ -441,6 +441,7 @@ impl Backend {
         Some(template::Compiler {
             guest_base: self.cfg.guest_base,
             guest_size: self.cfg.guest_size,
+            guest_guard: self.cfg.guest_guard,
             layout: self.cfg.layout,
             lookup: self.cfg.lookup,
         })

@@ -17,7 +17,14 @@
 //! (`r11` points 128 bytes into the slots, so 32 of them are a one-byte
 //! displacement away); an op loads its operands into scratch registers,
 //! computes into `rax`, and stores its result to its slot unless every
-//! op that reads it finds it still in `rax` (`slot_reads`). `rdi` holds
+//! op that reads it finds it still in `rax` (`slot_reads`). Two kinds of
+//! value have no slot and no code where they are defined (`plan`): a
+//! constant is moved into the register that reads it, and a guest
+//! register read (`Get`) is loaded from the CPU state where it is read,
+//! if the block does not write that register before its last read (the
+//! `sd s0, 8(sp)` of a function's prologue is then a load of `s0` and a
+//! store, where it was a load, a store to a slot, a reload and a
+//! store). `rdi` holds
 //! the CPU state throughout (as in the Cranelift code: the `tail` calling
 //! convention passes it there), `rsi` the host address of guest address 0
 //! and `r9` the guest space's size. The code follows the exit protocol of
@@ -51,7 +58,13 @@
 //!
 //! # Guest memory
 //! User mode only. An access checks `address < guest_size`, and an
-//! `aligned` access its alignment, then accesses `rsi + address`. A
+//! `aligned` access its alignment, then accesses `rsi + address`. Where
+//! the runtime leaves [`SHARED_CHECK_GUARD`] bytes unmapped on both
+//! sides of the guest space, a later access from the same base value
+//! (`ld a1, 16(sp)` after `ld a0, 8(sp)`) at an offset less than the
+//! guard (less 16) from the checked one's makes no check: it accesses
+//! `rsi + base + offset`, which is in the guest space or in a guard,
+//! where the host faults (see below). A
 //! failed check `call`s the block's shared tail for its exit code
 //! ([`ExitCode::LoadFault`], [`ExitCode::StoreFault`] or a misaligned
 //! one), which stores the pushed return address, less one, to
@@ -181,6 +194,10 @@ pub unsafe fn forward(entry: *const u8, target: *const u8) -> bool {
 pub struct Compiler {
     pub(crate) guest_base: u64,
     pub(crate) guest_size: u64,
+    /// Unmapped bytes the host keeps on both sides of the guest space
+    /// ([`crate::BackendConfig::guest_guard`]): accesses from one base
+    /// share its bounds check when it is at least [`SHARED_CHECK_GUARD`].
+    pub(crate) guest_guard: u64,
     pub(crate) layout: StateLayout,
     pub(crate) lookup: LookupFn,
 }
@@ -195,6 +212,9 @@ struct Buffers {
     slot: Vec<u16>,
     needs_slot: Vec<bool>,
     fused: Vec<bool>,
+    direct: Vec<u16>,
+    imms: Vec<u64>,
+    unchecked: Vec<bool>,
 }
 
 thread_local! {
@@ -273,7 +293,7 @@ impl Compiler {
         e.entry();
         let mut slots = tb.slots.iter().copied();
         let ops = prog.ops();
-        for op in ops {
+        for (i, op) in ops.iter().enumerate() {
             if let Op::ExitIf { c, .. } = *op {
                 let slot = slots.next()?;
                 let cc = e.test_of(c);
@@ -281,7 +301,7 @@ impl Compiler {
                 e.cold.push(Cold::SideExit { at, slot });
                 continue;
             }
-            e.op(op)?;
+            e.op(op, e.unchecked[i])?;
         }
         match prog.terminator() {
             Terminator::Jump { .. } => e.direct_exit(slots.next()?),
@@ -330,6 +350,9 @@ impl Compiler {
             slot: e.slot,
             needs_slot: e.needs_slot,
             fused: e.fused,
+            direct: e.direct,
+            imms: e.imms,
+            unchecked: e.unchecked,
         };
         (!failed).then_some(layout)
     }
@@ -380,8 +403,18 @@ struct Emitter<'a> {
     /// Each value's slot number (values that never need one share 0).
     slot: Vec<u16>,
     /// Values some op reads from their slot ([`slot_reads`]); the others
-    /// reach every op that reads them in `rax`, and are never stored.
+    /// reach every op that reads them in `rax`, or are read from the CPU
+    /// state (`direct`), and are never stored.
     needs_slot: Vec<bool>,
+    /// For each value, the CPU-state offset that an op reads it from,
+    /// [`IMMEDIATE`] for a constant (its value in `imms`), or
+    /// [`NO_VALUE`] ([`plan`]).
+    direct: Vec<u16>,
+    /// Each constant's value, by value ([`plan`]).
+    imms: Vec<u64>,
+    /// For each op, whether it is an access that needs no bounds check
+    /// of its own ([`plan`]).
+    unchecked: Vec<bool>,
     /// The value `rax` holds at this point of the code, if known.
     rax: Option<u16>,
     /// Set if an op would read a value from a slot that [`slot_reads`]
@@ -390,15 +423,24 @@ struct Emitter<'a> {
     failed: bool,
 }
 
-/// Which values some op reads from their slot rather than from `rax`:
-/// a model of [`Emitter::load_val`]'s `rax` tracking over the ops (each
-/// op loads its operands in [`packed_operands`]' order, the first into `rax`,
-/// and leaves its result, or its first operand, in `rax`).
-fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<bool>) {
+/// Which values some op reads from their slot rather than from `rax` or
+/// from the CPU state (`direct`, from [`plan`]): a model of
+/// [`Emitter::load_val`]'s `rax` tracking over the ops (each op loads
+/// its operands in [`packed_operands`]' order, the first into `rax`, and
+/// leaves its result, or its first operand, in `rax`; a direct value's
+/// `Get` emits nothing).
+fn slot_reads(
+    ops: &[Op],
+    term: Option<u16>,
+    fused: &[bool],
+    direct: &[u16],
+    unchecked: &[bool],
+    needs: &mut Vec<bool>,
+) {
     needs.clear();
     needs.resize(fused.len(), false);
     let mut rax: Option<u16> = None;
-    for op in ops {
+    for (at, op) in ops.iter().enumerate() {
         let p = packed_operands(op);
         let def = Some(p as u16).filter(|&v| v != NO_VALUE);
         // (A plain loop over the packed operands: an iterator adapter
@@ -415,19 +457,22 @@ fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<boo
             }
             // The first operand is loaded into `rax`; the others are
             // read while `rax` holds it.
-            if rax != Some(v) {
+            if rax != Some(v) && direct[usize::from(v)] == NO_VALUE {
                 needs[usize::from(v)] = true;
             }
             if first {
                 first = false;
                 rax = match *op {
-                    // The address is `a + off` by the time the value is read.
-                    Op::Store { off, .. } if off != 0 => None,
+                    // The address is `a + off` by the time the value is
+                    // read, unless the access is unchecked.
+                    Op::Store { off, .. } if off != 0 && !unchecked[at] => None,
                     _ => Some(v),
                 };
             }
         }
         rax = match *op {
+            Op::Const { .. } => rax,
+            Op::Get { d, .. } if direct[usize::from(d)] != NO_VALUE => rax,
             Op::SetConst { imm, .. } if imm as i64 != i64::from(imm as i32) => None,
             Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } | Op::Store { .. } => rax,
             // Its first operand is still there.
@@ -436,9 +481,123 @@ fn slot_reads(ops: &[Op], term: Option<u16>, fused: &[bool], needs: &mut Vec<boo
         };
     }
     if let Some(x) = term.filter(|&x| !fused[usize::from(x)]) {
-        if rax != Some(x) {
+        if rax != Some(x) && direct[usize::from(x)] == NO_VALUE {
             needs[usize::from(x)] = true;
         }
+    }
+}
+
+/// The least [`Compiler::guest_guard`] for accesses without a bounds
+/// check of their own: 64 KiB, what the runtime's guest space has on
+/// both sides.
+pub const SHARED_CHECK_GUARD: u64 = 64 << 10;
+
+/// In [`plan`]'s `direct`: the value is a constant, moved into the
+/// register that each op reads it in.
+const IMMEDIATE: u16 = u16::MAX - 1;
+
+/// What the emitter may leave out, found in one pass over `ops` (`n`
+/// values, terminator `term`):
+/// - `direct[v]` is the CPU-state offset of `Get` value `v` if no `Set`
+///   writes that state between the `Get` and the last op that reads `v`:
+///   the `Get` emits nothing, and each read of `v` loads it from the
+///   state. The same holds for a value that the op after its definition
+///   stores to the state (`Set`), from there on (the `Set` finds it in
+///   `rax`), so it needs no slot. It is [`IMMEDIATE`] for a constant (`imms[v]` is its value),
+///   whose `Const` emits nothing either, and [`NO_VALUE`] for the other
+///   values;
+/// - `unchecked[i]` is true for a load or store at op `i` from a base
+///   value whose address an earlier access of the block checked (as
+///   `base + off1 < guest_size`), when its own offset is within `reach`
+///   bytes of that access's: its address is then in the guest space or
+///   in a guard (`reach` is the guard less the widest access), where the
+///   host faults and the runtime's signal handler makes the guest fault,
+///   as for an unmapped guest page. `reach` 0 checks every access.
+///   Accesses that check their alignment are always checked.
+fn plan(
+    ops: &[Op],
+    term: Option<u16>,
+    n: usize,
+    reach: i64,
+    direct: &mut Vec<u16>,
+    imms: &mut Vec<u64>,
+    unchecked: &mut Vec<bool>,
+) {
+    // Stores to each 8-byte word of the first 1 KiB of the state (the
+    // integer registers and what follows them), and each direct value's
+    // count when its `Get` ran.
+    const WORDS: usize = 128;
+    let mut sets = [0u16; WORDS];
+    let mut born = [0u16; MAX_VALUES as usize];
+    // The offset that each base value's first checked access used.
+    let mut checked = [i32::MIN; MAX_VALUES as usize];
+    direct.clear();
+    direct.resize(n, NO_VALUE);
+    imms.clear();
+    imms.resize(n, 0);
+    unchecked.clear();
+    unchecked.resize(ops.len(), false);
+    let word = |off: u16| usize::from(off / 8);
+    // A read of `v`: it stays direct if its word was not stored since.
+    let read = |direct: &mut Vec<u16>, sets: &[u16; WORDS], born: &[u16], v: u16| {
+        let v = usize::from(v);
+        if direct[v] < IMMEDIATE && sets[word(direct[v])] != born[v] {
+            direct[v] = NO_VALUE;
+        }
+    };
+    for (i, op) in ops.iter().enumerate() {
+        let p = packed_operands(op);
+        for k in 1..4 {
+            let v = (p >> (16 * k)) as u16;
+            if v != NO_VALUE {
+                read(direct, &sets, &born, v);
+            }
+        }
+        match *op {
+            Op::Const { d, imm } => {
+                direct[usize::from(d)] = IMMEDIATE;
+                imms[usize::from(d)] = imm;
+            }
+            Op::Get { d, off } if off % 8 == 0 && word(off) < WORDS => {
+                direct[usize::from(d)] = off;
+                born[usize::from(d)] = sets[word(off)];
+            }
+            Op::Set { off, .. } | Op::SetConst { off, .. } => {
+                // A store that is not word-aligned touches two words.
+                for w in [word(off), word(off + 7)] {
+                    if let Some(c) = sets.get_mut(w) {
+                        *c = c.wrapping_add(1);
+                    }
+                }
+                // A value stored to the state by the op after the one
+                // that defines it: later reads load it from there.
+                if let Op::Set { s, .. } = *op {
+                    // (Not a constant's or a direct `Get`'s: their ops
+                    // emit nothing, so `rax` does not hold them.)
+                    let defined = i > 0
+                        && packed_operands(&ops[i - 1]) as u16 == s
+                        && direct[usize::from(s)] == NO_VALUE;
+                    if defined && off % 8 == 0 && word(off) < WORDS {
+                        direct[usize::from(s)] = off;
+                        born[usize::from(s)] = sets[word(off)];
+                    }
+                }
+            }
+            Op::Load { a, off, m, .. } | Op::Store { a, off, m, .. }
+                if !(m.aligned && mem_bytes(m.size) > 1) =>
+            {
+                let first = &mut checked[usize::from(a)];
+                if *first == i32::MIN {
+                    *first = off;
+                } else {
+                    unchecked[i] = (i64::from(off) - i64::from(*first)).abs() < reach;
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(v) = term {
+        read(direct, &sets, &born, v);
     }
 }
 
@@ -630,12 +789,21 @@ impl<'a> Emitter<'a> {
             mut slot,
             mut needs_slot,
             mut fused,
+            mut direct,
+            mut imms,
+            mut unchecked,
         } = bufs;
         let n = prog.num_values() as usize;
         let ops = prog.ops();
         let term = term_uses(prog.terminator());
         fuse_compares(ops, prog.terminator(), &reads[..n], &mut fused);
-        slot_reads(ops, term, &fused, &mut needs_slot);
+        let reach = if c.guest_guard >= SHARED_CHECK_GUARD {
+            (SHARED_CHECK_GUARD - 16) as i64
+        } else {
+            0
+        };
+        plan(ops, term, n, reach, &mut direct, &mut imms, &mut unchecked);
+        slot_reads(ops, term, &fused, &direct, &unchecked, &mut needs_slot);
         slot.clear();
         slot.resize(n, 0);
         code.clear();
@@ -674,6 +842,9 @@ impl<'a> Emitter<'a> {
             flags: None,
             slot,
             needs_slot,
+            direct,
+            imms,
+            unchecked,
             rax: None,
             failed: false,
         }
@@ -733,16 +904,38 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `opcode` with a `[base + index]` memory operand (`base` not
-    /// rbp/r13, `index` not rsp).
-    fn op_rbi(&mut self, w: bool, prefix: Option<u8>, opcode: &[u8], reg: u8, base: u8, index: u8) {
+    /// `opcode` with a `[base + index + disp]` memory operand (`base`
+    /// not rbp/r13, `index` not rsp), in its shortest encoding.
+    #[allow(clippy::too_many_arguments)]
+    fn op_rbi(
+        &mut self,
+        w: bool,
+        prefix: Option<u8>,
+        opcode: &[u8],
+        reg: u8,
+        base: u8,
+        index: u8,
+        disp: i32,
+    ) {
         if let Some(p) = prefix {
             self.byte(p);
         }
         self.rex(w, reg, index, base, false);
         self.bytes(opcode);
-        self.byte(((reg & 7) << 3) | 4);
+        let m = if disp == 0 {
+            0x00
+        } else if i32::from(disp as i8) == disp {
+            0x40
+        } else {
+            0x80
+        };
+        self.byte(m | ((reg & 7) << 3) | 4);
         self.byte(((index & 7) << 3) | (base & 7));
+        match m {
+            0x40 => self.byte(disp as u8),
+            0x80 => self.imm32(disp),
+            _ => {}
+        }
     }
 
     /// `mov reg, imm`, in its shortest form.
@@ -777,11 +970,18 @@ impl<'a> Emitter<'a> {
             }
             return;
         }
-        if !self.needs_slot[usize::from(v)] {
-            self.failed = true;
+        let off = self.direct[usize::from(v)];
+        if off == IMMEDIATE {
+            self.mov_imm(reg, self.imms[usize::from(v)]);
+        } else if off != NO_VALUE {
+            self.load_state(reg, i32::from(off));
+        } else {
+            if !self.needs_slot[usize::from(v)] {
+                self.failed = true;
+            }
+            let d = self.slot_disp(v);
+            self.op_rm(true, &[0x8b], reg, R11, d);
         }
-        let d = self.slot_disp(v);
-        self.op_rm(true, &[0x8b], reg, R11, d);
         if reg == RAX {
             self.rax = Some(v);
         }
@@ -1119,7 +1319,7 @@ impl<'a> Emitter<'a> {
                     self.op_rm(true, &[0x8d], RAX, RAX, imm as i32);
                 } else {
                     self.mov_imm(RCX, imm);
-                    self.op_rbi(true, None, &[0x8d], RAX, RAX, RCX);
+                    self.op_rbi(true, None, &[0x8d], RAX, RAX, RCX, 0);
                 }
             }
             Some(ext) if imm as i64 == i64::from(imm as i8) => {
@@ -1185,7 +1385,9 @@ impl<'a> Emitter<'a> {
         self.cold.push(Cold::Fault { at, code });
     }
 
-    fn op(&mut self, op: &Op) -> Option<()> {
+    /// Emits `op`; `unchecked`: it is an access without a bounds check
+    /// of its own ([`plan`]).
+    fn op(&mut self, op: &Op, unchecked: bool) -> Option<()> {
         // A compare's result stays in the flags only across ops that keep
         // them, to the op or terminator that branches on it.
         if !keeps_flags(op) {
@@ -1194,17 +1396,21 @@ impl<'a> Emitter<'a> {
         let block_pc = self.prog.pc();
         let pc_of = |rel: i32| block_pc.wrapping_add(rel as i64 as u64);
         match *op {
-            Op::Const { d, imm } => {
-                self.clobber();
-                self.mov_imm(RAX, imm);
-                self.def(d);
-            }
+            // Moved into the register that reads it ([`plan`]).
+            Op::Const { .. } => {}
+            // Read from the state where it is read ([`plan`]).
+            Op::Get { d, .. } if self.direct[usize::from(d)] != NO_VALUE => {}
             Op::Get { d, off } => {
                 self.clobber();
                 self.load_state(RAX, i32::from(off));
                 self.def(d);
             }
             Op::Set { off, s } => {
+                // A value whose home this store makes the state
+                // ([`plan`]) must still be in `rax` here.
+                if self.rax != Some(s) && self.direct[usize::from(s)] == off {
+                    self.failed = true;
+                }
                 self.load_val(RAX, s);
                 self.store_state(i32::from(off), RAX);
             }
@@ -1282,8 +1488,14 @@ impl<'a> Emitter<'a> {
                 // The access's checks are the guest pc's too (see
                 // `emit_cold`'s fault tails).
                 let start = self.code.len() as u32;
-                self.address(a, off, m, f, mis);
-                // rax = [rsi + rax], extended.
+                let disp = if unchecked {
+                    self.load_val(RAX, a);
+                    off
+                } else {
+                    self.address(a, off, m, f, mis);
+                    0
+                };
+                // rax = [rsi + rax + disp], extended.
                 let (w, opcode): (bool, &[u8]) = match (m.size, m.signed) {
                     (MemSize::B1, false) => (false, &[0x0f, 0xb6]),
                     (MemSize::B1, true) => (true, &[0x0f, 0xbe]),
@@ -1294,7 +1506,7 @@ impl<'a> Emitter<'a> {
                     (MemSize::B8, _) => (true, &[0x8b]),
                 };
                 self.clobber();
-                self.op_rbi(w, None, opcode, RAX, RSI, RAX);
+                self.op_rbi(w, None, opcode, RAX, RSI, RAX, disp);
                 self.map(start, pc);
                 self.def(d);
             }
@@ -1302,14 +1514,20 @@ impl<'a> Emitter<'a> {
                 let pc = pc_of(pc);
                 let (f, mis) = (ExitCode::StoreFault, ExitCode::StoreMisaligned);
                 let start = self.code.len() as u32;
-                self.address(a, off, m, f, mis);
+                let disp = if unchecked {
+                    self.load_val(RAX, a);
+                    off
+                } else {
+                    self.address(a, off, m, f, mis);
+                    0
+                };
                 self.load_val(RCX, s);
-                // [rsi + rax] = rcx, truncated.
+                // [rsi + rax + disp] = rcx, truncated.
                 match m.size {
-                    MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, RSI, RAX),
-                    MemSize::B2 => self.op_rbi(false, Some(0x66), &[0x89], RCX, RSI, RAX),
-                    MemSize::B4 => self.op_rbi(false, None, &[0x89], RCX, RSI, RAX),
-                    MemSize::B8 => self.op_rbi(true, None, &[0x89], RCX, RSI, RAX),
+                    MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, RSI, RAX, disp),
+                    MemSize::B2 => self.op_rbi(false, Some(0x66), &[0x89], RCX, RSI, RAX, disp),
+                    MemSize::B4 => self.op_rbi(false, None, &[0x89], RCX, RSI, RAX, disp),
+                    MemSize::B8 => self.op_rbi(true, None, &[0x89], RCX, RSI, RAX, disp),
                 }
                 self.map(start, pc);
             }

@@ -327,6 +327,27 @@ impl Program {
             }
             match *inst {
                 Inst::Iconst { dst, imm } => defs[dst.index()] = Def::Const(imm),
+                // An op of constants is a constant (`li` is `addi rd,
+                // x0, imm`, and x0 reads as a constant).
+                Inst::Binary { op, dst, a, b }
+                    if konst(defs, a).is_some() && konst(defs, b).is_some() =>
+                {
+                    uses[a.index()] -= 1;
+                    uses[b.index()] -= 1;
+                    let (x, y) = (konst(defs, a), konst(defs, b));
+                    let k = crate::interp::binop(op, x.unwrap_or(0), y.unwrap_or(0));
+                    defs[dst.index()] = Def::Const(k);
+                }
+                Inst::Sextend { dst, src, bits } | Inst::Uextend { dst, src, bits }
+                    if konst(defs, src).is_some() =>
+                {
+                    uses[src.index()] -= 1;
+                    let x = konst(defs, src).unwrap_or(0);
+                    defs[dst.index()] = Def::Const(match inst {
+                        Inst::Sextend { .. } => crate::interp::sext(x, u32::from(bits)),
+                        _ => crate::interp::zext(x, u32::from(bits)),
+                    });
+                }
                 Inst::Binary { op, dst, a, b } => {
                     if let Some((x, konst, k)) = binary_operands(defs, op, a, b) {
                         uses[konst.index()] -= 1;
@@ -384,6 +405,17 @@ impl Program {
             let rel = i32::try_from(pc.wrapping_sub(block.pc) as i64).ok()?;
             let op = match *inst {
                 Inst::Iconst { dst, imm } => Op::Const { d: idx(dst), imm },
+                // Folded in pass 1.
+                Inst::Binary { dst, .. }
+                | Inst::Sextend { dst, .. }
+                | Inst::Uextend { dst, .. }
+                    if konst(defs, dst).is_some() =>
+                {
+                    Op::Const {
+                        d: idx(dst),
+                        imm: konst(defs, dst).unwrap_or(0),
+                    }
+                }
                 Inst::GetState { dst, offset } => {
                     let off = off_of(offset)?;
                     state_len = state_len.max(usize::from(off) + 8);

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit, Quality, Stats, Trap};
-use cranemu_softmmu::user::{GuestSpace, Prot};
+use cranemu_softmmu::user::{GuestSpace, Prot, GUEST_SPACE_SIZE};
 
 mod rv;
 use rv::*;
@@ -177,11 +177,26 @@ struct End {
 /// registers `x0` and data page `data`; the end state and the engine's
 /// statistics.
 fn run(config: EngineConfig, code: &[u8], x0: &[u64; 32], data: &[u8]) -> (End, Stats) {
+    run_mapped(config, code, x0, data, &[])
+}
+
+/// As [`run`], with the pages at `more` also mapped (readable and
+/// writable, zeroed).
+fn run_mapped(
+    config: EngineConfig,
+    code: &[u8],
+    x0: &[u64; 32],
+    data: &[u8],
+    more: &[u64],
+) -> (End, Stats) {
     let space = Arc::new(GuestSpace::new().expect("guest space"));
     space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
     space.write_force(CODE, code).expect("write code");
     space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
     space.write(DATA, data).expect("write data");
+    for &page in more {
+        space.map(page, 0x1000, Prot::RW, true).expect("map page");
+    }
     let engine = Engine::new(space.clone(), config).expect("engine");
     let mut cpu = Box::new(CpuState::default());
     cpu.x = *x0;
@@ -368,6 +383,84 @@ fn a_fault_inside_a_loop_leaves_the_same_state_in_every_engine() {
         formed >= 8,
         "a region formed in only {formed} of 16 cases, waiting for compiles"
     );
+}
+
+/// Accesses from one base near either end of the guest space: the first
+/// is valid, a later one from the same base (whose bounds check the
+/// first tier's code and Cranelift's share with the first's) lands past
+/// the end, straddles it, or wraps below address 0, into the host's
+/// guards. Every engine must take the same fault there (cause, tval, pc),
+/// with the registers written before it. (The base comes in a register:
+/// one set in the block would be a constant, and each address too.)
+#[test]
+fn accesses_past_either_end_of_the_guest_space_fault_alike() {
+    const TOP: u64 = GUEST_SPACE_SIZE - 0x1000;
+    const LOW: u64 = 0;
+    let ld = |rd, rs1, imm| i_type(imm, rs1, 3, rd, 0x03);
+    let sd = |rs2, rs1, imm| s_type(imm, rs2, rs1, 3);
+    // x8: 8 bytes below the end, or 8.
+    let (top, low) = (GUEST_SPACE_SIZE - 8, LOW + 8);
+    let cases: [(&str, u64, [u32; 3], Exception, u64); 6] = [
+        (
+            "a load past the end",
+            top,
+            [ld(10, 8, 0), addi(12, 0, 5), ld(11, 8, 16)],
+            Exception::LoadPageFault,
+            GUEST_SPACE_SIZE + 8,
+        ),
+        (
+            "a load straddling the end",
+            top,
+            [ld(10, 8, 0), addi(12, 0, 5), ld(11, 8, 4)],
+            Exception::LoadPageFault,
+            GUEST_SPACE_SIZE,
+        ),
+        (
+            "a store past the end",
+            top,
+            [sd(8, 8, 0), addi(12, 0, 5), sd(8, 8, 8)],
+            Exception::StorePageFault,
+            GUEST_SPACE_SIZE,
+        ),
+        (
+            "a load far past the end",
+            top,
+            [ld(10, 8, -2048), addi(12, 0, 5), ld(11, 8, 2040)],
+            Exception::LoadPageFault,
+            GUEST_SPACE_SIZE + 2032,
+        ),
+        (
+            "a load below 0",
+            low,
+            [ld(10, 8, 0), addi(12, 0, 5), ld(11, 8, -16)],
+            Exception::LoadPageFault,
+            (-8i64) as u64,
+        ),
+        (
+            "a store below 0",
+            low,
+            [sd(8, 8, 8), addi(12, 0, 5), sd(8, 8, -2048)],
+            Exception::StorePageFault,
+            (-2040i64) as u64,
+        ),
+    ];
+    let engines = engines();
+    for (what, base, body, cause, tval) in cases {
+        let code = bytes(&[body[0], body[1], body[2], ECALL]);
+        let data = vec![0; 0x1000];
+        let mut x = [0; 32];
+        x[8] = base;
+        let (want, _) = run_mapped(engines[0].1.clone(), &code, &x, &data, &[TOP, LOW]);
+        assert_eq!(
+            (want.trap.cause, want.trap.tval, want.pc, want.x[12]),
+            (cause, tval, CODE + 8, 5),
+            "{what}: the interpreter"
+        );
+        for (name, config) in &engines[1..] {
+            let (got, _) = run_mapped(config.clone(), &code, &x, &data, &[TOP, LOW]);
+            assert_eq!(want, got, "{what}: {name} differ(s) from the interpreter");
+        }
+    }
 }
 
 /// A region is interruptible: a loop that never leaves its region still
