@@ -16,15 +16,18 @@
 //! A value that some op reads from memory lives in an 8-byte stack slot
 //! (`r11` points 128 bytes into the slots, so 32 of them are a one-byte
 //! displacement away); an op loads its operands into scratch registers,
-//! computes into `rax`, and stores its result to its slot unless every
-//! op that reads it finds it still in `rax` (`slot_reads`). Two kinds of
-//! value have no slot and no code where they are defined (`plan`): a
-//! constant is moved into the register that reads it, and a guest
-//! register read (`Get`) is loaded from the CPU state where it is read,
-//! if the block does not write that register before its last read (the
-//! `sd s0, 8(sp)` of a function's prologue is then a load of `s0` and a
-//! store, where it was a load, a store to a slot, a reload and a
-//! store). `rdi` holds
+//! computes into `rax`, and stores its result to its slot unless its one
+//! read is the next op's first operand, which that op finds in `rax`
+//! (`Emitter::def`; the frame's size is patched into the entry once the
+//! ops are emitted). Two kinds of value have no slot and no code where
+//! they are defined (`analyze`, one pass before the code): a constant is
+//! moved into the register that reads it, and a guest register read
+//! (`Get`) is loaded from the CPU state where it is read, if the block
+//! does not write that register before its last read (the `sd s0,
+//! 8(sp)` of a function's prologue is then a load of `s0` and a store,
+//! where it was a load, a store to a slot, a reload and a store). A
+//! value that the next op stores to the state is read back from there
+//! too. `rdi` holds
 //! the CPU state throughout (as in the Cranelift code: the `tail` calling
 //! convention passes it there), `rsi` the host address of guest address 0
 //! and `r9` the guest space's size. The code follows the exit protocol of
@@ -100,8 +103,8 @@ use crate::{LookupFn, JUMP_CACHE_ENTRIES};
 mod passes;
 
 pub use passes::SHARED_CHECK_GUARD;
-use passes::{fuse_compares, keeps_flags, plan, scan, slot_reads, term_uses, x86_cc};
-use passes::{Scan, IMMEDIATE, NO_VALUE};
+use passes::{analyze, fuse_compares, keeps_flags, packed_operands, term_uses, x86_cc};
+use passes::{Analysis, Scan, IMMEDIATE, NO_VALUE};
 
 /// Most values a block may have for its code to be emitted: its frame
 /// is eight bytes a value (4 KiB).
@@ -120,6 +123,9 @@ const R11: u8 = 11;
 /// `r11` points this far above the frame's first value slot, so that 32
 /// slots are within a one-byte displacement of it.
 const FRAME_BIAS: i32 = 128;
+
+/// No slot (yet), in [`Emitter::slot`].
+const NO_SLOT: u16 = u16::MAX;
 
 // Condition codes (the low nibble of `jcc`, `setcc`, `cmovcc`).
 const CC_B: u8 = 0x2;
@@ -216,11 +222,8 @@ struct Buffers {
     pc_map: Vec<PcRange>,
     cold: Vec<Cold>,
     slot: Vec<u16>,
-    needs_slot: Vec<bool>,
     fused: Vec<bool>,
-    direct: Vec<u16>,
-    imms: Vec<u64>,
-    unchecked: Vec<bool>,
+    analysis: Analysis,
 }
 
 thread_local! {
@@ -266,11 +269,11 @@ impl Compiler {
     /// Whether this tier emits `prog` (see the module doc, "What is not
     /// emitted"); [`Compiler::compile`] returns `None` for the others.
     pub fn emits(&self, prog: &Program) -> bool {
-        self.emits_shape(prog) && scan(prog, &mut [0; MAX_VALUES as usize]).is_some()
+        self.emits_shape(prog) && analyze(prog, 0, &mut Analysis::default()).is_some()
     }
 
     /// [`Compiler::emits`]' checks of the program as a whole (its ops are
-    /// checked by [`scan`]).
+    /// checked by [`analyze`]).
     fn emits_shape(&self, prog: &Program) -> bool {
         prog.num_values() <= MAX_VALUES
             && !matches!(
@@ -289,17 +292,25 @@ impl Compiler {
         if !self.emits_shape(prog) {
             return None;
         }
-        // Reads of each value (at most MAX_VALUES of them).
-        let mut reads = [0u8; MAX_VALUES as usize];
-        let scan = scan(prog, &mut reads)?;
+        let reach = if self.guest_guard >= SHARED_CHECK_GUARD {
+            (SHARED_CHECK_GUARD - 16) as i64
+        } else {
+            0
+        };
+        let scan = analyze(prog, reach, &mut bufs.analysis)?;
         if scan.exits != tb.slots.len() {
             return None;
         }
-        let mut e = Emitter::new(self, prog, tb, &scan, &reads, std::mem::take(bufs));
+        let mut e = Emitter::new(self, prog, tb, &scan, std::mem::take(bufs));
         e.entry();
         let mut slots = tb.slots.iter().copied();
         let ops = prog.ops();
+        let term_first = term_uses(prog.terminator()).unwrap_or(NO_VALUE);
         for (i, op) in ops.iter().enumerate() {
+            // The value the next op (or the terminator) reads first.
+            e.next_first = ops
+                .get(i + 1)
+                .map_or(term_first, |next| (packed_operands(next) >> 16) as u16);
             if let Op::ExitIf { c, .. } = *op {
                 let slot = slots.next()?;
                 let cc = e.test_of(c);
@@ -307,8 +318,10 @@ impl Compiler {
                 e.cold.push(Cold::SideExit { at, slot });
                 continue;
             }
-            e.op(op, e.unchecked[i])?;
+            e.op(op, e.a.unchecked[i])?;
         }
+        e.next_first = NO_VALUE;
+        e.finish_frame();
         match prog.terminator() {
             Terminator::Jump { .. } => e.direct_exit(slots.next()?),
             Terminator::Branch { cond, .. } => {
@@ -354,11 +367,8 @@ impl Compiler {
             pc_map: e.pc_map,
             cold: e.cold,
             slot: e.slot,
-            needs_slot: e.needs_slot,
             fused: e.fused,
-            direct: e.direct,
-            imms: e.imms,
-            unchecked: e.unchecked,
+            analysis: e.a,
         };
         (!failed).then_some(layout)
     }
@@ -385,10 +395,24 @@ struct Emitter<'a> {
     cold: Vec<Cold>,
     /// Frame bytes below the return address: 0 for a block with no slots
     /// and no calls; 8 mod 16 for a block with calls (so that they see a
-    /// 16-byte aligned stack).
+    /// 16-byte aligned stack). Final once the ops are emitted
+    /// ([`Emitter::finish_frame`]); only the code after them pops it.
     frame: i32,
-    /// Frame offset of the saved CPU-state pointer (blocks with calls).
-    cpu_slot: i32,
+    /// Where the entry's `sub rsp, imm` has its immediate (patched by
+    /// [`Emitter::finish_frame`]), and whether it is an imm8; `None` if
+    /// the block can have no frame.
+    frame_imm: Option<(usize, bool)>,
+    /// The frame offset of the first slot: 8 in a block with calls, whose
+    /// frame saves the CPU-state pointer at offset 0.
+    slots_at: i32,
+    /// The slots given out so far ([`Emitter::def`]).
+    nslots: u16,
+    /// How many values may get a slot (at most): if any, `r11` is
+    /// loaded.
+    may_slot: usize,
+    /// The value the op after the one being emitted reads first (its
+    /// `rax` operand), or [`NO_VALUE`].
+    next_first: u16,
     /// Whether the block calls out (a helper or the lookup): `rdi` is
     /// then saved in the frame.
     calls: bool,
@@ -406,37 +430,28 @@ struct Emitter<'a> {
     /// A compare's result left in the flags: (its value, the x86
     /// condition code under which it is 1).
     flags: Option<(u16, u8)>,
-    /// Each value's slot number (values that never need one share 0).
+    /// Each value's slot number, or [`NO_SLOT`] ([`Emitter::def`]).
     slot: Vec<u16>,
-    /// Values some op reads from their slot ([`slot_reads`]); the others
-    /// reach every op that reads them in `rax`, or are read from the CPU
-    /// state (`direct`), and are never stored.
-    needs_slot: Vec<bool>,
-    /// For each value, the CPU-state offset that an op reads it from,
-    /// [`IMMEDIATE`] for a constant (its value in `imms`), or
-    /// [`NO_VALUE`] ([`plan`]).
-    direct: Vec<u16>,
-    /// Each constant's value, by value ([`plan`]).
-    imms: Vec<u64>,
-    /// For each op, whether it is an access that needs no bounds check
-    /// of its own ([`plan`]).
-    unchecked: Vec<bool>,
+    /// What [`analyze`] found: reads, values read from the state or as
+    /// immediates, accesses without a check of their own.
+    a: Analysis,
     /// The value `rax` holds at this point of the code, if known.
     rax: Option<u16>,
-    /// Set if an op would read a value from a slot that [`slot_reads`]
-    /// did not foresee (a bug of that model): the block is then left to
-    /// the first tier's loop rather than run wrong.
+    /// Set if an op would read a value that is neither in `rax`, nor in
+    /// the state or an immediate, nor in a slot (a bug of
+    /// [`Emitter::def`]'s rule): the block is then left to the first
+    /// tier's loop rather than run wrong.
     failed: bool,
 }
 
 impl<'a> Emitter<'a> {
-    /// An emitter for `prog` that reuses `bufs`' arrays.
+    /// An emitter for `prog` (which [`analyze`] found to be `scan`, in
+    /// `bufs.analysis`) that reuses `bufs`' arrays.
     fn new(
         c: &'a Compiler,
         prog: &'a Program,
         tb: &'a TemplateTb<'a>,
         scan: &Scan,
-        reads: &[u8],
         bufs: Buffers,
     ) -> Emitter<'a> {
         let Buffers {
@@ -444,44 +459,25 @@ impl<'a> Emitter<'a> {
             mut pc_map,
             mut cold,
             mut slot,
-            mut needs_slot,
             mut fused,
-            mut direct,
-            mut imms,
-            mut unchecked,
+            analysis: a,
         } = bufs;
         let n = prog.num_values() as usize;
-        let ops = prog.ops();
-        let term = term_uses(prog.terminator());
-        fuse_compares(ops, prog.terminator(), &reads[..n], &mut fused);
-        let reach = if c.guest_guard >= SHARED_CHECK_GUARD {
-            (SHARED_CHECK_GUARD - 16) as i64
-        } else {
-            0
-        };
-        plan(ops, term, n, reach, &mut direct, &mut imms, &mut unchecked);
-        slot_reads(ops, term, &fused, &direct, &unchecked, &mut needs_slot);
+        fuse_compares(prog.ops(), prog.terminator(), &a.reads, &mut fused);
         slot.clear();
-        slot.resize(n, 0);
+        slot.resize(n, NO_SLOT);
         code.clear();
         pc_map.clear();
         cold.clear();
-        // Slots in value order (the order ops define them in).
-        let mut slots = 0u16;
-        for (v, &needs) in needs_slot.iter().enumerate() {
-            if needs {
-                slot[v] = slots;
-                slots += 1;
-            }
-        }
+        // Only a value that is read, and not from the state or as an
+        // immediate, may need a slot.
+        let may_slot = a
+            .reads
+            .iter()
+            .zip(&a.direct)
+            .filter(|&(&r, &d)| r > 0 && d == NO_VALUE)
+            .count();
         let (calls, mem) = (scan.calls, scan.mem);
-        let cpu_slot = 8 * i32::from(slots);
-        let frame = if calls {
-            let frame = cpu_slot + 8;
-            frame + if frame % 16 == 0 { 8 } else { 0 }
-        } else {
-            cpu_slot
-        };
         Emitter {
             c,
             prog,
@@ -489,8 +485,12 @@ impl<'a> Emitter<'a> {
             code,
             pc_map,
             cold,
-            frame,
-            cpu_slot,
+            frame: 0,
+            frame_imm: None,
+            slots_at: if calls { 8 } else { 0 },
+            nslots: 0,
+            may_slot,
+            next_first: NO_VALUE,
             calls,
             mem,
             entry_at: 0,
@@ -498,10 +498,7 @@ impl<'a> Emitter<'a> {
             fused,
             flags: None,
             slot,
-            needs_slot,
-            direct,
-            imms,
-            unchecked,
+            a,
             rax: None,
             failed: false,
         }
@@ -618,6 +615,30 @@ impl<'a> Emitter<'a> {
         8 * i32::from(self.slot[usize::from(v)]) - FRAME_BIAS
     }
 
+    /// The most frame bytes the block can need: `values` slots, and
+    /// the saved CPU-state pointer if it calls out.
+    fn frame_for(&self, values: usize) -> i32 {
+        let frame = self.slots_at + 8 * values as i32;
+        if self.calls && frame % 16 == 0 {
+            frame + 8
+        } else {
+            frame
+        }
+    }
+
+    /// Sets the frame's size from the slots given out, in the entry's
+    /// `sub rsp` too; called once the ops are emitted, before the code
+    /// that pops the frame.
+    fn finish_frame(&mut self) {
+        self.frame = self.frame_for(usize::from(self.nslots));
+        match self.frame_imm {
+            Some((at, true)) => self.code[at] = self.frame as u8,
+            Some((at, false)) => self.code[at..at + 4].copy_from_slice(&self.frame.to_le_bytes()),
+            // No frame: no slot was possible, and no call.
+            None => self.failed |= self.frame != 0,
+        }
+    }
+
     /// `reg = v`: from `rax` if it holds `v` (see [`Emitter::rax`]),
     /// else from `v`'s slot.
     fn load_val(&mut self, reg: u8, v: u16) {
@@ -627,13 +648,13 @@ impl<'a> Emitter<'a> {
             }
             return;
         }
-        let off = self.direct[usize::from(v)];
+        let off = self.a.direct[usize::from(v)];
         if off == IMMEDIATE {
-            self.mov_imm(reg, self.imms[usize::from(v)]);
+            self.mov_imm(reg, self.a.imms[usize::from(v)]);
         } else if off != NO_VALUE {
             self.load_state(reg, i32::from(off));
         } else {
-            if !self.needs_slot[usize::from(v)] {
+            if self.slot[usize::from(v)] == NO_SLOT {
                 self.failed = true;
             }
             let d = self.slot_disp(v);
@@ -644,10 +665,20 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// `rax` now holds the value `v` (defined by the current op): stores
-    /// it to its slot if some op reads it from there.
+    /// `rax` now holds the value `v` (defined by the current op): gives
+    /// it a slot and stores it there, unless no op reads it, or each
+    /// read finds it elsewhere: in the state or as an immediate (see
+    /// [`analyze`]), or in `rax`, when its one read is the next op's
+    /// first operand (which that op loads before anything else).
     fn def(&mut self, v: u16) {
-        if self.needs_slot[usize::from(v)] {
+        let i = usize::from(v);
+        let reads = self.a.reads[i];
+        let in_rax = reads == 1 && self.next_first == v;
+        if reads > 0 && self.a.direct[i] == NO_VALUE && !in_rax {
+            if self.slot[i] == NO_SLOT {
+                self.slot[i] = self.nslots;
+                self.nslots += 1;
+            }
             let d = self.slot_disp(v);
             self.op_rm(true, &[0x89], RAX, R11, d);
         }
@@ -776,11 +807,22 @@ impl<'a> Emitter<'a> {
         self.imm32(0);
         self.byte(1);
         self.jcc_back(CC_E, hot);
-        // The frame.
-        self.adjust_frame(5);
+        // The frame: `sub rsp, imm`, its size patched once the slots are
+        // known (`finish_frame`), at most one for each value.
+        let most = self.frame_for(self.may_slot);
+        if most > 0 {
+            let imm8 = most < 128;
+            self.op_rr(true, &[if imm8 { 0x83 } else { 0x81 }], 5, RSP);
+            self.frame_imm = Some((self.code.len(), imm8));
+            if imm8 {
+                self.byte(0);
+            } else {
+                self.imm32(0);
+            }
+        }
         if self.calls {
-            let cpu_slot = self.cpu_slot;
-            self.op_rm(true, &[0x89], RDI, RSP, cpu_slot);
+            // mov [rsp], rdi
+            self.op_rm(true, &[0x89], RDI, RSP, 0);
         }
         self.guest_regs();
     }
@@ -792,9 +834,9 @@ impl<'a> Emitter<'a> {
             self.mov_imm(RSI, self.c.guest_base);
             self.mov_imm(R9, self.c.guest_size);
         }
-        if self.cpu_slot != 0 {
-            // lea r11, [rsp + FRAME_BIAS]
-            self.op_rm(true, &[0x8d], R11, RSP, FRAME_BIAS);
+        if self.may_slot > 0 {
+            // lea r11, [rsp + slots_at + FRAME_BIAS]
+            self.op_rm(true, &[0x8d], R11, RSP, self.slots_at + FRAME_BIAS);
         }
     }
 
@@ -808,8 +850,7 @@ impl<'a> Emitter<'a> {
         self.mov_imm(RAX, f as u64);
         // call rax
         self.op_rr(false, &[0xff], 2, RAX);
-        let cpu_slot = self.cpu_slot;
-        self.op_rm(true, &[0x8b], RDI, RSP, cpu_slot);
+        self.op_rm(true, &[0x8b], RDI, RSP, 0);
         self.guest_regs();
     }
 
@@ -1043,7 +1084,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Emits `op`; `unchecked`: it is an access without a bounds check
-    /// of its own ([`plan`]).
+    /// of its own ([`analyze`]).
     fn op(&mut self, op: &Op, unchecked: bool) -> Option<()> {
         // A compare's result stays in the flags only across ops that keep
         // them, to the op or terminator that branches on it.
@@ -1053,10 +1094,10 @@ impl<'a> Emitter<'a> {
         let block_pc = self.prog.pc();
         let pc_of = |rel: i32| block_pc.wrapping_add(rel as i64 as u64);
         match *op {
-            // Moved into the register that reads it ([`plan`]).
+            // Moved into the register that reads it (`analyze`).
             Op::Const { .. } => {}
-            // Read from the state where it is read ([`plan`]).
-            Op::Get { d, .. } if self.direct[usize::from(d)] != NO_VALUE => {}
+            // Read from the state where it is read (`analyze`).
+            Op::Get { d, .. } if self.a.direct[usize::from(d)] != NO_VALUE => {}
             Op::Get { d, off } => {
                 self.clobber();
                 self.load_state(RAX, i32::from(off));
@@ -1064,8 +1105,8 @@ impl<'a> Emitter<'a> {
             }
             Op::Set { off, s } => {
                 // A value whose home this store makes the state
-                // ([`plan`]) must still be in `rax` here.
-                if self.rax != Some(s) && self.direct[usize::from(s)] == off {
+                // (`analyze`) must still be in `rax` here.
+                if self.rax != Some(s) && self.a.direct[usize::from(s)] == off {
                     self.failed = true;
                 }
                 self.load_val(RAX, s);

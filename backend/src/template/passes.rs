@@ -1,8 +1,8 @@
 //! What the first tier's emitter learns about a block before it emits
-//! it, in passes over its ops: which values each op reads and in what
-//! order ([`packed_operands`]), the compares that branch on flags
-//! ([`fuse_compares`]), what needs no slot or no bounds check ([`plan`]),
-//! and which values need a slot ([`slot_reads`]).
+//! it, in two passes over its ops: which values each op reads and in
+//! what order ([`packed_operands`]), what needs no slot or no bounds
+//! check ([`analyze`]), and the compares that branch on flags
+//! ([`fuse_compares`]).
 
 use cranemu_ir::baseline::{Op, Program};
 use cranemu_ir::{BinOp, IntCC, Terminator};
@@ -10,90 +10,46 @@ use cranemu_ir::{BinOp, IntCC, Terminator};
 use super::{calls_helper, mem_bytes, MAX_VALUES};
 use super::{CC_AE, CC_B, CC_E, CC_GE, CC_L, CC_NE};
 
-/// Which values some op reads from their slot rather than from `rax` or
-/// from the CPU state (`direct`, from [`plan`]): a model of
-/// [`super::Emitter::load_val`]'s `rax` tracking over the ops (each op loads
-/// its operands in [`packed_operands`]' order, the first into `rax`, and
-/// leaves its result, or its first operand, in `rax`; a direct value's
-/// `Get` emits nothing).
-pub(super) fn slot_reads(
-    ops: &[Op],
-    term: Option<u16>,
-    fused: &[bool],
-    direct: &[u16],
-    unchecked: &[bool],
-    needs: &mut Vec<bool>,
-) {
-    needs.clear();
-    needs.resize(fused.len(), false);
-    let mut rax: Option<u16> = None;
-    for (at, op) in ops.iter().enumerate() {
-        let p = packed_operands(op);
-        let def = Some(p as u16).filter(|&v| v != NO_VALUE);
-        // (A plain loop over the packed operands: an iterator adapter
-        // here was copied through the stack for every operand.)
-        let mut first = true;
-        for i in 1..4 {
-            let v = (p >> (16 * i)) as u16;
-            if v == NO_VALUE {
-                continue;
-            }
-            // A fused compare's result is read from the flags.
-            if matches!(op, Op::ExitIf { .. }) && fused[usize::from(v)] {
-                continue;
-            }
-            // The first operand is loaded into `rax`; the others are
-            // read while `rax` holds it.
-            if rax != Some(v) && direct[usize::from(v)] == NO_VALUE {
-                needs[usize::from(v)] = true;
-            }
-            if first {
-                first = false;
-                rax = match *op {
-                    // The address is `a + off` by the time the value is
-                    // read, unless the access is unchecked.
-                    Op::Store { off, .. } if off != 0 && !unchecked[at] => None,
-                    _ => Some(v),
-                };
-            }
-        }
-        rax = match *op {
-            Op::Const { .. } => rax,
-            Op::Get { d, .. } if direct[usize::from(d)] != NO_VALUE => rax,
-            Op::SetConst { imm, .. } if imm as i64 != i64::from(imm as i32) => None,
-            Op::SetConst { .. } | Op::Set { .. } | Op::ExitIf { .. } | Op::Store { .. } => rax,
-            // Its first operand is still there.
-            Op::Cmp { d, .. } | Op::CmpI { d, .. } if fused[usize::from(d)] => rax,
-            _ => def,
-        };
-    }
-    if let Some(x) = term.filter(|&x| !fused[usize::from(x)]) {
-        if rax != Some(x) && direct[usize::from(x)] == NO_VALUE {
-            needs[usize::from(x)] = true;
-        }
-    }
-}
-
 /// The least guard ([`crate::BackendConfig::guest_guard`], bytes unmapped
 /// on both sides of the guest space) for first-tier accesses without a
 /// bounds check of their own: 64 KiB, what the runtime's guest space has.
 pub const SHARED_CHECK_GUARD: u64 = 64 << 10;
 
-/// In [`plan`]'s `direct`: the value is a constant, moved into the
+/// In [`Analysis::direct`]: the value is a constant, moved into the
 /// register that each op reads it in.
 pub(super) const IMMEDIATE: u16 = u16::MAX - 1;
 
-/// What the emitter may leave out, found in one pass over `ops` (`n`
-/// values, terminator `term`):
-/// - `direct[v]` is the CPU-state offset of `Get` value `v` if no `Set`
+/// What the emitter learns in [`analyze`]'s pass, by value or by op
+/// (arrays kept from block to block).
+#[derive(Default)]
+pub(super) struct Analysis {
+    /// Each value's reads (saturating).
+    pub(super) reads: Vec<u8>,
+    /// For each value, the CPU-state offset of a `Get` value read from
+    /// there, [`IMMEDIATE`] for a constant, else [`NO_VALUE`] (see
+    /// [`analyze`]).
+    pub(super) direct: Vec<u16>,
+    /// Each constant's value, by value.
+    pub(super) imms: Vec<u64>,
+    /// For each op, whether it is an access without a bounds check of
+    /// its own (see [`analyze`]).
+    pub(super) unchecked: Vec<bool>,
+}
+
+/// One pass over `prog`'s ops (at most [`MAX_VALUES`] values) for what
+/// the emitter needs to know before it starts: `None` if the program
+/// has ops this tier does not emit (see the module doc); else its exits,
+/// calls and memory accesses, with in `a`:
+/// - `reads`: each value's reads;
+/// - `direct[v]`: the CPU-state offset of `Get` value `v` if no `Set`
 ///   writes that state between the `Get` and the last op that reads `v`:
 ///   the `Get` emits nothing, and each read of `v` loads it from the
 ///   state. The same holds for a value that the op after its definition
 ///   stores to the state (`Set`), from there on (the `Set` finds it in
-///   `rax`), so it needs no slot. It is [`IMMEDIATE`] for a constant (`imms[v]` is its value),
-///   whose `Const` emits nothing either, and [`NO_VALUE`] for the other
-///   values;
-/// - `unchecked[i]` is true for a load or store at op `i` from a base
+///   `rax`), so it needs no slot. It is [`IMMEDIATE`] for a constant
+///   (`imms[v]` is its value), whose `Const` emits nothing either, and
+///   [`NO_VALUE`] for the other values;
+/// - `unchecked[i]`: true for a load or store at op `i` from a base
 ///   value whose address an earlier access of the block checked (as
 ///   `base + off1 < guest_size`), when its own offset is within `reach`
 ///   bytes of that access's: its address is then in the guest space or
@@ -101,23 +57,38 @@ pub(super) const IMMEDIATE: u16 = u16::MAX - 1;
 ///   host faults and the runtime's signal handler makes the guest fault,
 ///   as for an unmapped guest page. `reach` 0 checks every access.
 ///   Accesses that check their alignment are always checked.
-pub(super) fn plan(
-    ops: &[Op],
-    term: Option<u16>,
-    n: usize,
-    reach: i64,
-    direct: &mut Vec<u16>,
-    imms: &mut Vec<u64>,
-    unchecked: &mut Vec<bool>,
-) {
+pub(super) fn analyze(prog: &Program, reach: i64, a: &mut Analysis) -> Option<Scan> {
+    let ops = prog.ops();
+    let n = prog.num_values() as usize;
+    if n > MAX_VALUES as usize {
+        return None;
+    }
+    let term = prog.terminator();
+    let mut scan = Scan {
+        exits: match term {
+            Terminator::Jump { .. } => 1,
+            Terminator::Branch { .. } => 2,
+            _ => 0,
+        },
+        calls: matches!(term, Terminator::JumpIndirect { .. }),
+        mem: false,
+    };
     // Stores to each 8-byte word of the first 1 KiB of the state (the
     // integer registers and what follows them), and each direct value's
-    // count when its `Get` ran.
+    // count when it became direct.
     const WORDS: usize = 128;
     let mut sets = [0u16; WORDS];
     let mut born = [0u16; MAX_VALUES as usize];
     // The offset that each base value's first checked access used.
     let mut checked = [i32::MIN; MAX_VALUES as usize];
+    let Analysis {
+        reads,
+        direct,
+        imms,
+        unchecked,
+    } = a;
+    reads.clear();
+    reads.resize(n, 0);
     direct.clear();
     direct.resize(n, NO_VALUE);
     imms.clear();
@@ -125,27 +96,38 @@ pub(super) fn plan(
     unchecked.clear();
     unchecked.resize(ops.len(), false);
     let word = |off: u16| usize::from(off / 8);
-    // A read of `v`: it stays direct if its word was not stored since.
-    let read = |direct: &mut Vec<u16>, sets: &[u16; WORDS], born: &[u16], v: u16| {
-        let v = usize::from(v);
-        if direct[v] < IMMEDIATE && sets[word(direct[v])] != born[v] {
-            direct[v] = NO_VALUE;
-        }
-    };
+    // A read of `v` (checked to be a value): it stays direct if its word
+    // was not stored since.
+    let read =
+        |reads: &mut Vec<u8>, direct: &mut Vec<u16>, sets: &[u16; WORDS], born: &[u16], v: u16| {
+            let v = usize::from(v);
+            let r = reads.get_mut(v)?;
+            *r = r.saturating_add(1);
+            if direct[v] < IMMEDIATE && sets[word(direct[v])] != born[v] {
+                direct[v] = NO_VALUE;
+            }
+            Some(())
+        };
     for (i, op) in ops.iter().enumerate() {
         let p = packed_operands(op);
         for k in 1..4 {
             let v = (p >> (16 * k)) as u16;
             if v != NO_VALUE {
-                read(direct, &sets, &born, v);
+                read(reads, direct, &sets, &born, v)?;
             }
         }
         match *op {
-            Op::Const { d, imm } => {
+            Op::Slow { .. } => return None,
+            // The division helper knows the ops by their place in
+            // `BinOp::ALL`.
+            Op::Bin { op, .. } | Op::BinI { op, .. } if !BinOp::ALL.contains(&op) => return None,
+            Op::Bin { op, .. } | Op::BinI { op, .. } => scan.calls |= calls_helper(op),
+            Op::ExitIf { .. } => scan.exits += 1,
+            Op::Const { d, imm } if usize::from(d) < n => {
                 direct[usize::from(d)] = IMMEDIATE;
                 imms[usize::from(d)] = imm;
             }
-            Op::Get { d, off } if off % 8 == 0 && word(off) < WORDS => {
+            Op::Get { d, off } if usize::from(d) < n && off % 8 == 0 && word(off) < WORDS => {
                 direct[usize::from(d)] = off;
                 born[usize::from(d)] = sets[word(off)];
             }
@@ -170,22 +152,24 @@ pub(super) fn plan(
                     }
                 }
             }
-            Op::Load { a, off, m, .. } | Op::Store { a, off, m, .. }
-                if !(m.aligned && mem_bytes(m.size) > 1) =>
-            {
-                let first = &mut checked[usize::from(a)];
-                if *first == i32::MIN {
-                    *first = off;
-                } else {
-                    unchecked[i] = (i64::from(off) - i64::from(*first)).abs() < reach;
+            Op::Load { a, off, m, .. } | Op::Store { a, off, m, .. } => {
+                scan.mem = true;
+                if !(m.aligned && mem_bytes(m.size) > 1) {
+                    let first = &mut checked[usize::from(a)];
+                    if *first == i32::MIN {
+                        *first = off;
+                    } else {
+                        unchecked[i] = (i64::from(off) - i64::from(*first)).abs() < reach;
+                    }
                 }
             }
             _ => {}
         }
     }
-    if let Some(v) = term {
-        read(direct, &sets, &born, v);
+    if let Some(v) = term_uses(term) {
+        read(reads, direct, &sets, &born, v)?;
     }
+    Some(scan)
 }
 
 /// No value, in [`packed_operands`] (values number at most
@@ -250,7 +234,7 @@ pub(super) fn keeps_flags(op: &Op) -> bool {
 
 /// Marks in `fused` (by value) the compares whose result only an
 /// `ExitIf` or the terminator reads (`reads`: each value's reads, from
-/// [`scan`]), with only ops that keep the flags in between
+/// [`analyze`]), with only ops that keep the flags in between
 /// ([`keeps_flags`]: the count of retired instructions, `icount`, is
 /// updated before a branch): their code branches on the flags of the
 /// `cmp`, without `setcc`.
@@ -273,7 +257,7 @@ pub(super) fn fuse_compares(ops: &[Op], term: Terminator, reads: &[u8], fused: &
     }
 }
 
-/// What [`scan`] finds in a program.
+/// What [`analyze`] finds in a program.
 pub(super) struct Scan {
     /// Its direct exits: `ExitIf`s, and the terminator's.
     pub(super) exits: usize,
@@ -281,52 +265,6 @@ pub(super) struct Scan {
     pub(super) calls: bool,
     /// Whether it accesses guest memory ([`super::Emitter::mem`]).
     pub(super) mem: bool,
-}
-
-/// One pass over `prog` (whose values must number at most `reads.len()`)
-/// for what the emitter needs to know before it starts: `None` if it has
-/// ops this tier does not emit (see the module doc); else its exits,
-/// calls and memory accesses, with each value's reads counted in
-/// `reads` (saturating).
-pub(super) fn scan(prog: &Program, reads: &mut [u8]) -> Option<Scan> {
-    let term = prog.terminator();
-    let mut scan = Scan {
-        exits: match term {
-            Terminator::Jump { .. } => 1,
-            Terminator::Branch { .. } => 2,
-            _ => 0,
-        },
-        calls: matches!(term, Terminator::JumpIndirect { .. }),
-        mem: false,
-    };
-    let count = |reads: &mut [u8], v: u16| -> Option<()> {
-        let r = reads.get_mut(usize::from(v))?;
-        *r = r.saturating_add(1);
-        Some(())
-    };
-    for op in prog.ops() {
-        match *op {
-            Op::Slow { .. } => return None,
-            // The division helper knows the ops by their place in
-            // `BinOp::ALL`.
-            Op::Bin { op, .. } | Op::BinI { op, .. } if !BinOp::ALL.contains(&op) => return None,
-            Op::Bin { op, .. } | Op::BinI { op, .. } => scan.calls |= calls_helper(op),
-            Op::ExitIf { .. } => scan.exits += 1,
-            Op::Load { .. } | Op::Store { .. } => scan.mem = true,
-            _ => {}
-        }
-        let p = packed_operands(op);
-        for i in 1..4 {
-            let v = (p >> (16 * i)) as u16;
-            if v != NO_VALUE {
-                count(reads, v)?;
-            }
-        }
-    }
-    if let Some(v) = term_uses(term) {
-        count(reads, v)?;
-    }
-    Some(scan)
 }
 
 /// The value the terminator branches on, if it is a branch.
