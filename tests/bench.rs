@@ -224,7 +224,7 @@ fn default_workload_json() {
     let j = bench_json(&[]);
     check_sane(&j);
     assert_eq!(j.at("program"), &Json::Str("built-in workload".into()));
-    assert_eq!(j.num("jit_threshold"), 200.0);
+    assert_eq!(j.num("jit_threshold"), 3000.0);
     // The workload's 1024 functions give a few thousand blocks, and over
     // a hundred are hot.
     assert!(j.num("tier1.blocks") > 1024.0);

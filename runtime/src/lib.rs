@@ -270,12 +270,17 @@ pub struct EngineConfig {
     /// Interpreted executions of a TB before it is compiled; 0 compiles
     /// every TB on its vCPU's thread before its first execution. Above 0,
     /// a hot TB is queued for the compile thread and interpreted until its
-    /// code is published, so no vCPU waits for Cranelift. The default, 200,
-    /// balances the two costs measured here: Cranelift spends 90-400 µs on
-    /// a block, the first tier 0.1-3 µs per execution. (With the reference
-    /// interpreter as the first tier, 100 was best; with the cheaper first
-    /// tier, 200 made Python's imports 23% and cc1 9% faster, and hot
-    /// loops no slower: BENCHMARKS.md, "Issue 12, third step".)
+    /// code is published, so no vCPU waits for Cranelift. The default,
+    /// 3000, balances the two costs measured here: Cranelift spends
+    /// 90-400 µs on a block, the first tier's host code a few ns per
+    /// execution. (With the reference interpreter as the first tier, 100
+    /// was best; with the first tier's loop, 200; with its host code as
+    /// it is now, 3000 made imports, `python -S`, cc1 and a busybox `sh`
+    /// script 5-7% faster than 200, and lua and gzip no slower:
+    /// BENCHMARKS.md, "Issue 12, eighth step". cc1 queues twice the
+    /// blocks the compile thread gets to at 200.) System mode's first
+    /// tier is the loop; it has its own default
+    /// (`system::DEFAULT_JIT_THRESHOLD`).
     pub jit_threshold: u32,
     /// Run cold TBs in the reference interpreter ([`cranemu_ir::interp`])
     /// instead of the first tier ([`cranemu_ir::baseline`]): slower, for
@@ -322,7 +327,7 @@ impl Default for EngineConfig {
             log: LogConfig::default(),
             max_block_insns: 512,
             opt_level: "speed",
-            jit_threshold: 200,
+            jit_threshold: 3000,
             reference_interpreter: false,
             superblocks: true,
             region_tbs: 8,
