@@ -327,33 +327,32 @@ impl Program {
             }
             match *inst {
                 Inst::Iconst { dst, imm } => defs[dst.index()] = Def::Const(imm),
-                // An op of constants is a constant (`li` is `addi rd,
-                // x0, imm`, and x0 reads as a constant).
-                Inst::Binary { op, dst, a, b }
-                    if konst(defs, a).is_some() && konst(defs, b).is_some() =>
-                {
-                    uses[a.index()] -= 1;
-                    uses[b.index()] -= 1;
-                    let (x, y) = (konst(defs, a), konst(defs, b));
-                    let k = crate::interp::binop(op, x.unwrap_or(0), y.unwrap_or(0));
-                    defs[dst.index()] = Def::Const(k);
-                }
-                Inst::Sextend { dst, src, bits } | Inst::Uextend { dst, src, bits }
-                    if konst(defs, src).is_some() =>
-                {
-                    uses[src.index()] -= 1;
-                    let x = konst(defs, src).unwrap_or(0);
-                    defs[dst.index()] = Def::Const(match inst {
-                        Inst::Sextend { .. } => crate::interp::sext(x, u32::from(bits)),
-                        _ => crate::interp::zext(x, u32::from(bits)),
-                    });
-                }
-                Inst::Binary { op, dst, a, b } => {
-                    if let Some((x, konst, k)) = binary_operands(defs, op, a, b) {
-                        uses[konst.index()] -= 1;
-                        if op == BinOp::Iadd {
-                            defs[dst.index()] = Def::AddConst(x, k);
+                Inst::Binary { op, dst, a, b } => match (konst(defs, a), konst(defs, b)) {
+                    // An op of constants is a constant (`li` is `addi rd,
+                    // x0, imm`, and x0 reads as a constant).
+                    (Some(x), Some(y)) => {
+                        uses[a.index()] -= 1;
+                        uses[b.index()] -= 1;
+                        defs[dst.index()] = Def::Const(crate::interp::binop(op, x, y));
+                    }
+                    _ => {
+                        if let Some((x, konst, k)) = binary_operands(defs, op, a, b) {
+                            uses[konst.index()] -= 1;
+                            if op == BinOp::Iadd {
+                                defs[dst.index()] = Def::AddConst(x, k);
+                            }
                         }
+                    }
+                },
+                Inst::Sextend { dst, src, bits } | Inst::Uextend { dst, src, bits } => {
+                    if let Some(x) = konst(defs, src) {
+                        uses[src.index()] -= 1;
+                        let k = if matches!(inst, Inst::Sextend { .. }) {
+                            crate::interp::sext(x, u32::from(bits))
+                        } else {
+                            crate::interp::zext(x, u32::from(bits))
+                        };
+                        defs[dst.index()] = Def::Const(k);
                     }
                 }
                 Inst::Icmp { b, .. } | Inst::SetState { src: b, .. }
@@ -868,6 +867,43 @@ mod tests {
             .ops
             .iter()
             .any(|op| matches!(op, Op::SetConst { imm: 5, .. })));
+    }
+
+    /// `li a0, -5` (`addi a0, x0, -5`), `addiw a1, x0, 7` and a shift of
+    /// constants: each result is a constant, stored with `SetConst` (no
+    /// op computes it), and the program runs as the interpreter does.
+    #[test]
+    fn ops_of_constants_fold() {
+        let mut block = Block::new(0x1000);
+        let mut b = Builder::new(&mut block);
+        b.insn_start(0x1000, 4);
+        let zero = b.iconst(0);
+        let a0 = b.binary_imm(BinOp::Iadd, zero, -5i64 as u64);
+        b.set_state(0x50, a0);
+        b.insn_start(0x1004, 4);
+        let w = b.binary_imm(BinOp::Iadd, zero, 7);
+        let a1 = b.sextend(w, 32);
+        b.set_state(0x58, a1);
+        b.insn_start(0x1008, 4);
+        let a2 = b.binary(BinOp::Ishl, a0, a1);
+        b.set_state(0x60, a2);
+        b.terminate(Terminator::Jump { pc: 0x100c });
+        crate::verify::verify(&block).expect("verifies");
+        let prog = Program::lower(&block).expect("lowers");
+        let sets: Vec<(u16, u64)> = prog
+            .ops
+            .iter()
+            .filter_map(|op| match *op {
+                Op::SetConst { off, imm } => Some((off, imm)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sets,
+            [(0x50, -5i64 as u64), (0x58, 7), (0x60, (-5i64 << 7) as u64)],
+            "{prog:?}"
+        );
+        assert_eq!(prog.len(), 3, "{prog:?}");
     }
 
     /// Blocks past the form's limits are left to the reference interpreter.
