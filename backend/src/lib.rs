@@ -29,10 +29,14 @@
 //! owned by the runtime. When it holds a successor's code address, the TB
 //! tail-calls it (`return_call_indirect`), so a hot loop never returns to
 //! the dispatcher. The runtime chains by writing the slot and unchains by
-//! clearing it; exits are never patched (only the entry of first-tier
-//! code is, once, to forward to the TB's Cranelift code:
-//! [`template::forward`]). Indirect jumps call a runtime lookup
-//! helper (the jump cache) and tail-call its answer.
+//! clearing it. Cranelift's code is never patched; first-tier code is
+//! in two places, each a `jmp rel32` re-pointed with one aligned 4-byte
+//! store, as QEMU patches its `goto_tb` jumps: its entry, once, to
+//! forward to the TB's Cranelift code ([`template::forward`]), and each
+//! direct exit, to the code the runtime also stores in the exit's slot
+//! ([`template::chain`]), so that a chained first-tier exit is one direct
+//! `jmp`. Indirect jumps call a runtime lookup helper (the jump cache)
+//! and tail-call its answer.
 //!
 //! # Guest memory
 //! One IR, two memory paths, chosen by [`BackendConfig::softmmu`].

@@ -15,7 +15,10 @@
 //! - Each TB records its chaining: the exit slots of other TBs that jump
 //!   straight to it (incoming) and the TB each of its own slots jumps to
 //!   (outgoing). Translated code reads a slot (an atomic pointer) and
-//!   tail-calls its target, or leaves to the runtime if it is null.
+//!   tail-calls its target, or leaves to the runtime if it is null. A
+//!   first-tier exit jumps to the slot's target without reading it: its
+//!   `jmp` is re-pointed with the slot, under the same lock
+//!   (`Slot::point`), so invariants 1 and 2 hold for it as for the slot.
 //!
 //! # Invariants
 //!
@@ -65,7 +68,7 @@
 //! with the index lock held.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 
 use cranemu_backend::PcRange;
@@ -97,6 +100,34 @@ pub(crate) struct Slot {
     pub(crate) pc: u64,
     /// Index of the slot in its TB.
     index: u32,
+    /// The host address of the exit's `jmp` in the owner's first-tier
+    /// code (`cranemu_backend::template::chain`), or 0: set before the
+    /// TB is published, pointed at `target` whenever `target` is set.
+    jmp: AtomicUsize,
+}
+
+impl Slot {
+    /// Points the exit at `code`, or at nothing with null: the slot that
+    /// every code of the owner reads, and the owner's first-tier `jmp`.
+    /// Called with the index lock held (see [`TbCache::chain`]).
+    fn point(&self, code: *const u8) {
+        self.target.store(code as *mut u8, Ordering::Release);
+        let jmp = self.jmp.load(Ordering::Relaxed) as *const u8;
+        if !jmp.is_null() {
+            // SAFETY: `jmp` is an exit `jmp` of the owner's first-tier
+            // code, placed in its generation's arena (writable, 16-byte
+            // aligned, mapped as long as the generation), and `code` the
+            // code of a TB of the same generation (chains never cross
+            // generations) or null.
+            unsafe {
+                if code.is_null() {
+                    cranemu_backend::template::unchain(jmp);
+                } else {
+                    cranemu_backend::template::chain(jmp, code);
+                }
+            }
+        }
+    }
 }
 
 /// One translation block: its IR, and its host code once it is hot.
@@ -282,6 +313,7 @@ impl Tb {
                         owner: me.as_ptr() as usize,
                         pc,
                         index: index as u32,
+                        jmp: AtomicUsize::new(0),
                     }),
             );
             let slots: Box<[Slot]> = slots.into_boxed_slice();
@@ -320,18 +352,27 @@ impl Tb {
                     flags,
                 };
                 let start = first.threshold.saturating_add(1);
-                let placed = first
-                    .compiler
-                    .compile_with(prog, &code, |code, pc_map, layout| {
-                        let n = code.len();
-                        // (The stubs before the entry take under 64 bytes;
-                        // a longer run would leave the TB to the loop.)
-                        let off = u8::try_from(layout.entry).map_err(|_| String::new())?;
-                        first
-                            .generation
-                            .place_first_tier(code, pc_map, &layout, start)
-                            .map(|(entry, counter)| (entry, off, counter, n))
-                    });
+                let placed =
+                    first
+                        .compiler
+                        .compile_with(prog, &code, |code, pc_map, layout, exit_jmps| {
+                            let n = code.len();
+                            // (The stubs before the entry take under 64 bytes;
+                            // a longer run would leave the TB to the loop.)
+                            let off = u8::try_from(layout.entry).map_err(|_| String::new())?;
+                            let placed = first
+                                .generation
+                                .place_first_tier(code, pc_map, &layout, start);
+                            placed.map(|(entry, counter)| {
+                                // Where `chain` points each exit once its slot
+                                // is chained.
+                                let at = entry.wrapping_sub(layout.entry) as usize;
+                                for (slot, &jmp) in slots.iter().zip(exit_jmps) {
+                                    slot.jmp.store(at + jmp as usize, Ordering::Relaxed);
+                                }
+                                (entry, off, counter, n)
+                            })
+                        });
                 // Without executable memory for it, the loop runs the TB.
                 if let Some(Ok((entry, off, counter, n))) = placed {
                     quick = entry as *mut u8;
@@ -1049,7 +1090,7 @@ impl TbCache {
             .lock()
             .incoming
             .push((owner.me.clone(), slot.index as usize));
-        slot.target.store(code as *mut u8, Ordering::Release);
+        slot.point(code);
         Counters::bump(&counters.chains);
     }
 
@@ -1150,9 +1191,7 @@ impl TbCache {
     fn repoint_locked(links: &Links, code: *const u8) {
         for (from, i) in links.incoming.iter() {
             if let Some(from) = from.upgrade() {
-                from.slots[*i]
-                    .target
-                    .store(code as *mut u8, Ordering::Release);
+                from.slots[*i].point(code);
             }
         }
     }
@@ -1223,9 +1262,7 @@ impl TbCache {
         };
         for (from, i) in incoming {
             if let Some(from) = from.upgrade() {
-                from.slots[i]
-                    .target
-                    .store(std::ptr::null_mut(), Ordering::Release);
+                from.slots[i].point(std::ptr::null());
                 from.links.lock().outgoing[i] = None;
                 Counters::bump(&counters.unlinks);
             }

@@ -92,6 +92,28 @@ fn a_write_invalidates_only_the_blocks_of_its_page() {
     assert_eq!(delta(&s1, &s2), (1, 1, 1, 0), "{s2:?}");
 }
 
+/// As [`a_write_invalidates_only_the_blocks_of_its_page`], with the
+/// blocks run as first-tier code: the caller's exit to FUNC is chained
+/// by re-pointing its `jmp`, and the write must point it back.
+#[test]
+fn a_write_unchains_a_first_tier_exit() {
+    let engine = engine(u32::MAX);
+    let mut cpu = CpuState::default();
+    assert_eq!(call(&engine, &mut cpu, CALLER), Ok(1));
+    assert_eq!(call(&engine, &mut cpu, CALLER), Ok(1));
+    let s1 = engine.stats();
+    assert!(s1.chains >= 1 && s1.first_tier_code >= 2, "{s1:?}");
+    assert_eq!(s1.compiled_blocks, 0, "{s1:?}");
+    engine.space().write(FUNC, &func(2)).expect("rewrite");
+    assert_eq!(call(&engine, &mut cpu, CALLER), Ok(2));
+    // Chained again to the new FUNC, and rewritten again.
+    assert_eq!(call(&engine, &mut cpu, CALLER), Ok(2));
+    engine.space().write(FUNC, &func(3)).expect("rewrite");
+    assert_eq!(call(&engine, &mut cpu, CALLER), Ok(3));
+    let s2 = engine.stats();
+    assert_eq!(delta(&s1, &s2), (2, 2, 2, 0), "{s2:?}");
+}
+
 fn guest_store_to_code(jit_threshold: u32) {
     let engine = engine(jit_threshold);
     let mut cpu = CpuState::default();

@@ -34,7 +34,10 @@
 //! the crate doc: it returns an [`ExitCode`] or an exit slot's address
 //! (without writing `pc` for the latter: the runtime knows each slot's
 //! guest pc), and tail-calls (`jmp`) a chained successor with its own
-//! frame popped, so it chains to and from Cranelift code freely. A
+//! frame popped, so it chains to and from Cranelift code freely. Each
+//! direct exit starts with a `jmp rel32` that goes on to the slot's
+//! protocol until the runtime chains the slot, and then straight to the
+//! successor ([`chain`]). A
 //! compare whose result only an `ExitIf` or the terminator reads (with
 //! only flag-keeping ops between, such as the update of `icount`) is not
 //! materialized: the branch tests the flags of its `cmp`
@@ -190,13 +193,53 @@ pub fn link_counter(code: &mut [u8], layout: &TemplateLayout, at: usize, counter
 /// mapped, and `target` code that the entry may jump to with the
 /// entry's registers (the exit protocol of the crate doc).
 pub unsafe fn forward(entry: *const u8, target: *const u8) -> bool {
-    let end = (entry as usize).wrapping_add(5);
+    // SAFETY: the caller's contract; the entry is a `jmp rel32` whose
+    // displacement is 4-byte aligned (see `TemplateLayout::entry`).
+    unsafe { point_jmp(entry, target) }
+}
+
+/// Chains a direct exit of placed first-tier code: its `jmp` at `jmp`
+/// (the code's address plus the offset [`Compiler::compile_with`]
+/// reported for the exit's slot) jumps to `target`, the code that the
+/// runtime also stores in the slot, with one atomic store, as QEMU
+/// patches its `goto_tb` jumps. The exit then neither loads its slot
+/// nor jumps through a register: a first-tier block's slot is seldom in
+/// the data cache (a third of python's first-tier time was the load).
+/// Returns false, changing nothing, if `target` is not within 2 GiB of
+/// the `jmp`; the exit then keeps going through its slot.
+///
+/// # Safety
+/// `jmp` must be such an exit `jmp` of first-tier code placed at a
+/// 4-byte aligned address in writable memory that stays mapped, and
+/// `target` code that the exit may jump to (the exit protocol of the
+/// crate doc; the frame is popped before the `jmp`).
+pub unsafe fn chain(jmp: *const u8, target: *const u8) -> bool {
+    // SAFETY: the caller's contract.
+    unsafe { point_jmp(jmp, target) }
+}
+
+/// Undoes [`chain`]: the exit's `jmp` at `jmp` goes on to the next
+/// instruction, which reads the exit's slot.
+///
+/// # Safety
+/// As for [`chain`].
+pub unsafe fn unchain(jmp: *const u8) {
+    // SAFETY: the caller's contract; the next instruction is always
+    // within reach.
+    unsafe { point_jmp(jmp, jmp.wrapping_add(5)) };
+}
+
+/// Points the `jmp rel32` at `jmp`, whose displacement is 4-byte
+/// aligned in writable memory, at `target` with one atomic store, if
+/// it is within reach.
+unsafe fn point_jmp(jmp: *const u8, target: *const u8) -> bool {
+    let end = (jmp as usize).wrapping_add(5);
     let Ok(rel) = i32::try_from((target as usize).wrapping_sub(end) as isize) else {
         return false;
     };
     // SAFETY: the caller's contract: the `jmp`'s displacement, 4-byte
-    // aligned (see `TemplateLayout::entry`), in writable memory.
-    let disp = unsafe { &*(entry.add(1) as *const AtomicU32) };
+    // aligned, in writable memory.
+    let disp = unsafe { &*(jmp.add(1) as *const AtomicU32) };
     disp.store(rel as u32, Ordering::Release);
     true
 }
@@ -224,6 +267,7 @@ struct Buffers {
     slot: Vec<u16>,
     fused: Vec<bool>,
     analysis: Analysis,
+    exit_jmps: Vec<u32>,
 }
 
 thread_local! {
@@ -238,7 +282,7 @@ impl Compiler {
         prog: &Program,
         tb: &TemplateTb<'_>,
     ) -> Option<(CompiledBlock, TemplateLayout)> {
-        self.compile_with(prog, tb, |code, pc_map, layout| {
+        self.compile_with(prog, tb, |code, pc_map, layout, _| {
             let block = CompiledBlock {
                 code: code.to_vec(),
                 clif: None,
@@ -248,20 +292,22 @@ impl Compiler {
         })
     }
 
-    /// [`Compiler::compile`], handing the code, its host-pc map and its
-    /// layout to `place` (which finishes the code, [`link_counter`], and
-    /// copies it where it will run) instead of returning them: `None` if
-    /// the tier does not emit the program, else what `place` returns.
+    /// [`Compiler::compile`], handing the code, its host-pc map, its
+    /// layout and the offsets of its exits' `jmp`s (one for each of
+    /// `tb`'s slots, in their order: see [`chain`]) to `place` (which
+    /// finishes the code, [`link_counter`], and copies it where it will
+    /// run) instead of returning them: `None` if the tier does not emit
+    /// the program, else what `place` returns.
     pub fn compile_with<R>(
         &self,
         prog: &Program,
         tb: &TemplateTb<'_>,
-        place: impl FnOnce(&mut [u8], &[PcRange], TemplateLayout) -> R,
+        place: impl FnOnce(&mut [u8], &[PcRange], TemplateLayout, &[u32]) -> R,
     ) -> Option<R> {
         let mut bufs = BUFFERS.take();
         let r = self
             .emit(prog, tb, &mut bufs)
-            .map(|layout| place(&mut bufs.code, &bufs.pc_map, layout));
+            .map(|layout| place(&mut bufs.code, &bufs.pc_map, layout, &bufs.exit_jmps));
         BUFFERS.set(bufs);
         r
     }
@@ -303,7 +349,7 @@ impl Compiler {
         }
         let mut e = Emitter::new(self, prog, tb, &scan, std::mem::take(bufs));
         e.entry();
-        let mut slots = tb.slots.iter().copied();
+        let mut slots = 0..tb.slots.len();
         let ops = prog.ops();
         let term_first = term_uses(prog.terminator()).unwrap_or(NO_VALUE);
         for (i, op) in ops.iter().enumerate() {
@@ -369,6 +415,7 @@ impl Compiler {
             slot: e.slot,
             fused: e.fused,
             analysis: e.a,
+            exit_jmps: e.exit_jmps,
         };
         (!failed).then_some(layout)
     }
@@ -383,7 +430,7 @@ enum Cold {
     /// inside the access's [`PcRange`].
     Fault { at: usize, code: ExitCode },
     /// An `ExitIf` taken.
-    SideExit { at: usize, slot: ExitSlot },
+    SideExit { at: usize, slot: usize },
 }
 
 struct Emitter<'a> {
@@ -435,6 +482,8 @@ struct Emitter<'a> {
     /// What [`analyze`] found: reads, values read from the state or as
     /// immediates, accesses without a check of their own.
     a: Analysis,
+    /// For each exit slot, the offset of its exit's `jmp` ([`chain`]).
+    exit_jmps: Vec<u32>,
     /// The value `rax` holds at this point of the code, if known.
     rax: Option<u16>,
     /// Set if an op would read a value that is neither in `rax`, nor in
@@ -461,11 +510,14 @@ impl<'a> Emitter<'a> {
             mut slot,
             mut fused,
             analysis: a,
+            mut exit_jmps,
         } = bufs;
         let n = prog.num_values() as usize;
         fuse_compares(prog.ops(), prog.terminator(), &a.reads, &mut fused);
         slot.clear();
         slot.resize(n, NO_SLOT);
+        exit_jmps.clear();
+        exit_jmps.resize(tb.slots.len(), 0);
         code.clear();
         pc_map.clear();
         cold.clear();
@@ -499,6 +551,7 @@ impl<'a> Emitter<'a> {
             flags: None,
             slot,
             a,
+            exit_jmps,
             rax: None,
             failed: false,
         }
@@ -854,12 +907,25 @@ impl<'a> Emitter<'a> {
         self.guest_regs();
     }
 
-    /// A direct exit through `slot`: tail-jump to the code it holds, or
+    /// A direct exit through the TB's exit slot `k`: a `jmp` that
+    /// [`chain`] points at the successor's code once the runtime chains
+    /// the slot (until then it jumps to the next instruction), then the
+    /// slot's own protocol: tail-jump to the code the slot holds, or
     /// return its address, with `pc` not written (the runtime knows each
     /// slot's guest pc; see the crate doc's exit protocol).
-    fn direct_exit(&mut self, slot: ExitSlot) {
+    fn direct_exit(&mut self, k: usize) {
+        let slot = self.tb.slots[k];
         self.pop_frame();
         self.clobber();
+        // NOPs up to a 4-byte aligned displacement (see `chain`).
+        match 3 - self.code.len() % 4 {
+            1 => self.byte(0x90),
+            2 => self.bytes(&[0x66, 0x90]),
+            3 => self.bytes(&[0x0f, 0x1f, 0x00]),
+            _ => {}
+        }
+        self.exit_jmps[k] = self.code.len() as u32;
+        self.bytes(&[0xe9, 0, 0, 0, 0]);
         self.mov_imm(RAX, slot as u64);
         self.op_rm(true, &[0x8b], RCX, RAX, 0);
         // jrcxz over the `jmp rcx` (2 bytes) to the `ret`.
