@@ -1114,6 +1114,28 @@ impl<'a> Emitter<'a> {
         self.bytes(&[0x0f, 0xb6, 0xc0]);
     }
 
+    /// Sets `rax` for an access to `[a + off]`, and returns the
+    /// displacement to access `[rsi + rax + disp]` with: `a` and `off`
+    /// for an access without a check of its own (`unchecked`, see
+    /// [`analyze`]), else the checked address ([`Emitter::address`]) and 0.
+    fn access(
+        &mut self,
+        a: u16,
+        off: i32,
+        m: MemOp,
+        unchecked: bool,
+        code: ExitCode,
+        misaligned: ExitCode,
+    ) -> i32 {
+        if unchecked {
+            self.load_val(RAX, a);
+            off
+        } else {
+            self.address(a, off, m, code, misaligned);
+            0
+        }
+    }
+
     /// `rax = address` of `[a + off]`, checked against the guest size
     /// (and its alignment if `m.aligned`), faulting with `code` (or
     /// `misaligned`) through a `call` of the fault tail: the caller maps
@@ -1252,13 +1274,7 @@ impl<'a> Emitter<'a> {
                 // The access's checks are the guest pc's too (see
                 // `emit_cold`'s fault tails).
                 let start = self.code.len() as u32;
-                let disp = if unchecked {
-                    self.load_val(RAX, a);
-                    off
-                } else {
-                    self.address(a, off, m, f, mis);
-                    0
-                };
+                let disp = self.access(a, off, m, unchecked, f, mis);
                 // rax = [rsi + rax + disp], extended.
                 let (w, opcode): (bool, &[u8]) = match (m.size, m.signed) {
                     (MemSize::B1, false) => (false, &[0x0f, 0xb6]),
@@ -1278,13 +1294,7 @@ impl<'a> Emitter<'a> {
                 let pc = pc_of(pc);
                 let (f, mis) = (ExitCode::StoreFault, ExitCode::StoreMisaligned);
                 let start = self.code.len() as u32;
-                let disp = if unchecked {
-                    self.load_val(RAX, a);
-                    off
-                } else {
-                    self.address(a, off, m, f, mis);
-                    0
-                };
+                let disp = self.access(a, off, m, unchecked, f, mis);
                 self.load_val(RCX, s);
                 // [rsi + rax + disp] = rcx, truncated.
                 match m.size {
