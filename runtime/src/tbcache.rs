@@ -119,11 +119,10 @@ impl Slot {
             // aligned, mapped as long as the generation), and `code` the
             // code of a TB of the same generation (chains never cross
             // generations) or null.
+            // Out of the `jmp`'s reach, the exit goes through the slot.
             unsafe {
-                if code.is_null() {
+                if code.is_null() || !cranemu_backend::template::chain(jmp, code) {
                     cranemu_backend::template::unchain(jmp);
-                } else {
-                    cranemu_backend::template::chain(jmp, code);
                 }
             }
         }
