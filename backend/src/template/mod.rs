@@ -693,7 +693,8 @@ impl<'a> Emitter<'a> {
     }
 
     /// `reg = v`: from `rax` if it holds `v` (see [`Emitter::rax`]),
-    /// else from `v`'s slot.
+    /// else as an immediate or from the CPU state (see [`analyze`]), else
+    /// from `v`'s slot.
     fn load_val(&mut self, reg: u8, v: u16) {
         if self.rax == Some(v) {
             if reg != RAX {
