@@ -402,19 +402,12 @@ impl Program {
                 continue;
             }
             let rel = i32::try_from(pc.wrapping_sub(block.pc) as i64).ok()?;
+            // A constant, or an op of constants that pass 1 folded.
+            if let Some((d, imm)) = inst.dst().and_then(|d| Some((d, konst(defs, d)?))) {
+                ops.push(Op::Const { d: idx(d), imm });
+                continue;
+            }
             let op = match *inst {
-                Inst::Iconst { dst, imm } => Op::Const { d: idx(dst), imm },
-                // Folded in pass 1.
-                Inst::Binary { dst, .. }
-                | Inst::Sextend { dst, .. }
-                | Inst::Uextend { dst, .. }
-                    if konst(defs, dst).is_some() =>
-                {
-                    Op::Const {
-                        d: idx(dst),
-                        imm: konst(defs, dst).unwrap_or(0),
-                    }
-                }
                 Inst::GetState { dst, offset } => {
                     let off = off_of(offset)?;
                     state_len = state_len.max(usize::from(off) + 8);

@@ -794,23 +794,20 @@ impl<'a> Emitter<'a> {
         self.op_rr(false, &[0xff], 4, reg);
     }
 
-    /// `add rsp, frame` (`sub` with `ext` 5), if there is a frame.
-    fn adjust_frame(&mut self, ext: u8) {
+    /// `add rsp, frame`, if there is a frame (its size is final: see
+    /// [`Emitter::finish_frame`]).
+    fn pop_frame(&mut self) {
         match self.frame {
             0 => {}
             f if f < 128 => {
-                self.op_rr(true, &[0x83], ext, RSP);
+                self.op_rr(true, &[0x83], 0, RSP);
                 self.byte(f as u8);
             }
             f => {
-                self.op_rr(true, &[0x81], ext, RSP);
+                self.op_rr(true, &[0x81], 0, RSP);
                 self.imm32(f);
             }
         }
-    }
-
-    fn pop_frame(&mut self) {
-        self.adjust_frame(0);
     }
 
     /// `jcc rel8` back to offset `target`, which must be within 128
