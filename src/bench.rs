@@ -95,7 +95,7 @@ pub(crate) struct BenchArgs {
     sysroot: Option<PathBuf>,
     /// Interpreted executions of a block before Cranelift compiles it
     /// (also spelled -jit-threshold); 0 compiles every block on the vCPU
-    /// before it first runs. Default 200.
+    /// before it first runs. Default 3000.
     #[arg(long = "jit-threshold", value_name = "N")]
     jit_threshold: Option<u32>,
     /// The riscv64 ELF program (default: the built-in workload).

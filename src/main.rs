@@ -166,7 +166,7 @@ struct RunArgs {
     perfmap: bool,
     /// Interpreted executions of a block before Cranelift compiles it
     /// (also spelled -jit-threshold); 0 compiles every block before it
-    /// first runs. Default 200.
+    /// first runs. Default 3000.
     #[arg(long = "jit-threshold", value_name = "N")]
     jit_threshold: Option<u32>,
     /// Translation logs, comma separated: in_asm, op, out_asm; unimp (each unimplemented syscall, once).
