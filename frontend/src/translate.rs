@@ -39,6 +39,22 @@
 //!   that instruction with a `jump` to it, so the fault is raised when
 //!   execution actually reaches it.
 //!
+//! # If-conversion
+//!
+//! RISC-V has no conditional move, so compilers branch over short runs
+//! of arithmetic (`bgeu a6, s4, 1f; lui a2, 0xffff8; 1:`), and when the
+//! condition depends on data, the host mispredicts that branch often.
+//! With [`TranslateOptions::if_conversion`], a forward conditional
+//! branch over at most [`IF_CONVERSION_MAX_INSNS`] instructions on the
+//! block's page, each pure integer arithmetic (no memory access, control
+//! transfer, CSR or float op: nothing that can trap or be seen), is not a
+//! branch: the skipped instructions are translated unconditionally with
+//! their register writes kept in the translator's cache, and at the
+//! target each register they write gets `select(cond, old, new)`, so the
+//! block runs on with a host `cmov` instead of a branch (or a side exit
+//! and a second TB). With instruction counting, the block takes the
+//! skipped instructions back out of `icount` when the branch is taken.
+//!
 //! # Instruction counting
 //!
 //! With [`TranslateOptions::count_insns`], the block adds the number of its
@@ -98,7 +114,16 @@ pub struct TranslateOptions {
     /// decoded instruction is copied once less (a copy that showed in
     /// start-up profiles).
     pub list_insns: bool,
+    /// If-convert short forward branches: a conditional branch over at
+    /// most [`IF_CONVERSION_MAX_INSNS`] integer register-to-register
+    /// instructions becomes `select`s of the registers they write (see
+    /// the module doc, "If-conversion").
+    pub if_conversion: bool,
 }
+
+/// The most instructions an if-converted branch skips
+/// ([`TranslateOptions::if_conversion`]).
+pub const IF_CONVERSION_MAX_INSNS: usize = 3;
 
 impl Default for TranslateOptions {
     fn default() -> Self {
@@ -107,6 +132,7 @@ impl Default for TranslateOptions {
             count_insns: false,
             superblocks: false,
             list_insns: true,
+            if_conversion: false,
         }
     }
 }
@@ -186,6 +212,10 @@ pub(crate) struct DisasContext<'a> {
     pub frm: u8,
     /// The block's TB flags.
     pub flags: u64,
+    /// Translating the skipped side of an if-converted branch: register
+    /// writes only update the cache (`xregs`), and the join writes the
+    /// state.
+    speculative: bool,
 }
 
 impl<'a> DisasContext<'a> {
@@ -200,6 +230,7 @@ impl<'a> DisasContext<'a> {
             count_insns: false,
             frm: 0,
             flags: 0,
+            speculative: false,
         }
     }
 
@@ -222,7 +253,9 @@ impl<'a> DisasContext<'a> {
     pub fn set_x(&mut self, r: u8, v: Value) {
         let r = usize::from(r);
         if r != 0 {
-            self.b.set_state(CpuState::offset_of_x(r), v);
+            if !self.speculative {
+                self.b.set_state(CpuState::offset_of_x(r), v);
+            }
             self.xregs[r] = Some(v);
         }
     }
@@ -381,16 +414,50 @@ pub fn translate_block(
         ctx.insns_before = retired;
         ctx.b.insn_start(cur, insn.len);
         let flow = trans_insn(&mut ctx, &insn);
-        let next = ctx.next_pc;
-        match flow {
-            Flow::Next => retired += 1,
+        let mut next = ctx.next_pc;
+        // A short forward branch over pure instructions: if-converted.
+        let hammock = match flow {
             Flow::End(
                 Terminator::Branch {
-                    cond,
-                    taken,
-                    not_taken,
+                    taken, not_taken, ..
                 },
                 _,
+            ) if opts.if_conversion && not_taken == next => {
+                hammock(src, next, taken, page, max_insns - translated)
+            }
+            _ => None,
+        };
+        match (flow, hammock) {
+            (Flow::End(Terminator::Branch { cond, taken, .. }, _), Some(skipped)) => {
+                retired += 1 + skipped.len() as u64;
+                translated += skipped.len();
+                if_convert(&mut ctx, cond, &skipped);
+                if opts.count_insns {
+                    // The skipped instructions retire only if the branch
+                    // is not taken.
+                    let k = ctx.iconst(skipped.len() as u64);
+                    let zero = ctx.iconst(0);
+                    let not_retired = ctx.b.select(cond, k, zero);
+                    let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
+                    let count = ctx.b.binary(cranemu_ir::BinOp::Isub, count, not_retired);
+                    ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+                }
+                if opts.list_insns {
+                    insns.extend_from_slice(&skipped);
+                }
+                next = taken;
+            }
+            (Flow::Next, _) => retired += 1,
+            (
+                Flow::End(
+                    Terminator::Branch {
+                        cond,
+                        taken,
+                        not_taken,
+                    },
+                    _,
+                ),
+                None,
             ) if opts.superblocks && not_taken == next && taken > ctx.pc => {
                 retired += 1;
                 if opts.count_insns {
@@ -401,7 +468,7 @@ pub fn translate_block(
                 }
                 ctx.b.exit_if(cond, taken);
             }
-            Flow::End(term, reason) => {
+            (Flow::End(term, reason), _) => {
                 if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU)
                     && reason != EndReason::System
                 {
@@ -423,6 +490,119 @@ pub fn translate_block(
     }
     ctx.b.terminate(term);
     TranslatedBlock { ir, insns, end }
+}
+
+/// The instructions a conditional branch at `next - len` skips when taken
+/// to `taken`, if it can be if-converted: at most
+/// [`IF_CONVERSION_MAX_INSNS`] of them (and at most `room`), all on
+/// `page`, each a pure integer instruction ([`is_pure`]), ending exactly
+/// at `taken`.
+fn hammock(
+    src: &dyn CodeSource,
+    next: u64,
+    taken: u64,
+    page: u64,
+    room: usize,
+) -> Option<Vec<(u64, Insn)>> {
+    if taken <= next || taken - next > 4 * IF_CONVERSION_MAX_INSNS as u64 {
+        return None;
+    }
+    if (taken - 1) & !(PAGE_SIZE - 1) != page {
+        return None;
+    }
+    let mut skipped = Vec::with_capacity(IF_CONVERSION_MAX_INSNS);
+    let mut pc = next;
+    while pc < taken {
+        if skipped.len() == IF_CONVERSION_MAX_INSNS.min(room) {
+            return None;
+        }
+        let insn = fetch(src, pc).ok()?;
+        if !is_pure(insn.op) {
+            return None;
+        }
+        skipped.push((pc, insn));
+        pc += u64::from(insn.len);
+    }
+    (pc == taken).then_some(skipped)
+}
+
+/// Whether `op` only computes an integer register from integer registers,
+/// an immediate and its pc: no memory access, control transfer, CSR,
+/// float flags or trap (RV64I's and M's register and immediate
+/// arithmetic, without division, whose translation branches).
+fn is_pure(op: Op) -> bool {
+    use Op::*;
+    matches!(
+        op,
+        Lui | Auipc
+            | Addi
+            | Slti
+            | Sltiu
+            | Xori
+            | Ori
+            | Andi
+            | Slli
+            | Srli
+            | Srai
+            | Add
+            | Sub
+            | Sll
+            | Slt
+            | Sltu
+            | Xor
+            | Srl
+            | Sra
+            | Or
+            | And
+            | Addiw
+            | Slliw
+            | Srliw
+            | Sraiw
+            | Addw
+            | Subw
+            | Sllw
+            | Srlw
+            | Sraw
+            | Mul
+            | Mulh
+            | Mulhsu
+            | Mulhu
+            | Mulw
+    )
+}
+
+/// Translates `skipped`, the instructions a branch whose condition is
+/// `cond` skips when taken, unconditionally, then writes each register
+/// they write as `select(cond, old value, new value)`: the block goes on
+/// at the branch target with no branch at all.
+fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) {
+    // The registers written, with their values before the branch.
+    let mut old: [Option<Value>; 32] = [None; 32];
+    for (_, insn) in skipped {
+        if insn.rd != 0 && old[usize::from(insn.rd)].is_none() {
+            old[usize::from(insn.rd)] = Some(ctx.x(insn.rd));
+        }
+    }
+    ctx.speculative = true;
+    for &(pc, insn) in skipped {
+        ctx.pc = pc;
+        ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
+        ctx.b.insn_start(pc, insn.len);
+        let flow = trans_insn(ctx, &insn);
+        debug_assert!(
+            matches!(flow, Flow::Next),
+            "a pure instruction ends no block"
+        );
+    }
+    ctx.speculative = false;
+    for (r, old) in old.iter().enumerate() {
+        if let Some(old) = *old {
+            let r = r as u8;
+            let new = ctx.x(r);
+            let v = ctx.b.select(cond, old, new);
+            ctx.set_x(r, v);
+        }
+    }
 }
 
 /// Adds `n` retired instructions to `icount`.

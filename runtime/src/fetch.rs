@@ -33,6 +33,7 @@ pub(crate) fn translate_at(
         count_insns: config.count_insns,
         superblocks: config.superblocks,
         list_insns: config.log.in_asm,
+        if_conversion: config.if_conversion,
     };
     let mut t = translate_block(&fetch, pc, flags, &opts);
     cranemu_ir::passes::dead_state_stores(&mut t.ir);

@@ -289,6 +289,9 @@ pub struct EngineConfig {
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
+    /// If-convert short forward branches over pure integer instructions
+    /// into `select`s ([`cranemu_frontend::translate::TranslateOptions::if_conversion`]).
+    pub if_conversion: bool,
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
@@ -330,6 +333,7 @@ impl Default for EngineConfig {
             jit_threshold: 3000,
             reference_interpreter: false,
             superblocks: true,
+            if_conversion: true,
             region_tbs: 8,
             straight_quality: Quality::Quick,
             profile: false,

@@ -1258,20 +1258,32 @@ const ECALL: u32 = 0x73;
 fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
     // After every fourth instruction, a conditional branch to the final
     // ecall: translated as superblock side exits (`exit_if`), taken or not
-    // depending on the random registers.
+    // depending on the random registers; or, for a quarter of them, a
+    // branch over the next one to three instructions, which the
+    // translator if-converts where they are pure register arithmetic.
     let mut code = Vec::new();
     let mut branches = Vec::new();
+    // Where each instruction starts (the branches' included).
+    let mut starts = Vec::new();
     for (k, &s) in case.insns.iter().enumerate() {
+        starts.push(code.len());
         code.extend(insn_from_seed(s));
         if k % 4 == 3 {
-            branches.push((code.len(), s));
+            branches.push((code.len(), starts.len(), s));
+            starts.push(code.len());
             code.extend([0u8; 4]);
         }
     }
     let ecall_at = code.len();
+    starts.push(ecall_at);
     code.extend(ECALL.to_le_bytes());
-    for (at, s) in branches {
-        let off = (ecall_at - at) as u32;
+    for (at, index, s) in branches {
+        let over = index + 2 + (s >> 23) as usize % 3;
+        let target = match starts.get(over) {
+            Some(&t) if (s >> 21) % 4 == 0 => t,
+            _ => ecall_at,
+        };
+        let off = (target - at) as u32;
         let funct3 = [0u32, 1, 4, 5, 6, 7][(s >> 7) as usize % 6];
         let rs1 = 10 + (s >> 11) as u32 % 6;
         let rs2 = 10 + (s >> 17) as u32 % 6;
@@ -1321,6 +1333,7 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
 
     let opts = TranslateOptions {
         superblocks: true,
+        if_conversion: true,
         ..TranslateOptions::default()
     };
     let tb = translate_block(&Slice(&code), CODE, cpu.tb_flags(), &opts);

@@ -471,6 +471,8 @@ fn a_loop_inside_a_region_is_interrupted() {
         jit_threshold: 4,
         region_tbs: 8,
         superblocks: false,
+        // The loop's branch stays a branch, so that it is two TBs.
+        if_conversion: false,
         ..EngineConfig::default()
     };
     let (x10, stats) = interrupt_a_loop(config);
@@ -488,6 +490,7 @@ fn a_loop_in_first_tier_code_is_interrupted() {
     let config = EngineConfig {
         jit_threshold: u32::MAX,
         superblocks: false,
+        if_conversion: false,
         ..EngineConfig::default()
     };
     let (x10, stats) = interrupt_a_loop(config);

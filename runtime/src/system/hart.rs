@@ -373,6 +373,7 @@ impl Hart {
                 superblocks: self.m.config.engine.superblocks,
                 // (An empty list tells a block whose first fetch faulted.)
                 list_insns: true,
+                if_conversion: self.m.config.engine.if_conversion,
             };
             let fetch = SysFetch::new(self, self.fetch_idx());
             let mut t = translate_block(&fetch, pc, flags, &opts);
