@@ -123,14 +123,6 @@ fn python(emu: Emu, name: &str) -> Option<Cmd> {
     )
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
 /// Deterministic bytes (xorshift), different at every offset.
 fn pattern(len: usize, mut x: u64) -> Vec<u8> {
     let mut v = Vec::with_capacity(len + 8);

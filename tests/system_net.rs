@@ -74,14 +74,6 @@ fn boot(emulator: Emulator, extra: &[String]) -> Machine {
     Machine::start(cmd, MARKER, &format!("{emulator:?}"))
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
 /// The host's sha256 of `data` (hex).
 fn sha256(data: &[u8]) -> String {
     let out = host("sha256sum").stdin(data.to_vec()).run();

@@ -297,3 +297,34 @@ pub fn assert_same_text(what: &str, actual: &str, expected: &str) {
         e.get(first).copied().unwrap_or("<end of output>"),
     );
 }
+
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a server the
+/// test starts: one below the kernel's ephemeral range (32768 and up on
+/// Linux by default), so that no socket another test binds to port 0, or
+/// connects from, can take it before the server binds it; and a client
+/// that connects before the server listens cannot connect to itself (a
+/// TCP self-connect needs the ephemeral source port to equal the
+/// destination). Random within 20000..32000 and checked to be bindable.
+#[allow(dead_code)]
+pub fn free_port() -> u16 {
+    use std::net::{Ipv4Addr, TcpListener};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static CALLS: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()));
+    let calls = u64::from(CALLS.fetch_add(1, Ordering::Relaxed));
+    let seed = (u64::from(std::process::id()) << 32) ^ (calls << 40) ^ nanos;
+    let mut x = seed | 1;
+    for _ in 0..1000 {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20000 + (x % 12000) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 20000..32000 on 127.0.0.1");
+}
