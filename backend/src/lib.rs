@@ -248,7 +248,11 @@ pub type LookupFn = unsafe extern "C" fn(cpu: *mut u8, pc: u64) -> *const u8;
 /// Everything fixed for the lifetime of a [`Backend`].
 #[derive(Clone)]
 pub struct BackendConfig {
-    /// Host address of guest virtual address 0 (user mode).
+    /// Host address of guest virtual address 0 (user mode). When it is not
+    /// 0, Cranelift's code finds it in `r15` (its pinned register, see
+    /// [`BackendConfig::pinned_base`]): whoever enters translated code
+    /// must set `r15` to it, as QEMU keeps its guest base in a register
+    /// (`TCG_GUEST_BASE_REG`).
     pub guest_base: u64,
     /// Bytes of guest virtual address space; addresses at or above it fault.
     pub guest_size: u64,
@@ -269,6 +273,16 @@ pub struct BackendConfig {
     /// System mode: the softmmu memory path (then `guest_base` and
     /// `guest_size` are unused). `None` for user mode.
     pub softmmu: Option<SoftmmuConfig>,
+}
+
+impl BackendConfig {
+    /// Whether translated code takes [`BackendConfig::guest_base`] from
+    /// `r15` rather than from a 10-byte immediate at each access: in user
+    /// mode, with a non-zero base. Code entered with another `r15` then
+    /// accesses the wrong host memory.
+    pub fn pinned_base(&self) -> bool {
+        self.softmmu.is_none() && self.guest_base != 0
+    }
 }
 
 /// The softmmu memory path of system mode (see the module doc).
@@ -398,16 +412,18 @@ impl Backend {
     /// # Errors
     /// [`Error::Isa`] if Cranelift does not support the host.
     pub fn new(cfg: BackendConfig) -> Result<Backend> {
+        let pinned = cfg.pinned_base();
         Ok(Backend {
-            isa: Self::isa(cfg.opt_level)?,
-            quick_isa: Self::isa("none")?,
+            isa: Self::isa(cfg.opt_level, pinned)?,
+            quick_isa: Self::isa("none", pinned)?,
             cfg,
             has_fma: float::host_has_fma(),
         })
     }
 
-    /// The host's ISA with our flags and Cranelift's `opt_level`.
-    fn isa(opt_level: &str) -> Result<OwnedTargetIsa> {
+    /// The host's ISA with our flags and Cranelift's `opt_level`; with
+    /// `pinned`, `r15` is Cranelift's pinned register (never allocated).
+    fn isa(opt_level: &str, pinned: bool) -> Result<OwnedTargetIsa> {
         let mut flags = settings::builder();
         let set = |f: &mut settings::Builder, k: &str, v: &str| {
             f.set(k, v).map_err(|e| Error::Isa(format!("{k}={v}: {e}")))
@@ -429,6 +445,9 @@ impl Backend {
             },
         )?;
         set(&mut flags, "regalloc_algorithm", "backtracking")?;
+        if pinned {
+            set(&mut flags, "enable_pinned_reg", "true")?;
+        }
         let isa_builder = cranelift_native::builder().map_err(|e| Error::Isa(e.to_string()))?;
         isa_builder
             .finish(settings::Flags::new(flags))
@@ -762,11 +781,7 @@ impl<'a, 'f> Lowering<'a, 'f> {
                 let args = [BlockArg::Value(a), BlockArg::Value(pc)];
                 self.b.ins().brif(out, fb, &args, cont, &[]);
                 self.b.switch_to_block(cont);
-                let h = if self.be.cfg.guest_base == 0 {
-                    b
-                } else {
-                    self.b.ins().iadd_imm_s(b, self.be.cfg.guest_base as i64)
-                };
+                let h = self.plus_base(b);
                 self.checked.push((base, h));
                 h
             }
@@ -911,7 +926,15 @@ impl<'a, 'f> Lowering<'a, 'f> {
             ExitCode::LoadFault
         };
         self.fault_if(out, code, addr);
-        if self.be.cfg.guest_base == 0 {
+        self.plus_base(addr)
+    }
+
+    /// `guest_base + addr`: the host address of guest address `addr`.
+    fn plus_base(&mut self, addr: cir::Value) -> cir::Value {
+        if self.be.cfg.pinned_base() {
+            let base = self.b.ins().get_pinned_reg(I64);
+            self.b.ins().iadd(addr, base)
+        } else if self.be.cfg.guest_base == 0 {
             addr
         } else {
             self.b.ins().iadd_imm_s(addr, self.be.cfg.guest_base as i64)

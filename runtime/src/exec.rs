@@ -42,6 +42,9 @@ core::arch::global_asm!(
     "push r15",
     "sub rsp, 8",
     "mov [rdi + {host_sp}], rsp",
+    // The guest base, in the register Cranelift's code expects it in
+    // (`BackendConfig::guest_base`).
+    "mov r15, rcx",
     "call rdx",
     ".globl cranemu_fault_landing",
     "cranemu_fault_landing:",
@@ -57,7 +60,12 @@ core::arch::global_asm!(
 );
 
 unsafe extern "C" {
-    fn cranemu_enter_jit(cpu: *mut CpuState, code: *const u8, trampoline: *const u8) -> i64;
+    fn cranemu_enter_jit(
+        cpu: *mut CpuState,
+        code: *const u8,
+        trampoline: *const u8,
+        guest_base: u64,
+    ) -> i64;
     fn cranemu_fault_landing();
 }
 
@@ -80,7 +88,8 @@ thread_local! {
 /// `guest` is the host address range `[lo, hi)` of the guest region that
 /// the code accesses (its guards included) and the host address of guest
 /// address 0 (`(0, 0, 0)` in system mode, where code makes no host
-/// accesses that may fault).
+/// accesses that may fault). The code runs with that address in `r15`
+/// (see `BackendConfig::guest_base`).
 ///
 /// # Safety
 /// `code` and `trampoline` must be live code produced by the backend for
@@ -97,7 +106,7 @@ pub(crate) unsafe fn enter(
     JIT_CPU.with(|c| c.set(p));
     // SAFETY: the caller guarantees the code pointers; the shim preserves
     // the System V callee-saved registers on both exits.
-    let r = unsafe { cranemu_enter_jit(p, code, trampoline) };
+    let r = unsafe { cranemu_enter_jit(p, code, trampoline, guest.2) };
     JIT_CPU.with(|c| c.set(std::ptr::null_mut()));
     r
 }
