@@ -42,8 +42,10 @@
 //! One IR, two memory paths, chosen by [`BackendConfig::softmmu`].
 //!
 //! User mode ([`BackendConfig::softmmu`] `None`): a guest virtual address `a` is valid if
-//! `a < guest_size` and then lives at host address `guest_base + a`. The
-//! check is a compare and a cold branch to a fault exit. Where the host
+//! `a < guest_size` and then lives at host address `guest_base + a`
+//! (`guest_base` is kept in `r15`, Cranelift's pinned register, so an
+//! access is `[a + r15]`). The check is a compare and a cold branch to a
+//! fault exit. Where the host
 //! leaves [`BackendConfig::guest_guard`] bytes unmapped on both sides of
 //! the guest space, accesses `b + offset` with the same base value `b`
 //! (the registers of `ld a0, 8(sp)`, `ld a1, 16(sp)`) and offsets of at
