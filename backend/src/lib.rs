@@ -250,11 +250,11 @@ pub type LookupFn = unsafe extern "C" fn(cpu: *mut u8, pc: u64) -> *const u8;
 /// Everything fixed for the lifetime of a [`Backend`].
 #[derive(Clone)]
 pub struct BackendConfig {
-    /// Host address of guest virtual address 0 (user mode). When it is not
-    /// 0, Cranelift's code finds it in `r15` (its pinned register, see
-    /// [`BackendConfig::pinned_base`]): whoever enters translated code
-    /// must set `r15` to it, as QEMU keeps its guest base in a register
-    /// (`TCG_GUEST_BASE_REG`).
+    /// Host address of guest virtual address 0 (user mode). Translated
+    /// code finds it in `r15` (Cranelift's pinned register, see
+    /// [`BackendConfig::pinned_base`]; the first tier's code reads it there
+    /// too): whoever enters translated code must set `r15` to it, as QEMU
+    /// keeps its guest base in a register (`TCG_GUEST_BASE_REG`).
     pub guest_base: u64,
     /// Bytes of guest virtual address space; addresses at or above it fault.
     pub guest_size: u64,
@@ -280,10 +280,10 @@ pub struct BackendConfig {
 impl BackendConfig {
     /// Whether translated code takes [`BackendConfig::guest_base`] from
     /// `r15` rather than from a 10-byte immediate at each access: in user
-    /// mode, with a non-zero base. Code entered with another `r15` then
-    /// accesses the wrong host memory.
+    /// mode. Code entered with another `r15` accesses the wrong host
+    /// memory.
     pub fn pinned_base(&self) -> bool {
-        self.softmmu.is_none() && self.guest_base != 0
+        self.softmmu.is_none()
     }
 }
 
@@ -464,7 +464,6 @@ impl Backend {
             return None;
         }
         Some(template::Compiler {
-            guest_base: self.cfg.guest_base,
             guest_size: self.cfg.guest_size,
             guest_guard: self.cfg.guest_guard,
             layout: self.cfg.layout,
@@ -936,8 +935,6 @@ impl<'a, 'f> Lowering<'a, 'f> {
         if self.be.cfg.pinned_base() {
             let base = self.b.ins().get_pinned_reg(I64);
             self.b.ins().iadd(addr, base)
-        } else if self.be.cfg.guest_base == 0 {
-            addr
         } else {
             self.b.ins().iadd_imm_s(addr, self.be.cfg.guest_base as i64)
         }

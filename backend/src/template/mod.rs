@@ -29,8 +29,9 @@
 //! value that the next op stores to the state is read back from there
 //! too. `rdi` holds
 //! the CPU state throughout (as in the Cranelift code: the `tail` calling
-//! convention passes it there), `rsi` the host address of guest address 0
-//! and `r9` the guest space's size. The code follows the exit protocol of
+//! convention passes it there), `r15` the host address of guest address 0
+//! (set by whoever enters translated code, see
+//! [`crate::BackendConfig::guest_base`]) and `r9` the guest space's size. The code follows the exit protocol of
 //! the crate doc: it returns an [`ExitCode`] or an exit slot's address
 //! (without writing `pc` for the latter: the runtime knows each slot's
 //! guest pc), and tail-calls (`jmp`) a chained successor with its own
@@ -59,17 +60,17 @@
 //!    for Cranelift at that exit.
 //!
 //! A frame is made only for a block with values in slots or with calls
-//! (divisions, the lookup of an indirect jump); `rsi` and `r9` are
-//! loaded only by a block with memory accesses.
+//! (divisions, the lookup of an indirect jump); `r9` is loaded only by a
+//! block with memory accesses.
 //!
 //! # Guest memory
 //! User mode only. An access checks `address < guest_size`, and an
-//! `aligned` access its alignment, then accesses `rsi + address`. Where
+//! `aligned` access its alignment, then accesses `r15 + address`. Where
 //! the runtime leaves [`SHARED_CHECK_GUARD`] bytes unmapped on both
 //! sides of the guest space, a later access from the same base value
 //! (`ld a1, 16(sp)` after `ld a0, 8(sp)`) at an offset less than the
 //! guard (less 16) from the checked one's makes no check: it accesses
-//! `rsi + base + offset`, which is in the guest space or in a guard,
+//! `r15 + base + offset`, which is in the guest space or in a guard,
 //! where the host faults (see below). A
 //! failed check `call`s the block's shared tail for its exit code
 //! ([`ExitCode::LoadFault`], [`ExitCode::StoreFault`] or a misaligned
@@ -122,6 +123,8 @@ const RSI: u8 = 6;
 const RDI: u8 = 7;
 const R9: u8 = 9;
 const R11: u8 = 11;
+/// The host address of guest address 0, throughout translated code.
+const GUEST_BASE: u8 = 15;
 
 /// `r11` points this far above the frame's first value slot, so that 32
 /// slots are within a one-byte displacement of it.
@@ -247,7 +250,6 @@ unsafe fn point_jmp(jmp: *const u8, target: *const u8) -> bool {
 /// Emits first-tier code for user mode (see the module doc); built by
 /// [`crate::Backend::first_tier`].
 pub struct Compiler {
-    pub(crate) guest_base: u64,
     pub(crate) guest_size: u64,
     /// Unmapped bytes the host keeps on both sides of the guest space
     /// ([`crate::BackendConfig::guest_guard`]): accesses from one base
@@ -463,8 +465,8 @@ struct Emitter<'a> {
     /// Whether the block calls out (a helper or the lookup): `rdi` is
     /// then saved in the frame.
     calls: bool,
-    /// Whether the block accesses guest memory: `rsi` and `r9` are then
-    /// loaded at entry and after calls.
+    /// Whether the block accesses guest memory: `r9` is then loaded at
+    /// entry and after calls.
     mem: bool,
     /// [`TemplateLayout::entry`].
     entry_at: usize,
@@ -878,11 +880,11 @@ impl<'a> Emitter<'a> {
         self.guest_regs();
     }
 
-    /// Loads `rsi` and `r9` (if the block accesses memory) and `r11` (if
-    /// it has slots), also after a call, which clobbers them.
+    /// Loads `r9` (if the block accesses memory) and `r11` (if it has
+    /// slots), also after a call, which clobbers them (`r15`, the guest
+    /// base, is callee-saved).
     fn guest_regs(&mut self) {
         if self.mem {
-            self.mov_imm(RSI, self.c.guest_base);
             self.mov_imm(R9, self.c.guest_size);
         }
         if self.may_slot > 0 {
@@ -891,7 +893,7 @@ impl<'a> Emitter<'a> {
         }
     }
 
-    /// Calls `f` (System V); `rdi`, `rsi`, `r9`, `r11` are restored
+    /// Calls `f` (System V); `rdi`, `r9`, `r11` are restored
     /// after it, and `rax` holds its result.
     fn call(&mut self, f: usize) {
         // The frame has no room for `rdi` unless `Emitter::new` foresaw
@@ -1113,7 +1115,7 @@ impl<'a> Emitter<'a> {
     }
 
     /// Sets `rax` for an access to `[a + off]`, and returns the
-    /// displacement to access `[rsi + rax + disp]` with: `a` and `off`
+    /// displacement to access `[r15 + rax + disp]` with: `a` and `off`
     /// for an access without a check of its own (`unchecked`, see
     /// [`analyze`]), else the checked address ([`Emitter::address`]) and 0.
     fn access(
@@ -1273,7 +1275,7 @@ impl<'a> Emitter<'a> {
                 // `emit_cold`'s fault tails).
                 let start = self.code.len() as u32;
                 let disp = self.access(a, off, m, unchecked, f, mis);
-                // rax = [rsi + rax + disp], extended.
+                // rax = [r15 + rax + disp], extended.
                 let (w, opcode): (bool, &[u8]) = match (m.size, m.signed) {
                     (MemSize::B1, false) => (false, &[0x0f, 0xb6]),
                     (MemSize::B1, true) => (true, &[0x0f, 0xbe]),
@@ -1284,7 +1286,7 @@ impl<'a> Emitter<'a> {
                     (MemSize::B8, _) => (true, &[0x8b]),
                 };
                 self.clobber();
-                self.op_rbi(w, None, opcode, RAX, RSI, RAX, disp);
+                self.op_rbi(w, None, opcode, RAX, GUEST_BASE, RAX, disp);
                 self.map(start, pc);
                 self.def(d);
             }
@@ -1294,12 +1296,14 @@ impl<'a> Emitter<'a> {
                 let start = self.code.len() as u32;
                 let disp = self.access(a, off, m, unchecked, f, mis);
                 self.load_val(RCX, s);
-                // [rsi + rax + disp] = rcx, truncated.
+                // [r15 + rax + disp] = rcx, truncated.
                 match m.size {
-                    MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, RSI, RAX, disp),
-                    MemSize::B2 => self.op_rbi(false, Some(0x66), &[0x89], RCX, RSI, RAX, disp),
-                    MemSize::B4 => self.op_rbi(false, None, &[0x89], RCX, RSI, RAX, disp),
-                    MemSize::B8 => self.op_rbi(true, None, &[0x89], RCX, RSI, RAX, disp),
+                    MemSize::B1 => self.op_rbi(false, None, &[0x88], RCX, GUEST_BASE, RAX, disp),
+                    MemSize::B2 => {
+                        self.op_rbi(false, Some(0x66), &[0x89], RCX, GUEST_BASE, RAX, disp)
+                    }
+                    MemSize::B4 => self.op_rbi(false, None, &[0x89], RCX, GUEST_BASE, RAX, disp),
+                    MemSize::B8 => self.op_rbi(true, None, &[0x89], RCX, GUEST_BASE, RAX, disp),
                 }
                 self.map(start, pc);
             }
