@@ -1442,3 +1442,72 @@ fn if_converted_instructions_retire_only_when_not_skipped() {
         );
     }
 }
+
+/// One of a few pure integer instructions on x5..x9, from `k`'s bits
+/// (or, for `k % 16 == 15`, a load through x10, which points at `DATA`:
+/// not pure, so its branch stays a branch).
+fn random_insn(k: u64) -> u32 {
+    let rd = 5 + (k >> 4) as u8 % 5;
+    let rs1 = 5 + (k >> 8) as u8 % 5;
+    let rs2 = 5 + (k >> 12) as u8 % 5;
+    let imm = ((k >> 16) as i32 & 0xfff) - 0x800;
+    let sh = (k >> 16) as i32 & 63;
+    match k % 16 {
+        0 => addi(rd, rs1, imm),
+        1 => lui(rd, (k >> 16) as u32 & 0xfffff),
+        2 => auipc(rd, (k >> 16) as u32 & 0xfffff),
+        3 => slli(rd, rs1, sh),
+        4 => srai(rd, rs1, sh),
+        5 => op(0, 0, rd, rs1, rs2),
+        6 => op(0x20, 0, rd, rs1, rs2),
+        7 => op(0, 3, rd, rs1, rs2),
+        8 => op(0, 4, rd, rs1, rs2),
+        9 => op(1, 0, rd, rs1, rs2),
+        10 => op(1, 3, rd, rs1, rs2),
+        11 => op32(0, 0, rd, rs1, rs2),
+        12 => op32(0x20, 5, rd, rs1, rs2),
+        13 => sraiw(rd, rs1, sh & 31),
+        14 => op_imm(3, rd, rs1, imm),
+        _ => load(3, rd, 10, (k >> 16) as i32 & 0x7f8),
+    }
+}
+
+proptest::proptest! {
+    /// A forward branch over one to four random instructions, then two
+    /// more, runs alike with and without if-conversion, taken or not.
+    #[test]
+    fn if_conversion_matches_the_branch(
+        f3 in proptest::sample::select(vec![0u32, 1, 4, 5, 6, 7]),
+        rs in (5u8..10, 5u8..10),
+        skipped in proptest::collection::vec(proptest::prelude::any::<u64>(), 1..=4),
+        after in (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()),
+        values in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::prelude::any::<u64>(),
+                0u64..4,
+                proptest::sample::select(vec![u64::MAX, i64::MIN as u64, 0x8000_0000]),
+            ],
+            5,
+        ),
+        count in proptest::prelude::any::<bool>(),
+    ) {
+        let mut words = vec![b_type(4 * (skipped.len() as i32 + 1), rs.1, rs.0, f3)];
+        words.extend(skipped.iter().map(|&k| random_insn(k)));
+        words.push(random_insn(after.0 & !15));
+        words.push(random_insn(after.1 | 5));
+        let run = |convert: bool| {
+            exec(&words, |m| {
+                m.opts.if_conversion = convert;
+                m.opts.superblocks = true;
+                m.opts.count_insns = count;
+                for (r, &v) in values.iter().enumerate() {
+                    m.cpu.x[5 + r] = v;
+                }
+                m.cpu.x[10] = DATA;
+            })
+        };
+        let (on, off) = (run(true), run(false));
+        proptest::prop_assert_eq!(on.cpu.x, off.cpu.x);
+        proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
+    }
+}
