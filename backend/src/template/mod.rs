@@ -27,12 +27,11 @@
 //! 8(sp)` of a function's prologue is then a load of `s0` and a store,
 //! where it was a load, a store to a slot, a reload and a store). A
 //! value that the next op stores to the state is read back from there
-//! too. `rdi` holds
-//! the CPU state throughout (as in the Cranelift code: the `tail` calling
-//! convention passes it there), `r15` the host address of guest address 0
-//! (set by whoever enters translated code, see
-//! [`crate::BackendConfig::guest_base`]) and `r9` the guest space's size. The code follows the exit protocol of
-//! the crate doc: it returns an [`ExitCode`] or an exit slot's address
+//! too. `rdi` holds the CPU state throughout (as in the Cranelift code:
+//! the `tail` calling convention passes it there), `r15` the host address
+//! of guest address 0 (set by whoever enters translated code, see
+//! [`crate::BackendConfig::guest_base`]) and `r9` the guest space's size.
+//! The code follows the exit protocol of the crate doc: it returns an [`ExitCode`] or an exit slot's address
 //! (without writing `pc` for the latter: the runtime knows each slot's
 //! guest pc), and tail-calls (`jmp`) a chained successor with its own
 //! frame popped, so it chains to and from Cranelift code freely. Each
