@@ -31,9 +31,9 @@
 //! the `tail` calling convention passes it there), `r15` the host address
 //! of guest address 0 (set by whoever enters translated code, see
 //! [`crate::BackendConfig::guest_base`]) and `r9` the guest space's size.
-//! The code follows the exit protocol of the crate doc: it returns an [`ExitCode`] or an exit slot's address
-//! (without writing `pc` for the latter: the runtime knows each slot's
-//! guest pc), and tail-calls (`jmp`) a chained successor with its own
+//! The code follows the exit protocol of the crate doc: it returns an
+//! [`ExitCode`] or an exit slot's address (without writing `pc` for the
+//! latter: the runtime knows each slot's guest pc), and tail-calls (`jmp`) a chained successor with its own
 //! frame popped, so it chains to and from Cranelift code freely. Each
 //! direct exit starts with a `jmp rel32` that goes on to the slot's
 //! protocol until the runtime chains the slot, and then straight to the
