@@ -930,14 +930,12 @@ impl<'a, 'f> Lowering<'a, 'f> {
         self.plus_base(addr)
     }
 
-    /// `guest_base + addr`: the host address of guest address `addr`.
+    /// `guest_base + addr`: the host address of guest address `addr`
+    /// (user mode, where the base is in the pinned register).
     fn plus_base(&mut self, addr: cir::Value) -> cir::Value {
-        if self.be.cfg.pinned_base() {
-            let base = self.b.ins().get_pinned_reg(I64);
-            self.b.ins().iadd(addr, base)
-        } else {
-            self.b.ins().iadd_imm_s(addr, self.be.cfg.guest_base as i64)
-        }
+        debug_assert!(self.be.cfg.pinned_base());
+        let base = self.b.ins().get_pinned_reg(I64);
+        self.b.ins().iadd(addr, base)
     }
 
     fn guest_flags() -> MemFlagsData {

@@ -423,15 +423,16 @@ pub fn translate_block(
                 },
                 _,
             ) if opts.if_conversion && not_taken == next => {
-                hammock(src, next, taken, page, max_insns - translated)
+                hammock(src, next, taken, page, max_insns.saturating_sub(translated))
             }
             _ => None,
         };
         match (flow, hammock) {
             (Flow::End(Terminator::Branch { cond, taken, .. }, _), Some(skipped)) => {
+                let skipped = skipped.as_slice();
                 retired += 1 + skipped.len() as u64;
                 translated += skipped.len();
-                if_convert(&mut ctx, cond, &skipped);
+                if_convert(&mut ctx, cond, skipped);
                 if opts.count_insns {
                     // The skipped instructions retire only if the branch
                     // is not taken.
@@ -443,7 +444,7 @@ pub fn translate_block(
                     ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
                 }
                 if opts.list_insns {
-                    insns.extend_from_slice(&skipped);
+                    insns.extend_from_slice(skipped);
                 }
                 next = taken;
             }
@@ -510,7 +511,9 @@ fn hammock(
     if (taken - 1) & !(PAGE_SIZE - 1) != page {
         return None;
     }
-    let mut skipped = Vec::with_capacity(IF_CONVERSION_MAX_INSNS);
+    // Empty until a first pure instruction: most branches tried fail on
+    // their first one, and allocate nothing.
+    let mut skipped = Vec::new();
     let mut pc = next;
     while pc < taken {
         if skipped.len() == IF_CONVERSION_MAX_INSNS.min(room) {
@@ -521,7 +524,12 @@ fn hammock(
             return None;
         }
         skipped.push((pc, insn));
-        pc += u64::from(insn.len);
+        // A 4-byte instruction may end past `taken` (then no match), or
+        // wrap at the top of the address space.
+        pc = pc.wrapping_add(u64::from(insn.len));
+        if pc < next {
+            return None;
+        }
     }
     (pc == taken).then_some(skipped)
 }
