@@ -7,7 +7,9 @@
 #
 #   7zr b 1 -mmt1   7-Zip's benchmark, one thread: its total rating (the
 #                   "Tot:" line's last figure, MIPS; higher is better, and
-#                   the ratios are of ratings)
+#                   the ratios are of ratings; the log line of each run
+#                   adds the compression and decompression ratings it is
+#                   the mean of)
 #   lua             lua5.4 benches/lua/bench.lua (fib, table sort, strings)
 #   gzip -9         busybox gzip -9 of SIZE_MIB MiB of fixed text
 #   sha256sum       busybox sha256sum of the same input
@@ -215,6 +217,12 @@ command_for() {
 # The 7zr b rating: the last figure of its "Tot:" line.
 rating_of() { awk '$1 == "Tot:" { r = $NF } END { if (r != "") print r }' "$1"; }
 
+# The two ratings that 7zr b's total is the mean of: its "Avr:" line's
+# compression rating (the 5th field) and decompression rating (the last).
+parts_of() {
+    awk '$1 == "Avr:" { c = $5; d = $NF } END { if (c != "") printf "compression %s, decompression %s", c, d }' "$1"
+}
+
 # bench NAME: runs workload NAME on every peer, alternating, and appends its
 # row to ROWS (and its -stats figures to STATS_ROWS).
 ROWS=()
@@ -241,7 +249,11 @@ bench() {
             fi
             vals[$peer]+="$value "
             rsss[$peer]+="$rss "
-            log "$name: run $i/$RUNS_HERE $peer: $value $([[ $name == 7zr ]] && echo MIPS || echo ms), $((rss / 1024)) MiB"
+            if [[ $name == 7zr ]]; then
+                log "$name: run $i/$RUNS_HERE $peer: $value MIPS ($(parts_of "$WORK/out")), $((rss / 1024)) MiB"
+            else
+                log "$name: run $i/$RUNS_HERE $peer: $value ms, $((rss / 1024)) MiB"
+            fi
         done
     done
     # Medians, "n/a" for a peer that is not there, "fail" for one that failed.
