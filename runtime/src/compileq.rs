@@ -39,23 +39,23 @@ use crate::tbcache::{Generation, Tb, TbCache};
 /// Most jobs waiting at once.
 pub(crate) const MAX_QUEUED: usize = 4096;
 
-/// Most loop heads waiting to be compiled again as regions
+/// Most region heads (TBs compiled alone) waiting to be compiled again as regions
 /// ([`CompileQueue::push_recompile`]); later ones are not noted.
 const MAX_RECOMPILES: usize = 256;
 
-/// How often an idle worker looks at the loop heads waiting to be
+/// How often an idle worker looks at the region heads waiting to be
 /// compiled again as regions.
 const RECOMPILE_POLL: Duration = Duration::from_millis(10);
 
-/// Entries into a waiting loop head's code per second, between two looks
+/// Entries into a waiting region head's code per second, between two looks
 /// of the idle worker at least [`RECOMPILE_POLL`] apart, that make it hot
-/// enough to compile again: a loop that is running now, not one that ran
+/// enough to compile again: code that is running now, not code that ran
 /// during start-up (the first look only starts the count). On busybox
 /// `sh` running 1000 commands, compiling every such head again (232
 /// regions) cost 3 MiB of peak RSS for no gain.
 const RECOMPILE_RATE: u64 = 100_000;
 
-/// How long a loop head waits to turn hot before it is forgotten.
+/// How long a region head waits to turn hot before it is forgotten.
 const RECOMPILE_PATIENCE: Duration = Duration::from_secs(2);
 
 /// How long a forked child runs before it compiles (see the module doc).
@@ -65,7 +65,7 @@ const RECOMPILE_PATIENCE: Duration = Duration::from_secs(2);
 /// that compiled at once made the run 1.6 s instead of 1.0 s.
 pub(crate) const FORK_DEFER: std::time::Duration = std::time::Duration::from_millis(50);
 
-/// A loop head waiting to be compiled again as a region
+/// A region head waiting to be compiled again as a region
 /// ([`CompileQueue::push_recompile`]). Weak references: a flushed
 /// generation is not kept alive by the list.
 struct Recompile {
@@ -88,7 +88,7 @@ struct Job {
 #[derive(Default)]
 struct State {
     jobs: VecDeque<Job>,
-    /// Compiled loop heads to compile again as regions, taken only when
+    /// Compiled region heads to compile again as regions, taken only when
     /// `jobs` is empty (see `compile`'s module doc).
     recompiles: VecDeque<Recompile>,
     /// The job the worker is compiling.
@@ -235,7 +235,7 @@ impl CompileQueue {
         self.idle.notify_all();
     }
 
-    /// Notes `tb`, a loop head just compiled alone because the queue was
+    /// Notes `tb`, a region head just compiled alone because the queue was
     /// long (with code that counts its entries, [`Tb::entries`]), to be
     /// compiled again as a region once no other job waits, if it is hot
     /// then ([`RECOMPILE_RATE`]).
@@ -282,7 +282,7 @@ impl CompileQueue {
             .clone()
     }
 
-    /// Takes the first waiting loop head entered at [`RECOMPILE_RATE`] or
+    /// Takes the first waiting region head entered at [`RECOMPILE_RATE`] or
     /// more since the worker's last look at it, and starts the next count
     /// for the others; forgets those invalidated, of a generation that is
     /// gone, or waiting longer than [`RECOMPILE_PATIENCE`]. Called with
@@ -323,7 +323,7 @@ impl CompileQueue {
 
     /// The worker: compiles queued TBs with `compile` (given the TB's
     /// generation, the TB, the counters, how many jobs were still queued
-    /// when it took this one, and whether this is a loop head to compile
+    /// when it took this one, and whether this is a region head to compile
     /// again as a region, see [`CompileQueue::push_recompile`]) until
     /// stopped, or until a compile fails (then [`CompileQueue::failure`]
     /// says why and `on_failure` runs, to stop the machine).

@@ -62,14 +62,13 @@
 //! [`EngineConfig::reference_interpreter`]. After
 //! [`EngineConfig::jit_threshold`] executions a TB is queued for the
 //! compile thread (`compileq.rs`) and stays in the first tier until its
-//! code is published, so no vCPU waits for Cranelift. A hot TB that
-//! loops back to itself through other hot TBs (on its page, in system
-//! mode) is compiled with them as one region (`compile.rs`,
-//! [`EngineConfig::region_tbs`]), so the loop's iterations stay inside
-//! one host function; the members keep their own TBs for entries from
-//! elsewhere. A loop head compiled alone while the compile thread was
-//! behind is compiled again as a region if it is still hot once the
-//! thread is idle.
+//! code is published, so no vCPU waits for Cranelift. A hot TB is
+//! compiled with the hot TBs its exits lead to (on its page, in system
+//! mode) as one region (`compile.rs`, [`EngineConfig::region_tbs`]), so
+//! a loop's iterations, and a hot path's jumps, stay inside one host
+//! function; the members keep their own TBs for entries from elsewhere.
+//! A TB compiled alone while the compile thread was behind is compiled
+//! again as a region if it is still hot once the thread is idle.
 //!
 //! A user-mode TB keeps its first-tier program, not its IR (IR was most
 //! of a large program's heap): the compile thread translates the guest
@@ -307,7 +306,7 @@ pub struct EngineConfig {
     /// else.
     pub profile: bool,
     /// A vCPU that queues a hot TB waits until the compile thread has no
-    /// job queued or in hand (`CompileQueue::wait_idle`; loop heads noted
+    /// job queued or in hand (`CompileQueue::wait_idle`; region heads noted
     /// to be compiled again as regions do not count), so with one vCPU
     /// the point where compiled code and regions take over depends on
     /// the guest alone, not on how the host schedules the two threads.

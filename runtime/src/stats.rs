@@ -64,7 +64,7 @@ counters! {
     /// Time spent translating guest code to IR (decode, IR passes), in ns.
     translate_ns,
     /// Blocks compiled to host code by Cranelift (the hot ones), each
-    /// once: a loop head compiled again as a region counts in
+    /// once: a TB compiled again as a region counts in
     /// `region_recompiles` instead (its instructions, code bytes and time
     /// count in the fields below).
     compiled_blocks,

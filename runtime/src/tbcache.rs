@@ -174,7 +174,7 @@ pub(crate) struct Tb {
     /// a page of TBs for each one it runs.
     packed: Option<Counter>,
     /// Entries into its compiled code, counted only by the code of a
-    /// loop head compiled alone while the compile thread was behind
+    /// region head compiled alone while the compile thread was behind
     /// (`compile::Publish::First`): whether it is still hot when the
     /// thread has time to compile it as a region. Reset by that thread.
     pub(crate) entries: AtomicU32,

@@ -587,3 +587,50 @@ fn a_region_across_a_page_boundary_sees_its_member_rewritten() {
     // still run the old member (300).
     assert_eq!(run(&mut cpu), (100, 500), "the region ran stale code");
 }
+
+/// A hot path that is no loop still becomes a region (`region_members`
+/// in the runtime): a loop calls a function through `jal`, and the
+/// function jumps on to a second TB that returns through `jalr`, so no
+/// member of the region that the call site heads jumps back to it.
+/// Regions once formed for loops only; this path then ran as separate
+/// TBs, and `region_members` stayed 0.
+#[test]
+fn a_hot_straight_path_becomes_a_region() {
+    // L: jal ra, F; R: x5 -= 1; bne x5, x0, L; ecall.
+    // F: a0 += 1; jal x0, G.  G: a1 += 3; jalr x0, 0(ra).
+    const L: u64 = CODE;
+    const F: u64 = CODE + 0x100;
+    const G: u64 = CODE + 0x200;
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    let main = bytes(&[
+        jal(1, (F - L) as i32),
+        addi(COUNTER, COUNTER, -1),
+        b_type(1, COUNTER, 0, -8),
+        ECALL,
+    ]);
+    space.write_force(L, &main).expect("write the loop");
+    let f = bytes(&[addi(10, 10, 1), jal(0, (G - (F + 4)) as i32)]);
+    space.write_force(F, &f).expect("write F");
+    space
+        .write_force(G, &bytes(&[addi(11, 11, 3), jalr(0, 1, 0)]))
+        .expect("write G");
+    let config = EngineConfig {
+        jit_threshold: 4,
+        region_tbs: 8,
+        wait_for_compiles: true,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(space, config).expect("engine");
+    let mut cpu = Box::new(CpuState::default());
+    cpu.x[COUNTER as usize] = 200;
+    cpu.pc = L;
+    let exit = engine.run(&mut cpu).expect("run");
+    assert!(
+        matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU),
+        "{exit:?}"
+    );
+    assert_eq!((cpu.x[10], cpu.x[11]), (200, 600));
+    let stats = engine.stats();
+    assert!(stats.region_members >= 1, "no region formed: {stats:?}");
+}
