@@ -119,9 +119,14 @@ impl Machine {
             seq: 0,
             exited: None,
         };
+        // The marker ends its line, or a kernel message that the console
+        // interleaves (`[    1.98] hrtimer: interrupt took ...`, printed
+        // when the host stalls the guest) follows it on the same line.
         m.wait_for(&format!("the line `{marker}`"), |text| {
-            text.find(&format!("{marker}\n"))
-                .map(|i| i + marker.len() + 1)
+            text.match_indices(marker).find_map(|(i, _)| {
+                let end = i + marker.len();
+                matches!(text.as_bytes().get(end), Some(b'\n' | b'\r' | b'[')).then_some(end)
+            })
         });
         let booted = m.started.elapsed();
         // The prompt, so that nothing is typed before the shell reads.
