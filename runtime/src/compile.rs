@@ -261,7 +261,7 @@ pub(crate) fn compile_tb(
         };
         members.push(RegionMember { block, slots });
     }
-    // Loops (a region, or a TB that jumps to itself) get Cranelift's
+    // Regions and TBs that jump to themselves get Cranelift's
     // optimizations, and so does all code while the compile thread keeps
     // up; other code compiles quickly while code warms up (or a vCPU
     // waits for it), when compile throughput counts most. A loop that
