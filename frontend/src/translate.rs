@@ -55,6 +55,22 @@
 //! and a second TB). With instruction counting, the block takes the
 //! skipped instructions back out of `icount` when the branch is taken.
 //!
+//! The same holds for a *diamond*, `if (c) a; else b;` as compilers lay
+//! it out: a conditional branch to an out-of-line side of at most
+//! [`IF_CONVERSION_MAX_DIAMOND`] pure instructions closed by a `j join`,
+//! and a fall-through side of at most as many pure instructions up to
+//! `join`. Both sides are translated unconditionally from the registers
+//! at the branch, each register either writes becomes `select(cond,
+//! taken side's value, fall-through side's value)`, and the block goes
+//! on at `join`; `icount` gets the difference between the sides when
+//! the branch is taken. LZMA's range decoder is the case in point: each
+//! decoded bit is such a branch (`range = bound` or `range -= bound;
+//! code -= bound`, and the probability's update), taken about as often
+//! as not. In user mode the out-of-line side may be on another page
+//! (the fetch records every page it reads, and a write to any of them
+//! invalidates the TB); in system mode, where a TB is found by its
+//! first page, every instruction must be on the block's page.
+//!
 //! # Instruction counting
 //!
 //! With [`TranslateOptions::count_insns`], the block adds the number of its
@@ -114,16 +130,23 @@ pub struct TranslateOptions {
     /// decoded instruction is copied once less (a copy that showed in
     /// start-up profiles).
     pub list_insns: bool,
-    /// If-convert short forward branches: a conditional branch over at
-    /// most [`IF_CONVERSION_MAX_INSNS`] integer register-to-register
-    /// instructions becomes `select`s of the registers they write (see
-    /// the module doc, "If-conversion").
+    /// If-convert short branches: a conditional branch over at most
+    /// [`IF_CONVERSION_MAX_INSNS`] integer register-to-register
+    /// instructions, or one whose two sides are at most
+    /// [`IF_CONVERSION_MAX_DIAMOND`] such instructions each and meet
+    /// again, becomes `select`s of the registers they write (see the
+    /// module doc, "If-conversion").
     pub if_conversion: bool,
 }
 
 /// The most instructions an if-converted branch skips
 /// ([`TranslateOptions::if_conversion`]).
 pub const IF_CONVERSION_MAX_INSNS: usize = 3;
+
+/// The most instructions on each side of an if-converted diamond
+/// ([`TranslateOptions::if_conversion`]; the taken side's closing `j`
+/// not counted).
+pub const IF_CONVERSION_MAX_DIAMOND: usize = 8;
 
 impl Default for TranslateOptions {
     fn default() -> Self {
@@ -415,20 +438,54 @@ pub fn translate_block(
         ctx.b.insn_start(cur, insn.len);
         let flow = trans_insn(&mut ctx, &insn);
         let mut next = ctx.next_pc;
-        // A short forward branch over pure instructions: if-converted.
-        let hammock = match flow {
+        // A short forward branch over pure instructions, or a branch
+        // whose two sides are short pure runs that meet again:
+        // if-converted.
+        let (hammock, diamond) = match flow {
             Flow::End(
                 Terminator::Branch {
                     taken, not_taken, ..
                 },
                 _,
             ) if opts.if_conversion && not_taken == next => {
-                hammock(src, next, taken, page, max_insns.saturating_sub(translated))
+                let room = max_insns.saturating_sub(translated);
+                match hammock(src, next, taken, page, room) {
+                    Some(skipped) => (Some(skipped), None),
+                    None => {
+                        let system = flags & crate::cpu::tb_flags::SYSTEM != 0;
+                        (None, diamond(src, ctx.pc, next, taken, page, system, room))
+                    }
+                }
             }
-            _ => None,
+            _ => (None, None),
         };
-        match (flow, hammock) {
-            (Flow::End(Terminator::Branch { cond, taken, .. }, _), Some(skipped)) => {
+        match (flow, hammock, diamond) {
+            (Flow::End(Terminator::Branch { cond, .. }, _), None, Some(d)) => {
+                // Each side retires with its closing `j`, if it has one.
+                let n_taken = d.taken.len() as u64 + u64::from(d.jump_taken);
+                let n_fall = d.fall.len() as u64 + u64::from(!d.jump_taken);
+                // The branch and the fall-through side retire as far as
+                // the static count goes; the taken side replaces the
+                // fall-through side when taken.
+                retired += 1 + n_fall;
+                translated += d.taken.len() + d.fall.len() + 1;
+                if_convert_diamond(&mut ctx, cond, &d);
+                if opts.count_insns && n_taken != n_fall {
+                    let k = ctx.iconst(n_taken.wrapping_sub(n_fall));
+                    let zero = ctx.iconst(0);
+                    let extra = ctx.b.select(cond, k, zero);
+                    let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
+                    let count = ctx.b.binary(cranemu_ir::BinOp::Iadd, count, extra);
+                    ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+                }
+                if opts.list_insns {
+                    insns.extend_from_slice(&d.fall);
+                    insns.extend_from_slice(&d.taken);
+                    insns.push(d.jump);
+                }
+                next = d.join;
+            }
+            (Flow::End(Terminator::Branch { cond, taken, .. }, _), Some(skipped), _) => {
                 let skipped = skipped.as_slice();
                 retired += 1 + skipped.len() as u64;
                 translated += skipped.len();
@@ -448,7 +505,7 @@ pub fn translate_block(
                 }
                 next = taken;
             }
-            (Flow::Next, _) => retired += 1,
+            (Flow::Next, _, _) => retired += 1,
             (
                 Flow::End(
                     Terminator::Branch {
@@ -458,6 +515,7 @@ pub fn translate_block(
                     },
                     _,
                 ),
+                None,
                 None,
             ) if opts.superblocks && not_taken == next && taken > ctx.pc => {
                 retired += 1;
@@ -469,7 +527,7 @@ pub fn translate_block(
                 }
                 ctx.b.exit_if(cond, taken);
             }
-            (Flow::End(term, reason), _) => {
+            (Flow::End(term, reason), _, _) => {
                 if !matches!(reason, EndReason::Trap(e) if e != Exception::EcallFromU)
                     && reason != EndReason::System
                 {
@@ -532,6 +590,106 @@ fn hammock(
         }
     }
     (pc == taken).then_some(skipped)
+}
+
+/// The two sides of a branch that [`diamond`] found if-convertible.
+struct Diamond {
+    /// The taken side's instructions (without a closing `j`).
+    taken: Vec<(u64, Insn)>,
+    /// The fall-through side's instructions (without a closing `j`).
+    fall: Vec<(u64, Insn)>,
+    /// The `j join` that closes one of the sides, and whether it is the
+    /// taken side's (listed for `-d in_asm`, and it retires).
+    jump: (u64, Insn),
+    jump_taken: bool,
+    /// Where both sides go on.
+    join: u64,
+}
+
+/// The sides of a conditional branch at `branch` (falling through to
+/// `next`, taken to `taken`) if they form an if-convertible diamond, in
+/// one of the two layouts compilers give `if (c) a; else b;`: the taken
+/// side out of line, closed by a `j` back to the join just after the
+/// fall-through side (as in LZMA's bit decoder: `range = bound` or
+/// `range -= bound; code -= bound`); or both sides in line, the
+/// fall-through side closed by a `j` over the taken side to the join just
+/// after it. Each side is at most [`IF_CONVERSION_MAX_DIAMOND`] pure
+/// instructions ([`is_pure`]), possibly none. In system mode (`system`)
+/// every instruction must be on `page`, as a TB is looked up by its first
+/// page only; in user mode the fetch records every page read, and a
+/// write to any of them invalidates the TB.
+fn diamond(
+    src: &dyn CodeSource,
+    branch: u64,
+    next: u64,
+    taken: u64,
+    page: u64,
+    system: bool,
+    room: usize,
+) -> Option<Diamond> {
+    let max = IF_CONVERSION_MAX_DIAMOND.min(room / 2);
+    let on_page = |pc: u64, len: u8| {
+        !system || pc.wrapping_add(u64::from(len) - 1) & !(PAGE_SIZE - 1) == page
+    };
+    // The pure instructions from `from` up to a `j` (`to` None: the `j`
+    // and its target are returned) or exactly up to `to`.
+    let side = |from: u64, to: Option<u64>| {
+        let mut insns = Vec::new();
+        let mut pc = from;
+        loop {
+            if Some(pc) == to {
+                return Some((insns, None));
+            }
+            if to.is_some_and(|to| pc > to) {
+                return None;
+            }
+            let insn = fetch(src, pc).ok()?;
+            if !on_page(pc, insn.len) {
+                return None;
+            }
+            if insn.op == Op::Jal && insn.rd == 0 && to.is_none() {
+                return Some((insns, Some(((pc, insn), pc.wrapping_add(insn.imm as u64)))));
+            }
+            if !is_pure(insn.op) || insns.len() == max {
+                return None;
+            }
+            insns.push((pc, insn));
+            pc = pc.wrapping_add(u64::from(insn.len));
+        }
+    };
+    // Within reach of `from`, forward.
+    let near = |from: u64, join: u64| join >= from && join - from <= 4 * max as u64;
+    // Out of line: the taken side lies outside branch..join, and the join
+    // ends the fall-through side.
+    if let Some((taken_side, Some((jump, join)))) = side(taken, None) {
+        if near(next, join) && !(branch..join).contains(&taken) && !(branch..join).contains(&jump.0)
+        {
+            if let Some((fall, _)) = side(next, Some(join)) {
+                return Some(Diamond {
+                    taken: taken_side,
+                    fall,
+                    jump,
+                    jump_taken: true,
+                    join,
+                });
+            }
+        }
+    }
+    // In line: the fall-through side's `j` is just before the taken side.
+    let (fall, Some((jump, join))) = side(next, None)? else {
+        return None;
+    };
+    if jump.0.wrapping_add(u64::from(jump.1.len)) != taken || !near(taken, join) {
+        return None;
+    }
+    let (taken_side, _) = side(taken, Some(join))?;
+    Some(Diamond {
+        taken: taken_side,
+        fall,
+        jump,
+        jump_taken: false,
+        join,
+    })
 }
 
 /// Whether `op` only computes an integer register from integer registers,
@@ -608,6 +766,51 @@ fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) 
             let r = r as u8;
             let new = ctx.x(r);
             let v = ctx.b.select(cond, old, new);
+            ctx.set_x(r, v);
+        }
+    }
+}
+
+/// Translates both sides of a [`Diamond`] unconditionally, each from
+/// the registers as they are at the branch, then writes each register
+/// either side writes as `select(cond, taken side's value, fall-through
+/// side's value)`: the block goes on at the join with no branch.
+fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
+    // The registers either side writes, with their values at the branch.
+    let mut old: [Option<Value>; 32] = [None; 32];
+    for (_, insn) in d.taken.iter().chain(&d.fall) {
+        if insn.rd != 0 && old[usize::from(insn.rd)].is_none() {
+            old[usize::from(insn.rd)] = Some(ctx.x(insn.rd));
+        }
+    }
+    ctx.speculative = true;
+    let translate = |ctx: &mut DisasContext<'_>, side: &[(u64, Insn)]| {
+        for &(pc, insn) in side {
+            ctx.pc = pc;
+            ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
+            ctx.b.insn_start(pc, insn.len);
+            let flow = trans_insn(ctx, &insn);
+            debug_assert!(
+                matches!(flow, Flow::Next),
+                "a pure instruction ends no block"
+            );
+        }
+    };
+    translate(ctx, &d.taken);
+    let mut taken: [Option<Value>; 32] = [None; 32];
+    for (r, o) in old.iter().enumerate() {
+        if let Some(o) = *o {
+            taken[r] = ctx.xregs[r];
+            ctx.xregs[r] = Some(o);
+        }
+    }
+    translate(ctx, &d.fall);
+    ctx.speculative = false;
+    for (r, t) in taken.iter().enumerate() {
+        if let Some(t) = *t {
+            let r = r as u8;
+            let f = ctx.x(r);
+            let v = if t == f { t } else { ctx.b.select(cond, t, f) };
             ctx.set_x(r, v);
         }
     }

@@ -288,8 +288,9 @@ pub struct EngineConfig {
     /// Translate through the not-taken side of conditional branches
     /// (superblocks with side exits).
     pub superblocks: bool,
-    /// If-convert short forward branches over pure integer instructions
-    /// into `select`s ([`cranemu_frontend::translate::TranslateOptions::if_conversion`]).
+    /// If-convert short forward branches over pure integer instructions,
+    /// and branches whose two short pure sides meet again, into `select`s
+    /// ([`cranemu_frontend::translate::TranslateOptions::if_conversion`]).
     pub if_conversion: bool,
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.

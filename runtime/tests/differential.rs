@@ -1255,12 +1255,17 @@ fn seq_case() -> impl Strategy<Value = SeqCase> {
 
 const ECALL: u32 = 0x73;
 
-fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
+/// The guest code of a sequence case, from `CODE`.
+fn seq_code(case: &SeqCase) -> Vec<u8> {
     // After every fourth instruction, a conditional branch to the final
     // ecall: translated as superblock side exits (`exit_if`), taken or not
     // depending on the random registers; or, for a quarter of them, a
     // branch over the next one to three instructions, which the
-    // translator if-converts where they are pure register arithmetic.
+    // translator if-converts where they are pure register arithmetic; or,
+    // for another quarter, a branch to a side laid out after the ecall
+    // (zero to two instructions and a `j` back to the instruction after
+    // the branch or the one after that), which the translator if-converts
+    // as a diamond where both sides are pure.
     let mut code = Vec::new();
     let mut branches = Vec::new();
     // Where each instruction starts (the branches' included).
@@ -1279,8 +1284,23 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
     code.extend(ECALL.to_le_bytes());
     for (at, index, s) in branches {
         let over = index + 2 + (s >> 23) as usize % 3;
-        let target = match starts.get(over) {
-            Some(&t) if (s >> 21) % 4 == 0 => t,
+        let join = index + 1 + (s >> 25) as usize % 2;
+        let target = match (starts.get(over), starts.get(join)) {
+            (Some(&t), _) if (s >> 21) % 4 == 0 => t,
+            (_, Some(&join)) if (s >> 21) % 4 == 1 && join <= ecall_at => {
+                let side = code.len();
+                for k in 0..(s >> 27) % 3 {
+                    code.extend(insn_from_seed(s.rotate_left(17 * k as u32 + 5)));
+                }
+                let off = (join as u32).wrapping_sub(code.len() as u32);
+                let j = ((off >> 20) & 1) << 31
+                    | ((off >> 1) & 0x3ff) << 21
+                    | ((off >> 11) & 1) << 20
+                    | ((off >> 12) & 0xff) << 12
+                    | 0x6f;
+                code.extend(j.to_le_bytes());
+                side
+            }
             _ => ecall_at,
         };
         let off = (target - at) as u32;
@@ -1297,6 +1317,11 @@ fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
             | 0x63;
         code[at..at + 4].copy_from_slice(&word.to_le_bytes());
     }
+    code
+}
+
+fn run_seq_case(case: &SeqCase) -> Result<(), TestCaseError> {
+    let code = seq_code(case);
     let mem = memory_image(case.mem_seed);
 
     let mut cpu = CpuState {
@@ -1369,6 +1394,31 @@ proptest! {
     fn guest_sequences_agree(case in seq_case()) {
         run_seq_case(&case)?;
     }
+}
+
+/// The sequence cases include diamonds the translator if-converts: blocks
+/// that list a side's closing `j` (a `jal x0`) among their instructions.
+#[test]
+fn sequence_cases_include_converted_diamonds() {
+    use proptest::strategy::{Strategy, ValueTree};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let opts = TranslateOptions {
+        superblocks: true,
+        if_conversion: true,
+        ..TranslateOptions::default()
+    };
+    let mut diamonds = 0;
+    for _ in 0..400 {
+        let case = seq_case().new_tree(&mut runner).expect("case").current();
+        let code = seq_code(&case);
+        let tb = translate_block(&Slice(&code), CODE, 0, &opts);
+        diamonds += tb
+            .insns
+            .iter()
+            .filter(|(_, i)| i.op == Op::Jal && i.rd == 0)
+            .count();
+    }
+    assert!(diamonds >= 20, "{diamonds} converted diamonds in 400 cases");
 }
 
 /// The generator itself: it yields every class of instruction it should

@@ -184,3 +184,214 @@ proptest::proptest! {
         proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
     }
 }
+
+/// The words of a diamond: a branch of funct3 `f3` (`x[rs.0]` against
+/// `x[rs.1]`) taken to an out-of-line side `taken` closed by a `j` back
+/// to the join, the fall-through side `fall`, then `after` and an
+/// `ebreak` at the join; the taken side is laid out after the `ebreak`,
+/// as compilers place it. Returns the words and the `ebreak`'s pc.
+fn diamond_words(
+    f3: u32,
+    rs: (u8, u8),
+    taken: &[u32],
+    fall: &[u32],
+    after: &[u32],
+) -> (Vec<u32>, u64) {
+    let join = 1 + fall.len();
+    let out_of_line = join + after.len() + 1;
+    let mut words = vec![b_type(4 * out_of_line as i32, rs.1, rs.0, f3)];
+    words.extend_from_slice(fall);
+    words.extend_from_slice(after);
+    words.push(EBREAK);
+    let ebreak = CODE + 4 * (words.len() as u64 - 1);
+    words.extend_from_slice(taken);
+    let j_at = words.len();
+    words.push(jal(0, 4 * (join as i32 - j_at as i32)));
+    (words, ebreak)
+}
+
+/// As [`diamond_words`], with both sides in line: the branch is taken
+/// over the fall-through side and its closing `j`, which jumps over the
+/// taken side to the join.
+fn inline_diamond_words(
+    f3: u32,
+    rs: (u8, u8),
+    taken: &[u32],
+    fall: &[u32],
+    after: &[u32],
+) -> (Vec<u32>, u64) {
+    let mut words = vec![b_type(4 * (fall.len() as i32 + 2), rs.1, rs.0, f3)];
+    words.extend_from_slice(fall);
+    words.push(jal(0, 4 * (taken.len() as i32 + 1)));
+    words.extend_from_slice(taken);
+    words.extend_from_slice(after);
+    words.push(EBREAK);
+    let ebreak = CODE + 4 * (words.len() as u64 - 1);
+    (words, ebreak)
+}
+
+/// Runs `words` to the `ebreak` at `ebreak`, with `setup`.
+fn run_to(words: &[u32], ebreak: u64, setup: impl FnOnce(&mut Machine)) -> Machine {
+    let mut m = Machine::new(words);
+    setup(&mut m);
+    let out = m.run();
+    assert_eq!(
+        out,
+        Outcome::Trap {
+            cause: 3,
+            tval: ebreak,
+            pc: ebreak
+        },
+        "program did not reach its ebreak"
+    );
+    m
+}
+
+#[test]
+fn diamonds_become_selects() {
+    // LZMA's bit decode, `x5` range, `x6` code, `x7` bound, `x8` i:
+    // bltu code, bound, 1f (taken: bit 0) / range -= bound; code -= bound;
+    // i = 2i + 1 (fall through) ... 1: range = bound; i = 2i; j join.
+    let taken = [addi(5, 7, 0), op(0, 0, 8, 8, 8)];
+    let fall = [
+        op(0x20, 0, 5, 5, 7),
+        op(0x20, 0, 6, 6, 7),
+        op(0, 0, 8, 8, 8),
+        addi(8, 8, 1),
+    ];
+    let after = [op(0, 0, 9, 5, 8)];
+    for (inline, code, bit) in [
+        (false, 3u64, 0u64),
+        (false, 20, 1),
+        (true, 3, 0),
+        (true, 20, 1),
+    ] {
+        let layout = if inline {
+            inline_diamond_words
+        } else {
+            diamond_words
+        };
+        let (words, ebreak) = layout(6, (6, 7), &taken, &fall, &after);
+        for count in [false, true] {
+            let run = |convert: bool| {
+                run_to(&words, ebreak, |m| {
+                    m.opts.if_conversion = convert;
+                    m.opts.superblocks = true;
+                    m.opts.count_insns = count;
+                    for (r, v) in [(5, 100), (6, code), (7, 10), (8, 3)] {
+                        m.cpu.x[r] = v;
+                    }
+                })
+            };
+            let m = run(true);
+            let (range, code_after) = if bit == 0 {
+                (10, code)
+            } else {
+                (90, code - 10)
+            };
+            assert_eq!(
+                (m.cpu.x[5], m.cpu.x[6], m.cpu.x[8], m.cpu.x[9]),
+                (range, code_after, 6 + bit, range + 6 + bit),
+                "code {code}"
+            );
+            let plain = run(false);
+            assert_eq!(m.cpu.x, plain.cpu.x, "code {code}");
+            assert_eq!(m.cpu.icount, plain.cpu.icount, "code {code}");
+            if count {
+                // bltu, the side that ran (with its `j`), then `add`.
+                let side = match (inline, bit) {
+                    (false, 0) => 3,
+                    (false, _) => 4,
+                    (true, 0) => 2,
+                    (true, _) => 5,
+                };
+                assert_eq!(m.cpu.icount, 1 + side + 1, "code {code}");
+            }
+            // One block, with no branch and no side exit, listing both
+            // sides and the `j`.
+            assert_eq!(m.blocks.len(), 1);
+            let ir = &m.blocks[0].ir;
+            assert!(ir.insts.iter().any(|i| matches!(i, Inst::Select { .. })));
+            assert!(!ir.insts.iter().any(|i| matches!(i, Inst::ExitIf { .. })));
+            assert_eq!(m.blocks[0].insns.len(), 1 + 2 + 1 + 4 + 1 + 1);
+        }
+    }
+}
+
+#[test]
+fn only_diamonds_of_pure_code_that_meet_are_converted() {
+    let branches = |words: &[u32]| {
+        let mut m = Machine::new(words);
+        m.opts.if_conversion = true;
+        m.opts.superblocks = true;
+        let tb = translate_block(&m.code, CODE, 0, &m.opts);
+        tb.ir.insts.iter().any(|i| matches!(i, Inst::ExitIf { .. }))
+            || !matches!(tb.ir.term, Some(Terminator::Trap { .. }))
+    };
+    let pure = [NOP, NOP];
+    let load = [load(2, 12, 10, 0)];
+    let long = [NOP; IF_CONVERSION_MAX_DIAMOND + 1];
+    for layout in [diamond_words, inline_diamond_words] {
+        let words = |taken: &[u32], fall: &[u32]| layout(7, (10, 11), taken, fall, &[]).0;
+        // Converted: both sides pure, meeting at the join.
+        assert!(!branches(&words(&pure, &pure)));
+        assert!(!branches(&words(&[], &pure)));
+        assert!(!branches(&words(&pure, &[])));
+        // A side loads (it may fault).
+        assert!(branches(&words(&load, &pure)));
+        assert!(branches(&words(&pure, &load)));
+        // A side longer than the limit.
+        assert!(branches(&words(&long, &pure)));
+        assert!(branches(&words(&pure, &long)));
+    }
+    // The taken side ends in a `jal` that links (a call), not a `j`.
+    let (mut words, _) = diamond_words(7, (10, 11), &pure, &pure, &[]);
+    let last = words.len() - 1;
+    words[last] |= 1 << 7;
+    assert!(branches(&words));
+}
+
+proptest::proptest! {
+    /// A branch whose two sides are zero to four random instructions
+    /// each (the taken one out of line, closed by a `j` to the join, or
+    /// both in line), then two more, runs alike with and without
+    /// if-conversion, taken or not.
+    #[test]
+    fn diamonds_match_the_branch(
+        f3 in proptest::sample::select(vec![0u32, 1, 4, 5, 6, 7]),
+        rs in (5u8..10, 5u8..10),
+        taken in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..=4),
+        fall in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..=4),
+        after in (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()),
+        values in proptest::collection::vec(
+            proptest::prop_oneof![
+                proptest::prelude::any::<u64>(),
+                0u64..4,
+                proptest::sample::select(vec![u64::MAX, i64::MIN as u64, 0x8000_0000]),
+            ],
+            5,
+        ),
+        count in proptest::prelude::any::<bool>(),
+        inline in proptest::prelude::any::<bool>(),
+    ) {
+        let taken: Vec<u32> = taken.iter().map(|&k| random_insn(k)).collect();
+        let fall: Vec<u32> = fall.iter().map(|&k| random_insn(k)).collect();
+        let after = [random_insn(after.0 & !15), random_insn(after.1 | 5)];
+        let layout = if inline { inline_diamond_words } else { diamond_words };
+        let (words, ebreak) = layout(f3, rs, &taken, &fall, &after);
+        let run = |convert: bool| {
+            run_to(&words, ebreak, |m| {
+                m.opts.if_conversion = convert;
+                m.opts.superblocks = true;
+                m.opts.count_insns = count;
+                for (r, &v) in values.iter().enumerate() {
+                    m.cpu.x[5 + r] = v;
+                }
+                m.cpu.x[10] = DATA;
+            })
+        };
+        let (on, off) = (run(true), run(false));
+        proptest::prop_assert_eq!(on.cpu.x, off.cpu.x);
+        proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
+    }
+}
