@@ -123,8 +123,18 @@ impl CodeSource for Fetch<'_> {
             // Permissions are per page: if the window is not executable,
             // neither are pc's bytes (and the single read below reports
             // the fault).
-            let lo = off & !63;
-            let hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
+            let mut lo = off & !63;
+            let mut hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
+            // On the page already copied from, the new window grows the
+            // copy to cover both (at most the page), so that a translator
+            // looking ahead at a branch target and coming back (the
+            // if-conversion of diamonds) reads each window once.
+            if let Some((p, clo, chi)) = self.copied.get() {
+                if p == page {
+                    lo = lo.min(clo);
+                    hi = hi.max(chi);
+                }
+            }
             let window = self
                 .space
                 .fetch_code(page * PAGE_SIZE + lo as u64, &mut bytes[lo..hi]);
