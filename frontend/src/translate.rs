@@ -640,7 +640,9 @@ fn diamond(
             if Some(pc) == to {
                 return Some((insns, None));
             }
-            if to.is_some_and(|to| pc > to) {
+            // Checked before the fetch too: in system mode a fetch from
+            // another page would make the TB depend on it.
+            if to.is_some_and(|to| pc > to) || !on_page(pc, 2) {
                 return None;
             }
             let insn = fetch(src, pc).ok()?;
