@@ -59,7 +59,8 @@
 //! it out: a conditional branch to an out-of-line side of at most
 //! [`IF_CONVERSION_MAX_DIAMOND`] pure instructions closed by a `j join`,
 //! and a fall-through side of at most as many pure instructions up to
-//! `join`. Both sides are translated unconditionally from the registers
+//! `join` (or both sides in line, the fall-through one closed by a `j`
+//! over the taken one to the join after it). Both sides are translated unconditionally from the registers
 //! at the branch, each register either writes becomes `select(cond,
 //! taken side's value, fall-through side's value)`, and the block goes
 //! on at `join`; `icount` gets the difference between the sides when
