@@ -472,12 +472,7 @@ pub fn translate_block(
                 translated += d.taken.len() + d.fall.len() + 1;
                 if_convert_diamond(&mut ctx, cond, &d);
                 if opts.count_insns && n_taken != n_fall {
-                    let k = ctx.iconst(n_taken.wrapping_sub(n_fall));
-                    let zero = ctx.iconst(0);
-                    let extra = ctx.b.select(cond, k, zero);
-                    let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
-                    let count = ctx.b.binary(cranemu_ir::BinOp::Iadd, count, extra);
-                    ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+                    add_icount_if(&mut ctx, cond, n_taken.wrapping_sub(n_fall));
                 }
                 if opts.list_insns {
                     insns.extend_from_slice(&d.fall);
@@ -494,12 +489,7 @@ pub fn translate_block(
                 if opts.count_insns {
                     // The skipped instructions retire only if the branch
                     // is not taken.
-                    let k = ctx.iconst(skipped.len() as u64);
-                    let zero = ctx.iconst(0);
-                    let not_retired = ctx.b.select(cond, k, zero);
-                    let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
-                    let count = ctx.b.binary(cranemu_ir::BinOp::Isub, count, not_retired);
-                    ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
+                    add_icount_if(&mut ctx, cond, 0u64.wrapping_sub(skipped.len() as u64));
                 }
                 if opts.list_insns {
                     insns.extend_from_slice(skipped);
@@ -745,25 +735,8 @@ fn is_pure(op: Op) -> bool {
 /// they write as `select(cond, old value, new value)`: the block goes on
 /// at the branch target with no branch at all.
 fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) {
-    // The registers written, with their values before the branch.
-    let mut old: [Option<Value>; 32] = [None; 32];
-    for (_, insn) in skipped {
-        if insn.rd != 0 && old[usize::from(insn.rd)].is_none() {
-            old[usize::from(insn.rd)] = Some(ctx.x(insn.rd));
-        }
-    }
-    ctx.speculative = true;
-    for &(pc, insn) in skipped {
-        ctx.pc = pc;
-        ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
-        ctx.b.insn_start(pc, insn.len);
-        let flow = trans_insn(ctx, &insn);
-        debug_assert!(
-            matches!(flow, Flow::Next),
-            "a pure instruction ends no block"
-        );
-    }
-    ctx.speculative = false;
+    let old = written_before(ctx, skipped.iter());
+    translate_speculatively(ctx, skipped);
     for (r, old) in old.iter().enumerate() {
         if let Some(old) = *old {
             let r = r as u8;
@@ -779,27 +752,8 @@ fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) 
 /// either side writes as `select(cond, taken side's value, fall-through
 /// side's value)`: the block goes on at the join with no branch.
 fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
-    // The registers either side writes, with their values at the branch.
-    let mut old: [Option<Value>; 32] = [None; 32];
-    for (_, insn) in d.taken.iter().chain(&d.fall) {
-        if insn.rd != 0 && old[usize::from(insn.rd)].is_none() {
-            old[usize::from(insn.rd)] = Some(ctx.x(insn.rd));
-        }
-    }
-    ctx.speculative = true;
-    let translate = |ctx: &mut DisasContext<'_>, side: &[(u64, Insn)]| {
-        for &(pc, insn) in side {
-            ctx.pc = pc;
-            ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
-            ctx.b.insn_start(pc, insn.len);
-            let flow = trans_insn(ctx, &insn);
-            debug_assert!(
-                matches!(flow, Flow::Next),
-                "a pure instruction ends no block"
-            );
-        }
-    };
-    translate(ctx, &d.taken);
+    let old = written_before(ctx, d.taken.iter().chain(&d.fall));
+    translate_speculatively(ctx, &d.taken);
     let mut taken: [Option<Value>; 32] = [None; 32];
     for (r, o) in old.iter().enumerate() {
         if let Some(o) = *o {
@@ -807,8 +761,7 @@ fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
             ctx.xregs[r] = Some(o);
         }
     }
-    translate(ctx, &d.fall);
-    ctx.speculative = false;
+    translate_speculatively(ctx, &d.fall);
     for (r, t) in taken.iter().enumerate() {
         if let Some(t) = *t {
             let r = r as u8;
@@ -817,6 +770,49 @@ fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
             ctx.set_x(r, v);
         }
     }
+}
+
+/// The registers that `insns` write (not `x0`), each with its value
+/// now, before they run.
+fn written_before<'i>(
+    ctx: &mut DisasContext<'_>,
+    insns: impl Iterator<Item = &'i (u64, Insn)>,
+) -> [Option<Value>; 32] {
+    let mut old: [Option<Value>; 32] = [None; 32];
+    for (_, insn) in insns {
+        if insn.rd != 0 && old[usize::from(insn.rd)].is_none() {
+            old[usize::from(insn.rd)] = Some(ctx.x(insn.rd));
+        }
+    }
+    old
+}
+
+/// Translates the pure instructions `insns` with their register writes
+/// kept in the translator's cache only (the caller writes the state).
+fn translate_speculatively(ctx: &mut DisasContext<'_>, insns: &[(u64, Insn)]) {
+    ctx.speculative = true;
+    for &(pc, insn) in insns {
+        ctx.pc = pc;
+        ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
+        ctx.b.insn_start(pc, insn.len);
+        let flow = trans_insn(ctx, &insn);
+        debug_assert!(
+            matches!(flow, Flow::Next),
+            "a pure instruction ends no block"
+        );
+    }
+    ctx.speculative = false;
+}
+
+/// Adds `delta` (wrapping: a negative number of instructions is a large
+/// `u64`) to `icount` if `cond` is non-zero.
+fn add_icount_if(ctx: &mut DisasContext<'_>, cond: Value, delta: u64) {
+    let k = ctx.iconst(delta);
+    let zero = ctx.iconst(0);
+    let extra = ctx.b.select(cond, k, zero);
+    let count = ctx.b.get_state(CpuState::OFFSET_ICOUNT);
+    let count = ctx.b.binary(cranemu_ir::BinOp::Iadd, count, extra);
+    ctx.b.set_state(CpuState::OFFSET_ICOUNT, count);
 }
 
 /// Adds `n` retired instructions to `icount`.

@@ -154,35 +154,55 @@ proptest::proptest! {
         rs in (5u8..10, 5u8..10),
         skipped in proptest::collection::vec(proptest::prelude::any::<u64>(), 1..=4),
         after in (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()),
-        values in proptest::collection::vec(
-            proptest::prop_oneof![
-                proptest::prelude::any::<u64>(),
-                0u64..4,
-                proptest::sample::select(vec![u64::MAX, i64::MIN as u64, 0x8000_0000]),
-            ],
-            5,
-        ),
+        values in register_values(),
         count in proptest::prelude::any::<bool>(),
     ) {
         let mut words = vec![b_type(4 * (skipped.len() as i32 + 1), rs.1, rs.0, f3)];
         words.extend(skipped.iter().map(|&k| random_insn(k)));
         words.push(random_insn(after.0 & !15));
         words.push(random_insn(after.1 | 5));
-        let run = |convert: bool| {
-            exec(&words, |m| {
-                m.opts.if_conversion = convert;
-                m.opts.superblocks = true;
-                m.opts.count_insns = count;
-                for (r, &v) in values.iter().enumerate() {
-                    m.cpu.x[5 + r] = v;
-                }
-                m.cpu.x[10] = DATA;
-            })
-        };
-        let (on, off) = (run(true), run(false));
+        words.push(EBREAK);
+        let ebreak = CODE + 4 * (words.len() as u64 - 1);
+        let (on, off) = converted_and_plain(&words, ebreak, &values, count);
         proptest::prop_assert_eq!(on.cpu.x, off.cpu.x);
         proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
     }
+}
+
+/// Values for `x5..x9`: any, small, or at the edges of signed and
+/// 32-bit arithmetic.
+fn register_values() -> impl proptest::strategy::Strategy<Value = Vec<u64>> {
+    proptest::collection::vec(
+        proptest::prop_oneof![
+            proptest::prelude::any::<u64>(),
+            0u64..4,
+            proptest::sample::select(vec![u64::MAX, i64::MIN as u64, 0x8000_0000]),
+        ],
+        5,
+    )
+}
+
+/// Runs `words` to the `ebreak` at `ebreak` with if-conversion on, then
+/// off (superblocks on, instructions counted if `count`), from `x5..x9
+/// = values` and `x10 = DATA`.
+fn converted_and_plain(
+    words: &[u32],
+    ebreak: u64,
+    values: &[u64],
+    count: bool,
+) -> (Machine, Machine) {
+    let run = |convert: bool| {
+        run_to(words, ebreak, |m| {
+            m.opts.if_conversion = convert;
+            m.opts.superblocks = true;
+            m.opts.count_insns = count;
+            for (r, &v) in values.iter().enumerate() {
+                m.cpu.x[5 + r] = v;
+            }
+            m.cpu.x[10] = DATA;
+        })
+    };
+    (run(true), run(false))
 }
 
 /// The words of a diamond: a branch of funct3 `f3` (`x[rs.0]` against
@@ -363,14 +383,7 @@ proptest::proptest! {
         taken in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..=4),
         fall in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..=4),
         after in (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>()),
-        values in proptest::collection::vec(
-            proptest::prop_oneof![
-                proptest::prelude::any::<u64>(),
-                0u64..4,
-                proptest::sample::select(vec![u64::MAX, i64::MIN as u64, 0x8000_0000]),
-            ],
-            5,
-        ),
+        values in register_values(),
         count in proptest::prelude::any::<bool>(),
         inline in proptest::prelude::any::<bool>(),
     ) {
@@ -379,18 +392,7 @@ proptest::proptest! {
         let after = [random_insn(after.0 & !15), random_insn(after.1 | 5)];
         let layout = if inline { inline_diamond_words } else { diamond_words };
         let (words, ebreak) = layout(f3, rs, &taken, &fall, &after);
-        let run = |convert: bool| {
-            run_to(&words, ebreak, |m| {
-                m.opts.if_conversion = convert;
-                m.opts.superblocks = true;
-                m.opts.count_insns = count;
-                for (r, &v) in values.iter().enumerate() {
-                    m.cpu.x[5 + r] = v;
-                }
-                m.cpu.x[10] = DATA;
-            })
-        };
-        let (on, off) = (run(true), run(false));
+        let (on, off) = converted_and_plain(&words, ebreak, &values, count);
         proptest::prop_assert_eq!(on.cpu.x, off.cpu.x);
         proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
     }
