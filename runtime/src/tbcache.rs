@@ -208,13 +208,16 @@ struct Links {
     region_pages: Box<[u64]>,
 }
 
-/// A TB's guest pages, inline: a block is read from one page, or two
-/// when its last instruction straddles a page boundary (it ends at the
-/// end of its first page), so no TB allocates for them.
+/// A TB's guest pages, inline for up to two: a block is read from one
+/// page, or two when its last instruction straddles a page boundary (it
+/// ends at the end of its first page) or, in user mode, when the
+/// translator looked at a branch target on another page (an if-converted
+/// diamond's out-of-line side, or one it tried), so most TBs allocate
+/// nothing for them.
 enum Pages {
     /// `n` (1 or 2, or 0) pages.
     Inline { n: u8, pages: [u64; 2] },
-    /// More (not made by today's translators; kept general).
+    /// More (a block whose look-ahead read two other pages).
     Heap(Box<[u64]>),
 }
 
