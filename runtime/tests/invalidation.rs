@@ -190,6 +190,64 @@ fn munmap_and_mprotect_invalidate() {
     assert_eq!(engine.stats().flushes, 0);
 }
 
+/// A diamond whose out-of-line side is on another page (the translator
+/// if-converts it, reading that page too): rewriting the side's page
+/// invalidates the block, in both tiers.
+fn rewriting_a_diamonds_side(jit_threshold: u32) {
+    // The branch near the end of its page, to reach the next one.
+    const BRANCH: u64 = 0x40f00;
+    const SIDE: u64 = 0x41000;
+    let engine = engine(jit_threshold);
+    let space = engine.space().clone();
+    space
+        .map(BRANCH & !0xfff, 0x1000, Prot::RX, true)
+        .expect("map");
+    space.map(SIDE, 0x1000, Prot::RWX, true).expect("map");
+    // beq a2, zero, SIDE; a0 = 1; join: ecall.
+    let main = bytes(&[
+        b_type(0, 12, 0, (SIDE - BRANCH) as i32),
+        addi(10, 0, 1),
+        ECALL,
+    ]);
+    space.write_force(BRANCH, &main).expect("write");
+    // SIDE: a0 = k; j join.
+    let side = |k: i32| {
+        bytes(&[
+            addi(10, 0, k),
+            jal(0, (BRANCH + 8) as i32 - (SIDE + 4) as i32),
+        ])
+    };
+    space.write(SIDE, &side(5)).expect("write");
+    let mut cpu = CpuState::default();
+    let s0 = engine.stats();
+    for _ in 0..3 {
+        cpu.x[12] = 0;
+        assert_eq!(call(&engine, &mut cpu, BRANCH), Ok(5));
+        cpu.x[12] = 1;
+        assert_eq!(call(&engine, &mut cpu, BRANCH), Ok(1));
+    }
+    // Both sides ran from one block: the diamond was converted.
+    assert_eq!(engine.stats().blocks - s0.blocks, 1);
+    space.write(SIDE, &side(7)).expect("rewrite");
+    cpu.x[12] = 0;
+    assert_eq!(call(&engine, &mut cpu, BRANCH), Ok(7));
+    cpu.x[12] = 1;
+    assert_eq!(call(&engine, &mut cpu, BRANCH), Ok(1));
+    let s = engine.stats();
+    assert!(s.invalidated_tbs - s0.invalidated_tbs >= 1, "{s:?}");
+    assert_eq!(s.flushes, 0, "{s:?}");
+}
+
+#[test]
+fn rewriting_a_diamonds_side_jit() {
+    rewriting_a_diamonds_side(0);
+}
+
+#[test]
+fn rewriting_a_diamonds_side_first_tier() {
+    rewriting_a_diamonds_side(u32::MAX);
+}
+
 /// Runner threads keep calling FUNC while a writer rewrites it (version
 /// v in `addi a0, zero, v`), half of the time with the emulator's write
 /// and half with a guest store, and a third thread maps and unmaps other

@@ -397,3 +397,28 @@ proptest::proptest! {
         proptest::prop_assert_eq!(on.cpu.icount, off.cpu.icount);
     }
 }
+
+/// A diamond whose out-of-line side is on the next page is converted in
+/// user mode only: in system mode a TB is found by its first page, so the
+/// translator keeps the branch (and reads nothing from the other page).
+#[test]
+fn system_mode_diamonds_stay_on_the_page() {
+    // The branch 16 bytes before the page's end: `beq x10, x11, side`,
+    // `addi x5, x5, 1`, `ebreak` (the join), `nop`; the side, on the
+    // next page: `addi x5, x5, 2; j join`.
+    let branch = 0xff0 / 4;
+    let mut words = vec![NOP; branch];
+    words.extend([b_type(16, 11, 10, 0), addi(5, 5, 1), EBREAK, NOP]);
+    words.extend([addi(5, 5, 2), jal(0, -12)]);
+    let mut m = Machine::new(&words);
+    m.opts.if_conversion = true;
+    m.opts.superblocks = true;
+    let pc = CODE + 4 * branch as u64;
+    for (flags, converted) in [(0, true), (crate::cpu::tb_flags::SYSTEM, false)] {
+        let tb = translate_block(&m.code, pc, flags, &m.opts);
+        let selects = tb.ir.insts.iter().any(|i| matches!(i, Inst::Select { .. }));
+        assert_eq!(selects, converted, "flags {flags:#x}");
+        let listed = tb.insns.iter().any(|&(pc, _)| pc >= CODE + 0x1000);
+        assert_eq!(listed, converted, "flags {flags:#x}");
+    }
+}
