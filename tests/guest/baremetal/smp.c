@@ -59,6 +59,8 @@ static volatile u64 mode;
 static volatile u64 msi_taken[MAX_HARTS], spurious[MAX_HARTS], timeouts[MAX_HARTS];
 static volatile u64 acks, done;
 static volatile u64 gen_seen[MAX_HARTS];
+/* IPIs taken with mode M_IDLE: the one that ends each IPI phase. */
+static volatile u64 idle_taken[MAX_HARTS];
 
 static volatile u64 remapped;	/* shootdown round + 1, once all acked */
 static volatile u64 bad_reads[MAX_HARTS], stale_reads[MAX_HARTS];
@@ -251,8 +253,10 @@ void smp_trap(u64 cause)
 		spurious[h]++;
 		return;
 	}
-	if (mode == M_IDLE)
-		return;	/* the IPI that ends a phase */
+	if (mode == M_IDLE) {
+		idle_taken[h]++;	/* the IPI that ends a phase */
+		return;
+	}
 	msi_taken[h]++;
 	switch (mode) {
 	case M_PINGPONG:
@@ -372,10 +376,14 @@ static u64 ring(void)
 
 /* Runs an IPI phase: hart 0 calls `leader` (its deadline armed), the
  * others serve interrupts in wfi until hart 0 ends the phase (mode =
- * M_IDLE, one last IPI each).  msi_taken[] counts the phase's messages. */
+ * M_IDLE, one last IPI each).  msi_taken[] counts the phase's messages.
+ * A hart leaves once it has taken that last IPI, not when it sees
+ * M_IDLE: it may see the mode before the IPI arrives, and the IPI would
+ * then be taken in the next phase and counted there. */
 static u64 ipi_phase(u64 h, u64 m, u64 (*leader)(void))
 {
 	u64 n = 0;
+	u64 ended = idle_taken[h];
 	if (h == 0) {
 		for (u64 i = 0; i < nharts; i++)
 			msi_taken[i] = 0;
@@ -391,7 +399,7 @@ static u64 ipi_phase(u64 h, u64 m, u64 (*leader)(void))
 		for (u64 i = 1; i < nharts; i++)
 			send_ipi(i);
 	} else {
-		while (mode != M_IDLE) {
+		while (idle_taken[h] == ended) {
 			asm volatile("wfi");
 			take_interrupts();
 		}
