@@ -53,8 +53,9 @@ pub(crate) fn recycle_pages(mut pages: Vec<u64>) {
 /// the pages (see [`tbcache`], invariant 5).
 ///
 /// A window of [`FETCH_WINDOW`] bytes of a page is checked and copied
-/// on a fetch outside the last one, and later fetches from it read the
-/// copy: a block reads its code a few dozen times, and each checked read
+/// on a fetch outside the last two, and later fetches from it read the
+/// copy (two, so that a translator looking ahead at a branch target and
+/// coming back, as the if-conversion of diamonds does, copies each once): a block reads its code a few dozen times, and each checked read
 /// takes the guest space's lock and a map lookup. (Copying the whole
 /// page took 5% of python's start-up.) The copy is as good as the page:
 /// a write to it after the watch makes the block stale (invariant 5)
@@ -63,8 +64,10 @@ struct Fetch<'a> {
     space: &'a GuestSpace,
     pages: RefCell<Vec<u64>>,
     /// The guest page number and the byte range of it last copied into
-    /// `bytes`, if any.
-    copied: std::cell::Cell<Option<(u64, usize, usize)>>,
+    /// `bytes`, and the range copied before that if it is of the same
+    /// page (`bytes` holds the page at its own offsets, so both stay
+    /// valid).
+    copied: std::cell::Cell<[Option<(u64, usize, usize)>; 2]>,
     /// The hash of what was fetched so far (see [`translate_at`]).
     hash: std::cell::Cell<u64>,
     /// This thread's page buffer (see [`CODE_PAGE`]), given back on drop.
@@ -91,7 +94,7 @@ impl<'a> Fetch<'a> {
         Fetch {
             space,
             pages: RefCell::new(SPARE_PAGES.take()),
-            copied: std::cell::Cell::new(None),
+            copied: std::cell::Cell::new([None, None]),
             hash: std::cell::Cell::new(0),
             bytes: RefCell::new(bytes),
         }
@@ -118,27 +121,27 @@ impl CodeSource for Fetch<'_> {
         let mut buf = self.bytes.borrow_mut();
         let bytes = buf.get_or_insert_with(|| Box::new([0; PAGE_SIZE as usize]));
         // A halfword never straddles a page: pc is 2-aligned.
-        let held = |c: Option<(u64, usize, usize)>| matches!(c, Some((p, lo, hi)) if p == page && lo <= off && off + 2 <= hi);
+        let held = |c: [Option<(u64, usize, usize)>; 2]| {
+            c.iter()
+                .flatten()
+                .any(|&(p, lo, hi)| p == page && lo <= off && off + 2 <= hi)
+        };
         if !held(self.copied.get()) {
             // Permissions are per page: if the window is not executable,
             // neither are pc's bytes (and the single read below reports
             // the fault).
-            let mut lo = off & !63;
-            let mut hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
-            // On the page already copied from, the new window grows the
-            // copy to cover both (at most the page), so that a translator
-            // looking ahead at a branch target and coming back (the
-            // if-conversion of diamonds) reads each window once.
-            if let Some((p, clo, chi)) = self.copied.get() {
-                if p == page {
-                    lo = lo.min(clo);
-                    hi = hi.max(chi);
-                }
-            }
+            let lo = off & !63;
+            let hi = (lo + FETCH_WINDOW).min(PAGE_SIZE as usize);
             let window = self
                 .space
                 .fetch_code(page * PAGE_SIZE + lo as u64, &mut bytes[lo..hi]);
-            self.copied.set(window.is_ok().then_some((page, lo, hi)));
+            // (A failed copy may have left part of `bytes` written: then
+            // neither range is trusted.)
+            let last = self.copied.get()[0].filter(|&(p, ..)| p == page);
+            self.copied.set(match window {
+                Ok(()) => [Some((page, lo, hi)), last],
+                Err(_) => [None, None],
+            });
         }
         let fetched = if held(self.copied.get()) {
             Ok(u16::from_le_bytes([bytes[off], bytes[off + 1]]))
