@@ -47,8 +47,8 @@
 //! With [`TranslateOptions::if_conversion`], a forward conditional
 //! branch over at most [`IF_CONVERSION_MAX_INSNS`] instructions on the
 //! block's page, each pure integer arithmetic (no memory access, control
-//! transfer, CSR or float op: nothing that can trap or be seen), is not a
-//! branch: the skipped instructions are translated unconditionally with
+//! transfer, CSR or float op: nothing that can trap or be seen; but see
+//! "Speculative loads" below), is not a branch: the skipped instructions are translated unconditionally with
 //! their register writes kept in the translator's cache, and at the
 //! target each register they write gets `select(cond, old, new)`, so the
 //! block runs on with a host `cmov` instead of a branch (or a side exit
@@ -71,6 +71,28 @@
 //! (the fetch records every page it reads, and a write to any of them
 //! invalidates the TB); in system mode, where a TB is found by its
 //! first page, every instruction must be on the block's page.
+//!
+//! # Speculative loads
+//!
+//! In user mode the instructions an if-converted branch skips, and each
+//! side of a diamond, may also include up to [`IF_CONVERSION_MAX_LOADS`]
+//! integer loads (a hammock with loads up to
+//! [`IF_CONVERSION_MAX_LOAD_HAMMOCK`] instructions): range decoders
+//! normalise with a branch over a byte load (`if (range < kTop) { range
+//! <<= 8; code = code << 8 | *buf++; }`), as unpredictable as the bits
+//! they decode. Such a load is then made whether or not its side is
+//! taken, so it must not fault for a side that was not to run. Each is
+//! marked with an `insn_start` of the branch's pc with
+//! [`SPECULATIVE_PC`] set: the CPU state there is as before the branch
+//! (the sides write only the translator's cache, and the load is a
+//! fault point for the dead-store pass), and a fault reports that pc.
+//! The runtime then notes the branch (answering false to
+//! [`CodeSource::may_speculate`] for it from then on), invalidates the
+//! code translated from its page, and runs on at the branch, which is
+//! now translated as a branch: a load that was to run faults there
+//! again at its own pc, and one that was not is never made. A load has
+//! no other effect in user mode; in system mode (MMIO, page-table walks
+//! that set A bits) no load is made speculatively.
 //!
 //! # Instruction counting
 //!
@@ -109,6 +131,16 @@ pub trait CodeSource {
     /// # Errors
     /// The faulting guest virtual address if `pc` is not executable.
     fn fetch_u16(&self, pc: u64) -> Result<u16, u64>;
+
+    /// Whether the sides of the conditional branch at guest virtual
+    /// address `branch` may make their loads speculatively when the
+    /// branch is if-converted (user mode only; see the module doc,
+    /// "Speculative loads"). A runtime answers false for a branch where
+    /// such a load faulted before. The default: always.
+    fn may_speculate(&self, branch: u64) -> bool {
+        let _ = branch;
+        true
+    }
 }
 
 /// Knobs of [`translate_block`].
@@ -136,13 +168,32 @@ pub struct TranslateOptions {
     /// instructions, or one whose two sides are at most
     /// [`IF_CONVERSION_MAX_DIAMOND`] such instructions each and meet
     /// again, becomes `select`s of the registers they write (see the
-    /// module doc, "If-conversion").
+    /// module doc, "If-conversion"); in user mode the sides may also
+    /// load (the module doc, "Speculative loads").
     pub if_conversion: bool,
 }
 
 /// The most instructions an if-converted branch skips
-/// ([`TranslateOptions::if_conversion`]).
+/// ([`TranslateOptions::if_conversion`]) when they are all pure.
 pub const IF_CONVERSION_MAX_INSNS: usize = 3;
+
+/// The most instructions an if-converted branch skips when they include
+/// loads, which it makes speculatively (user mode; the module doc,
+/// "Speculative loads"). Range decoders (LZMA's) normalise with a
+/// branch over five: `lbu`, two shifts, an `or` and an `addi`.
+pub const IF_CONVERSION_MAX_LOAD_HAMMOCK: usize = 6;
+
+/// The most loads one side of an if-converted branch makes
+/// speculatively.
+pub const IF_CONVERSION_MAX_LOADS: usize = 2;
+
+/// Set in the pc of an [`cranemu_ir::Inst::InsnStart`] that marks a
+/// speculative load (guest instructions are 2-byte aligned, so bit 0 of
+/// a real pc is clear): a fault there is reported at the if-converted
+/// branch's pc with this bit set, and the CPU state is as it was before
+/// that branch. The runtime then runs the branch again without
+/// speculation ([`CodeSource::may_speculate`]).
+pub const SPECULATIVE_PC: u64 = 1;
 
 /// The most instructions on each side of an if-converted diamond
 /// ([`TranslateOptions::if_conversion`]; the taken side's closing `j`
@@ -439,6 +490,8 @@ pub fn translate_block(
         ctx.b.insn_start(cur, insn.len);
         let flow = trans_insn(&mut ctx, &insn);
         let mut next = ctx.next_pc;
+        // For the speculative loads of an if-converted branch.
+        let branch = (cur, insn.len);
         // A short forward branch over pure instructions, or a branch
         // whose two sides are short pure runs that meet again:
         // if-converted.
@@ -449,13 +502,16 @@ pub fn translate_block(
                 },
                 _,
             ) if opts.if_conversion && not_taken == next => {
-                let room = max_insns.saturating_sub(translated);
-                match hammock(src, next, taken, page, room) {
+                let system = flags & crate::cpu::tb_flags::SYSTEM != 0;
+                let sides = Sides {
+                    page,
+                    system,
+                    loads: (!system && src.may_speculate(ctx.pc)).then(|| null_test(&insn)),
+                    room: max_insns.saturating_sub(translated),
+                };
+                match hammock(src, next, taken, &sides) {
                     Some(skipped) => (Some(skipped), None),
-                    None => {
-                        let system = flags & crate::cpu::tb_flags::SYSTEM != 0;
-                        (None, diamond(src, ctx.pc, next, taken, page, system, room))
-                    }
+                    None => (None, diamond(src, ctx.pc, next, taken, &sides)),
                 }
             }
             _ => (None, None),
@@ -470,7 +526,7 @@ pub fn translate_block(
                 // fall-through side when taken.
                 retired += 1 + n_fall;
                 translated += d.taken.len() + d.fall.len() + 1;
-                if_convert_diamond(&mut ctx, cond, &d);
+                if_convert_diamond(&mut ctx, cond, &d, branch);
                 if opts.count_insns && n_taken != n_fall {
                     add_icount_if(&mut ctx, cond, n_taken.wrapping_sub(n_fall));
                 }
@@ -485,7 +541,7 @@ pub fn translate_block(
                 let skipped = skipped.as_slice();
                 retired += 1 + skipped.len() as u64;
                 translated += skipped.len();
-                if_convert(&mut ctx, cond, skipped);
+                if_convert(&mut ctx, cond, skipped, branch);
                 if opts.count_insns {
                     // The skipped instructions retire only if the branch
                     // is not taken.
@@ -544,17 +600,21 @@ pub fn translate_block(
 
 /// The instructions a conditional branch at `next - len` skips when taken
 /// to `taken`, if it can be if-converted: at most
-/// [`IF_CONVERSION_MAX_INSNS`] of them (and at most `room`), all on
-/// `page`, each a pure integer instruction ([`is_pure`]), ending exactly
-/// at `taken`.
-fn hammock(
-    src: &dyn CodeSource,
-    next: u64,
-    taken: u64,
-    page: u64,
-    room: usize,
-) -> Option<Vec<(u64, Insn)>> {
-    if taken <= next || taken - next > 4 * IF_CONVERSION_MAX_INSNS as u64 {
+/// [`IF_CONVERSION_MAX_INSNS`] of them (and at most `sides.room`), all
+/// on `sides.page`, each a pure integer instruction ([`is_pure`]),
+/// ending exactly at `taken`. Where `sides.loads` allows them
+/// ([`may_load`]), also up to [`IF_CONVERSION_MAX_LOADS`] integer loads
+/// among at most [`IF_CONVERSION_MAX_LOAD_HAMMOCK`] instructions.
+fn hammock(src: &dyn CodeSource, next: u64, taken: u64, sides: &Sides) -> Option<Vec<(u64, Insn)>> {
+    let Sides {
+        page, room, loads, ..
+    } = *sides;
+    let max = if loads.is_some() {
+        IF_CONVERSION_MAX_LOAD_HAMMOCK
+    } else {
+        IF_CONVERSION_MAX_INSNS
+    };
+    if taken <= next || taken - next > 4 * max as u64 {
         return None;
     }
     if (taken - 1) & !(PAGE_SIZE - 1) != page {
@@ -563,13 +623,16 @@ fn hammock(
     // Empty until a first pure instruction: most branches tried fail on
     // their first one, and allocate nothing.
     let mut skipped = Vec::new();
+    let mut n_loads = 0;
     let mut pc = next;
     while pc < taken {
-        if skipped.len() == IF_CONVERSION_MAX_INSNS.min(room) {
+        if skipped.len() == max.min(room) {
             return None;
         }
         let insn = fetch(src, pc).ok()?;
-        if !is_pure(insn.op) {
+        if may_load(loads, &insn) && n_loads < IF_CONVERSION_MAX_LOADS {
+            n_loads += 1;
+        } else if !is_pure(insn.op) {
             return None;
         }
         skipped.push((pc, insn));
@@ -580,7 +643,23 @@ fn hammock(
             return None;
         }
     }
-    (pc == taken).then_some(skipped)
+    // Pure runs longer than the pure limit stay branches (longer ones
+    // measured no faster).
+    (pc == taken && (n_loads > 0 || skipped.len() <= IF_CONVERSION_MAX_INSNS)).then_some(skipped)
+}
+
+/// What the sides of a branch that [`hammock`] and [`diamond`] look at
+/// may be.
+#[derive(Clone, Copy)]
+struct Sides {
+    /// The block's page.
+    page: u64,
+    /// System mode: every instruction on `page`.
+    system: bool,
+    /// Whether loads may be made speculatively ([`may_load`]).
+    loads: Option<Option<u8>>,
+    /// Instructions the block has room for.
+    room: usize,
 }
 
 /// The two sides of a branch that [`diamond`] found if-convertible.
@@ -605,19 +684,25 @@ struct Diamond {
 /// `range -= bound; code -= bound`); or both sides in line, the
 /// fall-through side closed by a `j` over the taken side to the join just
 /// after it. Each side is at most [`IF_CONVERSION_MAX_DIAMOND`] pure
-/// instructions ([`is_pure`]), possibly none. In system mode (`system`)
-/// every instruction must be on `page`, as a TB is looked up by its first
-/// page only; in user mode the fetch records every page read, and a
-/// write to any of them invalidates the TB.
+/// instructions ([`is_pure`]), possibly none, of which up to
+/// [`IF_CONVERSION_MAX_LOADS`] may be integer loads where `sides.loads`
+/// allows them ([`may_load`]). In system mode (`sides.system`) every
+/// instruction must be on `sides.page`, as a TB is looked up by its
+/// first page only; in user mode the fetch records every page read, and
+/// a write to any of them invalidates the TB.
 fn diamond(
     src: &dyn CodeSource,
     branch: u64,
     next: u64,
     taken: u64,
-    page: u64,
-    system: bool,
-    room: usize,
+    sides: &Sides,
 ) -> Option<Diamond> {
+    let Sides {
+        page,
+        system,
+        loads,
+        room,
+    } = *sides;
     let max = IF_CONVERSION_MAX_DIAMOND.min(room / 2);
     let on_page = |pc: u64, len: u8| {
         !system || pc.wrapping_add(u64::from(len) - 1) & !(PAGE_SIZE - 1) == page
@@ -626,6 +711,7 @@ fn diamond(
     // and its target are returned) or exactly up to `to`.
     let side = |from: u64, to: Option<u64>| {
         let mut insns = Vec::new();
+        let mut n_loads = 0;
         let mut pc = from;
         loop {
             if Some(pc) == to {
@@ -643,7 +729,12 @@ fn diamond(
             if insn.op == Op::Jal && insn.rd == 0 && to.is_none() {
                 return Some((insns, Some(((pc, insn), pc.wrapping_add(insn.imm as u64)))));
             }
-            if !is_pure(insn.op) || insns.len() == max {
+            if insns.len() == max {
+                return None;
+            }
+            if may_load(loads, &insn) && n_loads < IF_CONVERSION_MAX_LOADS {
+                n_loads += 1;
+            } else if !is_pure(insn.op) {
                 return None;
             }
             insns.push((pc, insn));
@@ -730,13 +821,41 @@ fn is_pure(op: Op) -> bool {
     )
 }
 
+/// Whether `op` is an integer load (which an if-converted side may make
+/// speculatively: the module doc, "Speculative loads").
+fn is_load(op: Op) -> bool {
+    use Op::*;
+    matches!(op, Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu)
+}
+
+/// The register a conditional branch compares with zero for equality
+/// (`beqz`/`bnez`), if it does: most likely a null-pointer test.
+fn null_test(branch: &Insn) -> Option<u8> {
+    match (branch.op, branch.rs1, branch.rs2) {
+        (Op::Beq | Op::Bne, r, 0) | (Op::Beq | Op::Bne, 0, r) if r != 0 => Some(r),
+        _ => None,
+    }
+}
+
+/// Whether an if-converted side may make `insn`, a load, speculatively:
+/// `loads` is `None` where no load may be made, else the register the
+/// branch tests against zero ([`null_test`]), through which no load is
+/// made (`if (p) x = p->f;` would fault each time `p` is null).
+fn may_load(loads: Option<Option<u8>>, insn: &Insn) -> bool {
+    match loads {
+        Some(null) => is_load(insn.op) && null != Some(insn.rs1),
+        None => false,
+    }
+}
+
 /// Translates `skipped`, the instructions a branch whose condition is
 /// `cond` skips when taken, unconditionally, then writes each register
 /// they write as `select(cond, old value, new value)`: the block goes on
-/// at the branch target with no branch at all.
-fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) {
+/// at the branch target with no branch at all. `branch` is the branch's
+/// pc and length.
+fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)], branch: (u64, u8)) {
     let old = written_before(ctx, skipped.iter());
-    translate_speculatively(ctx, skipped);
+    translate_speculatively(ctx, skipped, branch);
     for (r, old) in old.iter().enumerate() {
         if let Some(old) = *old {
             let r = r as u8;
@@ -751,9 +870,10 @@ fn if_convert(ctx: &mut DisasContext<'_>, cond: Value, skipped: &[(u64, Insn)]) 
 /// the registers as they are at the branch, then writes each register
 /// either side writes as `select(cond, taken side's value, fall-through
 /// side's value)`: the block goes on at the join with no branch.
-fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
+/// `branch` is the branch's pc and length.
+fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond, branch: (u64, u8)) {
     let old = written_before(ctx, d.taken.iter().chain(&d.fall));
-    translate_speculatively(ctx, &d.taken);
+    translate_speculatively(ctx, &d.taken, branch);
     let mut taken: [Option<Value>; 32] = [None; 32];
     for (r, o) in old.iter().enumerate() {
         if let Some(o) = *o {
@@ -761,7 +881,7 @@ fn if_convert_diamond(ctx: &mut DisasContext<'_>, cond: Value, d: &Diamond) {
             ctx.xregs[r] = Some(o);
         }
     }
-    translate_speculatively(ctx, &d.fall);
+    translate_speculatively(ctx, &d.fall, branch);
     for (r, t) in taken.iter().enumerate() {
         if let Some(t) = *t {
             let r = r as u8;
@@ -787,18 +907,25 @@ fn written_before<'i>(
     old
 }
 
-/// Translates the pure instructions `insns` with their register writes
-/// kept in the translator's cache only (the caller writes the state).
-fn translate_speculatively(ctx: &mut DisasContext<'_>, insns: &[(u64, Insn)]) {
+/// Translates the pure instructions and loads `insns` of a side of the
+/// if-converted branch at `branch` (pc, length) with their register
+/// writes kept in the translator's cache only (the caller writes the
+/// state). A load belongs to the branch, marked speculative (see
+/// [`SPECULATIVE_PC`]).
+fn translate_speculatively(ctx: &mut DisasContext<'_>, insns: &[(u64, Insn)], branch: (u64, u8)) {
     ctx.speculative = true;
     for &(pc, insn) in insns {
         ctx.pc = pc;
         ctx.next_pc = pc.wrapping_add(u64::from(insn.len));
-        ctx.b.insn_start(pc, insn.len);
+        if is_load(insn.op) {
+            ctx.b.insn_start(branch.0 | SPECULATIVE_PC, branch.1);
+        } else {
+            ctx.b.insn_start(pc, insn.len);
+        }
         let flow = trans_insn(ctx, &insn);
         debug_assert!(
             matches!(flow, Flow::Next),
-            "a pure instruction ends no block"
+            "a pure instruction or a load ends no block"
         );
     }
     ctx.speculative = false;

@@ -18,9 +18,10 @@ use std::time::Instant;
 use cranemu_backend::{Backend, EntryCounter, ExitSlot, Quality, RegionMember};
 use cranemu_ir::baseline::Program;
 use cranemu_ir::Block;
-use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
+use cranemu_softmmu::user::PAGE_SIZE;
 
 use crate::compileq::CompileQueue;
+use crate::fetch::UserCode;
 use crate::stats::Counters;
 use crate::tbcache::{Generation, Tb, TbCache};
 use crate::{disassemble_host, EngineConfig, Error, Result};
@@ -58,9 +59,9 @@ pub(crate) struct Worker<'a> {
     pub(crate) config: &'a EngineConfig,
     pub(crate) cache: &'a TbCache,
     pub(crate) queue: &'a CompileQueue,
-    /// User mode's guest space, to translate TBs without IR again
+    /// User mode's guest code, to translate TBs without IR again
     /// ([`fresh_ir`]); `None` in system mode, whose TBs keep theirs.
-    pub(crate) space: Option<&'a GuestSpace>,
+    pub(crate) space: Option<UserCode<'a>>,
 }
 
 impl Worker<'_> {
@@ -212,7 +213,7 @@ pub(crate) fn compile_tb(
     tb: &Tb,
     counters: &Counters,
     backlog: usize,
-    space: Option<&GuestSpace>,
+    space: Option<UserCode<'_>>,
     publish: Publish<'_>,
 ) -> Result<Option<*const u8>> {
     let t0 = Instant::now();
@@ -362,7 +363,7 @@ pub(crate) fn compile_tb(
 fn fresh_ir(
     t: &Tb,
     config: &EngineConfig,
-    space: Option<&GuestSpace>,
+    space: Option<UserCode<'_>>,
 ) -> std::result::Result<Option<Block>, ()> {
     if t.ir().is_some() {
         return Ok(None);
@@ -389,7 +390,18 @@ fn fresh_ir(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cranemu_softmmu::user::Prot;
+    use crate::fetch::Unspeculated;
+    use cranemu_softmmu::user::{GuestSpace, Prot};
+
+    /// `space`'s code, with no branch unspeculated.
+    fn user(space: &GuestSpace) -> UserCode<'_> {
+        static NONE: std::sync::LazyLock<Unspeculated> =
+            std::sync::LazyLock::new(Unspeculated::default);
+        UserCode {
+            space,
+            unspeculated: &NONE,
+        }
+    }
 
     const CODE: u64 = 0x10000;
 
@@ -407,24 +419,24 @@ mod tests {
         space.map(CODE, 0x1000, Prot::RX, true).expect("map");
         space.write_force(CODE, &code(5)).expect("write");
         let config = EngineConfig::default();
-        let (t, pages, hash) = crate::translate_at(&space, &config, CODE, 0);
+        let (t, pages, hash) = crate::translate_at(user(&space), &config, CODE, 0);
         let ir = t.ir;
         let tb = Tb::new(ir, CODE, &pages, hash, false, None);
         assert!(tb.ir().is_none() && tb.baseline().is_some());
-        let fresh = fresh_ir(&tb, &config, Some(&space)).expect("same code");
+        let fresh = fresh_ir(&tb, &config, Some(user(&space))).expect("same code");
         assert_eq!(fresh.map(|b| b.pc), Some(CODE));
         // Another immediate: other code, not compiled for this TB.
         space.write_force(CODE, &code(6)).expect("write");
-        assert!(fresh_ir(&tb, &config, Some(&space)).is_err());
+        assert!(fresh_ir(&tb, &config, Some(user(&space))).is_err());
         // Unmapped: nothing to read.
         space.write_force(CODE, &code(5)).expect("write");
-        assert!(fresh_ir(&tb, &config, Some(&space)).is_ok());
+        assert!(fresh_ir(&tb, &config, Some(user(&space))).is_ok());
         space.unmap(CODE, 0x1000).expect("unmap");
-        assert!(fresh_ir(&tb, &config, Some(&space)).is_err());
+        assert!(fresh_ir(&tb, &config, Some(user(&space))).is_err());
         // No space to read from (system mode keeps its IR instead).
         assert!(fresh_ir(&tb, &config, None).is_err());
         let kept = Tb::new(
-            crate::translate_at(&space, &config, CODE, 0).0.ir,
+            crate::translate_at(user(&space), &config, CODE, 0).0.ir,
             CODE,
             &[],
             0,
@@ -444,7 +456,7 @@ mod tests {
         space.map(CODE, 0x1000, Prot::RX, true).expect("map");
         space.write_force(CODE, &code(5)).expect("write");
         let config = EngineConfig::default();
-        let hash = || crate::translate_at(&space, &config, CODE, 0).2;
+        let hash = || crate::translate_at(user(&space), &config, CODE, 0).2;
         let five = hash();
         assert_eq!(hash(), five);
         space.write_force(CODE, &code(6)).expect("write");

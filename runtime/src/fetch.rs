@@ -2,14 +2,55 @@
 //! translates a block through [`Fetch`], which checks the guest space's
 //! execute permission, watches each code page for writes before it reads
 //! from it (see the `tbcache` module doc, invariant 5), and hashes what
-//! it reads.
+//! it reads; and [`Unspeculated`], the branches not to if-convert with
+//! speculative loads any more.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
+use cranemu_softmmu::sync::RwLock;
 use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
 
 use crate::EngineConfig;
+
+/// User mode's guest code as the translator reads it: the guest space,
+/// and the branches where a speculative load faulted.
+#[derive(Clone, Copy)]
+pub(crate) struct UserCode<'a> {
+    pub(crate) space: &'a GuestSpace,
+    pub(crate) unspeculated: &'a Unspeculated,
+}
+
+/// The guest virtual addresses of conditional branches whose
+/// if-converted sides made a load speculatively that faulted (the
+/// frontend's module doc, "Speculative loads"): from then on they are
+/// translated as branches. One per guest process (its engine), shared
+/// by its vCPUs and the compile thread; it only grows, by one branch per
+/// such fault, and a fault takes a host signal, so it stays small.
+#[derive(Debug, Default)]
+pub(crate) struct Unspeculated {
+    /// `pcs.len()`, read without the lock: almost every program has
+    /// none.
+    len: AtomicUsize,
+    pcs: RwLock<HashSet<u64>>,
+}
+
+impl Unspeculated {
+    /// Whether `branch` is one of them.
+    pub(crate) fn contains(&self, branch: u64) -> bool {
+        self.len.load(Ordering::Acquire) != 0 && self.pcs.read().contains(&branch)
+    }
+
+    /// Adds `branch`; true if it was not one of them yet.
+    pub(crate) fn insert(&self, branch: u64) -> bool {
+        let mut pcs = self.pcs.write();
+        let new = pcs.insert(branch);
+        self.len.store(pcs.len(), Ordering::Release);
+        new
+    }
+}
 
 /// Translates the user-mode guest code at `pc` under TB flags `flags`
 /// (the block, with the dead-store pass run), watching the pages it
@@ -22,12 +63,12 @@ use crate::EngineConfig;
 /// makes a TB of it, and the compile thread translates a TB that kept no
 /// IR again with it (`compile::fresh_ir`).
 pub(crate) fn translate_at(
-    space: &GuestSpace,
+    code: UserCode<'_>,
     config: &EngineConfig,
     pc: u64,
     flags: u64,
 ) -> (cranemu_frontend::translate::TranslatedBlock, Vec<u64>, u64) {
-    let fetch = Fetch::new(space);
+    let fetch = Fetch::new(code);
     let opts = TranslateOptions {
         max_insns: config.max_block_insns,
         count_insns: config.count_insns,
@@ -62,6 +103,7 @@ pub(crate) fn recycle_pages(mut pages: Vec<u64>) {
 /// whether it was read before or after.
 struct Fetch<'a> {
     space: &'a GuestSpace,
+    unspeculated: &'a Unspeculated,
     pages: RefCell<Vec<u64>>,
     /// The guest page number and the byte range of it last copied into
     /// `bytes`, and the range copied before that if it is of the same
@@ -89,10 +131,11 @@ thread_local! {
 }
 
 impl<'a> Fetch<'a> {
-    fn new(space: &'a GuestSpace) -> Fetch<'a> {
+    fn new(code: UserCode<'a>) -> Fetch<'a> {
         let bytes = CODE_PAGE.take();
         Fetch {
-            space,
+            space: code.space,
+            unspeculated: code.unspeculated,
             pages: RefCell::new(SPARE_PAGES.take()),
             copied: std::cell::Cell::new([None, None]),
             hash: std::cell::Cell::new(0),
@@ -154,9 +197,26 @@ impl CodeSource for Fetch<'_> {
         };
         // Hashed in fetch order; a failed fetch mixes in a value no
         // halfword has.
-        let x = fetched.map_or(1 << 16, u64::from);
+        self.mix(fetched.map_or(1 << 16, u64::from));
+        fetched
+    }
+
+    fn may_speculate(&self, branch: u64) -> bool {
+        if self.unspeculated.contains(branch) {
+            // The same code translates to other IR now: so that the
+            // compile thread does not take one for the other, the hash
+            // differs too.
+            self.mix(2 << 16);
+            return false;
+        }
+        true
+    }
+}
+
+impl Fetch<'_> {
+    /// Mixes `x` into the hash of what was read.
+    fn mix(&self, x: u64) {
         let h = (self.hash.get().rotate_left(21) ^ x).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         self.hash.set(h);
-        fetched
     }
 }

@@ -107,7 +107,8 @@ mod stats;
 pub mod system;
 mod tbcache;
 
-use fetch::translate_at;
+use cranemu_frontend::translate::SPECULATIVE_PC;
+use fetch::{translate_at, Unspeculated, UserCode};
 
 use std::cell::UnsafeCell;
 use std::io::Write;
@@ -290,7 +291,9 @@ pub struct EngineConfig {
     pub superblocks: bool,
     /// If-convert short forward branches over pure integer instructions,
     /// and branches whose two short pure sides meet again, into `select`s
-    /// ([`cranemu_frontend::translate::TranslateOptions::if_conversion`]).
+    /// ([`cranemu_frontend::translate::TranslateOptions::if_conversion`]);
+    /// in user mode their sides may load too (speculatively: a fault there
+    /// has the branch run again as a branch).
     pub if_conversion: bool,
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
@@ -556,6 +559,8 @@ pub struct Engine {
     /// The first tier's code emitter, if it runs as host code
     /// ([`EngineConfig::first_tier_code`]).
     first_tier: Option<cranemu_backend::template::Compiler>,
+    /// Branches not to if-convert with speculative loads any more.
+    unspeculated: Arc<Unspeculated>,
 }
 
 impl Drop for Engine {
@@ -645,7 +650,34 @@ impl Engine {
             cache,
             compiles: Arc::new(CompileQueue::new()),
             first_tier,
+            unspeculated: Arc::default(),
         })
+    }
+
+    /// The guest code as the translator reads it.
+    fn user_code(&self) -> UserCode<'_> {
+        UserCode {
+            space: &self.space,
+            unspeculated: &self.unspeculated,
+        }
+    }
+
+    /// After a speculative load of the if-converted branch at
+    /// `pc & !SPECULATIVE_PC` faulted (the frontend's module doc,
+    /// "Speculative loads"; the CPU state is as before the branch):
+    /// notes the branch, so that it is translated as a branch from now
+    /// on, invalidates the code translated from its page (every TB
+    /// holding the branch starts on it), and sets `cpu.pc` to the
+    /// branch.
+    fn unspeculate(&self, cpu: &mut CpuState, pc: u64, counters: &Counters) {
+        let branch = pc & !SPECULATIVE_PC;
+        Counters::bump(&counters.speculation_faults);
+        // Invalidated again even if noted already: a vCPU that raced
+        // with the first invalidation may run a stale TB once more.
+        self.unspeculated.insert(branch);
+        self.cache
+            .invalidate_pages(&[branch / cranemu_softmmu::user::PAGE_SIZE], counters);
+        cpu.pc = branch;
     }
 
     /// The host address range `[lo, hi)` of the guest space and its
@@ -695,7 +727,7 @@ impl Engine {
         counters: &Counters,
     ) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
-        let (tb, pages, code_hash) = translate_at(&self.space, &self.config, pc, flags);
+        let (tb, pages, code_hash) = translate_at(self.user_code(), &self.config, pc, flags);
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
                 return Err(Error::Codegen(format!(
@@ -759,7 +791,7 @@ impl Engine {
             tb,
             counters,
             usize::MAX,
-            Some(&self.space),
+            Some(self.user_code()),
             compile::Publish::OnVcpu,
         )?
         .ok_or_else(|| {
@@ -792,12 +824,13 @@ impl Engine {
     /// Starts the compile thread, with every signal blocked (guest signals
     /// are delivered on vCPU threads only).
     fn spawn_compiler(&self) -> std::io::Result<()> {
-        let (backend, config, cache, queue, space) = (
+        let (backend, config, cache, queue, space, unspeculated) = (
             self.backend.clone(),
             self.config.clone(),
             self.cache.clone(),
             self.compiles.clone(),
             self.space.clone(),
+            self.unspeculated.clone(),
         );
         // SAFETY: plain signal-mask manipulation of this thread; the old
         // mask is restored below, and the new thread inherits the full one.
@@ -819,7 +852,10 @@ impl Engine {
                             config: &config,
                             cache: &cache,
                             queue: &queue,
-                            space: Some(&*space),
+                            space: Some(UserCode {
+                                space: &space,
+                                unspeculated: &unspeculated,
+                            }),
                         };
                         worker.job(generation, tb, counters, backlog, recompile)
                     },
@@ -969,6 +1005,10 @@ impl Engine {
             generation.resolve_fault_pc(cpu);
             let exit = ExitCode::from_raw(r);
             if let Some(trap) = exit.and_then(|e| trap_of_exit(e, cpu)) {
+                if trap.cause == Exception::LoadPageFault && trap.pc & SPECULATIVE_PC != 0 {
+                    self.unspeculate(cpu, trap.pc, counters);
+                    continue;
+                }
                 if trap.cause == Exception::StorePageFault && self.space.is_watched_write(trap.tval)
                 {
                     // A store to a page holding translated code: invalidate
@@ -1110,6 +1150,10 @@ impl Engine {
                 misaligned,
                 pc,
             } => {
+                if !store && pc & SPECULATIVE_PC != 0 {
+                    self.unspeculate(cpu, pc, counters);
+                    return Step::Continue;
+                }
                 let cause = match (store, misaligned) {
                     (false, false) => Exception::LoadPageFault,
                     (true, false) => Exception::StorePageFault,

@@ -129,6 +129,9 @@ counters! {
     invalidated_tbs,
     /// Guest stores that hit a watched code page (self-modifying code).
     smc_faults,
+    /// Speculative loads of if-converted branches that faulted (each
+    /// such branch is translated as a branch from then on).
+    speculation_faults,
     /// Whole-cache flushes (new generations).
     flushes,
     /// System mode with `-stats`: loads, stores and atomics executed by

@@ -152,17 +152,24 @@ const CODE: u64 = 0x1_0000;
 const DATA: u64 = 0x8000;
 const DATA_LEN: usize = 0x1000;
 
-/// Guest code at `base`; fetches outside it fault.
+/// Guest code at `base`; fetches outside it fault. Branches in
+/// `unspeculated` make no speculative loads, as in the runtime.
 struct Code {
     base: u64,
     bytes: Vec<u8>,
+    unspeculated: std::collections::HashSet<u64>,
 }
 
 impl Code {
     fn words(base: u64, words: &[u32]) -> Code {
+        Code::bytes(base, words.iter().flat_map(|w| w.to_le_bytes()).collect())
+    }
+
+    fn bytes(base: u64, bytes: Vec<u8>) -> Code {
         Code {
             base,
-            bytes: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+            bytes,
+            unspeculated: Default::default(),
         }
     }
 }
@@ -174,6 +181,10 @@ impl CodeSource for Code {
             Some(b) if pc >= self.base => Ok(u16::from_le_bytes([b[0], b[1]])),
             _ => Err(pc),
         }
+    }
+
+    fn may_speculate(&self, branch: u64) -> bool {
+        !self.unspeculated.contains(&branch)
     }
 }
 
@@ -259,12 +270,23 @@ impl Machine {
         out
     }
 
-    /// Runs from `CODE` until something other than a jump or exit.
+    /// Runs from `CODE` until something other than a jump or exit. A
+    /// speculative load's fault is handled as the runtime does (the
+    /// translator's module doc, "Speculative loads"): the branch is
+    /// noted and run again.
     fn run(&mut self) -> Outcome {
         let mut pc = CODE;
         for _ in 0..1000 {
             match self.step(pc) {
                 Outcome::Next(next) | Outcome::Exit { pc: next, .. } => pc = next,
+                Outcome::MemFault {
+                    store: false,
+                    pc: fault,
+                    ..
+                } if fault & SPECULATIVE_PC != 0 => {
+                    pc = fault & !SPECULATIVE_PC;
+                    assert!(self.code.unspeculated.insert(pc), "{pc:#x} faulted twice");
+                }
                 other => return other,
             }
         }
@@ -1120,10 +1142,7 @@ fn blocks_do_not_cross_pages() {
     bytes.extend(C_NOP.to_le_bytes());
     bytes.extend(addi(5, 0, 7).to_le_bytes());
     bytes.extend(NOP.to_le_bytes());
-    m.code = Code {
-        base: page_end - 6,
-        bytes,
-    };
+    m.code = Code::bytes(page_end - 6, bytes);
     assert_eq!(m.step(page_end - 6), Outcome::Next(page_end + 2));
     assert_eq!(m.blocks[1].end, EndReason::PageEnd);
     assert_eq!(m.blocks[1].insns.len(), 3);
@@ -1149,10 +1168,7 @@ fn fetch_faults() {
     assert!(m.blocks[0].insns.is_empty());
 
     // Only the second half of the first instruction faults: tval says so.
-    m.code = Code {
-        base: CODE,
-        bytes: NOP.to_le_bytes()[..2].to_vec(),
-    };
+    m.code = Code::bytes(CODE, NOP.to_le_bytes()[..2].to_vec());
     assert_eq!(
         m.step(CODE),
         Outcome::Trap {
@@ -1328,3 +1344,4 @@ fn golden_basic_block() {
 }
 
 mod if_conversion;
+mod speculative_loads;

@@ -1,0 +1,183 @@
+//! Speculative loads of if-converted branches through the whole engine
+//! (the frontend's module doc, "Speculative loads"): a load that faults
+//! where its branch skips it is not the guest's fault, in every tier,
+//! and the branch is translated as a branch from then on; where the
+//! branch does not skip it, the guest gets its page fault at the load.
+
+use std::sync::Arc;
+
+use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit};
+use cranemu_softmmu::user::{GuestSpace, Prot};
+
+const CODE: u64 = 0x10000;
+const DATA: u64 = 0x20000;
+/// Unmapped.
+const HOLE: u64 = 0x30000;
+
+const fn i_type(imm: i32, rs1: u32, f3: u32, rd: u32, opcode: u32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opcode
+}
+const fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(imm, rs1, 0, rd, 0x13)
+}
+const fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
+    i_type(imm, rs1, 3, rd, 0x03)
+}
+const fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
+    rs2 << 20 | rs1 << 15 | rd << 7 | 0x33
+}
+const fn branch(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
+    let o = off as u32;
+    ((o >> 12) & 1) << 31
+        | ((o >> 5) & 0x3f) << 25
+        | rs2 << 20
+        | rs1 << 15
+        | f3 << 12
+        | ((o >> 1) & 0xf) << 8
+        | ((o >> 11) & 1) << 7
+        | 0x63
+}
+const ECALL: u32 = 0x73;
+const BGEU: u32 = 7;
+const BNE: u32 = 1;
+
+/// `x5` times: unless `x5 >= x8` (unsigned), `x6 += *(u64 *)x7`
+/// (a branch over the load and the add); then `ecall`.
+const LOOP: [u32; 5] = [
+    branch(BGEU, 5, 8, 12), // loop
+    ld(10, 7, 0),           // the load (CODE + 4)
+    add(6, 6, 10),
+    addi(5, 5, -1),
+    branch(BNE, 5, 0, -16),
+];
+
+/// An engine with `config` over `LOOP` and `ecall` at `CODE`, and 8
+/// bytes of 3 at `DATA`.
+fn engine(config: EngineConfig) -> Engine {
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
+    let mut code = LOOP.to_vec();
+    code.push(ECALL);
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    space.write_force(CODE, &bytes).expect("write code");
+    space
+        .write_force(DATA, &3u64.to_le_bytes())
+        .expect("write data");
+    Engine::new(space, config).expect("engine")
+}
+
+/// Runs the loop `n` times from `CODE` with `x7 = ptr` and `x8 =
+/// bound` on `engine`.
+fn run(engine: &Engine, n: u64, ptr: u64, bound: u64) -> (Exit, CpuState) {
+    let mut cpu = CpuState {
+        pc: CODE,
+        ..CpuState::default()
+    };
+    cpu.x[5] = n;
+    cpu.x[7] = ptr;
+    cpu.x[8] = bound;
+    let exit = engine.run(&mut cpu).expect("run");
+    (exit, cpu)
+}
+
+/// Each tier on its own, and all of them with regions.
+fn tiers() -> Vec<(&'static str, EngineConfig)> {
+    let default = EngineConfig::default;
+    vec![
+        (
+            "interpreter",
+            EngineConfig {
+                jit_threshold: u32::MAX,
+                reference_interpreter: true,
+                ..default()
+            },
+        ),
+        (
+            "first tier",
+            EngineConfig {
+                jit_threshold: u32::MAX,
+                ..default()
+            },
+        ),
+        (
+            "cranelift",
+            EngineConfig {
+                jit_threshold: 0,
+                ..default()
+            },
+        ),
+        (
+            "regions",
+            EngineConfig {
+                jit_threshold: 5,
+                wait_for_compiles: true,
+                ..default()
+            },
+        ),
+    ]
+}
+
+fn ecall(exit: &Exit) -> bool {
+    matches!(exit, Exit::Trap(t) if t.cause == Exception::EcallFromU)
+}
+
+#[test]
+fn a_skipped_load_that_would_fault_is_not_the_guests_fault() {
+    for (tier, config) in tiers() {
+        let engine = engine(config);
+        // The branch skips the load each time (x5 >= 0).
+        let (exit, cpu) = run(&engine, 1000, HOLE, 0);
+        assert!(ecall(&exit), "{tier}: {exit:?}");
+        assert_eq!((cpu.x[5], cpu.x[6]), (0, 0), "{tier}");
+        let stats = engine.stats();
+        assert_eq!(stats.speculation_faults, 1, "{tier}: once, then a branch");
+        assert!(stats.invalidated_tbs >= 1, "{tier}: {stats:?}");
+    }
+}
+
+#[test]
+fn a_load_its_branch_makes_faults_at_its_own_pc() {
+    for (tier, config) in tiers() {
+        let engine = engine(config);
+        // Skipped while x5 >= 3, made at x5 = 2.
+        let (exit, cpu) = run(&engine, 10, HOLE, 3);
+        match exit {
+            Exit::Trap(t) => {
+                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
+                assert_eq!((t.pc, t.tval), (CODE + 4, HOLE), "{tier}");
+            }
+            e => panic!("{tier}: {e:?}"),
+        }
+        assert_eq!((cpu.x[5], cpu.x[6]), (2, 0), "{tier}: as before the load");
+    }
+}
+
+#[test]
+fn loads_that_do_not_fault_stay_speculative() {
+    for (tier, config) in tiers() {
+        let engine = engine(config);
+        // Made while x5 < 400, skipped above.
+        let (exit, cpu) = run(&engine, 1000, DATA, 400);
+        assert!(ecall(&exit), "{tier}: {exit:?}");
+        assert_eq!(cpu.x[6], 3 * 399, "{tier}");
+        assert_eq!(engine.stats().speculation_faults, 0, "{tier}");
+    }
+}
+
+/// Compiled code that made the load speculatively, then faults with it:
+/// the loop runs hot with a good pointer (compiled, as a region where
+/// regions form), then again from the start with a pointer into the
+/// hole.
+#[test]
+fn compiled_speculation_that_faults_later_is_undone() {
+    for (tier, config) in tiers() {
+        let engine = engine(config);
+        let (exit, cpu) = run(&engine, 1000, DATA, u64::MAX);
+        assert!(ecall(&exit) && cpu.x[6] == 3000, "{tier}: {exit:?}");
+        let (exit, cpu) = run(&engine, 1000, HOLE, 0);
+        assert!(ecall(&exit), "{tier}: {exit:?}");
+        assert_eq!((cpu.x[5], cpu.x[6]), (0, 0), "{tier}");
+        assert_eq!(engine.stats().speculation_faults, 1, "{tier}");
+    }
+}
