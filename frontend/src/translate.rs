@@ -911,7 +911,7 @@ fn written_before<'i>(
 /// if-converted branch at `branch` (pc, length) with their register
 /// writes kept in the translator's cache only (the caller writes the
 /// state). A load belongs to the branch, marked speculative (see
-/// [`SPECULATIVE_PC`]).
+/// [`SPECULATIVE_PC`]); the pure instructions get no `insn_start`.
 fn translate_speculatively(ctx: &mut DisasContext<'_>, insns: &[(u64, Insn)], branch: (u64, u8)) {
     ctx.speculative = true;
     for &(pc, insn) in insns {
@@ -920,7 +920,10 @@ fn translate_speculatively(ctx: &mut DisasContext<'_>, insns: &[(u64, Insn)], br
         if is_load(insn.op) {
             ctx.b.insn_start(branch.0 | SPECULATIVE_PC, branch.1);
         } else {
-            ctx.b.insn_start(pc, insn.len);
+            // No `insn_start`: the instruction cannot fault, and its pc is
+            // no point where the state is exact (nothing of the side is
+            // written yet), which `defer_state_stores` relies on.
+            ctx.b.count_insn();
         }
         let flow = trans_insn(ctx, &insn);
         debug_assert!(

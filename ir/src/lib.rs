@@ -107,6 +107,14 @@ impl<'a> Builder<'a> {
         self.push(Inst::InsnStart { pc, len });
     }
 
+    /// Counts a guest instruction in [`Block::guest_insns`] without an
+    /// `insn_start`: one that cannot fault and is not a point execution
+    /// can stop or resume at (the pure instructions of an if-converted
+    /// branch's sides, which run whether or not their side is taken).
+    pub fn count_insn(&mut self) {
+        self.block.guest_insns += 1;
+    }
+
     /// `iconst imm`.
     pub fn iconst(&mut self, imm: u64) -> Value {
         let dst = self.value();

@@ -23,12 +23,15 @@ pub(crate) struct UserCode<'a> {
     pub(crate) unspeculated: &'a Unspeculated,
 }
 
-/// The guest virtual addresses of conditional branches whose
-/// if-converted sides made a load speculatively that faulted (the
-/// frontend's module doc, "Speculative loads"): from then on they are
-/// translated as branches. One per guest process (its engine), shared
-/// by its vCPUs and the compile thread; it only grows, by one branch per
-/// such fault, and a fault takes a host signal, so it stays small.
+/// The guest virtual addresses where a load made early faulted: a
+/// conditional branch whose if-converted sides made it speculatively
+/// (the frontend's module doc, "Speculative loads"), or the start of a
+/// stretch of code whose register writes were deferred past it
+/// ([`cranemu_ir::passes::defer_state_stores`]). From then on neither is
+/// done there: the branch is translated as a branch, the stretch keeps
+/// its writes before its loads. One per guest process (its engine),
+/// shared by its vCPUs and the compile thread; it only grows, by one pc
+/// per such fault, and a fault takes a host signal, so it stays small.
 #[derive(Debug, Default)]
 pub(crate) struct Unspeculated {
     /// `pcs.len()`, read without the lock: almost every program has
@@ -77,6 +80,12 @@ pub(crate) fn translate_at(
         if_conversion: config.if_conversion,
     };
     let mut t = translate_block(&fetch, pc, flags, &opts);
+    // Deferring first: the dead-store pass may drop a write made before a
+    // stretch in favour of one made in it, which would leave the state at
+    // the stretch's start inexact.
+    if config.defer_state_stores {
+        cranemu_ir::passes::defer_state_stores(&mut t.ir, |p| fetch.may_speculate(p));
+    }
     cranemu_ir::passes::dead_state_stores(&mut t.ir);
     (t, fetch.pages.take(), fetch.hash.get())
 }

@@ -78,6 +78,22 @@
 //! batches, so only TBs that run often write to their TB. A forked child
 //! compiles nothing for its first 50 ms (`compileq.rs`).
 //!
+//! # Faults of loads made early
+//! Translated code keeps the CPU state exact at every guest access that
+//! can fault, with two exceptions in user mode, both for speed: the
+//! sides of an if-converted branch may load before the branch is
+//! decided (the frontend's module doc, "Speculative loads"), and guest
+//! register writes are stored after the loads that follow them, up to
+//! the next store or exit ([`cranemu_ir::passes::defer_state_stores`]:
+//! one store a register per stretch of loads, where the host core
+//! retires one store a cycle). A fault of such a load is reported at a
+//! pc with bit 0 set, where the state is exact; the engine notes that
+//! pc (`fetch.rs`, `Unspeculated`), invalidates the code of its page,
+//! and runs on from it: the code is translated again without either
+//! from that pc, so a load that was to run faults at its own pc, with
+//! the state exact there, and one that was not is not made. Each such
+//! fault counts in `-stats`' `early_load_faults`.
+//!
 //! # Measuring
 //! Each vCPU thread and the compile thread count into their own
 //! statistics (`stats.rs`; `-stats`, [`Engine::stats`]). Two options cost
@@ -295,6 +311,13 @@ pub struct EngineConfig {
     /// in user mode their sides may load too (speculatively: a fault there
     /// has the branch run again as a branch).
     pub if_conversion: bool,
+    /// Write guest registers to the CPU state after the guest loads that
+    /// follow them instead of before (user mode;
+    /// [`cranemu_ir::passes::defer_state_stores`]): a load that faults
+    /// then has its stretch of code run again with the writes in place.
+    /// Off, for bisecting, every register write is stored before each
+    /// load, as the dead-store pass leaves it.
+    pub defer_state_stores: bool,
     /// Most TBs compiled together as one region (see `compile_tb` in the runtime); 1
     /// compiles every TB alone.
     pub region_tbs: usize,
@@ -337,6 +360,7 @@ impl Default for EngineConfig {
             reference_interpreter: false,
             superblocks: true,
             if_conversion: true,
+            defer_state_stores: true,
             region_tbs: 8,
             straight_quality: Quality::Quick,
             profile: false,
@@ -662,16 +686,21 @@ impl Engine {
         }
     }
 
-    /// After a speculative load of the if-converted branch at
-    /// `pc & !SPECULATIVE_PC` faulted (the frontend's module doc,
-    /// "Speculative loads"; the CPU state is as before the branch):
-    /// notes the branch, so that it is translated as a branch from now
-    /// on, invalidates the code translated from its page (every TB
-    /// holding the branch starts on it), and sets `cpu.pc` to the
-    /// branch.
+    /// After a load that was made early faulted, reported at `pc` with
+    /// bit 0 ([`SPECULATIVE_PC`]) set: a speculative load of the
+    /// if-converted branch at `pc & !1` (the frontend's module doc,
+    /// "Speculative loads"), or a load that register writes were
+    /// deferred past, in a stretch from `pc & !1`
+    /// ([`cranemu_ir::passes::defer_state_stores`]). Either way the CPU
+    /// state is exactly as it was before the guest instruction at
+    /// `pc & !1`. Notes that pc, so that code is translated without
+    /// either from it on, invalidates the code translated from its page
+    /// (every TB holding it starts on it), and sets `cpu.pc` to it: the
+    /// code runs again from there, and a load that was to run faults
+    /// again at its own pc, with the state exact there.
     fn unspeculate(&self, cpu: &mut CpuState, pc: u64, counters: &Counters) {
         let branch = pc & !SPECULATIVE_PC;
-        Counters::bump(&counters.speculation_faults);
+        Counters::bump(&counters.early_load_faults);
         // Invalidated again even if noted already: a vCPU that raced
         // with the first invalidation may run a stale TB once more.
         self.unspeculated.insert(branch);

@@ -129,9 +129,11 @@ counters! {
     invalidated_tbs,
     /// Guest stores that hit a watched code page (self-modifying code).
     smc_faults,
-    /// Speculative loads of if-converted branches that faulted (each
-    /// such branch is translated as a branch from then on).
-    speculation_faults,
+    /// Faults of loads made early: speculative loads of if-converted
+    /// branches, and loads that register writes were deferred past
+    /// (each has its code run again, translated without that from then
+    /// on; see the runtime's module doc).
+    early_load_faults,
     /// Whole-cache flushes (new generations).
     flushes,
     /// System mode with `-stats`: loads, stores and atomics executed by

@@ -1,8 +1,11 @@
-//! Speculative loads of if-converted branches through the whole engine
-//! (the frontend's module doc, "Speculative loads"): a load that faults
-//! where its branch skips it is not the guest's fault, in every tier,
-//! and the branch is translated as a branch from then on; where the
-//! branch does not skip it, the guest gets its page fault at the load.
+//! Loads made early, through the whole engine and in every tier:
+//! speculative loads of if-converted branches (the frontend's module
+//! doc, "Speculative loads"), where a load that faults while its branch
+//! skips it is not the guest's fault, and the branch is translated as a
+//! branch from then on, while one the branch does not skip faults at its
+//! own pc; and loads that register writes were deferred past
+//! (`cranemu_ir::passes::defer_state_stores`), where a fault still finds
+//! the state exact at the load.
 
 use std::sync::Arc;
 
@@ -131,7 +134,7 @@ fn a_skipped_load_that_would_fault_is_not_the_guests_fault() {
         assert!(ecall(&exit), "{tier}: {exit:?}");
         assert_eq!((cpu.x[5], cpu.x[6]), (0, 0), "{tier}");
         let stats = engine.stats();
-        assert_eq!(stats.speculation_faults, 1, "{tier}: once, then a branch");
+        assert_eq!(stats.early_load_faults, 1, "{tier}: once, then a branch");
         assert!(stats.invalidated_tbs >= 1, "{tier}: {stats:?}");
     }
 }
@@ -161,7 +164,7 @@ fn loads_that_do_not_fault_stay_speculative() {
         let (exit, cpu) = run(&engine, 1000, DATA, 400);
         assert!(ecall(&exit), "{tier}: {exit:?}");
         assert_eq!(cpu.x[6], 3 * 399, "{tier}");
-        assert_eq!(engine.stats().speculation_faults, 0, "{tier}");
+        assert_eq!(engine.stats().early_load_faults, 0, "{tier}");
     }
 }
 
@@ -178,6 +181,95 @@ fn compiled_speculation_that_faults_later_is_undone() {
         let (exit, cpu) = run(&engine, 1000, HOLE, 0);
         assert!(ecall(&exit), "{tier}: {exit:?}");
         assert_eq!((cpu.x[5], cpu.x[6]), (0, 0), "{tier}");
-        assert_eq!(engine.stats().speculation_faults, 1, "{tier}");
+        assert_eq!(engine.stats().early_load_faults, 1, "{tier}");
+    }
+}
+
+/// An engine with `config` over `code` and `ecall` at `CODE`, with
+/// `DATA` mapped as [`engine`] has it.
+fn engine_for(code: &[u32], config: EngineConfig) -> Engine {
+    let space = Arc::new(GuestSpace::new().expect("guest space"));
+    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
+    space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
+    let mut code = code.to_vec();
+    code.push(ECALL);
+    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
+    space.write_force(CODE, &bytes).expect("write code");
+    space
+        .write_force(DATA, &3u64.to_le_bytes())
+        .expect("write data");
+    Engine::new(space, config).expect("engine")
+}
+
+/// Register writes before and between loads, the second of which
+/// faults: the guest's fault at its pc, every earlier write in the state
+/// and no later one.
+#[test]
+fn a_fault_after_deferred_writes_finds_the_state_exact() {
+    let code = [
+        addi(9, 0, 7),
+        addi(5, 0, 1),
+        add(6, 9, 5),
+        ld(10, 7, 0),
+        add(11, 10, 6),
+        ld(12, 8, 0), // CODE + 20: faults
+        addi(13, 0, 1),
+    ];
+    for (tier, config) in tiers() {
+        let engine = engine_for(&code, config);
+        let mut cpu = CpuState {
+            pc: CODE,
+            ..CpuState::default()
+        };
+        cpu.x[7] = DATA;
+        cpu.x[8] = HOLE;
+        let exit = engine.run(&mut cpu).expect("run");
+        match exit {
+            Exit::Trap(t) => {
+                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
+                assert_eq!((t.pc, t.tval), (CODE + 20, HOLE), "{tier}");
+            }
+            e => panic!("{tier}: {e:?}"),
+        }
+        let regs: Vec<u64> = (5..14).map(|r| cpu.x[r]).collect();
+        assert_eq!(regs, [1, 8, DATA, HOLE, 7, 3, 11, 0, 0], "{tier}: x5..x13");
+    }
+}
+
+/// A loop that reads its way up through the data page into the
+/// unmapped one after it, hot (compiled, as a region where regions
+/// form): the fault comes at the first address past the page, with the
+/// count, the sum and the pointer of the iterations before it.
+#[test]
+fn a_hot_loop_faults_with_the_state_of_its_last_iteration() {
+    let code = [
+        addi(5, 5, 1), // loop: CODE
+        ld(10, 7, 0),  // CODE + 4, after a write
+        add(6, 6, 10),
+        addi(7, 7, 8),
+        branch(BNE, 0, 9, -16),
+    ];
+    for (tier, config) in tiers() {
+        let engine = engine_for(&code, config);
+        let mut cpu = CpuState {
+            pc: CODE,
+            ..CpuState::default()
+        };
+        cpu.x[7] = DATA;
+        cpu.x[9] = 1;
+        let exit = engine.run(&mut cpu).expect("run");
+        match exit {
+            Exit::Trap(t) => {
+                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
+                assert_eq!((t.pc, t.tval), (CODE + 4, DATA + 0x1000), "{tier}");
+            }
+            e => panic!("{tier}: {e:?}"),
+        }
+        // 512 loads made, the 513th faults after its `addi`.
+        assert_eq!(
+            (cpu.x[5], cpu.x[6], cpu.x[7], cpu.x[10]),
+            (513, 3, DATA + 0x1000, 0),
+            "{tier}"
+        );
     }
 }

@@ -232,6 +232,8 @@ struct Machine {
     code: Code,
     opts: TranslateOptions,
     blocks: Vec<TranslatedBlock>,
+    /// Run the runtime's IR passes on each block, as user mode does.
+    passes: bool,
 }
 
 impl Machine {
@@ -242,12 +244,18 @@ impl Machine {
             code: Code::words(CODE, words),
             opts: TranslateOptions::default(),
             blocks: Vec::new(),
+            passes: false,
         }
     }
 
     /// Translates, verifies and runs the block at `pc`.
     fn step(&mut self, pc: u64) -> Outcome {
-        let tb = translate_block(&self.code, pc, self.cpu.tb_flags(), &self.opts);
+        let mut tb = translate_block(&self.code, pc, self.cpu.tb_flags(), &self.opts);
+        if self.passes {
+            let code = &self.code;
+            cranemu_ir::passes::defer_state_stores(&mut tb.ir, |p| code.may_speculate(p));
+            cranemu_ir::passes::dead_state_stores(&mut tb.ir);
+        }
         if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
             panic!("block at {pc:#x} does not verify: {e}\n{}", tb.ir);
         }
@@ -270,9 +278,10 @@ impl Machine {
         out
     }
 
-    /// Runs from `CODE` until something other than a jump or exit. A
-    /// speculative load's fault is handled as the runtime does (the
-    /// translator's module doc, "Speculative loads"): the branch is
+    /// Runs from `CODE` until something other than a jump or exit. The
+    /// fault of a load made early (marked by bit 0 of its pc) is handled
+    /// as the runtime does (the translator's module doc, "Speculative
+    /// loads", and `cranemu_ir::passes::defer_state_stores`): that pc is
     /// noted and run again.
     fn run(&mut self) -> Outcome {
         let mut pc = CODE;
@@ -1343,5 +1352,6 @@ fn golden_basic_block() {
     );
 }
 
+mod deferred_stores;
 mod if_conversion;
 mod speculative_loads;
