@@ -92,7 +92,12 @@
 //! now translated as a branch: a load that was to run faults there
 //! again at its own pc, and one that was not is never made. A load has
 //! no other effect in user mode; in system mode (MMIO, page-table walks
-//! that set A bits) no load is made speculatively.
+//! that set A bits) no load is made speculatively. Two kinds of load
+//! that would fault often are not made early at all (`SideLoads`): one
+//! through the register a `beqz`/`bnez` branch tests (`if (p) x =
+//! p->f;`), and one through a value the side loaded (gcc's `if
+//! (TREE_CODE (t) == X) c = t->u.p->code;`: 142 faults in one `cc1`
+//! run before, 2 after).
 //!
 //! # Instruction counting
 //!
@@ -623,16 +628,14 @@ fn hammock(src: &dyn CodeSource, next: u64, taken: u64, sides: &Sides) -> Option
     // Empty until a first pure instruction: most branches tried fail on
     // their first one, and allocate nothing.
     let mut skipped = Vec::new();
-    let mut n_loads = 0;
+    let mut side = SideLoads::new(loads);
     let mut pc = next;
     while pc < taken {
         if skipped.len() == max.min(room) {
             return None;
         }
         let insn = fetch(src, pc).ok()?;
-        if may_load(loads, &insn) && n_loads < IF_CONVERSION_MAX_LOADS {
-            n_loads += 1;
-        } else if !is_pure(insn.op) {
+        if !side.admit(&insn) {
             return None;
         }
         skipped.push((pc, insn));
@@ -645,7 +648,7 @@ fn hammock(src: &dyn CodeSource, next: u64, taken: u64, sides: &Sides) -> Option
     }
     // Pure runs longer than the pure limit stay branches (longer ones
     // measured no faster).
-    (pc == taken && (n_loads > 0 || skipped.len() <= IF_CONVERSION_MAX_INSNS)).then_some(skipped)
+    (pc == taken && (side.n > 0 || skipped.len() <= IF_CONVERSION_MAX_INSNS)).then_some(skipped)
 }
 
 /// What the sides of a branch that [`hammock`] and [`diamond`] look at
@@ -711,7 +714,7 @@ fn diamond(
     // and its target are returned) or exactly up to `to`.
     let side = |from: u64, to: Option<u64>| {
         let mut insns = Vec::new();
-        let mut n_loads = 0;
+        let mut side = SideLoads::new(loads);
         let mut pc = from;
         loop {
             if Some(pc) == to {
@@ -729,12 +732,7 @@ fn diamond(
             if insn.op == Op::Jal && insn.rd == 0 && to.is_none() {
                 return Some((insns, Some(((pc, insn), pc.wrapping_add(insn.imm as u64)))));
             }
-            if insns.len() == max {
-                return None;
-            }
-            if may_load(loads, &insn) && n_loads < IF_CONVERSION_MAX_LOADS {
-                n_loads += 1;
-            } else if !is_pure(insn.op) {
+            if insns.len() == max || !side.admit(&insn) {
                 return None;
             }
             insns.push((pc, insn));
@@ -845,6 +843,60 @@ fn may_load(loads: Option<Option<u8>>, insn: &Insn) -> bool {
     match loads {
         Some(null) => is_load(insn.op) && null != Some(insn.rs1),
         None => false,
+    }
+}
+
+/// What one side of an if-converted branch holds so far, for
+/// [`SideLoads::admit`].
+struct SideLoads {
+    /// As [`may_load`] takes it.
+    loads: Option<Option<u8>>,
+    /// Loads admitted.
+    n: usize,
+    /// The registers whose values the side computed from its loads, as
+    /// bits.
+    loaded: u32,
+}
+
+impl SideLoads {
+    fn new(loads: Option<Option<u8>>) -> SideLoads {
+        SideLoads {
+            loads,
+            n: 0,
+            loaded: 0,
+        }
+    }
+
+    /// Whether the side may hold `insn`, the next instruction: a pure
+    /// one, or a load that [`may_load`] allows, up to
+    /// [`IF_CONVERSION_MAX_LOADS`], and not through a register the side
+    /// computed from its own loads. (`if (TREE_CODE (t) == X) c =
+    /// t->u.p->code;` is common in gcc: where the branch goes the other
+    /// way, `t->u.p` need not be a pointer, and the second load would
+    /// fault.)
+    fn admit(&mut self, insn: &Insn) -> bool {
+        let bit = |r: u8| 1u32 << r;
+        if is_pure(insn.op) {
+            if insn.rd != 0 {
+                if self.loaded & (bit(insn.rs1) | bit(insn.rs2)) & !1 != 0 {
+                    self.loaded |= bit(insn.rd);
+                } else {
+                    self.loaded &= !bit(insn.rd);
+                }
+            }
+            return true;
+        }
+        if may_load(self.loads, insn)
+            && self.n < IF_CONVERSION_MAX_LOADS
+            && self.loaded & bit(insn.rs1) == 0
+        {
+            self.n += 1;
+            if insn.rd != 0 {
+                self.loaded |= bit(insn.rd);
+            }
+            return true;
+        }
+        false
     }
 }
 

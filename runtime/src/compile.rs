@@ -359,7 +359,8 @@ pub(crate) fn compile_tb(
 /// since), or there is no `space` to read it from. Reading the code again
 /// watches its pages again, as the first translation did (a page the
 /// guest wrote since, which was released, is write-protected once more:
-/// one more fault if the guest writes it).
+/// one more fault if the guest writes it). The IR returned has had
+/// [`crate::fetch::compile_passes`] run.
 fn fresh_ir(
     t: &Tb,
     config: &EngineConfig,
@@ -372,15 +373,21 @@ fn fresh_ir(
         return Err(());
     };
     let (translated, pages, hash) = crate::translate_at(space, config, t.pc, t.flags);
-    let ir = translated.ir;
+    let mut ir = translated.ir;
     let same_program = match (t.baseline(), t.fingerprint()) {
-        (Some(prog), _) => Program::lower(&ir).as_ref() == Some(prog),
+        (Some(prog), _) => {
+            // The program was lowered after the dead-store pass alone.
+            let mut first = ir.clone();
+            cranemu_ir::passes::dead_state_stores(&mut first);
+            Program::lower(&first).as_ref() == Some(prog)
+        }
         // The same guest code, fetched the same way.
         (None, Some(f)) => hash == f,
         (None, None) => return Err(()),
     };
     let same = pages == t.pages() && same_program;
     if same {
+        crate::fetch::compile_passes(&mut ir, space, config);
         Ok(Some(ir))
     } else {
         Err(())

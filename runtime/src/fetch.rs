@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cranemu_frontend::translate::{translate_block, CodeSource, TranslateOptions};
+use cranemu_ir::Block;
 use cranemu_softmmu::sync::RwLock;
 use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
 
@@ -56,7 +57,8 @@ impl Unspeculated {
 }
 
 /// Translates the user-mode guest code at `pc` under TB flags `flags`
-/// (the block, with the dead-store pass run), watching the pages it
+/// (the block, before any IR pass: the caller runs the dead-store pass,
+/// or [`compile_passes`]), watching the pages it
 /// reads; the block, those pages, and a 64-bit hash of the code it read
 /// (each halfword fetched, in order, and each failed fetch: the same
 /// code translated again under the same flags gives the same hash; a
@@ -79,15 +81,25 @@ pub(crate) fn translate_at(
         list_insns: config.log.in_asm,
         if_conversion: config.if_conversion,
     };
-    let mut t = translate_block(&fetch, pc, flags, &opts);
+    let t = translate_block(&fetch, pc, flags, &opts);
+    (t, fetch.pages.take(), fetch.hash.get())
+}
+
+/// The IR passes for code that Cranelift compiles (or that runs in the
+/// interpreters from kept IR): in user mode, register writes deferred
+/// past loads (with [`EngineConfig::defer_state_stores`], and not in a
+/// stretch from a pc in `code.unspeculated`), then the dead-store pass.
+/// First-tier code takes the dead-store pass only: it keeps its values
+/// in memory, where writing a register later costs a load more and
+/// saves nothing (the deferral made cc1's first-tier code 13% larger).
+pub(crate) fn compile_passes(ir: &mut Block, code: UserCode<'_>, config: &EngineConfig) {
     // Deferring first: the dead-store pass may drop a write made before a
     // stretch in favour of one made in it, which would leave the state at
     // the stretch's start inexact.
     if config.defer_state_stores {
-        cranemu_ir::passes::defer_state_stores(&mut t.ir, |p| fetch.may_speculate(p));
+        cranemu_ir::passes::defer_state_stores(ir, |p| !code.unspeculated.contains(p));
     }
-    cranemu_ir::passes::dead_state_stores(&mut t.ir);
-    (t, fetch.pages.take(), fetch.hash.get())
+    cranemu_ir::passes::dead_state_stores(ir);
 }
 
 /// Gives back the page list that [`translate_at`] returned once its TB

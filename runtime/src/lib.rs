@@ -756,7 +756,16 @@ impl Engine {
         counters: &Counters,
     ) -> Result<Arc<Tb>> {
         let t0 = Instant::now();
-        let (tb, pages, code_hash) = translate_at(self.user_code(), &self.config, pc, flags);
+        let (mut tb, pages, code_hash) = translate_at(self.user_code(), &self.config, pc, flags);
+        // Lowering for the first tier is part of tier 1's cost. The IR is
+        // translated again when the TB is hot (`compile::fresh_ir`), unless
+        // every TB is compiled at once or the reference interpreter runs.
+        let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
+        if keep_ir {
+            fetch::compile_passes(&mut tb.ir, self.user_code(), &self.config);
+        } else {
+            cranemu_ir::passes::dead_state_stores(&mut tb.ir);
+        }
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {
                 return Err(Error::Codegen(format!(
@@ -769,10 +778,6 @@ impl Engine {
         }
         Counters::bump(&counters.blocks);
         Counters::add(&counters.guest_insns, u64::from(tb.ir.guest_insns));
-        // Lowering for the first tier is part of tier 1's cost. The IR is
-        // translated again when the TB is hot (`compile::fresh_ir`), unless
-        // every TB is compiled at once or the reference interpreter runs.
-        let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
         // A forked child that has not lived 50 ms yet (most exec or exit
         // by then) runs its new TBs in the first tier's loop: emitting
         // their code would cost it more than it runs them.

@@ -102,6 +102,22 @@ fn loads_are_made_speculatively_in_user_mode_only() {
         0,
         false
     ));
+    // Nor a load through what a load of the side gave, or something
+    // computed from it (`t->u.p->code`, where `t` may be another kind of
+    // node when the branch goes the other way); a register written anew
+    // is clean again.
+    let chase = |mid: &[u32]| {
+        let mut w = vec![b_type(4 * (mid.len() as i32 + 3), 11, 10, 7)];
+        w.push(load(3, 12, 13, 0));
+        w.extend_from_slice(mid);
+        w.push(load(5, 14, 12, 0));
+        w.push(EBREAK);
+        w
+    };
+    assert!(!converted(&chase(&[]), 0, false));
+    assert!(!converted(&chase(&[addi(12, 12, 8)]), 0, false));
+    assert!(!converted(&chase(&[op(0, 0, 12, 15, 12)]), 0, false));
+    assert!(converted(&chase(&[addi(12, 15, 8)]), 0, false));
     // Diamonds: each side may load too.
     let side = [load(3, 12, 13, 0)];
     let (words, _) = diamond_words(7, (10, 11), &side, &side, &[]);
