@@ -1109,7 +1109,13 @@ impl<'a, 'f> Lowering<'a, 'f> {
                     self.soft_load(a, mem.size, mem.signed, load_host)
                 } else {
                     let h = self.guest_access(addr, mem.size, mem.aligned, false);
-                    load_host(self, h)
+                    let x = load_host(self, h);
+                    // A fault must come at the load's own pc: without a
+                    // barrier, Cranelift folds a 64-bit load that has one
+                    // use into that use (`add r, [mem]`), which may be
+                    // another guest instruction's (emits no code).
+                    self.b.ins().sequence_point();
+                    x
                 };
                 self.def(dst, x);
             }

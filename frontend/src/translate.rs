@@ -105,7 +105,9 @@
 //! instructions that retire to `icount` just before its terminator (an
 //! `ecall` counts, an illegal instruction or `ebreak` does not). A block left
 //! early through a memory fault therefore counts none of its instructions:
-//! an accepted approximation, as faults end the thread or are rare.
+//! an accepted approximation, as faults end the thread or are rare (the
+//! faults of loads made early, after which the runtime runs the code
+//! again, are rarer still: once per pc).
 //! `rdinstret`/`rdcycle` inside a block add the instructions of the block
 //! before them, so they read exact counts.
 

@@ -273,3 +273,37 @@ fn a_hot_loop_faults_with_the_state_of_its_last_iteration() {
         );
     }
 }
+
+/// A 64-bit load whose value only one later instruction uses (its
+/// register written again before any store): Cranelift may fold such a
+/// load into its user (`add r, [mem]`), where a fault would be reported
+/// at the user's pc. The fault must still come at the load's own pc,
+/// with the write before it in the state.
+#[test]
+fn a_load_folded_into_its_user_faults_at_its_own_pc() {
+    let code = [
+        addi(11, 11, 1),
+        ld(5, 10, 0), // CODE + 4: faults
+        add(11, 11, 5),
+        ld(5, 10, 8),
+        addi(13, 0, 1),
+    ];
+    for (tier, config) in tiers() {
+        let engine = engine_for(&code, config);
+        let mut cpu = CpuState {
+            pc: CODE,
+            ..CpuState::default()
+        };
+        cpu.x[10] = HOLE;
+        cpu.x[11] = 5;
+        let exit = engine.run(&mut cpu).expect("run");
+        match exit {
+            Exit::Trap(t) => {
+                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
+                assert_eq!((t.pc, t.tval), (CODE + 4, HOLE), "{tier}");
+            }
+            e => panic!("{tier}: {e:?}"),
+        }
+        assert_eq!((cpu.x[5], cpu.x[11], cpu.x[13]), (0, 6, 0), "{tier}");
+    }
+}
