@@ -12,76 +12,59 @@ use std::sync::Arc;
 use cranemu_runtime::{CpuState, Engine, EngineConfig, Exception, Exit};
 use cranemu_softmmu::user::{GuestSpace, Prot};
 
+mod rv;
+use rv::*;
+
 const CODE: u64 = 0x10000;
 const DATA: u64 = 0x20000;
 /// Unmapped.
 const HOLE: u64 = 0x30000;
 
-const fn i_type(imm: i32, rs1: u32, f3: u32, rd: u32, opcode: u32) -> u32 {
-    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (f3 << 12) | (rd << 7) | opcode
-}
-const fn addi(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i_type(imm, rs1, 0, rd, 0x13)
-}
-const fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
-    i_type(imm, rs1, 3, rd, 0x03)
-}
-const fn add(rd: u32, rs1: u32, rs2: u32) -> u32 {
-    rs2 << 20 | rs1 << 15 | rd << 7 | 0x33
-}
-const fn branch(f3: u32, rs1: u32, rs2: u32, off: i32) -> u32 {
-    let o = off as u32;
-    ((o >> 12) & 1) << 31
-        | ((o >> 5) & 0x3f) << 25
-        | rs2 << 20
-        | rs1 << 15
-        | f3 << 12
-        | ((o >> 1) & 0xf) << 8
-        | ((o >> 11) & 1) << 7
-        | 0x63
-}
-const ECALL: u32 = 0x73;
 const BGEU: u32 = 7;
 const BNE: u32 = 1;
 
 /// `x5` times: unless `x5 >= x8` (unsigned), `x6 += *(u64 *)x7`
 /// (a branch over the load and the add); then `ecall`.
-const LOOP: [u32; 5] = [
-    branch(BGEU, 5, 8, 12), // loop
-    ld(10, 7, 0),           // the load (CODE + 4)
-    add(6, 6, 10),
-    addi(5, 5, -1),
-    branch(BNE, 5, 0, -16),
-];
+fn loop_code() -> [u32; 5] {
+    [
+        b_type(BGEU, 5, 8, 12), // loop
+        ld(10, 7, 0),           // the load (CODE + 4)
+        add(6, 6, 10),
+        addi(5, 5, -1),
+        b_type(BNE, 5, 0, -16),
+    ]
+}
 
-/// An engine with `config` over `LOOP` and `ecall` at `CODE`, and 8
-/// bytes of 3 at `DATA`.
+/// An engine with `config` over [`loop_code`] (see [`engine_for`]).
 fn engine(config: EngineConfig) -> Engine {
-    let space = Arc::new(GuestSpace::new().expect("guest space"));
-    space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
-    space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
-    let mut code = LOOP.to_vec();
-    code.push(ECALL);
-    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-    space.write_force(CODE, &bytes).expect("write code");
-    space
-        .write_force(DATA, &3u64.to_le_bytes())
-        .expect("write data");
-    Engine::new(space, config).expect("engine")
+    engine_for(&loop_code(), config)
 }
 
 /// Runs the loop `n` times from `CODE` with `x7 = ptr` and `x8 =
 /// bound` on `engine`.
 fn run(engine: &Engine, n: u64, ptr: u64, bound: u64) -> (Exit, CpuState) {
+    run_with(engine, &[(5, n), (7, ptr), (8, bound)])
+}
+
+/// Runs `engine` from `CODE` with the registers `regs` (the others 0).
+fn run_with(engine: &Engine, regs: &[(usize, u64)]) -> (Exit, CpuState) {
     let mut cpu = CpuState {
         pc: CODE,
         ..CpuState::default()
     };
-    cpu.x[5] = n;
-    cpu.x[7] = ptr;
-    cpu.x[8] = bound;
+    for &(r, v) in regs {
+        cpu.x[r] = v;
+    }
     let exit = engine.run(&mut cpu).expect("run");
     (exit, cpu)
+}
+
+/// The pc and address of the load page fault `exit` must be.
+fn load_fault(tier: &str, exit: &Exit) -> (u64, u64) {
+    match exit {
+        Exit::Trap(t) if t.cause == Exception::LoadPageFault => (t.pc, t.tval),
+        e => panic!("{tier}: {e:?}"),
+    }
 }
 
 /// Each tier on its own, and all of them with regions.
@@ -145,13 +128,7 @@ fn a_load_its_branch_makes_faults_at_its_own_pc() {
         let engine = engine(config);
         // Skipped while x5 >= 3, made at x5 = 2.
         let (exit, cpu) = run(&engine, 10, HOLE, 3);
-        match exit {
-            Exit::Trap(t) => {
-                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
-                assert_eq!((t.pc, t.tval), (CODE + 4, HOLE), "{tier}");
-            }
-            e => panic!("{tier}: {e:?}"),
-        }
+        assert_eq!(load_fault(tier, &exit), (CODE + 4, HOLE), "{tier}");
         assert_eq!((cpu.x[5], cpu.x[6]), (2, 0), "{tier}: as before the load");
     }
 }
@@ -185,16 +162,15 @@ fn compiled_speculation_that_faults_later_is_undone() {
     }
 }
 
-/// An engine with `config` over `code` and `ecall` at `CODE`, with
-/// `DATA` mapped as [`engine`] has it.
+/// An engine with `config` over `code` and `ecall` at `CODE`, and 8
+/// bytes of 3 at `DATA` (the page after it unmapped).
 fn engine_for(code: &[u32], config: EngineConfig) -> Engine {
     let space = Arc::new(GuestSpace::new().expect("guest space"));
     space.map(CODE, 0x1000, Prot::RX, true).expect("map code");
     space.map(DATA, 0x1000, Prot::RW, true).expect("map data");
     let mut code = code.to_vec();
     code.push(ECALL);
-    let bytes: Vec<u8> = code.iter().flat_map(|w| w.to_le_bytes()).collect();
-    space.write_force(CODE, &bytes).expect("write code");
+    space.write_force(CODE, &bytes(&code)).expect("write code");
     space
         .write_force(DATA, &3u64.to_le_bytes())
         .expect("write data");
@@ -217,20 +193,8 @@ fn a_fault_after_deferred_writes_finds_the_state_exact() {
     ];
     for (tier, config) in tiers() {
         let engine = engine_for(&code, config);
-        let mut cpu = CpuState {
-            pc: CODE,
-            ..CpuState::default()
-        };
-        cpu.x[7] = DATA;
-        cpu.x[8] = HOLE;
-        let exit = engine.run(&mut cpu).expect("run");
-        match exit {
-            Exit::Trap(t) => {
-                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
-                assert_eq!((t.pc, t.tval), (CODE + 20, HOLE), "{tier}");
-            }
-            e => panic!("{tier}: {e:?}"),
-        }
+        let (exit, cpu) = run_with(&engine, &[(7, DATA), (8, HOLE)]);
+        assert_eq!(load_fault(tier, &exit), (CODE + 20, HOLE), "{tier}");
         let regs: Vec<u64> = (5..14).map(|r| cpu.x[r]).collect();
         assert_eq!(regs, [1, 8, DATA, HOLE, 7, 3, 11, 0, 0], "{tier}: x5..x13");
     }
@@ -247,24 +211,12 @@ fn a_hot_loop_faults_with_the_state_of_its_last_iteration() {
         ld(10, 7, 0),  // CODE + 4, after a write
         add(6, 6, 10),
         addi(7, 7, 8),
-        branch(BNE, 0, 9, -16),
+        b_type(BNE, 0, 9, -16),
     ];
     for (tier, config) in tiers() {
         let engine = engine_for(&code, config);
-        let mut cpu = CpuState {
-            pc: CODE,
-            ..CpuState::default()
-        };
-        cpu.x[7] = DATA;
-        cpu.x[9] = 1;
-        let exit = engine.run(&mut cpu).expect("run");
-        match exit {
-            Exit::Trap(t) => {
-                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
-                assert_eq!((t.pc, t.tval), (CODE + 4, DATA + 0x1000), "{tier}");
-            }
-            e => panic!("{tier}: {e:?}"),
-        }
+        let (exit, cpu) = run_with(&engine, &[(7, DATA), (9, 1)]);
+        assert_eq!(load_fault(tier, &exit), (CODE + 4, DATA + 0x1000), "{tier}");
         // 512 loads made, the 513th faults after its `addi`.
         assert_eq!(
             (cpu.x[5], cpu.x[6], cpu.x[7], cpu.x[10]),
@@ -290,20 +242,8 @@ fn a_load_folded_into_its_user_faults_at_its_own_pc() {
     ];
     for (tier, config) in tiers() {
         let engine = engine_for(&code, config);
-        let mut cpu = CpuState {
-            pc: CODE,
-            ..CpuState::default()
-        };
-        cpu.x[10] = HOLE;
-        cpu.x[11] = 5;
-        let exit = engine.run(&mut cpu).expect("run");
-        match exit {
-            Exit::Trap(t) => {
-                assert_eq!(t.cause, Exception::LoadPageFault, "{tier}");
-                assert_eq!((t.pc, t.tval), (CODE + 4, HOLE), "{tier}");
-            }
-            e => panic!("{tier}: {e:?}"),
-        }
+        let (exit, cpu) = run_with(&engine, &[(10, HOLE), (11, 5)]);
+        assert_eq!(load_fault(tier, &exit), (CODE + 4, HOLE), "{tier}");
         assert_eq!((cpu.x[5], cpu.x[11], cpu.x[13]), (0, 6, 0), "{tier}");
     }
 }

@@ -529,20 +529,22 @@ fn loads_extend_and_stores_truncate() {
     assert_eq!(m.mem.read(DATA + 32, MemSize::B8), 0xbbaa_9988);
 }
 
+/// A load page fault at `addr` by the instruction at `pc`.
+fn load_fault(addr: u64, pc: u64) -> Outcome {
+    Outcome::MemFault {
+        addr,
+        store: false,
+        misaligned: false,
+        pc,
+    }
+}
+
 #[test]
 fn faulting_load_leaves_earlier_writes_in_state() {
     let mut m = Machine::new(&[addi(5, 0, 42), load(3, 6, 10, 0), addi(7, 0, 1)]);
     m.cpu.x[10] = 0x10;
     let out = m.step(CODE);
-    assert_eq!(
-        out,
-        Outcome::MemFault {
-            addr: 0x10,
-            store: false,
-            misaligned: false,
-            pc: CODE + 4
-        }
-    );
+    assert_eq!(out, load_fault(0x10, CODE + 4));
     assert_eq!(m.cpu.x[5], 42);
     assert_eq!(m.cpu.x[7], 0);
 }

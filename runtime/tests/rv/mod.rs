@@ -24,6 +24,11 @@ pub fn lui(rd: u32, imm20: u32) -> u32 {
     (imm20 << 12) | (rd << 7) | 0x37
 }
 
+/// `ld rd, imm(rs1)`.
+pub fn ld(rd: u32, rs1: u32, imm: i32) -> u32 {
+    ((imm as u32 & 0xfff) << 20) | (rs1 << 15) | (3 << 12) | (rd << 7) | 0x03
+}
+
 /// `sw rs2, imm(rs1)`.
 pub fn sw(rs2: u32, rs1: u32, imm: i32) -> u32 {
     let i = imm as u32 & 0xfff;

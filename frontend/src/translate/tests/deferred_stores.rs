@@ -4,6 +4,7 @@
 //! it does with each write stored at once.
 
 use super::if_conversion::{random_insn, register_values};
+use super::speculative_loads::set_values;
 use super::*;
 
 proptest::proptest! {
@@ -38,10 +39,7 @@ proptest::proptest! {
         let run = |passes: bool| {
             let mut m = Machine::new(&words);
             m.passes = passes;
-            for (r, &v) in values.iter().enumerate() {
-                m.cpu.x[5 + r] = if data && r % 2 == 0 { DATA + (v & 0xf00) } else { v };
-            }
-            m.cpu.x[10] = DATA;
+            set_values(&mut m, &values, data);
             let out = m.run();
             (m, out)
         };

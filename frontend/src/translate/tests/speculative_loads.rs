@@ -165,15 +165,7 @@ fn a_faulting_speculative_load_runs_its_branch_again() {
     m.cpu.x[10] = 1 << 24;
     m.cpu.x[11] = 1 << 24;
     m.cpu.x[13] = 0x10;
-    assert_eq!(
-        m.step(CODE),
-        Outcome::MemFault {
-            addr: 0x10,
-            store: false,
-            misaligned: false,
-            pc: CODE | SPECULATIVE_PC
-        }
-    );
+    assert_eq!(m.step(CODE), load_fault(0x10, CODE | SPECULATIVE_PC));
     assert_eq!(m.cpu.x[10], 1 << 24, "the state is as before the branch");
     // Run as the runtime does: the branch again, now a branch.
     let (m, out) = normalise_run(1 << 24, 0x10, true);
@@ -190,16 +182,7 @@ fn a_faulting_speculative_load_runs_its_branch_again() {
     // branch, in both translations.
     for convert in [true, false] {
         let (m, out) = normalise_run(0x100, 0x10, convert);
-        assert_eq!(
-            out,
-            Outcome::MemFault {
-                addr: 0x10,
-                store: false,
-                misaligned: false,
-                pc: CODE + 4
-            },
-            "converted: {convert}"
-        );
+        assert_eq!(out, load_fault(0x10, CODE + 4), "converted: {convert}");
         assert_eq!(m.cpu.x[10], 0x100);
     }
 }
@@ -234,11 +217,7 @@ proptest::proptest! {
             let mut m = Machine::new(&words);
             m.opts.if_conversion = convert;
             m.opts.superblocks = true;
-            for (r, &v) in values.iter().enumerate() {
-                // Some registers point into the data.
-                m.cpu.x[5 + r] = if data && r % 2 == 0 { DATA + (v & 0xf00) } else { v };
-            }
-            m.cpu.x[10] = DATA;
+            set_values(&mut m, &values, data);
             let out = m.run();
             (m, out)
         };
@@ -246,4 +225,17 @@ proptest::proptest! {
         proptest::prop_assert_eq!(on_out, off_out);
         proptest::prop_assert_eq!(on.cpu.x, off.cpu.x);
     }
+}
+
+/// Sets `x5..x9 = values`, every other one (with `data`) pointing into
+/// the data instead, and `x10 = DATA`.
+pub(super) fn set_values(m: &mut Machine, values: &[u64], data: bool) {
+    for (r, &v) in values.iter().enumerate() {
+        m.cpu.x[5 + r] = if data && r % 2 == 0 {
+            DATA + (v & 0xf00)
+        } else {
+            v
+        };
+    }
+    m.cpu.x[10] = DATA;
 }
