@@ -279,9 +279,10 @@ pub enum Inst {
     /// Marks the start of the guest instruction at guest virtual address
     /// `pc`, `len` bytes long. Memory ops that follow belong to it: a fault
     /// reports this pc. The IR gives bit 0 no meaning (guest instructions
-    /// are 2-byte aligned); the RISC-V translator sets it to mark the
-    /// speculative loads of an if-converted branch, and every tier reports
-    /// the pc as it is.
+    /// are 2-byte aligned); the RISC-V translator (for the speculative
+    /// loads of an if-converted branch) and
+    /// [`crate::passes::defer_state_stores`] set it to mark loads made
+    /// early, and every tier reports the pc as it is.
     InsnStart {
         /// Guest virtual address of the instruction.
         pc: u64,

@@ -2,8 +2,8 @@
 //! translates a block through [`Fetch`], which checks the guest space's
 //! execute permission, watches each code page for writes before it reads
 //! from it (see the `tbcache` module doc, invariant 5), and hashes what
-//! it reads; and [`Unspeculated`], the branches not to if-convert with
-//! speculative loads any more.
+//! it reads; and [`Unspeculated`], the pcs where no load is made early
+//! any more.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -17,7 +17,7 @@ use cranemu_softmmu::user::{GuestSpace, PAGE_SIZE};
 use crate::EngineConfig;
 
 /// User mode's guest code as the translator reads it: the guest space,
-/// and the branches where a speculative load faulted.
+/// and the pcs where a load made early faulted.
 #[derive(Clone, Copy)]
 pub(crate) struct UserCode<'a> {
     pub(crate) space: &'a GuestSpace,
@@ -42,15 +42,15 @@ pub(crate) struct Unspeculated {
 }
 
 impl Unspeculated {
-    /// Whether `branch` is one of them.
-    pub(crate) fn contains(&self, branch: u64) -> bool {
-        self.len.load(Ordering::Acquire) != 0 && self.pcs.read().contains(&branch)
+    /// Whether `pc` is one of them.
+    pub(crate) fn contains(&self, pc: u64) -> bool {
+        self.len.load(Ordering::Acquire) != 0 && self.pcs.read().contains(&pc)
     }
 
-    /// Adds `branch`; true if it was not one of them yet.
-    pub(crate) fn insert(&self, branch: u64) -> bool {
+    /// Adds `pc`; true if it was not one of them yet.
+    pub(crate) fn insert(&self, pc: u64) -> bool {
         let mut pcs = self.pcs.write();
-        let new = pcs.insert(branch);
+        let new = pcs.insert(pc);
         self.len.store(pcs.len(), Ordering::Release);
         new
     }

@@ -583,7 +583,7 @@ pub struct Engine {
     /// The first tier's code emitter, if it runs as host code
     /// ([`EngineConfig::first_tier_code`]).
     first_tier: Option<cranemu_backend::template::Compiler>,
-    /// Branches not to if-convert with speculative loads any more.
+    /// The pcs where no load is made early any more.
     unspeculated: Arc<Unspeculated>,
 }
 
@@ -699,14 +699,14 @@ impl Engine {
     /// code runs again from there, and a load that was to run faults
     /// again at its own pc, with the state exact there.
     fn unspeculate(&self, cpu: &mut CpuState, pc: u64, counters: &Counters) {
-        let branch = pc & !SPECULATIVE_PC;
+        let at = pc & !SPECULATIVE_PC;
         Counters::bump(&counters.early_load_faults);
         // Invalidated again even if noted already: a vCPU that raced
         // with the first invalidation may run a stale TB once more.
-        self.unspeculated.insert(branch);
+        self.unspeculated.insert(at);
         self.cache
-            .invalidate_pages(&[branch / cranemu_softmmu::user::PAGE_SIZE], counters);
-        cpu.pc = branch;
+            .invalidate_pages(&[at / cranemu_softmmu::user::PAGE_SIZE], counters);
+        cpu.pc = at;
     }
 
     /// The host address range `[lo, hi)` of the guest space and its
