@@ -1,6 +1,8 @@
 /* A glibc program (linked statically at test time, not committed): signal
  * delivery to guest handlers. raise/kill with SA_SIGINFO, blocking then
- * unblocking, sigsuspend, alarm + pause, SIGSEGV + siglongjmp, SIGILL,
+ * unblocking, sigsuspend, alarm + pause, SIGSEGV + siglongjmp, a SIGSEGV
+ * handler that reads the registers at a faulting load and resumes after
+ * it, SIGILL,
  * SA_RESETHAND, SIGCHLD from a child, a child killed by SIGSEGV, and a
  * read restarted after an SA_RESTART handler. */
 #include <setjmp.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t got, got_sig, got_code, got_pid_ok, chld;
@@ -36,6 +39,53 @@ static void on_segv(int sig, siginfo_t *si, void *uc)
 	got_sig = sig;
 	fault_addr = si->si_addr;
 	siglongjmp(env, 1);
+}
+
+/* What on_segv_skip saw: the pc and t1, t2 of the faulting load. */
+static volatile unsigned long seen_pc, seen_t1, seen_t2;
+
+/* Resumes after the faulting instruction (a 4-byte load). */
+static void on_segv_skip(int sig, siginfo_t *si, void *ucv)
+{
+	ucontext_t *uc = ucv;
+	(void)sig;
+	(void)si;
+	seen_pc = uc->uc_mcontext.__gregs[0];
+	seen_t1 = uc->uc_mcontext.__gregs[6];
+	seen_t2 = uc->uc_mcontext.__gregs[7];
+	uc->uc_mcontext.__gregs[0] += 4;
+}
+
+/* Registers written just before a load that faults: the handler must
+ * see them, and the pc of the load itself (an emulator that stores
+ * registers late must still make them exact there). Looped, so that a
+ * JIT compiles it. */
+static void segv_resume(void)
+{
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_segv_skip;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, &old);
+	int ok = 0;
+	for (int i = 0; i < 3; i++) {
+		unsigned long t1, t2, at;
+		__asm__ volatile("li t0, 24\n\t"
+				 "addi t1, zero, 41\n\t"
+				 "addi t1, t1, 1\n\t"
+				 "addi t2, t1, 1\n\t"
+				 "1: ld t3, 0(t0)\n\t"
+				 "addi t1, t1, 100\n\t"
+				 "la %2, 1b\n\t"
+				 "mv %0, t1\n\t"
+				 "mv %1, t2"
+				 : "=r"(t1), "=r"(t2), "=r"(at)
+				 :
+				 : "t0", "t1", "t2", "t3", "memory");
+		ok += seen_pc == at && seen_t1 == 42 && seen_t2 == 43 && t1 == 142 && t2 == 43;
+	}
+	sigaction(SIGSEGV, &old, NULL);
+	printf("segv resume: ok=%d of 3\n", ok);
 }
 
 static volatile sig_atomic_t on_alt, alt_flags;
@@ -133,6 +183,8 @@ int main(void)
 	} else {
 		printf("segv again: sig=%d addr=%p\n", got_sig, (void *)fault_addr);
 	}
+
+	segv_resume();
 
 	/* SIGILL. */
 	sigaction(SIGILL, &sa, NULL);
