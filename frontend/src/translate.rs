@@ -48,7 +48,8 @@
 //! branch over at most [`IF_CONVERSION_MAX_INSNS`] instructions on the
 //! block's page, each pure integer arithmetic (no memory access, control
 //! transfer, CSR or float op: nothing that can trap or be seen; but see
-//! "Speculative loads" below), is not a branch: the skipped instructions are translated unconditionally with
+//! "Speculative loads" below), is not a branch: the skipped
+//! instructions are translated unconditionally with
 //! their register writes kept in the translator's cache, and at the
 //! target each register they write gets `select(cond, old, new)`, so the
 //! block runs on with a host `cmov` instead of a branch (or a side exit
@@ -199,7 +200,10 @@ pub const IF_CONVERSION_MAX_LOADS: usize = 2;
 /// a real pc is clear): a fault there is reported at the if-converted
 /// branch's pc with this bit set, and the CPU state is as it was before
 /// that branch. The runtime then runs the branch again without
-/// speculation ([`CodeSource::may_speculate`]).
+/// speculation ([`CodeSource::may_speculate`]). The runtime's
+/// `cranemu_ir::passes::defer_state_stores` sets the same bit on a load
+/// that register writes were deferred past, with the pc of the stretch
+/// of code it starts from.
 pub const SPECULATIVE_PC: u64 = 1;
 
 /// The most instructions on each side of an if-converted diamond
