@@ -517,7 +517,8 @@ pub fn translate_block(
                 let sides = Sides {
                     page,
                     system,
-                    loads: (!system && src.may_speculate(ctx.pc)).then(|| null_test(&insn)),
+                    loads: (!system && src.may_speculate(ctx.pc))
+                        .then(|| null_test(&insn).map_or(0, |r| 1 << r)),
                     room: max_insns.saturating_sub(translated),
                 };
                 match hammock(src, next, taken, &sides) {
@@ -614,7 +615,7 @@ pub fn translate_block(
 /// [`IF_CONVERSION_MAX_INSNS`] of them (and at most `sides.room`), all
 /// on `sides.page`, each a pure integer instruction ([`is_pure`]),
 /// ending exactly at `taken`. Where `sides.loads` allows them
-/// ([`may_load`]), also up to [`IF_CONVERSION_MAX_LOADS`] integer loads
+/// ([`SideLoads::admit`]), also up to [`IF_CONVERSION_MAX_LOADS`] integer loads
 /// among at most [`IF_CONVERSION_MAX_LOAD_HAMMOCK`] instructions.
 fn hammock(src: &dyn CodeSource, next: u64, taken: u64, sides: &Sides) -> Option<Vec<(u64, Insn)>> {
     let Sides {
@@ -665,8 +666,11 @@ struct Sides {
     page: u64,
     /// System mode: every instruction on `page`.
     system: bool,
-    /// Whether loads may be made speculatively ([`may_load`]).
-    loads: Option<Option<u8>>,
+    /// `None` where no load may be made speculatively; else the
+    /// registers (bits) no load may go through: the one a `beqz`/`bnez`
+    /// branch tests ([`null_test`]), as `if (p) x = p->f;` would fault
+    /// each time `p` is null.
+    loads: Option<u32>,
     /// Instructions the block has room for.
     room: usize,
 }
@@ -695,7 +699,7 @@ struct Diamond {
 /// after it. Each side is at most [`IF_CONVERSION_MAX_DIAMOND`] pure
 /// instructions ([`is_pure`]), possibly none, of which up to
 /// [`IF_CONVERSION_MAX_LOADS`] may be integer loads where `sides.loads`
-/// allows them ([`may_load`]). In system mode (`sides.system`) every
+/// allows them ([`SideLoads::admit`]). In system mode (`sides.system`) every
 /// instruction must be on `sides.page`, as a TB is looked up by its
 /// first page only; in user mode the fetch records every page read, and
 /// a write to any of them invalidates the TB.
@@ -841,41 +845,31 @@ fn null_test(branch: &Insn) -> Option<u8> {
     }
 }
 
-/// Whether an if-converted side may make `insn`, a load, speculatively:
-/// `loads` is `None` where no load may be made, else the register the
-/// branch tests against zero ([`null_test`]), through which no load is
-/// made (`if (p) x = p->f;` would fault each time `p` is null).
-fn may_load(loads: Option<Option<u8>>, insn: &Insn) -> bool {
-    match loads {
-        Some(null) => is_load(insn.op) && null != Some(insn.rs1),
-        None => false,
-    }
-}
-
 /// What one side of an if-converted branch holds so far, for
 /// [`SideLoads::admit`].
 struct SideLoads {
-    /// As [`may_load`] takes it.
-    loads: Option<Option<u8>>,
+    /// Whether the side may load at all ([`Sides::loads`]).
+    allowed: bool,
     /// Loads admitted.
     n: usize,
-    /// The registers whose values the side computed from its loads, as
-    /// bits.
-    loaded: u32,
+    /// The registers (bits) no load may go through: the null-tested one
+    /// until the side writes it, and those the side computed from its
+    /// own loads.
+    unsafe_bases: u32,
 }
 
 impl SideLoads {
-    fn new(loads: Option<Option<u8>>) -> SideLoads {
+    fn new(loads: Option<u32>) -> SideLoads {
         SideLoads {
-            loads,
+            allowed: loads.is_some(),
             n: 0,
-            loaded: 0,
+            unsafe_bases: loads.unwrap_or(0),
         }
     }
 
     /// Whether the side may hold `insn`, the next instruction: a pure
-    /// one, or a load that [`may_load`] allows, up to
-    /// [`IF_CONVERSION_MAX_LOADS`], and not through a register the side
+    /// one, or an integer load, up to [`IF_CONVERSION_MAX_LOADS`], not
+    /// through the register the branch null-tests nor one the side
     /// computed from its own loads. (`if (TREE_CODE (t) == X) c =
     /// t->u.p->code;` is common in gcc: where the branch goes the other
     /// way, `t->u.p` need not be a pointer, and the second load would
@@ -884,21 +878,22 @@ impl SideLoads {
         let bit = |r: u8| 1u32 << r;
         if is_pure(insn.op) {
             if insn.rd != 0 {
-                if self.loaded & (bit(insn.rs1) | bit(insn.rs2)) & !1 != 0 {
-                    self.loaded |= bit(insn.rd);
+                if self.unsafe_bases & (bit(insn.rs1) | bit(insn.rs2)) & !1 != 0 {
+                    self.unsafe_bases |= bit(insn.rd);
                 } else {
-                    self.loaded &= !bit(insn.rd);
+                    self.unsafe_bases &= !bit(insn.rd);
                 }
             }
             return true;
         }
-        if may_load(self.loads, insn)
+        if self.allowed
+            && is_load(insn.op)
             && self.n < IF_CONVERSION_MAX_LOADS
-            && self.loaded & bit(insn.rs1) == 0
+            && self.unsafe_bases & bit(insn.rs1) == 0
         {
             self.n += 1;
             if insn.rd != 0 {
-                self.loaded |= bit(insn.rd);
+                self.unsafe_bases |= bit(insn.rd);
             }
             return true;
         }
