@@ -162,6 +162,33 @@ fn compiled_speculation_that_faults_later_is_undone() {
     }
 }
 
+/// A speculative load after a deferred register write in the same
+/// stretch: its fault reports the stretch's start (before the write),
+/// then, run again without the stretch, its branch; the write is made
+/// once per iteration all the same.
+#[test]
+fn a_speculative_load_after_a_deferred_write_is_undone_twice() {
+    let code = [
+        addi(9, 9, 1),          // loop: CODE, a write before the branch
+        b_type(BGEU, 5, 8, 12), // CODE + 4
+        ld(10, 7, 0),           // skipped while x5 >= x8
+        add(6, 6, 10),
+        addi(5, 5, -1),
+        b_type(BNE, 5, 0, -20),
+    ];
+    for (tier, config) in tiers() {
+        let engine = engine_for(&code, config);
+        let (exit, cpu) = run_with(&engine, &[(5, 1000), (7, HOLE)]);
+        assert!(ecall(&exit), "{tier}: {exit:?}");
+        assert_eq!((cpu.x[5], cpu.x[6], cpu.x[9]), (0, 0, 1000), "{tier}");
+        // Twice where the first run defers the write (the interpreter
+        // and Cranelift from the start), once where it runs in the first
+        // tier, which does not.
+        let faults = engine.stats().early_load_faults;
+        assert!((1..=2).contains(&faults), "{tier}: {faults}");
+    }
+}
+
 /// An engine with `config` over `code` and `ecall` at `CODE`, and 8
 /// bytes of 3 at `DATA` (the page after it unmapped).
 fn engine_for(code: &[u32], config: EngineConfig) -> Engine {
