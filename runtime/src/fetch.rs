@@ -85,6 +85,39 @@ pub(crate) fn translate_at(
     (t, fetch.pages.take(), fetch.hash.get())
 }
 
+/// Translates the one guest instruction at `pc` (under TB flags
+/// `flags`) to IR, reading it without watching its page: for a store
+/// that wrote a watched code page, to run once on its own (the engine's
+/// run loop). Translated as a block, it would watch the pages it is read
+/// from again, and a store into its own page (or into the next one, which
+/// the block runs on into) would fault again each time, for ever.
+pub(crate) fn translate_one(
+    space: &GuestSpace,
+    config: &EngineConfig,
+    pc: u64,
+    flags: u64,
+) -> Block {
+    /// Reads code through the execute permission, watching nothing.
+    struct Unwatched<'a>(&'a GuestSpace);
+    impl CodeSource for Unwatched<'_> {
+        fn fetch_u16(&self, pc: u64) -> std::result::Result<u16, u64> {
+            let mut b = [0u8; 2];
+            self.0
+                .fetch_code(pc, &mut b)
+                .map(|()| u16::from_le_bytes(b))
+                .map_err(|f| f.addr)
+        }
+    }
+    let opts = TranslateOptions {
+        max_insns: 1,
+        count_insns: config.count_insns,
+        superblocks: false,
+        list_insns: false,
+        if_conversion: false,
+    };
+    translate_block(&Unwatched(space), pc, flags, &opts).ir
+}
+
 /// The IR passes for code that Cranelift compiles (or that runs in the
 /// interpreters from kept IR): in user mode, register writes deferred
 /// past loads (with [`EngineConfig::defer_state_stores`], and not in a

@@ -36,7 +36,10 @@
 //! writes ([`cranemu_softmmu::user::GuestSpace::watch_code_page`]): a
 //! write to one, from any thread, a remapping or an `mprotect` that takes
 //! `EXEC` away invalidates exactly the TBs read from those pages, in every
-//! vCPU, unchaining the exits that jump to them. So `fence.i` (and the
+//! vCPU, unchaining the exits that jump to them; a guest store that
+//! faulted on such a page then runs again on its own, translated
+//! without watching its page (a store into the page it runs from would
+//! otherwise fault again each time it ran). So `fence.i` (and the
 //! `riscv_flush_icache` system call) have little left to do: every write to
 //! code through this process's mappings has already invalidated what it
 //! changed. Only memory that another mapping can write (a `MAP_SHARED`
@@ -1047,10 +1050,20 @@ impl Engine {
                 {
                     // A store to a page holding translated code: invalidate
                     // that code and run the store again (it has not
-                    // happened: `cpu` is as before the instruction).
+                    // happened: `cpu` is as before the instruction), on its
+                    // own and read unwatched (`fetch::translate_one`: a
+                    // store into its own page would fault for ever).
                     Counters::bump(&counters.smc_faults);
                     self.space.release_code(trap.tval, 1);
-                    continue;
+                    let ir =
+                        fetch::translate_one(&self.space, &self.config, cpu.pc, cpu.tb_flags());
+                    let one = Tb::new(ir, cpu.pc, &[], 0, true, None);
+                    match self.run_interpreted(&one, cpu, counters, &mut vals) {
+                        Step::Continue => continue,
+                        Step::Resync if self.cache.is_current(generation) => continue,
+                        Step::Resync => return Ok(None),
+                        Step::Exit(e) => return Ok(Some(e)),
+                    }
                 }
                 return Ok(Some(Exit::Trap(trap)));
             }
@@ -1127,6 +1140,19 @@ impl Engine {
         if request & CpuState::EXIT_SYNC != 0 {
             return Step::Resync;
         }
+        self.run_interpreted(tb, cpu, counters, vals)
+    }
+
+    /// [`Engine::interpret`] without the check of `exit_request` first:
+    /// `tb` runs (a store to code run alone must, or it would meet the
+    /// request that its own invalidation made each time).
+    fn run_interpreted(
+        &self,
+        tb: &Tb,
+        cpu: &mut CpuState,
+        counters: &Counters,
+        vals: &mut cranemu_ir::baseline::Values,
+    ) -> Step {
         Counters::bump_own(&counters.interpreted_blocks);
         let mut mem = InterpMemory(&self.space);
         let reference = self.config.reference_interpreter;

@@ -146,6 +146,47 @@ fn guest_store_to_code_interpreter() {
     guest_store_to_code(1_000_000);
 }
 
+/// A loop that stores into the page it runs from (code and data in one
+/// RWX page, as `ld -N` lays a program out): each store releases the page
+/// and invalidates the loop, which is translated again, watching the
+/// page again; the store runs on its own (read without watching) so that
+/// the loop gets on. Ten iterations, then the stored word and the
+/// count, in every tier.
+fn store_into_own_page(jit_threshold: u32) {
+    const DATA: u64 = FUNC + 0x800;
+    let engine = engine(jit_threshold);
+    let code = bytes(&[
+        lui(5, (DATA >> 12) as u32), // t0 = DATA's page
+        addi(5, 5, (DATA & 0x7ff) as i32),
+        addi(5, 5, (DATA & 0x800) as i32 / 2),
+        addi(5, 5, (DATA & 0x800) as i32 / 2), // t0 = DATA
+        addi(6, 0, 0),                         // t1 = 0
+        sw(6, 5, 0),                           // loop: *DATA = t1
+        addi(6, 6, 1),                         // t1 += 1
+        addi(7, 0, 10),                        // t2 = 10
+        b_type(4, 6, 7, -12),                  // blt t1, t2, loop
+        ld(10, 5, 0),                          // a0 = *DATA
+        ECALL,
+    ]);
+    engine
+        .space()
+        .write_force(FUNC + 0x100, &code)
+        .expect("write code");
+    let mut cpu = CpuState::default();
+    assert_eq!(call(&engine, &mut cpu, FUNC + 0x100), Ok(9));
+    assert_eq!(cpu.x[6], 10);
+}
+
+#[test]
+fn store_into_own_page_jit() {
+    store_into_own_page(0);
+}
+
+#[test]
+fn store_into_own_page_first_tier() {
+    store_into_own_page(u32::MAX);
+}
+
 #[test]
 fn other_mappings_keep_translated_code() {
     let engine = engine(0);
