@@ -204,6 +204,33 @@ fn libc_signals() {
     }
 }
 
+/// Memory management the guest can see: `madvise(MADV_DONTNEED)` drops
+/// pages (anonymous memory reads as zeros, a private file mapping as the
+/// file), `mremap` moves a mapping with its contents and refuses an old
+/// range with a hole in it (EFAULT, nothing around it changed) or absurd
+/// sizes, and a loop that stores into the RWX page it runs from (which
+/// livelocked: each store invalidated the loop, whose translation watched
+/// the page again) runs to its end. In both tiers. Not compared with
+/// qemu-riscv64, which dies of SIGSEGV on the `mremap` that shrinks a
+/// range with a hole in it (7.2) and had `MADV_DONTNEED` right.
+#[test]
+fn libc_memory() {
+    if let Some(exe) = build_libc_program("memory") {
+        let mut runs = vec![guest(&exe).run()];
+        if runner().is_none() {
+            runs.push(guest_with(&["-jit-threshold", "0"], &exe).run());
+        }
+        for out in runs {
+            out.assert_success();
+            assert_same_text(
+                "memory vs tests/guest/expected/memory.out",
+                &out.stdout_str(),
+                &expected("memory"),
+            );
+        }
+    }
+}
+
 /// Guest threads (`clone` with `CLONE_THREAD`, futexes, `set_tid_address`
 /// and the `clear_child_tid` wake-up behind `pthread_join`): glibc pthreads
 /// with AMO and LR/SC counters, a mutex, a condition variable, a barrier,

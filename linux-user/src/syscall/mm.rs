@@ -49,7 +49,7 @@ impl Process {
                     .map_err(|e| e.errno())
             }
             nr::MREMAP => self.mremap(a),
-            nr::MADVISE => Ok(0),
+            nr::MADVISE => self.madvise(a),
             // Shared mappings are host MAP_SHARED memory at base + addr:
             // the host's msync writes them back (private ones have nothing
             // to write). ENOMEM for a range that is not all mapped.
@@ -205,6 +205,11 @@ impl Process {
             return Err(libc::ENOMEM);
         };
         let prot = self.space.prot_of(old).ok_or(libc::EFAULT)?;
+        // Linux takes the old range from one mapping (EFAULT where it is
+        // not all mapped), before it shrinks, grows or moves anything.
+        if !self.all_mapped(old, olen) {
+            return Err(libc::EFAULT);
+        }
         if self.space.is_shared(old, olen) {
             // Copying would unshare it: the host moves the pages instead.
             return self
@@ -230,28 +235,86 @@ impl Process {
         if flags & MREMAP_MAYMOVE == 0 {
             return Err(libc::ENOMEM);
         }
-        let mut data = vec![0u8; usize::try_from(olen).map_err(|_| libc::ENOMEM)?];
-        if olen > (1 << 32) {
-            return Err(libc::ENOMEM);
-        }
         let src = self
             .buf(old, olen, AccessKind::Read)
-            .or_else(|_| self.buf(old, olen, AccessKind::Execute));
-        let src = match src {
-            Ok(p) => p,
-            Err(_) => return Err(libc::EFAULT),
-        };
-        // SAFETY: [src, src + olen) is mapped readable guest memory; `data`
-        // has olen bytes.
-        unsafe { std::ptr::copy_nonoverlapping(src as *const u8, data.as_mut_ptr(), data.len()) };
+            .or_else(|_| self.buf(old, olen, AccessKind::Execute))
+            .map_err(|_| libc::EFAULT)?;
         let new = self
             .space
             .map(0, nlen, prot, false)
             .map_err(|e| e.errno())?;
-        self.space
-            .write_force(new, &data)
-            .map_err(|_| libc::EFAULT)?;
+        // Copied through a small buffer (the old range may be large; the
+        // new one may be read-only to the guest, hence `write_force`).
+        let mut chunk = vec![0u8; (olen as usize).min(1 << 16)];
+        let mut off = 0;
+        while off < olen {
+            let n = chunk.len().min((olen - off) as usize);
+            // SAFETY: [src, src + olen) is mapped readable guest memory
+            // (checked above); `chunk` has at least n bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(
+                    (src as *const u8).add(off as usize),
+                    chunk.as_mut_ptr(),
+                    n,
+                )
+            };
+            self.space
+                .write_force(new + off, &chunk[..n])
+                .map_err(|_| libc::EFAULT)?;
+            off += n as u64;
+        }
         self.space.unmap(old, olen).map_err(|e| e.errno())?;
         Ok(new)
+    }
+
+    /// `madvise`: `MADV_DONTNEED` (and `MADV_DONTNEED_LOCKED`) drop the
+    /// pages, as Linux's mm/madvise.c does: private anonymous memory reads
+    /// as zeros again, a private file mapping as the file, shared memory
+    /// keeps its contents; the code translated from them is invalidated.
+    /// Every other advice is a hint that changes nothing the guest can
+    /// see, and succeeds. EINVAL for an unaligned start, ENOMEM where the
+    /// range is not all mapped (advice values from
+    /// include/uapi/asm-generic/mman-common.h).
+    fn madvise(&mut self, a: [u64; 6]) -> SysResult {
+        const MADV_DONTNEED: u64 = 4;
+        const MADV_DONTNEED_LOCKED: u64 = 24;
+        let [addr, len, advice, ..] = a;
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(libc::EINVAL);
+        }
+        let len = page_align_up(len).ok_or(libc::EINVAL)?;
+        if len == 0 || !matches!(advice, MADV_DONTNEED | MADV_DONTNEED_LOCKED) {
+            return Ok(0);
+        }
+        if !self.all_mapped(addr, len) {
+            return Err(libc::ENOMEM);
+        }
+        // Released before (code read from the old bytes) and after (code
+        // another thread read meanwhile).
+        self.space.release_code(addr, len);
+        let host = self.space.base() as u64 + addr;
+        // SAFETY: [host, host + len) is the host view of mapped guest
+        // pages, nothing of the emulator's own; dropping them is what the
+        // guest asked for.
+        let r = unsafe { libc::madvise(host as *mut _, len as usize, libc::MADV_DONTNEED) };
+        self.space.release_code(addr, len);
+        if r != 0 {
+            return Err(errno());
+        }
+        Ok(0)
+    }
+
+    /// Whether every page of guest `[addr, addr + len)` is mapped.
+    fn all_mapped(&self, addr: u64, len: u64) -> bool {
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
+        let mut at = addr;
+        for m in self.space.mappings() {
+            if m.start <= at && at < m.end {
+                at = m.end;
+            }
+        }
+        at >= end
     }
 }
