@@ -204,6 +204,16 @@ fn libc_signals() {
     }
 }
 
+/// GCC's nested functions called through pointers: trampolines on the
+/// stack, which the program's `PT_GNU_STACK` asks to be executable (it
+/// faulted: the stack was mapped without `EXEC` whatever the header said).
+#[test]
+fn libc_nested() {
+    if let Some(exe) = build_libc_program("nested") {
+        check_program("nested", exe, &[]);
+    }
+}
+
 /// Memory management the guest can see: `madvise(MADV_DONTNEED)` drops
 /// pages (anonymous memory reads as zeros, a private file mapping as the
 /// file), `mremap` moves a mapping with its contents and refuses an old

@@ -161,6 +161,11 @@ pub struct LoadedElf {
     pub brk: u64,
     /// The `PT_INTERP` path, without its NUL, if any.
     pub interp: Option<String>,
+    /// A `PT_GNU_STACK` header asks for an executable stack (`PF_X`;
+    /// `-z execstack`, or GCC's trampolines for nested functions). Linux
+    /// maps the initial stack executable then (fs/binfmt_elf.c,
+    /// `EXSTACK_ENABLE_X`); without the header, riscv64's stack is not.
+    pub exec_stack: bool,
 }
 
 fn prot_of(flags: u32) -> Prot {
@@ -447,6 +452,10 @@ pub fn load_elf(
         lo,
         brk,
         interp,
+        exec_stack: elf
+            .program_headers
+            .iter()
+            .any(|p| p.p_type == ph::PT_GNU_STACK && p.p_flags & ph::PF_X != 0),
     })
 }
 
@@ -484,7 +493,8 @@ const fn hwcap_bit(letter: u8) -> u64 {
     1 << (letter - b'A')
 }
 
-/// Maps the stack and writes the initial process stack as Linux's
+/// Maps the stack (executable if `main` asks, [`LoadedElf::exec_stack`])
+/// and writes the initial process stack as Linux's
 /// `create_elf_tables` does; returns the initial `sp` (16-byte aligned).
 /// `main` is the program, `interp` the interpreter if one was loaded
 /// (its bias is `AT_BASE`, and execution starts at its entry).
@@ -501,7 +511,12 @@ pub fn setup_stack(
     execfn: &[u8],
 ) -> Result<u64, LoadError> {
     let bottom = STACK_TOP - STACK_SIZE;
-    space.map(bottom, STACK_SIZE, Prot::RW, true)?;
+    let prot = if main.exec_stack {
+        Prot::RW | Prot::EXEC
+    } else {
+        Prot::RW
+    };
+    space.map(bottom, STACK_SIZE, prot, true)?;
     space.set_mmap_top(bottom - STACK_GAP);
     // Strings and tables must leave at least 1 MiB of stack to the program.
     let limit = bottom + (1 << 20);
