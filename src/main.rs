@@ -175,6 +175,10 @@ struct RunArgs {
     /// Write the -d logs to LOGFILE instead of stderr.
     #[arg(short = 'D', value_name = "LOGFILE")]
     log_file: Option<PathBuf>,
+    /// Internal: set by a guest's execve: open LOGFILE to append, not
+    /// afresh.
+    #[arg(long = "log-append", hide = true)]
+    log_append: bool,
     /// Internal: set by a guest's execve in a forked guest child.
     #[arg(long = "guest-child", hide = true)]
     guest_child: bool,
@@ -260,7 +264,17 @@ fn options(r: &RunArgs) -> Result<Options, String> {
         }
     }
     if let Some(f) = &r.log_file {
-        let file = std::fs::File::create(f).map_err(|e| format!("{}: {e}", f.display()))?;
+        // Appending: the programs a guest execs (`--log-append`) log to
+        // the same file while their parents may still write; each writes
+        // at the end. Only the first run starts the file afresh.
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(!r.log_append)
+            .custom_flags(libc::O_APPEND)
+            .open(f)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
         let sink: Box<dyn std::io::Write + Send> = Box::new(std::io::LineWriter::new(file));
         log.sink = Some(Arc::new(cranemu_softmmu::sync::Mutex::new(sink)));
     }

@@ -498,3 +498,33 @@ fn exec_of_a_host_program_runs_natively() {
     g.assert_success();
     assert_eq!(g.stdout_str(), "rc=0\n");
 }
+
+/// `-D LOGFILE` across the guest's `execve`: the new program's cranemu
+/// appends to the log (it truncated it, and wrote over what the parent
+/// went on writing, leaving runs of NUL bytes), so the log holds the
+/// shell's blocks and then the exec'd program's.
+#[test]
+fn the_log_file_survives_execve() {
+    if runner().is_some() {
+        return;
+    }
+    let log = scratch_dir("busybox-exec-log").join("d.log");
+    let hello = repo().join("tests/guest/bin/hello");
+    let script = format!("busybox true; exec {}", hello.display());
+    let out = cranemu_cmd()
+        .args(["run", "-d", "in_asm", "-D"])
+        .arg(&log)
+        .arg(busybox())
+        .args(["sh", "-c", &script])
+        .run();
+    out.assert_success();
+    assert!(out.stdout_str().contains("hello from cranemu"));
+    let text = std::fs::read(&log).expect("log file written");
+    assert!(!text.contains(&0), "NUL bytes in the log");
+    let text = String::from_utf8_lossy(&text);
+    let first = text.find("IN: ").expect("blocks logged");
+    let hello_entry = text
+        .find("IN: 0x1114c")
+        .expect("the exec'd program's blocks");
+    assert!(first < hello_entry, "the shell's blocks are gone");
+}

@@ -86,7 +86,8 @@ pub struct Options {
 
 impl Options {
     /// The options a re-executed cranemu needs to behave the same (for the
-    /// guest's `execve`): `-L`, `-strace`, `-d`, `-D`, `-jit-threshold`. Not `-E`/`-U`/`-0`:
+    /// guest's `execve`): `-L`, `-strace`, `-d`, `-D` (with the hidden
+    /// `--log-append`), `-jit-threshold`. Not `-E`/`-U`/`-0`:
     /// the guest's new environment and argv replace them.
     pub fn to_args(&self) -> Vec<OsString> {
         let mut v = Vec::new();
@@ -104,6 +105,8 @@ impl Options {
         if let Some(f) = &self.log_file {
             v.push("-D".into());
             v.push(f.clone().into_os_string());
+            // The new program logs after what was logged before it.
+            v.push("--log-append".into());
         }
         if let Some(n) = self.jit_threshold {
             v.push("-jit-threshold".into());
