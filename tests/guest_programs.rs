@@ -220,7 +220,8 @@ fn libc_nested() {
 /// range with a hole in it (EFAULT, nothing around it changed) or absurd
 /// sizes, and a loop that stores into the RWX page it runs from (which
 /// livelocked: each store invalidated the loop, whose translation watched
-/// the page again) runs to its end. In both tiers. Not compared with
+/// the page again) runs to its end; and a deep recursion under a large
+/// `ulimit -s`. In both tiers. Not compared with
 /// qemu-riscv64, which dies of SIGSEGV on the `mremap` that shrinks a
 /// range with a hole in it (7.2) and had `MADV_DONTNEED` right.
 #[test]
@@ -237,6 +238,26 @@ fn libc_memory() {
                 &out.stdout_str(),
                 &expected("memory"),
             );
+        }
+        // The stack is as large as the `RLIMIT_STACK` the guest inherits
+        // (it was 8 MiB whatever the limit): 20 MiB deep under
+        // `ulimit -s 65536` (skipped where the hard limit forbids it).
+        if runner().is_none() {
+            let out = host("sh")
+                .arg("-c")
+                .arg(r#"ulimit -s 65536 2>/dev/null || exit 77; exec "$0" run "$1" deep 20"#)
+                .arg(cranemu())
+                .arg(&exe)
+                .run();
+            if out.status == 77 {
+                eprintln!("skipped: `ulimit -s 65536` not allowed here");
+            } else {
+                out.assert_success();
+                assert_eq!(
+                    out.stdout_str(),
+                    "recursed through 20 MiB of stack: 10240\n"
+                );
+            }
         }
     }
 }

@@ -30,8 +30,33 @@ pub const INTERP_BIAS: u64 = 0x20_0000_0000;
 /// of the guest space is left unmapped.
 pub const STACK_TOP: u64 = GUEST_SPACE_SIZE - PAGE_SIZE;
 /// Size of the initial stack mapping, in bytes (Linux's default
-/// `RLIMIT_STACK`, 8 MiB).
+/// `RLIMIT_STACK`, 8 MiB), where the host's limit is not larger (see
+/// [`stack_size`]).
 pub const STACK_SIZE: u64 = 8 << 20;
+/// The largest initial stack mapping, in bytes, whatever `RLIMIT_STACK`
+/// says (a sixteenth of the guest space's 256 GiB).
+pub const STACK_SIZE_MAX: u64 = 16 << 30;
+
+/// Size of the initial stack mapping, in bytes: the host's (soft)
+/// `RLIMIT_STACK`, which the guest inherits, rounded up to pages, where
+/// it is finite and above [`STACK_SIZE`] (as `ulimit -s` gives a deeply
+/// recursive program room on Linux), at most [`STACK_SIZE_MAX`]; else
+/// [`STACK_SIZE`]. (Linux grows the stack on demand up to the limit;
+/// here it is mapped whole, its pages allocated as they are touched.)
+pub fn stack_size() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is a valid rlimit to fill.
+    let ok = unsafe { libc::getrlimit(libc::RLIMIT_STACK, &mut lim) } == 0;
+    if !ok || lim.rlim_cur == libc::RLIM_INFINITY {
+        return STACK_SIZE;
+    }
+    page_align_up(lim.rlim_cur)
+        .unwrap_or(STACK_SIZE_MAX)
+        .clamp(STACK_SIZE, STACK_SIZE_MAX)
+}
 /// Gap left unmapped between the stack and the mmap area, in bytes.
 pub const STACK_GAP: u64 = 1 << 20;
 
@@ -510,13 +535,14 @@ pub fn setup_stack(
     envp: &[Vec<u8>],
     execfn: &[u8],
 ) -> Result<u64, LoadError> {
-    let bottom = STACK_TOP - STACK_SIZE;
+    let size = stack_size();
+    let bottom = STACK_TOP - size;
     let prot = if main.exec_stack {
         Prot::RW | Prot::EXEC
     } else {
         Prot::RW
     };
-    space.map(bottom, STACK_SIZE, prot, true)?;
+    space.map(bottom, size, prot, true)?;
     space.set_mmap_top(bottom - STACK_GAP);
     // Strings and tables must leave at least 1 MiB of stack to the program.
     let limit = bottom + (1 << 20);

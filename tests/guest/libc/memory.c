@@ -8,6 +8,10 @@
  *   - a loop that stores into the page it runs from (code and data in
  *     one RWX page) runs to its end.
  * Prints only values that are the same under any correct emulator.
+ *
+ *   memory            all of the above
+ *   memory deep MIB   recurses through MIB MiB of stack (more than the
+ *                     default 8 MiB needs a larger `ulimit -s`)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -98,9 +102,24 @@ static void store_into_own_page(void)
         printf("a loop storing into its own page: %d\n", f());
 }
 
-int main(void)
+/* Recursion with a KiB of stack a frame, `n` frames deep. */
+__attribute__((noinline)) static long deep(long n)
+{
+    volatile char frame[1000];
+    frame[0] = (char)n;
+    if (n == 0)
+        return 0;
+    return deep(n - 1) + frame[0] % 2;
+}
+
+int main(int argc, char **argv)
 {
     setvbuf(stdout, 0, _IONBF, 0);
+    if (argc > 2 && strcmp(argv[1], "deep") == 0) {
+        long mib = atol(argv[2]);
+        printf("recursed through %ld MiB of stack: %ld\n", mib, deep(mib * 1024));
+        return 0;
+    }
     dontneed();
     remap();
     store_into_own_page();
