@@ -212,7 +212,9 @@ pub const JUMP_CACHE_ENTRIES: usize = 4096;
 
 /// One jump-cache entry, as translated code reads it: a guest pc, the TB
 /// flags, and the host code of the TB translated for that (pc, flags). An
-/// entry whose `pc` is `u64::MAX` is empty (guest pcs are even).
+/// entry whose `pc` is `u64::MAX` is empty (guest pcs are even), and so
+/// is an all-zero one anywhere but at `jump_cache_index(0, 0)` (it
+/// matches only pc 0 under flags 0, which that index holds).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct JumpCacheEntry {

@@ -171,6 +171,7 @@ fn fill_cold(jc: *mut JumpCache, pc: u64, flags: u64, tb: *const Tb) {
     // SAFETY: this thread's jump cache, alive as long as the thread; no
     // other reference to it is live (see `jump_cache`).
     let jc = unsafe { &mut *jc };
+    jc.filled = true;
     let e = &mut jc.cold[jump_cache_index(pc, flags)];
     if e.pc != u64::MAX && e.tb != tb as usize && e.code != 0 {
         // SAFETY: the entry's TB is of the generation the cache is
@@ -400,6 +401,10 @@ struct JumpCache {
     /// array probe rather than a lookup in the shared map. Translated code
     /// never sees these entries.
     cold: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
+    /// An entry was filled since the arrays were last emptied: a thread's
+    /// first lookup, under an epoch it has not seen, need not write them
+    /// whole (see [`empty_entries`]).
+    filled: bool,
 }
 
 const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
@@ -413,11 +418,25 @@ const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
 /// (which must not continue into other code).
 static EMPTY_JUMP_CACHE: [JumpCacheEntry; JUMP_CACHE_ENTRIES] = [EMPTY_ENTRY; JUMP_CACHE_ENTRIES];
 
+/// A jump cache array with every entry empty, allocated zeroed: an
+/// all-zero entry is empty except where pc 0 under flags 0 indexes, so
+/// that entry alone is written, and the rest of the array is not resident
+/// until it fills (128 KiB an array, two a guest thread: a guest with a
+/// thousand threads took 440 MB written whole).
+fn empty_entries() -> Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]> {
+    // SAFETY: an entry is four integers, for which all zeros is a value.
+    let mut entries =
+        unsafe { Box::<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>::new_zeroed().assume_init() };
+    entries[jump_cache_index(0, 0)] = EMPTY_ENTRY;
+    entries
+}
+
 thread_local! {
     static JUMP_CACHE: UnsafeCell<JumpCache> = UnsafeCell::new(JumpCache {
         epoch: (0, 0),
-        entries: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
-        cold: Box::new([EMPTY_ENTRY; JUMP_CACHE_ENTRIES]),
+        entries: empty_entries(),
+        cold: empty_entries(),
+        filled: false,
     });
     /// The engine and generation this thread is running translated code
     /// of, and the thread's counters.
@@ -1255,8 +1274,10 @@ impl Engine {
                     }
                 }
                 jc.epoch = epoch;
-                jc.entries.fill(EMPTY_ENTRY);
-                jc.cold.fill(EMPTY_ENTRY);
+                if std::mem::take(&mut jc.filled) {
+                    jc.entries.fill(EMPTY_ENTRY);
+                    jc.cold.fill(EMPTY_ENTRY);
+                }
             }
             let e = jc.entries[i];
             if e.pc == pc && e.flags == flags {
@@ -1288,7 +1309,9 @@ impl Engine {
             return Lookup::Cold(tb);
         };
         // SAFETY: as above.
-        unsafe { &mut *jc }.entries[i] = JumpCacheEntry {
+        let jc = unsafe { &mut *jc };
+        jc.filled = true;
+        jc.entries[i] = JumpCacheEntry {
             pc,
             flags,
             code: code as usize,
