@@ -239,7 +239,7 @@ fn options(r: &RunArgs) -> Result<Options, String> {
     let mut env_set = Vec::new();
     for e in &r.env_set {
         let b = e.as_bytes();
-        let Some(i) = b.iter().position(|&c| c == b'=') else {
+        let Some(i) = b.iter().position(|&c| c == b'=').filter(|&i| i > 0) else {
             return Err(format!("-E {}: expected VAR=VALUE", e.to_string_lossy()));
         };
         let k = OsString::from_vec(b[..i].to_vec());
@@ -415,6 +415,9 @@ mod tests {
     #[test]
     fn env_option_needs_equals() {
         let r = parse(&["cranemu", "run", "-E", "NOEQ", "p"]);
+        assert!(options(&r).is_err());
+        // No name before the `=`.
+        let r = parse(&["cranemu", "run", "-E", "=bar", "p"]);
         assert!(options(&r).is_err());
         let r = parse(&["cranemu", "run", "-E", "K=V=W", "-d", "in_asm,op", "p"]);
         let o = options(&r).unwrap();
