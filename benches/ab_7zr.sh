@@ -39,8 +39,6 @@ fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
-median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
 # The ratings of one run's output: "compression decompression total".
 ratings() {
     awk '$1 == "Avr:" { c = $5; d = $NF } $1 == "Tot:" { t = $NF }
@@ -69,8 +67,11 @@ echo "| \`7zr ${ARGS[*]}\` rating (MIPS) | base | new | new/base |"
 echo "|---|---|---|---|"
 row() {
     local b n
-    b=$(echo "$2" | median)
-    n=$(echo "$3" | median)
+    # (Word splitting wanted: the rounds' figures, one a line.)
+    # shellcheck disable=SC2086
+    b=$(printf '%s\n' $2 | median)
+    # shellcheck disable=SC2086
+    n=$(printf '%s\n' $3 | median)
     echo "| $1 | $b | $n | $(ratio "$n" "$b") |"
 }
 row compression "${comp[base]}" "${comp[new]}"

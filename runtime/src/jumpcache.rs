@@ -12,7 +12,7 @@ use crate::tbcache::Tb;
 /// The per-thread jump cache: (guest pc, flags) -> host code and TB,
 /// direct-mapped. Translated code probes it inline on indirect jumps
 /// (through `CpuState::jump_cache`); the runtime fills it, and clears it
-/// when the cache's epoch changes (see [`tbcache`], invariant 4).
+/// when the cache's epoch changes (see [`crate::tbcache`], invariant 4).
 pub(crate) struct JumpCache {
     /// The cache epoch and the generation the entries were filled under.
     pub(crate) epoch: (u64, u64),
@@ -35,7 +35,8 @@ pub(crate) const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
     tb: 0,
 };
 
-/// An always-empty jump cache, for blocks run by [`Engine::run_ir_block`]
+/// An always-empty jump cache, for blocks run by
+/// [`crate::Engine::run_ir_block`]
 /// (which must not continue into other code).
 pub(crate) static EMPTY_JUMP_CACHE: [JumpCacheEntry; JUMP_CACHE_ENTRIES] =
     [EMPTY_ENTRY; JUMP_CACHE_ENTRIES];
