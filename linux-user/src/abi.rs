@@ -373,6 +373,7 @@ pub mod nr {
     pub const RT_SIGPROCMASK: u64 = 135;
     pub const RT_SIGPENDING: u64 = 136;
     pub const RT_SIGTIMEDWAIT: u64 = 137;
+    pub const RT_SIGQUEUEINFO: u64 = 138;
     pub const RT_SIGRETURN: u64 = 139;
     pub const SETPRIORITY: u64 = 140;
     pub const GETPRIORITY: u64 = 141;
@@ -426,6 +427,7 @@ pub mod nr {
     pub const MPROTECT: u64 = 226;
     pub const MSYNC: u64 = 227;
     pub const MADVISE: u64 = 233;
+    pub const RT_TGSIGQUEUEINFO: u64 = 240;
     pub const ACCEPT4: u64 = 242;
     pub const RECVMMSG: u64 = 243;
     pub const RISCV_HWPROBE: u64 = 258;
@@ -579,6 +581,8 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::RT_SIGPENDING => ("rt_sigpending", &[Hex, Dec]),
         nr::RT_SIGTIMEDWAIT => ("rt_sigtimedwait", &[Hex, Hex, Hex, Dec]),
         nr::RT_SIGRETURN => ("rt_sigreturn", &[]),
+        nr::RT_SIGQUEUEINFO => ("rt_sigqueueinfo", &[Dec, Dec, Hex]),
+        nr::RT_TGSIGQUEUEINFO => ("rt_tgsigqueueinfo", &[Dec, Dec, Dec, Hex]),
         nr::SETPRIORITY => ("setpriority", &[Dec, Dec, Dec]),
         nr::GETPRIORITY => ("getpriority", &[Dec, Dec]),
         nr::SETGID => ("setgid", &[Dec]),

@@ -15,11 +15,18 @@
 //!   with its `siginfo` and sets `exit_request` of the [`CpuState`] that the
 //!   host thread it landed on runs ([`set_running_cpu`], per thread), so
 //!   translated code returns at the next block boundary, and a blocking
-//!   host syscall returns `EINTR`. A signal sent to one thread (`tgkill`:
-//!   `si_code` `SI_TKILL`; guest threads are host threads, so the host
-//!   delivers it on the right one) is recorded in that thread's pending set,
-//!   only it takes it; any other in the process-wide `PENDING`, which any
-//!   thread not blocking it takes, as Linux does.
+//!   host syscall returns `EINTR`. The host kernel picks the thread (guest
+//!   threads are host threads with the guest's masks: a `tgkill` lands on
+//!   its target, a process signal on a thread that does not block it), and
+//!   the signal is recorded in that thread's pending set. Until the guest
+//!   takes it, the signal stays blocked on that host thread (`HELD`), so
+//!   that its next occurrences wait in the host kernel, which queues
+//!   real-time signals (one entry per `sigqueue` or `kill`, each with its
+//!   `siginfo`) and keeps one of a standard signal, as it would for the
+//!   guest. A signal the process sends itself that does not queue is
+//!   recorded directly: in the thread's set for `tkill`/`tgkill`, else in
+//!   the process-wide `PENDING`, which any thread not blocking it takes,
+//!   as Linux does.
 //! - **Blocking.** The guest's blocked mask is mirrored to the host's
 //!   (`SignalState::set_sigmask`): a blocked signal stays pending in the
 //!   host kernel until the guest unblocks it. Signals the guest sends itself go
@@ -66,16 +73,34 @@ pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
     libc::SIGTRAP,
 ];
 
-/// Pending process-directed signals recorded by the host handler or by a
-/// signal the process sent itself (bit `n - 1` for signal `n`): any guest
-/// thread that does not block them may take them.
+/// Pending process-directed signals the process sent itself, or that the
+/// host handler recorded on a host thread that runs no guest (bit `n - 1`
+/// for signal `n`): any guest thread that does not block them may take
+/// them.
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// Pending signals directed at this thread (`tkill`/`tgkill`, whose
-    /// host signals land on this host thread): only this thread takes them.
+    /// Pending signals of this thread: those the host delivered on this
+    /// host thread, and those it sent itself with `tkill`/`tgkill`. Only
+    /// this thread takes them.
     /// An atomic, because the host handler runs on this same thread.
     static THREAD_PENDING: AtomicU64 = const { AtomicU64::new(0) };
+}
+
+thread_local! {
+    /// The `siginfo` of the last occurrence of each signal in this
+    /// thread's pending set (as [`INFO`] for the process's).
+    static THREAD_INFO: [[AtomicU64; INFO_WORDS]; 64] =
+        const { [const { [const { AtomicU64::new(0) }; INFO_WORDS] }; 64] };
+    /// The signals the host handler recorded on this thread that the
+    /// guest has not taken yet (bit `n - 1` for signal `n`): each stays
+    /// blocked on this host thread until taken (the handler adds it to the
+    /// mask its `ucontext` restores; [`set_host_mask`] keeps it), so that
+    /// further occurrences wait in the host kernel's queue, where
+    /// real-time signals queue one entry per `sigqueue`, instead of
+    /// overwriting the one recorded here. (QEMU's linux-user blocks every
+    /// signal until the guest takes one, `host_signal_handler`.)
+    static HELD: AtomicU64 = const { AtomicU64::new(0) };
 }
 
 /// Both pending sets, this thread's first.
@@ -194,11 +219,21 @@ fn default_ignores(sig: i32) -> bool {
     )
 }
 
-/// The guest threads running now: (host tid, address of the thread's
-/// pending set, address of its `CpuState`), for signals one guest thread
-/// sends another that cannot travel as host signals (see
-/// [`raise_in_thread`]).
-static THREADS: Mutex<Vec<(i32, usize, usize)>> = Mutex::new(Vec::new());
+/// A running guest thread, for signals one guest thread sends another that
+/// cannot travel as host signals (see [`raise_in_thread`]).
+struct GuestThread {
+    /// Host thread id.
+    tid: i32,
+    /// Address of the thread's `THREAD_PENDING`.
+    pending: usize,
+    /// Address of the thread's `THREAD_INFO`.
+    info: usize,
+    /// Address of its `CpuState`.
+    cpu: usize,
+}
+
+/// The guest threads running now.
+static THREADS: Mutex<Vec<GuestThread>> = Mutex::new(Vec::new());
 
 /// Records `cpu` as the CPU whose `exit_request` a host signal landing on
 /// this thread sets, and this thread among the running guest threads (null:
@@ -209,16 +244,20 @@ pub fn set_running_cpu(cpu: *mut CpuState) {
     // SAFETY: gettid cannot fail.
     let tid = unsafe { libc::gettid() };
     let mut threads = THREADS.lock();
-    threads.retain(|&(t, _, _)| t != tid);
+    threads.retain(|t| t.tid != tid);
     if !cpu.is_null() {
-        let pending = THREAD_PENDING.with(|p| p as *const AtomicU64 as usize);
-        threads.push((tid, pending, cpu as usize));
+        threads.push(GuestThread {
+            tid,
+            pending: THREAD_PENDING.with(|p| p as *const AtomicU64 as usize),
+            info: THREAD_INFO.with(|i| i as *const _ as usize),
+            cpu: cpu as usize,
+        });
     }
 }
 
 /// Whether `tid` is a running guest thread of this process.
 pub(crate) fn is_guest_thread(tid: i32) -> bool {
-    THREADS.lock().iter().any(|&(t, _, _)| t == tid)
+    THREADS.lock().iter().any(|t| t.tid == tid)
 }
 
 /// Makes `sig` pending for the guest thread `tid` of this process and asks
@@ -231,25 +270,15 @@ pub(crate) fn is_guest_thread(tid: i32) -> bool {
 /// `ESRCH` if no running guest thread has that id.
 pub(crate) fn raise_in_thread(tid: i32, sig: i32) -> Result<(), i32> {
     let threads = THREADS.lock();
-    let &(_, pending, cpu) = threads
-        .iter()
-        .find(|&&(t, _, _)| t == tid)
-        .ok_or(libc::ESRCH)?;
-    // SAFETY: getpid/getuid cannot fail.
-    let (pid, uid) = unsafe { (libc::getpid() as u32, libc::getuid()) };
-    let slot = &INFO[(sig - 1) as usize];
-    slot[0].store(sig as u32 as u64, Ordering::Relaxed);
-    slot[1].store(SI_TKILL as u32 as u64, Ordering::Relaxed);
-    slot[2].store(pid as u64 | (uid as u64) << 32, Ordering::Relaxed);
-    for w in &slot[3..] {
-        w.store(0, Ordering::Relaxed);
-    }
+    let t = threads.iter().find(|t| t.tid == tid).ok_or(libc::ESRCH)?;
     // SAFETY: registered addresses stay valid while their thread is in
     // THREADS (it leaves before its thread-locals and state go away), and
     // we hold the lock.
     unsafe {
-        (*(pending as *const AtomicU64)).fetch_or(bit(sig), Ordering::SeqCst);
-        (*(cpu as *const CpuState)).request_exit();
+        let info = &*(t.info as *const [[AtomicU64; INFO_WORDS]; 64]);
+        record_info(&info[(sig - 1) as usize], &self_sent_info(sig, SI_TKILL));
+        (*(t.pending as *const AtomicU64)).fetch_or(bit(sig), Ordering::SeqCst);
+        (*(t.cpu as *const CpuState)).request_exit();
     }
     // The target may be blocked in a host system call, which the request
     // alone does not end: a SIGSEGV of our own (`SI_TKILL` from this
@@ -266,28 +295,84 @@ pub(crate) fn raise_in_thread(tid: i32, sig: i32) -> Result<(), i32> {
 
 /// The host handler of a signal with a guest handler: records it and asks
 /// the running guest to stop at the next block boundary.
-extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, _uc: *mut libc::c_void) {
+///
+/// On a guest thread the signal is recorded in the thread's own pending
+/// set (the host kernel chose this thread because its mask, the guest's,
+/// lets the signal in) and *held* (see `HELD`): the handler returns with
+/// it blocked, and the guest taking it ([`SignalState::take_pending`])
+/// unblocks it again. On another host thread (none runs unblocked today)
+/// it goes to the process's set.
+extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     if !(1..=64).contains(&sig) {
         return;
     }
-    let slot = &INFO[(sig - 1) as usize];
-    let mut code = SI_USER;
-    if !info.is_null() {
-        // SAFETY: the kernel passes a valid siginfo of at least 128 bytes.
-        let words = info.cast::<u64>();
-        for (i, w) in slot.iter().enumerate() {
-            // SAFETY: i < 6 words, within the 128-byte siginfo.
-            w.store(unsafe { words.add(i).read() }, Ordering::Relaxed);
-        }
-        // SAFETY: si_code is the third int of the siginfo.
-        code = unsafe { info.cast::<i32>().add(2).read() };
-    }
-    if code == SI_TKILL {
-        THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+    let mut words = [0u64; INFO_WORDS];
+    if info.is_null() {
+        words[0] = sig as u32 as u64;
     } else {
+        for (i, w) in words.iter_mut().enumerate() {
+            // SAFETY: the kernel passes a valid siginfo of at least 128
+            // bytes, and i < 6 words.
+            *w = unsafe { info.cast::<u64>().add(i).read() };
+        }
+    }
+    let on_guest_thread = RUNNING_CPU.with(|c| !c.get().is_null());
+    if on_guest_thread {
+        THREAD_INFO.with(|i| record_info(&i[(sig - 1) as usize], &words));
+        THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+        if !uc.is_null() && !HOST_OWNED_SIGNALS.contains(&sig) {
+            let held = HELD.with(|h| h.fetch_or(bit(sig), Ordering::SeqCst)) | bit(sig);
+            // Every held signal, not only this one: the context may be an
+            // earlier handler's, which restores a mask from before that
+            // signal. (The handler runs with every signal blocked, so no
+            // other is recorded meanwhile.)
+            // SAFETY: the kernel passes the interrupted context, whose mask
+            // it restores when the handler returns; sigaddset only writes
+            // that set (and is async-signal-safe).
+            unsafe {
+                let mask = &mut (*uc.cast::<libc::ucontext_t>()).uc_sigmask;
+                for s in 1..=64 {
+                    if held & bit(s) != 0 {
+                        libc::sigaddset(mask, s);
+                    }
+                }
+            }
+        }
+    } else {
+        record_info(&INFO[(sig - 1) as usize], &words);
         PENDING.fetch_or(bit(sig), Ordering::SeqCst);
     }
     request_exit();
+}
+
+/// Stores the first [`INFO_WORDS`] words of a `siginfo` in `slot`.
+fn record_info(slot: &[AtomicU64; INFO_WORDS], words: &[u64; INFO_WORDS]) {
+    for (w, &v) in slot.iter().zip(words) {
+        w.store(v, Ordering::Relaxed);
+    }
+}
+
+/// The `siginfo` words of a signal this process sends itself with `code`
+/// (`SI_USER`, `SI_TKILL`): `si_pid` and `si_uid` are its own.
+fn self_sent_info(sig: i32, code: i32) -> [u64; INFO_WORDS] {
+    // SAFETY: getpid/getuid cannot fail.
+    let (pid, uid) = unsafe { (libc::getpid() as u32, libc::getuid()) };
+    let mut w = [0u64; INFO_WORDS];
+    w[0] = sig as u32 as u64;
+    w[1] = code as u32 as u64;
+    w[2] = pid as u64 | (uid as u64) << 32;
+    w
+}
+
+/// The first [`INFO_WORDS`] words of a 128-byte guest `siginfo`.
+pub(crate) fn info_words(b: &[u8; SIGINFO_SIZE]) -> [u64; INFO_WORDS] {
+    let mut w = [0u64; INFO_WORDS];
+    for (i, w) in w.iter_mut().enumerate() {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&b[i * 8..i * 8 + 8]);
+        *w = u64::from_le_bytes(x);
+    }
+    w
 }
 
 /// Sets `exit_request` of the running CPU, if any.
@@ -312,7 +397,8 @@ fn install_host_handler(sig: i32) {
         let mut sa: libc::sigaction = std::mem::zeroed();
         sa.sa_sigaction = host_handler as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO;
-        libc::sigemptyset(&mut sa.sa_mask);
+        // Every signal blocked while it runs (see `host_handler`).
+        libc::sigfillset(&mut sa.sa_mask);
         libc::sigaction(sig, &sa, std::ptr::null_mut());
     }
 }
@@ -372,7 +458,8 @@ fn set_reserved_disposition(sig: i32, handler: usize) {
             0
         },
         restorer: if is_handler { segv.restorer } else { 0 },
-        mask: 0,
+        // Every signal blocked while the handler runs (see `host_handler`).
+        mask: if is_handler { !0 } else { 0 },
     };
     // SAFETY: a valid kernel sigaction for a signal nothing else in the
     // process uses (see GLIBC_RESERVED).
@@ -414,13 +501,28 @@ pub(crate) fn mirror_disposition(sig: i32, handler: u64) {
 }
 
 /// Sets the host's blocked mask to `guest` without the runtime-owned
-/// signals. `how` is `SIG_SETMASK` or `SIG_BLOCK`.
+/// signals, and with the signals this thread holds (`HELD`) for
+/// `SIG_SETMASK`. `how` is `SIG_SETMASK` or `SIG_BLOCK`.
 fn set_host_mask(how: i32, guest: u64) {
-    let mut host_mask = guest;
-    for s in HOST_OWNED_SIGNALS {
-        host_mask &= !bit(s);
+    let without_owned = |mut m: u64| {
+        for s in HOST_OWNED_SIGNALS {
+            m &= !bit(s);
+        }
+        m
+    };
+    if how == libc::SIG_SETMASK {
+        // Everything blocked first, so that no signal is recorded and held
+        // between reading `HELD` and setting the mask without it.
+        let all = host_sigset(without_owned(!0));
+        // SAFETY: a valid set; the old mask is not needed.
+        unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &all, std::ptr::null_mut()) };
     }
-    let hs = host_sigset(host_mask);
+    let held = if how == libc::SIG_SETMASK {
+        HELD.with(|h| h.load(Ordering::SeqCst))
+    } else {
+        0
+    };
+    let hs = host_sigset(without_owned(guest | held));
     // SAFETY: hs is a valid set; the old mask is not needed.
     unsafe { libc::pthread_sigmask(how, &hs, std::ptr::null_mut()) };
 }
@@ -441,38 +543,55 @@ fn host_sigset(mask: u64) -> libc::sigset_t {
 }
 
 /// Marks `sig` pending as sent by this process (`kill` to self; `tkill`
-/// when `thread`).
-pub(crate) fn raise_self(sig: i32, thread: bool) {
-    // SAFETY: getpid/getuid cannot fail.
-    let (pid, uid) = unsafe { (libc::getpid() as u32, libc::getuid()) };
+/// when `thread`), with `info` (the first [`INFO_WORDS`] words of its
+/// `siginfo`) or, without, `si_code` `SI_USER` or `SI_TKILL` and this
+/// process as the sender. Signals that do not queue (standard ones, and
+/// the runtime's own) take this way; real-time signals go through the
+/// host kernel, which queues them.
+pub(crate) fn raise_self(sig: i32, thread: bool, info: Option<[u64; INFO_WORDS]>) {
     let code = if thread { SI_TKILL } else { SI_USER };
-    let slot = &INFO[(sig - 1) as usize];
-    slot[0].store(sig as u32 as u64, Ordering::Relaxed);
-    slot[1].store(code as u32 as u64, Ordering::Relaxed);
-    slot[2].store(pid as u64 | (uid as u64) << 32, Ordering::Relaxed);
-    for w in &slot[3..] {
-        w.store(0, Ordering::Relaxed);
-    }
+    let words = info.unwrap_or_else(|| self_sent_info(sig, code));
     if thread {
+        THREAD_INFO.with(|i| record_info(&i[(sig - 1) as usize], &words));
         THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
     } else {
+        record_info(&INFO[(sig - 1) as usize], &words);
         PENDING.fetch_or(bit(sig), Ordering::SeqCst);
     }
     request_exit();
 }
 
-/// Forgets the recorded pending signals (a `fork`ed child has none).
-pub(crate) fn clear_pending() {
+/// Forgets the recorded pending signals (a `fork`ed child has none), and
+/// the held ones: the host mask becomes `guest_mask`.
+pub(crate) fn clear_pending(guest_mask: u64) {
     PENDING.store(0, Ordering::SeqCst);
     THREAD_PENDING.with(|t| t.store(0, Ordering::SeqCst));
+    release_held(!0, guest_mask);
 }
 
-/// Takes the lowest pending signal not in `blocked`: one directed at this
-/// thread first, else one directed at the process.
-pub(crate) fn take_pending(blocked: u64) -> Option<i32> {
-    THREAD_PENDING
-        .with(|t| take_lowest(t, blocked))
-        .or_else(|| take_lowest(&PENDING, blocked))
+/// Ends this thread's hold (see `HELD`) on the signals of `set`: the host
+/// mask becomes `guest_mask` with the signals still held, and the host
+/// kernel may deliver their next occurrences. With every signal, before
+/// `execve`, so that the new program does not start with them blocked.
+pub(crate) fn release_held(set: u64, guest_mask: u64) {
+    if HELD.with(|h| h.fetch_and(!set, Ordering::SeqCst)) & set != 0 {
+        set_host_mask(libc::SIG_SETMASK, guest_mask);
+    }
+}
+
+/// Takes the lowest pending signal not in `blocked` with its `siginfo`
+/// (128 guest bytes): one directed at this thread first, else one
+/// directed at the process. Whoever takes a signal this thread holds must
+/// then release it ([`release_held`]).
+fn take_pending(blocked: u64) -> Option<(i32, [u8; SIGINFO_SIZE])> {
+    if let Some(sig) = THREAD_PENDING.with(|t| take_lowest(t, blocked)) {
+        return Some((
+            sig,
+            THREAD_INFO.with(|i| info_bytes(sig, &i[(sig - 1) as usize])),
+        ));
+    }
+    let sig = take_lowest(&PENDING, blocked)?;
+    Some((sig, info_bytes(sig, &INFO[(sig - 1) as usize])))
 }
 
 /// Takes the lowest signal of `set` not in `blocked`.
@@ -493,10 +612,10 @@ fn take_lowest(set: &AtomicU64, blocked: u64) -> Option<i32> {
     }
 }
 
-/// The recorded `siginfo` of `sig` as 128 guest bytes.
-pub(crate) fn pending_info(sig: i32) -> [u8; SIGINFO_SIZE] {
+/// A recorded `siginfo` of `sig` as 128 guest bytes.
+fn info_bytes(sig: i32, slot: &[AtomicU64; INFO_WORDS]) -> [u8; SIGINFO_SIZE] {
     let mut b = [0u8; SIGINFO_SIZE];
-    for (i, w) in INFO[(sig - 1) as usize].iter().enumerate() {
+    for (i, w) in slot.iter().enumerate() {
         b[i * 8..i * 8 + 8].copy_from_slice(&w.load(Ordering::Relaxed).to_le_bytes());
     }
     b[0..4].copy_from_slice(&sig.to_le_bytes());
@@ -747,6 +866,15 @@ impl SignalState {
             .copied()
     }
 
+    /// Takes the lowest recorded signal not in `blocked`, with its
+    /// `siginfo` (128 guest bytes), and ends a hold on it (see `HELD`):
+    /// the host may deliver its next occurrence.
+    pub(crate) fn take_pending(&mut self, blocked: u64) -> Option<(i32, [u8; SIGINFO_SIZE])> {
+        let taken = take_pending(blocked)?;
+        release_held(bit(taken.0), self.sigmask);
+        Some(taken)
+    }
+
     /// Sets the guest's blocked mask (`SIGKILL`/`SIGSTOP` cannot be
     /// blocked) and mirrors it to the host.
     pub(crate) fn set_sigmask(&mut self, mask: u64) {
@@ -782,9 +910,8 @@ impl SignalState {
         cpu: &mut CpuState,
     ) -> Option<i32> {
         let mut r = None;
-        if let Some(sig) = take_pending(self.sigmask) {
+        if let Some((sig, info)) = self.take_pending(self.sigmask) {
             cpu.take_exit_request();
-            let info = pending_info(sig);
             r = self.deliver(space, opts, cpu, sig, &info);
         }
         if let Some(m) = self.saved_mask.take() {
@@ -934,7 +1061,7 @@ impl SignalState {
         // arriving between the check and the wait is not lost.
         set_host_mask(libc::SIG_BLOCK, !0);
         while pending_bits() & !temp == 0 {
-            let mut hm = temp;
+            let mut hm = temp | HELD.with(|h| h.load(Ordering::SeqCst));
             for s in HOST_OWNED_SIGNALS {
                 hm &= !bit(s);
             }
@@ -982,9 +1109,9 @@ mod tests {
         // Signals 40 and 41 only (other tests may raise SIGUSR1 meanwhile).
         let others = !(bit(40) | bit(41));
         PENDING.fetch_or(bit(41) | bit(40), Ordering::SeqCst);
-        assert_eq!(take_pending(others | bit(40)), Some(41));
+        assert_eq!(take_pending(others | bit(40)).map(|t| t.0), Some(41));
         assert_eq!(take_pending(others | bit(40)), None);
-        assert_eq!(take_pending(others), Some(40));
+        assert_eq!(take_pending(others).map(|t| t.0), Some(40));
         assert_eq!(PENDING.load(Ordering::SeqCst) & !others, 0);
     }
 }

@@ -116,7 +116,7 @@ impl Process {
             // guest parent's wait sees them.
             self.opts.guest_child = true;
             // A child starts with no pending signals, and with one thread.
-            signal::clear_pending();
+            signal::clear_pending(self.signals.sigmask);
             self.only_thread();
             if newsp != 0 {
                 cpu.x[2] = newsp;
@@ -272,6 +272,9 @@ impl Process {
         if self.opts.strace {
             eprintln!(" = 0");
         }
+        // The new program starts with the guest's mask, not with the
+        // signals this thread holds blocked as well.
+        crate::signal::release_held(!0, self.signals.sigmask);
         // SAFETY: every pointer is a live NUL-terminated C string and both
         // arrays end with NULL.
         unsafe { libc::execve(cme.as_ptr(), pa.as_ptr(), pe.as_ptr()) };

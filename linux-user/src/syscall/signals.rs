@@ -1,6 +1,12 @@
 //! The signal syscalls: `rt_sigaction`, `rt_sigprocmask`, `sigaltstack`,
 //! `rt_sigsuspend`, `rt_sigpending`, `rt_sigtimedwait`, `kill`, `tkill`,
-//! `tgkill` and `rt_sigreturn`.
+//! `tgkill`, `rt_sigqueueinfo`, `rt_tgsigqueueinfo` and `rt_sigreturn`.
+//!
+//! Real-time signals (32 to 64) queue: each `kill` or `sigqueue` of one
+//! is delivered once, with its own `siginfo`, lowest signal first and in
+//! the order sent. The host kernel keeps the queue: signals the guest
+//! sends itself travel as host signals, and [`crate::signal`] holds each
+//! recorded one blocked on the host until the guest takes it.
 //!
 //! These decode arguments and guest memory (riscv64 `struct sigaction`
 //! without `sa_restorer`, [`TargetSigaction`]; `stack_t`; an 8-byte
@@ -33,9 +39,11 @@ impl Process {
                 nr::RT_SIGSUSPEND => self.rt_sigsuspend(a),
                 nr::RT_SIGPENDING => self.rt_sigpending(a),
                 nr::RT_SIGTIMEDWAIT => self.rt_sigtimedwait(a),
+                nr::RT_SIGQUEUEINFO => self.rt_sigqueueinfo(a),
+                nr::RT_TGSIGQUEUEINFO => self.rt_tgsigqueueinfo(a),
                 nr::KILL => {
                     if a[0] as i32 == libc::getpid() {
-                        self.signal_self(a[1] as i32, false)
+                        self.signal_self(a[1] as i32, false, None)
                     } else {
                         host_syscall(libc::SYS_kill, [a[0], a[1], 0, 0, 0, 0])
                     }
@@ -47,7 +55,7 @@ impl Process {
                         (a[1], a[2])
                     };
                     if tid as i32 == libc::gettid() {
-                        self.signal_self(sig as i32, true)
+                        self.signal_self(sig as i32, true, None)
                     } else if signal::HOST_OWNED_SIGNALS.contains(&(sig as i32))
                         && signal::is_guest_thread(tid as i32)
                     {
@@ -160,12 +168,19 @@ impl Process {
         signal::raise_in_thread(tid, sig).map(|()| 0)
     }
 
-    /// A signal the guest sends to itself (`thread`: by `tkill`/`tgkill`).
-    /// With a handler it becomes pending (delivered at the next delivery
-    /// point, once unblocked); ignored signals and those whose default is
-    /// to ignore do nothing; otherwise the host process takes the signal
-    /// with its default action, so the parent sees the right wait status.
-    fn signal_self(&mut self, sig: i32, thread: bool) -> SysResult {
+    /// A signal the guest sends to itself (`thread`: by `tkill`/`tgkill`
+    /// or `rt_tgsigqueueinfo`), with the `siginfo` of `rt_sigqueueinfo`
+    /// (`info`) or the one `kill` gives. With a handler it becomes pending
+    /// (delivered at the next delivery point, once unblocked); ignored
+    /// signals and those whose default is to ignore do nothing; otherwise
+    /// the host process takes the signal with its default action, so the
+    /// parent sees the right wait status.
+    fn signal_self(
+        &mut self,
+        sig: i32,
+        thread: bool,
+        info: Option<&[u8; signal::SIGINFO_SIZE]>,
+    ) -> SysResult {
         if sig == 0 {
             return Ok(0);
         }
@@ -174,20 +189,18 @@ impl Process {
             return Ok(0);
         }
         let blocked_here = self.signals.sigmask & (1 << (sig - 1)) != 0;
-        if !thread && blocked_here && !signal::HOST_OWNED_SIGNALS.contains(&sig) {
+        let host_owned = signal::HOST_OWNED_SIGNALS.contains(&sig);
+        if !host_owned && ((!thread && blocked_here) || (act.handler != abi::SIG_DFL && sig >= 32))
+        {
             // Blocked in this thread: another thread that does not block it
             // should take it (guest masks are mirrored to the host's, so the
-            // host kernel picks it, and wakes it from a blocking call).
-            // SAFETY: kill to our own pid cannot fault.
-            return unsafe {
-                host_syscall(
-                    libc::SYS_kill,
-                    [libc::getpid() as u64, sig as u64, 0, 0, 0, 0],
-                )
-            };
+            // host kernel picks it, and wakes it from a blocking call). A
+            // real-time signal with a handler: the host kernel queues it
+            // (see the module doc).
+            return send_self_on_host(sig, thread, info);
         }
         if act.handler != abi::SIG_DFL || blocked_here {
-            signal::raise_self(sig, thread);
+            signal::raise_self(sig, thread, info.map(signal::info_words));
             return Ok(0);
         }
         if matches!(
@@ -198,6 +211,66 @@ impl Process {
         }
         crate::terminate_by_signal(sig);
         Ok(0)
+    }
+
+    /// `rt_sigqueueinfo(tgid, sig, uinfo)`: `sig` with the guest's
+    /// `siginfo` (`si_value` and all; riscv64 and x86-64 lay it out
+    /// alike) to a process. Linux's rule: only to itself may a process
+    /// send a `si_code` of `kill` or `tkill` (`EPERM`).
+    fn rt_sigqueueinfo(&mut self, a: [u64; 6]) -> SysResult {
+        let (pid, sig) = (a[0] as i32, a[1] as i32);
+        let info = self.queued_info(sig, a[2])?;
+        // SAFETY: getpid cannot fail.
+        if pid == unsafe { libc::getpid() } {
+            return self.signal_self(sig, false, Some(&info));
+        }
+        if !user_queued(&info) {
+            return Err(libc::EPERM);
+        }
+        // SAFETY: info is a live 128-byte siginfo.
+        unsafe {
+            host_syscall(
+                libc::SYS_rt_sigqueueinfo,
+                [a[0], a[1], info.as_ptr() as u64, 0, 0, 0],
+            )
+        }
+    }
+
+    /// `rt_tgsigqueueinfo(tgid, tid, sig, uinfo)`: as `rt_sigqueueinfo`,
+    /// to one thread (`pthread_sigqueue`).
+    fn rt_tgsigqueueinfo(&mut self, a: [u64; 6]) -> SysResult {
+        let (tgid, tid, sig) = (a[0] as i32, a[1] as i32, a[2] as i32);
+        let info = self.queued_info(sig, a[3])?;
+        // SAFETY: getpid/gettid cannot fail.
+        let (pid, me) = unsafe { (libc::getpid(), libc::gettid()) };
+        if tgid == pid && tid == me {
+            return self.signal_self(sig, true, Some(&info));
+        }
+        if !user_queued(&info) {
+            return Err(libc::EPERM);
+        }
+        if tgid == pid && signal::HOST_OWNED_SIGNALS.contains(&sig) && signal::is_guest_thread(tid)
+        {
+            return self.signal_other_thread(tid, sig);
+        }
+        // SAFETY: info is a live 128-byte siginfo.
+        unsafe {
+            host_syscall(
+                libc::SYS_rt_tgsigqueueinfo,
+                [a[0], a[1], a[2], info.as_ptr() as u64, 0, 0],
+            )
+        }
+    }
+
+    /// The `siginfo` a `sigqueue` call passes at guest address `addr`, for
+    /// signal `sig` (0 to 64: `EINVAL` otherwise, `EFAULT` if unreadable).
+    fn queued_info(&self, sig: i32, addr: u64) -> Result<[u8; signal::SIGINFO_SIZE], i32> {
+        if !(0..=64).contains(&sig) {
+            return Err(libc::EINVAL);
+        }
+        let mut info = [0u8; signal::SIGINFO_SIZE];
+        self.space.read(addr, &mut info).map_err(|_| libc::EFAULT)?;
+        Ok(info)
     }
 
     /// `rt_sigreturn`: restores the registers and mask saved in the frame at
@@ -239,9 +312,8 @@ impl Process {
             return Err(libc::EINVAL);
         }
         let set = self.space.read_u64(a[0]).map_err(|_| libc::EFAULT)? & !signal::UNBLOCKABLE;
-        let sig = match signal::take_pending(!set) {
-            Some(sig) => {
-                let info = signal::pending_info(sig);
+        let sig = match self.signals.take_pending(!set) {
+            Some((sig, info)) => {
                 if a[1] != 0 {
                     self.space.write(a[1], &info).map_err(|_| libc::EFAULT)?;
                 }
@@ -264,5 +336,41 @@ impl Process {
             }
         };
         Ok(sig as u64)
+    }
+}
+
+/// Whether a `siginfo` may come from `sigqueue` to another process: its
+/// `si_code` is negative and not `SI_TKILL` (Linux,
+/// `do_rt_sigqueueinfo`).
+fn user_queued(info: &[u8; signal::SIGINFO_SIZE]) -> bool {
+    let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
+    code < 0 && code != -6
+}
+
+/// Sends `sig` to this process (this thread, if `thread`) through the host
+/// kernel, with `info` when given (`rt_sigqueueinfo`/`rt_tgsigqueueinfo`,
+/// allowed any `si_code` to oneself), else as `kill`/`tgkill` do.
+fn send_self_on_host(
+    sig: i32,
+    thread: bool,
+    info: Option<&[u8; signal::SIGINFO_SIZE]>,
+) -> SysResult {
+    // SAFETY: getpid/gettid cannot fail; the pointer, when passed, is a
+    // live 128-byte siginfo.
+    unsafe {
+        let (pid, tid) = (libc::getpid() as u64, libc::gettid() as u64);
+        let sig = sig as u64;
+        match (info, thread) {
+            (Some(i), false) => host_syscall(
+                libc::SYS_rt_sigqueueinfo,
+                [pid, sig, i.as_ptr() as u64, 0, 0, 0],
+            ),
+            (Some(i), true) => host_syscall(
+                libc::SYS_rt_tgsigqueueinfo,
+                [pid, tid, sig, i.as_ptr() as u64, 0, 0],
+            ),
+            (None, false) => host_syscall(libc::SYS_kill, [pid, sig, 0, 0, 0, 0]),
+            (None, true) => host_syscall(libc::SYS_tgkill, [pid, tid, sig, 0, 0, 0]),
+        }
     }
 }
