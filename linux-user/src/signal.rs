@@ -101,11 +101,22 @@ thread_local! {
     /// overwriting the one recorded here. (QEMU's linux-user blocks every
     /// signal until the guest takes one, `host_signal_handler`.)
     static HELD: AtomicU64 = const { AtomicU64::new(0) };
+    /// Process-directed signals the host delivered on this host thread
+    /// (any `si_code` but `SI_TKILL`): only this thread takes them (it
+    /// holds them, see `HELD`), but after its own (`THREAD_PENDING`) and,
+    /// like `PENDING`, lowest first among the process's (Linux dequeues a
+    /// thread's private queue before the shared one).
+    static THREAD_SHARED: AtomicU64 = const { AtomicU64::new(0) };
+    /// The `siginfo` of each signal in `THREAD_SHARED`.
+    static THREAD_SHARED_INFO: [[AtomicU64; INFO_WORDS]; 64] =
+        const { [const { [const { AtomicU64::new(0) }; INFO_WORDS] }; 64] };
 }
 
-/// Both pending sets, this thread's first.
+/// Every pending set this thread may take from.
 fn pending_bits() -> u64 {
-    THREAD_PENDING.with(|t| t.load(Ordering::SeqCst)) | PENDING.load(Ordering::SeqCst)
+    THREAD_PENDING.with(|t| t.load(Ordering::SeqCst))
+        | THREAD_SHARED.with(|t| t.load(Ordering::SeqCst))
+        | PENDING.load(Ordering::SeqCst)
 }
 
 /// Words of `siginfo` kept per signal (48 bytes: signo, errno, code, and
@@ -296,12 +307,13 @@ pub(crate) fn raise_in_thread(tid: i32, sig: i32) -> Result<(), i32> {
 /// The host handler of a signal with a guest handler: records it and asks
 /// the running guest to stop at the next block boundary.
 ///
-/// On a guest thread the signal is recorded in the thread's own pending
-/// set (the host kernel chose this thread because its mask, the guest's,
-/// lets the signal in) and *held* (see `HELD`): the handler returns with
-/// it blocked, and the guest taking it ([`SignalState::take_pending`])
-/// unblocks it again. On another host thread (none runs unblocked today)
-/// it goes to the process's set.
+/// On a guest thread the signal is recorded in one of the thread's own
+/// pending sets (the host kernel chose this thread because its mask, the
+/// guest's, lets the signal in): `THREAD_PENDING` for one sent to the
+/// thread (`SI_TKILL`), else `THREAD_SHARED`; and *held* (see `HELD`):
+/// the handler returns with it blocked, and the guest taking it unblocks
+/// it again ([`release_held`]). On another host thread (none runs
+/// unblocked today) it goes to the process's set.
 extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mut libc::c_void) {
     if !(1..=64).contains(&sig) {
         return;
@@ -318,8 +330,14 @@ extern "C" fn host_handler(sig: libc::c_int, info: *mut libc::siginfo_t, uc: *mu
     }
     let on_guest_thread = RUNNING_CPU.with(|c| !c.get().is_null());
     if on_guest_thread {
-        THREAD_INFO.with(|i| record_info(&i[(sig - 1) as usize], &words));
-        THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+        // si_code is the third int of the siginfo.
+        if words[1] as u32 as i32 == SI_TKILL {
+            THREAD_INFO.with(|i| record_info(&i[(sig - 1) as usize], &words));
+            THREAD_PENDING.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+        } else {
+            THREAD_SHARED_INFO.with(|i| record_info(&i[(sig - 1) as usize], &words));
+            THREAD_SHARED.with(|t| t.fetch_or(bit(sig), Ordering::SeqCst));
+        }
         if !uc.is_null() && !HOST_OWNED_SIGNALS.contains(&sig) {
             let held = HELD.with(|h| h.fetch_or(bit(sig), Ordering::SeqCst)) | bit(sig);
             // Every held signal, not only this one: the context may be an
@@ -561,12 +579,18 @@ pub(crate) fn raise_self(sig: i32, thread: bool, info: Option<[u64; INFO_WORDS]>
     request_exit();
 }
 
-/// Forgets the recorded pending signals (a `fork`ed child has none), and
-/// the held ones: the host mask becomes `guest_mask`.
+/// Forgets the recorded pending signals (a `fork`ed child has none), the
+/// held ones (the host mask becomes `guest_mask`) and the parent's guest
+/// threads. For the child of a `fork` made under
+/// [`SignalState::lock_for_fork`].
 pub(crate) fn clear_pending(guest_mask: u64) {
     PENDING.store(0, Ordering::SeqCst);
     THREAD_PENDING.with(|t| t.store(0, Ordering::SeqCst));
+    THREAD_SHARED.with(|t| t.store(0, Ordering::SeqCst));
     release_held(!0, guest_mask);
+    // The parent's other threads are not the child's; this one registers
+    // again when it runs (`set_running_cpu`).
+    THREADS.lock().clear();
 }
 
 /// Ends this thread's hold (see `HELD`) on the signals of `set`: the host
@@ -590,8 +614,25 @@ fn take_pending(blocked: u64) -> Option<(i32, [u8; SIGINFO_SIZE])> {
             THREAD_INFO.with(|i| info_bytes(sig, &i[(sig - 1) as usize])),
         ));
     }
-    let sig = take_lowest(&PENDING, blocked)?;
-    Some((sig, info_bytes(sig, &INFO[(sig - 1) as usize])))
+    // The process's signals, lowest first, whichever set holds them.
+    loop {
+        let here = THREAD_SHARED.with(|t| t.load(Ordering::SeqCst)) & !blocked;
+        let ready = here | (PENDING.load(Ordering::SeqCst) & !blocked);
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        if here & bit(sig) != 0 {
+            // Only this thread takes from its own set.
+            THREAD_SHARED.with(|t| t.fetch_and(!bit(sig), Ordering::SeqCst));
+            let info = THREAD_SHARED_INFO.with(|i| info_bytes(sig, &i[(sig - 1) as usize]));
+            return Some((sig, info));
+        }
+        if take_lowest(&PENDING, !bit(sig)) == Some(sig) {
+            return Some((sig, info_bytes(sig, &INFO[(sig - 1) as usize])));
+        }
+        // Another thread took it meanwhile: look again.
+    }
 }
 
 /// Takes the lowest signal of `set` not in `blocked`.
@@ -851,10 +892,15 @@ impl SignalState {
         }
     }
 
-    /// Holds the shared signal state's locks (dispositions, then the
-    /// trampoline), for `fork`.
+    /// Holds the shared signal state's locks (dispositions, the
+    /// trampoline, then the registry of guest threads), for `fork`: a
+    /// child must not start with one held by a thread it does not have.
     pub(crate) fn lock_for_fork(&self) -> impl Sized + '_ {
-        (self.shared.sigactions.lock(), self.shared.trampoline.lock())
+        (
+            self.shared.sigactions.lock(),
+            self.shared.trampoline.lock(),
+            THREADS.lock(),
+        )
     }
 
     /// The guest's current disposition for `sig` (1..=64).
@@ -910,12 +956,20 @@ impl SignalState {
         cpu: &mut CpuState,
     ) -> Option<i32> {
         let mut r = None;
-        if let Some((sig, info)) = self.take_pending(self.sigmask) {
+        let taken = take_pending(self.sigmask);
+        if let Some((sig, info)) = taken {
             cpu.take_exit_request();
             r = self.deliver(space, opts, cpu, sig, &info);
         }
         if let Some(m) = self.saved_mask.take() {
             self.set_sigmask(m);
+        }
+        // The hold ends under the mask the guest now runs with (its
+        // handler's, or the one `rt_sigsuspend` saved), not the one the
+        // signal was taken under, which could let its next occurrence in
+        // too early.
+        if let Some((sig, _)) = taken {
+            release_held(bit(sig), self.sigmask);
         }
         self.interrupted = None;
         r

@@ -4,8 +4,11 @@
  * the translator) and exits with a status the parent checks. One worker
  * keeps rewriting code and flushing the instruction cache. A child that
  * inherited a lock held by a worker at the moment of the fork (the
- * emulator's, or the host allocator's) would hang.
- * Prints one summary line. */
+ * emulator's, or the host allocator's) would hang. Then threads that
+ * start and end at once while the main thread forks (each registers in
+ * and leaves the emulator's list of guest threads, whose lock a child
+ * once inherited held).
+ * Prints two summary lines. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #define FORKS 40
+#define SHORT_FORKS 200
 
 static volatile int stop;
 
@@ -55,6 +59,11 @@ static void *churn(void *arg)
 	return (void *)s;
 }
 
+static void *short_lived(void *arg)
+{
+	return arg;
+}
+
 static int child_work(int k)
 {
 	long x = k;
@@ -84,5 +93,21 @@ int main(void)
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	printf("fork from threads: %d of %d children ok\n", ok, FORKS);
+
+	ok = 0;
+	for (int k = 0; k < SHORT_FORKS; k++) {
+		pthread_t s;
+		pthread_create(&s, NULL, short_lived, NULL);
+		pid_t pid = fork();
+		if (pid == 0)
+			_exit(7);
+		int status;
+		if (waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 7)
+			ok++;
+		pthread_join(s, NULL);
+	}
+	printf("fork while threads start and end: %d of %d children ok\n", ok,
+	       SHORT_FORKS);
 	return 0;
 }

@@ -5,7 +5,9 @@
  * standard signal twice (one), sigwaitinfo taking queued values one at a
  * time, pthread_sigqueue to a thread waiting in sigwaitinfo, a child
  * queueing values to its parent, a handler run before sigqueue returns,
- * and the errors (EINVAL, EPERM). Linux kernel/signal.c semantics. */
+ * one signal per sigsuspend, a thread's own signals before the process's,
+ * and the errors (EINVAL, EPERM, EFAULT). Linux kernel/signal.c
+ * semantics. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
@@ -148,6 +150,31 @@ int main(void)
 	dump("sigqueue unblocked", me);
 	queue(me, SIGUSR1, 78);
 	dump("sigqueue of SIGUSR1", me);
+
+	/* rt_sigsuspend delivers one signal; the next occurrence of it stays
+	 * queued behind a lower signal sent meanwhile. */
+	sigset_t all, old, m;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	queue(me, SIGRTMIN, 10);
+	queue(me, SIGRTMIN, 12);
+	kill(me, SIGUSR1);
+	sigfillset(&m);
+	sigdelset(&m, SIGRTMIN);
+	sigsuspend(&m);
+	sigemptyset(&m);
+	sigsuspend(&m);
+	sigsuspend(&m);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	dump("sigsuspend, one at a time", me);
+
+	/* A signal sent to the thread goes before one sent to the process,
+	 * whatever their numbers. */
+	sigprocmask(SIG_BLOCK, &all, &old);
+	kill(me, SIGUSR1);
+	raise(SIGRTMIN);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	dump("the thread's own signal first", me);
 
 	/* sigwaitinfo takes the queued values one at a time. */
 	block(SIGRTMIN + 2, SIG_BLOCK);
