@@ -18,7 +18,10 @@
 //!   host syscall returns `EINTR`. The host kernel picks the thread (guest
 //!   threads are host threads with the guest's masks: a `tgkill` lands on
 //!   its target, a process signal on a thread that does not block it), and
-//!   the signal is recorded in that thread's pending set. Until the guest
+//!   the signal is recorded in that thread's pending sets (one for
+//!   signals sent to the thread, taken first, as Linux takes a thread's
+//!   private queue before the process's, and one for the process's signals
+//!   that landed on it). Until the guest
 //!   takes it, the signal stays blocked on that host thread (`HELD`), so
 //!   that its next occurrences wait in the host kernel, which queues
 //!   real-time signals (one entry per `sigqueue` or `kill`, each with its
@@ -80,9 +83,9 @@ pub(crate) const HOST_OWNED_SIGNALS: [i32; 5] = [
 static PENDING: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
-    /// Pending signals of this thread: those the host delivered on this
-    /// host thread, and those it sent itself with `tkill`/`tgkill`. Only
-    /// this thread takes them.
+    /// Pending signals sent to this thread (`SI_TKILL`): by another
+    /// thread, which the host delivered here, or by itself with
+    /// `tkill`/`tgkill`. Only this thread takes them, before any other.
     /// An atomic, because the host handler runs on this same thread.
     static THREAD_PENDING: AtomicU64 = const { AtomicU64::new(0) };
 }
