@@ -234,8 +234,9 @@ fn check_expected_only(name: &str, exe: &std::path::Path) {
 
 /// Real-time signals queue (`sigqueue` while blocked, `kill` twice,
 /// `sigwaitinfo`, `pthread_sigqueue`, a child queueing to its parent),
-/// are delivered lowest signal first, and `rt_sigqueueinfo`'s errors; in
-/// both tiers. Not compared with qemu-riscv64, whose 7.2 delivers a
+/// are delivered lowest signal first, one per `sigsuspend`, a thread's
+/// own before the process's; and `rt_sigqueueinfo`'s errors; in both
+/// tiers. Not compared with qemu-riscv64, whose 7.2 delivers a
 /// higher real-time signal's queue before a lower one's; the expected
 /// output is what the host's Linux gives the same program built for the
 /// host, and the test checks that again where a host C compiler is
