@@ -254,6 +254,9 @@ static THREADS: Mutex<Vec<GuestThread>> = Mutex::new(Vec::new());
 /// none, and no longer running). The pointer must stay valid until it is
 /// replaced.
 pub fn set_running_cpu(cpu: *mut CpuState) {
+    if cpu.is_null() {
+        hand_back_process_signals();
+    }
     RUNNING_CPU.with(|c| c.set(cpu));
     // SAFETY: gettid cannot fail.
     let tid = unsafe { libc::gettid() };
@@ -266,6 +269,38 @@ pub fn set_running_cpu(cpu: *mut CpuState) {
             info: THREAD_INFO.with(|i| i as *const _ as usize),
             cpu: cpu as usize,
         });
+    }
+}
+
+/// A guest thread stops running: it takes no more signals (all but the
+/// runtime's own are blocked on its host thread), and the process's
+/// signals recorded on it and not taken (`THREAD_SHARED`) go back to the
+/// host kernel with their `siginfo` (`rt_sigqueueinfo` to the process,
+/// which allows any `si_code` to oneself), which gives them to a thread
+/// that does not block them, as Linux does with a shared signal whose
+/// thread exits. Its own signals (`THREAD_PENDING`) die with it, as a
+/// thread's private ones do.
+fn hand_back_process_signals() {
+    let mut all = !0u64;
+    for s in HOST_OWNED_SIGNALS {
+        all &= !bit(s);
+    }
+    let hs = host_sigset(all);
+    // SAFETY: a valid set; the old mask is not needed.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &hs, std::ptr::null_mut()) };
+    HELD.with(|h| h.store(0, Ordering::SeqCst));
+    let shared = THREAD_SHARED.with(|t| t.swap(0, Ordering::SeqCst));
+    for sig in (1..=64).filter(|&s| shared & bit(s) != 0) {
+        let info = THREAD_SHARED_INFO.with(|i| info_bytes(sig, &i[(sig - 1) as usize]));
+        // SAFETY: info is a live 128-byte siginfo; getpid cannot fail.
+        unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigqueueinfo,
+                libc::getpid(),
+                sig,
+                info.as_ptr(),
+            )
+        };
     }
 }
 
@@ -1135,6 +1170,57 @@ impl SignalState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A process signal recorded on a guest thread that stops running
+    /// before taking it goes back to the process, `siginfo` and all (it
+    /// was lost with the thread).
+    #[test]
+    fn a_stopping_thread_hands_back_the_process_signals_it_holds() {
+        const SIG: i32 = 50;
+        // Only this test uses signal 50, and the host handler records it
+        // in `PENDING` on the harness's threads, which run no guest.
+        mirror_disposition(SIG, 0x1000);
+        let took = std::thread::spawn(|| {
+            let mut cpu = CpuState::default();
+            set_running_cpu(&mut cpu);
+            let mut info = [0u8; SIGINFO_SIZE];
+            info[0..4].copy_from_slice(&SIG.to_le_bytes());
+            info[8..12].copy_from_slice(&(-1i32).to_le_bytes()); // SI_QUEUE
+            info[24..28].copy_from_slice(&4242i32.to_le_bytes()); // si_value
+                                                                  // SAFETY: to this very thread, with a live siginfo; the host
+                                                                  // handler runs before the call returns.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_tgsigqueueinfo,
+                    libc::getpid(),
+                    libc::gettid(),
+                    SIG,
+                    info.as_ptr(),
+                )
+            };
+            let recorded = THREAD_SHARED.with(|t| t.load(Ordering::SeqCst)) & bit(SIG) != 0;
+            set_running_cpu(std::ptr::null_mut());
+            recorded
+        })
+        .join()
+        .unwrap();
+        assert!(
+            took,
+            "the host handler did not record signal {SIG} on the thread"
+        );
+        // Another thread of the process takes it from the host kernel.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while PENDING.load(Ordering::SeqCst) & bit(SIG) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "signal {SIG} never came back"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let (sig, info) = take_pending(!bit(SIG)).expect("signal 50 pending");
+        assert_eq!(sig, SIG);
+        assert_eq!(&info[24..28], &4242i32.to_le_bytes(), "si_value");
+    }
 
     #[test]
     fn frame_layout_round_trips() {
