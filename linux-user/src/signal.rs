@@ -153,7 +153,7 @@ const SS_DISABLE: u32 = 2;
 /// `SI_USER`: sent by `kill`.
 const SI_USER: i32 = 0;
 /// `SI_TKILL`: sent by `tkill`/`tgkill`.
-const SI_TKILL: i32 = -6;
+pub(crate) const SI_TKILL: i32 = -6;
 
 /// Size of `struct siginfo`, in bytes.
 pub(crate) const SIGINFO_SIZE: usize = 128;

@@ -344,7 +344,7 @@ impl Process {
 /// `do_rt_sigqueueinfo`).
 fn user_queued(info: &[u8; signal::SIGINFO_SIZE]) -> bool {
     let code = i32::from_le_bytes([info[8], info[9], info[10], info[11]]);
-    code < 0 && code != -6
+    code < 0 && code != signal::SI_TKILL
 }
 
 /// Sends `sig` to this process (this thread, if `thread`) through the host

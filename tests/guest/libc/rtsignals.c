@@ -62,6 +62,21 @@ static void dump(const char *what, pid_t sender)
 	nrec = 0;
 }
 
+/* Takes n occurrences of sig with sigwaitinfo and prints each. */
+static void wait_print(const char *what, int sig, int n, pid_t sender)
+{
+	sigset_t w;
+	sigemptyset(&w);
+	sigaddset(&w, sig);
+	for (int i = 0; i < n; i++) {
+		siginfo_t si;
+		int got = sigwaitinfo(&w, &si);
+		printf("%s: SIGRTMIN+%d value %d %s sender %s\n", what, got - SIGRTMIN,
+		       si.si_value.sival_int, code_name(si.si_code),
+		       si.si_pid == sender ? "ok" : "wrong");
+	}
+}
+
 static void install(int sig)
 {
 	struct sigaction sa;
@@ -180,15 +195,10 @@ int main(void)
 	block(SIGRTMIN + 2, SIG_BLOCK);
 	queue(me, SIGRTMIN + 2, 7);
 	queue(me, SIGRTMIN + 2, 8);
+	wait_print("sigwaitinfo", SIGRTMIN + 2, 2, me);
 	sigset_t w;
 	sigemptyset(&w);
 	sigaddset(&w, SIGRTMIN + 2);
-	for (int i = 0; i < 2; i++) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&w, &si);
-		printf("sigwaitinfo: SIGRTMIN+%d value %d %s sender %s\n", sig - SIGRTMIN,
-		       si.si_value.sival_int, code_name(si.si_code), si.si_pid == me ? "ok" : "wrong");
-	}
 	struct timespec zero = {0, 0};
 	int tr = sigtimedwait(&w, NULL, &zero);
 	printf("third sigtimedwait: %d (%s)\n", tr, errno == EAGAIN ? "EAGAIN" : strerror(errno));
@@ -213,16 +223,7 @@ int main(void)
 	}
 	int st;
 	waitpid(child, &st, 0);
-	sigset_t c;
-	sigemptyset(&c);
-	sigaddset(&c, SIGRTMIN + 3);
-	for (int i = 0; i < 3; i++) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&c, &si);
-		printf("from child: SIGRTMIN+%d value %d %s sender %s\n", sig - SIGRTMIN,
-		       si.si_value.sival_int, code_name(si.si_code),
-		       si.si_pid == child ? "ok" : "wrong");
-	}
+	wait_print("from child", SIGRTMIN + 3, 3, child);
 
 	/* Errors: a signal number out of range; a kill-like si_code to another
 	 * process (the target is a child that blocks the signal and exits). */
