@@ -126,6 +126,7 @@ mod single;
 mod stats;
 pub mod system;
 mod tbcache;
+mod tbmap;
 
 use cranemu_frontend::translate::SPECULATIVE_PC;
 use fetch::{translate_at, Unspeculated, UserCode};

@@ -5,7 +5,7 @@
 //! # Structures
 //!
 //! - A [`Generation`] owns TBs and the executable memory of their code: a
-//!   lock-free map (`papaya`) from (pc, flags) to TB, which vCPUs read
+//!   map from (pc, flags, phys) to TB ([`crate::tbmap`]), which vCPUs read
 //!   without a lock, and the TBs invalidated since the generation began
 //!   (kept, not freed; see below).
 //! - The [`TbCache`] holds the current generation and, under one mutex (the
@@ -77,6 +77,7 @@ use cranemu_softmmu::sync::{Mutex, RwLock};
 
 use crate::codecache::{CodeArena, Counter, PlacedCode};
 use crate::stats::{Counters, VcpuStats};
+use crate::tbmap::{Keyed, TbMap};
 use cranemu_ir::baseline::Program;
 
 /// Bytes of retired TBs (code plus an estimate of their IR) in one
@@ -193,6 +194,12 @@ pub(crate) struct Tb {
     links: Mutex<Links>,
     /// This TB, weakly (for other TBs' link lists).
     me: Weak<Tb>,
+}
+
+impl Keyed for Tb {
+    fn key(&self) -> (u64, u64, u64) {
+        (self.pc, self.flags, self.phys)
+    }
 }
 
 /// A TB's chaining (see the module doc).
@@ -675,7 +682,7 @@ pub(crate) struct Generation {
     /// with it (with the epoch), since their entries point into it.
     pub(crate) id: u64,
     /// Valid TBs by (pc, flags, phys); readers take no lock.
-    tbs: papaya::HashMap<(u64, u64, u64), Arc<Tb>, foldhash::fast::FixedState>,
+    tbs: TbMap<Tb>,
     /// TBs invalidated in this generation, kept until it ends.
     retired: Mutex<Vec<Arc<Tb>>>,
     arena: Mutex<CodeArena>,
@@ -698,17 +705,7 @@ impl Generation {
     pub(crate) fn new(arena: CodeArena, trampoline: *const u8) -> Generation {
         Generation {
             id: NEXT_EPOCH.fetch_add(1, Ordering::Relaxed),
-            // The keys are guest addresses and flags, not attacker-chosen
-            // strings: a fast fixed hash (foldhash) instead of SipHash.
-            // Sized for a program's start-up (python's takes 18,000
-            // TBs, `import json, decimal, sqlite3` 25,000): growing it
-            // step by step showed in profiles (1.4% of python -S's vCPU
-            // thread at 8,192). Its table is zeroed memory, resident only
-            // as it fills.
-            tbs: papaya::HashMap::builder()
-                .hasher(foldhash::fast::FixedState::default())
-                .capacity(1 << 15)
-                .build(),
+            tbs: TbMap::new(),
             retired: Mutex::new(Vec::new()),
             arena: Mutex::new(arena),
             code_index: RwLock::new(BTreeMap::new()),
@@ -718,14 +715,14 @@ impl Generation {
 
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
     pub(crate) fn get(&self, pc: u64, flags: u64, phys: u64) -> Option<Arc<Tb>> {
-        self.tbs.pin().get(&(pc, flags, phys)).cloned()
+        self.tbs.get(pc, flags, phys)
     }
 
     /// [`Generation::get`] without taking a reference count (two locked
     /// instructions on the execution loop's path): the TB stays alive as
     /// long as this generation, which the caller holds (invariant 3).
     pub(crate) fn get_ptr(&self, pc: u64, flags: u64, phys: u64) -> Option<*const Tb> {
-        self.tbs.pin().get(&(pc, flags, phys)).map(Arc::as_ptr)
+        self.tbs.get_ptr(pc, flags, phys)
     }
 
     /// Copies compiled code into this generation's code memory and records
@@ -1046,14 +1043,12 @@ impl TbCache {
             index.retired_bytes += tb.first_tier_len().unwrap_or(0);
             return Err(Stale::Page);
         }
-        let key = (tb.pc, tb.flags, tb.phys);
-        let tbs = generation.tbs.pin();
-        if let Some(winner) = tbs.get(&key) {
+        let held = generation.tbs.insert(tb.clone());
+        if !Arc::ptr_eq(&held, &tb) {
             Counters::bump(&counters.races);
             index.retired_bytes += tb.first_tier_len().unwrap_or(0);
-            return Ok(winner.clone());
+            return Ok(held);
         }
-        tbs.insert(key, tb.clone());
         for &p in tb.pages().iter() {
             index.pages.entry(p).or_default().tbs.push(tb.clone());
         }
@@ -1223,11 +1218,7 @@ impl TbCache {
                     page.tbs.retain(|t| !Arc::ptr_eq(t, &tb));
                 }
             }
-            let tbs = generation.tbs.pin();
-            let key = (tb.pc, tb.flags, tb.phys);
-            if tbs.get(&key).is_some_and(|t| Arc::ptr_eq(t, &tb)) {
-                tbs.remove(&key);
-            }
+            generation.tbs.remove(&tb);
             Self::unlink(&tb, counters);
             index.retired_bytes += tb.footprint();
             generation.retired.lock().push(tb);
