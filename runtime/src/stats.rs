@@ -61,7 +61,9 @@ counters! {
     first_tier_code,
     /// Bytes of that code.
     first_tier_code_bytes,
-    /// Time spent translating guest code to IR (decode, IR passes), in ns.
+    /// Time spent translating guest code to IR (decode, IR passes), in ns;
+    /// measured only with [`crate::EngineConfig::count_insns`] or
+    /// [`crate::EngineConfig::profile`] (`-stats`, `cranemu bench`).
     translate_ns,
     /// Blocks compiled to host code by Cranelift (the hot ones), each
     /// once: a TB compiled again as a region counts in

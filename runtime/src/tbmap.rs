@@ -247,6 +247,16 @@ impl<T: Keyed> TbMap<T> {
         }
     }
 
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
+        let t = self.table();
+        for i in 0..=t.mask {
+            let v = t.entry(i).value.load(Ordering::Acquire);
+            if !v.is_null() {
+                f(unsafe { &*v })
+            }
+        }
+    }
+
     /// Replaces the table with one holding only its live entries, twice
     /// as large unless most used entries were tombstones.
     fn grow(&self, w: &mut Writer<T>) {
