@@ -7,7 +7,10 @@
 # against QEMU and native instead.
 #
 # Usage: benches/ab_issue12.sh BASE_BINARY NEW_BINARY
-# Environment: RUNS=5 (rounds). Needs /usr/bin/time and the guest caches
+# Environment: RUNS=5 (rounds); ONLY= space-separated row names to run,
+# of: python-S python-import cc1 sh1000 lua gzip sha256 (default all).
+# Needs python3 (benches/measure.py times each run), /usr/bin/time (its
+# peak RSS) and the guest caches
 # of scripts/fetch-guests.sh (busybox, CPython, gcc-14) and
 # scripts/fetch-bench-peers.sh (lua5.4); a workload whose program is not
 # there is skipped with a note. Markdown table on stdout.
@@ -36,10 +39,15 @@ write_sh_script "$WORK/sh1000.sh"
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-# row LABEL PROGRAM ARGS...: PROGRAM must exist; ARGS follow `run`.
+ONLY=${ONLY:-}
+
+# row NAME LABEL PROGRAM ARGS...: PROGRAM must exist; ARGS follow `run`.
 row() {
-    local label=$1 program=$2
-    shift 2
+    local name=$1 label=$2 program=$3
+    shift 3
+    if [[ -n $ONLY && " $ONLY " != *" $name "* ]]; then
+        return
+    fi
     if [[ ! -e $program ]]; then
         echo "ab_issue12.sh: $label: $program is missing, skipped" >&2
         return
@@ -47,9 +55,9 @@ row() {
     local wb='' wn='' mb='' mn='' w m i
     for ((i = 0; i < RUNS; i++)); do
         for b in "$BASE" "$NEW"; do
-            /usr/bin/time -o "$WORK/t" -f "%e %M" "$b" run "$@" >/dev/null 2>&1 || true
-            read -r w m <"$WORK/t"
-            w=$(awk -v s="$w" 'BEGIN { printf "%d", s * 1000 }')
+            # Milliseconds (GNU time's %e has centiseconds: a tenth of
+            # python -S's time).
+            read -r w m _ < <(python3 "$REPO/benches/measure.py" /dev/null "$b" run "$@" 2>/dev/null)
             m=$((m / 1024))
             if [[ $b == "$BASE" ]]; then wb+="$w "; mb+="$m "; else wn+="$w "; mn+="$m "; fi
         done
@@ -64,21 +72,21 @@ row() {
 {
 echo "| workload | base ms | new ms | new/base | base RSS MiB | new RSS MiB |"
 echo "|---|---|---|---|---|---|"
-row '`python3.13 -S -c pass`' "$P/usr/bin/python3.13" \
+row python-S '`python3.13 -S -c pass`' "$P/usr/bin/python3.13" \
     -L "$P" "$P/usr/bin/python3.13" -S -c pass
-row "\`python3.13 -c 'import json, decimal, sqlite3'\`" "$P/usr/bin/python3.13" \
+row python-import "\`python3.13 -c 'import json, decimal, sqlite3'\`" "$P/usr/bin/python3.13" \
     -L "$P" "$P/usr/bin/python3.13" -c 'import json, decimal, sqlite3'
 CC1=$T/usr/libexec/gcc/riscv64-linux-gnu/14/cc1
-row 'gcc-14 `cc1 -O2` of tests/guest/libc/printf.c' "$CC1" \
+row cc1 'gcc-14 `cc1 -O2` of tests/guest/libc/printf.c' "$CC1" \
     -L "$T" "$CC1" -quiet -imultiarch riscv64-linux-gnu -isysroot "$T" \
     -march=rv64imafdc_zicsr_zifencei -mabi=lp64d -O2 \
     "$REPO/tests/guest/libc/printf.c" -o "$WORK/printf.s"
-row 'busybox `sh` running the 1000-command script' "$S/usr/bin/busybox" \
+row sh1000 'busybox `sh` running the 1000-command script' "$S/usr/bin/busybox" \
     -L "$S" "$S/usr/bin/busybox" sh "$WORK/sh1000.sh"
-row 'lua5.4 benches/lua/bench.lua' "$L/usr/bin/lua5.4" \
+row lua 'lua5.4 benches/lua/bench.lua' "$L/usr/bin/lua5.4" \
     -L "$L" "$L/usr/bin/lua5.4" "$REPO/benches/lua/bench.lua"
-row 'busybox `gzip -9` of 16 MiB (make_input)' "$S/usr/bin/busybox" \
+row gzip 'busybox `gzip -9` of 16 MiB (make_input)' "$S/usr/bin/busybox" \
     "$S/usr/bin/busybox" gzip -9 -c "$WORK/in16"
-row 'busybox `sha256sum` of the same 16 MiB' "$S/usr/bin/busybox" \
+row sha256 'busybox `sha256sum` of the same 16 MiB' "$S/usr/bin/busybox" \
     "$S/usr/bin/busybox" sha256sum "$WORK/in16"
 }

@@ -122,9 +122,10 @@ pub(crate) fn translate_one(
 /// interpreters from kept IR): in user mode, register writes deferred
 /// past loads (with [`EngineConfig::defer_state_stores`], and not in a
 /// stretch from a pc in `code.unspeculated`), then the dead-store pass.
-/// First-tier code takes the dead-store pass only: it keeps its values
-/// in memory, where writing a register later costs a load more and
-/// saves nothing (the deferral made cc1's first-tier code 13% larger).
+/// The first tier takes neither: it keeps its values in memory, where
+/// writing a register later costs a load more and saves nothing (the
+/// deferral made cc1's first-tier code 13% larger), and the dead-store
+/// pass cost its translation more than it saved its code.
 pub(crate) fn compile_passes(ir: &mut Block, code: UserCode<'_>, config: &EngineConfig) {
     // Deferring first: the dead-store pass may drop a write made before a
     // stretch in favour of one made in it, which would leave the state at

@@ -679,11 +679,13 @@ impl Engine {
         // Lowering for the first tier is part of tier 1's cost. The IR is
         // translated again when the TB is hot (`compile::fresh_ir`), unless
         // every TB is compiled at once or the reference interpreter runs.
+        // The first tier lowers the IR as translated, with no pass: the
+        // dead-store pass cost it more to run (3.6% of cc1's time) than
+        // the stores it removed cost its code (BENCHMARKS.md, "Issue 12,
+        // fifteenth step").
         let keep_ir = self.config.jit_threshold == 0 || self.config.reference_interpreter;
         if keep_ir {
             fetch::compile_passes(&mut tb.ir, self.user_code(), &self.config);
-        } else {
-            cranemu_ir::passes::dead_state_stores(&mut tb.ir);
         }
         if cfg!(debug_assertions) {
             if let Err(e) = cranemu_ir::verify::verify(&tb.ir) {

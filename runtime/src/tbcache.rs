@@ -284,7 +284,8 @@ impl Tb {
     /// [`Tb::phys`]) and whose instructions came from guest pages `pages`
     /// (physical page numbers in system mode). The IR is kept if
     /// `keep_ir` (the caller cannot translate the code again, or needs the
-    /// reference interpreter) or if the first tier cannot lower it.
+    /// reference interpreter, and ran the passes it wants), or if the
+    /// first tier cannot lower it (after the dead-store pass, then).
     ///
     /// With `first_tier`, the TB's first-tier program is emitted as host
     /// code too ([`cranemu_backend::template`]) if that tier emits it;
@@ -309,6 +310,11 @@ impl Tb {
         let n = ir.direct_exits();
         let mut baseline = Program::lower_recycling(&ir, RECYCLED.take());
         let (pc, flags, guest_insns) = (ir.pc, ir.flags, ir.guest_insns);
+        if baseline.is_none() && !keep_ir {
+            // The reference interpreter and Cranelift take this IR as it
+            // is (`compile::fresh_ir` translates only TBs without IR).
+            cranemu_ir::passes::dead_state_stores(&mut ir);
+        }
         let keep_ir = keep_ir || baseline.is_none();
         let tb = Arc::new_cyclic(|me: &Weak<Tb>| {
             // (Sized first: collecting the filtered iterator grew a
