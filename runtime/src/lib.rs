@@ -1292,9 +1292,6 @@ impl Engine {
     /// Translation and cache statistics so far, summed over every thread
     /// that ran this engine's code.
     pub fn stats(&self) -> Stats {
-        if std::env::var_os("CRANEMU_HIST").is_some() {
-            self.cache.current().hist();
-        }
         let mut total = self.compiles.counters.snapshot();
         for v in self.cache.thread_stats() {
             total.accumulate(&v.stats);

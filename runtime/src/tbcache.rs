@@ -719,22 +719,6 @@ impl Generation {
         }
     }
 
-    pub(crate) fn hist(&self) {
-        let mut h = [0u64; 20];
-        let mut hi = [0u64; 20];
-        self.tbs.for_each(|tb| {
-            let e = tb.execs();
-            let b = if e == 0 {
-                0
-            } else {
-                (64 - (e as u64).leading_zeros()) as usize
-            };
-            h[b.min(19)] += 1;
-            hi[b.min(19)] += tb.guest_insns as u64;
-        });
-        eprintln!("HIST {:?}\nINSNS {:?}", h, hi);
-    }
-
     /// The TB for (`pc`, `flags`, `phys`), if any. Lock-free.
     pub(crate) fn get(&self, pc: u64, flags: u64, phys: u64) -> Option<Arc<Tb>> {
         self.tbs.get(pc, flags, phys)

@@ -145,6 +145,22 @@ impl<T: Keyed> TbMap<T> {
         unsafe { &*self.table.load(Ordering::Acquire) }
     }
 
+    /// The entries a key's probe visits, from its home on, up to the
+    /// first unused one (included), with the tag they hold as loaded
+    /// (`Acquire`). The sequence ends: a table is never more than half
+    /// used.
+    fn probe(
+        table: &Table<T>,
+        (pc, flags, phys): (u64, u64, u64),
+    ) -> impl Iterator<Item = (&Entry<T>, u64)> {
+        let mut done = false;
+        (table.home(pc, flags, phys)..).map_while(move |i| {
+            let e = table.entry(i);
+            let tag = e.tag.load(Ordering::Acquire);
+            (!std::mem::replace(&mut done, tag == 0)).then_some((e, tag))
+        })
+    }
+
     /// The value for the key, without touching its reference count: it
     /// lives at least as long as the map is borrowed. Lock-free.
     pub(crate) fn get_ptr(&self, pc: u64, flags: u64, phys: u64) -> Option<*const T> {
@@ -152,23 +168,14 @@ impl<T: Keyed> TbMap<T> {
         if tag == 0 {
             return None;
         }
-        let table = self.table();
-        let mut i = table.home(pc, flags, phys);
-        loop {
-            let e = table.entry(i);
-            let t = e.tag.load(Ordering::Acquire);
-            if t == 0 {
+        Self::probe(self.table(), (pc, flags, phys)).find_map(|(e, t)| {
+            if t != tag {
                 return None;
             }
-            if t == tag {
-                let v = e.value.load(Ordering::Acquire);
-                // SAFETY: a value the map holds (see `get`).
-                if !v.is_null() && unsafe { (*v).key() } == (pc, flags, phys) {
-                    return Some(v as *const T);
-                }
-            }
-            i += 1;
-        }
+            let v = e.value.load(Ordering::Acquire);
+            // SAFETY: a value the map holds (see `get`).
+            (!v.is_null() && unsafe { (*v).key() } == (pc, flags, phys)).then_some(v as *const T)
+        })
     }
 
     /// [`TbMap::get_ptr`] as a new reference. Lock-free.
@@ -201,25 +208,17 @@ impl<T: Keyed> TbMap<T> {
         if (w.used + 1) * 2 > self.table().mask + 1 {
             self.grow(&mut w);
         }
-        let table = self.table();
-        let mut i = table.home(pc, flags, phys);
         let raw = Arc::into_raw(value.clone()) as *mut T;
-        loop {
-            let e = table.entry(i);
-            let t = e.tag.load(Ordering::Relaxed);
-            if t == 0 {
-                e.value.store(raw, Ordering::Release);
-                e.tag.store(tag, Ordering::Release);
-                w.used += 1;
-                return value;
-            }
-            if t == tag && e.value.load(Ordering::Relaxed).is_null() {
-                // A tombstone of the same pc: reuse it.
-                e.value.store(raw, Ordering::Release);
-                return value;
-            }
-            i += 1;
+        // The first unused entry, or a tombstone of the same pc (reused).
+        let (e, t) = Self::probe(self.table(), (pc, flags, phys))
+            .find(|&(e, t)| t == 0 || (t == tag && e.value.load(Ordering::Relaxed).is_null()))
+            .expect("a probe ends at an unused entry");
+        e.value.store(raw, Ordering::Release);
+        if t == 0 {
+            e.tag.store(tag, Ordering::Release);
+            w.used += 1;
         }
+        value
     }
 
     /// Removes `value` (the same allocation) if the map holds it. The map
@@ -228,33 +227,17 @@ impl<T: Keyed> TbMap<T> {
         let (pc, flags, phys) = value.key();
         let tag = pc.wrapping_add(1);
         let mut w = self.writer.lock();
-        let table = self.table();
-        let mut i = table.home(pc, flags, phys);
-        loop {
-            let e = table.entry(i);
-            let t = e.tag.load(Ordering::Relaxed);
-            if t == 0 {
-                return false;
-            }
-            if t == tag && std::ptr::eq(e.value.load(Ordering::Relaxed), Arc::as_ptr(value)) {
-                let v = e.value.swap(std::ptr::null_mut(), Ordering::Release);
-                // SAFETY: the reference `insert` leaked for this entry,
-                // now owned by `removed`.
-                w.removed.push(unsafe { Arc::from_raw(v) });
-                return true;
-            }
-            i += 1;
-        }
-    }
-
-    pub(crate) fn for_each(&self, mut f: impl FnMut(&T)) {
-        let t = self.table();
-        for i in 0..=t.mask {
-            let v = t.entry(i).value.load(Ordering::Acquire);
-            if !v.is_null() {
-                f(unsafe { &*v })
-            }
-        }
+        let held = Self::probe(self.table(), (pc, flags, phys)).find(|&(e, t)| {
+            t == tag && std::ptr::eq(e.value.load(Ordering::Relaxed), Arc::as_ptr(value))
+        });
+        let Some((e, _)) = held else {
+            return false;
+        };
+        let v = e.value.swap(std::ptr::null_mut(), Ordering::Release);
+        // SAFETY: the reference `insert` leaked for this entry, now owned
+        // by `removed`.
+        w.removed.push(unsafe { Arc::from_raw(v) });
+        true
     }
 
     /// Replaces the table with one holding only its live entries, twice
