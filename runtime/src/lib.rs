@@ -966,15 +966,22 @@ impl Engine {
                     self.unspeculate(cpu, trap.pc, counters);
                     continue;
                 }
-                if trap.cause == Exception::StorePageFault && self.space.is_watched_write(trap.tval)
+                if trap.cause == Exception::StorePageFault
+                    && self.space.is_guest_writable(trap.tval)
                 {
-                    // A store to a page holding translated code: invalidate
-                    // that code and run the store again (it has not
-                    // happened: `cpu` is as before the instruction), on its
-                    // own and read unwatched (`fetch::translate_one`: a
-                    // store into its own page would fault for ever).
-                    Counters::bump(&counters.smc_faults);
-                    self.space.release_code(trap.tval, 1);
+                    // A store to a page holding translated code (or that
+                    // held it until another thread's store to it released
+                    // it after this one faulted): invalidate that code and
+                    // run the store again (it has not happened: `cpu` is
+                    // as before the instruction), on its own and read
+                    // unwatched (`fetch::translate_one`: a store into its
+                    // own page would fault for ever). The interpreter's
+                    // store takes the checked path if it faults, which
+                    // gives the guest its fault if the page faults for
+                    // another reason.
+                    if self.space.release_code(trap.tval, 1) {
+                        Counters::bump(&counters.smc_faults);
+                    }
                     let ir =
                         fetch::translate_one(&self.space, &self.config, cpu.pc, cpu.tb_flags());
                     let one = Tb::new(ir, cpu.pc, &[], 0, true, None);

@@ -11,9 +11,11 @@
 //! caught here:
 //!
 //! - a store by translated code faults on the host; the runtime sees the
-//!   fault address, [`GuestSpace::is_watched_write`] says it is ours, and
-//!   the runtime calls [`GuestSpace::release_code`] and re-executes the
-//!   store;
+//!   fault address, [`GuestSpace::is_guest_writable`] says the guest may
+//!   write there (so the fault may be the watch's), and the runtime calls
+//!   [`GuestSpace::release_code`] and re-executes the store through the
+//!   checked path, which also copes with a page that another thread's
+//!   store released in between;
 //! - the emulator's own writes ([`GuestSpace::write`],
 //!   [`GuestSpace::access`] for stores and atomics, [`GuestSpace::host_range`]
 //!   for system-call output buffers, [`GuestSpace::write_force`]) release
@@ -132,15 +134,19 @@ impl GuestSpace {
         }
     }
 
-    /// True if guest address `addr` is in a watched page that the guest
-    /// may write: a host write fault there was caused by the watch, not by
-    /// the guest's permissions.
-    pub fn is_watched_write(&self, addr: u64) -> bool {
-        let map = self.map.read();
-        map.code.contains(&page_of(addr))
-            && map
-                .lookup(addr)
-                .is_some_and(|m| m.prot.contains(Prot::WRITE))
+    /// True if guest address `addr` is mapped and the guest may write it:
+    /// a host write fault there may have been caused by a watch rather
+    /// than by the guest's permissions. The page need not be watched
+    /// still: two threads' stores to one watched page both fault, and the
+    /// first to be handled releases the page before the second asks. A
+    /// caller that runs such a store again through the checked path
+    /// ([`GuestSpace::access`]) gets the guest's fault if the page faults
+    /// for another reason (a file page past the end of its file).
+    pub fn is_guest_writable(&self, addr: u64) -> bool {
+        self.map
+            .read()
+            .lookup(addr)
+            .is_some_and(|m| m.prot.contains(Prot::WRITE))
     }
 
     /// Stops watching the pages of guest range `[addr, addr + len)`,

@@ -4,7 +4,12 @@
  * syscall, which flushes every hart's instruction cache), then publishes V.
  * The caller, having read version V, must get at least V from its next
  * call, and never anything but a version that was written (no stale or torn
- * instruction). Prints a summary line that does not depend on scheduling. */
+ * instruction). Then two threads each rewrite and call their own function,
+ * both in one page: their stores to the page race with each other's (a
+ * store that found the page write-protected for its translated code may
+ * find it released by the other thread's store meanwhile), and every call
+ * must return what its thread just wrote. Prints summary lines that do not
+ * depend on scheduling. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdint.h>
@@ -43,6 +48,26 @@ static void *writer(void *arg)
 	return NULL;
 }
 
+#define REWRITES 20000
+
+/* Thread `id` rewrites its function (a `li a0, k; ret` in its own 256
+ * bytes of the page, at one of 32 places in turn) and calls it; returns
+ * how many calls gave something else than k. */
+static void *rewriter(void *arg)
+{
+	long id = (long)arg, wrong = 0;
+	for (int i = 0; i < REWRITES; i++) {
+		uint32_t *p = code + id * 64 + (i % 32) * 2;
+		int k = (i * 7 + (int)id) % 2000;
+		p[0] = li_a0(k);
+		p[1] = 0x00008067; /* ret */
+		__builtin___clear_cache((char *)p, (char *)(p + 2));
+		if (((fn_t)p)() != k)
+			wrong++;
+	}
+	return (void *)wrong;
+}
+
 int main(void)
 {
 	code = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
@@ -74,5 +99,14 @@ int main(void)
 	long final = f();
 	printf("smc: final %ld, stale %ld, bad %ld, calls %s\n", final, stale, bad,
 	       calls > 0 ? "some" : "none");
+
+	pthread_t two[2];
+	void *wrong[2];
+	for (long id = 0; id < 2; id++)
+		pthread_create(&two[id], NULL, rewriter, (void *)id);
+	for (int id = 0; id < 2; id++)
+		pthread_join(two[id], &wrong[id]);
+	printf("smc, two writers in one page: wrong results %ld and %ld\n",
+	       (long)wrong[0], (long)wrong[1]);
 	return 0;
 }
