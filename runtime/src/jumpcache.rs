@@ -22,10 +22,89 @@ pub(crate) struct JumpCache {
     /// array probe rather than a lookup in the shared map. Translated code
     /// never sees these entries.
     pub(crate) cold: Box<[JumpCacheEntry; JUMP_CACHE_ENTRIES]>,
-    /// An entry was filled since the arrays were last emptied: a thread's
-    /// first lookup, under an epoch it has not seen, need not write them
-    /// whole (see [`empty_entries`]).
-    pub(crate) filled: bool,
+    /// Which entries were filled since the arrays were last emptied.
+    filled: Filled,
+}
+
+/// Most filled entries a [`JumpCache`] notes one by one; past that it
+/// empties its arrays whole.
+const NOTED: usize = 64;
+
+/// The entries of a [`JumpCache`] filled since it was last emptied: their
+/// indices (the same index in both arrays) while there are few, so that
+/// emptying it writes those alone. A guest that writes code as it runs
+/// (a JIT) changes the epoch for every function it writes, and emptying
+/// both 128 KiB arrays each time took as long as the rest of its work
+/// (BENCHMARKS.md, "Issue 12, fifteenth step").
+struct Filled {
+    /// Indices noted, the first `len` of them.
+    at: [u16; NOTED],
+    len: u8,
+    /// More than [`NOTED`] fills: any entry may be filled.
+    many: bool,
+}
+
+impl Default for Filled {
+    fn default() -> Filled {
+        Filled {
+            at: [0; NOTED],
+            len: 0,
+            many: false,
+        }
+    }
+}
+
+impl Filled {
+    /// Notes that the entries at `index` may be filled.
+    fn note(&mut self, index: usize) {
+        if self.many {
+            return;
+        }
+        if usize::from(self.len) == NOTED {
+            self.many = true;
+        } else {
+            self.at[usize::from(self.len)] = index as u16;
+            self.len += 1;
+        }
+    }
+}
+
+impl JumpCache {
+    /// Empties both arrays for a new epoch ([`crate::tbcache`], invariant
+    /// 4). With `same_generation` (an invalidation moved the epoch, the
+    /// generation is the one the entries were filled under), first adds
+    /// the runs that cold entries counted to their TBs, which are alive
+    /// (invalidated ones too, tbcache invariant 3): otherwise a guest that
+    /// invalidates code more often than a batch fills would never compile
+    /// its loops. Writes only the entries filled, while they are few (a
+    /// thread's first lookup writes nothing: see [`empty_entries`]).
+    pub(crate) fn empty(&mut self, same_generation: bool) {
+        let filled = std::mem::take(&mut self.filled);
+        let few = filled.at[..usize::from(filled.len)]
+            .iter()
+            .map(|&i| usize::from(i));
+        let noted: Box<dyn Iterator<Item = usize>> = if filled.many {
+            Box::new(0..JUMP_CACHE_ENTRIES)
+        } else {
+            Box::new(few)
+        };
+        for i in noted {
+            let e = &mut self.cold[i];
+            if same_generation && e.pc != u64::MAX && e.code != 0 {
+                // SAFETY: a TB of the generation the cache was filled
+                // under, still alive (see above).
+                unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
+            }
+            *e = EMPTY_ENTRY;
+            self.entries[i] = EMPTY_ENTRY;
+        }
+    }
+
+    /// Sets the code entry at `index`.
+    pub(crate) fn fill(&mut self, index: usize, entry: JumpCacheEntry) {
+        self.filled.note(index);
+        self.entries[index] = entry;
+    }
 }
 
 pub(crate) const EMPTY_ENTRY: JumpCacheEntry = JumpCacheEntry {
@@ -59,7 +138,7 @@ thread_local! {
         epoch: (0, 0),
         entries: empty_entries(),
         cold: empty_entries(),
-        filled: false,
+        filled: Filled::default(),
     });
 }
 
@@ -70,8 +149,9 @@ pub(crate) fn fill_cold(jc: *mut JumpCache, pc: u64, flags: u64, tb: *const Tb) 
     // SAFETY: this thread's jump cache, alive as long as the thread; no
     // other reference to it is live (see `jump_cache`).
     let jc = unsafe { &mut *jc };
-    jc.filled = true;
-    let e = &mut jc.cold[jump_cache_index(pc, flags)];
+    let index = jump_cache_index(pc, flags);
+    jc.filled.note(index);
+    let e = &mut jc.cold[index];
     if e.pc != u64::MAX && e.tb != tb as usize && e.code != 0 {
         // SAFETY: the entry's TB is of the generation the cache is
         // tagged with (entries are cleared when it changes), alive as
@@ -118,4 +198,52 @@ pub(crate) fn count_cold(jc: *mut JumpCache, index: usize, tb: &Tb, threshold: u
 /// helper makes its own).
 pub(crate) fn jump_cache() -> *mut JumpCache {
     JUMP_CACHE.with(|jc| jc.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> JumpCache {
+        JumpCache {
+            epoch: (0, 0),
+            entries: empty_entries(),
+            cold: empty_entries(),
+            filled: Filled::default(),
+        }
+    }
+
+    fn entry(pc: u64) -> JumpCacheEntry {
+        JumpCacheEntry {
+            pc,
+            flags: 0,
+            code: 0x1000,
+            tb: 0,
+        }
+    }
+
+    fn filled(jc: &JumpCache) -> usize {
+        jc.entries
+            .iter()
+            .filter(|e| e.pc != u64::MAX && e.pc != 0)
+            .count()
+    }
+
+    /// Emptying a jump cache empties every entry filled, whether it noted
+    /// them one by one (a few) or not (many).
+    #[test]
+    fn emptying_clears_every_filled_entry() {
+        for n in [0u64, 3, NOTED as u64, NOTED as u64 + 1, 1000] {
+            let mut jc = cache();
+            for k in 1..=n {
+                let pc = k * 0x1234;
+                jc.fill(jump_cache_index(pc, 0), entry(pc));
+            }
+            assert!(filled(&jc) > 0 || n == 0);
+            jc.empty(false);
+            assert_eq!(filled(&jc), 0, "{n} fills");
+            assert_eq!(jc.filled.len, 0);
+            assert!(!jc.filled.many);
+        }
+    }
 }

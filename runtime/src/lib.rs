@@ -130,7 +130,7 @@ mod tbmap;
 
 use cranemu_frontend::translate::SPECULATIVE_PC;
 use fetch::{translate_at, Unspeculated, UserCode};
-use jumpcache::{count_cold, fill_cold, jump_cache, JumpCache, EMPTY_ENTRY, EMPTY_JUMP_CACHE};
+use jumpcache::{count_cold, fill_cold, jump_cache, JumpCache, EMPTY_JUMP_CACHE};
 
 use std::io::Write;
 use std::sync::atomic::{AtomicPtr, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -1170,22 +1170,8 @@ impl Engine {
             // reference ends with this block.
             let jc = unsafe { &mut *jc };
             if jc.epoch != epoch {
-                if jc.epoch.1 == generation.id {
-                    // The same generation (an invalidation moved the
-                    // epoch): its TBs are alive, invalidated ones too
-                    // (tbcache invariant 3), and keep the runs counted
-                    // here, or a guest that invalidates code more often
-                    // than a batch fills would never compile its loops.
-                    for e in jc.cold.iter().filter(|e| e.pc != u64::MAX && e.code != 0) {
-                        // SAFETY: as above.
-                        unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
-                    }
-                }
+                jc.empty(jc.epoch.1 == generation.id);
                 jc.epoch = epoch;
-                if std::mem::take(&mut jc.filled) {
-                    jc.entries.fill(EMPTY_ENTRY);
-                    jc.cold.fill(EMPTY_ENTRY);
-                }
             }
             let e = jc.entries[i];
             if e.pc == pc && e.flags == flags {
@@ -1218,13 +1204,15 @@ impl Engine {
         };
         // SAFETY: as above.
         let jc = unsafe { &mut *jc };
-        jc.filled = true;
-        jc.entries[i] = JumpCacheEntry {
-            pc,
-            flags,
-            code: code as usize,
-            tb: tb as usize,
-        };
+        jc.fill(
+            i,
+            JumpCacheEntry {
+                pc,
+                flags,
+                code: code as usize,
+                tb: tb as usize,
+            },
+        );
         Lookup::Code(code, tb)
     }
 

@@ -210,20 +210,37 @@ impl GuestSpace {
     /// and `riscv_flush_icache`, after which code written through another
     /// mapping of the same memory must be seen. Returns true if any page
     /// was released.
+    ///
+    /// Costs the smaller of the number of watched pages and the number of
+    /// mapped ranges (a guest JIT calls `fence.i` after each function it
+    /// writes, and may have translated code in thousands of pages).
     pub fn release_shared_code(&self) -> bool {
-        let shared: Vec<u64> = {
-            let map = self.map.read();
-            map.code
-                .iter()
-                .copied()
-                .filter(|&p| map.lookup(p * PAGE_SIZE).is_some_and(|m| m.shared))
-                .collect()
-        };
+        let shared = Self::shared_code_pages(&self.map.read());
         let mut any = false;
         for p in shared {
             any |= self.release_code(p * PAGE_SIZE, PAGE_SIZE);
         }
         any
+    }
+
+    /// The watched pages of `map` that lie in shared mappings: through the
+    /// shared ranges if there are fewer ranges than watched pages, through
+    /// the watched pages otherwise (the same pages either way).
+    pub(super) fn shared_code_pages(map: &PageMap) -> Vec<u64> {
+        if map.ranges.len() < map.code.len() {
+            map.ranges
+                .iter()
+                .filter(|(_, e)| e.shared)
+                .flat_map(|(&start, e)| map.code.range(page_of(start)..=page_of(e.end - 1)))
+                .copied()
+                .collect()
+        } else {
+            map.code
+                .iter()
+                .copied()
+                .filter(|&p| map.lookup(p * PAGE_SIZE).is_some_and(|m| m.shared))
+                .collect()
+        }
     }
 
     /// After guest `[start, end)` was given protection `prot` (the caller

@@ -333,3 +333,42 @@ fn cstr_across_pages() {
     g.write(0x11ffe, b"ab").unwrap();
     assert_eq!(g.read_cstr(0x11ffe, 100).unwrap_err().addr, 0x12000);
 }
+
+/// `fence.i` releases exactly the watched pages of shared mappings, and
+/// finds the same ones through the mapped ranges (when there are fewer
+/// ranges than watched pages) as through the watched pages.
+#[test]
+fn release_shared_code_releases_exactly_the_shared_watched_pages() {
+    for many_pages in [true, false] {
+        let g = GuestSpace::new().unwrap();
+        g.set_mmap_top(0x10_0000_0000);
+        let sh = g.map_shared(0, 0x4000, Prot::RWX, false, None).unwrap();
+        let pr = g.map(0, 0x40000, Prot::RWX, false).unwrap();
+        if !many_pages {
+            // Many ranges: every other page of the private mapping
+            // without WRITE.
+            for i in (0..64).step_by(2) {
+                g.protect(pr + i * 0x1000, 0x1000, Prot::RX).unwrap();
+            }
+        }
+        let private_watched = if many_pages { 64 } else { 2 };
+        for i in 0..private_watched {
+            g.watch_code_page(pr + i * 0x1000);
+        }
+        g.watch_code_page(sh);
+        g.watch_code_page(sh + 0x2000);
+        let shared = [sh / 0x1000, sh / 0x1000 + 2];
+        {
+            let map = g.map.read();
+            assert_eq!(map.ranges.len() < map.code.len(), many_pages);
+            assert_eq!(GuestSpace::shared_code_pages(&map), shared);
+        }
+        assert!(g.release_shared_code());
+        {
+            let map = g.map.read();
+            assert!(shared.iter().all(|p| !map.code.contains(p)));
+            assert_eq!(map.code.len(), private_watched as usize);
+        }
+        assert!(!g.release_shared_code());
+    }
+}
