@@ -1,15 +1,18 @@
 //! The map from (pc, TB flags, phys) to TB that every vCPU reads on a
-//! jump-cache miss: an open-addressed table whose entries hold their key
-//! inline, read without a lock, written by one thread at a time.
+//! jump-cache miss: an open-addressed table whose entries hold the pc
+//! next to the TB pointer, read without a lock, written by one thread at a
+//! time.
 //!
 //! # Why not a general concurrent map
 //! gcc's cc1 looks TBs up in this map about 370,000 times and inserts
 //! 112,000 of them (BENCHMARKS.md, "Issue 12, fifteenth step"). A lookup
 //! in a map that boxes its entries (`papaya`'s) misses the cache about
 //! three times: the table's metadata, the pointer to the entry, the entry
-//! with its key. Here the key sits next to the TB pointer, so a hit costs
-//! one cache line of the table, and the table grows by one copy made by
-//! its writer, with no help from readers.
+//! with its key. Here the pc sits next to the TB pointer, so a hit costs
+//! one cache line of the table and then the TB's own (which the caller
+//! reads next anyway), and the table grows by one copy made by its
+//! writer, with no help from readers. (Entries holding the whole key, 32
+//! bytes, were no faster and took cc1 8 MiB more.)
 //!
 //! # Protocol
 //! - An entry is 16 bytes, four to a cache line: the pc plus one (0:
@@ -36,8 +39,8 @@ use std::sync::Arc;
 
 use cranemu_softmmu::sync::Mutex;
 
-/// Entries of a new map's table (1 MiB of address space, resident only
-/// as it is touched).
+/// Entries of a new map's table (512 KiB of address space, resident
+/// only as it is touched).
 const INITIAL_ENTRIES: usize = 1 << 15;
 
 /// What the map keys a value by: (pc, flags, phys), fixed for the
@@ -55,6 +58,8 @@ struct Entry<T> {
     /// The value (`Arc::into_raw`), or null after removal.
     value: AtomicPtr<T>,
 }
+
+const _: () = assert!(std::mem::size_of::<Entry<u8>>() == 16);
 
 /// A power-of-two array of entries, zeroed when made.
 struct Table<T> {
