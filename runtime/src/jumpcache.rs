@@ -30,6 +30,9 @@ pub(crate) struct JumpCache {
 /// empties its arrays whole.
 const NOTED: usize = 64;
 
+// Entry indices are noted as `u16`.
+const _: () = assert!(JUMP_CACHE_ENTRIES <= 1 << 16);
+
 /// The entries of a [`JumpCache`] filled since it was last emptied: their
 /// indices (the same index in both arrays) while there are few, so that
 /// emptying it writes those alone. A guest that writes code as it runs
@@ -80,24 +83,27 @@ impl JumpCache {
     /// thread's first lookup writes nothing: see [`empty_entries`]).
     pub(crate) fn empty(&mut self, same_generation: bool) {
         let filled = std::mem::take(&mut self.filled);
-        let few = filled.at[..usize::from(filled.len)]
-            .iter()
-            .map(|&i| usize::from(i));
-        let noted: Box<dyn Iterator<Item = usize>> = if filled.many {
-            Box::new(0..JUMP_CACHE_ENTRIES)
-        } else {
-            Box::new(few)
-        };
-        for i in noted {
-            let e = &mut self.cold[i];
-            if same_generation && e.pc != u64::MAX && e.code != 0 {
-                // SAFETY: a TB of the generation the cache was filled
-                // under, still alive (see above).
-                unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
+        if filled.many {
+            for i in 0..JUMP_CACHE_ENTRIES {
+                self.empty_at(i, same_generation);
             }
-            *e = EMPTY_ENTRY;
-            self.entries[i] = EMPTY_ENTRY;
+        } else {
+            for &i in &filled.at[..usize::from(filled.len)] {
+                self.empty_at(usize::from(i), same_generation);
+            }
         }
+    }
+
+    /// Empties both entries at `index` (see [`JumpCache::empty`]).
+    fn empty_at(&mut self, index: usize, same_generation: bool) {
+        let e = &mut self.cold[index];
+        if same_generation && e.pc != u64::MAX && e.code != 0 {
+            // SAFETY: a TB of the generation the cache was filled under,
+            // still alive (see `empty`).
+            unsafe { (*(e.tb as *const Tb)).add_execs(e.code) };
+        }
+        *e = EMPTY_ENTRY;
+        self.entries[index] = EMPTY_ENTRY;
     }
 
     /// Sets the code entry at `index`.
