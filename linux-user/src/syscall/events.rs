@@ -32,9 +32,6 @@ use crate::abi::{self, nr};
 const GUEST_EPOLL_EVENT: u64 = 16;
 /// Size of a host (x86-64, packed) `struct epoll_event`.
 const HOST_EPOLL_EVENT: usize = 12;
-/// At most this many events are collected by one host `epoll_pwait`; a
-/// guest asking for more gets at most this many (the rest stay ready).
-const MAX_HOST_EVENTS: u64 = 1024;
 /// `MFD_NAME_MAX_LEN` (mm/memfd.c): longer names are `EINVAL`.
 const MFD_NAME_MAX_LEN: usize = 249;
 
@@ -149,8 +146,10 @@ impl Process {
 
     /// `epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask,
     /// sigsetsize)` and `epoll_pwait2` (timeout a `struct timespec *`):
-    /// waits into a host buffer of packed events, then writes each one
-    /// back in the guest layout.
+    /// waits into a host buffer of packed events, `maxevents` of them as
+    /// the guest asked (Linux's own limit, `INT_MAX / sizeof(struct
+    /// epoll_event)`, and the guest's writable buffer bound it), then
+    /// writes each one back in the guest layout.
     fn epoll_pwait(&mut self, n: u64, fd: u64, a: [u64; 6]) -> SysResult {
         use AccessKind::{Read as R, Write as W};
         let max = a[2] as i32;
@@ -159,20 +158,19 @@ impl Process {
         }
         let max = max as u64;
         self.buf(a[1], max * GUEST_EPOLL_EVENT, W)?;
-        let count = max.min(MAX_HOST_EVENTS);
-        let mut host = vec![0u8; count as usize * HOST_EPOLL_EVENT];
+        let mut host = vec![0u8; max as usize * HOST_EPOLL_EVENT];
         let mask = self.opt_buf(a[4], abi::SIGSET_SIZE, R)?;
         let (sys, timeout) = if n == nr::EPOLL_PWAIT2 {
             (libc::SYS_epoll_pwait2, self.opt_buf(a[3], 16, R)?)
         } else {
             (libc::SYS_epoll_pwait, a[3] as i32 as i64 as u64)
         };
-        // SAFETY: `host` holds `count` packed events; the timeout and mask
+        // SAFETY: `host` holds `max` packed events; the timeout and mask
         // are null or validated guest buffers.
         let got = unsafe {
             host_syscall(
                 sys,
-                [fd, host.as_mut_ptr() as u64, count, timeout, mask, a[5]],
+                [fd, host.as_mut_ptr() as u64, max, timeout, mask, a[5]],
             )?
         };
         for (i, h) in host

@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -207,10 +208,42 @@ static void test_splice_tee(void) {
     close(fd);
 }
 
+/* More ready events than 1024 (a cap cranemu once had): 1100 descriptors of
+ * one eventfd, all writable, come back from one epoll_wait. */
+static void test_epoll_many(void) {
+    enum { N = 1100 };
+    struct rlimit rl;
+    CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+    if (rl.rlim_cur < N + 16) {
+        CHECK(rl.rlim_max >= N + 16);
+        rl.rlim_cur = N + 16;
+        CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+    }
+    int ep = epoll_create1(0), efd = eventfd(0, 0);
+    CHECK(ep >= 0 && efd >= 0);
+    static int fds[N];
+    for (int i = 0; i < N; i++) {
+        fds[i] = i ? dup(efd) : efd;
+        CHECK(fds[i] >= 0);
+        struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = 1000000 + i};
+        CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) == 0);
+    }
+    static struct epoll_event out[2 * N];
+    int n = epoll_wait(ep, out, 2 * N, 0);
+    long long sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += (long long)out[i].data.u64 - 1000000;
+    printf("epoll_wait of %d writable: %d events, data sum %lld\n", N, n, sum);
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    close(ep);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IOLBF, 0);
     test_eventfd();
     test_epoll();
+    test_epoll_many();
     test_timerfd();
     test_inotify();
     test_memfd();
