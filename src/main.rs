@@ -196,6 +196,9 @@ struct RunArgs {
 
 /// Rewrites QEMU's single-dash long options (`-strace`) into clap's
 /// spelling, only before PROGRAM: arguments of the guest stay verbatim.
+/// An option that takes a value takes the next argument, in either
+/// spelling (`-jit-threshold N`, `--jit-threshold N`), so that the value
+/// is not taken for PROGRAM.
 fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
     let mut it = args.into_iter();
@@ -211,7 +214,7 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
             Some("-strace") => out.push("--strace".into()),
             Some("-stats") => out.push("--stats".into()),
             Some("-perfmap") => out.push("--perfmap".into()),
-            Some("-jit-threshold") => {
+            Some("-jit-threshold" | "--jit-threshold") => {
                 out.push("--jit-threshold".into());
                 out.extend(it.next());
             }
@@ -410,6 +413,18 @@ mod tests {
         assert_eq!(r.argv0, Some(OsString::from("ls")));
         assert_eq!(r.program, Some(PathBuf::from("/bin/busybox")));
         assert_eq!(r.args, [OsString::from("-l")]);
+    }
+
+    #[test]
+    fn jit_threshold_in_both_spellings_takes_its_value() {
+        for spelling in ["-jit-threshold", "--jit-threshold"] {
+            let r = parse(&["cranemu", "run", spelling, "100", "prog", "a"]);
+            assert_eq!(r.jit_threshold, Some(100), "{spelling}");
+            assert_eq!(r.program, Some(PathBuf::from("prog")), "{spelling}");
+            assert_eq!(r.args, [OsString::from("a")], "{spelling}");
+        }
+        let r = parse(&["cranemu", "run", "--jit-threshold=7", "prog"]);
+        assert_eq!(r.jit_threshold, Some(7));
     }
 
     #[test]
