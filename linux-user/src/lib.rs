@@ -495,6 +495,9 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
 
     let space = Arc::new(GuestSpace::new()?);
     let main = loader::load_elf(&space, image, loader::ET_DYN_BIAS)?;
+    // Its segments are mapped: the guest's descriptors start at 3, as
+    // under Linux, not after a copy of its own program.
+    drop(file);
     let mut interp = None;
     // The interpreter's host path, for -perfmap's symbols.
     let mut interp_path = None;
