@@ -299,6 +299,12 @@ impl Process {
         )
     }
 
+    /// The guest threads of the process alive now (what `num_threads`
+    /// in `/proc/self/stat` says to the guest).
+    pub(crate) fn guest_threads(&self) -> usize {
+        self.shared.threads.load(Ordering::SeqCst).max(1)
+    }
+
     /// A thread counted by `clone` could not be started after all.
     pub(crate) fn thread_not_started(&mut self) {
         self.shared.threads.fetch_sub(1, Ordering::SeqCst);

@@ -22,7 +22,12 @@
 //!   `execve` does), with the address fields that would describe the
 //!   emulator (`startcode`, `endcode`, `startstack`, fields 26-28, and the
 //!   data, brk, argument and environment bounds, fields 45-51) zero, as
-//!   QEMU's `open_self_stat` leaves the ones it does not know.
+//!   QEMU's `open_self_stat` leaves the ones it does not know, and
+//!   `num_threads` (field 20) the guest's threads: cranemu's own (the
+//!   compile thread) are not the guest's. CPython reads that field to
+//!   warn that `os.fork` in a threaded process may deadlock.
+//! - `status`: the host's text with `Threads:` the guest's threads, as
+//!   in `stat`.
 //! - `cpuinfo`: one riscv64 block per online host CPU (numbered as the
 //!   host numbers it, so that it agrees with the host's
 //!   `/sys/devices/system/cpu`, which the guest sees as it is), as Linux
@@ -51,6 +56,8 @@ pub(crate) enum FakeFile {
     Cmdline,
     /// `/proc/self/stat`.
     Stat,
+    /// `/proc/self/status`.
+    Status,
     /// `/proc/cpuinfo`.
     CpuInfo,
 }
@@ -74,6 +81,7 @@ impl FakeFile {
             b"auxv" => Some(FakeFile::Auxv),
             b"cmdline" => Some(FakeFile::Cmdline),
             b"stat" => Some(FakeFile::Stat),
+            b"status" => Some(FakeFile::Status),
             _ => None,
         }
     }
@@ -136,10 +144,11 @@ pub(crate) fn format_maps(mappings: &[Mapping], stack: u64, heap: (u64, u64)) ->
     s
 }
 
-/// The guest's `/proc/self/stat` from the host's line `host`: the fields
-/// after `comm` (which may hold spaces and parentheses, so it ends at the
-/// last `)`) are kept, except the addresses listed in the module doc.
-pub(crate) fn guest_stat(host: &[u8]) -> Vec<u8> {
+/// The guest's `/proc/self/stat` from the host's line `host`, for a guest
+/// with `threads` threads: the fields after `comm` (which may hold spaces
+/// and parentheses, so it ends at the last `)`) are kept, except the
+/// addresses listed in the module doc and `num_threads`.
+pub(crate) fn guest_stat(host: &[u8], threads: usize) -> Vec<u8> {
     let Some(close) = host.iter().rposition(|&c| c == b')') else {
         return host.to_vec();
     };
@@ -150,6 +159,7 @@ pub(crate) fn guest_stat(host: &[u8]) -> Vec<u8> {
         .enumerate()
         // Field 3 (state) is the first after `comm`: index i is field i + 3.
         .map(|(i, f)| match i + 3 {
+            20 => threads.to_string(),
             26..=28 | 45..=51 => "0".to_string(),
             _ => f.to_string(),
         })
@@ -158,6 +168,22 @@ pub(crate) fn guest_stat(host: &[u8]) -> Vec<u8> {
     out.push(b' ');
     out.extend_from_slice(fields.join(" ").as_bytes());
     out.push(b'\n');
+    out
+}
+
+/// The guest's `/proc/self/status` from the host's text `host`, for a
+/// guest with `threads` threads: the `Threads:` line says so (the tab
+/// after the colon as fs/proc/array.c prints it); every other line is the
+/// host's.
+pub(crate) fn guest_status(host: &[u8], threads: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(host.len());
+    for line in host.split_inclusive(|&c| c == b'\n') {
+        if line.starts_with(b"Threads:") {
+            out.extend_from_slice(format!("Threads:\t{threads}\n").as_bytes());
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
     out
 }
 
@@ -241,7 +267,10 @@ impl Process {
             FakeFile::Auxv => self.shared.auxv.get().cloned().unwrap_or_default(),
             FakeFile::Cmdline => self.shared.cmdline.get().cloned().unwrap_or_default(),
             FakeFile::Stat => std::fs::read("/proc/self/stat")
-                .map(|host| guest_stat(&host))
+                .map(|host| guest_stat(&host, self.guest_threads()))
+                .unwrap_or_default(),
+            FakeFile::Status => std::fs::read("/proc/self/status")
+                .map(|host| guest_status(&host, self.guest_threads()))
                 .unwrap_or_default(),
             FakeFile::CpuInfo => format_cpuinfo(&online_harts()).into_bytes(),
         }

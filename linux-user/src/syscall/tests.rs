@@ -576,7 +576,7 @@ fn proc_cpuinfo_and_auxv_describe_the_guest() {
     call(&mut p, &mut cpu, nr::CLOSE, &[fd as u64]);
     // Other /proc files, and other processes' maps, are the host's.
     assert_eq!(procfs::FakeFile::of_path(b"/proc/1/maps"), None);
-    assert_eq!(procfs::FakeFile::of_path(b"/proc/self/status"), None);
+    assert_eq!(procfs::FakeFile::of_path(b"/proc/self/environ"), None);
 }
 
 #[test]
@@ -587,12 +587,16 @@ fn proc_self_stat_hides_the_emulators_addresses() {
         host.extend_from_slice(format!(" {}", f * 1000).as_bytes());
     }
     host.push(b'\n');
-    let g = String::from_utf8(procfs::guest_stat(&host)).unwrap();
+    let g = String::from_utf8(procfs::guest_stat(&host, 3)).unwrap();
     assert!(g.starts_with("42 (a) b (c) R 1 42 42 0 -1 9000 "), "{g}");
     let close = g.rfind(')').unwrap();
     let fields: Vec<&str> = g[close + 1..].split_whitespace().collect();
     let field = |n: usize| fields[n - 3];
     assert_eq!(field(25), "25000");
+    // num_threads: the guest's, not the host process's.
+    assert_eq!(field(19), "19000");
+    assert_eq!(field(20), "3");
+    assert_eq!(field(21), "21000");
     for n in [26, 27, 28, 45, 51] {
         assert_eq!(field(n), "0", "field {n}: {g}");
     }
@@ -607,6 +611,17 @@ fn proc_self_stat_hides_the_emulators_addresses() {
     assert_eq!(
         procfs::FakeFile::of_path(b"/proc/thread-self/cmdline"),
         Some(procfs::FakeFile::Cmdline)
+    );
+}
+
+#[test]
+fn proc_self_status_counts_the_guests_threads() {
+    let host = b"Name:\tcranemu\nTgid:\t7\nThreads:\t2\nSigQ:\t0/1\n";
+    let g = String::from_utf8(procfs::guest_status(host, 1)).unwrap();
+    assert_eq!(g, "Name:\tcranemu\nTgid:\t7\nThreads:\t1\nSigQ:\t0/1\n");
+    assert_eq!(
+        procfs::FakeFile::of_path(b"/proc/self/status"),
+        Some(procfs::FakeFile::Status)
     );
 }
 
