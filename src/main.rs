@@ -218,9 +218,16 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
                 out.push("--jit-threshold".into());
                 out.extend(it.next());
             }
-            Some("-L" | "-E" | "-U" | "-0" | "-d" | "-D") => {
-                out.push(a);
-                out.extend(it.next());
+            Some(flag @ ("-L" | "-E" | "-U" | "-0" | "-d" | "-D")) => {
+                // The value attached (`-0=-sh`), so that one beginning
+                // with `-` is not taken for an option, as qemu-riscv64
+                // takes `-0 -sh`.
+                let mut joined = OsString::from(flag);
+                if let Some(v) = it.next() {
+                    joined.push("=");
+                    joined.push(v);
+                }
+                out.push(joined);
             }
             Some("--") => {
                 out.push(a);
@@ -413,6 +420,16 @@ mod tests {
         assert_eq!(r.argv0, Some(OsString::from("ls")));
         assert_eq!(r.program, Some(PathBuf::from("/bin/busybox")));
         assert_eq!(r.args, [OsString::from("-l")]);
+        // Values that begin with `-` or `=`, as a login shell's argv[0].
+        let r = parse(&["cranemu", "run", "-0", "-sh", "-L", "=x", "p"]);
+        assert_eq!(r.argv0, Some(OsString::from("-sh")));
+        assert_eq!(r.sysroot, Some(PathBuf::from("=x")));
+        assert_eq!(r.program, Some(PathBuf::from("p")));
+        // What a guest's execve passes (`Options::to_args`).
+        let r = parse(&["cranemu", "run", "-L=/s", "-0=--", "-D=-log", "--", "p"]);
+        assert_eq!(r.argv0, Some(OsString::from("--")));
+        assert_eq!(r.sysroot, Some(PathBuf::from("/s")));
+        assert_eq!(r.log_file, Some(PathBuf::from("-log")));
     }
 
     #[test]

@@ -150,6 +150,19 @@ fn echo() {
     assert_eq!(out.stdout_str(), "direct applet\n");
 }
 
+/// A guest `execve` whose `argv[0]` begins with `-` (a login shell's
+/// `-sh`): cranemu runs the new program with that `argv[0]`, not taking it
+/// for one of its own options.
+#[test]
+fn exec_with_a_dash_argv0() {
+    let d = scratch_dir("bb-exec-dash");
+    let bb_path = busybox();
+    let script = format!("exec -a -sh {} -c 'echo $0'", bb_path.display());
+    let out = bb_sh(&d, &script);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "-sh\n");
+}
+
 #[test]
 fn printf_widths() {
     let d = scratch_dir("bb-printf");

@@ -91,20 +91,25 @@ impl Options {
     /// the guest's new environment and argv replace them.
     pub fn to_args(&self) -> Vec<OsString> {
         let mut v = Vec::new();
+        // Values attached (`-L=PATH`), so that one beginning with `-` is
+        // not taken for an option.
+        let attached = |flag: &str, value: &std::ffi::OsStr| {
+            let mut a = OsString::from(flag);
+            a.push("=");
+            a.push(value);
+            a
+        };
         if let Some(s) = &self.sysroot {
-            v.push("-L".into());
-            v.push(s.clone().into_os_string());
+            v.push(attached("-L", s.as_os_str()));
         }
         if self.strace {
             v.push("-strace".into());
         }
         if let Some(d) = &self.log_items {
-            v.push("-d".into());
-            v.push(d.into());
+            v.push(attached("-d", d.as_ref()));
         }
         if let Some(f) = &self.log_file {
-            v.push("-D".into());
-            v.push(f.clone().into_os_string());
+            v.push(attached("-D", f.as_os_str()));
             // The new program logs after what was logged before it.
             v.push("--log-append".into());
         }

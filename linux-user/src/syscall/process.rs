@@ -237,8 +237,11 @@ impl Process {
         let me = std::env::current_exe().map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
         let mut args: Vec<OsString> = vec![me.clone().into_os_string(), "run".into()];
         args.extend(self.opts.to_args());
-        args.push("-0".into());
-        args.push(OsString::from_vec(argv0));
+        // Attached, so that an `argv[0]` beginning with `-` (a login
+        // shell's `-sh`) is not taken for an option.
+        let mut a0 = OsString::from("-0=");
+        a0.push(OsString::from_vec(argv0));
+        args.push(a0);
         args.push("--".into());
         args.push(OsString::from_vec(program));
         args.extend(rest.into_iter().map(OsString::from_vec));
