@@ -128,6 +128,36 @@ fn text_file() {
     check_rejected(&p, 126, &[]);
 }
 
+/// `#!` scripts that name themselves, or each other in a loop: "Too many
+/// levels of symbolic links" (`ELOOP`, as execve(2) fails), not a host
+/// stack overflow.
+#[test]
+fn script_interpreter_loops() {
+    let dir = scratch_dir("bad-script-loop");
+    let own = dir.join("self.sh");
+    write_file(
+        &dir,
+        "self.sh",
+        format!("#!{}\necho x\n", own.display()).as_bytes(),
+        0o755,
+    );
+    check_rejected(&own, 126, &["too many levels"]);
+    let (a, b) = (dir.join("a.sh"), dir.join("b.sh"));
+    write_file(
+        &dir,
+        "a.sh",
+        format!("#!{}\n", b.display()).as_bytes(),
+        0o755,
+    );
+    write_file(
+        &dir,
+        "b.sh",
+        format!("#!{}\n", a.display()).as_bytes(),
+        0o755,
+    );
+    check_rejected(&a, 126, &["too many levels"]);
+}
+
 #[test]
 fn empty_file() {
     let dir = scratch_dir("bad-empty");

@@ -163,6 +163,24 @@ fn exec_with_a_dash_argv0() {
     assert_eq!(out.stdout_str(), "-sh\n");
 }
 
+/// A guest `execve` of a `#!` script that names itself fails with
+/// `ELOOP` in the guest, which goes on (it once aborted cranemu on a host
+/// stack overflow).
+#[test]
+fn exec_of_a_self_naming_script_fails_with_eloop() {
+    let d = scratch_dir("bb-exec-eloop");
+    let script = d.join("self.sh");
+    std::fs::write(&script, format!("#!{}\necho x\n", script.display())).unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = bb_sh(&d, &format!("{}; echo went on", script.display()));
+    assert_eq!(out.stdout_str(), "went on\n", "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("Too many levels of symbolic links"),
+        "stderr: {}",
+        out.stderr
+    );
+}
+
 #[test]
 fn printf_widths() {
     let d = scratch_dir("bb-printf");

@@ -182,6 +182,11 @@ pub enum Error {
         /// Why it failed.
         reason: String,
     },
+    /// `#!` scripts name each other as interpreters more than
+    /// [`MAX_SCRIPT_DEPTH`] deep (a script that names itself): the
+    /// kernel's `execve` fails with `ELOOP` (fs/exec.c `exec_binprm`).
+    #[error("{}", strerror(libc::ELOOP))]
+    ScriptLoop,
     /// The guest address space could not be reserved.
     #[error("{0}")]
     Space(#[from] cranemu_softmmu::user::Error),
@@ -314,6 +319,35 @@ pub(crate) fn is_host_elf_file(p: &std::ffi::OsStr) -> bool {
     is_host_elf(&head[..n])
 }
 
+/// How many `#!` interpreters deep a program may go before its start fails
+/// with `ELOOP`: Linux's `exec_binprm` gives up past 5 levels of binary
+/// handlers.
+pub const MAX_SCRIPT_DEPTH: u32 = 5;
+
+/// Whether the `#!` interpreter `first` (a host path), followed through
+/// the interpreters its own `#!` line names (looked up as `opts` says),
+/// runs out of [`MAX_SCRIPT_DEPTH`] at `depth` levels already taken:
+/// what makes the kernel's `execve` fail with `ELOOP`. A file that cannot
+/// be read ends the chain (its start reports why).
+pub(crate) fn script_chain_too_deep(opts: &Options, first: &Path, mut depth: u32) -> bool {
+    use std::io::Read;
+    let mut next = first.to_path_buf();
+    loop {
+        if depth >= MAX_SCRIPT_DEPTH {
+            return true;
+        }
+        let mut head = [0u8; 256];
+        let Ok(n) = std::fs::File::open(&next).and_then(|mut f| f.read(&mut head)) else {
+            return false;
+        };
+        let Some((interp, _)) = parse_shebang(&head[..n]) else {
+            return false;
+        };
+        next = sysroot_path(opts, Path::new(&OsString::from_vec(interp)));
+        depth += 1;
+    }
+}
+
 /// Parses a `#!` line: the interpreter and its optional single argument
 /// (Linux's binfmt_script rules: whitespace separates, the rest of the line
 /// is one argument). `None` if there is no interpreter.
@@ -444,6 +478,16 @@ fn set_comm(p: &Path) {
 /// An [`Error`] if the program cannot be started (missing file, bad ELF,
 /// no address space). Once the guest runs, its failures are exit statuses.
 pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> Result<i32> {
+    run_program_at(opts, program, args, 0)
+}
+
+/// [`run_program`] with `depth` `#!` interpreters already followed.
+fn run_program_at(
+    opts: &Options,
+    program: Program<'_>,
+    args: &[OsString],
+    depth: u32,
+) -> Result<i32> {
     let (file, exe, name): (Option<std::fs::File>, Option<PathBuf>, Vec<u8>) = match program {
         Program::Path(p) => {
             let meta = std::fs::metadata(p).map_err(Error::Open)?;
@@ -477,12 +521,18 @@ pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> R
                 }
                 let mut o = opts.clone();
                 o.argv0 = Some(interp_path.clone().into_os_string());
-                return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| {
-                    Error::Interp {
-                        path: String::from_utf8_lossy(&interp).into_owned(),
-                        reason: e.to_string(),
-                    }
-                });
+                if depth + 1 >= MAX_SCRIPT_DEPTH {
+                    return Err(Error::ScriptLoop);
+                }
+                return run_program_at(&o, Program::Path(&host_interp), &new_args, depth + 1)
+                    .map_err(|e| match e {
+                        // Said once, for the whole chain.
+                        Error::ScriptLoop => e,
+                        e => Error::Interp {
+                            path: String::from_utf8_lossy(&interp).into_owned(),
+                            reason: e.to_string(),
+                        },
+                    });
             }
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             (Some(file), Some(abs), p.as_os_str().as_bytes().to_vec())

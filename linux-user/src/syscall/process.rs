@@ -209,6 +209,16 @@ impl Process {
             rest = new_rest;
             argv0 = interp.clone();
             program = self.host_path(&interp);
+            // A script that names itself (or a longer loop of them) fails
+            // here with ELOOP, as the kernel's execve does, rather than in
+            // the program that replaced this one.
+            if crate::script_chain_too_deep(
+                &self.opts,
+                std::path::Path::new(std::ffi::OsStr::from_bytes(&program)),
+                1,
+            ) {
+                return Err(libc::ELOOP);
+            }
             if crate::is_host_elf_file(std::ffi::OsStr::from_bytes(&program)) {
                 // An interpreter that exists only on the host (/bin/sh
                 // with no sysroot copy): the host runs the script with it,
