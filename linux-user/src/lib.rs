@@ -620,6 +620,7 @@ fn run_program_at(
             ..EngineConfig::default()
         },
     )?;
+    signal::take_sent_fault_signals();
     let auxv = loader::saved_auxv(&space, sp);
     let mut process = Process::new(space, process_opts, exe, main.brk);
     process.set_auxv(auxv);

@@ -459,6 +459,53 @@ fn install_host_handler(sig: i32) {
     }
 }
 
+/// Makes the fault signals that a process *sends* (`kill -SEGV`,
+/// `sigqueue`, `tgkill` from elsewhere: `si_code` at most 0) guest
+/// signals like any other, recorded by [`host_handler`] and delivered as
+/// the guest's disposition says (its handler, ignored, or the default
+/// action): `SIGSEGV` and `SIGBUS` through the runtime's fault handler,
+/// `SIGILL`, `SIGFPE` and `SIGTRAP` through [`sent_only_handler`]. Before
+/// this the first two were swallowed and the others killed the process
+/// past the guest's handler. Call once, before the guest runs.
+pub(crate) fn take_sent_fault_signals() {
+    cranemu_runtime::forward_sent_fault_signals(host_handler);
+    for sig in [libc::SIGILL, libc::SIGFPE, libc::SIGTRAP] {
+        // SAFETY: sigaction is plain data; the handler is async-signal-safe
+        // (see `sent_only_handler`).
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = sent_only_handler as *const () as usize;
+            sa.sa_flags = libc::SA_SIGINFO;
+            libc::sigfillset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+/// The host handler of `SIGILL`, `SIGFPE` and `SIGTRAP`: one that was sent
+/// goes to [`host_handler`]; one that an instruction raised is a fault of
+/// cranemu itself (translated code raises none: guest traps are found by
+/// the translator), which gets the default action, a crash, when the
+/// instruction runs again.
+extern "C" fn sent_only_handler(
+    sig: libc::c_int,
+    info: *mut libc::siginfo_t,
+    uc: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid siginfo for SA_SIGINFO handlers.
+    let code = if info.is_null() {
+        0
+    } else {
+        unsafe { (*info).si_code }
+    };
+    if code <= 0 {
+        host_handler(sig, info, uc);
+    } else {
+        // SAFETY: resetting a disposition is async-signal-safe.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
 /// Signals the host's glibc reserves for itself (`SIGCANCEL` 32,
 /// `SIGSETXID` 33) and refuses in `sigaction`. The guest's glibc uses them
 /// the same way, between guest threads (thread cancellation, and

@@ -18,11 +18,14 @@
 //! crashes loudly. One exception: a SIGSEGV sent by this process itself
 //! with `tgkill` (`SI_TKILL`) is not a fault but a wake-up (Linux user mode
 //! interrupts a thread's blocking host system call that way to deliver it
-//! a guest signal), and the handler just returns. Another: a fault of
+//! a guest signal), and the handler just returns; one that another
+//! process sent (`kill -SEGV`) goes to [`forward_sent_fault_signals`]'s
+//! handler, which gives it to the guest. Another: a fault of
 //! softmmu's page probe (`cranemu_softmmu::user::probe_fixup`), which the
 //! handler sends to the probe's failure return.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Once;
 
 use cranemu_backend::ExitCode;
@@ -137,6 +140,24 @@ pub(crate) fn install_fault_handler() -> Result<(), String> {
     result
 }
 
+/// The handler of a fault signal that was sent, not raised by a fault
+/// (see [`forward_sent_fault_signals`]): a `SA_SIGINFO` handler's
+/// arguments.
+pub type SentSignalHandler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+
+/// The [`SentSignalHandler`] as an address; 0 for none.
+static SENT_FAULT_SIGNALS: AtomicUsize = AtomicUsize::new(0);
+
+/// Gives `SIGSEGV` and `SIGBUS` that another process sent (`kill`,
+/// `sigqueue`, `tgkill`: `si_code` at most 0, where a fault's is
+/// positive) to `handler`, called from the fault handler with its
+/// arguments: they are signals for the guest, not faults of translated
+/// code. Without one (system mode) such a signal ends the process, as its
+/// default action does.
+pub fn forward_sent_fault_signals(handler: SentSignalHandler) {
+    SENT_FAULT_SIGNALS.store(handler as usize, Ordering::SeqCst);
+}
+
 /// The x86-64 page-fault error code bit for a write access.
 const PF_WRITE: i64 = 1 << 1;
 
@@ -151,6 +172,28 @@ extern "C" fn fault_handler(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *
         // Not a fault: another thread of ours interrupting this one's host
         // system call (to deliver it a guest signal). Returning is all
         // that is needed: the call fails with EINTR.
+        return;
+    }
+    if code <= 0 {
+        // Sent by a process (ours through `kill`, or another), not raised
+        // by an access.
+        match SENT_FAULT_SIGNALS.load(Ordering::SeqCst) {
+            0 => {
+                // SAFETY: resetting a disposition and raising are
+                // async-signal-safe; the signal, blocked while this
+                // handler runs, ends the process once it returns.
+                unsafe {
+                    libc::signal(sig, libc::SIG_DFL);
+                    libc::raise(sig);
+                }
+            }
+            f => {
+                // SAFETY: only `forward_sent_fault_signals` stores here,
+                // and it stores a `SentSignalHandler`.
+                let f: SentSignalHandler = unsafe { std::mem::transmute(f) };
+                f(sig, info, ctx);
+            }
+        }
         return;
     }
     // SAFETY: `ctx` is the ucontext_t of the interrupted thread.

@@ -150,6 +150,7 @@ use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_BELOW, GUARD_SIZE};
 
 use compile::compile_tb;
 use compileq::CompileQueue;
+pub use exec::{forward_sent_fault_signals, SentSignalHandler};
 use stats::Counters;
 pub use stats::{Stats, VcpuStats};
 use tbcache::{FirstTierCode, Generation, Slot, Stale, Tb, TbCache};
