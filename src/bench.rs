@@ -149,7 +149,7 @@ fn silence_guest() -> std::io::Result<()> {
 /// Runs `cranemu bench` and returns the exit status.
 pub(crate) fn main(a: &BenchArgs) -> i32 {
     let (Some(out), Some(err)) = (dup_fd(1), dup_fd(2)) else {
-        eprintln!("cranemu bench: cannot duplicate standard output or error");
+        cranemu_runtime::diagln!("cranemu bench: cannot duplicate standard output or error");
         return 1;
     };
     let err = Arc::new(Mutex::new(err));

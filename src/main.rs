@@ -351,11 +351,12 @@ fn main() {
             };
             match r {
                 Ok(msg) => {
-                    println!("cranemu: {msg}");
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stdout(), "cranemu: {msg}");
                     0
                 }
                 Err(msg) => {
-                    eprintln!("cranemu binfmt: {msg}");
+                    cranemu_runtime::diagln!("cranemu binfmt: {msg}");
                     1
                 }
             }
@@ -364,7 +365,7 @@ fn main() {
             let opts = match options(&r) {
                 Ok(o) => o,
                 Err(e) => {
-                    eprintln!("cranemu: {e}");
+                    cranemu_runtime::diagln!("cranemu: {e}");
                     std::process::exit(2);
                 }
             };
@@ -382,7 +383,7 @@ fn main() {
             match run_program(&opts, program, &r.args) {
                 Ok(code) => code,
                 Err(e) => {
-                    eprintln!("cranemu: {shown}: {e}");
+                    cranemu_runtime::diagln!("cranemu: {shown}: {e}");
                     e.exit_code()
                 }
             }

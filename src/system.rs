@@ -225,11 +225,14 @@ pub fn main(args: &[OsString]) -> i32 {
     let opts = match parse(args) {
         Ok(Parsed::Run(o)) => o,
         Ok(Parsed::Print(text)) => {
-            print!("{text}");
+            // Not `print!`, which panics when standard output is full or
+            // closed (`-help > /dev/full`); clap's own help ignores that too.
+            use std::io::Write as _;
+            let _ = std::io::stdout().write_all(text.as_bytes());
             return 0;
         }
         Err(e) => {
-            eprintln!("cranemu: {}", one_line(&e));
+            cranemu_runtime::diagln!("cranemu: {}", one_line(&e));
             return 1;
         }
     };
@@ -237,7 +240,7 @@ pub fn main(args: &[OsString]) -> i32 {
         Ok(code) => code,
         Err(e) => {
             console::restore_terminal();
-            eprintln!("cranemu: {}", one_line(&e));
+            cranemu_runtime::diagln!("cranemu: {}", one_line(&e));
             1
         }
     }
@@ -278,7 +281,7 @@ fn run(opts: &Opts) -> Result<i32, String> {
     match exit.map_err(|e| e.to_string())? {
         MachineExit::PowerOff { code } => Ok(code),
         MachineExit::Reset => {
-            eprintln!("cranemu: guest requested a reset; exiting");
+            cranemu_runtime::diagln!("cranemu: guest requested a reset; exiting");
             Ok(0)
         }
         MachineExit::Quit => Ok(0),
@@ -310,7 +313,7 @@ fn print_stats(engine: &SystemEngine, started: Instant) {
             100.0 * hits as f64 / stats.mem_accesses as f64
         ));
     }
-    eprintln!(
+    cranemu_runtime::diagln!(
         "cranemu-stats: {} wall_ns={}",
         fields.join(" "),
         started.elapsed().as_nanos()
@@ -319,7 +322,7 @@ fn print_stats(engine: &SystemEngine, started: Instant) {
     let harts = engine.hart_stats();
     if harts.len() > 1 {
         for (h, s) in harts.iter().enumerate() {
-            eprintln!(
+            cranemu_runtime::diagln!(
                 "cranemu-stats: hart={h} ipis_sent={} ipis_received={} wfi_sleeps={} \
                  tlb_flushes={} remote_tlb_protects={} interrupts={} exceptions={} \
                  jc_hits={} map_hits={} misses={} blocks={} interpreted_blocks={}",

@@ -106,3 +106,29 @@ fn bad_options_are_one_line_errors() {
     assert_eq!(out.status, 2, "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"));
 }
+
+/// A full standard output or error (`> /dev/full`) loses cranemu's text
+/// but never panics: the exit status is what it would have been.
+#[test]
+fn a_full_stdout_or_stderr_is_no_panic() {
+    if runner().is_some() {
+        return;
+    }
+    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let run = |args: &[&str], to_stdout: bool| {
+        let mut c = std::process::Command::new(cranemu());
+        c.args(args).stdin(std::process::Stdio::null());
+        if to_stdout {
+            c.stdout(full()).stderr(std::process::Stdio::null());
+        } else {
+            c.stdout(std::process::Stdio::null()).stderr(full());
+        }
+        c.status().unwrap().code()
+    };
+    assert_eq!(run(&["system", "-version"], true), Some(0));
+    assert_eq!(run(&["system", "-help"], true), Some(0));
+    let missing = scratch_dir("cli-full").join("no-such-program");
+    assert_eq!(run(&["run", missing.to_str().unwrap()], false), Some(127));
+    let hello = hello();
+    assert_eq!(run(&["run", "-strace", hello.to_str().unwrap()], false), Some(0));
+}

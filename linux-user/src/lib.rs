@@ -742,7 +742,7 @@ fn run_guest(
             Exit::Trap(t) => {
                 let sig = process.trap_signal(t.cause, t.tval);
                 if opts.strace {
-                    eprintln!(
+                    cranemu_runtime::diagln!(
                         "--- {} at pc {:#x}, tval {:#x} ---",
                         signal_message(sig),
                         t.pc,
@@ -872,7 +872,7 @@ fn start_thread(
                 }
                 Ok(Ended::Process(code)) => exit_process(code),
                 Err(e) => {
-                    eprintln!("cranemu: {e}");
+                    cranemu_runtime::diagln!("cranemu: {e}");
                     exit_process(e.exit_code());
                 }
             }

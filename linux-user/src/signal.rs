@@ -896,7 +896,7 @@ pub(crate) fn fatal_signal(opts: &Options, sig: i32) -> i32 {
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    eprintln!("{}", crate::signal_message(sig));
+    cranemu_runtime::diagln!("{}", crate::signal_message(sig));
     128 + sig
 }
 
@@ -1174,7 +1174,7 @@ impl SignalState {
         if opts.strace {
             // SAFETY: getpid cannot fail.
             let pid = unsafe { libc::getpid() };
-            eprintln!("{pid} --- signal {sig} to handler {:#x} ---", act.handler);
+            cranemu_runtime::diagln!("{pid} --- signal {sig} to handler {:#x} ---", act.handler);
         }
         Ok(())
     }

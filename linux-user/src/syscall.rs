@@ -428,13 +428,13 @@ impl Process {
         let r = match n {
             nr::RT_SIGRETURN => {
                 if self.opts.strace {
-                    eprintln!(" = ?");
+                    cranemu_runtime::diagln!(" = ?");
                 }
                 return self.rt_sigreturn(cpu);
             }
             nr::EXIT | nr::EXIT_GROUP => {
                 if self.opts.strace {
-                    eprintln!();
+                    cranemu_runtime::diagln!();
                 }
                 let code = (a[0] & 0xff) as i32;
                 return if n == nr::EXIT {
@@ -446,7 +446,7 @@ impl Process {
             nr::CLONE if a[0] & CLONE_THREAD != 0 => match self.clone_thread(a, cpu) {
                 Ok(action) => {
                     if self.opts.strace {
-                        eprintln!(" = <new thread>");
+                        cranemu_runtime::diagln!(" = <new thread>");
                     }
                     return action;
                 }
@@ -495,7 +495,7 @@ impl Process {
             nr::CLONE3 | nr::RSEQ | nr::RISCV_HWPROBE => Err(libc::ENOSYS),
             _ => {
                 if self.opts.strace {
-                    eprint!("Unknown syscall {n}");
+                    cranemu_runtime::diag!("Unknown syscall {n}");
                 }
                 self.warn_unimplemented(n);
                 Err(libc::ENOSYS)
@@ -637,7 +637,7 @@ impl Process {
         // SAFETY: getpid cannot fail.
         let pid = unsafe { libc::getpid() };
         let Some((name, fmts)) = abi::syscall_info(n) else {
-            eprint!("{pid} ");
+            cranemu_runtime::diag!("{pid} ");
             return;
         };
         let mut s = format!("{pid} {name}(");
@@ -662,15 +662,17 @@ impl Process {
             }
         }
         s.push(')');
-        eprint!("{s}");
+        cranemu_runtime::diag!("{s}");
     }
 }
 
 /// Finishes a `-strace` line with the result, QEMU style.
 fn strace_exit(n: u64, r: SysResult) {
     match r {
-        Ok(v) if n == nr::MMAP || n == nr::BRK || n == nr::MREMAP => eprintln!(" = {v:#x}"),
-        Ok(v) => eprintln!(" = {}", v as i64),
-        Err(e) => eprintln!(" = -1 errno={e} ({})", crate::strerror(e)),
+        Ok(v) if n == nr::MMAP || n == nr::BRK || n == nr::MREMAP => {
+            cranemu_runtime::diagln!(" = {v:#x}")
+        }
+        Ok(v) => cranemu_runtime::diagln!(" = {}", v as i64),
+        Err(e) => cranemu_runtime::diagln!(" = -1 errno={e} ({})", crate::strerror(e)),
     }
 }

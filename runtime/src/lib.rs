@@ -151,6 +151,26 @@ use cranemu_softmmu::user::{AccessKind, GuestSpace, GUARD_BELOW, GUARD_SIZE};
 use compile::compile_tb;
 use compileq::CompileQueue;
 pub use exec::{forward_sent_fault_signals, SentSignalHandler};
+
+/// `eprint!` for diagnostics (`-strace` lines, error messages) that must
+/// not panic when standard error is closed or full, as `eprint!` does:
+/// the text is dropped instead, and the program goes on.
+#[macro_export]
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// [`diag!`] with a newline, as `eprintln!`.
+#[macro_export]
+macro_rules! diagln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 use stats::Counters;
 pub use stats::{Stats, VcpuStats};
 use tbcache::{FirstTierCode, Generation, Slot, Stale, Tb, TbCache};

@@ -108,7 +108,7 @@ impl PerfMap {
                 Ok(f) => g.file = Some((pid, f)),
                 Err(e) => {
                     g.failed = true;
-                    eprintln!("cranemu: {}: {e}", map_path(pid).display());
+                    crate::diagln!("cranemu: {}: {e}", map_path(pid).display());
                     return;
                 }
             }
@@ -126,7 +126,7 @@ impl PerfMap {
         };
         if let Some(e) = failed {
             g.failed = true;
-            eprintln!("cranemu: {}: {e}", map_path(pid).display());
+            crate::diagln!("cranemu: {}: {e}", map_path(pid).display());
         }
     }
 }

@@ -316,7 +316,10 @@ impl Block {
             AioMode::IoUring => match Uring::new() {
                 Ok(u) => Some(u),
                 Err(e) => {
-                    eprintln!(
+                    // Not `eprintln!`, which panics when stderr is full.
+                    use std::io::Write as _;
+                    let _ = writeln!(
+                        std::io::stderr(),
                         "cranemu: -drive {}: io_uring is not available ({e}); using the thread pool",
                         cfg.path.display()
                     );

@@ -283,7 +283,7 @@ impl Process {
         pe.push(std::ptr::null());
         let cme = CString::new(path.into_vec()).map_err(|_| libc::EINVAL)?;
         if self.opts.strace {
-            eprintln!(" = 0");
+            cranemu_runtime::diagln!(" = 0");
         }
         // The new program starts with the guest's mask, not with the
         // signals this thread holds blocked as well.
