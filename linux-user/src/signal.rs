@@ -1139,7 +1139,15 @@ impl SignalState {
         }
         let (ss_sp, ss_flags, ss_size) = self.altstack;
         let sp = cpu.x[2];
-        let on_alt = ss_flags != SS_DISABLE && sp > ss_sp && sp <= ss_sp.wrapping_add(ss_size);
+        let on_stack = |a: u64| a > ss_sp && a.wrapping_sub(ss_sp) <= ss_size;
+        let on_alt = ss_flags != SS_DISABLE && on_stack(sp);
+        if on_alt && !on_stack(sp.wrapping_sub(FRAME_SIZE as u64)) {
+            // The frame would run off the bottom of the alternate stack (a
+            // handler that faults again there, SA_NODEFER): Linux gives up
+            // and the process dies of SIGSEGV (arch/riscv/kernel/signal.c
+            // `get_sigframe`), rather than writing below it.
+            return Err(libc::EFAULT);
+        }
         let top = if act.flags & SA_ONSTACK != 0 && ss_flags != SS_DISABLE && !on_alt {
             ss_sp.wrapping_add(ss_size)
         } else {

@@ -29,6 +29,12 @@ static void on_info(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 }
 
+static void on_refault(int sig)
+{
+	(void)sig;
+	*(volatile int *)0 = 1;
+}
+
 static void on_plain(int sig)
 {
 	got++;
@@ -265,6 +271,23 @@ int main(int argc, char **argv)
 	struct timespec ts = { 0, 10000000 };
 	int tw = sigtimedwait(&s, NULL, &ts);
 	printf("sigwait: sig=%d got=%d timedwait=%d\n", w, got, tw);
+
+	/* A SIGSEGV handler on the alternate stack that faults again
+	 * (SA_NODEFER): once a frame no longer fits the alternate stack, the
+	 * process dies of SIGSEGV (it once looped forever, writing frames
+	 * below the stack). */
+	pid = fork();
+	if (pid == 0) {
+		static char small[16384];
+		stack_t ss2 = { .ss_sp = small, .ss_size = sizeof small, .ss_flags = 0 };
+		sigaltstack(&ss2, NULL);
+		set(SIGSEGV, on_refault, SA_ONSTACK | SA_NODEFER);
+		*(volatile int *)0 = 1;
+		_exit(0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		;
+	printf("altstack overflow child: signaled=%d sig=%d\n", WIFSIGNALED(st), WTERMSIG(st));
 
 	/* Fault signals sent by a child: handled as sent signals (SI_USER,
 	 * the child's pid), not taken for faults (SIGSEGV and SIGBUS were
