@@ -181,6 +181,21 @@ fn exec_of_a_self_naming_script_fails_with_eloop() {
     );
 }
 
+/// The guest's `LD_PRELOAD` reaches the program it executes, not the
+/// host's dynamic loader starting cranemu again for it.
+#[test]
+fn exec_keeps_the_guests_loader_variables_from_the_host() {
+    let d = scratch_dir("bb-exec-ldpreload");
+    let script = format!(
+        "LD_PRELOAD=/nonexistent-preload.so {} sh -c 'echo $LD_PRELOAD'",
+        busybox().display()
+    );
+    let out = bb_sh(&d, &script);
+    out.assert_success();
+    assert_eq!(out.stdout_str(), "/nonexistent-preload.so\n");
+    assert!(!out.stderr.contains("ld.so"), "stderr: {}", out.stderr);
+}
+
 #[test]
 fn printf_widths() {
     let d = scratch_dir("bb-printf");

@@ -247,6 +247,17 @@ impl Process {
         let me = std::env::current_exe().map_err(|e| e.raw_os_error().unwrap_or(libc::ENOENT))?;
         let mut args: Vec<OsString> = vec![me.clone().into_os_string(), "run".into()];
         args.extend(self.opts.to_args());
+        // The guest's variables for the dynamic loader are for its own
+        // (riscv64) loader: the host's would apply them to cranemu (a
+        // riscv64 LD_PRELOAD fails to load, LD_LIBRARY_PATH could replace
+        // cranemu's libraries). They reach the guest through -E instead.
+        let (envp, loader_vars): (Vec<Vec<u8>>, Vec<Vec<u8>>) =
+            envp.into_iter().partition(|v| !is_host_loader_var(v));
+        for v in loader_vars {
+            let mut e = OsString::from("-E=");
+            e.push(OsString::from_vec(v));
+            args.push(e);
+        }
         // Attached, so that an `argv[0]` beginning with `-` (a login
         // shell's `-sh`) is not taken for an option.
         let mut a0 = OsString::from("-0=");
@@ -293,4 +304,12 @@ impl Process {
         unsafe { libc::execve(cme.as_ptr(), pa.as_ptr(), pe.as_ptr()) };
         Err(errno())
     }
+}
+
+/// Whether the environment entry `v` (`NAME=value`) is one the host's
+/// dynamic loader acts on (glibc's `LD_*` variables and
+/// `GLIBC_TUNABLES`, elf/dl-support.c and ld.so(8)).
+fn is_host_loader_var(v: &[u8]) -> bool {
+    let name = v.split(|&c| c == b'=').next().unwrap_or(v);
+    name.starts_with(b"LD_") || name == b"GLIBC_TUNABLES"
 }
