@@ -215,8 +215,14 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
             Some("-stats") => out.push("--stats".into()),
             Some("-perfmap") => out.push("--perfmap".into()),
             Some("-jit-threshold" | "--jit-threshold") => {
-                out.push("--jit-threshold".into());
-                out.extend(it.next());
+                // Attached, so that a negative value is reported as an
+                // invalid value, not as an unknown option.
+                let mut joined = OsString::from("--jit-threshold");
+                if let Some(v) = it.next() {
+                    joined.push("=");
+                    joined.push(v);
+                }
+                out.push(joined);
             }
             Some(flag @ ("-L" | "-E" | "-U" | "-0" | "-d" | "-D")) => {
                 // The value attached (`-0=-sh`), so that one beginning
@@ -339,7 +345,27 @@ fn main() {
     } else {
         args
     };
-    let cli = Cli::parse_from(args);
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                e.exit();
+            }
+            // One line, as every other error of cranemu: clap's first,
+            // without its tips and usage.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            cranemu_runtime::diagln!("cranemu: {first} (cranemu --help for usage)");
+            std::process::exit(2);
+        }
+    };
     let code = match cli.command {
         Command::System(s) => system::main(&s.args),
         Command::Bench(b) => bench::main(&b),

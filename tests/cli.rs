@@ -105,6 +105,19 @@ fn bad_options_are_one_line_errors() {
         .run();
     assert_eq!(out.status, 2, "{}", out.stderr);
     assert!(!out.stderr.contains("panicked"));
+    // Errors clap finds are one line too, not its usage and tips.
+    for args in [
+        &["run", "-x"][..],
+        &["run", "-jit-threshold", "-1", "p"],
+        &["run", "-jit-threshold"],
+        &["bench", "--bogus"],
+        &["binfmt", "--frobnicate"],
+    ] {
+        let out = cranemu_cmd().args(args).run();
+        assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
+        assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.starts_with("cranemu: "), "{args:?}: {}", out.stderr);
+    }
 }
 
 /// A full standard output or error (`> /dev/full`) loses cranemu's text
