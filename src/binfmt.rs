@@ -57,6 +57,29 @@ pub fn register_line(name: &str, interp: &Path, flags: &str) -> String {
     )
 }
 
+/// Refuses an interpreter the kernel could never start: it must be an
+/// absolute path (binfmt_misc resolves it at each exec, or at
+/// registration with `F`, not relative to anything) naming an executable
+/// regular file.
+fn check_interpreter(interp: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    if !interp.is_absolute() {
+        return Err(format!(
+            "--interpreter {}: must be an absolute path",
+            interp.display()
+        ));
+    }
+    let meta = std::fs::metadata(interp)
+        .map_err(|e| format!("--interpreter {}: {e}", interp.display()))?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err(format!(
+            "--interpreter {}: not an executable file",
+            interp.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Registers the entry. Returns a message for the user on failure.
 pub fn install(name: &str, interp: Option<PathBuf>, flags: &str) -> Result<String, String> {
     if let Some(bad) = flags.chars().find(|c| !"POCF".contains(*c)) {
@@ -69,7 +92,10 @@ pub fn install(name: &str, interp: Option<PathBuf>, flags: &str) -> Result<Strin
         // (AT_EXECFD), which cranemu does not take.
         return Err("--flags: O and C are not supported (cranemu needs the program's path)".into());
     }
-    if name.is_empty() || name.contains(['/', ':']) || name == "register" || name == "status" {
+    if name.is_empty()
+        || name.contains(['/', ':'])
+        || [".", "..", "register", "status"].contains(&name)
+    {
         return Err(format!("--name {name:?}: not a valid entry name"));
     }
     let interp = match interp {
@@ -84,6 +110,7 @@ pub fn install(name: &str, interp: Option<PathBuf>, flags: &str) -> Result<Strin
             interp.display()
         ));
     }
+    check_interpreter(&interp)?;
     let dir = Path::new(BINFMT_DIR);
     let register = dir.join("register");
     if !register.exists() {
@@ -103,7 +130,14 @@ pub fn install(name: &str, interp: Option<PathBuf>, flags: &str) -> Result<Strin
         .write(true)
         .open(&register)
         .and_then(|mut f| f.write_all(line.as_bytes()))
-        .map_err(|e| format!("{}: {e} (registering needs root)", register.display()))?;
+        .map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (registering needs root)"
+            } else {
+                ""
+            };
+            format!("{}: {e}{hint}", register.display())
+        })?;
     Ok(format!(
         "registered {} for riscv64 ELF executables: {}",
         dir.join(name).display(),
@@ -198,6 +232,24 @@ mod tests {
         assert!(install("x", Some("/bin/true".into()), "O").is_err());
         assert!(install("a/b", Some("/bin/true".into()), "P").is_err());
         assert!(install("register", Some("/bin/true".into()), "").is_err());
+        assert!(install(".", Some("/bin/true".into()), "").is_err());
+        assert!(install("..", Some("/bin/true".into()), "").is_err());
+    }
+
+    #[test]
+    fn interpreters_that_cannot_run_are_refused() {
+        let e = |p: &str| check_interpreter(Path::new(p)).unwrap_err();
+        assert!(e("relative/cranemu").contains("absolute"));
+        assert!(e("/nonexistent/cranemu").contains("No such file"));
+        assert!(e("/tmp").contains("not an executable file"));
+        let plain = std::env::temp_dir().join(format!("cranemu-binfmt-{}", std::process::id()));
+        std::fs::write(&plain, b"not a program").unwrap();
+        std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+            .unwrap();
+        let refused = e(plain.to_str().unwrap());
+        let _ = std::fs::remove_file(&plain);
+        assert!(refused.contains("not an executable file"), "{refused}");
+        assert!(check_interpreter(Path::new("/bin/true")).is_ok());
     }
 
     #[test]

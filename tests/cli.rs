@@ -116,7 +116,11 @@ fn bad_options_are_one_line_errors() {
         let out = cranemu_cmd().args(args).run();
         assert_eq!(out.status, 2, "{args:?}: {}", out.stderr);
         assert_eq!(out.stderr.lines().count(), 1, "{args:?}: {}", out.stderr);
-        assert!(out.stderr.starts_with("cranemu: "), "{args:?}: {}", out.stderr);
+        assert!(
+            out.stderr.starts_with("cranemu: "),
+            "{args:?}: {}",
+            out.stderr
+        );
     }
 }
 
@@ -127,7 +131,12 @@ fn a_full_stdout_or_stderr_is_no_panic() {
     if runner().is_some() {
         return;
     }
-    let full = || std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
     let run = |args: &[&str], to_stdout: bool| {
         let mut c = std::process::Command::new(cranemu());
         c.args(args).stdin(std::process::Stdio::null());
@@ -143,5 +152,8 @@ fn a_full_stdout_or_stderr_is_no_panic() {
     let missing = scratch_dir("cli-full").join("no-such-program");
     assert_eq!(run(&["run", missing.to_str().unwrap()], false), Some(127));
     let hello = hello();
-    assert_eq!(run(&["run", "-strace", hello.to_str().unwrap()], false), Some(0));
+    assert_eq!(
+        run(&["run", "-strace", hello.to_str().unwrap()], false),
+        Some(0)
+    );
 }
