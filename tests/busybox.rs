@@ -196,6 +196,20 @@ fn exec_keeps_the_guests_loader_variables_from_the_host() {
     assert!(!out.stderr.contains("ld.so"), "stderr: {}", out.stderr);
 }
 
+/// A guest `execve` of a truncated ELF fails in the guest (`ENOEXEC`),
+/// which goes on, as under Linux; it once replaced the process with a
+/// cranemu that could only report the bad file.
+#[test]
+fn exec_of_a_truncated_elf_fails_in_the_guest() {
+    let d = scratch_dir("bb-exec-truncated");
+    let head = std::fs::read(busybox()).unwrap();
+    let bad = d.join("truncated");
+    std::fs::write(&bad, &head[..200]).unwrap();
+    std::fs::set_permissions(&bad, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = bb_sh(&d, &format!("{} 2>/dev/null; echo went on", bad.display()));
+    assert_eq!(out.stdout_str(), "went on\n", "stderr: {}", out.stderr);
+}
+
 #[test]
 fn printf_widths() {
     let d = scratch_dir("bb-printf");

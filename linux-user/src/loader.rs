@@ -305,6 +305,42 @@ pub fn load_elf(
     image: Image<'_>,
     dyn_bias: u64,
 ) -> Result<LoadedElf, LoadError> {
+    let Plan {
+        elf,
+        segs,
+        interp,
+        bias,
+    } = plan(image, dyn_bias)?;
+    load_planned(space, image, elf, segs, interp, bias)
+}
+
+/// Checks `image` as [`load_elf`] does, without mapping anything: what a
+/// guest's `execve` checks before the process is replaced, as the
+/// kernel's does (a malformed program fails the call, and the caller goes
+/// on). Returns the `PT_INTERP` path, if any.
+///
+/// # Errors
+/// The [`LoadError`] that [`load_elf`] would give.
+pub fn check_elf(image: Image<'_>) -> Result<Option<String>, LoadError> {
+    plan(image, ET_DYN_BIAS).map(|p| p.interp)
+}
+
+/// A loadable segment: guest `[start, end)`, file offset and size, guest
+/// permissions, and the unbiased `p_vaddr`.
+type Segment = (u64, u64, u64, u64, Prot, u64);
+
+/// What [`plan`] found valid in an image: its headers, its `PT_LOAD`
+/// segments sorted by address, its interpreter and its bias.
+struct Plan {
+    elf: ElfImage,
+    segs: Vec<Segment>,
+    interp: Option<String>,
+    bias: u64,
+}
+
+/// Reads and validates the headers and segments of `image`, with bias
+/// `dyn_bias` if it is `ET_DYN`.
+fn plan(image: Image<'_>, dyn_bias: u64) -> Result<Plan, LoadError> {
     let flen = image.len()?;
     let head = image.read_at(0, flen.min(HEAD_BYTES), "ELF header")?;
     check_header(&head)?;
@@ -384,7 +420,23 @@ pub fn load_elf(
             return Err(LoadError::Overlap);
         }
     }
+    Ok(Plan {
+        elf,
+        segs,
+        interp,
+        bias,
+    })
+}
 
+/// Maps what [`plan`] checked into `space` (see [`load_elf`]).
+fn load_planned(
+    space: &GuestSpace,
+    image: Image<'_>,
+    elf: ElfImage,
+    segs: Vec<Segment>,
+    interp: Option<String>,
+    bias: u64,
+) -> Result<LoadedElf, LoadError> {
     // Map writable, map or copy file bytes, then set the final
     // permissions.
     let mut mapped_to = 0u64;

@@ -209,6 +209,10 @@ impl Process {
             rest = new_rest;
             argv0 = interp.clone();
             program = self.host_path(&interp);
+            if std::fs::metadata(std::ffi::OsStr::from_bytes(&program)).is_err() {
+                // No such interpreter: the call fails, as the kernel's.
+                return Err(libc::ENOENT);
+            }
             // A script that names itself (or a longer loop of them) fails
             // here with ELOOP, as the kernel's execve does, rather than in
             // the program that replaced this one.
@@ -234,6 +238,7 @@ impl Process {
         } else if crate::loader::check_header(head).is_ok()
             || (head.starts_with(b"\x7fELF") && n < 64)
         {
+            self.check_exec_elf(&host_path)?;
             program = host_path;
         } else if crate::is_host_elf(head) {
             // A program of the host's own architecture (the host's /bin/sh
@@ -267,6 +272,33 @@ impl Process {
         args.push(OsString::from_vec(program));
         args.extend(rest.into_iter().map(OsString::from_vec));
         self.host_execve(me.into_os_string(), args, envp)
+    }
+
+    /// Checks the riscv64 ELF at host path `path` before a guest's
+    /// `execve` replaces the process with it, as the kernel's `execve`
+    /// checks a program before the point of no return: a malformed one
+    /// fails with `ENOEXEC`, a missing interpreter with `ENOENT`, a
+    /// malformed interpreter with `ELIBBAD`, and the caller goes on.
+    fn check_exec_elf(&self, path: &[u8]) -> Result<(), i32> {
+        use crate::loader::{check_elf, Image, LoadError};
+        let io_errno = |e: &std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+        let f = std::fs::File::open(std::ffi::OsStr::from_bytes(path)).map_err(|e| io_errno(&e))?;
+        let interp = match check_elf(Image::File(&f)) {
+            Ok(interp) => interp,
+            Err(LoadError::Read(e)) => return Err(io_errno(&e)),
+            Err(_) => return Err(libc::ENOEXEC),
+        };
+        if let Some(interp) = interp {
+            let host = self.host_path(interp.as_bytes());
+            let f = std::fs::File::open(std::ffi::OsStr::from_bytes(&host))
+                .map_err(|e| io_errno(&e))?;
+            match check_elf(Image::File(&f)) {
+                Ok(_) => {}
+                Err(LoadError::Read(e)) => return Err(io_errno(&e)),
+                Err(_) => return Err(libc::ELIBBAD),
+            }
+        }
+        Ok(())
     }
 
     /// Replaces this process with host program `path`, arguments `args`
