@@ -10,9 +10,11 @@
 //!
 //! - `maps`: one line per guest mapping, in address order, in Linux's
 //!   format (fs/proc/task_mmu.c `show_map_vma`), guest addresses only.
-//!   File names are not tracked, so file-backed mappings show device
-//!   `00:00`, inode 0 and no path; the initial stack is `[stack]` and the
-//!   `brk` area `[heap]`.
+//!   A mapping of a file shows its offset, device, inode and host path,
+//!   read from the host's own `/proc/self/maps` for the host pages behind
+//!   it, as QEMU's `open_self_maps` does (so a program under `-L` shows
+//!   the sysroot's path); the initial stack is `[stack]` and the `brk`
+//!   area `[heap]`.
 //! - `auxv`: the auxiliary vector the loader wrote on the initial stack
 //!   (pairs of little-endian `u64` up to and including `AT_NULL`), as
 //!   Linux's `mm->saved_auxv`.
@@ -100,36 +102,141 @@ fn label(m: &Mapping, stack: u64, heap_start: u64, heap_end: u64) -> &'static st
     }
 }
 
+/// A host mapping of a file, from a line of the host's `/proc/self/maps`:
+/// host `[start, end)`, the file offset of `start`, the device as the
+/// kernel prints it (`fd:01`), the inode and the path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HostFileMap {
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) offset: u64,
+    pub(crate) dev: String,
+    pub(crate) inode: u64,
+    pub(crate) path: String,
+}
+
+/// The file mappings of a `/proc/PID/maps` text (lines with an inode or
+/// a path that is not a `[label]`), in its order; other lines are
+/// skipped.
+pub(crate) fn parse_host_maps(text: &str) -> Vec<HostFileMap> {
+    let mut v = Vec::new();
+    for line in text.lines() {
+        let mut f = line.splitn(6, ' ');
+        let (Some(range), Some(_perms), Some(off), Some(dev), Some(inode)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let path = f.next().unwrap_or("").trim_start();
+        let (Some((a, b)), Ok(offset), Ok(inode)) = (
+            range.split_once('-'),
+            u64::from_str_radix(off, 16),
+            inode.parse::<u64>(),
+        ) else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else {
+            continue;
+        };
+        if inode == 0 && (path.is_empty() || path.starts_with('[')) {
+            continue;
+        }
+        v.push(HostFileMap {
+            start,
+            end,
+            offset,
+            dev: dev.to_string(),
+            inode,
+            path: path.to_string(),
+        });
+    }
+    v
+}
+
+/// What a `maps` line says after the permissions: the offset, device,
+/// inode and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Backing {
+    offset: u64,
+    dev: String,
+    inode: u64,
+    name: String,
+}
+
 /// Formats `maps` lines for `mappings` (address order); see [`label`] for
-/// `stack` and the heap bounds. Adjacent mappings with the same
-/// permissions and label are one line, as Linux merges such VMAs.
-pub(crate) fn format_maps(mappings: &[Mapping], stack: u64, heap: (u64, u64)) -> String {
-    let mut lines: Vec<(Mapping, &str)> = Vec::new();
+/// `stack` and the heap bounds. `files` are the host's file mappings (see
+/// [`parse_host_maps`]) and `base` the host address of guest address 0:
+/// the part of a guest mapping that a host file mapping backs shows that
+/// file. Adjacent mappings with the same permissions and name (and, for a
+/// file, consecutive offsets) are one line, as Linux merges such VMAs.
+pub(crate) fn format_maps(
+    mappings: &[Mapping],
+    stack: u64,
+    heap: (u64, u64),
+    files: &[HostFileMap],
+    base: u64,
+) -> String {
+    // Each mapping, cut where the host's file mappings begin and end.
+    let mut pieces: Vec<(Mapping, Backing)> = Vec::new();
     for m in mappings {
-        let name = label(m, stack, heap.0, heap.1);
-        if let Some((last, last_name)) = lines.last_mut() {
+        let anon = Backing {
+            offset: 0,
+            dev: "00:00".into(),
+            inode: 0,
+            name: label(m, stack, heap.0, heap.1).into(),
+        };
+        let (hs, he) = (base.wrapping_add(m.start), base.wrapping_add(m.end));
+        let mut at = hs;
+        for f in files.iter().filter(|f| f.start < he && f.end > hs) {
+            let (s, e) = (f.start.max(hs), f.end.min(he));
+            if s > at {
+                pieces.push((cut(m, at - base, s - base), anon.clone()));
+            }
+            let file = Backing {
+                offset: f.offset + (s - f.start),
+                dev: f.dev.clone(),
+                inode: f.inode,
+                name: f.path.clone(),
+            };
+            pieces.push((cut(m, s - base, e - base), file));
+            at = e;
+        }
+        if at < he {
+            pieces.push((cut(m, at - base, m.end), anon));
+        }
+    }
+    let mut lines: Vec<(Mapping, Backing)> = Vec::new();
+    for (m, b) in pieces {
+        if let Some((last, lb)) = lines.last_mut() {
+            let next_offset = lb.offset + (last.end - last.start);
             if last.end == m.start
                 && last.prot == m.prot
                 && last.shared == m.shared
-                && *last_name == name
+                && lb.name == b.name
+                && lb.inode == b.inode
+                && (b.inode == 0 || b.offset == next_offset)
             {
                 last.end = m.end;
                 continue;
             }
         }
-        lines.push((*m, name));
+        lines.push((m, b));
     }
     let mut s = String::new();
-    for (m, name) in lines {
+    for (m, b) in lines {
         let bit = |p: Prot, c: char| if m.prot.contains(p) { c } else { '-' };
+        let name = b.name.as_str();
         let mut line = format!(
-            "{:08x}-{:08x} {}{}{}{} 00000000 00:00 0 ",
+            "{:08x}-{:08x} {}{}{}{} {:08x} {} {} ",
             m.start,
             m.end,
             bit(Prot::READ, 'r'),
             bit(Prot::WRITE, 'w'),
             bit(Prot::EXEC, 'x'),
             if m.shared { 's' } else { 'p' },
+            b.offset,
+            b.dev,
+            b.inode,
         );
         if !name.is_empty() {
             // Linux pads the path to column 73 (`seq_pad`).
@@ -142,6 +249,11 @@ pub(crate) fn format_maps(mappings: &[Mapping], stack: u64, heap: (u64, u64)) ->
         s.push('\n');
     }
     s
+}
+
+/// `m` cut to guest `[start, end)`.
+fn cut(m: &Mapping, start: u64, end: u64) -> Mapping {
+    Mapping { start, end, ..*m }
 }
 
 /// The guest's `/proc/self/stat` from the host's line `host`, for a guest
@@ -262,7 +374,15 @@ impl Process {
                 let (start, cur) = *self.shared.brk.lock();
                 let heap_end = cur.div_ceil(PAGE) * PAGE;
                 let stack = crate::loader::STACK_TOP - 1;
-                format_maps(&self.space.mappings(), stack, (start, heap_end)).into_bytes()
+                let host = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+                format_maps(
+                    &self.space.mappings(),
+                    stack,
+                    (start, heap_end),
+                    &parse_host_maps(&host),
+                    self.space.base() as u64,
+                )
+                .into_bytes()
             }
             FakeFile::Auxv => self.shared.auxv.get().cloned().unwrap_or_default(),
             FakeFile::Cmdline => self.shared.cmdline.get().cloned().unwrap_or_default(),

@@ -1,7 +1,7 @@
 //! Syscall-layer tests: each runs syscalls through [`Process::do_syscall`],
 //! as the guest does, over a small guest address space.
 
-use cranemu_softmmu::user::{Prot, PAGE_SIZE};
+use cranemu_softmmu::user::{Mapping, Prot, PAGE_SIZE};
 
 use super::*;
 
@@ -530,6 +530,55 @@ fn proc_self_maps_lists_guest_mappings() {
     assert_eq!(read_guest_file(&mut p, &mut cpu, &own), text.as_bytes());
     let ts = read_guest_file(&mut p, &mut cpu, "/proc/thread-self/maps");
     assert_eq!(ts, text.as_bytes());
+}
+
+#[test]
+fn proc_self_maps_names_files_from_the_hosts_maps() {
+    let host = "\
+55d0c0000000-55d0c0100000 r-xp 00000000 fd:01 77 /usr/bin/cranemu
+7f0000010000-7f0000018000 r-xp 00001000 fd:01 42                         /x/prog one
+7f0000018000-7f0000019000 rw-p 00000000 00:00 0 
+7f0000100000-7f0000101000 rw-s 00000000 00:01 9                          /dev/zero (deleted)
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+";
+    let files = procfs::parse_host_maps(host);
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(files[1].path, "/x/prog one");
+    assert_eq!((files[1].offset, files[1].inode), (0x1000, 42));
+    let base = 0x7f00_0000_0000;
+    let m = |start, end, prot, shared| Mapping {
+        start,
+        end,
+        prot,
+        shared,
+        file: false,
+    };
+    let text = procfs::format_maps(
+        &[
+            m(0x10000, 0x20000, Prot::READ | Prot::EXEC, false),
+            m(0x100000, 0x101000, Prot::RW, true),
+        ],
+        0,
+        (0, 0),
+        &files,
+        base,
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(
+        lines[0].starts_with("00010000-00018000 r-xp 00001000 fd:01 42 "),
+        "{text}"
+    );
+    assert!(
+        lines[0].ends_with(" /x/prog one") && lines[0].len() == 73 + 11,
+        "{text}"
+    );
+    assert_eq!(lines[1], "00018000-00020000 r-xp 00000000 00:00 0 ");
+    assert!(
+        lines[2].starts_with("00100000-00101000 rw-s 00000000 00:01 9 "),
+        "{text}"
+    );
+    assert!(lines[2].ends_with(" /dev/zero (deleted)"), "{text}");
 }
 
 #[test]

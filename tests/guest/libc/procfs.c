@@ -74,7 +74,14 @@ int main(void) {
     close(fd);
     int n = read_maps("/proc/self/maps");
     printf("maps lines > 3: %s\n", n > 3 ? "yes" : "no");
+    /* The program's code maps its file: the path is /proc/self/exe's. */
+    char exe[256];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    exe[len > 0 ? len : 0] = 0;
     check("main", (void *)main, "r-x", NULL);
+    struct range *code = find((unsigned long)main);
+    printf("main's mapping names the program: %s\n",
+           code && len > 0 && strcmp(code->name, exe) == 0 ? "yes" : "no");
     check("global", &global_data, "rw-", NULL);
     check("local", &local, "rw-", "[stack]");
     int high = 0, sorted = 1;
