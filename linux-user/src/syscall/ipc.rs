@@ -1,7 +1,11 @@
 //! System V IPC: shared memory (`shmget`, `shmat`, `shmdt`, `shmctl`),
 //! semaphores (`semget`, `semop`, `semtimedop`, `semctl`) and message
 //! queues (`msgget`, `msgsnd`, `msgrcv`, `msgctl`), over the host's (Linux
-//! ipc/shm.c, ipc/sem.c, ipc/msg.c).
+//! ipc/shm.c, ipc/sem.c, ipc/msg.c); and POSIX message queues (`mq_open`,
+//! `mq_unlink`, `mq_timedsend`, `mq_timedreceive`, `mq_notify`,
+//! `mq_getsetattr`, ipc/mqueue.c), whose names are the host's too.
+//! `struct mq_attr` (eight longs) and `struct sigevent` (64 bytes) are the
+//! same on riscv64 and x86-64.
 //!
 //! Identifiers and keys are the host's, so guest processes share
 //! segments, semaphore sets and queues with each other and with host
@@ -37,6 +41,18 @@ const IPC_PERM: usize = 48;
 const SHMID_DS: u64 = 112;
 /// Size of `struct msqid64_ds` on both.
 const MSQID_DS: u64 = 120;
+/// Size of `struct mq_attr` on both (four longs and four reserved).
+const MQ_ATTR: u64 = 64;
+/// Size of `struct sigevent` on both.
+const SIGEVENT: usize = 64;
+/// `SIGEV_THREAD` (include/uapi/asm-generic/siginfo.h): for `mq_notify`,
+/// `sigev_value` points at the `NOTIFY_COOKIE_LEN` bytes the kernel sends
+/// on the netlink socket `sigev_signo`.
+const SIGEV_THREAD: u32 = 2;
+/// `NOTIFY_COOKIE_LEN` (include/uapi/linux/mqueue.h).
+const NOTIFY_COOKIE_LEN: u64 = 32;
+/// The longest message queue name (`NAME_MAX`, plus the leading `/`).
+const MQ_NAME_MAX: usize = 256;
 
 /// The riscv64 `semid64_ds` for the host's: `sem_otime` and `sem_ctime`
 /// without x86-64's padding words, then `sem_nsems`.
@@ -133,6 +149,68 @@ impl Process {
                     };
                     host_syscall(libc::SYS_msgctl, [a[0], cmd, p, 0, 0, 0])
                 }
+                nr::MQ_OPEN => {
+                    let name = self.mq_name(a[0])?;
+                    let attr = self.opt_buf(a[3], MQ_ATTR, R)?;
+                    host_syscall(
+                        libc::SYS_mq_open,
+                        [name.as_ptr() as u64, a[1], a[2], attr, 0, 0],
+                    )
+                }
+                nr::MQ_UNLINK => {
+                    let name = self.mq_name(a[0])?;
+                    host_syscall(libc::SYS_mq_unlink, [name.as_ptr() as u64, 0, 0, 0, 0, 0])
+                }
+                nr::MQ_TIMEDSEND => host_syscall(
+                    libc::SYS_mq_timedsend,
+                    [
+                        a[0],
+                        self.buf(a[1], a[2], R)?,
+                        a[2],
+                        a[3],
+                        self.opt_buf(a[4], 16, R)?,
+                        0,
+                    ],
+                ),
+                nr::MQ_TIMEDRECEIVE => host_syscall(
+                    libc::SYS_mq_timedreceive,
+                    [
+                        a[0],
+                        self.buf(a[1], a[2], W)?,
+                        a[2],
+                        self.opt_buf(a[3], 4, W)?,
+                        self.opt_buf(a[4], 16, R)?,
+                        0,
+                    ],
+                ),
+                nr::MQ_NOTIFY => {
+                    let mut ev = [0u8; SIGEVENT];
+                    let p = if a[1] == 0 {
+                        0
+                    } else {
+                        self.space.read(a[1], &mut ev).map_err(|_| libc::EFAULT)?;
+                        let notify = u32::from_le_bytes(ev[12..16].try_into().unwrap());
+                        if notify == SIGEV_THREAD {
+                            // The cookie's guest address, made the host's.
+                            let cookie = u64::from_le_bytes(ev[..8].try_into().unwrap());
+                            let h = self.buf(cookie, NOTIFY_COOKIE_LEN, R)?;
+                            ev[..8].copy_from_slice(&h.to_le_bytes());
+                        }
+                        ev.as_ptr() as u64
+                    };
+                    host_syscall(libc::SYS_mq_notify, [a[0], p, 0, 0, 0, 0])
+                }
+                nr::MQ_GETSETATTR => host_syscall(
+                    libc::SYS_mq_getsetattr,
+                    [
+                        a[0],
+                        self.opt_buf(a[1], MQ_ATTR, R)?,
+                        self.opt_buf(a[2], MQ_ATTR, W)?,
+                        0,
+                        0,
+                        0,
+                    ],
+                ),
                 _ => {
                     known = false;
                     Ok(0)
@@ -180,6 +258,12 @@ impl Process {
             }
             _ => host(cmd, arg),
         }
+    }
+    /// A message queue name argument (a guest C string, not a path: the
+    /// name lives in the host's mqueue namespace, never under `-L`).
+    fn mq_name(&self, addr: u64) -> Result<std::ffi::CString, i32> {
+        let name = self.guest_str(addr, MQ_NAME_MAX)?;
+        std::ffi::CString::new(name).map_err(|_| libc::EINVAL)
     }
 
     /// `shmat(id, addr, flags)`: see the module doc.

@@ -191,6 +191,38 @@ impl Process {
                     libc::SYS_sched_setparam,
                     [a[0], self.buf(a[1], 4, R)?, 0, 0, 0, 0],
                 ),
+                // struct sched_attr: its own size in its first u32
+                // (include/uapi/linux/sched/types.h), the same layout on
+                // both; the kernel reads or writes that many bytes.
+                nr::SCHED_SETATTR => {
+                    let mut size = [0u8; 4];
+                    self.space.read(a[1], &mut size).map_err(|_| libc::EFAULT)?;
+                    let size = u64::from(u32::from_le_bytes(size)).clamp(4, 4096);
+                    host_syscall(
+                        libc::SYS_sched_setattr,
+                        [a[0], self.buf(a[1], size, R)?, a[2], 0, 0, 0],
+                    )
+                }
+                nr::SCHED_GETATTR => host_syscall(
+                    libc::SYS_sched_getattr,
+                    [a[0], self.buf(a[1], a[2].min(4096), W)?, a[2], a[3], 0, 0],
+                ),
+                // Per-thread unsharing applies to the calling guest thread's
+                // own host thread; namespaces to the whole host process,
+                // which the kernel refuses while it has other threads.
+                nr::UNSHARE => host_syscall(libc::SYS_unshare, [a[0], 0, 0, 0, 0, 0]),
+                // Only the read actions (2 to 4) write the buffer.
+                nr::SYSLOG => {
+                    let buf = if (2..=4).contains(&a[0]) && a[2] as i32 > 0 {
+                        self.buf(a[1], a[2], W)?
+                    } else {
+                        0
+                    };
+                    host_syscall(libc::SYS_syslog, [a[0], buf, a[2], 0, 0, 0])
+                }
+                // KCMP_EPOLL_TFD (7) passes a pointer, not an index.
+                nr::KCMP if a[2] == 7 => Err(libc::EINVAL),
+                nr::KCMP => host_syscall(libc::SYS_kcmp, [a[0], a[1], a[2], a[3], a[4], 0]),
                 nr::SCHED_GET_PRIORITY_MAX => {
                     host_syscall(libc::SYS_sched_get_priority_max, [a[0], 0, 0, 0, 0, 0])
                 }

@@ -32,6 +32,7 @@
 #include <sys/shm.h>
 #include <sys/wait.h>
 #include <grp.h>
+#include <mqueue.h>
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -157,6 +158,42 @@ static void test_sched(void) {
     printf("getcpu %d cpu known %d\n", (int)syscall(SYS_getcpu, &cpu, &node, NULL),
            cpu != ~0u);
     printf("sched_getcpu >= 0: %d\n", sched_getcpu() >= 0);
+    /* struct sched_attr: u32 size, u32 policy, u64 flags, s32 nice, u32
+     * priority, u64 runtime, deadline, period (48 bytes in its first
+     * version). */
+    unsigned char attr[48];
+    memset(attr, 0xff, sizeof attr);
+    long r = syscall(SYS_sched_getattr, 0, attr, sizeof attr, 0);
+    unsigned size, policy;
+    memcpy(&size, attr, 4);
+    memcpy(&policy, attr + 4, 4);
+    printf("sched_getattr %ld size %u policy %u\n", r, size, policy);
+    printf("sched_setattr of what it got %ld\n", syscall(SYS_sched_setattr, 0, attr, 0));
+    printf("unshare(0) %d\n", unshare(0));
+}
+
+/* POSIX message queues, named in the host's mqueue namespace. */
+static void test_mqueue(void) {
+    char name[64];
+    snprintf(name, sizeof name, "/cranemu-abi-%d", (int)getpid());
+    struct mq_attr at = {.mq_maxmsg = 4, .mq_msgsize = 64};
+    mqd_t q = mq_open(name, O_CREAT | O_EXCL | O_RDWR, 0600, &at);
+    if (q == (mqd_t)-1) {
+        printf("mq_open: %s\n", strerror(errno));
+        return;
+    }
+    CHECK(mq_send(q, "hello", 6, 7) == 0);
+    struct mq_attr now;
+    CHECK(mq_getattr(q, &now) == 0);
+    long cur = now.mq_curmsgs;
+    char buf[64];
+    unsigned prio = 0;
+    ssize_t n = mq_receive(q, buf, sizeof buf, &prio);
+    CHECK(mq_getattr(q, &now) == 0);
+    printf("mqueue: %zd message, prio %u, '%s', curmsgs %ld then %ld\n", n == 6 ? (ssize_t)1 : n,
+           prio, buf, cur, (long)now.mq_curmsgs);
+    mq_close(q);
+    CHECK(mq_unlink(name) == 0);
 }
 
 static void test_clocks(void) {
@@ -420,6 +457,7 @@ int main(int argc, char **argv) {
     test_signalfd_and_timer();
     test_misc();
     test_sysv();
+    test_mqueue();
     test_proc_self(argv[0], argc, argv);
     rmdir(dir);
     printf("done\n");
