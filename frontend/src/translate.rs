@@ -140,6 +140,15 @@ pub trait CodeSource {
     /// The faulting guest virtual address if `pc` is not executable.
     fn fetch_u16(&self, pc: u64) -> Result<u16, u64>;
 
+    /// The exception of a fetch that [`CodeSource::fetch_u16`] refused at
+    /// guest virtual address `addr`: an instruction page fault unless the
+    /// source knows better (system mode: an access fault where the page
+    /// table maps `addr`, or the MMU is off, but no memory is there).
+    fn fetch_fault(&self, addr: u64) -> Exception {
+        let _ = addr;
+        Exception::InstructionPageFault
+    }
+
     /// Whether the sides of the conditional branch at guest virtual
     /// address `branch` may make their loads speculatively when the
     /// branch is if-converted (user mode only; see the module doc,
@@ -230,7 +239,7 @@ pub enum EndReason {
     ControlTransfer,
     /// The last instruction raises this exception unconditionally (`ecall`,
     /// `ebreak`, an illegal instruction), or the first instruction could not
-    /// be fetched ([`Exception::InstructionPageFault`]).
+    /// be fetched ([`CodeSource::fetch_fault`]).
     Trap(Exception),
     /// `fence.i`: the runtime must flush its translation cache (the
     /// terminator is an `exit` with `flush` set).
@@ -479,7 +488,7 @@ pub fn translate_block(
         let insn = match fetch(src, cur) {
             Ok(insn) => insn,
             Err(addr) if translated == 0 => {
-                let cause = Exception::InstructionPageFault;
+                let cause = src.fetch_fault(addr);
                 break (
                     Terminator::Trap {
                         cause: cause.code(),

@@ -1196,6 +1196,33 @@ fn fetch_faults() {
     assert_eq!(m.blocks[2].insns.len(), 2);
 }
 
+/// The source names the exception of a refused fetch: system mode's
+/// says an access fault where no memory is (here, the second half of an
+/// instruction that runs off the end of RAM).
+#[test]
+fn a_fetch_fault_takes_the_sources_exception() {
+    struct EndOfRam(Code);
+    impl CodeSource for EndOfRam {
+        fn fetch_u16(&self, pc: u64) -> Result<u16, u64> {
+            self.0.fetch_u16(pc)
+        }
+        fn fetch_fault(&self, _addr: u64) -> Exception {
+            Exception::InstructionAccessFault
+        }
+    }
+    let src = EndOfRam(Code::bytes(CODE, NOP.to_le_bytes()[..2].to_vec()));
+    let tb = translate_block(&src, CODE, 0, &TranslateOptions::default());
+    assert_eq!(tb.end, EndReason::Trap(Exception::InstructionAccessFault));
+    assert!(matches!(
+        tb.ir.term,
+        Some(Terminator::Trap {
+            cause: 1,
+            tval,
+            pc: CODE
+        }) if tval == CODE + 2
+    ));
+}
+
 #[test]
 fn compressed_instructions_advance_by_two() {
     // c.li x10, 5 ; c.addi x10, -1 ; c.ebreak

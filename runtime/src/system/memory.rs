@@ -692,6 +692,27 @@ impl CodeSource for SysFetch<'_> {
         }
         Ok(v as u16)
     }
+
+    fn fetch_fault(&self, addr: u64) -> Exception {
+        let (privilege, _) = mmu_priv(self.idx);
+        let req = WalkRequest {
+            satp: Satp::from_bits(self.hart.ps.satp).unwrap_or(Satp::BARE),
+            privilege,
+            sum: false,
+            mxr: false,
+            access: AccessType::Fetch,
+            vaddr: GuestVirtAddr(addr),
+            ad: AdUpdate::Hardware,
+        };
+        match walk(&*self.hart.m.phys.ram, &req) {
+            Err(trap) => {
+                Exception::from_code(trap.cause as u64).unwrap_or(Exception::InstructionPageFault)
+            }
+            // Translated, but not to RAM or ROM (code never runs from
+            // devices): Privileged ISA 3.6, an access fault.
+            Ok(_) => Exception::InstructionAccessFault,
+        }
+    }
 }
 
 /// Reads code of the current privilege for the instruction at `va`: the
