@@ -619,6 +619,40 @@ fn libc_abi_closed_std_fds() {
     }
 }
 
+/// `fexecve` (`execveat` with `AT_EMPTY_PATH`) and `execveat` relative to
+/// a directory descriptor run the program (cranemu only: qemu-riscv64 7.2
+/// has no `execveat`).
+#[test]
+fn libc_abi_fexecve_and_execveat() {
+    if runner().is_some() {
+        return;
+    }
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-execveat") else {
+        return;
+    };
+    let out = guest(&exe).arg("fexecve").arg(&exe).arg("fds").run();
+    out.assert_success();
+    assert_same_text(
+        "abi fexecve abi fds",
+        &out.stdout_str(),
+        "fd 0 open\nfd 1 open\nfd 2 open\n",
+    );
+    let dir = exe.parent().unwrap();
+    let name = exe.file_name().unwrap();
+    let out = guest(&exe)
+        .arg("execveat")
+        .arg(dir)
+        .arg(name)
+        .arg("fds")
+        .run();
+    out.assert_success();
+    assert_same_text(
+        "abi execveat DIR abi fds",
+        &out.stdout_str(),
+        "fd 0 open\nfd 1 open\nfd 2 open\n",
+    );
+}
+
 /// `execve` of a `#!/bin/sh` script whose interpreter exists only on the
 /// host (no `-L` sysroot holds /bin/sh): the host runs it, as a host ELF
 /// exec'd directly does (qemu-riscv64 passes both to the host kernel).

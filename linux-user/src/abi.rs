@@ -252,6 +252,7 @@ pub mod nr {
     pub const KCMP: u64 = 272;
     pub const SCHED_SETATTR: u64 = 274;
     pub const SCHED_GETATTR: u64 = 275;
+    pub const EXECVEAT: u64 = 281;
     pub const MSGGET: u64 = 186;
     pub const MSGCTL: u64 = 187;
     pub const MSGRCV: u64 = 188;
@@ -651,6 +652,7 @@ pub fn syscall_info(n: u64) -> Option<(&'static str, &'static [ArgFmt])> {
         nr::MREMAP => ("mremap", &[Hex, Dec, Dec, Hex, Hex]),
         nr::CLONE => ("clone", &[Hex, Hex, Hex, Hex, Hex]),
         nr::EXECVE => ("execve", &[Str, Hex, Hex]),
+        nr::EXECVEAT => ("execveat", &[Dec, Str, Hex, Hex, Hex]),
         nr::MMAP => ("mmap", &[Hex, Dec, Hex, Hex, Dec, Hex]),
         nr::FADVISE64 => ("fadvise64", &[Dec, Dec, Dec, Dec]),
         nr::MPROTECT => ("mprotect", &[Hex, Dec, Hex]),

@@ -47,6 +47,7 @@ impl Process {
                 }
                 nr::CLONE => self.clone(a, cpu),
                 nr::EXECVE => self.execve(a),
+                nr::EXECVEAT => self.execveat(a),
                 _ => {
                     known = false;
                     Ok(0)
@@ -176,6 +177,67 @@ impl Process {
         let argv = self.string_array(a[1])?;
         let envp = self.string_array(a[2])?;
         let host_path = self.host_path(&guest_path);
+        self.exec(guest_path, host_path, argv, envp)
+    }
+
+    /// `execveat(dirfd, path, argv, envp, flags)`: [`Process::execve`] of
+    /// `path` relative to the directory `dirfd` (or the current one for
+    /// `AT_FDCWD`, or the file `dirfd` itself with `AT_EMPTY_PATH` and an
+    /// empty path: `fexecve`), found through `/proc/self/fd`. The file of
+    /// an `AT_EMPTY_PATH` descriptor must still have a path (not deleted,
+    /// not a memfd): the new program is started from it. `AT_SYMLINK_NOFOLLOW`
+    /// refuses a final symbolic link with `ELOOP`.
+    fn execveat(&mut self, a: [u64; 6]) -> SysResult {
+        let dirfd = a[0] as i32;
+        let path = self.guest_str(a[1], PATH_MAX)?;
+        let flags = a[4] as i32;
+        if flags & !(libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW) != 0 {
+            return Err(libc::EINVAL);
+        }
+        let fd_path = |fd: i32| -> Result<Vec<u8>, i32> {
+            let link =
+                std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|_| libc::EBADF)?;
+            Ok(link.into_os_string().into_vec())
+        };
+        let (guest_path, host_path) = if path.is_empty() {
+            if flags & libc::AT_EMPTY_PATH == 0 {
+                return Err(libc::ENOENT);
+            }
+            let p = fd_path(dirfd)?;
+            if !p.starts_with(b"/") || p.ends_with(b" (deleted)") {
+                return Err(libc::ENOENT);
+            }
+            (p.clone(), p)
+        } else if path.starts_with(b"/") || dirfd == libc::AT_FDCWD {
+            let h = self.host_path(&path);
+            (path, h)
+        } else {
+            let mut p = fd_path(dirfd)?;
+            p.push(b'/');
+            p.extend_from_slice(&path);
+            (p.clone(), p)
+        };
+        if flags & libc::AT_SYMLINK_NOFOLLOW != 0
+            && std::fs::symlink_metadata(std::ffi::OsStr::from_bytes(&host_path))
+                .is_ok_and(|m| m.file_type().is_symlink())
+        {
+            return Err(libc::ELOOP);
+        }
+        let argv = self.string_array(a[2])?;
+        let envp = self.string_array(a[3])?;
+        self.exec(guest_path, host_path, argv, envp)
+    }
+
+    /// What [`Process::execve`] and [`Process::execveat`] share: runs the
+    /// program at host path `host_path` (`guest_path` as the guest named
+    /// it) with `argv` and `envp`.
+    fn exec(
+        &mut self,
+        guest_path: Vec<u8>,
+        host_path: Vec<u8>,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> SysResult {
         let hp = CString::new(host_path.clone()).map_err(|_| libc::EINVAL)?;
         // SAFETY: hp is a valid C string.
         if unsafe { libc::access(hp.as_ptr(), libc::X_OK) } != 0 {

@@ -434,6 +434,23 @@ int main(int argc, char **argv) {
         printf("execv %s: %s\n", argv[2], strerror(errno));
         return 1;
     }
+    if (argc > 2 && !strcmp(argv[1], "fexecve")) {
+        int fd = open(argv[2], O_RDONLY | O_CLOEXEC);
+        CHECK(fd >= 0);
+        extern char **environ;
+        fexecve(fd, argv + 2, environ);
+        printf("fexecve %s: %s\n", argv[2], strerror(errno));
+        return 1;
+    }
+    if (argc > 3 && !strcmp(argv[1], "execveat")) {
+        /* argv[2] a directory, argv[3] a program name in it. */
+        int dir = open(argv[2], O_RDONLY | O_DIRECTORY);
+        CHECK(dir >= 0);
+        extern char **environ;
+        syscall(SYS_execveat, dir, argv[3], argv + 3, environ, 0);
+        printf("execveat %s: %s\n", argv[3], strerror(errno));
+        return 1;
+    }
     if (argc > 1 && !strcmp(argv[1], "unimp")) {
         long nrs[] = {500, 500, 501};
         for (int i = 0; i < 3; i++) {
