@@ -239,6 +239,10 @@ fn preprocess(args: Vec<OsString>) -> Vec<OsString> {
                 out.push(a);
                 verbatim = true;
             }
+            Some(s) if s.starts_with("-jit-threshold=") => {
+                // QEMU's spelling with its value attached.
+                out.push(format!("-{s}").into());
+            }
             Some(s) if s.starts_with('-') => out.push(a),
             _ => {
                 // PROGRAM: everything after it belongs to the guest.
@@ -469,6 +473,8 @@ mod tests {
         }
         let r = parse(&["cranemu", "run", "--jit-threshold=7", "prog"]);
         assert_eq!(r.jit_threshold, Some(7));
+        let r = parse(&["cranemu", "run", "-jit-threshold=8", "prog"]);
+        assert_eq!(r.jit_threshold, Some(8));
     }
 
     #[test]

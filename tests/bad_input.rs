@@ -158,6 +158,30 @@ fn script_interpreter_loops() {
     check_rejected(&a, 126, &["too many levels"]);
 }
 
+/// Five nested `#!` scripts may end in a program, as under Linux; a
+/// sixth is one too many ("Too many levels of symbolic links").
+#[test]
+fn nested_scripts_up_to_five() {
+    if runner().is_some() {
+        return;
+    }
+    let dir = scratch_dir("bad-script-nest");
+    let mut interp = repo().join("tests/guest/bin/hello");
+    for level in 1..=6 {
+        let name = format!("s{level}");
+        write_file(
+            &dir,
+            &name,
+            format!("#!{}\n", interp.display()).as_bytes(),
+            0o755,
+        );
+        interp = dir.join(&name);
+    }
+    let out = cranemu_cmd().arg("run").arg(dir.join("s5")).run();
+    out.assert_success();
+    check_rejected(&dir.join("s6"), 126, &["too many levels"]);
+}
+
 #[test]
 fn empty_file() {
     let dir = scratch_dir("bad-empty");

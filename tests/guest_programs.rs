@@ -653,6 +653,43 @@ fn libc_abi_fexecve_and_execveat() {
     );
 }
 
+/// `execve` of a `#!` script whose interpreter cannot run fails in the
+/// guest, which goes on, with the kernel's errno: not a program
+/// (`ENOEXEC`), not executable (`EACCES`), missing (`ENOENT`).
+#[test]
+fn libc_abi_exec_script_with_a_bad_interpreter() {
+    let Some(exe) = build_libc_program_in("abi", "libc-abi-badinterp") else {
+        return;
+    };
+    let dir = scratch_dir("abi-badinterp");
+    let write = |name: &str, text: &str, mode: u32| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+        p
+    };
+    let garbage = write("garbage", "not a program\n", 0o755);
+    let noexec = write("noexec", "#!/bin/sh\n", 0o644);
+    let cases = [
+        (format!("#!{}\n", garbage.display()), "Exec format error"),
+        (format!("#!{}\n", noexec.display()), "Permission denied"),
+        (
+            format!("#!{}/missing\n", dir.display()),
+            "No such file or directory",
+        ),
+    ];
+    for (i, (text, errno)) in cases.iter().enumerate() {
+        let script = write(&format!("script{i}"), text, 0o755);
+        let out = guest(&exe).arg("exec").arg(&script).run();
+        assert_eq!(out.status, 1, "{text}: {}", out.stderr);
+        assert_same_text(
+            text,
+            &out.stdout_str(),
+            &format!("execv {}: {errno}\n", script.display()),
+        );
+    }
+}
+
 /// `execve` of a `#!/bin/sh` script whose interpreter exists only on the
 /// host (no `-L` sysroot holds /bin/sh): the host runs it, as a host ELF
 /// exec'd directly does (qemu-riscv64 passes both to the host kernel).

@@ -320,20 +320,20 @@ pub(crate) fn is_host_elf_file(p: &std::ffi::OsStr) -> bool {
 }
 
 /// How many `#!` interpreters deep a program may go before its start fails
-/// with `ELOOP`: Linux's `exec_binprm` gives up past 5 levels of binary
-/// handlers.
+/// with `ELOOP`: Linux's `exec_binprm` tries binary handlers at depths 0
+/// to 5, so five nested scripts may end in a program, and a sixth fails.
 pub const MAX_SCRIPT_DEPTH: u32 = 5;
 
-/// Whether the `#!` interpreter `first` (a host path), followed through
-/// the interpreters its own `#!` line names (looked up as `opts` says),
-/// runs out of [`MAX_SCRIPT_DEPTH`] at `depth` levels already taken:
+/// Whether the `#!` interpreter `first` (a host path, at handler depth
+/// `depth`), followed through the interpreters its own `#!` line names
+/// (looked up as `opts` says), goes past [`MAX_SCRIPT_DEPTH`]:
 /// what makes the kernel's `execve` fail with `ELOOP`. A file that cannot
 /// be read ends the chain (its start reports why).
 pub(crate) fn script_chain_too_deep(opts: &Options, first: &Path, mut depth: u32) -> bool {
     use std::io::Read;
     let mut next = first.to_path_buf();
     loop {
-        if depth >= MAX_SCRIPT_DEPTH {
+        if depth > MAX_SCRIPT_DEPTH {
             return true;
         }
         let mut head = [0u8; 256];
@@ -521,7 +521,7 @@ fn run_program_at(
                 }
                 let mut o = opts.clone();
                 o.argv0 = Some(interp_path.clone().into_os_string());
-                if depth + 1 >= MAX_SCRIPT_DEPTH {
+                if depth + 1 > MAX_SCRIPT_DEPTH {
                     return Err(Error::ScriptLoop);
                 }
                 return run_program_at(&o, Program::Path(&host_interp), &new_args, depth + 1)

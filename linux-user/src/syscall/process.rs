@@ -271,9 +271,15 @@ impl Process {
             rest = new_rest;
             argv0 = interp.clone();
             program = self.host_path(&interp);
-            if std::fs::metadata(std::ffi::OsStr::from_bytes(&program)).is_err() {
-                // No such interpreter: the call fails, as the kernel's.
-                return Err(libc::ENOENT);
+            // An interpreter that cannot run fails the call, as the
+            // kernel's: missing (ENOENT), not an executable file (EACCES),
+            // or not a program (ENOEXEC, checked below).
+            let ip = std::ffi::OsStr::from_bytes(&program);
+            let meta = std::fs::metadata(ip).map_err(|_| libc::ENOENT)?;
+            let ic = CString::new(program.clone()).map_err(|_| libc::EINVAL)?;
+            // SAFETY: ic is a valid C string.
+            if !meta.is_file() || unsafe { libc::access(ic.as_ptr(), libc::X_OK) } != 0 {
+                return Err(libc::EACCES);
             }
             // A script that names itself (or a longer loop of them) fails
             // here with ELOOP, as the kernel's execve does, rather than in
@@ -296,6 +302,19 @@ impl Process {
                 }
                 args.extend(rest.into_iter().map(OsString::from_vec));
                 return self.host_execve(OsString::from_vec(program), args, envp);
+            }
+            let mut ihead = [0u8; 64];
+            let n = {
+                use std::io::Read;
+                std::fs::File::open(ip)
+                    .and_then(|mut f| f.read(&mut ihead))
+                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+            };
+            let ihead = &ihead[..n];
+            if ihead.starts_with(b"\x7fELF") {
+                self.check_exec_elf(&program)?;
+            } else if !ihead.starts_with(b"#!") {
+                return Err(libc::ENOEXEC);
             }
         } else if crate::loader::check_header(head).is_ok()
             || (head.starts_with(b"\x7fELF") && n < 64)
@@ -403,7 +422,12 @@ impl Process {
 /// Whether the environment entry `v` (`NAME=value`) is one the host's
 /// dynamic loader acts on (glibc's `LD_*` variables and
 /// `GLIBC_TUNABLES`, elf/dl-support.c and ld.so(8)).
-fn is_host_loader_var(v: &[u8]) -> bool {
-    let name = v.split(|&c| c == b'=').next().unwrap_or(v);
+pub(super) fn is_host_loader_var(v: &[u8]) -> bool {
+    // An entry without `=` sets nothing (the loader skips it); it stays
+    // where it is rather than becoming an `-E` cranemu would refuse.
+    let Some(eq) = v.iter().position(|&c| c == b'=') else {
+        return false;
+    };
+    let name = &v[..eq];
     name.starts_with(b"LD_") || name == b"GLIBC_TUNABLES"
 }

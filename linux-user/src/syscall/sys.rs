@@ -197,7 +197,12 @@ impl Process {
                 nr::SCHED_SETATTR => {
                     let mut size = [0u8; 4];
                     self.space.read(a[1], &mut size).map_err(|_| libc::EFAULT)?;
-                    let size = u64::from(u32::from_le_bytes(size)).clamp(4, 4096);
+                    let size = u64::from(u32::from_le_bytes(size));
+                    if size > 4096 {
+                        // sched_copy_attr: larger than a page is E2BIG.
+                        return Err(libc::E2BIG);
+                    }
+                    let size = size.max(4);
                     host_syscall(
                         libc::SYS_sched_setattr,
                         [a[0], self.buf(a[1], size, R)?, a[2], 0, 0, 0],

@@ -701,3 +701,15 @@ fn cpu_lists_parse_like_the_kernel_prints_them() {
     assert!(text.contains("\n\nprocessor\t: 5\nhart\t\t: 5\n"));
     assert_eq!(text.matches("processor").count(), 2);
 }
+
+#[test]
+fn the_host_loaders_variables_are_told_apart() {
+    use super::process::is_host_loader_var;
+    assert!(is_host_loader_var(b"LD_PRELOAD=/x.so"));
+    assert!(is_host_loader_var(b"LD_LIBRARY_PATH="));
+    assert!(is_host_loader_var(b"GLIBC_TUNABLES=glibc.malloc.check=3"));
+    // No `=`: it sets nothing, and stays in the environment as it is.
+    assert!(!is_host_loader_var(b"LD_PRELOAD"));
+    assert!(!is_host_loader_var(b"OLD_PWD=/"));
+    assert!(!is_host_loader_var(b"PATH=/bin"));
+}
