@@ -1,6 +1,7 @@
 //! The `/proc` files that must describe the guest, not cranemu: opened for
 //! reading, `/proc/self/maps`, `/proc/self/auxv` (also through
-//! `/proc/<own pid>/` and `/proc/thread-self/`) and `/proc/cpuinfo` are
+//! `/proc/<own pid>/`, `/proc/thread-self/` and a thread's
+//! `/proc/self/task/TID/`) and `/proc/cpuinfo` are
 //! generated when opened and handed to the guest as an anonymous host file
 //! (`memfd_create`) holding the text, so `read`, `lseek`, `fstat` and `mmap`
 //! work on them as on any file. This is QEMU linux-user's "fake open"
@@ -77,6 +78,22 @@ impl FakeFile {
         let own = unsafe { libc::getpid() }.to_string();
         if who != b"self" && who != b"thread-self" && who != own.as_bytes() {
             return None;
+        }
+        // A thread's directory (`task/TID/`) shares the process's memory
+        // map, auxiliary vector and command line; its `stat` and `status`
+        // are the thread's own, the host's.
+        if let Some(t) = file.strip_prefix(b"task/") {
+            let slash = t.iter().position(|&c| c == b'/')?;
+            let (tid, file) = (&t[..slash], &t[slash + 1..]);
+            if tid.is_empty() || !tid.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            return match file {
+                b"maps" => Some(FakeFile::Maps),
+                b"auxv" => Some(FakeFile::Auxv),
+                b"cmdline" => Some(FakeFile::Cmdline),
+                _ => None,
+            };
         }
         match file {
             b"maps" => Some(FakeFile::Maps),

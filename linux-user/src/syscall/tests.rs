@@ -626,6 +626,13 @@ fn proc_cpuinfo_and_auxv_describe_the_guest() {
     // Other /proc files, and other processes' maps, are the host's.
     assert_eq!(procfs::FakeFile::of_path(b"/proc/1/maps"), None);
     assert_eq!(procfs::FakeFile::of_path(b"/proc/self/environ"), None);
+    // A thread's directory: the process's map; its stat is the host's.
+    assert_eq!(
+        procfs::FakeFile::of_path(b"/proc/self/task/123/maps"),
+        Some(procfs::FakeFile::Maps)
+    );
+    assert_eq!(procfs::FakeFile::of_path(b"/proc/self/task/123/stat"), None);
+    assert_eq!(procfs::FakeFile::of_path(b"/proc/self/task/x/maps"), None);
 }
 
 #[test]
