@@ -274,6 +274,37 @@ fn open_file(path: &Path, readonly: bool, direct: bool) -> std::io::Result<File>
     o.open(path)
 }
 
+/// Locks the whole image against other writers, for as long as `file` is
+/// open: a write lock for a read-write drive, a read lock for a read-only
+/// one, as open-file-description locks (`F_OFD_SETLK`), which are
+/// per open file, so two drives of one image in one machine conflict as
+/// two machines do. QEMU locks bytes of the image the same way, so a QEMU
+/// and a cranemu writing one image refuse each other too. A file system
+/// without locks (`ENOLCK`, `EOPNOTSUPP`) is not refused.
+fn lock_image(file: &File, readonly: bool) -> Result<(), String> {
+    // SAFETY: a zeroed flock is valid; l_len 0 covers the whole file.
+    let mut fl: libc::flock = unsafe { std::mem::zeroed() };
+    fl.l_type = if readonly {
+        libc::F_RDLCK
+    } else {
+        libc::F_WRLCK
+    } as libc::c_short;
+    fl.l_whence = libc::SEEK_SET as libc::c_short;
+    // SAFETY: fcntl on a descriptor we own with a live flock.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &fl) } == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES) => Err(format!(
+            "failed to get a {} lock: is another process or -drive using the image?",
+            if readonly { "read" } else { "write" }
+        )),
+        Some(libc::ENOLCK | libc::EOPNOTSUPP | libc::EINVAL) => Ok(()),
+        _ => Err(format!("lock: {e}")),
+    }
+}
+
 impl Block {
     /// Opens the image of `cfg` and starts the worker pool.
     ///
@@ -296,6 +327,7 @@ impl Block {
         if meta.is_dir() {
             return Err(err("is a directory".into()));
         }
+        lock_image(&file, cfg.readonly).map_err(err)?;
         // SAFETY: lseek on a descriptor we own; it works for regular
         // files and block devices alike.
         let len = unsafe { libc::lseek(file.as_raw_fd(), 0, libc::SEEK_END) };

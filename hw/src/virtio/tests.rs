@@ -431,6 +431,29 @@ fn read_only_disks_refuse_writes() {
     let _ = std::fs::remove_file(&path);
 }
 
+/// An image one drive writes is refused to a second drive (of this machine
+/// or another process), as QEMU refuses it; read-only drives share it.
+#[test]
+fn a_written_image_is_locked() {
+    let path = temp_image("lock.img", 64 << 10);
+    let first = Block::open(&BlockConfig::new(&path)).unwrap();
+    let e = Block::open(&BlockConfig::new(&path)).unwrap_err();
+    assert!(e.to_string().contains("write lock"), "{e}");
+    let mut ro = BlockConfig::new(&path);
+    ro.readonly = true;
+    assert!(Block::open(&ro)
+        .unwrap_err()
+        .to_string()
+        .contains("read lock"));
+    drop(first);
+    let a = Block::open(&ro).unwrap();
+    let b = Block::open(&ro).unwrap();
+    assert!(Block::open(&BlockConfig::new(&path)).is_err());
+    drop((a, b));
+    Block::open(&BlockConfig::new(&path)).unwrap();
+    let _ = std::fs::remove_file(&path);
+}
+
 #[test]
 fn missing_images_are_errors() {
     let e = Block::open(&BlockConfig::new("/nonexistent/disk.img")).unwrap_err();
