@@ -52,9 +52,9 @@ use cranemu_hw::layout::{CLINT_BASE, MROM_BASE, MROM_SIZE};
 use cranemu_ir::MemSize;
 use cranemu_softmmu::system::ram::Ram;
 use cranemu_softmmu::system::tlb::{tlb_hit_page, MmuIdx, PageTarget, TLB_NOTDIRTY};
-use cranemu_softmmu::system::walk::{walk, AdUpdate, PteMemory, Satp, WalkRequest};
+use cranemu_softmmu::system::walk::{walk, AdUpdate, PteMemory, Satp, Translation, WalkRequest};
 use cranemu_softmmu::system::{
-    AccessType, GuestPhysAddr, GuestVirtAddr, Priv as MmuPriv, PAGE_MASK, PAGE_SIZE,
+    AccessType, GuestPhysAddr, GuestVirtAddr, Priv as MmuPriv, Trap, PAGE_MASK, PAGE_SIZE,
 };
 
 use super::hart::Hart;
@@ -653,13 +653,9 @@ impl<'a> SysFetch<'a> {
         }
     }
 
-    fn phys_page(&self, va: u64) -> Option<u64> {
-        let vpage = va & PAGE_MASK;
-        if let Some((v, p)) = self.last.get() {
-            if v == vpage {
-                return Some(p);
-            }
-        }
+    /// The page walk of an instruction fetch at `va`, at the TB's
+    /// privilege.
+    fn walk_fetch(&self, va: u64) -> Result<Translation, Trap> {
         let (privilege, _) = mmu_priv(self.idx);
         let req = WalkRequest {
             satp: Satp::from_bits(self.hart.ps.satp).unwrap_or(Satp::BARE),
@@ -670,7 +666,17 @@ impl<'a> SysFetch<'a> {
             vaddr: GuestVirtAddr(va),
             ad: AdUpdate::Hardware,
         };
-        let pa = walk(&*self.hart.m.phys.ram, &req).ok()?.pa.0 & PAGE_MASK;
+        walk(&*self.hart.m.phys.ram, &req)
+    }
+
+    fn phys_page(&self, va: u64) -> Option<u64> {
+        let vpage = va & PAGE_MASK;
+        if let Some((v, p)) = self.last.get() {
+            if v == vpage {
+                return Some(p);
+            }
+        }
+        let pa = self.walk_fetch(va).ok()?.pa.0 & PAGE_MASK;
         self.last.set(Some((vpage, pa)));
         Some(pa)
     }
@@ -694,17 +700,7 @@ impl CodeSource for SysFetch<'_> {
     }
 
     fn fetch_fault(&self, addr: u64) -> Exception {
-        let (privilege, _) = mmu_priv(self.idx);
-        let req = WalkRequest {
-            satp: Satp::from_bits(self.hart.ps.satp).unwrap_or(Satp::BARE),
-            privilege,
-            sum: false,
-            mxr: false,
-            access: AccessType::Fetch,
-            vaddr: GuestVirtAddr(addr),
-            ad: AdUpdate::Hardware,
-        };
-        match walk(&*self.hart.m.phys.ram, &req) {
+        match self.walk_fetch(addr) {
             Err(trap) => {
                 Exception::from_code(trap.cause as u64).unwrap_or(Exception::InstructionPageFault)
             }
