@@ -478,16 +478,6 @@ fn set_comm(p: &Path) {
 /// An [`Error`] if the program cannot be started (missing file, bad ELF,
 /// no address space). Once the guest runs, its failures are exit statuses.
 pub fn run_program(opts: &Options, program: Program<'_>, args: &[OsString]) -> Result<i32> {
-    run_program_at(opts, program, args, 0)
-}
-
-/// [`run_program`] with `depth` `#!` interpreters already followed.
-fn run_program_at(
-    opts: &Options,
-    program: Program<'_>,
-    args: &[OsString],
-    depth: u32,
-) -> Result<i32> {
     let (file, exe, name): (Option<std::fs::File>, Option<PathBuf>, Vec<u8>) = match program {
         Program::Path(p) => {
             let meta = std::fs::metadata(p).map_err(Error::Open)?;
@@ -521,18 +511,16 @@ fn run_program_at(
                 }
                 let mut o = opts.clone();
                 o.argv0 = Some(interp_path.clone().into_os_string());
-                if depth + 1 > MAX_SCRIPT_DEPTH {
+                // The whole chain of interpreters, checked once here.
+                if script_chain_too_deep(opts, &host_interp, 1) {
                     return Err(Error::ScriptLoop);
                 }
-                return run_program_at(&o, Program::Path(&host_interp), &new_args, depth + 1)
-                    .map_err(|e| match e {
-                        // Said once, for the whole chain.
-                        Error::ScriptLoop => e,
-                        e => Error::Interp {
-                            path: String::from_utf8_lossy(&interp).into_owned(),
-                            reason: e.to_string(),
-                        },
-                    });
+                return run_program(&o, Program::Path(&host_interp), &new_args).map_err(|e| {
+                    Error::Interp {
+                        path: String::from_utf8_lossy(&interp).into_owned(),
+                        reason: e.to_string(),
+                    }
+                });
             }
             let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
             (Some(file), Some(abs), p.as_os_str().as_bytes().to_vec())

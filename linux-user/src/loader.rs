@@ -305,13 +305,8 @@ pub fn load_elf(
     image: Image<'_>,
     dyn_bias: u64,
 ) -> Result<LoadedElf, LoadError> {
-    let Plan {
-        elf,
-        segs,
-        interp,
-        bias,
-    } = plan(image, dyn_bias)?;
-    load_planned(space, image, elf, segs, interp, bias)
+    let p = plan(image, dyn_bias)?;
+    load_planned(space, image, p)
 }
 
 /// Checks `image` as [`load_elf`] does, without mapping anything: what a
@@ -429,14 +424,13 @@ fn plan(image: Image<'_>, dyn_bias: u64) -> Result<Plan, LoadError> {
 }
 
 /// Maps what [`plan`] checked into `space` (see [`load_elf`]).
-fn load_planned(
-    space: &GuestSpace,
-    image: Image<'_>,
-    elf: ElfImage,
-    segs: Vec<Segment>,
-    interp: Option<String>,
-    bias: u64,
-) -> Result<LoadedElf, LoadError> {
+fn load_planned(space: &GuestSpace, image: Image<'_>, plan: Plan) -> Result<LoadedElf, LoadError> {
+    let Plan {
+        elf,
+        segs,
+        interp,
+        bias,
+    } = plan;
     // Map writable, map or copy file bytes, then set the final
     // permissions.
     let mut mapped_to = 0u64;

@@ -447,13 +447,20 @@ fn install_host_handler(sig: i32) {
         set_reserved_disposition(sig, host_handler as *const () as usize);
         return;
     }
-    // SAFETY: sigaction is plain data; the handler only touches atomics and
-    // the exit_request word.
+    install_handler(sig, host_handler);
+}
+
+/// Sets `handler` as the `SA_SIGINFO` host handler of `sig`, with every
+/// signal blocked while it runs (see [`host_handler`]). `handler` must be
+/// async-signal-safe: both of this file's touch only atomics and the
+/// `exit_request` word.
+fn install_handler(sig: i32, handler: cranemu_runtime::SentSignalHandler) {
+    // SAFETY: sigaction is plain data; the handler is async-signal-safe
+    // (the caller's contract).
     unsafe {
         let mut sa: libc::sigaction = std::mem::zeroed();
-        sa.sa_sigaction = host_handler as *const () as usize;
+        sa.sa_sigaction = handler as *const () as usize;
         sa.sa_flags = libc::SA_SIGINFO;
-        // Every signal blocked while it runs (see `host_handler`).
         libc::sigfillset(&mut sa.sa_mask);
         libc::sigaction(sig, &sa, std::ptr::null_mut());
     }
@@ -470,15 +477,7 @@ fn install_host_handler(sig: i32) {
 pub(crate) fn take_sent_fault_signals() {
     cranemu_runtime::forward_sent_fault_signals(host_handler);
     for sig in [libc::SIGILL, libc::SIGFPE, libc::SIGTRAP] {
-        // SAFETY: sigaction is plain data; the handler is async-signal-safe
-        // (see `sent_only_handler`).
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = sent_only_handler as *const () as usize;
-            sa.sa_flags = libc::SA_SIGINFO;
-            libc::sigfillset(&mut sa.sa_mask);
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
+        install_handler(sig, sent_only_handler);
     }
 }
 

@@ -281,6 +281,14 @@ impl Process {
             if !meta.is_file() || unsafe { libc::access(ic.as_ptr(), libc::X_OK) } != 0 {
                 return Err(libc::EACCES);
             }
+            let mut ihead = [0u8; 64];
+            let n = {
+                use std::io::Read;
+                std::fs::File::open(ip)
+                    .and_then(|mut f| f.read(&mut ihead))
+                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
+            };
+            let ihead = &ihead[..n];
             // A script that names itself (or a longer loop of them) fails
             // here with ELOOP, as the kernel's execve does, rather than in
             // the program that replaced this one.
@@ -291,7 +299,7 @@ impl Process {
             ) {
                 return Err(libc::ELOOP);
             }
-            if crate::is_host_elf_file(std::ffi::OsStr::from_bytes(&program)) {
+            if crate::is_host_elf(ihead) {
                 // An interpreter that exists only on the host (/bin/sh
                 // with no sysroot copy): the host runs the script with it,
                 // as under qemu-user without binfmt_misc. The script's path
@@ -303,14 +311,6 @@ impl Process {
                 args.extend(rest.into_iter().map(OsString::from_vec));
                 return self.host_execve(OsString::from_vec(program), args, envp);
             }
-            let mut ihead = [0u8; 64];
-            let n = {
-                use std::io::Read;
-                std::fs::File::open(ip)
-                    .and_then(|mut f| f.read(&mut ihead))
-                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?
-            };
-            let ihead = &ihead[..n];
             if ihead.starts_with(b"\x7fELF") {
                 self.check_exec_elf(&program)?;
             } else if !ihead.starts_with(b"#!") {
@@ -362,22 +362,18 @@ impl Process {
     /// malformed interpreter with `ELIBBAD`, and the caller goes on.
     fn check_exec_elf(&self, path: &[u8]) -> Result<(), i32> {
         use crate::loader::{check_elf, Image, LoadError};
-        let io_errno = |e: &std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
-        let f = std::fs::File::open(std::ffi::OsStr::from_bytes(path)).map_err(|e| io_errno(&e))?;
-        let interp = match check_elf(Image::File(&f)) {
-            Ok(interp) => interp,
-            Err(LoadError::Read(e)) => return Err(io_errno(&e)),
-            Err(_) => return Err(libc::ENOEXEC),
+        // The file at host path `p` checked: its interpreter, or `bad`.
+        let check = |p: &[u8], bad: i32| -> Result<Option<String>, i32> {
+            let io_errno = |e: &std::io::Error| e.raw_os_error().unwrap_or(libc::EIO);
+            let f =
+                std::fs::File::open(std::ffi::OsStr::from_bytes(p)).map_err(|e| io_errno(&e))?;
+            check_elf(Image::File(&f)).map_err(|e| match e {
+                LoadError::Read(e) => io_errno(&e),
+                _ => bad,
+            })
         };
-        if let Some(interp) = interp {
-            let host = self.host_path(interp.as_bytes());
-            let f = std::fs::File::open(std::ffi::OsStr::from_bytes(&host))
-                .map_err(|e| io_errno(&e))?;
-            match check_elf(Image::File(&f)) {
-                Ok(_) => {}
-                Err(LoadError::Read(e)) => return Err(io_errno(&e)),
-                Err(_) => return Err(libc::ELIBBAD),
-            }
+        if let Some(interp) = check(path, libc::ENOEXEC)? {
+            check(&self.host_path(interp.as_bytes()), libc::ELIBBAD)?;
         }
         Ok(())
     }
